@@ -1,0 +1,65 @@
+"""mailadmin: drive hosted-mail platforms through one typed API.
+
+``from mailadmin import Orchestrator, Provider``. Names are imported on first use, so
+``import mailadmin`` loads no plugin and no heavy dependency.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailadmin.capabilities import Capabilities, Operation
+    from mailadmin.models import (
+        AddonRef,
+        ChangeResult,
+        Licence,
+        Mailbox,
+        MailboxCount,
+        MailboxKind,
+        MailboxRef,
+        NewMailbox,
+        Outcome,
+        TenantRef,
+    )
+    from mailadmin.orchestrator import Orchestrator, SyncOrchestrator
+    from mailadmin.provider import Provider
+    from mailadmin.settings import PlanMapping, ProviderSettings
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Orchestrator": "mailadmin.orchestrator",
+    "SyncOrchestrator": "mailadmin.orchestrator",
+    "Provider": "mailadmin.provider",
+    "ProviderSettings": "mailadmin.settings",
+    "PlanMapping": "mailadmin.settings",
+    "Capabilities": "mailadmin.capabilities",
+    "Operation": "mailadmin.capabilities",
+    "AddonRef": "mailadmin.models",
+    "ChangeResult": "mailadmin.models",
+    "Licence": "mailadmin.models",
+    "Mailbox": "mailadmin.models",
+    "MailboxCount": "mailadmin.models",
+    "MailboxKind": "mailadmin.models",
+    "MailboxRef": "mailadmin.models",
+    "NewMailbox": "mailadmin.models",
+    "Outcome": "mailadmin.models",
+    "TenantRef": "mailadmin.models",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailadmin' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,137 @@
+"""Capabilities declared as data, so support can be checked by program and proven by tests.
+
+A provider class sets ``capabilities = Capabilities(...)``. Every optional feature it does
+not support needs a reason in ``unsupported``; the conformance kit reports those as skips
+carrying the reason and fails any declared feature that does not work.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mailadmin.models import MailboxKind
+
+__all__ = ["KNOWN_ADDONS", "REQUIRED", "Capabilities", "Feature", "Operation"]
+
+
+class Operation(StrEnum):
+    """Every operation of the contract."""
+
+    SET_PLAN = "set_plan"
+    COUNT_MAILBOXES = "count_mailboxes"
+    APPLY_ADDON = "apply_addon"
+    GET_LICENCE = "get_licence"
+    TEST_CONNECTION = "test_connection"
+    LIST_PLANS = "list_plans"
+    LIST_MAILBOXES = "list_mailboxes"
+    CREATE_MAILBOX = "create_mailbox"
+    DELETE_MAILBOX = "delete_mailbox"
+
+
+#: Operations every provider must implement.
+REQUIRED: frozenset[Operation] = frozenset(
+    {
+        Operation.SET_PLAN,
+        Operation.COUNT_MAILBOXES,
+        Operation.APPLY_ADDON,
+        Operation.GET_LICENCE,
+        Operation.TEST_CONNECTION,
+        Operation.LIST_PLANS,
+    }
+)
+_OPTIONAL = tuple(op for op in Operation if op not in REQUIRED)
+_KIND_SCOPED = (Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX)
+
+#: Provider-neutral add-ons that hosts sell; a provider may support others too.
+KNOWN_ADDONS: tuple[str, ...] = ("mailboxes", "shared_mailbox", "resource_mailbox", "storage_gb")
+
+
+class Feature(NamedTuple):
+    """One row of the capability matrix.
+
+    ``key``: ``"list_mailboxes"``, ``"create_mailbox:room"`` or ``"addon:storage_gb"``;
+    ``supported``: whether the provider declares it; ``reason``: why not, when not.
+    """
+
+    key: str
+    supported: bool
+    reason: str = ""
+
+
+class Capabilities(BaseModel):
+    """What a provider supports beyond the required operations.
+
+    Example::
+
+        Capabilities(
+            operations={Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX},
+            mailbox_kinds={MailboxKind.USER, MailboxKind.SHARED},
+            addons={"mailboxes", "storage_gb"},
+            unsupported={
+                "delete_mailbox": "accounts are removed by the hosting panel",
+                "create_mailbox:room": "the platform has no resource mailboxes",
+                ...
+            },
+        )
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    operations: frozenset[Operation] = frozenset()
+    mailbox_kinds: frozenset[MailboxKind] = frozenset({MailboxKind.USER})
+    addons: frozenset[str] = frozenset()
+    unsupported: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _every_gap_has_a_reason(self) -> Capabilities:
+        missing = [f.key for f in self._rows() if not f.supported and not f.reason]
+        if missing:
+            raise ValueError(
+                "unsupported features need a reason in 'unsupported': " + ", ".join(missing)
+            )
+        stray = [key for key in self.unsupported if key in self._supported_keys()]
+        if stray:
+            raise ValueError("features both supported and unsupported: " + ", ".join(stray))
+        return self
+
+    def _supported_keys(self) -> set[str]:
+        keys = {op.value for op in REQUIRED | self.operations}
+        for op in _KIND_SCOPED:
+            if op in self.operations:
+                keys |= {f"{op.value}:{kind.value}" for kind in self.mailbox_kinds}
+        keys |= {f"addon:{name}" for name in self.addons}
+        return keys
+
+    def _rows(self) -> list[Feature]:
+        supported = self._supported_keys()
+        keys = [op.value for op in Operation]
+        for op in _KIND_SCOPED:
+            keys += [f"{op.value}:{kind.value}" for kind in MailboxKind]
+        keys += [f"addon:{name}" for name in sorted(set(KNOWN_ADDONS) | self.addons)]
+        rows = []
+        for key in keys:
+            if key in supported:
+                rows.append(Feature(key, True))
+            else:
+                # A kind-scoped gap inherits the reason of its whole operation.
+                reason = self.unsupported.get(key) or self.unsupported.get(key.split(":")[0], "")
+                rows.append(Feature(key, False, reason))
+        return rows
+
+    def features(self) -> list[Feature]:
+        """Every feature, supported or not, in matrix order."""
+        return self._rows()
+
+    def supports(self, key: str | Operation) -> bool:
+        """True when the feature key (or operation) is declared supported."""
+        return str(key) in self._supported_keys()
+
+    def reason(self, key: str | Operation) -> str:
+        """Why a feature is unsupported ("" when it is supported)."""
+        for row in self._rows():
+            if row.key == str(key):
+                return row.reason
+        return self.unsupported.get(str(key), "not declared by this provider")

@@ -1,0 +1,439 @@
+"""The provider contract: the base class every platform plugin subclasses.
+
+The public methods are final. Each validates its input, checks the declared capability,
+runs the before/after/on-error hooks and turns any exception into a mailadmin error; the
+platform work happens in the protected method of the same name (``set_plan`` calls
+``_set_plan``). A subclass that overrides a public method, or gives a protected method
+another signature, is refused when the class is defined, so no plugin can drift from the
+contract.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
+
+import pydantic
+
+from mailadmin import errors
+from mailadmin.capabilities import REQUIRED, Capabilities, Operation
+from mailadmin.models import (
+    AddonRef,
+    ChangeResult,
+    ConnectionStatus,
+    Licence,
+    Mailbox,
+    MailboxCount,
+    MailboxRef,
+    NativePlan,
+    NewMailbox,
+    TenantRef,
+)
+from mailadmin.settings import PlanMapping, ProviderSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import httpx
+
+    from mailadmin.transport import Transport
+
+__all__ = ["CallInfo", "CallHooks", "Provider"]
+
+log = logging.getLogger("mailadmin.provider")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """One provider call, as the before/after/on-error hooks see it.
+
+    ``provider``: instance name (``"ox-eu"``); ``platform``: registered provider name
+    (``"ox"``); ``operation``: ``"set_plan"``; ``arguments``: the validated inputs;
+    ``dry_run``: true when nothing may be written; ``call_id``: unique per call.
+    """
+
+    provider: str
+    platform: str
+    operation: str
+    arguments: Mapping[str, Any]
+    dry_run: bool = False
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def is_write(self) -> bool:
+        """True for operations that change the platform."""
+        return self.operation in _WRITES
+
+
+class CallHooks:
+    """Receives every provider call. The registry supplies one that runs plugin hooks.
+
+    ``before`` may refuse a call by raising :class:`~mailadmin.errors.PolicyDenied`.
+    This default does nothing.
+    """
+
+    def before(self, call: CallInfo) -> None:
+        """Called before the platform is touched."""
+
+    def after(self, call: CallInfo, result: object) -> None:
+        """Called with the result of a call that succeeded."""
+
+    def error(self, call: CallInfo, error: errors.MailadminError) -> None:
+        """Called with the normalised error of a call that failed."""
+
+
+_WRITES = frozenset({"set_plan", "apply_addon", "create_mailbox", "delete_mailbox"})
+_PUBLIC = tuple(op.value for op in Operation)
+
+
+class Provider:
+    """Base class of every platform provider.
+
+    Subclasses set ``name`` (registry key, ``"ox"``), ``platform`` (display name),
+    ``capabilities`` and, when they need more settings, ``settings_model``; then they
+    implement ``_set_plan``, ``_count_mailboxes``, ``_apply_addon``, ``_get_licence``,
+    ``_test_connection``, ``_list_plans`` and any optional operation they declare.
+
+    A provider is an async context manager; leaving it closes its HTTP connections.
+    """
+
+    name: ClassVar[str] = ""
+    platform: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        unsupported={
+            "list_mailboxes": "not implemented",
+            "create_mailbox": "not implemented",
+            "delete_mailbox": "not implemented",
+            "addon:mailboxes": "not implemented",
+            "addon:shared_mailbox": "not implemented",
+            "addon:resource_mailbox": "not implemented",
+            "addon:storage_gb": "not implemented",
+        }
+    )
+    settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_subclass(cls)
+
+    def __init__(
+        self,
+        settings: ProviderSettings | Mapping[str, Any] | None = None,
+        *,
+        instance: str | None = None,
+        http: httpx.AsyncBaseTransport | None = None,
+        hooks: CallHooks | None = None,
+    ) -> None:
+        """Build a provider.
+
+        ``settings``: a settings model or a mapping validated into ``settings_model``;
+        ``instance``: the configured instance name (defaults to ``name``); ``http``: an
+        httpx transport to use instead of the one named in the settings (tests inject a
+        respx router or a mock's ASGI app here); ``hooks``: receives every call.
+        """
+        self.settings = _validate_settings(type(self), settings)
+        self.instance = instance or self.name
+        self.hooks = hooks or CallHooks()
+        self._http_override = http
+        self._transport: Transport | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def http(self) -> Transport:
+        """The shared transport, built on first use from the settings."""
+        if self._transport is None:
+            from mailadmin.transport import Transport
+
+            self._transport = Transport.from_settings(
+                self.settings, name=self.instance, http=self._http_override
+            )
+        return self._transport
+
+    @property
+    def dry_run(self) -> bool:
+        """True while the current call is a dry run: report, never write."""
+        from mailadmin.transport import dry_run_active
+
+        return dry_run_active()
+
+    def plan(self, name: str) -> PlanMapping:
+        """The native mapping of a configured neutral plan."""
+        try:
+            return self.settings.plans[name]
+        except KeyError:
+            known = ", ".join(sorted(self.settings.plans)) or "none configured"
+            raise errors.ValidationError(f"Unknown plan '{name}' (known: {known})") from None
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
+
+    async def __aenter__(self) -> Provider:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- the contract (final) ------------------------------------------------------------
+
+    @final
+    async def set_plan(
+        self, mailbox: MailboxRef, plan: str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Put one mailbox on a neutral plan (upgrade or downgrade)."""
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        self.plan(plan)
+        return await self._call(
+            Operation.SET_PLAN,
+            {"mailbox": mailbox, "plan": plan},
+            dry_run,
+            lambda: self._set_plan(mailbox, plan),
+        )
+
+    @final
+    async def count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        """How many mailboxes the tenant has, by kind and by plan."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        return await self._call(
+            Operation.COUNT_MAILBOXES,
+            {"tenant": tenant},
+            False,
+            lambda: self._count_mailboxes(tenant),
+        )
+
+    @final
+    async def apply_addon(
+        self, tenant: TenantRef, addon: AddonRef | str, quantity: int, *, dry_run: bool = False
+    ) -> ChangeResult[int]:
+        """Set the total quantity of an add-on (absolute, so a retry is harmless)."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        ref = AddonRef.parse(addon) if isinstance(addon, str) else _coerce(AddonRef, addon, "add-on")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise errors.ValidationError("The add-on quantity must be a whole number, 0 or more")
+        self._require(f"addon:{ref.name}")
+        if ref.plan is not None:
+            self.plan(ref.plan)
+        return await self._call(
+            Operation.APPLY_ADDON,
+            {"tenant": tenant, "addon": ref, "quantity": quantity},
+            dry_run,
+            lambda: self._apply_addon(tenant, ref, quantity),
+        )
+
+    @final
+    async def get_licence(self) -> Licence:
+        """Seats licensed and used, features, validity and state."""
+        return await self._call(Operation.GET_LICENCE, {}, False, self._get_licence)
+
+    @final
+    async def test_connection(self) -> ConnectionStatus:
+        """Check the endpoint answers and the credentials are accepted."""
+        return await self._call(Operation.TEST_CONNECTION, {}, False, self._test_connection)
+
+    @final
+    async def list_plans(self) -> list[NativePlan]:
+        """The platform's native plan catalogue, with the neutral name mapped where known."""
+        return await self._call(Operation.LIST_PLANS, {}, False, self._list_plans)
+
+    @final
+    async def list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
+        """Every mailbox of the tenant (optional capability ``list_mailboxes``)."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        self._require(Operation.LIST_MAILBOXES)
+        return await self._call(
+            Operation.LIST_MAILBOXES,
+            {"tenant": tenant},
+            False,
+            lambda: self._list_mailboxes(tenant),
+        )
+
+    @final
+    async def create_mailbox(
+        self, tenant: TenantRef, mailbox: NewMailbox, *, dry_run: bool = False
+    ) -> ChangeResult[Mailbox]:
+        """Create a user, shared, room or equipment mailbox (optional capability)."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        mailbox = _coerce(NewMailbox, mailbox, "mailbox")
+        self._require(f"{Operation.CREATE_MAILBOX.value}:{mailbox.kind.value}")
+        if mailbox.plan is not None:
+            self.plan(mailbox.plan)
+        return await self._call(
+            Operation.CREATE_MAILBOX,
+            {"tenant": tenant, "mailbox": mailbox},
+            dry_run,
+            lambda: self._create_mailbox(tenant, mailbox),
+        )
+
+    @final
+    async def delete_mailbox(
+        self, mailbox: MailboxRef, *, dry_run: bool = False
+    ) -> ChangeResult[Mailbox]:
+        """Delete a mailbox; deleting one that is already gone is ``unchanged``."""
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        self._require(Operation.DELETE_MAILBOX)
+        return await self._call(
+            Operation.DELETE_MAILBOX,
+            {"mailbox": mailbox},
+            dry_run,
+            lambda: self._delete_mailbox(mailbox),
+        )
+
+    # -- what a plugin implements ----------------------------------------------------------
+
+    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        raise NotImplementedError
+
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
+        raise NotImplementedError
+
+    async def _get_licence(self) -> Licence:
+        raise NotImplementedError
+
+    async def _test_connection(self) -> ConnectionStatus:
+        raise NotImplementedError
+
+    async def _list_plans(self) -> list[NativePlan]:
+        raise NotImplementedError
+
+    async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
+        raise NotImplementedError
+
+    async def _create_mailbox(self, tenant: TenantRef, mailbox: NewMailbox) -> ChangeResult[Mailbox]:
+        raise NotImplementedError
+
+    async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
+        raise NotImplementedError
+
+    # -- machinery ------------------------------------------------------------------------
+
+    def _require(self, feature: str | Operation) -> None:
+        if not self.capabilities.supports(feature):
+            raise errors.UnsupportedOperation(
+                str(feature), self.instance, self.capabilities.reason(feature)
+            )
+
+    async def _call(
+        self,
+        operation: Operation,
+        arguments: dict[str, Any],
+        dry_run: bool,
+        impl: Callable[[], Awaitable[R]],
+    ) -> R:
+        from mailadmin.transport import dry_run_scope
+
+        call = CallInfo(self.instance, self.name, operation.value, arguments, dry_run)
+        self.hooks.before(call)
+        try:
+            with dry_run_scope(dry_run), _log_call(call):
+                result = await impl()
+        except Exception as exc:
+            error = normalise(exc, self.instance)
+            self.hooks.error(call, error)
+            if error is exc:
+                raise
+            raise error from exc
+        self.hooks.after(call, result)
+        return result
+
+
+def normalise(exc: BaseException, provider: str = "the platform") -> errors.MailadminError:
+    """Turn any exception raised by provider code into a user-safe mailadmin error."""
+    if isinstance(exc, errors.MailadminError):
+        return exc
+    import httpx
+
+    debug = {"exception": f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"}
+    if isinstance(exc, httpx.TimeoutException):
+        return errors.Unavailable(f"{provider} did not answer in time", debug=debug)
+    if isinstance(exc, httpx.TransportError):
+        return errors.Unavailable(f"{provider} could not be reached", debug=debug)
+    if isinstance(exc, pydantic.ValidationError):
+        return errors.ProtocolError(f"{provider} sent an answer that could not be read", debug=debug)
+    log.exception("unexpected error in provider %s", provider)
+    return errors.ProviderError(f"{provider} failed unexpectedly", debug=debug)
+
+
+@contextmanager
+def _log_call(call: CallInfo) -> Iterator[None]:
+    log.debug("call %s %s.%s dry_run=%s", call.call_id, call.provider, call.operation, call.dry_run)
+    yield
+
+
+def _coerce(model: type[Any], value: Any, what: str) -> Any:
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        raise errors.ValidationError(
+            f"Invalid {what}: " + "; ".join(_describe(e) for e in exc.errors())
+        ) from None
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ())) or "value"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def _validate_settings(
+    cls: type[Provider], settings: ProviderSettings | Mapping[str, Any] | None
+) -> ProviderSettings:
+    model = cls.settings_model
+    if isinstance(settings, model):
+        return settings
+    raw = settings.model_dump() if isinstance(settings, ProviderSettings) else dict(settings or {})
+    try:
+        return model.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        raise errors.ConfigurationError(
+            f"Invalid settings for provider '{cls.name}': "
+            + "; ".join(_describe(e) for e in exc.errors())
+        ) from None
+
+
+def _check_subclass(cls: type[Provider]) -> None:
+    """Refuse a provider class that drifts from the contract."""
+    for public in _PUBLIC:
+        if public in cls.__dict__:
+            raise TypeError(
+                f"{cls.__qualname__} overrides the final method '{public}'; "
+                f"implement '_{public}' instead"
+            )
+    for public in _PUBLIC:
+        protected = f"_{public}"
+        impl = cls.__dict__.get(protected)
+        if impl is None:
+            continue
+        if not inspect.iscoroutinefunction(impl):
+            raise TypeError(f"{cls.__qualname__}.{protected} must be 'async def'")
+        expected = [p.name for p in inspect.signature(getattr(Provider, protected)).parameters.values()]
+        got = [p.name for p in inspect.signature(impl).parameters.values()]
+        if got != expected:
+            raise TypeError(
+                f"{cls.__qualname__}.{protected} takes ({', '.join(got)}); "
+                f"the contract says ({', '.join(expected)})"
+            )
+    if not cls.name:
+        return  # an abstract intermediate class
+    missing = [
+        f"_{op.value}"
+        for op in Operation
+        if (op in REQUIRED or op in cls.capabilities.operations)
+        and getattr(cls, f"_{op.value}") is getattr(Provider, f"_{op.value}")
+    ]
+    if missing:
+        raise TypeError(f"{cls.__qualname__} declares but does not implement: {', '.join(missing)}")
