@@ -49,7 +49,26 @@ _LAZY = {
     "TenantRef": "mailadmin.models",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "AddonRef",
+    "Capabilities",
+    "ChangeResult",
+    "Licence",
+    "Mailbox",
+    "MailboxCount",
+    "MailboxKind",
+    "MailboxRef",
+    "NewMailbox",
+    "Operation",
+    "Orchestrator",
+    "Outcome",
+    "PlanMapping",
+    "Provider",
+    "ProviderSettings",
+    "SyncOrchestrator",
+    "TenantRef",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

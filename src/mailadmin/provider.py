@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from mailadmin.transport import Transport
 
-__all__ = ["CallInfo", "CallHooks", "Provider"]
+__all__ = ["CallHooks", "CallInfo", "Provider"]
 
 log = logging.getLogger("mailadmin.provider")
 R = TypeVar("R")
@@ -78,13 +78,13 @@ class CallHooks:
     This default does nothing.
     """
 
-    def before(self, call: CallInfo) -> None:
+    def before(self, provider: Provider, call: CallInfo) -> None:
         """Called before the platform is touched."""
 
-    def after(self, call: CallInfo, result: object) -> None:
+    def after(self, provider: Provider, call: CallInfo, result: object) -> None:
         """Called with the result of a call that succeeded."""
 
-    def error(self, call: CallInfo, error: errors.MailadminError) -> None:
+    def error(self, provider: Provider, call: CallInfo, error: errors.MailadminError) -> None:
         """Called with the normalised error of a call that failed."""
 
 
@@ -216,7 +216,9 @@ class Provider:
     ) -> ChangeResult[int]:
         """Set the total quantity of an add-on (absolute, so a retry is harmless)."""
         tenant = _coerce(TenantRef, tenant, "tenant")
-        ref = AddonRef.parse(addon) if isinstance(addon, str) else _coerce(AddonRef, addon, "add-on")
+        ref = (
+            AddonRef.parse(addon) if isinstance(addon, str) else _coerce(AddonRef, addon, "add-on")
+        )
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
             raise errors.ValidationError("The add-on quantity must be a whole number, 0 or more")
         self._require(f"addon:{ref.name}")
@@ -312,7 +314,9 @@ class Provider:
     async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
         raise NotImplementedError
 
-    async def _create_mailbox(self, tenant: TenantRef, mailbox: NewMailbox) -> ChangeResult[Mailbox]:
+    async def _create_mailbox(
+        self, tenant: TenantRef, mailbox: NewMailbox
+    ) -> ChangeResult[Mailbox]:
         raise NotImplementedError
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
@@ -336,17 +340,17 @@ class Provider:
         from mailadmin.transport import dry_run_scope
 
         call = CallInfo(self.instance, self.name, operation.value, arguments, dry_run)
-        self.hooks.before(call)
+        self.hooks.before(self, call)
         try:
             with dry_run_scope(dry_run), _log_call(call):
                 result = await impl()
         except Exception as exc:
             error = normalise(exc, self.instance)
-            self.hooks.error(call, error)
+            self.hooks.error(self, call, error)
             if error is exc:
                 raise
             raise error from exc
-        self.hooks.after(call, result)
+        self.hooks.after(self, call, result)
         return result
 
 
@@ -362,7 +366,9 @@ def normalise(exc: BaseException, provider: str = "the platform") -> errors.Mail
     if isinstance(exc, httpx.TransportError):
         return errors.Unavailable(f"{provider} could not be reached", debug=debug)
     if isinstance(exc, pydantic.ValidationError):
-        return errors.ProtocolError(f"{provider} sent an answer that could not be read", debug=debug)
+        return errors.ProtocolError(
+            f"{provider} sent an answer that could not be read", debug=debug
+        )
     log.exception("unexpected error in provider %s", provider)
     return errors.ProviderError(f"{provider} failed unexpectedly", debug=debug)
 
@@ -420,7 +426,9 @@ def _check_subclass(cls: type[Provider]) -> None:
             continue
         if not inspect.iscoroutinefunction(impl):
             raise TypeError(f"{cls.__qualname__}.{protected} must be 'async def'")
-        expected = [p.name for p in inspect.signature(getattr(Provider, protected)).parameters.values()]
+        expected = [
+            p.name for p in inspect.signature(getattr(Provider, protected)).parameters.values()
+        ]
         got = [p.name for p in inspect.signature(impl).parameters.values()]
         if got != expected:
             raise TypeError(
