@@ -23,15 +23,16 @@ if TYPE_CHECKING:
         Outcome,
         TenantRef,
     )
-    from mailadmin.orchestrator import Orchestrator, SyncOrchestrator
+    from mailadmin.orchestrator import Orchestrator
     from mailadmin.provider import Provider
     from mailadmin.settings import PlanMapping, ProviderSettings
+    from mailadmin.sync import SyncOrchestrator
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "Orchestrator": "mailadmin.orchestrator",
-    "SyncOrchestrator": "mailadmin.orchestrator",
+    "SyncOrchestrator": "mailadmin.sync",
     "Provider": "mailadmin.provider",
     "ProviderSettings": "mailadmin.settings",
     "PlanMapping": "mailadmin.settings",

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, computed_field
 
 __all__ = [
     "AddonRef",
@@ -154,7 +154,7 @@ class NewMailbox(_Model):
     kind: MailboxKind = MailboxKind.USER
     display_name: str = ""
     plan: Name | None = None
-    password: str | None = Field(default=None, repr=False)
+    password: SecretStr | None = Field(default=None, repr=False)
 
 
 class MailboxCount(_Model):

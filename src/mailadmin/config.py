@@ -1,0 +1,198 @@
+"""The configuration file: provider instances, tenants and the plan and add-on catalogue.
+
+Example (TOML)::
+
+    [journal]
+    url = "sqlite:///mailadmin-journal.sqlite"   # any SQLAlchemy URL
+
+    [plans.mail]
+    rank = 1
+    description = "Mail: webmail, POP/IMAP, 2 GB"
+    [plans.sync]
+    rank = 2
+
+    [addons.shared_mailbox]
+    description = "Shared mailboxes, sold in bulk"
+
+    [instances.ox-eu]
+    provider = "ox"
+    endpoint = "https://ox.example.net"
+    credentials = { username = "oxadmin", secret_env = "OX_SECRET" }
+    plans.mail = { access_combination = "webmail_plus", quota_mb = 2048 }
+
+    [tenants."example.com"]
+    instance = "ox-eu"
+    native_id = "1"
+    domains = ["example.com", "example.org"]
+
+Secrets come from an environment variable (``secret_env``) or a file (``secret_file``);
+an inline ``secret`` is accepted for local mock set-ups only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mailadmin import errors
+from mailadmin.models import Name, TenantRef
+
+__all__ = ["AddonSpec", "Config", "InstanceConfig", "JournalConfig", "PlanSpec", "TenantConfig"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlanSpec(_Strict):
+    """A neutral plan of the catalogue. Higher ``rank`` is a bigger plan (for upgrades)."""
+
+    rank: int = 0
+    description: str = ""
+
+
+class AddonSpec(_Strict):
+    """A neutral add-on of the catalogue."""
+
+    description: str = ""
+    unit: str = "items"
+
+
+class CredentialsConfig(_Strict):
+    """Where a secret comes from: ``secret_env``, ``secret_file`` or inline ``secret``."""
+
+    username: str = ""
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    secret: str | None = Field(default=None, repr=False)
+
+    def resolve(self, base: Path, instance: str) -> dict[str, str]:
+        """The credentials with the secret read from its source."""
+        if self.secret_env is not None:
+            value = os.environ.get(self.secret_env)
+            if value is None:
+                raise errors.ConfigurationError(
+                    f"Instance '{instance}': environment variable {self.secret_env} is not set"
+                )
+        elif self.secret_file is not None:
+            path = self.secret_file if self.secret_file.is_absolute() else base / self.secret_file
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError:
+                raise errors.ConfigurationError(
+                    f"Instance '{instance}': the secret file {path} cannot be read"
+                ) from None
+        else:
+            value = self.secret or ""
+        return {"username": self.username, "secret": value}
+
+
+class InstanceConfig(BaseModel):
+    """One provider instance. Keys other than these go to the provider's settings."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    provider: str
+    credentials: CredentialsConfig = CredentialsConfig()
+
+    def provider_settings(self, base: Path, name: str) -> dict[str, Any]:
+        """The raw settings handed to the provider class for validation."""
+        raw = dict(self.model_extra or {})
+        raw["credentials"] = self.credentials.resolve(base, name)
+        return raw
+
+
+class TenantConfig(_Strict):
+    """A tenant: the instance that owns it, its platform id and its mail domains."""
+
+    instance: str
+    native_id: str | None = None
+    domains: tuple[str, ...] = ()
+
+    @field_validator("native_id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class JournalConfig(_Strict):
+    """Where writes are recorded: any SQLAlchemy URL; ``None`` keeps no journal."""
+
+    url: str | None = "sqlite:///mailadmin-journal.sqlite"
+
+
+class Config(_Strict):
+    """The whole configuration, validated and cross-checked."""
+
+    instances: dict[str, InstanceConfig]
+    tenants: dict[str, TenantConfig] = Field(default_factory=dict)
+    plans: dict[Name, PlanSpec] = Field(default_factory=dict)
+    addons: dict[Name, AddonSpec] = Field(default_factory=dict)
+    journal: JournalConfig = JournalConfig()
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        for tenant, spec in self.tenants.items():
+            if spec.instance not in self.instances:
+                raise ValueError(f"tenant '{tenant}' names unknown instance '{spec.instance}'")
+        for name, instance in self.instances.items():
+            for plan in (instance.model_extra or {}).get("plans", {}):
+                if self.plans and plan not in self.plans:
+                    raise ValueError(f"instance '{name}' maps plan '{plan}' missing from [plans]")
+        return self
+
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        """Read and validate a TOML file."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise errors.ConfigurationError(f"Configuration file {path} does not exist") from None
+        except OSError:
+            raise errors.ConfigurationError(f"Configuration file {path} cannot be read") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise errors.ConfigurationError(
+                f"Configuration file {path} is not valid TOML: {exc}"
+            ) from None
+        return cls.from_dict(data, base_dir=path.parent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None) -> Config:
+        """Validate an already parsed configuration."""
+        from pydantic import ValidationError
+
+        try:
+            return cls.model_validate({**data, "base_dir": base_dir or Path(".")})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
+                for e in exc.errors(include_url=False, include_input=False)
+            )
+            raise errors.ConfigurationError(f"Invalid configuration: {problems}") from None
+
+    def tenant_ref(self, name: str) -> TenantRef:
+        """The reference of a configured tenant, found by name or by one of its domains."""
+        spec = self.tenants.get(name)
+        if spec is None:
+            for tenant, candidate in self.tenants.items():
+                if name.lower() in (d.lower() for d in candidate.domains):
+                    return TenantRef(name=tenant, native_id=candidate.native_id)
+            raise errors.ValidationError(f"Unknown tenant '{name}'")
+        return TenantRef(name=name, native_id=spec.native_id)
+
+    def tenant_of_address(self, address: str) -> TenantRef:
+        """The tenant that owns a mail address, by its domain."""
+        domain = address.rpartition("@")[2]
+        if not domain:
+            raise errors.ValidationError(f"'{address}' is not a mail address")
+        return self.tenant_ref(domain)
+
+    def instance_of(self, tenant: str) -> str:
+        """The instance name that owns a tenant."""
+        return self.tenants[self.tenant_ref(tenant).name].instance

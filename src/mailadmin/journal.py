@@ -1,0 +1,162 @@
+"""The durable record of every write: SQLite by default, any SQLAlchemy URL otherwise.
+
+A write is recorded as ``started`` before the platform is touched and completed with its
+outcome or error afterwards, so a crash between the two leaves a visible trace instead of
+a silent gap. Dry runs are recorded too, flagged as such.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from mailadmin.errors import MailadminError
+    from mailadmin.provider import CallInfo
+
+__all__ = ["Journal", "JournalEntry"]
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One recorded write."""
+
+    id: int
+    at: datetime
+    call_id: str
+    instance: str
+    operation: str
+    subject: str
+    arguments: dict[str, Any]
+    dry_run: bool
+    status: str
+    outcome: str | None
+    before: Any
+    after: Any
+    error_code: str | None
+    error_message: str | None
+
+
+class Journal:
+    """Records writes in a database table ``mailadmin_journal``.
+
+    ``Journal("sqlite:///journal.sqlite")``; ``Journal("sqlite://")`` keeps it in memory.
+    """
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self.url = url
+        self._engine = sa.create_engine(url)
+        self._meta = sa.MetaData()
+        self._table = sa.Table(
+            "mailadmin_journal",
+            self._meta,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("call_id", sa.String(64), nullable=False, index=True),
+            sa.Column("instance", sa.String(255), nullable=False),
+            sa.Column("operation", sa.String(64), nullable=False),
+            sa.Column("subject", sa.String(512), nullable=False),
+            sa.Column("arguments", sa.Text, nullable=False),
+            sa.Column("dry_run", sa.Boolean, nullable=False),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("outcome", sa.String(16)),
+            sa.Column("before", sa.Text),
+            sa.Column("after", sa.Text),
+            sa.Column("error_code", sa.String(64)),
+            sa.Column("error_message", sa.Text),
+        )
+        self._meta.create_all(self._engine)
+        self._lock = threading.Lock()
+
+    def started(self, call: CallInfo) -> None:
+        """Record that a write is about to be sent."""
+        arguments = {k: _plain(v) for k, v in call.arguments.items()}
+        with self._lock, self._engine.begin() as db:
+            db.execute(
+                self._table.insert().values(
+                    at=datetime.now(UTC),
+                    call_id=call.call_id,
+                    instance=call.provider,
+                    operation=call.operation,
+                    subject=_subject(arguments),
+                    arguments=json.dumps(arguments, sort_keys=True),
+                    dry_run=call.dry_run,
+                    status="started",
+                )
+            )
+
+    def succeeded(self, call: CallInfo, result: object) -> None:
+        """Complete the record of a write with its outcome."""
+        data = _plain(result)
+        values: dict[str, Any] = {"status": "done"}
+        if isinstance(data, dict):
+            values.update(
+                outcome=data.get("outcome"),
+                before=json.dumps(data.get("before")),
+                after=json.dumps(data.get("after")),
+            )
+        self._finish(call, values)
+
+    def failed(self, call: CallInfo, error: MailadminError) -> None:
+        """Complete the record of a write with its (user-safe) error."""
+        self._finish(
+            call, {"status": "failed", "error_code": error.code, "error_message": error.message}
+        )
+
+    def entries(self, limit: int = 100) -> list[JournalEntry]:
+        """The most recent records, newest first."""
+        t = self._table
+        with self._engine.connect() as db:
+            rows = db.execute(t.select().order_by(t.c.id.desc()).limit(limit)).mappings().all()
+        return [
+            JournalEntry(
+                id=r["id"],
+                at=r["at"],
+                call_id=r["call_id"],
+                instance=r["instance"],
+                operation=r["operation"],
+                subject=r["subject"],
+                arguments=json.loads(r["arguments"]),
+                dry_run=bool(r["dry_run"]),
+                status=r["status"],
+                outcome=r["outcome"],
+                before=json.loads(r["before"]) if r["before"] is not None else None,
+                after=json.loads(r["after"]) if r["after"] is not None else None,
+                error_code=r["error_code"],
+                error_message=r["error_message"],
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def _finish(self, call: CallInfo, values: dict[str, Any]) -> None:
+        t: sa.Table = self._table
+        with self._lock, self._engine.begin() as db:
+            db.execute(t.update().where(t.c.call_id == call.call_id).values(**values))
+
+
+def _plain(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    return value
+
+
+def _subject(arguments: dict[str, Any]) -> str:
+    mailbox = arguments.get("mailbox")
+    if isinstance(mailbox, dict) and "address" in mailbox:
+        return str(mailbox["address"])
+    tenant = arguments.get("tenant")
+    if isinstance(tenant, dict):
+        return str(tenant.get("name", ""))
+    return ""

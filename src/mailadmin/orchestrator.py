@@ -1,0 +1,335 @@
+"""The orchestration layer: one entry point for hosting tools.
+
+``Orchestrator`` owns the provider instances named in the configuration, routes each call
+to the one provider that owns the tenant, validates input against the catalogue, offers
+bulk forms and records every write in the journal. Every write takes ``dry_run=True`` to
+report what would change without sending any write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mailadmin import errors
+from mailadmin.bulk import BulkResult, OnError, Progress, run_bulk
+from mailadmin.config import Config
+from mailadmin.models import (
+    AddonRef,
+    ChangeResult,
+    ConnectionStatus,
+    Licence,
+    Mailbox,
+    MailboxCount,
+    MailboxRef,
+    NativePlan,
+    NewMailbox,
+    TenantRef,
+)
+from mailadmin.provider import CallHooks, CallInfo, Provider
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mailadmin.journal import Journal
+    from mailadmin.registry import Registry
+
+__all__ = ["Orchestrator"]
+
+
+class _JournalHooks(CallHooks):
+    """Runs the plugins' hooks, then records writes in the journal."""
+
+    def __init__(self, inner: CallHooks, journal: Journal | None) -> None:
+        self._inner = inner
+        self._journal = journal
+
+    def before(self, provider: Provider, call: CallInfo) -> None:
+        self._inner.before(provider, call)
+        if self._journal is not None and call.is_write:
+            self._journal.started(call)
+
+    def after(self, provider: Provider, call: CallInfo, result: object) -> None:
+        if self._journal is not None and call.is_write:
+            self._journal.succeeded(call, result)
+        self._inner.after(provider, call, result)
+
+    def error(self, provider: Provider, call: CallInfo, error: errors.MailadminError) -> None:
+        if self._journal is not None and call.is_write:
+            self._journal.failed(call, error)
+        self._inner.error(provider, call, error)
+
+
+class Orchestrator:
+    """Routes calls to providers by tenant, validates, runs bulk work, journals writes.
+
+    ``Orchestrator.from_config("mailadmin.toml")`` is the usual start. ``http`` maps an
+    instance name to an httpx transport used instead of the network (tests pass a mock's
+    respx router or ASGI transport here). Use it as an async context manager, or call
+    :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        registry: Registry | None = None,
+        journal: Journal | bool | None = True,
+        http: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self.config = config
+        if registry is None:
+            from mailadmin.registry import get_registry
+
+            registry = get_registry()
+        self.registry = registry
+        self.journal = self._open_journal(journal)
+        self._http = dict(http or {})
+        self._providers: dict[str, Provider] = {}
+        self._hooks = _JournalHooks(registry.hooks, self.journal)
+
+    @classmethod
+    def from_config(cls, path: str | Path, **kwargs: Any) -> Orchestrator:
+        """Build from a TOML configuration file."""
+        return cls(Config.load(path), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> Orchestrator:
+        """Build from an already parsed configuration."""
+        return cls(Config.from_dict(data), **kwargs)
+
+    def _open_journal(self, journal: Journal | bool | None) -> Journal | None:
+        if journal is True:
+            url = self.config.journal.url
+            if url is None:
+                return None
+            from mailadmin.journal import Journal
+
+            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                url = "sqlite:///" + str(self.config.base_dir / url.removeprefix("sqlite:///"))
+            return Journal(url)
+        if journal is False:
+            return None
+        return journal
+
+    # -- routing ------------------------------------------------------------------------------
+
+    @property
+    def instances(self) -> list[str]:
+        """The configured instance names."""
+        return list(self.config.instances)
+
+    @property
+    def tenants(self) -> list[str]:
+        """The configured tenant names."""
+        return list(self.config.tenants)
+
+    def provider(self, instance: str) -> Provider:
+        """The provider of a configured instance, built on first use."""
+        if instance not in self.config.instances:
+            known = ", ".join(self.config.instances) or "none"
+            raise errors.ValidationError(f"Unknown instance '{instance}' (configured: {known})")
+        if instance not in self._providers:
+            spec = self.config.instances[instance]
+            settings = spec.provider_settings(self.config.base_dir, instance)
+            cls = self.registry.provider_class(spec.provider)
+            self._providers[instance] = cls(
+                settings, instance=instance, http=self._http.get(instance), hooks=self._hooks
+            )
+        return self._providers[instance]
+
+    def provider_for(self, tenant: str | TenantRef) -> tuple[Provider, TenantRef]:
+        """The one provider that owns a tenant, and the tenant's reference."""
+        ref = self.config.tenant_ref(tenant.name if isinstance(tenant, TenantRef) else tenant)
+        return self.provider(self.config.tenants[ref.name].instance), ref
+
+    def mailbox(self, address: str | MailboxRef) -> tuple[Provider, MailboxRef]:
+        """The provider that owns a mailbox, and the mailbox's reference."""
+        text = address.address if isinstance(address, MailboxRef) else address
+        tenant = self.config.tenant_of_address(text.strip())
+        provider, ref = self.provider_for(tenant)
+        try:
+            return provider, MailboxRef(tenant=ref, address=text)
+        except ValueError:
+            raise errors.ValidationError(f"'{text}' is not a mail address") from None
+
+    def _check_plan(self, plan: str) -> str:
+        plan = plan.strip().lower()
+        if self.config.plans and plan not in self.config.plans:
+            known = ", ".join(self.config.plans)
+            raise errors.ValidationError(f"Unknown plan '{plan}' (catalogue: {known})")
+        return plan
+
+    def _check_addon(self, addon: str | AddonRef) -> AddonRef:
+        try:
+            ref = AddonRef.parse(addon) if isinstance(addon, str) else addon
+        except ValueError:
+            raise errors.ValidationError(f"'{addon}' is not a valid add-on name") from None
+        if self.config.addons and ref.name not in self.config.addons:
+            known = ", ".join(self.config.addons)
+            raise errors.ValidationError(f"Unknown add-on '{ref.name}' (catalogue: {known})")
+        if ref.plan is not None:
+            self._check_plan(ref.plan)
+        return ref
+
+    # -- single calls ---------------------------------------------------------------------------
+
+    async def set_plan(
+        self, mailbox: str | MailboxRef, plan: str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Put one mailbox on a neutral plan."""
+        plan = self._check_plan(plan)
+        provider, ref = self.mailbox(mailbox)
+        return await provider.set_plan(ref, plan, dry_run=dry_run)
+
+    async def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
+        """Mailboxes of a tenant by kind and plan."""
+        provider, ref = self.provider_for(tenant)
+        return await provider.count_mailboxes(ref)
+
+    async def apply_addon(
+        self,
+        tenant: str | TenantRef,
+        addon: str | AddonRef,
+        quantity: int,
+        *,
+        dry_run: bool = False,
+    ) -> ChangeResult[int]:
+        """Set the total quantity of an add-on for a tenant."""
+        ref_addon = self._check_addon(addon)
+        provider, ref = self.provider_for(tenant)
+        return await provider.apply_addon(ref, ref_addon, quantity, dry_run=dry_run)
+
+    async def get_licence(self, instance: str) -> Licence:
+        """The licence of one provider instance."""
+        return await self.provider(instance).get_licence()
+
+    async def test_connection(self, instance: str) -> ConnectionStatus:
+        """Check one instance answers and accepts its credentials."""
+        return await self.provider(instance).test_connection()
+
+    async def list_plans(self, instance: str) -> list[NativePlan]:
+        """The native plan catalogue of one instance."""
+        return await self.provider(instance).list_plans()
+
+    async def list_mailboxes(self, tenant: str | TenantRef) -> list[Mailbox]:
+        """Every mailbox of a tenant."""
+        provider, ref = self.provider_for(tenant)
+        return await provider.list_mailboxes(ref)
+
+    async def create_mailbox(
+        self, tenant: str | TenantRef, mailbox: NewMailbox, *, dry_run: bool = False
+    ) -> ChangeResult[Mailbox]:
+        """Create a mailbox of any kind the provider supports."""
+        if mailbox.plan is not None:
+            self._check_plan(mailbox.plan)
+        provider, ref = self.provider_for(tenant)
+        return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
+
+    async def delete_mailbox(
+        self, mailbox: str | MailboxRef, *, dry_run: bool = False
+    ) -> ChangeResult[Mailbox]:
+        """Delete a mailbox."""
+        provider, ref = self.mailbox(mailbox)
+        return await provider.delete_mailbox(ref, dry_run=dry_run)
+
+    # -- bulk -----------------------------------------------------------------------------------
+
+    async def set_plans(
+        self,
+        changes: Iterable[tuple[str, str]],
+        *,
+        dry_run: bool = False,
+        concurrency: int = 8,
+        on_error: OnError = "collect",
+        progress: Progress | None = None,
+    ) -> BulkResult[ChangeResult[str]]:
+        """Put many mailboxes on plans: ``[("anna@example.com", "sync"), ...]``."""
+        return await run_bulk(
+            (
+                (address, _bind(self.set_plan, address, plan, dry_run=dry_run))
+                for address, plan in changes
+            ),
+            concurrency=concurrency,
+            on_error=on_error,
+            progress=progress,
+        )
+
+    async def count_all(
+        self,
+        tenants: Iterable[str] | None = None,
+        *,
+        concurrency: int = 8,
+        on_error: OnError = "collect",
+        progress: Progress | None = None,
+    ) -> BulkResult[MailboxCount]:
+        """Count the mailboxes of many tenants (default: every configured tenant)."""
+        names = list(tenants) if tenants is not None else self.tenants
+        return await run_bulk(
+            ((name, _bind(self.count_mailboxes, name)) for name in names),
+            concurrency=concurrency,
+            on_error=on_error,
+            progress=progress,
+        )
+
+    async def apply_addons(
+        self,
+        allocations: Iterable[tuple[str, str, int]],
+        *,
+        dry_run: bool = False,
+        concurrency: int = 8,
+        on_error: OnError = "collect",
+        progress: Progress | None = None,
+    ) -> BulkResult[ChangeResult[int]]:
+        """Set add-on totals for many tenants: ``[("example.com", "shared_mailbox", 5)]``."""
+        return await run_bulk(
+            (
+                (f"{tenant}:{addon}", _bind(self.apply_addon, tenant, addon, qty, dry_run=dry_run))
+                for tenant, addon, qty in allocations
+            ),
+            concurrency=concurrency,
+            on_error=on_error,
+            progress=progress,
+        )
+
+    async def licences(
+        self, *, concurrency: int = 8, progress: Progress | None = None
+    ) -> BulkResult[Licence]:
+        """The licence of every instance."""
+        return await run_bulk(
+            ((name, _bind(self.get_licence, name)) for name in self.instances),
+            concurrency=concurrency,
+            progress=progress,
+        )
+
+    async def check(self, *, progress: Progress | None = None) -> BulkResult[ConnectionStatus]:
+        """Test the connection of every instance."""
+        return await run_bulk(
+            ((name, _bind(self.test_connection, name)) for name in self.instances),
+            progress=progress,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close every provider's connections and the journal."""
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            await provider.aclose()
+        if self.journal is not None:
+            self.journal.close()
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _bind(function: Any, *args: Any, **kwargs: Any) -> Any:
+    # A named closure per item: a lambda in a generator would capture the loop variable.
+    def call() -> Any:
+        return function(*args, **kwargs)
+
+    return call

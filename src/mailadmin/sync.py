@@ -1,0 +1,154 @@
+"""A blocking facade over :class:`~mailadmin.orchestrator.Orchestrator` for non-async callers.
+
+The async orchestrator runs on a private event loop in a daemon thread, so the facade
+works from plain scripts, WSGI apps and threads alike (even where a loop is running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mailadmin.bulk import BulkResult, OnError, Progress
+from mailadmin.models import (
+    AddonRef,
+    ChangeResult,
+    ConnectionStatus,
+    Licence,
+    Mailbox,
+    MailboxCount,
+    MailboxRef,
+    NativePlan,
+    NewMailbox,
+    TenantRef,
+)
+from mailadmin.orchestrator import Orchestrator
+
+__all__ = ["SyncOrchestrator"]
+
+T = TypeVar("T")
+
+
+class SyncOrchestrator:
+    """The orchestrator's operations as blocking calls.
+
+    ``with SyncOrchestrator.from_config("mailadmin.toml") as mail: mail.set_plan(...)``.
+    The wrapped async orchestrator is built on the facade's own loop.
+    """
+
+    def __init__(self, build: Any, *args: Any, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+        async def make() -> Orchestrator:
+            result: Orchestrator = build(*args, **kwargs)
+            return result
+
+        self.orchestrator: Orchestrator = self._run(make())
+
+    @classmethod
+    def from_config(cls, path: str | Path, **kwargs: Any) -> SyncOrchestrator:
+        """Build from a TOML configuration file."""
+        return cls(Orchestrator.from_config, path, **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> SyncOrchestrator:
+        """Build from an already parsed configuration."""
+        return cls(Orchestrator.from_dict, data, **kwargs)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def set_plan(
+        self, mailbox: str | MailboxRef, plan: str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """See :meth:`Orchestrator.set_plan`."""
+        return self._run(self.orchestrator.set_plan(mailbox, plan, dry_run=dry_run))
+
+    def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
+        """See :meth:`Orchestrator.count_mailboxes`."""
+        return self._run(self.orchestrator.count_mailboxes(tenant))
+
+    def apply_addon(
+        self,
+        tenant: str | TenantRef,
+        addon: str | AddonRef,
+        quantity: int,
+        *,
+        dry_run: bool = False,
+    ) -> ChangeResult[int]:
+        """See :meth:`Orchestrator.apply_addon`."""
+        return self._run(self.orchestrator.apply_addon(tenant, addon, quantity, dry_run=dry_run))
+
+    def get_licence(self, instance: str) -> Licence:
+        """See :meth:`Orchestrator.get_licence`."""
+        return self._run(self.orchestrator.get_licence(instance))
+
+    def test_connection(self, instance: str) -> ConnectionStatus:
+        """See :meth:`Orchestrator.test_connection`."""
+        return self._run(self.orchestrator.test_connection(instance))
+
+    def list_plans(self, instance: str) -> list[NativePlan]:
+        """See :meth:`Orchestrator.list_plans`."""
+        return self._run(self.orchestrator.list_plans(instance))
+
+    def list_mailboxes(self, tenant: str | TenantRef) -> list[Mailbox]:
+        """See :meth:`Orchestrator.list_mailboxes`."""
+        return self._run(self.orchestrator.list_mailboxes(tenant))
+
+    def create_mailbox(
+        self, tenant: str | TenantRef, mailbox: NewMailbox, *, dry_run: bool = False
+    ) -> ChangeResult[Mailbox]:
+        """See :meth:`Orchestrator.create_mailbox`."""
+        return self._run(self.orchestrator.create_mailbox(tenant, mailbox, dry_run=dry_run))
+
+    def delete_mailbox(
+        self, mailbox: str | MailboxRef, *, dry_run: bool = False
+    ) -> ChangeResult[Mailbox]:
+        """See :meth:`Orchestrator.delete_mailbox`."""
+        return self._run(self.orchestrator.delete_mailbox(mailbox, dry_run=dry_run))
+
+    def set_plans(
+        self,
+        changes: Iterable[tuple[str, str]],
+        *,
+        dry_run: bool = False,
+        concurrency: int = 8,
+        on_error: OnError = "collect",
+        progress: Progress | None = None,
+    ) -> BulkResult[ChangeResult[str]]:
+        """See :meth:`Orchestrator.set_plans`."""
+        return self._run(
+            self.orchestrator.set_plans(
+                changes,
+                dry_run=dry_run,
+                concurrency=concurrency,
+                on_error=on_error,
+                progress=progress,
+            )
+        )
+
+    def count_all(
+        self, tenants: Iterable[str] | None = None, *, on_error: OnError = "collect"
+    ) -> BulkResult[MailboxCount]:
+        """See :meth:`Orchestrator.count_all`."""
+        return self._run(self.orchestrator.count_all(tenants, on_error=on_error))
+
+    def close(self) -> None:
+        """Close the orchestrator and stop the private loop."""
+        try:
+            self._run(self.orchestrator.aclose())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()
+
+    def __enter__(self) -> SyncOrchestrator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
