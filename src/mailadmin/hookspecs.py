@@ -26,12 +26,19 @@ class Register(Protocol):
     """The callback handed to :func:`mailadmin_register_providers`."""
 
     def __call__(
-        self, name: str, *, provider: str | type[Provider], mock: str | None = None
+        self,
+        name: str,
+        *,
+        provider: str | type[Provider],
+        mock: str | None = None,
+        demo: str | None = None,
     ) -> None:
         """Register provider ``name``.
 
         ``provider``: the class, or ``"module:Class"`` imported on first use;
-        ``mock``: ``"module:Class"`` of the platform's ``MockPlatform``, if it ships one.
+        ``mock``: ``"module:Class"`` of the platform's ``MockPlatform``, if it ships one;
+        ``demo``: ``"module:function"`` returning a ``mailadmin.demo.DemoScenario`` that
+        ``mailadmin demo`` runs against the mock.
         """
 
 
@@ -44,7 +51,8 @@ def mailadmin_register_providers(register: Register) -> None:
         @hookimpl
         def mailadmin_register_providers(register):
             register("ox", provider="mailadmin_ox.provider:OXProvider",
-                     mock="mailadmin_ox.mock.platform:OXMock")
+                     mock="mailadmin_ox.mock.platform:OXMock",
+                     demo="mailadmin_ox.demo:scenario")
     """
 
 

@@ -73,6 +73,7 @@ class ProviderEntry:
     version: str
     provider: str | type[Provider]
     mock: str | None = None
+    demo: str | None = None
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def load(self) -> type[Provider]:
@@ -91,6 +92,10 @@ class ProviderEntry:
             raise errors.ConfigurationError(f"Provider '{self.name}' ships no mock server")
         cls: type[MockPlatform] = self._resolve("mock", self.mock)
         return cls
+
+    def load_demo(self) -> Any:
+        """Import and return the demo scenario function, or ``None`` when there is none."""
+        return None if self.demo is None else self._resolve("demo", self.demo)
 
     def _resolve(self, what: str, target: str | type[Any]) -> Any:
         if not isinstance(target, str):
@@ -294,12 +299,16 @@ class Registry:
         staged: dict[str, ProviderEntry] = {}
 
         def register(
-            provider_name: str, *, provider: str | type[Provider], mock: str | None = None
+            provider_name: str,
+            *,
+            provider: str | type[Provider],
+            mock: str | None = None,
+            demo: str | None = None,
         ) -> None:
             if not provider_name or provider_name in staged:
                 raise ValueError(f"provider name {provider_name!r} registered twice or empty")
             staged[provider_name] = ProviderEntry(
-                provider_name, name, dist, version, provider, mock
+                provider_name, name, dist, version, provider, mock, demo
             )
 
         for impl in self.pm.hook.mailadmin_register_providers.get_hookimpls():
