@@ -1,0 +1,597 @@
+"""The one HTTP transport every provider plugin talks through.
+
+:class:`Transport` wraps an ``httpx.AsyncClient`` and adds what each plugin would otherwise
+write again: timeouts and connection limits, a request id per call (``X-Request-Id``, the
+same across the retries of that call), retries with backoff and jitter for idempotent calls,
+refusal of writes during a dry run, and one log record per attempt with secrets redacted.
+:func:`raise_for_status` maps generic HTTP statuses onto mailadmin's typed errors.
+
+The HTTP transport under the client is a setting: ``"aiohttp"`` (the default; the
+``httpx-aiohttp`` transport, fast under concurrency), ``"httpx"`` (httpx's own pool), or any
+``httpx.AsyncBaseTransport`` such as ``httpx.MockTransport(respx_router.async_handler)`` or
+``httpx.ASGITransport(app)`` in tests. httpx and aiohttp are imported on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from mailadmin import errors
+from mailadmin.redaction import Redactor
+
+if TYPE_CHECKING:
+    import httpx
+    from tenacity import RetryCallState
+
+    from mailadmin.settings import ProviderSettings
+
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "RETRY_STATUSES",
+    "DryRunViolation",
+    "Transport",
+    "dry_run_active",
+    "dry_run_scope",
+    "parse_retry_after",
+    "raise_for_status",
+]
+
+log = logging.getLogger("mailadmin.transport")
+
+#: Header carrying the id of one call; the same on every retry of that call.
+REQUEST_ID_HEADER = "X-Request-Id"
+#: Statuses after which an idempotent call is sent again.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+Backend = Literal["aiohttp", "httpx"]
+Sleep = Callable[[float], Awaitable[None]]
+
+_MOCK_BASE_URL = "http://mock.invalid"
+_BACKOFF_BASE = 0.5  # seconds before the first retry when the server gives no Retry-After
+_BODY_EXCERPT = 2000  # characters of a body kept in logs and error debug
+_REDACTOR = "mailadmin.redactor"  # key in response.extensions
+
+_dry_run: ContextVar[bool] = ContextVar("mailadmin_dry_run", default=False)
+
+
+# -- dry runs --------------------------------------------------------------------------------
+
+
+@contextmanager
+def dry_run_scope(active: bool) -> Iterator[None]:
+    """Run the enclosed code as a dry run when ``active`` (writes are refused).
+
+    Scopes nest and restore the outer state on exit. An inner scope cannot switch off an
+    outer dry run: once a dry run, everything called from it stays one.
+    """
+    token = _dry_run.set(active or _dry_run.get())
+    try:
+        yield
+    finally:
+        _dry_run.reset(token)
+
+
+def dry_run_active() -> bool:
+    """True while the current task runs inside an active :func:`dry_run_scope`."""
+    return _dry_run.get()
+
+
+class DryRunViolation(errors.ProviderError):
+    """A provider tried to send a write during a dry run. It was never sent."""
+
+    code = "dry_run_violation"
+
+
+# -- the transport ---------------------------------------------------------------------------
+
+
+class Transport:
+    """An ``httpx.AsyncClient`` with retries, request ids, dry runs and redacted logs.
+
+    ``base_url``: the platform endpoint; relative URLs of :meth:`request` join it.
+    ``name``: the provider instance, used in messages and logs. ``backend``: ``"aiohttp"``,
+    ``"httpx"`` or an ``httpx.AsyncBaseTransport``. ``timeout``: seconds for connect, read,
+    write and pool waits. ``retries``: extra attempts of an idempotent call. ``secrets``:
+    values masked in every log line and error. ``sleep``: awaited between attempts (tests
+    inject a recorder). ``max_retry_wait``: the longest ``Retry-After`` honoured; when the
+    server asks for more, the response is returned at once.
+
+    The client is created on the first request, so a transport can be built outside an
+    event loop.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str = "provider",
+        backend: Backend | httpx.AsyncBaseTransport = "aiohttp",
+        timeout: float = 30.0,
+        max_connections: int = 32,
+        retries: int = 3,
+        secrets: Sequence[str] = (),
+        verify: bool = True,
+        headers: Mapping[str, str] | None = None,
+        sleep: Sleep | None = None,
+        max_retry_wait: float = 30.0,
+    ) -> None:
+        if isinstance(backend, str) and backend not in ("aiohttp", "httpx"):
+            raise errors.ConfigurationError(
+                f"Unknown HTTP transport '{backend}' for '{name}' (use 'aiohttp' or 'httpx')"
+            )
+        if retries < 0 or timeout <= 0 or max_connections < 1:
+            raise errors.ConfigurationError(
+                f"Invalid transport limits for '{name}': retries must be 0 or more, "
+                "timeout above 0 and max_connections at least 1"
+            )
+        self.base_url = base_url
+        self.name = name
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.retries = retries
+        self.verify = verify
+        self.max_retry_wait = max_retry_wait
+        #: Awaited with the number of seconds to wait before a retry.
+        self.sleep: Sleep = sleep or asyncio.sleep
+        self._backend = backend
+        self._headers = dict(headers or {})
+        self._redactor = Redactor(secrets)
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ProviderSettings,
+        *,
+        name: str,
+        http: httpx.AsyncBaseTransport | None = None,
+    ) -> Transport:
+        """Build the transport a provider instance's settings describe.
+
+        ``http`` replaces the configured backend (tests inject a mock); without it the
+        settings must name an endpoint.
+        """
+        if settings.endpoint is None and http is None:
+            raise errors.ConfigurationError(f"No endpoint is configured for '{name}'")
+        return cls(
+            settings.endpoint or _MOCK_BASE_URL,
+            name=name,
+            backend=http if http is not None else settings.transport,
+            timeout=settings.timeout,
+            max_connections=settings.max_connections,
+            retries=settings.retries,
+            secrets=settings.secrets(),
+            verify=settings.verify_tls,
+        )
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        write: bool,
+        idempotent: bool | None = None,
+        operation: str = "",
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        content: str | bytes | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        auth: Any = None,
+    ) -> httpx.Response:
+        """Send one call and return its response, whatever the HTTP status.
+
+        ``write``: the call changes the platform; it is refused during a dry run
+        (:class:`DryRunViolation`, nothing sent) and never retried unless ``idempotent``.
+        ``idempotent``: defaults to ``not write``; reads and idempotent writes are retried on
+        429/502/503/504 (honouring ``Retry-After``) and on connection errors and timeouts.
+        ``operation`` labels the log records. The other arguments are httpx's.
+
+        Raises :class:`~mailadmin.errors.Unavailable` when the platform cannot be reached
+        after the retries.
+        """
+        import httpx
+
+        client = self._get_client()
+        request = client.build_request(
+            method.upper(),
+            url,
+            headers=headers,
+            params=params,
+            content=content,
+            json=json,
+            data=data,
+        )
+        request_id = request.headers.setdefault(REQUEST_ID_HEADER, uuid.uuid4().hex)
+        if write and dry_run_active():
+            self._refuse_write(request, operation, request_id)
+        retry = (not write) if idempotent is None else idempotent
+        auth_arg = httpx.USE_CLIENT_DEFAULT if auth is None else auth
+        attempts = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            started = time.perf_counter()
+            try:
+                response = await client.send(request, auth=auth_arg)
+            except httpx.HTTPError as exc:
+                self._log_attempt(request, operation, request_id, attempts, started, error=exc)
+                raise
+            self._log_attempt(request, operation, request_id, attempts, started, response)
+            return response
+
+        try:
+            if retry and self.retries > 0:
+                response = await self._retrying(request, operation, request_id)(attempt)
+            else:
+                response = await attempt()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, request, request_id, attempts) from exc
+        response.extensions[_REDACTOR] = self._redactor
+        return response
+
+    def redact(self, text: str) -> str:
+        """``text`` with this transport's secrets and every secret-named field masked."""
+        return self._redactor.redact(text)
+
+    def add_secret(self, *values: str) -> None:
+        """Also mask these values from now on (a session id or token obtained at run time)."""
+        self._redactor.add(*values)
+
+    async def aclose(self) -> None:
+        """Close the connections. The transport opens new ones if used again."""
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.aclose()
+
+    # -- machinery -------------------------------------------------------------------------
+
+    def _get_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # A client is bound to the loop it was made on (aiohttp sessions are), so a new
+            # loop (asyncio.run per call in sync code) gets a new client.
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=self._make_backend(),
+                timeout=httpx.Timeout(self.timeout),
+                headers={"User-Agent": _user_agent(), **self._headers},
+                follow_redirects=False,
+            )
+            self._loop = loop
+        return self._client
+
+    def _make_backend(self) -> httpx.AsyncBaseTransport:
+        import httpx
+
+        backend = self._backend
+        limits = httpx.Limits(
+            max_connections=self.max_connections, max_keepalive_connections=self.max_connections
+        )
+        if backend == "httpx":
+            return httpx.AsyncHTTPTransport(verify=self.verify, limits=limits)
+        if backend == "aiohttp":
+            from httpx_aiohttp import AiohttpTransport
+
+            return AiohttpTransport(verify=self.verify, limits=limits)
+        if isinstance(backend, httpx.AsyncBaseTransport):
+            return backend
+        handler = getattr(backend, "async_handler", None)
+        if callable(handler):  # a respx router passed as it is
+            return httpx.MockTransport(handler)
+        raise errors.ConfigurationError(f"The HTTP transport given to '{self.name}' is not usable")
+
+    def _retrying(
+        self, request: httpx.Request, operation: str, request_id: str
+    ) -> Callable[[Callable[[], Awaitable[httpx.Response]]], Awaitable[httpx.Response]]:
+        from tenacity import AsyncRetrying, stop_after_attempt
+
+        def should_retry(state: RetryCallState) -> bool:
+            outcome = state.outcome
+            if outcome is None:
+                return False
+            if outcome.failed:
+                return _is_retryable_error(outcome.exception())
+            response: httpx.Response = outcome.result()
+            if response.status_code not in RETRY_STATUSES:
+                return False
+            asked = parse_retry_after(response.headers.get("Retry-After"))
+            return asked is None or asked <= self.max_retry_wait
+
+        def wait(state: RetryCallState) -> float:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                response: httpx.Response = outcome.result()
+                asked = parse_retry_after(response.headers.get("Retry-After"))
+                if asked is not None:
+                    return asked
+            delay = min(self.max_retry_wait, _BACKOFF_BASE * 2.0 ** (state.attempt_number - 1))
+            return delay + random.uniform(0, delay / 2)
+
+        def before_sleep(state: RetryCallState) -> None:
+            seconds = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "%s %s: retrying in %.2f s (attempt %d, request %s)",
+                request.method,
+                self.redact(str(request.url)),
+                seconds,
+                state.attempt_number,
+                request_id,
+                extra={
+                    "request_id": request_id,
+                    "provider": self.name,
+                    "operation": operation,
+                    "method": request.method,
+                    "url": self.redact(str(request.url)),
+                    "attempt": state.attempt_number,
+                    "retry_in": seconds,
+                },
+            )
+
+        def give_up(state: RetryCallState) -> Any:
+            # The last response goes back to the caller (raise_for_status makes it an
+            # error); the last exception propagates.
+            assert state.outcome is not None
+            return state.outcome.result()
+
+        retrying = AsyncRetrying(
+            sleep=self.sleep,
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait,
+            retry=should_retry,
+            before_sleep=before_sleep,
+            retry_error_callback=give_up,
+        )
+        return retrying
+
+    def _refuse_write(self, request: httpx.Request, operation: str, request_id: str) -> None:
+        line = f"{request.method} {self.redact(str(request.url))}"
+        log.info(
+            "refused during a dry run: %s (request %s)",
+            line,
+            request_id,
+            extra={
+                "request_id": request_id,
+                "provider": self.name,
+                "operation": operation,
+                "method": request.method,
+                "url": self.redact(str(request.url)),
+            },
+        )
+        raise DryRunViolation(
+            f"{self.name} tried to send a change during a dry run; nothing was sent",
+            debug={"request": line, "operation": operation, "request_id": request_id},
+        )
+
+    def _transport_error(
+        self, exc: Exception, request: httpx.Request, request_id: str, attempts: int
+    ) -> errors.MailadminError:
+        import httpx
+
+        debug = {
+            "request": f"{request.method} {self.redact(str(request.url))}",
+            "request_id": request_id,
+            "attempts": attempts,
+            "cause": self.redact(f"{type(exc).__name__}: {exc}"),
+        }
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.Unavailable(f"{self.name} did not answer in time", debug=debug)
+        if isinstance(exc, httpx.DecodingError):
+            return errors.ProtocolError(
+                f"{self.name} sent an answer that could not be decoded", debug=debug
+            )
+        return errors.Unavailable(f"{self.name} could not be reached", debug=debug)
+
+    def _log_attempt(
+        self,
+        request: httpx.Request,
+        operation: str,
+        request_id: str,
+        attempt: int,
+        started: float,
+        response: httpx.Response | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        url = self.redact(str(request.url))
+        status = response.status_code if response is not None else None
+        extra = {
+            "request_id": request_id,
+            "provider": self.name,
+            "operation": operation,
+            "method": request.method,
+            "url": url,
+            "status": status,
+            "elapsed_ms": elapsed_ms,
+            "attempt": attempt,
+        }
+        if error is not None:
+            log.warning(
+                "%s %s failed after %.0f ms (attempt %d, request %s): %s",
+                request.method,
+                url,
+                elapsed_ms,
+                attempt,
+                request_id,
+                self.redact(f"{type(error).__name__}: {error}"),
+                extra=extra,
+            )
+        else:
+            log.info(
+                "%s %s -> %s in %.0f ms (attempt %d, request %s)",
+                request.method,
+                url,
+                status,
+                elapsed_ms,
+                attempt,
+                request_id,
+                extra=extra,
+            )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "request %s headers=%s body=%s",
+                request_id,
+                self._redactor.redact_headers(request.headers),
+                _excerpt(self.redact(_body_text(request))),
+                extra=extra,
+            )
+            if response is not None:
+                log.debug(
+                    "response %s headers=%s body=%s",
+                    request_id,
+                    self._redactor.redact_headers(response.headers),
+                    _excerpt(self.redact(response.content.decode("utf-8", "replace"))),
+                    extra=extra,
+                )
+
+
+# -- statuses --------------------------------------------------------------------------------
+
+
+def raise_for_status(
+    response: httpx.Response,
+    *,
+    provider: str,
+    redactor: Transport | Redactor | None = None,
+) -> None:
+    """Raise the mailadmin error for an HTTP error status; 1xx-3xx pass.
+
+    401/403 :class:`~mailadmin.errors.AuthenticationError`, 404 ``NotFoundError``, 409
+    ``ConflictError``, 429 ``RateLimited`` (with ``retry_after``), 5xx ``Unavailable``, any
+    other 4xx ``ProviderError``. Messages are user-safe; ``error.debug`` holds the redacted
+    request line, status, a body excerpt and the request id. A response from
+    :meth:`Transport.request` is redacted with that transport's secrets without
+    ``redactor``.
+    """
+    status = response.status_code
+    if status < 400:
+        return
+    redact = _redact_for(response, redactor)
+    debug = _response_debug(response, redact)
+    if status == 401:
+        raise errors.AuthenticationError(f"{provider} rejected the credentials", debug=debug)
+    if status == 403:
+        raise errors.AuthenticationError(
+            f"{provider} refused access with these credentials", debug=debug
+        )
+    if status == 404:
+        raise errors.NotFoundError(f"{provider} could not find the requested object", debug=debug)
+    if status == 409:
+        raise errors.ConflictError(
+            f"{provider} refused the change because it conflicts with the current state",
+            debug=debug,
+        )
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        wait = f" in {retry_after:.0f} seconds" if retry_after is not None else " later"
+        raise errors.RateLimited(
+            f"{provider} is limiting the request rate; try again{wait}",
+            retry_after=retry_after,
+            debug=debug,
+        )
+    if status >= 500:
+        raise errors.Unavailable(
+            f"{provider} failed with a server error (HTTP {status})", debug=debug
+        )
+    raise errors.ProviderError(f"{provider} refused the request (HTTP {status})", debug=debug)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP-date); None if absent.
+
+    A date in the past gives 0; an unreadable value gives None.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 and seconds == seconds else None  # NaN is not a wait
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+# -- private ---------------------------------------------------------------------------------
+
+
+def _is_retryable_error(exc: BaseException | None) -> bool:
+    """Connection failures, timeouts and dropped connections; not protocol misuse."""
+    import httpx
+
+    return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+
+
+def _redact_for(
+    response: httpx.Response, redactor: Transport | Redactor | None
+) -> Callable[[str], str]:
+    if redactor is not None:
+        return redactor.redact
+    attached = response.extensions.get(_REDACTOR)
+    if isinstance(attached, Redactor):
+        return attached.redact
+    return Redactor().redact
+
+
+def _response_debug(response: httpx.Response, redact: Callable[[str], str]) -> dict[str, Any]:
+    debug: dict[str, Any] = {"status": response.status_code}
+    try:
+        request = response.request
+    except RuntimeError:  # a response built by hand has no request
+        request = None
+    if request is not None:
+        debug["request"] = f"{request.method} {redact(str(request.url))}"
+        debug["request_id"] = request.headers.get(REQUEST_ID_HEADER)
+    try:
+        body = response.text
+    except Exception:  # a streamed body not read, or undecodable: keep what is safe
+        body = ""
+    # Redact before cutting, so a field cut in half is still recognised.
+    debug["body"] = _excerpt(redact(body))
+    return debug
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= _BODY_EXCERPT else text[:_BODY_EXCERPT] + "..."
+
+
+def _body_text(request: httpx.Request) -> str:
+    import httpx
+
+    try:
+        return request.content.decode("utf-8", "replace")
+    except httpx.RequestNotRead:  # a streamed upload: not kept
+        return "<stream>"
+
+
+def _user_agent() -> str:
+    from mailadmin import __version__
+
+    return f"mailadmin/{__version__}"
