@@ -1,0 +1,1 @@
+"""Test support for plugin authors: the conformance kit (a pytest plugin)."""
