@@ -51,21 +51,30 @@ class Toy(Provider):
         before = self.plans.get(mailbox.address)
         if before == plan:
             return ChangeResult[str](
-                operation="set_plan", subject=mailbox.address, outcome=Outcome.UNCHANGED,
-                before=before, after=plan,
+                operation="set_plan",
+                subject=mailbox.address,
+                outcome=Outcome.UNCHANGED,
+                before=before,
+                after=plan,
             )
         if not self.dry_run:
             self.writes += 1
             self.plans[mailbox.address] = plan
         return ChangeResult[str](
-            operation="set_plan", subject=mailbox.address, outcome=Outcome.CHANGED,
-            before=before, after=plan, dry_run=self.dry_run,
+            operation="set_plan",
+            subject=mailbox.address,
+            outcome=Outcome.CHANGED,
+            before=before,
+            after=plan,
+            dry_run=self.dry_run,
         )
 
     async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
         return MailboxCount(tenant=tenant.name, by_kind={MailboxKind.USER: len(self.plans)})
 
-    async def _apply_addon(self, tenant: TenantRef, addon: AddonRef, quantity: int) -> ChangeResult[int]:
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
         raise RuntimeError("secret-internal-detail Toy.apply exploded")
 
     async def _get_licence(self) -> Licence:
@@ -146,7 +155,9 @@ def test_an_unsupported_feature_needs_a_reason() -> None:
 async def test_an_unsupported_operation_raises_a_typed_error_naming_the_capability() -> None:
     provider = toy()
     with pytest.raises(errors.UnsupportedOperation) as caught:
-        await provider.create_mailbox(TENANT, NewMailbox(address="room@example.com", kind=MailboxKind.ROOM))
+        await provider.create_mailbox(
+            TENANT, NewMailbox(address="room@example.com", kind=MailboxKind.ROOM)
+        )
     assert caught.value.capability == "create_mailbox:room"
     assert "create_mailbox:room" in str(caught.value)
     with pytest.raises(errors.UnsupportedOperation, match="addon:storage_gb"):
@@ -204,8 +215,10 @@ async def test_hooks_see_every_call_and_may_veto_writes() -> None:
     with pytest.raises(errors.ProviderError):
         await provider.apply_addon(TENANT, "shared_mailbox", 1)
     assert hooks.seen == [
-        ("before", "get_licence"), ("after", "get_licence"),
-        ("before", "apply_addon"), ("error", "provider"),
+        ("before", "get_licence"),
+        ("after", "get_licence"),
+        ("before", "apply_addon"),
+        ("error", "provider"),
     ]
     vetoed = Toy({"plans": {"mail": PlanMapping()}}, hooks=_Recorder(veto="Upgrades are closed"))
     with pytest.raises(errors.PolicyDenied, match="Upgrades are closed"):

@@ -1,0 +1,91 @@
+"""The TOML configuration: instances, tenants, catalogue, secrets from env or file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailadmin import errors
+from mailadmin.config import Config
+
+SAMPLE = """
+[plans.mail]
+rank = 1
+[plans.sync]
+rank = 2
+
+[addons.shared_mailbox]
+
+[instances.main]
+provider = "memory"
+credentials = { username = "admin", secret_env = "MAILADMIN_TEST_SECRET" }
+plans.mail = { native = "basic", quota_mb = 2048 }
+
+[instances.other]
+provider = "memory"
+credentials = { username = "admin", secret_file = "secret.txt" }
+
+[tenants."example.com"]
+instance = "main"
+native_id = 7
+domains = ["example.com", "example.org"]
+"""
+
+
+def test_a_configuration_file_is_read_and_cross_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mailadmin.toml"
+    path.write_text(SAMPLE)
+    (tmp_path / "secret.txt").write_text("from-a-file\n")
+    monkeypatch.setenv("MAILADMIN_TEST_SECRET", "from-the-env")
+    config = Config.load(path)
+    assert config.tenant_ref("example.org").name == "example.com"
+    assert config.tenant_ref("example.com").native_id == "7"
+    assert config.tenant_of_address("anna@example.org").name == "example.com"
+    main = config.instances["main"].provider_settings(config.base_dir, "main")
+    assert main["credentials"] == {"username": "admin", "secret": "from-the-env"}
+    assert main["plans"] == {"mail": {"native": "basic", "quota_mb": 2048}}
+    other = config.instances["other"].provider_settings(config.base_dir, "other")
+    assert other["credentials"]["secret"] == "from-a-file"
+
+
+def test_a_missing_secret_variable_is_a_clear_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mailadmin.toml"
+    path.write_text(SAMPLE)
+    monkeypatch.delenv("MAILADMIN_TEST_SECRET", raising=False)
+    config = Config.load(path)
+    with pytest.raises(errors.ConfigurationError, match="MAILADMIN_TEST_SECRET is not set"):
+        config.instances["main"].provider_settings(config.base_dir, "main")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("instances = 3", "instances"),
+        (
+            "[instances.a]\nprovider='memory'\n[tenants.t]\ninstance='nope'",
+            "unknown instance 'nope'",
+        ),
+        ("[plans.mail]\n[instances.a]\nprovider='memory'\nplans.gold={}", "plan 'gold' missing"),
+        ("[instances.a\nprovider=", "not valid TOML"),
+    ],
+)
+def test_invalid_configurations_are_refused_with_a_reason(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(errors.ConfigurationError, match=message):
+        Config.load(path)
+
+
+def test_unknown_tenants_and_missing_files_are_reported() -> None:
+    config = Config.from_dict({"instances": {"a": {"provider": "memory"}}})
+    with pytest.raises(errors.ValidationError, match="Unknown tenant 'nobody.example'"):
+        config.tenant_of_address("x@nobody.example")
+    with pytest.raises(errors.ConfigurationError, match="does not exist"):
+        Config.load("/nonexistent/mailadmin.toml")
