@@ -356,6 +356,27 @@ def demo(state: _State, journal_dir: str | None) -> None:
     raise SystemExit(EXIT_OK if ok else EXIT_PROVIDER)
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to create the plugin's folder.",
+)
+@pass_state
+def new_plugin(state: _State, name: str, directory: str) -> None:
+    """Write a working plugin distribution NAME (provider, mock, conformance test)."""
+    from mailadmin.scaffold import create_plugin
+
+    path = create_plugin(name, Path(directory))
+    if state.output.as_json:
+        state.output.json({"created": str(path)})
+    else:
+        state.output.line(f"created plugin in {path}")
+
+
 @cli.group()
 def mock() -> None:
     """Mock servers of the installed platforms."""
