@@ -1,0 +1,68 @@
+"""mailadmin.mock: the toolkit every plugin builds its platform's mock server with.
+
+A mock is state, wire and routes (the layout of moto): a :class:`MockState` subclass
+holds the platform's data and rules with no HTTP in it; handlers parse the real wire
+format, call the state and write the real wire format; :class:`Route` declarations say
+which handler answers which address. A :class:`MockPlatform` subclass ties them together
+and a :class:`MockServer` runs one, with its own state, behind two front doors:
+
+- in process: ``server.transport()`` (an httpx transport) or ``server.router(base_url)``
+  (a respx router whose routes are named after the platform's routes);
+- standalone: ``serve(server)`` (loopback, background thread) or ``serve_forever(...)``
+  (what ``mailadmin mock serve`` runs), with the control API under ``/_mock/``.
+
+Every request is recorded (:class:`RecordedRequest`); faults (:class:`Fault`) are
+injected per operation and per call; asynchronous operations progress immediately, after
+N polls or after T seconds (:class:`Progression`, :class:`ManualClock`).
+"""
+
+from __future__ import annotations
+
+from mailadmin.mock.clock import Clock, ManualClock, SystemClock
+from mailadmin.mock.faults import Fault, FaultKind, InjectedFault
+from mailadmin.mock.lookup import load_platform
+from mailadmin.mock.operations import (
+    AsyncOperation,
+    OperationFailed,
+    Operations,
+    OperationState,
+    Progression,
+)
+from mailadmin.mock.platform import MockPlatform, Reply
+from mailadmin.mock.recording import RecordedRequest
+from mailadmin.mock.request import MalformedRequest, MockRequest
+from mailadmin.mock.router import MockRouter
+from mailadmin.mock.routes import Handler, Route
+from mailadmin.mock.serve import serve, serve_forever
+from mailadmin.mock.server import MockServer, MockTransport
+from mailadmin.mock.state import MockState, SeedError, read_seed
+
+__all__ = [
+    "AsyncOperation",
+    "Clock",
+    "Fault",
+    "FaultKind",
+    "Handler",
+    "InjectedFault",
+    "MalformedRequest",
+    "ManualClock",
+    "MockPlatform",
+    "MockRequest",
+    "MockRouter",
+    "MockServer",
+    "MockState",
+    "MockTransport",
+    "OperationFailed",
+    "OperationState",
+    "Operations",
+    "Progression",
+    "RecordedRequest",
+    "Reply",
+    "Route",
+    "SeedError",
+    "SystemClock",
+    "load_platform",
+    "read_seed",
+    "serve",
+    "serve_forever",
+]
