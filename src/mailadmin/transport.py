@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mailadmin import errors
@@ -31,6 +33,7 @@ from mailadmin.redaction import Redactor
 
 if TYPE_CHECKING:
     import httpx
+    from httpx_aiohttp import AiohttpTransport
     from tenacity import RetryCallState
 
     from mailadmin.settings import ProviderSettings
@@ -38,7 +41,9 @@ if TYPE_CHECKING:
 __all__ = [
     "REQUEST_ID_HEADER",
     "RETRY_STATUSES",
+    "Backend",
     "DryRunViolation",
+    "Sleep",
     "Transport",
     "dry_run_active",
     "dry_run_scope",
@@ -53,7 +58,9 @@ REQUEST_ID_HEADER = "X-Request-Id"
 #: Statuses after which an idempotent call is sent again.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
+#: The HTTP transports the settings can name.
 Backend = Literal["aiohttp", "httpx"]
+#: What the transport awaits between attempts (``asyncio.sleep`` unless injected).
 Sleep = Callable[[float], Awaitable[None]]
 
 _MOCK_BASE_URL = "http://mock.invalid"
@@ -231,6 +238,12 @@ class Transport:
             except httpx.HTTPError as exc:
                 self._log_attempt(request, operation, request_id, attempts, started, error=exc)
                 raise
+            except Exception as exc:
+                mapped = _as_httpx_error(exc)
+                if mapped is None:
+                    raise
+                self._log_attempt(request, operation, request_id, attempts, started, error=exc)
+                raise mapped from exc
             self._log_attempt(request, operation, request_id, attempts, started, response)
             return response
 
@@ -287,9 +300,7 @@ class Transport:
         if backend == "httpx":
             return httpx.AsyncHTTPTransport(verify=self.verify, limits=limits)
         if backend == "aiohttp":
-            from httpx_aiohttp import AiohttpTransport
-
-            return AiohttpTransport(verify=self.verify, limits=limits)
+            return _aiohttp_transport()(verify=self.verify, limits=limits)
         if isinstance(backend, httpx.AsyncBaseTransport):
             return backend
         handler = getattr(backend, "async_handler", None)
@@ -390,13 +401,16 @@ class Transport:
             "attempts": attempts,
             "cause": self.redact(f"{type(exc).__name__}: {exc}"),
         }
-        if isinstance(exc, httpx.TimeoutException):
-            return errors.Unavailable(f"{self.name} did not answer in time", debug=debug)
         if isinstance(exc, httpx.DecodingError):
             return errors.ProtocolError(
                 f"{self.name} sent an answer that could not be decoded", debug=debug
             )
-        return errors.Unavailable(f"{self.name} could not be reached", debug=debug)
+        kind = _failure_kind(exc)
+        if kind == "timeout":
+            return errors.Unavailable(f"{self.name} did not answer in time", debug=debug)
+        if kind == "connect":
+            return errors.Unavailable(f"{self.name} could not be reached", debug=debug)
+        return errors.Unavailable(f"{self.name} broke off the connection", debug=debug)
 
     def _log_attempt(
         self,
@@ -540,6 +554,59 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 # -- private ---------------------------------------------------------------------------------
+
+
+@cache
+def _aiohttp_transport() -> type[AiohttpTransport]:
+    """The httpx-aiohttp transport, with aiohttp's own silent resend switched off.
+
+    aiohttp sends a PUT or DELETE again by itself when the connection drops; only the
+    transport's retry policy may decide that, so a non-idempotent write is sent once.
+    """
+    from aiohttp import ClientSession
+    from httpx_aiohttp import AiohttpTransport as Base
+
+    class _SendOnce(Base):
+        def get_client(self) -> ClientSession:
+            session = super().get_client()
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
+            return session
+
+    return _SendOnce
+
+
+def _as_httpx_error(exc: Exception) -> httpx.TransportError | None:
+    """An aiohttp error that httpx-aiohttp lets through, as the httpx error it stands for."""
+    import httpx
+
+    aiohttp = sys.modules.get("aiohttp")
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout(str(exc) or "timed out")
+    if aiohttp is not None and isinstance(exc, aiohttp.ClientError):
+        return httpx.RemoteProtocolError(str(exc) or type(exc).__name__)
+    return None
+
+
+def _failure_kind(exc: BaseException) -> Literal["timeout", "connect", "broken"]:
+    """What went wrong, judged from the original aiohttp error where there is one.
+
+    httpx-aiohttp maps every aiohttp connection error to ``ConnectTimeout``; the cause
+    tells a refused connection and a dropped one from a real timeout.
+    """
+    import httpx
+
+    aiohttp = sys.modules.get("aiohttp")
+    cause = exc.__cause__
+    if aiohttp is not None and isinstance(cause, aiohttp.ClientError | TimeoutError):
+        exc = cause
+        if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, TimeoutError):
+            return "connect"
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect"
+    return "broken"
 
 
 def _is_retryable_error(exc: BaseException | None) -> bool:

@@ -1,0 +1,117 @@
+"""Redaction: known secrets and secret-named fields never reach logs or error detail."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailadmin.redaction import Redactor, is_sensitive_header, redact_fields
+
+
+def test_known_secrets_are_masked_in_every_wire_form() -> None:
+    redactor = Redactor(["p@ss w&rd<1>"])
+    text = (
+        "raw p@ss w&rd<1> | url p%40ss%20w%26rd%3C1%3E | form p%40ss+w%26rd%3C1%3E"
+        " | xml p@ss w&amp;rd&lt;1&gt;"
+    )
+    assert redactor.redact(text) == "raw *** | url *** | form *** | xml ***"
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    redactor = Redactor(["abc", "abcdef"])
+    assert redactor.redact("x abcdef y abc") == "x *** y ***"
+
+
+def test_secrets_can_be_added_later_and_empty_ones_are_ignored() -> None:
+    redactor = Redactor([""])
+    assert redactor.redact("token-less text") == "token-less text"
+    redactor.add("T0K3N-xyz")
+    assert redactor.redact("got T0K3N-xyz") == "got ***"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '{"password": "abc", "user": "x", "access_token": "e\\"yJ", "n": 3}',
+            '{"password": "***", "user": "x", "access_token": "***", "n": 3}',
+        ),
+        ('{"apiKey": 1234, "clientSecret": null}', '{"apiKey": "***", "clientSecret": "***"}'),
+        (
+            '{"a": [{"n": "userPassword", "_content": "zz"}, {"n": "cn", "_content": "Anna"}]}',
+            '{"a": [{"n": "userPassword", "_content": "***"}, {"n": "cn", "_content": "Anna"}]}',
+        ),
+        (
+            "<AuthRequest><account>admin</account><password>hunter2</password></AuthRequest>",
+            "<AuthRequest><account>admin</account><password>***</password></AuthRequest>",
+        ),
+        (
+            '<soap:Header><ctx><ns1:authToken a="1">0_tok</ns1:authToken></ctx></soap:Header>',
+            '<soap:Header><ctx><ns1:authToken a="1">***</ns1:authToken></ctx></soap:Header>',
+        ),
+        (
+            '<a n="zimbraPassword">x1</a><a n="displayName">Anna</a>',
+            '<a n="zimbraPassword">***</a><a n="displayName">Anna</a>',
+        ),
+        ("<pwd><![CDATA[a<b]]></pwd>", "<pwd>***</pwd>"),
+        ('<user password="abc" name="x"/>', '<user password="***" name="x"/>'),
+        (
+            "GET https://h/x?user=a&password=s1&session=abc#frag",
+            "GET https://h/x?user=a&password=***&session=***#frag",
+        ),
+        (
+            "grant_type=client_credentials&client_secret=s3",
+            "grant_type=client_credentials&client_secret=***",
+        ),
+        ("Authorization: Basic YWRtaW46c2VjcmV0", "Authorization: ***"),
+        ("sent Bearer eyJhbGciOi.J9x1", "sent Bearer ***"),
+        ("Cookie: open-xchange-session=abc; JSESSIONID=1", "Cookie: ***"),
+    ],
+)
+def test_secret_named_fields_are_masked(text: str, expected: str) -> None:
+    assert redact_fields(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the Basic plan and the Premium plan",
+        '{"name": "anna", "quota_mb": 1024}',
+        '<cos name="default">12</cos>',
+        "GET https://h/users?context=1&page=2",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert redact_fields(text) == text
+
+
+def test_header_maps_lose_credential_values_only() -> None:
+    redactor = Redactor(["s3cr3t"])
+    headers = {
+        "Authorization": "Basic YWRtaW46czNjcjN0",
+        "Cookie": "a=b",
+        "X-Api-Key": "k",
+        "Content-Type": "text/xml",
+        "X-Note": "has s3cr3t inside",
+    }
+    assert redactor.redact_headers(headers) == {
+        "Authorization": "***",
+        "Cookie": "***",
+        "X-Api-Key": "***",
+        "Content-Type": "text/xml",
+        "X-Note": "has *** inside",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [
+        ("Authorization", True),
+        ("set-cookie", True),
+        ("X-Auth-Token", True),
+        ("X-ZM-Session", True),
+        ("Content-Type", False),
+        ("X-Request-Id", False),
+    ],
+)
+def test_sensitive_headers(name: str, sensitive: bool) -> None:
+    assert is_sensitive_header(name) is sensitive
