@@ -322,6 +322,29 @@ async def test_an_unreachable_platform_is_unavailable(
         await make_transport().request("GET", "users", write=False)
 
 
+@pytest.mark.parametrize("endpoint", ["ftp://files.example.test", "mail.example.test"])
+async def test_an_endpoint_that_is_not_http_is_a_configuration_error(
+    endpoint: str, sleeps: Sleeps
+) -> None:
+    transport = Transport(endpoint, name="ox-eu", backend="httpx", sleep=sleeps)
+    with pytest.raises(errors.ConfigurationError, match="must start with http:// or https://"):
+        await transport.request("GET", "users", write=False)
+    assert sleeps.waits == []
+    await transport.aclose()
+
+
+@pytest.mark.parametrize(("endpoint", "path"), [("http://[::1", "users"), (BASE, "http://h:port/")])
+async def test_an_invalid_url_is_a_configuration_error(
+    endpoint: str, path: str, sleeps: Sleeps
+) -> None:
+    transport = Transport(endpoint, name="ox-eu", backend="httpx", sleep=sleeps)
+    with pytest.raises(
+        errors.ConfigurationError, match="^The address of 'ox-eu' is not a valid URL$"
+    ):
+        await transport.request("GET", path, write=False)
+    await transport.aclose()
+
+
 # -- request ids -----------------------------------------------------------------------------
 
 

@@ -213,15 +213,21 @@ class Transport:
         import httpx
 
         client = self._get_client()
-        request = client.build_request(
-            method.upper(),
-            url,
-            headers=headers,
-            params=params,
-            content=content,
-            json=json,
-            data=data,
-        )
+        try:
+            request = client.build_request(
+                method.upper(),
+                url,
+                headers=headers,
+                params=params,
+                content=content,
+                json=json,
+                data=data,
+            )
+        except httpx.InvalidURL as exc:
+            raise errors.ConfigurationError(
+                f"The address of '{self.name}' is not a valid URL",
+                debug={"url": self.redact(f"{self.base_url} + {url}"), "cause": str(exc)},
+            ) from None
         request_id = request.headers.setdefault(REQUEST_ID_HEADER, uuid.uuid4().hex)
         if write and dry_run_active():
             self._refuse_write(request, operation, request_id)
@@ -280,8 +286,15 @@ class Transport:
             # loop (asyncio.run per call in sync code) gets a new client.
             import httpx
 
+            try:
+                base_url = httpx.URL(self.base_url)
+            except httpx.InvalidURL as exc:
+                raise errors.ConfigurationError(
+                    f"The address of '{self.name}' is not a valid URL",
+                    debug={"url": self.redact(self.base_url), "cause": str(exc)},
+                ) from None
             self._client = httpx.AsyncClient(
-                base_url=self.base_url,
+                base_url=base_url,
                 transport=self._make_backend(),
                 timeout=httpx.Timeout(self.timeout),
                 headers={"User-Agent": _user_agent(), **self._headers},
@@ -401,6 +414,10 @@ class Transport:
             "attempts": attempts,
             "cause": self.redact(f"{type(exc).__name__}: {exc}"),
         }
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return errors.ConfigurationError(
+                f"The address of '{self.name}' must start with http:// or https://", debug=debug
+            )
         if isinstance(exc, httpx.DecodingError):
             return errors.ProtocolError(
                 f"{self.name} sent an answer that could not be decoded", debug=debug
