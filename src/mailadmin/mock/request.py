@@ -25,7 +25,8 @@ class MockRequest:
     ``method`` (upper case), ``path`` (relative to the mock's root, ``"/tenants/x"``),
     ``query`` (``httpx.QueryParams``), ``headers``, ``body`` (bytes); ``path_params`` holds
     the values of the matched route's ``{placeholders}``; ``operation`` is the platform's
-    operation key (:meth:`MockPlatform.operation_of`) once the server has asked for it.
+    operation key (:meth:`MockPlatform.operation_of`) once the server has asked for it;
+    ``within_root`` is False for a request outside the mock's root path (never routed).
     """
 
     def __init__(
@@ -46,15 +47,17 @@ class MockRequest:
         self.url = url
         self.path_params: dict[str, str] = {}
         self.operation: str | None = None
+        self.within_root = True
 
     @classmethod
     def from_httpx(cls, request: httpx.Request, *, root: str = "") -> MockRequest:
         """Build from an ``httpx.Request``; ``root`` is a path prefix to strip (``"/api"``)."""
         path = request.url.path
         root = root.rstrip("/")
-        if root and (path == root or path.startswith(root + "/")):
+        within = not root or path == root or path.startswith(root + "/")
+        if root and within:
             path = path[len(root) :] or "/"
-        return cls(
+        incoming = cls(
             request.method,
             path,
             query=request.url.params,
@@ -62,6 +65,8 @@ class MockRequest:
             body=request.content,
             url=str(request.url),
         )
+        incoming.within_root = within
+        return incoming
 
     def json(self) -> Any:
         """The body parsed as JSON; :class:`MalformedRequest` when it is not JSON."""

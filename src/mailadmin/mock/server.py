@@ -183,7 +183,7 @@ class MockServer:
     async def answer(self, request: httpx.Request, *, root: str = "") -> Answer:
         """The single dispatch behind both front doors."""
         incoming, route = self.resolve(request, root=root)
-        if incoming.path == _CONTROL or incoming.path.startswith(_CONTROL + "/"):
+        if _is_control(incoming):
             from mailadmin.mock.control import handle_control
 
             return Answer(await handle_control(self, incoming))
@@ -236,7 +236,7 @@ class MockServer:
         return incoming, route
 
     def _match(self, incoming: MockRequest) -> Route | None:
-        if incoming.path.startswith(_CONTROL + "/") or incoming.path == _CONTROL:
+        if _is_control(incoming) or not incoming.within_root:
             return None
         candidates: list[tuple[Route, dict[str, str]]] = []
         for route in self.platform.routes:
@@ -348,6 +348,11 @@ def _with_body(
     if content_type:
         headers.append((b"Content-Type", content_type.encode("latin-1")))
     return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def _is_control(incoming: MockRequest) -> bool:
+    path = incoming.path
+    return incoming.within_root and (path == _CONTROL or path.startswith(_CONTROL + "/"))
 
 
 def _seconds(value: float) -> str:
