@@ -1,0 +1,297 @@
+"""Client cost of one provider call through the core, per HTTP transport.
+
+    python benchmarks/run.py [--calls N] [--concurrency 32] [--transports httpx,aiohttp]
+
+For each transport it measures, against a mock server on loopback in another process
+(uvicorn), a provider's public ``count_mailboxes`` going Provider -> Transport -> HTTP:
+
+* client CPU per call: ``time.process_time`` over ``--calls`` sequential calls, divided
+  by the number of calls (the server's CPU is in the other process and not counted);
+* throughput: ``--calls`` calls spread over ``--concurrency`` concurrent workers, in calls
+  per second of wall time, with the client CPU per call of that run beside it.
+
+The provider is a minimal one defined here (``BenchProvider``) calling one JSON endpoint of
+a small ASGI app (``--serve`` runs that app; the script starts it itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mailadmin import errors
+from mailadmin.models import (
+    AddonRef,
+    ChangeResult,
+    ConnectionStatus,
+    Licence,
+    MailboxCount,
+    MailboxKind,
+    MailboxRef,
+    NativePlan,
+    TenantRef,
+)
+from mailadmin.provider import Provider
+from mailadmin.transport import Backend, raise_for_status
+
+TRANSPORTS: tuple[Backend, ...] = ("httpx", "aiohttp")
+WARM_UP = 50
+_START_TIMEOUT = 20.0
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+# -- the provider under test -----------------------------------------------------------------
+
+
+class BenchProvider(Provider):
+    """The smallest real provider: ``count_mailboxes`` is one GET and one JSON answer."""
+
+    name = "bench"
+    platform = "Benchmark"
+
+    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        response = await self.http.request(
+            "GET", f"/tenants/{tenant.key}/count", write=False, operation="count_mailboxes"
+        )
+        raise_for_status(response, provider=self.instance)
+        body = response.json()
+        return MailboxCount(
+            tenant=tenant.name,
+            by_kind={MailboxKind(kind): n for kind, n in body["by_kind"].items()},
+            by_plan=body["by_plan"],
+        )
+
+    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
+        raise errors.UnsupportedOperation("set_plan", self.instance)
+
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
+        raise errors.UnsupportedOperation("apply_addon", self.instance)
+
+    async def _get_licence(self) -> Licence:
+        raise errors.UnsupportedOperation("get_licence", self.instance)
+
+    async def _test_connection(self) -> ConnectionStatus:
+        return ConnectionStatus(ok=True, platform=self.platform)
+
+    async def _list_plans(self) -> list[NativePlan]:
+        return []
+
+
+# -- the mock server (runs in a subprocess) --------------------------------------------------
+
+_COUNT = json.dumps(
+    {"by_kind": {"user": 42, "shared": 3, "room": 2, "equipment": 1}, "by_plan": {"sync": 42}}
+).encode()
+
+
+async def _app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A JSON endpoint answering every ``GET /tenants/<name>/count`` with fixed counts."""
+    if scope["type"] != "http":
+        return
+    found = scope["method"] == "GET" and scope["path"].endswith("/count")
+    body = _COUNT if found else b'{"error": "not found"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200 if found else 404,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _serve() -> None:
+    import uvicorn
+
+    # IPPROTO_TCP, not the default 0: asyncio switches Nagle's algorithm off only for
+    # sockets that say they are TCP, and uvicorn writes a response's head and body apart,
+    # so with Nagle on every answer waits for the client's delayed ACK (about 40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)  # connections made before uvicorn runs wait in the backlog
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        _app, log_level="warning", access_log=False, lifespan="off", backlog=1024
+    )
+    server = uvicorn.Server(config)
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    server.run(sockets=[sock])
+
+
+@contextmanager
+def _server_process() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + _START_TIMEOUT
+        line = process.stdout.readline().strip()
+        if not line.startswith("listening on ") or time.monotonic() > deadline:
+            raise SystemExit(f"the mock server did not start: {line!r}")
+        yield line.removeprefix("listening on ")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """What one path over one transport measured (times in microseconds per call)."""
+
+    path: str
+    transport: str
+    cpu_us_sequential: float
+    wall_us_sequential: float
+    calls_per_s: float
+    cpu_us_concurrent: float
+
+
+Call = Callable[[], Awaitable[object]]
+
+
+async def _time(path: str, transport: str, call: Call, calls: int, concurrency: int) -> Figures:
+    for _ in range(WARM_UP):
+        await call()
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        await call()
+    cpu_seq = (time.process_time() - cpu) / calls
+    wall_seq = (time.perf_counter() - wall) / calls
+
+    # Open the whole pool first so the timed run measures steady state.
+    await asyncio.gather(*(call() for _ in range(concurrency)))
+    share = [calls // concurrency + (i < calls % concurrency) for i in range(concurrency)]
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await call()
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in share))
+    wall_total = time.perf_counter() - wall
+    cpu_con = (time.process_time() - cpu) / calls
+    return Figures(
+        path, transport, cpu_seq * 1e6, wall_seq * 1e6, calls / wall_total, cpu_con * 1e6
+    )
+
+
+async def _measure_core(url: str, transport: Backend, calls: int, concurrency: int) -> Figures:
+    """A provider's public method: Provider -> Transport -> httpx -> HTTP transport."""
+    provider = BenchProvider(
+        {"endpoint": url, "transport": transport, "max_connections": concurrency},
+        instance=f"bench-{transport}",
+    )
+    tenant = TenantRef(name="example.com")
+    async with provider:
+        assert (await provider.count_mailboxes(tenant)).total == 48
+        return await _time(
+            "core", transport, lambda: provider.count_mailboxes(tenant), calls, concurrency
+        )
+
+
+async def _measure_bare(url: str, transport: Backend, calls: int, concurrency: int) -> Figures:
+    """The same GET and JSON decoding on a bare httpx.AsyncClient, for comparison."""
+    import httpx
+
+    from mailadmin.transport import Transport
+
+    # The same HTTP transport the core builds, without anything the core adds on top.
+    backend = Transport(url, backend=transport, max_connections=concurrency)._make_backend()
+    async with httpx.AsyncClient(base_url=url, transport=backend) as client:
+
+        async def call() -> object:
+            response = await client.get("/tenants/example.com/count")
+            response.raise_for_status()
+            return response.json()
+
+        return await _time("bare", transport, call, calls, concurrency)
+
+
+def _report(rows: list[list[Figures]], calls: int, concurrency: int) -> None:
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; {calls} calls per measurement, median of {len(rows)} run(s); "
+        f"throughput with {concurrency} concurrent calls\n"
+        "core = Provider.count_mailboxes -> Transport -> httpx.AsyncClient -> HTTP transport\n"
+        "bare = the same GET + JSON decode on a bare httpx.AsyncClient (no core)\n"
+    )
+    header = (
+        f"{'path':<6}{'transport':<10}{'CPU/call seq':>14}{'wall/call seq':>15}"
+        f"{'calls/s @' + str(concurrency):>14}{'CPU/call @' + str(concurrency):>15}"
+    )
+    print(header)
+    print("-" * len(header))
+    fields = ("cpu_us_sequential", "wall_us_sequential", "calls_per_s", "cpu_us_concurrent")
+    for first in rows[0]:
+        runs = [
+            f for row in rows for f in row if (f.path, f.transport) == (first.path, first.transport)
+        ]
+        med = {name: statistics.median(getattr(f, name) for f in runs) for name in fields}
+        print(
+            f"{first.path:<6}{first.transport:<10}{med['cpu_us_sequential']:>11.0f} us"
+            f"{med['wall_us_sequential']:>12.0f} us{med['calls_per_s']:>14.0f}"
+            f"{med['cpu_us_concurrent']:>12.0f} us"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the options, start the mock server, measure each transport, print figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=600, help="calls per measurement")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent calls")
+    parser.add_argument("--runs", type=int, default=3, help="repeat; report the median")
+    parser.add_argument(
+        "--transports", default=",".join(TRANSPORTS), help="comma-separated transports"
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        _serve()
+        return
+    names = {t.strip() for t in args.transports.split(",") if t.strip()}
+    transports = [t for t in TRANSPORTS if t in names]
+    if names - set(transports) or args.calls < 1 or args.concurrency < 1 or args.runs < 1:
+        parser.error(f"transports are {', '.join(TRANSPORTS)}; numbers must be 1 or more")
+
+    plan = [(m, t) for m in (_measure_core, _measure_bare) for t in transports]
+    rows: list[list[Figures]] = []
+    with _server_process() as url:
+        for run in range(args.runs):
+            # Alternate the order so no measurement always runs on a warmer machine.
+            order = plan if run % 2 == 0 else plan[::-1]
+            row = {(m, t): asyncio.run(m(url, t, args.calls, args.concurrency)) for m, t in order}
+            rows.append([row[key] for key in plan])
+    _report(rows, args.calls, args.concurrency)
+
+
+if __name__ == "__main__":
+    main()
