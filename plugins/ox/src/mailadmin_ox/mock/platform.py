@@ -1,0 +1,189 @@
+"""The OX App Suite mock platform: routes, dispatch and OX-shaped errors.
+
+Every SOAP operation is one route, ``POST /webservices/<Service>`` narrowed to the body
+element's local name (the ``SOAPAction`` header is ignored, as OX ignores it). The WSDL
+is served at ``GET /webservices/<Service>?wsdl``; ``GET /webservices`` lists the
+services. Unknown operations, unreadable bodies and SOAP 1.2 envelopes get the SOAP
+faults CXF sends.
+
+Run it: ``mailadmin mock serve ox`` or, in process, ``MockServer(OXMock)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+from weakref import WeakKeyDictionary
+
+import httpx
+
+from mailadmin import errors
+from mailadmin.mock import MockPlatform, MockRequest, Route
+from mailadmin.safexml import parse_xml
+from mailadmin_ox.mock.codec import decode, encode_response
+from mailadmin_ox.mock.handlers import HANDLERS
+from mailadmin_ox.mock.schema import SERVICES, Service
+from mailadmin_ox.mock.state import OXFault, OXState
+from mailadmin_ox.mock.wsdl import wsdl
+from mailadmin_ox.namespaces import ENV
+from mailadmin_ox.wire import child, fault_envelope, local_name, namespace_of
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+    from mailadmin.mock import Fault
+
+__all__ = ["OXMock"]
+
+_XML = {"Content-Type": "text/xml;charset=UTF-8"}
+_SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+# Parsed envelopes, so a request body is read once for its operation name and its handler.
+_PARSED: WeakKeyDictionary[MockRequest, Element | OXFault] = WeakKeyDictionary()
+
+
+def _fault_response(fault: OXFault) -> httpx.Response:
+    body = fault_envelope(fault.code, fault.message, fault.namespace, fault.exception)
+    return httpx.Response(500, headers=_XML, content=body)
+
+
+def _wrapper(request: MockRequest) -> Element:
+    """The body's operation element, or raise the :class:`OXFault` OX would send."""
+    cached = _PARSED.get(request)
+    if cached is None:
+        cached = _read(request.body)
+        _PARSED[request] = cached
+    if isinstance(cached, OXFault):
+        raise cached
+    return cached
+
+
+def _read(body: bytes) -> Element | OXFault:
+    try:
+        root = parse_xml(body, source="the client")
+    except errors.ProtocolError:
+        return OXFault(
+            None, "Error reading XMLStreamReader: the request is not well-formed XML", code="Client"
+        )
+    if local_name(root.tag) != "Envelope":
+        return OXFault(None, "Message is not a SOAP envelope", code="Client")
+    if namespace_of(root.tag) == _SOAP12:
+        return OXFault(
+            None,
+            "A SOAP 1.2 message is not valid when sent to a SOAP 1.1 only endpoint.",
+            code="VersionMismatch",
+        )
+    if namespace_of(root.tag) != ENV:
+        return OXFault(None, "Message is not a SOAP envelope", code="VersionMismatch")
+    body_el = child(root, "Body")
+    first = next(iter(body_el), None) if body_el is not None else None
+    if first is None:
+        return OXFault(None, "No body element was found in the SOAP message", code="Client")
+    return first
+
+
+def _soap_handler(service: Service, operation: str) -> object:
+    op = service.operations[operation]
+    handler = HANDLERS[(service.name, operation)]
+
+    def handle(request: MockRequest, state: OXState) -> httpx.Response:
+        try:
+            args = decode(op, _wrapper(request))
+            result = handler(state, args)
+        except OXFault as fault:
+            return _fault_response(fault)
+        return httpx.Response(200, headers=_XML, content=encode_response(service, op, result))
+
+    handle.__name__ = f"{service.name}_{operation}"
+    return handle
+
+
+def _wsdl_handler(request: MockRequest, state: OXState) -> httpx.Response:
+    service = SERVICES.get(request.path_params.get("service", ""))
+    if service is None:
+        return _no_service()
+    if not any(key.lower() == "wsdl" for key in request.query):
+        return httpx.Response(
+            405, headers={"Content-Type": "text/plain"}, content=b"Use POST with a SOAP envelope"
+        )
+    address = request.url.split("?", 1)[0] or f"{OXMock.base_url}/webservices/{service.name}"
+    return httpx.Response(200, headers=_XML, content=wsdl(service, address))
+
+
+def _service_list(request: MockRequest, state: OXState) -> httpx.Response:
+    rows = "".join(f'<li><a href="webservices/{name}?wsdl">{name}</a></li>' for name in SERVICES)
+    page = f"<html><body><h1>Available SOAP services</h1><ul>{rows}</ul></body></html>"
+    return httpx.Response(200, headers={"Content-Type": "text/html"}, content=page.encode())
+
+
+def _no_service() -> httpx.Response:
+    return httpx.Response(
+        404, headers={"Content-Type": "text/plain"}, content=b"No service was found."
+    )
+
+
+def _routes() -> list[Route]:
+    routes = [
+        Route("GET", "/webservices", _service_list, name="services"),
+        Route("GET", "/webservices/{service}", _wsdl_handler, name="wsdl"),
+    ]
+    for service in SERVICES.values():
+        for name, op in service.operations.items():
+            routes.append(
+                Route(
+                    "POST",
+                    f"/webservices/{service.name}",
+                    _soap_handler(service, name),  # type: ignore[arg-type]
+                    operation=name,
+                    write=op.write,
+                    name=f"{service.name}.{name}",
+                )
+            )
+    return routes
+
+
+class OXMock(MockPlatform):
+    """OX App Suite's provisioning SOAP services, with OX's state and rules."""
+
+    name = "ox"
+    state_class = OXState
+    routes: ClassVar = _routes()
+    base_url = "http://ox.mock.invalid"
+
+    def operation_of(self, request: MockRequest) -> str | None:
+        """The local name of the SOAP body's first element."""
+        if request.method != "POST":
+            return None
+        try:
+            return local_name(_wrapper(request).tag)
+        except OXFault:
+            return None
+
+    def unknown(self, request: MockRequest) -> httpx.Response:
+        """CXF's answers: a client fault for an operation the service lacks, 404 for an
+        unknown service."""
+        service = SERVICES.get(request.path.removeprefix("/webservices/"))
+        if service is None or request.method != "POST":
+            return _no_service()
+        try:
+            wrapper = _wrapper(request)
+        except OXFault as fault:
+            return _fault_response(fault)
+        qname = f"{{{namespace_of(wrapper.tag)}}}{local_name(wrapper.tag)}"
+        return _fault_response(
+            OXFault(
+                None,
+                f"Message part {qname} was not recognized.  (Does it exist in service WSDL?)",
+                code="Client",
+            )
+        )
+
+    def malformed(self, request: MockRequest, reason: str) -> httpx.Response:
+        """A client fault, as CXF answers a body it cannot read."""
+        return _fault_response(
+            OXFault(None, f"Error reading XMLStreamReader: {reason}", code="Client")
+        )
+
+    def fault_response(self, fault: Fault, request: MockRequest) -> httpx.Response | None:
+        """An injected HTTP 500 carries a SOAP server fault, as OX's would."""
+        if fault.kind == "status" and fault.status_code == 500:
+            return _fault_response(OXFault("RemoteException", "Injected server failure"))
+        return None

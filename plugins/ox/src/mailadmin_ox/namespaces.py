@@ -1,0 +1,42 @@
+"""The XML namespaces of OX's provisioning SOAP services, with their usual prefixes.
+
+Operation wrappers and their direct children live in the service namespace (``S`` for the
+core services, ``RS`` for the reseller services); the fields of data objects live in the
+namespace of their type (``D`` for contexts and users, ``R`` for credentials, ``RR`` for
+reseller admins and restrictions).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ENV", "PREFIXES", "RD", "RR", "RS", "XSI", "D", "R", "S", "X"]
+
+#: SOAP 1.1 envelope.
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+#: XML Schema instance (``xsi:nil``).
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+#: Core services: operation wrappers, their children and fault elements.
+S = "http://soap.admin.openexchange.com"
+#: Core data objects: Context, User, UserModuleAccess, Resource, maps.
+D = "http://dataobjects.soap.admin.openexchange.com/xsd"
+#: RMI data objects: Credentials, Quota.
+R = "http://dataobjects.rmi.admin.openexchange.com/xsd"
+#: Exception types inside fault details.
+X = "http://exceptions.rmi.admin.openexchange.com/xsd"
+#: Reseller services: operation wrappers and their children.
+RS = "http://soap.reseller.admin.openexchange.com"
+#: Reseller data objects: ResellerContext (and, inferred, the reseller copies of User).
+RD = "http://dataobjects.soap.reseller.admin.openexchange.com/xsd"
+#: Reseller RMI data objects: ResellerAdmin, Restriction.
+RR = "http://dataobjects.rmi.reseller.admin.openexchange.com/xsd"
+
+#: Prefix used for each namespace when writing XML, in declaration order.
+PREFIXES: dict[str, str] = {
+    S: "s",
+    D: "d",
+    R: "r",
+    RS: "rs",
+    RD: "rd",
+    RR: "rr",
+    X: "x",
+    XSI: "xsi",
+}
