@@ -221,11 +221,14 @@ async def _measure_core(url: str, transport: Backend, calls: int, concurrency: i
 async def _measure_bare(url: str, transport: Backend, calls: int, concurrency: int) -> Figures:
     """The same GET and JSON decoding on a bare httpx.AsyncClient, for comparison."""
     import httpx
+    from httpx_aiohttp import AiohttpTransport
 
-    from mailadmin.transport import Transport
-
-    # The same HTTP transport the core builds, without anything the core adds on top.
-    backend = Transport(url, backend=transport, max_connections=concurrency)._make_backend()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    backend: httpx.AsyncBaseTransport = (
+        AiohttpTransport(limits=limits)
+        if transport == "aiohttp"
+        else httpx.AsyncHTTPTransport(limits=limits)
+    )
     async with httpx.AsyncClient(base_url=url, transport=backend) as client:
 
         async def call() -> object:

@@ -109,9 +109,11 @@ class Transport:
     ``name``: the provider instance, used in messages and logs. ``backend``: ``"aiohttp"``,
     ``"httpx"`` or an ``httpx.AsyncBaseTransport``. ``timeout``: seconds for connect, read,
     write and pool waits. ``retries``: extra attempts of an idempotent call. ``secrets``:
-    values masked in every log line and error. ``sleep``: awaited between attempts (tests
-    inject a recorder). ``max_retry_wait``: the longest ``Retry-After`` honoured; when the
-    server asks for more, the response is returned at once.
+    values masked in every log line and error. ``verify``: check TLS certificates.
+    ``headers``: sent with every request. ``sleep``: awaited between attempts (tests
+    inject a recorder; also settable later as ``transport.sleep``). ``max_retry_wait``:
+    the longest ``Retry-After`` honoured; when the server asks for more, the response is
+    returned at once.
 
     The client is created on the first request, so a transport can be built outside an
     event loop.
