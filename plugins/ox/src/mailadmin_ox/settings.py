@@ -70,7 +70,7 @@ class OXSettings(ProviderSettings):
     ``context_id``: the context used when a tenant carries no ``native_id`` (and the one
     ``test_connection`` and ``get_licence`` look at in ``context_admin`` mode, with every
     context of ``context_credentials``).
-    ``context_credentials``: per context id, the context admin's login, used instead of
+    ``context_credentials``: per context (id or name), the context admin's login, used instead of
     ``credentials`` for that context's users, resources and functional accounts.
     ``login``: how a mailbox address becomes an OX user name: its ``local_part``
     (``anna``) or the whole ``address`` (``anna@example.com``).
@@ -86,7 +86,7 @@ class OXSettings(ProviderSettings):
     mode: Mode = "context_admin"
     plans: dict[str, OXPlanMapping] = Field(default_factory=dict)  # type: ignore[assignment]
     context_id: int | None = Field(default=None, ge=1)
-    context_credentials: dict[int, Credentials] = Field(default_factory=dict)
+    context_credentials: dict[str, Credentials] = Field(default_factory=dict)
     login: Literal["local_part", "address"] = "local_part"
     count_context_admin: bool = True
     storage_base_mb: int = Field(default=0, ge=0)

@@ -1,0 +1,170 @@
+"""Calling OX's SOAP services through mailadmin's shared transport.
+
+:class:`SoapClient` sends one operation (``POST /webservices/<Service>``), turns a SOAP
+fault into a typed mailadmin error (:mod:`mailadmin_ox.faults`), any other HTTP error
+into the transport's generic one, and returns the ``return`` elements of the answer.
+:class:`Service` describes an endpoint: its path, the namespace of its wrappers, the
+namespace its data objects use and the name of its credentials element.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mailadmin import errors
+from mailadmin.settings import Credentials
+from mailadmin.transport import raise_for_status
+from mailadmin_ox.faults import to_error
+from mailadmin_ox.namespaces import RD, RR, RS, D, R, S
+from mailadmin_ox.wire import (
+    CONTENT_TYPE,
+    Node,
+    child,
+    children,
+    envelope,
+    is_nil,
+    local_name,
+    node,
+    read_body,
+    read_fault,
+)
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+    from mailadmin.transport import Transport
+
+__all__ = [
+    "CONTEXT",
+    "RESELLER",
+    "RESELLER_CONTEXT",
+    "RESELLER_USER",
+    "RESOURCE",
+    "SECONDARY_ACCOUNT",
+    "USER",
+    "Service",
+    "SoapClient",
+    "read_attributes",
+]
+
+
+@dataclass(frozen=True)
+class Service:
+    """One OX SOAP endpoint: ``name`` (path under ``/webservices/``), ``ns`` (operation
+    wrappers and their children), ``data_ns`` (fields of contexts and users),
+    ``credentials`` (``auth``, or ``creds`` in OXResellerService)."""
+
+    name: str
+    ns: str
+    data_ns: str
+    credentials: str = "auth"
+
+    def field(self, name: str, value: object = None, *kids: Node | None) -> Node:
+        """A direct child of an operation wrapper (``ctx``, ``user``, ``auth``...)."""
+        return node(self.ns, name, value, *kids)
+
+    def data(self, name: str, value: object = None, *kids: Node | None) -> Node:
+        """A field of a data object (``id``, ``name``, ``maxQuota``)."""
+        return node(self.data_ns, name, value, *kids)
+
+    def auth(self, credentials: Credentials) -> Node:
+        """The credentials element."""
+        return node(
+            self.ns,
+            self.credentials,
+            None,
+            node(R, "login", credentials.username),
+            node(R, "password", credentials.secret.get_secret_value()),
+        )
+
+
+USER = Service("OXUserService", S, D)
+CONTEXT = Service("OXContextService", S, D)
+RESOURCE = Service("OXResourceService", S, D)
+SECONDARY_ACCOUNT = Service("OXSecondaryAccountService", S, D)
+RESELLER_USER = Service("OXResellerUserService", RS, RD)
+RESELLER_CONTEXT = Service("OXResellerContextService", RS, RD)
+RESELLER = Service("OXResellerService", RS, RR, credentials="creds")
+
+
+class SoapClient:
+    """Sends SOAP operations over ``transport`` for the instance called ``name``."""
+
+    def __init__(self, transport: Transport, *, name: str) -> None:
+        self.transport = transport
+        self.name = name
+
+    async def call(
+        self,
+        service: Service,
+        operation: str,
+        params: Sequence[Node | None],
+        *,
+        write: bool,
+        idempotent: bool | None = None,
+    ) -> list[Element]:
+        """Send ``operation`` with ``params`` (``None`` entries skipped); return the
+        ``return`` elements (empty for void operations).
+
+        ``write`` marks a change (refused in a dry run); ``idempotent`` lets the transport
+        resend a write whose answer was lost (absolute changes only).
+        """
+        body = envelope(node(service.ns, operation, None, *params))
+        response = await self.transport.request(
+            "POST",
+            f"/webservices/{service.name}",
+            write=write,
+            idempotent=idempotent,
+            operation=f"{service.name}.{operation}",
+            headers={"Content-Type": CONTENT_TYPE, "SOAPAction": f'"urn:{operation}"'},
+            content=body,
+        )
+        first = self._read(response.content, response.status_code, operation)
+        if first is None:
+            if response.status_code >= 400:
+                raise_for_status(response, provider=self.name)
+            return []
+        fault = read_fault(first)
+        if fault is not None:
+            error = to_error(fault, provider=self.name, operation=f"{service.name}.{operation}")
+            error.debug["request_id"] = response.request.headers.get("X-Request-Id")
+            raise error
+        if response.status_code >= 400:
+            raise_for_status(response, provider=self.name)
+        if local_name(first.tag) != f"{operation}Response":
+            raise errors.ProtocolError(
+                f"{self.name} answered {operation} with an unexpected element",
+                debug={"element": first.tag},
+            )
+        return list(children(first, "return"))
+
+    def _read(self, content: bytes, status: int, operation: str) -> Element | None:
+        if status >= 400 and not content.lstrip().startswith(b"<"):
+            return None  # a plain error page: the status says it all
+        try:
+            return read_body(content, source=self.name)
+        except errors.ProtocolError as exc:
+            if status >= 400:
+                return None
+            exc.debug["operation"] = operation
+            raise
+
+
+def read_attributes(element: Element | None) -> dict[str, dict[str, str]]:
+    """A ``SOAPStringMapMap`` (``userAttributes``) as ``{namespace: {name: value}}``."""
+    found: dict[str, dict[str, str]] = {}
+    if element is None:
+        return found
+    for entry in children(element, "entries"):
+        key_el = child(entry, "key")
+        value_el = child(entry, "value")
+        if key_el is None or key_el.text is None:
+            continue
+        values = found.setdefault(key_el.text, {})
+        for inner in children(value_el, "entries") if value_el is not None else ():
+            k, v = child(inner, "key"), child(inner, "value")
+            if k is not None and k.text is not None and v is not None and not is_nil(v):
+                values[k.text] = v.text or ""
+    return found

@@ -1,0 +1,849 @@
+"""The OX App Suite provider: mailadmin's contract over OX's provisioning SOAP services.
+
+A plan is an access combination (``changeByModuleAccessName``) plus, where the plan says
+so, the user's ``maxQuota`` and user attributes (class of service) set with ``change``.
+Mailboxes are counted from ``listAll`` and each user's access combination; functional
+accounts (shared mailboxes) from OXSecondaryAccountService; rooms and equipment from
+OXResourceService. Seats and storage add-ons are reseller restrictions and the context's
+``maxQuota``. Which services and credentials are used depends on the configured mode
+(:data:`mailadmin_ox.settings.Mode`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
+
+from mailadmin import errors
+from mailadmin.capabilities import Capabilities, Operation
+from mailadmin.models import (
+    AddonRef,
+    ChangeResult,
+    ConnectionStatus,
+    Licence,
+    LicenceFeature,
+    Mailbox,
+    MailboxCount,
+    MailboxKind,
+    MailboxRef,
+    NativePlan,
+    NewMailbox,
+    Outcome,
+    TenantRef,
+)
+from mailadmin.provider import Provider
+from mailadmin.settings import Credentials, ProviderSettings
+from mailadmin_ox.client import (
+    CONTEXT,
+    RESELLER,
+    RESELLER_CONTEXT,
+    RESELLER_USER,
+    RESOURCE,
+    SECONDARY_ACCOUNT,
+    USER,
+    Service,
+    SoapClient,
+    read_attributes,
+)
+from mailadmin_ox.namespaces import RR
+from mailadmin_ox.settings import OXPlanMapping, OXSettings
+from mailadmin_ox.wire import Node, child, child_text, is_nil, node
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+__all__ = ["OXProvider"]
+
+log = logging.getLogger("mailadmin.ox")
+T = TypeVar("T")
+
+_BATCH = 100  # users per getMultipleData call
+_MAX_USER = "Context.MaxUser"
+_MAX_USER_BY = "Context.MaxUserByModuleaccess_"
+_OVERALL = "Subadmin.MaxOverallUser"
+_OVERALL_BY = "Subadmin.MaxOverallUserByModuleaccess_"
+_MAX_CONTEXT = "Subadmin.MaxContext"
+_UNMAPPED = "unmapped"
+
+
+class OXProvider(Provider):
+    """OX App Suite through its provisioning SOAP API (``/webservices/``)."""
+
+    name: ClassVar[str] = "ox"
+    platform: ClassVar[str] = "OX App Suite"
+    settings_model: ClassVar[type[ProviderSettings]] = OXSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        operations=frozenset(
+            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+        ),
+        mailbox_kinds=frozenset(MailboxKind),
+        addons=frozenset({"mailboxes", "storage_gb"}),
+        unsupported={
+            "addon:shared_mailbox": "OX sets no limit on functional accounts; "
+            "mailadmin keeps that allocation itself",
+            "addon:resource_mailbox": "OX sets no limit on resources; "
+            "mailadmin keeps that allocation itself",
+        },
+    )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @property
+    def ox(self) -> OXSettings:
+        """The settings, typed."""
+        return cast(OXSettings, self.settings)
+
+    @property
+    def soap(self) -> SoapClient:
+        """The SOAP client over the shared transport."""
+        return SoapClient(self.http, name=self.instance)
+
+    @property
+    def _users(self) -> Service:
+        return RESELLER_USER if self.ox.mode == "reseller" else USER
+
+    def _credentials(self, tenant: TenantRef | None = None) -> Credentials:
+        if tenant is not None:
+            for key in (tenant.native_id, tenant.name):
+                if key is not None and key in self.ox.context_credentials:
+                    return self.ox.context_credentials[key]
+        return self.ox.credentials
+
+    def _ctx(self, service: Service, tenant: TenantRef, element: str = "ctx") -> Node:
+        """The context reference: by id when the tenant carries one, else by name."""
+        if tenant.native_id is not None:
+            if not tenant.native_id.isdigit():
+                raise errors.ValidationError(
+                    f"The OX context id of tenant '{tenant.name}' must be a number"
+                )
+            return service.field(element, None, service.data("id", int(tenant.native_id)))
+        return service.field(element, None, service.data("name", tenant.name))
+
+    def _login(self, mailbox: MailboxRef | NewMailbox) -> str:
+        return mailbox.address if self.ox.login == "address" else mailbox.address.split("@")[0]
+
+    def _user(self, service: Service, mailbox: MailboxRef, element: str = "user") -> Node:
+        return service.field(element, None, service.data("name", self._login(mailbox)))
+
+    async def _soap(
+        self,
+        service: Service,
+        operation: str,
+        tenant: TenantRef | None,
+        *params: Node | None,
+        write: bool = False,
+        idempotent: bool | None = None,
+        credentials: Credentials | None = None,
+    ) -> list[Element]:
+        # Per-context logins apply to the context-level services only.
+        per_context = service in (USER, RESOURCE, SECONDARY_ACCOUNT)
+        creds = credentials or (self._credentials(tenant) if per_context else self.ox.credentials)
+        return await self.soap.call(
+            service,
+            operation,
+            [*params, service.auth(creds)],
+            write=write,
+            idempotent=idempotent,
+        )
+
+    async def _gather(self, calls: Iterable[Awaitable[T]]) -> list[T]:
+        """Run calls with at most ``concurrency`` in flight, results in order."""
+        gate = asyncio.Semaphore(self.ox.concurrency)
+
+        async def run(call: Awaitable[T]) -> T:
+            async with gate:
+                return await call
+
+        return list(await asyncio.gather(*(run(c) for c in calls)))
+
+    def _require_context_rights(self, what: str) -> None:
+        if self.ox.mode == "context_admin":
+            raise errors.UnsupportedOperation(
+                what,
+                self.instance,
+                "a context admin cannot change context limits; "
+                "configure mode 'master_admin' or 'reseller'",
+            )
+
+    # -- plans -------------------------------------------------------------------------------
+
+    def _neutral(
+        self,
+        combination: str | None,
+        quota: int | None,
+        attributes: dict[str, dict[str, str]] | None,
+    ) -> str | None:
+        """The neutral plan a user is on; quota and attributes decide between plans that
+        share one access combination."""
+        if combination is None:
+            return None
+        candidates = [
+            (name, plan)
+            for name, plan in self.ox.plans.items()
+            if isinstance(plan, OXPlanMapping) and plan.access_combination == combination
+        ]
+        if not candidates:
+            return None
+        if len(candidates) > 1 and quota is not None:
+            for name, plan in candidates:
+                if plan.quota_mb == quota and _holds(attributes or {}, plan.attributes()):
+                    return name
+        return candidates[0][0]
+
+    def _ambiguous(self) -> bool:
+        combinations = [p.access_combination for p in self._plans().values()]
+        return len(combinations) != len(set(combinations))
+
+    def _plans(self) -> dict[str, OXPlanMapping]:
+        return {n: p for n, p in self.ox.plans.items() if isinstance(p, OXPlanMapping)}
+
+    def _mapping(self, plan: str) -> OXPlanMapping:
+        return cast(OXPlanMapping, self.plan(plan))
+
+    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
+        mapping = self._mapping(plan)
+        users, tenant = self._users, mailbox.tenant
+        ctx, user = self._ctx(users, tenant), self._user(users, mailbox)
+        returned = await self._soap(users, "getAccessCombinationName", tenant, ctx, user)
+        current = _text(returned[0]) if returned else None
+        wanted_attributes = mapping.attributes()
+        quota: int | None = None
+        attributes: dict[str, dict[str, str]] = {}
+        if mapping.quota_mb is not None or wanted_attributes:
+            data = await self._soap(users, "getData", tenant, ctx, user)
+            if data:
+                quota = _int(child_text(data[0], "maxQuota"))
+                attributes = read_attributes(child(data[0], "userAttributes"))
+        needs_access = current != mapping.access_combination
+        needs_quota = mapping.quota_mb is not None and quota != mapping.quota_mb
+        needs_attributes = not _holds(attributes, wanted_attributes)
+        before = self._neutral(current, quota, attributes) or current
+        changed = needs_access or needs_quota or needs_attributes
+        if changed and not self.dry_run:
+            if needs_access:
+                await self._soap(
+                    users,
+                    "changeByModuleAccessName",
+                    tenant,
+                    ctx,
+                    user,
+                    users.field("access_combination_name", mapping.access_combination),
+                    write=True,
+                    idempotent=True,
+                )
+            if needs_quota or needs_attributes:
+                usrdata = users.field(
+                    "usrdata",
+                    None,
+                    users.data("name", self._login(mailbox)),
+                    users.data("maxQuota", mapping.quota_mb) if needs_quota else None,
+                    _attributes_node(users, wanted_attributes) if needs_attributes else None,
+                )
+                await self._soap(users, "change", tenant, ctx, usrdata, write=True, idempotent=True)
+        return ChangeResult[str](
+            operation=Operation.SET_PLAN.value,
+            subject=mailbox.address,
+            outcome=Outcome.CHANGED if changed else Outcome.UNCHANGED,
+            before=before,
+            after=plan,
+            dry_run=self.dry_run,
+        )
+
+    async def _list_plans(self) -> list[NativePlan]:
+        # OX has no call listing the combinations; the table is configuration.
+        neutral: dict[str, tuple[str, OXPlanMapping]] = {}
+        for name, plan in self._plans().items():
+            neutral.setdefault(plan.access_combination, (name, plan))
+        table = dict(self.ox.access_combinations)
+        for combination in neutral:
+            table.setdefault(combination, ())
+        result = []
+        for combination, tokens in table.items():
+            mapped = neutral.get(combination)
+            result.append(
+                NativePlan(
+                    native_name=combination,
+                    description=mapped[1].description if mapped else "",
+                    quota_mb=mapped[1].quota_mb if mapped else None,
+                    features=tuple(tokens),
+                    neutral_name=mapped[0] if mapped else None,
+                )
+            )
+        return result
+
+    # -- counting ----------------------------------------------------------------------------
+
+    async def _user_ids(self, tenant: TenantRef, *, with_admin: bool) -> list[int]:
+        users = self._users
+        ctx = self._ctx(users, tenant)
+        listed = await self._soap(
+            users,
+            "listAll",
+            tenant,
+            ctx,
+            None,
+            users.field("include_guests", False),
+            users.field("exclude_users", False),
+        )
+        ids = [i for i in (_int(child_text(e, "id")) for e in listed) if i is not None]
+        if not with_admin:
+            admin = await self._soap(users, "getContextAdmin", tenant, self._ctx(users, tenant))
+            admin_id = _int(child_text(admin[0], "id")) if admin else None
+            ids = [i for i in ids if i != admin_id]
+        return ids
+
+    async def _combinations(self, tenant: TenantRef, ids: Sequence[int]) -> list[str | None]:
+        users = self._users
+
+        async def one(user_id: int) -> str | None:
+            returned = await self._soap(
+                users,
+                "getAccessCombinationName",
+                tenant,
+                self._ctx(users, tenant),
+                users.field("user", None, users.data("id", user_id)),
+            )
+            return _text(returned[0]) if returned else None
+
+        return await self._gather(one(i) for i in ids)
+
+    async def _user_data(self, tenant: TenantRef, ids: Sequence[int]) -> list[Element]:
+        users = self._users
+        batches = [ids[i : i + _BATCH] for i in range(0, len(ids), _BATCH)]
+
+        async def batch(chunk: Sequence[int]) -> list[Element]:
+            refs = [users.field("users", None, users.data("id", i)) for i in chunk]
+            return await self._soap(
+                users, "getMultipleData", tenant, self._ctx(users, tenant), *refs
+            )
+
+        found = await self._gather(batch(chunk) for chunk in batches)
+        return [element for chunk in found for element in chunk]
+
+    async def _plan_counts(self, tenant: TenantRef, ids: Sequence[int]) -> dict[str, int]:
+        combinations = await self._combinations(tenant, ids)
+        details: dict[int, tuple[int | None, dict[str, dict[str, str]]]] = {}
+        if self._ambiguous():
+            # Two plans share a combination: the quota and attributes tell them apart.
+            for element in await self._user_data(tenant, ids):
+                user_id = _int(child_text(element, "id"))
+                if user_id is not None:
+                    details[user_id] = (
+                        _int(child_text(element, "maxQuota")),
+                        read_attributes(child(element, "userAttributes")),
+                    )
+        counts = dict.fromkeys(self._plans(), 0)
+        for user_id, combination in zip(ids, combinations, strict=True):
+            quota, attributes = details.get(user_id, (None, {}))
+            plan = self._neutral(combination, quota, attributes) or _UNMAPPED
+            counts[plan] = counts.get(plan, 0) + 1
+        return counts
+
+    async def _accounts(self, tenant: TenantRef) -> list[Element]:
+        return await self._soap(
+            SECONDARY_ACCOUNT, "list", tenant, self._ctx(SECONDARY_ACCOUNT, tenant, "context")
+        )
+
+    async def _resources(self, tenant: TenantRef) -> list[Element]:
+        listed = await self._soap(RESOURCE, "listAll", tenant, self._ctx(RESOURCE, tenant))
+        if all(child(e, "email") is not None for e in listed):
+            return listed
+        # Only ids came back: fetch the details in one call.
+        refs = [
+            RESOURCE.field("resources", None, RESOURCE.data("id", child_text(e, "id")))
+            for e in listed
+        ]
+        return await self._soap(
+            RESOURCE, "getMultipleData", tenant, self._ctx(RESOURCE, tenant), *refs
+        )
+
+    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        ids = await self._user_ids(tenant, with_admin=self.ox.count_context_admin)
+        by_plan, accounts, resources = await asyncio.gather(
+            self._plan_counts(tenant, ids), self._accounts(tenant), self._resources(tenant)
+        )
+        kinds = [_resource_kind(r) for r in resources]
+        return MailboxCount(
+            tenant=tenant.name,
+            by_kind={
+                MailboxKind.USER: len(ids),
+                MailboxKind.SHARED: len(accounts),
+                MailboxKind.ROOM: kinds.count(MailboxKind.ROOM),
+                MailboxKind.EQUIPMENT: kinds.count(MailboxKind.EQUIPMENT),
+            },
+            by_plan={name: count for name, count in by_plan.items() if count or name != _UNMAPPED},
+        )
+
+    async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
+        ids = await self._user_ids(tenant, with_admin=self.ox.count_context_admin)
+        data, combinations, accounts, resources = await asyncio.gather(
+            self._user_data(tenant, ids),
+            self._combinations(tenant, ids),
+            self._accounts(tenant),
+            self._resources(tenant),
+        )
+        combination_of = dict(zip(ids, combinations, strict=True))
+        found: list[Mailbox] = []
+        for element in data:
+            user_id = _int(child_text(element, "id"))
+            quota = _int(child_text(element, "maxQuota"))
+            attributes = read_attributes(child(element, "userAttributes"))
+            combination = combination_of.get(user_id or -1)
+            _append(
+                found,
+                child_text(element, "primaryEmail"),
+                MailboxKind.USER,
+                plan=self._neutral(combination, quota, attributes) or combination,
+                display_name=child_text(element, "display_name") or "",
+                quota_mb=quota if quota is not None and quota >= 0 else None,
+                native_id=str(user_id),
+            )
+        for element in accounts:
+            _append(
+                found,
+                child_text(element, "primaryAddress"),
+                MailboxKind.SHARED,
+                display_name=child_text(element, "name") or "",
+                native_id=child_text(element, "login"),
+            )
+        for element in resources:
+            _append(
+                found,
+                child_text(element, "email"),
+                _resource_kind(element),
+                display_name=child_text(element, "displayname") or "",
+                native_id=child_text(element, "id"),
+            )
+        return found
+
+    # -- add-ons -------------------------------------------------------------------------------
+
+    @property
+    def _contexts(self) -> Service:
+        return RESELLER_CONTEXT if self.ox.mode == "reseller" else CONTEXT
+
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
+        self._require_context_rights(f"addon:{addon.name}")
+        if addon.name == "storage_gb":
+            before, changed = await self._set_storage(tenant, quantity)
+        elif addon.name == "mailboxes":
+            name = _MAX_USER
+            if addon.plan is not None:
+                name = _MAX_USER_BY + self._mapping(addon.plan).access_combination
+            before, changed = await self._set_restriction(tenant, name, quantity)
+        else:  # the base class checked the capability; this is a guard for subclasses
+            raise errors.UnsupportedOperation(f"addon:{addon.name}", self.instance)
+        return ChangeResult[int](
+            operation=Operation.APPLY_ADDON.value,
+            subject=tenant.name,
+            outcome=Outcome.CHANGED if changed else Outcome.UNCHANGED,
+            before=before,
+            after=quantity,
+            dry_run=self.dry_run,
+        )
+
+    async def _set_storage(self, tenant: TenantRef, quantity: int) -> tuple[int | None, bool]:
+        service = self._contexts
+        data = await self._soap(service, "getData", None, self._ctx(service, tenant))
+        current = _int(child_text(data[0], "maxQuota")) if data else None
+        base = self.ox.storage_base_mb
+        before = None if current is None or current < 0 else max(0, (current - base) // 1024)
+        target = base + 1024 * quantity
+        if current == target:
+            return before, False
+        if not self.dry_run:
+            ctx = self._ctx(service, tenant)
+            ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, service.data("maxQuota", target)))
+            await self._soap(service, "change", None, ctx, write=True, idempotent=True)
+        return before, True
+
+    async def _restrictions(self, tenant: TenantRef) -> dict[str, str]:
+        data = await self._soap(
+            RESELLER_CONTEXT, "getData", None, self._ctx(RESELLER_CONTEXT, tenant)
+        )
+        found: dict[str, str] = {}
+        for item in (e for e in (data[0] if data else ()) if e.tag.endswith("}restriction")):
+            name = child_text(item, "name")
+            if name:
+                found[name] = child_text(item, "value") or ""
+        return found
+
+    async def _set_restriction(
+        self, tenant: TenantRef, name: str, quantity: int
+    ) -> tuple[int | None, bool]:
+        restrictions = await self._restrictions(tenant)
+        before = _int(restrictions.get(name))
+        if before == quantity:
+            return before, False
+        restrictions[name] = str(quantity)
+        if not self.dry_run:
+            # Sent whole: OX replaces a context's restriction list on change.
+            ctx = self._ctx(RESELLER_CONTEXT, tenant)
+            items = tuple(
+                RESELLER_CONTEXT.data(
+                    "restriction", None, node(RR, "name", key), node(RR, "value", value)
+                )
+                for key, value in sorted(restrictions.items())
+            )
+            ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, *items))
+            await self._soap(RESELLER_CONTEXT, "change", None, ctx, write=True, idempotent=True)
+        return before, True
+
+    # -- licence and connection ----------------------------------------------------------------
+
+    async def _tenants(self) -> list[TenantRef]:
+        """Every context this instance can see."""
+        if self.ox.mode == "context_admin":
+            keys = {str(self.ox.context_id)} if self.ox.context_id else set()
+            keys |= set(self.ox.context_credentials)
+            return [TenantRef(name=k, native_id=k if k.isdigit() else None) for k in sorted(keys)]
+        listed = await self._soap(self._contexts, "listAll", None)
+        return [
+            TenantRef(
+                name=child_text(e, "name") or str(child_text(e, "id")),
+                native_id=child_text(e, "id"),
+            )
+            for e in listed
+        ]
+
+    async def _get_licence(self) -> Licence:
+        tenants = await self._tenants()
+        per_context = await self._gather(self._user_ids(t, with_admin=True) for t in tenants)
+        used = sum(len(ids) for ids in per_context)
+        limits: dict[str, str] = {}
+        if self.ox.mode == "reseller":
+            me = RESELLER.field("adm", None, RESELLER.data("name", self.ox.credentials.username))
+            data = await self._soap(RESELLER, "getData", None, me)
+            for item in (e for e in (data[0] if data else ()) if e.tag.endswith("}restrictions")):
+                name = child_text(item, "name")
+                if name:
+                    limits[name] = child_text(item, "value") or ""
+        features = [
+            LicenceFeature(
+                name="contexts", quantity=_int(limits.get(_MAX_CONTEXT)), used=len(tenants)
+            )
+        ]
+        by_combination = {
+            key.removeprefix(_OVERALL_BY): _int(value)
+            for key, value in limits.items()
+            if key.startswith(_OVERALL_BY)
+        }
+        if by_combination:
+            combos = await self._gather(
+                self._combinations(t, ids) for t, ids in zip(tenants, per_context, strict=True)
+            )
+            flat = [c for chunk in combos for c in chunk]
+            for combination, quantity in sorted(by_combination.items()):
+                features.append(
+                    LicenceFeature(
+                        name=f"users:{combination}",
+                        quantity=quantity,
+                        used=flat.count(combination),
+                    )
+                )
+        return Licence(
+            seats_licensed=_int(limits.get(_OVERALL)),
+            seats_used=used,
+            features=tuple(features),
+        )
+
+    async def _test_connection(self) -> ConnectionStatus:
+        try:
+            if self.ox.mode == "reseller":
+                me = RESELLER.field(
+                    "adm", None, RESELLER.data("name", self.ox.credentials.username)
+                )
+                await self._soap(RESELLER, "getData", None, me)
+            elif self.ox.mode == "master_admin":
+                await self._soap(CONTEXT, "listAll", None)
+            else:
+                tenants = await self._tenants()
+                if not tenants:
+                    raise errors.ConfigurationError(
+                        f"'{self.instance}' names no context to check (set context_id)"
+                    )
+                await self._soap(USER, "getContextAdmin", tenants[0], self._ctx(USER, tenants[0]))
+        except errors.AuthenticationError as exc:
+            return ConnectionStatus(ok=False, platform=self.platform, detail=str(exc))
+        return ConnectionStatus(ok=True, platform=self.platform, detail=f"mode {self.ox.mode}")
+
+    # -- creating and deleting mailboxes ---------------------------------------------------------
+
+    async def _create_mailbox(
+        self, tenant: TenantRef, mailbox: NewMailbox
+    ) -> ChangeResult[Mailbox]:
+        display = mailbox.display_name or mailbox.address.split("@")[0]
+        if mailbox.kind is MailboxKind.USER:
+            after = await self._create_user(tenant, mailbox, display)
+        elif mailbox.kind is MailboxKind.SHARED:
+            after = await self._create_account(tenant, mailbox, display)
+        else:
+            after = await self._create_resource(tenant, mailbox, display)
+        return ChangeResult[Mailbox](
+            operation=Operation.CREATE_MAILBOX.value,
+            subject=mailbox.address,
+            outcome=Outcome.CHANGED,
+            before=None,
+            after=after,
+            dry_run=self.dry_run,
+        )
+
+    async def _create_user(self, tenant: TenantRef, mailbox: NewMailbox, display: str) -> Mailbox:
+        users = self._users
+        mapping = self._mapping(mailbox.plan) if mailbox.plan else None
+        login = self._login(mailbox)
+        predicted = Mailbox(
+            address=mailbox.address,
+            kind=MailboxKind.USER,
+            plan=mailbox.plan,
+            display_name=display,
+            quota_mb=mapping.quota_mb if mapping else None,
+        )
+        if self.dry_run:
+            exists = await self._soap(
+                users,
+                "exists",
+                tenant,
+                self._ctx(users, tenant),
+                users.field("user", None, users.data("name", login)),
+            )
+            if exists and _text(exists[0]) == "true":
+                raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
+            return predicted
+        given, _, sur = display.partition(" ")
+        attributes = mapping.attributes() if mapping else {}
+        usrdata = users.field(
+            "usrdata",
+            None,
+            users.data("name", login),
+            users.data("display_name", display),
+            users.data("password", mailbox.password or secrets.token_urlsafe(18)),
+            users.data("given_name", given or login),
+            users.data("sur_name", sur or given or login),
+            users.data("primaryEmail", mailbox.address),
+            users.data("email1", mailbox.address),
+            users.data("maxQuota", mapping.quota_mb)
+            if mapping and mapping.quota_mb is not None
+            else None,
+            _attributes_node(users, attributes) if attributes else None,
+        )
+        if mapping is not None:
+            created = await self._soap(
+                users,
+                "createByModuleAccessName",
+                tenant,
+                self._ctx(users, tenant),
+                usrdata,
+                users.field("access_combination_name", mapping.access_combination),
+                write=True,
+            )
+        else:
+            created = await self._soap(
+                users, "create", tenant, self._ctx(users, tenant), usrdata, write=True
+            )
+        native = child_text(created[0], "id") if created else None
+        return predicted.model_copy(update={"native_id": native})
+
+    async def _create_account(
+        self, tenant: TenantRef, mailbox: NewMailbox, display: str
+    ) -> Mailbox:
+        predicted = Mailbox(
+            address=mailbox.address,
+            kind=MailboxKind.SHARED,
+            display_name=display,
+            native_id=mailbox.address,
+        )
+        if self.dry_run:
+            if any(
+                child_text(a, "primaryAddress") == mailbox.address
+                for a in await self._accounts(tenant)
+            ):
+                raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
+            return predicted
+        svc = SECONDARY_ACCOUNT
+        data = svc.field(
+            "accountDataOnCreate",
+            None,
+            svc.data("name", display),
+            svc.data("primaryAddress", mailbox.address),
+            svc.data("personal", display),
+            svc.data("login", mailbox.address),
+            svc.data("mailEndpointSource", "primary"),
+        )
+        groups = [
+            svc.field("groups", None, svc.data("id", g)) for g in self.ox.shared_mailbox_groups
+        ]
+        await self._soap(
+            svc, "create", tenant, self._ctx(svc, tenant, "context"), data, *groups, write=True
+        )
+        return predicted
+
+    async def _create_resource(
+        self, tenant: TenantRef, mailbox: NewMailbox, display: str
+    ) -> Mailbox:
+        predicted = Mailbox(address=mailbox.address, kind=mailbox.kind, display_name=display)
+        if self.dry_run:
+            if any(
+                _same(child_text(r, "email"), mailbox.address)
+                for r in await self._resources(tenant)
+            ):
+                raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
+            return predicted
+        res = RESOURCE.field(
+            "res",
+            None,
+            RESOURCE.data("available", True),
+            RESOURCE.data("description", mailbox.kind.value),
+            RESOURCE.data("displayname", display),
+            RESOURCE.data("email", mailbox.address),
+            RESOURCE.data("name", mailbox.address),
+        )
+        created = await self._soap(
+            RESOURCE, "create", tenant, self._ctx(RESOURCE, tenant), res, write=True
+        )
+        native = child_text(created[0], "id") if created else None
+        return predicted.model_copy(update={"native_id": native})
+
+    async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
+        before, remove = await self._find(mailbox)
+        if remove is not None and not self.dry_run:
+            await remove()
+        return ChangeResult[Mailbox](
+            operation=Operation.DELETE_MAILBOX.value,
+            subject=mailbox.address,
+            outcome=Outcome.UNCHANGED if before is None else Outcome.CHANGED,
+            before=before,
+            after=None,
+            dry_run=self.dry_run,
+        )
+
+    async def _find(
+        self, mailbox: MailboxRef
+    ) -> tuple[Mailbox | None, Callable[[], Awaitable[object]] | None]:
+        """The mailbox as it is now and the call that deletes it (``None, None``: gone)."""
+        tenant, users = mailbox.tenant, self._users
+        user = self._user(users, mailbox)
+        exists = await self._soap(users, "exists", tenant, self._ctx(users, tenant), user)
+        if exists and _text(exists[0]) == "true":
+            data = await self._soap(users, "getData", tenant, self._ctx(users, tenant), user)
+            named = await self._soap(
+                users, "getAccessCombinationName", tenant, self._ctx(users, tenant), user
+            )
+            combination = _text(named[0]) if named else None
+            quota = _int(child_text(data[0], "maxQuota")) if data else None
+            attributes = read_attributes(child(data[0], "userAttributes")) if data else {}
+            found = Mailbox(
+                address=mailbox.address,
+                kind=MailboxKind.USER,
+                plan=self._neutral(combination, quota, attributes) or combination,
+                display_name=(child_text(data[0], "display_name") or "") if data else "",
+                quota_mb=quota if quota is not None and quota >= 0 else None,
+                native_id=child_text(data[0], "id") if data else None,
+            )
+            return found, partial(
+                self._soap, users, "delete", tenant, self._ctx(users, tenant), user, write=True
+            )
+        for account in await self._accounts(tenant):
+            if _same(child_text(account, "primaryAddress"), mailbox.address):
+                svc = SECONDARY_ACCOUNT
+                found = Mailbox(
+                    address=mailbox.address,
+                    kind=MailboxKind.SHARED,
+                    display_name=child_text(account, "name") or "",
+                    native_id=child_text(account, "login"),
+                )
+                return found, partial(
+                    self._soap,
+                    svc,
+                    "delete",
+                    tenant,
+                    self._ctx(svc, tenant, "context"),
+                    svc.field("primaryAddress", child_text(account, "primaryAddress")),
+                    write=True,
+                )
+        for resource in await self._resources(tenant):
+            if _same(child_text(resource, "email"), mailbox.address):
+                native = child_text(resource, "id")
+                found = Mailbox(
+                    address=mailbox.address,
+                    kind=_resource_kind(resource),
+                    display_name=child_text(resource, "displayname") or "",
+                    native_id=native,
+                )
+                return found, partial(
+                    self._soap,
+                    RESOURCE,
+                    "delete",
+                    tenant,
+                    self._ctx(RESOURCE, tenant),
+                    RESOURCE.field("res", None, RESOURCE.data("id", native)),
+                    write=True,
+                )
+        return None, None
+
+
+# -- small readers ---------------------------------------------------------------------------------
+
+
+def _text(element: Element) -> str | None:
+    return None if is_nil(element) else (element.text or "")
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and a.strip().lower() == b.lower()
+
+
+def _holds(held: dict[str, dict[str, str]], wanted: dict[str, dict[str, str]]) -> bool:
+    return all(
+        held.get(ns, {}).get(k) == v for ns, values in wanted.items() for k, v in values.items()
+    )
+
+
+def _resource_kind(element: Element) -> MailboxKind:
+    # OX resources have no kind; mailadmin writes it as the description.
+    description = (child_text(element, "description") or "").strip().lower()
+    return MailboxKind.EQUIPMENT if description.startswith("equipment") else MailboxKind.ROOM
+
+
+def _attributes_node(service: Service, attributes: dict[str, dict[str, str]]) -> Node:
+    entries = tuple(
+        service.data(
+            "entries",
+            None,
+            service.data("key", namespace),
+            service.data(
+                "value",
+                None,
+                *(
+                    service.data("entries", None, service.data("key", k), service.data("value", v))
+                    for k, v in values.items()
+                ),
+            ),
+        )
+        for namespace, values in attributes.items()
+    )
+    return Node(service.data_ns, "userAttributes", children=entries)
+
+
+def _append(found: list[Mailbox], address: str | None, kind: MailboxKind, **fields: object) -> None:
+    if not address:
+        return
+    try:
+        found.append(Mailbox.model_validate({"address": address, "kind": kind, **fields}))
+    except ValueError:
+        log.debug("skipping %s %r: not a valid mailbox address", kind.value, address)
