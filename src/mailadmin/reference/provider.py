@@ -370,7 +370,9 @@ class MemoryProvider(Provider):
         if target is not None:
             body |= {"plan": target.native, "quota_mb": target.quota_mb}
         if mailbox.password is not None:
-            body["password"] = mailbox.password
+            password = mailbox.password.get_secret_value()
+            self.http.add_secret(password)  # never in a log line or an error's debug
+            body["password"] = password
         response = await self._send(
             "POST",
             f"{_tenant_path(tenant)}/mailboxes",
