@@ -9,9 +9,12 @@ section 1.6); ``; exceptionId <jvm>-<n>`` is appended the way OX 7.10.4+ does, e
 that appends it).
 
 Defaults (``reset``): master admin ``oxadminmaster``/``secret`` (accepted for context-level
-calls: ``ALLOW_MASTER_OVERRIDE`` on); context 1 ``example.com`` with maxQuota 1024 MB and
-context admin ``oxadmin``/``secret`` (user id 2, combination ``all``); OX's stock access
-combinations; no resellers.
+calls: ``ALLOW_MASTER_OVERRIDE`` on); OX's stock access combinations; context 1
+``example.com`` (maxQuota 1024 MB) with context admin ``oxadmin``/``secret`` (user id 2,
+combination ``all``) and the sample mailboxes of :data:`SAMPLE`: users ``anna`` (``pim``,
+2048 MB), ``ben`` (``pim_mobility``, 5120 MB) and ``carla`` (``groupware_premium``,
+10240 MB), the functional account ``info@example.com`` and the room ``room-1@example.com``;
+reseller ``reseller``/``secret`` owning context 1, limited to 50 users and 10 contexts.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from mailadmin_ox.mock.model import (
 )
 from mailadmin_ox.namespaces import RS, S
 
-__all__ = ["Actor", "OXFault", "OXState"]
+__all__ = ["SAMPLE", "Actor", "OXFault", "OXState"]
 
 _MASTER = ("oxadminmaster", "secret")
 _USER_MANDATORY = (
@@ -58,6 +61,75 @@ _FIXED_RESTRICTIONS = (
     "Subadmin.CanCreateSubadmin",
     "Subadmin.MaxSubadmin",
 )
+
+
+#: The sample data loaded over the bare defaults (the shape :meth:`OXState.load_seed` takes).
+SAMPLE: dict[str, Any] = {
+    "resellers": [
+        {
+            "id": 1,
+            "name": "reseller",
+            "password": "secret",
+            "displayname": "Sample reseller",
+            "restrictions": {"Subadmin.MaxOverallUser": "50", "Subadmin.MaxContext": "10"},
+        }
+    ],
+    "contexts": [
+        {
+            "id": 1,
+            "name": "example.com",
+            "maxQuota": 1024,
+            "owner": "reseller",
+            "users": [
+                {
+                    "id": 3,
+                    "name": "anna",
+                    "display_name": "Anna Example",
+                    "given_name": "Anna",
+                    "sur_name": "Example",
+                    "access_combination": "pim",
+                    "maxQuota": 2048,
+                },
+                {
+                    "id": 4,
+                    "name": "ben",
+                    "display_name": "Ben Example",
+                    "given_name": "Ben",
+                    "sur_name": "Example",
+                    "access_combination": "pim_mobility",
+                    "maxQuota": 5120,
+                },
+                {
+                    "id": 5,
+                    "name": "carla",
+                    "display_name": "Carla Example",
+                    "given_name": "Carla",
+                    "sur_name": "Example",
+                    "access_combination": "groupware_premium",
+                    "maxQuota": 10240,
+                },
+            ],
+            "accounts": [
+                {
+                    "primaryAddress": "info@example.com",
+                    "name": "Info",
+                    "login": "info@example.com",
+                    "personal": "Example Info",
+                    "groups": [0],
+                }
+            ],
+            "resources": [
+                {
+                    "id": 1,
+                    "name": "room-1@example.com",
+                    "displayname": "Room 1",
+                    "email": "room-1@example.com",
+                    "description": "room",
+                }
+            ],
+        }
+    ],
+}
 
 
 class OXFault(Exception):
@@ -110,7 +182,7 @@ class OXState(MockState):
         # reproducible.
         self.jvm_id = 1364817042
         self.fault_counter = 0
-        self._add_context(1, "example.com", max_quota=1024)
+        self._load(SAMPLE)
 
     # -- faults ----------------------------------------------------------------------------
 
