@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from mailadmin.mock import MockServer, SeedError, load_platform, serve
+from mailadmin.mock import MockServer, Progression, SeedError, load_platform, serve
 from mailadmin.reference.mock import MemoryMock, MemoryState
 from mailadmin.reference.mock import state as state_module
 from mailadmin.registry import Registry
@@ -147,3 +147,17 @@ def test_serve_by_name() -> None:
     with serve("memory") as url:
         answer = httpx.get(url + "/api/licence", auth=AUTH)
     assert answer.json()["seats"] == {"licensed": 50, "used": 3}
+
+
+async def test_asking_again_while_a_plan_change_runs_answers_with_the_same_operation() -> None:
+    server = MockServer(MemoryMock, seed={"asynchronous": ["set_plan"]})
+    assert isinstance(server.state, MemoryState)
+    server.state.operations.set_progression(Progression.after_polls(3))
+    path = "/api/tenants/example.com/mailboxes/anna@example.com/plan"
+    async with httpx.AsyncClient(transport=server.transport(), base_url="http://m.test") as http:
+        first = await http.put(path, json={"plan": "premium"}, auth=AUTH)
+        again = await http.put(path, json={"plan": "premium"}, auth=AUTH)
+    assert first.status_code == again.status_code == 202
+    assert first.headers["Location"] == "/api/operations/op-1"
+    assert again.json()["operation"]["id"] == "op-1"
+    assert len(server.state.operations.snapshot()) == 1

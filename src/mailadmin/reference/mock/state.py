@@ -343,8 +343,14 @@ class MemoryState(MockState):
     def change_plan_later(
         self, tenant: str, address: str, plan: str, quota_mb: int | None = None
     ) -> str:
-        """Accept a plan change to finish as an asynchronous operation; returns its id."""
+        """Accept a plan change to finish as an asynchronous operation; returns its id.
+
+        While a change of the mailbox is still running, asking again answers with it.
+        """
         self.check_plan_change(tenant, address, plan)
+        for running in self.operations:
+            if running.kind == "set_plan" and running.subject == address and not running.done:
+                return running.id
 
         def finish() -> dict[str, Any]:
             try:
