@@ -1,0 +1,168 @@
+"""A provider connected to its mock in one mode: what every suite test works with.
+
+``in-process``: the provider's ``http=`` is the mock's respx router, no socket is opened.
+``server``: the mock is served on loopback and the provider's ``endpoint`` points at it,
+so the provider's own HTTP transport (aiohttp by default) does real HTTP.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pydantic import SecretStr
+
+from mailadmin.settings import Credentials
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mailadmin.capabilities import Capabilities
+    from mailadmin.models import MailboxRef, TenantRef
+    from mailadmin.provider import Provider
+    from mailadmin.settings import ProviderSettings
+    from mailadmin.testing.control import MockControl
+    from mailadmin.testing.servers import ServerPool
+    from mailadmin.testing.target import ConformanceTarget
+
+__all__ = [
+    "IN_PROCESS",
+    "MODES",
+    "SERVER",
+    "WRONG_SECRET",
+    "Harness",
+    "open_harness",
+    "skip_reason",
+]
+
+IN_PROCESS = "in-process"
+SERVER = "server"
+#: Every mode the kit runs a suite in.
+MODES: tuple[str, ...] = (IN_PROCESS, SERVER)
+#: The secret the authentication tests sign in with; it must never show in an error.
+WRONG_SECRET = "wrong-secret-3f9c2a7d"
+
+
+class Harness:
+    """The target's provider talking to its mock in ``mode``.
+
+    ``provider``: a provider built from the target's settings; ``mock``: the
+    :class:`~mailadmin.testing.control.MockControl` of the mock it talks to; ``base_url``:
+    where the mock answers. Providers made here are closed when the test ends.
+    """
+
+    def __init__(
+        self,
+        target: ConformanceTarget,
+        mode: str,
+        mock: MockControl,
+        base_url: str,
+        http: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.target = target
+        self.mode = mode
+        self.mock = mock
+        self.base_url = base_url
+        self._http = http
+        self._providers: list[Provider] = []
+        self._provider: Provider | None = None
+        self._numbers = itertools.count(1)
+
+    # -- what the suites use -----------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The provider class's declared capabilities."""
+        return self.target.provider.capabilities
+
+    @property
+    def tenant(self) -> TenantRef:
+        """The target's tenant."""
+        return self.target.tenant_ref
+
+    @property
+    def mailbox(self) -> MailboxRef:
+        """The target's existing user mailbox."""
+        return self.target.mailbox_ref
+
+    @property
+    def plans(self) -> tuple[str, str]:
+        """The target's two plans."""
+        return self.target.plans
+
+    @property
+    def provider(self) -> Provider:
+        """A provider built from the target's settings (one per test)."""
+        if self._provider is None:
+            self._provider = self.make_provider()
+        return self._provider
+
+    def settings(self, **update: Any) -> ProviderSettings:
+        """The target's settings for this mock, with ``update`` applied on top."""
+        settings = self.target.settings_for(self.base_url)
+        if not update:
+            return settings
+        return type(settings).model_validate({**settings.model_dump(), **update})
+
+    def make_provider(self, settings: ProviderSettings | None = None) -> Provider:
+        """Another provider talking to the same mock (``settings``: default the target's)."""
+        provider = self.target.provider(
+            settings if settings is not None else self.settings(), http=self._http
+        )
+        self._providers.append(provider)
+        return provider
+
+    def wrong_credentials_provider(self) -> Provider:
+        """A provider whose credentials the platform must refuse."""
+        good = self.settings()
+        if self.target.wrong_credentials is not None:
+            return self.make_provider(self.target.wrong_credentials(good))
+        wrong = Credentials(username=good.credentials.username, secret=SecretStr(WRONG_SECRET))
+        return self.make_provider(self.settings(credentials=wrong))
+
+    def require(self, *keys: str) -> None:
+        """Skip the test, with the provider's declared reason, unless every key is supported."""
+        for key in keys:
+            if not self.capabilities.supports(key):
+                pytest.skip(skip_reason(self.target.provider.name, key, self.capabilities))
+
+    def new_address(self, stem: str = "mailbox") -> str:
+        """A fresh address in the target's mail domain (``kit-room-1@example.com``)."""
+        return f"kit-{stem}-{next(self._numbers)}@{self.target.domain}"
+
+    async def aclose(self) -> None:
+        """Close every provider made for the test."""
+        for provider in self._providers:
+            await provider.aclose()
+        self._providers.clear()
+        self._provider = None
+        self.mock.close()
+
+
+def open_harness(target: ConformanceTarget, mode: str, pool: ServerPool | None = None) -> Harness:
+    """Set the target's mock up in ``mode`` (fresh state, no faults, nothing recorded)."""
+    if mode == IN_PROCESS:
+        from mailadmin.mock.server import MockServer
+        from mailadmin.testing.control import InProcessControl
+
+        server = MockServer(target.mock, seed=target.seed)
+        base_url = target.mock.base_url
+        return Harness(target, mode, InProcessControl(server), base_url, server.router(base_url))
+    if mode == SERVER:
+        from mailadmin.testing.control import HttpControl
+
+        if pool is None:
+            raise ValueError("the server mode needs a ServerPool to serve the mock from")
+        base_url = pool.url(target.mock)
+        control = HttpControl(base_url)
+        control.reset()
+        if target.seed:
+            control.seed(target.seed)
+        return Harness(target, mode, control, base_url)
+    raise ValueError(f"unknown mode {mode!r}; the kit knows {', '.join(MODES)}")
+
+
+def skip_reason(provider: str, key: str, capabilities: Capabilities) -> str:
+    """The skip message of an unsupported feature: it carries the declared reason."""
+    return f"{provider} does not support {key}: {capabilities.reason(key)}"

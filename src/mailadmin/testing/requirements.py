@@ -1,0 +1,78 @@
+"""Tests declare the provider features they need; unsupported ones become skips with reasons.
+
+::
+
+    @requires("list_mailboxes")
+    async def test_lists(self, mailadmin_harness): ...
+
+    @pytest.mark.parametrize("kind", list(MailboxKind))
+    @requires("create_mailbox:{kind}")          # filled from the test's parameters
+    async def test_creates(self, mailadmin_harness, kind): ...
+
+Keys are those of :meth:`mailadmin.capabilities.Capabilities.features`:
+``"list_mailboxes"``, ``"create_mailbox:room"``, ``"addon:storage_gb"``. When the provider
+does not declare a key, the test is skipped and the skip carries the provider's own reason
+from ``Capabilities.unsupported``. A declared feature is never skipped: if it does not
+work, the test fails.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+
+from mailadmin.capabilities import Operation
+from mailadmin.models import MailboxKind
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["MARKER", "feature_keys", "requires"]
+
+#: The marker :func:`requires` sets.
+MARKER = "mailadmin_capability"
+
+_KIND_SCOPED = (Operation.CREATE_MAILBOX.value, Operation.DELETE_MAILBOX.value)
+_PLACEHOLDER = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+_ADDON = re.compile(r"^addon:([a-z0-9][a-z0-9_\-]*|\{[A-Za-z_][A-Za-z0-9_]*\})$")
+
+
+def requires(*keys: str) -> pytest.MarkDecorator:
+    """Mark a test as needing every one of ``keys``; ``{param}`` is filled from parameters.
+
+    A key that is not a feature key raises ``ValueError`` at once, so a typo cannot
+    silently skip a test.
+    """
+    for key in keys:
+        _check_key(key)
+    mark: pytest.MarkDecorator = getattr(pytest.mark, MARKER)(*keys)
+    return mark
+
+
+def feature_keys(item: pytest.Item) -> list[str]:
+    """The feature keys a collected test requires, with parameters filled in."""
+    params: Mapping[str, object] = getattr(getattr(item, "callspec", None), "params", {})
+    keys: list[str] = []
+    for marker in item.iter_markers(MARKER):
+        for key in marker.args:
+            keys.append(str(key).format(**{k: str(v) for k, v in params.items()}))
+    return keys
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str):
+        raise ValueError(f"a feature key is text, not {key!r}")
+    if key in {op.value for op in Operation}:
+        return
+    head, sep, tail = key.partition(":")
+    kinds = {kind.value for kind in MailboxKind}
+    if sep and head in _KIND_SCOPED and (tail in kinds or _PLACEHOLDER.match(tail)):
+        return
+    if _ADDON.match(key):
+        return
+    raise ValueError(
+        f"{key!r} is not a feature key: use an operation ('list_mailboxes'), "
+        "'create_mailbox:<kind>', 'delete_mailbox:<kind>' or 'addon:<name>'"
+    )
