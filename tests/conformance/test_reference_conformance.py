@@ -1,0 +1,29 @@
+"""The reference provider passes the whole conformance kit, set up as any plugin would."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailadmin.reference.mock import MemoryMock
+from mailadmin.reference.provider import MemoryProvider
+from mailadmin.testing import ConformanceTarget, suite
+
+
+@pytest.fixture
+def mailadmin_target() -> ConformanceTarget:
+    return ConformanceTarget(
+        provider=MemoryProvider,
+        mock=MemoryMock,
+        settings=lambda url: {
+            "endpoint": url,
+            "credentials": {"username": "admin", "secret": "secret"},
+        },
+        tenant="example.com",
+        mailbox="anna@example.com",
+        plans=("mail", "sync"),
+        over_licence_seed={"licence": {"seats": 2}},
+    )
+
+
+class TestConformance(suite.ConformanceSuite):
+    pass
