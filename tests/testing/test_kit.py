@@ -1,0 +1,334 @@
+"""The conformance kit fails broken providers, skips undeclared features with their reasons,
+and runs in both modes. Each test runs the suites in a nested pytest session, as a plugin
+author's CI would."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from mailadmin.testing import requires
+from mailadmin.testing.suite import SUITES, ConformanceSuite, all_suites
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+_HEADER = """
+import pytest
+
+from mailadmin.capabilities import KNOWN_ADDONS, Capabilities, Operation
+from mailadmin.models import ChangeResult, MailboxKind, Outcome
+from mailadmin.reference.mock import MemoryMock
+from mailadmin.reference.provider import MemoryProvider
+from mailadmin.testing import ConformanceTarget, suite
+
+
+def target(provider, **more):
+    return ConformanceTarget(
+        provider=provider,
+        mock=MemoryMock,
+        settings=lambda url: {"endpoint": url},
+        tenant="example.com",
+        mailbox="anna@example.com",
+        plans=("mail", "sync"),
+        check_registration=provider is MemoryProvider,
+        **more,
+    )
+"""
+
+
+def _module(body: str) -> str:
+    return _HEADER + textwrap.dedent(body)
+
+
+@pytest.fixture(autouse=True)
+def _strict_asyncio(pytester: pytest.Pytester) -> None:
+    # pytest-asyncio in its default strict mode, as in a plugin repository without set-up.
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+
+
+def test_a_sound_provider_passes_in_both_modes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_sound=_module(
+            """
+            @pytest.fixture
+            def mailadmin_target():
+                return target(MemoryProvider)
+
+            class TestSetPlan(suite.SetPlanSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_set_plan_then_set_plan_again_is_unchanged?in-process? PASSED*",
+            "*test_set_plan_then_set_plan_again_is_unchanged?server? PASSED*",
+        ]
+    )
+
+
+def test_a_wrong_set_plan_answer_fails_the_suite_in_both_modes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_broken=_module(
+            """
+            class AlwaysChanged(MemoryProvider):
+                '''Claims every plan change did something, even a repeat.'''
+
+                async def _set_plan(self, mailbox, plan):
+                    result = await super()._set_plan(mailbox, plan)
+                    return result.model_copy(update={"outcome": Outcome.CHANGED})
+
+            @pytest.fixture
+            def mailadmin_target():
+                return target(AlwaysChanged)
+
+            class TestSetPlan(suite.SetPlanSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_set_plan_then_set_plan_again_is_unchanged?in-process? FAILED*",
+            "*test_set_plan_then_set_plan_again_is_unchanged?server? FAILED*",
+            "*set_plan answered changed; expected unchanged*",
+        ]
+    )
+
+
+def test_a_declared_capability_that_does_not_work_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_broken=_module(
+            """
+            class LosesMailboxes(MemoryProvider):
+                '''Declares list_mailboxes but lists nothing.'''
+
+                async def _list_mailboxes(self, tenant):
+                    return []
+
+            @pytest.fixture
+            def mailadmin_target():
+                return target(LosesMailboxes)
+
+            class TestMailboxes(suite.MailboxSuite):
+                pass
+
+            class TestCounts(suite.CountSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=in-process")
+    result.stdout.fnmatch_lines(
+        [
+            "*TestMailboxes::test_list_includes_the_known_mailbox?in-process? FAILED*",
+            "*TestMailboxes::test_create_mailbox?in-process-user? FAILED*",
+            "*TestCounts::test_counts_agree_with_the_list?in-process? FAILED*",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_dry_run_that_writes_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_broken=_module(
+            """
+            class WritesAnyway(MemoryProvider):
+                '''Writes during a dry run, telling the transport the call is a read.'''
+
+                async def _apply_addon(self, tenant, addon, quantity):
+                    result = await super()._apply_addon(tenant, addon, quantity)
+                    if self.dry_run and result.outcome is Outcome.CHANGED:
+                        await self.http.request(
+                            "PUT", f"/api/tenants/{tenant.name}/allocations/extra_storage_gb",
+                            write=False, json={"quantity": quantity},
+                        )
+                    return result
+
+            @pytest.fixture
+            def mailadmin_target():
+                return target(WritesAnyway)
+
+            class TestDryRun(suite.DryRunSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=in-process", "-k", "apply_addon")
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*a dry-run apply_addon of * sent writes: PUT *"])
+
+
+def test_errors_that_are_not_typed_fail(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_broken=_module(
+            """
+            from mailadmin.models import MailboxCount
+
+            class HidesFailures(MemoryProvider):
+                '''Answers an empty count whatever the platform says.'''
+
+                async def _count_mailboxes(self, tenant):
+                    try:
+                        return await super()._count_mailboxes(tenant)
+                    except Exception:
+                        return MailboxCount(tenant=tenant.name, by_kind={})
+
+            @pytest.fixture
+            def mailadmin_target():
+                return target(HidesFailures)
+
+            class TestFailures(suite.FailureSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=in-process")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_wrong_secret_is_an_authentication_error?in-process? FAILED*",
+            "*test_unknown_mailbox_is_not_found?in-process? PASSED*",
+            "*test_rate_limit_is_rate_limited?in-process? FAILED*",
+            "*test_server_error_is_unavailable?in-process? FAILED*",
+            "*test_dropped_connection_is_unavailable?in-process? FAILED*",
+        ]
+    )
+
+
+def test_an_unsupported_capability_is_a_skip_with_the_declared_reason(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_gaps=_module(
+            """
+            class NoResources(MemoryProvider):
+                '''The same platform, sold without rooms, equipment or extra storage.'''
+
+                capabilities = Capabilities(
+                    operations=frozenset(
+                        {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+                    ),
+                    mailbox_kinds=frozenset({MailboxKind.USER, MailboxKind.SHARED}),
+                    addons=frozenset({"mailboxes", "shared_mailbox"}),
+                    unsupported={
+                        "create_mailbox:room": "rooms are booked in the facilities system",
+                        "create_mailbox:equipment": "rooms are booked in the facilities system",
+                        "delete_mailbox:room": "rooms are booked in the facilities system",
+                        "delete_mailbox:equipment": "rooms are booked in the facilities system",
+                        "addon:resource_mailbox": "no resource mailboxes to sell",
+                        "addon:storage_gb": "storage is fixed per plan",
+                    },
+                )
+
+            @pytest.fixture
+            def mailadmin_target():
+                return target(NoResources)
+
+            class TestConformance(suite.ConformanceSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-rs", "--mailadmin-mode=in-process")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
+    result.stdout.fnmatch_lines_random(
+        [
+            "SKIPPED * memory does not support create_mailbox:room: rooms are booked in the facilities system",
+            "SKIPPED * memory does not support create_mailbox:equipment: rooms are booked in the facilities system",
+            "SKIPPED * memory does not support addon:storage_gb: storage is fixed per plan",
+            "SKIPPED * memory does not support addon:resource_mailbox: no resource mailboxes to sell",
+        ]
+    )
+    # Rooms and equipment: created, counted, deleted and dry-run created (8); two add-ons,
+    # set and dry-run set (4); no add-on beyond the known ones, no over-licence seed, a
+    # variant that is not the registered class (3).
+    assert outcomes["skipped"] == 8 + 4 + 3
+    assert outcomes["passed"] > 30
+
+
+def test_the_mode_option_runs_one_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_modes=_module(
+            """
+            @pytest.fixture
+            def mailadmin_target():
+                return target(MemoryProvider)
+
+            class TestConnection(suite.ConnectionSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=server")
+    result.assert_outcomes(passed=2)
+    result.stdout.no_fnmatch_line("*in-process*")
+
+
+def test_require_all_suites_refuses_a_partial_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_partial=_module(
+            """
+            @pytest.fixture
+            def mailadmin_target():
+                return target(MemoryProvider)
+
+            class TestContract(suite.ContractSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("--mailadmin-require-all-suites")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*not run against the target: ConnectionSuite, SetPlanSuite*"])
+
+    pytester.makepyfile(
+        test_complete=_module(
+            """
+            @pytest.fixture
+            def mailadmin_target():
+                return target(MemoryProvider)
+
+            class TestConformance(suite.ConformanceSuite):
+                pass
+            """
+        )
+    )
+    complete = pytester.runpytest("--mailadmin-require-all-suites", "--collect-only", "-q")
+    assert complete.ret == pytest.ExitCode.OK
+
+
+def test_the_contract_suite_runs_once_and_checks_registration(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_contract=_module(
+            """
+            @pytest.fixture
+            def mailadmin_target():
+                return target(MemoryProvider)
+
+            class TestContract(suite.ContractSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=6)
+
+
+def test_every_suite_is_in_the_combined_suite() -> None:
+    assert list(all_suites()) == list(SUITES)
+    assert all(issubclass(ConformanceSuite, s) for s in SUITES)
+    names = [n for s in SUITES for n in vars(s) if n.startswith("test_")]
+    assert len(names) == len(set(names)), "two suites define a test of the same name"
+
+
+def test_requires_refuses_what_is_not_a_feature_key() -> None:
+    requires("list_mailboxes", "create_mailbox:room", "addon:storage_gb", "delete_mailbox:{kind}")
+    for bad in ("list_mailbox", "create_mailbox:garage", "addon:", "storage_gb"):
+        with pytest.raises(ValueError, match="not a feature key"):
+            requires(bad)
