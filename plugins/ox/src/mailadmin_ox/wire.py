@@ -89,10 +89,14 @@ def envelope(body: Node | None, *, env_prefix: str = "soapenv") -> bytes:
     decls = [f"xmlns:{env_prefix}={quoteattr(ENV)}"]
     prefixes = _prefix_map(used)
     decls += [f"xmlns:{prefixes[ns]}={quoteattr(ns)}" for ns in used]
-    out = [f"<{env_prefix}:Envelope {' '.join(decls)}><{env_prefix}:Body>"]
-    if body is not None:
+    out = [f"<{env_prefix}:Envelope {' '.join(decls)}>"]
+    if body is None:
+        out.append(f"<{env_prefix}:Body/>")
+    else:
+        out.append(f"<{env_prefix}:Body>")
         _write(body, prefixes, out, declarations=())
-    out.append(f"</{env_prefix}:Body></{env_prefix}:Envelope>")
+        out.append(f"</{env_prefix}:Body>")
+    out.append(f"</{env_prefix}:Envelope>")
     return "".join(out).encode("utf-8")
 
 
