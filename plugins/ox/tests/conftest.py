@@ -1,0 +1,57 @@
+"""Shared fixtures of the OX plugin's tests: the fixture files and an in-process mock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mailadmin_ox.mock.platform import OXMock
+
+from mailadmin.mock import MockServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+Load = Callable[[str], bytes]
+Post = Callable[..., Awaitable[httpx.Response]]
+
+
+def _fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture
+def load() -> Load:
+    """``load("faults/auth_failed.request.xml")``: the bytes of a file under ``fixtures/``."""
+    return _fixture_bytes
+
+
+@pytest.fixture
+def seed() -> dict[str, Any]:
+    """The fixture seed: contexts 42 and 43 of reseller brand1 (see fixtures/seed.json)."""
+    data: dict[str, Any] = json.loads(_fixture_bytes("seed.json"))
+    return data
+
+
+@pytest.fixture
+def server(seed: dict[str, Any]) -> MockServer:
+    """An OX mock holding the defaults plus the fixture seed."""
+    return MockServer(OXMock, seed=seed)
+
+
+async def _post(server: MockServer, service: str, body: bytes, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient(transport=server.transport(), base_url=OXMock.base_url) as client:
+        return await client.post(
+            f"/webservices/{service}",
+            content=body,
+            headers={"Content-Type": "text/xml; charset=UTF-8", **headers},
+        )
+
+
+@pytest.fixture
+def post() -> Post:
+    """``await post(server, "OXUserService", body, SOAPAction=...)``: POST a SOAP body to an
+    in-process mock."""
+    return _post
