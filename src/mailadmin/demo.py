@@ -40,7 +40,9 @@ class DemoScenario(BaseModel):
 
     ``instance``: the ``[instances.<name>]`` table without ``endpoint`` (it must name
     ``provider``); ``tenants``: ``[tenants.<name>]`` tables without ``instance``;
-    ``upgrades``: ``(address, plan)`` pairs; ``addons``: ``(tenant, addon, quantity)``.
+    ``upgrades``: ``(address, plan)`` pairs; ``addons``: ``(tenant, addon, quantity)``;
+    ``seed``: the mock's start state, when its defaults would clash with another
+    platform's tenants (every mock defaults to ``example.com``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -49,6 +51,7 @@ class DemoScenario(BaseModel):
     tenants: dict[str, dict[str, Any]]
     upgrades: list[tuple[str, str]] = Field(default_factory=list)
     addons: list[tuple[str, str, int]] = Field(default_factory=list)
+    seed: dict[str, Any] | None = None
 
 
 class DemoStep(BaseModel):
@@ -82,7 +85,7 @@ def demo_config(
             if make is None or entry.mock is None:
                 continue
             scenario = DemoScenario.model_validate(make())
-            url = stack.enter_context(serve(entry.load_mock()))
+            url = stack.enter_context(serve(entry.load_mock(), seed=scenario.seed))
             instance = f"{name}-demo"
             endpoints[instance] = url
             config["instances"][instance] = {**scenario.instance, "endpoint": url}

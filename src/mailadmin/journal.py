@@ -157,6 +157,9 @@ def _subject(arguments: dict[str, Any]) -> str:
     if isinstance(mailbox, dict) and "address" in mailbox:
         return str(mailbox["address"])
     tenant = arguments.get("tenant")
-    if isinstance(tenant, dict):
-        return str(tenant.get("name", ""))
-    return ""
+    name = str(tenant.get("name", "")) if isinstance(tenant, dict) else ""
+    addon = arguments.get("addon")
+    if isinstance(addon, dict) and addon.get("name"):
+        plan = f":{addon['plan']}" if addon.get("plan") else ""
+        return f"{name} {addon['name']}{plan}"
+    return name

@@ -337,10 +337,11 @@ def demo(state: _State, journal_dir: str | None) -> None:
         if not state.output.as_json:
             state.output.table(step.title, step.columns, step.rows)
 
-    with demo_config(state.registry, Path(journal_dir) if journal_dir else None) as (
-        config,
-        scenarios,
-        endpoints,
+    import tempfile
+
+    with (
+        tempfile.TemporaryDirectory(prefix="mailadmin-demo-") as scratch,
+        demo_config(state.registry, Path(journal_dir or scratch)) as (config, scenarios, endpoints),
     ):
         if not scenarios:
             raise errors.ConfigurationError("No installed provider offers a demo")

@@ -47,6 +47,9 @@ class Output:
             from rich.console import Console
 
             self._console = Console(soft_wrap=False)
+            if not self._console.is_terminal:
+                # Piped output has no width to follow; 80 columns would truncate cells.
+                self._console.width = 160
         return self._console
 
     @property
