@@ -188,8 +188,8 @@ class Config(_Strict):
 
     def tenant_of_address(self, address: str) -> TenantRef:
         """The tenant that owns a mail address, by its domain."""
-        domain = address.rpartition("@")[2]
-        if not domain:
+        local, at, domain = address.rpartition("@")
+        if not (local and at and domain):
             raise errors.ValidationError(f"'{address}' is not a mail address")
         return self.tenant_ref(domain)
 
