@@ -53,7 +53,9 @@ def registry() -> Registry:
 @pytest.fixture
 async def orch(server: MockServer, registry: Registry):
     router = server.router(BASE)
-    async with Orchestrator.from_dict(config(), registry=registry, http={"eu": router}) as orchestrator:
+    async with Orchestrator.from_dict(
+        config(), registry=registry, http={"eu": router}
+    ) as orchestrator:
         orchestrator.router = router  # type: ignore[attr-defined]
         yield orchestrator
 
@@ -83,8 +85,14 @@ async def test_dry_run_sends_no_write(orch: Orchestrator, server: MockServer) ->
     assert (await orch.count_mailboxes("example.com")).by_plan["mail"] == 1
 
 
-async def test_a_bulk_call_with_one_failing_item_reports_it_and_does_the_rest(orch: Orchestrator) -> None:
-    changes = [("anna@example.com", "sync"), ("ghost@example.com", "sync"), ("carla@example.com", "mail")]
+async def test_a_bulk_call_with_one_failing_item_reports_it_and_does_the_rest(
+    orch: Orchestrator,
+) -> None:
+    changes = [
+        ("anna@example.com", "sync"),
+        ("ghost@example.com", "sync"),
+        ("carla@example.com", "mail"),
+    ]
     progress: list[str] = []
     result = await orch.set_plans(changes, progress=lambda done, total, key: progress.append(key))
     assert result.failed == 1 and result.succeeded == 2
@@ -112,7 +120,9 @@ async def test_every_write_is_journalled_with_its_outcome(orch: Orchestrator) ->
     ]
 
 
-async def test_input_outside_the_catalogue_is_refused_before_any_call(orch: Orchestrator, server: MockServer) -> None:
+async def test_input_outside_the_catalogue_is_refused_before_any_call(
+    orch: Orchestrator, server: MockServer
+) -> None:
     with pytest.raises(errors.ValidationError, match="Unknown plan 'platinum'"):
         await orch.set_plan("anna@example.com", "platinum")
     with pytest.raises(errors.ValidationError, match="Unknown add-on 'fax'"):
@@ -124,8 +134,12 @@ async def test_input_outside_the_catalogue_is_refused_before_any_call(orch: Orch
     assert server.requests == []
 
 
-def test_the_blocking_facade_serves_non_async_callers(server: MockServer, registry: Registry) -> None:
-    with SyncOrchestrator.from_dict(config(), registry=registry, http={"eu": server.transport()}) as mail:
+def test_the_blocking_facade_serves_non_async_callers(
+    server: MockServer, registry: Registry
+) -> None:
+    with SyncOrchestrator.from_dict(
+        config(), registry=registry, http={"eu": server.transport()}
+    ) as mail:
         assert mail.set_plan("ben@example.com", "collaborate").after == "collaborate"
         assert mail.count_mailboxes("example.com").by_plan["collaborate"] == 2
         bulk = mail.set_plans([("ben@example.com", "mail"), ("nobody@example.com", "mail")])

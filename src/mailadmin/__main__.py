@@ -1,0 +1,7 @@
+"""``python -m mailadmin``: the same as the ``mailadmin`` command."""
+
+import sys
+
+from mailadmin.cli import main
+
+sys.exit(main())
