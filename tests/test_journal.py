@@ -18,22 +18,45 @@ def test_a_write_is_recorded_before_and_completed_after(tmp_path: Path) -> None:
     call = CallInfo("ox-eu", "ox", "set_plan", {"mailbox": MAILBOX, "plan": "sync"})
     journal.started(call)
     [pending] = journal.entries()
-    assert (pending.status, pending.subject, pending.outcome) == ("started", "anna@example.com", None)
-    result = ChangeResult[str](operation="set_plan", subject=MAILBOX.address, outcome=Outcome.CHANGED, before="mail", after="sync")
+    assert (pending.status, pending.subject, pending.outcome) == (
+        "started",
+        "anna@example.com",
+        None,
+    )
+    result = ChangeResult[str](
+        operation="set_plan",
+        subject=MAILBOX.address,
+        outcome=Outcome.CHANGED,
+        before="mail",
+        after="sync",
+    )
     journal.succeeded(call, result)
     journal.close()
     # A new process reading the same database sees the completed record.
     [done] = Journal(url).entries()
-    assert (done.status, done.outcome, done.before, done.after) == ("done", "changed", "mail", "sync")
+    assert (done.status, done.outcome, done.before, done.after) == (
+        "done",
+        "changed",
+        "mail",
+        "sync",
+    )
     assert done.arguments["plan"] == "sync" and done.instance == "ox-eu"
 
 
 def test_a_failed_write_keeps_only_the_user_safe_error() -> None:
     journal = Journal("sqlite://")
-    call = CallInfo("ox-eu", "ox", "apply_addon", {"tenant": MAILBOX.tenant, "quantity": 5}, dry_run=True)
+    call = CallInfo(
+        "ox-eu", "ox", "apply_addon", {"tenant": MAILBOX.tenant, "quantity": 5}, dry_run=True
+    )
     journal.started(call)
-    journal.failed(call, errors.QuotaExceeded("Seat limit reached", debug={"response": "secret-body"}))
+    journal.failed(
+        call, errors.QuotaExceeded("Seat limit reached", debug={"response": "secret-body"})
+    )
     [entry] = journal.entries()
-    assert (entry.status, entry.error_code, entry.error_message) == ("failed", "quota_exceeded", "Seat limit reached")
+    assert (entry.status, entry.error_code, entry.error_message) == (
+        "failed",
+        "quota_exceeded",
+        "Seat limit reached",
+    )
     assert entry.dry_run and entry.subject == "example.com"
     assert "secret-body" not in repr(entry)
