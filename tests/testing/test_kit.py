@@ -286,6 +286,11 @@ def test_require_all_suites_refuses_a_partial_run(pytester: pytest.Pytester) -> 
     result = pytester.runpytest("--mailadmin-require-all-suites")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*not run against the target: ConnectionSuite, SetPlanSuite*"])
+    one = pytester.runpytest(
+        "--mailadmin-require-all-suites",
+        "test_partial.py::TestContract::test_every_gap_has_a_reason",
+    )
+    one.assert_outcomes(passed=1)
 
     pytester.makepyfile(
         test_complete=_module(
