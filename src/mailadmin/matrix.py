@@ -1,12 +1,60 @@
-"""The capability matrix (provider x feature), generated from the declarations."""
+"""The capability matrix (feature x provider), generated from the declarations.
+
+Each provider declares its capabilities as data; the conformance kit (``mailadmin.testing``)
+runs every declared feature against the provider's mock, so each "yes" here is proven in
+the plugin's CI, and each "no" carries the reason the provider declares.
+
+``docs/capabilities.md`` holds a copy for the providers installed where it was written;
+refresh it with ``python -m mailadmin.matrix --write docs/capabilities.md`` and check it
+with ``--check`` (only the columns of installed providers can be checked).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from mailadmin.registry import Registry
+from mailadmin.capabilities import Feature
 
-__all__ = ["capability_matrix", "provider_rows"]
+if TYPE_CHECKING:
+    from mailadmin.provider import Provider
+    from mailadmin.registry import Registry
+
+__all__ = [
+    "capabilities_document",
+    "capability_matrix",
+    "main",
+    "matrix_differences",
+    "parse_matrix",
+    "provider_rows",
+]
+
+_GAPS_HEADING = "Unsupported features and the reasons their providers give:"
+_GAP_LINE = re.compile(r"^- `(?P<provider>[^`]+)` / `(?P<key>[^`]+)`: (?P<reason>.*)$")
+_DOC_HEAD = """\
+# Capability matrix
+
+What each installed provider supports beyond the required operations. A provider declares
+its capabilities as data (`capabilities = Capabilities(...)` on its class); the conformance
+kit (`mailadmin.testing`, see [plugin-authors.md](plugin-authors.md)) runs every declared
+feature against the provider's mock in process and on loopback, so each **yes** is proven
+by the plugin's own test suite, and each **no** is reported there as a skip carrying the
+reason listed below the table.
+
+`mailadmin providers --matrix` prints the same for the providers installed where it runs.
+This copy is generated: refresh it with
+
+```bash
+python -m mailadmin.matrix --write docs/capabilities.md
+```
+
+and `tests/test_matrix.py` fails when a column of an installed provider no longer matches.
+
+"""
 
 
 def provider_rows(registry: Registry) -> list[dict[str, Any]]:
@@ -42,35 +90,129 @@ def provider_rows(registry: Registry) -> list[dict[str, Any]]:
 
 
 def capability_matrix(registry: Registry) -> str:
-    """Markdown table: one row per feature, one column per provider; gaps carry a reason."""
-    classes = {}
-    for name, entry in sorted(registry.providers().items()):
-        try:
-            classes[name] = entry.load()
-        except Exception:
-            continue
+    """Markdown: a table with one row per feature and one column per provider ("yes" or
+    "no"), then every gap with the reason its provider declares."""
+    classes = _classes(registry)
     if not classes:
         return "No providers are installed.\n"
     names = list(classes)
-    keys = []
+    keys: list[str] = []
     for cls in classes.values():
         keys += [f.key for f in cls.capabilities.features() if f.key not in keys]
-    lines = [
-        "| feature | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
-    ]
-    notes: list[str] = []
+    lines = ["| feature | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    gaps: list[str] = []
     for key in keys:
         cells = []
         for name in names:
             caps = classes[name].capabilities
-            if caps.supports(key):
-                cells.append("yes")
-            else:
-                notes.append(f"{name} / {key}: {caps.reason(key)}")
-                cells.append(f"no [{len(notes)}]")
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    if notes:
-        lines.append("")
-        lines += [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
+            supported = caps.supports(key)
+            cells.append("yes" if supported else "no")
+            if not supported:
+                gaps.append(f"- `{name}` / `{key}`: {_one_line(caps.reason(key))}")
+        lines.append(f"| `{key}` | " + " | ".join(cells) + " |")
+    if gaps:
+        lines += ["", _GAPS_HEADING, "", *gaps]
     return "\n".join(lines) + "\n"
+
+
+def capabilities_document(registry: Registry) -> str:
+    """The whole of ``docs/capabilities.md`` for the installed providers."""
+    return _DOC_HEAD + capability_matrix(registry)
+
+
+def parse_matrix(text: str) -> dict[str, dict[str, Feature]]:
+    """Read a matrix written by :func:`capability_matrix` back: provider -> key -> feature."""
+    columns: list[str] = []
+    found: dict[str, dict[str, Feature]] = {}
+    for line in text.splitlines():
+        if line.startswith("| feature |"):
+            columns = [cell.strip() for cell in line.strip().strip("|").split("|")][1:]
+            found = {name: {} for name in columns}
+        elif columns and line.startswith("| `"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            key = cells[0].strip("`")
+            for name, cell in zip(columns, cells[1:], strict=False):
+                found[name][key] = Feature(key, cell == "yes")
+        else:
+            gap = _GAP_LINE.match(line)
+            if gap and gap["provider"] in found and gap["key"] in found[gap["provider"]]:
+                found[gap["provider"]][gap["key"]] = Feature(gap["key"], False, gap["reason"])
+    return found
+
+
+def matrix_differences(text: str, registry: Registry) -> list[str]:
+    """Where ``text`` disagrees with the installed providers' declarations (empty: in
+    sync). Providers the text shows but that are not installed cannot be checked and are
+    not reported."""
+    written = parse_matrix(text)
+    problems: list[str] = []
+    for name, cls in _classes(registry).items():
+        column = written.get(name)
+        if column is None:
+            problems.append(f"{name}: not in the matrix")
+            continue
+        own = {f.key: f._replace(reason=_one_line(f.reason)) for f in cls.capabilities.features()}
+        for key, feature in own.items():
+            if column.get(key) != feature:
+                problems.append(
+                    f"{name} / {key}: declared {_show(feature)}, written {_show(column.get(key))}"
+                )
+        for key, feature in column.items():
+            if key not in own and feature.supported:
+                problems.append(f"{name} / {key}: written as supported, not declared")
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mailadmin.matrix [--write FILE | --check FILE]``; prints the document."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mailadmin.matrix",
+        description="The capability matrix of the installed providers, as Markdown.",
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", metavar="FILE", type=Path, help="write the document to FILE")
+    group.add_argument("--check", metavar="FILE", type=Path, help="exit 1 when FILE is stale")
+    args = parser.parse_args(argv)
+    from mailadmin.registry import get_registry
+
+    registry = get_registry()
+    if args.check is not None:
+        problems = matrix_differences(args.check.read_text(encoding="utf-8"), registry)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print(f"{args.check} is stale; refresh it with --write", file=sys.stderr)
+        return 1 if problems else 0
+    document = capabilities_document(registry)
+    if args.write is not None:
+        args.write.write_text(document, encoding="utf-8")
+        print(f"wrote {args.write} ({', '.join(_classes(registry)) or 'no providers'})")
+    else:
+        sys.stdout.write(document)
+    return 0
+
+
+def _classes(registry: Registry) -> dict[str, type[Provider]]:
+    classes = {}
+    for name, entry in sorted(registry.providers().items()):
+        try:
+            classes[name] = entry.load()
+        except Exception:  # a broken plugin is reported by `mailadmin providers`
+            continue
+    return classes
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _show(feature: Feature | None) -> str:
+    if feature is None:
+        return "nothing"
+    if feature.supported:
+        return "yes"
+    return f"no ({feature.reason})" if feature.reason else "no"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

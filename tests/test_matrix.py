@@ -1,0 +1,122 @@
+"""The capability matrix: generated from the declarations, and docs/capabilities.md in sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+from mailadmin.capabilities import Capabilities, Feature, Operation
+from mailadmin.cli.commands import cli
+from mailadmin.hookspecs import Register, hookimpl
+from mailadmin.matrix import (
+    capabilities_document,
+    capability_matrix,
+    main,
+    matrix_differences,
+    parse_matrix,
+)
+from mailadmin.models import MailboxKind
+from mailadmin.reference.provider import MemoryProvider
+from mailadmin.registry import Registry, get_registry
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "capabilities.md"
+
+
+class Lean(MemoryProvider):
+    """The memory platform sold with fewer features, and one add-on of its own."""
+
+    name = "lean"
+    capabilities = Capabilities(
+        operations=frozenset({Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX}),
+        mailbox_kinds=frozenset({MailboxKind.USER}),
+        addons=frozenset({"mailboxes", "archive_gb"}),
+        unsupported={
+            "delete_mailbox": "accounts are removed by the\n  hosting panel",
+            "create_mailbox:shared": "only people get mailboxes",
+            "create_mailbox:room": "only people get mailboxes",
+            "create_mailbox:equipment": "only people get mailboxes",
+            "addon:shared_mailbox": "no shared mailboxes",
+            "addon:resource_mailbox": "no resources",
+            "addon:storage_gb": "storage comes with the plan",
+        },
+    )
+
+
+@hookimpl
+def _register(register: Register) -> None:
+    register("lean", provider=Lean)
+
+
+def _registry() -> Registry:
+    plugin = SimpleNamespace(mailadmin_register_providers=_register)
+    return Registry(entry_points=[("lean", plugin)], load=["reference", "lean"], disable=[])
+
+
+def test_the_docs_copy_matches_every_installed_provider() -> None:
+    """Refresh with: python -m mailadmin.matrix --write docs/capabilities.md"""
+    text = DOC.read_text(encoding="utf-8")
+    assert matrix_differences(text, get_registry()) == []
+    assert "memory" in parse_matrix(text)
+    assert text.startswith(capabilities_document(Registry(entry_points=[])).split("| feature")[0])
+
+
+def test_the_matrix_reads_back_as_the_declarations() -> None:
+    registry = _registry()
+    written = parse_matrix(capability_matrix(registry))
+    assert set(written) == {"lean", "memory"}
+    lean = written["lean"]
+    assert lean["create_mailbox:user"] == Feature("create_mailbox:user", True)
+    assert lean["create_mailbox:room"] == Feature(
+        "create_mailbox:room", False, "only people get mailboxes"
+    )
+    assert lean["delete_mailbox"].reason == "accounts are removed by the hosting panel"
+    assert lean["addon:archive_gb"].supported
+    # memory does not know that add-on: a gap, with the reason the matrix can give
+    assert written["memory"]["addon:archive_gb"] == Feature(
+        "addon:archive_gb", False, "not declared by this provider"
+    )
+    assert all(f.supported for f in written["memory"].values() if f.key != "addon:archive_gb")
+    assert matrix_differences(capability_matrix(registry), registry) == []
+
+
+def test_a_stale_copy_is_reported_column_by_column() -> None:
+    registry = _registry()
+    text = capability_matrix(registry)
+    wrong_cell = text.replace(
+        "| `create_mailbox:user` | yes | yes |", "| `create_mailbox:user` | no | yes |"
+    )
+    assert matrix_differences(wrong_cell, registry) == [
+        "lean / create_mailbox:user: declared yes, written no"
+    ]
+    wrong_reason = text.replace("storage comes with the plan", "storage is unlimited")
+    assert matrix_differences(wrong_reason, registry) == [
+        "lean / addon:storage_gb: declared no (storage comes with the plan), "
+        "written no (storage is unlimited)"
+    ]
+    assert matrix_differences(text.replace(" | lean |", " | gone |"), registry)[0] == (
+        "lean: not in the matrix"
+    )
+
+
+def test_providers_that_are_not_installed_are_left_alone() -> None:
+    registry = Registry(entry_points=[])  # the reference provider only
+    assert matrix_differences(capability_matrix(_registry()), registry) == []
+
+
+def test_write_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "capabilities.md"
+    assert main(["--write", str(target)]) == 0
+    assert target.read_text() == capabilities_document(get_registry())
+    assert main(["--check", str(target)]) == 0
+    target.write_text(target.read_text().replace("| `set_plan` | yes", "| `set_plan` | no"))
+    assert main(["--check", str(target)]) == 1
+    assert "memory / set_plan: declared yes, written no" in capsys.readouterr().err
+
+
+def test_providers_matrix_prints_it() -> None:
+    result = CliRunner().invoke(cli, ["providers", "--matrix"])
+    assert result.exit_code == 0, result.output
+    assert result.output == capability_matrix(get_registry())
