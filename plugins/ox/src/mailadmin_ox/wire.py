@@ -35,7 +35,6 @@ __all__ = [
     "node",
     "parse_envelope",
     "read_body",
-    "serialize",
 ]
 
 #: The content type OX's CXF endpoints expect for SOAP 1.1.
@@ -70,16 +69,6 @@ def node(ns: str, name: str, value: object = None, *kids: Node | None) -> Node:
     return Node(ns, name, text, tuple(k for k in kids if k is not None))
 
 
-def serialize(root: Node, *, declare: Iterable[str] = ()) -> str:
-    """Write ``root`` as XML text, declaring ``declare`` plus every namespace used below it
-    on ``root`` itself, with the prefixes of :data:`~mailadmin_ox.namespaces.PREFIXES`."""
-    used = list(dict.fromkeys([*declare, *_namespaces(root)]))
-    prefixes = _prefix_map(used)
-    out: list[str] = []
-    _write(root, prefixes, out, declarations=used)
-    return "".join(out)
-
-
 def envelope(body: Node | None, *, env_prefix: str = "soapenv") -> bytes:
     """A complete SOAP 1.1 envelope around ``body`` (an empty body when ``None``).
 
@@ -94,7 +83,7 @@ def envelope(body: Node | None, *, env_prefix: str = "soapenv") -> bytes:
         out.append(f"<{env_prefix}:Body/>")
     else:
         out.append(f"<{env_prefix}:Body>")
-        _write(body, prefixes, out, declarations=())
+        _write(body, prefixes, out)
         out.append(f"</{env_prefix}:Body>")
     out.append(f"</{env_prefix}:Envelope>")
     return "".join(out).encode("utf-8")
@@ -243,13 +232,9 @@ def _prefix_map(used: Iterable[str]) -> Mapping[str, str]:
     return prefixes
 
 
-def _write(
-    item: Node, prefixes: Mapping[str, str], out: list[str], *, declarations: Iterable[str]
-) -> None:
+def _write(item: Node, prefixes: Mapping[str, str], out: list[str]) -> None:
     tag = f"{prefixes[item.ns]}:{item.name}" if item.ns else item.name
-    attrs = "".join(f" xmlns:{prefixes[ns]}={quoteattr(ns)}" for ns in declarations if ns)
-    if item.nil:
-        attrs += f' {prefixes[XSI]}:nil="true"'
+    attrs = f' {prefixes[XSI]}:nil="true"' if item.nil else ""
     if item.text is None and not item.children:
         out.append(f"<{tag}{attrs}/>")
         return
@@ -257,5 +242,5 @@ def _write(
     if item.text is not None:
         out.append(escape(item.text))
     for kid in item.children:
-        _write(kid, prefixes, out, declarations=())
+        _write(kid, prefixes, out)
     out.append(f"</{tag}>")
