@@ -1,0 +1,115 @@
+"""docs/plugin-authors.md documents every hook, every public model and every field.
+
+Adding a hook, a model or a field without documenting it fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailadmin import capabilities, hookspecs, models, settings
+from mailadmin.provider import CallInfo
+from mailadmin.testing.target import ConformanceTarget
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "plugin-authors.md"
+
+
+def _text() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+def _sections(text: str) -> dict[str, str]:
+    """Heading title -> the text up to the next heading of the same or a higher level
+    (fenced code does not end a section)."""
+    sections: dict[str, str] = {}
+    open_: list[tuple[int, str, list[str]]] = []
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"^(#+) (.*)$", line)
+        if heading:
+            level = len(heading[1])
+            while open_ and open_[-1][0] >= level:
+                _, title, body = open_.pop()
+                sections[title] = "\n".join(body)
+            open_.append((level, heading[2].strip(), []))
+        for _, _, body in open_:
+            body.append(line)
+    for _, title, body in open_:
+        sections[title] = "\n".join(body)
+    return sections
+
+
+def _hookspecs() -> list[Any]:
+    return [
+        function
+        for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("mailadmin_") and hasattr(function, "mailadmin_spec")
+    ]
+
+
+def test_there_are_hooks_to_document() -> None:
+    assert {f.__name__ for f in _hookspecs()} >= {
+        "mailadmin_register_providers",
+        "mailadmin_before_call",
+    }
+
+
+@pytest.mark.parametrize("hook", _hookspecs(), ids=lambda f: f.__name__)
+def test_every_hook_is_documented_with_its_signature(hook: Any) -> None:
+    sections = _sections(_text())
+    assert hook.__name__ in sections, f"no '### {hook.__name__}' heading"
+    signature = f"{hook.__name__}({', '.join(inspect.signature(hook).parameters)})"
+    assert f"`{signature}`" in sections[hook.__name__]
+    for parameter in inspect.signature(hook).parameters:
+        assert f"`{parameter}`" in sections[hook.__name__]
+
+
+def _members(obj: Any) -> list[str]:
+    """What a reader must find in an object's section: fields, computed fields, enum
+    values, tuple fields or the values of a constant."""
+    if isinstance(obj, type) and issubclass(obj, enum.Enum):
+        return [str(member.value) for member in obj]
+    if hasattr(obj, "model_fields"):
+        return [*obj.model_fields, *getattr(obj, "model_computed_fields", {})]
+    if isinstance(obj, type) and hasattr(obj, "_fields"):
+        return list(obj._fields)
+    if dataclasses.is_dataclass(obj):
+        return [f.name for f in dataclasses.fields(obj)]
+    return sorted(str(value) for value in obj)
+
+
+_PUBLIC = [
+    *((module, name) for module in (models, capabilities, settings) for name in module.__all__),
+]
+
+
+@pytest.mark.parametrize(("module", "name"), _PUBLIC, ids=[n for _, n in _PUBLIC])
+def test_every_public_model_and_field_is_documented(module: Any, name: str) -> None:
+    sections = _sections(_text())
+    assert name in sections, f"no heading for {module.__name__}.{name}"
+    missing = [m for m in _members(getattr(module, name)) if f"`{m}`" not in sections[name]]
+    assert not missing, f"{name}: undocumented {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("obj", [CallInfo, ConformanceTarget], ids=lambda o: o.__name__)
+def test_what_hooks_and_the_kit_take_is_documented(obj: type) -> None:
+    sections = _sections(_text())
+    assert obj.__name__ in sections
+    missing = [m for m in _members(obj) if f"`{m}`" not in sections[obj.__name__]]
+    assert not missing, f"{obj.__name__}: undocumented {', '.join(missing)}"
+
+
+def test_the_python_examples_compile() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", _text(), flags=re.S)
+    assert len(blocks) >= 5
+    for block in blocks:
+        compile(block, str(DOC), "exec")
