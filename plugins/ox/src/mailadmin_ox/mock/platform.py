@@ -11,6 +11,7 @@ Run it: ``mailadmin mock serve ox`` or, in process, ``MockServer(OXMock)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 from weakref import WeakKeyDictionary
 
@@ -80,7 +81,9 @@ def _read(body: bytes) -> Element | OXFault:
     return first
 
 
-def _soap_handler(service: Service, operation: str) -> object:
+def _soap_handler(
+    service: Service, operation: str
+) -> Callable[[MockRequest, OXState], httpx.Response]:
     op = service.operations[operation]
     handler = HANDLERS[(service.name, operation)]
 
@@ -131,7 +134,7 @@ def _routes() -> list[Route]:
                 Route(
                     "POST",
                     f"/webservices/{service.name}",
-                    _soap_handler(service, name),  # type: ignore[arg-type]
+                    _soap_handler(service, name),
                     operation=name,
                     write=op.write,
                     name=f"{service.name}.{name}",
