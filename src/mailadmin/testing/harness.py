@@ -137,7 +137,6 @@ class Harness:
             await provider.aclose()
         self._providers.clear()
         self._provider = None
-        self.mock.close()
 
 
 def open_harness(target: ConformanceTarget, mode: str, pool: ServerPool | None = None) -> Harness:
@@ -150,12 +149,10 @@ def open_harness(target: ConformanceTarget, mode: str, pool: ServerPool | None =
         base_url = target.mock.base_url
         return Harness(target, mode, InProcessControl(server), base_url, server.router(base_url))
     if mode == SERVER:
-        from mailadmin.testing.control import HttpControl
-
         if pool is None:
             raise ValueError("the server mode needs a ServerPool to serve the mock from")
         base_url = pool.url(target.mock)
-        control = HttpControl(base_url)
+        control = pool.control(target.mock)
         control.reset()
         if target.seed:
             control.seed(target.seed)
