@@ -8,7 +8,10 @@ import textwrap
 
 import pytest
 
+from mailadmin.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Operation
+from mailadmin.models import MailboxKind
 from mailadmin.testing import requires
+from mailadmin.testing.requirements import proven_features
 from mailadmin.testing.suite import SUITES, ConformanceSuite, all_suites
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -330,6 +333,19 @@ def test_every_suite_is_in_the_combined_suite() -> None:
     assert all(issubclass(ConformanceSuite, s) for s in SUITES)
     names = [n for s in SUITES for n in vars(s) if n.startswith("test_")]
     assert len(names) == len(set(names)), "two suites define a test of the same name"
+
+
+def test_every_optional_feature_of_the_matrix_is_proven_by_a_suite() -> None:
+    """A "yes" in the capability matrix is only worth what the kit checks behind it."""
+    everything = Capabilities(
+        operations=frozenset(Operation),
+        mailbox_kinds=frozenset(MailboxKind),
+        addons=frozenset(KNOWN_ADDONS),
+    )
+    optional = {f.key for f in everything.features()} - {op.value for op in REQUIRED}
+    # The operation-wide keys are proven kind by kind.
+    optional -= {Operation.CREATE_MAILBOX.value, Operation.DELETE_MAILBOX.value}
+    assert optional - proven_features(ConformanceSuite) == set()
 
 
 def test_requires_refuses_what_is_not_a_feature_key() -> None:

@@ -29,7 +29,7 @@ from mailadmin.models import MailboxKind
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["MARKER", "feature_keys", "requires"]
+__all__ = ["MARKER", "feature_keys", "proven_features", "requires"]
 
 #: The marker :func:`requires` sets.
 MARKER = "mailadmin_capability"
@@ -58,6 +58,25 @@ def feature_keys(item: pytest.Item) -> list[str]:
     for marker in item.iter_markers(MARKER):
         for key in marker.args:
             keys.append(str(key).format(**{k: str(v) for k, v in params.items()}))
+    return keys
+
+
+def proven_features(suite: type) -> set[str]:
+    """Every feature key some test of ``suite`` requires, parameters filled in: what a
+    passing run of the suite proves beyond the required operations."""
+    import inspect
+
+    keys: set[str] = set()
+    for name, function in inspect.getmembers(suite, inspect.isfunction):
+        if not name.startswith("test_"):
+            continue
+        marks = getattr(function, "pytestmark", [])
+        combos: list[dict[str, str]] = [{}]
+        for mark in (m for m in marks if m.name == "parametrize"):
+            argname, values = mark.args[0], mark.args[1]
+            combos = [{**c, argname: str(v)} for c in combos for v in values]
+        for mark in (m for m in marks if m.name == MARKER):
+            keys |= {str(key).format(**combo) for key in mark.args for combo in combos}
     return keys
 
 
