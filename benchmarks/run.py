@@ -1,18 +1,22 @@
 """Client cost of one provider call through the core, per HTTP transport.
 
-    python benchmarks/run.py [--calls N] [--concurrency 32] [--transports httpx,aiohttp]
+    python benchmarks/run.py [--calls N] [--concurrency 32] [--runs 3] [--transports ...]
 
-For each transport it measures, against a mock server on loopback in another process
-(uvicorn), a provider's public ``count_mailboxes`` going Provider -> Transport -> HTTP:
+Against a mock server on loopback in another process (uvicorn), for each HTTP transport
+("httpx", "aiohttp") and two paths:
 
-* client CPU per call: ``time.process_time`` over ``--calls`` sequential calls, divided
-  by the number of calls (the server's CPU is in the other process and not counted);
-* throughput: ``--calls`` calls spread over ``--concurrency`` concurrent workers, in calls
-  per second of wall time, with the client CPU per call of that run beside it.
+* ``core``: a provider's public ``count_mailboxes`` going Provider -> Transport -> httpx ->
+  HTTP transport, parsed into a ``MailboxCount``;
+* ``bare``: the same GET and JSON decoding on a bare ``httpx.AsyncClient``, for comparison;
+
+it measures client CPU per call (``time.process_time`` over ``--calls`` sequential calls;
+the server's CPU is in the other process and not counted) and throughput (``--calls``
+calls spread over ``--concurrency`` concurrent workers, calls per second of wall time,
+with the client CPU per call of that run). The two paths run in alternating blocks of
+calls on the same event loop, so both see the same machine conditions.
 
 The provider is a minimal one defined here (``BenchProvider``) calling one JSON endpoint of
-a small ASGI app (``--serve`` runs that app; the script starts it itself).
-"""
+a small ASGI app (``--serve`` runs that app; the script starts it itself)."""
 
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ from mailadmin.transport import Backend, raise_for_status
 
 TRANSPORTS: tuple[Backend, ...] = ("httpx", "aiohttp")
 WARM_UP = 50
+_BLOCK = 100  # calls per timed block; the paths alternate block by block
 _START_TIMEOUT = 20.0
 
 Scope = MutableMapping[str, Any]
@@ -177,66 +182,99 @@ class Figures:
 Call = Callable[[], Awaitable[object]]
 
 
-async def _time(path: str, transport: str, call: Call, calls: int, concurrency: int) -> Figures:
-    for _ in range(WARM_UP):
-        await call()
+@dataclass
+class _Tally:
+    calls: int = 0
+    cpu: float = 0.0
+    wall: float = 0.0
 
-    cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(calls):
-        await call()
-    cpu_seq = (time.process_time() - cpu) / calls
-    wall_seq = (time.perf_counter() - wall) / calls
+    async def timed(self, n: int, work: Awaitable[object]) -> None:
+        cpu, wall = time.process_time(), time.perf_counter()
+        await work
+        self.cpu += time.process_time() - cpu
+        self.wall += time.perf_counter() - wall
+        self.calls += n
 
-    # Open the whole pool first so the timed run measures steady state.
-    await asyncio.gather(*(call() for _ in range(concurrency)))
-    share = [calls // concurrency + (i < calls % concurrency) for i in range(concurrency)]
 
-    async def worker(n: int) -> None:
+async def _compare(paths: dict[str, Call], calls: int, concurrency: int) -> dict[str, _Tally]:
+    """Time every path in alternating blocks, so all see the same machine conditions.
+
+    Returns, per path, the sequential and the concurrent tallies (keys ``path`` and
+    ``path@``).
+    """
+    for call in paths.values():
+        for _ in range(WARM_UP):
+            await call()
+        # Open the whole pool first so the concurrent blocks measure steady state.
+        await asyncio.gather(*(call() for _ in range(concurrency)))
+
+    tallies = {key: _Tally() for name in paths for key in (name, f"{name}@")}
+    sequential_block = min(calls, _BLOCK)
+    concurrent_block = min(calls, max(_BLOCK, 4 * concurrency))
+
+    async def in_sequence(call: Call, n: int) -> None:
         for _ in range(n):
             await call()
 
-    cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker(n) for n in share))
-    wall_total = time.perf_counter() - wall
-    cpu_con = (time.process_time() - cpu) / calls
-    return Figures(
-        path, transport, cpu_seq * 1e6, wall_seq * 1e6, calls / wall_total, cpu_con * 1e6
-    )
+    async def at_once(call: Call, n: int) -> None:
+        share = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
+        await asyncio.gather(*(in_sequence(call, k) for k in share if k))
+
+    names = list(paths)
+    for block, done in enumerate(range(0, calls, sequential_block)):
+        n = min(sequential_block, calls - done)
+        for name in names if block % 2 == 0 else names[::-1]:
+            await tallies[name].timed(n, in_sequence(paths[name], n))
+    for block, done in enumerate(range(0, calls, concurrent_block)):
+        n = min(concurrent_block, calls - done)
+        for name in names if block % 2 == 0 else names[::-1]:
+            await tallies[f"{name}@"].timed(n, at_once(paths[name], n))
+    return tallies
 
 
-async def _measure_core(url: str, transport: Backend, calls: int, concurrency: int) -> Figures:
-    """A provider's public method: Provider -> Transport -> httpx -> HTTP transport."""
+async def _measure(url: str, transport: Backend, calls: int, concurrency: int) -> list[Figures]:
+    """Both paths over one HTTP transport.
+
+    ``core``: a provider's public method, Provider -> Transport -> httpx -> HTTP transport.
+    ``bare``: the same GET and JSON decoding on a bare httpx.AsyncClient over the same kind
+    of HTTP transport, to show what the core adds.
+    """
+    import httpx
+    from httpx_aiohttp import AiohttpTransport
+
     provider = BenchProvider(
         {"endpoint": url, "transport": transport, "max_connections": concurrency},
         instance=f"bench-{transport}",
     )
     tenant = TenantRef(name="example.com")
-    async with provider:
-        assert (await provider.count_mailboxes(tenant)).total == 48
-        return await _time(
-            "core", transport, lambda: provider.count_mailboxes(tenant), calls, concurrency
-        )
-
-
-async def _measure_bare(url: str, transport: Backend, calls: int, concurrency: int) -> Figures:
-    """The same GET and JSON decoding on a bare httpx.AsyncClient, for comparison."""
-    import httpx
-    from httpx_aiohttp import AiohttpTransport
-
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     backend: httpx.AsyncBaseTransport = (
         AiohttpTransport(limits=limits)
         if transport == "aiohttp"
         else httpx.AsyncHTTPTransport(limits=limits)
     )
-    async with httpx.AsyncClient(base_url=url, transport=backend) as client:
+    async with provider, httpx.AsyncClient(base_url=url, transport=backend) as client:
+        assert (await provider.count_mailboxes(tenant)).total == 48
 
-        async def call() -> object:
+        async def bare() -> object:
             response = await client.get("/tenants/example.com/count")
             response.raise_for_status()
             return response.json()
 
-        return await _time("bare", transport, call, calls, concurrency)
+        tallies = await _compare(
+            {"core": lambda: provider.count_mailboxes(tenant), "bare": bare}, calls, concurrency
+        )
+    return [
+        Figures(
+            path,
+            transport,
+            tallies[path].cpu / tallies[path].calls * 1e6,
+            tallies[path].wall / tallies[path].calls * 1e6,
+            tallies[f"{path}@"].calls / tallies[f"{path}@"].wall,
+            tallies[f"{path}@"].cpu / tallies[f"{path}@"].calls * 1e6,
+        )
+        for path in ("core", "bare")
+    ]
 
 
 def _report(rows: list[list[Figures]], calls: int, concurrency: int) -> None:
@@ -285,14 +323,23 @@ def main(argv: list[str] | None = None) -> None:
     if names - set(transports) or args.calls < 1 or args.concurrency < 1 or args.runs < 1:
         parser.error(f"transports are {', '.join(TRANSPORTS)}; numbers must be 1 or more")
 
-    plan = [(m, t) for m in (_measure_core, _measure_bare) for t in transports]
     rows: list[list[Figures]] = []
     with _server_process() as url:
         for run in range(args.runs):
-            # Alternate the order so no measurement always runs on a warmer machine.
-            order = plan if run % 2 == 0 else plan[::-1]
-            row = {(m, t): asyncio.run(m(url, t, args.calls, args.concurrency)) for m, t in order}
-            rows.append([row[key] for key in plan])
+            # Alternate the order so neither transport always runs on a warmer machine.
+            order = transports if run % 2 == 0 else transports[::-1]
+            figures = {
+                t: asyncio.run(_measure(url, t, args.calls, args.concurrency)) for t in order
+            }
+            rows.append(
+                [
+                    f
+                    for path in ("core", "bare")
+                    for t in transports
+                    for f in figures[t]
+                    if f.path == path
+                ]
+            )
     _report(rows, args.calls, args.concurrency)
 
 

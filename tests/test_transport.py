@@ -570,6 +570,24 @@ async def test_each_attempt_is_logged_with_structured_fields_and_no_body_at_info
     assert "request-marker" not in text
 
 
+async def test_failed_attempts_are_logged_when_only_warnings_are_enabled(
+    router: respx.MockRouter,
+    make_transport: Callable[..., Transport],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mailadmin.transport")
+    route = router.get("/users")
+    route.side_effect = [httpx.ConnectError("refused"), httpx.Response(200)]
+
+    await make_transport().request("GET", "users", write=False)
+
+    failed = [r for r in caplog.records if "failed after" in r.getMessage()]
+    assert len(failed) == 1
+    assert failed[0].levelno == logging.WARNING
+    assert "ConnectError: refused" in failed[0].getMessage()
+    assert not any(r.levelno < logging.WARNING for r in caplog.records)
+
+
 # -- status mapping --------------------------------------------------------------------------
 
 

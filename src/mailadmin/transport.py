@@ -476,7 +476,7 @@ class Transport:
         response: httpx.Response | None = None,
         error: Exception | None = None,
     ) -> None:
-        if not log.isEnabledFor(logging.INFO):
+        if not log.isEnabledFor(logging.WARNING if error is not None else logging.INFO):
             return
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         url = self.redact(str(request.url))
