@@ -138,7 +138,9 @@ def _config(server: MockServer, host: str) -> uvicorn.Config:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # The protocol must be named: asyncio turns Nagle off (TCP_NODELAY) only on sockets
+    # whose proto is TCP, and with Nagle plus delayed ACKs every reply waits ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
