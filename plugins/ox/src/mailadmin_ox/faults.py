@@ -42,58 +42,38 @@ def _rule(exceptions: str, pattern: str, build: _Factory) -> _Rule:
     return _Rule(names, re.compile(pattern), build)
 
 
-def _auth(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.AuthenticationError(f"{who} rejected the configured credentials", debug=debug)
+def _say(kind: type[errors.MailadminError], template: str) -> _Factory:
+    """A factory for a fixed user-safe message; ``{who}`` is the instance, ``{0}`` a group."""
+
+    def build(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
+        return kind(template.format(*m, who=who), debug=debug)
+
+    return build
 
 
-def _auth_missing(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.AuthenticationError(f"{who} received no credentials", debug=debug)
-
-
-def _auth_reseller(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.AuthenticationError(
-        f"{who}: the reseller account may not manage that sub-admin", debug=debug
-    )
-
-
-def _no_user(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.NotFoundError(f"The mailbox does not exist on {who}", debug=debug)
-
-
-def _no_context(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.NotFoundError(f"The context does not exist on {who}", debug=debug)
-
-
-def _not_found(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.NotFoundError(f"The object does not exist on {who}", debug=debug)
-
-
-def _no_combination(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ConfigurationError(
-        f"The access combination '{m[0]}' configured for {who} does not exist there",
-        debug=debug,
-    )
-
-
-def _null_access(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ValidationError(
-        f"{who} was sent an empty access combination or mailbox", debug=debug
-    )
-
-
-def _exists(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ConflictError(f"The mailbox already exists on {who}", debug=debug)
-
-
-def _conflict(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ConflictError(f"{who} refused the change: the object already exists", debug=debug)
-
-
-def _still_owns(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ConflictError(
-        f"{who} refused to delete the sub-admin: it still owns contexts", debug=debug
-    )
-
+_auth = _say(errors.AuthenticationError, "{who} rejected the configured credentials")
+_auth_missing = _say(errors.AuthenticationError, "{who} received no credentials")
+_auth_reseller = _say(
+    errors.AuthenticationError, "{who}: the reseller account may not manage that sub-admin"
+)
+_no_user = _say(errors.NotFoundError, "The mailbox does not exist on {who}")
+_no_context = _say(errors.NotFoundError, "The context does not exist on {who}")
+_not_found = _say(errors.NotFoundError, "The object does not exist on {who}")
+_no_combination = _say(
+    errors.ConfigurationError,
+    "The access combination '{0}' configured for {who} does not exist there",
+)
+_null_access = _say(errors.ValidationError, "{who} was sent an empty access combination or mailbox")
+_exists = _say(errors.ConflictError, "The mailbox already exists on {who}")
+_conflict = _say(errors.ConflictError, "{who} refused the change: the object already exists")
+_still_owns = _say(
+    errors.ConflictError, "{who} refused to delete the sub-admin: it still owns contexts"
+)
+_invalid = _say(errors.ValidationError, "{who} refused the data as invalid")
+_updating = _say(errors.Unavailable, "{who} is updating its database; try again later")
+_remote = _say(errors.Unavailable, "{who} could not complete the call; try again later")
+_storage = _say(errors.ProviderError, "{who} could not store or read the data")
+_client = _say(errors.ProtocolError, "{who} could not read the request")
 
 _LIMITS = {
     "number of users per context": "the context's user limit",
@@ -107,26 +87,6 @@ _LIMITS = {
 def _limit(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
     what = _LIMITS.get(m[0], "a reseller limit")
     return errors.QuotaExceeded(f"{who}: {what} of {m[1]} is reached", debug=debug)
-
-
-def _invalid(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ValidationError(f"{who} refused the data as invalid", debug=debug)
-
-
-def _updating(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.Unavailable(f"{who} is updating its database; try again later", debug=debug)
-
-
-def _remote(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.Unavailable(f"{who} could not complete the call; try again later", debug=debug)
-
-
-def _storage(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ProviderError(f"{who} could not store or read the data", debug=debug)
-
-
-def _client(m: tuple[str, ...], who: str, debug: dict[str, Any]) -> errors.MailadminError:
-    return errors.ProtocolError(f"{who} could not read the request", debug=debug)
 
 
 _CREDS = "InvalidCredentialsException"
