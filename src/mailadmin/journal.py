@@ -52,7 +52,14 @@ class Journal:
         import sqlalchemy as sa
 
         self.url = url
-        self._engine = sa.create_engine(url)
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            # One shared connection, or every thread (the blocking facade's loop runs in
+            # its own) would see a different empty database.
+            self._engine = sa.create_engine(
+                url, poolclass=sa.StaticPool, connect_args={"check_same_thread": False}
+            )
+        else:
+            self._engine = sa.create_engine(url)
         self._meta = sa.MetaData()
         self._table = sa.Table(
             "mailadmin_journal",
@@ -74,6 +81,11 @@ class Journal:
         )
         self._meta.create_all(self._engine)
         self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The database engine (other mailadmin tables, such as allocations, share it)."""
+        return self._engine
 
     def started(self, call: CallInfo) -> None:
         """Record that a write is about to be sent."""

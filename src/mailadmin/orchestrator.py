@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailadmin import errors
+from mailadmin.allocations import KEPT_ADDONS, Allocations, addon_for_kind
 from mailadmin.bulk import BulkResult, OnError, Progress, run_bulk
 from mailadmin.config import Config
 from mailadmin.models import (
@@ -22,9 +23,11 @@ from mailadmin.models import (
     Licence,
     Mailbox,
     MailboxCount,
+    MailboxKind,
     MailboxRef,
     NativePlan,
     NewMailbox,
+    Outcome,
     TenantRef,
 )
 from mailadmin.provider import CallHooks, CallInfo, Provider
@@ -88,6 +91,7 @@ class Orchestrator:
         self._http = dict(http or {})
         self._providers: dict[str, Provider] = {}
         self._hooks = _JournalHooks(registry.hooks, self.journal)
+        self._allocations: Allocations | None = None
 
     @classmethod
     def from_config(cls, path: str | Path, **kwargs: Any) -> Orchestrator:
@@ -112,6 +116,21 @@ class Orchestrator:
         if journal is False:
             return None
         return journal
+
+    @property
+    def allocations(self) -> Allocations:
+        """Add-on allocations kept by mailadmin for platforms that set no such limit."""
+        if self._allocations is None:
+            if self.journal is not None:
+                engine = self.journal.engine
+            else:
+                import sqlalchemy as sa
+
+                engine = sa.create_engine(
+                    "sqlite://", poolclass=sa.StaticPool, connect_args={"check_same_thread": False}
+                )
+            self._allocations = Allocations(engine)
+        return self._allocations
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -196,10 +215,49 @@ class Orchestrator:
         *,
         dry_run: bool = False,
     ) -> ChangeResult[int]:
-        """Set the total quantity of an add-on for a tenant."""
+        """Set the total quantity of an add-on for a tenant.
+
+        Shared and resource mailbox add-ons of a platform that sets no such limit are kept
+        by mailadmin and enforced by :meth:`create_mailbox`.
+        """
         ref_addon = self._check_addon(addon)
         provider, ref = self.provider_for(tenant)
+        if (
+            ref_addon.name in KEPT_ADDONS
+            and ref_addon.plan is None
+            and not provider.capabilities.supports(f"addon:{ref_addon.name}")
+        ):
+            return await self._keep_allocation(provider, ref, ref_addon.name, quantity, dry_run)
         return await provider.apply_addon(ref, ref_addon, quantity, dry_run=dry_run)
+
+    async def _keep_allocation(
+        self, provider: Provider, tenant: TenantRef, addon: str, quantity: int, dry_run: bool
+    ) -> ChangeResult[int]:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise errors.ValidationError("The add-on quantity must be a whole number, 0 or more")
+        arguments = {"tenant": tenant, "addon": AddonRef(name=addon), "quantity": quantity}
+        call = CallInfo(provider.instance, provider.name, "apply_addon", arguments, dry_run)
+        self._hooks.before(provider, call)
+        try:
+            before = self.allocations.get(provider.instance, tenant.name, addon)
+            if before != quantity and not dry_run:
+                self.allocations.set(provider.instance, tenant.name, addon, quantity)
+        except Exception as exc:
+            from mailadmin.provider import normalise
+
+            error = normalise(exc, provider.instance)
+            self._hooks.error(provider, call, error)
+            raise error from exc
+        result = ChangeResult[int](
+            operation="apply_addon",
+            subject=f"{tenant.name} {addon}",
+            outcome=Outcome.UNCHANGED if before == quantity else Outcome.CHANGED,
+            before=before,
+            after=quantity,
+            dry_run=dry_run and before != quantity,
+        )
+        self._hooks.after(provider, call, result)
+        return result
 
     async def get_licence(self, instance: str) -> Licence:
         """The licence of one provider instance."""
@@ -221,11 +279,39 @@ class Orchestrator:
     async def create_mailbox(
         self, tenant: str | TenantRef, mailbox: NewMailbox, *, dry_run: bool = False
     ) -> ChangeResult[Mailbox]:
-        """Create a mailbox of any kind the provider supports."""
+        """Create a mailbox of any kind the provider supports.
+
+        A shared, room or equipment mailbox is refused with ``QuotaExceeded`` when the
+        tenant has used every one of an allocation that mailadmin keeps for it.
+        """
         if mailbox.plan is not None:
             self._check_plan(mailbox.plan)
         provider, ref = self.provider_for(tenant)
+        await self._check_kept_allocation(provider, ref, mailbox.kind)
         return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
+
+    async def _check_kept_allocation(
+        self, provider: Provider, tenant: TenantRef, kind: MailboxKind
+    ) -> None:
+        addon = addon_for_kind(kind)
+        if addon is None or provider.capabilities.supports(f"addon:{addon}"):
+            return
+        bought = self.allocations.get(provider.instance, tenant.name, addon)
+        if bought is None:
+            return
+        counts = await provider.count_mailboxes(tenant)
+        if addon == "shared_mailbox":
+            used = counts.of(MailboxKind.SHARED)
+        else:
+            used = counts.of(MailboxKind.ROOM) + counts.of(MailboxKind.EQUIPMENT)
+        if used >= bought:
+            what = (
+                "shared mailboxes" if addon == "shared_mailbox" else "room and equipment mailboxes"
+            )
+            raise errors.QuotaExceeded(
+                f"{tenant.name} uses all {bought} {what} it has bought; "
+                f"raise the '{addon}' add-on to create more"
+            )
 
     async def delete_mailbox(
         self, mailbox: str | MailboxRef, *, dry_run: bool = False

@@ -1,0 +1,79 @@
+"""Add-on allocations that mailadmin keeps itself, for platforms that have no such limit.
+
+Shared and resource mailboxes are sold as add-ons, but some platforms (OX, Exchange) set no
+limit on them. For those, the orchestrator records the quantity bought here, beside the
+journal, and checks it when a shared, room or equipment mailbox is created. A tenant with
+no recorded allocation is not limited.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from mailadmin.models import MailboxKind
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = ["KEPT_ADDONS", "Allocations", "addon_for_kind"]
+
+#: Add-ons the orchestrator can keep when the provider does not.
+KEPT_ADDONS = frozenset({"shared_mailbox", "resource_mailbox"})
+
+
+def addon_for_kind(kind: MailboxKind) -> str | None:
+    """The add-on that limits mailboxes of ``kind`` (rooms and equipment share one)."""
+    if kind is MailboxKind.SHARED:
+        return "shared_mailbox"
+    if kind in (MailboxKind.ROOM, MailboxKind.EQUIPMENT):
+        return "resource_mailbox"
+    return None
+
+
+class Allocations:
+    """Quantities bought per (instance, tenant, add-on), in table ``mailadmin_allocations``."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        import sqlalchemy as sa
+
+        self._engine = engine
+        meta = sa.MetaData()
+        self._table = sa.Table(
+            "mailadmin_allocations",
+            meta,
+            sa.Column("instance", sa.String(255), primary_key=True),
+            sa.Column("tenant", sa.String(255), primary_key=True),
+            sa.Column("addon", sa.String(64), primary_key=True),
+            sa.Column("quantity", sa.Integer, nullable=False),
+            sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+        )
+        meta.create_all(engine)
+        self._lock = threading.Lock()
+
+    def get(self, instance: str, tenant: str, addon: str) -> int | None:
+        """The quantity bought, or ``None`` when none was recorded."""
+        t = self._table
+        query = t.select().where(t.c.instance == instance, t.c.tenant == tenant, t.c.addon == addon)
+        with self._engine.connect() as db:
+            row = db.execute(query).mappings().first()
+        return None if row is None else int(row["quantity"])
+
+    def set(self, instance: str, tenant: str, addon: str, quantity: int) -> None:
+        """Record the total quantity bought (absolute, like every add-on)."""
+        t = self._table
+        key = (t.c.instance == instance, t.c.tenant == tenant, t.c.addon == addon)
+        now = datetime.now(UTC)
+        with self._lock, self._engine.begin() as db:
+            updated = db.execute(t.update().where(*key).values(quantity=quantity, updated=now))
+            if updated.rowcount == 0:
+                db.execute(
+                    t.insert().values(
+                        instance=instance,
+                        tenant=tenant,
+                        addon=addon,
+                        quantity=quantity,
+                        updated=now,
+                    )
+                )

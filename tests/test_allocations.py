@@ -1,0 +1,124 @@
+"""Allocations mailadmin keeps for platforms that set no limit on shared and resource mailboxes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mailadmin import Orchestrator, errors
+from mailadmin.capabilities import Capabilities
+from mailadmin.hookspecs import hookimpl
+from mailadmin.mock import MockServer
+from mailadmin.models import MailboxKind, NewMailbox, Outcome
+from mailadmin.reference.mock import MemoryMock
+from mailadmin.reference.provider import MemoryProvider
+from mailadmin.registry import Registry
+
+BASE = "http://unlimited.test"
+
+
+class Unlimited(MemoryProvider):
+    """The reference provider on a platform that cannot limit shared or resource mailboxes."""
+
+    name = "unlimited"
+    capabilities = Capabilities(
+        operations=MemoryProvider.capabilities.operations,
+        mailbox_kinds=MemoryProvider.capabilities.mailbox_kinds,
+        addons=frozenset({"mailboxes", "storage_gb"}),
+        unsupported={
+            "addon:shared_mailbox": "the platform sets no such limit",
+            "addon:resource_mailbox": "the platform sets no such limit",
+        },
+    )
+
+
+class _Plugin:
+    @hookimpl
+    def mailadmin_register_providers(self, register: Any) -> None:
+        register("unlimited", provider=Unlimited)
+
+
+@pytest.fixture
+def server() -> MockServer:
+    # The platform itself would allow 99: only mailadmin's allocation may refuse.
+    mailboxes = [
+        {"address": "anna@example.com", "kind": "user", "plan": "basic"},
+        {"address": "info@example.com", "kind": "shared"},
+        {"address": "room-1@example.com", "kind": "room"},
+    ]
+    allocations = {"shared_mailboxes": 99, "resource_mailboxes": 99}
+    seed = {"tenants": {"example.com": {"allocations": allocations, "mailboxes": mailboxes}}}
+    return MockServer(MemoryMock, seed=seed)
+
+
+@pytest.fixture
+async def orch(server: MockServer, tmp_path):
+    registry = Registry(load=[], disable=[], builtins=False)
+    registry.register_plugin(_Plugin(), "unlimited")
+    config = {
+        "instances": {
+            "eu": {
+                "provider": "unlimited",
+                "endpoint": BASE,
+                "retries": 0,
+                "credentials": {"username": "admin", "secret": "secret"},
+            }
+        },
+        "tenants": {"example.com": {"instance": "eu"}},
+        "journal": {"url": f"sqlite:///{tmp_path / 'journal.sqlite'}"},
+    }
+    async with Orchestrator.from_dict(
+        config, registry=registry, http={"eu": server.router(BASE)}
+    ) as o:
+        yield o
+
+
+async def test_kept_allocations_limit_creation_of_shared_and_resource_mailboxes(
+    orch: Orchestrator, server: MockServer
+) -> None:
+    # The tenant has one shared mailbox (info@) and one room (room-1@).
+    bought = await orch.apply_addon("example.com", "shared_mailbox", 2)
+    assert (bought.outcome, bought.before, bought.after) == (Outcome.CHANGED, None, 2)
+    assert server.calls("set_allocation") == []  # kept by mailadmin, not sent
+    await orch.create_mailbox(
+        "example.com", NewMailbox(address="sales@example.com", kind=MailboxKind.SHARED)
+    )
+    with pytest.raises(errors.QuotaExceeded, match="uses all 2 shared mailboxes"):
+        await orch.create_mailbox(
+            "example.com", NewMailbox(address="help@example.com", kind=MailboxKind.SHARED)
+        )
+    await orch.apply_addon("example.com", "resource_mailbox", 1)
+    with pytest.raises(errors.QuotaExceeded, match="room and equipment"):
+        await orch.create_mailbox(
+            "example.com", NewMailbox(address="beamer@example.com", kind=MailboxKind.EQUIPMENT)
+        )
+    # User mailboxes are not limited by these add-ons.
+    await orch.create_mailbox("example.com", NewMailbox(address="dora@example.com", plan=None))
+
+
+async def test_a_kept_allocation_is_absolute_journalled_and_honours_dry_run(
+    orch: Orchestrator,
+) -> None:
+    preview = await orch.apply_addon("example.com", "shared_mailbox", 5, dry_run=True)
+    assert preview.dry_run and preview.outcome is Outcome.CHANGED
+    assert orch.allocations.get("eu", "example.com", "shared_mailbox") is None
+    await orch.apply_addon("example.com", "shared_mailbox", 5)
+    again = await orch.apply_addon("example.com", "shared_mailbox", 5)
+    assert again.outcome is Outcome.UNCHANGED and again.before == 5
+    assert orch.journal is not None
+    assert [(e.operation, e.dry_run, e.outcome) for e in orch.journal.entries()] == [
+        ("apply_addon", False, "unchanged"),
+        ("apply_addon", False, "changed"),
+        ("apply_addon", True, "changed"),
+    ]
+    with pytest.raises(errors.ValidationError, match="whole number"):
+        await orch.apply_addon("example.com", "shared_mailbox", -1)
+
+
+async def test_without_a_recorded_allocation_creation_is_not_limited(orch: Orchestrator) -> None:
+    for name in ("a", "b", "c"):
+        created = await orch.create_mailbox(
+            "example.com", NewMailbox(address=f"{name}@example.com", kind=MailboxKind.SHARED)
+        )
+        assert created.outcome is Outcome.CHANGED
