@@ -19,7 +19,8 @@ def sample_config() -> dict[str, Any]:
 
 def scenario() -> DemoScenario:
     """Upgrade Anna (Mail to Sync) and Ben (Sync to Collaborate) of ``example.com``, then
-    set its seats, Collaborate seats and extra storage."""
+    set its seats, Collaborate seats and extra storage, and sell it shared mailboxes (an
+    allocation the orchestrator keeps, as OX sets no such limit)."""
     config = sample_config()
     instance = {k: v for k, v in config["instances"]["ox"].items() if k != "endpoint"}
     tenants = {
@@ -34,5 +35,6 @@ def scenario() -> DemoScenario:
             ("example.com", "mailboxes", 15),
             ("example.com", "mailboxes:collaborate", 5),
             ("example.com", "storage_gb", 20),
+            ("example.com", "shared_mailbox", 3),
         ],
     )
