@@ -15,8 +15,10 @@ calls spread over ``--concurrency`` concurrent workers, calls per second of wall
 with the client CPU per call of that run). The two paths run in alternating blocks of
 calls on the same event loop, so both see the same machine conditions.
 
-The provider is a minimal one defined here (``BenchProvider``) calling one JSON endpoint of
-a small ASGI app (``--serve`` runs that app; the script starts it itself)."""
+``--target reference`` (the default when installed) measures the reference provider
+``memory`` (``mailadmin.reference``) against its mock served by ``mailadmin.mock.serve``;
+``--target minimal`` measures ``BenchProvider``, defined here, calling one JSON endpoint of
+a small ASGI app (``--serve`` runs that app). The script starts the server itself."""
 
 from __future__ import annotations
 
@@ -54,6 +56,52 @@ TRANSPORTS: tuple[Backend, ...] = ("httpx", "aiohttp")
 WARM_UP = 50
 _BLOCK = 100  # calls per timed block; the paths alternate block by block
 _START_TIMEOUT = 20.0
+
+_SERVE_MEMORY = "from mailadmin.mock.serve import serve_forever; serve_forever('memory')"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is measured: a provider, the mock it talks to, and the bare equivalent call.
+
+    ``server``: the command that serves the mock on loopback and prints ``listening on
+    URL``; ``bare_path``: the GET a bare client sends for one ``count_mailboxes``;
+    ``bare_auth``: its basic-auth pair, if any.
+    """
+
+    name: str
+    description: str
+    server: tuple[str, ...]
+    provider: Callable[[dict[str, Any]], Provider]
+    bare_path: str
+    bare_auth: tuple[str, str] | None
+
+
+def _targets() -> dict[str, Target]:
+    targets = {
+        "minimal": Target(
+            name="minimal",
+            description="BenchProvider (defined here): one GET of a small ASGI app",
+            server=(sys.executable, __file__, "--serve"),
+            provider=lambda settings: BenchProvider(settings),
+            bare_path="/tenants/example.com/count",
+            bare_auth=None,
+        )
+    }
+    try:
+        from mailadmin.reference.provider import MemoryProvider
+    except ImportError:  # the reference provider is not part of this checkout
+        return targets
+    targets["reference"] = Target(
+        name="reference",
+        description="the reference provider 'memory' against its mock (mailadmin.mock.serve)",
+        server=(sys.executable, "-c", _SERVE_MEMORY),
+        provider=lambda settings: MemoryProvider(settings),
+        bare_path="/api/tenants/example.com/mailboxes",
+        bare_auth=("admin", "secret"),
+    )
+    return targets
+
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -143,9 +191,9 @@ def _serve() -> None:
 
 
 @contextmanager
-def _server_process() -> Iterator[str]:
+def _server_process(command: tuple[str, ...]) -> Iterator[str]:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve"],
+        list(command),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -232,7 +280,9 @@ async def _compare(paths: dict[str, Call], calls: int, concurrency: int) -> dict
     return tallies
 
 
-async def _measure(url: str, transport: Backend, calls: int, concurrency: int) -> list[Figures]:
+async def _measure(
+    target: Target, url: str, transport: Backend, calls: int, concurrency: int
+) -> list[Figures]:
     """Both paths over one HTTP transport.
 
     ``core``: a provider's public method, Provider -> Transport -> httpx -> HTTP transport.
@@ -242,9 +292,8 @@ async def _measure(url: str, transport: Backend, calls: int, concurrency: int) -
     import httpx
     from httpx_aiohttp import AiohttpTransport
 
-    provider = BenchProvider(
-        {"endpoint": url, "transport": transport, "max_connections": concurrency},
-        instance=f"bench-{transport}",
+    provider = target.provider(
+        {"endpoint": url, "transport": transport, "max_connections": concurrency}
     )
     tenant = TenantRef(name="example.com")
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -254,10 +303,12 @@ async def _measure(url: str, transport: Backend, calls: int, concurrency: int) -
         else httpx.AsyncHTTPTransport(limits=limits)
     )
     async with provider, httpx.AsyncClient(base_url=url, transport=backend) as client:
-        assert (await provider.count_mailboxes(tenant)).total == 48
+        counted = await provider.count_mailboxes(tenant)
+        assert counted.total > 0, counted  # the call works before it is timed
+        auth = httpx.BasicAuth(*target.bare_auth) if target.bare_auth else None
 
         async def bare() -> object:
-            response = await client.get("/tenants/example.com/count")
+            response = await client.get(target.bare_path, auth=auth)
             response.raise_for_status()
             return response.json()
 
@@ -277,13 +328,14 @@ async def _measure(url: str, transport: Backend, calls: int, concurrency: int) -
     ]
 
 
-def _report(rows: list[list[Figures]], calls: int, concurrency: int) -> None:
+def _report(target: Target, rows: list[list[Figures]], calls: int, concurrency: int) -> None:
     print(
         f"python {platform.python_version()} on {platform.machine()}, "
         f"{os.cpu_count()} CPUs; {calls} calls per measurement, median of {len(rows)} run(s); "
         f"throughput with {concurrency} concurrent calls\n"
+        f"target: {target.description}\n"
         "core = Provider.count_mailboxes -> Transport -> httpx.AsyncClient -> HTTP transport\n"
-        "bare = the same GET + JSON decode on a bare httpx.AsyncClient (no core)\n"
+        f"bare = GET {target.bare_path} + JSON decode on a bare httpx.AsyncClient (no core)\n"
     )
     header = (
         f"{'path':<6}{'transport':<10}{'CPU/call seq':>14}{'wall/call seq':>15}"
@@ -313,23 +365,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--transports", default=",".join(TRANSPORTS), help="comma-separated transports"
     )
+    targets = _targets()
+    parser.add_argument(
+        "--target",
+        choices=sorted(targets),
+        default="reference" if "reference" in targets else "minimal",
+        help="the provider to call (default: the reference provider when installed)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         _serve()
         return
+    target = targets[args.target]
     names = {t.strip() for t in args.transports.split(",") if t.strip()}
     transports = [t for t in TRANSPORTS if t in names]
     if names - set(transports) or args.calls < 1 or args.concurrency < 1 or args.runs < 1:
         parser.error(f"transports are {', '.join(TRANSPORTS)}; numbers must be 1 or more")
 
     rows: list[list[Figures]] = []
-    with _server_process() as url:
+    with _server_process(target.server) as url:
         for run in range(args.runs):
             # Alternate the order so neither transport always runs on a warmer machine.
             order = transports if run % 2 == 0 else transports[::-1]
             figures = {
-                t: asyncio.run(_measure(url, t, args.calls, args.concurrency)) for t in order
+                t: asyncio.run(_measure(target, url, t, args.calls, args.concurrency))
+                for t in order
             }
             rows.append(
                 [
@@ -340,7 +401,7 @@ def main(argv: list[str] | None = None) -> None:
                     if f.path == path
                 ]
             )
-    _report(rows, args.calls, args.concurrency)
+    _report(target, rows, args.calls, args.concurrency)
 
 
 if __name__ == "__main__":
