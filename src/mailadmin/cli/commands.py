@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -487,5 +488,5 @@ def main(argv: list[str] | None = None) -> int:
         import logging
 
         logging.getLogger("mailadmin.cli").debug("unexpected error", exc_info=True)
-        return Output(as_json="--json" in (argv or [])).error(exc)
+        return Output(as_json="--json" in (sys.argv[1:] if argv is None else argv)).error(exc)
     return EXIT_OK
