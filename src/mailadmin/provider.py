@@ -22,6 +22,7 @@ import pydantic
 
 from mailadmin import errors
 from mailadmin.capabilities import REQUIRED, Capabilities, Operation
+from mailadmin.dryrun import dry_run_active, dry_run_scope
 from mailadmin.models import (
     AddonRef,
     ChangeResult,
@@ -159,8 +160,6 @@ class Provider:
     @property
     def dry_run(self) -> bool:
         """True while the current call is a dry run: report, never write."""
-        from mailadmin.transport import dry_run_active
-
         return dry_run_active()
 
     def plan(self, name: str) -> PlanMapping:
@@ -337,8 +336,6 @@ class Provider:
         dry_run: bool,
         impl: Callable[[], Awaitable[R]],
     ) -> R:
-        from mailadmin.transport import dry_run_scope
-
         call = CallInfo(self.instance, self.name, operation.value, arguments, dry_run)
         self.hooks.before(self, call)
         try:

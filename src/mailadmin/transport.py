@@ -4,7 +4,8 @@
 write again: timeouts and connection limits, a request id per call (``X-Request-Id``, the
 same across the retries of that call), retries with backoff and jitter for idempotent calls,
 refusal of writes during a dry run, and one log record per attempt with secrets redacted.
-:func:`raise_for_status` maps generic HTTP statuses onto mailadmin's typed errors.
+:func:`~mailadmin.responses.raise_for_status` (re-exported here) maps generic HTTP
+statuses onto mailadmin's typed errors; dry runs live in :mod:`mailadmin.dryrun`.
 
 The HTTP transport under the client is a setting: ``"aiohttp"`` (the default; the
 ``httpx-aiohttp`` transport, fast under concurrency), ``"httpx"`` (httpx's own pool), or any
@@ -20,16 +21,20 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mailadmin import errors
+from mailadmin.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.redaction import Redactor
+from mailadmin.responses import (
+    REDACTOR_EXTENSION,
+    REQUEST_ID_HEADER,
+    excerpt,
+    parse_retry_after,
+    raise_for_status,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -53,8 +58,6 @@ __all__ = [
 
 log = logging.getLogger("mailadmin.transport")
 
-#: Header carrying the id of one call; the same on every retry of that call.
-REQUEST_ID_HEADER = "X-Request-Id"
 #: Statuses after which an idempotent call is sent again.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -65,38 +68,6 @@ Sleep = Callable[[float], Awaitable[None]]
 
 _MOCK_BASE_URL = "http://mock.invalid"
 _BACKOFF_BASE = 0.5  # seconds before the first retry when the server gives no Retry-After
-_BODY_EXCERPT = 2000  # characters of a body kept in logs and error debug
-_REDACTOR = "mailadmin.redactor"  # key in response.extensions
-
-_dry_run: ContextVar[bool] = ContextVar("mailadmin_dry_run", default=False)
-
-
-# -- dry runs --------------------------------------------------------------------------------
-
-
-@contextmanager
-def dry_run_scope(active: bool) -> Iterator[None]:
-    """Run the enclosed code as a dry run when ``active`` (writes are refused).
-
-    Scopes nest and restore the outer state on exit. An inner scope cannot switch off an
-    outer dry run: once a dry run, everything called from it stays one.
-    """
-    token = _dry_run.set(active or _dry_run.get())
-    try:
-        yield
-    finally:
-        _dry_run.reset(token)
-
-
-def dry_run_active() -> bool:
-    """True while the current task runs inside an active :func:`dry_run_scope`."""
-    return _dry_run.get()
-
-
-class DryRunViolation(errors.ProviderError):
-    """A provider tried to send a write during a dry run. It was never sent."""
-
-    code = "dry_run_violation"
 
 
 # -- the transport ---------------------------------------------------------------------------
@@ -262,7 +233,7 @@ class Transport:
                 response = await attempt()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request, request_id, attempts) from exc
-        response.extensions[_REDACTOR] = self._redactor
+        response.extensions[REDACTOR_EXTENSION] = self._redactor
         return response
 
     def redact(self, text: str) -> str:
@@ -518,7 +489,7 @@ class Transport:
                 "request %s headers=%s body=%s",
                 request_id,
                 self._redactor.redact_headers(request.headers),
-                _excerpt(self.redact(_body_text(request))),
+                excerpt(self.redact(_body_text(request))),
                 extra=extra,
             )
             if response is not None:
@@ -526,85 +497,9 @@ class Transport:
                     "response %s headers=%s body=%s",
                     request_id,
                     self._redactor.redact_headers(response.headers),
-                    _excerpt(self.redact(response.content.decode("utf-8", "replace"))),
+                    excerpt(self.redact(response.content.decode("utf-8", "replace"))),
                     extra=extra,
                 )
-
-
-# -- statuses --------------------------------------------------------------------------------
-
-
-def raise_for_status(
-    response: httpx.Response,
-    *,
-    provider: str,
-    redactor: Transport | Redactor | None = None,
-) -> None:
-    """Raise the mailadmin error for an HTTP error status; 1xx-3xx pass.
-
-    401/403 :class:`~mailadmin.errors.AuthenticationError`, 404 ``NotFoundError``, 409
-    ``ConflictError``, 429 ``RateLimited`` (with ``retry_after``), 5xx ``Unavailable``, any
-    other 4xx ``ProviderError``. Messages are user-safe; ``error.debug`` holds the redacted
-    request line, status, a body excerpt and the request id. A response from
-    :meth:`Transport.request` is redacted with that transport's secrets without
-    ``redactor``.
-    """
-    status = response.status_code
-    if status < 400:
-        return
-    redact = _redact_for(response, redactor)
-    debug = _response_debug(response, redact)
-    if status == 401:
-        raise errors.AuthenticationError(f"{provider} rejected the credentials", debug=debug)
-    if status == 403:
-        raise errors.AuthenticationError(
-            f"{provider} refused access with these credentials", debug=debug
-        )
-    if status == 404:
-        raise errors.NotFoundError(f"{provider} could not find the requested object", debug=debug)
-    if status == 409:
-        raise errors.ConflictError(
-            f"{provider} refused the change because it conflicts with the current state",
-            debug=debug,
-        )
-    if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        wait = f" in {retry_after:.0f} seconds" if retry_after is not None else " later"
-        raise errors.RateLimited(
-            f"{provider} is limiting the request rate; try again{wait}",
-            retry_after=retry_after,
-            debug=debug,
-        )
-    if status >= 500:
-        raise errors.Unavailable(
-            f"{provider} failed with a server error (HTTP {status})", debug=debug
-        )
-    raise errors.ProviderError(f"{provider} refused the request (HTTP {status})", debug=debug)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP-date); None if absent.
-
-    A date in the past gives 0; an unreadable value gives None.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if seconds >= 0 and seconds == seconds else None  # NaN is not a wait
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 # -- private ---------------------------------------------------------------------------------
@@ -668,39 +563,6 @@ def _is_retryable_error(exc: BaseException | None) -> bool:
     import httpx
 
     return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
-
-
-def _redact_for(
-    response: httpx.Response, redactor: Transport | Redactor | None
-) -> Callable[[str], str]:
-    if redactor is not None:
-        return redactor.redact
-    attached = response.extensions.get(_REDACTOR)
-    if isinstance(attached, Redactor):
-        return attached.redact
-    return Redactor().redact
-
-
-def _response_debug(response: httpx.Response, redact: Callable[[str], str]) -> dict[str, Any]:
-    debug: dict[str, Any] = {"status": response.status_code}
-    try:
-        request = response.request
-    except RuntimeError:  # a response built by hand has no request
-        request = None
-    if request is not None:
-        debug["request"] = f"{request.method} {redact(str(request.url))}"
-        debug["request_id"] = request.headers.get(REQUEST_ID_HEADER)
-    try:
-        body = response.text
-    except Exception:  # a streamed body not read, or undecodable: keep what is safe
-        body = ""
-    # Redact before cutting, so a field cut in half is still recognised.
-    debug["body"] = _excerpt(redact(body))
-    return debug
-
-
-def _excerpt(text: str) -> str:
-    return text if len(text) <= _BODY_EXCERPT else text[:_BODY_EXCERPT] + "..."
 
 
 def _body_text(request: httpx.Request) -> str:
