@@ -128,7 +128,7 @@ def providers(state: _State, matrix: bool) -> None:
                 r["platform"],
                 r["distribution"],
                 r["version"],
-                ", ".join(r["capabilities"]),
+                _summarise(r["capabilities"]),
                 r["mock"],
             ]
             for r in rows
@@ -411,6 +411,22 @@ def mock_serve(state: _State, platform: str, host: str, port: int, seed: str | N
 
 
 # -- printing helpers -------------------------------------------------------------------------
+
+
+def _summarise(features: list[str]) -> str:
+    """Optional features in one short line: ``list_mailboxes; create: user, room; ...``."""
+    from mailadmin.capabilities import REQUIRED
+
+    required = {op.value for op in REQUIRED}
+    plain = [f for f in features if ":" not in f and f not in required]
+    scoped: dict[str, list[str]] = {}
+    for feature in features:
+        prefix, _, item = feature.partition(":")
+        if item:
+            scoped.setdefault(prefix, []).append(item)
+    parts = [f for f in plain if f not in scoped]
+    parts += [f"{prefix}: {', '.join(items)}" for prefix, items in scoped.items()]
+    return "; ".join(parts) or "required operations only"
 
 
 def _bind_licence(orch: Orchestrator, name: str) -> Callable[[], Awaitable[Any]]:
