@@ -122,3 +122,22 @@ async def test_without_a_recorded_allocation_creation_is_not_limited(orch: Orche
             "example.com", NewMailbox(address=f"{name}@example.com", kind=MailboxKind.SHARED)
         )
         assert created.outcome is Outcome.CHANGED
+
+
+async def test_the_report_rows_show_allocated_used_remaining_and_over_use(
+    orch: Orchestrator,
+) -> None:
+    await orch.apply_addon("example.com", "shared_mailbox", 3)
+    await orch.apply_addon("example.com", "resource_mailbox", 2)
+    [resource, shared] = orch.allocation_use(await orch.count_mailboxes("example.com"))
+    assert (shared.addon, shared.allocated, shared.used, shared.remaining) == (
+        "shared_mailbox",
+        3,
+        1,
+        2,
+    )
+    assert (resource.addon, resource.used, resource.over_used) == ("resource_mailbox", 1, False)
+    # Lowering an allocation below what is in use is allowed, and shows as over-use.
+    await orch.apply_addon("example.com", "shared_mailbox", 0)
+    [_, shared] = orch.allocation_use(await orch.count_mailboxes("example.com"))
+    assert (shared.remaining, shared.over_used) == (-1, True)

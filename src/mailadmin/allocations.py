@@ -12,12 +12,14 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from mailadmin.models import MailboxKind
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from mailadmin.models import MailboxCount, MailboxKind
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["KEPT_ADDONS", "Allocations", "addon_for_kind"]
+__all__ = ["KEPT_ADDONS", "AllocationUse", "Allocations", "addon_for_kind", "used_by"]
 
 #: Add-ons the orchestrator can keep when the provider does not.
 KEPT_ADDONS = frozenset({"shared_mailbox", "resource_mailbox"})
@@ -30,6 +32,36 @@ def addon_for_kind(kind: MailboxKind) -> str | None:
     if kind in (MailboxKind.ROOM, MailboxKind.EQUIPMENT):
         return "resource_mailbox"
     return None
+
+
+def used_by(addon: str, counts: MailboxCount) -> int:
+    """How many mailboxes of a tenant count against a kept add-on."""
+    kinds = [k for k in MailboxKind if addon_for_kind(k) == addon]
+    return sum(counts.of(kind) for kind in kinds)
+
+
+class AllocationUse(BaseModel):
+    """A kept allocation against its use: the quota over-usage report's row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance: str
+    tenant: str
+    addon: str
+    allocated: int
+    used: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def remaining(self) -> int:
+        """Allocated minus used; negative when over-used."""
+        return self.allocated - self.used
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def over_used(self) -> bool:
+        """True when more are in use than were bought (the allocation was lowered)."""
+        return self.used > self.allocated
 
 
 class Allocations:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailadmin import errors
-from mailadmin.allocations import KEPT_ADDONS, Allocations, addon_for_kind
+from mailadmin.allocations import KEPT_ADDONS, Allocations, AllocationUse, addon_for_kind, used_by
 from mailadmin.bulk import BulkResult, OnError, Progress, run_bulk
 from mailadmin.config import Config
 from mailadmin.models import (
@@ -299,11 +299,7 @@ class Orchestrator:
         bought = self.allocations.get(provider.instance, tenant.name, addon)
         if bought is None:
             return
-        counts = await provider.count_mailboxes(tenant)
-        if addon == "shared_mailbox":
-            used = counts.of(MailboxKind.SHARED)
-        else:
-            used = counts.of(MailboxKind.ROOM) + counts.of(MailboxKind.EQUIPMENT)
+        used = used_by(addon, await provider.count_mailboxes(tenant))
         if used >= bought:
             what = (
                 "shared mailboxes" if addon == "shared_mailbox" else "room and equipment mailboxes"
@@ -319,6 +315,26 @@ class Orchestrator:
         """Delete a mailbox."""
         provider, ref = self.mailbox(mailbox)
         return await provider.delete_mailbox(ref, dry_run=dry_run)
+
+    def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
+        """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""
+        provider, tenant = self.provider_for(counts.tenant)
+        rows = []
+        for addon in sorted(KEPT_ADDONS):
+            if provider.capabilities.supports(f"addon:{addon}"):
+                continue
+            bought = self.allocations.get(provider.instance, tenant.name, addon)
+            if bought is not None:
+                rows.append(
+                    AllocationUse(
+                        instance=provider.instance,
+                        tenant=tenant.name,
+                        addon=addon,
+                        allocated=bought,
+                        used=used_by(addon, counts),
+                    )
+                )
+        return rows
 
     # -- bulk -----------------------------------------------------------------------------------
 

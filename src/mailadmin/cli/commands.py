@@ -305,19 +305,27 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
 @cli.command()
 @pass_state
 def report(state: _State) -> None:
-    """Mailboxes per tenant and licence use per instance, over-use flagged."""
+    """Mailboxes per tenant, licence use per instance and allocations kept by mailadmin
+    (allocated, used, remaining), over-use flagged."""
 
-    async def work(orch: Orchestrator) -> tuple[Any, Any]:
+    async def work(orch: Orchestrator) -> tuple[Any, Any, Any]:
         with state.output.progress("reporting", len(orch.tenants)) as progress:
             counts = await orch.count_all(progress=progress)
-        return counts, await orch.licences()
+        kept = [row for i in counts.items if i.value for row in orch.allocation_use(i.value)]
+        return counts, await orch.licences(), kept
 
-    counts, licences = _run(state, work)
+    counts, licences, kept = _run(state, work)
     if state.output.as_json:
-        state.output.json({"mailboxes": counts, "licences": licences})
+        state.output.json({"mailboxes": counts, "licences": licences, "allocations": kept})
     else:
         _count_table(state.output, "Mailboxes", counts)
         _licence_table(state.output, licences)
+        if kept:
+            state.output.table(
+                "Allocations kept by mailadmin",
+                ["tenant", "add-on", "allocated", "used", "remaining", "over-used"],
+                [[r.tenant, r.addon, r.allocated, r.used, r.remaining, r.over_used] for r in kept],
+            )
     if not (counts.ok and licences.ok):
         raise SystemExit(EXIT_PROVIDER)
 
