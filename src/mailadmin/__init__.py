@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
+# Not imported from typing: that module alone costs most of a bare ``import mailadmin``.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from mailadmin.capabilities import Capabilities, Operation
     from mailadmin.models import (
         AddonRef,
