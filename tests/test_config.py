@@ -89,3 +89,32 @@ def test_unknown_tenants_and_missing_files_are_reported() -> None:
         config.tenant_of_address("x@nobody.example")
     with pytest.raises(errors.ConfigurationError, match="does not exist"):
         Config.load("/nonexistent/mailadmin.toml")
+
+
+def test_nested_secrets_of_plugin_settings_come_from_env_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ctx7.secret").write_text("from-file-7\n")
+    monkeypatch.setenv("CTX_3_SECRET", "from-env-3")
+    config = Config.from_dict(
+        {
+            "instances": {
+                "ox": {
+                    "provider": "ox",
+                    "context_credentials": {
+                        "3": {"username": "admin3", "secret_env": "CTX_3_SECRET"},
+                        "7": {"username": "admin7", "secret_file": "ctx7.secret"},
+                    },
+                }
+            }
+        },
+        base_dir=tmp_path,
+    )
+    settings = config.instances["ox"].provider_settings(tmp_path, "ox")
+    assert settings["context_credentials"] == {
+        "3": {"username": "admin3", "secret": "from-env-3"},
+        "7": {"username": "admin7", "secret": "from-file-7"},
+    }
+    monkeypatch.delenv("CTX_3_SECRET")
+    with pytest.raises(errors.ConfigurationError, match="CTX_3_SECRET is not set"):
+        config.instances["ox"].provider_settings(tmp_path, "ox")

@@ -100,10 +100,28 @@ class InstanceConfig(BaseModel):
     credentials: CredentialsConfig = CredentialsConfig()
 
     def provider_settings(self, base: Path, name: str) -> dict[str, Any]:
-        """The raw settings handed to the provider class for validation."""
-        raw = dict(self.model_extra or {})
+        """The raw settings handed to the provider class for validation.
+
+        Every nested table that names ``secret_env`` or ``secret_file`` (a plugin's
+        per-context logins, say) gets its ``secret`` read from there, as ``credentials`` does.
+        """
+        raw: dict[str, Any] = _resolve_secrets(dict(self.model_extra or {}), base, name)
         raw["credentials"] = self.credentials.resolve(base, name)
         return raw
+
+
+def _resolve_secrets(value: Any, base: Path, instance: str) -> Any:
+    if isinstance(value, dict):
+        if "secret_env" in value or "secret_file" in value:
+            resolved = CredentialsConfig.model_validate(
+                {k: value[k] for k in ("secret_env", "secret_file") if k in value}
+            ).resolve(base, instance)["secret"]
+            rest = {k: v for k, v in value.items() if k not in ("secret_env", "secret_file")}
+            return {**rest, "secret": resolved}
+        return {k: _resolve_secrets(v, base, instance) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, base, instance) for v in value]
+    return value
 
 
 class TenantConfig(_Strict):
