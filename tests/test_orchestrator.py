@@ -144,3 +144,9 @@ def test_the_blocking_facade_serves_non_async_callers(
         assert mail.count_mailboxes("example.com").by_plan["collaborate"] == 2
         bulk = mail.set_plans([("ben@example.com", "mail"), ("nobody@example.com", "mail")])
         assert [i.ok for i in bulk.items] == [True, False]
+        [status] = mail.check().items
+        assert status.value is not None and status.value.ok
+        [licence] = mail.licences().items
+        assert licence.value is not None and licence.value.seats_used == 3
+        addons = mail.apply_addons([("example.com", "shared_mailbox", 3)])
+        assert addons.ok and addons.items[0].value is not None and addons.items[0].value.after == 3

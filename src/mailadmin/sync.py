@@ -138,6 +138,29 @@ class SyncOrchestrator:
         """See :meth:`Orchestrator.count_all`."""
         return self._run(self.orchestrator.count_all(tenants, on_error=on_error))
 
+    def apply_addons(
+        self,
+        allocations: Iterable[tuple[str, str, int]],
+        *,
+        dry_run: bool = False,
+        concurrency: int = 8,
+        on_error: OnError = "collect",
+    ) -> BulkResult[ChangeResult[int]]:
+        """See :meth:`Orchestrator.apply_addons`."""
+        return self._run(
+            self.orchestrator.apply_addons(
+                allocations, dry_run=dry_run, concurrency=concurrency, on_error=on_error
+            )
+        )
+
+    def licences(self) -> BulkResult[Licence]:
+        """See :meth:`Orchestrator.licences`."""
+        return self._run(self.orchestrator.licences())
+
+    def check(self) -> BulkResult[ConnectionStatus]:
+        """See :meth:`Orchestrator.check`."""
+        return self._run(self.orchestrator.check())
+
     def close(self) -> None:
         """Close the orchestrator and stop the private loop."""
         try:

@@ -161,6 +161,8 @@ def check(state: _State) -> None:
             ],
         )
     _exit_for(result)
+    if any(item.value is not None and not item.value.ok for item in result.items):
+        raise SystemExit(EXIT_PROVIDER)
 
 
 @cli.command()
