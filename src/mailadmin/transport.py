@@ -365,15 +365,13 @@ class Transport:
                 seconds,
                 state.attempt_number,
                 request_id,
-                extra={
-                    "request_id": request_id,
-                    "provider": self.name,
-                    "operation": operation,
-                    "method": request.method,
-                    "url": self.redact(str(request.url)),
-                    "attempt": state.attempt_number,
-                    "retry_in": seconds,
-                },
+                extra=self._log_fields(
+                    request,
+                    operation,
+                    request_id,
+                    attempt=state.attempt_number,
+                    retry_in=seconds,
+                ),
             )
 
         def give_up(state: RetryCallState) -> Any:
@@ -398,13 +396,7 @@ class Transport:
             "refused during a dry run: %s (request %s)",
             line,
             request_id,
-            extra={
-                "request_id": request_id,
-                "provider": self.name,
-                "operation": operation,
-                "method": request.method,
-                "url": self.redact(str(request.url)),
-            },
+            extra=self._log_fields(request, operation, request_id),
         )
         raise DryRunViolation(
             f"{self.name} tried to send a change during a dry run; nothing was sent",
@@ -437,6 +429,19 @@ class Transport:
             return errors.Unavailable(f"{self.name} could not be reached", debug=debug)
         return errors.Unavailable(f"{self.name} broke off the connection", debug=debug)
 
+    def _log_fields(
+        self, request: httpx.Request, operation: str, request_id: str, **more: Any
+    ) -> dict[str, Any]:
+        """The structured fields every transport log record carries (URL redacted)."""
+        return {
+            "request_id": request_id,
+            "provider": self.name,
+            "operation": operation,
+            "method": request.method,
+            "url": self.redact(str(request.url)),
+            **more,
+        }
+
     def _log_attempt(
         self,
         request: httpx.Request,
@@ -450,18 +455,11 @@ class Transport:
         if not log.isEnabledFor(logging.WARNING if error is not None else logging.INFO):
             return
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-        url = self.redact(str(request.url))
         status = response.status_code if response is not None else None
-        extra = {
-            "request_id": request_id,
-            "provider": self.name,
-            "operation": operation,
-            "method": request.method,
-            "url": url,
-            "status": status,
-            "elapsed_ms": elapsed_ms,
-            "attempt": attempt,
-        }
+        extra = self._log_fields(
+            request, operation, request_id, status=status, elapsed_ms=elapsed_ms, attempt=attempt
+        )
+        url = extra["url"]
         if error is not None:
             log.warning(
                 "%s %s failed after %.0f ms (attempt %d, request %s): %s",
