@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailadmin.registry import Registry, get_registry
+from mailadmin.tables import Table, change_table, check_table, count_table, licence_table
 
 __all__ = ["CATALOGUE", "DemoScenario", "DemoStep", "demo_config", "run_demo"]
 
@@ -111,52 +112,23 @@ async def run_demo(
     ok = True
     async with Orchestrator.from_dict(config, registry=registry) as orch:
         checks = await orch.check()
-        emit(
-            DemoStep(
-                title="Connection check",
-                columns=["instance", "platform", "ok", "version"],
-                rows=[
-                    [i.key, i.value.platform, i.value.ok, i.value.version or ""]
-                    if i.value
-                    else [i.key, "", False, i.error.message if i.error else ""]
-                    for i in checks.items
-                ],
-            )
-        )
-        ok &= checks.ok
+        emit(_step("Connection check", check_table(checks.items)))
+        ok &= checks.ok and all(i.value is not None and i.value.ok for i in checks.items)
         counts = await orch.count_all()
-        emit(_count_step("Mailboxes before", counts.items))
+        emit(_step("Mailboxes before", count_table(counts.items)))
         upgrades = [u for s in scenarios for u in s.upgrades]
         preview = await orch.set_plans(upgrades, dry_run=True)
-        emit(_change_step("Plan changes (dry run: nothing sent)", preview.items))
+        emit(_step("Plan changes (dry run: nothing sent)", change_table(preview.items)))
         applied = await orch.set_plans(upgrades)
-        emit(_change_step("Plan changes", applied.items))
+        emit(_step("Plan changes", change_table(applied.items)))
         again = await orch.set_plans(upgrades)
-        emit(_change_step("Plan changes repeated (idempotent)", again.items))
+        emit(_step("Plan changes repeated (idempotent)", change_table(again.items)))
         addons = await orch.apply_addons([a for s in scenarios for a in s.addons])
-        emit(_change_step("Add-ons (absolute totals)", addons.items))
+        emit(_step("Add-ons (absolute totals)", change_table(addons.items)))
         licences = await orch.licences()
-        emit(
-            DemoStep(
-                title="Licences",
-                columns=["instance", "state", "licensed", "used", "free", "over-used"],
-                rows=[
-                    [
-                        i.key,
-                        i.value.state.value,
-                        _show(i.value.seats_licensed),
-                        i.value.seats_used,
-                        _show(i.value.seats_free),
-                        i.value.over_used,
-                    ]
-                    if i.value
-                    else [i.key, i.error.message if i.error else "", "", "", "", ""]
-                    for i in licences.items
-                ],
-            )
-        )
+        emit(_step("Licences", licence_table(licences.items)))
         report = await orch.count_all()
-        emit(_count_step("Report: mailboxes after", report.items))
+        emit(_step("Report: mailboxes after", count_table(report.items)))
         if orch.journal is not None:
             emit(
                 DemoStep(
@@ -189,36 +161,5 @@ async def run_demo(
     return ok
 
 
-def _show(value: int | None) -> str:
-    return "unlimited" if value is None else str(value)
-
-
-def _count_step(title: str, items: list[Any]) -> DemoStep:
-    rows = []
-    for item in items:
-        if item.value is None:
-            rows.append([item.key, "error", item.error.message if item.error else "", ""])
-            continue
-        kinds = ", ".join(f"{k.value}={v}" for k, v in sorted(item.value.by_kind.items()))
-        plans = ", ".join(f"{k}={v}" for k, v in sorted(item.value.by_plan.items()))
-        rows.append([item.key, item.value.total, kinds, plans])
-    return DemoStep(title=title, columns=["tenant", "total", "by kind", "by plan"], rows=rows)
-
-
-def _change_step(title: str, items: list[Any]) -> DemoStep:
-    rows = []
-    for item in items:
-        if item.value is None:
-            rows.append([item.key, "failed", "", "", item.error.message if item.error else ""])
-        else:
-            v = item.value
-            rows.append(
-                [item.key, v.outcome.value, _text(v.before), _text(v.after), v.operation_id or ""]
-            )
-    return DemoStep(
-        title=title, columns=["subject", "outcome", "before", "after", "note"], rows=rows
-    )
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _step(title: str, table: Table) -> DemoStep:
+    return DemoStep(title=title, columns=table[0], rows=table[1])

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mailadmin import errors
+from mailadmin.bulk import ItemResult
 from mailadmin.cli.output import EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, Output
+from mailadmin.tables import change_table, check_table, count_table, licence_table
 
 if TYPE_CHECKING:
     from mailadmin.bulk import BulkResult
@@ -150,16 +152,7 @@ def check(state: _State) -> None:
     if state.output.as_json:
         state.output.json(result)
     else:
-        state.output.table(
-            "Connection check",
-            ["instance", "ok", "platform", "version", "problem"],
-            [
-                [i.key, i.value.ok, i.value.platform, i.value.version, i.value.detail]
-                if i.value
-                else [i.key, False, "", "", i.error.message if i.error else ""]
-                for i in result.items
-            ],
-        )
+        state.output.table("Connection check", *check_table(result.items))
     _exit_for(result)
     if any(item.value is not None and not item.value.ok for item in result.items):
         raise SystemExit(EXIT_PROVIDER)
@@ -208,7 +201,7 @@ def count(state: _State, tenants: tuple[str, ...]) -> None:
     if state.output.as_json:
         state.output.json(result)
     else:
-        _count_table(state.output, "Mailboxes", result)
+        state.output.table("Mailboxes", *count_table(result.items))
     _exit_for(result)
 
 
@@ -263,12 +256,11 @@ def set_plan(
         result = _run(
             state, lambda orch: orch.set_plan(changes[0][0], changes[0][1], dry_run=dry_run)
         )
-        _print_changes(state.output, "Plan change", [(changes[0][0], result, None)], dry_run)
+        single = ItemResult[Any](key=changes[0][0], value=result)
+        _print_changes(state.output, "Plan change", [single], dry_run)
         return
     bulk = _run(state, work)
-    _print_changes(
-        state.output, "Plan changes", [(i.key, i.value, i.error) for i in bulk.items], dry_run, bulk
-    )
+    _print_changes(state.output, "Plan changes", bulk.items, dry_run, bulk)
     _exit_for(bulk)
 
 
@@ -281,7 +273,8 @@ def set_plan(
 def addon(state: _State, tenant: str, addon: str, quantity: int, dry_run: bool) -> None:
     """Set the TOTAL quantity of an add-on (e.g. shared_mailbox, mailboxes:sync)."""
     result = _run(state, lambda orch: orch.apply_addon(tenant, addon, quantity, dry_run=dry_run))
-    _print_changes(state.output, "Add-on", [(f"{tenant} {addon}", result, None)], dry_run)
+    single = ItemResult[Any](key=f"{tenant} {addon}", value=result)
+    _print_changes(state.output, "Add-on", [single], dry_run)
 
 
 @cli.command()
@@ -300,7 +293,7 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
     if state.output.as_json:
         state.output.json(result)
     else:
-        _licence_table(state.output, result)
+        state.output.table("Licences", *licence_table(result.items))
     _exit_for(result)
 
 
@@ -320,8 +313,8 @@ def report(state: _State) -> None:
     if state.output.as_json:
         state.output.json({"mailboxes": counts, "licences": licences, "allocations": kept})
     else:
-        _count_table(state.output, "Mailboxes", counts)
-        _licence_table(state.output, licences)
+        state.output.table("Mailboxes", *count_table(counts.items))
+        state.output.table("Licences", *licence_table(licences.items))
         if kept:
             state.output.table(
                 "Allocations kept by mailadmin",
@@ -443,55 +436,14 @@ def _bind_licence(orch: Orchestrator, name: str) -> Callable[[], Awaitable[Any]]
     return lambda: orch.get_licence(name)
 
 
-def _count_table(output: Output, title: str, result: Any) -> None:
-    rows = []
-    for item in result.items:
-        if item.value is None:
-            rows.append([item.key, "", "", "", item.error.message if item.error else ""])
-            continue
-        kinds = ", ".join(f"{k.value}={v}" for k, v in sorted(item.value.by_kind.items()))
-        by_plan = ", ".join(f"{k}={v}" for k, v in sorted(item.value.by_plan.items()))
-        rows.append([item.key, item.value.total, kinds, by_plan, ""])
-    output.table(title, ["tenant", "total", "by kind", "by plan", "problem"], rows)
-
-
-def _licence_table(output: Output, result: Any) -> None:
-    rows = []
-    for item in result.items:
-        lic = item.value
-        if lic is None:
-            rows.append(
-                [item.key, "", "", "", "", "", "", item.error.message if item.error else ""]
-            )
-            continue
-        until = lic.valid_until.date().isoformat() if lic.valid_until else ""
-        licensed = "unlimited" if lic.seats_licensed is None else lic.seats_licensed
-        free = "" if lic.seats_free is None else lic.seats_free
-        rows.append(
-            [item.key, lic.state.value, licensed, lic.seats_used, free, lic.over_used, until, ""]
-        )
-    output.table(
-        "Licences",
-        ["instance", "state", "licensed", "used", "free", "over-used", "valid until", "problem"],
-        rows,
-    )
-
-
 def _print_changes(
-    output: Output, title: str, rows: list[tuple[str, Any, Any]], dry_run: bool, bulk: Any = None
+    output: Output, title: str, items: list[Any], dry_run: bool, bulk: Any = None
 ) -> None:
     if output.as_json:
-        output.json(bulk if bulk is not None else rows[0][1])
+        output.json(bulk if bulk is not None else items[0].value)
         return
-    table_rows = []
-    for key, value, error in rows:
-        if value is None:
-            table_rows.append([key, "failed", "", "", error.message if error else ""])
-        else:
-            note = f"operation {value.operation_id}" if value.operation_id else ""
-            table_rows.append([key, value.outcome.value, value.before, value.after, note])
     suffix = " (dry run: nothing sent)" if dry_run else ""
-    output.table(title + suffix, ["subject", "outcome", "before", "after", "note"], table_rows)
+    output.table(title + suffix, *change_table(items))
 
 
 def main(argv: list[str] | None = None) -> int:
