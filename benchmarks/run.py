@@ -37,8 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from mailadmin import errors
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -49,8 +49,8 @@ from mailadmin.models import (
     NativePlan,
     TenantRef,
 )
-from mailadmin.provider import Provider
-from mailadmin.transport import Backend, raise_for_status
+from mailadmin.contract.provider import Provider
+from mailadmin.wire.transport import Backend, raise_for_status
 
 TRANSPORTS: tuple[Backend, ...] = ("httpx", "aiohttp")
 WARM_UP = 50

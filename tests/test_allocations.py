@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
-from mailadmin import Orchestrator, errors
-from mailadmin.capabilities import Capabilities
-from mailadmin.hookspecs import hookimpl
+from mailadmin import Orchestrator
+from mailadmin.contract import errors
+from mailadmin.contract.capabilities import Capabilities
+from mailadmin.contract.hookspecs import hookimpl
+from mailadmin.contract.models import MailboxKind, NewMailbox, Outcome
 from mailadmin.mock import MockServer
-from mailadmin.models import MailboxKind, NewMailbox, Outcome
+from mailadmin.orchestration.registry import Registry
 from mailadmin.reference.mock import MemoryMock
 from mailadmin.reference.provider import MemoryProvider
-from mailadmin.registry import Registry
 
 BASE = "http://unlimited.test"
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from mailadmin import errors
-from mailadmin.bulk import BulkError, run_bulk
+from mailadmin.contract import errors
+from mailadmin.orchestration.bulk import BulkError, run_bulk
 
 
 def _work(keys: list[str], failing: str, seen: list[str], gauge: list[int]):

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from mailadmin.cli.commands import cli
-from mailadmin.hookspecs import hookimpl
+from mailadmin.contract.hookspecs import hookimpl
 from mailadmin.mock import MockServer
 from mailadmin.mock.serve import serve
+from mailadmin.orchestration.registry import Registry, set_registry
 from mailadmin.reference.mock import MemoryMock
-from mailadmin.registry import Registry, set_registry
 
 SECRET = "hunter2-Zq8-very-secret"
 WRONG = "wrong-Kp4-also-secret"

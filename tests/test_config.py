@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mailadmin import errors
-from mailadmin.config import Config
+from mailadmin.contract import errors
+from mailadmin.orchestration.config import Config
 
 SAMPLE = """
 [plans.mail]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mailadmin import capabilities, hookspecs, models, settings
-from mailadmin.provider import CallInfo
+from mailadmin.contract import capabilities, hookspecs, models, settings
+from mailadmin.contract.provider import CallInfo
 from mailadmin.testing.target import ConformanceTarget
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugin-authors.md"

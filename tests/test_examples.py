@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailadmin import Orchestrator
-from mailadmin.config import Config
 from mailadmin.mock.serve import serve
-from mailadmin.registry import Registry
+from mailadmin.orchestration.config import Config
+from mailadmin.orchestration.registry import Registry
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "mailadmin.toml"
 

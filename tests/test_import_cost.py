@@ -34,6 +34,6 @@ def test_import_mailadmin_loads_no_plugin_and_no_heavy_dependency() -> None:
 
 def test_plugins_load_only_when_a_provider_is_asked_for() -> None:
     loaded = _modules_after("import mailadmin\nfrom mailadmin import Provider")
-    assert "mailadmin.provider" in loaded
+    assert "mailadmin.contract.provider" in loaded
     assert not [m for m in loaded if m.startswith("mailadmin_")]
-    assert "mailadmin.registry" not in loaded and "sqlalchemy" not in loaded
+    assert "mailadmin.orchestration.registry" not in loaded and "sqlalchemy" not in loaded

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mailadmin import errors
-from mailadmin.journal import Journal
-from mailadmin.models import ChangeResult, MailboxRef, Outcome, TenantRef
-from mailadmin.provider import CallInfo
+from mailadmin.contract import errors
+from mailadmin.contract.models import ChangeResult, MailboxRef, Outcome, TenantRef
+from mailadmin.contract.provider import CallInfo
+from mailadmin.store.journal import Journal
 
 MAILBOX = MailboxRef(tenant=TenantRef(name="example.com"), address="anna@example.com")
 

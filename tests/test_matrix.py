@@ -8,19 +8,19 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from mailadmin.capabilities import Capabilities, Feature, Operation
 from mailadmin.cli.commands import cli
-from mailadmin.hookspecs import Register, hookimpl
-from mailadmin.matrix import (
+from mailadmin.contract.capabilities import Capabilities, Feature, Operation
+from mailadmin.contract.hookspecs import Register, hookimpl
+from mailadmin.contract.matrix import (
     capabilities_document,
     capability_matrix,
     main,
     matrix_differences,
     parse_matrix,
 )
-from mailadmin.models import MailboxKind
+from mailadmin.contract.models import MailboxKind
+from mailadmin.orchestration.registry import Registry, get_registry
 from mailadmin.reference.provider import MemoryProvider
-from mailadmin.registry import Registry, get_registry
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "capabilities.md"
 
@@ -56,7 +56,7 @@ def _registry() -> Registry:
 
 
 def test_the_docs_copy_matches_every_installed_provider() -> None:
-    """Refresh with: python -m mailadmin.matrix --write docs/capabilities.md"""
+    """Refresh with: python -m mailadmin.contract.matrix --write docs/capabilities.md"""
     text = DOC.read_text(encoding="utf-8")
     assert matrix_differences(text, get_registry()) == []
     assert "memory" in parse_matrix(text)

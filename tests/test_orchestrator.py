@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from mailadmin import Orchestrator, errors
+from mailadmin import Orchestrator
+from mailadmin.contract import errors
+from mailadmin.contract.models import MailboxKind, NewMailbox, Outcome
 from mailadmin.mock import MockServer
-from mailadmin.models import MailboxKind, NewMailbox, Outcome
+from mailadmin.orchestration.registry import Registry
+from mailadmin.orchestration.sync import SyncOrchestrator
 from mailadmin.reference.mock import MemoryMock
-from mailadmin.registry import Registry
-from mailadmin.sync import SyncOrchestrator
 
 BASE = "http://memory.test"
 PLANS = {

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from mailadmin import errors
-from mailadmin.capabilities import Capabilities, Operation
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.capabilities import Capabilities, Operation
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -21,8 +21,8 @@ from mailadmin.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.provider import CallHooks, CallInfo, Provider
-from mailadmin.settings import PlanMapping
+from mailadmin.contract.provider import CallHooks, CallInfo, Provider
+from mailadmin.contract.settings import PlanMapping
 
 TENANT = TenantRef(name="example.com")
 _GAPS = {

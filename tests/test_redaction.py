@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailadmin.redaction import Redactor, is_sensitive_header, redact_fields
+from mailadmin.wire.redaction import Redactor, is_sensitive_header, redact_fields
 
 
 def test_known_secrets_are_masked_in_every_wire_form() -> None:

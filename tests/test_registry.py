@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from mailadmin import errors
-from mailadmin.registry import Registry
+from mailadmin.contract import errors
+from mailadmin.orchestration.registry import Registry
 
 PROVIDER = """
-from mailadmin.hookspecs import hookimpl
-from mailadmin.capabilities import Capabilities
-from mailadmin.provider import Provider
+from mailadmin.contract.hookspecs import hookimpl
+from mailadmin.contract.capabilities import Capabilities
+from mailadmin.contract.provider import Provider
 
 class {cls}(Provider):
     name = "{provider}"
@@ -96,7 +96,7 @@ def test_strict_mode_raises_on_a_broken_plugin(site) -> None:
 
 
 def test_a_plugin_with_unknown_hooks_is_refused(site) -> None:
-    source = "from mailadmin.hookspecs import hookimpl\n@hookimpl\ndef mailadmin_typo_hook():\n    pass\n"
+    source = "from mailadmin.contract.hookspecs import hookimpl\n@hookimpl\ndef mailadmin_typo_hook():\n    pass\n"
     site("mailadmin-typo", "typo", "typo_plugin", source)
     registry = Registry()
     assert any("unknown hooks" in e.message for e in registry.errors)
@@ -170,7 +170,7 @@ def test_before_call_hooks_of_plugins_can_veto(site) -> None:
     provider = registry.create("memory", {})
     import asyncio
 
-    from mailadmin.models import MailboxRef, TenantRef
+    from mailadmin.contract.models import MailboxRef, TenantRef
 
     async def attempt() -> None:
         await provider.set_plan(

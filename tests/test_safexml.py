@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailadmin import errors
-from mailadmin.safexml import parse_xml
+from mailadmin.contract import errors
+from mailadmin.wire.safexml import parse_xml
 
 SOAP = b"""<?xml version="1.0" encoding="UTF-8"?>
 <soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope">

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from mailadmin import errors
-from mailadmin.capabilities import KNOWN_ADDONS
 from mailadmin.cli.commands import cli
+from mailadmin.contract import errors
+from mailadmin.contract.capabilities import KNOWN_ADDONS
 from mailadmin.scaffold import create_plugin, plugin_names
 from mailadmin.testing.requirements import MARKER
 from mailadmin.testing.suite import ConformanceSuite

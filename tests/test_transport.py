@@ -20,8 +20,8 @@ import httpx
 import pytest
 import respx
 
-from mailadmin import errors
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -33,9 +33,9 @@ from mailadmin.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.provider import Provider
-from mailadmin.settings import ProviderSettings
-from mailadmin.transport import (
+from mailadmin.contract.provider import Provider
+from mailadmin.contract.settings import ProviderSettings
+from mailadmin.wire.transport import (
     REQUEST_ID_HEADER,
     Backend,
     DryRunViolation,
@@ -446,7 +446,7 @@ async def test_a_secret_never_reaches_an_error_or_a_log_line(
     make_transport: Callable[..., Transport],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="mailadmin.transport")
+    caplog.set_level(logging.DEBUG, logger="mailadmin.wire.transport")
     soap = (
         '<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>'
         "<AuthRequest><account>admin</account>"
@@ -489,7 +489,7 @@ async def test_secret_named_fields_are_masked_even_when_the_value_is_unknown(
     make_transport: Callable[..., Transport],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="mailadmin.transport")
+    caplog.set_level(logging.DEBUG, logger="mailadmin.wire.transport")
     router.post("/users").respond(400, json={"error": "weak", "password": "new-mailbox-pw-1"})
     transport = make_transport(secrets=[])
 
@@ -514,7 +514,7 @@ async def test_a_secret_learnt_at_run_time_is_masked(
     make_transport: Callable[..., Transport],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="mailadmin.transport")
+    caplog.set_level(logging.DEBUG, logger="mailadmin.wire.transport")
     router.get("/ctx").respond(200, text="context for opaque-ticket-42")
     transport = make_transport()
     transport.add_secret("opaque-ticket-42")
@@ -530,7 +530,7 @@ async def test_a_secret_in_a_transport_error_is_masked(
     make_transport: Callable[..., Transport],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="mailadmin.transport")
+    caplog.set_level(logging.DEBUG, logger="mailadmin.wire.transport")
     router.get("/users").mock(side_effect=httpx.ConnectError(f"cannot reach ?key={SECRET}"))
 
     with pytest.raises(errors.Unavailable) as caught:
@@ -545,7 +545,7 @@ async def test_each_attempt_is_logged_with_structured_fields_and_no_body_at_info
     make_transport: Callable[..., Transport],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="mailadmin.transport")
+    caplog.set_level(logging.INFO, logger="mailadmin.wire.transport")
     route = router.post("/count")
     route.side_effect = [httpx.Response(503), httpx.Response(200, text="body-marker")]
 
@@ -575,7 +575,7 @@ async def test_failed_attempts_are_logged_when_only_warnings_are_enabled(
     make_transport: Callable[..., Transport],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="mailadmin.transport")
+    caplog.set_level(logging.WARNING, logger="mailadmin.wire.transport")
     route = router.get("/users")
     route.side_effect = [httpx.ConnectError("refused"), httpx.Response(200)]
 
@@ -699,7 +699,7 @@ async def test_both_backends_construct_with_the_configured_limits() -> None:
 
 def test_importing_the_transport_loads_neither_http_library() -> None:
     code = (
-        "import sys, mailadmin.transport, mailadmin.safexml; "
+        "import sys, mailadmin.wire.transport, mailadmin.wire.safexml; "
         "loaded = [m for m in ('httpx', 'aiohttp', 'tenacity', 'defusedxml') if m in sys.modules]; "
         "print(','.join(loaded))"
     )

@@ -13,8 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from mailadmin.capabilities import Capabilities, Operation
-    from mailadmin.models import (
+    from mailadmin.contract.capabilities import Capabilities, Operation
+    from mailadmin.contract.models import (
         AddonRef,
         ChangeResult,
         Licence,
@@ -26,31 +26,31 @@ if TYPE_CHECKING:
         Outcome,
         TenantRef,
     )
-    from mailadmin.orchestrator import Orchestrator
-    from mailadmin.provider import Provider
-    from mailadmin.settings import PlanMapping, ProviderSettings
-    from mailadmin.sync import SyncOrchestrator
+    from mailadmin.contract.provider import Provider
+    from mailadmin.contract.settings import PlanMapping, ProviderSettings
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.orchestration.sync import SyncOrchestrator
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Orchestrator": "mailadmin.orchestrator",
-    "SyncOrchestrator": "mailadmin.sync",
-    "Provider": "mailadmin.provider",
-    "ProviderSettings": "mailadmin.settings",
-    "PlanMapping": "mailadmin.settings",
-    "Capabilities": "mailadmin.capabilities",
-    "Operation": "mailadmin.capabilities",
-    "AddonRef": "mailadmin.models",
-    "ChangeResult": "mailadmin.models",
-    "Licence": "mailadmin.models",
-    "Mailbox": "mailadmin.models",
-    "MailboxCount": "mailadmin.models",
-    "MailboxKind": "mailadmin.models",
-    "MailboxRef": "mailadmin.models",
-    "NewMailbox": "mailadmin.models",
-    "Outcome": "mailadmin.models",
-    "TenantRef": "mailadmin.models",
+    "Orchestrator": "mailadmin.orchestration.orchestrator",
+    "SyncOrchestrator": "mailadmin.orchestration.sync",
+    "Provider": "mailadmin.contract.provider",
+    "ProviderSettings": "mailadmin.contract.settings",
+    "PlanMapping": "mailadmin.contract.settings",
+    "Capabilities": "mailadmin.contract.capabilities",
+    "Operation": "mailadmin.contract.capabilities",
+    "AddonRef": "mailadmin.contract.models",
+    "ChangeResult": "mailadmin.contract.models",
+    "Licence": "mailadmin.contract.models",
+    "Mailbox": "mailadmin.contract.models",
+    "MailboxCount": "mailadmin.contract.models",
+    "MailboxKind": "mailadmin.contract.models",
+    "MailboxRef": "mailadmin.contract.models",
+    "NewMailbox": "mailadmin.contract.models",
+    "Outcome": "mailadmin.contract.models",
+    "TenantRef": "mailadmin.contract.models",
 }
 
 __all__ = [
@@ -75,7 +75,15 @@ __all__ = [
 ]
 
 
+# Modules that moved into layers but are imported as ``from mailadmin import errors``.
+_LAZY_MODULES = {"errors": "mailadmin.contract.errors"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        value = import_module(_LAZY_MODULES[name])
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mailadmin' has no attribute {name!r}")

@@ -11,7 +11,7 @@ import textwrap
 import httpx
 import pytest
 
-from mailadmin import errors
+from mailadmin.contract import errors
 from mailadmin.mock import MockPlatform, MockServer, serve
 
 _FOREGROUND = textwrap.dedent(

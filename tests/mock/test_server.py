@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from mailadmin import errors
+from mailadmin.contract import errors
 from mailadmin.mock import MockPlatform, MockServer, MockState, Route, serve
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from mailadmin.contract.models import MailboxRef, TenantRef
 from mailadmin.mock import MockRouter, MockServer, serve
-from mailadmin.models import MailboxRef, TenantRef
 from mailadmin.reference.mock import MemoryMock
 from mailadmin.reference.provider import MemoryProvider
 

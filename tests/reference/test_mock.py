@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from mailadmin.mock import MockServer, Progression, SeedError, load_platform, serve
+from mailadmin.orchestration.registry import Registry
 from mailadmin.reference.mock import MemoryMock, MemoryState
 from mailadmin.reference.mock import state as state_module
-from mailadmin.registry import Registry
 
 AUTH = ("admin", "secret")
 

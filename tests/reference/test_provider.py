@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from mailadmin import errors
-from mailadmin.mock import Fault, Progression
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.models import (
     AddonRef,
     LicenceState,
     MailboxKind,
@@ -17,6 +16,7 @@ from mailadmin.models import (
     Outcome,
     TenantRef,
 )
+from mailadmin.mock import Fault, Progression
 from mailadmin.reference.provider import MemoryProvider
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from mailadmin.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Operation
-from mailadmin.models import MailboxKind
+from mailadmin.contract.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Operation
+from mailadmin.contract.models import MailboxKind
 from mailadmin.testing import requires
 from mailadmin.testing.requirements import proven_features
 from mailadmin.testing.suite import SUITES, ConformanceSuite, all_suites
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 _HEADER = """
 import pytest
 
-from mailadmin.capabilities import KNOWN_ADDONS, Capabilities, Operation
-from mailadmin.models import ChangeResult, MailboxKind, Outcome
+from mailadmin.contract.capabilities import KNOWN_ADDONS, Capabilities, Operation
+from mailadmin.contract.models import ChangeResult, MailboxKind, Outcome
 from mailadmin.reference.mock import MemoryMock
 from mailadmin.reference.provider import MemoryProvider
 from mailadmin.testing import ConformanceTarget, suite
@@ -171,7 +171,7 @@ def test_errors_that_are_not_typed_fail(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_broken=_module(
             """
-            from mailadmin.models import MailboxCount
+            from mailadmin.contract.models import MailboxCount
 
             class HidesFailures(MemoryProvider):
                 '''Answers an empty count whatever the platform says.'''

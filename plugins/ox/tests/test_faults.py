@@ -6,7 +6,7 @@ import pytest
 from mailadmin_ox.faults import to_error
 from mailadmin_ox.wire import SoapFault
 
-from mailadmin import errors
+from mailadmin.contract import errors
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,9 @@ from mailadmin_ox.client import USER, SoapClient
 from mailadmin_ox.faults import to_error
 from mailadmin_ox.wire import read_body, read_fault
 
-from mailadmin import errors
+from mailadmin.contract import errors
 from mailadmin.mock import MockServer
-from mailadmin.transport import Transport
+from mailadmin.wire.transport import Transport
 
 if TYPE_CHECKING:
     from conftest import Load, Post

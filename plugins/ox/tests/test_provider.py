@@ -12,9 +12,9 @@ from mailadmin_ox.demo import sample_config
 from mailadmin_ox.mock.platform import OXMock
 from mailadmin_ox.provider import OXProvider
 
-from mailadmin import errors
+from mailadmin.contract import errors
+from mailadmin.contract.models import MailboxKind, MailboxRef, NewMailbox, Outcome, TenantRef
 from mailadmin.mock import Fault, MockServer
-from mailadmin.models import MailboxKind, MailboxRef, NewMailbox, Outcome, TenantRef
 
 if TYPE_CHECKING:
     from conftest import Load

@@ -9,10 +9,10 @@ from mailadmin_ox.demo import sample_config, scenario
 from mailadmin_ox.mock.platform import OXMock
 from mailadmin_ox.settings import OXSettings
 
-from mailadmin.demo import DemoScenario
+from mailadmin.cli.demo import DemoScenario
+from mailadmin.contract.models import Outcome
 from mailadmin.mock import MockServer
-from mailadmin.models import Outcome
-from mailadmin.orchestrator import Orchestrator
+from mailadmin.orchestration.orchestrator import Orchestrator
 
 
 def test_the_seed_plans_map_to_stock_combinations_with_their_storage() -> None:

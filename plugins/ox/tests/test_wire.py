@@ -15,7 +15,7 @@ from mailadmin_ox.wire import (
     read_fault,
 )
 
-from mailadmin import errors
+from mailadmin.contract import errors
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 

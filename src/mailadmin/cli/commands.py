@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mailadmin import errors
-from mailadmin.bulk import ItemResult
 from mailadmin.cli.output import EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, Output
-from mailadmin.tables import change_table, check_table, count_table, licence_table
+from mailadmin.cli.tables import change_table, check_table, count_table, licence_table
+from mailadmin.contract import errors
+from mailadmin.orchestration.bulk import ItemResult
 
 if TYPE_CHECKING:
-    from mailadmin.bulk import BulkResult
-    from mailadmin.orchestrator import Orchestrator
-    from mailadmin.registry import Registry
+    from mailadmin.orchestration.bulk import BulkResult
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.orchestration.registry import Registry
 
 __all__ = ["cli", "main"]
 
@@ -38,13 +38,13 @@ class _State:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from mailadmin.registry import Registry, get_registry
+            from mailadmin.orchestration.registry import Registry, get_registry
 
             self._registry = Registry(strict=True) if self.strict else get_registry()
         return self._registry
 
     def orchestrator(self) -> Orchestrator:
-        from mailadmin.orchestrator import Orchestrator
+        from mailadmin.orchestration.orchestrator import Orchestrator
 
         path = self.config_path or os.environ.get("MAILADMIN_CONFIG") or _DEFAULT_CONFIG
         if not Path(path).exists():
@@ -103,7 +103,7 @@ def cli(
 @pass_state
 def providers(state: _State, matrix: bool) -> None:
     """Installed providers, their capabilities and plugin load errors."""
-    from mailadmin.matrix import capability_matrix, provider_rows
+    from mailadmin.contract.matrix import capability_matrix, provider_rows
 
     registry = state.registry
     if matrix:
@@ -284,7 +284,7 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
     """Seats licensed and used, features, validity and state per instance."""
 
     async def work(orch: Orchestrator) -> Any:
-        from mailadmin.bulk import run_bulk
+        from mailadmin.orchestration.bulk import run_bulk
 
         names = list(instances) or orch.instances
         return await run_bulk((name, _bind_licence(orch, name)) for name in names)
@@ -332,7 +332,7 @@ def report(state: _State) -> None:
 @pass_state
 def demo(state: _State, journal_dir: str | None) -> None:
     """Serve the mock platforms on loopback and drive them through the orchestrator."""
-    from mailadmin.demo import DemoStep, demo_config, run_demo
+    from mailadmin.cli.demo import DemoStep, demo_config, run_demo
 
     steps: list[DemoStep] = []
 
@@ -418,7 +418,7 @@ def mock_serve(state: _State, platform: str, host: str, port: int, seed: str | N
 
 def _summarise(features: list[str]) -> str:
     """Optional features in one short line: ``list_mailboxes; create: user, room; ...``."""
-    from mailadmin.capabilities import REQUIRED
+    from mailadmin.contract.capabilities import REQUIRED
 
     required = {op.value for op in REQUIRED}
     plain = [f for f in features if ":" not in f and f not in required]

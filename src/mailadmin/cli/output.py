@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from mailadmin import errors
+from mailadmin.contract import errors
 
 __all__ = ["EXIT_OK", "Output", "exit_code_for"]
 

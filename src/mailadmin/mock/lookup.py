@@ -10,9 +10,9 @@ __all__ = ["load_platform"]
 def load_platform(name: str) -> type[MockPlatform]:
     """The :class:`MockPlatform` class registered for provider ``name`` (``"memory"``).
 
-    Raises :class:`~mailadmin.errors.ConfigurationError` when no installed plugin
+    Raises :class:`~mailadmin.contract.errors.ConfigurationError` when no installed plugin
     registers that name or its plugin ships no mock.
     """
-    from mailadmin.registry import get_registry
+    from mailadmin.orchestration.registry import get_registry
 
     return get_registry().mock_platform(name)

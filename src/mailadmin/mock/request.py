@@ -77,8 +77,8 @@ class MockRequest:
 
     def xml(self) -> Element:
         """The body parsed as XML (DTDs and entities refused); :class:`MalformedRequest`."""
-        from mailadmin import errors
-        from mailadmin.safexml import parse_xml
+        from mailadmin.contract import errors
+        from mailadmin.wire.safexml import parse_xml
 
         try:
             return parse_xml(self.body, source="the client")

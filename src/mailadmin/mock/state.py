@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mailadmin import errors
+from mailadmin.contract import errors
 from mailadmin.mock.clock import Clock, SystemClock
 from mailadmin.mock.operations import Operations
 
@@ -61,7 +61,7 @@ class MockState:
 def read_seed(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """A seed document from a mapping or a ``.json`` / ``.toml`` file.
 
-    Raises :class:`~mailadmin.errors.ConfigurationError` for a missing or unreadable file.
+    Raises :class:`~mailadmin.contract.errors.ConfigurationError` for a missing or unreadable file.
     """
     if isinstance(source, Mapping):
         return dict(source)

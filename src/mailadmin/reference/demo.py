@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailadmin.demo import DemoScenario
+from mailadmin.cli.demo import DemoScenario
 
 
 def scenario() -> DemoScenario:

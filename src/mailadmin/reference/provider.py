@@ -32,9 +32,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from mailadmin import errors
-from mailadmin.capabilities import KNOWN_ADDONS, Capabilities, Operation
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.capabilities import KNOWN_ADDONS, Capabilities, Operation
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -50,9 +50,9 @@ from mailadmin.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.provider import CallHooks, Provider
-from mailadmin.settings import Credentials, PlanMapping, ProviderSettings
-from mailadmin.transport import raise_for_status
+from mailadmin.contract.provider import CallHooks, Provider
+from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
+from mailadmin.wire.transport import raise_for_status
 
 if TYPE_CHECKING:
     import httpx
@@ -192,7 +192,7 @@ class MemoryProvider(Provider):
         http: httpx.AsyncBaseTransport | None = None,
         hooks: CallHooks | None = None,
     ) -> None:
-        """As :class:`~mailadmin.provider.Provider`; with neither ``endpoint`` nor
+        """As :class:`~mailadmin.contract.provider.Provider`; with neither ``endpoint`` nor
         ``http``, a private in-process memory platform answers (``mock_server``)."""
         self.mock_server: MockServer | None = None
         if http is None and not _endpoint_of(settings):

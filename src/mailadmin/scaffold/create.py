@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import NamedTuple
 
-from mailadmin import errors
+from mailadmin.contract import errors
 
 __all__ = ["PluginNames", "create_plugin", "plugin_names"]
 
@@ -49,7 +49,7 @@ def plugin_names(name: str) -> PluginNames:
             f"underscores, starting with a letter, at most {_MAX_NAME} characters "
             "(for example 'kerio' or 'google_workspace')"
         )
-    from mailadmin.registry import BUILTIN_PLUGINS
+    from mailadmin.orchestration.registry import BUILTIN_PLUGINS
 
     builtin = {plugin for plugin, _ in BUILTIN_PLUGINS} | {"memory"}
     if text in builtin:

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import SecretStr
 
-from mailadmin.settings import Credentials
+from mailadmin.contract.settings import Credentials
 
 if TYPE_CHECKING:
     import httpx
 
-    from mailadmin.capabilities import Capabilities
-    from mailadmin.models import MailboxRef, TenantRef
-    from mailadmin.provider import Provider
-    from mailadmin.settings import ProviderSettings
+    from mailadmin.contract.capabilities import Capabilities
+    from mailadmin.contract.models import MailboxRef, TenantRef
+    from mailadmin.contract.provider import Provider
+    from mailadmin.contract.settings import ProviderSettings
     from mailadmin.testing.control import MockControl
     from mailadmin.testing.servers import ServerPool
     from mailadmin.testing.target import ConformanceTarget

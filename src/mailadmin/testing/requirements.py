@@ -9,7 +9,7 @@
     @requires("create_mailbox:{kind}")          # filled from the test's parameters
     async def test_creates(self, mailadmin_harness, kind): ...
 
-Keys are those of :meth:`mailadmin.capabilities.Capabilities.features`:
+Keys are those of :meth:`mailadmin.contract.capabilities.Capabilities.features`:
 ``"list_mailboxes"``, ``"create_mailbox:room"``, ``"addon:storage_gb"``. When the provider
 does not declare a key, the test is skipped and the skip carries the provider's own reason
 from ``Capabilities.unsupported``. A declared feature is never skipped: if it does not
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mailadmin.capabilities import Operation
-from mailadmin.models import MailboxKind
+from mailadmin.contract.capabilities import Operation
+from mailadmin.contract.models import MailboxKind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.models import MailboxRef, TenantRef
+from mailadmin.contract.models import MailboxRef, TenantRef
 
 if TYPE_CHECKING:
+    from mailadmin.contract.provider import Provider
+    from mailadmin.contract.settings import ProviderSettings
     from mailadmin.mock.platform import MockPlatform
-    from mailadmin.provider import Provider
-    from mailadmin.registry import Registry
-    from mailadmin.settings import ProviderSettings
+    from mailadmin.orchestration.registry import Registry
 
 __all__ = ["ConformanceTarget", "SettingsFactory"]
 
@@ -76,7 +76,7 @@ class ConformanceTarget:
         The other fields are passed through (``settings=...``, ``tenant=...``, ...).
         Going through the registry also proves the plugin's entry point works.
         """
-        from mailadmin.registry import get_registry
+        from mailadmin.orchestration.registry import get_registry
 
         entry = (registry or get_registry()).get(name)
         return cls(provider=entry.load(), mock=entry.load_mock(), **fields)

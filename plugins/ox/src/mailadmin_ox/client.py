@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mailadmin import errors
-from mailadmin.settings import Credentials
-from mailadmin.transport import raise_for_status
+from mailadmin.contract import errors
+from mailadmin.contract.settings import Credentials
+from mailadmin.wire.transport import raise_for_status
 from mailadmin_ox.faults import to_error
 from mailadmin_ox.namespaces import RD, RR, RS, D, R, S
 from mailadmin_ox.wire import (
@@ -34,7 +34,7 @@ from mailadmin_ox.wire import (
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
-    from mailadmin.transport import Transport
+    from mailadmin.wire.transport import Transport
 
 __all__ = [
     "CONTEXT",

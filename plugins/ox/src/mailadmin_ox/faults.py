@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mailadmin import errors
+from mailadmin.contract import errors
 from mailadmin_ox.wire import SoapFault
 
 __all__ = ["to_error"]

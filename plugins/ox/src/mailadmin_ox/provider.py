@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
-from mailadmin import errors
-from mailadmin.capabilities import Capabilities, Operation
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.capabilities import Capabilities, Operation
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -35,8 +35,8 @@ from mailadmin.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.provider import Provider
-from mailadmin.settings import Credentials, ProviderSettings
+from mailadmin.contract.provider import Provider
+from mailadmin.contract.settings import Credentials, ProviderSettings
 from mailadmin_ox.client import (
     CONTEXT,
     RESELLER,

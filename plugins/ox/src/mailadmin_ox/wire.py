@@ -3,7 +3,7 @@
 Both sides of the plugin use it: the provider writes requests and reads responses, the
 mock reads requests and writes responses. Writing is deterministic (same input, same
 bytes), so requests and responses can be compared byte for byte with fixtures. Reading
-goes through :func:`mailadmin.safexml.parse_xml` and matches elements by local name, the
+goes through :func:`mailadmin.wire.safexml.parse_xml` and matches elements by local name, the
 way OX itself accepts qualified and unqualified children.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
-from mailadmin import errors
-from mailadmin.safexml import parse_xml
+from mailadmin.contract import errors
+from mailadmin.wire.safexml import parse_xml
 from mailadmin_ox.namespaces import ENV, PREFIXES, XSI
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def parse_envelope(content: bytes, *, source: str = "OX") -> Element:
 def read_body(content: bytes, *, source: str = "OX") -> Element | None:
     """The first element inside the SOAP ``Body``, or ``None`` for an empty body.
 
-    Raises :class:`~mailadmin.errors.ProtocolError` for anything that is not a SOAP 1.1
+    Raises :class:`~mailadmin.contract.errors.ProtocolError` for anything that is not a SOAP 1.1
     envelope.
     """
     root = parse_xml(content, source=source)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mailadmin.models import ChangeResult, MailboxCount, MailboxKind, Outcome
+from mailadmin.contract.models import ChangeResult, MailboxCount, MailboxKind, Outcome
 
 if TYPE_CHECKING:
     from mailadmin.testing.harness import Harness

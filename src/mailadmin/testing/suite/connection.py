@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailadmin.models import ConnectionStatus, NativePlan
+from mailadmin.contract.models import ConnectionStatus, NativePlan
 from mailadmin.testing.suite._checks import async_test
 
 if TYPE_CHECKING:

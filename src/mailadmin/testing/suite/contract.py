@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING
 
-from mailadmin.capabilities import REQUIRED, Capabilities, Operation
-from mailadmin.provider import Provider
-from mailadmin.settings import ProviderSettings
+from mailadmin.contract.capabilities import REQUIRED, Capabilities, Operation
+from mailadmin.contract.provider import Provider
+from mailadmin.contract.settings import ProviderSettings
 
 if TYPE_CHECKING:
     from mailadmin.testing.target import ConformanceTarget
@@ -76,7 +76,7 @@ class ContractSuite:
 
         if not mailadmin_target.check_registration:
             pytest.skip("the target is not the registered provider (check_registration=False)")
-        from mailadmin.registry import get_registry
+        from mailadmin.orchestration.registry import get_registry
 
         cls = mailadmin_target.provider
         entry = get_registry().get(cls.name)

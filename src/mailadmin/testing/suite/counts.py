@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mailadmin.models import MailboxCount, MailboxKind, NewMailbox
+from mailadmin.contract.models import MailboxCount, MailboxKind, NewMailbox
 from mailadmin.testing.requirements import requires
 from mailadmin.testing.suite._checks import assert_counts_add_up, async_test, plan_count
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mailadmin.capabilities import KNOWN_ADDONS
-from mailadmin.models import MailboxKind, NewMailbox, Outcome
+from mailadmin.contract.capabilities import KNOWN_ADDONS
+from mailadmin.contract.models import MailboxKind, NewMailbox, Outcome
 from mailadmin.testing.requirements import requires
 from mailadmin.testing.suite._checks import assert_no_writes, assert_result, async_test
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mailadmin import errors
+from mailadmin.contract import errors
+from mailadmin.contract.models import MailboxRef
 from mailadmin.mock.faults import Fault, FaultKind
-from mailadmin.models import MailboxRef
 from mailadmin.testing.harness import WRONG_SECRET
 from mailadmin.testing.suite._checks import async_test
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mailadmin.models import Licence
+from mailadmin.contract.models import Licence
 from mailadmin.testing.suite._checks import async_test
 
 if TYPE_CHECKING:

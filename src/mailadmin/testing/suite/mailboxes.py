@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mailadmin.models import Mailbox, MailboxKind, MailboxRef, NewMailbox, Outcome
+from mailadmin.contract.models import Mailbox, MailboxKind, MailboxRef, NewMailbox, Outcome
 from mailadmin.testing.requirements import requires
 from mailadmin.testing.suite._checks import assert_no_writes, assert_result, async_test
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailadmin.models import Outcome
+from mailadmin.contract.models import Outcome
 from mailadmin.testing.suite._checks import assert_no_writes, assert_result, async_test
 
 if TYPE_CHECKING:

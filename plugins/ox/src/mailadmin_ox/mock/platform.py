@@ -17,9 +17,9 @@ from weakref import WeakKeyDictionary
 
 import httpx
 
-from mailadmin import errors
+from mailadmin.contract import errors
 from mailadmin.mock import MockPlatform, MockRequest, Route
-from mailadmin.safexml import parse_xml
+from mailadmin.wire.safexml import parse_xml
 from mailadmin_ox.mock.codec import decode, encode_response
 from mailadmin_ox.mock.handlers import HANDLERS
 from mailadmin_ox.mock.schema import SERVICES, Service

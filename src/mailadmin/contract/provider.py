@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
 
 import pydantic
 
-from mailadmin import errors
-from mailadmin.capabilities import REQUIRED, Capabilities, Operation
-from mailadmin.dryrun import dry_run_active, dry_run_scope
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.capabilities import REQUIRED, Capabilities, Operation
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -35,18 +34,19 @@ from mailadmin.models import (
     NewMailbox,
     TenantRef,
 )
-from mailadmin.settings import PlanMapping, ProviderSettings
+from mailadmin.contract.settings import PlanMapping, ProviderSettings
+from mailadmin.wire.dryrun import dry_run_active, dry_run_scope
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import httpx
 
-    from mailadmin.transport import Transport
+    from mailadmin.wire.transport import Transport
 
 __all__ = ["CallHooks", "CallInfo", "Provider"]
 
-log = logging.getLogger("mailadmin.provider")
+log = logging.getLogger("mailadmin.contract.provider")
 R = TypeVar("R")
 
 
@@ -75,7 +75,7 @@ class CallInfo:
 class CallHooks:
     """Receives every provider call. The registry supplies one that runs plugin hooks.
 
-    ``before`` may refuse a call by raising :class:`~mailadmin.errors.PolicyDenied`.
+    ``before`` may refuse a call by raising :class:`~mailadmin.contract.errors.PolicyDenied`.
     This default does nothing.
     """
 
@@ -150,7 +150,7 @@ class Provider:
     def http(self) -> Transport:
         """The shared transport, built on first use from the settings."""
         if self._transport is None:
-            from mailadmin.transport import Transport
+            from mailadmin.wire.transport import Transport
 
             self._transport = Transport.from_settings(
                 self.settings, name=self.instance, http=self._http_override

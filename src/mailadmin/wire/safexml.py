@@ -3,7 +3,7 @@
 Every XML answer (SOAP envelopes, faults, licence files) goes through :func:`parse_xml`,
 which refuses document type declarations, entity definitions ("billion laughs") and
 external references (XXE), and turns malformed input into a user-safe
-:class:`~mailadmin.errors.ProtocolError`.
+:class:`~mailadmin.contract.errors.ProtocolError`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mailadmin import errors
-from mailadmin.redaction import redact_fields
+from mailadmin.contract import errors
+from mailadmin.wire.redaction import redact_fields
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -32,7 +32,7 @@ def parse_xml(
 
     ``source`` names the sender in the error message (an instance name such as
     ``"zextras-eu"``); ``redact`` cleans the excerpt kept in the error's debug detail.
-    Raises :class:`~mailadmin.errors.ProtocolError`.
+    Raises :class:`~mailadmin.contract.errors.ProtocolError`.
     """
     from importlib import import_module
     from xml.etree.ElementTree import Element, ParseError

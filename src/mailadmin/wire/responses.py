@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from mailadmin import errors
-from mailadmin.redaction import Redactor
+from mailadmin.contract import errors
+from mailadmin.wire.redaction import Redactor
 
 if TYPE_CHECKING:
     import httpx
 
-    from mailadmin.transport import Transport
+    from mailadmin.wire.transport import Transport
 
 __all__ = [
     "REDACTOR_EXTENSION",
@@ -42,7 +42,7 @@ def raise_for_status(
 ) -> None:
     """Raise the mailadmin error for an HTTP error status; 1xx-3xx pass.
 
-    401/403 :class:`~mailadmin.errors.AuthenticationError`, 404 ``NotFoundError``, 409
+    401/403 :class:`~mailadmin.contract.errors.AuthenticationError`, 404 ``NotFoundError``, 409
     ``ConflictError``, 429 ``RateLimited`` (with ``retry_after``), 5xx ``Unavailable``, any
     other 4xx ``ProviderError``. Messages are user-safe; ``error.debug`` holds the redacted
     request line, status, a body excerpt and the request id. A response from

@@ -4,8 +4,8 @@
 write again: timeouts and connection limits, a request id per call (``X-Request-Id``, the
 same across the retries of that call), retries with backoff and jitter for idempotent calls,
 refusal of writes during a dry run, and one log record per attempt with secrets redacted.
-:func:`~mailadmin.responses.raise_for_status` (re-exported here) maps generic HTTP
-statuses onto mailadmin's typed errors; dry runs live in :mod:`mailadmin.dryrun`.
+:func:`~mailadmin.wire.responses.raise_for_status` (re-exported here) maps generic HTTP
+statuses onto mailadmin's typed errors; dry runs live in :mod:`mailadmin.wire.dryrun`.
 
 The HTTP transport under the client is a setting: ``"aiohttp"`` (the default; the
 ``httpx-aiohttp`` transport, fast under concurrency), ``"httpx"`` (httpx's own pool), or any
@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from mailadmin import errors
-from mailadmin.dryrun import DryRunViolation, dry_run_active, dry_run_scope
-from mailadmin.redaction import Redactor
-from mailadmin.responses import (
+from mailadmin.contract import errors
+from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
+from mailadmin.wire.redaction import Redactor
+from mailadmin.wire.responses import (
     REDACTOR_EXTENSION,
     REQUEST_ID_HEADER,
     excerpt,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from httpx_aiohttp import AiohttpTransport
     from tenacity import RetryCallState
 
-    from mailadmin.settings import ProviderSettings
+    from mailadmin.contract.settings import ProviderSettings
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -56,7 +56,7 @@ __all__ = [
     "raise_for_status",
 ]
 
-log = logging.getLogger("mailadmin.transport")
+log = logging.getLogger("mailadmin.wire.transport")
 
 #: Statuses after which an idempotent call is sent again.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -180,7 +180,7 @@ class Transport:
         429/502/503/504 (honouring ``Retry-After``) and on connection errors and timeouts.
         ``operation`` labels the log records. The other arguments are httpx's.
 
-        Raises :class:`~mailadmin.errors.Unavailable` when the platform cannot be reached
+        Raises :class:`~mailadmin.contract.errors.Unavailable` when the platform cannot be reached
         after the retries.
         """
         import httpx

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailadmin.registry import Registry, get_registry
-from mailadmin.tables import Table, change_table, check_table, count_table, licence_table
+from mailadmin.cli.tables import Table, change_table, check_table, count_table, licence_table
+from mailadmin.orchestration.registry import Registry, get_registry
 
 __all__ = ["CATALOGUE", "DemoScenario", "DemoStep", "demo_config", "run_demo"]
 
@@ -107,7 +107,7 @@ async def run_demo(
 
     Returns True when every step succeeded.
     """
-    from mailadmin.orchestrator import Orchestrator
+    from mailadmin.orchestration.orchestrator import Orchestrator
 
     ok = True
     async with Orchestrator.from_dict(config, registry=registry) as orch:

@@ -38,8 +38,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mailadmin import errors
-from mailadmin.models import Name, TenantRef
+from mailadmin.contract import errors
+from mailadmin.contract.models import Name, TenantRef
 
 __all__ = ["AddonSpec", "Config", "InstanceConfig", "JournalConfig", "PlanSpec", "TenantConfig"]
 

@@ -13,7 +13,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from mailadmin import errors
+from mailadmin.contract import errors
 
 __all__ = ["BulkError", "BulkResult", "ItemError", "ItemResult", "OnError", "Progress", "run_bulk"]
 
@@ -101,7 +101,7 @@ async def run_bulk(
             except errors.MailadminError as exc:
                 result = ItemResult[T](key=key, error=_describe(exc))
             except Exception as exc:
-                from mailadmin.provider import normalise
+                from mailadmin.contract.provider import normalise
 
                 result = ItemResult[T](key=key, error=_describe(normalise(exc)))
         done += 1

@@ -5,7 +5,7 @@ runs every declared feature against the provider's mock, so each "yes" here is p
 the plugin's CI, and each "no" carries the reason the provider declares.
 
 ``docs/capabilities.md`` holds a copy for the providers installed where it was written;
-refresh it with ``python -m mailadmin.matrix --write docs/capabilities.md`` and check it
+refresh it with ``python -m mailadmin.contract.matrix --write docs/capabilities.md`` and check it
 with ``--check`` (only the columns of installed providers can be checked).
 """
 
@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.capabilities import Feature
+from mailadmin.contract.capabilities import Feature
 
 if TYPE_CHECKING:
-    from mailadmin.provider import Provider
-    from mailadmin.registry import Registry
+    from mailadmin.contract.provider import Provider
+    from mailadmin.orchestration.registry import Registry
 
 __all__ = [
     "capabilities_document",
@@ -49,7 +49,7 @@ reason listed below the table.
 This copy is generated: refresh it with
 
 ```bash
-python -m mailadmin.matrix --write docs/capabilities.md
+python -m mailadmin.contract.matrix --write docs/capabilities.md
 ```
 
 and `tests/test_matrix.py` fails when a column of an installed provider no longer matches.
@@ -164,16 +164,16 @@ def matrix_differences(text: str, registry: Registry) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mailadmin.matrix [--write FILE | --check FILE]``; prints the document."""
+    """``python -m mailadmin.contract.matrix [--write FILE | --check FILE]``; prints it."""
     parser = argparse.ArgumentParser(
-        prog="python -m mailadmin.matrix",
+        prog="python -m mailadmin.contract.matrix",
         description="The capability matrix of the installed providers, as Markdown.",
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", metavar="FILE", type=Path, help="write the document to FILE")
     group.add_argument("--check", metavar="FILE", type=Path, help="exit 1 when FILE is stale")
     args = parser.parse_args(argv)
-    from mailadmin.registry import get_registry
+    from mailadmin.orchestration.registry import get_registry
 
     registry = get_registry()
     if args.check is not None:

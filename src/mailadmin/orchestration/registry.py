@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from mailadmin import errors, hookspecs
-from mailadmin.provider import CallHooks, CallInfo, Provider
+from mailadmin.contract import errors, hookspecs
+from mailadmin.contract.provider import CallHooks, CallInfo, Provider
 
 if TYPE_CHECKING:
     from mailadmin.mock.platform import MockPlatform
@@ -37,7 +37,7 @@ __all__ = [
     "set_registry",
 ]
 
-log = logging.getLogger("mailadmin.registry")
+log = logging.getLogger("mailadmin.orchestration.registry")
 
 #: Plugins that ship inside the core distribution: entry-point style (name, module).
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("reference", "mailadmin.reference.plugin"),)

@@ -12,11 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailadmin import errors
-from mailadmin.allocations import KEPT_ADDONS, Allocations, AllocationUse, addon_for_kind, used_by
-from mailadmin.bulk import BulkResult, OnError, Progress, run_bulk
-from mailadmin.config import Config
-from mailadmin.models import (
+from mailadmin.contract import errors
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -30,13 +27,22 @@ from mailadmin.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.provider import CallHooks, CallInfo, Provider
+from mailadmin.contract.provider import CallHooks, CallInfo, Provider
+from mailadmin.orchestration.bulk import BulkResult, OnError, Progress, run_bulk
+from mailadmin.orchestration.config import Config
+from mailadmin.rules.allocations import (
+    KEPT_ADDONS,
+    Allocations,
+    AllocationUse,
+    addon_for_kind,
+    used_by,
+)
 
 if TYPE_CHECKING:
     import httpx
 
-    from mailadmin.journal import Journal
-    from mailadmin.registry import Registry
+    from mailadmin.orchestration.registry import Registry
+    from mailadmin.store.journal import Journal
 
 __all__ = ["Orchestrator"]
 
@@ -83,7 +89,7 @@ class Orchestrator:
     ) -> None:
         self.config = config
         if registry is None:
-            from mailadmin.registry import get_registry
+            from mailadmin.orchestration.registry import get_registry
 
             registry = get_registry()
         self.registry = registry
@@ -108,7 +114,7 @@ class Orchestrator:
             url = self.config.journal.url
             if url is None:
                 return None
-            from mailadmin.journal import Journal
+            from mailadmin.store.journal import Journal
 
             if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
                 url = "sqlite:///" + str(self.config.base_dir / url.removeprefix("sqlite:///"))
@@ -243,7 +249,7 @@ class Orchestrator:
             if before != quantity and not dry_run:
                 self.allocations.set(provider.instance, tenant.name, addon, quantity)
         except Exception as exc:
-            from mailadmin.provider import normalise
+            from mailadmin.contract.provider import normalise
 
             error = normalise(exc, provider.instance)
             self._hooks.error(provider, call, error)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from mailadmin.models import MailboxCount, MailboxKind
+from mailadmin.contract.models import MailboxCount, MailboxKind
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

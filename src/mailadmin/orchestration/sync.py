@@ -1,4 +1,4 @@
-"""A blocking facade over :class:`~mailadmin.orchestrator.Orchestrator` for non-async callers.
+"""A blocking facade over :class:`~mailadmin.Orchestrator` for non-async callers.
 
 The async orchestrator runs on a private event loop in a daemon thread, so the facade
 works from plain scripts, WSGI apps and threads alike (even where a loop is running).
@@ -12,8 +12,7 @@ from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mailadmin.bulk import BulkResult, OnError, Progress
-from mailadmin.models import (
+from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -25,7 +24,8 @@ from mailadmin.models import (
     NewMailbox,
     TenantRef,
 )
-from mailadmin.orchestrator import Orchestrator
+from mailadmin.orchestration.bulk import BulkResult, OnError, Progress
+from mailadmin.orchestration.orchestrator import Orchestrator
 
 __all__ = ["SyncOrchestrator"]
 

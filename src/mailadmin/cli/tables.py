@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mailadmin.bulk import ItemResult
-from mailadmin.models import ChangeResult, ConnectionStatus, Licence, MailboxCount
+from mailadmin.contract.models import ChangeResult, ConnectionStatus, Licence, MailboxCount
+from mailadmin.orchestration.bulk import ItemResult
 
 __all__ = ["Table", "change_table", "check_table", "count_table", "licence_table"]
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from mailadmin.errors import MailadminError
-    from mailadmin.provider import CallInfo
+    from mailadmin.contract.errors import MailadminError
+    from mailadmin.contract.provider import CallInfo
 
 __all__ = ["Journal", "JournalEntry"]
 

@@ -1,0 +1,1 @@
+"""What a plugin implements: models, errors, capabilities, the Provider base, settings, hooks."""

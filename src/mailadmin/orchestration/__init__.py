@@ -1,0 +1,1 @@
+"""Orchestration: routing, validation, bulk runs, configuration, registry, blocking facade."""

@@ -1,0 +1,1 @@
+"""Business rules kept by mailadmin: allocations (tenancy, identities and policies to come)."""

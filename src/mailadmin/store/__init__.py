@@ -1,0 +1,1 @@
+"""Durable state: the journal of every write."""

@@ -1,0 +1,1 @@
+"""How plugins talk: transport, answer reading, dry-run guard, redaction, safe XML."""
