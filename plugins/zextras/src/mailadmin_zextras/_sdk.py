@@ -96,7 +96,9 @@ def fault_envelope(
     if detail is not None:
         used = list(dict.fromkeys(_namespaces(detail)))
         names = {ns: f"ns{i + 1}" for i, ns in enumerate(used)}
-        _write(detail, names, detail_xml, "".join(f" xmlns:{names[n]}={quoteattr(n)}" for n in used))
+        _write(
+            detail, names, detail_xml, "".join(f" xmlns:{names[n]}={quoteattr(n)}" for n in used)
+        )
     if version is SoapVersion.SOAP11:
         code = {"Sender": "Client", "Receiver": "Server"}.get(code, code)
         parts = [f"<faultcode>{p}:{code}</faultcode><faultstring>{escape(message)}</faultstring>"]
@@ -180,3 +182,220 @@ class ModelState(MockState, Generic[M]):
             self.data = self.model.model_validate(merged)  # type: ignore[assignment]
         except _PydanticError as exc:
             raise SeedError(str(exc)) from None
+
+
+# -- wire.auth (sdk-auth) ------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+import time  # noqa: E402
+from collections.abc import AsyncGenerator, Awaitable, Callable  # noqa: E402
+
+import httpx  # noqa: E402
+
+from mailadmin.contract.models import ChangeResult, Outcome  # noqa: E402
+from mailadmin.wire.dryrun import dry_run_active  # noqa: E402
+from mailadmin.wire.responses import raise_for_status  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str
+    expires_at: float | None = None
+
+
+class SessionAuth(httpx.Auth):
+    requires_request_body = True
+    requires_response_body = True
+
+    def __init__(self, *, secrets: Iterable[str] = (), refresh_margin: float = 60.0) -> None:
+        self._secrets = [s for s in secrets if s]
+        self._transport: Any = None
+        self._token: Token | None = None
+        self._lock: asyncio.Lock | None = None
+        self.logins = 0
+        self.refresh_margin = refresh_margin
+
+    async def login(self) -> Token:
+        raise NotImplementedError
+
+    def apply(self, request: httpx.Request, token: Token) -> httpx.Request:
+        return request
+
+    def is_expired(self, response: httpx.Response) -> bool:
+        return response.status_code == 401
+
+    @property
+    def transport(self) -> Any:
+        return self._transport
+
+    def bind(self, transport: Any) -> None:
+        self._transport = transport
+        transport.add_secret(*self._secrets)
+
+    def token_for(self, value: str, lifetime: float | None = None) -> Token:
+        return Token(value, None if lifetime is None else time.monotonic() + lifetime)
+
+    async def _obtain(self, rejected: Token | None = None) -> Token:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            token = self._token
+            if (
+                token is not None
+                and token is not rejected
+                and (
+                    token.expires_at is None
+                    or time.monotonic() < token.expires_at - self.refresh_margin
+                )
+            ):
+                return token
+            self.logins += 1
+            token = await self.login()
+            self._transport.add_secret(token.value)
+            self._token = token
+            return token
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self._obtain()
+        response = yield self.apply(request, token)
+        await response.aread()
+        if not self.is_expired(response):
+            return
+        token = await self._obtain(rejected=token)
+        response = yield self.apply(request, token)
+        await response.aread()
+        if self.is_expired(response):
+            raise errors.AuthenticationError("the platform refused a freshly obtained session")
+
+
+def with_body(request: httpx.Request, content: bytes) -> httpx.Request:
+    headers = httpx.Headers(request.headers)
+    headers.pop("Content-Length", None)
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=headers,
+        content=content,
+        extensions=dict(request.extensions),
+    )
+
+
+# -- wire.jsonapi (sdk-contract) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorRule:
+    error: type[errors.MailadminError]
+    message: str
+    status: int | None = None
+    code: str | None = None
+
+
+class ErrorTable:
+    def __init__(
+        self, rules: Iterable[ErrorRule] = (), *, code: Callable[[Any], str | None]
+    ) -> None:
+        self.rules = tuple(rules)
+        self.read_code = code
+
+    def raise_for(
+        self, response: httpx.Response, *, provider: str, subject: str, redactor: Any
+    ) -> None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        code = self.read_code(body)
+        matching = [
+            r
+            for r in self.rules
+            if (r.status is None or r.status == response.status_code)
+            and (r.code is None or r.code == code)
+        ]
+        best = [r for r in matching if r.code is not None] or matching
+        if not best:
+            raise_for_status(response, provider=provider, redactor=redactor)
+            return
+        debug = {
+            "code": code,
+            "status": response.status_code,
+            "body": redactor.redact(response.text[:2000]),
+        }
+        raise best[0].error(
+            best[0].message.format(provider=provider, subject=subject or "the request"), debug=debug
+        )
+
+
+class JsonClient:
+    def __init__(self, transport: Any, *, name: str, errors: ErrorTable, auth: Any = None) -> None:
+        self.transport = transport
+        self.name = name
+        self.errors = errors
+        self.auth = auth
+
+    async def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        write: bool = True,
+        idempotent: bool | None = None,
+        operation: str = "",
+        subject: str = "",
+    ) -> Any:
+        response = await self.transport.request(
+            "POST",
+            url,
+            json=json,
+            write=write,
+            idempotent=idempotent,
+            operation=operation,
+            auth=self.auth,
+        )
+        if response.status_code >= 400:
+            self.errors.raise_for(
+                response, provider=self.name, subject=subject, redactor=self.transport
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise errors.ProtocolError(
+                f"{self.name} sent an answer that could not be read"
+            ) from None
+
+
+# -- contract.change (sdk-contract) ------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Change(Generic[T]):
+    subject: str
+    before: T | None
+    after: T | None
+    apply: Callable[[], Awaitable[Any]]
+    note: str = ""
+    same: bool | None = None
+
+
+async def apply_change(operation: str, change: Change[T]) -> ChangeResult[T]:
+    dry = dry_run_active()
+    same = change.same if change.same is not None else change.before == change.after
+    if same:
+        outcome = Outcome.UNCHANGED
+    elif dry:
+        outcome = Outcome.CHANGED
+    else:
+        await change.apply()
+        outcome = Outcome.CHANGED
+    return ChangeResult(
+        operation=operation,
+        subject=change.subject,
+        outcome=outcome,
+        before=change.before,
+        after=change.after,
+        dry_run=dry,
+    )

@@ -55,10 +55,14 @@ def soap(handler: Body, *, auth: bool = True) -> Callable[[MockRequest, ZextrasS
     return route
 
 
-def fault_answer(parsed: Parsed | None, fault: ZimbraFault, *, as_json: bool = True) -> httpx.Response:
+def fault_answer(
+    parsed: Parsed | None, fault: ZimbraFault, *, as_json: bool = True
+) -> httpx.Response:
     """``fault`` in the request's form (JSON when the request could not be read)."""
     if parsed is None:
-        return fault_response(fault.code, fault.message, receiver=fault.receiver, answer_json=as_json)
+        return fault_response(
+            fault.code, fault.message, receiver=fault.receiver, answer_json=as_json
+        )
     return fault_response(
         fault.code,
         fault.message,
@@ -90,7 +94,9 @@ def _wanted(body: In) -> set[str] | None:
     return {a.strip().lower() for a in raw.split(",") if a.strip()}
 
 
-def _account_out(state: ZextrasState, account: Account, body: In) -> Out:
+def _account_out(
+    state: ZextrasState, account: Account, body: In, *, element: str | None = None
+) -> Out:
     apply_cos = truthy(body.get("applyCos", "1"))
     attrs = state.effective_attrs(account) if apply_cos else _plain(account)
     attrs.setdefault("zimbraId", [account.id])
@@ -99,7 +105,8 @@ def _account_out(state: ZextrasState, account: Account, body: In) -> Out:
     wanted = _wanted(body)
     if wanted is not None:
         attrs = {k: v for k, v in attrs.items() if k.lower() in wanted}
-    return entry("calresource" if account.calresource else "account", account.name, account.id, attrs)
+    kind = element or ("calresource" if account.calresource else "account")
+    return entry(kind, account.name, account.id, attrs)
 
 
 def _plain(item: Entry) -> dict[str, list[str]]:
@@ -168,7 +175,8 @@ def _version(body: In, state: ZextrasState) -> Out:
 
 def _get_account(body: In, state: ZextrasState) -> Out:
     out = Out("GetAccountResponse")
-    out.add(_account_out(state, _account(body, state), body))
+    # A calendar resource is an account too; GetAccount writes it as one.
+    out.add(_account_out(state, _account(body, state), body, element="account"))
     return out
 
 

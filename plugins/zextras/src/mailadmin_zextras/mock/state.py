@@ -125,11 +125,15 @@ class ZextrasState(ModelState[Directory]):
                 kept = [e for e in current if e.name.lower() != entry.name.lower()]
                 kept.append(entry)
                 current[:] = kept
+        # Seeds may name a COS instead of giving its id.
         by_name = {c.name.lower(): c.id for c in self.data.coses}
-        for account in self.data.accounts:
-            cos = account.first("zimbraCOSId")
+        for item, attr in [
+            *((a, "zimbraCOSId") for a in self.data.accounts),
+            *((d, "zimbraDomainDefaultCOSId") for d in self.data.domains),
+        ]:
+            cos = item.first(attr)
             if cos is not None and cos.lower() in by_name:
-                account.put("zimbraCOSId", [by_name[cos.lower()]])
+                item.put(attr, [by_name[cos.lower()]])
 
     @property
     def now_ms(self) -> int:
@@ -298,9 +302,7 @@ class ZextrasState(ModelState[Directory]):
                     "object class violation: zimbraCalResType and displayName are required",
                 )
             account.put("zimbraAccountCalendarUserType", ["RESOURCE"])
-            account.put(
-                "objectClass", ["inetOrgPerson", "zimbraAccount", "zimbraCalendarResource"]
-            )
+            account.put("objectClass", ["inetOrgPerson", "zimbraAccount", "zimbraCalendarResource"])
         self._check_cos(account.first("zimbraCOSId"))
         if not calresource and not _is_system(account):
             self._check_limits(domain, self.effective_cos(account).id, adding=1)
