@@ -209,7 +209,7 @@ class ZimbraSession(SessionAuth):
         lifetime = auth.get("lifetime")
         if isinstance(lifetime, Mapping):
             lifetime = lifetime.get("_content")
-        seconds = int(lifetime) / 1000 if str(lifetime or "").isdigit() else None
+        seconds = int(str(lifetime)) / 1000 if str(lifetime or "").isdigit() else None
         return self.token_for(token, seconds)
 
     def apply(self, request: httpx.Request, token: Token) -> httpx.Request:

@@ -26,7 +26,7 @@ def demo_seed() -> dict[str, Any]:
     mailboxes on the three plans, a shared mailbox and a room."""
 
     def account(local: str, cos: str | None = None, **attrs: str) -> dict[str, Any]:
-        values = {"zimbraMailDeliveryAddress": f"{local}@{DEMO_DOMAIN}", **attrs}
+        values: dict[str, Any] = {"zimbraMailDeliveryAddress": f"{local}@{DEMO_DOMAIN}", **attrs}
         values["objectClass"] = ["inetOrgPerson", "zimbraAccount", "amavisAccount"]
         if cos:
             values["zimbraCOSId"] = cos

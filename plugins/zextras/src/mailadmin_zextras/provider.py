@@ -62,7 +62,7 @@ _LIST_ATTRS = (
 
 
 def _true(values: list[str] | None) -> bool:
-    return bool(values) and values[0].strip().upper() in ("TRUE", "1")
+    return bool(values) and values is not None and values[0].strip().upper() in ("TRUE", "1")
 
 
 class ZextrasProvider(Provider):
@@ -334,13 +334,13 @@ class ZextrasProvider(Provider):
                     "storage is its COS quota)"
                 )
             name = "zimbraDomainAggregateQuota"
-            raw = (attrs.get(name) or [None])[0]
-            before = int(raw) // _GIB if raw is not None and raw.isdigit() else None
+            raw = (attrs.get(name) or [""])[0]
+            before = int(raw) // _GIB if raw.isdigit() else None
             values = [str(quantity * _GIB)]
         elif addon.plan is None:
             name = "zimbraDomainMaxAccounts"
-            raw = (attrs.get(name) or [None])[0]
-            before = int(raw) if raw is not None and raw.isdigit() else None
+            raw = (attrs.get(name) or [""])[0]
+            before = int(raw) if raw.isdigit() else None
             values = [str(quantity)]
         else:
             name = "zimbraDomainCOSMaxAccounts"

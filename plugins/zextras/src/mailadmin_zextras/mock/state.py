@@ -183,9 +183,10 @@ class ZextrasState(ModelState[Directory]):
     def account_by_name(self, name: str, *, calresource: bool | None = None) -> Account:
         """The account (or calendar resource) called ``name``."""
         for account in self.data.accounts:
-            if account.name.lower() == name.strip().lower():
-                if calresource is None or account.calresource == calresource:
-                    return account
+            if account.name.lower() == name.strip().lower() and (
+                calresource is None or account.calresource == calresource
+            ):
+                return account
         if calresource:
             raise ZimbraFault(
                 "account.NO_SUCH_CALENDAR_RESOURCE", f"no such calendar resource: {name}"
@@ -195,9 +196,10 @@ class ZextrasState(ModelState[Directory]):
     def account_by_id(self, account_id: str, *, calresource: bool | None = None) -> Account:
         """The account (or calendar resource) with zimbraId ``account_id``."""
         for account in self.data.accounts:
-            if account.id == account_id:
-                if calresource is None or account.calresource == calresource:
-                    return account
+            if account.id == account_id and (
+                calresource is None or account.calresource == calresource
+            ):
+                return account
         if calresource:
             raise ZimbraFault(
                 "account.NO_SUCH_CALENDAR_RESOURCE", f"no such calendar resource: {account_id}"

@@ -148,10 +148,11 @@ class Parsed:
     def auth_token(self, request: MockRequest) -> str | None:
         """The token of the header context, else of the ``ZM_ADMIN_AUTH_TOKEN`` cookie."""
         if self.context is not None:
-            token = self.context.get("authToken")
+            token: str | None = self.context.get("authToken")
             if token:
                 return token
-        for part in request.headers.get("cookie", "").split(";"):
+        cookie = str(request.headers.get("cookie", ""))
+        for part in cookie.split(";"):
             name, _, value = part.strip().partition("=")
             if name == "ZM_ADMIN_AUTH_TOKEN" and value:
                 return value
@@ -229,7 +230,7 @@ def _from_xml(node: Element) -> In:
     element.attrs = {local_name(k): v for k, v in node.attrib.items()}
     element.children = [_from_xml(kid) for kid in node]
     text = (node.text or "").strip()
-    element.text = text if text or not len(node) and node.text is not None else None
+    element.text = text if text or (not len(node) and node.text is not None) else None
     return element
 
 
