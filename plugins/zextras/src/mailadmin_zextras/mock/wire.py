@@ -211,6 +211,10 @@ def _from_json(name: str, value: Any) -> In:
         if key == "_jsns":
             element.ns = str(item)
         elif key == "_content":
+            # python-zimbra's JSON client sends back the token it got as {"_content": t},
+            # nested once more: read the innermost text.
+            while isinstance(item, dict) and "_content" in item:
+                item = item["_content"]
             element.text = _scalar(item)
         elif key == "_attrs" and isinstance(item, dict):
             for attr, values in item.items():
@@ -324,4 +328,7 @@ def fault_response(
         ZIMBRA_NS, "Error", None, (Node(ZIMBRA_NS, "Code", code), Node(ZIMBRA_NS, "Trace", trace))
     )
     data = fault_envelope(version, "Receiver" if receiver else "Sender", message, detail=detail)
+    # Zimbra writes <soap:Text> without xml:lang (ZM soap.txt); clients that read the
+    # Reason as plain text (python-zimbra) get a dict when the attribute is there.
+    data = data.replace(b' xml:lang="en"', b"")
     return httpx.Response(500, headers={"Content-Type": XML_TYPE}, content=data)
