@@ -94,7 +94,7 @@ def test_modify_account_changes_the_cos_in_the_state(
 
 @pytest.mark.parametrize("kind", FORMATS)
 def test_count_account_and_search_count(mock: tuple[ZextrasState, str], kind: str) -> None:
-    state, url = mock
+    _, url = mock
     token = _token(url, kind)
     counts = _send(
         url,
