@@ -11,6 +11,7 @@ Zextras licence (trial for 30 days when none is active, activation by token, exp
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ LICENSED_MAILBOXES = (
 )
 _DAY_MS = 86_400_000
 _MAX_SEARCH_RESULTS = 5000
+_ATTR_NAME = re.compile(r"^[+-]?[A-Za-z][A-Za-z0-9-]*$")
 # Attributes that describe the COS itself and are not inherited by its accounts.
 _COS_OWN = frozenset({"cn", "description", "zimbranotes"})
 
@@ -181,7 +183,10 @@ class ZextrasState(ModelState[Directory]):
     # -- lookups ---------------------------------------------------------------------------
 
     def account_by_name(self, name: str, *, calresource: bool | None = None) -> Account:
-        """The account (or calendar resource) called ``name``."""
+        """The account (or calendar resource) called ``name``; a name without a domain is
+        in the default domain (the first one, as ``zimbraDefaultDomainName``)."""
+        if "@" not in name and self.data.domains:
+            name = f"{name.strip()}@{self.data.domains[0].name}"
         for account in self.data.accounts:
             if account.name.lower() == name.strip().lower() and (
                 calresource is None or account.calresource == calresource
@@ -369,8 +374,8 @@ class ZextrasState(ModelState[Directory]):
         # removes one (the zmprov convention); an empty value removes the attribute.
         replaced: dict[str, list[str]] = {}
         for raw_name, value in attrs:
-            if not raw_name:
-                raise ZimbraFault("account.INVALID_ATTR_NAME", "invalid attr name: (empty)")
+            if not _ATTR_NAME.match(raw_name):
+                raise ZimbraFault("account.INVALID_ATTR_NAME", f"invalid attr name: {raw_name}")
             if raw_name[0] in "+-":
                 name = raw_name[1:]
                 values = entry.values(name)
