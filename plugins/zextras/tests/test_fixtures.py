@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 import pytest
+from mailadmin_zextras.mock.state import ZextrasState
 
 from mailadmin.mock import MockServer
-from mailadmin_zextras.mock.state import ZextrasState
 
 if TYPE_CHECKING:
     from conftest import Post
