@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from mailadmin.mock import MockPlatform, MockRequest, Route
+from mailadmin.mock import MalformedRequest, MockPlatform, MockRequest, Route
 from mailadmin_zextras.mock import handlers
 from mailadmin_zextras.mock.state import ZextrasState, ZimbraFault
 from mailadmin_zextras.mock.wire import fault_response, is_json, read_request
@@ -56,6 +56,10 @@ class ZextrasMock(MockPlatform):
         """``service.UNKNOWN_DOCUMENT`` for a request the server has no handler for."""
         if request.method != "POST" or not request.path.startswith("/service/admin/soap"):
             return httpx.Response(404, text="HTTP ERROR 404 Not Found")
+        try:
+            read_request(request)
+        except MalformedRequest as exc:
+            return self.malformed(request, str(exc))
         what = request.operation or "(none)"
         return self._fault(request, "service.UNKNOWN_DOCUMENT", f"unknown document: {what}")
 
