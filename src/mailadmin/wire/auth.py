@@ -87,7 +87,7 @@ class SessionAuth(httpx.Auth):
     one).
     """
 
-    # The transport holds the whole body in memory anyway; having it lets apply() rewrite
+    # The transport holds whole bodies in memory anyway; reading them lets apply() rewrite
     # a request body and is_expired() read a fault in the response.
     requires_request_body = True
     requires_response_body = True
@@ -183,13 +183,17 @@ class SessionAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """Send ``request`` with a valid token; renew once and resend once on expiry."""
+        # httpx's own flow reads the bodies for requires_*_body; this override must too.
+        await request.aread()
         token = await self._obtain()
         response = yield self.apply(request, token)
+        await response.aread()
         if not self.is_expired(response):
             return
         log.info("%s: the session expired; signing in again", self.transport.name)
         token = await self._obtain(rejected=token)
         response = yield self.apply(request, token)
+        await response.aread()
         if self.is_expired(response):
             # Never loop: a token fresh from the login and refused at once will be again.
             if self._token is token:
