@@ -93,8 +93,15 @@ def next_link(request: MockRequest, skip: int) -> str:
     """The request's URL with a skip token for the page starting at item ``skip``."""
     token = base64.urlsafe_b64encode(f"skip:{skip}".encode("ascii")).decode().rstrip("=")
     url = httpx.URL(request.url)
-    params = url.params.set(SKIP_TOKEN, token)
-    return str(url.copy_with(params=params))
+    # Rebuilt by hand rather than through httpx.QueryParams, which would write the "$" as
+    # "%24"; real services send "$skiptoken=" and clients compare links literally.
+    kept = [
+        part
+        for part in url.query.decode("ascii").split("&")
+        if part and httpx.QueryParams(part).keys() != {SKIP_TOKEN}
+    ]
+    query = "&".join([*kept, f"{SKIP_TOKEN}={token}"])
+    return str(url.copy_with(query=query.encode("ascii")))
 
 
 def page(
