@@ -436,3 +436,15 @@ def test_cookie_placement_keeps_other_cookies() -> None:
 
 def test_a_token_hides_its_value() -> None:
     assert "abc" not in repr(Token("abc", 5.0))
+
+
+async def test_a_login_that_forgets_auth_false_fails_instead_of_waiting_for_itself() -> None:
+    class Forgetful(SessionAuth):
+        async def login(self) -> Token:
+            await self.transport.request("POST", "login", write=False)  # no auth=False
+            return Token("never")
+
+    transport = Transport(BASE, backend=httpx.MockTransport(lambda r: httpx.Response(200)))
+    transport.set_auth(Forgetful())
+    with pytest.raises(errors.ConfigurationError, match="auth=False"):
+        await asyncio.wait_for(transport.request("GET", "x", write=False), timeout=5)

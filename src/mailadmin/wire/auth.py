@@ -230,6 +230,11 @@ class SessionAuth(httpx.Auth):
             self._token = None
         loop = asyncio.get_running_loop()
         pending = self._pending
+        if pending is not None and pending is asyncio.current_task():
+            # The login's own request came back here: it would wait for itself forever.
+            raise errors.ConfigurationError(
+                f"{type(self).__name__}.login() must send its requests with auth=False"
+            )
         # One login in flight per session and event loop; every caller awaits it.
         if pending is None or pending.done() or pending.get_loop() is not loop:
             pending = loop.create_task(self._login_once())
