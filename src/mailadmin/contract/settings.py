@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["Credentials", "PlanMapping", "ProviderSettings", "endpoint_url_problem"]
+__all__ = ["Credentials", "PlanMapping", "ProviderSettings"]
 
 
 class Credentials(BaseModel):
