@@ -448,3 +448,14 @@ async def test_a_login_that_forgets_auth_false_fails_instead_of_waiting_for_itse
     transport.set_auth(Forgetful())
     with pytest.raises(errors.ConfigurationError, match="auth=False"):
         await asyncio.wait_for(transport.request("GET", "x", write=False), timeout=5)
+
+
+def test_the_token_outlives_the_event_loop_of_each_blocking_call() -> None:
+    # The blocking facade runs every call in its own asyncio.run: the token is kept, the
+    # login machinery (a task) is made anew on each loop.
+    entra = FakeEntra()
+    transport, auth = make(entra)
+    for _ in range(3):
+        asyncio.run(transport.request("GET", "Mailbox", write=False))
+    assert auth.logins == 1
+    assert len(entra.api_calls) == 3
