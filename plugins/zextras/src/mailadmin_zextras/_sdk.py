@@ -184,103 +184,15 @@ class ModelState(MockState, Generic[M]):
             raise SeedError(str(exc)) from None
 
 
-# -- wire.auth (sdk-auth) ------------------------------------------------------------------
+# -- wire.auth (sdk-auth): landed -------------------------------------------------------
 
-import asyncio  # noqa: E402
-import time  # noqa: E402
-from collections.abc import AsyncGenerator, Awaitable, Callable  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
 
 import httpx  # noqa: E402
 
 from mailadmin.contract.models import ChangeResult, Outcome  # noqa: E402
 from mailadmin.wire.dryrun import dry_run_active  # noqa: E402
 from mailadmin.wire.responses import raise_for_status  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Token:
-    value: str
-    expires_at: float | None = None
-
-
-class SessionAuth(httpx.Auth):
-    requires_request_body = True
-    requires_response_body = True
-
-    def __init__(self, *, secrets: Iterable[str] = (), refresh_margin: float = 60.0) -> None:
-        self._secrets = [s for s in secrets if s]
-        self._transport: Any = None
-        self._token: Token | None = None
-        self._lock: asyncio.Lock | None = None
-        self.logins = 0
-        self.refresh_margin = refresh_margin
-
-    async def login(self) -> Token:
-        raise NotImplementedError
-
-    def apply(self, request: httpx.Request, token: Token) -> httpx.Request:
-        return request
-
-    def is_expired(self, response: httpx.Response) -> bool:
-        return response.status_code == 401
-
-    @property
-    def transport(self) -> Any:
-        return self._transport
-
-    def bind(self, transport: Any) -> None:
-        self._transport = transport
-        transport.add_secret(*self._secrets)
-
-    def token_for(self, value: str, lifetime: float | None = None) -> Token:
-        return Token(value, None if lifetime is None else time.monotonic() + lifetime)
-
-    async def _obtain(self, rejected: Token | None = None) -> Token:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            token = self._token
-            if (
-                token is not None
-                and token is not rejected
-                and (
-                    token.expires_at is None
-                    or time.monotonic() < token.expires_at - self.refresh_margin
-                )
-            ):
-                return token
-            self.logins += 1
-            token = await self.login()
-            self._transport.add_secret(token.value)
-            self._token = token
-            return token
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._obtain()
-        response = yield self.apply(request, token)
-        await response.aread()
-        if not self.is_expired(response):
-            return
-        token = await self._obtain(rejected=token)
-        response = yield self.apply(request, token)
-        await response.aread()
-        if self.is_expired(response):
-            raise errors.AuthenticationError("the platform refused a freshly obtained session")
-
-
-def with_body(request: httpx.Request, content: bytes) -> httpx.Request:
-    headers = httpx.Headers(request.headers)
-    headers.pop("Content-Length", None)
-    return httpx.Request(
-        request.method,
-        request.url,
-        headers=headers,
-        content=content,
-        extensions=dict(request.extensions),
-    )
-
 
 # -- wire.jsonapi (sdk-contract) ---------------------------------------------------------
 

@@ -16,14 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
-from mailadmin_zextras._sdk import (
-    ErrorRule,
-    ErrorTable,
-    JsonClient,
-    SessionAuth,
-    Token,
-    with_body,
-)
+from mailadmin.wire.auth import SessionAuth, Token, with_body
+from mailadmin_zextras._sdk import ErrorRule, ErrorTable, JsonClient
 
 if TYPE_CHECKING:
     import httpx
@@ -190,14 +184,24 @@ class ZimbraSession(SessionAuth):
                 "password": creds.secret.get_secret_value(),
             },
         )
-        api = JsonClient(self.transport, name=self._name, errors=FAULTS)
-        answer = await api.post(
+        # auth=False: the sign-in itself carries no session.
+        response = await self.transport.request(
+            "POST",
             f"{self._settings.admin_path}/AuthRequest",
             json=body,
             write=False,
             operation="AuthRequest",
-            subject=creds.username,
+            auth=False,
         )
+        FAULTS.raise_for(
+            response, provider=self._name, subject=creds.username, redactor=self.transport
+        )
+        try:
+            answer = response.json()
+        except ValueError:
+            raise errors.ProtocolError(
+                f"{self._name} sent an answer that could not be read"
+            ) from None
         auth = _response(answer, "AuthRequest", self._name)
         token = auth.get("authToken")
         if isinstance(token, list):
@@ -253,8 +257,8 @@ class AdminClient:
         self.settings = settings
         self.name = name
         self.session = ZimbraSession(settings, name)
-        self.session.bind(transport)
-        self._api = JsonClient(transport, name=name, errors=FAULTS, auth=self.session)
+        transport.set_auth(self.session)
+        self._api = JsonClient(transport, name=name, errors=FAULTS)
 
     async def call(
         self,

@@ -28,6 +28,7 @@ from mailadmin.contract.models import (
     TenantRef,
 )
 from mailadmin.contract.provider import Provider
+from mailadmin.wire.paging import OffsetPage, offset_pages
 from mailadmin_zextras._sdk import Change, apply_change
 from mailadmin_zextras.client import AdminClient, attributes, entries
 from mailadmin_zextras.licence import decode_content, licence_of
@@ -199,20 +200,19 @@ class ZextrasProvider(Provider):
         return {str(c["id"]): str(c["name"]) for c in entries(answer, "cos")}
 
     async def _search(self, **params: Any) -> list[dict[str, Any]]:
-        # Offset paging: SearchDirectory reports `more` while entries remain.
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
+        async def page(offset: int, limit: int) -> OffsetPage[dict[str, Any]]:
             answer = await self.api.call(
                 "SearchDirectoryRequest",
-                {**params, "limit": self.config.page_size, "offset": offset},
+                {**params, "limit": limit, "offset": offset},
                 subject=str(params.get("domain", "")),
             )
-            page = entries(answer, "account") + entries(answer, "calresource")
-            found.extend(page)
-            offset += len(page)
-            if not answer.get("more") or not page:
-                return found
+            found = entries(answer, "account") + entries(answer, "calresource")
+            return OffsetPage(found, more=bool(answer.get("more")))
+
+        found: list[dict[str, Any]] = []
+        async for items in offset_pages(page, page_size=self.config.page_size):
+            found.extend(items)
+        return found
 
     async def _count(self, query: str, *, domain: str, types: str = "accounts") -> int:
         answer = await self.api.call(
