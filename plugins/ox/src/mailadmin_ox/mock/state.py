@@ -413,9 +413,14 @@ class OXState(MockState):
 
     def change_context(self, context: MockContext, ctx: Ref, *, restrictions: bool) -> None:
         """``change`` of a context: name, maxQuota, login mappings, attributes and (reseller
-        service) the per-context restrictions, which are replaced as a whole when sent."""
+        service) the per-context restrictions.
+
+        As OX's reseller bundle does, restrictions sent replace the context's whole list
+        (delete all, insert those sent); a change carrying none leaves them untouched.
+        """
         self._change_context_fields(context, ctx)
-        if restrictions and ctx.get("restriction") is not None:
+        # The decoder gives [] for an absent repeated element: "none sent", not "clear all".
+        if restrictions and ctx.get("restriction"):
             new = {}
             for item in ctx["restriction"]:
                 name = str(item.get("name") or "")
