@@ -10,46 +10,19 @@ sent); a ``change`` without any leaves the restrictions as they are.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from mailadmin_ox.demo import sample_config
 from mailadmin_ox.mock.platform import OXMock
-from mailadmin_ox.provider import OXProvider
 
 from mailadmin.contract.models import TenantRef
 from mailadmin.mock import Fault, MockServer
 
 if TYPE_CHECKING:
-    from conftest import Post
+    from conftest import Make, Post
 
 EXAMPLE = TenantRef(name="example.com", native_id="1")
-LOGINS = {
-    "master_admin": {"username": "oxadminmaster", "secret": "secret"},
-    "reseller": {"username": "reseller", "secret": "secret"},
-}
-MODES = sorted(LOGINS)
-
-
-@pytest.fixture
-async def make() -> AsyncIterator[Callable[[MockServer, str], OXProvider]]:
-    made: list[OXProvider] = []
-
-    def build(server: MockServer, mode: str) -> OXProvider:
-        settings: dict[str, Any] = {
-            "mode": mode,
-            "credentials": LOGINS[mode],
-            "plans": sample_config()["instances"]["ox"]["plans"],
-            "storage_base_mb": 1024,
-        }
-        provider = OXProvider(settings, instance="ox-test", http=server.transport())
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        await provider.aclose()
+MODES = ["master_admin", "reseller"]
 
 
 def _limits(server: MockServer) -> dict[str, str]:
@@ -61,11 +34,9 @@ def _quota(server: MockServer) -> int:
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_storage_after_seats_keeps_the_seat_limit(
-    make: Callable[[MockServer, str], OXProvider], mode: str
-) -> None:
+async def test_storage_after_seats_keeps_the_seat_limit(make: Make, mode: str) -> None:
     server = MockServer(OXMock)
-    provider = make(server, mode)
+    provider = make(server, mode=mode)
 
     await provider.apply_addon(EXAMPLE, "mailboxes", 20)
     await provider.apply_addon(EXAMPLE, "storage_gb", 6)
@@ -75,11 +46,9 @@ async def test_storage_after_seats_keeps_the_seat_limit(
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_seats_after_storage_and_other_seats_keep_them_all(
-    make: Callable[[MockServer, str], OXProvider], mode: str
-) -> None:
+async def test_seats_after_storage_and_other_seats_keep_them_all(make: Make, mode: str) -> None:
     server = MockServer(OXMock)
-    provider = make(server, mode)
+    provider = make(server, mode=mode)
 
     await provider.apply_addon(EXAMPLE, "storage_gb", 2)
     await provider.apply_addon(EXAMPLE, "mailboxes:collaborate", 5)
@@ -100,13 +69,11 @@ async def test_seats_after_storage_and_other_seats_keep_them_all(
     "sdk-orch)",
 )
 @pytest.mark.parametrize("mode", MODES)
-async def test_concurrent_add_ons_on_one_context_keep_every_limit(
-    make: Callable[[MockServer, str], OXProvider], mode: str
-) -> None:
+async def test_concurrent_add_ons_on_one_context_keep_every_limit(make: Make, mode: str) -> None:
     server = MockServer(OXMock)
     # Writes take a moment to arrive, as on a real network, so the calls' reads overlap them.
     server.inject(Fault(kind="latency", operation="change", delay=0.05))
-    provider = make(server, mode)
+    provider = make(server, mode=mode)
 
     await asyncio.gather(
         provider.apply_addon(EXAMPLE, "mailboxes", 20),
