@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, Field, model_serializer
 
 from mailadmin_ox.combinations import STOCK
 from mailadmin_ox.mock.model import MockContext, MockReseller, MockUser
@@ -29,8 +29,6 @@ class OXData(BaseModel):
     ``contexts`` and ``resellers`` by id; ``jvm_id`` and ``fault_counter`` make OX's
     ``; exceptionId <jvm>-<n>`` suffix (fixed, so answers are reproducible).
     """
-
-    model_config = ConfigDict(validate_assignment=False)
 
     master: tuple[str, str] = MASTER
     allow_master_override: bool = True
