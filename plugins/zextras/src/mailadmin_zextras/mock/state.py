@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailadmin_zextras._sdk import ModelState
+from pydantic import BaseModel
+
+from mailadmin.mock.state import ModelState
 from mailadmin_zextras.mock.ldap import FilterError, parse
 from mailadmin_zextras.mock.model import (
     ALL_FEATURES,
@@ -111,23 +113,24 @@ class ZextrasState(ModelState[Directory]):
         self.started_ms = self.now_ms
         super().reset()
 
-    def load_seed(self, data: Mapping[str, Any]) -> None:
-        """Merge a seed: entries of ``coses``, ``domains`` and ``accounts`` replace those of
-        the same name (or are added), a ``zimbraCOSId`` may name a COS by its name, other
-        keys replace the defaults."""
-        data = dict(data)
-        lists = {key: data.pop(key) for key in ("coses", "domains", "accounts") if key in data}
-        if isinstance(data.get("licence"), Mapping):
-            data["licence"] = {**self.data.licence.model_dump(), **data["licence"]}
-        super().load_seed(data)
-        seeded = Directory.model_validate({**{k: [] for k in lists}, **lists})
-        for key in lists:
-            current: list[Any] = getattr(self.data, key)
-            for entry in getattr(seeded, key):
-                kept = [e for e in current if e.name.lower() != entry.name.lower()]
-                kept.append(entry)
-                current[:] = kept
-        # Seeds may name a COS instead of giving its id.
+    def apply_seed(self, seed: BaseModel) -> None:
+        """Merge a validated seed: entries of ``coses``, ``domains`` and ``accounts`` replace
+        those of the same name (or are added), ``licence`` fields replace those given, other
+        fields replace the defaults; a ``zimbraCOSId`` or ``zimbraDomainDefaultCOSId`` may
+        name a COS instead of giving its id."""
+        assert isinstance(seed, Directory)
+        for name in seed.model_fields_set:
+            value = getattr(seed, name)
+            if name in ("coses", "domains", "accounts"):
+                current: list[Any] = getattr(self.data, name)
+                for entry in value:
+                    kept = [e for e in current if e.name.lower() != entry.name.lower()]
+                    current[:] = [*kept, entry]
+            elif name == "licence":
+                for field in value.model_fields_set:
+                    setattr(self.data.licence, field, getattr(value, field))
+            else:
+                setattr(self.data, name, value)
         by_name = {c.name.lower(): c.id for c in self.data.coses}
         for item, attr in [
             *((a, "zimbraCOSId") for a in self.data.accounts),

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from mailadmin.mock import MalformedRequest
-from mailadmin_zextras._sdk import (
+from mailadmin.mock.soap import read_soap
+from mailadmin.wire.soap import (
     EnvelopeError,
     Node,
     SoapVersion,
@@ -28,7 +29,6 @@ from mailadmin_zextras._sdk import (
     fault_envelope,
     local_name,
     namespace_of,
-    read_soap,
 )
 
 if TYPE_CHECKING:
