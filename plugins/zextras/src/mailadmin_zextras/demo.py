@@ -17,12 +17,12 @@ def sample_config() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-#: The demo's own domain: every mock defaults to example.com, so this one adds example.net.
-DEMO_DOMAIN = "example.net"
+#: The demo's own domain: OX sits on example.com and the reference platform on example.net.
+DEMO_DOMAIN = "example.org"
 
 
 def demo_seed() -> dict[str, Any]:
-    """The mock's start state for the demo: the defaults plus ``example.net`` with four user
+    """The mock's start state for the demo: the defaults plus ``example.org`` with four user
     mailboxes on the three plans, a shared mailbox and a room."""
 
     def account(local: str, cos: str | None = None, **attrs: str) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def demo_seed() -> dict[str, Any]:
 
 
 def scenario() -> DemoScenario:
-    """Upgrade Anna (Mail to Sync) and Ben (Sync to Collaborate) of ``example.net``, then
+    """Upgrade Anna (Mail to Sync) and Ben (Sync to Collaborate) of ``example.org``, then
     cap the domain's seats and Collaborate seats and give it a storage total."""
     config = sample_config()
     instance = {k: v for k, v in config["instances"]["zextras"].items() if k != "endpoint"}
