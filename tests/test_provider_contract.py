@@ -386,3 +386,16 @@ async def test_capabilities_narrow_per_instance() -> None:
     with pytest.raises(errors.UnsupportedOperation, match="not a reseller"):
         await admin.apply_addon(TENANT, "shared_mailbox", 2)
     assert admin.sent == []
+
+
+def test_capabilities_for_may_not_widen_the_class() -> None:
+    class Greedy(Shop):
+        @classmethod
+        def capabilities_for(cls, settings: ToySettings) -> Capabilities:
+            gaps = {k: v for k, v in _GAPS.items() if k != "addon:storage_gb"}
+            return Capabilities(
+                addons=frozenset({"shared_mailbox", "storage_gb"}), unsupported=gaps
+            )
+
+    with pytest.raises(TypeError, match="widens the class's capabilities: addon:storage_gb"):
+        Greedy({"plans": {"mail": {}}})

@@ -159,7 +159,7 @@ class Provider(Generic[SettingsT]):
         self.settings: SettingsT = _validate_settings(type(self), settings)
         self.instance = instance or self.name
         #: What this instance supports: the class's capabilities narrowed by its settings.
-        self.instance_capabilities: Capabilities = type(self).capabilities_for(self.settings)
+        self.instance_capabilities: Capabilities = _narrowed(type(self), self.settings)
         self.hooks = hooks or CallHooks()
         self._http_override = http
         self._transport: Transport | None = None
@@ -485,6 +485,18 @@ def _validate_settings(
             f"Invalid settings for provider '{cls.name}': "
             + "; ".join(_describe(e) for e in exc.errors())
         ) from None
+
+
+def _narrowed(cls: type[Provider[Any]], settings: ProviderSettings) -> Capabilities:
+    """``cls.capabilities_for(settings)``, refused when it claims more than the class."""
+    own = cls.capabilities_for(settings)
+    wider = [f.key for f in own.features() if f.supported and not cls.capabilities.supports(f.key)]
+    if wider:
+        raise TypeError(
+            f"{cls.__qualname__}.capabilities_for widens the class's capabilities: "
+            + ", ".join(wider)
+        )
+    return own
 
 
 def _check_subclass(cls: type[Provider]) -> None:
