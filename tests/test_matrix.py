@@ -138,11 +138,8 @@ class Narrow(MemoryProvider):
     def capabilities_for(cls, settings: MemorySettings) -> Capabilities:
         if not isinstance(settings, _NarrowSettings) or settings.sells_addons:
             return cls.capabilities
-        return cls.capabilities.model_copy(
-            update={
-                "addons": frozenset(),
-                "unsupported": {f"addon:{a}": "add-ons are not sold here" for a in KNOWN_ADDONS},
-            }
+        return cls.capabilities.narrowed(
+            [f"addon:{name}" for name in KNOWN_ADDONS], "add-ons are not sold here"
         )
 
 
@@ -159,3 +156,16 @@ def test_the_instance_matrix_shows_what_each_instance_supports() -> None:
     assert rows["panel-us"]["narrowed"]["addon:mailboxes"] == "add-ons are not sold here"
     assert "addon:mailboxes" not in rows["panel-us"]["capabilities"]
     assert rows["panel-us"]["provider"] == "narrow"
+
+
+def test_capabilities_narrow_by_feature_with_a_reason() -> None:
+    full = MemoryProvider.capabilities
+    less = full.narrowed(["list_mailboxes", "create_mailbox:room", "addon:storage_gb"], "not here")
+    assert not less.supports("list_mailboxes") and less.reason("list_mailboxes") == "not here"
+    assert not less.supports("create_mailbox:room") and not less.supports("delete_mailbox:room")
+    assert less.supports("create_mailbox:shared") and less.supports("addon:mailboxes")
+    assert not less.supports("addon:storage_gb") and less.reason("addon:storage_gb") == "not here"
+    with pytest.raises(ValueError, match="not an optional feature"):
+        full.narrowed(["set_plan"], "required operations stay")
+    with pytest.raises(ValueError, match="needs a reason"):
+        full.narrowed(["addon:storage_gb"], "")
