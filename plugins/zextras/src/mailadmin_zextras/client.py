@@ -15,14 +15,20 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.contract import errors
-from mailadmin.wire.auth import SessionAuth, Token, with_body
-from mailadmin_zextras._sdk import ErrorRule, ErrorTable, JsonClient
+from mailadmin.sdk import ErrorRule, ErrorTable, JsonClient, errors
 
 if TYPE_CHECKING:
+    # mailadmin.sdk loads these on first use, so type checkers see them as Any there.
     import httpx
 
-    from mailadmin.wire.transport import Transport
+    from mailadmin.wire.auth import SessionAuth, Token, with_body
+else:
+    from mailadmin.sdk import SessionAuth, Token
+    from mailadmin.sdk import auth as _auth
+
+    with_body = _auth.with_body
+if TYPE_CHECKING:
+    from mailadmin.sdk import Transport
     from mailadmin_zextras.settings import ZextrasSettings
 
 __all__ = ["ADMIN_NS", "FAULTS", "AdminClient", "ZimbraSession", "attributes", "fault_code"]

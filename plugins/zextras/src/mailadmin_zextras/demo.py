@@ -6,8 +6,6 @@ import tomllib
 from importlib.resources import files
 from typing import Any
 
-from mailadmin.cli.demo import DemoScenario
-
 __all__ = ["sample_config", "scenario"]
 
 
@@ -48,19 +46,20 @@ def demo_seed() -> dict[str, Any]:
     }
 
 
-def scenario() -> DemoScenario:
+def scenario() -> dict[str, Any]:
     """Upgrade Anna (Mail to Sync) and Ben (Sync to Collaborate) of ``example.org``, then
     cap the domain's seats and Collaborate seats and give it a storage total."""
     config = sample_config()
     instance = {k: v for k, v in config["instances"]["zextras"].items() if k != "endpoint"}
-    return DemoScenario(
-        instance=instance,
-        tenants={DEMO_DOMAIN: {"domains": [DEMO_DOMAIN]}},
-        upgrades=[(f"anna@{DEMO_DOMAIN}", "sync"), (f"ben@{DEMO_DOMAIN}", "collaborate")],
-        addons=[
+    # The demo validates this into its DemoScenario (the CLI is not a plugin's import).
+    return {
+        "instance": instance,
+        "tenants": {DEMO_DOMAIN: {"domains": [DEMO_DOMAIN]}},
+        "upgrades": [(f"anna@{DEMO_DOMAIN}", "sync"), (f"ben@{DEMO_DOMAIN}", "collaborate")],
+        "addons": [
             (DEMO_DOMAIN, "mailboxes", 15),
             (DEMO_DOMAIN, "mailboxes:collaborate", 5),
             (DEMO_DOMAIN, "storage_gb", 50),
         ],
-        seed=demo_seed(),
-    )
+        "seed": demo_seed(),
+    }

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from mailadmin.contract import errors
-from mailadmin.contract.models import Licence, LicenceFeature, LicenceState
+from mailadmin.sdk import Licence, LicenceFeature, LicenceState, errors
 
 __all__ = ["decode_content", "licence_of"]
 

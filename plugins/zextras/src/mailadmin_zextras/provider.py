@@ -10,12 +10,13 @@ plan is its *effective* COS (its own ``zimbraCOSId``, else its domain's
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
-from mailadmin.contract import errors
-from mailadmin.contract.capabilities import Capabilities, Operation
-from mailadmin.contract.models import (
+from mailadmin.sdk import (
     AddonRef,
+    Applied,
+    Capabilities,
+    Change,
     ChangeResult,
     ConnectionStatus,
     Licence,
@@ -25,11 +26,12 @@ from mailadmin.contract.models import (
     MailboxRef,
     NativePlan,
     NewMailbox,
+    Operation,
+    Provider,
     TenantRef,
+    errors,
+    paging,
 )
-from mailadmin.contract.provider import Provider
-from mailadmin.wire.paging import OffsetPage, offset_pages
-from mailadmin_zextras._sdk import Change, apply_change
 from mailadmin_zextras.client import AdminClient, attributes, entries
 from mailadmin_zextras.licence import decode_content, licence_of
 from mailadmin_zextras.settings import ZextrasSettings
@@ -66,7 +68,7 @@ def _true(values: list[str] | None) -> bool:
     return bool(values) and values is not None and values[0].strip().upper() in ("TRUE", "1")
 
 
-class ZextrasProvider(Provider):
+class ZextrasProvider(Provider[ZextrasSettings]):
     """Carbonio / Zextras Suite (Zimbra admin SOAP): COS plans, domain limits, the licence."""
 
     name = "zextras"
@@ -94,15 +96,10 @@ class ZextrasProvider(Provider):
     # -- plumbing ----------------------------------------------------------------------------
 
     @property
-    def config(self) -> ZextrasSettings:
-        """The instance's settings, typed."""
-        return cast(ZextrasSettings, self.settings)
-
-    @property
     def api(self) -> AdminClient:
         """The admin SOAP client (one session per provider instance)."""
         if self._client is None:
-            self._client = AdminClient(self.http, self.config, self.instance)
+            self._client = AdminClient(self.http, self.settings, self.instance)
         return self._client
 
     async def aclose(self) -> None:
@@ -126,10 +123,10 @@ class ZextrasProvider(Provider):
 
     async def _plan_ids(self) -> dict[str, str]:
         """COS id -> neutral plan, for every configured plan."""
-        return {await self._cos_id(m.cos): name for name, m in self.config.plans.items()}
+        return {await self._cos_id(m.cos): name for name, m in self.settings.plans.items()}
 
     async def _plan_cos(self, plan: str) -> str:
-        mapping = self.config.plans[plan]
+        mapping = self.settings.plans[plan]
         try:
             return await self._cos_id(mapping.cos)
         except errors.NotFoundError:
@@ -158,7 +155,7 @@ class ZextrasProvider(Provider):
                 {
                     "account": {"by": "name", "_content": address},
                     "applyCos": 1,
-                    "attrs": ",".join((*_LIST_ATTRS, self.config.shared_mailbox_attribute)),
+                    "attrs": ",".join((*_LIST_ATTRS, self.settings.shared_mailbox_attribute)),
                 },
                 subject=address,
             )
@@ -171,8 +168,8 @@ class ZextrasProvider(Provider):
         resource = (attrs.get("zimbraCalResType") or [""])[0]
         if resource in _RESOURCE_KINDS:
             return _RESOURCE_KINDS[resource]
-        marker = attrs.get(self.config.shared_mailbox_attribute, [])
-        if any(v.lower() == self.config.shared_mailbox_value.lower() for v in marker):
+        marker = attrs.get(self.settings.shared_mailbox_attribute, [])
+        if any(v.lower() == self.settings.shared_mailbox_value.lower() for v in marker):
             return MailboxKind.SHARED
         return MailboxKind.USER
 
@@ -200,17 +197,17 @@ class ZextrasProvider(Provider):
         return {str(c["id"]): str(c["name"]) for c in entries(answer, "cos")}
 
     async def _search(self, **params: Any) -> list[dict[str, Any]]:
-        async def page(offset: int, limit: int) -> OffsetPage[dict[str, Any]]:
+        async def page(offset: int, limit: int) -> paging.OffsetPage[dict[str, Any]]:
             answer = await self.api.call(
                 "SearchDirectoryRequest",
                 {**params, "limit": limit, "offset": offset},
                 subject=str(params.get("domain", "")),
             )
             found = entries(answer, "account") + entries(answer, "calresource")
-            return OffsetPage(found, more=bool(answer.get("more")))
+            return paging.OffsetPage(found, more=bool(answer.get("more")))
 
         found: list[dict[str, Any]] = []
-        async for items in offset_pages(page, page_size=self.config.page_size):
+        async for items in paging.offset_pages(page, page_size=self.settings.page_size):
             found.extend(items)
         return found
 
@@ -223,10 +220,10 @@ class ZextrasProvider(Provider):
         return int(answer.get("num", 0))
 
     def _shared_filter(self) -> str:
-        value = self.config.shared_mailbox_value
+        value = self.settings.shared_mailbox_value
         for char, escaped in (("\\", "\\5c"), ("*", "\\2a"), ("(", "\\28"), (")", "\\29")):
             value = value.replace(char, escaped)
-        return f"({self.config.shared_mailbox_attribute}={value})"
+        return f"({self.settings.shared_mailbox_attribute}={value})"
 
     # -- the contract ------------------------------------------------------------------------
 
@@ -252,8 +249,7 @@ class ZextrasProvider(Provider):
                 subject=mailbox.address,
             )
 
-        return await apply_change(
-            "set_plan",
+        return await self.change(
             Change(
                 subject=mailbox.address,
                 before=before,
@@ -360,14 +356,13 @@ class ZextrasProvider(Provider):
                 subject=tenant.key,
             )
 
-        return await apply_change(
-            "apply_addon",
+        return await self.change(
             Change(subject=tenant.name, before=before, after=quantity, apply=write),
         )
 
     async def _get_licence(self) -> Licence:
         body: dict[str, Any] = {"module": "ZxCore", "action": "getLicenseInfo"}
-        server = self.config.licence_server
+        server = self.settings.licence_server
         if server:
             body["targetServers"] = server
         answer = await self.api.call("zextras", body, subject="the licence")
@@ -390,7 +385,7 @@ class ZextrasProvider(Provider):
 
     async def _list_plans(self) -> list[NativePlan]:
         answer = await self.api.call("GetAllCosRequest")
-        by_cos = {m.cos: (name, m) for name, m in self.config.plans.items()}
+        by_cos = {m.cos: (name, m) for name, m in self.settings.plans.items()}
         plans = []
         for cos in entries(answer, "cos"):
             attrs = attributes(cos)
@@ -424,7 +419,7 @@ class ZextrasProvider(Provider):
             types="accounts,resources",
             domain=domain,
             applyCos=1,
-            attrs=",".join((*_LIST_ATTRS, self.config.shared_mailbox_attribute)),
+            attrs=",".join((*_LIST_ATTRS, self.settings.shared_mailbox_attribute)),
         )
         default_cos = await self._domain_default_cos(domain)
         plans, names = await self._plan_ids(), await self._cos_names()
@@ -451,8 +446,8 @@ class ZextrasProvider(Provider):
         elif mailbox.kind is MailboxKind.SHARED:
             attrs.append(
                 {
-                    "n": self.config.shared_mailbox_attribute,
-                    "_content": self.config.shared_mailbox_value,
+                    "n": self.settings.shared_mailbox_attribute,
+                    "_content": self.settings.shared_mailbox_value,
                 }
             )
         else:
@@ -464,11 +459,12 @@ class ZextrasProvider(Provider):
             body["password"] = mailbox.password.get_secret_value()
         after = Mailbox(address=mailbox.address, kind=mailbox.kind, plan=plan, display_name=display)
 
-        async def write() -> None:
-            await self.api.call(request, body, write=True, subject=mailbox.address)
+        async def write() -> Applied[Mailbox]:
+            answer = await self.api.call(request, body, write=True, subject=mailbox.address)
+            made = (entries(answer, "account") or entries(answer, "calresource") or [{}])[0]
+            return Applied(after=after.model_copy(update={"native_id": made.get("id")}))
 
-        return await apply_change(
-            "create_mailbox",
+        return await self.change(
             Change(subject=mailbox.address, before=None, after=after, apply=write),
         )
 
@@ -489,7 +485,6 @@ class ZextrasProvider(Provider):
                 request, {"id": account_id}, write=True, idempotent=True, subject=mailbox.address
             )
 
-        return await apply_change(
-            "delete_mailbox",
+        return await self.change(
             Change(subject=mailbox.address, before=before, after=None, apply=write),
         )

@@ -17,7 +17,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from mailadmin.contract.settings import PlanMapping, ProviderSettings
+from mailadmin.sdk import PlanMapping, ProviderSettings
 
 __all__ = ["ZextrasPlanMapping", "ZextrasSettings"]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mailadmin.mock.state import ModelState
+from mailadmin.mock import ModelState
 from mailadmin_zextras.mock.ldap import FilterError, parse
 from mailadmin_zextras.mock.model import (
     ALL_FEATURES,

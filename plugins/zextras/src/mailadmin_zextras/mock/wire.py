@@ -21,14 +21,14 @@ import httpx
 
 from mailadmin.mock import MalformedRequest
 from mailadmin.mock.soap import read_soap
-from mailadmin.wire.soap import (
-    EnvelopeError,
+from mailadmin.sdk import (
     Node,
     SoapVersion,
     envelope,
     fault_envelope,
     local_name,
     namespace_of,
+    soap,
 )
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def read_request(request: MockRequest) -> Parsed:
         )
     try:
         message = read_soap(request)
-    except EnvelopeError as exc:
+    except soap.EnvelopeError as exc:
         raise MalformedRequest(exc.message) from None
     if message.body is None:
         raise MalformedRequest("the request Body is empty")
