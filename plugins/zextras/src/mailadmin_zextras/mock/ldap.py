@@ -80,12 +80,13 @@ def _item(item: str) -> Matcher:
     key = name.strip().lower()
     if not key:
         raise FilterError(f"'{item}' names no attribute")
-    wanted = _unescape(value)
-    if op == "=" and wanted == "*":
+    # A literal "*" is written \2a, so wildcards are found before unescaping.
+    if op == "=" and value == "*":
         return lambda attrs: bool(attrs.get(key))
-    if op == "=" and "*" in wanted:
-        pieces = [p.lower() for p in wanted.split("*")]
+    if op == "=" and "*" in value:
+        pieces = [_unescape(p).lower() for p in value.split("*")]
         return lambda attrs: any(_substring(v.lower(), pieces) for v in attrs.get(key, ()))
+    wanted = _unescape(value)
     if op in (">=", "<="):
         sign = 1 if op == ">=" else -1
         return lambda attrs: any(sign * _compare(v, wanted) >= 0 for v in attrs.get(key, ()))
@@ -120,9 +121,12 @@ def _unescape(value: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(value):
-        if value[i] == "\\" and i + 2 < len(value) + 1:
+        if value[i] == "\\":
+            code = value[i + 1 : i + 3]
+            if len(code) != 2:
+                raise FilterError(f"bad escape in '{value}'")
             try:
-                out.append(chr(int(value[i + 1 : i + 3], 16)))
+                out.append(chr(int(code, 16)))
             except ValueError as exc:
                 raise FilterError(f"bad escape in '{value}'") from exc
             i += 3
