@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,31 +188,27 @@ class ZextrasState(ModelState[Directory]):
     def account_by_name(self, name: str, *, calresource: bool | None = None) -> Account:
         """The account (or calendar resource) called ``name``; a name without a domain is
         in the default domain (the first one, as ``zimbraDefaultDomainName``)."""
+        name = name.strip().lower()
         if "@" not in name and self.data.domains:
-            name = f"{name.strip()}@{self.data.domains[0].name}"
-        for account in self.data.accounts:
-            if account.name.lower() == name.strip().lower() and (
-                calresource is None or account.calresource == calresource
-            ):
-                return account
-        if calresource:
-            raise ZimbraFault(
-                "account.NO_SUCH_CALENDAR_RESOURCE", f"no such calendar resource: {name}"
-            )
-        raise no_such_account(name)
+            name = f"{name}@{self.data.domains[0].name}"
+        return self._account(lambda a: a.name.lower() == name, name, calresource)
 
     def account_by_id(self, account_id: str, *, calresource: bool | None = None) -> Account:
         """The account (or calendar resource) with zimbraId ``account_id``."""
+        return self._account(lambda a: a.id == account_id, account_id, calresource)
+
+    def _account(
+        self, wanted: Callable[[Account], bool], key: str, calresource: bool | None
+    ) -> Account:
+        # calresource None: either kind; True / False: only that kind.
         for account in self.data.accounts:
-            if account.id == account_id and (
-                calresource is None or account.calresource == calresource
-            ):
+            if wanted(account) and calresource in (None, account.calresource):
                 return account
         if calresource:
             raise ZimbraFault(
-                "account.NO_SUCH_CALENDAR_RESOURCE", f"no such calendar resource: {account_id}"
+                "account.NO_SUCH_CALENDAR_RESOURCE", f"no such calendar resource: {key}"
             )
-        raise no_such_account(account_id)
+        raise no_such_account(key)
 
     def cos_by(self, by: str, key: str) -> Cos:
         """A COS by ``id`` or ``name``; ``account.NO_SUCH_COS`` otherwise."""
