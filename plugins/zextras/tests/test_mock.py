@@ -539,3 +539,40 @@ def test_seed_and_snapshot_round_trip(state: ZextrasState) -> None:
     again = server.state.snapshot()
     assert again["accounts"] == snapshot["accounts"]
     assert again["licence"] == snapshot["licence"]
+
+
+async def test_batch_continue_and_stop(
+    server: MockServer, state: ZextrasState, token: str, post: Post
+) -> None:
+    def batch(onerror: str) -> dict[str, Any]:
+        return {
+            "Header": {"context": {"_jsns": "urn:zimbra", "authToken": {"_content": token}}},
+            "Body": {
+                "BatchRequest": {
+                    "_jsns": "urn:zimbra",
+                    "onerror": onerror,
+                    "GetAccountRequest": {
+                        "_jsns": "urn:zimbraAdmin",
+                        "requestId": 1,
+                        "account": {"by": "name", "_content": "nobody@example.com"},
+                    },
+                    "ModifyAccountRequest": {
+                        "_jsns": "urn:zimbraAdmin",
+                        "requestId": 2,
+                        "id": ANNA,
+                        "a": [{"n": "zimbraCOSId", "_content": SYNC}],
+                    },
+                }
+            },
+        }
+
+    stopped = (await post(server, batch("stop"))).json()["Body"]["BatchResponse"]
+    assert [f["requestId"] for f in stopped["Fault"]] == ["1"]
+    assert stopped["Fault"][0]["Detail"]["Error"]["Code"] == "account.NO_SUCH_ACCOUNT"
+    assert "ModifyAccountResponse" not in stopped
+    assert state.account_by_name("anna@example.com").first("zimbraCOSId") is None
+    went_on = (await post(server, batch("continue"))).json()["Body"]["BatchResponse"]
+    assert went_on["_jsns"] == "urn:zimbra"
+    assert went_on["ModifyAccountResponse"][0]["requestId"] == "2"
+    assert went_on["ModifyAccountResponse"][0]["_jsns"] == "urn:zimbraAdmin"
+    assert state.account_by_name("anna@example.com").first("zimbraCOSId") == SYNC

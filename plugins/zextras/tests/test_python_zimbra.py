@@ -183,3 +183,42 @@ def test_zextras_licence_request(mock: tuple[ZextrasState, str], kind: str) -> N
     content = json.loads(response.get_response()["response"]["content"])
     info = content["response"]["mail.example.com"]["response"]
     assert info["type"] == "Trial" and info["accountCount"] == state.licensed_mailboxes() == 5
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_batch_request(mock: tuple[ZextrasState, str], kind: str) -> None:
+    """python-zimbra's batch mode: answers tagged by requestId, a fault in the middle."""
+    state, url = mock
+    comm = Communication(url)
+    request = comm.gen_request(request_type=kind, token=_token(url, kind), set_batch=True)
+    sync = state.cos_by("name", "sync").id
+    anna = state.account_by_name("anna@example.com").id
+    first = request.add_request(
+        "ModifyAccountRequest",
+        {"id": anna, "a": [{"n": "zimbraCOSId", "_content": sync}]},
+        "urn:zimbraAdmin",
+    )
+    second = request.add_request(
+        "GetAccountRequest",
+        {"account": {"by": "name", "_content": "nobody@example.com"}},
+        "urn:zimbraAdmin",
+    )
+    third = request.add_request("GetAllCosRequest", {}, "urn:zimbraAdmin")
+    response = comm.send_request(request)
+    assert response.is_batch() and response.is_fault()
+    info = response.get_batch()
+    assert {str(k): v for k, v in info["idToName"].items()} == {
+        str(first): "ModifyAccountResponse",
+        str(third): "GetAllCosResponse",
+    }
+    # (python-zimbra's XML get_fault_code() expects every batch answer to be a fault, so the
+    # fault is read by its requestId, which works in both forms.)
+    fault = response.get_response(second)["Fault"]
+    assert fault["Detail"]["Error"]["Code"] == "account.NO_SUCH_ACCOUNT"
+    if kind == "json":
+        assert response.get_fault_code() == {str(second): "account.NO_SUCH_ACCOUNT"}
+    modified = response.get_response(first)["ModifyAccountResponse"]["account"]
+    # The client unwraps a one-element list but not the lists inside it (JSON form).
+    modified = modified[0] if isinstance(modified, list) else modified
+    assert modified["id"] == anna
+    assert state.account_by_name("anna@example.com").first("zimbraCOSId") == sync

@@ -18,17 +18,20 @@ from mailadmin.mock import MalformedRequest, MockRequest
 from mailadmin_zextras.mock.model import DEFAULT_COS_ID, Account, Entry
 from mailadmin_zextras.mock.state import ZextrasState, ZimbraFault, invalid_request
 from mailadmin_zextras.mock.wire import (
+    ADMIN_NS,
+    ZIMBRA_NS,
     In,
     Out,
     Parsed,
     entry,
+    fault_element,
     fault_response,
     read_request,
     response,
     truthy,
 )
 
-__all__ = ["HANDLERS", "WRITES", "soap"]
+__all__ = ["HANDLERS", "WRITES", "batch", "soap"]
 
 Body = Callable[[In, ZextrasState], Out]
 #: The host name the mock reports as its mailbox server (``targetServers``, version info).
@@ -36,23 +39,68 @@ SERVER_NAME = "mail.example.com"
 _SOAP_PREFIX = "admin/soap"
 
 
+def _serve(
+    request: MockRequest,
+    state: ZextrasState,
+    answer: Callable[[Parsed], httpx.Response],
+    *,
+    auth: bool = True,
+) -> httpx.Response:
+    path = request.path_params.get("path", "").strip("/")
+    if path != _SOAP_PREFIX and not path.startswith(_SOAP_PREFIX + "/"):
+        # The trailing segment after /service/admin/soap/ is free; other services are not.
+        return httpx.Response(404, text="HTTP ERROR 404 Not Found")
+    parsed = read_request(request)
+    try:
+        if auth:
+            state.check_token(parsed.auth_token(request))
+        return answer(parsed)
+    except ZimbraFault as fault:
+        return fault_answer(parsed, fault)
+
+
 def soap(handler: Body, *, auth: bool = True) -> Callable[[MockRequest, ZextrasState], Any]:
     """A route handler around ``handler`` (see the module docstring)."""
 
     def route(request: MockRequest, state: ZextrasState) -> httpx.Response:
-        path = request.path_params.get("path", "").strip("/")
-        if path != _SOAP_PREFIX and not path.startswith(_SOAP_PREFIX + "/"):
-            # The trailing segment after /service/admin/soap/ is free; other services are not.
-            return httpx.Response(404, text="HTTP ERROR 404 Not Found")
-        parsed = read_request(request)
-        try:
-            if auth:
-                state.check_token(parsed.auth_token(request))
-            return response(parsed, handler(parsed.body, state))
-        except ZimbraFault as fault:
-            return fault_answer(parsed, fault)
+        return _serve(
+            request, state, lambda parsed: response(parsed, handler(parsed.body, state)), auth=auth
+        )
 
     return route
+
+
+def batch(request: MockRequest, state: ZextrasState) -> httpx.Response:
+    """The route handler of ``BatchRequest``."""
+    return _serve(
+        request, state, lambda parsed: response(parsed, _run_batch(parsed, state), ns=ZIMBRA_NS)
+    )
+
+
+def _run_batch(parsed: Parsed, state: ZextrasState) -> Out:
+    """``BatchRequest`` (``urn:zimbra``): each request answered in order, tagged with its
+    ``requestId``; a fault stops the batch only with ``onerror="stop"``."""
+    out = Out("BatchResponse")
+    stop = (parsed.body.get("onerror") or "continue").lower() == "stop"
+    for item in parsed.body.children:
+        handler = HANDLERS.get(item.name)
+        try:
+            if handler is None:
+                raise ZimbraFault("service.UNKNOWN_DOCUMENT", f"unknown document: {item.name}")
+            answer = handler(item, state)
+            answer.many, answer.ns = True, ADMIN_NS
+            failed = False
+        except ZimbraFault as fault:
+            answer = fault_element(
+                fault.code, fault.message, receiver=fault.receiver, parsed=parsed
+            )
+            failed = True
+        if "requestId" in item.attrs:
+            answer.attrs["requestId"] = item.attrs["requestId"]
+        out.add(answer)
+        if failed and stop:
+            break
+    return out
 
 
 def fault_answer(

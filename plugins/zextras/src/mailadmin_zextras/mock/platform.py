@@ -21,15 +21,19 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTES", "ZextrasMock"]
 
-ROUTES = tuple(
-    Route(
-        "POST",
-        "/service/{path:path}",
-        handlers.soap(handler, auth=name != "AuthRequest"),
-        operation=name,
-        write=name in handlers.WRITES,
-    )
-    for name, handler in handlers.HANDLERS.items()
+ROUTES = (
+    *(
+        Route(
+            "POST",
+            "/service/{path:path}",
+            handlers.soap(handler, auth=name != "AuthRequest"),
+            operation=name,
+            write=name in handlers.WRITES,
+        )
+        for name, handler in handlers.HANDLERS.items()
+    ),
+    # A batch may carry writes, so it counts as one.
+    Route("POST", "/service/{path:path}", handlers.batch, operation="BatchRequest", write=True),
 )
 
 

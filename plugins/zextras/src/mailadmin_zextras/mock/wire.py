@@ -106,6 +106,8 @@ class Out:
     many: bool = False
     scalar: bool = False
     value: str | int | bool | None = None
+    #: The element's namespace (``None``: its parent's); JSON writes it as ``_jsns``.
+    ns: str | None = None
 
     def add(self, child: Out) -> Out:
         """Append ``child``; returns it."""
@@ -243,6 +245,8 @@ def _from_xml(node: Element) -> In:
 
 def _to_json(element: Out) -> dict[str, Any]:
     obj: dict[str, Any] = dict(element.attrs)
+    if element.ns is not None:
+        obj["_jsns"] = element.ns
     if element.text is not None:
         obj["_content"] = element.text
     for kid in element.children:
@@ -262,15 +266,21 @@ def _xml_value(value: str | int | bool) -> str:
     return str(value)
 
 
-def _to_node(element: Out, ns: str) -> Node:
+def _to_node(element: Out, ns: str, parent: str | None = None) -> Node:
+    # Zimbra writes each namespace as a default namespace where it starts
+    # (<GetAccountResponse xmlns="urn:zimbraAdmin"><account .../>), not as a prefix; clients
+    # such as python-zimbra look elements up by their unprefixed tag name.
+    ns = element.ns if element.ns is not None else ns
+    declare = (("xmlns", ns),) if ns != (parent if parent is not None else "") else ()
     if element.scalar:
-        return Node(ns, element.name, None if element.value is None else _xml_value(element.value))
+        text = None if element.value is None else _xml_value(element.value)
+        return Node("", element.name, text, attrs=declare)
     return Node(
-        ns,
+        "",
         element.name,
         element.text,
-        tuple(_to_node(kid, ns) for kid in element.children),
-        attrs=tuple((k, _xml_value(v)) for k, v in element.attrs.items()),
+        tuple(_to_node(kid, ns, ns) for kid in element.children),
+        attrs=declare + tuple((k, _xml_value(v)) for k, v in element.attrs.items()),
     )
 
 
@@ -291,11 +301,46 @@ def response(parsed: Parsed, body: Out, *, ns: str = ADMIN_NS) -> httpx.Response
         )
     data = envelope(
         _to_node(body, ns),
-        header=Node(ZIMBRA_NS, "context"),
+        header=Node("", "context", attrs=(("xmlns", ZIMBRA_NS),)),
         version=parsed.version,
         env_prefix="soap",
     )
     return httpx.Response(200, headers={"Content-Type": XML_TYPE}, content=data)
+
+
+def fault_element(
+    code: str, message: str, *, receiver: bool, parsed: Parsed, trace: str = "qtp-mock-1"
+) -> Out:
+    """A ``Fault`` element as a batch answer carries it, in the form of the request: the
+    JSON shape (plain values, as clients read ``Detail.Error.Code``), or the envelope's own
+    ``soap:Fault`` of its SOAP version."""
+    if parsed.answer_json:
+        fault = Out("Fault", many=True)
+        fault.add(Out("Code")).add(Out("Value", scalar=True, value=_sender(receiver, "soap")))
+        fault.add(Out("Reason")).add(Out("Text", scalar=True, value=message))
+        error = fault.add(Out("Detail")).add(Out("Error", ns=ZIMBRA_NS))
+        error.add(Out("Code", scalar=True, value=code))
+        error.add(Out("Trace", scalar=True, value=trace))
+        return fault
+    # The "soap" prefix is the one the answer's envelope declares (env_prefix="soap").
+    if parsed.version is SoapVersion.SOAP12:
+        fault = Out("soap:Fault", ns="")
+        fault.add(Out("soap:Code")).add(Out("soap:Value", text=_sender(receiver, "soap")))
+        fault.add(Out("soap:Reason")).add(Out("soap:Text", text=message))
+        error = fault.add(Out("soap:Detail")).add(Out("Error", ns=ZIMBRA_NS))
+    else:
+        fault = Out("soap:Fault", ns="")
+        code_11 = "soap:Server" if receiver else "soap:Client"
+        fault.add(Out("faultcode", text=code_11))
+        fault.add(Out("faultstring", text=message))
+        error = fault.add(Out("detail")).add(Out("Error", ns=ZIMBRA_NS))
+    error.add(Out("Code", text=code))
+    error.add(Out("Trace", text=trace))
+    return fault
+
+
+def _sender(receiver: bool, prefix: str) -> str:
+    return f"{prefix}:Receiver" if receiver else f"{prefix}:Sender"
 
 
 def fault_response(
@@ -325,7 +370,11 @@ def fault_response(
             500, headers={"Content-Type": JSON_TYPE}, content=json.dumps(content).encode()
         )
     detail = Node(
-        ZIMBRA_NS, "Error", None, (Node(ZIMBRA_NS, "Code", code), Node(ZIMBRA_NS, "Trace", trace))
+        "",
+        "Error",
+        None,
+        (Node("", "Code", code), Node("", "Trace", trace)),
+        attrs=(("xmlns", ZIMBRA_NS),),
     )
     data = fault_envelope(version, "Receiver" if receiver else "Sender", message, detail=detail)
     # Zimbra writes <soap:Text> without xml:lang (ZM soap.txt); clients that read the
