@@ -35,7 +35,7 @@ from mailadmin.contract.models import (
     TenantRef,
 )
 from mailadmin.contract.settings import PlanMapping, ProviderSettings
-from mailadmin.wire.dryrun import dry_run_active, dry_run_scope
+from mailadmin.wire.dryrun import dry_run_active
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -337,18 +337,11 @@ class Provider:
         impl: Callable[[], Awaitable[R]],
     ) -> R:
         call = CallInfo(self.instance, self.name, operation.value, arguments, dry_run)
-        self.hooks.before(self, call)
-        try:
-            with dry_run_scope(dry_run), _log_call(call):
-                result = await impl()
-        except Exception as exc:
-            error = normalise(exc, self.instance)
-            self.hooks.error(self, call, error)
-            if error is exc:
-                raise
-            raise error from exc
-        self.hooks.after(self, call, result)
-        return result
+        # One call path (mailadmin.contract.calls): per-subject serialisation, hooks,
+        # dry-run scope and error normalisation, shared with the orchestrator.
+        from mailadmin.contract.calls import run_call
+
+        return await run_call(self, call, impl)
 
 
 def normalise(exc: BaseException, provider: str = "the platform") -> errors.MailadminError:
