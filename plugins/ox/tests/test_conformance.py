@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from mailadmin_ox.demo import sample_config
 
+from mailadmin.contract.models import AddonRef, MailboxKind, MailboxRef, TenantRef
+from mailadmin.contract.settings import ProviderSettings
 from mailadmin.testing import ConformanceTarget, suite
+from mailadmin.testing.probe import StateProbe
 
 _LOGINS = {
     "reseller": {"username": "reseller", "secret": "secret"},
@@ -31,6 +34,53 @@ def _settings(mode: str) -> Any:
     return settings
 
 
+class OXProbe(StateProbe):
+    """Reads the OX mock's snapshot: a context's users (access combination), functional
+    accounts, resources (kind in the description), restrictions and ``maxQuota``."""
+
+    def plan(self, state: Any, settings: ProviderSettings, mailbox: MailboxRef) -> str | None:
+        for user in _context(state, mailbox.tenant)["users"]:
+            if str(user.get("primaryEmail", "")).lower() == mailbox.address.lower():
+                return self.neutral_plan(settings, user["access_combination"], "access_combination")
+        return None
+
+    def addon(
+        self, state: Any, settings: ProviderSettings, tenant: TenantRef, addon: AddonRef
+    ) -> int | None:
+        context = _context(state, tenant)
+        if addon.name == "storage_gb":
+            base = getattr(settings, "storage_base_mb", 0)
+            return max(0, (int(context["maxQuota"]) - base) // 1024)
+        name = "Context.MaxUser"
+        if addon.plan is not None:
+            combination = getattr(settings.plans[addon.plan], "access_combination", "")
+            name = f"Context.MaxUserByModuleaccess_{combination}"
+        value = context["restrictions"].get(name)
+        return None if value is None else int(value)
+
+    def mailboxes(
+        self, state: Any, settings: ProviderSettings, tenant: TenantRef
+    ) -> dict[str, MailboxKind]:
+        context = _context(state, tenant)
+        found = {str(u["primaryEmail"]).lower(): MailboxKind.USER for u in context["users"]}
+        for account in context["accounts"]:
+            found[str(account["primaryAddress"]).lower()] = MailboxKind.SHARED
+        for resource in context["resources"]:
+            kind = str(resource.get("description") or "").lower()
+            equipment = kind.startswith("equipment")
+            found[str(resource["email"]).lower()] = (
+                MailboxKind.EQUIPMENT if equipment else MailboxKind.ROOM
+            )
+        return found
+
+
+def _context(state: Any, tenant: TenantRef) -> Any:
+    for context in state["contexts"]:
+        if tenant.key in (str(context["id"]), context["name"]):
+            return context
+    raise AssertionError(f"the OX mock has no context {tenant.key}")
+
+
 @pytest.fixture(params=sorted(_LOGINS))
 def mailadmin_target(request: pytest.FixtureRequest) -> ConformanceTarget:
     over_licence = None
@@ -51,12 +101,18 @@ def mailadmin_target(request: pytest.FixtureRequest) -> ConformanceTarget:
         tenant="example.com",
         mailbox="anna@example.com",
         plans=("mail", "sync"),
+        probe=OXProbe(),
         over_licence_seed=over_licence,
     )
 
 
 class TestConformance(suite.ConformanceSuite):
-    pass
+    # Issue 8 item 7 (sdk-soap): a storage change (context change with no restriction
+    # list) drops the context's seat limits. Remove this override once that fix is in.
+    @pytest.mark.asyncio
+    @pytest.mark.xfail(reason="OX storage_gb change drops the seat limits (issue 8, item 7)")
+    async def test_addons_of_one_tenant_keep_each_other(self, mailadmin_harness: Any) -> None:
+        await super().test_addons_of_one_tenant_keep_each_other(mailadmin_harness)
 
 
 async def test_concurrent_addons_of_one_context_all_land() -> None:
