@@ -62,7 +62,9 @@ class OXProbe(StateProbe):
         self, state: Any, settings: ProviderSettings, tenant: TenantRef
     ) -> dict[str, MailboxKind]:
         context = _context(state, tenant)
-        found = {str(u["primaryEmail"]).lower(): MailboxKind.USER for u in context["users"]}
+        admins = getattr(settings, "count_context_admin", True)
+        users = [u for u in context["users"] if admins or not u.get("contextadmin")]
+        found = {str(u["primaryEmail"]).lower(): MailboxKind.USER for u in users}
         for account in context["accounts"]:
             found[str(account["primaryAddress"]).lower()] = MailboxKind.SHARED
         for resource in context["resources"]:

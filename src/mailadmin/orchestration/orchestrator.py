@@ -60,6 +60,28 @@ class _JournalHooks(AsyncCallHooks):
         self._inner = inner
         self._journal = journal
 
+    # The blocking forms, for a caller that cannot await; run_call uses the async ones.
+    def before(self, provider: Provider, call: CallInfo) -> None:
+        journal = self._journal if call.is_write else None
+        try:
+            self._inner.before(provider, call)
+        except errors.MailadminError as refusal:
+            if journal is not None:
+                journal.refused(call, refusal)
+            raise
+        if journal is not None:
+            journal.started(call)
+
+    def after(self, provider: Provider, call: CallInfo, result: object) -> None:
+        if self._journal is not None and call.is_write:
+            self._journal.succeeded(call, result)
+        self._inner.after(provider, call, result)
+
+    def error(self, provider: Provider, call: CallInfo, error: errors.MailadminError) -> None:
+        if self._journal is not None and call.is_write:
+            self._journal.failed(call, error)
+        self._inner.error(provider, call, error)
+
     async def abefore(self, provider: Provider, call: CallInfo) -> None:
         journal = self._journal if call.is_write else None
         try:
