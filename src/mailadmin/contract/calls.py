@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mailadmin.contract.models import ChangeResult
 from mailadmin.contract.provider import CallHooks, _log_call, normalise
 from mailadmin.wire.dryrun import dry_run_scope
 
@@ -182,8 +183,8 @@ class AsyncCallHooks(CallHooks):
 
 async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaitable[R]]) -> R:
     """Run ``impl`` as ``call`` of ``provider``: hold the call's subject, run the before
-    hooks (which may refuse it), run it inside its dry-run scope, normalise any error,
-    then run the after or error hooks."""
+    hooks (which may refuse it), run it inside its dry-run scope, stamp the dry-run rule
+    on a ``ChangeResult``, normalise any error, then run the after or error hooks."""
     hooks = provider.hooks
     key = subject_key(call.provider, call.operation, call.arguments)
     async with SUBJECT_LOCKS.hold(key):
@@ -194,6 +195,9 @@ async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaita
         try:
             with dry_run_scope(call.dry_run), _log_call(call):
                 result = await impl()
+            # The one dry-run rule: a result says dry_run exactly when the call was one.
+            if isinstance(result, ChangeResult) and result.dry_run is not call.dry_run:
+                result = result.model_copy(update={"dry_run": call.dry_run})
         except Exception as exc:
             error = normalise(exc, provider.instance)
             if isinstance(hooks, AsyncCallHooks):
