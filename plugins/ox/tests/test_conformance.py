@@ -117,28 +117,37 @@ class TestConformance(suite.ConformanceSuite):
         await super().test_addons_of_one_tenant_keep_each_other(mailadmin_harness)
 
 
-async def test_concurrent_addons_of_one_context_all_land() -> None:
+_ADDONS = [("mailboxes", 20), ("mailboxes:sync", 5), ("mailboxes:collaborate", 3)]
+
+
+@pytest.mark.parametrize("through", ["orchestrator", "provider"])
+async def test_concurrent_addons_of_one_context_all_land(through: str) -> None:
     """Every OX seat limit of a context is one restriction list, read, changed and written
-    back whole: three add-ons applied at once must not overwrite each other."""
+    back whole: three add-ons applied at once must not overwrite each other, whether they
+    come through the orchestrator or a provider used directly."""
+    import asyncio
+
     from mailadmin_ox.mock.platform import OXMock
+    from mailadmin_ox.provider import OXProvider
 
     from mailadmin import Orchestrator
     from mailadmin.mock import MockServer
 
     server = MockServer(OXMock)
     server.inject({"kind": "latency", "delay": 0.01})  # every call yields to the others
+    http = server.router(OXMock.base_url)
     config = sample_config()
     config["instances"]["ox"]["endpoint"] = OXMock.base_url
     config["journal"] = {"url": None}
-    async with Orchestrator.from_dict(config, http={"ox": server.router(OXMock.base_url)}) as orch:
-        result = await orch.apply_addons(
-            [
-                ("example.com", "mailboxes", 20),
-                ("example.com", "mailboxes:sync", 5),
-                ("example.com", "mailboxes:collaborate", 3),
-            ]
-        )
-    assert result.ok, result
+    if through == "orchestrator":
+        async with Orchestrator.from_dict(config, http={"ox": http}) as orch:
+            result = await orch.apply_addons([("example.com", a, q) for a, q in _ADDONS])
+        assert result.ok, result
+    else:
+        settings = {k: v for k, v in config["instances"]["ox"].items() if k != "provider"}
+        tenant = TenantRef(name="example.com", native_id="1")
+        async with OXProvider(settings, http=http) as provider:
+            await asyncio.gather(*(provider.apply_addon(tenant, a, q) for a, q in _ADDONS))
     [context] = [c for c in server.snapshot()["contexts"] if c["id"] == 1]
     assert {
         name: value

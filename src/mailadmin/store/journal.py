@@ -33,7 +33,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One recorded write."""
+    """One recorded write. ``status``: ``started`` (sent, no answer recorded yet),
+    ``done``, ``failed`` or ``refused`` (a policy hook said no; nothing was sent)."""
 
     id: int
     at: datetime
