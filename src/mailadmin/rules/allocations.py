@@ -86,8 +86,9 @@ class Allocations:
             sa.Column("quantity", sa.Integer, nullable=False),
             sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
         )
-        meta.create_all(engine)
         self._lock = lock or threading.Lock()
+        with self._lock:
+            meta.create_all(engine)
 
     def get(self, instance: str, tenant: str, addon: str) -> int | None:
         """The quantity bought, or ``None`` when none was recorded."""
