@@ -109,7 +109,7 @@ def test_set_plan_dry_run_changes_nothing_then_the_change_lands(run, server: Moc
 
 def test_bulk_set_plan_reports_each_item_and_fails_the_exit_code(run, tmp_path: Path) -> None:
     changes = tmp_path / "changes.csv"
-    changes.write_text("anna@example.com,collaborate\nghost@example.com,sync\n")
+    changes.write_text("address,plan\nanna@example.com,collaborate\nghost@example.com,sync\n")
     out, _ = run("--json", "set-plan", "--file", str(changes), expect=4)
     items = json.loads(out)["items"]
     assert items[0]["value"]["after"] == "collaborate"

@@ -61,6 +61,7 @@ class DemoStep(BaseModel):
     title: str
     columns: list[str]
     rows: list[list[Any]]
+    notes: list[str] = Field(default_factory=list)
 
 
 @contextmanager
