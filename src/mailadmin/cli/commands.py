@@ -596,6 +596,7 @@ def report(state: _State, fail_on_over_use: bool) -> None:
 
 
 @cli.group(cls=_Group)
+@_global_options
 def mailbox() -> None:
     """List, create and delete mailboxes (where the provider supports it)."""
 
@@ -678,6 +679,7 @@ def mailbox_delete(state: _State, address: str, dry_run: bool) -> None:
 
 
 @cli.group(cls=_Group, invoke_without_command=True)
+@_global_options
 @click.pass_context
 def journal(ctx: click.Context) -> None:
     """Read the journal of writes (every write, dry runs included).
@@ -859,6 +861,7 @@ def new_plugin(state: _State, name: str, directory: str) -> None:
 
 
 @cli.group(cls=_Group)
+@_global_options
 def mock() -> None:
     """Mock servers of the installed platforms."""
 

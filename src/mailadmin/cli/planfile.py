@@ -35,7 +35,9 @@ def read_plan_file(data: bytes, name: str) -> list[tuple[str, str]]:
         raise errors.ValidationError(f"{name}: line {line} is not UTF-8 text") from None
     rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows:
-        raise errors.ValidationError(f"{name} is empty; expected the header 'address,plan'")
+        raise errors.ValidationError(
+            f"{name} is empty; expected the header 'address,plan'; nothing was sent"
+        )
     header = [cell.strip().lower() for cell in rows[0]]
     problems: list[str] = []
     if header != ["address", "plan"]:
