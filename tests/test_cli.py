@@ -704,3 +704,61 @@ def test_addresses_with_control_characters_or_a_long_local_part_are_refused(
     run("set-plan", address, "sync", expect=2)
     run("mailbox", "create", address, expect=2)
     assert server.writes() == [] and server.calls("get_mailbox") == []
+
+
+# -- results that agree ---------------------------------------------------------------------
+
+
+def test_the_capability_matrix_in_json_is_data(run) -> None:
+    data = json.loads(run("providers", "--matrix", "--json")[0])
+    memory = data["matrix"]["memory"]
+    assert memory["create_mailbox:room"] == {"supported": True, "reason": ""}
+    assert all(isinstance(v["supported"], bool) for v in memory.values())
+
+
+def test_the_licence_table_shows_features(run, monkeypatch) -> None:
+    from mailadmin.contract.models import Licence, LicenceFeature
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+    async def licence(self, instance: str) -> Licence:
+        features = (LicenceFeature(name="sync", quantity=10, used=4), LicenceFeature(name="mail"))
+        return Licence(seats_licensed=20, seats_used=5, features=features)
+
+    monkeypatch.setattr(Orchestrator, "get_licence", licence)
+    out, _ = run("licence")
+    header, row = out.splitlines()[1:3]
+    assert "features" in header.split("\t")
+    assert "sync 4/10, mail unlimited" in row.split("\t")
+
+
+def test_an_addon_result_names_the_addon_in_json_and_in_the_table(run) -> None:
+    data = json.loads(run("addon", "example.com", "shared_mailbox", "3", "--json", "--dry-run")[0])
+    assert data["subject"] == "example.com shared_mailbox" and data["dry_run"] is True
+    out, _ = run("addon", "example.com", "shared_mailbox", "3", "--dry-run")
+    assert out.splitlines()[2].startswith("example.com shared_mailbox\tchanged\tyes\t")
+
+
+# -- the demo -------------------------------------------------------------------------------
+
+
+def test_the_demo_says_which_tenant_lives_where_and_explains_unmapped(tmp_path: Path) -> None:
+    from mailadmin.orchestration.registry import get_registry
+
+    set_registry(None)
+    registry = get_registry()
+    if "ox" not in registry.providers():
+        pytest.skip("the OX plugin is not installed")
+    result = CliRunner().invoke(cli, ["demo", "--journal-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    tenants = out.split("Tenants\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert tenants[0] == "tenant\tinstance\tplatform"
+    assert "example.com\tox-demo\tOX App Suite" in tenants
+    assert "unmapped: user mailboxes whose platform setting matches no plan" in out
+    assert "context's admin user" in out
+    kinds = [line.split("\t")[2] for line in out.splitlines() if line.startswith("example.")]
+    counted = [k for k in kinds if k.startswith("user=")]
+    assert counted and all(
+        [part.split("=")[0] for part in k.split(", ")] == ["user", "shared", "room", "equipment"]
+        for k in counted
+    )

@@ -810,10 +810,7 @@ def demo(state: _State, journal_dir: str | None) -> None:
     def emit(step: DemoStep) -> None:
         steps.append(step)
         if not state.output.as_json:
-            state.output.table(step.title, step.columns, step.rows)
-            for note in step.notes:
-                state.output.line(note)
-            state.output.line("")
+            state.output.table(step.title, step.columns, step.rows, step.notes)
 
     import tempfile
 

@@ -78,11 +78,19 @@ class Output:
         sys.stdout.write(json.dumps(_plain(data), indent=2, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 
-    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Print a table for people (plain tab-separated lines off a terminal)."""
+    def table(
+        self,
+        title: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        notes: Sequence[str] = (),
+    ) -> None:
+        """Print a table for people (plain tab-separated lines off a terminal), then any
+        notes that explain it."""
         if self.plain:
             lines = [title.strip(), "\t".join(columns)]
             lines += ["\t".join(_flat(_cell(v)) for v in row).rstrip() for row in rows]
+            lines += [note.rstrip() for note in notes]
             sys.stdout.write("\n".join(lines) + "\n\n")
             sys.stdout.flush()
             return
@@ -95,6 +103,8 @@ class Output:
         for row in rows:
             table.add_row(*(escape(_cell(v)) for v in row))
         self.console.print(table)
+        for note in notes:
+            self.console.print(note, markup=False, highlight=False)
 
     def line(self, text: str, *, style: str | None = None) -> None:
         """Print one line of plain text for people (nothing in JSON mode); never markup."""
