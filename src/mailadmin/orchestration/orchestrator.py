@@ -468,7 +468,7 @@ def _check_quantity(quantity: object) -> None:
         raise errors.ValidationError("The add-on quantity must be a whole number")
     if not 0 <= quantity <= MAX_QUANTITY:
         raise errors.ValidationError(
-            f"The add-on quantity must be between 0 and {MAX_QUANTITY}, not {quantity}"
+            f"The add-on quantity must be a whole number from 0 to {MAX_QUANTITY}, not {quantity}"
         )
 
 
