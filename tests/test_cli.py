@@ -625,6 +625,7 @@ def test_every_command_help_explains_every_option_with_an_example(path: list[str
             assert param.help, f"{' '.join(path)} {param.opts[0]} has no help"
     if not isinstance(command, click.Group):
         assert "Example" in result.stdout, path
+        assert "Exit codes: 0 success" in result.stdout and "$MAILADMIN_CONFIG" in result.stdout
     assert "--json" in result.stdout or isinstance(command, click.Group)
 
 

@@ -114,6 +114,7 @@ def test_the_configuration_sample_runs_against_the_ox_mock(
         pytest.skip("the OX plugin is not installed")
     set_registry(registry)
     [sample] = blocks(CONFIGURATION, "toml")
+    assert commands(CONFIGURATION), "the sample shows the commands it serves"
     try:
         with serve(registry.mock_platform("ox")) as url:
             text = sample.replace("https://ox.example.net", url)

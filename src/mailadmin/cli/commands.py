@@ -138,7 +138,7 @@ def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             expose_value=False,
             callback=_set_option,
-            help="Add redacted developer detail to errors (request, response excerpt).",
+            help="Show redacted developer detail with errors and every log record on stderr.",
         ),
         click.option(
             "--strict-plugins",
@@ -209,7 +209,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 @click.option(
     "--debug",
     is_flag=True,
-    help="Add redacted developer detail to errors (request, response excerpt).",
+    help="Show redacted developer detail with errors and every log record on stderr.",
 )
 @click.option("--strict-plugins", is_flag=True, help="Fail on any broken or conflicting plugin.")
 @click.option(
@@ -893,6 +893,28 @@ def mock_serve(state: _State, platform: str, host: str, port: int, seed: str | N
 
     platform_cls = state.registry.mock_platform(platform)
     serve_forever(platform_cls, host=host, port=port, seed=Path(seed) if seed else None)
+
+
+_EXITS_SHORT = (
+    "Exit codes: 0 success, 1 unexpected, 2 usage or configuration (nothing sent), "
+    "3 policy, 4 provider failure, 5 over-use (report --fail-on-over-use), "
+    "130 interrupted. Configuration: --config FILE, else $MAILADMIN_CONFIG, "
+    "else ./mailadmin.toml."
+)
+
+
+def _add_exit_codes(group: click.Group) -> None:
+    # Every command's --help ends with the exit codes and where the configuration is.
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_exit_codes(command)
+        else:
+            command.epilog = (
+                f"{command.epilog}\n\n{_EXITS_SHORT}" if command.epilog else _EXITS_SHORT
+            )
+
+
+_add_exit_codes(cli)
 
 
 # -- running and printing -------------------------------------------------------------------
