@@ -323,9 +323,11 @@ async def test_a_cancelled_batch_finishes_what_is_on_the_wire_and_reports_the_re
     assert batch.summary() == {"ok": 2, "not sent": 4}
 
 
-def test_ctrl_c_stops_cleanly_prints_the_summary_and_leaves_no_started_row(
-    tmp_path: Path, server: MockServer, endpoint: str
-) -> None:
+def _interrupt_when_sent(
+    tmp_path: Path, server: MockServer, endpoint: str, *args: str
+) -> tuple[int, str, str, list[str]]:
+    """Run the CLI against a slow mock, press Ctrl-C once the first write is on the wire;
+    returns the exit code, stdout, stderr and the journal's statuses."""
     import signal
     import sqlite3
     import time
@@ -335,22 +337,9 @@ def test_ctrl_c_stops_cleanly_prints_the_summary_and_leaves_no_started_row(
     server.inject(Fault(kind="latency", operation="change_plan", delay=1.5))
     config = tmp_path / "mailadmin.toml"
     config.write_text(CONFIG.format(endpoint=endpoint))
-    rows = "".join(f"{n}@example.com,sync\n" for n in ("anna", "ben", "carla"))
-    path = _plan_file(tmp_path, "address,plan\n" + rows)
     env = {**os.environ, "MAILADMIN_LOAD_PLUGINS": "reference", "MAILADMIN_TEST_SECRET": SECRET}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mailadmin.cli",
-            "--config",
-            str(config),
-            "set-plan",
-            "--file",
-            path,
-            "--concurrency",
-            "1",
-        ],
+        [sys.executable, "-m", "mailadmin.cli", "--config", str(config), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -359,24 +348,51 @@ def test_ctrl_c_stops_cleanly_prints_the_summary_and_leaves_no_started_row(
     journal = tmp_path / "journal.sqlite"
     deadline = time.monotonic() + 20
     started = 0
-    while time.monotonic() < deadline and not started:
-        time.sleep(0.05)
-        if journal.exists():
-            with sqlite3.connect(journal) as db:
-                try:
-                    started = db.execute(
-                        "select count(*) from mailadmin_journal where status='started'"
-                    ).fetchone()[0]
-                except sqlite3.OperationalError:
-                    started = 0
-    assert started, "the first change never went out"
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, (out, err)
-    assert "1 changed, 0 unchanged, 0 failed, 2 not sent" in out
-    assert "Traceback" not in err
+    try:
+        while time.monotonic() < deadline and not started:
+            time.sleep(0.05)
+            if journal.exists():
+                with sqlite3.connect(journal) as db:
+                    try:
+                        started = db.execute(
+                            "select count(*) from mailadmin_journal where status='started'"
+                        ).fetchone()[0]
+                    except sqlite3.OperationalError:
+                        started = 0
+        assert started, "the first change never went out"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
     with sqlite3.connect(journal) as db:
         statuses = [r[0] for r in db.execute("select status from mailadmin_journal")]
+    return process.returncode, out, err, statuses
+
+
+def test_ctrl_c_stops_cleanly_prints_the_summary_and_leaves_no_started_row(
+    tmp_path: Path, server: MockServer, endpoint: str
+) -> None:
+    rows = "".join(f"{n}@example.com,sync\n" for n in ("anna", "ben", "carla"))
+    path = _plan_file(tmp_path, "address,plan\n" + rows)
+    code, out, err, statuses = _interrupt_when_sent(
+        tmp_path, server, endpoint, "set-plan", "--file", path, "--concurrency", "1"
+    )
+    assert code == 130, (out, err)
+    assert "1 changed, 0 unchanged, 0 failed, 2 not sent" in out
+    assert "Traceback" not in err
+    assert statuses == ["done"]
+
+
+def test_ctrl_c_during_one_change_lets_it_finish_and_prints_it(
+    tmp_path: Path, server: MockServer, endpoint: str
+) -> None:
+    code, out, err, statuses = _interrupt_when_sent(
+        tmp_path, server, endpoint, "set-plan", "anna@example.com", "sync"
+    )
+    assert code == 130, (out, err)
+    assert "anna@example.com\tchanged" in out and "Traceback" not in err
     assert statuses == ["done"]
 
 

@@ -64,6 +64,7 @@ class _State:
         self.config_path = config
         self.output = output
         self.strict = strict
+        self.interrupted = False
         self._registry: Registry | None = None
 
     @property
@@ -154,10 +155,24 @@ def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]]) -> T:
+def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish: bool = False) -> T:
+    """Run ``work`` on a fresh loop. With ``finish`` (single writes), Ctrl-C lets the call
+    on the wire finish, so its result prints and its journal record is completed; the
+    command then exits 130."""
+
     async def go() -> T:
         async with state.orchestrator() as orch:
-            return await work(orch)
+            if not finish:
+                return await work(orch)
+            task = asyncio.ensure_future(work(orch))
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                state.interrupted = True
+                return await task
 
     return asyncio.run(go())
 
@@ -175,11 +190,15 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except errors.MailadminError as exc:
             state = ctx.find_object(_State)
             out = state.output if state else Output(as_json=False)
             raise SystemExit(out.error(exc)) from None
+        state = ctx.find_object(_State)
+        if state is not None and state.interrupted:
+            raise SystemExit(EXIT_INTERRUPTED)
+        return result
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -455,7 +474,9 @@ def set_plan(
     if from_file is None:
         if not (address and plan):
             raise click.UsageError("Give ADDRESS and PLAN, or --file with address,plan rows")
-        result = _run(state, lambda orch: orch.set_plan(address, plan, dry_run=dry_run))
+        result = _run(
+            state, lambda orch: orch.set_plan(address, plan, dry_run=dry_run), finish=True
+        )
         _print_single(state.output, "Plan change", result)
         return
     if address or plan:
@@ -514,7 +535,11 @@ def addon(state: _State, tenant: str, addon: str, quantity: int, dry_run: bool) 
       mailadmin addon example.com shared_mailbox 5 --dry-run
       mailadmin addon example.com mailboxes:sync 20
     """
-    result = _run(state, lambda orch: orch.apply_addon(tenant, addon, quantity, dry_run=dry_run))
+    result = _run(
+        state,
+        lambda orch: orch.apply_addon(tenant, addon, quantity, dry_run=dry_run),
+        finish=True,
+    )
     _print_single(state.output, "Add-on", result)
 
 
@@ -659,7 +684,7 @@ def mailbox_create(
             raise errors.ValidationError(f"Invalid mailbox: {_first_error(exc)}") from None
         return await orch.create_mailbox(ref.tenant, new, dry_run=dry_run)
 
-    _print_single(state.output, "Mailbox created", _run(state, work))
+    _print_single(state.output, "Mailbox created", _run(state, work, finish=True))
 
 
 @mailbox.command("delete")
@@ -674,7 +699,7 @@ def mailbox_delete(state: _State, address: str, dry_run: bool) -> None:
     Example:
       mailadmin mailbox delete carla@example.com --dry-run
     """
-    result = _run(state, lambda orch: orch.delete_mailbox(address, dry_run=dry_run))
+    result = _run(state, lambda orch: orch.delete_mailbox(address, dry_run=dry_run), finish=True)
     _print_single(state.output, "Mailbox deleted", result)
 
 
