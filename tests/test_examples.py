@@ -131,3 +131,13 @@ def test_the_configuration_sample_runs_against_the_ox_mock(
                     assert "collaborate" in out and "dry run" in out
     finally:
         set_registry(None)
+
+
+def test_the_docs_say_what_debug_shows_and_which_errors_are_retried() -> None:
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    retries = text.split("## Retries and timeouts", 1)[1].split("\n## ", 1)[0]
+    assert "the connection fails: refused" in retries and "429, 502, 503 or 504" in retries
+    debug = text.split("## What `--debug` shows", 1)[1]
+    assert "redacted developer detail" in debug and "every log record" in debug
+    readme = README.read_text(encoding="utf-8")
+    assert "`--debug` adds" in readme and "retried on connection errors" in readme
