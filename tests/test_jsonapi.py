@@ -133,10 +133,10 @@ async def test_writes_are_refused_during_a_dry_run_reads_are_not() -> None:
 
 async def test_a_named_endpoint_is_passed_to_the_transport() -> None:
     class Recording(Transport):
-        endpoints: list[str | None] = []
+        seen: list[str | None] = []  # not `endpoints`: Transport has such an attribute
 
         async def request(self, *args: Any, endpoint: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
-            self.endpoints.append(endpoint)
+            self.seen.append(endpoint)
             return await super().request(*args, **kwargs)
 
     transport = Recording(
@@ -144,7 +144,7 @@ async def test_a_named_endpoint_is_passed_to_the_transport() -> None:
     )
     api = JsonClient(transport, name="x", errors=ErrorTable())
     assert await api.get("/a") == 1 and await api.get("/b", endpoint="graph") == 1
-    assert Recording.endpoints == [None, "graph"]
+    assert Recording.seen == [None, "graph"]
 
 
 @pytest.mark.parametrize(
