@@ -346,3 +346,24 @@ async def test_server_errors_are_unavailable(provider: ZextrasProvider, mock: Mo
     mock.inject(Fault(kind=FaultKind.STATUS, status=500))
     with pytest.raises(errors.Unavailable):
         await provider.list_plans()
+
+
+async def test_counts_and_list_agree_on_odd_accounts(
+    provider: ZextrasProvider, state: ZextrasState, caplog: pytest.LogCaptureFixture
+) -> None:
+    """External virtual accounts and accounts flagged as system ones (even FALSE, as the
+    documented filter tests presence) are neither counted nor listed; no warning."""
+    state.create_account("ext@example.com", None, [("zimbraIsExternalVirtualAccount", "TRUE")])
+    state.create_account("flag@example.com", None, [("zimbraIsSystemAccount", "FALSE")])
+    state.create_account(
+        "new@example.com", None, [("zimbraCOSId", state.cos_by("name", "sync").id)]
+    )
+    count = await provider.count_mailboxes(TENANT)
+    listed = await provider.list_mailboxes(TENANT)
+    assert count.of(MailboxKind.USER) == 5 and count.by_plan == {
+        "mail": 2,
+        "sync": 2,
+        "collaborate": 1,
+    }
+    assert len(listed) == count.total
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -65,7 +65,9 @@ _LIST_ATTRS = (
 
 
 def _true(values: list[str] | None) -> bool:
-    return bool(values) and values is not None and values[0].strip().upper() in ("TRUE", "1")
+    if not values:
+        return False
+    return values[0].strip().upper() in ("TRUE", "1")
 
 
 class ZextrasProvider(Provider[ZextrasSettings]):
@@ -270,7 +272,9 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         shared_rule = self._shared_filter()
         not_users = await self._search(
             query=(
-                f"(|{shared_rule}(zimbraIsSystemAccount=TRUE)(zimbraIsExternalVirtualAccount=TRUE)"
+                # The licence filter's exclusions (presence tests, as Zextras writes them)
+                # plus the shared rule.
+                f"(|{shared_rule}(zimbraIsSystemAccount=*)(zimbraIsExternalVirtualAccount=*)"
                 "(!(zimbraMailDeliveryAddress=*)))"
             ),
             types="accounts",
@@ -413,8 +417,8 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         domain = tenant.key
         found = await self._search(
             query=(
-                "(&(!(zimbraIsSystemAccount=TRUE))(!(zimbraIsSystemResource=TRUE))"
-                "(!(zimbraIsExternalVirtualAccount=TRUE))(zimbraMailDeliveryAddress=*))"
+                "(&(!(zimbraIsSystemAccount=*))(!(zimbraIsSystemResource=TRUE))"
+                "(!(zimbraIsExternalVirtualAccount=*))(zimbraMailDeliveryAddress=*))"
             ),
             types="accounts,resources",
             domain=domain,
