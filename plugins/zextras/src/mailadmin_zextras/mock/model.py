@@ -180,10 +180,10 @@ EDITION_FEATURES: dict[str, list[str]] = {
 }
 
 
-def _cos(name: str, cos_id: str, quota_gb: int, **features: bool) -> Cos:
+def _cos(name: str, cos_id: str, quota_gb: int, description: str, **features: bool) -> Cos:
     attrs: dict[str, AttrValue] = {
         "cn": name,
-        "description": f"{name} plan",
+        "description": description,
         "zimbraMailQuota": str(quota_gb * _GB),
     }
     for attr, on in features.items():
@@ -228,6 +228,7 @@ def default_directory() -> Directory:
             "default",
             DEFAULT_COS_ID,
             0,
+            "The default COS",
             zimbraFeatureMobileSyncEnabled=False,
             zimbraFeatureCalendarEnabled=True,
             zimbraFeatureBriefcasesEnabled=True,
@@ -236,6 +237,7 @@ def default_directory() -> Directory:
             "mail",
             MAIL_COS_ID,
             2,
+            "Mail: webmail, calendar and contacts, POP/IMAP, 2 GB",
             zimbraFeatureMobileSyncEnabled=False,
             zimbraFeatureCalendarEnabled=True,
             zimbraFeatureContactsEnabled=True,
@@ -247,6 +249,7 @@ def default_directory() -> Directory:
             "sync",
             SYNC_COS_ID,
             5,
+            "Sync: Mail plus mobile sync (ActiveSync) and tasks, 5 GB",
             zimbraFeatureMobileSyncEnabled=True,
             zimbraFeatureCalendarEnabled=True,
             zimbraFeatureContactsEnabled=True,
@@ -258,6 +261,7 @@ def default_directory() -> Directory:
             "collaborate",
             COLLABORATE_COS_ID,
             10,
+            "Collaborate: Sync plus sharing and files (Briefcase), 10 GB",
             zimbraFeatureMobileSyncEnabled=True,
             zimbraFeatureCalendarEnabled=True,
             zimbraFeatureContactsEnabled=True,
@@ -266,7 +270,6 @@ def default_directory() -> Directory:
             zimbraFeatureSharingEnabled=True,
         ),
     ]
-    coses[0].attrs["description"] = "The default COS"
     domain = Domain(
         id=DOMAIN_ID,
         name="example.com",
