@@ -4,6 +4,7 @@ once, faults become typed errors, and neither the token nor the password shows a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -367,3 +368,24 @@ async def test_counts_and_list_agree_on_odd_accounts(
     }
     assert len(listed) == count.total
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+async def test_concurrent_addons_keep_every_limit(
+    provider: ZextrasProvider, state: ZextrasState
+) -> None:
+    """Per-plan caps share one multi-valued attribute, read, changed and written whole:
+    concurrent add-ons on one domain must not lose each other's values."""
+    await asyncio.gather(
+        provider.apply_addon(TENANT, "mailboxes:mail", 7),
+        provider.apply_addon(TENANT, "mailboxes:sync", 3),
+        provider.apply_addon(TENANT, "mailboxes:collaborate", 2),
+        provider.apply_addon(TENANT, "mailboxes", 20),
+        provider.apply_addon(TENANT, "storage_gb", 9),
+    )
+    domain = state.domain_by("name", "example.com")
+    ids = {c.name: c.id for c in state.data.coses}
+    assert sorted(domain.values("zimbraDomainCOSMaxAccounts")) == sorted(
+        [f"{ids['mail']}:7", f"{ids['sync']}:3", f"{ids['collaborate']}:2"]
+    )
+    assert domain.first("zimbraDomainMaxAccounts") == "20"
+    assert domain.first("zimbraDomainAggregateQuota") == str(9 * GIB)
