@@ -404,7 +404,7 @@ def _zextras(body: In, state: ZextrasState) -> Out:
     return Out("response", {"content": json.dumps(content)})
 
 
-#: Request name -> (handler, signs in first?)
+#: Request name -> handler (every one but AuthRequest needs a valid token).
 HANDLERS: dict[str, Body] = {
     "AuthRequest": _auth,
     "GetVersionInfoRequest": _version,
