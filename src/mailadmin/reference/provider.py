@@ -354,9 +354,6 @@ class MemoryProvider(Provider[MemorySettings]):
             )
         user = mailbox.kind is MailboxKind.USER
         target = self._plan(mailbox.plan) if user and mailbox.plan else None
-        if self.dry_run:
-            # A dry run reports what the write would do, refusals included.
-            await self._check_room(tenant, mailbox, target)
         planned = Mailbox(
             address=mailbox.address,
             kind=mailbox.kind,
@@ -386,7 +383,14 @@ class MemoryProvider(Provider[MemorySettings]):
             return Applied(after=self._to_mailbox(_Mailbox.model_validate(answer)))
 
         return await self.change(
-            Change(subject=mailbox.address, before=None, after=planned, apply=post_mailbox)
+            Change(
+                subject=mailbox.address,
+                before=None,
+                after=planned,
+                apply=post_mailbox,
+                # a dry run reports what the write would do, refusals included
+                check=lambda: self._check_room(tenant, mailbox, target),
+            )
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
