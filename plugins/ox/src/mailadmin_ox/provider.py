@@ -33,13 +33,17 @@ from mailadmin.sdk import (
     MailboxRef,
     NativePlan,
     NewMailbox,
+    Node,
     Operation,
     Provider,
     ProviderSettings,
     TenantRef,
+    child,
+    child_text,
     errors,
+    is_nil,
+    node,
 )
-from mailadmin.wire.soap import Node, child, child_text, is_nil, node
 from mailadmin_ox.client import (
     CONTEXT,
     RESELLER,
