@@ -21,7 +21,7 @@ plans; one instance uses one mode (see README "Plan modes").
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -181,6 +181,19 @@ class ExchangeSettings(ProviderSettings):
     licence_skus: tuple[str, ...] = ("EXCHANGESTANDARD", "EXCHANGEENTERPRISE")
     anchor_mailbox: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_endpoints(cls, data: Any) -> Any:
+        # ``endpoint`` serves every name (one mock answers all three); without it each name
+        # takes its public-cloud host. Either way every name ends up in ``endpoints``.
+        if not isinstance(data, dict):
+            return data
+        given = dict(data.get("endpoints") or {})
+        single = data.get("endpoint")
+        filled = {name: given.get(name) or single or url for name, url in DEFAULT_ENDPOINTS.items()}
+        extra = {k: v for k, v in given.items() if k not in filled}
+        return {**data, "endpoints": {**filled, **extra}, "endpoint": single or filled["admin"]}
+
     @model_validator(mode="after")
     def _one_plan_mode(self) -> ExchangeSettings:
         modes = {plan.mode for plan in self.plans.values()}
@@ -216,5 +229,5 @@ class ExchangeSettings(ProviderSettings):
         return self.tenant_id or self.tenant
 
     def base_url(self, name: str) -> str:
-        """The base URL of endpoint ``name``: configured, else ``endpoint``, else public."""
-        return (self.endpoints.get(name) or self.endpoint or DEFAULT_ENDPOINTS[name]).rstrip("/")
+        """The base URL of endpoint ``name`` (``"token"``, ``"admin"``, ``"graph"``)."""
+        return self.endpoints[name].rstrip("/")

@@ -421,15 +421,19 @@ def _rows(
         fillers = [m for m in state.fillers(tenant) if keep(m)]
         every = stored + fillers
         return (_built(write, state, tenant, m) for m in every[offset:]), len(every)
-    filler_count = state.filler_count(tenant) if wanted_types is None or (
-        "usermailbox" in wanted_types
-    ) else 0
+    filler_count = (
+        state.filler_count(tenant) if wanted_types is None or ("usermailbox" in wanted_types) else 0
+    )
     total = len(stored) + filler_count
     head = (_built(write, state, tenant, m) for m in stored[offset:])
     tail = (
-        _built(write, state, tenant, m)
-        for m in state.fillers(tenant, skip=max(0, offset - len(stored)))
-    ) if filler_count else iter(())
+        (
+            _built(write, state, tenant, m)
+            for m in state.fillers(tenant, skip=max(0, offset - len(stored)))
+        )
+        if filler_count
+        else iter(())
+    )
     return itertools.chain(head, tail), total
 
 
@@ -562,7 +566,9 @@ def mailbox_row(state: ExchangeState, tenant: MockTenant, mailbox: MockMailbox) 
     """A ``Get-Mailbox`` / ``New-Mailbox`` row, with the annotations BURP shows."""
     plan = state.mailbox_plan_of(tenant, mailbox)
     resource = {"RoomMailbox": "Room", "EquipmentMailbox": "Equipment"}.get(mailbox.type)
-    capabilities = [f"BPOS_S_{'Enterprise' if plan and plan.quota > 50 << 30 else 'Standard'}"] if plan else []
+    capabilities = (
+        [f"BPOS_S_{'Enterprise' if plan and plan.quota > 50 << 30 else 'Standard'}"] if plan else []
+    )
     return {
         "Name": mailbox.name,
         "Identity": mailbox.name,
@@ -664,7 +670,9 @@ def graph_error(request: MockRequest, exc: GraphError) -> httpx.Response:
                 "innerError": {
                     "date": now,
                     "request-id": str(uuid.uuid4()),
-                    "client-request-id": request.headers.get("client-request-id", str(uuid.uuid4())),
+                    "client-request-id": request.headers.get(
+                        "client-request-id", str(uuid.uuid4())
+                    ),
                 },
             }
         },
@@ -747,7 +755,8 @@ def get_user(request: MockRequest, state: ExchangeState) -> httpx.Response:
     row = _select(request, _user_row(user))
     row["id"] = user.object_id
     return _graph_json(
-        request, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity", **row}
+        request,
+        {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity", **row},
     )
 
 
@@ -776,7 +785,10 @@ def assign_license(request: MockRequest, state: ExchangeState) -> httpx.Response
         return graph_error(request, exc)
     return _graph_json(
         request,
-        {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity", **_user_row(user)},
+        {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+            **_user_row(user),
+        },
     )
 
 
@@ -803,7 +815,8 @@ def rate_limit_headers(calls: int) -> dict[str, str]:
     return {
         "Rate-Limit-Limit": "30000",
         "Rate-Limit-Remaining": str(max(0, 30000 - calls)),
-        "Rate-Limit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.") + f"{reset.microsecond // 1000:03d}Z",
+        "Rate-Limit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{reset.microsecond // 1000:03d}Z",
         "OData-Version": "4.0",
         "X-Exchangeversion": "Version 15.20 (Build 7587.36)",
     }

@@ -39,7 +39,7 @@ def _admin(handler: _Handler) -> Callable[[MockRequest, ExchangeState], httpx.Re
     """Adds the admin API's rate-limit and version headers to every answer."""
 
     def run(request: MockRequest, state: ExchangeState) -> httpx.Response:
-        state.admin_calls = getattr(state, "admin_calls", 0) + 1
+        state.admin_calls += 1
         response = handler(request, state)
         response.headers.update(handlers.rate_limit_headers(state.admin_calls))
         return response
@@ -151,7 +151,9 @@ class ExchangeMock(MockPlatform):
             )
         if request.path.startswith("/adminapi/"):
             if "/v1.0/" in request.path and request.path.endswith("/InvokeCommand"):
-                return handlers.admin_error(405, None, "The requested resource does not support http method 'POST'.")
+                return handlers.admin_error(
+                    405, None, "The requested resource does not support http method 'POST'."
+                )
             return handlers.admin_error(404, None, "Resource not found")
         return httpx.Response(404, json={"error": "not_found", "error_description": "Not found"})
 
@@ -186,4 +188,3 @@ class ExchangeMock(MockPlatform):
                 headers={"Content-Type": "text/plain"},
             )
         return None
-

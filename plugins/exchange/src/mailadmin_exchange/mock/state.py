@@ -234,6 +234,8 @@ class ExchangeState(MockState):
         super().reset()
         self.data = ExchangeData(tenants={DEFAULT_TENANT_ID: default_tenant()})
         self.tokens: dict[str, TokenGrant] = {}
+        #: Admin API calls answered, for the rate-limit headers.
+        self.admin_calls = 0
         self._cursors: dict[str, _Cursor] = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -512,8 +514,7 @@ class ExchangeState(MockState):
             raise CmdletError(
                 400,
                 "System.Management.Automation.ParameterBindingException",
-                "Cannot process command because of one or more missing mandatory parameters: "
-                "Name.",
+                "Cannot process command because of one or more missing mandatory parameters: Name.",
             )
         switches = [s for s in ("Shared", "Room", "Equipment") if parameters.get(s) is True]
         if len(switches) > 1:
@@ -714,8 +715,7 @@ def _identity(parameters: Mapping[str, Any]) -> str:
         raise CmdletError(
             400,
             "System.Management.Automation.ParameterBindingException",
-            "Cannot process command because of one or more missing mandatory parameters: "
-            "Identity.",
+            "Cannot process command because of one or more missing mandatory parameters: Identity.",
         )
     return identity
 
