@@ -220,7 +220,7 @@ class ExchangeProvider(Provider):
                     by_plan[plan] = by_plan.get(plan, 0) + 1
         if not licence:
             if self.settings.plans:
-                async for address, features in self._user_features():
+                async for _address, features in self._user_features():
                     plan = self._neutral_by_features(features) or "unmapped"
                     by_plan[plan] = by_plan.get(plan, 0) + 1
             elif by_kind[MailboxKind.USER]:
@@ -306,7 +306,10 @@ class ExchangeProvider(Provider):
                     plan_of[address] = name
         found: list[Mailbox] = []
         parameters = {"RecipientTypeDetails": list(KINDS), "ResultSize": self.settings.result_size}
-        select = "PrimarySmtpAddress,DisplayName,RecipientTypeDetails,MailboxPlan,ProhibitSendReceiveQuota,ExternalDirectoryObjectId"
+        select = (
+            "PrimarySmtpAddress,DisplayName,RecipientTypeDetails,MailboxPlan,"
+            "ProhibitSendReceiveQuota,ExternalDirectoryObjectId"
+        )
         async for rows in self._rows("Get-Mailbox", parameters, select=select):
             for row in rows:
                 mailbox = self._mailbox(row)

@@ -39,7 +39,11 @@ __all__ = [
     "token",
 ]
 
-_ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+_ODATA_JSON = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+    "charset=utf-8"
+)
+_COLLECTION = "$metadata#Collection(Exchange.GenericHashTable)"
 #: Every value ``-RecipientTypeDetails`` accepts (reference 2.2).
 RECIPIENT_TYPES = (
     "DiscoveryMailbox",
@@ -531,7 +535,7 @@ def _result(
 ) -> httpx.Response:
     root = _origin(request)
     body: dict[str, Any] = {
-        "@odata.context": f"{root}/adminapi/beta/{tenant.id}/$metadata#Collection(Exchange.GenericHashTable)",
+        "@odata.context": f"{root}/adminapi/beta/{tenant.id}/{_COLLECTION}",
         "adminapi.warnings@odata.type": "#Collection(String)",
         "@adminapi.warnings": warnings,
         "value": [_select(request, row) for row in rows],

@@ -52,12 +52,10 @@ def _route(
 ) -> Route:
     # Host routing lands with the SDK's Route(host=...); until then the paths, which never
     # collide between the three hosts, route alone.
-    route: Route = Route(method, path, handler, write=write, name=name)
     try:
-        route = Route(method, path, handler, write=write, name=name, host=host)  # type: ignore[call-arg]
+        return Route(method, path, handler, write=write, name=name, host=host)  # type: ignore[call-arg]
     except TypeError:
-        pass
-    return route
+        return Route(method, path, handler, write=write, name=name)
 
 
 _INVOKE = "/adminapi/beta/{tenant}/InvokeCommand"
