@@ -266,9 +266,7 @@ class ExchangeProvider(Provider):
                 if name is None:
                     continue  # not on a configured plan: its quota is not mailadmin's
                 current = _quotas(row)
-                base = self._quotas(self._mapping(name), 0)
-                extra = (current[2] or 0) - (base[2] or 0)
-                extras.append(max(0, extra) // _GB)
+                extras.append(self._extra(self._mapping(name), current) // _GB)
                 wanted = self._quotas(self._mapping(name), quantity * _GB)
                 if current != wanted:
                     pending.append((address, wanted))
@@ -397,10 +395,7 @@ class ExchangeProvider(Provider):
         features = ClientAccess.from_cas(cas)
         current = self._neutral_by_features(features)
         quotas = _quotas(row)
-        extra = 0
-        if current is not None and quotas[2] is not None:
-            base = self._quotas(self._mapping(current), 0)[2]
-            extra = max(0, quotas[2] - (base or 0))
+        extra = self._extra(self._mapping(current), quotas) if current is not None else 0
         wanted = self._quotas(target, extra)
         quotas_differ = quotas != wanted
         flags_differ = features != target.client_access
@@ -487,6 +482,19 @@ class ExchangeProvider(Provider):
             return (None, None, None)
         limit = plan.quota_mb * _MB + extra
         return (limit * plan.warning_percent // 100, limit * plan.send_percent // 100, limit)
+
+    def _extra(self, plan: ExchangePlan, quotas: Quotas) -> int:
+        """Bytes of add-on storage a mailbox on ``plan`` holds above the plan's quota.
+
+        Only quotas mailadmin wrote count: all three at the plan's proportions. A mailbox
+        whose quotas were set some other way (Exchange's 98 %/99 % defaults) holds none.
+        """
+        limit = quotas[2]
+        base = self._quotas(plan, 0)[2]
+        if limit is None or base is None or limit <= base:
+            return 0
+        extra = limit - base
+        return extra if self._quotas(plan, extra) == quotas else 0
 
     def _neutral_by_features(self, features: ClientAccess) -> str | None:
         for name, plan in self.settings.plans.items():
