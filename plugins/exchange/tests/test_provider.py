@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailadmin_exchange.mock import ExchangeMock, ExchangeState
+from mailadmin_exchange.mock import ExchangeState
 from mailadmin_exchange.mock.model import (
     DEFAULT_TENANT,
     DEFAULT_TENANT_ID,
