@@ -380,7 +380,7 @@ async def test_a_token_refused_again_after_refresh_is_an_authentication_error(
     quota: ExchangeProvider, server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ExchangeState, "grant", lambda self, token, audience: None)
-    with pytest.raises(errors.AuthenticationError, match="Exchange.ManageAsApp"):
+    with pytest.raises(errors.AuthenticationError, match="refused a freshly obtained session"):
         await quota.count_mailboxes(TENANT)
     assert _tokens(server) == 2  # the first token and one refresh, then it gives up
     assert sum(1 for r in server.requests if r.route == "Get-Mailbox") == 2

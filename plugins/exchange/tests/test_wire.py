@@ -15,7 +15,6 @@ from mailadmin_exchange.wire import (
     graph_error,
     read_admin,
     read_cmdlet_fault,
-    token_error,
 )
 
 from mailadmin.contract import errors
@@ -147,14 +146,3 @@ def test_graph_throttling_carries_retry_after() -> None:
     body = {"error": {"code": "TooManyRequests", "message": "Too many requests"}}
     error = graph_error(_answer(429, body, **{"Retry-After": "5"}), instance="e", what="x")
     assert isinstance(error, errors.RateLimited) and error.retry_after == 5
-
-
-def test_a_refused_secret_is_an_authentication_error_without_the_secret() -> None:
-    body = {
-        "error": "invalid_client",
-        "error_description": "AADSTS7000215: Invalid client secret provided.",
-        "error_codes": [7000215],
-    }
-    error = token_error(_answer(401, body), instance="exchange")
-    assert isinstance(error, errors.AuthenticationError)
-    assert "AADSTS7000215" in str(error)

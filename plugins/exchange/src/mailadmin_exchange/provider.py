@@ -7,7 +7,7 @@ What each operation sends is listed in ``README.md`` ("What each operation sends
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -30,7 +30,9 @@ from mailadmin.contract.models import (
 )
 from mailadmin.contract.provider import CallHooks, Provider
 from mailadmin.contract.settings import ProviderSettings
-from mailadmin_exchange._sdk import Change, ClientCredentialsAuth, apply_change, next_link_pages
+from mailadmin.wire.auth import ClientCredentialsAuth
+from mailadmin.wire.paging import next_link_pages
+from mailadmin_exchange._sdk import Change, apply_change
 from mailadmin_exchange.settings import ClientAccess, ExchangePlan, ExchangeSettings
 from mailadmin_exchange.sizes import parse_size
 from mailadmin_exchange.wire import (
@@ -41,11 +43,12 @@ from mailadmin_exchange.wire import (
     graph_error,
     invoke_headers,
     read_admin,
-    token_error,
 )
 
 if TYPE_CHECKING:
     import httpx
+
+    from mailadmin.wire.transport import Transport
 
 __all__ = ["ExchangeProvider"]
 
@@ -67,6 +70,8 @@ _QUOTAS = ("IssueWarningQuota", "ProhibitSendQuota", "ProhibitSendReceiveQuota")
 _FLAGS = ("ActiveSyncEnabled", "OWAEnabled", "MAPIEnabled", "PopEnabled", "ImapEnabled")
 _SKU_SELECT = "skuId,skuPartNumber,capabilityStatus,consumedUnits,prepaidUnits"
 _WRITE_CONCURRENCY = 4
+ADMIN_SCOPE = "https://outlook.office365.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _KEPT = "Exchange has no shared or resource mailbox limit; mailadmin keeps the allocation"
 Quotas = tuple[int | None, int | None, int | None]
 
@@ -106,8 +111,7 @@ class ExchangeProvider(Provider):
     ) -> None:
         """As :class:`~mailadmin.contract.provider.Provider`."""
         super().__init__(settings, instance=instance, http=http, hooks=hooks)
-        self._auth: dict[str, ClientCredentialsAuth] = {}
-        self._auth_loop: asyncio.AbstractEventLoop | None = None
+        self._auth_attached = False
         self._sku_ids: dict[str, str] | None = None
 
     @classmethod
@@ -556,26 +560,25 @@ class ExchangeProvider(Provider):
 
     # -- wire ----------------------------------------------------------------------------
 
-    def _auth_for(self, scope: str) -> ClientCredentialsAuth:
-        loop = asyncio.get_running_loop()
-        if self._auth_loop is not loop:
-            # The token cache's lock belongs to one event loop (sync callers make new ones).
-            self._auth = {}
-            self._auth_loop = loop
-        auth = self._auth.get(scope)
-        if auth is None:
+    @property
+    def _wire(self) -> Transport:
+        """The transport, with a client-credentials token attached to the admin API and to
+        Graph (one token per scope; the token endpoint is the ``token`` endpoint)."""
+        transport = self.http
+        if not self._auth_attached:
             settings = self.settings
-            token_url = f"{settings.base_url('token')}/{settings.tenant_key}/oauth2/v2.0/token"
-            auth = ClientCredentialsAuth(
-                token_url,
-                settings.credentials.username,
-                settings.credentials.secret.get_secret_value(),
-                scope,
-                on_token=self.http.add_secret,
-                on_refusal=lambda response: token_error(response, instance=self.instance),
-            )
-            self._auth[scope] = auth
-        return auth
+            token_url = f"/{settings.tenant_key}/oauth2/v2.0/token"
+            for endpoint, scope in (("admin", ADMIN_SCOPE), ("graph", GRAPH_SCOPE)):
+                auth = ClientCredentialsAuth(
+                    token_url,
+                    settings.credentials.username,
+                    settings.credentials.secret.get_secret_value(),
+                    scope,
+                    endpoint="token",
+                )
+                transport.set_auth(auth, endpoint=endpoint)
+            self._auth_attached = True
+        return transport
 
     @property
     def _anchor(self) -> str:
@@ -586,52 +589,55 @@ class ExchangeProvider(Provider):
             return f"APP:{ANCHOR_SYSTEM_MAILBOX}@{settings.tenant_id}"
         return f"UPN:{ANCHOR_SYSTEM_MAILBOX}@{settings.tenant}"
 
-    def _invoke_url(self, select: str | None) -> str:
-        base = f"{self.settings.base_url('admin')}/adminapi/beta/{self.settings.tenant_key}"
-        url = f"{base}/InvokeCommand"
-        return f"{url}?$select={select}" if select else url
+    def _invoke_path(self, select: str | None) -> str:
+        path = f"/adminapi/beta/{self.settings.tenant_key}/InvokeCommand"
+        return f"{path}?$select={select}" if select else path
 
-    async def _post_cmdlet(
-        self, url: str, cmdlet: str, body: dict[str, Any], *, write: bool
-    ) -> httpx.Response:
-        response = await self.http.request(
-            "POST",
-            url,
-            json=body,
-            headers=invoke_headers(cmdlet, self._anchor, self.settings.page_size),
-            write=write,
-            operation=cmdlet,
-            auth=self._auth_for("https://outlook.office365.com/.default"),
-        )
-        if response.status_code >= 300:
-            raise admin_error(response, instance=self.instance, what=cmdlet)
-        return response
+    def _read_admin(self, cmdlet: str) -> Callable[[httpx.Response], AdminAnswer]:
+        def read(response: httpx.Response) -> AdminAnswer:
+            if response.status_code >= 300:
+                raise admin_error(response, instance=self.instance, what=cmdlet)
+            return read_admin(
+                _json(response, self.instance),
+                source=self.instance,
+                headers=dict(response.headers),
+            )
+
+        return read
 
     async def _invoke(
         self, cmdlet: str, parameters: dict[str, Any], *, write: bool, select: str | None = None
     ) -> AdminAnswer:
-        response = await self._post_cmdlet(
-            self._invoke_url(select), cmdlet, cmdlet_body(cmdlet, parameters), write=write
+        response = await self._wire.request(
+            "POST",
+            self._invoke_path(select),
+            endpoint="admin",
+            json=cmdlet_body(cmdlet, parameters),
+            headers=invoke_headers(cmdlet, self._anchor),
+            write=write,
+            operation=cmdlet,
         )
-        return read_admin(
-            _json(response, self.instance), source=self.instance, headers=dict(response.headers)
-        )
+        return self._read_admin(cmdlet)(response)
 
     async def _rows(
         self, cmdlet: str, parameters: dict[str, Any], *, select: str | None
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """The rows of a read cmdlet page by page; each next link gets the same body."""
-        body = cmdlet_body(cmdlet, parameters)
-
-        async def fetch(link: str | None) -> tuple[list[dict[str, Any]], str | None]:
-            response = await self._post_cmdlet(
-                link or self._invoke_url(select), cmdlet, body, write=False
-            )
-            answer = read_admin(_json(response, self.instance), source=self.instance)
-            return answer.value, answer.next_link
-
-        async for rows in next_link_pages(fetch):
-            yield rows
+        """The rows of a read cmdlet page by page; each next link gets the same body again."""
+        pages = next_link_pages(
+            self._wire,
+            self._invoke_path(select),
+            method="POST",
+            follow="repost",
+            json=cmdlet_body(cmdlet, parameters),
+            headers=invoke_headers(cmdlet, self._anchor),
+            endpoint="admin",
+            page_size=self.settings.page_size,
+            operation=cmdlet,
+            read=self._read_admin(cmdlet),
+            next_link=lambda answer: answer.next_link,
+        )
+        async for answer in pages:
+            yield answer.value
 
     async def _one(self, cmdlet: str, identity: str, select: str) -> dict[str, Any]:
         answer = await self._invoke(cmdlet, {"Identity": identity}, write=False, select=select)
@@ -679,14 +685,14 @@ class ExchangeProvider(Provider):
         what: str = "",
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        response = await self.http.request(
+        response = await self._wire.request(
             method,
-            f"{self.settings.base_url('graph')}{path}",
+            path,
+            endpoint="graph",
             json=json,
             headers=headers,
             write=write,
             operation=what or path,
-            auth=self._auth_for("https://graph.microsoft.com/.default"),
         )
         if response.status_code >= 300:
             raise graph_error(response, instance=self.instance, what=what or path)

@@ -21,7 +21,8 @@ plans; one instance uses one mode (see README "Plan modes").
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -172,9 +173,10 @@ class ExchangeSettings(ProviderSettings):
     ``APP:SystemMailbox{bb558c35-...}@<tenant_id or tenant>``).
     """
 
+    default_endpoints: ClassVar[Mapping[str, str]] = DEFAULT_ENDPOINTS
+
     tenant: str = Field(min_length=3)
     tenant_id: str | None = None
-    endpoints: dict[str, str] = Field(default_factory=dict)
     plans: dict[str, ExchangePlan] = Field(default_factory=dict)  # type: ignore[assignment]
     page_size: int = Field(default=1000, ge=1, le=1000)
     result_size: int | Literal["Unlimited"] = "Unlimited"
@@ -186,13 +188,14 @@ class ExchangeSettings(ProviderSettings):
     def _fill_endpoints(cls, data: Any) -> Any:
         # ``endpoint`` serves every name (one mock answers all three); without it each name
         # takes its public-cloud host. Either way every name ends up in ``endpoints``.
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not data.get("endpoint"):
             return data
         given = dict(data.get("endpoints") or {})
-        single = data.get("endpoint")
-        filled = {name: given.get(name) or single or url for name, url in DEFAULT_ENDPOINTS.items()}
-        extra = {k: v for k, v in given.items() if k not in filled}
-        return {**data, "endpoints": {**filled, **extra}, "endpoint": single or filled["admin"]}
+        single = data["endpoint"]
+        return {
+            **data,
+            "endpoints": {name: given.get(name) or single for name in DEFAULT_ENDPOINTS},
+        }
 
     @model_validator(mode="after")
     def _one_plan_mode(self) -> ExchangeSettings:
@@ -227,7 +230,3 @@ class ExchangeSettings(ProviderSettings):
     def tenant_key(self) -> str:
         """How the admin API URL names the tenant: its GUID, else its name."""
         return self.tenant_id or self.tenant
-
-    def base_url(self, name: str) -> str:
-        """The base URL of endpoint ``name`` (``"token"``, ``"admin"``, ``"graph"``)."""
-        return self.endpoints[name].rstrip("/")

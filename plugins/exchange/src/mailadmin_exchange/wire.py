@@ -35,7 +35,6 @@ __all__ = [
     "invoke_headers",
     "read_admin",
     "read_cmdlet_fault",
-    "token_error",
 ]
 
 #: The system mailbox app-only calls anchor on (reference 1.2).
@@ -49,11 +48,11 @@ def cmdlet_body(cmdlet: str, parameters: dict[str, Any] | None = None) -> dict[s
     return {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(parameters or {})}}
 
 
-def invoke_headers(cmdlet: str, anchor: str, page_size: int) -> dict[str, str]:
-    """The module's headers that matter (reference 1.3), with a fresh client request id."""
+def invoke_headers(cmdlet: str, anchor: str) -> dict[str, str]:
+    """The module's headers that matter (reference 1.3), with a fresh client request id;
+    ``Prefer: odata.maxpagesize`` is added by the paging of listings."""
     return {
         "Accept": "application/json",
-        "Prefer": f"odata.maxpagesize={page_size}",
         "X-AnchorMailbox": anchor,
         "X-CmdletName": cmdlet,
         "X-ResponseFormat": "json",
@@ -228,35 +227,6 @@ def graph_error(response: httpx.Response, *, instance: str, what: str) -> errors
         return errors.NotFoundError(f"{instance}: {what}: no such user", debug=debug)
     return errors.ProviderError(
         f"{instance}: {what} failed: {_first_sentence(message) or f'HTTP {status}'}", debug=debug
-    )
-
-
-def token_error(response: httpx.Response, *, instance: str) -> errors.MailadminError:
-    """The mailadmin error for a refused client-credentials grant (an ``AADSTS`` answer)."""
-    body = _json(response)
-    status = response.status_code
-    error = str(body.get("error") or "") if isinstance(body, dict) else ""
-    codes = body.get("error_codes") if isinstance(body, dict) else None
-    code = f"AADSTS{codes[0]}" if isinstance(codes, list) and codes else ""
-    debug = {"status": status, "error": error, "code": code}
-    if status == 429:
-        return _rate_limited(response, instance, debug)
-    if status >= 500:
-        return errors.Unavailable(f"{instance}: the token endpoint is unavailable", debug=debug)
-    if error in ("invalid_client", "unauthorized_client"):
-        return errors.AuthenticationError(
-            f"{instance}: the token endpoint refused the app's client id or secret"
-            + (f" ({code})" if code else ""),
-            debug=debug,
-        )
-    if error == "invalid_scope":
-        return errors.ConfigurationError(
-            f"{instance}: the token endpoint refused the scope ({code})", debug=debug
-        )
-    if status in (400, 404) and "90002" in code:
-        return errors.ConfigurationError(f"{instance}: no such tenant ({code})", debug=debug)
-    return errors.AuthenticationError(
-        f"{instance}: no token was issued" + (f" ({code})" if code else ""), debug=debug
     )
 
 

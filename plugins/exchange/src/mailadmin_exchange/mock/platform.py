@@ -53,7 +53,7 @@ def _route(
     # Host routing lands with the SDK's Route(host=...); until then the paths, which never
     # collide between the three hosts, route alone.
     try:
-        return Route(method, path, handler, write=write, name=name, host=host)  # type: ignore[call-arg]
+        return Route(method, path, handler, write=write, name=name, host=host)
     except TypeError:
         return Route(method, path, handler, write=write, name=name)
 
@@ -113,7 +113,8 @@ class ExchangeMock(MockPlatform):
     name = "exchange"
     state_class = ExchangeState
     routes: ClassVar[tuple[Route, ...]] = ROUTES[:4] + _invoke_routes() + ROUTES[4:]
-    base_url = "https://outlook.office365.com"
+    # Not one of the real hosts: a provider pointed here reaches all three by path.
+    base_url = "https://exchange.mock.invalid"
     hosts: ClassVar[dict[str, str]] = HOSTS
 
     def operation_of(self, request: MockRequest) -> str | None:
