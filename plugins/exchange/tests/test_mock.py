@@ -167,15 +167,14 @@ async def test_a_next_link_can_be_followed_by_get(client: httpx.AsyncClient) -> 
     assert second.status_code == 200 and len(second.json()["value"]) == 1
 
 
-async def test_a_next_link_replayed_with_another_body_is_expired(client: httpx.AsyncClient) -> None:
-    token = await _token(client)
-    first = await _admin(
-        client, _invoke("Get-Mailbox", ResultSize="Unlimited"), page=2, token=token
+async def test_a_skip_token_not_made_here_is_expired(client: httpx.AsyncClient) -> None:
+    answer = await _admin(
+        client, _invoke("Get-Mailbox", ResultSize="Unlimited"), url=INVOKE_URL + "?$skiptoken=bogus"
     )
-    link = first.json()["@odata.nextLink"]
-    other = await _admin(client, _invoke("Get-Mailbox", ResultSize=5), url=link, token=token)
-    assert other.status_code == 400
-    assert "Expired or Invalid pagination request" in other.json()["error"]["details"][0]["message"]
+    assert answer.status_code == 400
+    assert (
+        "Expired or Invalid pagination request" in answer.json()["error"]["details"][0]["message"]
+    )
 
 
 async def test_result_size_caps_the_rows_with_a_warning(client: httpx.AsyncClient) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mailadmin_exchange.mock import ExchangeState
 from mailadmin_exchange.mock.model import (
@@ -31,7 +32,8 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.mock import MockServer
+from mailadmin.mock import MockServer, Reply
+from mailadmin.mock.oauth import TokenIssuer
 
 DOMAIN = DEFAULT_TENANT
 TENANT = TenantRef(name=DEFAULT_TENANT)
@@ -84,7 +86,7 @@ def _writes(server: MockServer) -> list[str]:
 
 
 def _tokens(server: MockServer) -> int:
-    return sum(1 for r in server.requests if r.route == "token")
+    return sum(1 for r in server.requests if r.route == "oauth2_token")
 
 
 # -- set_plan, quota mode ------------------------------------------------------------------
@@ -371,7 +373,7 @@ async def test_an_expired_token_is_refreshed_once(
     await quota.count_mailboxes(TENANT)
     state = server.state
     assert isinstance(state, ExchangeState)
-    state.expire_tokens()
+    state.oauth.expire_all()
     await quota.count_mailboxes(TENANT)
     assert _tokens(server) == 2
 
@@ -379,7 +381,10 @@ async def test_an_expired_token_is_refreshed_once(
 async def test_a_token_refused_again_after_refresh_is_an_authentication_error(
     quota: ExchangeProvider, server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ExchangeState, "grant", lambda self, token, audience: None)
+    def refuse(self: TokenIssuer, request: Any, **_: Any) -> None:
+        raise Reply(httpx.Response(401))
+
+    monkeypatch.setattr(TokenIssuer, "check", refuse)
     with pytest.raises(errors.AuthenticationError, match="refused a freshly obtained session"):
         await quota.count_mailboxes(TENANT)
     assert _tokens(server) == 2  # the first token and one refresh, then it gives up
@@ -397,7 +402,7 @@ async def test_secrets_and_tokens_never_reach_errors_or_logs(
         await provider.count_mailboxes(TENANT)
     state = server.state
     assert isinstance(state, ExchangeState)
-    tokens = list(state.tokens)
+    tokens = list(state.oauth._tokens)
     wrong = {**good, "credentials": {"username": "mock-client", "secret": "wr0ng-value-9c"}}
     async with ExchangeProvider(wrong, http=server.transport()) as provider:
         with pytest.raises(errors.AuthenticationError) as caught:

@@ -7,22 +7,22 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from typing import Any, overload
+from urllib.parse import urlsplit
 
 import httpx
 
-from mailadmin.mock import MalformedRequest, MockRequest, Reply
+from mailadmin.mock import MalformedRequest, MockRequest, Reply, odata
 from mailadmin_exchange.mock.model import MockMailbox, MockSku, MockTenant
 from mailadmin_exchange.mock.state import (
-    ADMIN_AUDIENCE,
-    GRAPH_AUDIENCE,
+    ADMIN_SCOPE,
+    GRAPH_SCOPE,
     CmdletError,
     ExchangeState,
     GraphError,
-    OAuthError,
+    Listing,
 )
 from mailadmin_exchange.sizes import format_size
 
@@ -36,7 +36,6 @@ __all__ = [
     "invoke_get",
     "openid_configuration",
     "subscribed_skus",
-    "token",
 ]
 
 _ODATA_JSON = (
@@ -120,28 +119,6 @@ _FILTER_CLAUSE = re.compile(r"^\s*(\w+)\s+-eq\s+'([^']*)'\s*$", re.IGNORECASE)
 # -- token endpoint ------------------------------------------------------------------------
 
 
-def token(request: MockRequest, state: ExchangeState) -> httpx.Response:
-    """``POST /{tenant}/oauth2/v2.0/token`` with a client-credentials form."""
-    form = dict(parse_qsl(request.text()))
-    try:
-        answer = state.issue_token(request.path_params["tenant"], form)
-    except OAuthError as exc:
-        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        trace = str(uuid.uuid4())
-        return httpx.Response(
-            exc.status,
-            json={
-                "error": exc.error,
-                "error_description": f"{exc.description} Trace ID: {trace} Timestamp: {now}",
-                "error_codes": [exc.code],
-                "timestamp": now,
-                "trace_id": trace,
-                "correlation_id": str(uuid.uuid4()),
-            },
-        )
-    return httpx.Response(200, json=answer, headers={"Cache-Control": "no-store, no-cache"})
-
-
 def openid_configuration(request: MockRequest, state: ExchangeState) -> httpx.Response:
     """``GET /{tenant}/v2.0/.well-known/openid-configuration``: where the token endpoint is,
     for clients such as msal that discover it."""
@@ -213,49 +190,35 @@ def admin_error(status: int, exc: CmdletError | None, message: str = "") -> http
 
 
 def invoke_command(request: MockRequest, state: ExchangeState) -> httpx.Response:
-    """``POST /adminapi/beta/{tenant}/InvokeCommand``: run one cmdlet, or continue a
-    listing when the URL carries the ``$skiptoken`` of a next link (same body re-posted)."""
+    """``POST /adminapi/beta/{tenant}/InvokeCommand``: run one cmdlet. A next link (the
+    same URL with ``$skiptoken``) is followed by posting the same body to it again."""
     tenant, client_id = _admin_caller(request, state)
-    body = request.json()
-    cmdlet, parameters = _cmdlet_input(body)
-    skip = request.query.get("$skiptoken")
-    if skip is not None:
-        cursor = state.cursor(skip, tenant, request.body)
-        if cursor is None:
-            raise Reply(_expired_page())
-        return _listing(request, state, tenant, cursor.cmdlet, cursor.parameters, cursor.offset)
+    cmdlet, parameters = _cmdlet_input(request.json())
     if not state.may_run(tenant, client_id, cmdlet):
         raise Reply(_forbidden())
     return _run(request, state, tenant, cmdlet, parameters)
 
 
 def invoke_get(request: MockRequest, state: ExchangeState) -> httpx.Response:
-    """``GET`` of a next link (how GOX follows it, reference 1.6)."""
+    """``GET`` of a next link (how GOX follows it, reference 1.6): the link carries no body,
+    so it continues the tenant's last paged listing."""
     tenant, _ = _admin_caller(request, state)
-    skip = request.query.get("$skiptoken")
-    cursor = state.cursor(skip, tenant, None) if skip else None
-    if cursor is None:
-        if skip is None:
-            return admin_error(405, None, "The HTTP method 'GET' is not allowed.")
+    listing = state.listings.get(tenant.id)
+    if odata.SKIP_TOKEN not in request.query:
+        return admin_error(405, None, "The HTTP method 'GET' is not allowed.")
+    if listing is None:
         raise Reply(_expired_page())
-    return _listing(request, state, tenant, cursor.cmdlet, cursor.parameters, cursor.offset)
+    return _listing(request, state, tenant, listing.cmdlet, listing.parameters)
 
 
 def _admin_caller(request: MockRequest, state: ExchangeState) -> tuple[MockTenant, str]:
-    grant = state.grant(request.bearer_token(), ADMIN_AUDIENCE)
+    # No token, an expired one or a Graph token: 401 without a body (G2O, reference 1.2).
+    token = state.oauth.check(request, scope=ADMIN_SCOPE, reply=lambda _: httpx.Response(401))
     tenant = state.tenant(request.path_params["tenant"])
-    if grant is None or tenant is None or grant.tenant_id != tenant.id:
-        # No token, a Graph token or another tenant's token: 401 without a body (G2O).
-        raise Reply(
-            httpx.Response(
-                401,
-                headers={
-                    "WWW-Authenticate": 'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
-                    'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"'
-                },
-            )
-        )
-    return tenant, grant.client_id
+    issued_in = state.token_tenant(token)
+    if tenant is None or issued_in is None or issued_in.id != tenant.id:
+        raise Reply(httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm=""'}))
+    return tenant, token.client_id
 
 
 def _cmdlet_input(body: Any) -> tuple[str, dict[str, Any]]:
@@ -296,7 +259,7 @@ def _run(
     try:
         if key in ("get-mailbox", "get-casmailbox", "get-mailboxplan"):
             _check_listing_parameters(parameters)
-            return _listing(request, state, tenant, cmdlet, parameters, 0)
+            return _listing(request, state, tenant, cmdlet, parameters)
         if key == "set-mailbox":
             changed = state.set_mailbox(tenant, parameters)
             return _result(request, tenant, [], [] if changed else [_no_change(parameters)])
@@ -351,31 +314,92 @@ def _listing(
     tenant: MockTenant,
     cmdlet: str,
     parameters: dict[str, Any],
-    offset: int,
 ) -> httpx.Response:
-    """One page of a listing: at most ``Prefer: odata.maxpagesize`` rows, a next link and a
-    warning while more remain, never more than ``ResultSize`` rows in all."""
+    """One page of a listing: at most ``Prefer: odata.maxpagesize`` rows (1000 without it),
+    a next link and a warning while more remain, never more than ``ResultSize`` rows."""
     try:
-        rows, total = _rows(state, tenant, cmdlet, parameters, offset)
+        rows, total = _rows(state, tenant, cmdlet, parameters)
     except CmdletError as exc:
         return admin_error(exc.status, exc)
     limit = _result_size(parameters.get("ResultSize"))
-    page = _page_size(request)
-    end = offset + page
-    if limit is not None:
-        end = min(end, limit)
-    chosen = [row() for _, row in zip(range(offset, end), rows, strict=False)]
+    capped = rows if limit is None or total <= limit else _Capped(rows, limit)
+    page = odata.page(request, capped, default_size=_PAGE_DEFAULT, max_size=_PAGE_MAX)
     warnings: list[str] = []
-    more = end < total and (limit is None or end < limit)
-    next_link = None
-    if more:
-        skip = state.open_cursor(tenant, request.body, cmdlet, parameters, None, end)
-        next_link = _with_skiptoken(request.url, skip)
+    if page.next_link is not None:
         warnings.append(_MORE)
-    elif limit is not None and total > limit and end >= limit:
+        state.listings[tenant.id] = Listing(cmdlet, parameters)
+    elif limit is not None and total > limit:
         warnings.append(_RESULT_SIZE.format(limit))
-    response = _result(request, tenant, chosen, warnings, next_link=next_link)
-    return response
+    return _result(request, tenant, page.value, warnings, next_link=page.next_link)
+
+
+class _Capped(Sequence[dict[str, Any]]):
+    """The first ``limit`` rows of a listing (``ResultSize``)."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]], limit: int) -> None:
+        self._rows = rows
+        self._limit = limit
+
+    def __len__(self) -> int:
+        return min(len(self._rows), self._limit)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(len(self))
+            return self._rows[start:stop]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._rows[index]
+
+
+class _Mailboxes(Sequence[dict[str, Any]]):
+    """Rows of stored mailboxes then fillers, built only for the slice a page asks for."""
+
+    def __init__(
+        self,
+        state: ExchangeState,
+        tenant: MockTenant,
+        stored: list[MockMailbox],
+        fillers: int,
+        write: Callable[[ExchangeState, MockTenant, MockMailbox], dict[str, Any]],
+    ) -> None:
+        self._state = state
+        self._tenant = tenant
+        self._stored = stored
+        self._fillers = fillers
+        self._write = write
+
+    def __len__(self) -> int:
+        return len(self._stored) + self._fillers
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        if not isinstance(index, slice):
+            if not 0 <= index < len(self):
+                raise IndexError(index)
+            return self[index : index + 1][0]
+        start, stop, _ = index.indices(len(self))
+        head = self._stored[start:stop]
+        rows = [self._write(self._state, self._tenant, m) for m in head]
+        wanted = stop - max(start, len(self._stored))
+        if wanted > 0:
+            skip = max(0, start - len(self._stored))
+            more = self._state.fillers(self._tenant, skip=skip)
+            rows += [
+                self._write(self._state, self._tenant, m) for m in itertools.islice(more, wanted)
+            ]
+        return rows
 
 
 def _rows(
@@ -383,13 +407,8 @@ def _rows(
     tenant: MockTenant,
     cmdlet: str,
     parameters: Mapping[str, Any],
-    offset: int,
-) -> tuple[Iterator[Callable[[], dict[str, Any]]], int]:
-    """Rows from ``offset`` on, built lazily, and how many there are in all.
-
-    Fillers are skipped by arithmetic, so serving page 100 of 100,000 mailboxes does not
-    build the 99,000 rows before it.
-    """
+) -> tuple[Sequence[dict[str, Any]], int]:
+    """The rows of a listing as a sequence that builds rows on demand, and their number."""
     key = cmdlet.lower()
     if key == "get-mailboxplan":
         plans = [_plan_row(tenant, sku) for sku in tenant.skus]
@@ -399,7 +418,7 @@ def _rows(
             plans = [p for p in plans if names in (p["Name"].lower(), p["DisplayName"].lower())]
             if not plans:
                 state.find(tenant, str(wanted))  # raises the 404
-        return (_const(p) for p in plans[offset:]), len(plans)
+        return plans, len(plans)
     write = cas_row if key == "get-casmailbox" else mailbox_row
     types = parameters.get("RecipientTypeDetails")
     wanted_types = (
@@ -418,40 +437,15 @@ def _rows(
     identity = parameters.get("Identity")
     if identity:
         found = [m for m in [state.find(tenant, str(identity))] if keep(m)]
-        return (_built(write, state, tenant, m) for m in found[offset:]), len(found)
+        return _Mailboxes(state, tenant, found, 0, write), len(found)
     stored = [m for m in tenant.mailboxes.values() if keep(m)]
     if clauses:
         # A filter on names: test every filler (rare; tests use small tenants for it).
-        fillers = [m for m in state.fillers(tenant) if keep(m)]
-        every = stored + fillers
-        return (_built(write, state, tenant, m) for m in every[offset:]), len(every)
-    filler_count = (
-        state.filler_count(tenant) if wanted_types is None or ("usermailbox" in wanted_types) else 0
-    )
-    total = len(stored) + filler_count
-    head = (_built(write, state, tenant, m) for m in stored[offset:])
-    tail = (
-        (
-            _built(write, state, tenant, m)
-            for m in state.fillers(tenant, skip=max(0, offset - len(stored)))
-        )
-        if filler_count
-        else iter(())
-    )
-    return itertools.chain(head, tail), total
-
-
-def _const(row: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-    return lambda: row
-
-
-def _built(
-    write: Callable[[ExchangeState, MockTenant, MockMailbox], dict[str, Any]],
-    state: ExchangeState,
-    tenant: MockTenant,
-    mailbox: MockMailbox,
-) -> Callable[[], dict[str, Any]]:
-    return lambda: write(state, tenant, mailbox)
+        stored += [m for m in state.fillers(tenant) if keep(m)]
+        return _Mailboxes(state, tenant, stored, 0, write), len(stored)
+    users = wanted_types is None or "usermailbox" in wanted_types
+    fillers = state.filler_count(tenant) if users else 0
+    return _Mailboxes(state, tenant, stored, fillers, write), len(stored) + fillers
 
 
 def _filter(text: Any) -> list[list[tuple[str, str]]]:
@@ -498,23 +492,6 @@ def _result_size(value: Any) -> int | None:
     if isinstance(value, str):
         return None if value.lower() == "unlimited" else int(value)
     return int(value)
-
-
-def _page_size(request: MockRequest) -> int:
-    for part in request.headers.get("prefer", "").split(","):
-        for item in part.split(";"):
-            name, _, value = item.strip().partition("=")
-            if name.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
-                return max(1, min(_PAGE_MAX, int(value.strip())))
-    return _PAGE_DEFAULT
-
-
-def _with_skiptoken(url: str, skip: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "$skiptoken"]
-    query.append(("$skiptoken", skip))
-    encoded = "&".join(f"{k}={v}" for k, v in query)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, ""))
 
 
 def _select(request: MockRequest, row: dict[str, Any]) -> dict[str, Any]:
@@ -651,14 +628,15 @@ def _plan_row(tenant: MockTenant, sku: MockSku) -> dict[str, Any]:
 
 
 def _graph_caller(request: MockRequest, state: ExchangeState) -> MockTenant:
-    token = request.bearer_token()
-    grant = state.grant(token, GRAPH_AUDIENCE)
-    if grant is None:
-        message = "Access token is empty." if not token else "Access token validation failure."
-        code = "InvalidAuthenticationToken"
-        raise Reply(graph_error(request, GraphError(401, code, message)))
-    tenant = state.tenant(grant.tenant_id)
-    assert tenant is not None  # a grant is issued for a known tenant
+    token = state.oauth.check(request, scope=GRAPH_SCOPE)
+    tenant = state.token_tenant(token)
+    if tenant is None:
+        raise Reply(
+            graph_error(
+                request,
+                GraphError(401, "InvalidAuthenticationToken", "Access token validation failure."),
+            )
+        )
     return tenant
 
 

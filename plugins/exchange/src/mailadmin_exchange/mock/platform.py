@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 import httpx
 
 from mailadmin.mock import MockPlatform, MockRequest, Route
+from mailadmin.mock.oauth import token_route
 from mailadmin_exchange.mock import handlers
 from mailadmin_exchange.mock.state import CmdletError, ExchangeState, GraphError
 
@@ -50,12 +51,7 @@ def _admin(handler: _Handler) -> Callable[[MockRequest, ExchangeState], httpx.Re
 def _route(
     method: str, path: str, handler: _Handler, host: str, *, write: bool = False, name: str = ""
 ) -> Route:
-    # Host routing lands with the SDK's Route(host=...); until then the paths, which never
-    # collide between the three hosts, route alone.
-    try:
-        return Route(method, path, handler, write=write, name=name, host=host)
-    except TypeError:
-        return Route(method, path, handler, write=write, name=name)
+    return Route(method, path, handler, write=write, name=name, host=host)
 
 
 _INVOKE = "/adminapi/beta/{tenant}/InvokeCommand"
@@ -63,7 +59,7 @@ _INVOKE = "/adminapi/beta/{tenant}/InvokeCommand"
 #: Every address the mock answers. InvokeCommand is one route per cmdlet class so that
 #: recordings tell reads from writes (the operation key is the cmdlet name).
 ROUTES: tuple[Route, ...] = (
-    _route("POST", "/{tenant}/oauth2/v2.0/token", handlers.token, "token", name="token"),
+    token_route(lambda state: state.issuer(), host="token"),
     _route(
         "GET",
         "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -100,10 +96,13 @@ def _invoke_routes() -> tuple[Route, ...]:
             operation=cmdlet.lower(),
             write=cmdlet in _WRITE_CMDLETS,
             name=cmdlet,
+            host="admin",
         )
         routes.append(route)
     # Any other cmdlet: the same handler answers 403 (outside the role).
-    routes.append(Route("POST", _INVOKE, _admin(handlers.invoke_command), name="InvokeCommand"))
+    routes.append(
+        Route("POST", _INVOKE, _admin(handlers.invoke_command), name="InvokeCommand", host="admin")
+    )
     return tuple(routes)
 
 
@@ -113,6 +112,7 @@ class ExchangeMock(MockPlatform):
     name = "exchange"
     state_class = ExchangeState
     routes: ClassVar[tuple[Route, ...]] = ROUTES[:4] + _invoke_routes() + ROUTES[4:]
+    # The three hosts' paths never collide, so on loopback the path alone routes.
     # Not one of the real hosts: a provider pointed here reaches all three by path.
     base_url = "https://exchange.mock.invalid"
     hosts: ClassVar[dict[str, str]] = HOSTS

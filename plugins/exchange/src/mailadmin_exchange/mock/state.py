@@ -2,8 +2,9 @@
 quotas and client-access flags, SKUs with prepaid units and licence assignment.
 
 No HTTP here: handlers turn requests into calls and the errors raised here
-(:class:`CmdletError`, :class:`GraphError`, :class:`OAuthError`) into the platform's
-error bodies.
+(:class:`CmdletError`, :class:`GraphError`) into the platform's error bodies. Tokens come
+from the core's OAuth2 mock (:class:`~mailadmin.mock.oauth.TokenIssuer`), fed with the
+apps of every tenant.
 
 Defaults (``reset``): tenant ``contoso.onmicrosoft.com`` (GUID
 ``6babcaad-604b-40ac-a9d7-9fd97c0b779f``); app ``mock-client``/``secret`` with every
@@ -15,10 +16,6 @@ user mailboxes ``anna`` and ``carla`` on Plan 1 and ``ben`` on Plan 2, the share
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import secrets
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ from typing import Any
 import pydantic
 
 from mailadmin.mock import MockState, SeedError
+from mailadmin.mock.oauth import IssuedToken, TokenIssuer
 from mailadmin_exchange.mock.model import (
     DEFAULT_TENANT,
     DEFAULT_TENANT_ID,
@@ -42,18 +40,16 @@ from mailadmin_exchange.mock.model import (
 from mailadmin_exchange.sizes import format_size, parse_size
 
 __all__ = [
-    "ADMIN_AUDIENCE",
-    "GRAPH_AUDIENCE",
+    "ADMIN_SCOPE",
+    "GRAPH_SCOPE",
     "CmdletError",
     "ExchangeState",
     "GraphError",
-    "OAuthError",
-    "TokenGrant",
+    "Listing",
 ]
 
-ADMIN_AUDIENCE = "https://outlook.office365.com"
-GRAPH_AUDIENCE = "https://graph.microsoft.com"
-TOKEN_LIFETIME = 3599
+ADMIN_SCOPE = "https://outlook.office365.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _GB = 1 << 30
 _CAS_PARAMETERS = {
     "ActiveSyncEnabled": "activesync",
@@ -98,38 +94,13 @@ class GraphError(Exception):
         self.message = message
 
 
-class OAuthError(Exception):
-    """The token endpoint refused: ``error``, ``AADSTS`` code and description."""
-
-    def __init__(self, status: int, error: str, code: int, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.code = code
-        self.description = description
-
-
 @dataclass(frozen=True)
-class TokenGrant:
-    """What an issued access token stands for."""
+class Listing:
+    """The last listing a tenant's client paged, so a next link followed by GET (which
+    carries no body) continues it."""
 
-    tenant_id: str
-    audience: str
-    client_id: str
-    expires_at: float
-
-
-@dataclass
-class _Cursor:
-    """A paged listing in progress: which request it belongs to and where it stands."""
-
-    tenant_id: str
-    body_key: str
     cmdlet: str
     parameters: dict[str, Any]
-    select: str | None
-    offset: int
-    created: float
 
 
 def _guid(seed: str) -> str:
@@ -233,13 +204,15 @@ class ExchangeState(MockState):
         """Back to the documented defaults."""
         super().reset()
         self.data = ExchangeData(tenants={DEFAULT_TENANT_ID: default_tenant()})
-        self.tokens: dict[str, TokenGrant] = {}
+        self.oauth = TokenIssuer({}, clock=self.clock)
+        self._sync_apps()
         #: Admin API calls answered, for the rate-limit headers.
         self.admin_calls = 0
-        self._cursors: dict[str, _Cursor] = {}
+        #: Per tenant GUID, the listing a GET of a next link continues.
+        self.listings: dict[str, Listing] = {}
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole data model as JSON (tokens and page cursors are not part of it)."""
+        """The whole data model as JSON (issued tokens are not part of it)."""
         return {**super().snapshot(), **self.data.model_dump(mode="json")}
 
     def load_seed(self, data: Mapping[str, Any]) -> None:
@@ -263,6 +236,7 @@ class ExchangeState(MockState):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise SeedError(f"invalid seed at {where}: {first['msg']}") from None
+        self._sync_apps()
 
     # -- tenants and sign-in -------------------------------------------------------------
 
@@ -277,91 +251,24 @@ class ExchangeState(MockState):
                 return tenant
         return None
 
-    def issue_token(self, tenant_key: str, form: Mapping[str, str]) -> dict[str, Any]:
-        """The client-credentials grant (reference 1.2): a token for one audience."""
-        tenant = self.tenant(tenant_key)
-        if tenant is None:
-            raise OAuthError(
-                400,
-                "invalid_request",
-                90002,
-                f"AADSTS90002: Tenant '{tenant_key}' not found. Check to make sure you have "
-                "the correct tenant ID and are signing into the correct cloud.",
-            )
-        if form.get("grant_type") != "client_credentials":
-            raise OAuthError(
-                400,
-                "unsupported_grant_type",
-                70003,
-                "AADSTS70003: The app requested an unsupported grant type "
-                f"'{form.get('grant_type', '')}'.",
-            )
-        client_id = form.get("client_id", "")
-        app = next((a for a in tenant.apps if a.client_id == client_id), None)
-        if app is None:
-            raise OAuthError(
-                400,
-                "unauthorized_client",
-                700016,
-                f"AADSTS700016: Application with identifier '{client_id}' was not found in "
-                f"the directory '{tenant.name}'.",
-            )
-        if not secrets.compare_digest(form.get("client_secret", ""), app.secret):
-            raise OAuthError(
-                401,
-                "invalid_client",
-                7000215,
-                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
-                f"in the request is the client secret value, not the client secret ID, for a "
-                f"secret added to app '{client_id}'.",
-            )
-        audience = _audience(form.get("scope", ""))
-        if audience is None:
-            raise OAuthError(
-                400,
-                "invalid_scope",
-                1002012,
-                f"AADSTS1002012: The provided value for scope {form.get('scope', '')} is not "
-                "valid. Client credential flows must have a scope value with /.default "
-                "suffixed to the resource identifier (application ID URI).",
-            )
-        now = self.clock.now()
-        token = _jwt(
-            {
-                "aud": audience,
-                "tid": tenant.id,
-                "appid": client_id,
-                "roles": ["Exchange.ManageAsApp"] if audience == ADMIN_AUDIENCE else [],
-                "iat": int(now),
-                "exp": int(now) + TOKEN_LIFETIME,
-                "jti": secrets.token_hex(8),
-            }
-        )
-        self.tokens[token] = TokenGrant(tenant.id, audience, client_id, now + TOKEN_LIFETIME)
-        return {
-            "token_type": "Bearer",
-            "expires_in": TOKEN_LIFETIME,
-            "ext_expires_in": TOKEN_LIFETIME,
-            "access_token": token,
+    def issuer(self) -> TokenIssuer:
+        """The token endpoint's issuer, knowing the apps and tenants as they are now."""
+        self._sync_apps()
+        return self.oauth
+
+    def _sync_apps(self) -> None:
+        # Apps live in the data model (seeded, snapshotted); the issuer reads a flat map.
+        self.oauth.clients = {
+            app.client_id: app.secret for t in self.data.tenants.values() for app in t.apps
         }
+        names: set[str] = set()
+        for tenant in self.data.tenants.values():
+            names |= {tenant.id.lower(), tenant.name.lower(), *(d.lower() for d in tenant.domains)}
+        self.oauth.tenants = names
 
-    def grant(self, token: str | None, audience: str) -> TokenGrant | None:
-        """The grant of a live token for ``audience``, else ``None`` (answer 401)."""
-        if not token:
-            return None
-        grant = self.tokens.get(token)
-        if grant is None or grant.audience != audience:
-            return None
-        if grant.expires_at <= self.clock.now():
-            return None
-        return grant
-
-    def expire_tokens(self) -> None:
-        """Make every issued token expired (tests of the refresh path)."""
-        for token, grant in list(self.tokens.items()):
-            self.tokens[token] = TokenGrant(
-                grant.tenant_id, grant.audience, grant.client_id, self.clock.now() - 1
-            )
+    def token_tenant(self, token: IssuedToken) -> MockTenant | None:
+        """The tenant a token was issued in (its token URL named it by GUID or name)."""
+        return self.tenant(token.tenant) if token.tenant else None
 
     def may_run(self, tenant: MockTenant, client_id: str, cmdlet: str) -> bool:
         """Whether the app's role covers ``cmdlet``."""
@@ -651,62 +558,6 @@ class ExchangeState(MockState):
             if plan is not None and user.type == "UserMailbox":
                 _set_quota_defaults(user, plan.quota)
         return user
-
-    # -- paging --------------------------------------------------------------------------
-
-    def open_cursor(
-        self,
-        tenant: MockTenant,
-        body: bytes,
-        cmdlet: str,
-        parameters: dict[str, Any],
-        select: str | None,
-        offset: int,
-    ) -> str:
-        """Remember where a listing stopped; the returned token goes into the next link."""
-        token = secrets.token_urlsafe(12)
-        self._cursors[token] = _Cursor(
-            tenant.id, _body_key(body), cmdlet, parameters, select, offset, self.clock.now()
-        )
-        return token
-
-    def cursor(self, token: str, tenant: MockTenant, body: bytes | None) -> _Cursor | None:
-        """The listing a next link continues; ``None`` when unknown, expired (30 minutes,
-        reference 1.6) or replayed with another body. A GET (``body`` None) is accepted."""
-        cursor = self._cursors.get(token)
-        if cursor is None or cursor.tenant_id != tenant.id:
-            return None
-        if self.clock.now() - cursor.created > 30 * 60:
-            return None
-        if body is not None and body.strip() and _body_key(body) != cursor.body_key:
-            return None
-        return cursor
-
-
-def _audience(scope: str) -> str | None:
-    for item in scope.split():
-        for audience in (ADMIN_AUDIENCE, GRAPH_AUDIENCE):
-            if item.rstrip("/").lower() in (f"{audience}/.default", f"{audience}//.default"):
-                return audience
-    return None
-
-
-def _jwt(claims: dict[str, Any]) -> str:
-    """An unsigned JWT-shaped token: clients read claims such as ``tid`` from it."""
-
-    def part(value: dict[str, Any]) -> str:
-        raw = json.dumps(value, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    return f"{part({'typ': 'JWT', 'alg': 'none'})}.{part(claims)}.{secrets.token_urlsafe(16)}"
-
-
-def _body_key(body: bytes) -> str:
-    try:
-        canonical = json.dumps(json.loads(body), sort_keys=True).encode()
-    except ValueError:
-        canonical = body
-    return hashlib.sha256(canonical).hexdigest()
 
 
 def _identity(parameters: Mapping[str, Any]) -> str:
