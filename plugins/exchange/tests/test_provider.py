@@ -141,7 +141,7 @@ async def test_a_cmdlet_outside_the_role_is_an_authentication_error(
     quota: ExchangeProvider, server: MockServer
 ) -> None:
     _tenant(server).apps[0].cmdlets = ["Get-Mailbox", "Get-CASMailbox"]
-    with pytest.raises(errors.AuthenticationError, match="role does not allow Set-Mailbox"):
+    with pytest.raises(errors.AuthenticationError, match="role does not allow Set-Mailbox anna@"):
         await quota.set_plan(ANNA, "mail")
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from mailadmin_exchange.wire import (
-    admin_error,
+    ADMIN_ERRORS,
+    GRAPH_ERRORS,
     cmdlet_body,
-    graph_error,
     read_admin,
     read_cmdlet_fault,
 )
@@ -109,40 +109,52 @@ def test_the_json_details_form_is_read_as_well() -> None:
         (401, None, errors.AuthenticationError),
         (403, b"\x00" * 16, errors.AuthenticationError),
         (503, b"", errors.Unavailable),
-        (400, b"<html>oops</html>", errors.ProtocolError),
+        (400, b"<html>oops</html>", errors.ProviderError),
     ],
 )
 def test_admin_errors_map_to_typed_errors(status: int, body: object, kind: type) -> None:
-    error = admin_error(_answer(status, body), instance="exchange", what="Remove-Mailbox")
+    error = ADMIN_ERRORS.error_for(
+        _answer(status, body), provider="exchange", subject="Remove-Mailbox x@contoso.com"
+    )
     assert isinstance(error, kind)
     assert "Traceback" not in str(error) and str(error).startswith("exchange")
 
 
 def test_a_403_with_a_nul_body_names_the_role_not_a_crash() -> None:
-    error = admin_error(_answer(403, b"\x00" * 16), instance="exchange", what="Get-User")
+    error = ADMIN_ERRORS.error_for(
+        _answer(403, b"\x00" * 16), provider="exchange", subject="Get-User"
+    )
+    assert error is not None
     assert "role" in str(error) and "Get-User" in str(error)
 
 
+def test_the_platforms_text_stays_in_debug() -> None:
+    body = fixture_json("remove_mailbox.not_found.response.json")
+    error = ADMIN_ERRORS.error_for(_answer(404, body), provider="exchange", subject="x")
+    assert error is not None and "couldn't be found" not in str(error)
+    assert error.debug["code"] == "ManagementObjectNotFoundException"
+
+
 def test_a_429_carries_retry_after() -> None:
-    error = admin_error(_answer(429, b"busy", **{"Retry-After": "41"}), instance="e", what="x")
+    error = ADMIN_ERRORS.error_for(_answer(429, b"busy", **{"Retry-After": "41"}), provider="e")
     assert isinstance(error, errors.RateLimited) and error.retry_after == 41
 
 
 def test_graph_no_free_licence_is_quota_exceeded() -> None:
     body = fixture_json("assign_license.no_seats.response.json")
-    error = graph_error(_answer(400, body), instance="exchange", what="assignLicense")
+    error = GRAPH_ERRORS.error_for(_answer(400, body), provider="exchange", subject="anna")
     assert isinstance(error, errors.QuotaExceeded)
     assert "no free licence" in str(error)
 
 
 def test_graph_invalid_usage_location_is_a_validation_error() -> None:
     body = fixture_json("assign_license.usage_location.response.json")
-    error = graph_error(_answer(400, body), instance="exchange", what="assignLicense")
+    error = GRAPH_ERRORS.error_for(_answer(400, body), provider="exchange", subject="anna")
     assert isinstance(error, errors.ValidationError)
     assert "usage location" in str(error)
 
 
 def test_graph_throttling_carries_retry_after() -> None:
     body = {"error": {"code": "TooManyRequests", "message": "Too many requests"}}
-    error = graph_error(_answer(429, body, **{"Retry-After": "5"}), instance="e", what="x")
+    error = GRAPH_ERRORS.error_for(_answer(429, body, **{"Retry-After": "5"}), provider="e")
     assert isinstance(error, errors.RateLimited) and error.retry_after == 5

@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from mailadmin.contract import errors
-from mailadmin.contract.capabilities import Capabilities, Operation
-from mailadmin.contract.models import (
+from mailadmin.sdk import (
     AddonRef,
+    Capabilities,
+    Change,
     ChangeResult,
+    ClientCredentialsAuth,
     ConnectionStatus,
+    JsonClient,
     Licence,
     LicenceFeature,
     LicenceState,
@@ -26,29 +28,27 @@ from mailadmin.contract.models import (
     MailboxRef,
     NativePlan,
     NewMailbox,
+    Operation,
+    Provider,
     TenantRef,
+    Transport,
+    errors,
+    next_link_pages,
 )
-from mailadmin.contract.provider import CallHooks, Provider
-from mailadmin.contract.settings import ProviderSettings
-from mailadmin.wire.auth import ClientCredentialsAuth
-from mailadmin.wire.paging import next_link_pages
-from mailadmin_exchange._sdk import Change, apply_change
 from mailadmin_exchange.settings import ClientAccess, ExchangePlan, ExchangeSettings
 from mailadmin_exchange.sizes import parse_size
 from mailadmin_exchange.wire import (
+    ADMIN_ERRORS,
     ANCHOR_SYSTEM_MAILBOX,
+    GRAPH_ERRORS,
     AdminAnswer,
-    admin_error,
     cmdlet_body,
-    graph_error,
     invoke_headers,
     read_admin,
 )
 
 if TYPE_CHECKING:
     import httpx
-
-    from mailadmin.wire.transport import Transport
 
 __all__ = ["ExchangeProvider"]
 
@@ -76,7 +76,7 @@ _KEPT = "Exchange has no shared or resource mailbox limit; mailadmin keeps the a
 Quotas = tuple[int | None, int | None, int | None]
 
 
-class ExchangeProvider(Provider):
+class ExchangeProvider(Provider[ExchangeSettings]):
     """Microsoft Exchange Online through the admin API and Graph (see ``README.md``)."""
 
     name = "exchange"
@@ -99,36 +99,18 @@ class ExchangeProvider(Provider):
         },
     )
     settings_model = ExchangeSettings
-    settings: ExchangeSettings
 
-    def __init__(
-        self,
-        settings: ProviderSettings | Mapping[str, Any] | None = None,
-        *,
-        instance: str | None = None,
-        http: httpx.AsyncBaseTransport | None = None,
-        hooks: CallHooks | None = None,
-    ) -> None:
-        """As :class:`~mailadmin.contract.provider.Provider`."""
-        super().__init__(settings, instance=instance, http=http, hooks=hooks)
-        self._auth_attached = False
-        self._sku_ids: dict[str, str] | None = None
+    _auth_attached = False
+    _sku_ids: dict[str, str] | None = None
 
     @classmethod
     def capabilities_for(cls, settings: ExchangeSettings) -> Capabilities:
         """Licence plans take the quota from the licence: no storage add-on then."""
         if settings.plan_mode == "quota" and settings.plans:
             return cls.capabilities
-        base = cls.capabilities
-        return Capabilities(
-            operations=base.operations,
-            mailbox_kinds=base.mailbox_kinds,
-            addons=base.addons - {"storage_gb"},
-            unsupported={
-                **base.unsupported,
-                "addon:storage_gb": "with licence plans the quota is the licence's; sell a "
-                "larger SKU instead",
-            },
+        return cls.capabilities.narrowed(
+            ["addon:storage_gb"],
+            "with licence plans the quota is the licence's; sell a larger SKU instead",
         )
 
     # -- required operations -------------------------------------------------------------
@@ -294,7 +276,7 @@ class ExchangeProvider(Provider):
             note=note,
             same=not pending and before == quantity,
         )
-        return await apply_change("apply_addon", change)
+        return await self.change(change)
 
     # -- optional operations -------------------------------------------------------------
 
@@ -363,7 +345,7 @@ class ExchangeProvider(Provider):
             apply=apply,
             same=existing is not None,
         )
-        result = await apply_change("create_mailbox", change)
+        result = await self.change(change)
         if created:
             result = result.model_copy(update={"after": created[0]})
         return result
@@ -383,7 +365,7 @@ class ExchangeProvider(Provider):
             )
 
         change = Change[Mailbox](subject=mailbox.address, before=existing, after=None, apply=apply)
-        return await apply_change("delete_mailbox", change)
+        return await self.change(change)
 
     # -- set_plan, both modes ------------------------------------------------------------
 
@@ -421,7 +403,7 @@ class ExchangeProvider(Provider):
             apply=apply,
             same=not quotas_differ and not flags_differ,
         )
-        return await apply_change("set_plan", change)
+        return await self.change(change)
 
     async def _set_licence_plan(
         self, mailbox: MailboxRef, plan: str, target: ExchangePlan
@@ -431,7 +413,7 @@ class ExchangeProvider(Provider):
         user = await self._graph(
             "GET",
             f"/v1.0/users/{quote(mailbox.address)}?$select=id,userPrincipalName,assignedLicenses",
-            what=f"reading {mailbox.address}",
+            subject=mailbox.address,
         )
         ids = await self._sku_id_map()
         target_id = self._sku_id(target, ids)
@@ -461,7 +443,7 @@ class ExchangeProvider(Provider):
                 f"/v1.0/users/{quote(user_id)}/assignLicense",
                 json={"addLicenses": add, "removeLicenses": remove},
                 write=True,
-                what=f"assigning the licence of plan '{plan}' to {mailbox.address}",
+                subject=mailbox.address,
             )
 
         change = Change[str](
@@ -471,7 +453,7 @@ class ExchangeProvider(Provider):
             apply=apply,
             same=target_id in assigned and not remove,
         )
-        return await apply_change("set_plan", change)
+        return await self.change(change)
 
     # -- mapping -------------------------------------------------------------------------
 
@@ -593,10 +575,11 @@ class ExchangeProvider(Provider):
         path = f"/adminapi/beta/{self.settings.tenant_key}/InvokeCommand"
         return f"{path}?$select={select}" if select else path
 
-    def _read_admin(self, cmdlet: str) -> Callable[[httpx.Response], AdminAnswer]:
+    def _read_admin(self, subject: str) -> Callable[[httpx.Response], AdminAnswer]:
         def read(response: httpx.Response) -> AdminAnswer:
-            if response.status_code >= 300:
-                raise admin_error(response, instance=self.instance, what=cmdlet)
+            ADMIN_ERRORS.raise_for(
+                response, provider=self.instance, subject=subject, redactor=self._wire
+            )
             return read_admin(
                 _json(response, self.instance),
                 source=self.instance,
@@ -617,7 +600,7 @@ class ExchangeProvider(Provider):
             write=write,
             operation=cmdlet,
         )
-        return self._read_admin(cmdlet)(response)
+        return self._read_admin(_subject(cmdlet, parameters))(response)
 
     async def _rows(
         self, cmdlet: str, parameters: dict[str, Any], *, select: str | None
@@ -682,33 +665,30 @@ class ExchangeProvider(Provider):
         *,
         json: Any = None,
         write: bool = False,
-        what: str = "",
-        headers: Mapping[str, str] | None = None,
+        subject: str = "",
     ) -> dict[str, Any]:
-        response = await self._wire.request(
-            method,
-            path,
-            endpoint="graph",
-            json=json,
-            headers=headers,
-            write=write,
-            operation=what or path,
+        graph = JsonClient(self._wire, name=self.instance, errors=GRAPH_ERRORS)
+        data = await graph.request(
+            method, path, json=json, write=write, endpoint="graph", operation=path, subject=subject
         )
-        if response.status_code >= 300:
-            raise graph_error(response, instance=self.instance, what=what or path)
-        data = _json(response, self.instance)
         if not isinstance(data, dict):
             raise errors.ProtocolError(f"{self.instance} sent an answer that could not be read")
         return data
 
     async def _skus(self) -> list[dict[str, Any]]:
         data = await self._graph(
-            "GET", f"/v1.0/subscribedSkus?$select={_SKU_SELECT}", what="reading the licences"
+            "GET", f"/v1.0/subscribedSkus?$select={_SKU_SELECT}", subject="the licences"
         )
         value = data.get("value")
         if not isinstance(value, list):
             raise errors.ProtocolError(f"{self.instance} sent an answer that could not be read")
         return [s for s in value if isinstance(s, dict)]
+
+
+def _subject(cmdlet: str, parameters: Mapping[str, Any]) -> str:
+    """What an error message names: the object a cmdlet works on, else the cmdlet."""
+    identity = parameters.get("Identity") or parameters.get("PrimarySmtpAddress")
+    return f"{cmdlet} {identity}" if identity else cmdlet
 
 
 def _json(response: httpx.Response, instance: str) -> Any:

@@ -19,19 +19,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from mailadmin.contract import errors
-from mailadmin.wire.responses import parse_retry_after
+from mailadmin.sdk import ErrorRule, ErrorTable, errors
 
 __all__ = [
+    "ADMIN_ERRORS",
     "ANCHOR_SYSTEM_MAILBOX",
+    "GRAPH_ERRORS",
     "NO_CHANGE",
     "AdminAnswer",
     "CmdletFault",
-    "admin_error",
+    "admin_code",
     "cmdlet_body",
-    "graph_error",
+    "graph_code",
     "invoke_headers",
     "read_admin",
     "read_cmdlet_fault",
@@ -147,106 +146,125 @@ def _split(message: str, code: str) -> CmdletFault:
     return CmdletFault("", "", text, code)
 
 
-#: Exchange exception classes and the mailadmin error each one means.
-_BY_EXCEPTION: dict[str, type[errors.MailadminError]] = {
-    "ManagementObjectNotFoundException": errors.NotFoundError,
-    "ADObjectAlreadyExistsException": errors.ConflictError,
-    "ProxyAddressExistsException": errors.ConflictError,
-    "WLCDManagedMemberExistsException": errors.ConflictError,
-    "DataValidationException": errors.ValidationError,
-    "ParameterBindingException": errors.ValidationError,
-    "AmbiguousParameterSetException": errors.ValidationError,
-}
-
-
-def admin_error(response: httpx.Response, *, instance: str, what: str) -> errors.MailadminError:
-    """The mailadmin error for a failed admin API answer (never shows a token)."""
-    status = response.status_code
-    debug: dict[str, Any] = {"status": status, "operation": what}
-    if status == 401:
-        return errors.AuthenticationError(
-            f"{instance} refused the app's token for the Exchange admin API (does the app hold "
-            "Exchange.ManageAsApp?)",
-            debug=debug,
-        )
-    if status == 403:
-        # A NUL-bodied 403: the cmdlet is outside the app's Exchange role (reference 1.7).
-        return errors.AuthenticationError(
-            f"{instance}: the app's Exchange role does not allow {what}", debug=debug
-        )
-    if status == 429:
-        return _rate_limited(response, instance, debug)
-    if status >= 500:
-        return errors.Unavailable(f"{instance} is unavailable (HTTP {status})", debug=debug)
-    fault = read_cmdlet_fault(_json(response))
+def admin_code(body: Any) -> str | None:
+    """The error code the admin API's table matches on: the exception's class name from
+    ``details`` (or ``innererror``), ``"ExpiredPagination"`` for a refused next link."""
+    fault = read_cmdlet_fault(body)
     if fault is None:
-        return errors.ProtocolError(
-            f"{instance} answered {what} with HTTP {status} and an unreadable body", debug=debug
-        )
-    debug.update({"error_id": fault.error_id, "exception": fault.exception, "text": fault.text})
-    kind = _BY_EXCEPTION.get(fault.short_type)
-    if kind is None:
-        kind = errors.NotFoundError if status == 404 else errors.ProviderError
-    if "pagination request" in fault.text:
-        kind = errors.Unavailable
-    return kind(f"{instance}: {what} failed: {_first_sentence(fault.text)}", debug=debug)
-
-
-def graph_error(response: httpx.Response, *, instance: str, what: str) -> errors.MailadminError:
-    """The mailadmin error for a failed Graph answer (reference 3, 3.2, 3.4)."""
-    status = response.status_code
-    body = _json(response)
-    error = body.get("error") if isinstance(body, dict) else None
-    code = str(error.get("code") or "") if isinstance(error, dict) else ""
-    message = str(error.get("message") or "") if isinstance(error, dict) else ""
-    debug: dict[str, Any] = {"status": status, "code": code, "text": message, "operation": what}
-    if status == 401:
-        return errors.AuthenticationError(
-            f"{instance} refused the app's token for Microsoft Graph", debug=debug
-        )
-    if status == 403:
-        return errors.AuthenticationError(
-            f"{instance}: the app lacks the Graph permission for {what}", debug=debug
-        )
-    if status == 429:
-        return _rate_limited(response, instance, debug)
-    if status >= 500:
-        return errors.Unavailable(f"{instance} is unavailable (HTTP {status})", debug=debug)
-    lowered = message.lower()
-    if "does not have any available licenses" in lowered:
-        return errors.QuotaExceeded(
-            f"{instance}: no free licence of the plan's SKU is left; buy more or free one",
-            debug=debug,
-        )
-    if "usage location" in lowered:
-        return errors.ValidationError(
-            f"{instance}: the user has no usage location, which a licence needs; set one first",
-            debug=debug,
-        )
-    if status == 404 or code == "Request_ResourceNotFound":
-        return errors.NotFoundError(f"{instance}: {what}: no such user", debug=debug)
-    return errors.ProviderError(
-        f"{instance}: {what} failed: {_first_sentence(message) or f'HTTP {status}'}", debug=debug
-    )
-
-
-def _rate_limited(
-    response: httpx.Response, instance: str, debug: dict[str, Any]
-) -> errors.MailadminError:
-    wait = parse_retry_after(response.headers.get("Retry-After"))
-    return errors.RateLimited(
-        f"{instance} is throttling requests; try again later", retry_after=wait, debug=debug
-    )
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
         return None
+    if "pagination request" in fault.text:
+        return "ExpiredPagination"
+    return fault.short_type or fault.code or None
 
 
-def _first_sentence(text: str) -> str:
-    """The platform's text up to its first sentence end, capped: user-safe and short."""
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
+def graph_code(body: Any) -> str | None:
+    """Graph's ``error.code``, except for the two ``Request_BadRequest`` texts a licence
+    assignment answers, which get a code of their own (reference 3.2)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code = str(error.get("code") or "") or None
+    message = str(error.get("message") or "").lower()
+    if "does not have any available licenses" in message:
+        return "NoFreeLicence"
+    if "usage location" in message:
+        return "NoUsageLocation"
+    return code
+
+
+#: How admin API errors map to mailadmin errors (reference 1.7); the platform's own text
+#: stays in ``error.debug``. Anything else: the status decides (429 RateLimited, 5xx
+#: Unavailable).
+ADMIN_ERRORS = ErrorTable(
+    [
+        ErrorRule(
+            status=401,
+            error=errors.AuthenticationError,
+            message="{provider} refused the app's token for the Exchange admin API (does the "
+            "app hold Exchange.ManageAsApp and an Exchange role?)",
+        ),
+        # A NUL-bodied 403: the cmdlet is outside the app's Exchange role.
+        ErrorRule(
+            status=403,
+            error=errors.AuthenticationError,
+            message="{provider}: the app's Exchange role does not allow {subject}",
+        ),
+        ErrorRule(
+            code="ManagementObjectNotFoundException",
+            error=errors.NotFoundError,
+            message="{provider} could not find the object of {subject}",
+        ),
+        ErrorRule(
+            code="ADObjectAlreadyExistsException",
+            error=errors.ConflictError,
+            message="{provider}: the object of {subject} already exists",
+        ),
+        ErrorRule(
+            code="ProxyAddressExistsException",
+            error=errors.ConflictError,
+            message="{provider}: the address in {subject} is already in use",
+        ),
+        ErrorRule(
+            code="DataValidationException",
+            error=errors.ValidationError,
+            message="{provider} refused a value of {subject} (quotas must be ordered and "
+            "within the licence's maximum)",
+        ),
+        ErrorRule(
+            code="ParameterBindingException",
+            error=errors.ValidationError,
+            message="{provider} refused a parameter of {subject}",
+        ),
+        ErrorRule(
+            code="AmbiguousParameterSetException",
+            error=errors.ValidationError,
+            message="{provider} could not tell which form of {subject} is meant",
+        ),
+        ErrorRule(
+            code="ExpiredPagination",
+            error=errors.Unavailable,
+            message="{provider} refused to continue a paged listing; try again",
+        ),
+        ErrorRule(
+            status=404,
+            error=errors.NotFoundError,
+            message="{provider} could not find the object of {subject}",
+        ),
+    ],
+    code=admin_code,
+)
+
+#: How Graph errors map to mailadmin errors (reference 3, 3.2).
+GRAPH_ERRORS = ErrorTable(
+    [
+        ErrorRule(
+            status=401,
+            error=errors.AuthenticationError,
+            message="{provider} refused the app's token for Microsoft Graph",
+        ),
+        ErrorRule(
+            status=403,
+            error=errors.AuthenticationError,
+            message="{provider}: the app lacks the Graph permission for {subject}",
+        ),
+        ErrorRule(
+            code="NoFreeLicence",
+            error=errors.QuotaExceeded,
+            message="{provider}: no free licence of the plan's SKU is left for {subject}; buy "
+            "more or free one",
+        ),
+        ErrorRule(
+            code="NoUsageLocation",
+            error=errors.ValidationError,
+            message="{provider}: {subject} has no usage location, which a licence needs; set "
+            "one first",
+        ),
+        ErrorRule(
+            code="Request_ResourceNotFound",
+            error=errors.NotFoundError,
+            message="{provider} has no user {subject}",
+        ),
+        ErrorRule(status=404, error=errors.NotFoundError, message="{provider} has no {subject}"),
+    ],
+    code=graph_code,
+)

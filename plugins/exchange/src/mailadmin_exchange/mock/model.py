@@ -15,11 +15,13 @@ __all__ = [
     "ENTERPRISE",
     "STANDARD",
     "ExchangeData",
+    "ExchangeSeed",
     "MockApp",
     "MockMailbox",
     "MockSku",
     "MockTenant",
     "RecipientType",
+    "TenantSeed",
 ]
 
 #: The documented default tenant (DESIGN.md "Mock defaults").
@@ -122,3 +124,23 @@ class ExchangeData(_Model):
     """Every tenant the mock holds, by tenant GUID."""
 
     tenants: dict[str, MockTenant] = Field(default_factory=dict)
+
+
+class TenantSeed(_Model):
+    """A tenant in a seed: each field given replaces the stored tenant's (a new tenant
+    needs ``name``); ``id``, when given, repeats the key (so a snapshot loads back)."""
+
+    id: str | None = None
+    name: str | None = None
+    domains: list[str] | None = None
+    mailboxes: dict[str, MockMailbox] | None = None
+    skus: list[MockSku] | None = None
+    apps: list[MockApp] | None = None
+    filler_users: int | None = Field(default=None, ge=0)
+    filler_taken: list[int] | None = None
+
+
+class ExchangeSeed(_Model):
+    """A seed document: ``{"tenants": {"<tenant GUID>": {...}}}``, merged tenant by tenant."""
+
+    tenants: dict[str, TenantSeed] = Field(default_factory=dict)

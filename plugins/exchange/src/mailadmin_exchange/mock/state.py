@@ -21,9 +21,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pydantic
+from pydantic import BaseModel
 
-from mailadmin.mock import MockState, SeedError
+from mailadmin.mock import ModelState, SeedError
 from mailadmin.mock.oauth import IssuedToken, TokenIssuer
 from mailadmin_exchange.mock.model import (
     DEFAULT_TENANT,
@@ -31,6 +31,7 @@ from mailadmin_exchange.mock.model import (
     ENTERPRISE,
     STANDARD,
     ExchangeData,
+    ExchangeSeed,
     MockApp,
     MockMailbox,
     MockSku,
@@ -195,15 +196,19 @@ def default_tenant() -> MockTenant:
     return tenant
 
 
-class ExchangeState(MockState):
+class ExchangeState(ModelState[ExchangeData]):
     """Tenants, tokens and mailboxes of one Exchange mock server."""
 
-    data: ExchangeData
+    model = ExchangeData
+    seed_model = ExchangeSeed
+
+    def defaults(self) -> ExchangeData:
+        """The documented default tenant."""
+        return ExchangeData(tenants={DEFAULT_TENANT_ID: default_tenant()})
 
     def reset(self) -> None:
-        """Back to the documented defaults."""
+        """Back to the documented defaults; issued tokens are forgotten."""
         super().reset()
-        self.data = ExchangeData(tenants={DEFAULT_TENANT_ID: default_tenant()})
         self.oauth = TokenIssuer({}, clock=self.clock)
         self._sync_apps()
         #: Admin API calls answered, for the rate-limit headers.
@@ -211,31 +216,20 @@ class ExchangeState(MockState):
         #: Per tenant GUID, the listing a GET of a next link continues.
         self.listings: dict[str, Listing] = {}
 
-    def snapshot(self) -> dict[str, Any]:
-        """The whole data model as JSON (issued tokens are not part of it)."""
-        return {**super().snapshot(), **self.data.model_dump(mode="json")}
-
-    def load_seed(self, data: Mapping[str, Any]) -> None:
-        """Merge a seed shaped like :meth:`snapshot`: each tenant given replaces the stored
-        one field by field (``{"tenants": {"<guid>": {"skus": [...]}}}``)."""
-        extra = set(data) - {"tenants", "operations"}
-        if extra:
-            raise SeedError(f"unknown seed keys: {', '.join(sorted(extra))}")
-        tenants = data.get("tenants", {})
-        if not isinstance(tenants, Mapping):
-            raise SeedError("'tenants' must map tenant GUIDs to tenants")
-        merged = self.data.model_dump()
-        for key, value in tenants.items():
-            if not isinstance(value, Mapping):
-                raise SeedError(f"tenant '{key}' must be an object")
-            base = merged["tenants"].get(key, {"id": key, "name": value.get("name", key)})
-            merged["tenants"][key] = {**base, **value}
-        try:
-            self.data = ExchangeData.model_validate(merged)
-        except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise SeedError(f"invalid seed at {where}: {first['msg']}") from None
+    def apply_seed(self, seed: BaseModel) -> None:
+        """Merge tenant by tenant: each field a seeded tenant sets replaces the stored one."""
+        assert isinstance(seed, ExchangeSeed)
+        for key, given in seed.tenants.items():
+            if given.id is not None and given.id != key:
+                raise SeedError(f"invalid seed: tenants.{key}.id: differs from its key")
+            stored = self.data.tenants.get(key)
+            if stored is None:
+                if given.name is None:
+                    raise SeedError(f"invalid seed: tenants.{key}: a new tenant needs a name")
+                stored = MockTenant(id=key, name=given.name)
+                self.data.tenants[key] = stored
+            for field in given.model_fields_set - {"id"}:
+                setattr(stored, field, getattr(given, field))
         self._sync_apps()
 
     # -- tenants and sign-in -------------------------------------------------------------
