@@ -7,6 +7,7 @@ directions live here so the provider and the mock agree. ``None`` stands for unl
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -53,6 +54,7 @@ def parse_size(value: object) -> int | None:
     return int(number * UNITS[unit])
 
 
+@functools.lru_cache(maxsize=1024)
 def format_size(size: int | None) -> str:
     """The display form Exchange answers with: ``"2 GB (2,147,483,648 bytes)"``.
 

@@ -4,6 +4,7 @@ wire format (reference 1.5-1.8 for the admin API, 3 for Graph, 1.2 for the token
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import uuid
@@ -498,8 +499,14 @@ def _select(request: MockRequest, row: dict[str, Any]) -> dict[str, Any]:
     wanted = request.query.get("$select")
     if not wanted:
         return row
-    names = {n.strip().lower() for n in wanted.split(",") if n.strip()}
-    return {k: v for k, v in row.items() if k.split("@", 1)[0].lower() in names}
+    names = frozenset(n.strip().lower() for n in wanted.split(",") if n.strip())
+    return {k: v for k, v in row.items() if _property_name(k) in names}
+
+
+@functools.lru_cache(maxsize=512)
+def _property_name(key: str) -> str:
+    """``"Guid@odata.type"`` -> ``"guid"``: annotations go with their property."""
+    return key.split("@", 1)[0].lower()
 
 
 def _result(

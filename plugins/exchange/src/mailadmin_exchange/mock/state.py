@@ -16,6 +16,7 @@ user mailboxes ``anna`` and ``carla`` on Plan 1 and ``ben`` on Plan 2, the share
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -171,6 +172,11 @@ def _set_quota_defaults(mailbox: MockMailbox, quota: int | None) -> None:
     mailbox.prohibit_send_receive_quota = quota
 
 
+@functools.lru_cache(maxsize=16)
+def _filler_template(domain: str) -> MockMailbox:
+    return new_mailbox(f"user000000@{domain}")
+
+
 def default_tenant() -> MockTenant:
     """The documented default tenant with its sample mailboxes."""
     domain = DEFAULT_TENANT
@@ -303,8 +309,22 @@ class ExchangeState(ModelState[ExchangeData]):
         return len(tenant.mailboxes) + self.filler_count(tenant)
 
     def _filler(self, tenant: MockTenant, number: int) -> MockMailbox:
-        domain = tenant.domains[0] if tenant.domains else tenant.name
-        return new_mailbox(f"user{number:06d}@{domain}")
+        # Copied from one template without validation or hashing: a count pages through
+        # 100,000 of these.
+        domain = (tenant.domains[0] if tenant.domains else tenant.name).lower()
+        local = f"user{number:06d}"
+        return _filler_template(domain).model_copy(
+            update={
+                "name": local,
+                "display_name": f"User {number}",
+                "alias": local,
+                "address": f"{local}@{domain}",
+                "upn": f"{local}@{domain}",
+                "exchange_guid": f"00000000-0000-4000-8000-{number:012d}",
+                "object_id": f"00000000-0000-4000-9000-{number:012d}",
+                "licenses": [],
+            }
+        )
 
     def _filler_number(self, tenant: MockTenant, identity: str) -> int | None:
         local, _, domain = identity.lower().partition("@")
