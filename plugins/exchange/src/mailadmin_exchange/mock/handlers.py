@@ -794,8 +794,24 @@ def count_users(request: MockRequest, state: ExchangeState) -> httpx.Response:
 
 
 def _origin(request: MockRequest) -> str:
+    """Scheme and host the client addressed; Microsoft's own hosts are https-only, also when
+    a client reaches the mock through a plain-HTTP hop that keeps their ``Host``."""
     parts = urlsplit(request.url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "https://outlook.office365.com"
+    if not parts.netloc:
+        return "https://outlook.office365.com"
+    if (parts.hostname or "").lower() in _MICROSOFT_HOSTS:
+        return f"https://{parts.hostname}"
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+_MICROSOFT_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "outlook.office365.com",
+        "outlook.office.com",
+        "graph.microsoft.com",
+    }
+)
 
 
 def rate_limit_headers(calls: int) -> dict[str, str]:
