@@ -24,16 +24,21 @@ def _state(server: MockServer) -> ExchangeState:
     return state
 
 
+async def _ask_token(
+    client: httpx.AsyncClient, *, secret: str = "secret", scope: str = ADMIN_SCOPE
+) -> httpx.Response:
+    """The client-credentials request as Entra ID takes it (a form)."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "mock-client",
+        "client_secret": secret,
+        "scope": scope,
+    }
+    return await client.post(TOKEN_URL, data=form)
+
+
 async def _token(client: httpx.AsyncClient, scope: str = ADMIN_SCOPE) -> str:
-    answer = await client.post(
-        TOKEN_URL,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "mock-client",
-            "client_secret": "secret",
-            "scope": scope,
-        },
-    )
+    answer = await _ask_token(client, scope=scope)
     assert answer.status_code == 200, answer.text
     token: str = answer.json()["access_token"]
     return token
@@ -64,15 +69,7 @@ async def _admin(
 
 
 async def test_the_token_endpoint_issues_a_bearer_token(client: httpx.AsyncClient) -> None:
-    answer = await client.post(
-        TOKEN_URL,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "mock-client",
-            "client_secret": "secret",
-            "scope": "https://outlook.office365.com/.default",
-        },
-    )
+    answer = await _ask_token(client)
     assert answer.status_code == 200
     body = answer.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3599
@@ -80,15 +77,7 @@ async def test_the_token_endpoint_issues_a_bearer_token(client: httpx.AsyncClien
 
 
 async def test_a_wrong_secret_is_invalid_client(client: httpx.AsyncClient) -> None:
-    answer = await client.post(
-        TOKEN_URL,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "mock-client",
-            "client_secret": "nope",
-            "scope": GRAPH_SCOPE,
-        },
-    )
+    answer = await _ask_token(client, secret="nope", scope=GRAPH_SCOPE)
     assert answer.status_code == 401
     body = answer.json()
     assert body["error"] == "invalid_client" and body["error_codes"] == [7000215]
@@ -96,15 +85,7 @@ async def test_a_wrong_secret_is_invalid_client(client: httpx.AsyncClient) -> No
 
 
 async def test_a_scope_without_default_is_refused(client: httpx.AsyncClient) -> None:
-    answer = await client.post(
-        TOKEN_URL,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "mock-client",
-            "client_secret": "secret",
-            "scope": "User.Read",
-        },
-    )
+    answer = await _ask_token(client, scope="User.Read")
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_scope"
 
 
