@@ -410,3 +410,77 @@ async def test_secrets_and_tokens_never_reach_errors_or_logs(
     shown = str(caught.value) + repr(caught.value.debug) + caplog.text
     for secret in ["s3cr3t-value-7f", "wr0ng-value-9c", *tokens]:
         assert secret not in shown
+
+
+# -- the wire as sent ----------------------------------------------------------------------
+
+
+class _Seen(httpx.AsyncBaseTransport):
+    """Passes every request to the mock and keeps it, headers included."""
+
+    def __init__(self, server: MockServer) -> None:
+        self._inner = server.transport()
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_invoke_command_carries_the_modules_headers(server: MockServer) -> None:
+    seen = _Seen(server)
+    async with ExchangeProvider(_settings(QUOTA_PLANS, page_size=500), http=seen) as provider:
+        await provider.count_mailboxes(TENANT)
+    token, *calls = seen.requests
+    assert str(token.url) == (
+        f"https://login.microsoftonline.com/{DEFAULT_TENANT_ID}/oauth2/v2.0/token"
+    )
+    first = calls[0]
+    assert first.url.host == "outlook.office365.com"
+    assert first.url.path == f"/adminapi/beta/{DEFAULT_TENANT_ID}/InvokeCommand"
+    assert first.headers["Authorization"].startswith("Bearer ")
+    assert first.headers["X-AnchorMailbox"] == (
+        f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{DEFAULT_TENANT_ID}"
+    )
+    assert first.headers["Prefer"] == "odata.maxpagesize=500"
+    assert first.headers["Content-Type"] == "application/json"
+    assert first.headers["X-CmdletName"] == "Get-Mailbox"
+    assert len(first.headers["client-request-id"]) == 36
+
+
+async def test_new_mailbox_bodies_are_cipps(quota: ExchangeProvider, server: MockServer) -> None:
+    await quota.create_mailbox(
+        TENANT, NewMailbox(address=f"sales@{DOMAIN}", kind=MailboxKind.SHARED, display_name="Sales")
+    )
+    await quota.create_mailbox(TENANT, NewMailbox(address=f"lab@{DOMAIN}", kind=MailboxKind.ROOM))
+    bodies = [json.loads(r.body) for r in server.requests if r.route == "New-Mailbox"]
+    assert [b["CmdletInput"]["Parameters"] for b in bodies] == [
+        {
+            "Name": "sales",
+            "DisplayName": "Sales",
+            "PrimarySmtpAddress": f"sales@{DOMAIN}",
+            "Shared": True,
+        },
+        {"Name": "lab", "DisplayName": "lab", "PrimarySmtpAddress": f"lab@{DOMAIN}", "Room": True},
+    ]
+
+
+async def test_machpanels_9999_shared_and_resource_mailboxes_are_kept_apart(
+    server: MockServer, tmp_path: Path
+) -> None:
+    config = {
+        "instances": {"exchange": {"provider": "exchange", **_settings(QUOTA_PLANS)}},
+        "tenants": {DEFAULT_TENANT: {"instance": "exchange"}},
+        "journal": {"url": f"sqlite:///{tmp_path / 'journal.sqlite'}"},
+    }
+    async with Orchestrator.from_dict(config, http={"exchange": server.transport()}) as orch:
+        for addon in ("shared_mailbox", "resource_mailbox"):
+            sold = await orch.apply_addon(DEFAULT_TENANT, addon, 9999)
+            assert sold.after == 9999
+        await orch.create_mailbox(
+            DEFAULT_TENANT, NewMailbox(address=f"van@{DOMAIN}", kind=MailboxKind.EQUIPMENT)
+        )
+        count = await orch.count_mailboxes(DEFAULT_TENANT)
+        uses = {row.addon: row.used for row in orch.allocation_use(count)}
+    assert uses == {"resource_mailbox": 3, "shared_mailbox": 1}
+    assert count.of(MailboxKind.USER) == 3  # user mailboxes are not in either allocation
