@@ -411,3 +411,19 @@ def test_state_snapshots_and_seeds_round_trip(server: MockServer) -> None:
     assert fresh.count(fresh.data.tenants[DEFAULT_TENANT_ID]) == 9
     fresh.load_seed({"tenants": snapshot["tenants"]})
     assert fresh.snapshot()["tenants"] == snapshot["tenants"]
+
+
+async def test_each_host_answers_only_its_own_paths(client: httpx.AsyncClient) -> None:
+    token = await _token(client)
+    body = _invoke("Get-Mailbox")
+    wrong_host = INVOKE_URL.replace("outlook.office365.com", "graph.microsoft.com")
+    answer = await client.post(wrong_host, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "BadRequest"
+    other_admin_host = INVOKE_URL.replace("outlook.office365.com", "outlook.office.com")
+    answer = await client.post(
+        other_admin_host, json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200  # the capture's host serves the admin API too
+    loopback = INVOKE_URL.replace("https://outlook.office365.com", "http://127.0.0.1:8080")
+    answer = await client.post(loopback, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200  # an unknown host routes by path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -136,8 +137,11 @@ class ExchangeMock(MockPlatform):
         return None
 
     def unknown(self, request: MockRequest) -> httpx.Response:
-        """Graph's and the admin API's "no such resource" answers."""
-        if request.path.startswith("/v1.0/") or request.path.startswith("/beta/"):
+        """Graph's and the admin API's "no such resource" answers, by the host addressed
+        (by the path on a host the mock does not know)."""
+        host = self.host_key(urlsplit(request.url).hostname or "")
+        graph = request.path.startswith(("/v1.0/", "/beta/"))
+        if host == "graph" or (host is None and graph):
             return handlers.graph_error(
                 request,
                 GraphError(
@@ -146,7 +150,7 @@ class ExchangeMock(MockPlatform):
                     f"Resource not found for the segment '{request.path.rsplit('/', 1)[-1]}'.",
                 ),
             )
-        if request.path.startswith("/adminapi/"):
+        if host == "admin" or (host is None and request.path.startswith("/adminapi/")):
             if "/v1.0/" in request.path and request.path.endswith("/InvokeCommand"):
                 return handlers.admin_error(
                     405, None, "The requested resource does not support http method 'POST'."
