@@ -367,6 +367,15 @@ async def test_one_token_per_scope_is_fetched_and_reused(
     assert _tokens(server) == 2  # one for the admin API, one for Graph
 
 
+async def test_a_provider_used_again_after_closing_still_signs_in(
+    quota: ExchangeProvider, server: MockServer
+) -> None:
+    await quota.count_mailboxes(TENANT)
+    await quota.aclose()
+    count = await quota.count_mailboxes(TENANT)
+    assert count.total == 6 and _tokens(server) == 2
+
+
 async def test_an_expired_token_is_refreshed_once(
     quota: ExchangeProvider, server: MockServer
 ) -> None:

@@ -100,7 +100,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
     )
     settings_model = ExchangeSettings
 
-    _auth_attached = False
+    _auth_on: Transport | None = None
     _sku_ids: dict[str, str] | None = None
 
     @classmethod
@@ -547,7 +547,8 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         """The transport, with a client-credentials token attached to the admin API and to
         Graph (one token per scope; the token endpoint is the ``token`` endpoint)."""
         transport = self.http
-        if not self._auth_attached:
+        if self._auth_on is not transport:
+            # A closed provider builds a new transport on next use: attach to that one too.
             settings = self.settings
             token_url = f"/{settings.tenant_key}/oauth2/v2.0/token"
             for endpoint, scope in (("admin", ADMIN_SCOPE), ("graph", GRAPH_SCOPE)):
@@ -559,7 +560,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                     endpoint="token",
                 )
                 transport.set_auth(auth, endpoint=endpoint)
-            self._auth_attached = True
+            self._auth_on = transport
         return transport
 
     @property
