@@ -29,10 +29,13 @@ _DEFAULT_CONFIG = "mailadmin.toml"
 
 
 class _State:
-    def __init__(self, config: str | None, output: Output, strict: bool) -> None:
+    def __init__(
+        self, config: str | None, output: Output, strict: bool, acting: str | None = None
+    ) -> None:
         self.config_path = config
         self.output = output
         self.strict = strict
+        self.acting = acting
         self._registry: Registry | None = None
 
     @property
@@ -51,7 +54,7 @@ class _State:
             raise errors.ConfigurationError(
                 f"No configuration file at {path}; pass --config FILE or set MAILADMIN_CONFIG"
             )
-        return Orchestrator.from_config(path, registry=self.registry)
+        return Orchestrator.from_config(path, registry=self.registry, identity=self.acting)
 
 
 pass_state = click.make_pass_decorator(_State)
@@ -89,13 +92,25 @@ class _Group(click.Group):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")
 @click.option("--debug", is_flag=True, help="Show redacted debug detail with errors.")
 @click.option("--strict-plugins", is_flag=True, help="Fail on any broken or conflicting plugin.")
+@click.option(
+    "--as",
+    "acting",
+    metavar="IDENTITY",
+    envvar="MAILADMIN_AS",
+    help="Act as site-admin (default), reseller:NAME, customer:TENANT or mailbox:ADDRESS.",
+)
 @click.version_option(package_name="mailadmin")
 @click.pass_context
 def cli(
-    ctx: click.Context, config: str | None, as_json: bool, debug: bool, strict_plugins: bool
+    ctx: click.Context,
+    config: str | None,
+    as_json: bool,
+    debug: bool,
+    strict_plugins: bool,
+    acting: str | None,
 ) -> None:
     """Drive hosted-mail platforms through one typed API."""
-    ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins)
+    ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins, acting)
 
 
 @cli.command()
@@ -468,3 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("mailadmin.cli").debug("unexpected error", exc_info=True)
         return Output(as_json="--json" in (sys.argv[1:] if argv is None else argv)).error(exc)
     return EXIT_OK
+
+
+# The business-rules commands (store, resellers, customers, ...) register themselves on ``cli``.
+from mailadmin.cli import business as _business  # noqa: E402, F401

@@ -8,7 +8,7 @@ report what would change without sending any write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,24 +37,34 @@ from mailadmin.rules.allocations import (
     addon_for_kind,
     used_by,
 )
+from mailadmin.rules.gate import ActingView, BusinessRules
 
 if TYPE_CHECKING:
     import httpx
 
     from mailadmin.orchestration.registry import Registry
+    from mailadmin.rules.identities import Identity
     from mailadmin.store.journal import Journal
 
 __all__ = ["Orchestrator"]
 
 
 class _JournalHooks(CallHooks):
-    """Runs the plugins' hooks, then records writes in the journal."""
+    """Runs the business-rules gate and the plugins' hooks, then records writes."""
 
-    def __init__(self, inner: CallHooks, journal: Journal | None) -> None:
+    def __init__(
+        self,
+        inner: CallHooks,
+        journal: Journal | None,
+        gate: Callable[[Provider, CallInfo], None] | None = None,
+    ) -> None:
         self._inner = inner
         self._journal = journal
+        self._gate = gate
 
     def before(self, provider: Provider, call: CallInfo) -> None:
+        if self._gate is not None:
+            self._gate(provider, call)
         self._inner.before(provider, call)
         if self._journal is not None and call.is_write:
             self._journal.started(call)
@@ -86,6 +96,7 @@ class Orchestrator:
         registry: Registry | None = None,
         journal: Journal | bool | None = True,
         http: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        identity: Identity | str | None = None,
     ) -> None:
         self.config = config
         if registry is None:
@@ -96,7 +107,9 @@ class Orchestrator:
         self.journal = self._open_journal(journal)
         self._http = dict(http or {})
         self._providers: dict[str, Provider] = {}
-        self._hooks = _JournalHooks(registry.hooks, self.journal)
+        #: Tenancy, identities and policies; ``identity`` is who calls by default.
+        self.rules = BusinessRules(self, identity)
+        self._hooks = _JournalHooks(registry.hooks, self.journal, gate=self.rules.check_call)
         self._allocations: Allocations | None = None
 
     @classmethod
@@ -137,6 +150,10 @@ class Orchestrator:
                 )
             self._allocations = Allocations(engine)
         return self._allocations
+
+    def acting_as(self, identity: Identity | str) -> ActingView:
+        """This orchestrator acting as ``identity`` (``"reseller:acme"``, ``"mailbox:..."``)."""
+        return ActingView(self, identity)
 
     # -- routing ------------------------------------------------------------------------------
 
