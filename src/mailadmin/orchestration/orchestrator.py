@@ -310,6 +310,7 @@ class Orchestrator:
         if mailbox.plan is not None:
             self._check_plan(mailbox.plan)
         provider, ref = self.provider_for(tenant)
+        await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
         await self._check_kept_allocation(provider, ref, mailbox.kind)
         return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
 

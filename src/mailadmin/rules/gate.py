@@ -123,16 +123,52 @@ class BusinessRules:
         denial: errors.PolicyDenied,
     ) -> errors.PolicyDenied:
         """Journal a refusal made at an orchestrator entry point and return it to raise."""
-        from mailadmin.contract.provider import CallInfo
-
-        call = CallInfo(provider.instance, provider.name, operation, arguments, dry_run)
-        self.journal_denial(provider, call, denial)
+        self.journal_denial(provider, _call(provider, operation, arguments, dry_run), denial)
         return denial
+
+    async def before_create_mailbox(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
+    ) -> None:
+        """Refuse a mailbox beyond the customer's allocation, naming resource, allocation, use.
+
+        Checked before any request of the creation; the count it needs is read as the site
+        admin (the acting identity may not count, a reseller's view is the same count).
+        """
+        from mailadmin.rules.tenancy import resource_of_kind, used_of
+
+        arguments = {"tenant": tenant, "mailbox": mailbox}
+        self.check_call(provider, _call(provider, "create_mailbox", arguments, dry_run))
+        resource = resource_of_kind(mailbox.kind)
+        allocated = self.tenancy.allocation("customer", tenant.name).get(resource)
+        if allocated is None:
+            return
+        counts = await self.as_system(lambda: provider.count_mailboxes(tenant))
+        used = used_of(resource, counts) or 0
+        if used + 1 > allocated:
+            label = resource.value.replace("_", " ")
+            raise self.deny(
+                provider,
+                "create_mailbox",
+                arguments,
+                dry_run,
+                errors.PolicyDenied(
+                    f"{tenant.name} is allocated {allocated} {label} and uses {used}; "
+                    f"raise its allocation to create another",
+                    reason="allocation_exceeded",
+                    debug={"resource": resource.value, "allocated": allocated, "used": used},
+                ),
+            )
 
     async def as_system(self, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run a read the rules need themselves (a count) as the site admin."""
         with acting_scope(SITE_ADMIN):
             return await work()
+
+
+def _call(provider: Provider, operation: str, arguments: dict[str, Any], dry_run: bool) -> CallInfo:
+    from mailadmin.contract.provider import CallInfo
+
+    return CallInfo(provider.instance, provider.name, operation, arguments, dry_run)
 
 
 def scope_of(provider: Provider, call: CallInfo) -> Scope:

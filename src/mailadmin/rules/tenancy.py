@@ -32,10 +32,13 @@ __all__ = [
     "Allocation",
     "Customer",
     "CustomerSpec",
+    "Oversell",
     "Reseller",
     "ResellerSpec",
     "Resource",
+    "Sale",
     "Tenancy",
+    "addon_of_resource",
     "resource_of_addon",
     "resource_of_kind",
     "used_of",
@@ -135,6 +138,36 @@ class Customer(CustomerSpec):
     name: str
 
 
+class Sale(BaseModel):
+    """An add-on sold to a reseller or a customer: ``quantity`` x ``amount`` of a resource.
+
+    ``copy_of`` names the host's add-on when this is the reseller's own copy (seed 003).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    owner_kind: str
+    owner: str
+    addon: str
+    resource: Resource
+    amount: int
+    quantity: int
+    active: bool
+    copy_of: str | None = None
+
+
+class Oversell(BaseModel):
+    """A prepaid reseller's customers allocated more than the reseller itself (recorded)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reseller: str
+    customer: str
+    resource: Resource
+    parent_allocation: int
+    children_allocation: int
+
+
 class Allocation(BaseModel):
     """One resource of one customer: allocated against utilised (the over-usage row)."""
 
@@ -171,7 +204,8 @@ class Tenancy:
     def __init__(self, store: Database, *, tenants: Mapping[str, Any] | None = None) -> None:
         self._store = store
         self._tenants = {t.lower(): t for t in tenants} if tenants is not None else None
-        self._lock = threading.Lock()
+        # Re-entrant: a save checks allocations, which read under the same lock.
+        self._lock = threading.RLock()
 
     @property
     def engine(self) -> sa.Engine:
@@ -233,13 +267,14 @@ class Tenancy:
             )
         if spec.reseller is not None and self.reseller(spec.reseller) is None:
             raise errors.ValidationError(f"Unknown reseller '{spec.reseller}'")
-        values = {
-            "reseller": spec.reseller.strip().lower() if spec.reseller else None,
-            "package": _dump(spec.package),
-            "renewal": spec.renewal,
-        }
-        self._upsert(customers, customers.c.name, name, values)
-        return Customer(name=name, **{**spec.model_dump(), "reseller": values["reseller"]})
+        owner = spec.reseller.strip().lower() if spec.reseller else None
+        values = {"reseller": owner, "package": _dump(spec.package), "renewal": spec.renewal}
+        with self._lock:
+            proposed = self._with_package(name, spec.package)
+            oversold = self._within_parent(owner, name, proposed)
+            self._upsert(customers, customers.c.name, name, values)
+            self._record(oversold)
+        return Customer(name=name, **{**spec.model_dump(), "reseller": owner})
 
     def customer(self, name: str) -> Customer | None:
         """One customer, or ``None``."""
@@ -296,6 +331,153 @@ class Tenancy:
             for resource in Resource
         ]
 
+    def sales(self, owner_kind: str | None = None, owner: str | None = None) -> list[Sale]:
+        """Add-on sales, optionally of one owner."""
+        from mailadmin.store.schema import addon_sales
+
+        query = addon_sales.select().order_by(addon_sales.c.id)
+        if owner_kind is not None:
+            query = query.where(addon_sales.c.owner_kind == owner_kind)
+        if owner is not None:
+            query = query.where(addon_sales.c.owner == owner.strip().lower())
+        return [_sale(row) for row in self._select(query)]
+
+    def sell(
+        self,
+        owner_kind: str,
+        owner: str,
+        addon: str,
+        quantity: int,
+        *,
+        copy_of: str | None = None,
+    ) -> list[Oversell]:
+        """Record that ``owner`` bought ``quantity`` of ``addon`` (its total, not a delta).
+
+        Refused with ``PolicyDenied`` when a resource would pass 9,999, or when a customer
+        would pass its reseller's allocation (unless a prepaid reseller may oversell: then
+        the oversell is recorded and returned).
+        """
+        from mailadmin.store.schema import addon_sales
+
+        resource = resource_of_addon(addon)
+        if resource is None:
+            raise errors.ValidationError(f"Add-on '{addon}' raises no allocation")
+        if owner_kind not in ("reseller", "customer"):
+            raise errors.ValidationError("Add-ons are sold to a reseller or a customer")
+        if quantity < 0:
+            raise errors.ValidationError("The add-on quantity must be 0 or more")
+        owner = owner.strip().lower()
+        record = self.reseller(owner) if owner_kind == "reseller" else self.customer(owner)
+        if record is None:
+            raise errors.ValidationError(f"Unknown {owner_kind} '{owner}'")
+        t = addon_sales.c
+        with self._lock:
+            current = {(s.addon): s for s in self.sales(owner_kind, owner) if s.active}.get(addon)
+            proposed = self.allocation(owner_kind, owner)
+            before = current.quantity * current.amount if current else 0
+            proposed[resource] = proposed.get(resource, 0) - before + quantity
+            _within_limit(owner, proposed)
+            oversold: list[Oversell] = []
+            if isinstance(record, Customer):
+                oversold = self._within_parent(record.reseller, owner, proposed)
+            now = datetime.now(UTC)
+            key = (t.owner_kind == owner_kind, t.owner == owner, t.addon == addon)
+            values = {"quantity": quantity, "active": True, "copy_of": copy_of, "updated": now}
+            with self.engine.begin() as db:
+                done = db.execute(addon_sales.update().where(*key).values(**values))
+                if done.rowcount == 0:
+                    db.execute(
+                        addon_sales.insert().values(
+                            owner_kind=owner_kind,
+                            owner=owner,
+                            addon=addon,
+                            resource=resource.value,
+                            amount=1,
+                            created=now,
+                            **values,
+                        )
+                    )
+            self._record(oversold)
+        return oversold
+
+    def oversells(self, reseller: str | None = None) -> list[Oversell]:
+        """Every recorded oversell, newest last."""
+        from mailadmin.store.schema import oversells
+
+        query = oversells.select().order_by(oversells.c.id)
+        if reseller is not None:
+            query = query.where(oversells.c.reseller == reseller.strip().lower())
+        return [
+            Oversell(
+                reseller=r["reseller"],
+                customer=r["customer"],
+                resource=Resource(r["resource"]),
+                parent_allocation=r["parent_allocation"],
+                children_allocation=r["children_allocation"],
+            )
+            for r in self._select(query)
+        ]
+
+    def _with_package(self, customer: str, package: Mapping[Resource, int]) -> dict[Resource, int]:
+        """A customer's allocation if its package became ``package``."""
+        current = self.customer(customer)
+        totals = self.allocation("customer", customer)
+        for resource, amount in (current.package if current else {}).items():
+            totals[resource] = totals.get(resource, 0) - amount
+        for resource, amount in package.items():
+            totals[resource] = totals.get(resource, 0) + amount
+        return {r: q for r, q in totals.items() if q or r in package}
+
+    def _within_parent(
+        self, reseller: str | None, customer: str, proposed: Mapping[Resource, int]
+    ) -> list[Oversell]:
+        """Refuse (or, for a prepaid reseller that may oversell, list) what passes the parent."""
+        _within_limit(customer, proposed)
+        if reseller is None:
+            return []
+        parent = self.reseller(reseller)
+        if parent is None:
+            return []
+        limits = self.allocation("reseller", reseller)
+        siblings = [c.name for c in self.customers(reseller) if c.name != customer]
+        found: list[Oversell] = []
+        for resource, amount in proposed.items():
+            limit = limits.get(resource)
+            if limit is None:
+                continue  # the reseller is not limited in this resource
+            total = amount + sum(
+                self.allocation("customer", name).get(resource, 0) for name in siblings
+            )
+            if total <= limit:
+                continue
+            if parent.prepaid and parent.may_oversell:
+                found.append(
+                    Oversell(
+                        reseller=reseller,
+                        customer=customer,
+                        resource=resource,
+                        parent_allocation=limit,
+                        children_allocation=total,
+                    )
+                )
+                continue
+            raise errors.PolicyDenied(
+                f"Reseller '{reseller}' is allocated {limit} {_label(resource)}; its customers "
+                f"would have {total}",
+                reason="exceeds_parent",
+            )
+        return found
+
+    def _record(self, oversold: list[Oversell]) -> None:
+        from mailadmin.store.schema import oversells
+
+        if not oversold:
+            return
+        now = datetime.now(UTC)
+        with self.engine.begin() as db:
+            for item in oversold:
+                db.execute(oversells.insert().values(**item.model_dump(mode="json"), at=now))
+
     # -- per-mailbox switches (seed 000) ---------------------------------------------------------
 
     def set_allow_upgrade(self, address: str, allowed: bool) -> None:
@@ -338,6 +520,33 @@ class Tenancy:
                 db.execute(
                     table.insert().values(**{key.name: name}, **values, created=now, updated=now)
                 )
+
+
+def _label(resource: Resource) -> str:
+    return resource.value.replace("_", " ").replace("gb", "GB")
+
+
+def _within_limit(owner: str, allocation: Mapping[Resource, int]) -> None:
+    for resource, amount in allocation.items():
+        if amount > MAX_ALLOCATION:
+            raise errors.PolicyDenied(
+                f"'{owner}' would be allocated {amount} {_label(resource)}; "
+                f"the most is {MAX_ALLOCATION}",
+                reason="allocation_limit",
+            )
+
+
+def _sale(row: Mapping[str, Any]) -> Sale:
+    return Sale(
+        owner_kind=row["owner_kind"],
+        owner=row["owner"],
+        addon=row["addon"],
+        resource=Resource(row["resource"]),
+        amount=row["amount"],
+        quantity=row["quantity"],
+        active=bool(row["active"]),
+        copy_of=row["copy_of"],
+    )
 
 
 def _name(name: str, what: str) -> str:
