@@ -230,6 +230,7 @@ class ChangeResult(_Model, Generic[T]):
     after: T | None = None
     operation_id: str | None = None
     dry_run: bool = False
+    note: str = ""
 
     @property
     def changed(self) -> bool:

@@ -223,7 +223,8 @@ class Orchestrator:
         """Put one mailbox on a neutral plan."""
         plan = self._check_plan(plan)
         provider, ref = self.mailbox(mailbox)
-        return await provider.set_plan(ref, plan, dry_run=dry_run)
+        await self.rules.before_set_plan(provider, ref, plan, dry_run)
+        return self.rules.after_set_plan(await provider.set_plan(ref, plan, dry_run=dry_run))
 
     async def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
         """Mailboxes of a tenant by kind and plan."""
@@ -311,6 +312,7 @@ class Orchestrator:
             self._check_plan(mailbox.plan)
         provider, ref = self.provider_for(tenant)
         await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
+        await self.rules.check_licence(provider, ref, mailbox, dry_run)
         await self._check_kept_allocation(provider, ref, mailbox.kind)
         return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
 

@@ -10,10 +10,11 @@ points. Every refusal is journalled.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
-from mailadmin.contract.models import MailboxRef, NewMailbox, TenantRef
+from mailadmin.contract.models import ChangeResult, MailboxKind, MailboxRef, NewMailbox, TenantRef
 from mailadmin.rules.identities import (
     SITE_ADMIN,
     Identity,
@@ -23,10 +24,20 @@ from mailadmin.rules.identities import (
     check_access,
     current_identity,
 )
+from mailadmin.rules.policies import (
+    SELF_SERVICE_DENIED,
+    SIGN_IN_AGAIN,
+    PoliciesConfig,
+    PolicySettings,
+    check_downgrade,
+    licence_upgrade,
+    licences_required,
+)
 
 if TYPE_CHECKING:
     from mailadmin.contract.provider import CallInfo, Provider
     from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.rules.orders import Order, OrderKind, Orders
     from mailadmin.rules.tenancy import Customer, CustomerSpec, Tenancy
     from mailadmin.store.database import Database
 
@@ -46,6 +57,11 @@ class BusinessRules:
         self.identity = _identity(configured) if configured is not None else SITE_ADMIN
         self._store: Database | None = None
         self._tenancy: Tenancy | None = None
+        self._orders: Orders | None = None
+        #: Policy values (``[policies]``); replace to change them at run time.
+        self.policies: PoliciesConfig = orchestrator.config.policies
+        #: Today's date for the downgrade window and trials (tests set a fixed day).
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
 
     @property
     def store(self) -> Database:
@@ -68,6 +84,20 @@ class BusinessRules:
             tenancy.declare(config.resellers, config.customers)
             self._tenancy = tenancy
         return self._tenancy
+
+    @property
+    def orders(self) -> Orders:
+        """Plan, seat, licence and edition orders (seeds 001 and 002)."""
+        if self._orders is None:
+            from mailadmin.rules.orders import Orders
+
+            self._orders = Orders(self.store)
+        return self._orders
+
+    def settings_for(self, instance: str | None, tenant: str | None = None) -> PolicySettings:
+        """The policy values in force for an instance and, through its owner, a tenant."""
+        reseller = self.tenancy.owner_of(tenant) if tenant is not None else None
+        return self.policies.settings(instance, reseller)
 
     def add_customer(self, name: str, spec: CustomerSpec | None = None) -> Customer:
         """Record a customer (a configured tenant) under a reseller or the host."""
@@ -158,6 +188,151 @@ class BusinessRules:
                     debug={"resource": resource.value, "allocated": allocated, "used": used},
                 ),
             )
+
+    async def before_set_plan(
+        self, provider: Provider, mailbox: MailboxRef, plan: str, dry_run: bool
+    ) -> None:
+        """Seed 000's switch for self-service changes, seed 001's downgrade window."""
+        arguments = {"mailbox": mailbox, "plan": plan}
+        self.check_call(provider, _call(provider, "set_plan", arguments, dry_run))
+        identity = self.acting()
+        if identity.kind is IdentityKind.SITE_ADMIN:
+            return
+        tenant = mailbox.tenant.name
+        settings = self.settings_for(provider.instance, tenant)
+        if identity.kind is IdentityKind.MAILBOX_USER:
+            allowed = self.tenancy.allow_upgrade(mailbox.address)
+            if not (settings.allow_upgrade_default if allowed is None else allowed):
+                raise self.deny(
+                    provider,
+                    "set_plan",
+                    arguments,
+                    dry_run,
+                    errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed"),
+                )
+        customer = self.tenancy.customer(tenant)
+        if customer is None or customer.renewal is None:
+            return
+        if await self._is_downgrade(provider, mailbox, plan):
+            try:
+                check_downgrade(customer.renewal, self.today(), settings)
+            except errors.PolicyDenied as denial:
+                raise self.deny(provider, "set_plan", arguments, dry_run, denial) from None
+
+    def after_set_plan(self, result: ChangeResult[str]) -> ChangeResult[str]:
+        """Tell a mailbox user who changed its own plan to sign in again (seed 000)."""
+        if self.acting().kind is not IdentityKind.MAILBOX_USER or not result.changed:
+            return result
+        if result.dry_run:
+            return result
+        return result.model_copy(update={"note": SIGN_IN_AGAIN})
+
+    async def _is_downgrade(self, provider: Provider, mailbox: MailboxRef, plan: str) -> bool:
+        ranks = {name: spec.rank for name, spec in self._orch.config.plans.items()}
+        if plan not in ranks or not provider.capabilities.supports("list_mailboxes"):
+            return False
+        listed = await self.as_system(lambda: provider.list_mailboxes(mailbox.tenant))
+        current = next((m.plan for m in listed if m.address == mailbox.address), None)
+        return current in ranks and ranks[plan] < ranks[current]
+
+    async def check_licence(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
+    ) -> None:
+        """Seed 002: a new user mailbox must stay within a per-mailbox licence."""
+        if mailbox.kind is not MailboxKind.USER:
+            return
+        settings = self.settings_for(provider.instance, tenant.name)
+        if not settings.licenses_per_mailbox(provider.name):
+            return
+        licence = await self.as_system(provider.get_licence)
+        if licence.seats_licensed is None:
+            return
+        required = licences_required(licence.seats_used + 1, settings)
+        if required <= licence.seats_licensed:
+            return
+        upgrade = licence_upgrade(
+            licence.seats_licensed, required - licence.seats_licensed, settings
+        )
+        raise self.deny(
+            provider,
+            "create_mailbox",
+            {"tenant": tenant, "mailbox": mailbox},
+            dry_run,
+            errors.PolicyDenied(
+                f"The licence of {provider.instance} covers {licence.seats_licensed} mailboxes "
+                f"and {licence.seats_used} are in use; upgrade it to a total of "
+                f"{upgrade.total} ({upgrade})",
+                reason="licence_exceeded",
+            ),
+        )
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    def place_order(
+        self, subject: str, kind: OrderKind | str, detail: dict[str, Any] | None = None
+    ) -> Order:
+        """Open an order for a customer (plan or seat change) or an instance (licence).
+
+        A plan downgrade is accepted only inside the window before the customer's renewal.
+        """
+        from mailadmin.rules.orders import OrderKind
+
+        kind = OrderKind(kind)
+        identity = self.acting()
+        subject = subject.strip().lower()
+        instance = subject if subject in self._orch.config.instances else None
+        tenant = None if instance is not None else self._orch.config.tenant_ref(subject).name
+        if instance is None and tenant is not None:
+            instance = self._orch.config.instance_of(tenant)
+        scope = Scope(operation=f"order:{kind.value}", instance=instance or "", tenant=tenant)
+        if not identity.is_admin:
+            raise errors.PolicyDenied("A mailbox user may not place orders", reason="not_permitted")
+        check_access(identity, scope, self.tenancy.owner_of)
+        if kind is OrderKind.PLAN_DOWNGRADE and tenant is not None:
+            customer = self.tenancy.customer(tenant)
+            renewal = customer.renewal if customer else None
+            check_downgrade(renewal, self.today(), self.settings_for(instance, tenant))
+        return self.orders.place(subject, kind, detail or {})
+
+    async def order_licence_upgrade(self, instance: str, added: int) -> Order:
+        """Order ``added`` more licensed mailboxes, stated as the new total (10 + 5 = 15)."""
+        from mailadmin.rules.orders import OrderKind
+
+        licence = await self._orch.get_licence(instance)
+        settings = self.settings_for(instance)
+        current = licence.seats_licensed or 0
+        upgrade = licence_upgrade(current, added, settings)
+        order = self.place_order(instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump())
+        return order
+
+    async def apply_order(self, order_id: int, *, dry_run: bool = False) -> Order:
+        """Carry out a paid order: a package or seat change of a customer; licence and
+        edition orders are settled with the vendor, so applying records them only."""
+        from mailadmin.rules.orders import OrderKind, OrderState
+        from mailadmin.rules.tenancy import CustomerSpec, Resource
+
+        order = self.orders.get(order_id)
+        if order.state is not OrderState.PAID:
+            raise errors.PolicyDenied(
+                f"Order #{order.id} is {order.state.value}; it is applied once paid",
+                reason="order_state",
+            )
+        if order.kind in (OrderKind.PLAN_UPGRADE, OrderKind.PLAN_DOWNGRADE):
+            customer = self.tenancy.customer(order.subject)
+            package = {Resource(k): int(v) for k, v in order.detail.get("package", {}).items()}
+            if customer is not None and not dry_run:
+                spec = CustomerSpec(
+                    reseller=customer.reseller,
+                    package={**customer.package, **package},
+                    renewal=customer.renewal,
+                )
+                self.tenancy.save_customer(order.subject, spec)
+        elif order.kind is OrderKind.SEAT_UPGRADE:
+            total = int(order.detail["mailboxes"])
+            await self._orch.apply_addon(order.subject, "mailboxes", total, dry_run=dry_run)
+            if not dry_run:
+                self.tenancy.sell("customer", order.subject, "mailboxes", total)
+        return order if dry_run else self.orders.applied(order.id)
 
     async def as_system(self, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run a read the rules need themselves (a count) as the site admin."""

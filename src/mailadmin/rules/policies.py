@@ -28,6 +28,7 @@ __all__ = [
     "LicenceUpgrade",
     "PoliciesConfig",
     "PolicySettings",
+    "check_downgrade",
     "downgrade_window",
     "licence_upgrade",
     "licences_required",
