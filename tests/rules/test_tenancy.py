@@ -169,3 +169,81 @@ def test_store_commands(config_file: Path) -> None:
     upgraded = json.loads(_run(config_file, "--json", "store", "upgrade"))
     assert upgraded["to"] == Database.head()
     _run(config_file, "--as", "customer:example.com", "store", "upgrade", expect=3)
+
+
+def test_bulk_sale_from_the_cli(config_file: Path, server: MockServer) -> None:
+    _run(config_file, "resellers", "add", "globex")
+    preview = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "sell",
+            "resource_mailbox",
+            "9999",
+            "--to",
+            "resellers",
+            "--skip-sold",
+            "--copy-under-reseller",
+            "--dry-run",
+        )
+    )
+    assert preview["dry_run"] is True and preview["summary"] == {
+        "sold": 2,
+        "skipped": 0,
+        "failed": 0,
+    }
+    table = _run(
+        config_file,
+        "sell",
+        "resource_mailbox",
+        "9999",
+        "--to",
+        "resellers",
+        "--skip-sold",
+        "--copy-under-reseller",
+    )
+    assert "sold 2, skipped 0, failed 0" in table
+    again = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "sell",
+            "resource_mailbox",
+            "9999",
+            "--to",
+            "resellers",
+            "--skip-sold",
+        )
+    )
+    assert [i["reason"] for i in again["items"]] == ["already sold", "already sold"]
+    # Selling to customers sets the platform's total; acme is a prepaid reseller that may
+    # oversell (10 + 200 > its 100): recorded, not refused.
+    out = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "sell",
+            "mailboxes",
+            "200",
+            "--to",
+            "customers",
+            "--owner",
+            "acme",
+        )
+    )
+    assert out["items"][0]["outcome"] == "sold" and out["items"][0]["oversold"] is True
+    assert len(server.writes()) == 1
+    # A failed item fails the exit code.
+    failed = _run(
+        config_file,
+        "--json",
+        "sell",
+        "mailboxes",
+        "1",
+        "--to",
+        "resellers",
+        "--reseller",
+        "ghost",
+        expect=4,
+    )
+    assert json.loads(failed)["items"][0]["reason"] == "Unknown reseller 'ghost'"

@@ -278,3 +278,83 @@ def _cell(value: Any) -> Any:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
     return "-" if value is None else value
+
+
+# -- bulk add-on sales (seed 003) -------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("addon")
+@click.argument("quantity", type=click.IntRange(0, 9999))
+@click.option(
+    "--to", "to", type=click.Choice(["resellers", "customers"]), required=True, help="Who buys."
+)
+@click.option("--reseller", "named", multiple=True, help="Sell to these resellers (default: all).")
+@click.option(
+    "--owner",
+    default="all",
+    show_default=True,
+    help="Customers of this reseller, 'host' (the host's own) or 'all'.",
+)
+@click.option("--only-over-quota", is_flag=True, help="Sell only to those over quota.")
+@click.option("--skip-sold", is_flag=True, help="Do not sell when already sold.")
+@click.option("--copy-under-reseller", is_flag=True, help="Create a copy of the add-on under it.")
+@click.option("--dry-run", is_flag=True, help="Check everything; record and send nothing.")
+@pass_state
+def sell(
+    state: _State,
+    addon: str,
+    quantity: int,
+    to: str,
+    named: tuple[str, ...],
+    owner: str,
+    only_over_quota: bool,
+    skip_sold: bool,
+    copy_under_reseller: bool,
+    dry_run: bool,
+) -> None:
+    """Sell ADDON (QUANTITY each) to many resellers or customers at once."""
+    from mailadmin.cli.output import EXIT_PROVIDER
+    from mailadmin.rules.sales import BulkSale, SaleReport, sell_in_bulk
+
+    sale = _spec(
+        BulkSale,
+        addon=addon,
+        quantity=quantity,
+        to=to,
+        resellers=named,
+        owner=owner,
+        only_over_quota=only_over_quota,
+        skip_already_sold=skip_sold,
+        copy_under_reseller=copy_under_reseller,
+    )
+
+    async def work(orch: Orchestrator) -> SaleReport:
+        _site_admin_only(orch, "sell add-ons in bulk")
+        total = len(orch.rules.tenancy.customers() or orch.rules.tenancy.resellers())
+        with state.output.progress("selling", total) as progress:
+            return await sell_in_bulk(orch, sale, dry_run=dry_run, progress=progress)
+
+    async def go() -> SaleReport:
+        async with state.orchestrator() as orch:
+            return await work(orch)
+
+    report = asyncio.run(go())
+    if state.output.as_json:
+        state.output.json(report)
+    else:
+        suffix = " (dry run: nothing recorded or sent)" if dry_run else ""
+        state.output.table(
+            f"Bulk sale of {addon}{suffix}",
+            ["to", "name", "add-on", "quantity", "result", "why", "oversold"],
+            [
+                [i.kind, i.name, i.addon, i.quantity, i.outcome.value, i.reason, i.oversold]
+                for i in report.items
+            ],
+        )
+        summary = report.summary
+        state.output.line(
+            f"sold {summary['sold']}, skipped {summary['skipped']}, failed {summary['failed']}"
+        )
+    if not report.ok:
+        raise SystemExit(EXIT_PROVIDER)

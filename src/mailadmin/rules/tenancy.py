@@ -67,8 +67,11 @@ _ADDON_OF = {
 
 
 def resource_of_addon(addon: str) -> Resource | None:
-    """The resource a neutral add-on raises (``"mailboxes:sync"`` raises user mailboxes)."""
-    name = addon.partition(":")[0]
+    """The resource a neutral add-on raises (``"mailboxes:sync"`` raises user mailboxes).
+
+    A reseller's copy of an add-on (``"shared_mailbox@acme"``) raises what the original does.
+    """
+    name = addon.partition("@")[0].partition(":")[0]
     for resource, neutral in _ADDON_OF.items():
         if neutral == name:
             return resource
@@ -350,12 +353,13 @@ class Tenancy:
         quantity: int,
         *,
         copy_of: str | None = None,
+        dry_run: bool = False,
     ) -> list[Oversell]:
         """Record that ``owner`` bought ``quantity`` of ``addon`` (its total, not a delta).
 
         Refused with ``PolicyDenied`` when a resource would pass 9,999, or when a customer
         would pass its reseller's allocation (unless a prepaid reseller may oversell: then
-        the oversell is recorded and returned).
+        the oversell is recorded and returned). ``dry_run`` checks and records nothing.
         """
         from mailadmin.store.schema import addon_sales
 
@@ -380,6 +384,8 @@ class Tenancy:
             oversold: list[Oversell] = []
             if isinstance(record, Customer):
                 oversold = self._within_parent(record.reseller, owner, proposed)
+            if dry_run:
+                return oversold
             now = datetime.now(UTC)
             key = (t.owner_kind == owner_kind, t.owner == owner, t.addon == addon)
             values = {"quantity": quantity, "active": True, "copy_of": copy_of, "updated": now}
