@@ -709,6 +709,108 @@ def test_importing_the_transport_loads_neither_http_library() -> None:
     assert out == ""
 
 
+# -- named endpoints -------------------------------------------------------------------------
+
+
+async def test_a_named_endpoint_joins_relative_urls_and_absolute_urls_pass(
+    router: respx.MockRouter, sleeps: Sleeps
+) -> None:
+    seen: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200)
+
+    transport = Transport(
+        BASE,
+        backend=httpx.MockTransport(record),
+        endpoints={"graph": "https://graph.example.test/v1.0", "login": "https://login.test/"},
+        sleep=sleeps,
+    )
+    await transport.request("GET", "users", write=False)
+    await transport.request("GET", "users", endpoint="graph", write=False)
+    await transport.request("GET", "/users?$top=1", endpoint="graph", write=False)
+    await transport.request("POST", "t/oauth2/v2.0/token", endpoint="login", write=False)
+    link = "https://graph.example.test/v1.0/users?$skiptoken=abc"
+    await transport.request("GET", link, endpoint="graph", write=False)
+
+    assert seen == [
+        f"{BASE}/users",
+        "https://graph.example.test/v1.0/users",
+        "https://graph.example.test/v1.0/users?$top=1",
+        "https://login.test/t/oauth2/v2.0/token",
+        link,
+    ]
+    assert transport.endpoint_url("graph", "me") == "https://graph.example.test/v1.0/me"
+    assert transport.endpoint_url(None, "x") == f"{BASE}/x"
+
+
+async def test_an_unknown_endpoint_name_is_a_configuration_error(
+    make_transport: Callable[..., Transport],
+) -> None:
+    transport = make_transport(endpoints={"graph": "https://graph.example.test"})
+    with pytest.raises(errors.ConfigurationError) as caught:
+        await transport.request("GET", "users", endpoint="grpah", write=False)
+    assert str(caught.value) == "'ox-eu' has no endpoint named 'grpah' (configured: graph)"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("graph.example.test/v1.0", "must start with http:// or https://"),
+        ("ftp://graph.example.test", "must start with http:// or https://"),
+        ("https:///v1.0", "names no host"),
+        ("https://graph.example.test/v1.0?x=1", "must not carry a query"),
+        ("https://graph.example.test:port/", "is not a valid URL"),
+    ],
+)
+def test_a_bad_endpoint_url_is_a_configuration_error(url: str, problem: str) -> None:
+    with pytest.raises(errors.ConfigurationError, match=f"endpoint 'graph' of 'x'.*{problem}"):
+        Transport(BASE, name="x", endpoints={"graph": url})
+    with pytest.raises(errors.ConfigurationError, match=f"endpoint 'graph': .*{problem}"):
+        _Echo({"endpoints": {"graph": url}}, instance="x")
+
+
+class _GraphSettings(ProviderSettings):
+    default_endpoints = {
+        "login": "https://login.microsoftonline.com",
+        "graph": "https://graph.microsoft.com/v1.0",
+    }
+
+
+def test_a_settings_model_gives_defaults_per_endpoint_name_that_configuration_overrides() -> None:
+    assert _GraphSettings().endpoints == dict(_GraphSettings.default_endpoints)
+    chosen = _GraphSettings(endpoints={"graph": "https://graph.microsoft.us/v1.0"})
+    assert chosen.endpoints == {
+        "login": "https://login.microsoftonline.com",
+        "graph": "https://graph.microsoft.us/v1.0",
+    }
+    transport = Transport.from_settings(chosen, name="exchange")
+    assert transport.endpoints == chosen.endpoints
+    assert ProviderSettings().endpoints == {}
+
+
+async def test_the_injected_transport_serves_every_host_of_an_instance() -> None:
+    hosts: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(200, json={"n": 1})
+
+    provider = _Echo(
+        {
+            "endpoint": "https://admin.example.test/api",
+            "endpoints": {"graph": "https://graph.example.test/v1.0"},
+        },
+        instance="echo-1",
+        http=httpx.MockTransport(answer),
+    )
+    async with provider:
+        await provider.http.request("GET", "t/count", write=False)
+        await provider.http.request("GET", "subscribedSkus", endpoint="graph", write=False)
+    assert hosts == ["admin.example.test", "graph.example.test"]
+
+
 # -- through a provider ----------------------------------------------------------------------
 
 

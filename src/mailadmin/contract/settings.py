@@ -6,9 +6,11 @@ and adds the fields its platform needs (an OX context id, an Exchange tenant GUI
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = ["Credentials", "PlanMapping", "ProviderSettings"]
 
@@ -36,13 +38,22 @@ class PlanMapping(BaseModel):
 class ProviderSettings(BaseModel):
     """Connection and catalogue settings common to every provider instance.
 
+    ``endpoint``: the base URL of the platform's main API (relative URLs join it).
+    ``endpoints``: further named base URLs of the same instance (``{"graph":
+    "https://graph.microsoft.com/v1.0/"}``), reached with ``Transport.request(...,
+    endpoint="graph")``; a plugin sets defaults for its names in ``default_endpoints`` and
+    the configuration overrides them one by one.
     ``transport`` picks the HTTP transport under the shared client: ``"aiohttp"`` (the
     default, fast under concurrency) or ``"httpx"`` (httpx's own pool).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: Base URLs a plugin's endpoint names have unless the configuration says otherwise.
+    default_endpoints: ClassVar[Mapping[str, str]] = {}
+
     endpoint: str | None = None
+    endpoints: dict[str, str] = Field(default_factory=dict, validate_default=True)
     credentials: Credentials = Credentials()
     timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=32, ge=1)
@@ -52,7 +63,36 @@ class ProviderSettings(BaseModel):
     plans: dict[str, PlanMapping] = Field(default_factory=dict)
     addons: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("endpoints")
+    @classmethod
+    def _merge_endpoint_defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        merged = {**cls.default_endpoints, **value}
+        for name, url in merged.items():
+            problem = endpoint_url_problem(url)
+            if problem:
+                raise ValueError(f"endpoint '{name}': {problem}")
+        return merged
+
     def secrets(self) -> list[str]:
         """Every secret value these settings hold, for redaction."""
         value = self.credentials.secret.get_secret_value()
         return [value] if value else []
+
+
+def endpoint_url_problem(url: str) -> str:
+    """Why ``url`` cannot be an endpoint's base URL (``""`` when it can).
+
+    A base URL is absolute, ``http`` or ``https``, names a host and has no query or fragment.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"{url!r} must start with http:// or https://"
+    if not parts.hostname:
+        return f"{url!r} names no host"
+    if parts.query or parts.fragment:
+        return f"{url!r} must not carry a query or fragment"
+    return ""

@@ -10,12 +10,14 @@ A plugin's mock subclasses :class:`MockPlatform` and sets three class attributes
 It overrides :meth:`unknown` (and, where the platform has its own shapes,
 :meth:`malformed`, :meth:`fault_response`, :meth:`failure`) so that every answer, even an
 error, looks like the real platform's. Platforms that multiplex operations on one address
-(SOAP) override :meth:`operation_of`.
+(SOAP) override :meth:`operation_of`. Platforms reached on several hosts map the real host
+names to host keys in :attr:`MockPlatform.hosts` and name the key on each route (see
+:mod:`mailadmin.mock.routes` for the matching rule).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import httpx
@@ -47,13 +49,23 @@ class MockPlatform:
 
     ``name``: the registry name (``"ox"``); ``state_class``: its :class:`MockState`
     subclass; ``routes``: every address it answers; ``base_url``: the default address of
-    the in-process front door.
+    the in-process front door; ``hosts``: real host names (``"graph.microsoft.com"``,
+    matched without the port and case-blind) mapped to the host keys routes name.
     """
 
     name: ClassVar[str] = ""
     state_class: ClassVar[type[MockState]] = MockState
     routes: ClassVar[Sequence[Route]] = ()
     base_url: ClassVar[str] = "http://mock.invalid"
+    hosts: ClassVar[Mapping[str, str]] = {}
+
+    def host_key(self, host: str) -> str | None:
+        """The host key of a request's host name, or ``None`` for a host not listed."""
+        host = host.lower()
+        for name, key in self.hosts.items():
+            if name.lower() == host:
+                return key
+        return None
 
     def operation_of(self, request: MockRequest) -> str | None:
         """The operation key of a request (a SOAP body element's name); default ``None``."""

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 __all__ = ["MalformedRequest", "MockRequest"]
 
 
+_UNSET: Any = object()
+
+
 class MalformedRequest(ValueError):
     """The request body cannot be read; the server answers with the platform's own error."""
 
@@ -26,7 +29,11 @@ class MockRequest:
     ``query`` (``httpx.QueryParams``), ``headers``, ``body`` (bytes); ``path_params`` holds
     the values of the matched route's ``{placeholders}``; ``operation`` is the platform's
     operation key (:meth:`MockPlatform.operation_of`) once the server has asked for it;
-    ``within_root`` is False for a request outside the mock's root path (never routed).
+    ``within_root`` is False for a request outside the mock's root path (never routed);
+    ``host`` is the host name the request was sent to and ``host_key`` its key in
+    :attr:`MockPlatform.hosts` (``None`` for a host not listed there). :meth:`json` and
+    :meth:`xml` parse the body once and return the same object after that (treat it as
+    read-only).
     """
 
     def __init__(
@@ -48,6 +55,10 @@ class MockRequest:
         self.path_params: dict[str, str] = {}
         self.operation: str | None = None
         self.within_root = True
+        self.host = httpx.URL(url).host if url else ""
+        self.host_key: str | None = None
+        self._json: Any = _UNSET
+        self._xml: Element | None = None
 
     @classmethod
     def from_httpx(cls, request: httpx.Request, *, root: str = "") -> MockRequest:
@@ -69,21 +80,25 @@ class MockRequest:
         return incoming
 
     def json(self) -> Any:
-        """The body parsed as JSON; :class:`MalformedRequest` when it is not JSON."""
-        try:
-            return json.loads(self.body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedRequest("the request body is not valid JSON") from exc
+        """The body parsed as JSON (once); :class:`MalformedRequest` when it is not JSON."""
+        if self._json is _UNSET:
+            try:
+                self._json = json.loads(self.body or b"null")
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise MalformedRequest("the request body is not valid JSON") from exc
+        return self._json
 
     def xml(self) -> Element:
-        """The body parsed as XML (DTDs and entities refused); :class:`MalformedRequest`."""
-        from mailadmin.contract import errors
-        from mailadmin.wire.safexml import parse_xml
+        """The body parsed as XML (once; DTDs and entities refused); :class:`MalformedRequest`."""
+        if self._xml is None:
+            from mailadmin.contract import errors
+            from mailadmin.wire.safexml import parse_xml
 
-        try:
-            return parse_xml(self.body, source="the client")
-        except errors.ProtocolError as exc:
-            raise MalformedRequest(exc.message) from exc
+            try:
+                self._xml = parse_xml(self.body, source="the client")
+            except errors.ProtocolError as exc:
+                raise MalformedRequest(exc.message) from exc
+        return self._xml
 
     def text(self) -> str:
         """The body decoded as UTF-8 (undecodable bytes replaced)."""

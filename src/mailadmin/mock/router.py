@@ -3,7 +3,9 @@
 Every platform route becomes a respx route of the same name, so a test can prove what was
 called (``router["set_plan"].call_count``); ``"_mock"`` serves the control API and
 ``"_unknown"`` answers everything else under the base URL with the platform's own
-unknown-operation error. Requests to other hosts are refused (respx's
+unknown-operation error. The router answers the base URL's scheme, host and port, and
+every host the platform lists in :attr:`MockPlatform.hosts` (any scheme or port), so one
+router serves every host of an instance; requests to other hosts are refused (respx's
 ``assert_all_mocked``).
 
 The router is also an ``httpx.AsyncBaseTransport``: hand it to a client or a provider
@@ -13,6 +15,7 @@ The router is also an ``httpx.AsyncBaseTransport``: hand it to a client or a pro
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -50,19 +53,32 @@ def build_router(server: MockServer, base_url: str) -> MockRouter:
     """A router answering ``base_url`` from ``server`` (see the module docs)."""
     url = httpx.URL(base_url)
     root = url.path.rstrip("/")
-    where: dict[str, Any] = {"scheme": url.scheme, "host": url.host}
-    if url.port is not None:
-        where["port"] = url.port
+    served = _Served(True, base=url, hosts=server.platform.hosts)
     router = MockRouter(assert_all_called=False, assert_all_mocked=True)
     router.server = server
     answer = _answer(server, root)
     for route in server.platform.routes:
         pattern = _ResolvesTo(route.name, server=server, root=root)
-        router.route(pattern, name=route.name, **where).mock(side_effect=answer)
-    control = "^" + re.escape(root) + r"/_mock(/.*)?$"
-    router.route(name="_mock", path__regex=control, **where).mock(side_effect=answer)
-    router.route(name="_unknown", **where).mock(side_effect=answer)
+        router.route(served & pattern, name=route.name).mock(side_effect=answer)
+    control = "^(" + re.escape(root) + r")?/_mock(/.*)?$"
+    router.route(served, name="_mock", path__regex=control).mock(side_effect=answer)
+    router.route(served, name="_unknown").mock(side_effect=answer)
     return router
+
+
+class _Served(Pattern):
+    """Matches requests to the base URL's origin or to a host the platform lists."""
+
+    key = "mailadmin_mock_served"
+
+    def __init__(self, value: bool, *, base: httpx.URL, hosts: Mapping[str, str]) -> None:
+        self._origin = (base.scheme, base.host, base.port)
+        self._hosts = frozenset(name.lower() for name in hosts)
+        super().__init__(value)
+
+    def parse(self, request: httpx.Request) -> bool:
+        url = request.url
+        return (url.scheme, url.host, url.port) == self._origin or url.host in self._hosts
 
 
 class _ResolvesTo(Pattern):

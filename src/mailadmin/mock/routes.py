@@ -5,6 +5,17 @@ write=True)`` sends a matching request to ``change_plan(request, state)`` with
 ``request.path_params == {"tenant": ..., "address": ...}``. Several routes may share an
 address and differ by ``operation`` (SOAP: the body element's name), which the platform
 extracts with :meth:`MockPlatform.operation_of`.
+
+A platform with several hosts (a token host, an admin API, Graph) names a host key per
+route: ``Route("GET", "/v1.0/subscribedSkus", handlers.skus, host="graph")``, and maps real
+host names to those keys in :attr:`MockPlatform.hosts`. How a request is matched:
+
+- to a host listed in ``MockPlatform.hosts``: only routes of that host key, or without a
+  host, can answer it;
+- to any other host (the loopback address of ``mailadmin mock serve``, the in-process
+  ``http://mock.invalid``): the host is not known, so every route can answer and the path
+  alone decides (the first route declared wins). Give each host's routes paths that
+  differ, as real platforms' do, and one loopback server serves them all.
 """
 
 from __future__ import annotations
@@ -37,7 +48,9 @@ class Route:
     ``operation``: narrows the route to requests whose operation key is this value;
     ``write``: the route changes state (tests assert that dry runs send none);
     ``name``: how recordings, faults and respx call the route (default: ``operation``,
-    else ``"METHOD path"``).
+    else ``"METHOD path"``);
+    ``host``: the host key (see :attr:`MockPlatform.hosts`) this route belongs to;
+    ``None`` answers on every host.
     """
 
     method: str
@@ -46,6 +59,7 @@ class Route:
     operation: str | None = None
     write: bool = False
     name: str = ""
+    host: str | None = field(default=None, kw_only=True)
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +78,10 @@ class Route:
         if found is None:
             return None
         return dict(found.groupdict())
+
+    def serves(self, host_key: str | None) -> bool:
+        """True when this route may answer a request to ``host_key`` (``None``: unknown)."""
+        return self.host is None or host_key is None or self.host == host_key
 
 
 def _template_regex(template: str) -> str:

@@ -7,7 +7,11 @@
 
     serve_forever("memory", port=8080)          # prints "listening on http://127.0.0.1:8080"
 
-Both bind ``127.0.0.1`` unless told otherwise; ``port=0`` picks a free port.
+Both bind ``127.0.0.1`` unless told otherwise; ``port=0`` picks a free port. A platform
+reached on several hosts (:attr:`MockPlatform.hosts`) is served on this one address: the
+loopback host is not one of its hosts, so routes match on path alone (a request carrying a
+real host name in ``Host`` is still routed by it). Point every endpoint of the client at
+the printed URL.
 """
 
 from __future__ import annotations

@@ -230,7 +230,11 @@ class MockServer:
         cached = request.extensions.get(_RESOLVED)
         if cached is not None and cached[0] == root:
             return cached[1], cached[2]
-        incoming = MockRequest.from_httpx(request, root=root)
+        host_key = self.platform.host_key(request.url.host)
+        # A listed host is the real platform's, whose paths are absolute: the root (the
+        # path of a base URL such as http://127.0.0.1:8080/api) belongs to other hosts.
+        incoming = MockRequest.from_httpx(request, root="" if host_key else root)
+        incoming.host_key = host_key
         route = self._match(incoming)
         request.extensions[_RESOLVED] = (root, incoming, route)
         return incoming, route
@@ -240,6 +244,8 @@ class MockServer:
             return None
         candidates: list[tuple[Route, dict[str, str]]] = []
         for route in self.platform.routes:
+            if not route.serves(incoming.host_key):
+                continue
             params = route.match(incoming.method, incoming.path)
             if params is not None:
                 candidates.append((route, params))
@@ -361,7 +367,13 @@ def _seconds(value: float) -> str:
 
 def _check_routes(platform: MockPlatform) -> None:
     names: dict[str, Route] = {}
+    keys = set(platform.hosts.values())
     for route in platform.routes:
+        if route.host is not None and route.host not in keys:
+            raise ValueError(
+                f"route {route.name!r} of {platform.name!r} names the host {route.host!r}, "
+                f"which {type(platform).__name__}.hosts does not map to"
+            )
         if route.name.startswith("_"):
             raise ValueError(f"route names starting with '_' are reserved: {route.name!r}")
         if route.name in names:

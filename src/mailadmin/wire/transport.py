@@ -4,6 +4,9 @@
 write again: timeouts and connection limits, a request id per call (``X-Request-Id``, the
 same across the retries of that call), retries with backoff and jitter for idempotent calls,
 refusal of writes during a dry run, and one log record per attempt with secrets redacted.
+An instance may have several named endpoints (a token host, an admin API, Graph): each
+request names the one its relative URL joins, and credentials (:mod:`mailadmin.wire.auth`)
+can be attached per endpoint with :meth:`Transport.set_auth`.
 :func:`~mailadmin.wire.responses.raise_for_status` (re-exported here) maps generic HTTP
 statuses onto mailadmin's typed errors; dry runs live in :mod:`mailadmin.wire.dryrun`.
 
@@ -26,6 +29,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mailadmin.contract import errors
+from mailadmin.contract.settings import endpoint_url_problem
 from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.wire.redaction import Redactor
 from mailadmin.wire.responses import (
@@ -84,7 +88,8 @@ class Transport:
     ``headers``: sent with every request. ``sleep``: awaited between attempts (tests
     inject a recorder; also settable later as ``transport.sleep``). ``max_retry_wait``:
     the longest ``Retry-After`` honoured; when the server asks for more, the response is
-    returned at once.
+    returned at once. ``endpoints``: further named base URLs (``{"graph": "https://..."}``)
+    that :meth:`request` joins relative URLs onto when called with ``endpoint="graph"``.
 
     The client is created on the first request, so a transport can be built outside an
     event loop.
@@ -104,6 +109,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         sleep: Sleep | None = None,
         max_retry_wait: float = 30.0,
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(backend, str) and backend not in ("aiohttp", "httpx"):
             raise errors.ConfigurationError(
@@ -128,6 +134,15 @@ class Transport:
         self._redactor = Redactor(secrets)
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.endpoints: dict[str, str] = dict(endpoints or {})
+        for endpoint_name, url in self.endpoints.items():
+            problem = endpoint_url_problem(url)
+            if problem:
+                raise errors.ConfigurationError(
+                    f"The endpoint '{endpoint_name}' of '{name}' is not usable: {problem}"
+                )
+        self._bases: dict[str, httpx.URL] = {}
+        self._auths: dict[str | None, httpx.Auth] = {}
 
     @classmethod
     def from_settings(
@@ -142,7 +157,7 @@ class Transport:
         ``http`` replaces the configured backend (tests inject a mock); without it the
         settings must name an endpoint.
         """
-        if settings.endpoint is None and http is None:
+        if settings.endpoint is None and http is None and not settings.endpoints:
             raise errors.ConfigurationError(f"No endpoint is configured for '{name}'")
         return cls(
             settings.endpoint or _MOCK_BASE_URL,
@@ -153,6 +168,7 @@ class Transport:
             retries=settings.retries,
             secrets=settings.secrets(),
             verify=settings.verify_tls,
+            endpoints=settings.endpoints,
         )
 
     # -- public ----------------------------------------------------------------------------
@@ -170,7 +186,8 @@ class Transport:
         content: str | bytes | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
-        auth: Any = None,
+        auth: httpx.Auth | tuple[str, str] | Literal[False] | None = None,
+        endpoint: str | None = None,
     ) -> httpx.Response:
         """Send one call and return its response, whatever the HTTP status.
 
@@ -178,7 +195,11 @@ class Transport:
         (:class:`DryRunViolation`, nothing sent) and never retried unless ``idempotent``.
         ``idempotent``: defaults to ``not write``; reads and idempotent writes are retried on
         429/502/503/504 (honouring ``Retry-After``) and on connection errors and timeouts.
-        ``operation`` labels the log records. The other arguments are httpx's.
+        ``operation`` labels the log records. ``endpoint``: the named endpoint a relative
+        ``url`` joins (default: the transport's ``base_url``); an absolute ``url`` (a next
+        link) is sent as it is. ``auth``: credentials for this call; by default those set
+        with :meth:`set_auth` for ``endpoint`` (else for every endpoint); ``False`` sends
+        none (a login request). The other arguments are httpx's.
 
         Raises :class:`~mailadmin.contract.errors.Unavailable` when the platform cannot be reached
         after the retries.
@@ -186,10 +207,11 @@ class Transport:
         import httpx
 
         client = self._get_client()
+        target: str | httpx.URL = url if endpoint is None else self._endpoint_url(endpoint, url)
         try:
             request = client.build_request(
                 method.upper(),
-                url,
+                target,
                 headers=headers,
                 params=params,
                 content=content,
@@ -205,7 +227,7 @@ class Transport:
         if write and dry_run_active():
             self._refuse_write(request, operation, request_id)
         retry = (not write) if idempotent is None else idempotent
-        auth_arg = httpx.USE_CLIENT_DEFAULT if auth is None else auth
+        auth_arg = self._auth_for(endpoint, auth)
         attempts = 0
 
         async def attempt() -> httpx.Response:
@@ -244,6 +266,29 @@ class Transport:
         """Also mask these values from now on (a session id or token obtained at run time)."""
         self._redactor.add(*values)
 
+    def set_auth(self, auth: httpx.Auth | None, *, endpoint: str | None = None) -> None:
+        """Send every request to ``endpoint`` with ``auth`` (``None``: remove it).
+
+        Without ``endpoint`` the credentials serve every endpoint that has none of its own.
+        A :class:`~mailadmin.wire.auth.SessionAuth` is bound to this transport, so its
+        logins go through it (same HTTP transport, logs, redaction).
+        """
+        if endpoint is not None:
+            self._endpoint_base(endpoint)  # an unknown name fails now, not on first use
+        if auth is None:
+            self._auths.pop(endpoint, None)
+            return
+        self._bind(auth)
+        self._auths[endpoint] = auth
+
+    def endpoint_url(self, endpoint: str | None, url: str = "") -> str:
+        """The absolute URL ``url`` stands for on ``endpoint`` (``None``: ``base_url``)."""
+        if endpoint is None:
+            import httpx
+
+            return str(_join(httpx.URL(self.base_url), url))
+        return str(self._endpoint_url(endpoint, url))
+
     async def aclose(self) -> None:
         """Close the connections. The transport opens new ones if used again."""
         client, self._client, self._loop = self._client, None, None
@@ -251,6 +296,50 @@ class Transport:
             await client.aclose()
 
     # -- machinery -------------------------------------------------------------------------
+
+    def _endpoint_base(self, endpoint: str) -> httpx.URL:
+        base = self._bases.get(endpoint)
+        if base is None:
+            if endpoint not in self.endpoints:
+                known = ", ".join(sorted(self.endpoints)) or "none"
+                raise errors.ConfigurationError(
+                    f"'{self.name}' has no endpoint named '{endpoint}' (configured: {known})"
+                )
+            import httpx
+
+            base = httpx.URL(self.endpoints[endpoint])
+            self._bases[endpoint] = base
+        return base
+
+    def _endpoint_url(self, endpoint: str, url: str) -> httpx.URL:
+        import httpx
+
+        base = self._endpoint_base(endpoint)
+        try:
+            return _join(base, url)
+        except httpx.InvalidURL as exc:
+            raise errors.ConfigurationError(
+                f"The address of '{self.name}' is not a valid URL",
+                debug={"url": self.redact(f"{base} + {url}"), "cause": str(exc)},
+            ) from None
+
+    def _auth_for(
+        self, endpoint: str | None, auth: httpx.Auth | tuple[str, str] | Literal[False] | None
+    ) -> Any:
+        import httpx
+
+        if auth is False:
+            return None  # httpx: no credentials at all, not even the client's defaults
+        if auth is None:
+            auth = self._auths.get(endpoint) if endpoint in self._auths else self._auths.get(None)
+            return httpx.USE_CLIENT_DEFAULT if auth is None else auth
+        self._bind(auth)
+        return auth
+
+    def _bind(self, auth: object) -> None:
+        bind = getattr(auth, "bind", None)
+        if callable(bind):
+            bind(self)
 
     def _get_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -561,6 +650,18 @@ def _is_retryable_error(exc: BaseException | None) -> bool:
     import httpx
 
     return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+
+
+def _join(base: httpx.URL, url: str) -> httpx.URL:
+    """``url`` joined onto ``base`` as httpx joins a client's ``base_url`` (the base path is
+    kept: ``https://h/v1.0`` + ``users`` is ``https://h/v1.0/users``); absolute URLs pass."""
+    import httpx
+
+    target = httpx.URL(url)
+    if target.is_absolute_url:
+        return target
+    path = base.raw_path if base.raw_path.endswith(b"/") else base.raw_path + b"/"
+    return base.copy_with(raw_path=path + target.raw_path.lstrip(b"/"))
 
 
 def _body_text(request: httpx.Request) -> str:
