@@ -313,34 +313,6 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@pass_state
-def report(state: _State) -> None:
-    """Mailboxes per tenant, licence use per instance and allocations kept by mailadmin
-    (allocated, used, remaining), over-use flagged."""
-
-    async def work(orch: Orchestrator) -> tuple[Any, Any, Any]:
-        with state.output.progress("reporting", len(orch.tenants)) as progress:
-            counts = await orch.count_all(progress=progress)
-        kept = [row for i in counts.items if i.value for row in orch.allocation_use(i.value)]
-        return counts, await orch.licences(), kept
-
-    counts, licences, kept = _run(state, work)
-    if state.output.as_json:
-        state.output.json({"mailboxes": counts, "licences": licences, "allocations": kept})
-    else:
-        state.output.table("Mailboxes", *count_table(counts.items))
-        state.output.table("Licences", *licence_table(licences.items))
-        if kept:
-            state.output.table(
-                "Allocations kept by mailadmin",
-                ["tenant", "add-on", "allocated", "used", "remaining", "over-used"],
-                [[r.tenant, r.addon, r.allocated, r.used, r.remaining, r.over_used] for r in kept],
-            )
-    if not (counts.ok and licences.ok):
-        raise SystemExit(EXIT_PROVIDER)
-
-
-@cli.command()
 @click.option(
     "--journal-dir", type=click.Path(file_okay=False), help="Keep the demo journal in this folder."
 )
@@ -487,3 +459,4 @@ def main(argv: list[str] | None = None) -> int:
 
 # The business-rules commands (store, resellers, customers, ...) register themselves on ``cli``.
 from mailadmin.cli import business as _business  # noqa: E402, F401
+from mailadmin.cli import reports as _reports  # noqa: E402, F401
