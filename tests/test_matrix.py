@@ -9,18 +9,20 @@ import pytest
 from click.testing import CliRunner
 
 from mailadmin.cli.commands import cli
-from mailadmin.contract.capabilities import Capabilities, Feature, Operation
+from mailadmin.contract.capabilities import KNOWN_ADDONS, Capabilities, Feature, Operation
 from mailadmin.contract.hookspecs import Register, hookimpl
 from mailadmin.contract.matrix import (
     capabilities_document,
     capability_matrix,
+    instance_matrix,
+    instance_rows,
     main,
     matrix_differences,
     parse_matrix,
 )
 from mailadmin.contract.models import MailboxKind
 from mailadmin.orchestration.registry import Registry, get_registry
-from mailadmin.reference.provider import MemoryProvider
+from mailadmin.reference.provider import MemoryProvider, MemorySettings
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "capabilities.md"
 
@@ -120,3 +122,50 @@ def test_providers_matrix_prints_it() -> None:
     result = CliRunner().invoke(cli, ["providers", "--matrix"])
     assert result.exit_code == 0, result.output
     assert result.output == capability_matrix(get_registry())
+
+
+class _NarrowSettings(MemorySettings):
+    sells_addons: bool = True
+
+
+class Narrow(MemoryProvider):
+    """The memory platform, where an instance set up without add-on sales has none."""
+
+    name = "narrow"
+    settings_model = _NarrowSettings
+
+    @classmethod
+    def capabilities_for(cls, settings: MemorySettings) -> Capabilities:
+        if not isinstance(settings, _NarrowSettings) or settings.sells_addons:
+            return cls.capabilities
+        return cls.capabilities.narrowed(
+            [f"addon:{name}" for name in KNOWN_ADDONS], "add-ons are not sold here"
+        )
+
+
+def test_the_instance_matrix_shows_what_each_instance_supports() -> None:
+    providers = {"shop-eu": Narrow({}), "panel-us": Narrow({"sells_addons": False})}
+    written = parse_matrix(instance_matrix(providers))
+    assert written["shop-eu"]["addon:storage_gb"].supported
+    assert written["panel-us"]["addon:storage_gb"] == Feature(
+        "addon:storage_gb", False, "add-ons are not sold here"
+    )
+    assert written["panel-us"]["create_mailbox:room"].supported
+    rows = {row["instance"]: row for row in instance_rows(providers)}
+    assert rows["shop-eu"]["narrowed"] == {}
+    assert rows["panel-us"]["narrowed"]["addon:mailboxes"] == "add-ons are not sold here"
+    assert "addon:mailboxes" not in rows["panel-us"]["capabilities"]
+    assert rows["panel-us"]["provider"] == "narrow"
+
+
+def test_capabilities_narrow_by_feature_with_a_reason() -> None:
+    full = MemoryProvider.capabilities
+    less = full.narrowed(["list_mailboxes", "create_mailbox:room", "addon:storage_gb"], "not here")
+    assert not less.supports("list_mailboxes") and less.reason("list_mailboxes") == "not here"
+    assert not less.supports("create_mailbox:room") and not less.supports("delete_mailbox:room")
+    assert less.supports("create_mailbox:shared") and less.supports("addon:mailboxes")
+    assert not less.supports("addon:storage_gb") and less.reason("addon:storage_gb") == "not here"
+    with pytest.raises(ValueError, match="not an optional feature"):
+        full.narrowed(["set_plan"], "required operations stay")
+    with pytest.raises(ValueError, match="needs a reason"):
+        full.narrowed(["addon:storage_gb"], "")

@@ -8,6 +8,7 @@ import pytest
 
 from mailadmin.contract import errors
 from mailadmin.contract.capabilities import Capabilities, Operation
+from mailadmin.contract.change import Applied, Change
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
@@ -22,7 +23,7 @@ from mailadmin.contract.models import (
     TenantRef,
 )
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider
-from mailadmin.contract.settings import PlanMapping
+from mailadmin.contract.settings import PlanMapping, ProviderSettings
 
 TENANT = TenantRef(name="example.com")
 _GAPS = {
@@ -224,3 +225,177 @@ async def test_hooks_see_every_call_and_may_veto_writes() -> None:
     with pytest.raises(errors.PolicyDenied, match="Upgrades are closed"):
         await vetoed.set_plan(MailboxRef(tenant=TENANT, address="a@example.com"), "mail")
     assert vetoed.writes == 0
+
+
+# -- the change pattern, the one dry-run rule, settings types and instance capabilities ------
+
+
+class ToySettings(ProviderSettings):
+    """Settings with a field of the toy's own: whether the admin may sell add-ons."""
+
+    reseller: bool = True
+
+
+class Shop(Provider[ToySettings]):
+    """A provider whose writes go through Change; the platform is a dict."""
+
+    name = "shop"
+    platform = "Shop"
+    settings_model = ToySettings
+    capabilities = Capabilities(addons=frozenset({"shared_mailbox"}), unsupported=_GAPS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plans: dict[str, str] = {}
+        self.limits: dict[str, int] = {}
+        self.sent: list[str] = []
+        self.accept = False
+
+    @classmethod
+    def capabilities_for(cls, settings: ToySettings) -> Capabilities:
+        if settings.reseller:
+            return cls.capabilities
+        return Capabilities(unsupported={**_GAPS, "addon:shared_mailbox": "not a reseller"})
+
+    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
+        async def put() -> str | None:
+            self.sent.append(f"plan {plan}")
+            self.plans[mailbox.address] = plan
+            return "op-7" if self.accept else None
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=self.plans.get(mailbox.address),
+                after=plan,
+                apply=put,
+                note="the quota follows the plan",
+            )
+        )
+
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
+        async def put() -> Applied[int]:
+            self.sent.append(f"{addon} {quantity}")
+            before, self.limits[str(addon)] = self.limits.get(str(addon)), quantity
+            return Applied(before=before, after=quantity)
+
+        return await self.change(
+            Change(
+                subject=tenant.name, before=self.limits.get(str(addon)), after=quantity, apply=put
+            )
+        )
+
+    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        return MailboxCount(tenant=tenant.name, by_kind={})
+
+    async def _get_licence(self) -> Licence:
+        return Licence(seats_licensed=None, seats_used=0)
+
+    async def _test_connection(self) -> ConnectionStatus:
+        return ConnectionStatus(ok=True, platform=self.platform)
+
+    async def _list_plans(self) -> list[NativePlan]:
+        return []
+
+
+ANNA = MailboxRef(tenant=TENANT, address="anna@example.com")
+
+
+def shop(**settings: Any) -> Shop:
+    return Shop({"plans": {"mail": {}, "sync": {}}, **settings})
+
+
+async def test_a_write_is_a_change_the_base_class_carries_out() -> None:
+    provider = shop()
+    first = await provider.set_plan(ANNA, "mail")
+    assert (first.operation, first.subject, first.outcome) == (
+        "set_plan",
+        ANNA.address,
+        Outcome.CHANGED,
+    )
+    assert (first.before, first.after, first.note) == (None, "mail", "the quota follows the plan")
+    again = await provider.set_plan(ANNA, "mail")
+    assert again.outcome is Outcome.UNCHANGED and provider.sent == ["plan mail"]
+
+
+async def test_a_dry_run_sends_nothing_and_every_result_says_how_the_call_was_made() -> None:
+    provider = shop()
+    await provider.set_plan(ANNA, "mail")
+    would = await provider.set_plan(ANNA, "sync", dry_run=True)
+    same = await provider.set_plan(ANNA, "mail", dry_run=True)
+    real_same = await provider.set_plan(ANNA, "mail")
+    assert (would.outcome, would.dry_run, would.before, would.after) == (
+        Outcome.CHANGED,
+        True,
+        "mail",
+        "sync",
+    )
+    assert (same.outcome, same.dry_run) == (Outcome.UNCHANGED, True)
+    assert (real_same.outcome, real_same.dry_run) == (Outcome.UNCHANGED, False)
+    assert provider.sent == ["plan mail"]
+
+
+async def test_the_base_class_corrects_a_plugin_that_gets_dry_run_wrong() -> None:
+    """Toy builds its own results and leaves dry_run False on an unchanged dry run."""
+    provider = toy()
+    await provider.set_plan(ANNA, "mail")
+    same = await provider.set_plan(ANNA, "mail", dry_run=True)
+    assert (same.outcome, same.dry_run) == (Outcome.UNCHANGED, True)
+
+
+async def test_an_operation_id_makes_the_change_accepted_and_applied_values_win() -> None:
+    provider = shop()
+    provider.accept = True
+    accepted = await provider.set_plan(ANNA, "sync")
+    assert (accepted.outcome, accepted.operation_id) == (Outcome.ACCEPTED, "op-7")
+    provider.limits["shared_mailbox"] = 3
+    result = await provider.apply_addon(TENANT, "shared_mailbox", 5)
+    assert (result.before, result.after, result.outcome) == (3, 5, Outcome.CHANGED)
+
+
+async def _noop() -> None:
+    return None
+
+
+async def test_change_outside_a_call_needs_an_operation_name() -> None:
+    provider = shop()
+    with pytest.raises(RuntimeError, match="operation="):
+        await provider.change(Change(subject="x", before=1, after=2, apply=_noop))
+    result = await provider.change(
+        Change(subject="x", before=1, after=1, apply=_noop), operation="probe"
+    )
+    assert (result.operation, result.outcome) == ("probe", Outcome.UNCHANGED)
+
+
+def test_settings_are_typed_by_the_class_parameter() -> None:
+    provider = shop(reseller=False)
+    assert isinstance(provider.settings, ToySettings) and provider.settings.reseller is False
+    with pytest.raises(TypeError, match="not the ToySettings its Provider"):
+
+        class Mismatch(Provider[ToySettings]):
+            settings_model = ProviderSettings
+
+
+async def test_capabilities_narrow_per_instance() -> None:
+    reseller, admin = shop(), shop(reseller=False)
+    assert reseller.instance_capabilities.supports("addon:shared_mailbox")
+    assert not admin.instance_capabilities.supports("addon:shared_mailbox")
+    assert Shop.capabilities.supports("addon:shared_mailbox")  # the class declares the most
+    with pytest.raises(errors.UnsupportedOperation, match="not a reseller"):
+        await admin.apply_addon(TENANT, "shared_mailbox", 2)
+    assert admin.sent == []
+
+
+def test_capabilities_for_may_not_widen_the_class() -> None:
+    class Greedy(Shop):
+        @classmethod
+        def capabilities_for(cls, settings: ToySettings) -> Capabilities:
+            gaps = {k: v for k, v in _GAPS.items() if k != "addon:storage_gb"}
+            return Capabilities(
+                addons=frozenset({"shared_mailbox", "storage_gb"}), unsupported=gaps
+            )
+
+    with pytest.raises(TypeError, match="widens the class's capabilities: addon:storage_gb"):
+        Greedy({"plans": {"mail": {}}})

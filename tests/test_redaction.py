@@ -115,3 +115,36 @@ def test_header_maps_lose_credential_values_only() -> None:
 )
 def test_sensitive_headers(name: str, sensitive: bool) -> None:
     assert is_sensitive_header(name) is sensitive
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"user": "anna", "password": "hunt', '{"user": "anna", "password": "***"'),
+        ('{"n": "userPassword", "_content": "hun', '{"n": "userPassword", "_content": "***"'),
+        ("<AuthRequest><password>hunt", "<AuthRequest><password>***"),
+        ("<pwd><![CDATA[hun", "<pwd>***"),
+        ('<user password="hun', '<user password="***"'),
+        ("login?user=a&password=hun", "login?user=a&password=***"),
+    ],
+)
+def test_a_secret_cut_off_at_the_end_of_the_text_is_masked(text: str, expected: str) -> None:
+    assert redact_fields(text) == expected
+
+
+def test_debug_detail_redacts_the_body_before_cutting_it() -> None:
+    """A body longer than the excerpt, cut in the middle of a secret, leaks none of it."""
+    import httpx
+
+    from mailadmin.wire.responses import excerpt, response_debug
+
+    filler = "x" * (1999 - len('{"note": "", "password": "'))
+    body = '{"note": "' + filler + '", "password": "hunter2-the-secret"}'
+    cut = len('{"note": "' + filler + '", "password": "hun')
+    assert len(excerpt("y" * 3000)) < cut + 10 and "hun" in body[:cut]  # the cut is mid-secret
+    response = httpx.Response(400, text=body, request=httpx.Request("POST", "https://h/api"))
+    debug = response_debug(response)
+    assert debug["body"].endswith('"password": "*...')  # cut inside the mask, not the secret
+    # also when the platform itself sent a cut body
+    cut_body = httpx.Response(500, text=body[:cut], request=httpx.Request("GET", "https://h/"))
+    assert "hun" not in response_debug(cut_body)["body"].rsplit(":", 1)[1]

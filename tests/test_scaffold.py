@@ -48,7 +48,9 @@ def test_new_plugin_writes_a_distribution(tmp_path: Path) -> None:
     assert '[project.entry-points.mailadmin]\nkerio = "mailadmin_kerio.plugin"' in pyproject
     assert 'name = "mailadmin-kerio"' in pyproject
     provider = (root / "src/mailadmin_kerio/provider.py").read_text()
-    assert "class KerioProvider(Provider):" in provider and 'name = "kerio"' in provider
+    assert (
+        "class KerioProvider(Provider[KerioSettings]):" in provider and 'name = "kerio"' in provider
+    )
     assert "$" not in provider  # every placeholder was filled
 
 

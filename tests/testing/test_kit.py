@@ -249,9 +249,9 @@ def test_an_unsupported_capability_is_a_skip_with_the_declared_reason(
         ]
     )
     # Rooms and equipment: created, counted, deleted and dry-run created (8); two add-ons,
-    # set and dry-run set (4); no add-on beyond the known ones, no over-licence seed, a
-    # variant that is not the registered class (3).
-    assert outcomes["skipped"] == 8 + 4 + 3
+    # set, dry-run set and the dry-run rule (6); no add-on beyond the known ones, no
+    # over-licence seed, a variant that is not the registered class (3).
+    assert outcomes["skipped"] == 8 + 6 + 3
     assert outcomes["passed"] > 30
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from mailadmin_ox.demo import sample_config
 from mailadmin_ox.mock.platform import OXMock
+from mailadmin_ox.provider import OXProvider
 
 from mailadmin.mock import MockServer
 
@@ -55,3 +57,37 @@ def post() -> Post:
     """``await post(server, "OXUserService", body, SOAPAction=...)``: POST a SOAP body to an
     in-process mock."""
     return _post
+
+
+PLANS = sample_config()["instances"]["ox"]["plans"]
+LOGINS = {
+    "context_admin": {"username": "oxadmin", "secret": "secret"},
+    "master_admin": {"username": "oxadminmaster", "secret": "secret"},
+    "reseller": {"username": "reseller", "secret": "secret"},
+}
+
+#: ``make(server, mode=..., **settings)``
+Make = Callable[..., OXProvider]
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[Callable[..., OXProvider]]:
+    """``make(server, mode=..., **settings)``: a provider talking to ``server`` in process."""
+    made: list[OXProvider] = []
+
+    def build(server: MockServer, mode: str = "context_admin", **settings: Any) -> OXProvider:
+        raw = {
+            "mode": mode,
+            "credentials": LOGINS[mode],
+            "plans": PLANS,
+            "context_id": 1,
+            "storage_base_mb": 1024,
+            **settings,
+        }
+        provider = OXProvider(raw, instance="ox-test", http=server.transport())
+        made.append(provider)
+        return provider
+
+    yield build
+    for provider in made:
+        await provider.aclose()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from mailadmin_ox.faults import to_error
-from mailadmin_ox.wire import SoapFault
 
 from mailadmin.contract import errors
+from mailadmin.wire.soap import SoapFault
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,20 @@ from typing import TYPE_CHECKING
 
 import httpx
 from mailadmin_ox.mock.platform import OXMock
-from mailadmin_ox.wire import child_text, read_body, read_fault
 
 from mailadmin.mock import Fault, MockServer
+from mailadmin.wire.soap import child_text, read_envelope, read_fault
 
 if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
     from conftest import Post
+
+
+def read_body(content: bytes) -> Element | None:
+    """The first element of an answer's SOAP body."""
+    return read_envelope(content, source="test").body
+
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -175,7 +183,7 @@ async def test_an_injected_server_error_is_a_soap_fault(post: Post) -> None:
     second = await post(server, "OXUserService", body)
 
     fault = read_fault(read_body(first.content))  # type: ignore[arg-type]
-    assert first.status_code == 500 and fault is not None and fault.detail == "RemoteException"
+    assert first.status_code == 500 and fault is not None and fault.detail_name == "RemoteException"
     assert second.status_code == 200
 
 

@@ -3,54 +3,28 @@ operation, in each mode, and how it reads OX's answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import canonicalize
 
 import pytest
-from mailadmin_ox.demo import sample_config
 from mailadmin_ox.mock.platform import OXMock
-from mailadmin_ox.provider import OXProvider
 
 from mailadmin.contract import errors
 from mailadmin.contract.models import MailboxKind, MailboxRef, NewMailbox, Outcome, TenantRef
 from mailadmin.mock import Fault, MockServer
 
 if TYPE_CHECKING:
-    from conftest import Load
+    from conftest import Load, Make
 
 EXAMPLE = TenantRef(name="example.com", native_id="1")
-PLANS = sample_config()["instances"]["ox"]["plans"]
+
+
+# The logins each mode signs in with (the shared ``make`` fixture uses the same).
 LOGINS = {
-    "context_admin": {"username": "oxadmin", "secret": "secret"},
-    "master_admin": {"username": "oxadminmaster", "secret": "secret"},
-    "reseller": {"username": "reseller", "secret": "secret"},
+    "context_admin": "oxadmin",
+    "master_admin": "oxadminmaster",
+    "reseller": "reseller",
 }
-
-Make = Callable[..., OXProvider]
-
-
-@pytest.fixture
-async def make() -> AsyncIterator[Callable[..., OXProvider]]:
-    """``make(server, mode=..., **settings)``: a provider talking to ``server`` in process."""
-    made: list[OXProvider] = []
-
-    def build(server: MockServer, mode: str = "context_admin", **settings: Any) -> OXProvider:
-        raw = {
-            "mode": mode,
-            "credentials": LOGINS[mode],
-            "plans": PLANS,
-            "context_id": 1,
-            "storage_base_mb": 1024,
-            **settings,
-        }
-        provider = OXProvider(raw, instance="ox-test", http=server.transport())
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        await provider.aclose()
 
 
 def _mailbox(address: str, tenant: TenantRef = EXAMPLE) -> MailboxRef:
@@ -434,7 +408,7 @@ async def test_connection_checks_the_login_of_each_mode(make: Make, mode: str) -
     server = MockServer(OXMock)
     good = await make(server, mode=mode).test_connection()
     bad = await make(
-        server, mode=mode, credentials={"username": LOGINS[mode]["username"], "secret": "nope"}
+        server, mode=mode, credentials={"username": LOGINS[mode], "secret": "nope"}
     ).test_connection()
 
     assert good.ok and not bad.ok

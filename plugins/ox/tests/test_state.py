@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mailadmin_ox.combinations import STOCK
-from mailadmin_ox.mock.state import OXFault, OXState
+from mailadmin_ox.mock.state import OXData, OXFault, OXState
 
 from mailadmin.mock import SeedError
 
@@ -311,3 +311,48 @@ def test_a_snapshot_seeds_an_identical_state() -> None:
 def test_a_bad_seed_is_refused_with_a_clear_error(seed: dict[str, object]) -> None:
     with pytest.raises(SeedError):
         OXState().load_seed(seed)
+
+
+def test_the_state_is_one_pydantic_model_and_its_dump_is_the_snapshot() -> None:
+    state = OXState()
+    state.contexts[1].restrictions["Context.MaxUser"] = "20"
+
+    assert isinstance(state.data, OXData)
+    assert state.snapshot() == {"operations": [], **state.data.model_dump(mode="json")}
+    [context] = [c for c in state.snapshot()["contexts"] if c["id"] == 1]
+    assert context["restrictions"] == {"Context.MaxUser": "20"}
+    assert {u["name"]: u["access_combination"] for u in context["users"]}["anna"] == "pim"
+
+
+@pytest.mark.parametrize(
+    ("seed", "where"),
+    [
+        ({"contexts": [{"id": "seven"}]}, "contexts.0.id"),
+        ({"tenants": []}, "tenants"),
+        ({"resellers": [{"password": "x"}]}, "resellers.0.name"),
+        ({"contexts": [{"id": 3, "resources": [{"name": "r"}]}]}, "contexts.0.resources.0.email"),
+    ],
+)
+def test_a_bad_seed_names_the_wrong_field_and_changes_nothing(
+    seed: dict[str, object], where: str
+) -> None:
+    state = OXState()
+    before = state.snapshot()
+
+    with pytest.raises(SeedError) as caught:
+        state.load_seed(seed)
+
+    assert where in str(caught.value)
+    assert state.snapshot() == before
+
+
+def test_reset_returns_to_the_documented_defaults() -> None:
+    state = OXState()
+    state.load_seed({"contexts": [{"id": 9, "name": "nine.example"}]})
+    state.contexts[1].restrictions["Context.MaxUser"] = "1"
+
+    state.reset()
+
+    assert sorted(state.contexts) == [1]
+    assert state.contexts[1].restrictions == {}
+    assert state.snapshot() == OXState().snapshot()

@@ -7,6 +7,7 @@ carrying the reason and fails any declared feature that does not work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -128,6 +129,39 @@ class Capabilities(BaseModel):
     def supports(self, key: str | Operation) -> bool:
         """True when the feature key (or operation) is declared supported."""
         return str(key) in self._supported_keys()
+
+    def narrowed(self, keys: Iterable[str | Operation], reason: str) -> Capabilities:
+        """A copy without these features, each unsupported with ``reason``.
+
+        Keys are operations (``"list_mailboxes"``), add-ons (``"addon:storage_gb"``) or
+        mailbox kinds of ``create_mailbox``/``delete_mailbox`` (``"create_mailbox:room"``;
+        a kind goes from both, as kinds are declared once). For ``capabilities_for``::
+
+            cls.capabilities.narrowed(["addon:mailboxes"], "a context admin sets no limits")
+        """
+        if not reason:
+            raise ValueError("a narrowed feature needs a reason")
+        operations, kinds, addons = set(self.operations), set(self.mailbox_kinds), set(self.addons)
+        gaps: dict[str, str] = {}
+        for key in map(str, keys):
+            head, _, tail = key.partition(":")
+            if head == "addon" and tail:
+                addons.discard(tail)
+                gaps[key] = reason
+            elif head in {op.value for op in _KIND_SCOPED} and tail:
+                kinds.discard(MailboxKind(tail))
+                gaps |= {f"{op.value}:{tail}": reason for op in _KIND_SCOPED}
+            elif head in {op.value for op in _OPTIONAL} and not tail:
+                operations.discard(Operation(head))
+                gaps[key] = reason
+            else:
+                raise ValueError(f"{key!r} is not an optional feature that can be narrowed")
+        return Capabilities(
+            operations=frozenset(operations),
+            mailbox_kinds=frozenset(kinds),
+            addons=frozenset(addons),
+            unsupported={**self.unsupported, **gaps},
+        )
 
     def reason(self, key: str | Operation) -> str:
         """Why a feature is unsupported ("" when it is supported)."""

@@ -18,17 +18,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.contract.capabilities import Feature
+from mailadmin.contract.capabilities import Capabilities, Feature
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mailadmin.contract.provider import Provider
     from mailadmin.orchestration.registry import Registry
 
 __all__ = [
     "capabilities_document",
     "capability_matrix",
+    "instance_matrix",
+    "instance_rows",
     "main",
     "matrix_differences",
+    "matrix_of",
     "parse_matrix",
     "provider_rows",
 ]
@@ -90,21 +95,32 @@ def provider_rows(registry: Registry) -> list[dict[str, Any]]:
 
 
 def capability_matrix(registry: Registry) -> str:
-    """Markdown: a table with one row per feature and one column per provider ("yes" or
-    "no"), then every gap with the reason its provider declares."""
-    classes = _classes(registry)
-    if not classes:
+    """Markdown: a table with one row per feature and one column per installed provider
+    class ("yes" or "no"), then every gap with the reason its provider declares."""
+    return matrix_of({name: cls.capabilities for name, cls in _classes(registry).items()})
+
+
+def instance_matrix(providers: Mapping[str, Provider]) -> str:
+    """The same table with one column per configured instance (``{"ox-eu": provider}``),
+    each showing what that instance supports: its class's capabilities narrowed by its
+    settings (``Provider.instance_capabilities``)."""
+    return matrix_of({name: p.instance_capabilities for name, p in providers.items()})
+
+
+def matrix_of(columns: Mapping[str, Capabilities]) -> str:
+    """The Markdown matrix of any columns: name -> capabilities."""
+    if not columns:
         return "No providers are installed.\n"
-    names = list(classes)
+    names = list(columns)
     keys: list[str] = []
-    for cls in classes.values():
-        keys += [f.key for f in cls.capabilities.features() if f.key not in keys]
+    for caps in columns.values():
+        keys += [f.key for f in caps.features() if f.key not in keys]
     lines = ["| feature | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     gaps: list[str] = []
     for key in keys:
         cells = []
         for name in names:
-            caps = classes[name].capabilities
+            caps = columns[name]
             supported = caps.supports(key)
             cells.append("yes" if supported else "no")
             if not supported:
@@ -113,6 +129,29 @@ def capability_matrix(registry: Registry) -> str:
     if gaps:
         lines += ["", _GAPS_HEADING, "", *gaps]
     return "\n".join(lines) + "\n"
+
+
+def instance_rows(providers: Mapping[str, Provider]) -> list[dict[str, Any]]:
+    """One row per configured instance: instance, provider, platform, the features it
+    supports and those its settings take away from its class (key -> reason)."""
+    rows = []
+    for instance, provider in providers.items():
+        declared = type(provider).capabilities
+        own = provider.instance_capabilities
+        rows.append(
+            {
+                "instance": instance,
+                "provider": provider.name,
+                "platform": provider.platform,
+                "capabilities": [f.key for f in own.features() if f.supported],
+                "narrowed": {
+                    f.key: own.reason(f.key)
+                    for f in declared.features()
+                    if f.supported and not own.supports(f.key)
+                },
+            }
+        )
+    return rows
 
 
 def capabilities_document(registry: Registry) -> str:

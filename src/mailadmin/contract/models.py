@@ -220,7 +220,9 @@ class ChangeResult(_Model, Generic[T]):
     """What a write did, with the state before and after.
 
     ``subject`` names what was written (``"anna@example.com"``, ``"example.com"``);
-    ``dry_run`` is true when nothing was sent and ``after`` is what would be.
+    ``dry_run`` is true exactly when the call was made as a dry run, whatever the outcome
+    (nothing was sent and ``after`` is what would be); the provider base class sets it.
+    ``note``: a short user-facing remark of the provider (``""`` when none).
     """
 
     operation: str

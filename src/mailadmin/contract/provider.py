@@ -15,13 +15,16 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast, final
 
 import pydantic
+from typing_extensions import TypeVar as DefaultTypeVar
 
 from mailadmin.contract import errors
 from mailadmin.contract.capabilities import REQUIRED, Capabilities, Operation
+from mailadmin.contract.change import Applied, Change
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
@@ -32,6 +35,7 @@ from mailadmin.contract.models import (
     MailboxRef,
     NativePlan,
     NewMailbox,
+    Outcome,
     TenantRef,
 )
 from mailadmin.contract.settings import PlanMapping, ProviderSettings
@@ -44,10 +48,15 @@ if TYPE_CHECKING:
 
     from mailadmin.wire.transport import Transport
 
-__all__ = ["CallHooks", "CallInfo", "Provider"]
+__all__ = ["CallHooks", "CallInfo", "Provider", "SettingsT"]
 
 log = logging.getLogger("mailadmin.contract.provider")
 R = TypeVar("R")
+T = TypeVar("T")
+#: The settings model of a provider class; a bare ``Provider`` means ``Provider[ProviderSettings]``.
+SettingsT = DefaultTypeVar(
+    "SettingsT", bound=ProviderSettings, default=ProviderSettings, covariant=True
+)
 
 
 @dataclass(frozen=True)
@@ -89,17 +98,24 @@ class CallHooks:
         """Called with the normalised error of a call that failed."""
 
 
+_current_operation: ContextVar[str] = ContextVar("mailadmin_operation", default="")
 _WRITES = frozenset({"set_plan", "apply_addon", "create_mailbox", "delete_mailbox"})
 _PUBLIC = tuple(op.value for op in Operation)
 
 
-class Provider:
-    """Base class of every platform provider.
+class Provider(Generic[SettingsT]):
+    """Base class of every platform provider, generic over its settings model.
 
     Subclasses set ``name`` (registry key, ``"ox"``), ``platform`` (display name),
-    ``capabilities`` and, when they need more settings, ``settings_model``; then they
-    implement ``_set_plan``, ``_count_mailboxes``, ``_apply_addon``, ``_get_licence``,
-    ``_test_connection``, ``_list_plans`` and any optional operation they declare.
+    ``capabilities`` and, when they need more settings, ``settings_model`` (and name it
+    as the type parameter, ``class OxProvider(Provider[OxSettings])``, so ``self.settings``
+    is typed without casts); then they implement ``_set_plan``, ``_count_mailboxes``,
+    ``_apply_addon``, ``_get_licence``, ``_test_connection``, ``_list_plans`` and any
+    optional operation they declare. Writes describe themselves as a
+    :class:`~mailadmin.contract.change.Change` and return ``await self.change(...)``.
+
+    ``capabilities`` is what the class can do at most; :meth:`capabilities_for` narrows it
+    by an instance's settings, and :attr:`instance_capabilities` is what one instance does.
 
     A provider is an async context manager; leaving it closes its HTTP connections.
     """
@@ -117,6 +133,8 @@ class Provider:
             "addon:storage_gb": "not implemented",
         }
     )
+    # A ClassVar cannot name the type parameter; the class check below makes sure the model
+    # is the parameter (or a subclass of it), so ``self.settings`` is what its type says.
     settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -125,7 +143,7 @@ class Provider:
 
     def __init__(
         self,
-        settings: ProviderSettings | Mapping[str, Any] | None = None,
+        settings: SettingsT | ProviderSettings | Mapping[str, Any] | None = None,
         *,
         instance: str | None = None,
         http: httpx.AsyncBaseTransport | None = None,
@@ -138,11 +156,24 @@ class Provider:
         httpx transport to use instead of the one named in the settings (tests inject a
         respx router or a mock's ASGI app here); ``hooks``: receives every call.
         """
-        self.settings = _validate_settings(type(self), settings)
+        self.settings: SettingsT = _validate_settings(type(self), settings)
         self.instance = instance or self.name
+        #: What this instance supports: the class's capabilities narrowed by its settings.
+        self.instance_capabilities: Capabilities = _narrowed(type(self), self.settings)
         self.hooks = hooks or CallHooks()
         self._http_override = http
         self._transport: Transport | None = None
+
+    @classmethod
+    # A classmethod reads settings of its own class only; covariance is safe here.
+    def capabilities_for(cls, settings: SettingsT) -> Capabilities:  # type: ignore[misc]
+        """The capabilities of an instance with these settings (default: the class's).
+
+        Override to narrow by settings, never to widen: an OX instance signed in as a
+        context admin has no add-ons, say. Every key the class supports and the instance
+        does not needs a reason in the returned ``unsupported``.
+        """
+        return cls.capabilities
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -176,7 +207,7 @@ class Provider:
             await self._transport.aclose()
             self._transport = None
 
-    async def __aenter__(self) -> Provider:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -324,9 +355,10 @@ class Provider:
     # -- machinery ------------------------------------------------------------------------
 
     def _require(self, feature: str | Operation) -> None:
-        if not self.capabilities.supports(feature):
+        capabilities = self.instance_capabilities
+        if not capabilities.supports(feature):
             raise errors.UnsupportedOperation(
-                str(feature), self.instance, self.capabilities.reason(feature)
+                str(feature), self.instance, capabilities.reason(feature)
             )
 
     async def _call(
@@ -336,18 +368,64 @@ class Provider:
         dry_run: bool,
         impl: Callable[[], Awaitable[R]],
     ) -> R:
+        # A call made inside an outer dry run is one too (the scope cannot be left).
+        dry_run = dry_run or dry_run_active()
         call = CallInfo(self.instance, self.name, operation.value, arguments, dry_run)
         self.hooks.before(self, call)
+        token = _current_operation.set(operation.value)
         try:
             with dry_run_scope(dry_run), _log_call(call):
                 result = await impl()
+            # The one dry-run rule, applied here so no plugin can get it wrong.
+            if isinstance(result, ChangeResult) and result.dry_run is not dry_run:
+                result = result.model_copy(update={"dry_run": dry_run})
         except Exception as exc:
             error = normalise(exc, self.instance)
             self.hooks.error(self, call, error)
             if error is exc:
                 raise
             raise error from exc
+        finally:
+            _current_operation.reset(token)
         self.hooks.after(self, call, result)
+        return result
+
+    async def change(self, change: Change[T], *, operation: str | None = None) -> ChangeResult[T]:
+        """Carry out a described write and report it; see :mod:`mailadmin.contract.change`.
+
+        ``before == after`` (or ``change.same``): ``unchanged``, nothing is sent. A dry
+        run: ``changed``, nothing is sent. Otherwise ``change.apply()`` runs once; an
+        operation id it returns makes the outcome ``accepted``. ``operation`` defaults to
+        the contract operation being called (``"set_plan"``).
+        """
+        name = operation or _current_operation.get()
+        if not name:
+            raise RuntimeError("Provider.change() needs operation= outside a provider call")
+        result: ChangeResult[T] = ChangeResult[T](
+            operation=name,
+            subject=change.subject,
+            outcome=Outcome.CHANGED,
+            before=change.before,
+            after=change.after,
+            note=change.note,
+            dry_run=self.dry_run,
+        )
+        if not change.needed:
+            return result.model_copy(update={"outcome": Outcome.UNCHANGED})
+        if self.dry_run:
+            return result
+        applied = await change.apply()
+        if isinstance(applied, str):
+            return result.model_copy(update={"outcome": Outcome.ACCEPTED, "operation_id": applied})
+        if isinstance(applied, Applied):
+            update: dict[str, Any] = {}
+            if applied.before is not None:
+                update["before"] = applied.before
+            if applied.after is not None:
+                update["after"] = applied.after
+            if applied.operation_id is not None:
+                update |= {"outcome": Outcome.ACCEPTED, "operation_id": applied.operation_id}
+            return result.model_copy(update=update)
         return result
 
 
@@ -393,9 +471,10 @@ def _describe(error: Any) -> str:
 
 
 def _validate_settings(
-    cls: type[Provider], settings: ProviderSettings | Mapping[str, Any] | None
-) -> ProviderSettings:
-    model = cls.settings_model
+    cls: type[Provider[SettingsT]], settings: ProviderSettings | Mapping[str, Any] | None
+) -> SettingsT:
+    # _check_subclass made sure settings_model is the class's type parameter (or narrower).
+    model = cast("type[SettingsT]", cls.settings_model)
     if isinstance(settings, model):
         return settings
     raw = settings.model_dump() if isinstance(settings, ProviderSettings) else dict(settings or {})
@@ -408,8 +487,26 @@ def _validate_settings(
         ) from None
 
 
+def _narrowed(cls: type[Provider[Any]], settings: ProviderSettings) -> Capabilities:
+    """``cls.capabilities_for(settings)``, refused when it claims more than the class."""
+    own = cls.capabilities_for(settings)
+    wider = [f.key for f in own.features() if f.supported and not cls.capabilities.supports(f.key)]
+    if wider:
+        raise TypeError(
+            f"{cls.__qualname__}.capabilities_for widens the class's capabilities: "
+            + ", ".join(wider)
+        )
+    return own
+
+
 def _check_subclass(cls: type[Provider]) -> None:
     """Refuse a provider class that drifts from the contract."""
+    declared = _settings_parameter(cls)
+    if declared is not None and not issubclass(cls.settings_model, declared):
+        raise TypeError(
+            f"{cls.__qualname__}.settings_model is {cls.settings_model.__qualname__}, "
+            f"not the {declared.__qualname__} its Provider[...] base names"
+        )
     for public in _PUBLIC:
         if public in cls.__dict__:
             raise TypeError(
@@ -442,3 +539,20 @@ def _check_subclass(cls: type[Provider]) -> None:
     ]
     if missing:
         raise TypeError(f"{cls.__qualname__} declares but does not implement: {', '.join(missing)}")
+
+
+def _settings_parameter(cls: type[Provider]) -> type[ProviderSettings] | None:
+    """The settings model named in ``Provider[...]`` among the bases of ``cls``, if any."""
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            args = getattr(base, "__args__", ())
+            origin = getattr(base, "__origin__", None)
+            if (
+                isinstance(origin, type)
+                and issubclass(origin, Provider)
+                and args
+                and isinstance(args[0], type)
+                and issubclass(args[0], ProviderSettings)
+            ):
+                return args[0]
+    return None

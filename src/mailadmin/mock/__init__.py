@@ -35,7 +35,7 @@ from mailadmin.mock.router import MockRouter
 from mailadmin.mock.routes import Handler, Route
 from mailadmin.mock.serve import serve, serve_forever
 from mailadmin.mock.server import MockServer, MockTransport
-from mailadmin.mock.state import MockState, SeedError, read_seed
+from mailadmin.mock.state import MockState, ModelState, SeedError, read_seed
 
 __all__ = [
     "AsyncOperation",
@@ -52,6 +52,7 @@ __all__ = [
     "MockServer",
     "MockState",
     "MockTransport",
+    "ModelState",
     "OperationFailed",
     "OperationState",
     "Operations",

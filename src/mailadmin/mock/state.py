@@ -9,6 +9,10 @@ Subclasses implement three methods: ``reset()`` (back to the documented defaults
 ``super().reset()`` first), ``snapshot()`` (a JSON-able dict) and ``load_seed(data)``
 (apply a seed document, usually the shape ``snapshot()`` returns, so a snapshot can be
 saved and loaded again).
+
+:class:`ModelState` does all three for a state whose data is one pydantic model: the
+snapshot is the model dumped as JSON, a seed is validated against the model (a
+:class:`SeedError` names every wrong field) and merged in, reset builds the defaults.
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from mailadmin.contract import errors
 from mailadmin.mock.clock import Clock, SystemClock
 from mailadmin.mock.operations import Operations
 
-__all__ = ["MockState", "SeedError", "read_seed"]
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = ["MockState", "ModelState", "SeedError", "read_seed"]
+
+M = TypeVar("M", bound="BaseModel")
 
 
 class SeedError(ValueError):
@@ -56,6 +65,68 @@ class MockState:
         """
         if data:
             raise SeedError(f"this platform takes no seed (got {', '.join(sorted(data))})")
+
+
+class ModelState(MockState, Generic[M]):
+    """A :class:`MockState` whose data is one pydantic model, ``self.data``.
+
+    A subclass sets ``model`` (the data's class) and may override :meth:`defaults` (the
+    documented defaults; the model built without arguments otherwise), ``seed_model``
+    (the class a seed is validated against; ``model`` otherwise) and :meth:`apply_seed`
+    (how a validated seed merges in; each top-level field the seed sets replaces that
+    field otherwise)::
+
+        class Data(BaseModel):
+            domains: dict[str, Domain] = {}
+
+        class MyState(ModelState[Data]):
+            model = Data
+    """
+
+    model: ClassVar[type[BaseModel]]
+    seed_model: ClassVar[type[BaseModel] | None] = None
+    data: M
+
+    def defaults(self) -> M:
+        """The documented default data (a fresh object on every call)."""
+        return cast("M", self.model())
+
+    def reset(self) -> None:
+        """Back to :meth:`defaults`."""
+        super().reset()
+        self.data = self.defaults()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The data dumped as JSON (``model_dump(mode="json")``), plus the operations."""
+        dumped: dict[str, Any] = self.data.model_dump(mode="json")
+        return {**super().snapshot(), **dumped}
+
+    def load_seed(self, data: Mapping[str, Any]) -> None:
+        """Validate ``data`` against ``seed_model`` (a :class:`SeedError` lists every wrong
+        field) and merge it with :meth:`apply_seed`. The ``operations`` key of a snapshot
+        is ignored, so a snapshot loads back."""
+        import pydantic
+
+        raw = {key: value for key, value in data.items() if key != "operations"}
+        schema = self.seed_model or self.model
+        try:
+            seed = schema.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            raise SeedError(_seed_errors(exc)) from None
+        self.apply_seed(seed)
+
+    def apply_seed(self, seed: BaseModel) -> None:
+        """Merge a validated seed: each top-level field it sets replaces that field."""
+        for name in seed.model_fields_set:
+            setattr(self.data, name, getattr(seed, name))
+
+
+def _seed_errors(exc: Any) -> str:
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']) or '(seed)'}: {error['msg']}"
+        for error in exc.errors()
+    ]
+    return "invalid seed: " + "; ".join(problems)
 
 
 def read_seed(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The reference provider: the whole contract over the memory platform's JSON API.
 
-Plugin authors: copy this file. Each operation reads what it needs, decides (unchanged,
-dry run, change), then writes once; answers are parsed into small tolerant models; every
-platform error code maps to one mailadmin error with a user-safe message, the platform's
-own words kept in ``error.debug``.
+Plugin authors: copy this file. It imports from :mod:`mailadmin.sdk` only. Each write
+reads what is there, describes the write as a :class:`~mailadmin.sdk.Change` and returns
+``await self.change(...)`` (the base class decides unchanged, dry run or change);
+answers are parsed into small tolerant models; the platform's error codes map to
+mailadmin errors in one :class:`~mailadmin.sdk.ErrorTable` with user-safe messages, the
+platform's own words kept in ``error.debug``.
 
 Settings (``[instances.<name>]``, provider ``"memory"``)::
 
@@ -32,12 +34,19 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from mailadmin.contract import errors
-from mailadmin.contract.capabilities import KNOWN_ADDONS, Capabilities, Operation
-from mailadmin.contract.models import (
+from mailadmin.sdk import (
+    KNOWN_ADDONS,
     AddonRef,
+    Applied,
+    CallHooks,
+    Capabilities,
+    Change,
     ChangeResult,
     ConnectionStatus,
+    Credentials,
+    ErrorRule,
+    ErrorTable,
+    JsonClient,
     Licence,
     LicenceFeature,
     LicenceState,
@@ -47,19 +56,20 @@ from mailadmin.contract.models import (
     MailboxRef,
     NativePlan,
     NewMailbox,
-    Outcome,
+    Operation,
+    PlanMapping,
+    Provider,
+    ProviderSettings,
     TenantRef,
+    errors,
 )
-from mailadmin.contract.provider import CallHooks, Provider
-from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
-from mailadmin.wire.transport import raise_for_status
 
 if TYPE_CHECKING:
     import httpx
 
     from mailadmin.mock import MockServer
 
-__all__ = ["DEFAULT_PLANS", "MemoryPlan", "MemoryProvider", "MemorySettings"]
+__all__ = ["DEFAULT_PLANS", "ERRORS", "MemoryPlan", "MemoryProvider", "MemorySettings"]
 
 _MAX_PAGES = 1000
 
@@ -170,7 +180,7 @@ _KIND_ALLOCATIONS = {
 }
 
 
-class MemoryProvider(Provider):
+class MemoryProvider(Provider[MemorySettings]):
     """Provider of the in-memory reference platform (every operation, all four kinds)."""
 
     name = "memory"
@@ -192,8 +202,8 @@ class MemoryProvider(Provider):
         http: httpx.AsyncBaseTransport | None = None,
         hooks: CallHooks | None = None,
     ) -> None:
-        """As :class:`~mailadmin.contract.provider.Provider`; with neither ``endpoint`` nor
-        ``http``, a private in-process memory platform answers (``mock_server``)."""
+        """As :class:`~mailadmin.sdk.Provider`; with neither ``endpoint`` nor ``http``, a
+        private in-process memory platform answers (``mock_server``)."""
         self.mock_server: MockServer | None = None
         if http is None and not _endpoint_of(settings):
             from mailadmin.mock import MockServer
@@ -203,14 +213,23 @@ class MemoryProvider(Provider):
             http = self.mock_server.transport()
         super().__init__(settings, instance=instance, http=http, hooks=hooks)
 
+    @property
+    def api(self) -> JsonClient:
+        """The platform's JSON API, signed in with HTTP Basic (cheap to build)."""
+        import httpx
+
+        credentials = self.settings.credentials
+        auth = httpx.BasicAuth(credentials.username, credentials.secret.get_secret_value())
+        return JsonClient(self.http, name=self.instance, errors=ERRORS, auth=auth)
+
     # -- required operations -------------------------------------------------------------
 
     async def _test_connection(self) -> ConnectionStatus:
-        answer = await self._get("/api/ping", operation="ping")
+        answer = await self.api.get("/api/ping", operation="ping")
         return ConnectionStatus(ok=True, platform=self.platform, version=answer.get("version"))
 
     async def _list_plans(self) -> list[NativePlan]:
-        answer = await self._get("/api/plans", operation="list_plans")
+        answer = await self.api.get("/api/plans", operation="list_plans")
         plans = [_Plan.model_validate(item) for item in answer.get("plans", [])]
         return [
             NativePlan(
@@ -224,7 +243,7 @@ class MemoryProvider(Provider):
         ]
 
     async def _get_licence(self) -> Licence:
-        licence = _Licence.model_validate(await self._get("/api/licence", operation="licence"))
+        licence = _Licence.model_validate(await self.api.get("/api/licence", operation="licence"))
         return Licence(
             seats_licensed=licence.seats.licensed,
             seats_used=licence.seats.used,
@@ -254,39 +273,35 @@ class MemoryProvider(Provider):
                 f"{mailbox.address} is a {current.kind.value} mailbox; only user mailboxes "
                 "have a plan"
             )
-        before = self._neutral(current.plan) or current.plan
-        result = ChangeResult[str](
-            operation="set_plan",
-            subject=mailbox.address,
-            outcome=Outcome.CHANGED,
-            before=before,
-            after=plan,
-        )
-        if current.plan == target.native and target.quota_mb in (None, current.quota_mb):
-            return result.model_copy(update={"outcome": Outcome.UNCHANGED})
-        if self.dry_run:
-            return result.model_copy(update={"dry_run": True})
-        response = await self._send(
-            "PUT",
-            f"{_mailbox_path(mailbox)}/plan",
-            operation="change_plan",
-            json={"plan": target.native, "quota_mb": target.quota_mb},
-            idempotent=True,  # an absolute target: sending it twice changes nothing more
-            subject=mailbox.address,
-        )
-        change = _PlanChange.model_validate(self._json(response))
-        if change.operation is not None:
+
+        async def put_plan() -> str | None:
+            answer = await self.api.put(
+                f"{_mailbox_path(mailbox)}/plan",
+                json={"plan": target.native, "quota_mb": target.quota_mb},
+                idempotent=True,  # an absolute target: sending it twice changes nothing more
+                operation="change_plan",
+                subject=mailbox.address,
+            )
+            change = _PlanChange.model_validate(answer)
+            if change.operation is None:
+                return None
             if change.operation.state == "failed":
                 raise errors.ProviderError(
                     f"The plan change of {mailbox.address} failed",
                     debug={"operation": change.operation.model_dump()},
                 )
-            return result.model_copy(
-                update={"outcome": Outcome.ACCEPTED, "operation_id": change.operation.id}
+            return change.operation.id  # the platform finishes it later: accepted
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=self._neutral(current.plan) or current.plan,
+                after=plan,
+                apply=put_plan,
+                # The plan name alone hides a quota that drifted: compare both.
+                same=current.plan == target.native and target.quota_mb in (None, current.quota_mb),
             )
-        if not change.changed:
-            return result.model_copy(update={"outcome": Outcome.UNCHANGED})
-        return result
+        )
 
     async def _apply_addon(
         self, tenant: TenantRef, addon: AddonRef, quantity: int
@@ -294,32 +309,26 @@ class MemoryProvider(Provider):
         allocation = self._allocation(addon)
         state = await self._tenant(tenant)
         current = state.allocations.get(allocation)
-        result = ChangeResult[int](
-            operation="apply_addon",
-            subject=tenant.name,
-            outcome=Outcome.CHANGED,
-            before=current,
-            after=quantity,
-        )
-        if current == quantity:
-            return result.model_copy(update={"outcome": Outcome.UNCHANGED})
         in_use = state.usage.get(allocation, 0)
-        if quantity < in_use:
+        if current != quantity and quantity < in_use:
             raise errors.ConflictError(
                 f"The {addon} add-on of {tenant.name} cannot go below the {in_use} in use"
             )
-        if self.dry_run:
-            return result.model_copy(update={"dry_run": True})
-        response = await self._send(
-            "PUT",
-            f"{_tenant_path(tenant)}/allocations/{quote(allocation, safe=':')}",
-            operation="set_allocation",
-            json={"quantity": quantity},
-            idempotent=True,  # absolute, so a retry is harmless
-            subject=tenant.name,
+
+        async def put_allocation() -> Applied[int]:
+            answer = await self.api.put(
+                f"{_tenant_path(tenant)}/allocations/{quote(allocation, safe=':')}",
+                json={"quantity": quantity},
+                idempotent=True,  # absolute, so a retry is harmless
+                operation="set_allocation",
+                subject=tenant.name,
+            )
+            change = _AllocationChange.model_validate(answer)
+            return Applied(before=change.before, after=change.after)
+
+        return await self.change(
+            Change(subject=tenant.name, before=current, after=quantity, apply=put_allocation)
         )
-        change = _AllocationChange.model_validate(self._json(response))
-        return result.model_copy(update={"before": change.before, "after": change.after})
 
     # -- optional operations --------------------------------------------------------------
 
@@ -337,91 +346,75 @@ class MemoryProvider(Provider):
             ):
                 raise errors.ConflictError(f"{mailbox.address} already exists, set up otherwise")
             found = self._to_mailbox(existing)
-            return ChangeResult[Mailbox](
-                operation="create_mailbox",
-                subject=mailbox.address,
-                outcome=Outcome.UNCHANGED,
-                before=found,
-                after=found,
+            return await self.change(
+                Change(subject=mailbox.address, before=found, after=found, apply=_nothing)
             )
         user = mailbox.kind is MailboxKind.USER
         target = self._plan(mailbox.plan) if user and mailbox.plan else None
         if self.dry_run:
+            # A dry run reports what the write would do, refusals included.
             await self._check_room(tenant, mailbox, target)
-            planned = Mailbox(
-                address=mailbox.address,
-                kind=mailbox.kind,
-                display_name=mailbox.display_name,
-                plan=mailbox.plan,
-                quota_mb=target.quota_mb if target else None,
-            )
-            return ChangeResult[Mailbox](
+        planned = Mailbox(
+            address=mailbox.address,
+            kind=mailbox.kind,
+            display_name=mailbox.display_name,
+            plan=mailbox.plan,
+            quota_mb=target.quota_mb if target else None,
+        )
+
+        async def post_mailbox() -> Applied[Mailbox]:
+            body: dict[str, Any] = {
+                "address": mailbox.address,
+                "kind": mailbox.kind.value,
+                "display_name": mailbox.display_name,
+            }
+            if target is not None:
+                body |= {"plan": target.native, "quota_mb": target.quota_mb}
+            if mailbox.password is not None:
+                password = mailbox.password.get_secret_value()
+                self.http.add_secret(password)  # never in a log line or an error's debug
+                body["password"] = password
+            answer = await self.api.post(
+                f"{_tenant_path(tenant)}/mailboxes",
+                json=body,
                 operation="create_mailbox",
                 subject=mailbox.address,
-                outcome=Outcome.CHANGED,
-                after=planned,
-                dry_run=True,
             )
-        body: dict[str, Any] = {
-            "address": mailbox.address,
-            "kind": mailbox.kind.value,
-            "display_name": mailbox.display_name,
-        }
-        if target is not None:
-            body |= {"plan": target.native, "quota_mb": target.quota_mb}
-        if mailbox.password is not None:
-            password = mailbox.password.get_secret_value()
-            self.http.add_secret(password)  # never in a log line or an error's debug
-            body["password"] = password
-        response = await self._send(
-            "POST",
-            f"{_tenant_path(tenant)}/mailboxes",
-            operation="create_mailbox",
-            json=body,
-            subject=mailbox.address,
-        )
-        created = self._to_mailbox(_Mailbox.model_validate(self._json(response)))
-        return ChangeResult[Mailbox](
-            operation="create_mailbox",
-            subject=mailbox.address,
-            outcome=Outcome.CHANGED,
-            after=created,
+            return Applied(after=self._to_mailbox(_Mailbox.model_validate(answer)))
+
+        return await self.change(
+            Change(subject=mailbox.address, before=None, after=planned, apply=post_mailbox)
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
         existing = await self._get_mailbox(mailbox)
-        result = ChangeResult[Mailbox](
-            operation="delete_mailbox",
-            subject=mailbox.address,
-            outcome=Outcome.CHANGED,
-            before=self._to_mailbox(existing) if existing else None,
+
+        async def delete() -> None:
+            await self.api.delete(
+                _mailbox_path(mailbox),
+                operation="delete_mailbox",
+                subject=mailbox.address,
+                missing="mailbox_not_found",  # deleted meanwhile: the target holds
+            )
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=self._to_mailbox(existing) if existing else None,
+                after=None,
+                apply=delete,
+            )
         )
-        if existing is None:
-            return result.model_copy(update={"outcome": Outcome.UNCHANGED})
-        if self.dry_run:
-            return result.model_copy(update={"dry_run": True})
-        response = await self._send(
-            "DELETE",
-            _mailbox_path(mailbox),
-            operation="delete_mailbox",
-            idempotent=True,
-            subject=mailbox.address,
-            missing_ok=True,
-        )
-        if response.status_code == 404:  # deleted meanwhile: the target holds
-            return result.model_copy(update={"outcome": Outcome.UNCHANGED})
-        return result
 
     # -- mapping ---------------------------------------------------------------------------
 
     def _plan(self, name: str) -> MemoryPlan:
-        plan = self.plan(name)
-        assert isinstance(plan, MemoryPlan)  # settings_model types every plan
-        return plan
+        self.plan(name)  # a user-safe error for an unknown plan
+        return self.settings.plans[name]
 
     def _neutral(self, native: str | None) -> str | None:
         for neutral, plan in self.settings.plans.items():
-            if isinstance(plan, MemoryPlan) and plan.native == native:
+            if plan.native == native:
                 return neutral
         return None
 
@@ -446,7 +439,7 @@ class MemoryProvider(Provider):
         self, tenant: TenantRef, mailbox: NewMailbox, target: MemoryPlan | None
     ) -> None:
         """Refuse, as the platform would, a mailbox the tenant's allocations leave no room
-        for (dry runs must report what the write would do)."""
+        for."""
         state = await self._tenant(tenant)
         if mailbox.kind is MailboxKind.USER:
             native = target.native if target else "basic"
@@ -460,7 +453,7 @@ class MemoryProvider(Provider):
                     f"No add-on allocation is left for {mailbox.address}; buy more to continue"
                 )
 
-    # -- talking to the platform ----------------------------------------------------------
+    # -- reading the platform --------------------------------------------------------------
 
     async def _mailboxes(self, tenant: TenantRef) -> list[_Mailbox]:
         url: str | None = f"{_tenant_path(tenant)}/mailboxes"
@@ -468,113 +461,76 @@ class MemoryProvider(Provider):
         for _ in range(_MAX_PAGES):
             if url is None:
                 return found
-            page = _Page.model_validate(
-                await self._get(url, operation="list_mailboxes", subject=tenant.name)
-            )
+            answer = await self.api.get(url, operation="list_mailboxes", subject=tenant.name)
+            page = _Page.model_validate(answer)
             found.extend(page.mailboxes)
             url = page.next
         raise errors.ProtocolError(f"{self.instance} kept sending more pages of mailboxes")
 
     async def _tenant(self, tenant: TenantRef) -> _Tenant:
-        answer = await self._get(_tenant_path(tenant), operation="get_tenant", subject=tenant.name)
+        answer = await self.api.get(
+            _tenant_path(tenant), operation="get_tenant", subject=tenant.name
+        )
         return _Tenant.model_validate(answer)
 
     async def _get_mailbox(self, mailbox: MailboxRef) -> _Mailbox | None:
-        response = await self._send(
-            "GET",
+        answer = await self.api.get(
             _mailbox_path(mailbox),
             operation="get_mailbox",
             subject=mailbox.address,
-            missing_ok=True,
+            missing="mailbox_not_found",
         )
-        if response.status_code == 404:
-            return None
-        return _Mailbox.model_validate(self._json(response))
-
-    async def _get(self, path: str, *, operation: str, subject: str = "") -> dict[str, Any]:
-        response = await self._send("GET", path, operation=operation, subject=subject)
-        return self._json(response)
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        operation: str,
-        subject: str = "",
-        json: Any = None,
-        idempotent: bool | None = None,
-        missing_ok: bool = False,
-    ) -> httpx.Response:
-        """One call; any error answer raises (a 404 of the mailbox itself returns when
-        ``missing_ok``)."""
-        import httpx
-
-        credentials = self.settings.credentials
-        response = await self.http.request(
-            method,
-            path,
-            write=method != "GET",
-            idempotent=idempotent,
-            operation=operation,
-            json=json,
-            auth=httpx.BasicAuth(credentials.username, credentials.secret.get_secret_value()),
-        )
-        if response.status_code >= 400:
-            code = _error_code(response)
-            if not (missing_ok and code == "mailbox_not_found"):
-                self._raise(response, code, subject)
-        return response
-
-    def _raise(self, response: httpx.Response, code: str | None, subject: str) -> None:
-        debug = {
-            "status": response.status_code,
-            "code": code,
-            "body": self.http.redact(response.text[:2000]),
-        }
-        known = _ERRORS.get(code or "")
-        if known is not None:
-            error, message = known
-            raise error(message.format(instance=self.instance, subject=subject), debug=debug)
-        raise_for_status(response, provider=self.instance, redactor=self.http)
-        raise errors.ProviderError(f"{self.instance} refused the request", debug=debug)
-
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise errors.ProtocolError(
-                f"{self.instance} sent an answer that could not be read",
-                debug={
-                    "status": response.status_code,
-                    "body": self.http.redact(response.text[:2000]),
-                },
-            )
-        return data
+        return None if answer is None else _Mailbox.model_validate(answer)
 
 
-#: Platform error code -> the mailadmin error and its user-safe message.
-_ERRORS: dict[str, tuple[type[errors.MailadminError], str]] = {
-    "unauthorized": (errors.AuthenticationError, "{instance} rejected the credentials"),
-    "tenant_not_found": (errors.NotFoundError, "The tenant of {subject} does not exist"),
-    "mailbox_not_found": (errors.NotFoundError, "The mailbox {subject} does not exist"),
-    "allocation_exceeded": (
-        errors.QuotaExceeded,
-        "No add-on allocation is left for {subject}; buy more to continue",
-    ),
-    "mailbox_exists": (errors.ConflictError, "{subject} already exists"),
-    "not_a_user_mailbox": (errors.ConflictError, "{subject} is not a user mailbox"),
-    "allocation_below_usage": (
-        errors.ConflictError,
-        "The add-on of {subject} cannot go below what is in use",
-    ),
-    "unknown_plan": (
-        errors.ConfigurationError,
-        "A plan configured for {instance} does not exist on the platform",
-    ),
-}
+#: Platform error code -> the mailadmin error and its user-safe message; any other error
+#: answer maps by its HTTP status.
+ERRORS = ErrorTable(
+    [
+        ErrorRule(
+            code="unauthorized",
+            error=errors.AuthenticationError,
+            message="{provider} rejected the credentials",
+        ),
+        ErrorRule(
+            code="tenant_not_found",
+            error=errors.NotFoundError,
+            message="The tenant of {subject} does not exist",
+        ),
+        ErrorRule(
+            code="mailbox_not_found",
+            error=errors.NotFoundError,
+            message="The mailbox {subject} does not exist",
+        ),
+        ErrorRule(
+            code="allocation_exceeded",
+            error=errors.QuotaExceeded,
+            message="No add-on allocation is left for {subject}; buy more to continue",
+        ),
+        ErrorRule(
+            code="mailbox_exists", error=errors.ConflictError, message="{subject} already exists"
+        ),
+        ErrorRule(
+            code="not_a_user_mailbox",
+            error=errors.ConflictError,
+            message="{subject} is not a user mailbox",
+        ),
+        ErrorRule(
+            code="allocation_below_usage",
+            error=errors.ConflictError,
+            message="The add-on of {subject} cannot go below what is in use",
+        ),
+        ErrorRule(
+            code="unknown_plan",
+            error=errors.ConfigurationError,
+            message="A plan configured for {provider} does not exist on the platform",
+        ),
+    ]
+)
+
+
+async def _nothing() -> None:
+    """The apply of a change that is never needed."""
 
 
 def _endpoint_of(settings: ProviderSettings | Mapping[str, Any] | None) -> str | None:
@@ -589,11 +545,3 @@ def _tenant_path(tenant: TenantRef) -> str:
 
 def _mailbox_path(mailbox: MailboxRef) -> str:
     return f"{_tenant_path(mailbox.tenant)}/mailboxes/{quote(mailbox.address, safe='@')}"
-
-
-def _error_code(response: httpx.Response) -> str | None:
-    try:
-        code = response.json()["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return code if isinstance(code, str) else None

@@ -44,9 +44,9 @@ _SENSITIVE_HEADERS = frozenset(
 _SENSITIVE_HEADER_WORDS = re.compile(r"token|secret|password|api-?key|auth|session", re.I)
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    # JSON: "password": "value"
+    # JSON: "password": "value" (also cut off at the end of the text: "password": "hunt)
     (
-        re.compile(rf'("{_NAME}"\s*:\s*)"(?:[^"\\]|\\.)*"', re.I),
+        re.compile(rf'("{_NAME}"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.I),
         rf'\1"{MASK}"',
     ),
     # JSON: "password": 1234 (non-string scalars)
@@ -56,13 +56,20 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # Zimbra JSON attribute pairs: {"n": "userPassword", "_content": "value"}
     (
-        re.compile(rf'("n"\s*:\s*"{_NAME}"\s*,\s*"_content"\s*:\s*)"(?:[^"\\]|\\.)*"', re.I),
+        re.compile(
+            rf'("n"\s*:\s*"{_NAME}"\s*,\s*"_content"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.I
+        ),
         rf'\1"{MASK}"',
     ),
     # XML element named for a secret: <password>value</password>, <ns:authToken>...</ns:authToken>
     (
         re.compile(rf"(<({_NAME})(?:\s[^>]*)?>){_TEXT}(</\2\s*>)", re.I),
         rf"\1{MASK}\3",
+    ),
+    # XML element named for a secret, cut off at the end of the text: <password>hunt
+    (
+        re.compile(rf"(<({_NAME})(?:\s[^>]*)?>)(?:<!\[CDATA\[[\s\S]*|[^<]*)\Z", re.I),
+        rf"\1{MASK}",
     ),
     # XML element whose name attribute names a secret: <a n="userPassword">value</a>
     (
@@ -74,7 +81,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # XML attribute or key="value" pair named for a secret: password="value"
     (
-        re.compile(rf"(\b{_NAME}\s*=\s*)(\"[^\"]*\"|'[^']*')", re.I),
+        re.compile(rf"(\b{_NAME}\s*=\s*)(\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z))", re.I),
         rf'\1"{MASK}"',
     ),
     # Query strings and form bodies: ?password=value&...

@@ -6,7 +6,6 @@ The transport decides how to talk; this module decides what an answer means. Deb
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,8 @@ __all__ = [
     "excerpt",
     "parse_retry_after",
     "raise_for_status",
+    "redactor_of",
+    "response_debug",
 ]
 
 #: Header carrying the id of one call; the same on every retry of that call.
@@ -52,8 +53,7 @@ def raise_for_status(
     status = response.status_code
     if status < 400:
         return
-    redact = _redact_for(response, redactor)
-    debug = _response_debug(response, redact)
+    debug = response_debug(response, redactor)
     if status == 401:
         raise errors.AuthenticationError(f"{provider} rejected the credentials", debug=debug)
     if status == 403:
@@ -107,18 +107,25 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def _redact_for(
-    response: httpx.Response, redactor: Transport | Redactor | None
-) -> Callable[[str], str]:
+def redactor_of(
+    response: httpx.Response, redactor: Transport | Redactor | None = None
+) -> Transport | Redactor:
+    """``redactor`` when given, else the one the transport attached to ``response``, else
+    one that masks secret-named fields only."""
     if redactor is not None:
-        return redactor.redact
+        return redactor
     attached = response.extensions.get(REDACTOR_EXTENSION)
     if isinstance(attached, Redactor):
-        return attached.redact
-    return Redactor().redact
+        return attached
+    return Redactor()
 
 
-def _response_debug(response: httpx.Response, redact: Callable[[str], str]) -> dict[str, Any]:
+def response_debug(
+    response: httpx.Response, redactor: Transport | Redactor | None = None
+) -> dict[str, Any]:
+    """The debug detail of an answer: status, request line, request id and a body excerpt,
+    every part redacted (the body before it is cut, so a cut secret cannot leak)."""
+    redact = redactor_of(response, redactor).redact
     debug: dict[str, Any] = {"status": response.status_code}
     try:
         request = response.request

@@ -1,35 +1,34 @@
-"""Calling OX's SOAP services through mailadmin's shared transport.
+"""Calling OX's SOAP services through the core's SOAP client.
 
-:class:`SoapClient` sends one operation (``POST /webservices/<Service>``), turns a SOAP
-fault into a typed mailadmin error (:mod:`mailadmin_ox.faults`), any other HTTP error
-into the transport's generic one, and returns the ``return`` elements of the answer.
-:class:`Service` describes an endpoint: its path, the namespace of its wrappers, the
-namespace its data objects use and the name of its credentials element.
+:class:`OXSoap` sends one operation (``POST /webservices/<Service>``) with
+:class:`mailadmin.wire.soap.SoapClient`, which turns a SOAP fault into a typed mailadmin
+error (:mod:`mailadmin_ox.faults`) and any other HTTP error into the core's generic one;
+it returns the ``return`` elements of the answer. :class:`Service` describes an endpoint:
+its path, the namespace of its wrappers, the namespace its data objects use and the name
+of its credentials element.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from mailadmin.contract import errors
 from mailadmin.contract.settings import Credentials
-from mailadmin.wire.transport import raise_for_status
-from mailadmin_ox.faults import to_error
-from mailadmin_ox.namespaces import RD, RR, RS, D, R, S
-from mailadmin_ox.wire import (
-    CONTENT_TYPE,
+from mailadmin.wire.soap import (
     Node,
+    SoapClient,
+    SoapVersion,
     child,
     children,
-    envelope,
     is_nil,
     local_name,
     node,
-    read_body,
-    read_fault,
 )
+from mailadmin_ox.faults import to_error
+from mailadmin_ox.namespaces import PREFIXES, RD, RR, RS, D, R, S
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -44,8 +43,8 @@ __all__ = [
     "RESOURCE",
     "SECONDARY_ACCOUNT",
     "USER",
+    "OXSoap",
     "Service",
-    "SoapClient",
     "read_attributes",
 ]
 
@@ -89,8 +88,8 @@ RESELLER_CONTEXT = Service("OXResellerContextService", RS, RD)
 RESELLER = Service("OXResellerService", RS, RR, credentials="creds")
 
 
-class SoapClient:
-    """Sends SOAP operations over ``transport`` for the instance called ``name``."""
+class OXSoap:
+    """Sends OX SOAP operations over ``transport`` for the instance called ``name``."""
 
     def __init__(self, transport: Transport, *, name: str) -> None:
         self.transport = transport
@@ -111,45 +110,31 @@ class SoapClient:
         ``write`` marks a change (refused in a dry run); ``idempotent`` lets the transport
         resend a write whose answer was lost (absolute changes only).
         """
-        body = envelope(node(service.ns, operation, None, *params))
-        response = await self.transport.request(
-            "POST",
+        label = f"{service.name}.{operation}"
+        client = SoapClient(
+            self.transport,
+            name=self.name,
+            version=SoapVersion.SOAP11,
+            to_error=partial(to_error, provider=self.name, operation=label),
+            prefixes=PREFIXES,
+        )
+        first = await client.send(
             f"/webservices/{service.name}",
+            node(service.ns, operation, None, *params),
             write=write,
             idempotent=idempotent,
-            operation=f"{service.name}.{operation}",
-            headers={"Content-Type": CONTENT_TYPE, "SOAPAction": f'"urn:{operation}"'},
-            content=body,
+            operation=label,
+            # OX ignores SOAPAction; its WSDL declares Axis2-style "urn:<operation>".
+            action=f"urn:{operation}",
         )
-        first = self._read(response.content, response.status_code, operation)
         if first is None:
-            if response.status_code >= 400:
-                raise_for_status(response, provider=self.name)
             return []
-        fault = read_fault(first)
-        if fault is not None:
-            error = to_error(fault, provider=self.name, operation=f"{service.name}.{operation}")
-            error.debug["request_id"] = response.request.headers.get("X-Request-Id")
-            raise error
-        if response.status_code >= 400:
-            raise_for_status(response, provider=self.name)
         if local_name(first.tag) != f"{operation}Response":
             raise errors.ProtocolError(
                 f"{self.name} answered {operation} with an unexpected element",
                 debug={"element": first.tag},
             )
         return list(children(first, "return"))
-
-    def _read(self, content: bytes, status: int, operation: str) -> Element | None:
-        if status >= 400 and not content.lstrip().startswith(b"<"):
-            return None  # a plain error page: the status says it all
-        try:
-            return read_body(content, source=self.name)
-        except errors.ProtocolError as exc:
-            if status >= 400:
-                return None
-            exc.debug["operation"] = operation
-            raise
 
 
 def read_attributes(element: Element | None) -> dict[str, dict[str, str]]:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailadmin.contract import errors
-from mailadmin_ox.wire import SoapFault
+from mailadmin.wire.soap import SoapFault
 
-__all__ = ["to_error"]
+__all__ = ["fault_text", "to_error"]
 
 #: ``build(groups, provider, debug)``: ``groups`` are the pattern's captured groups.
 _Factory = Callable[[tuple[str, ...], str, dict[str, Any]], errors.MailadminError]
@@ -122,6 +122,12 @@ _RULES: tuple[_Rule, ...] = (
 _KNOWN = frozenset(name for rule in _RULES for name in rule.exceptions)
 
 
+def fault_text(fault: SoapFault) -> str:
+    """The fault string without OX's ``; exceptionId ...`` suffix."""
+    head, sep, _ = fault.message.partition("; exceptionId ")
+    return head.rstrip() if sep else fault.message.strip()
+
+
 def to_error(
     fault: SoapFault, *, provider: str = "OX", operation: str = ""
 ) -> errors.MailadminError:
@@ -134,12 +140,12 @@ def to_error(
         "operation": operation,
         "faultcode": fault.code,
         "faultstring": fault.message,
-        "exception": fault.detail,
+        "exception": fault.detail_name,
     }
     # An exception name no rule knows (the generic "Exception") says nothing: go by text.
-    detail = fault.detail if fault.detail in _KNOWN else None
+    detail = fault.detail_name if fault.detail_name in _KNOWN else None
     for rule in _RULES:
-        match = rule.matches(detail, fault.text)
+        match = rule.matches(detail, fault_text(fault))
         if match is not None:
             return rule.build(match.groups(), provider, debug)
     if fault.code == "Client":

@@ -8,12 +8,12 @@ reseller admins and restrictions).
 
 from __future__ import annotations
 
-__all__ = ["ENV", "PREFIXES", "RD", "RR", "RS", "XSI", "D", "R", "S", "X"]
+from mailadmin.wire import soap as _soap
 
-#: SOAP 1.1 envelope.
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-#: XML Schema instance (``xsi:nil``).
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
+__all__ = ["PREFIXES", "RD", "RR", "RS", "XSI", "D", "R", "S", "X"]
+
+#: XML Schema instance (``xsi:nil``), the core SOAP codec's constant.
+XSI = _soap.XSI
 #: Core services: operation wrappers, their children and fault elements.
 S = "http://soap.admin.openexchange.com"
 #: Core data objects: Context, User, UserModuleAccess, Resource, maps.

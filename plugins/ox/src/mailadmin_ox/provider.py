@@ -37,6 +37,7 @@ from mailadmin.contract.models import (
 )
 from mailadmin.contract.provider import Provider
 from mailadmin.contract.settings import Credentials, ProviderSettings
+from mailadmin.wire.soap import Node, child, child_text, is_nil, node
 from mailadmin_ox.client import (
     CONTEXT,
     RESELLER,
@@ -45,13 +46,12 @@ from mailadmin_ox.client import (
     RESOURCE,
     SECONDARY_ACCOUNT,
     USER,
+    OXSoap,
     Service,
-    SoapClient,
     read_attributes,
 )
 from mailadmin_ox.namespaces import RR
 from mailadmin_ox.settings import OXPlanMapping, OXSettings
-from mailadmin_ox.wire import Node, child, child_text, is_nil, node
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -98,9 +98,9 @@ class OXProvider(Provider):
         return cast(OXSettings, self.settings)
 
     @property
-    def soap(self) -> SoapClient:
+    def soap(self) -> OXSoap:
         """The SOAP client over the shared transport."""
-        return SoapClient(self.http, name=self.instance)
+        return OXSoap(self.http, name=self.instance)
 
     @property
     def _users(self) -> Service:

@@ -16,8 +16,7 @@ from typing import Any
 
 import httpx
 
-from mailadmin.mock import MockRequest, Reply
-from mailadmin.mock.operations import AsyncOperation
+from mailadmin.mock import AsyncOperation, MockRequest, Reply
 from mailadmin.reference.mock.state import Mailbox, MemoryState, Refused
 
 __all__ = ["STATUS", "error"]

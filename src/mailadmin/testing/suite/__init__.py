@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailadmin.testing.suite.addons import AddonSuite
+from mailadmin.testing.suite.change_rule import ChangeRuleSuite
 from mailadmin.testing.suite.connection import ConnectionSuite
 from mailadmin.testing.suite.contract import ContractSuite
 from mailadmin.testing.suite.counts import CountSuite
@@ -26,6 +27,7 @@ from mailadmin.testing.suite.plans import SetPlanSuite
 __all__ = [
     "SUITES",
     "AddonSuite",
+    "ChangeRuleSuite",
     "ConformanceSuite",
     "ConnectionSuite",
     "ContractSuite",
@@ -48,6 +50,7 @@ SUITES: tuple[type, ...] = (
     LicenceSuite,
     MailboxSuite,
     DryRunSuite,
+    ChangeRuleSuite,
     FailureSuite,
 )
 
@@ -61,6 +64,7 @@ class ConformanceSuite(
     LicenceSuite,
     MailboxSuite,
     DryRunSuite,
+    ChangeRuleSuite,
     FailureSuite,
 ):
     """Every suite in one class: a plugin that subclasses it runs suites added later too."""

@@ -17,10 +17,10 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mailadmin.wire.soap import Node, envelope, is_nil, local_name, namespace_of
 from mailadmin_ox import namespaces
 from mailadmin_ox.mock.schema import TYPES, Field, Operation, Service, namespace_of_type
 from mailadmin_ox.mock.state import OXFault
-from mailadmin_ox.wire import Node, envelope, is_nil, local_name, namespace_of
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -57,7 +57,7 @@ def decode(operation: Operation, wrapper: Element) -> dict[str, Any]:
 def encode_response(service: Service, operation: Operation, result: Any) -> bytes:
     """The SOAP envelope answering ``operation`` with ``result``."""
     if operation.returns is None:
-        return envelope(None, env_prefix="soap")
+        return envelope(None, env_prefix="soap", prefixes=namespaces.PREFIXES)
     ret = operation.returns
     wrapper_ns = service.namespace
     if ret.repeated:
@@ -66,7 +66,11 @@ def encode_response(service: Service, operation: Operation, result: Any) -> byte
         kids = (Node(wrapper_ns, "return", nil=True),)
     else:
         kids = (_node(wrapper_ns, "return", ret.type, result),)
-    return envelope(Node(wrapper_ns, f"{operation.name}Response", children=kids), env_prefix="soap")
+    return envelope(
+        Node(wrapper_ns, f"{operation.name}Response", children=kids),
+        env_prefix="soap",
+        prefixes=namespaces.PREFIXES,
+    )
 
 
 def to_attribute_entries(attributes: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:

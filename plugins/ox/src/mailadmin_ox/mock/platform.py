@@ -13,20 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
-from weakref import WeakKeyDictionary
 
 import httpx
 
-from mailadmin.contract import errors
 from mailadmin.mock import MockPlatform, MockRequest, Route
-from mailadmin.wire.safexml import parse_xml
+from mailadmin.mock.soap import read_soap, soap_fault_response
+from mailadmin.wire.soap import (
+    EnvelopeError,
+    Node,
+    SoapVersion,
+    content_type,
+    local_name,
+    namespace_of,
+)
 from mailadmin_ox.mock.codec import decode, encode_response
 from mailadmin_ox.mock.handlers import HANDLERS
 from mailadmin_ox.mock.schema import SERVICES, Service
 from mailadmin_ox.mock.state import OXFault, OXState
 from mailadmin_ox.mock.wsdl import wsdl
-from mailadmin_ox.namespaces import ENV
-from mailadmin_ox.wire import child, fault_envelope, local_name, namespace_of
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -36,49 +40,41 @@ if TYPE_CHECKING:
 __all__ = ["OXMock"]
 
 _XML = {"Content-Type": "text/xml;charset=UTF-8"}
-_SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
-# Parsed envelopes, so a request body is read once for its operation name and its handler.
-_PARSED: WeakKeyDictionary[MockRequest, Element | OXFault] = WeakKeyDictionary()
+# CXF's answer (message, fault code) to each way a body can fail to be a SOAP envelope.
+_UNREADABLE = {
+    "xml": ("Error reading XMLStreamReader: the request is not well-formed XML", "Client"),
+    "not_envelope": ("Message is not a SOAP envelope", "Client"),
+    "version": ("Message is not a SOAP envelope", "VersionMismatch"),
+    "no_body": ("No body element was found in the SOAP message", "Client"),
+}
+
+
+def _unreadable(reason: str) -> OXFault:
+    message, code = _UNREADABLE[reason]
+    return OXFault(None, message, code=code)
 
 
 def _fault_response(fault: OXFault) -> httpx.Response:
-    body = fault_envelope(fault.code, fault.message, fault.namespace, fault.exception)
-    return httpx.Response(500, headers=_XML, content=body)
+    detail = Node(fault.namespace, fault.exception) if fault.exception else None
+    # OX's endpoints speak SOAP 1.1 only, so every fault is a SOAP 1.1 fault.
+    return soap_fault_response(SoapVersion.SOAP11, fault.code, fault.message, detail=detail)
 
 
 def _wrapper(request: MockRequest) -> Element:
     """The body's operation element, or raise the :class:`OXFault` OX would send."""
-    cached = _PARSED.get(request)
-    if cached is None:
-        cached = _read(request.body)
-        _PARSED[request] = cached
-    if isinstance(cached, OXFault):
-        raise cached
-    return cached
-
-
-def _read(body: bytes) -> Element | OXFault:
     try:
-        root = parse_xml(body, source="the client")
-    except errors.ProtocolError:
-        return OXFault(
-            None, "Error reading XMLStreamReader: the request is not well-formed XML", code="Client"
-        )
-    if local_name(root.tag) != "Envelope":
-        return OXFault(None, "Message is not a SOAP envelope", code="Client")
-    if namespace_of(root.tag) == _SOAP12:
-        return OXFault(
+        message = read_soap(request)
+    except EnvelopeError as exc:
+        raise _unreadable(exc.reason) from None
+    if message.version is SoapVersion.SOAP12:
+        raise OXFault(
             None,
             "A SOAP 1.2 message is not valid when sent to a SOAP 1.1 only endpoint.",
             code="VersionMismatch",
         )
-    if namespace_of(root.tag) != ENV:
-        return OXFault(None, "Message is not a SOAP envelope", code="VersionMismatch")
-    body_el = child(root, "Body")
-    first = next(iter(body_el), None) if body_el is not None else None
-    if first is None:
-        return OXFault(None, "No body element was found in the SOAP message", code="Client")
-    return first
+    if message.body is None:
+        raise _unreadable("no_body")
+    return message.body
 
 
 def _soap_handler(
@@ -93,7 +89,11 @@ def _soap_handler(
             result = handler(state, args)
         except OXFault as fault:
             return _fault_response(fault)
-        return httpx.Response(200, headers=_XML, content=encode_response(service, op, result))
+        return httpx.Response(
+            200,
+            headers={"Content-Type": content_type(SoapVersion.SOAP11)},
+            content=encode_response(service, op, result),
+        )
 
     handle.__name__ = f"{service.name}_{operation}"
     return handle

@@ -1,0 +1,79 @@
+"""One change pattern for every write: say what is there and what should be, the base decides.
+
+A provider reads the current state, builds a :class:`Change` and returns
+``await self.change(change)``; :meth:`~mailadmin.contract.provider.Provider.change` turns it
+into the :class:`~mailadmin.contract.models.ChangeResult`:
+
+- ``before == after``: ``unchanged``, nothing is sent;
+- a dry run: ``changed`` (what would change), nothing is sent;
+- otherwise ``apply()`` runs once; when it returns an operation id the platform finishes
+  the work later and the outcome is ``accepted``; when it returns :class:`Applied`, what
+  the platform reports replaces ``before``/``after`` of the result.
+
+``ChangeResult.dry_run`` is set by the base class on every write result (true exactly when
+the call was a dry run), so no plugin decides it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Applied", "Apply", "Change"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Applied(Generic[T]):
+    """What ``apply()`` may return when the platform's answer says more than "done".
+
+    ``operation_id``: the platform accepted work it finishes later (outcome ``accepted``);
+    ``before`` / ``after``: the values the platform reports, when given (``None`` keeps
+    those of the :class:`Change`).
+    """
+
+    operation_id: str | None = None
+    before: T | None = None
+    after: T | None = None
+
+
+#: Sends the write. Returns ``None`` (done), an operation id (accepted, finished later)
+#: or :class:`Applied`.
+Apply = Callable[[], Awaitable["str | Applied[Any] | None"]]
+
+
+@dataclass(frozen=True)
+class Change(Generic[T]):
+    """A write described as data.
+
+    ``subject``: what is written (``"anna@example.com"``, ``"example.com"``); ``before``:
+    what the platform holds now (``"mail"``; ``None`` when absent); ``after``: the target
+    (``"sync"``); ``apply``: the coroutine function that sends the write (not called when
+    nothing changes or during a dry run); ``note``: a short user-facing remark carried to
+    the result (``"the quota follows the plan"``); ``same``: decides "unchanged" instead of
+    ``before == after`` when those show less than is compared (a quota that drifted under
+    an unchanged plan name).
+
+    Example::
+
+        return await self.change(Change(
+            subject=mailbox.address, before=current, after=plan,
+            apply=lambda: self._put_plan(mailbox, plan),
+        ))
+    """
+
+    subject: str
+    before: T | None
+    after: T | None
+    apply: Apply
+    note: str = ""
+    same: bool | None = None
+
+    @property
+    def needed(self) -> bool:
+        """True when the platform does not hold the target yet."""
+        if self.same is not None:
+            return not self.same
+        return self.before != self.after

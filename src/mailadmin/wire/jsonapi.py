@@ -1,0 +1,358 @@
+"""A JSON API client over the shared transport, and a declarative table of its errors.
+
+::
+
+    ERRORS = ErrorTable([
+        ErrorRule(status=401, error=errors.AuthenticationError,
+                  message="{provider} rejected the credentials"),
+        ErrorRule(code="mailbox_not_found", error=errors.NotFoundError,
+                  message="The mailbox {subject} does not exist"),
+    ])
+    api = JsonClient(self.http, name=self.instance, errors=ERRORS, auth=...)
+    tenant = await api.get("/api/tenants/example.com", operation="get_tenant")
+    await api.put(url, json={"quantity": 5}, write=True, idempotent=True)
+
+Every answer of 400 or more raises a typed mailadmin error: the first matching rule of the
+table (a rule naming a platform code beats one naming only a status), otherwise the generic
+mapping of :func:`~mailadmin.wire.responses.raise_for_status`. Messages are user-safe; the
+platform's own words, the status, the request and a body excerpt go to ``error.debug``,
+redacted before they are cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mailadmin.contract import errors as _errors
+from mailadmin.wire.responses import excerpt, raise_for_status, redactor_of, response_debug
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mailadmin.wire.redaction import Redactor
+    from mailadmin.wire.transport import Transport
+
+__all__ = ["CodeReader", "ErrorRule", "ErrorTable", "JsonClient", "error_code"]
+
+#: Reads the platform's error code from a parsed error body (``None`` when it has none).
+CodeReader = Callable[[Any], "str | None"]
+
+
+def error_code(body: Any) -> str | None:
+    """The platform error code of the common JSON shapes, or ``None``.
+
+    ``{"error": {"code": "x"}}`` (also OData and Microsoft Graph), ``{"error": "x"}`` and
+    ``{"code": "x"}``.
+    """
+    if not isinstance(body, Mapping):
+        return None
+    inner = body.get("error")
+    if isinstance(inner, Mapping):
+        inner = inner.get("code")
+    if isinstance(inner, str):
+        return inner
+    code = body.get("code")
+    return code if isinstance(code, str) else None
+
+
+def _platform_message(body: Any) -> str | None:
+    if not isinstance(body, Mapping):
+        return None
+    inner = body.get("error")
+    message = inner.get("message") if isinstance(inner, Mapping) else body.get("message")
+    return message if isinstance(message, str) else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorRule:
+    """One line of an :class:`ErrorTable`.
+
+    ``status``: the HTTP status it matches (``None``: any error status); ``code``: the
+    platform error code it matches (``None``: any); ``error``: the mailadmin error raised
+    (``errors.NotFoundError``); ``message``: user-safe text, where ``{provider}`` is the
+    instance name and ``{subject}`` what the call is about (``"anna@example.com"``).
+    """
+
+    error: type[_errors.MailadminError]
+    message: str
+    status: int | None = None
+    code: str | None = None
+
+    def matches(self, status: int, code: str | None) -> bool:
+        """True when this rule applies to an answer with ``status`` and ``code``."""
+        if self.status is not None and self.status != status:
+            return False
+        return self.code is None or self.code == code
+
+
+class ErrorTable:
+    """Maps error answers to typed mailadmin errors, declared as data.
+
+    ``rules``: :class:`ErrorRule` lines; among the ones that match, a rule naming a code
+    wins over one naming a status only, and otherwise the first one wins. ``code``: reads
+    the platform's error code from the parsed body (default :func:`error_code`).
+    """
+
+    def __init__(self, rules: Iterable[ErrorRule] = (), *, code: CodeReader = error_code) -> None:
+        self.rules: tuple[ErrorRule, ...] = tuple(rules)
+        self.read_code = code
+
+    def rule_for(self, status: int, code: str | None) -> ErrorRule | None:
+        """The rule an answer with ``status`` and platform ``code`` falls under, if any."""
+        matching = [rule for rule in self.rules if rule.matches(status, code)]
+        with_code = [rule for rule in matching if rule.code is not None]
+        best = with_code or matching
+        return best[0] if best else None
+
+    def error_for(
+        self,
+        response: httpx.Response,
+        *,
+        provider: str,
+        subject: str = "",
+        redactor: Transport | Redactor | None = None,
+    ) -> _errors.MailadminError | None:
+        """The error an answer stands for (``None`` below 400)."""
+        if response.status_code < 400:
+            return None
+        body = _parse(response)
+        code = self.read_code(body)
+        debug = response_debug(response, redactor)
+        debug["code"] = code
+        said = _platform_message(body)
+        if said is not None:
+            debug["platform_message"] = excerpt(redactor_of(response, redactor).redact(said))
+        rule = self.rule_for(response.status_code, code)
+        if rule is None:
+            try:
+                raise_for_status(response, provider=provider, redactor=redactor)
+            except _errors.MailadminError as generic:
+                generic.debug.update({k: v for k, v in debug.items() if k not in generic.debug})
+                return generic
+            return _errors.ProviderError(f"{provider} refused the request", debug=debug)
+        message = rule.message.format(provider=provider, subject=subject or "the request")
+        return rule.error(message, debug=debug)
+
+    def raise_for(
+        self,
+        response: httpx.Response,
+        *,
+        provider: str,
+        subject: str = "",
+        redactor: Transport | Redactor | None = None,
+    ) -> None:
+        """Raise the error an answer stands for; 1xx-3xx pass."""
+        error = self.error_for(response, provider=provider, subject=subject, redactor=redactor)
+        if error is not None:
+            raise error
+
+    def is_code(self, response: httpx.Response, code: str | int) -> bool:
+        """True when the answer carries this platform code (a string) or status (an int)."""
+        if isinstance(code, int):
+            return response.status_code == code
+        return self.read_code(_parse(response)) == code
+
+
+class JsonClient:
+    """Calls a JSON API through a :class:`~mailadmin.wire.transport.Transport`.
+
+    ``transport``: the provider's ``self.http``; ``name``: the instance, in messages;
+    ``errors``: how error answers map to mailadmin errors; ``auth``: an ``httpx.Auth``
+    sent with every call (``httpx.BasicAuth``, a session or token auth); ``headers``:
+    sent with every call. It is cheap: build one where needed.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        name: str,
+        errors: ErrorTable,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.name = name
+        self.errors = errors
+        self.auth = auth
+        self.headers = dict(headers or {})
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        write: bool,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+        endpoint: str | None = None,
+        operation: str = "",
+        subject: str = "",
+        missing: str | int | None = None,
+    ) -> Any:
+        """Send one call and return its parsed JSON body (``None`` for an empty body).
+
+        ``write``/``idempotent``: as :meth:`Transport.request` (a write is refused during
+        a dry run, retried only when idempotent); ``endpoint``: a named endpoint of the
+        instance (``"graph"``), ``None`` for the default one; ``operation``: labels logs;
+        ``subject``: fills ``{subject}`` in error messages; ``missing``: a platform code
+        (or status) meaning "not there", answered with ``None`` instead of an error.
+        """
+        extra: dict[str, Any] = {}
+        if endpoint is not None:
+            extra["endpoint"] = endpoint  # named endpoints of the transport
+        response = await self.transport.request(
+            method,
+            url,
+            write=write,
+            idempotent=idempotent,
+            operation=operation,
+            headers=self.headers or None,
+            params=params,
+            json=json,
+            auth=self.auth,
+            **extra,
+        )
+        if response.status_code >= 400:
+            if missing is not None and self.errors.is_code(response, missing):
+                return None
+            self.errors.raise_for(
+                response, provider=self.name, subject=subject, redactor=self.transport
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise _errors.ProtocolError(
+                f"{self.name} sent an answer that could not be read",
+                debug=response_debug(response, self.transport),
+            ) from None
+
+    async def get(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+        operation: str = "",
+        subject: str = "",
+        missing: str | int | None = None,
+    ) -> Any:
+        """``GET`` (a read: retried, allowed during a dry run)."""
+        return await self.request(
+            "GET",
+            url,
+            json=json,
+            write=False,
+            params=params,
+            endpoint=endpoint,
+            operation=operation,
+            subject=subject,
+            missing=missing,
+        )
+
+    async def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        write: bool = True,
+        idempotent: bool | None = None,
+        endpoint: str | None = None,
+        operation: str = "",
+        subject: str = "",
+    ) -> Any:
+        """``POST``; a write unless ``write=False`` (a query sent as a POST body)."""
+        return await self.request(
+            "POST",
+            url,
+            json=json,
+            write=write,
+            idempotent=idempotent,
+            endpoint=endpoint,
+            operation=operation,
+            subject=subject,
+        )
+
+    async def put(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        write: bool = True,
+        idempotent: bool | None = None,
+        endpoint: str | None = None,
+        operation: str = "",
+        subject: str = "",
+    ) -> Any:
+        """``PUT``; say ``idempotent=True`` when it sets an absolute value."""
+        return await self.request(
+            "PUT",
+            url,
+            json=json,
+            write=write,
+            idempotent=idempotent,
+            endpoint=endpoint,
+            operation=operation,
+            subject=subject,
+        )
+
+    async def patch(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        write: bool = True,
+        idempotent: bool | None = None,
+        endpoint: str | None = None,
+        operation: str = "",
+        subject: str = "",
+    ) -> Any:
+        """``PATCH``."""
+        return await self.request(
+            "PATCH",
+            url,
+            json=json,
+            write=write,
+            idempotent=idempotent,
+            endpoint=endpoint,
+            operation=operation,
+            subject=subject,
+        )
+
+    async def delete(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        write: bool = True,
+        idempotent: bool | None = True,
+        endpoint: str | None = None,
+        operation: str = "",
+        subject: str = "",
+        missing: str | int | None = None,
+    ) -> Any:
+        """``DELETE`` (idempotent by default: deleting twice leaves the same state)."""
+        return await self.request(
+            "DELETE",
+            url,
+            json=json,
+            write=write,
+            idempotent=idempotent,
+            endpoint=endpoint,
+            operation=operation,
+            subject=subject,
+            missing=missing,
+        )
+
+
+def _parse(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,138 @@
+"""mailadmin.sdk: the one module plugins import from; its ``__all__`` is pinned here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+import mailadmin.sdk as sdk
+
+#: The public surface. Changing it is a decision: update this list, the docs and the plugins.
+PINNED = {
+    "KNOWN_ADDONS",
+    "REQUIRED",
+    "AddonRef",
+    "Applied",
+    "CallHooks",
+    "CallInfo",
+    "Capabilities",
+    "Change",
+    "ChangeResult",
+    "ClientCredentialsAuth",
+    "ConnectionStatus",
+    "Credentials",
+    "ErrorRule",
+    "ErrorTable",
+    "Feature",
+    "JsonClient",
+    "Licence",
+    "LicenceFeature",
+    "LicenceState",
+    "Mailbox",
+    "MailboxCount",
+    "MailboxKind",
+    "MailboxRef",
+    "NativePlan",
+    "NewMailbox",
+    "Node",
+    "Operation",
+    "Outcome",
+    "PlanMapping",
+    "Provider",
+    "ProviderSettings",
+    "Register",
+    "SessionAuth",
+    "SettingsT",
+    "SoapClient",
+    "SoapFault",
+    "SoapMessage",
+    "SoapVersion",
+    "TenantRef",
+    "Token",
+    "Transport",
+    "auth",
+    "child",
+    "child_text",
+    "children",
+    "content_type",
+    "envelope",
+    "errors",
+    "fault_envelope",
+    "hookimpl",
+    "is_nil",
+    "local_name",
+    "namespace_of",
+    "next_link_pages",
+    "node",
+    "offset_pages",
+    "paging",
+    "poll",
+    "polling",
+    "raise_for_status",
+    "read_envelope",
+    "read_fault",
+    "soap",
+}
+
+
+def test_a_plugin_gets_the_building_blocks_from_one_module() -> None:
+    from mailadmin.sdk import Change, ErrorTable, JsonClient, Provider, ProviderSettings, errors
+
+    assert issubclass(errors.NotFoundError, errors.MailadminError)
+    assert Provider.settings_model is ProviderSettings
+    assert Change and ErrorTable and JsonClient
+
+
+def test_all_is_pinned() -> None:
+    assert set(sdk.__all__) == PINNED
+    assert len(sdk.__all__) == len(PINNED), "a name is listed twice"
+
+
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_every_name_resolves(name: str) -> None:
+    module = sdk.lazy_names().get(name)
+    if module is not None and not _present(module):
+        pytest.skip(f"{name} comes with {module}, which is not in this tree yet")
+    assert getattr(sdk, name) is not None
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        sdk.Nope  # noqa: B018
+
+
+def test_the_sdk_loads_no_cli_database_or_mock_server_pieces() -> None:
+    script = "import json, sys, mailadmin.sdk\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded = {m.split(".")[0] for m in json.loads(out.stdout)}
+    assert not loaded & {"sqlalchemy", "click", "rich", "uvicorn", "respx", "aiohttp"}
+
+
+def test_a_plain_embedder_installs_no_cli_or_mock_server_pieces() -> None:
+    """click, rich, respx and uvicorn are extras; the README's two commands install them."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = {dep.split(">")[0].split("=")[0] for dep in project["dependencies"]}
+    assert not runtime & {"click", "rich", "respx", "uvicorn"}
+    extras = project["optional-dependencies"]
+    assert {d.split(">")[0] for d in extras["cli"]} == {"click", "rich"}
+    assert {d.split(">")[0] for d in extras["mock"]} == {"respx", "uvicorn"}
+    assert "mailadmin[cli,mock]" in extras["test"] and "mailadmin[test]" in extras["dev"]
+    demo = (root / "requirements" / "demo.txt").read_text(encoding="utf-8").split()
+    test = (root / "requirements" / "test.txt").read_text(encoding="utf-8").split()
+    assert "-e" in demo and ".[cli,mock]" in demo
+    assert ".[dev]" in test
