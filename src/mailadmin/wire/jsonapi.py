@@ -203,7 +203,7 @@ class JsonClient:
         """
         extra: dict[str, Any] = {}
         if endpoint is not None:
-            extra["endpoint"] = endpoint  # named endpoints of the transport
+            extra["endpoint"] = endpoint
         response = await self.transport.request(
             method,
             url,
