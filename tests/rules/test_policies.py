@@ -248,3 +248,19 @@ def _memory_orchestrator(tmp_path, server: MockServer | None = None, **extra) ->
     return Orchestrator.from_dict(
         config, registry=registry, http={"eu": server.router("http://memory.test")}
     )
+
+
+async def test_seed_000_only_the_mailboxs_admins_set_the_switch(platform: Platform) -> None:
+    user = platform.users[0]
+    rules = platform.orch.rules
+    rules.tenancy.add_reseller("acme")
+    rules.tenancy.add_reseller("globex")
+    rules.tenancy.add_customer(platform.tenant, CustomerSpec(reseller="acme"))
+    for identity in (f"mailbox:{user}", "reseller:globex", "customer:other.test"):
+        with platform.orch.acting_as(identity), pytest.raises(errors.PolicyDenied):
+            rules.set_allow_upgrade(user, True)
+    assert rules.tenancy.allow_upgrade(user) is None
+    for identity in ("reseller:acme", f"customer:{platform.tenant}", "site-admin"):
+        with platform.orch.acting_as(identity):
+            rules.set_allow_upgrade(user, identity != "site-admin")
+    assert rules.tenancy.allow_upgrade(user) is False

@@ -162,3 +162,32 @@ url = "sqlite:///store.sqlite"
             assert set(everything) == {"usage", "licences", "renewals"}
     finally:
         set_registry(None)
+
+
+async def test_reports_show_each_identity_only_its_own(platform: Platform) -> None:
+    import pytest
+
+    from mailadmin.contract import errors
+
+    tenancy = platform.orch.rules.tenancy
+    tenancy.add_reseller("acme")
+    tenancy.add_reseller("globex")
+    tenancy.add_customer(platform.tenant, CustomerSpec(reseller="acme", renewal=date(2099, 1, 1)))
+    tenancy.add_customer(OTHER, CustomerSpec(reseller="globex", renewal=date(2099, 1, 1)))
+    platform.server.clear_requests()
+    with platform.orch.acting_as("reseller:globex") as orch:
+        rows = await usage.build(orch)
+        assert {r.subscription for r in rows} == {OTHER}
+        assert [r.subject for r in await renewals.build(orch)] == [OTHER]
+        with pytest.raises(errors.PolicyDenied):
+            await licences.build(orch)
+    # globex's customer is not on the platform; acme's was never counted for globex.
+    counted = [r for r in platform.server.requests if platform.tenant in r.path + r.body.decode()]
+    assert counted == []
+    with platform.orch.acting_as(f"customer:{platform.tenant}") as orch:
+        assert {r.subscription for r in await usage.build(orch)} == {platform.tenant}
+    with (
+        platform.orch.acting_as(f"mailbox:{platform.users[0]}") as orch,
+        pytest.raises(errors.PolicyDenied),
+    ):
+        await usage.build(orch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from mailadmin.store.database import VERSION_TABLE, Database
@@ -79,3 +80,35 @@ def test_an_unreachable_database_is_a_safe_configuration_error(tmp_path) -> None
         assert "exception" in exc.debug
     else:  # pragma: no cover
         raise AssertionError("expected a ConfigurationError")
+
+
+async def test_the_business_rules_work_on_every_store(store_url: str) -> None:
+    # The same flow on SQLite and on PostgreSQL: records, sales, oversells, orders.
+    from mailadmin import Orchestrator
+    from mailadmin.contract import errors
+    from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
+
+    config = {
+        "instances": {"eu": {"provider": "memory", "endpoint": "http://memory.test"}},
+        "tenants": {"a.test": {"instance": "eu"}, "b.test": {"instance": "eu"}},
+        "journal": {"url": store_url},
+    }
+    orch = Orchestrator.from_dict(config)
+    rules = orch.rules
+    rules.tenancy.add_reseller(
+        "acme", ResellerSpec(prepaid=True, may_oversell=True, package={Resource.USER_MAILBOXES: 5})
+    )
+    rules.tenancy.add_customer(
+        "a.test", CustomerSpec(reseller="acme", package={Resource.USER_MAILBOXES: 4})
+    )
+    oversold = rules.tenancy.sell("customer", "a.test", "mailboxes", 3)
+    assert oversold[0].children_allocation == 7
+    assert rules.tenancy.allocation("customer", "a.test") == {Resource.USER_MAILBOXES: 7}
+    order = rules.place_order("a.test", "plan_upgrade", {})
+    with pytest.raises(errors.PolicyDenied) as caught:
+        rules.place_order("a.test", "seat_upgrade", {})
+    assert caught.value.reason == "order_open"
+    assert rules.orders.confirm(order.id).state.value == "paid"
+    rules.tenancy.set_allow_upgrade("anna@a.test", True)
+    assert rules.tenancy.allow_upgrade("anna@a.test") is True
+    await orch.aclose()

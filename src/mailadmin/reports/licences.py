@@ -52,10 +52,8 @@ class LicenceRow(BaseModel):
 
 async def build(orch: Orchestrator) -> list[LicenceRow]:
     """Every configured instance's licence."""
-    from mailadmin.rules.identities import SITE_ADMIN, acting_scope
-
-    with acting_scope(SITE_ADMIN):
-        licences = await orch.licences()
+    orch.rules.require_site_admin("the licences of the platforms")
+    licences = await orch.licences()
     today = orch.rules.today()
     rows = []
     for item in licences.items:

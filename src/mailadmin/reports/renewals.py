@@ -49,11 +49,17 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Rene
     tenancy = orch.rules.tenancy
     today = orch.rules.today()
     rows: list[RenewalRow] = []
+    from mailadmin.rules.identities import IdentityKind
+
+    acting = orch.rules.acting()
+    if acting.kind is IdentityKind.MAILBOX_USER:
+        orch.rules.require_site_admin("renewals")
     subjects: list[tuple[str, str, str | None, date | None, str | None]] = [
         ("customer", c.name, c.reseller, c.renewal, _instance(orch, c.name))
         for c in tenancy.customers(reseller)
+        if orch.rules.reachable(c.name)
     ]
-    if reseller is None:
+    if reseller is None and acting.kind is IdentityKind.SITE_ADMIN:
         subjects += [("reseller", r.name, None, r.renewal, r.instance) for r in tenancy.resellers()]
     for kind, name, owner, renewal, instance in subjects:
         if renewal is None or renewal < today:

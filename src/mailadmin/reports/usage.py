@@ -60,16 +60,19 @@ class UsageRow(BaseModel):
 
 async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[UsageRow]:
     """Every configured tenant (or one reseller's customers), every resource it has or uses."""
-    from mailadmin.rules.identities import SITE_ADMIN, acting_scope
+    from mailadmin.rules.identities import IdentityKind
 
+    if orch.rules.acting().kind is IdentityKind.MAILBOX_USER:
+        orch.rules.require_site_admin("usage reports")
     tenancy = orch.rules.tenancy
+    # Each identity sees its own subscriptions only; the counts pass the gate as it.
     names = [
         name
         for name in orch.tenants
-        if reseller is None or tenancy.owner_of(name) == reseller.strip().lower()
+        if orch.rules.reachable(name)
+        and (reseller is None or tenancy.owner_of(name) == reseller.strip().lower())
     ]
-    with acting_scope(SITE_ADMIN):
-        counts = await orch.count_all(names)
+    counts = await orch.count_all(names)
     rows: list[UsageRow] = []
     for item in counts.items:
         name = item.key

@@ -117,6 +117,23 @@ class BusinessRules:
         check_access(identity, scope, self.tenancy.owner_of)
         self.tenancy.set_allow_upgrade(address, allowed)
 
+    def reachable(self, tenant: str) -> bool:
+        """True when the acting identity may see ``tenant`` (reports filter with this)."""
+        identity = self.acting()
+        if identity.kind is IdentityKind.SITE_ADMIN:
+            return True
+        if identity.kind is IdentityKind.RESELLER:
+            return self.tenancy.owner_of(tenant) == identity.name
+        if identity.kind is IdentityKind.CUSTOMER_ADMIN:
+            return tenant.lower() == identity.name
+        return False
+
+    def require_site_admin(self, what: str) -> None:
+        """Refuse anyone but the site admin (instance-wide reads such as licences)."""
+        identity = self.acting()
+        if identity.kind is not IdentityKind.SITE_ADMIN:
+            raise errors.PolicyDenied(f"{identity} may not read {what}", reason="cross_boundary")
+
     def acting(self) -> Identity:
         """The identity of the running call."""
         return current_identity(self.identity)
