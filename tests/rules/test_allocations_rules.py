@@ -118,3 +118,19 @@ async def test_creation_beyond_the_allocation_is_refused_before_any_write(
 
 def _addon(resource: Resource) -> str:
     return {U: "mailboxes", S: "shared_mailbox", R: "resource_mailbox"}[resource]
+
+
+async def test_a_reseller_setting_an_addon_total_stays_within_its_allocation(
+    platform: Platform,
+) -> None:
+    tenancy = platform.orch.rules.tenancy
+    tenancy.add_reseller("acme", ResellerSpec(package={U: 20}))
+    tenancy.add_customer(platform.tenant, CustomerSpec(reseller="acme", package={U: 10}))
+    as_acme = platform.orch.acting_as("reseller:acme")
+    platform.server.clear_requests()
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await as_acme.apply_addon(platform.tenant, "mailboxes", 21)
+    assert caught.value.reason == "exceeds_parent"
+    assert platform.writes() == []
+    result = await as_acme.apply_addon(platform.tenant, "mailboxes", 20)
+    assert result.after == 20 and len(platform.writes()) >= 1

@@ -31,6 +31,7 @@ from .conftest import Platform
 
 async def test_seed_000_a_user_may_not_change_its_plan_unless_allowed(platform: Platform) -> None:
     user = platform.users[0]
+    await platform.orch.set_plan(user, "mail")  # start from the smallest plan
     as_user = platform.orch.acting_as(f"mailbox:{user}")
     platform.server.clear_requests()
     with pytest.raises(errors.PolicyDenied) as caught:
@@ -141,7 +142,8 @@ def test_seed_001_downgrades_only_15_to_30_days_before_renewal(tmp_path) -> None
 
 
 async def test_seed_001_a_plan_downgrade_outside_the_window_is_refused(platform: Platform) -> None:
-    user = platform.users[1]  # on a bigger plan than 'mail' in every demo
+    user = platform.users[1]
+    await platform.orch.set_plan(user, "collaborate")  # the site admin: no window
     rules = platform.orch.rules
     rules.tenancy.add_customer(platform.tenant, CustomerSpec(renewal=date(2027, 1, 31)))
     as_admin = platform.orch.acting_as(f"customer:{platform.tenant}")

@@ -146,10 +146,26 @@ class BusinessRules:
         if identity.kind is IdentityKind.SITE_ADMIN:
             return
         try:
-            check_access(identity, scope_of(provider, call), self.tenancy.owner_of)
+            scope = scope_of(provider, call)
+            check_access(identity, scope, self.tenancy.owner_of)
+            if identity.kind is IdentityKind.RESELLER and call.operation == "apply_addon":
+                self._within_reseller(scope, call)
         except errors.PolicyDenied as denial:
             self.journal_denial(provider, call, denial)
             raise
+
+    def _within_reseller(self, scope: Scope, call: CallInfo) -> None:
+        """A reseller setting a customer's add-on total stays within its own allocation."""
+        from mailadmin.rules.tenancy import resource_of_addon
+
+        addon, quantity = call.arguments.get("addon"), call.arguments.get("quantity")
+        resource = resource_of_addon(str(addon)) if addon is not None else None
+        if resource is None or not isinstance(quantity, int) or scope.tenant is None:
+            return
+        # The platform's total of a resource is the customer's allocation of it.
+        proposed = self.tenancy.allocation("customer", scope.tenant)
+        proposed[resource] = quantity
+        self.tenancy.check_parent(scope.tenant, proposed, record=not call.dry_run)
 
     def journal_denial(
         self, provider: Provider, call: CallInfo, denial: errors.PolicyDenied

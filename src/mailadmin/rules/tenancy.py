@@ -424,6 +424,16 @@ class Tenancy:
             for r in self._select(query)
         ]
 
+    def check_parent(
+        self, customer: str, proposed: Mapping[Resource, int], *, record: bool = True
+    ) -> list[Oversell]:
+        """Check a customer's proposed allocation against its reseller's (see :meth:`sell`)."""
+        with self._lock:
+            oversold = self._within_parent(self.owner_of(customer), customer.lower(), proposed)
+            if record:
+                self._record(oversold)
+        return oversold
+
     def _with_package(self, customer: str, package: Mapping[Resource, int]) -> dict[Resource, int]:
         """A customer's allocation if its package became ``package``."""
         current = self.customer(customer)
