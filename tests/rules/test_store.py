@@ -112,3 +112,23 @@ async def test_the_business_rules_work_on_every_store(store_url: str) -> None:
     rules.tenancy.set_allow_upgrade("anna@a.test", True)
     assert rules.tenancy.allow_upgrade("anna@a.test") is True
     await orch.aclose()
+
+
+def test_processes_upgrading_at_once_all_succeed(store_url: str) -> None:
+    # Three processes open a new database at the same moment (three workers starting).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mailadmin.store.database import Database; Database(sys.argv[1]).upgrade()"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, store_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()
+    store = Database(store_url, upgrade=False)
+    assert store.current() == Database.head()
+    store.close()

@@ -10,6 +10,7 @@ migrations is adopted as it is.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,10 @@ __all__ = ["VERSION_TABLE", "Database", "open_engine"]
 #: Alembic's bookkeeping table, prefixed so it never meets another application's.
 VERSION_TABLE = "mailadmin_alembic_version"
 _MIGRATIONS = Path(__file__).with_name("migrations")
+#: Alembic loads migration scripts through module-global state: one thread at a time.
+_ALEMBIC = threading.Lock()
+#: PostgreSQL advisory lock key held while migrating ("mailadmin" in ASCII, truncated).
+_LOCK = 0x6D61696C61646D69
 
 
 def open_engine(url: str) -> sa.Engine:
@@ -91,10 +96,33 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Run every migration up to ``revision`` (default: the newest)."""
+        attempts = 3
+        for attempt in range(1, attempts + 1):
+            try:
+                self._upgrade_once(revision)
+                break
+            except errors.ConfigurationError:
+                # Another process may have been migrating the same database at that moment
+                # (SQLite has no lock to wait on before its first write): try again, and
+                # give up only when the schema still is not current.
+                if attempt == attempts:
+                    raise
+                time.sleep(0.2 * attempt)
+        self._ready = True
+
+    def _upgrade_once(self, revision: str) -> None:
         from alembic import command
 
         try:
-            with self._engine.begin() as connection:
+            with _ALEMBIC, self._engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # Two processes starting at once must not both create the tables: the
+                    # second waits here, then finds the schema current.
+                    import sqlalchemy as sa
+
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK}
+                    )
                 config = self._alembic(connection)
                 command.upgrade(config, revision)
         except errors.MailadminError:
@@ -105,7 +133,6 @@ class Database:
                 f"The database at {self.url} could not be upgraded",
                 debug={"exception": f"{type(exc).__name__}: {exc}"},
             ) from exc
-        self._ready = True
 
     def current(self) -> str | None:
         """The schema version the database is at (``None``: never migrated)."""
@@ -120,7 +147,8 @@ class Database:
         """The newest schema version this mailadmin knows."""
         from alembic.script import ScriptDirectory
 
-        head = ScriptDirectory.from_config(Database._alembic(None)).get_current_head()
+        with _ALEMBIC:
+            head = ScriptDirectory.from_config(Database._alembic(None)).get_current_head()
         assert head is not None  # the package always ships migrations
         return head
 
@@ -129,8 +157,9 @@ class Database:
         """Every known schema version, oldest first, with its one-line description."""
         from alembic.script import ScriptDirectory
 
-        scripts = ScriptDirectory.from_config(Database._alembic(None))
-        found = [(s.revision, s.doc or "") for s in scripts.walk_revisions()]
+        with _ALEMBIC:
+            scripts = ScriptDirectory.from_config(Database._alembic(None))
+            found = [(s.revision, s.doc or "") for s in scripts.walk_revisions()]
         return list(reversed(found))
 
     def close(self) -> None:
