@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -142,3 +143,59 @@ async def test_the_report_rows_show_allocated_used_remaining_and_over_use(
     await orch.apply_addon("example.com", "shared_mailbox", 0)
     [_, shared] = orch.allocation_use(await orch.count_mailboxes("example.com"))
     assert (shared.remaining, shared.over_used) == (-1, True)
+
+
+class _Policy:
+    """Audits every call and refuses shared mailbox add-ons above 10."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl
+    def mailadmin_before_call(self, call: Any, provider: Any) -> str | None:
+        self.seen.append(("before", call.operation))
+        if call.operation == "apply_addon" and call.arguments["quantity"] > 10:
+            return "at most 10 shared mailboxes per tenant"
+        return None
+
+    @hookimpl
+    def mailadmin_after_call(self, call: Any, provider: Any, result: Any) -> None:
+        self.seen.append(("after", call.operation))
+
+
+async def test_a_kept_allocation_takes_the_provider_call_path(orch: Orchestrator) -> None:
+    policy = _Policy()
+    orch.registry.register_plugin(policy, "policy")
+    await orch.apply_addon("example.com", "shared_mailbox", 3)
+    assert policy.seen == [("before", "apply_addon"), ("after", "apply_addon")]
+    with pytest.raises(errors.PolicyDenied, match="at most 10"):
+        await orch.apply_addon("example.com", "shared_mailbox", 11)
+    assert orch.allocations.get("eu", "example.com", "shared_mailbox") == 3
+    assert orch.journal is not None
+    refused, done = orch.journal.entries()[:2]
+    assert (refused.status, refused.error_code, refused.arguments["quantity"]) == (
+        "refused",
+        "policy_denied",
+        11,
+    )
+    assert "at most 10" in (refused.error_message or "")
+    assert (done.status, done.outcome, done.after) == ("done", "changed", 3)
+
+
+async def test_racing_creations_cannot_both_take_the_last_bought_mailbox(
+    orch: Orchestrator, server: MockServer
+) -> None:
+    await orch.apply_addon("example.com", "shared_mailbox", 2)  # info@ uses one
+    results = await asyncio.gather(
+        *(
+            orch.create_mailbox(
+                "example.com", NewMailbox(address=f"s{n}@example.com", kind=MailboxKind.SHARED)
+            )
+            for n in range(3)
+        ),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, errors.QuotaExceeded)]
+    assert len(refused) == 2
+    mailboxes = server.snapshot()["tenants"]["example.com"]["mailboxes"]
+    assert sum(1 for m in mailboxes if m["kind"] == "shared") == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from mailadmin.contract import errors
@@ -60,3 +61,24 @@ def test_a_failed_write_keeps_only_the_user_safe_error() -> None:
     )
     assert entry.dry_run and entry.subject == "example.com"
     assert "secret-body" not in repr(entry)
+
+
+async def test_a_refused_write_is_recorded_with_its_reason_from_a_worker_thread() -> None:
+    journal = Journal("sqlite://")
+    call = CallInfo("ox-eu", "ox", "set_plan", {"mailbox": MAILBOX, "plan": "mail"})
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+
+    def refused(*args: object) -> None:
+        seen.append(threading.get_ident())
+        journal.refused(call, errors.PolicyDenied("Downgrades wait for the renewal date"))
+
+    await journal.run(refused)
+    assert seen and seen[0] != loop_thread
+    [entry] = journal.entries()
+    assert (entry.status, entry.subject, entry.error_code, entry.error_message) == (
+        "refused",
+        "anna@example.com",
+        "policy_denied",
+        "Downgrades wait for the renewal date",
+    )

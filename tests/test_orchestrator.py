@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from mailadmin import Orchestrator
 from mailadmin.contract import errors
+from mailadmin.contract.hookspecs import hookimpl
 from mailadmin.contract.models import MailboxKind, NewMailbox, Outcome
 from mailadmin.mock import MockServer
 from mailadmin.orchestration.registry import Registry
@@ -151,3 +153,47 @@ def test_the_blocking_facade_serves_non_async_callers(
         assert licence.value is not None and licence.value.seats_used == 3
         addons = mail.apply_addons([("example.com", "shared_mailbox", 3)])
         assert addons.ok and addons.items[0].value is not None and addons.items[0].value.after == 3
+
+
+class _NoDowngrades:
+    @hookimpl
+    def mailadmin_before_call(self, call: Any, provider: Any) -> str | None:
+        if call.operation == "set_plan" and call.arguments["plan"] == "mail":
+            return "downgrades wait for the renewal date"
+        return None
+
+
+async def test_a_write_refused_by_a_policy_is_journalled_and_not_sent(
+    orch: Orchestrator, server: MockServer, registry: Registry
+) -> None:
+    registry.register_plugin(_NoDowngrades(), "no-downgrades")
+    with pytest.raises(errors.PolicyDenied, match="renewal date"):
+        await orch.set_plan("ben@example.com", "mail")
+    assert not server.writes()
+    assert orch.journal is not None
+    [entry] = orch.journal.entries()
+    assert (entry.operation, entry.subject, entry.status) == (
+        "set_plan",
+        "ben@example.com",
+        "refused",
+    )
+    assert entry.error_code == "policy_denied"
+
+
+async def test_journal_writes_run_off_the_event_loop(
+    orch: Orchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert orch.journal is not None
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    for name in ("started", "succeeded"):
+        original = getattr(orch.journal, name)
+
+        def record(*args: Any, _original: Any = original) -> None:
+            threads.append(threading.get_ident())
+            _original(*args)
+
+        monkeypatch.setattr(orch.journal, name, record)
+    await orch.set_plan("anna@example.com", "sync")
+    assert len(threads) == 2 and loop_thread not in threads
+    assert orch.journal.entries()[0].status == "done"

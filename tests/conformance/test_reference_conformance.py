@@ -7,6 +7,7 @@ import pytest
 from mailadmin.reference.mock import MemoryMock
 from mailadmin.reference.provider import MemoryProvider
 from mailadmin.testing import ConformanceTarget, suite
+from mailadmin.testing.probe import MemoryProbe
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def mailadmin_target() -> ConformanceTarget:
         tenant="example.com",
         mailbox="anna@example.com",
         plans=("mail", "sync"),
+        probe=MemoryProbe(),
         over_licence_seed={"licence": {"seats": 2}},
     )
 

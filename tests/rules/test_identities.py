@@ -76,7 +76,7 @@ async def test_every_cross_boundary_call_is_refused_before_sending(
     assert journal is not None
     refused = [e for e in journal.entries(limit=100) if e.error_code == "policy_denied"]
     assert len(refused) == len(calls)
-    assert all(e.status == "failed" for e in refused)
+    assert all(e.status == "refused" for e in refused)
 
 
 async def test_each_identity_reaches_its_own(platform: Platform) -> None:

@@ -24,6 +24,7 @@ from mailadmin.contract.models import ChangeResult, MailboxKind, Outcome
 from mailadmin.reference.mock import MemoryMock
 from mailadmin.reference.provider import MemoryProvider
 from mailadmin.testing import ConformanceTarget, suite
+from mailadmin.testing.probe import MemoryProbe
 
 
 def target(provider, **more):
@@ -35,7 +36,7 @@ def target(provider, **more):
         mailbox="anna@example.com",
         plans=("mail", "sync"),
         check_registration=provider is MemoryProvider,
-        **more,
+        **{"probe": MemoryProbe(), **more},
     )
 """
 
@@ -325,7 +326,7 @@ def test_the_contract_suite_runs_once_and_checks_registration(pytester: pytest.P
         )
     )
     result = pytester.runpytest("-v")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
 
 
 def test_every_suite_is_in_the_combined_suite() -> None:
@@ -353,3 +354,96 @@ def test_requires_refuses_what_is_not_a_feature_key() -> None:
     for bad in ("list_mailbox", "create_mailbox:garage", "addon:", "storage_gb"):
         with pytest.raises(ValueError, match="not a feature key"):
             requires(bad)
+
+
+_QUOTA_AS_PLAN = """
+from mailadmin.contract.models import MailboxKind
+from mailadmin.reference.provider import MemoryProvider
+
+
+class QuotaAsPlan(MemoryProvider):
+    '''Writes a plan change into the mailbox's quota only, and reads the plan back from
+    the quota: to itself it is consistent, on the platform the plan never changes.'''
+
+    async def _get_mailbox(self, mailbox):
+        found = await super()._get_mailbox(mailbox)
+        if found is None or found.kind is not MailboxKind.USER:
+            return found
+        for plan in self.settings.plans.values():
+            if plan.quota_mb == found.quota_mb:
+                return found.model_copy(update={"plan": plan.native})
+        return found
+
+    @property
+    def api(self):
+        return _PlanIntoQuota(super().api)
+
+
+class _PlanIntoQuota:
+    '''The provider's JSON client, but a plan write keeps the held plan and sends only the quota.'''
+
+    def __init__(self, api):
+        self._api = api
+
+    def __getattr__(self, name):
+        return getattr(self._api, name)
+
+    async def put(self, path, *, json=None, **more):
+        if path.endswith("/plan"):
+            held = await self._api.get(path.removesuffix("/plan"), operation="get")
+            json = {"plan": held["plan"], "quota_mb": json["quota_mb"]}
+        return await self._api.put(path, json=json, **more)
+"""
+
+
+def test_a_provider_that_reads_back_its_own_wrong_write_fails_on_the_platform(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_wrong_field=_QUOTA_AS_PLAN
+        + _module(
+            """
+            @pytest.fixture(params=["blind", "probed"])
+            def mailadmin_target(request):
+                if request.param == "blind":
+                    return target(QuotaAsPlan, probe=None)
+                return target(QuotaAsPlan)
+
+            class TestSetPlan(suite.SetPlanSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=in-process")
+    # Asking the provider alone, the bug is invisible; reading the platform, it shows.
+    result.assert_outcomes(passed=2, failed=2)
+    for line in (
+        "*test_set_plan_then_set_plan_again_is_unchanged?blind-in-process? PASSED*",
+        "*test_set_plan_reports_before_and_after?blind-in-process? PASSED*",
+        "*test_set_plan_then_set_plan_again_is_unchanged?probed-in-process? FAILED*",
+        "*test_set_plan_reports_before_and_after?probed-in-process? FAILED*",
+        "*the platform holds plan 'mail' for anna@example.com, not 'sync'*",
+    ):
+        result.stdout.fnmatch_lines([line])
+
+
+def test_a_target_without_a_probe_fails_the_contract_suite(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_no_probe=_module(
+            """
+            class Unprobed(MemoryProvider):
+                pass
+
+            @pytest.fixture
+            def mailadmin_target():
+                return target(Unprobed, probe=None)
+
+            class TestContract(suite.ContractSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=5, skipped=1, failed=1)  # skipped: the registration check
+    result.stdout.fnmatch_lines(["*test_the_target_reads_the_platform FAILED*"])
+    result.stdout.fnmatch_lines(["*the conformance target has no probe*"])

@@ -62,12 +62,6 @@ async def test_seats_after_storage_and_other_seats_keep_them_all(make: Make, mod
     assert _quota(server) == 1024 + 2 * 1024
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OX replaces a context's whole restriction list, so concurrent read-modify-writes "
-    "of one context race; passes once the core serialises writes per subject (issue 8 item 7, "
-    "sdk-orch)",
-)
 @pytest.mark.parametrize("mode", MODES)
 async def test_concurrent_add_ons_on_one_context_keep_every_limit(make: Make, mode: str) -> None:
     server = MockServer(OXMock)

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from mailadmin_ox.demo import sample_config
 
+from mailadmin.contract.models import AddonRef, MailboxKind, MailboxRef, TenantRef
+from mailadmin.contract.settings import ProviderSettings
 from mailadmin.testing import ConformanceTarget, suite
+from mailadmin.testing.probe import StateProbe
 
 _LOGINS = {
     "reseller": {"username": "reseller", "secret": "secret"},
@@ -31,6 +34,55 @@ def _settings(mode: str) -> Any:
     return settings
 
 
+class OXProbe(StateProbe):
+    """Reads the OX mock's snapshot: a context's users (access combination), functional
+    accounts, resources (kind in the description), restrictions and ``maxQuota``."""
+
+    def plan(self, state: Any, settings: ProviderSettings, mailbox: MailboxRef) -> str | None:
+        for user in _context(state, mailbox.tenant)["users"]:
+            if str(user.get("primaryEmail", "")).lower() == mailbox.address.lower():
+                return self.neutral_plan(settings, user["access_combination"], "access_combination")
+        return None
+
+    def addon(
+        self, state: Any, settings: ProviderSettings, tenant: TenantRef, addon: AddonRef
+    ) -> int | None:
+        context = _context(state, tenant)
+        if addon.name == "storage_gb":
+            base = getattr(settings, "storage_base_mb", 0)
+            return max(0, (int(context["maxQuota"]) - base) // 1024)
+        name = "Context.MaxUser"
+        if addon.plan is not None:
+            combination = getattr(settings.plans[addon.plan], "access_combination", "")
+            name = f"Context.MaxUserByModuleaccess_{combination}"
+        value = context["restrictions"].get(name)
+        return None if value is None else int(value)
+
+    def mailboxes(
+        self, state: Any, settings: ProviderSettings, tenant: TenantRef
+    ) -> dict[str, MailboxKind]:
+        context = _context(state, tenant)
+        admins = getattr(settings, "count_context_admin", True)
+        users = [u for u in context["users"] if admins or not u.get("contextadmin")]
+        found = {str(u["primaryEmail"]).lower(): MailboxKind.USER for u in users}
+        for account in context["accounts"]:
+            found[str(account["primaryAddress"]).lower()] = MailboxKind.SHARED
+        for resource in context["resources"]:
+            kind = str(resource.get("description") or "").lower()
+            equipment = kind.startswith("equipment")
+            found[str(resource["email"]).lower()] = (
+                MailboxKind.EQUIPMENT if equipment else MailboxKind.ROOM
+            )
+        return found
+
+
+def _context(state: Any, tenant: TenantRef) -> Any:
+    for context in state["contexts"]:
+        if tenant.key in (str(context["id"]), context["name"]):
+            return context
+    raise AssertionError(f"the OX mock has no context {tenant.key}")
+
+
 @pytest.fixture(params=sorted(_LOGINS))
 def mailadmin_target(request: pytest.FixtureRequest) -> ConformanceTarget:
     over_licence = None
@@ -51,9 +103,53 @@ def mailadmin_target(request: pytest.FixtureRequest) -> ConformanceTarget:
         tenant="example.com",
         mailbox="anna@example.com",
         plans=("mail", "sync"),
+        probe=OXProbe(),
         over_licence_seed=over_licence,
     )
 
 
 class TestConformance(suite.ConformanceSuite):
     pass
+
+
+_ADDONS = [("mailboxes", 20), ("mailboxes:sync", 5), ("mailboxes:collaborate", 3)]
+
+
+@pytest.mark.parametrize("through", ["orchestrator", "provider"])
+async def test_concurrent_addons_of_one_context_all_land(through: str) -> None:
+    """Every OX seat limit of a context is one restriction list, read, changed and written
+    back whole: three add-ons applied at once must not overwrite each other, whether they
+    come through the orchestrator or a provider used directly."""
+    import asyncio
+
+    from mailadmin_ox.mock.platform import OXMock
+    from mailadmin_ox.provider import OXProvider
+
+    from mailadmin import Orchestrator
+    from mailadmin.mock import MockServer
+
+    server = MockServer(OXMock)
+    server.inject({"kind": "latency", "delay": 0.01})  # every call yields to the others
+    http = server.router(OXMock.base_url)
+    config = sample_config()
+    config["instances"]["ox"]["endpoint"] = OXMock.base_url
+    config["journal"] = {"url": None}
+    if through == "orchestrator":
+        async with Orchestrator.from_dict(config, http={"ox": http}) as orch:
+            result = await orch.apply_addons([("example.com", a, q) for a, q in _ADDONS])
+        assert result.ok, result
+    else:
+        settings = {k: v for k, v in config["instances"]["ox"].items() if k != "provider"}
+        tenant = TenantRef(name="example.com", native_id="1")
+        async with OXProvider(settings, http=http) as provider:
+            await asyncio.gather(*(provider.apply_addon(tenant, a, q) for a, q in _ADDONS))
+    [context] = [c for c in server.snapshot()["contexts"] if c["id"] == 1]
+    assert {
+        name: value
+        for name, value in context["restrictions"].items()
+        if name.startswith("Context.MaxUser")
+    } == {
+        "Context.MaxUser": "20",
+        "Context.MaxUserByModuleaccess_pim_mobility": "5",
+        "Context.MaxUserByModuleaccess_groupware_premium": "3",
+    }

@@ -62,7 +62,9 @@ def mailadmin_before_call(call: CallInfo, provider: Provider) -> str | None:
 
     Return ``None`` to let the call proceed. Return a non-empty string, or raise
     :class:`~mailadmin.contract.errors.PolicyDenied`, to refuse it: the string becomes the
-    user-safe reason of the ``PolicyDenied`` error the caller receives.
+    user-safe reason of the ``PolicyDenied`` error the caller receives; the orchestrator
+    journals a refused write with status ``refused``. Writes to one subject are serialised
+    before this hook runs, so a policy reading the platform sees no concurrent write to it.
     """
 
 

@@ -39,7 +39,7 @@ from mailadmin.contract.models import (
     TenantRef,
 )
 from mailadmin.contract.settings import PlanMapping, ProviderSettings
-from mailadmin.wire.dryrun import dry_run_active, dry_run_scope
+from mailadmin.wire.dryrun import dry_run_active
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -371,24 +371,16 @@ class Provider(Generic[SettingsT]):
         # A call made inside an outer dry run is one too (the scope cannot be left).
         dry_run = dry_run or dry_run_active()
         call = CallInfo(self.instance, self.name, operation.value, arguments, dry_run)
-        self.hooks.before(self, call)
+        # One call path (mailadmin.contract.calls): per-subject serialisation, hooks,
+        # dry-run scope, the one dry-run rule and error normalisation, shared with the
+        # orchestrator. The operation name lets Provider.change() label its result.
+        from mailadmin.contract.calls import run_call
+
         token = _current_operation.set(operation.value)
         try:
-            with dry_run_scope(dry_run), _log_call(call):
-                result = await impl()
-            # The one dry-run rule, applied here so no plugin can get it wrong.
-            if isinstance(result, ChangeResult) and result.dry_run is not dry_run:
-                result = result.model_copy(update={"dry_run": dry_run})
-        except Exception as exc:
-            error = normalise(exc, self.instance)
-            self.hooks.error(self, call, error)
-            if error is exc:
-                raise
-            raise error from exc
+            return await run_call(self, call, impl)
         finally:
             _current_operation.reset(token)
-        self.hooks.after(self, call, result)
-        return result
 
     async def change(self, change: Change[T], *, operation: str | None = None) -> ChangeResult[T]:
         """Carry out a described write and report it; see :mod:`mailadmin.contract.change`.

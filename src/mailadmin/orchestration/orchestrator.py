@@ -8,11 +8,13 @@ report what would change without sending any write.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
+from mailadmin.contract.calls import SUBJECT_LOCKS, AsyncCallHooks, run_call, subject_key
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
@@ -20,7 +22,6 @@ from mailadmin.contract.models import (
     Licence,
     Mailbox,
     MailboxCount,
-    MailboxKind,
     MailboxRef,
     NativePlan,
     NewMailbox,
@@ -42,6 +43,7 @@ from mailadmin.rules.gate import ActingView, BusinessRules
 if TYPE_CHECKING:
     import httpx
 
+    from mailadmin.contract.capabilities import Capabilities
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.identities import Identity
     from mailadmin.store.journal import Journal
@@ -49,8 +51,14 @@ if TYPE_CHECKING:
 __all__ = ["Orchestrator"]
 
 
-class _JournalHooks(CallHooks):
-    """Runs the business-rules gate and the plugins' hooks, then records writes."""
+class _JournalHooks(AsyncCallHooks):
+    """Runs the business-rules gate and the plugins' hooks and records writes in the
+    journal, off the event loop.
+
+    A write is journalled as ``started`` before the platform is touched; one that a
+    policy hook refuses is journalled as ``refused`` with the reason (the gate journals
+    its own refusals, of reads too).
+    """
 
     def __init__(
         self,
@@ -62,12 +70,19 @@ class _JournalHooks(CallHooks):
         self._journal = journal
         self._gate = gate
 
+    # The blocking forms, for a caller that cannot await; run_call uses the async ones.
     def before(self, provider: Provider, call: CallInfo) -> None:
         if self._gate is not None:
             self._gate(provider, call)
-        self._inner.before(provider, call)
-        if self._journal is not None and call.is_write:
-            self._journal.started(call)
+        journal = self._journal if call.is_write else None
+        try:
+            self._inner.before(provider, call)
+        except errors.MailadminError as refusal:
+            if journal is not None:
+                journal.refused(call, refusal)
+            raise
+        if journal is not None:
+            journal.started(call)
 
     def after(self, provider: Provider, call: CallInfo, result: object) -> None:
         if self._journal is not None and call.is_write:
@@ -77,6 +92,31 @@ class _JournalHooks(CallHooks):
     def error(self, provider: Provider, call: CallInfo, error: errors.MailadminError) -> None:
         if self._journal is not None and call.is_write:
             self._journal.failed(call, error)
+        self._inner.error(provider, call, error)
+
+    async def abefore(self, provider: Provider, call: CallInfo) -> None:
+        if self._gate is not None:
+            self._gate(provider, call)
+        journal = self._journal if call.is_write else None
+        try:
+            self._inner.before(provider, call)
+        except errors.MailadminError as refusal:
+            if journal is not None:
+                await journal.run(journal.refused, call, refusal)
+            raise
+        if journal is not None:
+            await journal.run(journal.started, call)
+
+    async def aafter(self, provider: Provider, call: CallInfo, result: object) -> None:
+        if self._journal is not None and call.is_write:
+            await self._journal.run(self._journal.succeeded, call, result)
+        self._inner.after(provider, call, result)
+
+    async def aerror(
+        self, provider: Provider, call: CallInfo, error: errors.MailadminError
+    ) -> None:
+        if self._journal is not None and call.is_write:
+            await self._journal.run(self._journal.failed, call, error)
         self._inner.error(provider, call, error)
 
 
@@ -148,7 +188,8 @@ class Orchestrator:
                 engine = sa.create_engine(
                     "sqlite://", poolclass=sa.StaticPool, connect_args={"check_same_thread": False}
                 )
-            self._allocations = Allocations(engine)
+            lock = self.journal.lock if self.journal is not None else None
+            self._allocations = Allocations(engine, lock=lock)
         return self._allocations
 
     def acting_as(self, identity: Identity | str) -> ActingView:
@@ -245,43 +286,39 @@ class Orchestrator:
         by mailadmin and enforced by :meth:`create_mailbox`.
         """
         ref_addon = self._check_addon(addon)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise errors.ValidationError("The add-on quantity must be a whole number, 0 or more")
         provider, ref = self.provider_for(tenant)
-        if (
-            ref_addon.name in KEPT_ADDONS
-            and ref_addon.plan is None
-            and not provider.capabilities.supports(f"addon:{ref_addon.name}")
-        ):
-            return await self._keep_allocation(provider, ref, ref_addon.name, quantity, dry_run)
+        kept = ref_addon.name in KEPT_ADDONS and ref_addon.plan is None
+        if kept and not _capabilities(provider).supports(f"addon:{ref_addon.name}"):
+            return await self._keep_allocation(provider, ref, ref_addon, quantity, dry_run)
         return await provider.apply_addon(ref, ref_addon, quantity, dry_run=dry_run)
 
     async def _keep_allocation(
-        self, provider: Provider, tenant: TenantRef, addon: str, quantity: int, dry_run: bool
+        self, provider: Provider, tenant: TenantRef, addon: AddonRef, quantity: int, dry_run: bool
     ) -> ChangeResult[int]:
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
-            raise errors.ValidationError("The add-on quantity must be a whole number, 0 or more")
-        arguments = {"tenant": tenant, "addon": AddonRef(name=addon), "quantity": quantity}
+        # The provider's own call path (hooks, policy, journal, subject lock); only the
+        # write itself differs: it lands in mailadmin's table instead of the platform.
+        arguments = {"tenant": tenant, "addon": addon, "quantity": quantity}
         call = CallInfo(provider.instance, provider.name, "apply_addon", arguments, dry_run)
-        self._hooks.before(provider, call)
-        try:
-            before = self.allocations.get(provider.instance, tenant.name, addon)
-            if before != quantity and not dry_run:
-                self.allocations.set(provider.instance, tenant.name, addon, quantity)
-        except Exception as exc:
-            from mailadmin.contract.provider import normalise
 
-            error = normalise(exc, provider.instance)
-            self._hooks.error(provider, call, error)
-            raise error from exc
-        result = ChangeResult[int](
-            operation="apply_addon",
-            subject=f"{tenant.name} {addon}",
-            outcome=Outcome.UNCHANGED if before == quantity else Outcome.CHANGED,
-            before=before,
-            after=quantity,
-            dry_run=dry_run and before != quantity,
-        )
-        self._hooks.after(provider, call, result)
-        return result
+        async def keep() -> ChangeResult[int]:
+            store = await asyncio.to_thread(lambda: self.allocations)
+            before = await asyncio.to_thread(store.get, provider.instance, tenant.name, addon.name)
+            if before != quantity and not dry_run:
+                await asyncio.to_thread(
+                    store.set, provider.instance, tenant.name, addon.name, quantity
+                )
+            return ChangeResult[int](
+                operation="apply_addon",
+                subject=tenant.name,
+                outcome=Outcome.UNCHANGED if before == quantity else Outcome.CHANGED,
+                before=before,
+                after=quantity,
+                dry_run=dry_run,
+            )
+
+        return await run_call(provider, call, keep)
 
     async def get_licence(self, instance: str) -> Licence:
         """The licence of one provider instance."""
@@ -313,16 +350,21 @@ class Orchestrator:
         provider, ref = self.provider_for(tenant)
         await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
         await self.rules.check_licence(provider, ref, mailbox, dry_run)
-        await self._check_kept_allocation(provider, ref, mailbox.kind)
-        return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
+        addon = addon_for_kind(mailbox.kind)
+        if addon is None or _capabilities(provider).supports(f"addon:{addon}"):
+            return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
+        # Check and create under the tenant's limits lock: two creations racing for the
+        # last bought mailbox, or an allocation lowered meanwhile, cannot both pass.
+        limits = subject_key(provider.instance, "apply_addon", {"tenant": ref})
+        async with SUBJECT_LOCKS.hold(limits):
+            await self._check_kept_allocation(provider, ref, addon)
+            return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
 
     async def _check_kept_allocation(
-        self, provider: Provider, tenant: TenantRef, kind: MailboxKind
+        self, provider: Provider, tenant: TenantRef, addon: str
     ) -> None:
-        addon = addon_for_kind(kind)
-        if addon is None or provider.capabilities.supports(f"addon:{addon}"):
-            return
-        bought = self.allocations.get(provider.instance, tenant.name, addon)
+        store = await asyncio.to_thread(lambda: self.allocations)
+        bought = await asyncio.to_thread(store.get, provider.instance, tenant.name, addon)
         if bought is None:
             return
         used = used_by(addon, await provider.count_mailboxes(tenant))
@@ -347,7 +389,7 @@ class Orchestrator:
         provider, tenant = self.provider_for(counts.tenant)
         rows = []
         for addon in sorted(KEPT_ADDONS):
-            if provider.capabilities.supports(f"addon:{addon}"):
+            if _capabilities(provider).supports(f"addon:{addon}"):
                 continue
             bought = self.allocations.get(provider.instance, tenant.name, addon)
             if bought is not None:
@@ -453,6 +495,12 @@ class Orchestrator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _capabilities(provider: Provider) -> Capabilities:
+    # Per instance where the contract offers it (settings may narrow what a class declares).
+    found: Capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
+    return found
 
 
 def _bind(function: Any, *args: Any, **kwargs: Any) -> Any:

@@ -3,7 +3,10 @@
 Shared and resource mailboxes are sold as add-ons, but some platforms (OX, Exchange) set no
 limit on them. For those, the orchestrator records the quantity bought here, beside the
 journal, and checks it when a shared, room or equipment mailbox is created. A tenant with
-no recorded allocation is not limited.
+no recorded allocation is not limited. Setting one is a write like any other: it goes
+through the provider call path (hooks, policy, journal, per-subject lock).
+
+The methods are blocking (SQLAlchemy); async callers run them in a worker thread.
 """
 
 from __future__ import annotations
@@ -67,7 +70,9 @@ class AllocationUse(BaseModel):
 class Allocations:
     """Quantities bought per (instance, tenant, add-on), in table ``mailadmin_allocations``."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, lock: threading.Lock | None = None) -> None:
+        """``lock``: held around every database use (pass the journal's when sharing its
+        engine)."""
         import sqlalchemy as sa
 
         self._engine = engine
@@ -81,14 +86,15 @@ class Allocations:
             sa.Column("quantity", sa.Integer, nullable=False),
             sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
         )
-        meta.create_all(engine)
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
+        with self._lock:
+            meta.create_all(engine)
 
     def get(self, instance: str, tenant: str, addon: str) -> int | None:
         """The quantity bought, or ``None`` when none was recorded."""
         t = self._table
         query = t.select().where(t.c.instance == instance, t.c.tenant == tenant, t.c.addon == addon)
-        with self._engine.connect() as db:
+        with self._lock, self._engine.connect() as db:
             row = db.execute(query).mappings().first()
         return None if row is None else int(row["quantity"])
 

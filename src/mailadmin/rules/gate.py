@@ -70,7 +70,10 @@ class BusinessRules:
             from mailadmin.store.database import Database
 
             journal = self._orch.journal
-            self._store = Database(journal.engine if journal is not None else "sqlite://")
+            if journal is not None:
+                self._store = Database(journal.engine, lock=journal.lock)
+            else:
+                self._store = Database("sqlite://")
         return self._store
 
     @property
@@ -170,12 +173,10 @@ class BusinessRules:
     def journal_denial(
         self, provider: Provider, call: CallInfo, denial: errors.PolicyDenied
     ) -> None:
-        """Record a refused call: its intent and the refusal (the message names the identity)."""
+        """Record a refused call with its reason (the message names the identity)."""
         journal = self._orch.journal
-        if journal is None:
-            return
-        journal.started(call)
-        journal.failed(call, denial)
+        if journal is not None:
+            journal.refused(call, denial)
 
     def deny(
         self,

@@ -96,7 +96,7 @@ class Orders:
                         reason="order_open",
                     )
         now = datetime.now(UTC)
-        with self._store.engine.begin() as db:
+        with self._store.begin() as db:
             inserted = db.execute(
                 orders.insert().values(
                     subject=subject,
@@ -116,7 +116,7 @@ class Orders:
         """One order; an unknown id is a ``ValidationError``."""
         from mailadmin.store.schema import orders
 
-        with self._store.engine.connect() as db:
+        with self._store.connect() as db:
             row = db.execute(orders.select().where(orders.c.id == order_id)).mappings().first()
         if row is None:
             raise errors.ValidationError(f"There is no order #{order_id}")
@@ -129,7 +129,7 @@ class Orders:
         query = orders.select().order_by(orders.c.id)
         if subject is not None:
             query = query.where(orders.c.subject == subject.strip().lower())
-        with self._store.engine.connect() as db:
+        with self._store.connect() as db:
             return [_order(dict(r)) for r in db.execute(query).mappings().all()]
 
     def open(self, subject: str) -> list[Order]:
@@ -163,7 +163,7 @@ class Orders:
     def _set(self, order_id: int, state: OrderState) -> Order:
         from mailadmin.store.schema import orders
 
-        with self._store.engine.begin() as db:
+        with self._store.begin() as db:
             db.execute(
                 orders.update()
                 .where(orders.c.id == order_id)

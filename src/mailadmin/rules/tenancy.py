@@ -389,7 +389,7 @@ class Tenancy:
             now = datetime.now(UTC)
             key = (t.owner_kind == owner_kind, t.owner == owner, t.addon == addon)
             values = {"quantity": quantity, "active": True, "copy_of": copy_of, "updated": now}
-            with self.engine.begin() as db:
+            with self._store.begin() as db:
                 done = db.execute(addon_sales.update().where(*key).values(**values))
                 if done.rowcount == 0:
                     db.execute(
@@ -490,7 +490,7 @@ class Tenancy:
         if not oversold:
             return
         now = datetime.now(UTC)
-        with self.engine.begin() as db:
+        with self._store.begin() as db:
             for item in oversold:
                 db.execute(oversells.insert().values(**item.model_dump(mode="json"), at=now))
 
@@ -525,12 +525,12 @@ class Tenancy:
     # -- machinery ------------------------------------------------------------------------------
 
     def _select(self, query: Any) -> list[Mapping[str, Any]]:
-        with self.engine.connect() as db:
+        with self._store.connect() as db:
             return [dict(row) for row in db.execute(query).mappings().all()]
 
     def _upsert(self, table: sa.Table, key: Any, name: str, values: dict[str, Any]) -> None:
         now = datetime.now(UTC)
-        with self._lock, self.engine.begin() as db:
+        with self._lock, self._store.begin() as db:
             done = db.execute(table.update().where(key == name).values(**values, updated=now))
             if done.rowcount == 0:
                 db.execute(

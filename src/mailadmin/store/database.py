@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +71,16 @@ class Database:
     ``upgrade=False`` to only look, as ``mailadmin store status`` does).
     """
 
-    def __init__(self, target: str | sa.Engine, *, upgrade: bool = True) -> None:
+    def __init__(
+        self,
+        target: str | sa.Engine,
+        *,
+        upgrade: bool = True,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        #: Held around every statement: an in-memory SQLite database is one connection
+        #: that the journal's worker threads share (pass the journal's lock then).
+        self.lock = lock or threading.Lock()
         if isinstance(target, str):
             self._engine = open_engine(target)
             self._owned = True
@@ -78,16 +89,30 @@ class Database:
             self._owned = False
         self._auto_upgrade = upgrade
         self._ready = False
-        self._lock = threading.Lock()
+        self._ready_lock = threading.Lock()
 
     @property
     def engine(self) -> sa.Engine:
         """The engine, with the schema at the newest version."""
         if self._auto_upgrade and not self._ready:
-            with self._lock:
+            with self._ready_lock:
                 if not self._ready:
                     self.upgrade()
         return self._engine
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A connection in a transaction, committed on leaving, under :attr:`lock`."""
+        engine = self.engine
+        with self.lock, engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection for reading, under :attr:`lock`."""
+        engine = self.engine
+        with self.lock, engine.connect() as connection:
+            yield connection
 
     @property
     def url(self) -> str:
@@ -114,7 +139,7 @@ class Database:
         from alembic import command
 
         try:
-            with _ALEMBIC, self._engine.begin() as connection:
+            with _ALEMBIC, self.lock, self._engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     # Two processes starting at once must not both create the tables: the
                     # second waits here, then finds the schema current.
@@ -138,7 +163,7 @@ class Database:
         """The schema version the database is at (``None``: never migrated)."""
         from alembic.runtime.migration import MigrationContext
 
-        with self._engine.connect() as connection:
+        with self.lock, self._engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
             return context.get_current_revision()
 

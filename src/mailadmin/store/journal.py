@@ -2,16 +2,22 @@
 
 A write is recorded as ``started`` before the platform is touched and completed with its
 outcome or error afterwards, so a crash between the two leaves a visible trace instead of
-a silent gap. Dry runs are recorded too, flagged as such.
+a silent gap. Dry runs are recorded too, flagged as such, and so are calls a policy
+refused (status ``refused``, with the reason).
+
+The methods are blocking (SQLAlchemy); async code runs them in a worker thread
+(:meth:`Journal.run`), so a slow database never stalls the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -21,10 +27,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Journal", "JournalEntry"]
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One recorded write."""
+    """One recorded write. ``status``: ``started`` (sent, no answer recorded yet),
+    ``done``, ``failed`` or ``refused`` (a policy hook said no; nothing was sent)."""
 
     id: int
     at: datetime
@@ -87,8 +97,26 @@ class Journal:
         """The database engine (other mailadmin tables, such as allocations, share it)."""
         return self._engine
 
+    @property
+    def lock(self) -> threading.Lock:
+        """Held around every use of the engine; tables sharing the engine take it too
+        (an in-memory database is one connection for every thread)."""
+        return self._lock
+
+    async def run(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run one of the blocking methods in a worker thread:
+        ``await journal.run(journal.started, call)``."""
+        return await asyncio.to_thread(method, *args, **kwargs)
+
     def started(self, call: CallInfo) -> None:
         """Record that a write is about to be sent."""
+        self._insert(call, status="started")
+
+    def refused(self, call: CallInfo, error: MailadminError) -> None:
+        """Record a write that a policy refused before the platform was touched."""
+        self._insert(call, status="refused", error_code=error.code, error_message=error.message)
+
+    def _insert(self, call: CallInfo, **values: Any) -> None:
         arguments = {k: _plain(v) for k, v in call.arguments.items()}
         with self._lock, self._engine.begin() as db:
             db.execute(
@@ -100,7 +128,7 @@ class Journal:
                     subject=_subject(arguments),
                     arguments=json.dumps(arguments, sort_keys=True),
                     dry_run=call.dry_run,
-                    status="started",
+                    **values,
                 )
             )
 
@@ -125,7 +153,8 @@ class Journal:
     def entries(self, limit: int = 100) -> list[JournalEntry]:
         """The most recent records, newest first."""
         t = self._table
-        with self._engine.connect() as db:
+        # Under the lock: an in-memory database is one connection shared by every thread.
+        with self._lock, self._engine.connect() as db:
             rows = db.execute(t.select().order_by(t.c.id.desc()).limit(limit)).mappings().all()
         return [
             JournalEntry(

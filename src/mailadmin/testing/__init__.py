@@ -11,6 +11,7 @@ A plugin author writes one fixture and one line::
             provider=MyProvider, mock=MyMock,
             settings=lambda url: {"endpoint": url, "credentials": {...}, "plans": {...}},
             tenant="example.com", mailbox="anna@example.com", plans=("mail", "sync"),
+            probe=MyProbe(),   # reads the mock's state: see mailadmin.testing.probe
         )
 
     class TestConformance(suite.ConformanceSuite):
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mailadmin.testing.harness import MODES, Harness
+    from mailadmin.testing.probe import StateProbe
     from mailadmin.testing.requirements import requires
     from mailadmin.testing.suite import ConformanceSuite, all_suites
     from mailadmin.testing.target import ConformanceTarget
@@ -36,6 +38,7 @@ __all__ = [
     "ConformanceSuite",
     "ConformanceTarget",
     "Harness",
+    "StateProbe",
     "all_suites",
     "requires",
     "suite",
@@ -48,6 +51,7 @@ _LAZY = {
     "ConformanceSuite": "mailadmin.testing.suite",
     "all_suites": "mailadmin.testing.suite",
     "ConformanceTarget": "mailadmin.testing.target",
+    "StateProbe": "mailadmin.testing.probe",
 }
 
 

@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     import httpx
 
     from mailadmin.contract.capabilities import Capabilities
-    from mailadmin.contract.models import MailboxRef, TenantRef
+    from mailadmin.contract.models import MailboxKind, MailboxRef, TenantRef
     from mailadmin.contract.provider import Provider
     from mailadmin.contract.settings import ProviderSettings
     from mailadmin.testing.control import MockControl
+    from mailadmin.testing.probe import StateProbe
     from mailadmin.testing.servers import ServerPool
     from mailadmin.testing.target import ConformanceTarget
 
@@ -32,6 +33,7 @@ __all__ = [
     "SERVER",
     "WRONG_SECRET",
     "Harness",
+    "PlatformView",
     "open_harness",
     "skip_reason",
 ]
@@ -73,8 +75,13 @@ class Harness:
 
     @property
     def capabilities(self) -> Capabilities:
-        """The provider class's declared capabilities."""
-        return self.target.provider.capabilities
+        """The capabilities of the provider under test (per instance where it has them)."""
+        return capabilities_of(self.provider)
+
+    @property
+    def platform(self) -> PlatformView:
+        """What the mock holds now, read through the target's probe."""
+        return PlatformView(self)
 
     @property
     def tenant(self) -> TenantRef:
@@ -137,6 +144,53 @@ class Harness:
             await provider.aclose()
         self._providers.clear()
         self._provider = None
+
+
+class PlatformView:
+    """The mock's state in the contract's terms, read afresh on every question.
+
+    ``available`` is false when the target has no probe; the checks then do nothing (and
+    the contract suite fails the target for it).
+    """
+
+    def __init__(self, harness: Harness) -> None:
+        self._h = harness
+
+    @property
+    def available(self) -> bool:
+        """True when the target supplies a probe."""
+        return self._h.target.probe is not None
+
+    def plan(self, mailbox: MailboxRef | None = None) -> str | None:
+        """The plan the platform holds for ``mailbox`` (default: the target's)."""
+        probe = self._probe()
+        return probe.plan(self._h.mock.state(), self._h.settings(), mailbox or self._h.mailbox)
+
+    def addon(self, addon: str) -> int | None:
+        """The total the platform holds for an add-on of the target's tenant."""
+        from mailadmin.contract.models import AddonRef
+
+        probe = self._probe()
+        ref = AddonRef.parse(addon)
+        return probe.addon(self._h.mock.state(), self._h.settings(), self._h.tenant, ref)
+
+    def mailboxes(self) -> dict[str, MailboxKind]:
+        """The tenant's mailboxes on the platform, by lower-case address."""
+        probe = self._probe()
+        return probe.mailboxes(self._h.mock.state(), self._h.settings(), self._h.tenant)
+
+    def _probe(self) -> StateProbe:
+        probe = self._h.target.probe
+        if probe is None:
+            raise RuntimeError("the target has no probe; check platform.available first")
+        return probe
+
+
+def capabilities_of(provider: Provider | type[Provider]) -> Capabilities:
+    """A provider's capabilities: its instance's where the contract has them, else its
+    class's."""
+    found: Capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
+    return found
 
 
 def open_harness(target: ConformanceTarget, mode: str, pool: ServerPool | None = None) -> Harness:

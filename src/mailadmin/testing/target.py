@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mailadmin.contract.settings import ProviderSettings
     from mailadmin.mock.platform import MockPlatform
     from mailadmin.orchestration.registry import Registry
+    from mailadmin.testing.probe import StateProbe
 
 __all__ = ["ConformanceTarget", "SettingsFactory"]
 
@@ -39,6 +40,10 @@ class ConformanceTarget:
     ``mailbox``: a user mailbox of that tenant (``"anna@example.com"``); ``plans``: two
     different neutral plans configured in the settings (``("mail", "sync")``).
 
+    ``probe``: a :class:`~mailadmin.testing.probe.StateProbe` reading the mock's state, so
+    every write is checked on the platform and not only through the provider (the kit
+    fails a target without one).
+
     Optional: ``seed``: applied over the mock's defaults before every test;
     ``over_licence_seed``: a seed that puts the platform over its licence (proves that
     over-use is flagged; without it that test is skipped); ``addon_quantities``: two
@@ -54,6 +59,7 @@ class ConformanceTarget:
     tenant: TenantRef | str
     mailbox: str
     plans: tuple[str, str]
+    probe: StateProbe | None = None
     seed: Mapping[str, Any] | None = None
     over_licence_seed: Mapping[str, Any] | None = None
     addon_quantities: tuple[int, int] = (40, 45)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mailadmin.contract.models import ChangeResult, MailboxCount, MailboxKind, Outcome
+from mailadmin.contract.models import ChangeResult, MailboxCount, MailboxKind, MailboxRef, Outcome
 
 if TYPE_CHECKING:
     from mailadmin.testing.harness import Harness
@@ -65,3 +65,44 @@ def assert_counts_add_up(count: MailboxCount) -> None:
 def plan_count(count: MailboxCount, plan: str) -> int:
     """User mailboxes on ``plan`` (zero when absent)."""
     return count.by_plan.get(plan, 0)
+
+
+# -- on the platform: the mock's own state, read through the target's probe ----------------
+
+
+def assert_platform_plan(
+    h: Harness, plan: str, what: str, mailbox: MailboxRef | None = None
+) -> None:
+    """The platform holds ``plan`` for the mailbox (default: the target's)."""
+    if not h.platform.available:
+        return
+    held = h.platform.plan(mailbox)
+    address = (mailbox or h.mailbox).address
+    assert held == plan, (
+        f"after {what}, the platform holds plan {held!r} for {address}, not {plan!r}"
+    )
+
+
+def assert_platform_addon(h: Harness, addon: str, quantity: int | None, what: str) -> None:
+    """The platform holds ``quantity`` as the tenant's total of ``addon``."""
+    if not h.platform.available:
+        return
+    held = h.platform.addon(addon)
+    assert held == quantity, (
+        f"after {what}, the platform holds {held!r} for the {addon} add-on of "
+        f"{h.tenant.name}, not {quantity!r}"
+    )
+
+
+def assert_platform_mailbox(h: Harness, address: str, kind: MailboxKind | None, what: str) -> None:
+    """The platform has the mailbox as a ``kind`` mailbox (``None``: it has none)."""
+    if not h.platform.available:
+        return
+    held = h.platform.mailboxes().get(address.lower())
+    if kind is None:
+        assert held is None, f"after {what}, the platform still has {address} ({held.value})"
+    else:
+        assert held is kind, (
+            f"after {what}, the platform has {address} as "
+            f"{'nothing' if held is None else held.value}, not as {kind.value}"
+        )

@@ -83,3 +83,11 @@ class ContractSuite:
         assert entry.load() is cls, f"'{cls.name}' is registered to another class"
         assert entry.load_mock() is mailadmin_target.mock, "another mock is registered"
         assert mailadmin_target.mock.name == cls.name, "the mock is named after the provider"
+
+    def test_the_target_reads_the_platform(self, mailadmin_target: ConformanceTarget) -> None:
+        """The target supplies a probe, so every write is checked on the platform too."""
+        assert mailadmin_target.probe is not None, (
+            "the conformance target has no probe: give ConformanceTarget(probe=...) a "
+            "mailadmin.testing.probe.StateProbe that reads the mock's state, or the kit "
+            "cannot tell a write that reached the platform from one that did not"
+        )

@@ -32,6 +32,20 @@ class CountSuite:
         assert count.of(MailboxKind.USER) >= 1, "the target's user mailbox is not counted"
 
     @async_test
+    async def test_counts_agree_with_the_platform(self, mailadmin_harness: Harness) -> None:
+        """Counted by kind, the platform's own mailboxes give the provider's counts."""
+        h = mailadmin_harness
+        if not h.platform.available:
+            pytest.skip("the target has no probe")
+        held = h.platform.mailboxes()
+        count = await h.provider.count_mailboxes(h.tenant)
+        for kind in MailboxKind:
+            on_platform = sum(1 for k in held.values() if k is kind)
+            assert count.of(kind) == on_platform, (
+                f"{count.of(kind)} {kind.value} mailboxes counted; the platform holds {on_platform}"
+            )
+
+    @async_test
     async def test_counts_follow_a_plan_change(self, mailadmin_harness: Harness) -> None:
         """Moving one mailbox moves one count from the old plan to the new."""
         h = mailadmin_harness

@@ -9,7 +9,14 @@ import pytest
 from mailadmin.contract.capabilities import KNOWN_ADDONS
 from mailadmin.contract.models import MailboxKind, NewMailbox, Outcome
 from mailadmin.testing.requirements import requires
-from mailadmin.testing.suite._checks import assert_no_writes, assert_result, async_test
+from mailadmin.testing.suite._checks import (
+    assert_no_writes,
+    assert_platform_addon,
+    assert_platform_mailbox,
+    assert_platform_plan,
+    assert_result,
+    async_test,
+)
 
 if TYPE_CHECKING:
     from mailadmin.testing.harness import Harness
@@ -35,6 +42,7 @@ class DryRunSuite:
         same = await h.provider.set_plan(h.mailbox, old, dry_run=True)
         assert_result(same, operation="set_plan", outcomes=(Outcome.UNCHANGED,), dry_run=True)
         assert_no_writes(h, "a dry-run set_plan")
+        assert_platform_plan(h, old, "a dry-run set_plan")
         still = await h.provider.set_plan(h.mailbox, old)
         assert still.outcome is Outcome.UNCHANGED, "the dry run changed the plan"
 
@@ -53,6 +61,7 @@ class DryRunSuite:
         assert_result(preview, operation="apply_addon", dry_run=True)
         assert (preview.before, preview.after) == (first, second)
         assert_no_writes(h, f"a dry-run apply_addon of {addon}")
+        assert_platform_addon(h, addon, first, f"a dry-run apply_addon of {addon}")
         still = await h.provider.apply_addon(h.tenant, addon, first)
         assert still.outcome is Outcome.UNCHANGED, "the dry run changed the add-on"
 
@@ -75,6 +84,7 @@ class DryRunSuite:
         assert preview.after is not None and preview.after.address == address
         assert preview.after.kind.value == kind
         assert_no_writes(h, "a dry-run create_mailbox")
+        assert_platform_mailbox(h, address, None, "a dry-run create_mailbox")
         assert await h.provider.count_mailboxes(h.tenant) == before, "a mailbox was created"
 
     @async_test
@@ -87,4 +97,5 @@ class DryRunSuite:
         preview = await h.provider.delete_mailbox(h.mailbox, dry_run=True)
         assert_result(preview, operation="delete_mailbox", subject=h.mailbox.address, dry_run=True)
         assert_no_writes(h, "a dry-run delete_mailbox")
+        assert_platform_mailbox(h, h.mailbox.address, MailboxKind.USER, "a dry-run delete_mailbox")
         assert await h.provider.count_mailboxes(h.tenant) == before, "the mailbox was deleted"

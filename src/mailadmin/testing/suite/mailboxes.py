@@ -8,7 +8,13 @@ import pytest
 
 from mailadmin.contract.models import Mailbox, MailboxKind, MailboxRef, NewMailbox, Outcome
 from mailadmin.testing.requirements import requires
-from mailadmin.testing.suite._checks import assert_no_writes, assert_result, async_test
+from mailadmin.testing.suite._checks import (
+    assert_no_writes,
+    assert_platform_mailbox,
+    assert_platform_plan,
+    assert_result,
+    async_test,
+)
 
 if TYPE_CHECKING:
     from mailadmin.testing.harness import Harness
@@ -48,6 +54,10 @@ class MailboxSuite:
         assert_result(result, operation="create_mailbox", subject=address)
         assert result.after is not None and result.after.address == address
         assert result.after.kind.value == kind
+        assert_platform_mailbox(h, address, MailboxKind(kind), f"creating a {kind} mailbox")
+        if plan is not None:
+            new = MailboxRef(tenant=h.tenant, address=address)
+            assert_platform_plan(h, plan, f"creating a {kind} mailbox on {plan}", new)
         if h.capabilities.supports("list_mailboxes"):
             listed = {m.address: m for m in await h.provider.list_mailboxes(h.tenant)}
             assert address in listed, f"the new {kind} mailbox is not listed"
@@ -69,6 +79,7 @@ class MailboxSuite:
             outcomes=(Outcome.UNCHANGED,),
         )
         assert_no_writes(h, "deleting a mailbox that is gone")
+        assert_platform_mailbox(h, h.mailbox.address, None, "delete_mailbox")
         if h.capabilities.supports("list_mailboxes"):
             listed = [m.address for m in await h.provider.list_mailboxes(h.tenant)]
             assert h.mailbox.address not in listed, "the deleted mailbox is still listed"
@@ -86,3 +97,4 @@ class MailboxSuite:
         result = await h.provider.delete_mailbox(MailboxRef(tenant=h.tenant, address=address))
         assert_result(result, operation="delete_mailbox", subject=address)
         assert result.before is None or result.before.kind.value == kind
+        assert_platform_mailbox(h, address, None, f"deleting a {kind} mailbox")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mailadmin.contract.models import Outcome
-from mailadmin.testing.suite._checks import assert_no_writes, assert_result, async_test
+from mailadmin.testing.suite._checks import (
+    assert_no_writes,
+    assert_platform_plan,
+    assert_result,
+    async_test,
+)
 
 if TYPE_CHECKING:
     from mailadmin.testing.harness import Harness
@@ -31,6 +36,8 @@ class SetPlanSuite:
                 outcomes=(Outcome.CHANGED, Outcome.UNCHANGED, Outcome.ACCEPTED),
             )
             assert first.after == plan
+            if first.outcome is not Outcome.ACCEPTED:
+                assert_platform_plan(h, plan, f"set_plan to {plan}")
             h.mock.clear_requests()
             again = await h.provider.set_plan(h.mailbox, plan)
             assert_result(
@@ -51,6 +58,10 @@ class SetPlanSuite:
         result = await h.provider.set_plan(h.mailbox, new)
         assert_result(result, operation="set_plan", subject=h.mailbox.address)
         assert (result.before, result.after) == (old, new)
+        if result.outcome is not Outcome.ACCEPTED:
+            assert_platform_plan(h, new, f"set_plan from {old} to {new}")
         back = await h.provider.set_plan(h.mailbox, old)
         assert_result(back, operation="set_plan", subject=h.mailbox.address)
         assert (back.before, back.after) == (new, old)
+        if back.outcome is not Outcome.ACCEPTED:
+            assert_platform_plan(h, old, f"set_plan from {new} back to {old}")
