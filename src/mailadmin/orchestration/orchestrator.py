@@ -9,7 +9,7 @@ report what would change without sending any write.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +64,7 @@ class _JournalHooks(AsyncCallHooks):
         self,
         inner: CallHooks,
         journal: Journal | None,
-        gate: Callable[[Provider, CallInfo], None] | None = None,
+        gate: BusinessRules | None = None,
     ) -> None:
         self._inner = inner
         self._journal = journal
@@ -73,7 +73,7 @@ class _JournalHooks(AsyncCallHooks):
     # The blocking forms, for a caller that cannot await; run_call uses the async ones.
     def before(self, provider: Provider, call: CallInfo) -> None:
         if self._gate is not None:
-            self._gate(provider, call)
+            self._gate.check_call(provider, call)
         journal = self._journal if call.is_write else None
         try:
             self._inner.before(provider, call)
@@ -96,7 +96,7 @@ class _JournalHooks(AsyncCallHooks):
 
     async def abefore(self, provider: Provider, call: CallInfo) -> None:
         if self._gate is not None:
-            self._gate(provider, call)
+            await self._gate.acheck_call(provider, call)
         journal = self._journal if call.is_write else None
         try:
             self._inner.before(provider, call)
@@ -149,7 +149,7 @@ class Orchestrator:
         self._providers: dict[str, Provider] = {}
         #: Tenancy, identities and policies; ``identity`` is who calls by default.
         self.rules = BusinessRules(self, identity)
-        self._hooks = _JournalHooks(registry.hooks, self.journal, gate=self.rules.check_call)
+        self._hooks = _JournalHooks(registry.hooks, self.journal, gate=self.rules)
         self._allocations: Allocations | None = None
 
     @classmethod

@@ -9,6 +9,7 @@ points. Every refusal is journalled.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -157,6 +158,13 @@ class BusinessRules:
             self.journal_denial(provider, call, denial)
             raise
 
+    async def acheck_call(self, provider: Provider, call: CallInfo) -> None:
+        """:meth:`check_call` for the event loop: the store is read in a worker thread."""
+        if self.acting().kind is IdentityKind.SITE_ADMIN:
+            return
+        # to_thread copies the context, so the worker sees the same acting identity.
+        await asyncio.to_thread(self.check_call, provider, call)
+
     def _within_reseller(self, scope: Scope, call: CallInfo) -> None:
         """A reseller setting a customer's add-on total stays within its own allocation."""
         from mailadmin.rules.tenancy import resource_of_addon
@@ -201,9 +209,11 @@ class BusinessRules:
         from mailadmin.rules.tenancy import resource_of_kind, used_of
 
         arguments = {"tenant": tenant, "mailbox": mailbox}
-        self.check_call(provider, _call(provider, "create_mailbox", arguments, dry_run))
+        await self.acheck_call(provider, _call(provider, "create_mailbox", arguments, dry_run))
         resource = resource_of_kind(mailbox.kind)
-        allocated = self.tenancy.allocation("customer", tenant.name).get(resource)
+        allocated = await asyncio.to_thread(
+            lambda: self.tenancy.allocation("customer", tenant.name).get(resource)
+        )
         if allocated is None:
             return
         counts = await self.as_system(lambda: provider.count_mailboxes(tenant))
@@ -228,14 +238,14 @@ class BusinessRules:
     ) -> None:
         """Seed 000's switch for self-service changes, seed 001's downgrade window."""
         arguments = {"mailbox": mailbox, "plan": plan}
-        self.check_call(provider, _call(provider, "set_plan", arguments, dry_run))
+        await self.acheck_call(provider, _call(provider, "set_plan", arguments, dry_run))
         identity = self.acting()
         if identity.kind is IdentityKind.SITE_ADMIN:
             return
         tenant = mailbox.tenant.name
-        settings = self.settings_for(provider.instance, tenant)
+        settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant)
         if identity.kind is IdentityKind.MAILBOX_USER:
-            allowed = self.tenancy.allow_upgrade(mailbox.address)
+            allowed = await asyncio.to_thread(self.tenancy.allow_upgrade, mailbox.address)
             if not (settings.allow_upgrade_default if allowed is None else allowed):
                 raise self.deny(
                     provider,
@@ -244,7 +254,7 @@ class BusinessRules:
                     dry_run,
                     errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed"),
                 )
-        customer = self.tenancy.customer(tenant)
+        customer = await asyncio.to_thread(self.tenancy.customer, tenant)
         if customer is None or customer.renewal is None:
             return
         if await self._is_downgrade(provider, mailbox, plan):
@@ -275,7 +285,7 @@ class BusinessRules:
         """Seed 002: a new user mailbox must stay within a per-mailbox licence."""
         if mailbox.kind is not MailboxKind.USER:
             return
-        settings = self.settings_for(provider.instance, tenant.name)
+        settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant.name)
         if not settings.licenses_per_mailbox(provider.name):
             return
         licence = await self.as_system(provider.get_licence)
