@@ -109,7 +109,7 @@ def test_set_plan_dry_run_changes_nothing_then_the_change_lands(run, server: Moc
 
 def test_bulk_set_plan_reports_each_item_and_fails_the_exit_code(run, tmp_path: Path) -> None:
     changes = tmp_path / "changes.csv"
-    changes.write_text("anna@example.com,collaborate\nghost@example.com,sync\n")
+    changes.write_text("address,plan\nanna@example.com,collaborate\nghost@example.com,sync\n")
     out, _ = run("--json", "set-plan", "--file", str(changes), expect=4)
     items = json.loads(out)["items"]
     assert items[0]["value"]["after"] == "collaborate"
@@ -198,3 +198,584 @@ def test_mock_serve_prints_one_line_and_serves_until_stopped(tmp_path: Path) -> 
         process.terminate()
         process.wait(timeout=10)
     assert process.stdout.read() == ""  # nothing but the one line
+
+
+# -- set-plan --file: the format, checked before anything is sent ---------------------------
+
+
+def _plan_file(tmp_path: Path, text: str | bytes) -> str:
+    path = tmp_path / "changes.csv"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_plan_file_with_bom_and_header_is_read(run, tmp_path: Path, server: MockServer) -> None:
+    path = _plan_file(tmp_path, "\ufeffaddress,plan\r\nanna@example.com,sync\r\n".encode())
+    out, _ = run("set-plan", "--file", path)
+    assert "1 changed, 0 unchanged, 0 failed" in out
+    assert [w.operation for w in server.writes()] == ["change_plan"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("anna@example.com,sync\n", "line 1: the first line must be the header 'address,plan'"),
+        ("address,plan\nanna@example.com,sync\n\nben@example.com,mail\n", "line 3 is blank"),
+        ("address,plan\nanna@example.com\n", "line 2 has 1 column; expected 2"),
+        ("address,plan\nanna@example.com,sync,extra\n", "line 2 has 3 columns; expected 2"),
+        (
+            "address,plan\nanna@example.com,sync\nANNA@example.com,mail\n",
+            "line 3 repeats ANNA@example.com from line 2",
+        ),
+        ("address,plan\nanna@example.com,platinum\n", "line 2: unknown plan 'platinum'"),
+        ("address,plan\nanna@nowhere.test,sync\n", "line 2: Unknown tenant 'nowhere.test'"),
+        ("", "is empty"),
+        ("address,plan\n", "holds the header but no change"),
+    ],
+)
+def test_a_faulty_plan_file_is_a_usage_error_naming_the_line_and_sends_nothing(
+    run, tmp_path: Path, server: MockServer, text: str, problem: str
+) -> None:
+    _, err = run("set-plan", "--file", _plan_file(tmp_path, text), expect=2)
+    assert problem in err and "nothing was sent" in err
+    assert server.writes() == []
+
+
+def test_address_and_plan_together_with_a_file_is_a_usage_error(run, tmp_path: Path) -> None:
+    path = _plan_file(tmp_path, "address,plan\nanna@example.com,sync\n")
+    _, err = run("set-plan", "anna@example.com", "sync", "--file", path, expect=2)
+    assert "not both" in err
+
+
+def test_one_row_from_a_file_has_the_shape_of_many(run, tmp_path: Path) -> None:
+    one = json.loads(
+        run(
+            "--json",
+            "set-plan",
+            "--file",
+            _plan_file(tmp_path, "address,plan\nanna@example.com,sync\n"),
+        )[0]
+    )
+    assert set(one) >= {"items", "summary", "failed"} and len(one["items"]) == 1
+    assert one["summary"] == {"changed": 1}
+
+
+# -- bulk: summary, failures in every mode, raise stops, Ctrl-C -----------------------------
+
+MANY = "address,plan\nghost@example.com,sync\nanna@example.com,sync\nben@example.com,collaborate\n"
+
+
+@pytest.mark.parametrize(("mode", "code"), [("collect", 4), ("skip", 0), ("raise", 4)])
+def test_every_on_error_mode_shows_the_failed_items_and_a_summary(
+    run, tmp_path: Path, mode: str, code: int
+) -> None:
+    path = _plan_file(tmp_path, MANY)
+    out, _ = run("set-plan", "--file", path, "--on-error", mode, "--concurrency", "1", expect=code)
+    assert "ghost@example.com" in out and "does not exist" in out
+    assert out.rstrip().splitlines()[-1].startswith(("2 changed", "0 changed")) or "stopped" in out
+    data = json.loads(
+        run("--json", "set-plan", "--file", path, "--on-error", mode, "--dry-run", expect=code)[0]
+    )
+    failed = [i for i in data["items"] if i["error"] and i["error"]["code"] == "not_found"]
+    assert [i["key"] for i in failed] == ["ghost@example.com"]
+
+
+def test_on_error_raise_sends_no_new_item_after_the_first_failure(
+    run, tmp_path: Path, server: MockServer
+) -> None:
+    path = _plan_file(tmp_path, MANY)
+    out, _ = run("set-plan", "--file", path, "--on-error", "raise", "--concurrency", "1", expect=4)
+    assert "0 changed, 0 unchanged, 1 failed, 2 not sent" in out
+    assert "stopped at the first failure" in out
+    assert server.writes() == []
+
+
+def test_collect_prints_the_summary_line(run, tmp_path: Path) -> None:
+    out, _ = run("set-plan", "--file", _plan_file(tmp_path, MANY), expect=4)
+    assert "2 changed, 0 unchanged, 1 failed" in out
+
+
+async def test_a_cancelled_batch_finishes_what_is_on_the_wire_and_reports_the_rest() -> None:
+    import asyncio
+
+    from mailadmin.cli.batch import run_batch
+
+    finished: list[str] = []
+
+    def slow(key: str):
+        async def call() -> str:
+            await asyncio.sleep(0.2)
+            finished.append(key)
+            return key
+
+        return call
+
+    task = asyncio.ensure_future(run_batch([(k, slow(k)) for k in "abcdef"], concurrency=2))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    batch = await task
+    assert batch.interrupted
+    assert finished == ["a", "b"]  # in flight when cancelled: finished, not abandoned
+    assert [i.key for i in batch.not_sent] == ["c", "d", "e", "f"]
+    assert batch.summary() == {"ok": 2, "not sent": 4}
+
+
+def _interrupt_when_sent(
+    tmp_path: Path, server: MockServer, endpoint: str, *args: str
+) -> tuple[int, str, str, list[str]]:
+    """Run the CLI against a slow mock, press Ctrl-C once the first write is on the wire;
+    returns the exit code, stdout, stderr and the journal's statuses."""
+    import signal
+    import sqlite3
+    import time
+
+    from mailadmin.mock.faults import Fault
+
+    server.inject(Fault(kind="latency", operation="change_plan", delay=1.5))
+    config = tmp_path / "mailadmin.toml"
+    config.write_text(CONFIG.format(endpoint=endpoint))
+    env = {**os.environ, "MAILADMIN_LOAD_PLUGINS": "reference", "MAILADMIN_TEST_SECRET": SECRET}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailadmin.cli", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    journal = tmp_path / "journal.sqlite"
+    deadline = time.monotonic() + 20
+    started = 0
+    try:
+        while time.monotonic() < deadline and not started:
+            time.sleep(0.05)
+            if journal.exists():
+                with sqlite3.connect(journal) as db:
+                    try:
+                        started = db.execute(
+                            "select count(*) from mailadmin_journal where status='started'"
+                        ).fetchone()[0]
+                    except sqlite3.OperationalError:
+                        started = 0
+        assert started, "the first change never went out"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    with sqlite3.connect(journal) as db:
+        statuses = [r[0] for r in db.execute("select status from mailadmin_journal")]
+    return process.returncode, out, err, statuses
+
+
+def test_ctrl_c_stops_cleanly_prints_the_summary_and_leaves_no_started_row(
+    tmp_path: Path, server: MockServer, endpoint: str
+) -> None:
+    rows = "".join(f"{n}@example.com,sync\n" for n in ("anna", "ben", "carla"))
+    path = _plan_file(tmp_path, "address,plan\n" + rows)
+    code, out, err, statuses = _interrupt_when_sent(
+        tmp_path, server, endpoint, "set-plan", "--file", path, "--concurrency", "1"
+    )
+    assert code == 130, (out, err)
+    assert "1 changed, 0 unchanged, 0 failed, 2 not sent" in out
+    assert "Traceback" not in err
+    assert statuses == ["done"]
+
+
+def test_ctrl_c_during_one_change_lets_it_finish_and_prints_it(
+    tmp_path: Path, server: MockServer, endpoint: str
+) -> None:
+    code, out, err, statuses = _interrupt_when_sent(
+        tmp_path, server, endpoint, "set-plan", "anna@example.com", "sync"
+    )
+    assert code == 130, (out, err)
+    assert "anna@example.com\tchanged" in out and "Traceback" not in err
+    assert statuses == ["done"]
+
+
+# -- journal --------------------------------------------------------------------------------
+
+
+def test_journal_lists_and_filters_writes(run) -> None:
+    run("set-plan", "anna@example.com", "sync", "--dry-run")
+    run("set-plan", "anna@example.com", "sync")
+    run("set-plan", "ghost@example.com", "sync", expect=4)
+    run("addon", "example.com", "shared_mailbox", "3")
+    every = json.loads(run("journal", "list", "--json")[0])["entries"]
+    assert [e["operation"] for e in every] == ["apply_addon", "set_plan", "set_plan", "set_plan"]
+    failed = json.loads(run("journal", "--json", "list", "--outcome", "failed")[0])["entries"]
+    assert [e["subject"] for e in failed] == ["ghost@example.com"]
+    changed = json.loads(
+        run("--json", "journal", "list", "--subject", "anna@", "--outcome", "changed")[0]
+    )["entries"]
+    assert [e["dry_run"] for e in changed] == [False, True]
+    assert json.loads(run("journal", "list", "--until", "2000-01-01", "--json")[0]) == {
+        "entries": []
+    }
+    assert len(json.loads(run("journal", "list", "--since", "1h", "--json")[0])["entries"]) == 4
+    adds = json.loads(run("journal", "list", "--operation", "apply_addon", "--json")[0])
+    assert [e["subject"] for e in adds["entries"]] == ["example.com shared_mailbox"]
+    table, _ = run("journal")
+    assert table.splitlines()[0] == "Journal" and "ghost@example.com" in table
+    _, err = run("journal", "list", "--since", "yesterday", expect=2)
+    assert "--since takes an ISO date" in err
+
+
+# -- output conventions ---------------------------------------------------------------------
+
+
+def test_global_options_are_accepted_after_the_command(run, tmp_path: Path) -> None:
+    data = json.loads(run("count", "--json")[0])
+    assert data["items"][0]["key"] == "example.com"
+    json.loads(run("set-plan", "anna@example.com", "sync", "--json", "--dry-run")[0])
+    result = CliRunner().invoke(cli, ["count", "--config", str(tmp_path / "none.toml")])
+    assert result.exit_code == 2 and "none.toml" in result.stderr
+
+
+def test_under_json_every_outcome_is_json_on_stdout(run, tmp_path: Path, capsys) -> None:
+    from mailadmin.cli import main
+
+    out, _ = run("--json", "set-plan", "anna@example.com", "platinum", expect=2)
+    assert json.loads(out)["error"]["code"] == "validation"
+    out, _ = run("count", "nowhere.test", "--json", expect=2)
+    assert "Unknown tenant" in json.loads(out)["error"]["message"]
+    config = str(tmp_path / "mailadmin.toml")
+    assert main(["--config", config, "--json", "addon", "example.com"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "usage"
+    assert main(["--json", "--config", config, "frobnicate"]) == 2
+    assert "No such command" in json.loads(capsys.readouterr().out)["error"]["message"]
+
+
+def test_tables_off_a_terminal_are_plain_and_grep_able(run) -> None:
+    out, _ = run("count")
+    lines = out.splitlines()
+    assert lines[0] == "Mailboxes"
+    assert lines[1].split("\t") == ["tenant", "total", "by kind", "by plan", "problem"]
+    assert lines[2].split("\t")[:2] == ["example.com", "5"]
+    for line in lines:
+        assert line == line.rstrip()
+        assert not set(line) & set("┏━┃│─┡╇└┘┌┐")
+
+
+def test_error_lines_are_not_wrapped_at_80_columns(run) -> None:
+    _, err = run("set-plan", "anna@example.com", "p" * 120, expect=2)
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_values_are_escaped_before_they_reach_the_renderer(run) -> None:
+    _, err = run("count", "[/]", expect=2)
+    assert "Unknown tenant '[/]'" in err
+    _, err = run("set-plan", "[bold]x[/bold]@example.com", "sync", expect=4)
+    assert "[bold]x[/bold]@example.com" in err
+
+
+def test_rich_tables_escape_markup_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from mailadmin.cli.output import Output
+
+    output = Output(as_json=False)
+    output._console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    output.table("Plans of [red]x", ["[b]name"], [["[/]"], ["[link=x]y"]])
+    text = output._console.file.getvalue()
+    assert "[/]" in text and "[link=x]y" in text and "[red]x" in text
+
+
+# -- exit codes -----------------------------------------------------------------------------
+
+
+def test_an_unknown_tenant_or_instance_is_a_usage_error(run, server: MockServer) -> None:
+    run("count", "nowhere.test", expect=2)
+    run("licence", "nowhere", expect=2)
+    run("addon", "nowhere.test", "shared_mailbox", "1", expect=2)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ('secret_env = "MAILADMIN_TEST_SECRET"', "MAILADMIN_TEST_UNSET is not set"),
+        ('secret_file = "missing.txt"', "cannot be read"),
+    ],
+)
+def test_configuration_faults_found_when_an_instance_is_built_exit_2(
+    tmp_path: Path, endpoint: str, registry: Registry, monkeypatch, change: str, message: str
+) -> None:
+    text = CONFIG.format(endpoint=endpoint).replace(
+        'secret_env = "MAILADMIN_TEST_SECRET"',
+        change.replace("MAILADMIN_TEST_SECRET", "MAILADMIN_TEST_UNSET"),
+    )
+    path = tmp_path / "mailadmin.toml"
+    path.write_text(text)
+    monkeypatch.delenv("MAILADMIN_TEST_UNSET", raising=False)
+    for command in (["count"], ["check"], ["licence"], ["report"]):
+        result = CliRunner().invoke(cli, ["--config", str(path), *command])
+        assert result.exit_code == 2, (command, result.stdout, result.stderr)
+        assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('provider = "nosuch"', "No provider named 'nosuch'"),
+        ('provider = "memory"\nbogus_key = 1', "bogus_key"),
+    ],
+)
+def test_an_unknown_provider_or_setting_exits_2(
+    tmp_path: Path, endpoint: str, registry: Registry, monkeypatch, line: str, message: str
+) -> None:
+    path = tmp_path / "mailadmin.toml"
+    path.write_text(CONFIG.format(endpoint=endpoint).replace('provider = "memory"', line))
+    monkeypatch.setenv("MAILADMIN_TEST_SECRET", SECRET)
+    for command in (["count"], ["check"]):
+        result = CliRunner().invoke(cli, ["--config", str(path), *command])
+        assert result.exit_code == 2, (result.stdout, result.stderr)
+        assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:///no/such/folder/journal.sqlite", "does not exist"),
+        ("not a url", "is not a database URL"),
+        ("nosuchdriver://x/y", "cannot be opened"),
+    ],
+)
+def test_a_bad_journal_path_or_url_exits_2(
+    tmp_path: Path, endpoint: str, registry: Registry, monkeypatch, url: str, message: str
+) -> None:
+    path = tmp_path / "mailadmin.toml"
+    path.write_text(
+        CONFIG.format(endpoint=endpoint).replace('"sqlite:///journal.sqlite"', f'"{url}"')
+    )
+    monkeypatch.setenv("MAILADMIN_TEST_SECRET", SECRET)
+    result = CliRunner().invoke(cli, ["--config", str(path), "count"])
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+
+
+def test_report_says_over_use_in_json_and_by_exit_code_on_request(run) -> None:
+    data = json.loads(run("report", "--json")[0])
+    assert data["over_use"] is False  # the reference platform holds its own limits
+    run("report", "--fail-on-over-use")
+
+
+def test_report_exit_code_5_when_over_used(run, monkeypatch) -> None:
+    from mailadmin.contract.models import Licence
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+    async def over(self, instance: str) -> Licence:
+        return Licence(seats_licensed=2, seats_used=5)
+
+    monkeypatch.setattr(Orchestrator, "get_licence", over)
+    out, _ = run("report")
+    assert "over-use" in out
+    run("report", "--fail-on-over-use", expect=5)
+    assert json.loads(run("report", "--json")[0])["over_use"] is True
+
+
+# -- logs: a refused connection ----------------------------------------------------------------
+
+
+def test_a_refused_connection_is_one_plain_warning_per_instance(
+    tmp_path: Path, registry: Registry, monkeypatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    path = tmp_path / "mailadmin.toml"
+    text = CONFIG.format(endpoint=f"http://127.0.0.1:{port}").replace("retries = 0", "retries = 2")
+    path.write_text(text)
+    monkeypatch.setenv("MAILADMIN_TEST_SECRET", SECRET)
+    from mailadmin.wire import transport
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(transport.Transport, "sleep", staticmethod(no_wait), raising=False)
+    result = CliRunner().invoke(cli, ["--config", str(path), "count"])
+    assert result.exit_code == 4
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: eu: 127.0.0.1:{port}: connection refused; retrying where safe"]
+    assert "Connect" not in result.stderr and "Traceback" not in result.stderr
+
+
+# -- help and version -----------------------------------------------------------------------
+
+
+def _leaf_commands() -> list[list[str]]:
+    import click
+
+    found: list[list[str]] = []
+
+    def walk(group: click.Group, prefix: list[str]) -> None:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                found.append([*prefix, name])
+                walk(command, [*prefix, name])
+            else:
+                found.append([*prefix, name])
+
+    walk(cli, [])
+    return found
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=" ".join)
+def test_every_command_help_explains_every_option_with_an_example(path: list[str]) -> None:
+    import click
+
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{' '.join(path)} {param.opts[0]} has no help"
+    if not isinstance(command, click.Group):
+        assert "Example" in result.stdout, path
+        assert "Exit codes: 0 success" in result.stdout and "$MAILADMIN_CONFIG" in result.stdout
+    assert "--json" in result.stdout or isinstance(command, click.Group)
+
+
+def test_main_help_shows_config_lookup_and_exit_codes() -> None:
+    out = CliRunner().invoke(cli, ["--help"]).stdout
+    assert "$MAILADMIN_CONFIG" in out and "./mailadmin.toml" in out
+    for code in ("0", "1", "2", "3", "4", "5", "130"):
+        assert f"\n    {code} " in out
+    plan_help = CliRunner().invoke(cli, ["set-plan", "--help"]).stdout
+    assert "address,plan" in plan_help and "--on-error" in plan_help
+    for value in ("collect", "skip", "raise"):
+        assert f"{value}:" in plan_help
+    assert "--concurrency" in plan_help and "sent at once" in plan_help
+
+
+def test_version_lists_the_installed_plugins(registry: Registry) -> None:
+    out = CliRunner().invoke(cli, ["--version"]).stdout
+    assert out.startswith("mailadmin ")
+    assert "plugin reference: mailadmin" in out
+
+
+# -- mailboxes ------------------------------------------------------------------------------
+
+
+def test_mailboxes_are_listed_created_and_deleted(run, server: MockServer) -> None:
+    listed = json.loads(run("mailbox", "list", "example.com", "--json")[0])["mailboxes"]
+    assert "anna@example.com" in [m["address"] for m in listed]
+    preview = json.loads(
+        run("mailbox", "create", "dora@example.com", "--plan", "sync", "--dry-run", "--json")[0]
+    )
+    assert (preview["outcome"], preview["dry_run"]) == ("changed", True)
+    assert server.writes() == []
+    out, _ = run("mailbox", "create", "dora@example.com", "--plan", "sync", "--name", "Dora")
+    assert "dora@example.com" in out and "changed" in out
+    table, _ = run("mailbox", "list", "example.com")
+    assert "dora@example.com\tuser\tsync" in table
+    run("mailbox", "delete", "dora@example.com")
+    gone = json.loads(run("mailbox", "delete", "dora@example.com", "--json")[0])
+    assert gone["outcome"] == "unchanged"
+
+
+def test_a_missing_mailbox_names_the_mailbox_and_the_tenant(run) -> None:
+    _, err = run("set-plan", "ghost@example.com", "sync", expect=4)
+    assert "ghost@example.com" in err and "tenant example.com" in err
+
+
+# -- input validation -----------------------------------------------------------------------
+
+
+def test_quantities_out_of_range_are_refused_before_anything_is_sent(
+    run, server: MockServer
+) -> None:
+    _, err = run("addon", "example.com", "shared_mailbox", "99999999999999999999", expect=2)
+    assert "0<=x<=2147483647" in err or "2147483647" in err
+    _, err = run("addon", "example.com", "shared_mailbox", "2147483648", expect=2)
+    assert "2147483647" in err
+    _, err = run("addon", "example.com", "shared_mailbox", "-1", expect=2)
+    assert "No such option" not in err and "0<=x<=2147483647" in err
+    run("addon", "example.com", "shared_mailbox", "2147483647", "--dry-run")
+    assert server.writes() == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "an\x1bna@example.com",
+        "an\x00na@example.com",
+        "an\x7fna@example.com",
+        "an\u202ena@example.com",
+        "an\u200bna@example.com",
+        "a" * 65 + "@example.com",
+    ],
+)
+def test_addresses_with_control_characters_or_a_long_local_part_are_refused(
+    run, server: MockServer, address: str
+) -> None:
+    run("set-plan", address, "sync", expect=2)
+    run("mailbox", "create", address, expect=2)
+    assert server.writes() == [] and server.calls("get_mailbox") == []
+
+
+# -- results that agree ---------------------------------------------------------------------
+
+
+def test_the_capability_matrix_in_json_is_data(run) -> None:
+    data = json.loads(run("providers", "--matrix", "--json")[0])
+    memory = data["matrix"]["memory"]
+    assert memory["create_mailbox:room"] == {"supported": True, "reason": ""}
+    assert all(isinstance(v["supported"], bool) for v in memory.values())
+
+
+def test_the_licence_table_shows_features(run, monkeypatch) -> None:
+    from mailadmin.contract.models import Licence, LicenceFeature
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+    async def licence(self, instance: str) -> Licence:
+        features = (LicenceFeature(name="sync", quantity=10, used=4), LicenceFeature(name="mail"))
+        return Licence(seats_licensed=20, seats_used=5, features=features)
+
+    monkeypatch.setattr(Orchestrator, "get_licence", licence)
+    out, _ = run("licence")
+    header, row = out.splitlines()[1:3]
+    assert "features" in header.split("\t")
+    assert "sync 4/10, mail unlimited" in row.split("\t")
+
+
+def test_an_addon_result_names_the_addon_in_json_and_in_the_table(run) -> None:
+    data = json.loads(run("addon", "example.com", "shared_mailbox", "3", "--json", "--dry-run")[0])
+    assert data["subject"] == "example.com shared_mailbox" and data["dry_run"] is True
+    out, _ = run("addon", "example.com", "shared_mailbox", "3", "--dry-run")
+    assert out.splitlines()[2].startswith("example.com shared_mailbox\tchanged\tyes\t")
+
+
+# -- the demo -------------------------------------------------------------------------------
+
+
+def test_the_demo_says_which_tenant_lives_where_and_explains_unmapped(tmp_path: Path) -> None:
+    from mailadmin.orchestration.registry import get_registry
+
+    set_registry(None)
+    registry = get_registry()
+    if "ox" not in registry.providers():
+        pytest.skip("the OX plugin is not installed")
+    result = CliRunner().invoke(cli, ["demo", "--journal-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    tenants = out.split("Tenants\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert tenants[0] == "tenant\tinstance\tplatform"
+    assert "example.com\tox-demo\tOX App Suite" in tenants
+    assert "unmapped: user mailboxes whose platform setting matches no plan" in out
+    assert "context's admin user" in out
+    kinds = [line.split("\t")[2] for line in out.splitlines() if line.startswith("example.")]
+    counted = [k for k in kinds if k.startswith("user=")]
+    assert counted and all(
+        [part.split("=")[0] for part in k.split(", ")] == ["user", "shared", "room", "equipment"]
+        for k in counted
+    )

@@ -118,3 +118,42 @@ def test_nested_secrets_of_plugin_settings_come_from_env_or_file(
     monkeypatch.delenv("CTX_3_SECRET")
     with pytest.raises(errors.ConfigurationError, match="CTX_3_SECRET is not set"):
         config.instances["ox"].provider_settings(tmp_path, "ox")
+
+
+def test_one_domain_under_two_tenants_is_refused_when_loaded() -> None:
+    data = {
+        "instances": {"a": {"provider": "memory"}},
+        "tenants": {
+            "first": {"instance": "a", "domains": ["example.com"]},
+            "second": {"instance": "a", "domains": ["Example.com", "example.net"]},
+        },
+    }
+    with pytest.raises(errors.ConfigurationError, match="domain 'Example.com' is listed under"):
+        Config.from_dict(data)
+    data["tenants"] = {
+        "example.com": {"instance": "a"},
+        "other": {"instance": "a", "domains": ["example.com"]},
+    }
+    with pytest.raises(errors.ConfigurationError, match="'example.com' and 'other'"):
+        Config.from_dict(data)
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:99999", "https://ox.example.net:0"])
+def test_a_port_out_of_range_has_its_own_message(endpoint: str) -> None:
+    with pytest.raises(errors.ConfigurationError, match="must be a number from 1 to 65535"):
+        Config.from_dict({"instances": {"a": {"provider": "memory", "endpoint": endpoint}}})
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("journal.sqlite", "is not a database URL"),
+        ("sqlite:///missing-folder/journal.sqlite", "folder of the journal file"),
+    ],
+)
+def test_a_journal_url_that_is_not_one_or_names_a_missing_folder_is_refused(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    data = {"instances": {"a": {"provider": "memory"}}, "journal": {"url": url}}
+    with pytest.raises(errors.ConfigurationError, match=message):
+        Config.from_dict(data, base_dir=tmp_path)

@@ -145,6 +145,7 @@ url = "sqlite:///store.sqlite"
 
             table = run("report", "usage")
             assert "Usage (quota over usage)" in table and "OVER +2" in table
+            assert json.loads(run("--json", "report", "usage"))["over_use"] is True
             data = json.loads(run("--json", "report", "usage"))
             assert data["report"] == "usage"
             user = next(r for r in data["rows"] if r["resource"] == "user_mailboxes")
@@ -158,8 +159,15 @@ url = "sqlite:///store.sqlite"
             assert rows[0]["instance"] == "eu" and rows[0]["licensed"] == "50"
             renewal = list(csv.DictReader(io.StringIO(run("report", "renewals", "--csv"))))
             assert renewal[0]["subject"] == "example.com" and renewal[0]["window"] == "upcoming"
-            everything = json.loads(run("--json", "report"))
-            assert set(everything) == {"usage", "licences", "renewals"}
+            # Over-use fails the exit code on request (5), as the summary report does.
+            failing = CliRunner().invoke(
+                cli, ["--config", str(path), "report", "usage", "--fail-on-over-use"]
+            )
+            assert failing.exit_code == 5, failing.output
+            # A reseller filter without NAME prints the three reports.
+            everything = json.loads(run("report", "--reseller", "nobody", "--json"))
+            assert set(everything) == {"usage", "licences", "renewals", "over_use"}
+            assert everything["usage"] == [] and everything["renewals"] == []
     finally:
         set_registry(None)
 

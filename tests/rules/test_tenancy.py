@@ -154,6 +154,7 @@ def test_cli_identity_refuses_a_cross_boundary_call_before_sending(
         "code": "policy_denied",
         "reason": "cross_boundary",
         "message": "reseller:acme may not reach customer 'other.test'",
+        "exit_code": 3,
     }
     assert server.requests == []
     # Its own customer is reachable.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mailadmin.cli.commands import _State, cli, pass_state
+from mailadmin.cli.commands import _global_options, _Group, _State, cli, pass_state
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
@@ -67,15 +67,22 @@ _RENEWAL = click.option(
 # -- store ----------------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(cls=_Group)
+@_global_options
 def store() -> None:
     """The mailadmin database (journal, tenancy, orders): schema version and upgrade."""
 
 
 @store.command("upgrade")
+@_global_options
 @pass_state
 def store_upgrade(state: _State) -> None:
-    """Bring the database schema to the newest version (also done on first use)."""
+    """Bring the database schema to the newest version (also done on first use).
+
+    \b
+    Example:
+      mailadmin store upgrade --json
+    """
 
     def work(orch: Orchestrator) -> dict[str, Any]:
         _site_admin_only(orch, "upgrade the store")
@@ -92,9 +99,15 @@ def store_upgrade(state: _State) -> None:
 
 
 @store.command("status")
+@_global_options
 @pass_state
 def store_status(state: _State) -> None:
-    """The database's schema version against the newest one."""
+    """The database's schema version against the newest one.
+
+    \b
+    Example:
+      mailadmin store status
+    """
     from mailadmin.store.database import Database
 
     def work(orch: Orchestrator) -> dict[str, Any]:
@@ -114,7 +127,8 @@ def store_status(state: _State) -> None:
 # -- resellers and customers ------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(cls=_Group)
+@_global_options
 def resellers() -> None:
     """Resellers: add and list."""
 
@@ -126,6 +140,7 @@ def resellers() -> None:
 @click.option("--oversell", is_flag=True, help="A prepaid reseller may oversell (recorded).")
 @_PACKAGE
 @_RENEWAL
+@_global_options
 @pass_state
 def resellers_add(
     state: _State,
@@ -136,7 +151,12 @@ def resellers_add(
     package: tuple[str, ...],
     renewal: Any,
 ) -> None:
-    """Record reseller NAME."""
+    """Record reseller NAME.
+
+    \b
+    Example:
+      mailadmin resellers add acme --prepaid --oversell --package user_mailboxes=500
+    """
     from mailadmin.rules.tenancy import ResellerSpec
 
     spec = _spec(
@@ -158,9 +178,15 @@ def resellers_add(
 
 
 @resellers.command("list")
+@_global_options
 @pass_state
 def resellers_list(state: _State) -> None:
-    """Every reseller."""
+    """Every reseller.
+
+    \b
+    Example:
+      mailadmin resellers list --json
+    """
 
     def work(orch: Orchestrator) -> list[Reseller]:
         _site_admin_only(orch, "list resellers")
@@ -169,7 +195,8 @@ def resellers_list(state: _State) -> None:
     _print_records(state, "Resellers", with_orchestrator(state, work))
 
 
-@cli.group()
+@cli.group(cls=_Group)
+@_global_options
 def customers() -> None:
     """Customers (tenants) and their owners: add and list."""
 
@@ -179,11 +206,17 @@ def customers() -> None:
 @click.option("--reseller", help="The reseller that owns the customer (default: the host).")
 @_PACKAGE
 @_RENEWAL
+@_global_options
 @pass_state
 def customers_add(
     state: _State, name: str, reseller: str | None, package: tuple[str, ...], renewal: Any
 ) -> None:
-    """Record customer NAME, a configured tenant."""
+    """Record customer NAME, a configured tenant.
+
+    \b
+    Example:
+      mailadmin customers add example.com --reseller acme --renewal 2027-01-31
+    """
     from mailadmin.rules.identities import IdentityKind
     from mailadmin.rules.tenancy import CustomerSpec
 
@@ -208,9 +241,15 @@ def customers_add(
 
 @customers.command("list")
 @click.option("--reseller", help="Only the customers of this reseller.")
+@_global_options
 @pass_state
 def customers_list(state: _State, reseller: str | None) -> None:
-    """Every customer (a reseller sees its own)."""
+    """Every customer (a reseller sees its own).
+
+    \b
+    Example:
+      mailadmin --as reseller:acme customers list
+    """
     from mailadmin.rules.identities import IdentityKind
 
     def work(orch: Orchestrator) -> list[Customer]:
@@ -228,9 +267,15 @@ def customers_list(state: _State, reseller: str | None) -> None:
 @cli.command("allow-upgrade")
 @click.argument("address")
 @click.argument("switch", type=click.Choice(["on", "off"]))
+@_global_options
 @pass_state
 def allow_upgrade(state: _State, address: str, switch: str) -> None:
-    """Let the user of ADDRESS change its own plan (seed 000), or stop it."""
+    """Let the user of ADDRESS change its own plan (seed 000), or stop it.
+
+    \b
+    Example:
+      mailadmin allow-upgrade anna@example.com on
+    """
 
     def work(orch: Orchestrator) -> None:
         orch.rules.set_allow_upgrade(address, switch == "on")
@@ -300,6 +345,7 @@ def _cell(value: Any) -> Any:
 @click.option("--skip-sold", is_flag=True, help="Do not sell when already sold.")
 @click.option("--copy-under-reseller", is_flag=True, help="Create a copy of the add-on under it.")
 @click.option("--dry-run", is_flag=True, help="Check everything; record and send nothing.")
+@_global_options
 @pass_state
 def sell(
     state: _State,
@@ -313,7 +359,13 @@ def sell(
     copy_under_reseller: bool,
     dry_run: bool,
 ) -> None:
-    """Sell ADDON (QUANTITY each) to many resellers or customers at once."""
+    """Sell ADDON (QUANTITY each) to many resellers or customers at once (seed 003).
+
+    \b
+    Examples:
+      mailadmin sell resource_mailbox 9999 --to resellers --skip-sold --copy-under-reseller
+      mailadmin sell shared_mailbox 1 --to customers --owner all --skip-sold --dry-run
+    """
     from mailadmin.cli.output import EXIT_PROVIDER
     from mailadmin.rules.sales import BulkSale, SaleReport, sell_in_bulk
 

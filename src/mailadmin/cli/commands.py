@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mailadmin.cli.output import EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, Output
-from mailadmin.cli.tables import change_table, check_table, count_table, licence_table
+from mailadmin.cli.output import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OVER_USE,
+    EXIT_PROVIDER,
+    EXIT_USAGE,
+    Output,
+)
+from mailadmin.cli.planfile import FORMAT_HELP
 from mailadmin.contract import errors
-from mailadmin.orchestration.bulk import ItemResult
 
 if TYPE_CHECKING:
-    from mailadmin.orchestration.bulk import BulkResult
+    from mailadmin.cli.batch import Batch
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.orchestration.registry import Registry
 
@@ -26,6 +31,32 @@ __all__ = ["cli", "main"]
 
 T = TypeVar("T")
 _DEFAULT_CONFIG = "mailadmin.toml"
+
+_CONFIG_HELP = (
+    "Configuration file (TOML). Looked up as: --config FILE, else $MAILADMIN_CONFIG, "
+    "else ./mailadmin.toml."
+)
+_EXIT_CODES = """\b
+Configuration: --config FILE, else $MAILADMIN_CONFIG, else ./mailadmin.toml.
+Global options (--config, --json, --debug, --strict-plugins) go before or after the command.
+
+\b
+Exit codes:
+  0    success
+  1    unexpected failure
+  2    usage, validation or configuration error (nothing was sent)
+  3    refused by policy
+  4    provider failure, including any failed item of bulk work
+  5    report --fail-on-over-use found over-use
+  130  interrupted (Ctrl-C); what was done is printed first
+"""
+_CONCURRENCY_HELP = "How many changes are sent at once (1-256)."
+_ON_ERROR_HELP = (
+    "What a failed item does. collect: every item is sent, failures are listed with the "
+    "others, exit 4. skip: every item is sent, failures are listed apart, exit 0. raise: "
+    "no new item is sent after the first failure, exit 4. Every mode prints the failed "
+    "items with their reasons and a summary."
+)
 
 
 class _State:
@@ -36,6 +67,7 @@ class _State:
         self.output = output
         self.strict = strict
         self.acting = acting
+        self.interrupted = False
         self._registry: Registry | None = None
 
     @property
@@ -54,23 +86,119 @@ class _State:
             raise errors.ConfigurationError(
                 f"No configuration file at {path}; pass --config FILE or set MAILADMIN_CONFIG"
             )
-        return Orchestrator.from_config(path, registry=self.registry, identity=self.acting)
+        try:
+            return Orchestrator.from_config(path, registry=self.registry, identity=self.acting)
+        except errors.MailadminError:
+            raise
+        except Exception as exc:
+            # The journal's database is opened here: a URL that names no installed
+            # driver, or a database that cannot be opened, is a configuration fault.
+            if type(exc).__module__.startswith("sqlalchemy"):
+                raise errors.ConfigurationError(
+                    f"The journal database of {path} cannot be opened; check [journal] url"
+                ) from None
+            raise
 
 
 pass_state = click.make_pass_decorator(_State)
 
 
-def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]]) -> T:
+def _set_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Global options given after the command land in the same place as before it."""
+    state = ctx.find_object(_State)
+    if state is None or value in (None, False):
+        return
+    if param.name == "config":
+        state.config_path = value
+    elif param.name == "as_json":
+        state.output.as_json = True
+    elif param.name == "debug":
+        state.output.debug = True
+    elif param.name == "strict_plugins":
+        state.strict = True
+    elif param.name == "acting":
+        state.acting = value
+
+
+_AS_HELP = "Act as site-admin (default), reseller:NAME, customer:TENANT or mailbox:ADDRESS."
+
+
+def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept the global options after the command too: ``mailadmin count --json``."""
+    options = [
+        click.option(
+            "--config",
+            "config",
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=_set_option,
+            help=_CONFIG_HELP,
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_option,
+            help="Print JSON on stdout for every outcome, errors included.",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_option,
+            help="Show redacted developer detail with errors and every log record on stderr.",
+        ),
+        click.option(
+            "--strict-plugins",
+            "strict_plugins",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_option,
+            help="Fail on any broken or conflicting plugin.",
+        ),
+        click.option(
+            "--as",
+            "acting",
+            metavar="IDENTITY",
+            expose_value=False,
+            callback=_set_option,
+            help=_AS_HELP,
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish: bool = False) -> T:
+    """Run ``work`` on a fresh loop. With ``finish`` (single writes), Ctrl-C lets the call
+    on the wire finish, so its result prints and its journal record is completed; the
+    command then exits 130."""
+
     async def go() -> T:
         async with state.orchestrator() as orch:
-            return await work(orch)
+            if not finish:
+                return await work(orch)
+            task = asyncio.ensure_future(work(orch))
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                state.interrupted = True
+                return await task
 
     return asyncio.run(go())
 
 
-def _exit_for(result: BulkResult[Any]) -> None:
-    if not result.ok:
-        raise SystemExit(EXIT_PROVIDER)
+def _prepare(orch: Orchestrator, instances: Sequence[str]) -> None:
+    """Build the providers up front: a configuration fault (an unset secret variable, an
+    unknown provider or setting) stops the command with exit 2 instead of becoming a
+    failed row."""
+    for name in dict.fromkeys(instances):
+        orch.provider(name)
 
 
 class _Group(click.Group):
@@ -78,28 +206,56 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except errors.MailadminError as exc:
-            output = ctx.find_object(_State)
-            out = output.output if output else Output(as_json=False)
+            state = ctx.find_object(_State)
+            out = state.output if state else Output(as_json=False)
             raise SystemExit(out.error(exc)) from None
+        state = ctx.find_object(_State)
+        if state is not None and state.interrupted:
+            raise SystemExit(EXIT_INTERRUPTED)
+        return result
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config", "config", type=click.Path(dir_okay=False), help="Configuration file (TOML)."
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from mailadmin import __version__
+    from mailadmin.orchestration.registry import get_registry
+
+    click.echo(f"mailadmin {__version__}")
+    registry = get_registry()
+    for name, distribution, version in sorted(registry.plugins()):
+        click.echo(f"  plugin {name}: {distribution} {version}")
+    for error in registry.errors:
+        click.echo(f"  plugin {error.plugin}: failed to load ({error.message})")
+    ctx.exit()
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_EXIT_CODES,
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")
-@click.option("--debug", is_flag=True, help="Show redacted debug detail with errors.")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON on stdout for every outcome, errors too."
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show redacted developer detail with errors and every log record on stderr.",
+)
 @click.option("--strict-plugins", is_flag=True, help="Fail on any broken or conflicting plugin.")
+@click.option("--as", "acting", metavar="IDENTITY", envvar="MAILADMIN_AS", help=_AS_HELP)
 @click.option(
-    "--as",
-    "acting",
-    metavar="IDENTITY",
-    envvar="MAILADMIN_AS",
-    help="Act as site-admin (default), reseller:NAME, customer:TENANT or mailbox:ADDRESS.",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and every installed plugin with its version.",
 )
-@click.version_option(package_name="mailadmin")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -109,22 +265,55 @@ def cli(
     strict_plugins: bool,
     acting: str | None,
 ) -> None:
-    """Drive hosted-mail platforms through one typed API."""
+    """Drive hosted-mail platforms through one typed API.
+
+    \b
+    Examples:
+      mailadmin demo
+      mailadmin --config mailadmin.toml count
+      mailadmin set-plan anna@example.com sync --dry-run --json
+    """
     ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins, acting)
+    _setup_logging(ctx.obj.output)
+
+
+# -- commands -----------------------------------------------------------------------------
 
 
 @cli.command()
-@click.option("--matrix", is_flag=True, help="Print the capability matrix as Markdown.")
+@click.option(
+    "--matrix",
+    is_flag=True,
+    help="Print the capability matrix (Markdown; with --json, one object per provider).",
+)
+@_global_options
 @pass_state
 def providers(state: _State, matrix: bool) -> None:
-    """Installed providers, their capabilities and plugin load errors."""
-    from mailadmin.contract.matrix import capability_matrix, provider_rows
+    """Installed providers, their capabilities and plugin load errors.
+
+    \b
+    Examples:
+      mailadmin providers
+      mailadmin providers --matrix --json
+    """
+    from mailadmin.contract.matrix import capability_matrix, parse_matrix, provider_rows
 
     registry = state.registry
     if matrix:
         text = capability_matrix(registry)
         if state.output.as_json:
-            state.output.json({"matrix": text})
+            parsed = parse_matrix(text)
+            state.output.json(
+                {
+                    "matrix": {
+                        provider: {
+                            key: {"supported": f.supported, "reason": f.reason}
+                            for key, f in features.items()
+                        }
+                        for provider, features in parsed.items()
+                    }
+                }
+            )
         else:
             click.echo(text, nl=False)
         return
@@ -160,27 +349,48 @@ def providers(state: _State, matrix: bool) -> None:
 
 
 @cli.command()
+@_global_options
 @pass_state
 def check(state: _State) -> None:
-    """Test the connection and credentials of every configured instance."""
-    result = _run(state, lambda orch: orch.check())
-    if state.output.as_json:
-        state.output.json(result)
-    else:
-        state.output.table("Connection check", *check_table(result.items))
-    _exit_for(result)
-    if any(item.value is not None and not item.value.ok for item in result.items):
-        raise SystemExit(EXIT_PROVIDER)
+    """Test the connection and credentials of every configured instance.
+
+    Exits 4 when an instance cannot be reached or answers not-ok.
+
+    \b
+    Example:
+      mailadmin check --json
+    """
+    from mailadmin.cli.tables import check_table
+
+    async def work(orch: Orchestrator) -> Batch[Any]:
+        _prepare(orch, orch.instances)
+        return await _batch(
+            state, "checking", [(n, _bound(orch.test_connection, n)) for n in orch.instances]
+        )
+
+    batch = _run(state, work)
+    _print_batch(state.output, "Connection check", batch, check_table)
+    bad = any(item.value is not None and not item.value.ok for item in batch.items)
+    _exit_for(batch, extra_failure=bad)
 
 
 @cli.command()
 @click.argument("instances", nargs=-1)
+@_global_options
 @pass_state
 def plans(state: _State, instances: tuple[str, ...]) -> None:
-    """The neutral plan catalogue and each instance's native plans."""
+    """The neutral plan catalogue and each instance's native plans.
+
+    INSTANCES: configured instance names (default: every instance).
+
+    \b
+    Example:
+      mailadmin plans ox-eu
+    """
 
     async def work(orch: Orchestrator) -> dict[str, Any]:
         names = list(instances) or orch.instances
+        _prepare(orch, names)
         native = {name: await orch.list_plans(name) for name in names}
         return {"catalogue": orch.config.plans, "native": native}
 
@@ -203,122 +413,456 @@ def plans(state: _State, instances: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.argument("tenants", nargs=-1)
+@_global_options
 @pass_state
 def count(state: _State, tenants: tuple[str, ...]) -> None:
-    """Mailboxes per tenant by kind and by plan (default: every tenant)."""
+    """Mailboxes per tenant by kind and by plan (default: every tenant).
 
-    async def work(orch: Orchestrator) -> Any:
+    TENANTS: tenant names or mail domains of the configuration. An unknown one exits 2
+    before anything is asked. "unmapped" counts user mailboxes whose platform setting
+    matches no plan of the catalogue (on OX App Suite, the context's admin user).
+
+    \b
+    Examples:
+      mailadmin count
+      mailadmin count example.com example.org --json
+    """
+    from mailadmin.cli.tables import count_table
+
+    async def work(orch: Orchestrator) -> Batch[Any]:
         names = list(tenants) or orch.tenants
-        with state.output.progress("counting", len(names)) as progress:
-            return await orch.count_all(names, progress=progress)
+        _prepare(orch, [orch.config.instance_of(name) for name in names])
+        return await _batch(
+            state, "counting", [(n, _bound(orch.count_mailboxes, n)) for n in names]
+        )
 
-    result = _run(state, work)
-    if state.output.as_json:
-        state.output.json(result)
-    else:
-        state.output.table("Mailboxes", *count_table(result.items))
-    _exit_for(result)
+    batch = _run(state, work)
+    _print_batch(state.output, "Mailboxes", batch, count_table)
+    _exit_for(batch)
 
 
-@cli.command("set-plan")
+@cli.command("set-plan", epilog=f"CSV format of --file: {FORMAT_HELP}.")
 @click.argument("address", required=False)
 @click.argument("plan", required=False)
 @click.option(
-    "--file", "from_file", type=click.File("r"), help="CSV of address,plan rows for bulk changes."
+    "--file",
+    "from_file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="CSV of changes ('-' reads stdin): header 'address,plan', then one change a line.",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
-@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help=_CONCURRENCY_HELP,
+)
 @click.option(
     "--on-error",
     type=click.Choice(["collect", "skip", "raise"]),
     default="collect",
     show_default=True,
+    help=_ON_ERROR_HELP,
 )
+@_global_options
 @pass_state
 def set_plan(
     state: _State,
     address: str | None,
     plan: str | None,
-    from_file: Any,
+    from_file: str | None,
     dry_run: bool,
     concurrency: int,
-    on_error: Any,
+    on_error: str,
 ) -> None:
-    """Put a mailbox (or every mailbox of --file) on a plan."""
-    if from_file is not None:
-        changes = [
-            (row[0].strip(), row[1].strip())
-            for row in csv.reader(from_file)
-            if len(row) >= 2 and row[0].strip() and not row[0].startswith("#")
-        ]
-    elif address and plan:
-        changes = [(address, plan)]
-    else:
-        raise click.UsageError("Give ADDRESS and PLAN, or --file with address,plan rows")
+    """Put a mailbox on a plan: ADDRESS PLAN, or every change of --file.
 
-    async def work(orch: Orchestrator) -> Any:
-        with state.output.progress("changing plans", len(changes)) as progress:
-            return await orch.set_plans(
-                changes,
-                dry_run=dry_run,
-                concurrency=concurrency,
-                on_error=on_error,
-                progress=progress,
-            )
+    One change prints its result; --file prints every item, the failed ones with their
+    reasons, and a summary line ("298 changed, 0 unchanged, 2 failed"). Ctrl-C sends no
+    new item, waits for those on the wire, and prints what was done (exit 130).
 
-    if len(changes) == 1 and on_error == "collect":
-        # A single change reports its own error and exit code, as any single call does.
+    \b
+    Examples:
+      mailadmin set-plan anna@example.com sync --dry-run
+      mailadmin set-plan --file changes.csv --concurrency 16 --on-error raise
+
+    \b
+    changes.csv:
+      address,plan
+      anna@example.com,sync
+      ben@example.com,mail
+    """
+    if from_file is None:
+        if not (address and plan):
+            raise click.UsageError("Give ADDRESS and PLAN, or --file with address,plan rows")
         result = _run(
-            state, lambda orch: orch.set_plan(changes[0][0], changes[0][1], dry_run=dry_run)
+            state, lambda orch: orch.set_plan(address, plan, dry_run=dry_run), finish=True
         )
-        single = ItemResult[Any](key=changes[0][0], value=result)
-        _print_changes(state.output, "Plan change", [single], dry_run)
+        _print_single(state.output, "Plan change", result)
         return
-    bulk = _run(state, work)
-    _print_changes(state.output, "Plan changes", bulk.items, dry_run, bulk)
-    _exit_for(bulk)
+    if address or plan:
+        raise click.UsageError("Give either ADDRESS PLAN or --file, not both")
+    from mailadmin.cli.planfile import read_plan_file
+
+    changes = read_plan_file(_read_input(from_file), from_file)
+
+    async def work(orch: Orchestrator) -> Batch[Any]:
+        # Every line is checked against the catalogue and the tenants before one is sent.
+        problems = []
+        catalogue = orch.config.plans
+        for number, (mail, name) in enumerate(changes, start=2):
+            if catalogue and name.strip().lower() not in catalogue:
+                problems.append(f"line {number}: unknown plan '{name}'")
+                continue
+            try:
+                _, ref = orch.mailbox(mail)
+            except errors.ValidationError as exc:
+                problems.append(f"line {number}: {exc.message}")
+                continue
+            _prepare(orch, [orch.config.instance_of(ref.tenant.name)])
+        if problems:
+            more = f"; {len(problems) - 10} more" if len(problems) > 10 else ""
+            raise errors.ValidationError(
+                f"{from_file}: nothing was sent: " + "; ".join(problems[:10]) + more
+            )
+        calls = [(a, _bound(orch.set_plan, a, p, dry_run=dry_run)) for a, p in changes]
+        return await _batch(
+            state,
+            "changing plans",
+            calls,
+            concurrency=concurrency,
+            stop_on_error=on_error == "raise",
+        )
+
+    batch = _run(state, work)
+    _print_changes(state.output, "Plan changes", batch, dry_run, on_error)
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("tenant")
 @click.argument("addon")
-@click.argument("quantity", type=click.IntRange(min=0))
+@click.argument("quantity", type=click.IntRange(0, 2**31 - 1))
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
+@_global_options
 @pass_state
 def addon(state: _State, tenant: str, addon: str, quantity: int, dry_run: bool) -> None:
-    """Set the TOTAL quantity of an add-on (e.g. shared_mailbox, mailboxes:sync)."""
-    result = _run(state, lambda orch: orch.apply_addon(tenant, addon, quantity, dry_run=dry_run))
-    single = ItemResult[Any](key=f"{tenant} {addon}", value=result)
-    _print_changes(state.output, "Add-on", [single], dry_run)
+    """Set the TOTAL QUANTITY of an ADDON for a TENANT (0 to 2147483647).
+
+    The quantity is absolute, so sending it twice is harmless. ADDON is a catalogue add-on,
+    optionally scoped to a plan: shared_mailbox, storage_gb, mailboxes:sync.
+
+    \b
+    Examples:
+      mailadmin addon example.com shared_mailbox 5 --dry-run
+      mailadmin addon example.com mailboxes:sync 20
+    """
+    result = _run(
+        state,
+        lambda orch: orch.apply_addon(tenant, addon, quantity, dry_run=dry_run),
+        finish=True,
+    )
+    _print_single(state.output, "Add-on", result)
 
 
 @cli.command()
 @click.argument("instances", nargs=-1)
+@_global_options
 @pass_state
 def licence(state: _State, instances: tuple[str, ...]) -> None:
-    """Seats licensed and used, features, validity and state per instance."""
+    """Seats licensed and used, features, validity and state per instance.
+
+    INSTANCES: configured instance names (default: every instance); an unknown one exits 2.
+
+    \b
+    Example:
+      mailadmin licence ox-eu --json
+    """
+    from mailadmin.cli.tables import licence_table
+
+    async def work(orch: Orchestrator) -> Batch[Any]:
+        names = list(instances) or orch.instances
+        _prepare(orch, names)
+        return await _batch(state, "licences", [(n, _bound(orch.get_licence, n)) for n in names])
+
+    batch = _run(state, work)
+    _print_batch(state.output, "Licences", batch, licence_table)
+    _exit_for(batch)
+
+
+@cli.command()
+@click.argument("name", required=False, type=click.Choice(["usage", "licences", "renewals"]))
+@click.option(
+    "--fail-on-over-use",
+    is_flag=True,
+    help="Exit 5 when a licence or an allocation kept by mailadmin is over-used.",
+)
+@click.option("--reseller", help="Only this reseller's customers (usage, renewals).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the named report as CSV.")
+@_global_options
+@pass_state
+def report(
+    state: _State, name: str | None, fail_on_over_use: bool, reseller: str | None, as_csv: bool
+) -> None:
+    """Report NAME: usage, licences or renewals (docs/tenancy.md). Without NAME: mailboxes
+    per tenant, licence use per instance and allocations kept by mailadmin (allocated, used,
+    remaining), over-use flagged.
+
+    The JSON output carries "over_use": true when anything is over-used.
+
+    \b
+    Example:
+      mailadmin report --fail-on-over-use
+      mailadmin report usage --reseller acme --csv
+    """
+    from mailadmin.cli.tables import count_table, licence_table
+
+    if name is not None or as_csv or reseller is not None:
+        from mailadmin.cli.reports import named_report
+
+        named_report(state, name, reseller=reseller, as_csv=as_csv, fail=fail_on_over_use)
+        return
+
+    async def work(orch: Orchestrator) -> tuple[Any, Any, Any]:
+        _prepare(orch, orch.instances)
+        with state.output.progress("reporting", len(orch.tenants)) as progress:
+            counts = await orch.count_all(progress=progress)
+        kept = [row for i in counts.items if i.value for row in orch.allocation_use(i.value)]
+        return counts, await orch.licences(), kept
+
+    counts, licences, kept = _run(state, work)
+    over_use = any(i.value is not None and i.value.over_used for i in licences.items) or any(
+        r.over_used for r in kept
+    )
+    if state.output.as_json:
+        state.output.json(
+            {"mailboxes": counts, "licences": licences, "allocations": kept, "over_use": over_use}
+        )
+    else:
+        state.output.table("Mailboxes", *count_table(counts.items))
+        state.output.table("Licences", *licence_table(licences.items))
+        if kept:
+            state.output.table(
+                "Allocations kept by mailadmin",
+                ["tenant", "add-on", "allocated", "used", "remaining", "over-used"],
+                [[r.tenant, r.addon, r.allocated, r.used, r.remaining, r.over_used] for r in kept],
+            )
+        if over_use:
+            state.output.line("over-use: more is used than licensed or allocated")
+    if not (counts.ok and licences.ok):
+        raise SystemExit(EXIT_PROVIDER)
+    if over_use and fail_on_over_use:
+        raise SystemExit(EXIT_OVER_USE)
+
+
+@cli.group(cls=_Group)
+@_global_options
+def mailbox() -> None:
+    """List, create and delete mailboxes (where the provider supports it)."""
+
+
+@mailbox.command("list")
+@click.argument("tenant")
+@_global_options
+@pass_state
+def mailbox_list(state: _State, tenant: str) -> None:
+    """Every mailbox of TENANT (a tenant name or one of its domains).
+
+    \b
+    Example:
+      mailadmin mailbox list example.com
+    """
+    from mailadmin.cli.tables import mailbox_table
+
+    mailboxes = _run(state, lambda orch: orch.list_mailboxes(tenant))
+    if state.output.as_json:
+        state.output.json({"tenant": tenant, "mailboxes": mailboxes})
+    else:
+        state.output.table(f"Mailboxes of {tenant}", *mailbox_table(mailboxes))
+
+
+@mailbox.command("create")
+@click.argument("address")
+@click.option(
+    "--kind",
+    type=click.Choice(["user", "shared", "room", "equipment"]),
+    default="user",
+    show_default=True,
+    help="What the mailbox is for.",
+)
+@click.option("--name", "display_name", default="", help="Display name, e.g. 'Anna Meyer'.")
+@click.option("--plan", default=None, help="Catalogue plan of a user mailbox, e.g. sync.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
+@_global_options
+@pass_state
+def mailbox_create(
+    state: _State, address: str, kind: str, display_name: str, plan: str | None, dry_run: bool
+) -> None:
+    """Create the mailbox ADDRESS in the tenant that owns its domain.
+
+    A shared, room or equipment mailbox beyond an allocation kept by mailadmin is refused.
+
+    \b
+    Examples:
+      mailadmin mailbox create carla@example.com --plan sync --name "Carla Diaz"
+      mailadmin mailbox create meeting-1@example.com --kind room --dry-run
+    """
+    from mailadmin.contract.models import MailboxKind, NewMailbox
 
     async def work(orch: Orchestrator) -> Any:
-        from mailadmin.orchestration.bulk import run_bulk
+        _, ref = orch.mailbox(address)
+        try:
+            new = NewMailbox(
+                address=address, kind=MailboxKind(kind), display_name=display_name, plan=plan
+            )
+        except ValueError as exc:
+            raise errors.ValidationError(f"Invalid mailbox: {_first_error(exc)}") from None
+        return await orch.create_mailbox(ref.tenant, new, dry_run=dry_run)
 
-        names = list(instances) or orch.instances
-        return await run_bulk((name, _bind_licence(orch, name)) for name in names)
+    _print_single(state.output, "Mailbox created", _run(state, work, finish=True))
 
-    result = _run(state, work)
+
+@mailbox.command("delete")
+@click.argument("address")
+@click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
+@_global_options
+@pass_state
+def mailbox_delete(state: _State, address: str, dry_run: bool) -> None:
+    """Delete the mailbox ADDRESS; one that is already gone is 'unchanged'.
+
+    \b
+    Example:
+      mailadmin mailbox delete carla@example.com --dry-run
+    """
+    result = _run(state, lambda orch: orch.delete_mailbox(address, dry_run=dry_run), finish=True)
+    _print_single(state.output, "Mailbox deleted", result)
+
+
+@cli.group(cls=_Group, invoke_without_command=True)
+@_global_options
+@click.pass_context
+def journal(ctx: click.Context) -> None:
+    """Read the journal of writes (every write, dry runs included).
+
+    Without a subcommand: the latest 50 records, as 'journal list' prints them. Filtering
+    by acting identity comes with the identities of the business rules.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(journal_list)
+
+
+@journal.command("list")
+@click.option(
+    "--since",
+    help="Only records at or after this time: ISO date or time (2026-11-30, "
+    "2026-11-30T08:00), or an age (30m, 12h, 7d).",
+)
+@click.option("--until", help="Only records before this time (same forms as --since).")
+@click.option("--subject", help="Only records whose subject contains this text (an address).")
+@click.option(
+    "--operation",
+    type=click.Choice(["set_plan", "apply_addon", "create_mailbox", "delete_mailbox"]),
+    help="Only records of this operation.",
+)
+@click.option(
+    "--outcome",
+    type=click.Choice(["changed", "unchanged", "accepted", "failed", "started"]),
+    help="Only records that ended so (started: sent, no answer recorded).",
+)
+@click.option("--instance", help="Only records of this provider instance.")
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    help="At most this many records, newest first.",
+)
+@_global_options
+@pass_state
+def journal_list(
+    state: _State,
+    since: str | None = None,
+    until: str | None = None,
+    subject: str | None = None,
+    operation: str | None = None,
+    outcome: str | None = None,
+    instance: str | None = None,
+    limit: int = 50,
+) -> None:
+    """List journal records, newest first, filtered by time, subject, operation, outcome.
+
+    \b
+    Examples:
+      mailadmin journal list --since 1d --outcome failed
+      mailadmin journal list --subject anna@example.com --json
+    """
+    start = _parse_time(since, "--since")
+    end = _parse_time(until, "--until")
+    orch = state.orchestrator()
+    try:
+        if orch.journal is None:
+            raise errors.ConfigurationError("No journal is configured ([journal] url is unset)")
+        status = outcome if outcome in ("failed", "started") else None
+        entries = orch.journal.entries(
+            limit=limit,
+            since=start,
+            until=end,
+            subject=subject,
+            operation=operation,
+            status=status,
+            outcome=outcome if status is None else None,
+            instance=instance,
+        )
+    finally:
+        asyncio.run(orch.aclose())
     if state.output.as_json:
-        state.output.json(result)
-    else:
-        state.output.table("Licences", *licence_table(result.items))
-    _exit_for(result)
+        state.output.json({"entries": entries})
+        return
+    state.output.table(
+        "Journal",
+        [
+            "at",
+            "instance",
+            "operation",
+            "subject",
+            "dry run",
+            "outcome",
+            "before",
+            "after",
+            "error",
+        ],
+        [
+            [
+                e.at,
+                e.instance,
+                e.operation,
+                e.subject,
+                e.dry_run,
+                e.outcome or e.status,
+                e.before,
+                e.after,
+                e.error_message or "",
+            ]
+            for e in entries
+        ],
+    )
 
 
 @cli.command()
 @click.option(
-    "--journal-dir", type=click.Path(file_okay=False), help="Keep the demo journal in this folder."
+    "--journal-dir",
+    type=click.Path(file_okay=False),
+    help="Keep the demo journal in this folder (default: a temporary one).",
 )
+@_global_options
 @pass_state
 def demo(state: _State, journal_dir: str | None) -> None:
-    """Serve the mock platforms on loopback and drive them through the orchestrator."""
+    """Serve the mock platforms on loopback and drive them through the orchestrator.
+
+    \b
+    Example:
+      mailadmin demo
+    """
     from mailadmin.cli.demo import DemoStep, demo_config, run_demo
 
     steps: list[DemoStep] = []
@@ -326,7 +870,7 @@ def demo(state: _State, journal_dir: str | None) -> None:
     def emit(step: DemoStep) -> None:
         steps.append(step)
         if not state.output.as_json:
-            state.output.table(step.title, step.columns, step.rows)
+            state.output.table(step.title, step.columns, step.rows, step.notes)
 
     import tempfile
 
@@ -337,14 +881,12 @@ def demo(state: _State, journal_dir: str | None) -> None:
         if not scenarios:
             raise errors.ConfigurationError("No installed provider offers a demo")
         for instance, url in endpoints.items():
-            state.output.line(f"mock [bold]{instance}[/] listening on {url}")
+            state.output.line(f"mock {instance} listening on {url}")
         ok = asyncio.run(run_demo(config, scenarios, registry=state.registry, emit=emit))
     if state.output.as_json:
         state.output.json({"endpoints": endpoints, "steps": steps, "ok": ok})
     else:
-        state.output.line(
-            "[green]demo finished[/]" if ok else "[red]demo finished with failures[/]"
-        )
+        state.output.line("demo finished" if ok else "demo finished with failures")
     raise SystemExit(EXIT_OK if ok else EXIT_PROVIDER)
 
 
@@ -357,9 +899,15 @@ def demo(state: _State, journal_dir: str | None) -> None:
     type=click.Path(file_okay=False),
     help="Where to create the plugin's folder.",
 )
+@_global_options
 @pass_state
 def new_plugin(state: _State, name: str, directory: str) -> None:
-    """Write a working plugin distribution NAME (provider, mock, conformance test)."""
+    """Write a working plugin distribution NAME (provider, mock, conformance test).
+
+    \b
+    Example:
+      mailadmin new-plugin kerio --directory plugins
+    """
     from mailadmin.scaffold import create_plugin
 
     path = create_plugin(name, Path(directory))
@@ -369,7 +917,8 @@ def new_plugin(state: _State, name: str, directory: str) -> None:
         state.output.line(f"created plugin in {path}")
 
 
-@cli.group()
+@cli.group(cls=_Group)
+@_global_options
 def mock() -> None:
     """Mock servers of the installed platforms."""
 
@@ -384,23 +933,156 @@ def mock() -> None:
     default=0,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="0 picks a free port.",
+    help="Port to listen on; 0 picks a free one.",
 )
 @click.option(
     "--seed",
     type=click.Path(exists=True, dir_okay=False),
     help="Seed the state from a JSON or TOML file.",
 )
+@_global_options
 @pass_state
 def mock_serve(state: _State, platform: str, host: str, port: int, seed: str | None) -> None:
-    """Serve PLATFORM's mock until stopped; prints 'listening on http://HOST:PORT'."""
+    """Serve PLATFORM's mock until stopped; prints 'listening on http://HOST:PORT'.
+
+    \b
+    Example:
+      mailadmin mock serve ox --port 8081
+    """
     from mailadmin.mock.serve import serve_forever
 
     platform_cls = state.registry.mock_platform(platform)
     serve_forever(platform_cls, host=host, port=port, seed=Path(seed) if seed else None)
 
 
-# -- printing helpers -------------------------------------------------------------------------
+_EXITS_SHORT = (
+    "Exit codes: 0 success, 1 unexpected, 2 usage or configuration (nothing sent), "
+    "3 policy, 4 provider failure, 5 over-use (report --fail-on-over-use), "
+    "130 interrupted. Configuration: --config FILE, else $MAILADMIN_CONFIG, "
+    "else ./mailadmin.toml."
+)
+
+
+def _add_exit_codes(group: click.Group) -> None:
+    # Every command's --help ends with the exit codes and where the configuration is.
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_exit_codes(command)
+        else:
+            command.epilog = (
+                f"{command.epilog}\n\n{_EXITS_SHORT}" if command.epilog else _EXITS_SHORT
+            )
+
+
+# The business-rules commands (store, resellers, customers, sell...) register themselves
+# here, so they get the exit codes too.
+from mailadmin.cli import business as _business  # noqa: E402, F401
+
+_add_exit_codes(cli)
+
+
+# -- running and printing -------------------------------------------------------------------
+
+
+async def _batch(
+    state: _State,
+    label: str,
+    calls: Sequence[tuple[str, Callable[[], Awaitable[Any]]]],
+    *,
+    concurrency: int = 8,
+    stop_on_error: bool = False,
+) -> Batch[Any]:
+    from mailadmin.cli.batch import run_batch
+
+    with state.output.progress(label, len(calls)) as progress:
+        return await run_batch(
+            calls, concurrency=concurrency, stop_on_error=stop_on_error, progress=progress
+        )
+
+
+def _bound(
+    function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+) -> Callable[[], Awaitable[T]]:
+    def call() -> Awaitable[T]:
+        return function(*args, **kwargs)
+
+    return call
+
+
+def _exit_for(batch: Batch[Any], *, extra_failure: bool = False) -> None:
+    if batch.interrupted:
+        raise SystemExit(EXIT_INTERRUPTED)
+    if batch.failed or batch.not_sent or extra_failure:
+        raise SystemExit(EXIT_PROVIDER)
+
+
+def _summary_text(counts: dict[str, int], write: bool) -> str:
+    order = ["changed", "unchanged", "accepted", "ok", "failed", "not sent"]
+    always = {"changed", "unchanged", "failed"} if write else {"ok", "failed"}
+    parts = [f"{counts.get(key, 0)} {key}" for key in order if key in always or counts.get(key)]
+    return ", ".join(parts)
+
+
+def _batch_json(batch: Batch[Any], summary: dict[str, int], **more: Any) -> dict[str, Any]:
+    return {
+        "items": batch.items,
+        "failed": len(batch.failed),
+        "not_sent": len(batch.not_sent),
+        "summary": summary,
+        "stopped": batch.stopped,
+        "interrupted": batch.interrupted,
+        **more,
+    }
+
+
+def _print_batch(
+    output: Output, title: str, batch: Batch[Any], table: Callable[[Any], tuple[Any, Any]]
+) -> None:
+    summary = batch.summary()
+    if output.as_json:
+        output.json(_batch_json(batch, summary))
+        return
+    output.table(title, *table(batch.items))
+    output.line(_summary_text(summary, write=False))
+    if batch.interrupted:
+        output.line("interrupted: the items not sent are listed as 'not sent'")
+
+
+def _print_changes(
+    output: Output, title: str, batch: Batch[Any], dry_run: bool, on_error: str
+) -> None:
+    from mailadmin.cli.batch import outcome_of
+    from mailadmin.cli.tables import change_table
+
+    summary = batch.summary(outcome_of)
+    if output.as_json:
+        output.json(_batch_json(batch, summary, dry_run=dry_run, on_error=on_error))
+    else:
+        suffix = " (dry run: nothing sent)" if dry_run else ""
+        shown = [i for i in batch.items if i.ok] if on_error == "skip" else batch.items
+        output.table(title + suffix, *change_table(shown))
+        if on_error == "skip" and batch.failed:
+            output.table("Failed items (skipped)", *change_table(batch.failed))
+        output.line(_summary_text(summary, write=True) + suffix)
+        if batch.stopped:
+            output.line("stopped at the first failure (--on-error raise): no new item was sent")
+        if batch.interrupted:
+            output.line("interrupted: no new item was sent; the items in flight finished")
+    if batch.interrupted:
+        raise SystemExit(EXIT_INTERRUPTED)
+    if on_error != "skip" and (batch.failed or batch.not_sent):
+        raise SystemExit(EXIT_PROVIDER)
+
+
+def _print_single(output: Output, title: str, result: Any) -> None:
+    from mailadmin.cli.tables import change_table
+    from mailadmin.orchestration.bulk import ItemResult
+
+    if output.as_json:
+        output.json(result)
+        return
+    suffix = " (dry run: nothing sent)" if result.dry_run else ""
+    output.table(title + suffix, *change_table([ItemResult[Any](key=result.subject, value=result)]))
 
 
 def _summarise(features: list[str]) -> str:
@@ -419,44 +1101,81 @@ def _summarise(features: list[str]) -> str:
     return "; ".join(parts) or "required operations only"
 
 
-def _bind_licence(orch: Orchestrator, name: str) -> Callable[[], Awaitable[Any]]:
-    return lambda: orch.get_licence(name)
+def _read_input(name: str) -> bytes:
+    try:
+        if name == "-":
+            return sys.stdin.buffer.read()
+        return Path(name).read_bytes()
+    except OSError:
+        raise errors.ValidationError(f"The file {name} cannot be read") from None
 
 
-def _print_changes(
-    output: Output, title: str, items: list[Any], dry_run: bool, bulk: Any = None
-) -> None:
-    if output.as_json:
-        output.json(bulk if bulk is not None else items[0].value)
-        return
-    suffix = " (dry run: nothing sent)" if dry_run else ""
-    output.table(title + suffix, *change_table(items))
+def _parse_time(text: str | None, option: str) -> Any:
+    """An ISO date or time (UTC when no zone is given), or an age: 30m, 12h, 7d."""
+    if text is None:
+        return None
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    age = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if age:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+        return datetime.now(UTC) - timedelta(**{unit[age[2]]: int(age[1])})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise errors.ValidationError(
+            f"{option} takes an ISO date or time (2026-11-30T08:00) or an age (30m, 12h, 7d), "
+            f"not '{text}'"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _first_error(exc: Exception) -> str:
+    details = getattr(exc, "errors", None)
+    if callable(details):
+        first = details()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg', 'invalid')}".strip(": ")
+    return "invalid value"
+
+
+def _setup_logging(output: Output) -> None:
+    """Warnings of the library reach the user as plain lines on stderr, once per instance
+    and failure (with --debug: every record)."""
+    import logging
+
+    from mailadmin.cli.logs import install
+
+    install(logging.getLogger("mailadmin"), debug=output.debug)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (usage errors: 2)."""
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
     try:
-        cli.main(args=argv, prog_name="mailadmin", standalone_mode=False)
+        cli.main(args=args, prog_name="mailadmin", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        if as_json:
+            Output(as_json=True).usage_error(exc.format_message())
+        else:
+            exc.show()
         return EXIT_USAGE
     except click.exceptions.Abort:
-        return 130
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except errors.MailadminError as exc:
-        return Output(as_json=False).error(exc)
+        return Output(as_json=as_json).error(exc)
     except Exception as exc:
         # Never a stack trace for users; the detail goes to the log for developers.
         import logging
 
         logging.getLogger("mailadmin.cli").debug("unexpected error", exc_info=True)
-        return Output(as_json="--json" in (sys.argv[1:] if argv is None else argv)).error(exc)
+        return Output(as_json=as_json).error(exc)
     return EXIT_OK
-
-
-# The business-rules commands (store, resellers, customers, ...) register themselves on ``cli``.
-from mailadmin.cli import business as _business  # noqa: E402, F401
-from mailadmin.cli import reports as _reports  # noqa: E402, F401

@@ -8,15 +8,20 @@ final report.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailadmin.cli.tables import Table, change_table, check_table, count_table, licence_table
+from mailadmin.contract.models import MailboxCount
+from mailadmin.orchestration.bulk import ItemResult
 from mailadmin.orchestration.registry import Registry, get_registry
+
+if TYPE_CHECKING:
+    from mailadmin.orchestration.orchestrator import Orchestrator
 
 __all__ = ["CATALOGUE", "DemoScenario", "DemoStep", "demo_config", "run_demo"]
 
@@ -61,6 +66,7 @@ class DemoStep(BaseModel):
     title: str
     columns: list[str]
     rows: list[list[Any]]
+    notes: list[str] = Field(default_factory=list)
 
 
 @contextmanager
@@ -111,11 +117,12 @@ async def run_demo(
 
     ok = True
     async with Orchestrator.from_dict(config, registry=registry) as orch:
+        emit(_tenants(orch))
         checks = await orch.check()
         emit(_step("Connection check", check_table(checks.items)))
         ok &= checks.ok and all(i.value is not None and i.value.ok for i in checks.items)
         counts = await orch.count_all()
-        emit(_step("Mailboxes before", count_table(counts.items)))
+        emit(_step("Mailboxes before", count_table(counts.items), _unmapped(counts.items)))
         upgrades = [u for s in scenarios for u in s.upgrades]
         preview = await orch.set_plans(upgrades, dry_run=True)
         emit(_step("Plan changes (dry run: nothing sent)", change_table(preview.items)))
@@ -128,7 +135,7 @@ async def run_demo(
         licences = await orch.licences()
         emit(_step("Licences", licence_table(licences.items)))
         report = await orch.count_all()
-        emit(_step("Report: mailboxes after", count_table(report.items)))
+        emit(_step("Report: mailboxes after", count_table(report.items), _unmapped(report.items)))
         from mailadmin.reports.demo import demo_reports
 
         for title, columns, rows in await demo_reports(orch):
@@ -165,5 +172,23 @@ async def run_demo(
     return ok
 
 
-def _step(title: str, table: Table) -> DemoStep:
-    return DemoStep(title=title, columns=table[0], rows=table[1])
+def _step(title: str, table: Table, notes: list[str] | None = None) -> DemoStep:
+    return DemoStep(title=title, columns=table[0], rows=table[1], notes=notes or [])
+
+
+def _tenants(orch: Orchestrator) -> DemoStep:
+    """Which tenant lives on which platform, so the steps that follow read clearly."""
+    rows: list[list[Any]] = []
+    for tenant in orch.tenants:
+        instance = orch.config.instance_of(tenant)
+        rows.append([tenant, instance, orch.provider(instance).platform])
+    return DemoStep(title="Tenants", columns=["tenant", "instance", "platform"], rows=rows)
+
+
+def _unmapped(items: Sequence[ItemResult[MailboxCount]]) -> list[str]:
+    if not any(i.value is not None and i.value.by_plan.get("unmapped") for i in items):
+        return []
+    return [
+        "unmapped: user mailboxes whose platform setting matches no plan of the catalogue "
+        "(on OX App Suite, the context's admin user, who has no plan to sell)"
+    ]

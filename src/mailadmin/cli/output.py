@@ -1,4 +1,10 @@
-"""How the CLI prints: rich tables and progress for people, JSON for machines, safe errors."""
+"""How the CLI prints: rich tables and progress for people, JSON for machines, safe errors.
+
+On a terminal, tables are drawn by rich. Off a terminal (a pipe, a file, a test runner)
+they are plain: the title on its own line, then one tab-separated line per record, with no
+box drawing, no padding and no wrapping, so ``grep`` and ``cut -f`` work on them. Every
+value is escaped before it reaches rich, since user and platform text may hold ``[...]``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +18,15 @@ from typing import Any
 
 from mailadmin.contract import errors
 
-__all__ = ["EXIT_OK", "Output", "exit_code_for"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_OVER_USE", "Output", "exit_code_for"]
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
 EXIT_POLICY = 3
 EXIT_PROVIDER = 4
+EXIT_OVER_USE = 5
+EXIT_INTERRUPTED = 130
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -43,59 +51,115 @@ class Output:
 
     @property
     def console(self) -> Any:
+        """The rich console on stdout."""
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(soft_wrap=False)
-            if not self._console.is_terminal:
-                # Piped output has no width to follow; 80 columns would truncate cells.
-                self._console.width = 160
+            self._console = Console(soft_wrap=True)
         return self._console
 
     @property
     def stderr(self) -> Any:
+        """The rich console on stderr (errors, progress)."""
         if self._errors is None:
             from rich.console import Console
 
-            self._errors = Console(stderr=True)
+            # soft_wrap: an error line is one line, however long; the terminal wraps it.
+            self._errors = Console(stderr=True, soft_wrap=True)
         return self._errors
+
+    @property
+    def plain(self) -> bool:
+        """True when stdout is not a terminal: tables are printed as plain lines."""
+        return not self.console.is_terminal
 
     def json(self, data: Any) -> None:
         """Print one JSON document on stdout."""
         sys.stdout.write(json.dumps(_plain(data), indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
 
-    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Print a table for people."""
+    def table(
+        self,
+        title: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        notes: Sequence[str] = (),
+    ) -> None:
+        """Print a table for people (plain tab-separated lines off a terminal), then any
+        notes that explain it."""
+        if self.plain:
+            lines = [title.strip(), "\t".join(columns)]
+            lines += ["\t".join(_flat(_cell(v)) for v in row).rstrip() for row in rows]
+            lines += [note.rstrip() for note in notes]
+            sys.stdout.write("\n".join(lines) + "\n\n")
+            sys.stdout.flush()
+            return
+        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=title, title_justify="left", title_style="bold")
+        table = Table(title=escape(title), title_justify="left", title_style="bold")
         for column in columns:
-            table.add_column(column)
+            table.add_column(escape(column))
         for row in rows:
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(escape(_cell(v)) for v in row))
         self.console.print(table)
+        for note in notes:
+            self.console.print(note, markup=False, highlight=False)
 
-    def line(self, text: str) -> None:
-        """Print one line for people (nothing in JSON mode)."""
-        if not self.as_json:
-            self.console.print(text, highlight=False)
+    def line(self, text: str, *, style: str | None = None) -> None:
+        """Print one line of plain text for people (nothing in JSON mode); never markup."""
+        if self.as_json:
+            return
+        if self.plain:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+            return
+        self.console.print(text, style=style, markup=False, highlight=False)
+
+    def note(self, text: str) -> None:
+        """Print a remark for people on stderr, also in JSON mode (stdout stays JSON)."""
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
 
     def error(self, error: BaseException) -> int:
-        """Print a user-safe error on stderr and return the exit code."""
+        """Print a user-safe error and return the exit code.
+
+        In JSON mode the error is a JSON document on stdout (``{"error": {...}}``), so a
+        caller that reads stdout gets JSON for every outcome; otherwise one line on stderr.
+        """
         code = exit_code_for(error)
         if isinstance(error, errors.MailadminError):
-            payload: dict[str, Any] = {"error": error.to_dict()}
+            payload: dict[str, Any] = {"error": {**error.to_dict(), "exit_code": code}}
             if self.debug and error.debug:
                 payload["error"]["debug"] = error.debug
         else:
-            payload = {"error": {"code": "unexpected", "message": "An unexpected error occurred"}}
+            payload = {
+                "error": {
+                    "code": "unexpected",
+                    "message": "An unexpected error occurred",
+                    "exit_code": code,
+                }
+            }
         if self.as_json:
-            sys.stderr.write(json.dumps(payload, default=str) + "\n")
-        else:
-            self.stderr.print(f"[bold red]Error:[/] {payload['error']['message']}", highlight=False)
-            if "debug" in payload["error"]:
-                self.stderr.print(payload["error"]["debug"], highlight=False)
+            self.json(payload)
+            return code
+        self.usage_error(payload["error"]["message"])
+        if "debug" in payload["error"]:
+            sys.stderr.write(json.dumps(payload["error"]["debug"], indent=2, default=str) + "\n")
         return code
+
+    def usage_error(self, message: str, code: str = "usage") -> None:
+        """Print a usage or other error message: one unwrapped line on stderr (or JSON)."""
+        if self.as_json:
+            self.json({"error": {"code": code, "message": message, "exit_code": EXIT_USAGE}})
+            return
+        if self.stderr.is_terminal:
+            from rich.markup import escape
+
+            self.stderr.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+        else:
+            sys.stderr.write(f"Error: {message}\n")
+            sys.stderr.flush()
 
     @contextmanager
     def progress(self, label: str, total: int) -> Iterator[Callable[[int, int, str], None]]:
@@ -103,12 +167,13 @@ class Output:
         if self.as_json or total < 2 or not self.stderr.is_terminal:
             yield lambda done, total, key: None
             return
+        from rich.markup import escape
         from rich.progress import Progress
 
         with Progress(console=self.stderr, transient=True) as bar:
-            task = bar.add_task(label, total=total)
+            task = bar.add_task(escape(label), total=total)
             yield lambda done, total, key: bar.update(
-                task, completed=done, description=f"{label} {key}"
+                task, completed=done, description=escape(f"{label} {key}")
             )
 
 
@@ -124,6 +189,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
     return value
 
 
@@ -132,6 +199,13 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, Enum):
         return str(value.value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
     if value is None:
         return ""
     return str(value)
+
+
+def _flat(text: str) -> str:
+    # One record per line and one field per tab: a value must hold neither.
+    return " ".join(text.replace("\t", " ").splitlines())

@@ -1,8 +1,11 @@
-"""``mailadmin report [NAME]``: usage, licences and renewals as tables, ``--json`` or ``--csv``."""
+"""``mailadmin report NAME``: usage, licences and renewals as tables, ``--json`` or ``--csv``.
+
+``cli/commands.py``'s ``report`` command hands a named report (or ``--csv``, or
+``--reseller``) to :func:`named_report`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import sys
 from importlib import import_module
@@ -10,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailadmin.cli.commands import _State, cli, pass_state
 from mailadmin.reports import REPORTS
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from mailadmin.cli.commands import _State
     from mailadmin.orchestration.orchestrator import Orchestrator
 
-__all__: list[str] = []
+__all__ = ["named_report"]
 
 _TITLES = {
     "usage": "Usage (quota over usage)",
@@ -27,14 +30,12 @@ _TITLES = {
 }
 
 
-@cli.command()
-@click.argument("name", required=False, type=click.Choice(sorted(REPORTS)))
-@click.option("--reseller", help="Only this reseller's customers (usage, renewals).")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (one report) for machines.")
-@pass_state
-def report(state: _State, name: str | None, reseller: str | None, as_csv: bool) -> None:
-    """Report NAME: usage, licences or renewals (all three when NAME is left out)."""
-    from mailadmin.cli.output import EXIT_PROVIDER
+def named_report(
+    state: _State, name: str | None, *, reseller: str | None, as_csv: bool, fail: bool
+) -> None:
+    """Print one report (NAME), or all three with ``--reseller`` and no NAME."""
+    from mailadmin.cli.commands import _run
+    from mailadmin.cli.output import EXIT_OVER_USE, EXIT_PROVIDER
 
     if as_csv and name is None:
         raise click.UsageError("--csv prints one report: name it (usage, licences, renewals)")
@@ -48,19 +49,14 @@ def report(state: _State, name: str | None, reseller: str | None, as_csv: bool) 
             found[report_name] = await build(orch, **options)
         return found
 
-    async def go() -> dict[str, list[BaseModel]]:
-        async with state.orchestrator() as orch:
-            # Reports read every tenant; a non-admin sees only its own through the gate.
-            return await work(orch)
-
-    found = asyncio.run(go())
-    if as_csv:
-        _csv(name or "", found[name or ""])
+    found = _run(state, work)
+    over_use = _over_use(found)
+    if as_csv and name is not None:
+        _csv(name, found[name])
     elif state.output.as_json:
-        if name:
-            state.output.json({"report": name, "rows": found[name]})
-        else:
-            state.output.json(found)
+        body: dict[str, Any] = {"over_use": over_use}
+        body.update({"report": name, "rows": found[name]} if name else found)
+        state.output.json(body)
     else:
         for report_name, rows in found.items():
             columns = import_module(REPORTS[report_name]).COLUMNS
@@ -71,6 +67,14 @@ def report(state: _State, name: str | None, reseller: str | None, as_csv: bool) 
             )
     if any(getattr(row, "error", "") for rows in found.values() for row in rows):
         raise SystemExit(EXIT_PROVIDER)
+    if fail and over_use:
+        raise SystemExit(EXIT_OVER_USE)
+
+
+def _over_use(found: dict[str, list[Any]]) -> bool:
+    usage = any(getattr(r, "over_use", 0) for r in found.get("usage", []))
+    licences = any(not r.compliant for r in found.get("licences", []) if not r.error)
+    return usage or licences
 
 
 def _csv(name: str, rows: list[Any]) -> None:
@@ -83,13 +87,11 @@ def _csv(name: str, rows: list[Any]) -> None:
 
 
 def _cell(column: str, value: Any) -> Any:
+    # Over-use and non-compliance must stand out in a long table, colour or not.
     if column == "over_use":
-        # Over-use must stand out in a long table.
-        return f"[bold red]OVER +{value}[/]" if value else ""
+        return f"OVER +{value}" if value else ""
     if column == "compliant":
-        return "yes" if value else "[bold red]NO[/]"
-    if column == "window" and value == "open":
-        return "[bold green]open[/]"
+        return "yes" if value else "NO"
     if value is None:
         return "unlimited" if column == "allocated" else "-"
     return value

@@ -9,10 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mailadmin.contract.models import ChangeResult, ConnectionStatus, Licence, MailboxCount
+from mailadmin.contract.models import (
+    ChangeResult,
+    ConnectionStatus,
+    Licence,
+    Mailbox,
+    MailboxCount,
+    MailboxKind,
+)
 from mailadmin.orchestration.bulk import ItemResult
 
-__all__ = ["Table", "change_table", "check_table", "count_table", "licence_table"]
+__all__ = [
+    "Table",
+    "change_table",
+    "check_table",
+    "count_table",
+    "licence_table",
+    "mailbox_table",
+]
 
 Table = tuple[list[str], list[list[Any]]]
 
@@ -37,8 +51,10 @@ def count_table(items: Sequence[ItemResult[MailboxCount]]) -> Table:
         if count is None:
             rows.append([item.key, "", "", "", _problem(item)])
             continue
-        kinds = ", ".join(f"{k.value}={v}" for k, v in sorted(count.by_kind.items()))
-        plans = ", ".join(f"{k}={v}" for k, v in sorted(count.by_plan.items()))
+        # Every kind always, zeros included; plans only where there are mailboxes: the
+        # same picture whichever way a platform reports its zeros.
+        kinds = ", ".join(f"{kind.value}={count.of(kind)}" for kind in MailboxKind)
+        plans = ", ".join(f"{k}={v}" for k, v in sorted(count.by_plan.items()) if v)
         rows.append([item.key, count.total, kinds, plans, ""])
     return ["tenant", "total", "by kind", "by plan", "problem"], rows
 
@@ -49,29 +65,86 @@ def licence_table(items: Sequence[ItemResult[Licence]]) -> Table:
     for item in items:
         lic = item.value
         if lic is None:
-            rows.append([item.key, "", "", "", "", "", "", _problem(item)])
+            rows.append([item.key, "", "", "", "", "", "", "", _problem(item)])
             continue
         until = lic.valid_until.date().isoformat() if lic.valid_until else ""
         licensed = "unlimited" if lic.seats_licensed is None else lic.seats_licensed
         free = "" if lic.seats_free is None else lic.seats_free
+        features = ", ".join(_feature(f.name, f.quantity, f.used) for f in lic.features)
         rows.append(
-            [item.key, lic.state.value, licensed, lic.seats_used, free, lic.over_used, until, ""]
+            [
+                item.key,
+                lic.state.value,
+                licensed,
+                lic.seats_used,
+                free,
+                lic.over_used,
+                until,
+                features,
+                "",
+            ]
         )
-    columns = ["instance", "state", "licensed", "used", "free", "over-used", "valid until"]
+    columns = [
+        "instance",
+        "state",
+        "licensed",
+        "used",
+        "free",
+        "over-used",
+        "valid until",
+        "features",
+    ]
     return [*columns, "problem"], rows
 
 
 def change_table(items: Sequence[ItemResult[ChangeResult[Any]]]) -> Table:
-    """Writes: outcome with the state before and after, or why the item failed."""
+    """Writes: outcome with the state before and after, or why the item failed.
+
+    The subject is the result's own (an add-on result names the add-on); a dry run says
+    "would change" in the dry-run column.
+    """
     rows: list[list[Any]] = []
     for item in items:
         change = item.value
         if change is None:
-            rows.append([item.key, "failed", "", "", _problem(item)])
+            code = item.error.code if item.error else ""
+            outcome = "not sent" if code == "not_sent" else "failed"
+            rows.append([item.key, outcome, "", "", "", _problem(item)])
             continue
-        note = f"operation {change.operation_id}" if change.operation_id else ""
-        rows.append([item.key, change.outcome.value, change.before, change.after, note])
-    return ["subject", "outcome", "before", "after", "note"], rows
+        notes = [change.note]
+        if change.operation_id:
+            notes.append(f"operation {change.operation_id}")
+        rows.append(
+            [
+                change.subject or item.key,
+                change.outcome.value,
+                change.dry_run,
+                _value(change.before),
+                _value(change.after),
+                "; ".join(n for n in notes if n),
+            ]
+        )
+    return ["subject", "outcome", "dry run", "before", "after", "note"], rows
+
+
+def mailbox_table(mailboxes: Sequence[Mailbox]) -> Table:
+    """Mailboxes of a tenant: address, kind, plan, display name, quota."""
+    rows: list[list[Any]] = [
+        [m.address, m.kind.value, m.plan or "", m.display_name, m.quota_mb] for m in mailboxes
+    ]
+    return ["address", "kind", "plan", "display name", "quota (MB)"], rows
+
+
+def _value(value: Any) -> Any:
+    # A created or deleted mailbox is shown by its address, not its whole record.
+    if isinstance(value, Mailbox):
+        return f"{value.address} ({value.kind.value})"
+    return value
+
+
+def _feature(name: str, quantity: int | None, used: int | None) -> str:
+    total = "unlimited" if quantity is None else str(quantity)
+    return f"{name} {used}/{total}" if used is not None else f"{name} {total}"
 
 
 def _problem(item: ItemResult[Any]) -> str:

@@ -7,11 +7,20 @@ free-form dict. Provider-specific detail that nobody branches on goes in ``nativ
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, computed_field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    computed_field,
+)
 
 __all__ = [
     "AddonRef",
@@ -36,8 +45,23 @@ _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
 ]
+
+
+def _plain_address(value: str) -> str:
+    # Control and format characters (ESC, NUL, DEL, U+202E, U+200B) pass the pattern but
+    # make platforms fault or hide what the address really is; RFC 5321 caps the local
+    # part at 64 octets.
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise ValueError("a mail address may not hold control or invisible characters")
+    if len(value.rpartition("@")[0].encode("utf-8")) > 64:
+        raise ValueError("the part before @ of a mail address is at most 64 characters")
+    return value
+
+
 Address = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=_ADDRESS.pattern)
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=_ADDRESS.pattern),
+    AfterValidator(_plain_address),
 ]
 
 

@@ -32,6 +32,7 @@ an inline ``secret`` is accepted for local mock set-ups only.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,28 @@ class InstanceConfig(BaseModel):
         return raw
 
 
+def _check_endpoints(instance: str, settings: dict[str, Any]) -> None:
+    """A port out of range is named here, not left to fail on the first call."""
+    from urllib.parse import urlsplit
+
+    urls = [settings.get("endpoint")]
+    endpoints = settings.get("endpoints")
+    if isinstance(endpoints, dict):
+        urls += list(endpoints.values())
+    for url in urls:
+        if not isinstance(url, str):
+            continue
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            port = -1
+        if port is not None and not 0 < port <= 65535:
+            raise ValueError(
+                f"instance '{instance}': the port of endpoint {url} must be a number "
+                "from 1 to 65535"
+            )
+
+
 def _resolve_secrets(value: Any, base: Path, instance: str) -> Any:
     if isinstance(value, dict):
         if "secret_env" in value or "secret_file" in value:
@@ -144,6 +167,27 @@ class JournalConfig(_Strict):
 
     url: str | None = "sqlite:///mailadmin-journal.sqlite"
 
+    @field_validator("url")
+    @classmethod
+    def _a_url(cls, value: str | None) -> str | None:
+        if value is not None and not _DB_URL.match(value):
+            raise ValueError(
+                f"'{value}' is not a database URL (e.g. sqlite:///mailadmin-journal.sqlite "
+                "or postgresql+psycopg://user@host/db)"
+            )
+        return value
+
+    def sqlite_path(self, base: Path) -> Path | None:
+        """The journal's file for a ``sqlite:///`` URL (relative to ``base``), else None."""
+        url = self.url or ""
+        if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
+            return None
+        path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        return path if path.is_absolute() else base / path
+
+
+_DB_URL = re.compile(r"^[a-z][a-z0-9+_.-]*://", re.IGNORECASE)
+
 
 class Config(_Strict):
     """The whole configuration, validated and cross-checked."""
@@ -169,6 +213,19 @@ class Config(_Strict):
             for plan in (instance.model_extra or {}).get("plans", {}):
                 if self.plans and plan not in self.plans:
                     raise ValueError(f"instance '{name}' maps plan '{plan}' missing from [plans]")
+            _check_endpoints(name, instance.model_extra or {})
+        owner: dict[str, str] = {name.lower(): name for name in self.tenants}
+        for tenant, spec in self.tenants.items():
+            for domain in spec.domains:
+                other = owner.setdefault(domain.lower(), tenant)
+                if other != tenant:
+                    raise ValueError(
+                        f"domain '{domain}' is listed under tenants '{other}' and '{tenant}'; "
+                        "a domain belongs to one tenant"
+                    )
+        path = self.journal.sqlite_path(self.base_dir)
+        if path is not None and not path.parent.is_dir():
+            raise ValueError(f"the folder of the journal file {path} does not exist")
         return self
 
     @classmethod

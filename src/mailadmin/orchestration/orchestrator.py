@@ -9,7 +9,8 @@ report what would change without sending any write.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -224,11 +225,13 @@ class Orchestrator:
 
     def provider_for(self, tenant: str | TenantRef) -> tuple[Provider, TenantRef]:
         """The one provider that owns a tenant, and the tenant's reference."""
+        _require_text(tenant, "tenant", TenantRef)
         ref = self.config.tenant_ref(tenant.name if isinstance(tenant, TenantRef) else tenant)
         return self.provider(self.config.tenants[ref.name].instance), ref
 
     def mailbox(self, address: str | MailboxRef) -> tuple[Provider, MailboxRef]:
         """The provider that owns a mailbox, and the mailbox's reference."""
+        _require_text(address, "mailbox address", MailboxRef)
         text = address.address if isinstance(address, MailboxRef) else address
         tenant = self.config.tenant_of_address(text.strip())
         provider, ref = self.provider_for(tenant)
@@ -238,6 +241,7 @@ class Orchestrator:
             raise errors.ValidationError(f"'{text}' is not a mail address") from None
 
     def _check_plan(self, plan: str) -> str:
+        _require_text(plan, "plan")
         plan = plan.strip().lower()
         if self.config.plans and plan not in self.config.plans:
             known = ", ".join(self.config.plans)
@@ -245,6 +249,7 @@ class Orchestrator:
         return plan
 
     def _check_addon(self, addon: str | AddonRef) -> AddonRef:
+        _require_text(addon, "add-on", AddonRef)
         try:
             ref = AddonRef.parse(addon) if isinstance(addon, str) else addon
         except ValueError:
@@ -265,7 +270,12 @@ class Orchestrator:
         plan = self._check_plan(plan)
         provider, ref = self.mailbox(mailbox)
         await self.rules.before_set_plan(provider, ref, plan, dry_run)
-        return self.rules.after_set_plan(await provider.set_plan(ref, plan, dry_run=dry_run))
+        with _naming(ref):
+            result = await provider.set_plan(ref, plan, dry_run=dry_run)
+        if result.changed and result.before == result.after and not result.note:
+            # The plan stays; only what it sets (the quota) moves to the catalogue's value.
+            result = result.model_copy(update={"note": "quota only: the plan stays the same"})
+        return self.rules.after_set_plan(result)
 
     async def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
         """Mailboxes of a tenant by kind and plan."""
@@ -286,13 +296,14 @@ class Orchestrator:
         by mailadmin and enforced by :meth:`create_mailbox`.
         """
         ref_addon = self._check_addon(addon)
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
-            raise errors.ValidationError("The add-on quantity must be a whole number, 0 or more")
+        _check_quantity(quantity)
         provider, ref = self.provider_for(tenant)
         kept = ref_addon.name in KEPT_ADDONS and ref_addon.plan is None
         if kept and not _capabilities(provider).supports(f"addon:{ref_addon.name}"):
             return await self._keep_allocation(provider, ref, ref_addon, quantity, dry_run)
-        return await provider.apply_addon(ref, ref_addon, quantity, dry_run=dry_run)
+        result = await provider.apply_addon(ref, ref_addon, quantity, dry_run=dry_run)
+        # One subject for every add-on result, kept or platform-held: tenant and add-on.
+        return result.model_copy(update={"subject": f"{ref.name} {ref_addon}"})
 
     async def _keep_allocation(
         self, provider: Provider, tenant: TenantRef, addon: AddonRef, quantity: int, dry_run: bool
@@ -311,7 +322,7 @@ class Orchestrator:
                 )
             return ChangeResult[int](
                 operation="apply_addon",
-                subject=tenant.name,
+                subject=f"{tenant.name} {addon}",
                 outcome=Outcome.UNCHANGED if before == quantity else Outcome.CHANGED,
                 before=before,
                 after=quantity,
@@ -322,6 +333,7 @@ class Orchestrator:
 
     async def get_licence(self, instance: str) -> Licence:
         """The licence of one provider instance."""
+        _require_text(instance, "instance")
         return await self.provider(instance).get_licence()
 
     async def test_connection(self, instance: str) -> ConnectionStatus:
@@ -345,6 +357,8 @@ class Orchestrator:
         A shared, room or equipment mailbox is refused with ``QuotaExceeded`` when the
         tenant has used every one of an allocation that mailadmin keeps for it.
         """
+        if not isinstance(mailbox, NewMailbox):
+            raise errors.ValidationError("The new mailbox must be a NewMailbox")
         if mailbox.plan is not None:
             self._check_plan(mailbox.plan)
         provider, ref = self.provider_for(tenant)
@@ -382,7 +396,8 @@ class Orchestrator:
     ) -> ChangeResult[Mailbox]:
         """Delete a mailbox."""
         provider, ref = self.mailbox(mailbox)
-        return await provider.delete_mailbox(ref, dry_run=dry_run)
+        with _naming(ref):
+            return await provider.delete_mailbox(ref, dry_run=dry_run)
 
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
         """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""
@@ -501,6 +516,40 @@ def _capabilities(provider: Provider) -> Capabilities:
     # Per instance where the contract offers it (settings may narrow what a class declares).
     found: Capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
     return found
+
+
+#: The largest quantity every platform stores (a signed 32-bit integer).
+MAX_QUANTITY = 2**31 - 1
+
+
+def _require_text(value: object, what: str, model: type | None = None) -> None:
+    """Refuse a wrong type at the public entry with a ValidationError, not AttributeError."""
+    if isinstance(value, str) or (model is not None and isinstance(value, model)):
+        return
+    raise errors.ValidationError(f"The {what} must be text, not {type(value).__name__}")
+
+
+def _check_quantity(quantity: object) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise errors.ValidationError("The add-on quantity must be a whole number")
+    if not 0 <= quantity <= MAX_QUANTITY:
+        raise errors.ValidationError(
+            f"The add-on quantity must be a whole number from 0 to {MAX_QUANTITY}, not {quantity}"
+        )
+
+
+@contextmanager
+def _naming(ref: MailboxRef) -> Iterator[None]:
+    """A missing mailbox names the mailbox and its tenant, whatever the platform said."""
+    try:
+        yield
+    except errors.NotFoundError as exc:
+        tenant = f"tenant {ref.tenant.name}"
+        if ref.address in exc.message:
+            message = f"{exc.message} ({tenant})"
+        else:
+            message = f"{ref.address} ({tenant}): {exc.message}"
+        raise errors.NotFoundError(message, debug=exc.debug) from exc
 
 
 def _bind(function: Any, *args: Any, **kwargs: Any) -> Any:

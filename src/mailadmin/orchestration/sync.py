@@ -10,7 +10,7 @@ import asyncio
 import threading
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailadmin.contract.models import (
     AddonRef,
@@ -26,6 +26,13 @@ from mailadmin.contract.models import (
 )
 from mailadmin.orchestration.bulk import BulkResult, OnError, Progress
 from mailadmin.orchestration.orchestrator import Orchestrator
+
+if TYPE_CHECKING:
+    from mailadmin.contract.provider import Provider
+    from mailadmin.orchestration.config import Config
+    from mailadmin.orchestration.registry import Registry
+    from mailadmin.rules.allocations import Allocations, AllocationUse
+    from mailadmin.store.journal import Journal
 
 __all__ = ["SyncOrchestrator"]
 
@@ -62,6 +69,56 @@ class SyncOrchestrator:
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    # -- what the orchestrator knows, without waiting ------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """See :attr:`Orchestrator.config`."""
+        return self.orchestrator.config
+
+    @property
+    def registry(self) -> Registry:
+        """See :attr:`Orchestrator.registry`."""
+        return self.orchestrator.registry
+
+    @property
+    def journal(self) -> Journal | None:
+        """See :attr:`Orchestrator.journal`."""
+        return self.orchestrator.journal
+
+    @property
+    def allocations(self) -> Allocations:
+        """See :attr:`Orchestrator.allocations`."""
+        return self.orchestrator.allocations
+
+    @property
+    def instances(self) -> list[str]:
+        """See :attr:`Orchestrator.instances`."""
+        return self.orchestrator.instances
+
+    @property
+    def tenants(self) -> list[str]:
+        """See :attr:`Orchestrator.tenants`."""
+        return self.orchestrator.tenants
+
+    def provider(self, instance: str) -> Provider:
+        """See :meth:`Orchestrator.provider` (its calls are async: use the facade's)."""
+        return self.orchestrator.provider(instance)
+
+    def provider_for(self, tenant: str | TenantRef) -> tuple[Provider, TenantRef]:
+        """See :meth:`Orchestrator.provider_for`."""
+        return self.orchestrator.provider_for(tenant)
+
+    def mailbox(self, address: str | MailboxRef) -> tuple[Provider, MailboxRef]:
+        """See :meth:`Orchestrator.mailbox`."""
+        return self.orchestrator.mailbox(address)
+
+    def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
+        """See :meth:`Orchestrator.allocation_use`."""
+        return self.orchestrator.allocation_use(counts)
+
+    # -- calls ------------------------------------------------------------------------------
 
     def set_plan(
         self, mailbox: str | MailboxRef, plan: str, *, dry_run: bool = False
@@ -133,10 +190,19 @@ class SyncOrchestrator:
         )
 
     def count_all(
-        self, tenants: Iterable[str] | None = None, *, on_error: OnError = "collect"
+        self,
+        tenants: Iterable[str] | None = None,
+        *,
+        concurrency: int = 8,
+        on_error: OnError = "collect",
+        progress: Progress | None = None,
     ) -> BulkResult[MailboxCount]:
         """See :meth:`Orchestrator.count_all`."""
-        return self._run(self.orchestrator.count_all(tenants, on_error=on_error))
+        return self._run(
+            self.orchestrator.count_all(
+                tenants, concurrency=concurrency, on_error=on_error, progress=progress
+            )
+        )
 
     def apply_addons(
         self,
@@ -145,21 +211,32 @@ class SyncOrchestrator:
         dry_run: bool = False,
         concurrency: int = 8,
         on_error: OnError = "collect",
+        progress: Progress | None = None,
     ) -> BulkResult[ChangeResult[int]]:
         """See :meth:`Orchestrator.apply_addons`."""
         return self._run(
             self.orchestrator.apply_addons(
-                allocations, dry_run=dry_run, concurrency=concurrency, on_error=on_error
+                allocations,
+                dry_run=dry_run,
+                concurrency=concurrency,
+                on_error=on_error,
+                progress=progress,
             )
         )
 
-    def licences(self) -> BulkResult[Licence]:
+    def licences(
+        self, *, concurrency: int = 8, progress: Progress | None = None
+    ) -> BulkResult[Licence]:
         """See :meth:`Orchestrator.licences`."""
-        return self._run(self.orchestrator.licences())
+        return self._run(self.orchestrator.licences(concurrency=concurrency, progress=progress))
 
-    def check(self) -> BulkResult[ConnectionStatus]:
+    def check(self, *, progress: Progress | None = None) -> BulkResult[ConnectionStatus]:
         """See :meth:`Orchestrator.check`."""
-        return self._run(self.orchestrator.check())
+        return self._run(self.orchestrator.check(progress=progress))
+
+    def aclose(self) -> None:
+        """The blocking form of :meth:`Orchestrator.aclose`: the same as :meth:`close`."""
+        self.close()
 
     def close(self) -> None:
         """Close the orchestrator and stop the private loop."""

@@ -150,12 +150,43 @@ class Journal:
             call, {"status": "failed", "error_code": error.code, "error_message": error.message}
         )
 
-    def entries(self, limit: int = 100) -> list[JournalEntry]:
-        """The most recent records, newest first."""
+    def entries(
+        self,
+        limit: int = 100,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        subject: str | None = None,
+        operation: str | None = None,
+        status: str | None = None,
+        outcome: str | None = None,
+        instance: str | None = None,
+    ) -> list[JournalEntry]:
+        """The most recent records, newest first, optionally filtered.
+
+        ``since``/``until``: time range (``until`` excluded); ``subject``: text the subject
+        contains; ``operation``, ``status`` (started, done, failed), ``outcome`` (changed,
+        unchanged, accepted), ``instance``: exact values.
+        """
         t = self._table
+        query = t.select()
+        if since is not None:
+            query = query.where(t.c.at >= since)
+        if until is not None:
+            query = query.where(t.c.at < until)
+        if subject:
+            query = query.where(t.c.subject.contains(subject, autoescape=True))
+        for column, value in (
+            (t.c.operation, operation),
+            (t.c.status, status),
+            (t.c.outcome, outcome),
+            (t.c.instance, instance),
+        ):
+            if value is not None:
+                query = query.where(column == value)
         # Under the lock: an in-memory database is one connection shared by every thread.
         with self._lock, self._engine.connect() as db:
-            rows = db.execute(t.select().order_by(t.c.id.desc()).limit(limit)).mappings().all()
+            rows = db.execute(query.order_by(t.c.id.desc()).limit(limit)).mappings().all()
         return [
             JournalEntry(
                 id=r["id"],

@@ -558,7 +558,7 @@ class Transport:
                 attempt,
                 request_id,
                 self.redact(f"{type(error).__name__}: {error}"),
-                extra=extra,
+                extra={**extra, "failure": _failure_label(error)},
             )
         else:
             log.info(
@@ -643,6 +643,18 @@ def _failure_kind(exc: BaseException) -> Literal["timeout", "connect", "broken"]
     if isinstance(exc, httpx.ConnectError):
         return "connect"
     return "broken"
+
+
+def _failure_label(exc: BaseException) -> str:
+    """A plain label for logs: ``refused`` when the peer refused, else the kind."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the cause chain is short; never loop on a cycle
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+            return "refused"
+        seen = seen.__cause__ or seen.__context__
+    return _failure_kind(exc)
 
 
 def _is_retryable_error(exc: BaseException | None) -> bool:
