@@ -112,3 +112,37 @@ def test_identities_parse_and_print() -> None:
     assert Identity.parse("mailbox:Anna@Example.com").name == "anna@example.com"
     with pytest.raises(errors.ValidationError):
         Identity.parse("king:arthur")
+
+
+def test_the_blocking_facade_acts_as_an_identity(tmp_path) -> None:
+    from mailadmin.mock import MockServer
+    from mailadmin.orchestration.registry import Registry
+    from mailadmin.orchestration.sync import SyncOrchestrator
+    from mailadmin.reference.mock import MemoryMock
+
+    server = MockServer(MemoryMock)
+    config = {
+        "instances": {
+            "eu": {
+                "provider": "memory",
+                "endpoint": "http://memory.test",
+                "credentials": {"username": "admin", "secret": "secret"},
+                "retries": 0,
+            }
+        },
+        "tenants": {"example.com": {"instance": "eu"}, OTHER: {"instance": "eu"}},
+        "journal": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
+    }
+    registry = Registry(load=["reference"], disable=[])
+    with SyncOrchestrator.from_dict(
+        config, registry=registry, http={"eu": server.router("http://memory.test")}
+    ) as mail:
+        mail.rules.tenancy.add_customer("example.com")
+        as_customer = mail.acting_as("customer:example.com")
+        assert as_customer.count_mailboxes("example.com").tenant == "example.com"
+        server.clear_requests()
+        with pytest.raises(errors.PolicyDenied):
+            as_customer.count_mailboxes(OTHER)
+        assert server.requests == []
+        # The facade itself still acts as the site admin.
+        assert mail.count_mailboxes("example.com").total > 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailadmin.contract import errors
 from mailadmin.contract.models import ChangeResult, MailboxKind, MailboxRef, NewMailbox, TenantRef
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from mailadmin.rules.tenancy import Customer, CustomerSpec, Tenancy
     from mailadmin.store.database import Database
 
-__all__ = ["ActingView", "BusinessRules"]
+__all__ = ["ActingView", "BusinessRules", "run_as"]
+
+T = TypeVar("T")
 
 
 class BusinessRules:
@@ -430,7 +432,7 @@ class ActingView:
             with acting_scope(identity):
                 result = attribute(*args, **kwargs)
             if hasattr(result, "__await__"):
-                return _awaiting(identity, result)
+                return run_as(identity, result)
             return result
 
         return call
@@ -445,7 +447,8 @@ class ActingView:
         self._scopes.pop().__exit__(*exc_info)
 
 
-async def _awaiting(identity: Identity, awaitable: Awaitable[Any]) -> Any:
+async def run_as(identity: Identity, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` acting as ``identity``."""
     # The identity must be set while the coroutine runs, not only while it is created.
     with acting_scope(identity):
         return await awaitable
