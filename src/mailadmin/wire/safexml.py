@@ -71,4 +71,5 @@ def parse_xml(
 
 def _excerpt(content: bytes | str, redact: Callable[[str], str]) -> str:
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-    return redact(text[:_EXCERPT])
+    # Redact the whole text, then cut: a secret cut in half is no longer recognised.
+    return redact(text)[:_EXCERPT]
