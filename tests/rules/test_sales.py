@@ -132,3 +132,27 @@ async def test_seed_003_sell_only_to_those_over_quota(platform: Platform) -> Non
     # Now 5 are free (from the live count): not over quota any more.
     again = await sell_in_bulk(orch, sale.model_copy(update={"quantity": 9}))
     assert [(i.outcome, i.reason) for i in again.items] == [(SaleOutcome.SKIPPED, "not over quota")]
+
+
+async def test_a_reseller_sells_only_to_its_own_customers(orch: Orchestrator) -> None:
+    from mailadmin.contract import errors
+
+    tenancy = orch.rules.tenancy
+    tenancy.add_reseller("acme", ResellerSpec(prepaid=True, may_oversell=True))
+    tenancy.add_reseller("globex")
+    tenancy.add_customer("a.test", CustomerSpec(reseller="acme"))
+    tenancy.add_customer("b.test", CustomerSpec(reseller="globex"))
+    with orch.acting_as("reseller:acme"):
+        report = await sell_in_bulk(
+            orch, BulkSale(addon="shared_mailbox", quantity=2, to="customers"), dry_run=True
+        )
+        assert [i.name for i in report.items] == ["a.test"]  # "all" means its own
+        for sale in (
+            BulkSale(addon="shared_mailbox", quantity=2, to="customers", owner="globex"),
+            BulkSale(addon="shared_mailbox", quantity=2, to="resellers"),
+        ):
+            with pytest.raises(errors.PolicyDenied) as caught:
+                await sell_in_bulk(orch, sale)
+            assert caught.value.reason == "cross_boundary"
+    with orch.acting_as("customer:a.test"), pytest.raises(errors.PolicyDenied):
+        await sell_in_bulk(orch, BulkSale(addon="shared_mailbox", quantity=2, to="customers"))

@@ -217,23 +217,12 @@ def customers_add(
     Example:
       mailadmin customers add example.com --reseller acme --renewal 2027-01-31
     """
-    from mailadmin.rules.identities import IdentityKind
     from mailadmin.rules.tenancy import CustomerSpec
 
     def work(orch: Orchestrator) -> Customer:
-        acting = orch.rules.acting()
-        owner = reseller
-        if acting.kind is IdentityKind.RESELLER:
-            # A reseller adds customers under itself, and only there.
-            if reseller not in (None, acting.name):
-                raise errors.PolicyDenied(
-                    f"{acting} may not add customers for reseller '{reseller}'",
-                    reason="cross_boundary",
-                )
-            owner = acting.name
-        elif acting.kind is not IdentityKind.SITE_ADMIN:
-            raise errors.PolicyDenied(f"{acting} may not add customers", reason="not_permitted")
-        spec = _spec(CustomerSpec, reseller=owner, package=_package(package), renewal=_day(renewal))
+        spec = _spec(
+            CustomerSpec, reseller=reseller, package=_package(package), renewal=_day(renewal)
+        )
         return orch.rules.add_customer(name, spec)
 
     _print_records(state, "Customer added", [with_orchestrator(state, work)])
@@ -367,7 +356,7 @@ def sell(
       mailadmin sell shared_mailbox 1 --to customers --owner all --skip-sold --dry-run
     """
     from mailadmin.cli.output import EXIT_PROVIDER
-    from mailadmin.rules.sales import BulkSale, SaleReport, sell_in_bulk
+    from mailadmin.rules.sales import BulkSale, SaleReport, sale_targets, sell_in_bulk
 
     sale = _spec(
         BulkSale,
@@ -382,8 +371,7 @@ def sell(
     )
 
     async def work(orch: Orchestrator) -> SaleReport:
-        _site_admin_only(orch, "sell add-ons in bulk")
-        total = len(orch.rules.tenancy.customers() or orch.rules.tenancy.resellers())
+        total = len(sale_targets(orch, sale))
         with state.output.progress("selling", total) as progress:
             return await sell_in_bulk(orch, sale, dry_run=dry_run, progress=progress)
 

@@ -106,7 +106,25 @@ class BusinessRules:
         return self.policies.settings(instance, reseller)
 
     def add_customer(self, name: str, spec: CustomerSpec | None = None) -> Customer:
-        """Record a customer (a configured tenant) under a reseller or the host."""
+        """Record a customer (a configured tenant) under a reseller or the host.
+
+        The site admin adds any; a reseller adds customers under itself only (its name is
+        filled in); nobody else adds customers. ``tenancy.add_customer`` is the unchecked
+        form for trusted code.
+        """
+        from mailadmin.rules.tenancy import CustomerSpec
+
+        spec = spec or CustomerSpec()
+        identity = self.acting()
+        if identity.kind is IdentityKind.RESELLER:
+            if spec.reseller not in (None, identity.name):
+                raise errors.PolicyDenied(
+                    f"{identity} may not add customers for reseller '{spec.reseller}'",
+                    reason="cross_boundary",
+                )
+            spec = spec.model_copy(update={"reseller": identity.name})
+        elif identity.kind is not IdentityKind.SITE_ADMIN:
+            raise errors.PolicyDenied(f"{identity} may not add customers", reason="not_permitted")
         return self.tenancy.add_customer(name, spec)
 
     def set_allow_upgrade(self, address: str, allowed: bool) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.rules.tenancy import Tenancy
 
-__all__ = ["BulkSale", "SaleItem", "SaleOutcome", "SaleReport", "sell_in_bulk"]
+__all__ = ["BulkSale", "SaleItem", "SaleOutcome", "SaleReport", "sale_targets", "sell_in_bulk"]
 
 
 class BulkSale(BaseModel):
@@ -103,7 +103,7 @@ async def sell_in_bulk(
             "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
         )
     tenancy = orch.rules.tenancy
-    targets = _targets(tenancy, sale)
+    targets = sale_targets(orch, sale)
     items: list[SaleItem] = []
     for done, name in enumerate(targets, start=1):
         items.append(await _sell_one(orch, tenancy, sale, name, dry_run))
@@ -112,15 +112,30 @@ async def sell_in_bulk(
     return SaleReport(items=items, dry_run=dry_run)
 
 
-def _targets(tenancy: Tenancy, sale: BulkSale) -> list[str]:
-    if sale.to == "resellers":
-        known = [r.name for r in tenancy.resellers()]
-        if not sale.resellers:
-            return known
-        wanted = [name.strip().lower() for name in sale.resellers]
-        # An unknown name becomes a failed item, not a silent gap.
-        return wanted
+def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:
+    """Who a bulk sale is offered to, in order, within the acting identity's reach.
+
+    The site admin sells to anyone; a reseller only to its own customers (``owner`` is
+    then itself); nobody else sells.
+    """
+    from mailadmin.rules.identities import IdentityKind
+
+    tenancy = orch.rules.tenancy
+    identity = orch.rules.acting()
     owner = sale.owner.strip().lower()
+    if identity.kind is IdentityKind.RESELLER:
+        if sale.to == "resellers" or owner not in ("all", identity.name):
+            raise errors.PolicyDenied(
+                f"{identity} sells only to its own customers", reason="cross_boundary"
+            )
+        owner = identity.name or ""
+    elif identity.kind is not IdentityKind.SITE_ADMIN:
+        raise errors.PolicyDenied(f"{identity} may not sell add-ons", reason="not_permitted")
+    if sale.to == "resellers":
+        if not sale.resellers:
+            return [r.name for r in tenancy.resellers()]
+        # An unknown name becomes a failed item, not a silent gap.
+        return [name.strip().lower() for name in sale.resellers]
     if owner == "all":
         return [c.name for c in tenancy.customers()]
     if owner == "host":
