@@ -266,3 +266,14 @@ async def test_seed_000_only_the_mailboxs_admins_set_the_switch(platform: Platfo
         with platform.orch.acting_as(identity):
             rules.set_allow_upgrade(user, identity != "site-admin")
     assert rules.tenancy.allow_upgrade(user) is False
+
+
+def test_seed_001_one_order_never_carries_both_upgrades(tmp_path) -> None:
+    orch = _memory_orchestrator(tmp_path)
+    orch.rules.tenancy.add_customer("example.com")
+    with pytest.raises(errors.PolicyDenied) as caught:
+        orch.rules.place_order(
+            "example.com", "plan_upgrade", {"package": {"user_mailboxes": 20}, "mailboxes": 15}
+        )
+    assert caught.value.reason == "order_open"
+    assert orch.rules.orders.all() == []

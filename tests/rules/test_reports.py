@@ -199,3 +199,22 @@ async def test_reports_show_each_identity_only_its_own(platform: Platform) -> No
         pytest.raises(errors.PolicyDenied),
     ):
         await usage.build(orch)
+
+
+def test_the_demo_runs_the_reports_across_every_installed_platform() -> None:
+    from mailadmin.orchestration.registry import get_registry
+
+    result = CliRunner().invoke(cli, ["--json", "demo"])
+    assert result.exit_code == 0, result.output
+    steps = {step["title"]: step for step in json.loads(result.stdout)["steps"]}
+    platforms = {
+        f"{name}-demo"
+        for name, entry in get_registry().providers().items()
+        if entry.demo is not None and entry.mock is not None
+    }
+    usage_step = steps["Report: usage (quota over usage)"]
+    instance_column = usage_step["columns"].index("instance")
+    assert {row[instance_column] for row in usage_step["rows"]} == platforms
+    licences_step = steps["Report: licences"]
+    assert {row[0] for row in licences_step["rows"]} == platforms
+    assert steps["Report: renewals and downgrade windows"]["rows"]

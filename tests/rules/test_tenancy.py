@@ -248,3 +248,14 @@ def test_bulk_sale_from_the_cli(config_file: Path, server: MockServer) -> None:
         expect=4,
     )
     assert json.loads(failed)["items"][0]["reason"] == "Unknown reseller 'ghost'"
+
+
+def test_the_configuration_names_the_cli_identity(config_file: Path, server: MockServer) -> None:
+    config_file.write_text(
+        'identity = "reseller:acme"\n' + config_file.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    out = _run(config_file, "--json", "set-plan", "x@other.test", "sync", expect=3)
+    assert json.loads(out)["error"]["reason"] == "cross_boundary"
+    assert server.requests == []
+    # The option wins over the configuration.
+    _run(config_file, "count", "example.com", "--as", "site-admin")

@@ -87,6 +87,12 @@ class Orders:
         from mailadmin.store.schema import orders
 
         subject = subject.strip().lower()
+        if kind is OrderKind.PLAN_UPGRADE and "mailboxes" in detail:
+            raise errors.PolicyDenied(
+                "A plan upgrade and a seat upgrade are separate orders: order one, and the "
+                "other once it is paid and applied",
+                reason="order_open",
+            )
         if kind in UPGRADES:
             for other in self.open(subject):
                 if other.kind in UPGRADES:
