@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
 from mailadmin.contract.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Feature, Operation
-from mailadmin.contract.change import Applied, Change
+from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.hookspecs import Register, hookimpl
 from mailadmin.contract.models import (
     AddonRef,
@@ -231,6 +231,7 @@ __all__ = [
     "Register",
     "SettingsT",
     "TenantRef",
+    "Verified",
     "Transport",
     "errors",
     "hookimpl",
