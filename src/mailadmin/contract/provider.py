@@ -188,6 +188,15 @@ class Provider(Generic[SettingsT]):
             )
         return self._transport
 
+    def redact(self, text: str) -> str:
+        """``text`` with this instance's secrets (configured and obtained at run time) and
+        every secret-named field masked."""
+        if self._transport is not None:
+            return self._transport.redact(text)
+        from mailadmin.wire.redaction import Redactor
+
+        return Redactor(self.settings.secrets()).redact(text)
+
     @property
     def dry_run(self) -> bool:
         """True while the current call is a dry run: report, never write."""
