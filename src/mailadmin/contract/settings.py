@@ -12,15 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = [
-    "DEFAULT_DEADLINE",
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "DEFAULT_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "Credentials",
-    "PlanMapping",
-    "ProviderSettings",
-]
+__all__ = ["Credentials", "PlanMapping", "ProviderSettings"]
 
 # Interactive defaults: a platform that hangs is reported within about 25 seconds.
 #: Seconds for each connect, read, write or pool wait.
