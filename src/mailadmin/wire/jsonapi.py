@@ -357,8 +357,8 @@ def parse_json(
 
     Refused with :class:`~mailadmin.contract.errors.ProtocolError`: text that is not JSON
     or not UTF-8, nesting deeper than ``max_depth`` (measured before parsing, so a
-    million-deep text costs no recursion), ``NaN``/``Infinity``, numbers that overflow to infinity and integers of more than
-    4300 digits. ``source`` names the sender in the message.
+    million-deep text costs no recursion), ``NaN``/``Infinity``, numbers that overflow to
+    infinity and integers of more than 4300 digits. ``source`` names the sender.
     """
     import json
 

@@ -35,7 +35,8 @@ def parse_xml(
 
     ``source`` names the sender in the error message (an instance name such as
     ``"zextras-eu"``); ``redact`` cleans the excerpt kept in the error's debug detail;
-    ``max_depth``: the deepest element nesting accepted (parsing stops there). Raises :class:`~mailadmin.contract.errors.ProtocolError`.
+    ``max_depth``: the deepest element nesting accepted (parsing stops there).
+    Raises :class:`~mailadmin.contract.errors.ProtocolError`.
     """
     from importlib import import_module
     from xml.etree.ElementTree import Element, ParseError
@@ -47,7 +48,7 @@ def parse_xml(
 
     try:
         parser = safe_tree.DefusedXMLParser(
-            target=_DepthLimited(max_depth),
+            target=_depth_limited(max_depth),
             forbid_dtd=True,
             forbid_entities=True,
             forbid_external=True,
@@ -111,7 +112,7 @@ def _depth_limited_builder() -> type[TreeBuilder]:
     return DepthLimited
 
 
-def _DepthLimited(max_depth: int) -> TreeBuilder:  # noqa: N802 -- reads as a class
+def _depth_limited(max_depth: int) -> TreeBuilder:
     builder: Any = _depth_limited_builder()  # typeshed knows only TreeBuilder's signature
     return cast("TreeBuilder", builder(max_depth))
 
