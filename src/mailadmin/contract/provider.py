@@ -38,6 +38,7 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
+from mailadmin.contract.readback import check_read_value
 from mailadmin.contract.settings import PlanMapping, ProviderSettings
 from mailadmin.wire.dryrun import dry_run_active
 
@@ -402,6 +403,10 @@ class Provider(Generic[SettingsT]):
         name = operation or _current_operation.get()
         if not name:
             raise RuntimeError("Provider.change() needs operation= outside a provider call")
+        # What the platform reported is checked before anything is compared or sent.
+        check_read_value(
+            change.before, what=f"current value of {change.subject}", source=self.instance
+        )
         result: ChangeResult[T] = ChangeResult[T](
             operation=name,
             subject=change.subject,
