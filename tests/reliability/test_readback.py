@@ -11,10 +11,10 @@ from mailadmin_ox.provider import OXProvider
 
 from mailadmin.contract import errors
 from mailadmin.contract.change import Change
+from mailadmin.contract.provider import Provider
 from mailadmin.contract.readback import bounded_int, check_read_value, native_name
 from mailadmin.mock import MockServer
 from mailadmin.mock.faults import Fault
-from mailadmin.contract.provider import Provider
 from mailadmin.wire.soap import SoapVersion, envelope, node
 
 OX_SOAP = "http://soap.admin.openexchange.com"
