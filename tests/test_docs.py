@@ -108,12 +108,24 @@ def test_what_hooks_and_the_kit_take_is_documented(obj: type) -> None:
     assert not missing, f"{obj.__name__}: undocumented {', '.join(missing)}"
 
 
-_BLOCK = re.compile(r"(?:<!-- needs: (?P<needs>[^>]*?) -->\n)?```python\n(?P<code>.*?)```", re.S)
+_BLOCK = re.compile(
+    r"(?:<!-- (?:needs: (?P<needs>[^>]*?)|(?P<run>run)) -->\n)?```python\n(?P<code>.*?)```", re.S
+)
 
 
 def _examples() -> list[tuple[str, str]]:
     """Every Python example: (what it needs that may not be in the tree yet, its code)."""
     return [(m["needs"] or "", m["code"]) for m in _BLOCK.finditer(_text())]
+
+
+def _runnable() -> list[tuple[int, str]]:
+    """The examples marked ``<!-- run -->``: (line in the page, code), in page order."""
+    text = _text()
+    return [
+        (text.count("\n", 0, m.start("code")) + 1, m["code"])
+        for m in _BLOCK.finditer(text)
+        if m["run"]
+    ]
 
 
 def _present(need: str) -> bool:
@@ -135,19 +147,15 @@ def _present(need: str) -> bool:
 
 def test_there_are_examples() -> None:
     assert len(_examples()) >= 15
+    assert len(_runnable()) >= 7
 
 
-@pytest.mark.parametrize(
-    ("needs", "code"), _examples(), ids=[f"example-{i}" for i in range(len(_examples()))]
-)
-def test_every_python_example_compiles_and_its_mailadmin_names_exist(needs: str, code: str) -> None:
+def _imported(tree: Any) -> dict[str, Any]:
+    """Every name an example imports from mailadmin, resolved (asserting it exists)."""
     import ast
     import importlib
 
-    tree = compile(code, str(DOC), "exec", flags=ast.PyCF_ONLY_AST)
-    missing = [need for need in needs.split() if not _present(need)]
-    if missing:
-        pytest.skip(f"the example needs {', '.join(missing)}, not in this tree yet")
+    found: dict[str, Any] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "mailadmin":
             module = importlib.import_module(str(node.module))
@@ -155,7 +163,69 @@ def test_every_python_example_compiles_and_its_mailadmin_names_exist(needs: str,
                 assert hasattr(module, alias.name) or _present(f"{node.module}.{alias.name}"), (
                     f"the docs import {alias.name} from {node.module}, which has no such name"
                 )
+                found[alias.asname or alias.name] = getattr(module, alias.name, None)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == "mailadmin":
                     importlib.import_module(alias.name)
+    return found
+
+
+def _check_calls(tree: Any, names: dict[str, Any]) -> None:
+    """Each call of an imported SDK function or class binds to its real signature, so an
+    example written against a guessed signature fails even where it does not run."""
+    import ast
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name):
+            target = names.get(func.id)
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner = names.get(func.value.id)  # odata.page(...)
+            if inspect.ismodule(owner):
+                assert hasattr(owner, func.attr), f"{owner.__name__} has no {func.attr}"
+            target = getattr(owner, func.attr, None)
+        else:
+            continue
+        if target is None or not callable(target):
+            continue
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        ):
+            continue
+        try:
+            signature = inspect.signature(target)
+        except (TypeError, ValueError):
+            continue
+        try:
+            signature.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+        except TypeError as exc:
+            raise AssertionError(
+                f"line {node.lineno} of an example: {ast.unparse(node)[:80]}: {exc}"
+            ) from None
+
+
+@pytest.mark.parametrize(
+    ("needs", "code"), _examples(), ids=[f"example-{i}" for i in range(len(_examples()))]
+)
+def test_every_python_example_compiles_and_its_mailadmin_calls_bind(needs: str, code: str) -> None:
+    import ast
+
+    tree = compile(code, str(DOC), "exec", flags=ast.PyCF_ONLY_AST)
+    missing = [need for need in needs.split() if not _present(need)]
+    if missing:
+        pytest.skip(f"the example needs {', '.join(missing)}, not in this tree yet")
+    _check_calls(tree, _imported(tree))
+
+
+def test_the_runnable_examples_run_in_order_against_in_process_mocks() -> None:
+    """Later examples use what earlier ones defined (the mock, the imports), as a reader
+    who pastes them one after the other would."""
+    namespace: dict[str, Any] = {"__name__": "plugin_authors_examples"}
+    for line, code in _runnable():
+        try:
+            exec(compile(code, f"{DOC.name}:{line}", "exec"), namespace)
+        except Exception as exc:
+            raise AssertionError(f"the example at {DOC.name} line {line} fails: {exc!r}") from exc

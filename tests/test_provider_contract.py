@@ -24,6 +24,7 @@ from mailadmin.contract.models import (
 )
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider
 from mailadmin.contract.settings import PlanMapping, ProviderSettings
+from mailadmin.wire.dryrun import dry_run_scope
 
 TENANT = TenantRef(name="example.com")
 _GAPS = {
@@ -367,6 +368,25 @@ async def test_change_outside_a_call_needs_an_operation_name() -> None:
         Change(subject="x", before=1, after=1, apply=_noop), operation="probe"
     )
     assert (result.operation, result.outcome) == ("probe", Outcome.UNCHANGED)
+
+
+async def test_a_dry_run_runs_the_check_instead_of_apply() -> None:
+    provider = shop()
+    calls: list[str] = []
+
+    async def check() -> None:
+        calls.append("check")
+        raise errors.ConflictError("already there")
+
+    async def apply() -> None:
+        calls.append("apply")
+
+    change = Change(subject="x", before=None, after=1, apply=apply, check=check)
+    with dry_run_scope(True), pytest.raises(errors.ConflictError):
+        await provider.change(change, operation="probe")
+    assert calls == ["check"]
+    assert (await provider.change(change, operation="probe")).outcome is Outcome.CHANGED
+    assert calls == ["check", "apply"]  # a real run pays for no check
 
 
 def test_settings_are_typed_by_the_class_parameter() -> None:

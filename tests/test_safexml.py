@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailadmin.contract import errors
+from mailadmin.wire.redaction import Redactor
 from mailadmin.wire.safexml import parse_xml
 
 SOAP = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -93,3 +94,15 @@ def test_a_custom_redactor_cleans_the_excerpt() -> None:
     with pytest.raises(errors.ProtocolError) as caught:
         parse_xml(b"<a>hunter2", redact=lambda text: text.replace("hunter2", "***"))
     assert caught.value.debug["excerpt"] == "<a>***"
+
+
+def test_a_secret_at_the_cut_is_redacted_whole() -> None:
+    # The cut falls inside a known secret in free text: masking the cut text would no
+    # longer recognise the secret and leak its first ten characters.
+    secret = "hunter2hunter2"
+    head = "<a>" + "x" * 481 + "note: "  # 490 characters: the cut leaves "hunter2hun"
+    with pytest.raises(errors.ProtocolError) as caught:
+        parse_xml((head + secret + " <b>").encode(), redact=Redactor([secret]).redact)
+    excerpt = caught.value.debug["excerpt"]
+    assert "hunter" not in excerpt
+    assert excerpt == head + "*** <b>"

@@ -8,6 +8,7 @@ from xml.etree.ElementTree import canonicalize
 
 import pytest
 from mailadmin_ox.mock.platform import OXMock
+from mailadmin_ox.provider import OXProvider
 
 from mailadmin.contract import errors
 from mailadmin.contract.models import MailboxKind, MailboxRef, NewMailbox, Outcome, TenantRef
@@ -357,6 +358,17 @@ async def test_a_context_admin_cannot_buy_add_ons(make: Make) -> None:
 
     assert "master_admin" in str(caught.value)
     assert server.requests == []
+
+
+def test_a_context_admin_instance_has_no_add_ons(make: Make) -> None:
+    server = MockServer(OXMock)
+    admin, master = make(server), make(server, mode="master_admin")
+
+    assert admin.instance_capabilities.addons == frozenset()
+    assert "master_admin" in admin.instance_capabilities.reason("addon:storage_gb")
+    assert master.instance_capabilities == OXProvider.capabilities
+    assert not admin.instance_capabilities.supports("addon:mailboxes")
+    assert admin.instance_capabilities.supports("create_mailbox")
 
 
 async def test_the_licence_is_the_resellers_restrictions_against_live_counts(make: Make) -> None:

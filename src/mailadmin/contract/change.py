@@ -5,7 +5,8 @@ A provider reads the current state, builds a :class:`Change` and returns
 into the :class:`~mailadmin.contract.models.ChangeResult`:
 
 - ``before == after``: ``unchanged``, nothing is sent;
-- a dry run: ``changed`` (what would change), nothing is sent;
+- a dry run: ``changed`` (what would change), nothing is sent; ``check()``, when given,
+  runs first so the preview meets the refusals the write would (a conflict);
 - otherwise ``apply()`` runs once; when it returns an operation id the platform finishes
   the work later and the outcome is ``accepted``; when it returns :class:`Applied`, what
   the platform reports replaces ``before``/``after`` of the result.
@@ -54,7 +55,9 @@ class Change(Generic[T]):
     nothing changes or during a dry run); ``note``: a short user-facing remark carried to
     the result (``"the quota follows the plan"``); ``same``: decides "unchanged" instead of
     ``before == after`` when those show less than is compared (a quota that drifted under
-    an unchanged plan name).
+    an unchanged plan name); ``check``: reads only, run in a dry run instead of ``apply`` so
+    the preview raises what the write would raise (a mailbox that already exists) without
+    the real run paying for the extra request.
 
     Example::
 
@@ -70,6 +73,7 @@ class Change(Generic[T]):
     apply: Apply
     note: str = ""
     same: bool | None = None
+    check: Callable[[], Awaitable[object]] | None = None
 
     @property
     def needed(self) -> bool:

@@ -396,7 +396,8 @@ class Provider(Generic[SettingsT]):
         """Carry out a described write and report it; see :mod:`mailadmin.contract.change`.
 
         ``before == after`` (or ``change.same``): ``unchanged``, nothing is sent. A dry
-        run: ``changed``, nothing is sent. Otherwise ``change.apply()`` runs once; an
+        run: ``changed``, nothing is sent (``change.check()`` runs, to raise what the write
+        would). Otherwise ``change.apply()`` runs once; an
         operation id it returns makes the outcome ``accepted``. ``operation`` defaults to
         the contract operation being called (``"set_plan"``).
         """
@@ -419,6 +420,8 @@ class Provider(Generic[SettingsT]):
         if not change.needed:
             return result.model_copy(update={"outcome": Outcome.UNCHANGED})
         if self.dry_run:
+            if change.check is not None:
+                await change.check()
             return result
         applied = await change.apply()
         if isinstance(applied, str):

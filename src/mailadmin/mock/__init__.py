@@ -14,6 +14,20 @@ and a :class:`MockServer` runs one, with its own state, behind two front doors:
 Every request is recorded (:class:`RecordedRequest`); faults (:class:`Fault`) are
 injected per operation and per call; asynchronous operations progress immediately, after
 N polls or after T seconds (:class:`Progression`, :class:`ManualClock`).
+:class:`ModelState` is the state to start from: its data is one pydantic model, so
+``snapshot()``, seeds (validated, :class:`SeedError` naming the field) and ``reset()``
+come for free.
+
+Wire helpers for a platform's handlers, imported from their modules (loaded on use):
+
+- :mod:`mailadmin.mock.soap`: read a SOAP 1.1 or 1.2 request (``read_soap``,
+  ``soap_operation``, ``request_version``) and answer in the request's version
+  (``soap_response``, ``soap_fault_response`` with the version's fault shape, HTTP 500);
+- :mod:`mailadmin.mock.odata`: page a list the OData way (``page``: ``Prefer:
+  odata.maxpagesize``, ``$skiptoken`` and ``@odata.nextLink``);
+- :mod:`mailadmin.mock.oauth`: an OAuth2 client-credentials token endpoint
+  (``TokenIssuer``, ``token_route``) whose tokens expire on the mock's clock, and the
+  bearer check for the platform's own routes (``TokenIssuer.check``).
 """
 
 from __future__ import annotations

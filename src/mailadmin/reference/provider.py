@@ -27,7 +27,7 @@ equipment), ``storage_gb`` -> ``extra_storage_gb``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -56,12 +56,14 @@ from mailadmin.sdk import (
     MailboxRef,
     NativePlan,
     NewMailbox,
+    OffsetPage,
     Operation,
     PlanMapping,
     Provider,
     ProviderSettings,
     TenantRef,
     errors,
+    offset_pages,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PLANS", "ERRORS", "MemoryPlan", "MemoryProvider", "MemorySettings"]
 
 _MAX_PAGES = 1000
+_PAGE = 100  # asked for; the platform picks its page size and says when more follow
 
 
 class MemoryPlan(PlanMapping):
@@ -256,7 +259,7 @@ class MemoryProvider(Provider[MemorySettings]):
     async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
         by_kind = dict.fromkeys(MailboxKind, 0)
         by_plan: dict[str, int] = {}
-        for mailbox in await self._mailboxes(tenant):
+        async for mailbox in self._mailboxes(tenant):
             by_kind[mailbox.kind] += 1
             if mailbox.kind is MailboxKind.USER:
                 plan = self._neutral(mailbox.plan) or "unmapped"
@@ -333,7 +336,7 @@ class MemoryProvider(Provider[MemorySettings]):
     # -- optional operations --------------------------------------------------------------
 
     async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
-        return [self._to_mailbox(m) for m in await self._mailboxes(tenant)]
+        return [self._to_mailbox(m) async for m in self._mailboxes(tenant)]
 
     async def _create_mailbox(
         self, tenant: TenantRef, mailbox: NewMailbox
@@ -351,9 +354,6 @@ class MemoryProvider(Provider[MemorySettings]):
             )
         user = mailbox.kind is MailboxKind.USER
         target = self._plan(mailbox.plan) if user and mailbox.plan else None
-        if self.dry_run:
-            # A dry run reports what the write would do, refusals included.
-            await self._check_room(tenant, mailbox, target)
         planned = Mailbox(
             address=mailbox.address,
             kind=mailbox.kind,
@@ -383,7 +383,14 @@ class MemoryProvider(Provider[MemorySettings]):
             return Applied(after=self._to_mailbox(_Mailbox.model_validate(answer)))
 
         return await self.change(
-            Change(subject=mailbox.address, before=None, after=planned, apply=post_mailbox)
+            Change(
+                subject=mailbox.address,
+                before=None,
+                after=planned,
+                apply=post_mailbox,
+                # a dry run reports what the write would do, refusals included
+                check=lambda: self._check_room(tenant, mailbox, target),
+            )
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
@@ -455,17 +462,23 @@ class MemoryProvider(Provider[MemorySettings]):
 
     # -- reading the platform --------------------------------------------------------------
 
-    async def _mailboxes(self, tenant: TenantRef) -> list[_Mailbox]:
-        url: str | None = f"{_tenant_path(tenant)}/mailboxes"
-        found: list[_Mailbox] = []
-        for _ in range(_MAX_PAGES):
-            if url is None:
-                return found
-            answer = await self.api.get(url, operation="list_mailboxes", subject=tenant.name)
+    async def _mailboxes(self, tenant: TenantRef) -> AsyncIterator[_Mailbox]:
+        """Every mailbox of the tenant, one page in memory at a time."""
+        url = f"{_tenant_path(tenant)}/mailboxes"
+
+        async def fetch(offset: int, limit: int) -> OffsetPage[_Mailbox]:
+            answer = await self.api.get(
+                url,
+                params={"offset": offset} if offset else None,
+                operation="list_mailboxes",
+                subject=tenant.name,
+            )
             page = _Page.model_validate(answer)
-            found.extend(page.mailboxes)
-            url = page.next
-        raise errors.ProtocolError(f"{self.instance} kept sending more pages of mailboxes")
+            return OffsetPage(page.mailboxes, more=page.next is not None)
+
+        async for page in offset_pages(fetch, page_size=_PAGE, max_pages=_MAX_PAGES):
+            for mailbox in page:
+                yield mailbox
 
     async def _tenant(self, tenant: TenantRef) -> _Tenant:
         answer = await self.api.get(

@@ -203,7 +203,7 @@ class SessionAuth(httpx.Auth):
                 debug={
                     "request": f"{request.method} {self.transport.redact(str(request.url))}",
                     "status": response.status_code,
-                    "body": self.transport.redact(response.text[:2000]),
+                    "body": self.transport.redact(response.text)[:2000],
                 },
             )
 

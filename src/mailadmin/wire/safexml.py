@@ -119,4 +119,5 @@ def _depth_limited(max_depth: int) -> TreeBuilder:
 
 def _excerpt(content: bytes | str, redact: Callable[[str], str]) -> str:
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-    return redact(text[:_EXCERPT])
+    # Redact the whole text, then cut: a secret cut in half is no longer recognised.
+    return redact(text)[:_EXCERPT]

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from mailadmin.contract import errors
-from mailadmin.contract.readback import native_name
-from mailadmin.contract.settings import Credentials
-from mailadmin.wire.soap import (
+from mailadmin.sdk import (
+    Credentials,
     Node,
     SoapClient,
     SoapVersion,
     child,
     children,
+    errors,
     is_nil,
     local_name,
+    native_name,
     node,
 )
 from mailadmin_ox.faults import to_error
@@ -34,7 +34,7 @@ from mailadmin_ox.namespaces import PREFIXES, RD, RR, RS, D, R, S
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
-    from mailadmin.wire.transport import Transport
+    from mailadmin.sdk import Transport
 
 __all__ = [
     "CONTEXT",

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mailadmin.contract import errors
-from mailadmin.wire.soap import SoapFault
+from mailadmin.sdk import SoapFault, errors
 
 __all__ = ["fault_text", "to_error"]
 

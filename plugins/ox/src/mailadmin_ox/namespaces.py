@@ -8,7 +8,7 @@ reseller admins and restrictions).
 
 from __future__ import annotations
 
-from mailadmin.wire import soap as _soap
+from mailadmin.sdk import soap as _soap
 
 __all__ = ["PREFIXES", "RD", "RR", "RS", "XSI", "D", "R", "S", "X"]
 

@@ -15,15 +15,16 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from functools import partial
-from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from mailadmin.contract import errors
-from mailadmin.contract.capabilities import Capabilities, Operation
-from mailadmin.contract.models import (
+from mailadmin.sdk import (
     AddonRef,
+    Applied,
+    Capabilities,
+    Change,
     ChangeResult,
     ConnectionStatus,
+    Credentials,
     Licence,
     LicenceFeature,
     Mailbox,
@@ -32,12 +33,17 @@ from mailadmin.contract.models import (
     MailboxRef,
     NativePlan,
     NewMailbox,
-    Outcome,
+    Node,
+    Operation,
+    Provider,
+    ProviderSettings,
     TenantRef,
+    child,
+    child_text,
+    errors,
+    is_nil,
+    node,
 )
-from mailadmin.contract.provider import Provider
-from mailadmin.contract.settings import Credentials, ProviderSettings
-from mailadmin.wire.soap import Node, child, child_text, is_nil, node
 from mailadmin_ox.client import (
     CONTEXT,
     RESELLER,
@@ -71,7 +77,7 @@ _MAX_CONTEXT = "Subadmin.MaxContext"
 _UNMAPPED = "unmapped"
 
 
-class OXProvider(Provider):
+class OXProvider(Provider[OXSettings]):
     """OX App Suite through its provisioning SOAP API (``/webservices/``)."""
 
     name: ClassVar[str] = "ox"
@@ -91,12 +97,18 @@ class OXProvider(Provider):
         },
     )
 
-    # -- plumbing ----------------------------------------------------------------------------
+    @classmethod
+    def capabilities_for(cls, settings: OXSettings) -> Capabilities:
+        """A context admin may not change its context's limits: no add-ons in that mode."""
+        if settings.mode != "context_admin":
+            return cls.capabilities
+        return cls.capabilities.narrowed(
+            [f"addon:{name}" for name in sorted(cls.capabilities.addons)],
+            "a context admin cannot change context limits; "
+            "configure mode 'master_admin' or 'reseller'",
+        )
 
-    @property
-    def ox(self) -> OXSettings:
-        """The settings, typed."""
-        return cast(OXSettings, self.settings)
+    # -- plumbing ----------------------------------------------------------------------------
 
     @property
     def soap(self) -> OXSoap:
@@ -105,14 +117,14 @@ class OXProvider(Provider):
 
     @property
     def _users(self) -> Service:
-        return RESELLER_USER if self.ox.mode == "reseller" else USER
+        return RESELLER_USER if self.settings.mode == "reseller" else USER
 
     def _credentials(self, tenant: TenantRef | None = None) -> Credentials:
         if tenant is not None:
             for key in (tenant.native_id, tenant.name):
-                if key is not None and key in self.ox.context_credentials:
-                    return self.ox.context_credentials[key]
-        return self.ox.credentials
+                if key is not None and key in self.settings.context_credentials:
+                    return self.settings.context_credentials[key]
+        return self.settings.credentials
 
     def _ctx(self, service: Service, tenant: TenantRef, element: str = "ctx") -> Node:
         """The context reference: by id when the tenant carries one, else by name."""
@@ -125,7 +137,9 @@ class OXProvider(Provider):
         return service.field(element, None, service.data("name", tenant.name))
 
     def _login(self, mailbox: MailboxRef | NewMailbox) -> str:
-        return mailbox.address if self.ox.login == "address" else mailbox.address.split("@")[0]
+        return (
+            mailbox.address if self.settings.login == "address" else mailbox.address.split("@")[0]
+        )
 
     def _user(self, service: Service, mailbox: MailboxRef, element: str = "user") -> Node:
         return service.field(element, None, service.data("name", self._login(mailbox)))
@@ -142,7 +156,9 @@ class OXProvider(Provider):
     ) -> list[Element]:
         # Per-context logins apply to the context-level services only.
         per_context = service in (USER, RESOURCE, SECONDARY_ACCOUNT)
-        creds = credentials or (self._credentials(tenant) if per_context else self.ox.credentials)
+        creds = credentials or (
+            self._credentials(tenant) if per_context else self.settings.credentials
+        )
         return await self.soap.call(
             service,
             operation,
@@ -153,7 +169,7 @@ class OXProvider(Provider):
 
     async def _gather(self, calls: Iterable[Awaitable[T]]) -> list[T]:
         """Run calls with at most ``concurrency`` in flight, results in order."""
-        gate = asyncio.Semaphore(self.ox.concurrency)
+        gate = asyncio.Semaphore(self.settings.concurrency)
 
         async def run(call: Awaitable[T]) -> T:
             async with gate:
@@ -161,14 +177,20 @@ class OXProvider(Provider):
 
         return list(await asyncio.gather(*(run(c) for c in calls)))
 
-    def _require_context_rights(self, what: str) -> None:
-        if self.ox.mode == "context_admin":
-            raise errors.UnsupportedOperation(
-                what,
-                self.instance,
-                "a context admin cannot change context limits; "
-                "configure mode 'master_admin' or 'reseller'",
-            )
+    def _sender(
+        self,
+        service: Service,
+        operation: str,
+        tenant: TenantRef | None,
+        *params: Node | None,
+        idempotent: bool | None = None,
+    ) -> Callable[[], Awaitable[None]]:
+        """One write operation, as the ``apply`` of a :class:`Change`."""
+
+        async def send() -> None:
+            await self._soap(service, operation, tenant, *params, write=True, idempotent=idempotent)
+
+        return send
 
     # -- plans -------------------------------------------------------------------------------
 
@@ -184,8 +206,8 @@ class OXProvider(Provider):
             return None
         candidates = [
             (name, plan)
-            for name, plan in self.ox.plans.items()
-            if isinstance(plan, OXPlanMapping) and plan.access_combination == combination
+            for name, plan in self.settings.plans.items()
+            if plan.access_combination == combination
         ]
         if not candidates:
             return None
@@ -200,10 +222,11 @@ class OXProvider(Provider):
         return len(combinations) != len(set(combinations))
 
     def _plans(self) -> dict[str, OXPlanMapping]:
-        return {n: p for n, p in self.ox.plans.items() if isinstance(p, OXPlanMapping)}
+        return self.settings.plans
 
     def _mapping(self, plan: str) -> OXPlanMapping:
-        return cast(OXPlanMapping, self.plan(plan))
+        self.plan(plan)  # the user-facing error for an unknown name
+        return self.settings.plans[plan]
 
     async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
         mapping = self._mapping(plan)
@@ -222,9 +245,8 @@ class OXProvider(Provider):
         needs_access = current != mapping.access_combination
         needs_quota = mapping.quota_mb is not None and quota != mapping.quota_mb
         needs_attributes = not _holds(attributes, wanted_attributes)
-        before = self._neutral(current, quota, attributes) or current
-        changed = needs_access or needs_quota or needs_attributes
-        if changed and not self.dry_run:
+
+        async def write() -> None:
             if needs_access:
                 await self._soap(
                     users,
@@ -245,13 +267,16 @@ class OXProvider(Provider):
                     _attributes_node(users, wanted_attributes) if needs_attributes else None,
                 )
                 await self._soap(users, "change", tenant, ctx, usrdata, write=True, idempotent=True)
-        return ChangeResult[str](
-            operation=Operation.SET_PLAN.value,
-            subject=mailbox.address,
-            outcome=Outcome.CHANGED if changed else Outcome.UNCHANGED,
-            before=before,
-            after=plan,
-            dry_run=self.dry_run,
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=self._neutral(current, quota, attributes) or current,
+                after=plan,
+                apply=write,
+                # the plan's quota or attributes may have drifted under its combination
+                same=not (needs_access or needs_quota or needs_attributes),
+            )
         )
 
     async def _list_plans(self) -> list[NativePlan]:
@@ -259,7 +284,7 @@ class OXProvider(Provider):
         neutral: dict[str, tuple[str, OXPlanMapping]] = {}
         for name, plan in self._plans().items():
             neutral.setdefault(plan.access_combination, (name, plan))
-        table = dict(self.ox.access_combinations)
+        table = dict(self.settings.access_combinations)
         for combination in neutral:
             table.setdefault(combination, ())
         result = []
@@ -363,7 +388,7 @@ class OXProvider(Provider):
         )
 
     async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
-        ids = await self._user_ids(tenant, with_admin=self.ox.count_context_admin)
+        ids = await self._user_ids(tenant, with_admin=self.settings.count_context_admin)
         by_plan, accounts, resources = await asyncio.gather(
             self._plan_counts(tenant, ids), self._accounts(tenant), self._resources(tenant)
         )
@@ -380,7 +405,7 @@ class OXProvider(Provider):
         )
 
     async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
-        ids = await self._user_ids(tenant, with_admin=self.ox.count_context_admin)
+        ids = await self._user_ids(tenant, with_admin=self.settings.count_context_admin)
         data, combinations, accounts, resources = await asyncio.gather(
             self._user_data(tenant, ids),
             self._combinations(tenant, ids),
@@ -425,44 +450,37 @@ class OXProvider(Provider):
 
     @property
     def _contexts(self) -> Service:
-        return RESELLER_CONTEXT if self.ox.mode == "reseller" else CONTEXT
+        return RESELLER_CONTEXT if self.settings.mode == "reseller" else CONTEXT
 
     async def _apply_addon(
         self, tenant: TenantRef, addon: AddonRef, quantity: int
     ) -> ChangeResult[int]:
-        self._require_context_rights(f"addon:{addon.name}")
         if addon.name == "storage_gb":
-            before, changed = await self._set_storage(tenant, quantity)
+            change = await self._storage(tenant, quantity)
         elif addon.name == "mailboxes":
             name = _MAX_USER
             if addon.plan is not None:
                 name = _MAX_USER_BY + self._mapping(addon.plan).access_combination
-            before, changed = await self._set_restriction(tenant, name, quantity)
+            change = await self._restriction(tenant, name, quantity)
         else:  # the base class checked the capability; this is a guard for subclasses
             raise errors.UnsupportedOperation(f"addon:{addon.name}", self.instance)
-        return ChangeResult[int](
-            operation=Operation.APPLY_ADDON.value,
-            subject=tenant.name,
-            outcome=Outcome.CHANGED if changed else Outcome.UNCHANGED,
-            before=before,
-            after=quantity,
-            dry_run=self.dry_run,
-        )
+        return await self.change(change)
 
-    async def _set_storage(self, tenant: TenantRef, quantity: int) -> tuple[int | None, bool]:
+    async def _storage(self, tenant: TenantRef, quantity: int) -> Change[int]:
         service = self._contexts
         data = await self._soap(service, "getData", None, self._ctx(service, tenant))
         current = _int(child_text(data[0], "maxQuota")) if data else None
-        base = self.ox.storage_base_mb
-        before = None if current is None or current < 0 else max(0, (current - base) // 1024)
+        base = self.settings.storage_base_mb
         target = base + 1024 * quantity
-        if current == target:
-            return before, False
-        if not self.dry_run:
-            ctx = self._ctx(service, tenant)
-            ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, service.data("maxQuota", target)))
-            await self._soap(service, "change", None, ctx, write=True, idempotent=True)
-        return before, True
+        ctx = self._ctx(service, tenant)
+        ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, service.data("maxQuota", target)))
+        return Change(
+            subject=tenant.name,
+            before=None if current is None or current < 0 else max(0, (current - base) // 1024),
+            after=quantity,
+            apply=self._sender(service, "change", None, ctx, idempotent=True),
+            same=current == target,  # a quota off the GB grid reads as the quantity below it
+        )
 
     async def _restrictions(self, tenant: TenantRef) -> dict[str, str]:
         data = await self._soap(
@@ -475,34 +493,33 @@ class OXProvider(Provider):
                 found[name] = child_text(item, "value") or ""
         return found
 
-    async def _set_restriction(
-        self, tenant: TenantRef, name: str, quantity: int
-    ) -> tuple[int | None, bool]:
+    async def _restriction(self, tenant: TenantRef, name: str, quantity: int) -> Change[int]:
         restrictions = await self._restrictions(tenant)
         before = _int(restrictions.get(name))
-        if before == quantity:
-            return before, False
         restrictions[name] = str(quantity)
-        if not self.dry_run:
-            # Sent whole: OX replaces a context's restriction list on change.
-            ctx = self._ctx(RESELLER_CONTEXT, tenant)
-            items = tuple(
-                RESELLER_CONTEXT.data(
-                    "restriction", None, node(RR, "name", key), node(RR, "value", value)
-                )
-                for key, value in sorted(restrictions.items())
+        # Sent whole: OX replaces a context's restriction list on change.
+        ctx = self._ctx(RESELLER_CONTEXT, tenant)
+        items = tuple(
+            RESELLER_CONTEXT.data(
+                "restriction", None, node(RR, "name", key), node(RR, "value", value)
             )
-            ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, *items))
-            await self._soap(RESELLER_CONTEXT, "change", None, ctx, write=True, idempotent=True)
-        return before, True
+            for key, value in sorted(restrictions.items())
+        )
+        ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, *items))
+        return Change(
+            subject=tenant.name,
+            before=before,
+            after=quantity,
+            apply=self._sender(RESELLER_CONTEXT, "change", None, ctx, idempotent=True),
+        )
 
     # -- licence and connection ----------------------------------------------------------------
 
     async def _tenants(self) -> list[TenantRef]:
         """Every context this instance can see."""
-        if self.ox.mode == "context_admin":
-            keys = {str(self.ox.context_id)} if self.ox.context_id else set()
-            keys |= set(self.ox.context_credentials)
+        if self.settings.mode == "context_admin":
+            keys = {str(self.settings.context_id)} if self.settings.context_id else set()
+            keys |= set(self.settings.context_credentials)
             return [TenantRef(name=k, native_id=k if k.isdigit() else None) for k in sorted(keys)]
         listed = await self._soap(self._contexts, "listAll", None)
         return [
@@ -518,8 +535,10 @@ class OXProvider(Provider):
         per_context = await self._gather(self._user_ids(t, with_admin=True) for t in tenants)
         used = sum(len(ids) for ids in per_context)
         limits: dict[str, str] = {}
-        if self.ox.mode == "reseller":
-            me = RESELLER.field("adm", None, RESELLER.data("name", self.ox.credentials.username))
+        if self.settings.mode == "reseller":
+            me = RESELLER.field(
+                "adm", None, RESELLER.data("name", self.settings.credentials.username)
+            )
             data = await self._soap(RESELLER, "getData", None, me)
             for item in (e for e in (data[0] if data else ()) if e.tag.endswith("}restrictions")):
                 name = child_text(item, "name")
@@ -556,12 +575,12 @@ class OXProvider(Provider):
 
     async def _test_connection(self) -> ConnectionStatus:
         try:
-            if self.ox.mode == "reseller":
+            if self.settings.mode == "reseller":
                 me = RESELLER.field(
-                    "adm", None, RESELLER.data("name", self.ox.credentials.username)
+                    "adm", None, RESELLER.data("name", self.settings.credentials.username)
                 )
                 await self._soap(RESELLER, "getData", None, me)
-            elif self.ox.mode == "master_admin":
+            elif self.settings.mode == "master_admin":
                 await self._soap(CONTEXT, "listAll", None)
             else:
                 tenants = await self._tenants()
@@ -572,7 +591,9 @@ class OXProvider(Provider):
                 await self._soap(USER, "getContextAdmin", tenants[0], self._ctx(USER, tenants[0]))
         except errors.AuthenticationError as exc:
             return ConnectionStatus(ok=False, platform=self.platform, detail=str(exc))
-        return ConnectionStatus(ok=True, platform=self.platform, detail=f"mode {self.ox.mode}")
+        return ConnectionStatus(
+            ok=True, platform=self.platform, detail=f"mode {self.settings.mode}"
+        )
 
     # -- creating and deleting mailboxes ---------------------------------------------------------
 
@@ -581,32 +602,26 @@ class OXProvider(Provider):
     ) -> ChangeResult[Mailbox]:
         display = mailbox.display_name or mailbox.address.split("@")[0]
         if mailbox.kind is MailboxKind.USER:
-            after = await self._create_user(tenant, mailbox, display)
+            change = self._new_user(tenant, mailbox, display)
         elif mailbox.kind is MailboxKind.SHARED:
-            after = await self._create_account(tenant, mailbox, display)
+            change = self._new_account(tenant, mailbox, display)
         else:
-            after = await self._create_resource(tenant, mailbox, display)
-        return ChangeResult[Mailbox](
-            operation=Operation.CREATE_MAILBOX.value,
-            subject=mailbox.address,
-            outcome=Outcome.CHANGED,
-            before=None,
-            after=after,
-            dry_run=self.dry_run,
-        )
+            change = self._new_resource(tenant, mailbox, display)
+        return await self.change(change)
 
-    async def _create_user(self, tenant: TenantRef, mailbox: NewMailbox, display: str) -> Mailbox:
+    def _new_user(self, tenant: TenantRef, mailbox: NewMailbox, display: str) -> Change[Mailbox]:
         users = self._users
         mapping = self._mapping(mailbox.plan) if mailbox.plan else None
         login = self._login(mailbox)
-        predicted = Mailbox(
+        planned = Mailbox(
             address=mailbox.address,
             kind=MailboxKind.USER,
             plan=mailbox.plan,
             display_name=display,
             quota_mb=mapping.quota_mb if mapping else None,
         )
-        if self.dry_run:
+
+        async def check() -> None:
             exists = await self._soap(
                 users,
                 "exists",
@@ -616,58 +631,50 @@ class OXProvider(Provider):
             )
             if exists and _text(exists[0]) == "true":
                 raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
-            return predicted
-        given, _, sur = display.partition(" ")
-        attributes = mapping.attributes() if mapping else {}
-        usrdata = users.field(
-            "usrdata",
-            None,
-            users.data("name", login),
-            users.data("display_name", display),
-            users.data("password", mailbox.password or secrets.token_urlsafe(18)),
-            users.data("given_name", given or login),
-            users.data("sur_name", sur or given or login),
-            users.data("primaryEmail", mailbox.address),
-            users.data("email1", mailbox.address),
-            users.data("maxQuota", mapping.quota_mb)
-            if mapping and mapping.quota_mb is not None
-            else None,
-            _attributes_node(users, attributes) if attributes else None,
-        )
-        if mapping is not None:
-            created = await self._soap(
-                users,
-                "createByModuleAccessName",
-                tenant,
-                self._ctx(users, tenant),
-                usrdata,
-                users.field("access_combination_name", mapping.access_combination),
-                write=True,
-            )
-        else:
-            created = await self._soap(
-                users, "create", tenant, self._ctx(users, tenant), usrdata, write=True
-            )
-        native = child_text(created[0], "id") if created else None
-        return predicted.model_copy(update={"native_id": native})
 
-    async def _create_account(
-        self, tenant: TenantRef, mailbox: NewMailbox, display: str
-    ) -> Mailbox:
-        predicted = Mailbox(
-            address=mailbox.address,
-            kind=MailboxKind.SHARED,
-            display_name=display,
-            native_id=mailbox.address,
+        async def create() -> Applied[Mailbox]:
+            given, _, sur = display.partition(" ")
+            attributes = mapping.attributes() if mapping else {}
+            usrdata = users.field(
+                "usrdata",
+                None,
+                users.data("name", login),
+                users.data("display_name", display),
+                users.data("password", mailbox.password or secrets.token_urlsafe(18)),
+                users.data("given_name", given or login),
+                users.data("sur_name", sur or given or login),
+                users.data("primaryEmail", mailbox.address),
+                users.data("email1", mailbox.address),
+                users.data("maxQuota", mapping.quota_mb)
+                if mapping and mapping.quota_mb is not None
+                else None,
+                _attributes_node(users, attributes) if attributes else None,
+            )
+            ctx = self._ctx(users, tenant)
+            if mapping is not None:
+                combination = users.field("access_combination_name", mapping.access_combination)
+                created = await self._soap(
+                    users, "createByModuleAccessName", tenant, ctx, usrdata, combination, write=True
+                )
+            else:
+                created = await self._soap(users, "create", tenant, ctx, usrdata, write=True)
+            native = child_text(created[0], "id") if created else None
+            return Applied(after=planned.model_copy(update={"native_id": native}))
+
+        return Change(
+            subject=mailbox.address, before=None, after=planned, apply=create, check=check
         )
-        if self.dry_run:
+
+    def _new_account(self, tenant: TenantRef, mailbox: NewMailbox, display: str) -> Change[Mailbox]:
+        svc = SECONDARY_ACCOUNT
+
+        async def check() -> None:
             if any(
                 child_text(a, "primaryAddress") == mailbox.address
                 for a in await self._accounts(tenant)
             ):
                 raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
-            return predicted
-        svc = SECONDARY_ACCOUNT
+
         data = svc.field(
             "accountDataOnCreate",
             None,
@@ -678,55 +685,65 @@ class OXProvider(Provider):
             svc.data("mailEndpointSource", "primary"),
         )
         groups = [
-            svc.field("groups", None, svc.data("id", g)) for g in self.ox.shared_mailbox_groups
+            svc.field("groups", None, svc.data("id", g))
+            for g in self.settings.shared_mailbox_groups
         ]
-        await self._soap(
-            svc, "create", tenant, self._ctx(svc, tenant, "context"), data, *groups, write=True
+        return Change(
+            subject=mailbox.address,
+            before=None,
+            after=Mailbox(
+                address=mailbox.address,
+                kind=MailboxKind.SHARED,
+                display_name=display,
+                native_id=mailbox.address,
+            ),
+            apply=self._sender(
+                svc, "create", tenant, self._ctx(svc, tenant, "context"), data, *groups
+            ),
+            check=check,
         )
-        return predicted
 
-    async def _create_resource(
+    def _new_resource(
         self, tenant: TenantRef, mailbox: NewMailbox, display: str
-    ) -> Mailbox:
-        predicted = Mailbox(address=mailbox.address, kind=mailbox.kind, display_name=display)
-        if self.dry_run:
+    ) -> Change[Mailbox]:
+        planned = Mailbox(address=mailbox.address, kind=mailbox.kind, display_name=display)
+
+        async def check() -> None:
             if any(
                 _same(child_text(r, "email"), mailbox.address)
                 for r in await self._resources(tenant)
             ):
                 raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
-            return predicted
-        res = RESOURCE.field(
-            "res",
-            None,
-            RESOURCE.data("available", True),
-            RESOURCE.data("description", mailbox.kind.value),
-            RESOURCE.data("displayname", display),
-            RESOURCE.data("email", mailbox.address),
-            RESOURCE.data("name", mailbox.address),
+
+        async def create() -> Applied[Mailbox]:
+            res = RESOURCE.field(
+                "res",
+                None,
+                RESOURCE.data("available", True),
+                RESOURCE.data("description", mailbox.kind.value),
+                RESOURCE.data("displayname", display),
+                RESOURCE.data("email", mailbox.address),
+                RESOURCE.data("name", mailbox.address),
+            )
+            created = await self._soap(
+                RESOURCE, "create", tenant, self._ctx(RESOURCE, tenant), res, write=True
+            )
+            native = child_text(created[0], "id") if created else None
+            return Applied(after=planned.model_copy(update={"native_id": native}))
+
+        return Change(
+            subject=mailbox.address, before=None, after=planned, apply=create, check=check
         )
-        created = await self._soap(
-            RESOURCE, "create", tenant, self._ctx(RESOURCE, tenant), res, write=True
-        )
-        native = child_text(created[0], "id") if created else None
-        return predicted.model_copy(update={"native_id": native})
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
         before, remove = await self._find(mailbox)
-        if remove is not None and not self.dry_run:
-            await remove()
-        return ChangeResult[Mailbox](
-            operation=Operation.DELETE_MAILBOX.value,
-            subject=mailbox.address,
-            outcome=Outcome.UNCHANGED if before is None else Outcome.CHANGED,
-            before=before,
-            after=None,
-            dry_run=self.dry_run,
+        return await self.change(
+            Change(subject=mailbox.address, before=before, after=None, apply=remove or _nothing)
         )
 
     async def _find(
         self, mailbox: MailboxRef
-    ) -> tuple[Mailbox | None, Callable[[], Awaitable[object]] | None]:
+    ) -> tuple[Mailbox | None, Callable[[], Awaitable[None]] | None]:
         """The mailbox as it is now and the call that deletes it (``None, None``: gone)."""
         tenant, users = mailbox.tenant, self._users
         user = self._user(users, mailbox)
@@ -747,9 +764,7 @@ class OXProvider(Provider):
                 quota_mb=quota if quota is not None and quota >= 0 else None,
                 native_id=child_text(data[0], "id") if data else None,
             )
-            return found, partial(
-                self._soap, users, "delete", tenant, self._ctx(users, tenant), user, write=True
-            )
+            return found, self._sender(users, "delete", tenant, self._ctx(users, tenant), user)
         for account in await self._accounts(tenant):
             if _same(child_text(account, "primaryAddress"), mailbox.address):
                 svc = SECONDARY_ACCOUNT
@@ -759,14 +774,12 @@ class OXProvider(Provider):
                     display_name=child_text(account, "name") or "",
                     native_id=child_text(account, "login"),
                 )
-                return found, partial(
-                    self._soap,
+                return found, self._sender(
                     svc,
                     "delete",
                     tenant,
                     self._ctx(svc, tenant, "context"),
                     svc.field("primaryAddress", child_text(account, "primaryAddress")),
-                    write=True,
                 )
         for resource in await self._resources(tenant):
             if _same(child_text(resource, "email"), mailbox.address):
@@ -777,16 +790,18 @@ class OXProvider(Provider):
                     display_name=child_text(resource, "displayname") or "",
                     native_id=native,
                 )
-                return found, partial(
-                    self._soap,
+                return found, self._sender(
                     RESOURCE,
                     "delete",
                     tenant,
                     self._ctx(RESOURCE, tenant),
                     RESOURCE.field("res", None, RESOURCE.data("id", native)),
-                    write=True,
                 )
         return None, None
+
+
+async def _nothing() -> None:
+    """The ``apply`` of a deletion with nothing to delete (never called: before == after)."""
 
 
 # -- small readers ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
+from mailadmin.sdk import Credentials, PlanMapping, ProviderSettings
 from mailadmin_ox.combinations import STOCK
 
 __all__ = ["Mode", "OXPlanMapping", "OXSettings"]

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.wire.soap import Node, envelope, is_nil, local_name, namespace_of
+from mailadmin.sdk import Node, envelope, is_nil, local_name, namespace_of
 from mailadmin_ox import namespaces
 from mailadmin_ox.mock.schema import TYPES, Field, Operation, Service, namespace_of_type
 from mailadmin_ox.mock.state import OXFault

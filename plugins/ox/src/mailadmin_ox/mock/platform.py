@@ -18,7 +18,7 @@ import httpx
 
 from mailadmin.mock import MockPlatform, MockRequest, Route
 from mailadmin.mock.soap import read_soap, soap_fault_response
-from mailadmin.wire.soap import (
+from mailadmin.sdk import (
     EnvelopeError,
     Node,
     SoapVersion,

@@ -1,0 +1,494 @@
+"""The Zextras / Carbonio provider: Zimbra admin SOAP (JSON form) plus the ``zextras`` request.
+
+Plans are classes of service (COS): a neutral plan maps to a COS by name, and a mailbox's
+plan is its *effective* COS (its own ``zimbraCOSId``, else its domain's
+``zimbraDomainDefaultCOSId``, else ``default``). A tenant is a mail domain (its name, or
+``native_id``). Seats are the domain's ``zimbraDomainMaxAccounts`` and, per plan,
+``zimbraDomainCOSMaxAccounts``; storage is the domain's ``zimbraDomainAggregateQuota``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mailadmin.sdk import (
+    AddonRef,
+    Applied,
+    Capabilities,
+    Change,
+    ChangeResult,
+    ConnectionStatus,
+    Licence,
+    Mailbox,
+    MailboxCount,
+    MailboxKind,
+    MailboxRef,
+    NativePlan,
+    NewMailbox,
+    Operation,
+    Provider,
+    TenantRef,
+    errors,
+    paging,
+)
+from mailadmin_zextras.client import AdminClient, attributes, entries
+from mailadmin_zextras.licence import decode_content, licence_of
+from mailadmin_zextras.settings import ZextrasSettings
+
+__all__ = ["LICENSED_MAILBOXES", "ZextrasProvider"]
+
+log = logging.getLogger("mailadmin_zextras")
+
+#: The mailboxes a Zextras licence must cover, as Zextras documents the query (licensing.rst).
+LICENSED_MAILBOXES = (
+    "(&(!(zimbraIsSystemAccount=*))(!(zimbraIsExternalVirtualAccount=*))"
+    "(!(objectClass=zimbraCalendarResource))(objectClass=zimbraAccount)"
+    "(zimbraMailDeliveryAddress=*))"
+)
+#: The zimbraId of the global ``default`` COS (the same on every server).
+DEFAULT_COS_ID = "e00428a1-0c00-11d9-836a-000d93afea2a"
+_GIB = 1024**3
+_MIB = 1024**2
+_UNMAPPED = "unmapped"
+_RESOURCE_KINDS = {"Location": MailboxKind.ROOM, "Equipment": MailboxKind.EQUIPMENT}
+_LIST_ATTRS = (
+    "zimbraCOSId",
+    "zimbraMailQuota",
+    "displayName",
+    "zimbraCalResType",
+    "zimbraIsSystemAccount",
+    "zimbraIsSystemResource",
+    "zimbraIsExternalVirtualAccount",
+    "zimbraMailDeliveryAddress",
+)
+
+
+def _true(values: list[str] | None) -> bool:
+    if not values:
+        return False
+    return values[0].strip().upper() in ("TRUE", "1")
+
+
+class ZextrasProvider(Provider[ZextrasSettings]):
+    """Carbonio / Zextras Suite (Zimbra admin SOAP): COS plans, domain limits, the licence."""
+
+    name = "zextras"
+    platform = "Zextras / Carbonio"
+    settings_model = ZextrasSettings
+    capabilities = Capabilities(
+        operations=frozenset(
+            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+        ),
+        mailbox_kinds=frozenset(MailboxKind),
+        addons=frozenset({"mailboxes", "storage_gb"}),
+        unsupported={
+            "addon:shared_mailbox": "Zimbra sets no limit on shared mailboxes (they are "
+            "ordinary accounts); mailadmin keeps that allocation",
+            "addon:resource_mailbox": "Zimbra sets no limit on calendar resources; mailadmin "
+            "keeps that allocation",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._client: AdminClient | None = None
+        self._cos_ids: dict[str, str] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @property
+    def api(self) -> AdminClient:
+        """The admin SOAP client (one session per provider instance)."""
+        if self._client is None:
+            self._client = AdminClient(self.http, self.settings, self.instance)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the connections; the next call signs in again."""
+        self._client = None
+        await super().aclose()
+
+    async def _cos_id(self, cos_name: str) -> str:
+        # COS ids never change, so names are resolved once per instance.
+        if cos_name not in self._cos_ids:
+            answer = await self.api.call(
+                "GetCosRequest",
+                {"cos": {"by": "name", "_content": cos_name}, "attrs": "cn"},
+                subject=cos_name,
+            )
+            found = entries(answer, "cos")
+            if not found:
+                raise errors.ProtocolError(f"{self.instance} sent no COS for '{cos_name}'")
+            self._cos_ids[cos_name] = str(found[0]["id"])
+        return self._cos_ids[cos_name]
+
+    async def _plan_ids(self) -> dict[str, str]:
+        """COS id -> neutral plan, for every configured plan."""
+        return {await self._cos_id(m.cos): name for name, m in self.settings.plans.items()}
+
+    async def _plan_cos(self, plan: str) -> str:
+        mapping = self.settings.plans[plan]
+        try:
+            return await self._cos_id(mapping.cos)
+        except errors.NotFoundError:
+            raise errors.ConfigurationError(
+                f"The plan '{plan}' of '{self.instance}' names the COS '{mapping.cos}', "
+                "which the server does not have"
+            ) from None
+
+    async def _domain(self, name: str) -> tuple[str, dict[str, list[str]]]:
+        answer = await self.api.call(
+            "GetDomainRequest", {"domain": {"by": "name", "_content": name}}, subject=name
+        )
+        found = entries(answer, "domain")
+        if not found:
+            raise errors.ProtocolError(f"{self.instance} sent no domain for '{name}'")
+        return str(found[0]["id"]), attributes(found[0])
+
+    async def _domain_default_cos(self, domain: str) -> str:
+        _, attrs = await self._domain(domain)
+        return (attrs.get("zimbraDomainDefaultCOSId") or [DEFAULT_COS_ID])[0] or DEFAULT_COS_ID
+
+    async def _account(self, address: str) -> dict[str, Any] | None:
+        try:
+            answer = await self.api.call(
+                "GetAccountRequest",
+                {
+                    "account": {"by": "name", "_content": address},
+                    "applyCos": 1,
+                    "attrs": ",".join((*_LIST_ATTRS, self.settings.shared_mailbox_attribute)),
+                },
+                subject=address,
+            )
+        except errors.NotFoundError:
+            return None
+        found = entries(answer, "account") or entries(answer, "calresource")
+        return found[0] if found else None
+
+    def _kind(self, attrs: dict[str, list[str]]) -> MailboxKind:
+        resource = (attrs.get("zimbraCalResType") or [""])[0]
+        if resource in _RESOURCE_KINDS:
+            return _RESOURCE_KINDS[resource]
+        marker = attrs.get(self.settings.shared_mailbox_attribute, [])
+        if any(v.lower() == self.settings.shared_mailbox_value.lower() for v in marker):
+            return MailboxKind.SHARED
+        return MailboxKind.USER
+
+    def _mailbox(
+        self, entry: dict[str, Any], default_cos: str, plans: dict[str, str], names: dict[str, str]
+    ) -> Mailbox:
+        attrs = attributes(entry)
+        kind = self._kind(attrs)
+        plan = None
+        if kind is MailboxKind.USER:
+            cos = (attrs.get("zimbraCOSId") or [default_cos])[0]
+            plan = plans.get(cos) or names.get(cos) or _UNMAPPED
+        quota = (attrs.get("zimbraMailQuota") or [""])[0]
+        return Mailbox(
+            address=str(entry["name"]),
+            kind=kind,
+            plan=plan,
+            display_name=(attrs.get("displayName") or [""])[0],
+            quota_mb=int(quota) // _MIB if quota.isdigit() and int(quota) > 0 else None,
+            native_id=str(entry.get("id")) if entry.get("id") else None,
+        )
+
+    async def _cos_names(self) -> dict[str, str]:
+        answer = await self.api.call("GetAllCosRequest")
+        return {str(c["id"]): str(c["name"]) for c in entries(answer, "cos")}
+
+    async def _search(self, **params: Any) -> list[dict[str, Any]]:
+        async def page(offset: int, limit: int) -> paging.OffsetPage[dict[str, Any]]:
+            answer = await self.api.call(
+                "SearchDirectoryRequest",
+                {**params, "limit": limit, "offset": offset},
+                subject=str(params.get("domain", "")),
+            )
+            found = entries(answer, "account") + entries(answer, "calresource")
+            return paging.OffsetPage(found, more=bool(answer.get("more")))
+
+        found: list[dict[str, Any]] = []
+        async for items in paging.offset_pages(page, page_size=self.settings.page_size):
+            found.extend(items)
+        return found
+
+    async def _count(self, query: str, *, domain: str, types: str = "accounts") -> int:
+        answer = await self.api.call(
+            "SearchDirectoryRequest",
+            {"query": query, "types": types, "domain": domain, "countOnly": 1},
+            subject=domain,
+        )
+        return int(answer.get("num", 0))
+
+    def _shared_filter(self) -> str:
+        value = self.settings.shared_mailbox_value
+        for char, escaped in (("\\", "\\5c"), ("*", "\\2a"), ("(", "\\28"), (")", "\\29")):
+            value = value.replace(char, escaped)
+        return f"({self.settings.shared_mailbox_attribute}={value})"
+
+    # -- the contract ------------------------------------------------------------------------
+
+    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
+        target = await self._plan_cos(plan)
+        account = await self._account(mailbox.address)
+        if account is None:
+            raise errors.NotFoundError(f"{self.instance}: no such mailbox {mailbox.address}")
+        attrs = attributes(account)
+        current = (attrs.get("zimbraCOSId") or [""])[0] or await self._domain_default_cos(
+            mailbox.address.rpartition("@")[2]
+        )
+        plans = await self._plan_ids()
+        before = plans.get(current) or (await self._cos_names()).get(current, current)
+        account_id = str(account["id"])
+
+        async def write() -> None:
+            await self.api.call(
+                "ModifyAccountRequest",
+                {"id": account_id, "a": [{"n": "zimbraCOSId", "_content": target}]},
+                write=True,
+                idempotent=True,
+                subject=mailbox.address,
+            )
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=before,
+                after=plan,
+                apply=write,
+                same=current == target,
+            ),
+        )
+
+    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        domain = tenant.key
+        by_cos = await self.api.call(
+            "CountAccountRequest", {"domain": {"by": "name", "_content": domain}}, subject=domain
+        )
+        counts = {str(c["id"]): int(c.get("_content", 0)) for c in entries(by_cos, "cos")}
+        names = {str(c["id"]): str(c.get("name", c["id"])) for c in entries(by_cos, "cos")}
+        # CountAccount counts every account; take out those that are not user mailboxes.
+        shared_rule = self._shared_filter()
+        not_users = await self._search(
+            query=(
+                # The licence filter's exclusions (presence tests, as Zextras writes them)
+                # plus the shared rule.
+                f"(|{shared_rule}(zimbraIsSystemAccount=*)(zimbraIsExternalVirtualAccount=*)"
+                "(!(zimbraMailDeliveryAddress=*)))"
+            ),
+            types="accounts",
+            domain=domain,
+            applyCos=0,
+            attrs="zimbraCOSId,zimbraIsSystemResource",
+        )
+        default_cos = await self._domain_default_cos(domain) if not_users else DEFAULT_COS_ID
+        for account in not_users:
+            attrs = attributes(account)
+            if _true(attrs.get("zimbraIsSystemResource")):
+                continue  # CountAccount skipped it already
+            cos = (attrs.get("zimbraCOSId") or [default_cos])[0]
+            counts[cos] = counts.get(cos, 0) - 1
+        plans = await self._plan_ids()
+        by_plan: dict[str, int] = {}
+        for cos, count in counts.items():
+            if count > 0:
+                key = plans.get(cos, _UNMAPPED)
+                by_plan[key] = by_plan.get(key, 0) + count
+        licensed = await self._count(LICENSED_MAILBOXES, domain=domain)
+        shared = await self._count(f"(&{LICENSED_MAILBOXES}{shared_rule})", domain=domain)
+        users = licensed - shared
+        if users != sum(by_plan.values()):
+            log.warning(
+                "%s: %s has %d licensed user mailboxes but CountAccount gives %d by COS (%s)",
+                self.instance,
+                domain,
+                users,
+                sum(by_plan.values()),
+                ", ".join(f"{names.get(c, c)}={n}" for c, n in counts.items()),
+            )
+            users = sum(by_plan.values())
+        rooms = await self._count("(zimbraCalResType=Location)", domain=domain, types="resources")
+        equipment = await self._count(
+            "(zimbraCalResType=Equipment)", domain=domain, types="resources"
+        )
+        return MailboxCount(
+            tenant=tenant.name,
+            by_kind={
+                MailboxKind.USER: users,
+                MailboxKind.SHARED: shared,
+                MailboxKind.ROOM: rooms,
+                MailboxKind.EQUIPMENT: equipment,
+            },
+            by_plan=by_plan,
+        )
+
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
+        domain_id, attrs = await self._domain(tenant.key)
+        if addon.name == "storage_gb":
+            if addon.plan is not None:
+                raise errors.ValidationError(
+                    "storage_gb is a domain total on Zextras; it takes no plan (a plan's "
+                    "storage is its COS quota)"
+                )
+            name = "zimbraDomainAggregateQuota"
+            raw = (attrs.get(name) or [""])[0]
+            before = int(raw) // _GIB if raw.isdigit() else None
+            values = [str(quantity * _GIB)]
+        elif addon.plan is None:
+            name = "zimbraDomainMaxAccounts"
+            raw = (attrs.get(name) or [""])[0]
+            before = int(raw) if raw.isdigit() else None
+            values = [str(quantity)]
+        else:
+            name = "zimbraDomainCOSMaxAccounts"
+            cos = await self._plan_cos(addon.plan)
+            others = [v for v in attrs.get(name, []) if v.partition(":")[0] != cos]
+            mine = [v.partition(":")[2] for v in attrs.get(name, []) if v.partition(":")[0] == cos]
+            before = int(mine[0]) if mine and mine[0].isdigit() else None
+            # The whole list is sent: one value per COS, the others kept as they are.
+            values = [*others, f"{cos}:{quantity}"]
+
+        async def write() -> None:
+            await self.api.call(
+                "ModifyDomainRequest",
+                {"id": domain_id, "a": [{"n": name, "_content": v} for v in values]},
+                write=True,
+                idempotent=True,
+                subject=tenant.key,
+            )
+
+        return await self.change(
+            Change(subject=tenant.name, before=before, after=quantity, apply=write),
+        )
+
+    async def _get_licence(self) -> Licence:
+        body: dict[str, Any] = {"module": "ZxCore", "action": "getLicenseInfo"}
+        server = self.settings.licence_server
+        if server:
+            body["targetServers"] = server
+        answer = await self.api.call("zextras", body, subject="the licence")
+        return licence_of(decode_content(answer, server=server, provider=self.instance))
+
+    async def _test_connection(self) -> ConnectionStatus:
+        try:
+            answer = await self.api.call("GetVersionInfoRequest")
+        except (errors.AuthenticationError, errors.Unavailable) as exc:
+            return ConnectionStatus(ok=False, platform=self.platform, detail=str(exc))
+        info = answer.get("info")
+        if isinstance(info, list):
+            info = info[0] if info else {}
+        version = (
+            str(info.get("version")) if isinstance(info, dict) and info.get("version") else None
+        )
+        return ConnectionStatus(
+            ok=True, platform=self.platform, version=version, detail="signed in as an admin"
+        )
+
+    async def _list_plans(self) -> list[NativePlan]:
+        answer = await self.api.call("GetAllCosRequest")
+        by_cos = {m.cos: (name, m) for name, m in self.settings.plans.items()}
+        plans = []
+        for cos in entries(answer, "cos"):
+            attrs = attributes(cos)
+            name = str(cos["name"])
+            neutral, mapping = by_cos.get(name, (None, None))
+            quota = (attrs.get("zimbraMailQuota") or [""])[0]
+            features = sorted(
+                key[len("zimbraFeature") : -len("Enabled")]
+                for key, values in attrs.items()
+                if key.startswith("zimbraFeature") and key.endswith("Enabled") and _true(values)
+            )
+            description = (attrs.get("description") or [""])[0]
+            plans.append(
+                NativePlan(
+                    native_name=name,
+                    description=description or (mapping.description if mapping else ""),
+                    quota_mb=int(quota) // _MIB if quota.isdigit() and int(quota) > 0 else None,
+                    features=tuple(features),
+                    neutral_name=neutral,
+                )
+            )
+        return plans
+
+    async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
+        domain = tenant.key
+        found = await self._search(
+            query=(
+                "(&(!(zimbraIsSystemAccount=*))(!(zimbraIsSystemResource=TRUE))"
+                "(!(zimbraIsExternalVirtualAccount=*))(zimbraMailDeliveryAddress=*))"
+            ),
+            types="accounts,resources",
+            domain=domain,
+            applyCos=1,
+            attrs=",".join((*_LIST_ATTRS, self.settings.shared_mailbox_attribute)),
+        )
+        default_cos = await self._domain_default_cos(domain)
+        plans, names = await self._plan_ids(), await self._cos_names()
+        return [self._mailbox(entry, default_cos, plans, names) for entry in found]
+
+    async def _create_mailbox(
+        self, tenant: TenantRef, mailbox: NewMailbox
+    ) -> ChangeResult[Mailbox]:
+        if await self._account(mailbox.address) is not None:
+            raise errors.ConflictError(
+                f"{self.instance}: the address {mailbox.address} already exists"
+            )
+        display = mailbox.display_name or mailbox.address.partition("@")[0]
+        attrs = [{"n": "displayName", "_content": display}]
+        request = "CreateAccountRequest"
+        plan = None
+        if mailbox.kind is MailboxKind.USER:
+            plan = mailbox.plan
+            if plan is not None:
+                attrs.append({"n": "zimbraCOSId", "_content": await self._plan_cos(plan)})
+            else:
+                cos = await self._domain_default_cos(tenant.key)
+                plan = (await self._plan_ids()).get(cos, _UNMAPPED)
+        elif mailbox.kind is MailboxKind.SHARED:
+            attrs.append(
+                {
+                    "n": self.settings.shared_mailbox_attribute,
+                    "_content": self.settings.shared_mailbox_value,
+                }
+            )
+        else:
+            request = "CreateCalendarResourceRequest"
+            kind = "Location" if mailbox.kind is MailboxKind.ROOM else "Equipment"
+            attrs.append({"n": "zimbraCalResType", "_content": kind})
+        body: dict[str, Any] = {"name": mailbox.address, "a": attrs}
+        if mailbox.password is not None:
+            body["password"] = mailbox.password.get_secret_value()
+        after = Mailbox(address=mailbox.address, kind=mailbox.kind, plan=plan, display_name=display)
+
+        async def write() -> Applied[Mailbox]:
+            answer = await self.api.call(request, body, write=True, subject=mailbox.address)
+            made = (entries(answer, "account") or entries(answer, "calresource") or [{}])[0]
+            return Applied(after=after.model_copy(update={"native_id": made.get("id")}))
+
+        return await self.change(
+            Change(subject=mailbox.address, before=None, after=after, apply=write),
+        )
+
+    async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
+        entry = await self._account(mailbox.address)
+        before = None
+        request = "DeleteAccountRequest"
+        if entry is not None:
+            domain = mailbox.address.rpartition("@")[2]
+            default_cos = await self._domain_default_cos(domain)
+            before = self._mailbox(entry, default_cos, await self._plan_ids(), {})
+            if before.kind in (MailboxKind.ROOM, MailboxKind.EQUIPMENT):
+                request = "DeleteCalendarResourceRequest"
+        account_id = str(entry["id"]) if entry is not None else ""
+
+        async def write() -> None:
+            await self.api.call(
+                request, {"id": account_id}, write=True, idempotent=True, subject=mailbox.address
+            )
+
+        return await self.change(
+            Change(subject=mailbox.address, before=before, after=None, apply=write),
+        )
