@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors as _errors
-from mailadmin.wire.limits import MAX_JSON_DEPTH, json_depth
+from mailadmin.wire.limits import MAX_JSON_DEPTH, json_too_deep
 from mailadmin.wire.responses import excerpt, raise_for_status, redactor_of, response_debug
 
 if TYPE_CHECKING:
@@ -362,11 +362,10 @@ def parse_json(
     """
     import json
 
-    depth = json_depth(content)
-    if depth > max_depth:
+    if json_too_deep(content, max_depth):
         raise _errors.ProtocolError(
             f"{source} sent JSON nested deeper than {max_depth} levels, which is refused",
-            debug={"reason": f"nesting depth {depth}", "max_depth": max_depth},
+            debug={"max_depth": max_depth},
         )
     try:
         return json.loads(content, parse_constant=_refuse_constant, parse_float=_finite)

@@ -9,9 +9,9 @@ million-deep ``[[[[...`` is refused before the parser recurses.
 
 from __future__ import annotations
 
-import re
 import zlib
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import mul, xor
 from typing import TYPE_CHECKING
 
 from mailadmin.contract import errors
@@ -25,6 +25,7 @@ __all__ = [
     "MAX_XML_DEPTH",
     "BodyTooLarge",
     "json_depth",
+    "json_too_deep",
     "read_body",
 ]
 
@@ -121,6 +122,7 @@ async def read_body(response: httpx.Response, *, limit: int, source: str) -> byt
         await response.aclose()
         if len(response.content) > limit:
             raise too_large
+        _check_json(response, response.content, source)
         return response.content
     decoder = _Decoder(encoding)
     out: list[bytes] = []
@@ -143,27 +145,66 @@ async def read_body(response: httpx.Response, *, limit: int, source: str) -> byt
         ) from None
     finally:
         await response.aclose()
-    return b"".join(out)
+    body = b"".join(out)
+    _check_json(response, body, source)
+    return body
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+def _check_json(response: httpx.Response, body: bytes, source: str) -> None:
+    """Refuse a JSON answer nested past :data:`MAX_JSON_DEPTH` here, for every reader
+    (a plugin calling ``response.json()`` itself would otherwise recurse into it)."""
+    kind = response.headers.get("content-type", "").lower()
+    if "json" in kind and json_too_deep(body):
+        raise errors.ProtocolError(
+            f"{source} sent JSON nested deeper than {MAX_JSON_DEPTH} levels, which is refused",
+            debug={"max_depth": MAX_JSON_DEPTH},
+        )
+
+
+# Bytes that matter for nesting: brackets and quotes (escapes are removed first).
+_NOT_SPECIAL = bytes(b for b in range(256) if b not in b'[]{}"')
 _STEP = [0] * 256
 for _open in b"[{":
     _STEP[_open] = 1
 for _close in b"]}":
     _STEP[_close] = -1
+_QUOTE = [0] * 256
+_QUOTE[ord('"')] = 1
 
 
-def json_depth(content: bytes | str) -> int:
+def json_depth(content: bytes | str, *, stop_past: int | None = None) -> int:
     """How deep ``content`` nests arrays and objects (brackets inside strings ignored).
 
-    Runs in C loops over the text, so a body of a few megabytes is measured in
-    milliseconds, whatever its depth.
+    Every step is a C loop over the text (``bytes.replace``, ``translate``, ``map`` and
+    ``accumulate``), a piece at a time, so nothing per element is kept. With
+    ``stop_past`` the count stops at the first piece that goes deeper (a million-deep text
+    is judged from its first piece).
     """
     raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
-    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    # Escaped backslashes first, then escaped quotes: what is left of "..." holds no quote.
+    plain = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = plain.translate(None, _NOT_SPECIAL)
+    deepest = depth = parity = 0
+    for start in range(0, len(kept), _PIECE):
+        piece = kept[start : start + _PIECE]
+        # 1 outside a string, 0 inside: the running parity of the quotes seen.
+        quotes = list(accumulate(map(_QUOTE.__getitem__, piece), xor, initial=parity))
+        outside = map(xor, repeat(1), quotes[1:])
+        steps = list(accumulate(map(mul, map(_STEP.__getitem__, piece), outside), initial=depth))
+        deepest = max(deepest, *steps)
+        depth, parity = steps[-1], quotes[-1]
+        if stop_past is not None and deepest > stop_past:
+            break
+    return deepest
+
+
+def json_too_deep(content: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``content`` nests deeper than ``max_depth`` (cheap for most answers: a
+    text with no more brackets than that cannot)."""
+    raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return False
+    return json_depth(raw, stop_past=max_depth) > max_depth
 
 
 def _size(limit: int) -> str:
