@@ -81,6 +81,7 @@ PINNED = {
     "node",
     "offset_pages",
     "paging",
+    "parse_json",
     "poll",
     "polling",
     "raise_for_status",

@@ -362,6 +362,47 @@ async def test_the_zextras_plugin_refuses(name, hostile_tally):
     assert not [r for r in server.requests if r.write]
 
 
+@pytest.mark.parametrize("name", [n for n in JSON if n != "invalid utf-8"])
+async def test_the_exchange_plugin_refuses(name, hostile_tally):
+    pytest.importorskip("mailadmin_exchange")
+    from mailadmin_exchange.mock.model import DEFAULT_TENANT, DEFAULT_TENANT_ID
+    from mailadmin_exchange.mock.platform import ExchangeMock
+    from mailadmin_exchange.provider import ExchangeProvider
+
+    server = MockServer(ExchangeMock)
+    server.inject(
+        Fault(
+            kind="status",
+            status=200,
+            operation="get-mailbox",
+            body=JSON[name].decode("utf-8"),
+            content_type="application/json; odata.metadata=minimal",
+        )
+    )
+    settings = {
+        "tenant": DEFAULT_TENANT,
+        "tenant_id": DEFAULT_TENANT_ID,
+        "credentials": {"username": "mock-client", "secret": "secret"},
+        "plans": {
+            "mail": {"quota_mb": 2048, "features": {"activesync": False, "mapi": False}},
+            "sync": {"quota_mb": 5120, "features": {"activesync": True, "mapi": False}},
+            "collaborate": {"quota_mb": 10240, "features": {}},
+        },
+        "retries": 0,
+    }
+    provider = ExchangeProvider(settings, instance="ex-test", http=server.transport())
+    mailbox = {"tenant": {"name": DEFAULT_TENANT}, "address": f"anna@{DEFAULT_TENANT}"}
+    try:
+        await _measure_async(
+            hostile_tally,
+            f"exchange: {name}",
+            lambda: provider.set_plan(mailbox, "sync"),
+        )
+    finally:
+        await provider.aclose()
+    assert not [r for r in server.requests if r.write]
+
+
 def test_zz_summary(hostile_tally):
     """Printed with ``-s``; the terminal summary prints the same line at the end."""
     print(f"\n{hostile_tally.line()}")
