@@ -41,6 +41,11 @@ def test_secrets_can_be_added_later_and_empty_ones_are_ignored() -> None:
             '{"a": [{"n": "userPassword", "_content": "***"}, {"n": "cn", "_content": "Anna"}]}',
         ),
         (
+            '{"authToken": [{"_content": "0_tok"}], "lifetime": 172800000}',
+            '{"authToken": [{"_content": "***"}], "lifetime": 172800000}',
+        ),
+        ('{"authToken": {"_content": "0_tok"}}', '{"authToken": {"_content": "***"}}'),
+        (
             "<AuthRequest><account>admin</account><password>hunter2</password></AuthRequest>",
             "<AuthRequest><account>admin</account><password>***</password></AuthRequest>",
         ),

@@ -189,6 +189,10 @@ def test_a_soap12_fault_with_subcodes_is_written_and_read_back() -> None:
         fault.detail is not None and child_text(fault.detail, "Code") == "account.NO_SUCH_ACCOUNT"
     )
     assert b'<soap:Text xml:lang="en">' in written
+    bare = fault_envelope(SoapVersion.SOAP12, "Sender", "x", lang=None)
+    assert b"<soap:Text>x</soap:Text>" in bare
+    bare_fault = read_fault(read_envelope(bare, source="t").body)
+    assert bare_fault is not None and bare_fault.message == "x"
 
 
 def test_a_fault_from_another_stack_is_read() -> None:

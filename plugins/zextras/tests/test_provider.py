@@ -281,12 +281,6 @@ async def test_token_never_logged_nor_in_errors(
     assert token not in str(caught.value) + repr(caught.value.debug)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core redactor: Zimbra's sign-in answer carries the token as "
-    '"authToken": [{"_content": ...}], a form wire.redaction does not mask, and the '
-    "transport logs that answer at DEBUG before the session can register the token",
-)
 async def test_sign_in_answer_is_redacted_in_debug_logs(
     provider: ZextrasProvider, state: ZextrasState, caplog: pytest.LogCaptureFixture
 ) -> None:

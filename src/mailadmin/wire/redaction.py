@@ -54,6 +54,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(rf'("{_NAME}"\s*:\s*)(?!["{{\[\s])[^,}}\]\s]+', re.I),
         rf'\1"{MASK}"',
     ),
+    # Zimbra JSON element text: "authToken": {"_content": "value"} or [{"_content": "value"}]
+    (
+        re.compile(
+            rf'("{_NAME}"\s*:\s*\[?\s*\{{\s*"_content"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.I
+        ),
+        rf'\1"{MASK}"',
+    ),
     # Zimbra JSON attribute pairs: {"n": "userPassword", "_content": "value"}
     (
         re.compile(

@@ -183,7 +183,7 @@ def fault_envelope(
     *,
     detail: Node | None = None,
     subcodes: Sequence[str] = (),
-    lang: str = "en",
+    lang: str | None = "en",
     env_prefix: str = "soap",
 ) -> bytes:
     """A fault answer of ``version``: ``code`` is ``Server``/``Client`` or their SOAP 1.2
@@ -192,8 +192,9 @@ def fault_envelope(
 
     SOAP 1.1 writes ``faultcode``/``faultstring``/``detail``; SOAP 1.2 ``Code/Value`` (with
     nested ``Subcode/Value`` for ``subcodes``, written as given), ``Reason/Text`` (in
-    ``lang``) and ``Detail``. The detail element declares its own namespaces (``ns1``...),
-    the way CXF and most stacks write it. Send it with HTTP 500.
+    ``lang``; ``None`` writes no ``xml:lang``, as Zimbra does) and ``Detail``. The detail
+    element declares its own namespaces (``ns1``...), the way CXF and most stacks write it.
+    Send it with HTTP 500.
     """
     p = env_prefix
     env = version.namespace
@@ -211,14 +212,12 @@ def fault_envelope(
             parts.append(f"<detail>{''.join(detail_xml)}</detail>")
     else:
         code = _CODES_12.get(code, code)
+        lang_attr = "" if lang is None else f" xml:lang={quoteattr(lang)}"
         inner = "".join(
             f"<{p}:Subcode><{p}:Value>{escape(s)}</{p}:Value>" for s in subcodes
         ) + "".join(f"</{p}:Subcode>" for _ in subcodes)
         parts = [f"<{p}:Code><{p}:Value>{p}:{escape(code)}</{p}:Value>{inner}</{p}:Code>"]
-        parts.append(
-            f"<{p}:Reason><{p}:Text xml:lang={quoteattr(lang)}>{escape(message)}"
-            f"</{p}:Text></{p}:Reason>"
-        )
+        parts.append(f"<{p}:Reason><{p}:Text{lang_attr}>{escape(message)}</{p}:Text></{p}:Reason>")
         if detail is not None:
             parts.append(f"<{p}:Detail>{''.join(detail_xml)}</{p}:Detail>")
     return (

@@ -376,8 +376,9 @@ def fault_response(
         (Node("", "Code", code), Node("", "Trace", trace)),
         attrs=(("xmlns", ZIMBRA_NS),),
     )
-    data = fault_envelope(version, "Receiver" if receiver else "Sender", message, detail=detail)
     # Zimbra writes <soap:Text> without xml:lang (ZM soap.txt); clients that read the
     # Reason as plain text (python-zimbra) get a dict when the attribute is there.
-    data = data.replace(b' xml:lang="en"', b"")
+    data = fault_envelope(
+        version, "Receiver" if receiver else "Sender", message, detail=detail, lang=None
+    )
     return httpx.Response(500, headers={"Content-Type": XML_TYPE}, content=data)

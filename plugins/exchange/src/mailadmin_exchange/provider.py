@@ -1,0 +1,722 @@
+"""The Exchange Online provider: the admin API's ``InvokeCommand`` for mailboxes, Microsoft
+Graph for licences, an OAuth2 client-credentials token for each.
+
+What each operation sends is listed in ``README.md`` ("What each operation sends").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from mailadmin.sdk import (
+    AddonRef,
+    Capabilities,
+    Change,
+    ChangeResult,
+    ClientCredentialsAuth,
+    ConnectionStatus,
+    JsonClient,
+    Licence,
+    LicenceFeature,
+    LicenceState,
+    Mailbox,
+    MailboxCount,
+    MailboxKind,
+    MailboxRef,
+    NativePlan,
+    NewMailbox,
+    Operation,
+    Provider,
+    TenantRef,
+    Transport,
+    errors,
+    next_link_pages,
+)
+from mailadmin_exchange.settings import ClientAccess, ExchangePlan, ExchangeSettings
+from mailadmin_exchange.sizes import parse_size
+from mailadmin_exchange.wire import (
+    ADMIN_ERRORS,
+    ANCHOR_SYSTEM_MAILBOX,
+    GRAPH_ERRORS,
+    AdminAnswer,
+    cmdlet_body,
+    invoke_headers,
+    read_admin,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["ExchangeProvider"]
+
+_MB = 1 << 20
+_GB = 1 << 30
+#: ``RecipientTypeDetails`` of the four kinds mailadmin counts (reference 2.2).
+KINDS: dict[str, MailboxKind] = {
+    "UserMailbox": MailboxKind.USER,
+    "SharedMailbox": MailboxKind.SHARED,
+    "RoomMailbox": MailboxKind.ROOM,
+    "EquipmentMailbox": MailboxKind.EQUIPMENT,
+}
+_SWITCH = {
+    MailboxKind.SHARED: "Shared",
+    MailboxKind.ROOM: "Room",
+    MailboxKind.EQUIPMENT: "Equipment",
+}
+_QUOTAS = ("IssueWarningQuota", "ProhibitSendQuota", "ProhibitSendReceiveQuota")
+_FLAGS = ("ActiveSyncEnabled", "OWAEnabled", "MAPIEnabled", "PopEnabled", "ImapEnabled")
+_SKU_SELECT = "skuId,skuPartNumber,capabilityStatus,consumedUnits,prepaidUnits"
+_WRITE_CONCURRENCY = 4
+ADMIN_SCOPE = "https://outlook.office365.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+_KEPT = "Exchange has no shared or resource mailbox limit; mailadmin keeps the allocation"
+Quotas = tuple[int | None, int | None, int | None]
+
+
+class ExchangeProvider(Provider[ExchangeSettings]):
+    """Microsoft Exchange Online through the admin API and Graph (see ``README.md``)."""
+
+    name = "exchange"
+    platform = "Microsoft Exchange Online"
+    capabilities = Capabilities(
+        operations=frozenset(
+            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+        ),
+        mailbox_kinds=frozenset({MailboxKind.SHARED, MailboxKind.ROOM, MailboxKind.EQUIPMENT}),
+        addons=frozenset({"storage_gb"}),
+        unsupported={
+            "create_mailbox:user": "a user mailbox comes with a licensed Entra user, created in "
+            "the directory, not with New-Mailbox",
+            "delete_mailbox:user": "removing a user mailbox removes its Entra user; that is done "
+            "in the directory",
+            "addon:mailboxes": "seats are licences (prepaid units) bought from Microsoft; Graph "
+            "cannot change them",
+            "addon:shared_mailbox": _KEPT,
+            "addon:resource_mailbox": _KEPT,
+        },
+    )
+    settings_model = ExchangeSettings
+
+    _auth_on: Transport | None = None
+    _sku_ids: dict[str, str] | None = None
+
+    @classmethod
+    def capabilities_for(cls, settings: ExchangeSettings) -> Capabilities:
+        """Licence plans take the quota from the licence: no storage add-on then."""
+        if settings.plan_mode == "quota" and settings.plans:
+            return cls.capabilities
+        return cls.capabilities.narrowed(
+            ["addon:storage_gb"],
+            "with licence plans the quota is the licence's; sell a larger SKU instead",
+        )
+
+    # -- required operations -------------------------------------------------------------
+
+    async def _test_connection(self) -> ConnectionStatus:
+        try:
+            answer = await self._invoke("Get-MailboxPlan", {"ResultSize": 1}, write=False)
+            await self._graph("GET", f"/v1.0/subscribedSkus?$select={_SKU_SELECT}")
+        except errors.AuthenticationError as exc:
+            return ConnectionStatus(ok=False, platform=self.platform, detail=exc.message)
+        version = answer.headers.get("x-exchangeversion")
+        return ConnectionStatus(ok=True, platform=self.platform, version=version)
+
+    async def _list_plans(self) -> list[NativePlan]:
+        plans: list[NativePlan] = []
+        if self.settings.plan_mode == "licence":
+            for sku in await self._skus():
+                part = str(sku.get("skuPartNumber", ""))
+                plans.append(
+                    NativePlan(
+                        native_name=part,
+                        description=f"SKU {sku.get('skuId', '')}",
+                        neutral_name=self._neutral_by_sku(part, str(sku.get("skuId", ""))),
+                    )
+                )
+            return plans
+        for name, plan in self.settings.plans.items():
+            plans.append(
+                NativePlan(
+                    native_name=plan.native_name(),
+                    description=plan.description,
+                    quota_mb=plan.quota_mb,
+                    features=plan.client_access.names(),
+                    neutral_name=name,
+                )
+            )
+        async for rows in self._rows("Get-MailboxPlan", {}, select=None):
+            for row in rows:
+                quota = _size(row.get("ProhibitSendReceiveQuota"))
+                plans.append(
+                    NativePlan(
+                        native_name=str(row.get("DisplayName") or row.get("Name")),
+                        description="Exchange mailbox plan (applied with its licence)",
+                        quota_mb=quota // _MB if quota is not None else None,
+                    )
+                )
+        return plans
+
+    async def _get_licence(self) -> Licence:
+        wanted = {s.upper() for s in self.settings.licence_skus}
+        wanted |= {p.sku.upper() for p in self.settings.plans.values() if p.sku}
+        features: list[LicenceFeature] = []
+        licensed = used = warning = 0
+        statuses: set[str] = set()
+        for sku in await self._skus():
+            part = str(sku.get("skuPartNumber", ""))
+            if part.upper() not in wanted and str(sku.get("skuId", "")).upper() not in wanted:
+                continue
+            units = sku.get("prepaidUnits") or {}
+            enabled = _count(units.get("enabled"))
+            consumed = _count(sku.get("consumedUnits"))
+            licensed += enabled
+            used += consumed
+            warning += _count(units.get("warning"))
+            statuses.add(str(sku.get("capabilityStatus", "")))
+            features.append(LicenceFeature(name=part, quantity=enabled, used=consumed))
+        if not features:
+            state = LicenceState.NONE
+        elif licensed > 0:
+            state = LicenceState.ACTIVE
+        elif warning > 0 or "Warning" in statuses:
+            state = LicenceState.GRACE
+        else:
+            state = LicenceState.EXPIRED
+        return Licence(
+            seats_licensed=licensed, seats_used=used, features=tuple(features), state=state
+        )
+
+    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        by_kind = dict.fromkeys(MailboxKind, 0)
+        by_plan: dict[str, int] = {}
+        licence = self.settings.plan_mode == "licence" and bool(self.settings.plans)
+        select = "RecipientTypeDetails,MailboxPlan" if licence else "RecipientTypeDetails"
+        parameters = {"RecipientTypeDetails": list(KINDS), "ResultSize": self.settings.result_size}
+        async for rows in self._rows("Get-Mailbox", parameters, select=select):
+            for row in rows:
+                kind = KINDS.get(str(row.get("RecipientTypeDetails")))
+                if kind is None:
+                    continue
+                by_kind[kind] += 1
+                if kind is MailboxKind.USER and licence:
+                    plan = self._neutral_by_mailbox_plan(row.get("MailboxPlan")) or "unmapped"
+                    by_plan[plan] = by_plan.get(plan, 0) + 1
+        if not licence:
+            if self.settings.plans:
+                async for _address, features in self._user_features():
+                    plan = self._neutral_by_features(features) or "unmapped"
+                    by_plan[plan] = by_plan.get(plan, 0) + 1
+            elif by_kind[MailboxKind.USER]:
+                by_plan["unmapped"] = by_kind[MailboxKind.USER]
+        return MailboxCount(tenant=tenant.name, by_kind=by_kind, by_plan=by_plan)
+
+    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
+        target = self._mapping(plan)
+        if target.mode == "licence":
+            return await self._set_licence_plan(mailbox, plan, target)
+        return await self._set_quota_plan(mailbox, plan, target)
+
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
+        if addon.name != "storage_gb" or addon.plan is not None:
+            raise errors.UnsupportedOperation(f"addon:{addon}", self.instance)
+        if self.settings.plan_mode != "quota" or not self.settings.plans:
+            raise errors.UnsupportedOperation(
+                "addon:storage_gb",
+                self.instance,
+                "with licence plans the quota is the licence's; sell a larger SKU instead",
+            )
+        plan_of: dict[str, str] = {}
+        async for address, features in self._user_features():
+            name = self._neutral_by_features(features)
+            if name is not None:
+                plan_of[address] = name
+        extras: list[int] = []
+        pending: list[tuple[str, Quotas]] = []
+        parameters = {
+            "RecipientTypeDetails": ["UserMailbox"],
+            "ResultSize": self.settings.result_size,
+        }
+        async for rows in self._rows(
+            "Get-Mailbox",
+            parameters,
+            select="PrimarySmtpAddress,UserPrincipalName," + ",".join(_QUOTAS),
+        ):
+            for row in rows:
+                address = str(row.get("PrimarySmtpAddress", "")).lower()
+                name = plan_of.get(address)
+                if name is None:
+                    continue  # not on a configured plan: its quota is not mailadmin's
+                current = _quotas(row)
+                extras.append(self._extra(self._mapping(name), current) // _GB)
+                wanted = self._quotas(self._mapping(name), quantity * _GB)
+                if current != wanted:
+                    pending.append((address, wanted))
+        before = min(extras) if extras else 0
+
+        async def apply() -> None:
+            gate = asyncio.Semaphore(_WRITE_CONCURRENCY)
+
+            async def one(address: str, quotas: Quotas) -> None:
+                async with gate:
+                    await self._set_quotas(address, quotas)
+
+            await asyncio.gather(*(one(a, q) for a, q in pending))
+
+        note = "" if extras else "no mailbox is on a configured plan; nothing holds the add-on"
+        change = Change[int](
+            subject=f"{tenant.name} storage_gb",
+            before=before,
+            after=quantity,
+            apply=apply,
+            note=note,
+            same=not pending and before == quantity,
+        )
+        return await self.change(change)
+
+    # -- optional operations -------------------------------------------------------------
+
+    async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
+        licence = self.settings.plan_mode == "licence"
+        plan_of: dict[str, str] = {}
+        if not licence and self.settings.plans:
+            async for address, features in self._user_features():
+                name = self._neutral_by_features(features)
+                if name is not None:
+                    plan_of[address] = name
+        found: list[Mailbox] = []
+        parameters = {"RecipientTypeDetails": list(KINDS), "ResultSize": self.settings.result_size}
+        select = (
+            "PrimarySmtpAddress,DisplayName,RecipientTypeDetails,MailboxPlan,"
+            "ProhibitSendReceiveQuota,ExternalDirectoryObjectId"
+        )
+        async for rows in self._rows("Get-Mailbox", parameters, select=select):
+            for row in rows:
+                mailbox = self._mailbox(row)
+                if mailbox is None:
+                    continue
+                plan = None
+                if mailbox.kind is MailboxKind.USER:
+                    plan = (
+                        self._neutral_by_mailbox_plan(row.get("MailboxPlan"))
+                        if licence
+                        else plan_of.get(mailbox.address)
+                    )
+                found.append(mailbox.model_copy(update={"plan": plan}))
+        return found
+
+    async def _create_mailbox(
+        self, tenant: TenantRef, mailbox: NewMailbox
+    ) -> ChangeResult[Mailbox]:
+        switch = _SWITCH.get(mailbox.kind)
+        if switch is None:
+            raise errors.UnsupportedOperation("create_mailbox:user", self.instance)
+        existing = await self._find(mailbox.address)
+        if existing is not None and existing.kind is not mailbox.kind:
+            raise errors.ConflictError(
+                f"{mailbox.address} already exists as a {existing.kind.value} mailbox"
+            )
+        name = mailbox.address.split("@", 1)[0]
+        parameters: dict[str, Any] = {
+            "Name": name,
+            "DisplayName": mailbox.display_name or name,
+            "PrimarySmtpAddress": mailbox.address,
+            switch: True,
+        }
+        wanted = Mailbox(
+            address=mailbox.address, kind=mailbox.kind, display_name=mailbox.display_name or name
+        )
+        created: list[Mailbox] = []
+
+        async def apply() -> None:
+            answer = await self._invoke("New-Mailbox", parameters, write=True)
+            rows = answer.value
+            made = self._mailbox(rows[0]) if rows else None
+            created.append(made or wanted)
+
+        change = Change[Mailbox](
+            subject=mailbox.address,
+            before=existing,
+            after=existing or wanted,
+            apply=apply,
+            same=existing is not None,
+        )
+        result = await self.change(change)
+        if created:
+            result = result.model_copy(update={"after": created[0]})
+        return result
+
+    async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
+        existing = await self._find(mailbox.address)
+        if existing is not None and existing.kind is MailboxKind.USER:
+            raise errors.UnsupportedOperation(
+                "delete_mailbox:user",
+                self.instance,
+                self.capabilities.reason("delete_mailbox:user"),
+            )
+
+        async def apply() -> None:
+            await self._invoke(
+                "Remove-Mailbox", {"Identity": mailbox.address, "Confirm": False}, write=True
+            )
+
+        change = Change[Mailbox](subject=mailbox.address, before=existing, after=None, apply=apply)
+        return await self.change(change)
+
+    # -- set_plan, both modes ------------------------------------------------------------
+
+    async def _set_quota_plan(
+        self, mailbox: MailboxRef, plan: str, target: ExchangePlan
+    ) -> ChangeResult[str]:
+        """Quota mode: ``Set-Mailbox`` quotas and ``Set-CASMailbox`` flags, each only when
+        it differs. A storage add-on's extra on the mailbox is kept across plans."""
+        row = await self._one(
+            "Get-Mailbox", mailbox.address, "RecipientTypeDetails," + ",".join(_QUOTAS)
+        )
+        cas = await self._one("Get-CASMailbox", mailbox.address, ",".join(_FLAGS))
+        features = ClientAccess.from_cas(cas)
+        current = self._neutral_by_features(features)
+        quotas = _quotas(row)
+        extra = self._extra(self._mapping(current), quotas) if current is not None else 0
+        wanted = self._quotas(target, extra)
+        quotas_differ = quotas != wanted
+        flags_differ = features != target.client_access
+
+        async def apply() -> None:
+            if quotas_differ:
+                await self._set_quotas(mailbox.address, wanted)
+            if flags_differ:
+                await self._invoke(
+                    "Set-CASMailbox",
+                    {"Identity": mailbox.address, **target.client_access.parameters()},
+                    write=True,
+                )
+
+        change = Change[str](
+            subject=mailbox.address,
+            before=current,
+            after=plan,
+            apply=apply,
+            same=not quotas_differ and not flags_differ,
+        )
+        return await self.change(change)
+
+    async def _set_licence_plan(
+        self, mailbox: MailboxRef, plan: str, target: ExchangePlan
+    ) -> ChangeResult[str]:
+        """Licence mode: one Graph ``assignLicense`` adding the plan's SKU and removing the
+        other plans' SKUs the user holds (a swap in one call)."""
+        user = await self._graph(
+            "GET",
+            f"/v1.0/users/{quote(mailbox.address)}?$select=id,userPrincipalName,assignedLicenses",
+            subject=mailbox.address,
+        )
+        ids = await self._sku_id_map()
+        target_id = self._sku_id(target, ids)
+        assigned = {
+            str(item.get("skuId", "")).lower()
+            for item in (user.get("assignedLicenses") or [])
+            if isinstance(item, dict)
+        }
+        others = {
+            self._sku_id(p, ids)
+            for name, p in self.settings.plans.items()
+            if name != plan and p.sku is not None
+        }
+        remove = sorted(others & assigned)
+        current = next(
+            (name for name, p in self.settings.plans.items() if self._sku_id(p, ids) in assigned),
+            None,
+        )
+        if target_id in assigned:
+            current = plan if not remove else current
+        user_id = str(user.get("id") or mailbox.address)
+
+        async def apply() -> None:
+            add = [] if target_id in assigned else [{"skuId": target_id, "disabledPlans": []}]
+            await self._graph(
+                "POST",
+                f"/v1.0/users/{quote(user_id)}/assignLicense",
+                json={"addLicenses": add, "removeLicenses": remove},
+                write=True,
+                subject=mailbox.address,
+            )
+
+        change = Change[str](
+            subject=mailbox.address,
+            before=current,
+            after=plan,
+            apply=apply,
+            same=target_id in assigned and not remove,
+        )
+        return await self.change(change)
+
+    # -- mapping -------------------------------------------------------------------------
+
+    def _mapping(self, plan: str) -> ExchangePlan:
+        mapping = self.plan(plan)
+        assert isinstance(mapping, ExchangePlan)  # settings_model types every plan
+        return mapping
+
+    def _quotas(self, plan: ExchangePlan, extra: int) -> Quotas:
+        """The three quotas of a quota plan plus ``extra`` bytes of add-on storage."""
+        if plan.quota_mb is None:
+            return (None, None, None)
+        limit = plan.quota_mb * _MB + extra
+        return (limit * plan.warning_percent // 100, limit * plan.send_percent // 100, limit)
+
+    def _extra(self, plan: ExchangePlan, quotas: Quotas) -> int:
+        """Bytes of add-on storage a mailbox on ``plan`` holds above the plan's quota.
+
+        Only quotas mailadmin wrote count: all three at the plan's proportions. A mailbox
+        whose quotas were set some other way (Exchange's 98 %/99 % defaults) holds none.
+        """
+        limit = quotas[2]
+        base = self._quotas(plan, 0)[2]
+        if limit is None or base is None or limit <= base:
+            return 0
+        extra = limit - base
+        return extra if self._quotas(plan, extra) == quotas else 0
+
+    def _neutral_by_features(self, features: ClientAccess) -> str | None:
+        for name, plan in self.settings.plans.items():
+            if plan.mode == "quota" and plan.client_access == features:
+                return name
+        return None
+
+    def _neutral_by_mailbox_plan(self, value: object) -> str | None:
+        """The plan whose licence applies the mailbox plan ``ExchangeOnline-<guid>``."""
+        if not isinstance(value, str) or not value:
+            return None
+        for name, plan in self.settings.plans.items():
+            native = plan.mailbox_plan_name()
+            if native and (value == native or value.startswith(native + "-")):
+                # ExchangeOnline-<guid> must not match ExchangeOnlineEnterprise-<guid>.
+                rest = value[len(native) :]
+                if rest == "" or _is_guid(rest[1:]):
+                    return name
+        return None
+
+    def _neutral_by_sku(self, part: str, sku_id: str) -> str | None:
+        for name, plan in self.settings.plans.items():
+            if plan.sku and plan.sku.lower() in (part.lower(), sku_id.lower()):
+                return name
+        return None
+
+    def _sku_id(self, plan: ExchangePlan, ids: Mapping[str, str]) -> str:
+        sku = (plan.sku or "").lower()
+        if _is_guid(sku):
+            return sku
+        try:
+            return ids[sku]
+        except KeyError:
+            raise errors.ConfigurationError(
+                f"{self.instance}: the tenant has no subscription to SKU '{plan.sku}'"
+            ) from None
+
+    async def _sku_id_map(self) -> dict[str, str]:
+        if self._sku_ids is None:
+            self._sku_ids = {
+                str(s.get("skuPartNumber", "")).lower(): str(s.get("skuId", "")).lower()
+                for s in await self._skus()
+            }
+        return self._sku_ids
+
+    def _mailbox(self, row: Mapping[str, Any]) -> Mailbox | None:
+        kind = KINDS.get(str(row.get("RecipientTypeDetails")))
+        address = str(row.get("PrimarySmtpAddress") or "")
+        if kind is None or "@" not in address:
+            return None
+        quota = _size(row.get("ProhibitSendReceiveQuota"))
+        return Mailbox(
+            address=address,
+            kind=kind,
+            display_name=str(row.get("DisplayName") or ""),
+            quota_mb=quota // _MB if quota is not None else None,
+            native_id=str(row.get("ExternalDirectoryObjectId") or "") or None,
+        )
+
+    # -- wire ----------------------------------------------------------------------------
+
+    @property
+    def _wire(self) -> Transport:
+        """The transport, with a client-credentials token attached to the admin API and to
+        Graph (one token per scope; the token endpoint is the ``token`` endpoint)."""
+        transport = self.http
+        if self._auth_on is not transport:
+            # A closed provider builds a new transport on next use: attach to that one too.
+            settings = self.settings
+            token_url = f"/{settings.tenant_key}/oauth2/v2.0/token"
+            for endpoint, scope in (("admin", ADMIN_SCOPE), ("graph", GRAPH_SCOPE)):
+                auth = ClientCredentialsAuth(
+                    token_url,
+                    settings.credentials.username,
+                    settings.credentials.secret.get_secret_value(),
+                    scope,
+                    endpoint="token",
+                )
+                transport.set_auth(auth, endpoint=endpoint)
+            self._auth_on = transport
+        return transport
+
+    @property
+    def _anchor(self) -> str:
+        settings = self.settings
+        if settings.anchor_mailbox:
+            return settings.anchor_mailbox
+        if settings.tenant_id:
+            return f"APP:{ANCHOR_SYSTEM_MAILBOX}@{settings.tenant_id}"
+        return f"UPN:{ANCHOR_SYSTEM_MAILBOX}@{settings.tenant}"
+
+    def _invoke_path(self, select: str | None) -> str:
+        path = f"/adminapi/beta/{self.settings.tenant_key}/InvokeCommand"
+        return f"{path}?$select={select}" if select else path
+
+    def _read_admin(self, subject: str) -> Callable[[httpx.Response], AdminAnswer]:
+        def read(response: httpx.Response) -> AdminAnswer:
+            ADMIN_ERRORS.raise_for(
+                response, provider=self.instance, subject=subject, redactor=self._wire
+            )
+            return read_admin(
+                _json(response, self.instance),
+                source=self.instance,
+                headers=dict(response.headers),
+            )
+
+        return read
+
+    async def _invoke(
+        self, cmdlet: str, parameters: dict[str, Any], *, write: bool, select: str | None = None
+    ) -> AdminAnswer:
+        response = await self._wire.request(
+            "POST",
+            self._invoke_path(select),
+            endpoint="admin",
+            json=cmdlet_body(cmdlet, parameters),
+            headers=invoke_headers(cmdlet, self._anchor),
+            write=write,
+            operation=cmdlet,
+        )
+        return self._read_admin(_subject(cmdlet, parameters))(response)
+
+    async def _rows(
+        self, cmdlet: str, parameters: dict[str, Any], *, select: str | None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The rows of a read cmdlet page by page; each next link gets the same body again."""
+        pages = next_link_pages(
+            self._wire,
+            self._invoke_path(select),
+            method="POST",
+            follow="repost",
+            json=cmdlet_body(cmdlet, parameters),
+            headers=invoke_headers(cmdlet, self._anchor),
+            endpoint="admin",
+            page_size=self.settings.page_size,
+            operation=cmdlet,
+            read=self._read_admin(cmdlet),
+            next_link=lambda answer: answer.next_link,
+        )
+        async for answer in pages:
+            yield answer.value
+
+    async def _one(self, cmdlet: str, identity: str, select: str) -> dict[str, Any]:
+        answer = await self._invoke(cmdlet, {"Identity": identity}, write=False, select=select)
+        if not answer.value:
+            raise errors.NotFoundError(f"{self.instance} has no mailbox {identity}")
+        return answer.value[0]
+
+    async def _find(self, address: str) -> Mailbox | None:
+        try:
+            row = await self._one(
+                "Get-Mailbox",
+                address,
+                "PrimarySmtpAddress,DisplayName,RecipientTypeDetails,ProhibitSendReceiveQuota,"
+                "ExternalDirectoryObjectId",
+            )
+        except errors.NotFoundError:
+            return None
+        return self._mailbox(row)
+
+    async def _user_features(self) -> AsyncIterator[tuple[str, ClientAccess]]:
+        """Each user mailbox's address and client-access flags (``Get-CASMailbox``)."""
+        parameters = {
+            "RecipientTypeDetails": ["UserMailbox"],
+            "ResultSize": self.settings.result_size,
+        }
+        async for rows in self._rows(
+            "Get-CASMailbox", parameters, select="PrimarySmtpAddress," + ",".join(_FLAGS)
+        ):
+            for row in rows:
+                yield str(row.get("PrimarySmtpAddress", "")).lower(), ClientAccess.from_cas(row)
+
+    async def _set_quotas(self, address: str, quotas: Quotas) -> None:
+        parameters: dict[str, Any] = {"Identity": address}
+        for name, value in zip(_QUOTAS, quotas, strict=True):
+            parameters[name] = "Unlimited" if value is None else value
+        await self._invoke("Set-Mailbox", parameters, write=True)
+
+    async def _graph(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        write: bool = False,
+        subject: str = "",
+    ) -> dict[str, Any]:
+        graph = JsonClient(self._wire, name=self.instance, errors=GRAPH_ERRORS)
+        data = await graph.request(
+            method, path, json=json, write=write, endpoint="graph", operation=path, subject=subject
+        )
+        if not isinstance(data, dict):
+            raise errors.ProtocolError(f"{self.instance} sent an answer that could not be read")
+        return data
+
+    async def _skus(self) -> list[dict[str, Any]]:
+        data = await self._graph(
+            "GET", f"/v1.0/subscribedSkus?$select={_SKU_SELECT}", subject="the licences"
+        )
+        value = data.get("value")
+        if not isinstance(value, list):
+            raise errors.ProtocolError(f"{self.instance} sent an answer that could not be read")
+        return [s for s in value if isinstance(s, dict)]
+
+
+def _subject(cmdlet: str, parameters: Mapping[str, Any]) -> str:
+    """What an error message names: the object a cmdlet works on, else the cmdlet."""
+    identity = parameters.get("Identity") or parameters.get("PrimarySmtpAddress")
+    return f"{cmdlet} {identity}" if identity else cmdlet
+
+
+def _json(response: httpx.Response, instance: str) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        raise errors.ProtocolError(f"{instance} sent an answer that could not be read") from None
+
+
+def _size(value: object) -> int | None:
+    try:
+        return parse_size(value)
+    except ValueError:
+        return None
+
+
+def _quotas(row: Mapping[str, Any]) -> Quotas:
+    values = [_size(row.get(name)) for name in _QUOTAS]
+    return (values[0], values[1], values[2])
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _is_guid(text: str) -> bool:
+    parts = text.split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
+        c in "0123456789abcdefABCDEF" for p in parts for c in p
+    )
