@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import Any
 
 import pytest
 from mailadmin_ox.demo import sample_config
@@ -89,3 +90,81 @@ async def test_the_cli_debug_output_of_such_a_fault_is_masked(provider, capsys):
         out, err = capsys.readouterr()
         assert "request_id" in out + err
         assert SECRET not in out + err
+
+
+def _zextras(secret: str) -> tuple[Any, Any, dict[str, Any]]:
+    from mailadmin_zextras.demo import sample_config
+    from mailadmin_zextras.mock.platform import ZextrasMock
+    from mailadmin_zextras.provider import ZextrasProvider
+
+    server = MockServer(ZextrasMock)  # the fault answers before any sign-in is checked
+    instance = sample_config()["instances"]["zextras"]
+    settings = {k: v for k, v in instance.items() if k != "provider"}
+    settings["credentials"] = {"username": "admin@example.com", "secret": secret}
+    provider = ZextrasProvider({**settings, "retries": 0}, instance="zx", http=server.transport())
+    return server, provider, {"tenant": {"name": "example.com"}, "address": "anna@example.com"}
+
+
+def _exchange(secret: str) -> tuple[Any, Any, dict[str, Any]]:
+    from mailadmin_exchange.mock.model import DEFAULT_TENANT, DEFAULT_TENANT_ID
+    from mailadmin_exchange.mock.platform import ExchangeMock
+    from mailadmin_exchange.provider import ExchangeProvider
+
+    server = MockServer(ExchangeMock)
+    settings = {
+        "tenant": DEFAULT_TENANT,
+        "tenant_id": DEFAULT_TENANT_ID,
+        "credentials": {"username": "mock-client", "secret": secret},
+        "plans": {
+            "mail": {"quota_mb": 2048, "features": {"activesync": False, "mapi": False}},
+            "sync": {"quota_mb": 5120, "features": {"activesync": True, "mapi": False}},
+            "collaborate": {"quota_mb": 10240, "features": {}},
+        },
+        "retries": 0,
+    }
+    provider = ExchangeProvider(settings, instance="ex", http=server.transport())
+    return (
+        server,
+        provider,
+        {"tenant": {"name": DEFAULT_TENANT}, "address": f"anna@{DEFAULT_TENANT}"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "operation"),
+    [(_zextras, None), (_exchange, "get-mailbox")],
+    ids=["zextras", "exchange"],
+)
+async def test_json_plugins_keep_an_echoed_secret_out_of_errors_and_logs(make, operation, caplog):
+    pytest.importorskip("mailadmin_zextras" if make is _zextras else "mailadmin_exchange")
+    caplog.set_level(logging.DEBUG, "mailadmin")
+    server, provider, mailbox = make(SECRET)
+    echo = json.dumps(
+        {
+            "error": {
+                "code": "InternalServerError",
+                "message": f"failed for credentials {SECRET}",
+                "innererror": {"request": f"client_secret={SECRET}&password={SECRET}"},
+            },
+            "Body": {"Fault": {"Reason": {"Text": f"bad login {SECRET}"}}},
+        }
+    )
+    server.inject(
+        Fault(
+            kind="status",
+            status=500,
+            operation=operation,
+            body=echo,
+            content_type="application/json",
+        )
+    )
+    try:
+        with pytest.raises(errors.MailadminError) as caught:
+            await provider.set_plan(mailbox, "sync")
+    finally:
+        await provider.aclose()
+    error = caught.value
+    shown = json.dumps(error.debug, default=str)
+    assert error.debug, "the debug detail is kept"
+    for text in (str(error), repr(error), shown, caplog.text):
+        assert SECRET not in text
