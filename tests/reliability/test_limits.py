@@ -165,7 +165,8 @@ async def test_a_server_dripping_one_byte_at_a_time_stops_at_the_deadline(loopba
         transport = Transport(url, name="drip", backend=backend, timeout=1.0, deadline=1.5)
         started = time.perf_counter()
         with pytest.raises(errors.Unavailable, match="deadline of 1.5 s") as caught:
-            await transport.request("GET", "/", write=False)
+            # The test's own bound: without a working deadline this fails in 10 s, not hangs.
+            await asyncio.wait_for(transport.request("GET", "/", write=False), 10)
         elapsed = time.perf_counter() - started
         await transport.aclose()
     print(f"\nslow drip ({backend}): one byte every 0.2 s, refused after {elapsed:.2f} s")
@@ -186,7 +187,7 @@ async def test_the_deadline_covers_retries_and_their_waits(loopback):
         transport = Transport(url, name="busy", retries=10, deadline=2.5)
         started = time.perf_counter()
         with pytest.raises(errors.Unavailable, match="deadline"):
-            await transport.request("GET", "/", write=False)
+            await asyncio.wait_for(transport.request("GET", "/", write=False), 10)
         elapsed = time.perf_counter() - started
         await transport.aclose()
     print(f"\nretries under a deadline: {calls} attempts in {elapsed:.2f} s (deadline 2.5 s)")
