@@ -137,7 +137,7 @@ async def test_a_late_write_is_verified_before_a_newer_change_is_sent(
         '{"plan":"standard","quota_mb":null}',
         '{"plan":"premium","quota_mb":null}',
     ]
-    plan = [m for m in memory.snapshot()["tenants"]["example.com"]["mailboxes"]][0]
+    plan = memory.snapshot()["tenants"]["example.com"]["mailboxes"][0]
     assert (plan["address"], plan["plan"]) == ("anna@example.com", "premium")
     assert (late.outcome, latest.outcome, latest.before) == ("changed", "changed", "sync")
     assert "answer was lost" in late.note
