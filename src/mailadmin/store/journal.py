@@ -316,10 +316,12 @@ class Journal:
         elif isinstance(error, OutcomeUnknown):
             values["outcome"] = "unknown"
         else:
-            values["outcome"] = "failed"
             verified = error.debug.get("verified")
             if isinstance(verified, dict):
+                values["outcome"] = "failed"  # read back: nothing applied
                 values["state_after"] = _dump(verified.get("state"))
+            else:
+                values["outcome"] = "unknown" if _maybe_applied(error) else "failed"
         values |= _resumed(resumed)
         return self._update(call_id, values)
 
@@ -539,6 +541,17 @@ def _entry(r: Any) -> JournalEntry:
         resumed=_aware(r["resumed"]) if r["resumed"] is not None else None,
         resumed_from=r["resumed_from"],
     )
+
+
+def _maybe_applied(error: MailadminError) -> bool:
+    """True when an unverified error leaves open whether the platform applied the write:
+    no answer, a server fault or an answer that could not be read. A refusal the platform
+    stated (not found, conflict, credentials, rate limit, policy) applied nothing."""
+    from mailadmin.contract import errors
+
+    if isinstance(error, errors.Unavailable | errors.ProtocolError):
+        return not isinstance(error, errors.RateLimited)
+    return type(error) is errors.ProviderError
 
 
 def _aware(value: datetime) -> datetime:
