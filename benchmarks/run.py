@@ -1,24 +1,19 @@
-"""Client cost of one provider call through the core, per HTTP transport.
+"""The performance figures of issue 15, measured in one run.
 
-    python benchmarks/run.py [--calls N] [--concurrency 32] [--runs 3] [--transports ...]
+    python benchmarks/run.py [--quick] [--json]
 
-Against a mock server on loopback in another process (uvicorn), for each HTTP transport
-("httpx", "aiohttp") and two paths:
+Servers run on loopback in subprocesses, so their CPU is not the client's:
 
-* ``core``: a provider's public ``count_mailboxes`` going Provider -> Transport -> httpx ->
-  HTTP transport, parsed into a ``MailboxCount``;
-* ``bare``: the same GET and JSON decoding on a bare ``httpx.AsyncClient``, for comparison;
+* a **fixed-answer server** (defined here, a small asyncio HTTP/1.1 server) answers every
+  request with the answer the real mock gave to a request of the same kind (method, path
+  and SOAP operation), recorded in process first. Bulk, peer, overhead and count figures
+  use it, so the mock is not what they measure;
+* the plugin's **mock** at 10,000 mailboxes, for ``mock_rps``.
 
-it measures client CPU per call (``time.process_time`` over ``--calls`` sequential calls;
-the server's CPU is in the other process and not counted) and throughput (``--calls``
-calls spread over ``--concurrency`` concurrent workers, calls per second of wall time,
-with the client CPU per call of that run). The two paths run in alternating blocks of
-calls on the same event loop, so both see the same machine conditions.
-
-``--target reference`` (the default when installed) measures the reference provider
-``memory`` (``mailadmin.reference``) against its mock served by ``mailadmin.mock.serve``;
-``--target minimal`` measures ``BenchProvider``, defined here, calling one JSON endpoint of
-a small ASGI app (``--serve`` runs that app). The script starts the server itself."""
+Every figure is a median over interleaved repeats (the two sides of a ratio alternate
+round by round) and every comparison is a ratio of two figures of this run. ``--quick``
+uses fewer items and repeats (the items are printed beside each figure).
+"""
 
 from __future__ import annotations
 
@@ -27,182 +22,174 @@ import asyncio
 import json
 import os
 import platform
-import socket
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mailadmin.contract import errors
-from mailadmin.contract.models import (
-    AddonRef,
-    ChangeResult,
-    ConnectionStatus,
-    Licence,
-    MailboxCount,
-    MailboxKind,
-    MailboxRef,
-    NativePlan,
-    TenantRef,
-)
-from mailadmin.contract.provider import Provider
-from mailadmin.wire.transport import Backend, raise_for_status
-
-TRANSPORTS: tuple[Backend, ...] = ("httpx", "aiohttp")
-WARM_UP = 50
-_BLOCK = 100  # calls per timed block; the paths alternate block by block
-_START_TIMEOUT = 20.0
-
-_SERVE_MEMORY = "from mailadmin.mock.serve import serve_forever; serve_forever('memory')"
+HERE = Path(__file__).resolve()
+PASS = (sys.executable, "-c", "pass")
+_START_TIMEOUT = 60.0
+#: The plan every peer and bare replay writes, and the one mailadmin writes: always apart,
+#: so every mailadmin item is a real change whatever ran before it.
+PEER_PLAN, OURS_PLAN = "mail", "sync"
 
 
-@dataclass(frozen=True)
-class Target:
-    """What is measured: a provider, the mock it talks to, and the bare equivalent call.
+@dataclass
+class Sizes:
+    """How much work each figure does."""
 
-    ``server``: the command that serves the mock on loopback and prints ``listening on
-    URL``; ``bare_path``: the GET a bare client sends for one ``count_mailboxes``;
-    ``bare_auth``: its basic-auth pair, if any.
-    """
-
-    name: str
-    description: str
-    server: tuple[str, ...]
-    provider: Callable[[dict[str, Any]], Provider]
-    bare_path: str
-    bare_auth: tuple[str, str] | None
+    peer_items: int
+    bulk_items: int
+    sequential_items: int
+    count_small: int
+    count_big: int
+    rounds: int
+    overhead_calls: int
+    journal_items: int
+    concurrency: int = 16
 
 
-def _targets() -> dict[str, Target]:
-    targets = {
-        "minimal": Target(
-            name="minimal",
-            description="BenchProvider (defined here): one GET of a small ASGI app",
-            server=(sys.executable, __file__, "--serve"),
-            provider=lambda settings: BenchProvider(settings),
-            bare_path="/tenants/example.com/count",
-            bare_auth=None,
-        )
-    }
-    try:
-        from mailadmin.reference.provider import MemoryProvider
-    except ImportError:  # the reference provider is not part of this checkout
-        return targets
-    targets["reference"] = Target(
-        name="reference",
-        description="the reference provider 'memory' against its mock (mailadmin.mock.serve)",
-        server=(sys.executable, "-c", _SERVE_MEMORY),
-        provider=lambda settings: MemoryProvider(settings),
-        bare_path="/api/tenants/example.com/mailboxes",
-        bare_auth=("admin", "secret"),
-    )
-    return targets
+QUICK = Sizes(200, 1_000, 100, 500, 5_000, 3, 40, 300)
+FULL = Sizes(1_000, 10_000, 500, 10_000, 100_000, 5, 100, 2_000)
 
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# -- OX: configuration, seed and the peer's call -----------------------------------------------
+
+OX_PLANS = {"mail": "pim", "sync": "pim_mobility", "collaborate": "groupware_premium"}
 
 
-# -- the provider under test -----------------------------------------------------------------
-
-
-class BenchProvider(Provider):
-    """The smallest real provider: ``count_mailboxes`` is one GET and one JSON answer."""
-
-    name = "bench"
-    platform = "Benchmark"
-
-    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
-        response = await self.http.request(
-            "GET", f"/tenants/{tenant.key}/count", write=False, operation="count_mailboxes"
-        )
-        raise_for_status(response, provider=self.instance)
-        body = response.json()
-        return MailboxCount(
-            tenant=tenant.name,
-            by_kind={MailboxKind(kind): n for kind, n in body["by_kind"].items()},
-            by_plan=body["by_plan"],
-        )
-
-    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
-        raise errors.UnsupportedOperation("set_plan", self.instance)
-
-    async def _apply_addon(
-        self, tenant: TenantRef, addon: AddonRef, quantity: int
-    ) -> ChangeResult[int]:
-        raise errors.UnsupportedOperation("apply_addon", self.instance)
-
-    async def _get_licence(self) -> Licence:
-        raise errors.UnsupportedOperation("get_licence", self.instance)
-
-    async def _test_connection(self) -> ConnectionStatus:
-        return ConnectionStatus(ok=True, platform=self.platform)
-
-    async def _list_plans(self) -> list[NativePlan]:
-        return []
-
-
-# -- the mock server (runs in a subprocess) --------------------------------------------------
-
-_COUNT = json.dumps(
-    {"by_kind": {"user": 42, "shared": 3, "room": 2, "equipment": 1}, "by_plan": {"sync": 42}}
-).encode()
-
-
-async def _app(scope: Scope, receive: Receive, send: Send) -> None:
-    """A JSON endpoint answering every ``GET /tenants/<name>/count`` with fixed counts."""
-    if scope["type"] != "http":
-        return
-    found = scope["method"] == "GET" and scope["path"].endswith("/count")
-    body = _COUNT if found else b'{"error": "not found"}'
-    await send(
+def ox_seed(n: int) -> dict[str, Any]:
+    """Context 1 (example.com) with ``n`` users ``u0..`` on the Mail combination."""
+    users = [
         {
-            "type": "http.response.start",
-            "status": 200 if found else 404,
-            "headers": [(b"content-type", b"application/json")],
+            "id": 10 + i,
+            "name": f"u{i}",
+            "display_name": f"User {i}",
+            "given_name": "User",
+            "sur_name": str(i),
+            "primaryEmail": f"u{i}@example.com",
+            "email1": f"u{i}@example.com",
+            "access_combination": "pim",
         }
-    )
-    await send({"type": "http.response.body", "body": body})
+        for i in range(n)
+    ]
+    return {"contexts": [{"id": 1, "name": "example.com", "maxQuota": 10**9, "users": users}]}
 
 
-def _serve() -> None:
-    import uvicorn
+def ox_config(url: str, journal: str | None) -> dict[str, Any]:
+    """An orchestrator configuration: one OX instance (context admin), example.com."""
+    return {
+        "journal": {"url": journal},
+        "plans": {name: {} for name in OX_PLANS},
+        "instances": {
+            "ox": {
+                "provider": "ox",
+                "endpoint": url,
+                "mode": "context_admin",
+                "credentials": {"username": "oxadmin", "secret": "secret"},
+                "plans": {p: {"access_combination": c} for p, c in OX_PLANS.items()},
+            }
+        },
+        "tenants": {
+            "example.com": {"instance": "ox", "native_id": "1", "domains": ["example.com"]}
+        },
+    }
 
-    # IPPROTO_TCP, not the default 0: asyncio switches Nagle's algorithm off only for
-    # sockets that say they are TCP, and uvicorn writes a response's head and body apart,
-    # so with Nagle on every answer waits for the client's delayed ACK (about 40 ms).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)  # connections made before uvicorn runs wait in the backlog
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        _app, log_level="warning", access_log=False, lifespan="off", backlog=1024
-    )
-    server = uvicorn.Server(config)
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
-    server.run(sockets=[sock])
+
+# -- the fixed-answer server ---------------------------------------------------------------------
+
+_OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)")
+
+
+def answer_key(method: str, target: str, body: bytes) -> str:
+    """What the fixed-answer server looks an answer up by: method, path, SOAP operation."""
+    path = target if method == "GET" else target.split("?", 1)[0]
+    found = _OPERATION.search(body[:4096])
+    return f"{method} {path} {found.group(1).decode() if found else ''}"
+
+
+class _FixedProtocol(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive; each request answered from the table, or 404."""
+
+    def __init__(self, table: dict[str, bytes]) -> None:
+        self.table = table
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end].decode("latin-1").split("\r\n")
+            length = 0
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
+            method, target = head[0].split(" ")[:2]
+            answer = self.table.get(answer_key(method, target, body))
+            assert self.transport is not None
+            self.transport.write(answer or b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+
+
+def _serve_fixed(table_file: str) -> None:
+    raw = json.loads(Path(table_file).read_text())
+    table = {}
+    for key, (status, content_type, body) in raw.items():
+        data = body.encode("utf-8")
+        table[key] = (
+            f"HTTP/1.1 {status} OK\r\ncontent-type: {content_type}\r\n"
+            f"content-length: {len(data)}\r\n\r\n"
+        ).encode() + data
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: _FixedProtocol(table), "127.0.0.1", 0, backlog=1024
+        )
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on http://127.0.0.1:{port}", flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def _serve_mock(name: str, n: int) -> None:
+    from mailadmin.mock.serve import serve_forever
+
+    serve_forever(name, seed=ox_seed(n))
 
 
 @contextmanager
-def _server_process(command: tuple[str, ...]) -> Iterator[str]:
+def server_process(*args: str) -> Iterator[str]:
+    """Run ``run.py <args>`` (a server) and yield the URL it announces."""
     process = subprocess.Popen(
-        list(command),
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, str(HERE), *args], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
-        deadline = time.monotonic() + _START_TIMEOUT
         line = process.stdout.readline().strip()
-        if not line.startswith("listening on ") or time.monotonic() > deadline:
-            raise SystemExit(f"the mock server did not start: {line!r}")
+        if not line.startswith("listening on "):
+            raise SystemExit(f"server {args} did not start: {line!r}")
         yield line.removeprefix("listening on ")
     finally:
         process.terminate()
@@ -212,196 +199,512 @@ def _server_process(command: tuple[str, ...]) -> Iterator[str]:
             process.kill()
 
 
-# -- measuring -------------------------------------------------------------------------------
+# -- recording what the client sends -------------------------------------------------------------
 
 
 @dataclass
-class Figures:
-    """What one path over one transport measured (times in microseconds per call)."""
+class Sent:
+    """One request as sent, and the answer it got."""
 
+    method: str
     path: str
-    transport: str
-    cpu_us_sequential: float
-    wall_us_sequential: float
-    calls_per_s: float
-    cpu_us_concurrent: float
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+    content_type: str = ""
+    answer: bytes = b""
 
 
-Call = Callable[[], Awaitable[object]]
+def recorder(inner: Any, log: list[Sent]) -> Any:
+    """An httpx transport that keeps every request and answer passing through ``inner``."""
+    import httpx
+
+    class Recorder(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            body = await request.aread()
+            response = await inner.handle_async_request(request)
+            answer = await response.aread()
+            target = request.url.raw_path.decode()
+            skip = {"host", "content-length", "connection", "accept-encoding", "user-agent"}
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+            log.append(
+                Sent(
+                    request.method,
+                    target,
+                    headers,
+                    body,
+                    response.status_code,
+                    response.headers.get("content-type", ""),
+                    answer,
+                )
+            )
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=answer, request=request
+            )
+
+        async def aclose(self) -> None:
+            await inner.aclose()
+
+    return Recorder()
+
+
+async def record_ox(count_sizes: tuple[int, ...]) -> tuple[list[Sent], dict[int, dict[str, Any]]]:
+    """One set_plan and one count against the in-process OX mock, recorded.
+
+    Returns the set_plan exchange (for bare replays) and, per count size, the fixed-answer
+    table (the listAll answer holding that many users).
+    """
+    from mailadmin_ox.mock.platform import OXMock
+
+    from mailadmin import Orchestrator
+    from mailadmin.mock import MockServer
+
+    server = MockServer(OXMock, seed=ox_seed(3))
+    exchange: list[Sent] = []
+    counted: list[Sent] = []
+    config = ox_config(OXMock.base_url, None)
+    for log, work in ((exchange, "set_plan"), (counted, "count")):
+        http = {"ox": recorder(server.transport(), log)}
+        async with Orchestrator.from_dict(config, journal=False, http=http) as orch:
+            if work == "set_plan":
+                await orch.set_plan("u0@example.com", OURS_PLAN)
+            else:
+                await orch.count_mailboxes("example.com")
+    base = {answer_key(s.method, s.path, s.body): s for s in [*counted, *exchange]}
+    tables = {}
+    for n in count_sizes:
+        big = MockServer(OXMock, seed=ox_seed(n))
+        table = {k: [s.status, s.content_type, s.answer.decode()] for k, s in base.items()}
+        listed = next(s for s in counted if b"listAll" in s.body)
+        import httpx
+
+        async with httpx.AsyncClient(transport=big.transport(), base_url=OXMock.base_url) as c:
+            r = await c.post(listed.path, content=listed.body, headers=listed.headers)
+        table[answer_key(listed.method, listed.path, listed.body)] = [
+            r.status_code,
+            r.headers["content-type"],
+            r.text,
+        ]
+        tables[n] = table
+    return exchange, tables
+
+
+def exchanges_for(template: list[Sent], n: int) -> list[list[Sent]]:
+    """The recorded set_plan exchange of ``u0`` rewritten for ``u0..u<n-1>``."""
+    out = []
+    for i in range(n):
+        name = f">u{i}<".encode()
+        out.append(
+            [Sent(s.method, s.path, s.headers, s.body.replace(b">u0<", name)) for s in template]
+        )
+    return out
+
+
+# -- measuring helpers ---------------------------------------------------------------------------
 
 
 @dataclass
-class _Tally:
-    calls: int = 0
-    cpu: float = 0.0
+class Clock:
+    """Wall and CPU time of one block."""
+
     wall: float = 0.0
-
-    async def timed(self, n: int, work: Awaitable[object]) -> None:
-        cpu, wall = time.process_time(), time.perf_counter()
-        await work
-        self.cpu += time.process_time() - cpu
-        self.wall += time.perf_counter() - wall
-        self.calls += n
+    cpu: float = 0.0
 
 
-async def _compare(paths: dict[str, Call], calls: int, concurrency: int) -> dict[str, _Tally]:
-    """Time every path in alternating blocks, so all see the same machine conditions.
-
-    Returns, per path, the sequential and the concurrent tallies (keys ``path`` and
-    ``path@``).
-    """
-    for call in paths.values():
-        for _ in range(WARM_UP):
-            await call()
-        # Open the whole pool first so the concurrent blocks measure steady state.
-        await asyncio.gather(*(call() for _ in range(concurrency)))
-
-    tallies = {key: _Tally() for name in paths for key in (name, f"{name}@")}
-    sequential_block = min(calls, _BLOCK)
-    concurrent_block = min(calls, max(_BLOCK, 4 * concurrency))
-
-    async def in_sequence(call: Call, n: int) -> None:
-        for _ in range(n):
-            await call()
-
-    async def at_once(call: Call, n: int) -> None:
-        share = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
-        await asyncio.gather(*(in_sequence(call, k) for k in share if k))
-
-    names = list(paths)
-    for block, done in enumerate(range(0, calls, sequential_block)):
-        n = min(sequential_block, calls - done)
-        for name in names if block % 2 == 0 else names[::-1]:
-            await tallies[name].timed(n, in_sequence(paths[name], n))
-    for block, done in enumerate(range(0, calls, concurrent_block)):
-        n = min(concurrent_block, calls - done)
-        for name in names if block % 2 == 0 else names[::-1]:
-            await tallies[f"{name}@"].timed(n, at_once(paths[name], n))
-    return tallies
+async def timed(work: Awaitable[object]) -> Clock:
+    cpu, wall = time.process_time(), time.perf_counter()
+    await work
+    return Clock(time.perf_counter() - wall, time.process_time() - cpu)
 
 
-async def _measure(
-    target: Target, url: str, transport: Backend, calls: int, concurrency: int
-) -> list[Figures]:
-    """Both paths over one HTTP transport.
+def timed_sync(work: Callable[[], object]) -> Clock:
+    cpu, wall = time.process_time(), time.perf_counter()
+    work()
+    return Clock(time.perf_counter() - wall, time.process_time() - cpu)
 
-    ``core``: a provider's public method, Provider -> Transport -> httpx -> HTTP transport.
-    ``bare``: the same GET and JSON decoding on a bare httpx.AsyncClient over the same kind
-    of HTTP transport, to show what the core adds.
-    """
-    import httpx
-    from httpx_aiohttp import AiohttpTransport
 
-    provider = target.provider(
-        {"endpoint": url, "transport": transport, "max_connections": concurrency}
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def worker_pool(
+    items: list[Any], concurrency: int, one: Callable[[Any], Awaitable[None]]
+) -> None:
+    """``concurrency`` workers pulling from one iterator (what the bare sides use)."""
+    source = iter(items)
+
+    async def worker() -> None:
+        for item in source:
+            await one(item)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+class Bare:
+    """A bare aiohttp session replaying recorded exchanges."""
+
+    def __init__(self, url: str, concurrency: int) -> None:
+        import aiohttp
+
+        self.url = url
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency, ssl=False)
+        )
+
+    async def exchange(self, requests: list[Sent]) -> None:
+        for s in requests:
+            async with self.session.request(
+                s.method, self.url + s.path, data=s.body, headers=s.headers
+            ) as response:
+                await response.read()
+                if response.status >= 400:
+                    raise RuntimeError(f"bare replay got {response.status}")
+
+    async def run(self, exchanges: list[list[Sent]], concurrency: int) -> None:
+        await worker_pool(exchanges, concurrency, self.exchange)
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+# -- the figures ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """Figures by name, with a note each."""
+
+    figures: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, value: float, note: str = "") -> None:
+        self.figures[name] = value
+        self.notes[name] = note
+        print(f"  {name:<40}{value:>12.3f}  {note}", file=sys.stderr, flush=True)
+
+
+TARGETS = {
+    "peer_ratio.ox_zeep": "<= 0.25",
+    "peer_ratio.zextras_python_zimbra": "<= 0.5",
+    "bulk_ratio_to_limit.ox": ">= 0.6",
+    "bulk_speedup.ox": ">= 8",
+    "overhead_ratio.ox": "<= 1.15",
+    "count_memory_growth_mb.ox": "<= 10",
+    "count_time_ratio.ox": "<= 11",
+    "import_ms": "(ratio reported)",
+    "cli_help_ms": "<= 4x",
+    "first_call_ms": "<= 2x",
+    "mock_rps.ox": ">= 2000",
+}
+
+
+def process_ms(command: tuple[str, ...], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    return (time.perf_counter() - start) * 1000
+
+
+def startup_figures(report: Report, rounds: int) -> None:
+    """import_ms and cli_help_ms, each against ``python -c pass``, interleaved."""
+    cli = str(Path(sys.executable).parent / "mailadmin")
+    runs: dict[str, list[float]] = {"pass": [], "import": [], "help": []}
+    commands = {
+        "pass": PASS,
+        "import": (sys.executable, "-c", "import mailadmin"),
+        "help": (cli, "--help"),
+    }
+    for command in commands.values():
+        process_ms(command)  # warm the file cache
+    for _ in range(max(5, rounds * 3)):
+        for name, command in commands.items():
+            runs[name].append(process_ms(command))
+    base = median(runs["pass"])
+    for name, label in (("import", "import_ms"), ("help", "cli_help_ms")):
+        ms = median(runs[name])
+        report.add(label, ms, f"{ms / base:.1f}x python -c pass ({base:.0f} ms)")
+        report.figures[f"{label}_ratio"] = ms / base
+
+
+async def first_call(report: Report, url: str, exchange: list[Sent], rounds: int) -> None:
+    """A new Orchestrator's first set_plan vs a new aiohttp session's same exchange."""
+    from mailadmin import Orchestrator
+
+    ours, bare = [], []
+    for _ in range(max(5, rounds * 3)):
+        start = time.perf_counter()
+        async with Orchestrator.from_dict(ox_config(url, None), journal=False) as orch:
+            await orch.set_plan("u0@example.com", OURS_PLAN)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        session = Bare(url, 1)
+        await session.exchange(exchanges_for(exchange, 1)[0])
+        await session.aclose()
+        bare.append(time.perf_counter() - start)
+    o, b = median(ours) * 1000, median(bare) * 1000
+    report.add("first_call_ms", o, f"{o / b:.2f}x a new bare aiohttp session ({b:.1f} ms)")
+    report.figures["first_call_ms_ratio"] = o / b
+
+
+async def ox_figures(
+    report: Report, sizes: Sizes, fixed: str, exchange: list[Sent], tmp: Path
+) -> None:
+    """Peer, bulk, speed-up and overhead figures for OX, against the fixed-answer server."""
+    import zeep
+
+    from mailadmin import Orchestrator
+
+    conc = sizes.concurrency
+    journal_url = f"sqlite:///{tmp}/journal.sqlite"
+
+    def changes(n: int) -> list[tuple[str, str]]:
+        return [(f"u{i}@example.com", OURS_PLAN) for i in range(n)]
+
+    async def ours(n: int, concurrency: int, journal: bool = True) -> Clock:
+        config = ox_config(fixed, journal_url if journal else None)
+        async with Orchestrator.from_dict(config) as orch:
+            await orch.set_plan("u0@example.com", OURS_PLAN)  # connections and first use
+            clock = await timed(orch.set_plans(changes(n), concurrency=concurrency))
+        return clock
+
+    # peer: zeep's WSDL from the real service description, its address the fixed server
+    with server_process("--serve-mock", "ox", "3") as mock:
+        client = zeep.Client(f"{mock}/webservices/OXUserService?wsdl")
+        binding = next(iter(client.wsdl.bindings))
+        service = client.create_service(binding, f"{fixed}/webservices/OXUserService")
+    auth, ctx = {"login": "oxadmin", "password": "secret"}, {"id": 1}
+
+    def zeep_loop(n: int) -> None:
+        for i in range(n):
+            service.changeByModuleAccessName(
+                ctx=ctx,
+                user={"name": f"u{i}"},
+                access_combination_name=OX_PLANS[PEER_PLAN],
+                auth=auth,
+            )
+
+    peer: dict[str, list[Clock]] = {"ours": [], "zeep": [], "ours_off": []}
+    for r in range(sizes.rounds):
+        order = ["ours", "zeep", "ours_off"] if r % 2 == 0 else ["ours_off", "zeep", "ours"]
+        for side in order:
+            if side == "zeep":
+                peer[side].append(timed_sync(lambda: zeep_loop(sizes.peer_items)))
+            else:
+                peer[side].append(await ours(sizes.peer_items, conc, side == "ours"))
+    n = sizes.peer_items
+    w = {k: median([c.wall for c in v]) for k, v in peer.items()}
+    cpu = {k: median([c.cpu for c in v]) / n * 1e6 for k, v in peer.items()}
+    report.add(
+        "peer_ratio.ox_zeep",
+        w["ours"] / w["zeep"],
+        f"{n} items, concurrency {conc}; CPU/item {cpu['ours']:.0f} us ours, {cpu['zeep']:.0f} us zeep; "
+        f"journal off {w['ours_off'] / w['zeep']:.2f}",
     )
+    report.figures["peer_ratio.ox_zeep.journal_off"] = w["ours_off"] / w["zeep"]
+
+    # bulk vs bare aiohttp at the same concurrency, and vs sequential
+    bare = Bare(fixed, conc)
+    items = exchanges_for(exchange, sizes.bulk_items)
+    bulk: dict[str, list[Clock]] = {"ours": [], "bare": [], "ours_off": [], "seq": []}
+    for r in range(sizes.rounds):
+        order = ["ours", "bare", "ours_off", "seq"]
+        for side in order if r % 2 == 0 else order[::-1]:
+            if side == "bare":
+                bulk[side].append(await timed(bare.run(items, conc)))
+            elif side == "seq":
+                bulk[side].append(await ours(sizes.sequential_items, 1))
+            else:
+                bulk[side].append(await ours(sizes.bulk_items, conc, side == "ours"))
+    await bare.aclose()
+    per = {k: median([c.wall for c in v]) for k, v in bulk.items()}
+    per["seq"] = per["seq"] / sizes.sequential_items * sizes.bulk_items
+    report.add(
+        "bulk_ratio_to_limit.ox",
+        per["bare"] / per["ours"],
+        f"{sizes.bulk_items} items @{conc}: {sizes.bulk_items / per['ours']:.0f}/s ours, "
+        f"{sizes.bulk_items / per['bare']:.0f}/s bare; journal off {per['bare'] / per['ours_off']:.2f}",
+    )
+    report.figures["bulk_ratio_to_limit.ox.journal_off"] = per["bare"] / per["ours_off"]
+    report.add(
+        "bulk_speedup.ox",
+        per["seq"] / per["ours"],
+        f"vs set_plans(concurrency=1) over {sizes.sequential_items} items",
+    )
+
+    # one set_plan through a warm orchestrator vs the same exchange on a warm bare session
+    bare = Bare(fixed, 1)
+    one = exchanges_for(exchange, 1)[0]
+    async with Orchestrator.from_dict(ox_config(fixed, journal_url)) as orch:
+        await orch.set_plan("u0@example.com", OURS_PLAN)
+        await bare.exchange(one)
+        sides: dict[str, list[float]] = {"ours": [], "bare": []}
+        for r in range(sizes.overhead_calls):
+            for side in ("ours", "bare") if r % 2 == 0 else ("bare", "ours"):
+                start = time.perf_counter()
+                if side == "ours":
+                    await orch.set_plan("u0@example.com", OURS_PLAN)
+                else:
+                    await bare.exchange(one)
+                sides[side].append(time.perf_counter() - start)
+    await bare.aclose()
+    o, b = median(sides["ours"]), median(sides["bare"])
+    report.add(
+        "overhead_ratio.ox",
+        o / b,
+        f"{o * 1e6:.0f} us ours (journal on), {b * 1e6:.0f} us bare; {len(one)} requests per set_plan",
+    )
+    report.figures["requests_per_set_plan.ox"] = len(one)
+
+
+async def count_figures(report: Report, sizes: Sizes, urls: dict[int, str]) -> None:
+    """Time and peak memory of count_mailboxes at two sizes (fixed answers)."""
+    from mailadmin import Orchestrator
+
+    async def count(url: str) -> None:
+        async with Orchestrator.from_dict(ox_config(url, None), journal=False) as orch:
+            await orch.count_mailboxes("example.com")
+
+    small, big = sizes.count_small, sizes.count_big
+    times: dict[int, list[float]] = {small: [], big: []}
+    for r in range(max(2, sizes.rounds - 1)):
+        for n in (small, big) if r % 2 == 0 else (big, small):
+            times[n].append((await timed(count(urls[n]))).wall)
+    peaks = {}
+    for n in (small, big):
+        tracemalloc.start()
+        await count(urls[n])
+        peaks[n] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    ratio = median(times[big]) / median(times[small])
+    report.add(
+        "count_memory_growth_mb.ox",
+        peaks[big] - peaks[small],
+        f"traced peak {peaks[small]:.1f} MB at {small}, {peaks[big]:.1f} MB at {big}",
+    )
+    report.add(
+        "count_time_ratio.ox",
+        ratio,
+        f"{median(times[small]):.2f} s at {small}, {median(times[big]):.2f} s at {big} (x{big // small})",
+    )
+
+
+async def mock_rps(report: Report, url: str, exchange: list[Sent], sizes: Sizes) -> None:
+    """Requests per second the OX mock serves at 10,000 users (bare aiohttp client)."""
+    items = exchanges_for(exchange, min(sizes.bulk_items, 10_000))
+    rates = []
+    for _ in range(max(2, sizes.rounds - 1)):
+        bare = Bare(url, sizes.concurrency)
+        clock = await timed(bare.run(items[: len(items) // 2], sizes.concurrency))
+        await bare.aclose()
+        rates.append(len(items) // 2 * len(exchange) / clock.wall)
+    report.add("mock_rps.ox", median(rates), "plan changes (getAccessCombinationName + change)")
+
+
+def journal_rate(report: Report, sizes: Sizes, tmp: Path) -> None:
+    """Writes per second recorded by the journal alone (started + succeeded per item)."""
+    from mailadmin.contract.models import ChangeResult, MailboxRef, Outcome, TenantRef
+    from mailadmin.contract.provider import CallInfo
+    from mailadmin.store.journal import Journal
+
+    urls = {"sqlite": f"sqlite:///{tmp}/journal-alone.sqlite"}
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine("postgresql://postgres@127.0.0.1:5432/test")
+        with engine.connect():
+            pass
+        engine.dispose()
+        urls["postgresql"] = "postgresql://postgres@127.0.0.1:5432/test"
+    except Exception as exc:
+        report.notes["journal_items_per_s.postgresql"] = f"not measured: {type(exc).__name__}"
     tenant = TenantRef(name="example.com")
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    backend: httpx.AsyncBaseTransport = (
-        AiohttpTransport(limits=limits)
-        if transport == "aiohttp"
-        else httpx.AsyncHTTPTransport(limits=limits)
-    )
-    async with provider, httpx.AsyncClient(base_url=url, transport=backend) as client:
-        counted = await provider.count_mailboxes(tenant)
-        assert counted.total > 0, counted  # the call works before it is timed
-        auth = httpx.BasicAuth(*target.bare_auth) if target.bare_auth else None
-
-        async def bare() -> object:
-            response = await client.get(target.bare_path, auth=auth)
-            response.raise_for_status()
-            return response.json()
-
-        tallies = await _compare(
-            {"core": lambda: provider.count_mailboxes(tenant), "bare": bare}, calls, concurrency
+    for name, url in urls.items():
+        journal = Journal(url)
+        rates = []
+        for _ in range(max(2, sizes.rounds - 1)):
+            start = time.perf_counter()
+            for i in range(sizes.journal_items):
+                ref = MailboxRef(tenant=tenant, address=f"u{i}@example.com")
+                call = CallInfo("ox", "ox", "set_plan", {"mailbox": ref, "plan": "sync"})
+                journal.started(call)
+                journal.succeeded(
+                    call,
+                    ChangeResult[str](
+                        operation="set_plan",
+                        subject=ref.address,
+                        outcome=Outcome.CHANGED,
+                        before="mail",
+                        after="sync",
+                    ),
+                )
+            rates.append(sizes.journal_items / (time.perf_counter() - start))
+        journal.close()
+        label = "journal_items_per_s" if name == "sqlite" else f"journal_items_per_s.{name}"
+        report.add(
+            label, median(rates), f"{name}, the journal's default durability, blocking calls"
         )
-    return [
-        Figures(
-            path,
-            transport,
-            tallies[path].cpu / tallies[path].calls * 1e6,
-            tallies[path].wall / tallies[path].calls * 1e6,
-            tallies[f"{path}@"].calls / tallies[f"{path}@"].wall,
-            tallies[f"{path}@"].cpu / tallies[f"{path}@"].calls * 1e6,
-        )
-        for path in ("core", "bare")
-    ]
 
 
-def _report(target: Target, rows: list[list[Figures]], calls: int, concurrency: int) -> None:
+async def client_figures(report: Report, sizes: Sizes, tmp: Path) -> None:
+    exchange, tables = await record_ox((sizes.count_small, sizes.count_big))
+    files = {}
+    for n, table in tables.items():
+        files[n] = tmp / f"fixed-{n}.json"
+        files[n].write_text(json.dumps(table))
+    with (
+        server_process("--serve-fixed", str(files[sizes.count_small])) as fixed,
+        server_process("--serve-fixed", str(files[sizes.count_big])) as fixed_big,
+    ):
+        await first_call(report, fixed, exchange, sizes.rounds)
+        await ox_figures(report, sizes, fixed, exchange, tmp)
+        await count_figures(report, sizes, {sizes.count_small: fixed, sizes.count_big: fixed_big})
+    with server_process("--serve-mock", "ox", "10000") as mock:
+        await mock_rps(report, mock, exchange, sizes)
+
+
+def print_table(report: Report, sizes: Sizes, quick: bool) -> None:
     print(
-        f"python {platform.python_version()} on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs; {calls} calls per measurement, median of {len(rows)} run(s); "
-        f"throughput with {concurrency} concurrent calls\n"
-        f"target: {target.description}\n"
-        "core = Provider.count_mailboxes -> Transport -> httpx.AsyncClient -> HTTP transport\n"
-        f"bare = GET {target.bare_path} + JSON decode on a bare httpx.AsyncClient (no core)\n"
+        f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}; {'--quick' if quick else 'full'}; "
+        f"medians of {sizes.rounds} interleaved rounds\n"
     )
-    header = (
-        f"{'path':<6}{'transport':<10}{'CPU/call seq':>14}{'wall/call seq':>15}"
-        f"{'calls/s @' + str(concurrency):>14}{'CPU/call @' + str(concurrency):>15}"
-    )
-    print(header)
-    print("-" * len(header))
-    fields = ("cpu_us_sequential", "wall_us_sequential", "calls_per_s", "cpu_us_concurrent")
-    for first in rows[0]:
-        runs = [
-            f for row in rows for f in row if (f.path, f.transport) == (first.path, first.transport)
-        ]
-        med = {name: statistics.median(getattr(f, name) for f in runs) for name in fields}
-        print(
-            f"{first.path:<6}{first.transport:<10}{med['cpu_us_sequential']:>11.0f} us"
-            f"{med['wall_us_sequential']:>12.0f} us{med['calls_per_s']:>14.0f}"
-            f"{med['cpu_us_concurrent']:>12.0f} us"
-        )
+    print("| figure | value | target | notes |\n|---|---:|---|---|")
+    for name, value in report.figures.items():
+        if name in report.notes:
+            print(f"| {name} | {value:.3f} | {TARGETS.get(name, '')} | {report.notes[name]} |")
+    for name, note in report.notes.items():
+        if name not in report.figures:
+            print(f"| {name} | - | {TARGETS.get(name, '')} | {note} |")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the options, start the mock server, measure each transport, print figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=600, help="calls per measurement")
-    parser.add_argument("--concurrency", type=int, default=32, help="concurrent calls")
-    parser.add_argument("--runs", type=int, default=3, help="repeat; report the median")
-    parser.add_argument(
-        "--transports", default=",".join(TRANSPORTS), help="comma-separated transports"
-    )
-    targets = _targets()
-    parser.add_argument(
-        "--target",
-        choices=sorted(targets),
-        default="reference" if "reference" in targets else "minimal",
-        help="the provider to call (default: the reference provider when installed)",
-    )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="fewer items; under two minutes")
+    parser.add_argument("--json", action="store_true", help="one JSON object of the figures")
+    parser.add_argument("--serve-fixed", metavar="TABLE", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-mock", nargs=2, metavar=("NAME", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--only", default="", help="comma-separated groups: startup,client,journal")
     args = parser.parse_args(argv)
-    if args.serve:
-        _serve()
+    if args.serve_fixed:
+        _serve_fixed(args.serve_fixed)
         return
-    target = targets[args.target]
-    names = {t.strip() for t in args.transports.split(",") if t.strip()}
-    transports = [t for t in TRANSPORTS if t in names]
-    if names - set(transports) or args.calls < 1 or args.concurrency < 1 or args.runs < 1:
-        parser.error(f"transports are {', '.join(TRANSPORTS)}; numbers must be 1 or more")
-
-    rows: list[list[Figures]] = []
-    with _server_process(target.server) as url:
-        for run in range(args.runs):
-            # Alternate the order so neither transport always runs on a warmer machine.
-            order = transports if run % 2 == 0 else transports[::-1]
-            figures = {
-                t: asyncio.run(_measure(target, url, t, args.calls, args.concurrency))
-                for t in order
-            }
-            rows.append(
-                [
-                    f
-                    for path in ("core", "bare")
-                    for t in transports
-                    for f in figures[t]
-                    if f.path == path
-                ]
-            )
-    _report(target, rows, args.calls, args.concurrency)
+    if args.serve_mock:
+        _serve_mock(args.serve_mock[0], int(args.serve_mock[1]))
+        return
+    sizes = QUICK if args.quick else FULL
+    groups = set(filter(None, args.only.split(","))) or {"startup", "client", "journal"}
+    report = Report()
+    report.notes["peer_ratio.zextras_python_zimbra"] = "not measured yet"
+    with tempfile.TemporaryDirectory() as tmp:
+        if "startup" in groups:
+            startup_figures(report, sizes.rounds)
+        if "client" in groups:
+            asyncio.run(client_figures(report, sizes, Path(tmp)))
+        if "journal" in groups:
+            journal_rate(report, sizes, Path(tmp))
+    if args.json:
+        print(json.dumps(report.figures, indent=2))
+    else:
+        print_table(report, sizes, args.quick)
 
 
 if __name__ == "__main__":
