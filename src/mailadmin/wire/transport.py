@@ -41,6 +41,8 @@ from mailadmin.wire.responses import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
     from httpx_aiohttp import AiohttpTransport
     from tenacity import RetryCallState
@@ -373,9 +375,9 @@ class Transport:
             max_connections=self.max_connections, max_keepalive_connections=self.max_connections
         )
         if backend == "httpx":
-            return httpx.AsyncHTTPTransport(verify=self.verify, limits=limits)
+            return httpx.AsyncHTTPTransport(verify=_tls_context(self.verify), limits=limits)
         if backend == "aiohttp":
-            return _aiohttp_transport()(verify=self.verify, limits=limits)
+            return _aiohttp_transport()(verify=_tls_context(self.verify), limits=limits)
         if isinstance(backend, httpx.AsyncBaseTransport):
             return backend
         handler = getattr(backend, "async_handler", None)
@@ -590,6 +592,15 @@ class Transport:
 
 
 # -- private ---------------------------------------------------------------------------------
+
+
+@cache
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process and setting: loading the CA bundle costs about 25 ms,
+    which every new transport (every new Orchestrator) paid again before."""
+    import httpx
+
+    return httpx.create_ssl_context(verify=verify)
 
 
 @cache
