@@ -105,16 +105,96 @@ def ox_config(url: str, journal: str | None) -> dict[str, Any]:
     }
 
 
+def zextras_seed(n: int) -> dict[str, Any]:
+    """``n`` accounts ``u0@example.com..`` on the Mail COS."""
+    from mailadmin_zextras.mock.platform import ZextrasMock
+
+    from mailadmin.mock import MockServer
+
+    mail = MockServer(ZextrasMock).state.cos_by("name", "mail").id  # type: ignore[attr-defined]
+    classes = ["inetOrgPerson", "zimbraAccount", "amavisAccount"]
+    return {
+        "accounts": [
+            {
+                "name": f"u{i}@example.com",
+                "attrs": {
+                    "zimbraMailDeliveryAddress": f"u{i}@example.com",
+                    "objectClass": classes,
+                    "zimbraCOSId": mail,
+                    "displayName": f"User {i}",
+                },
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def zextras_config(url: str, journal: str | None) -> dict[str, Any]:
+    """One Zextras instance (the mock's admin), example.com."""
+    return {
+        "journal": {"url": journal},
+        "plans": {name: {} for name in OX_PLANS},
+        "instances": {
+            "zextras": {
+                "provider": "zextras",
+                "endpoint": url,
+                "credentials": {"username": "admin@example.com", "secret": "secret"},
+                "plans": {p: {"cos": p} for p in OX_PLANS},
+            }
+        },
+        "tenants": {"example.com": {"instance": "zextras", "domains": ["example.com"]}},
+    }
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A provider measured here: its mock's seed and an orchestrator configuration.
+
+    ``listing``: a marker of the count request whose answer grows with the mailboxes
+    (count figures are measured where there is one); ``ids``: the id the mock gave
+    mailbox ``u<i>`` where requests name it by id (random per mock instance).
+    """
+
+    name: str
+    seed: Callable[[int], dict[str, Any]]
+    config: Callable[[str, str | None], dict[str, Any]]
+    listing: bytes | None = None
+    ids: Callable[[Any, int], str] | None = None
+
+
+PLATFORMS = {
+    "ox": Platform("ox", ox_seed, ox_config, b"listAll"),
+    "zextras": Platform(
+        "zextras",
+        zextras_seed,
+        zextras_config,
+        ids=lambda server, i: server.state.account_by_name(f"u{i}@example.com").id,
+    ),
+}
+
+
 # -- the fixed-answer server ---------------------------------------------------------------------
 
-_OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)")
+_OPERATION = re.compile(
+    rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)"  # SOAP in XML
+    rb'|"Body"\s*:\s*\{\s*"([\w.-]+)"'  # SOAP in JSON (Zimbra)
+)
+
+
+_NAMED = re.compile(rb'"by"\s*:\s*"name"\s*,\s*"_content"\s*:\s*"([^"@]+)"')
 
 
 def answer_key(method: str, target: str, body: bytes) -> str:
     """What the fixed-answer server looks an answer up by: method, path, SOAP operation."""
     path = target if method == "GET" else target.split("?", 1)[0]
     found = _OPERATION.search(body[:4096])
-    return f"{method} {path} {found.group(1).decode() if found else ''}"
+    operation = (found.group(1) or found.group(2)).decode() if found else ""
+    named = _NAMED.search(body[:4096])
+    if named:  # a lookup by name (a COS, a domain): each name has its own answer
+        operation += f" {named.group(1).decode()}"
+    # Zimbra takes /service/admin/soap and /service/admin/soap/<Operation> alike.
+    path = path.removesuffix(f"/{operation}") if operation else path
+    return f"{method} {path} {operation}"
 
 
 class _FixedProtocol(asyncio.Protocol):
@@ -146,7 +226,10 @@ class _FixedProtocol(asyncio.Protocol):
                 return
             body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
             method, target = head[0].split(" ")[:2]
-            answer = self.table.get(answer_key(method, target, body))
+            key = answer_key(method, target, body)
+            answer = self.table.get(key)
+            if answer is None:
+                print(f"fixed-answer server: no answer for {key}", file=sys.stderr)
             assert self.transport is not None
             self.transport.write(answer or b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
 
@@ -176,7 +259,7 @@ def _serve_fixed(table_file: str) -> None:
 def _serve_mock(name: str, n: int) -> None:
     from mailadmin.mock.serve import serve_forever
 
-    serve_forever(name, seed=ox_seed(n))
+    serve_forever(name, seed=PLATFORMS[name].seed(n))
 
 
 @contextmanager
@@ -248,54 +331,63 @@ def recorder(inner: Any, log: list[Sent]) -> Any:
     return Recorder()
 
 
-async def record_ox(count_sizes: tuple[int, ...]) -> tuple[list[Sent], dict[int, dict[str, Any]]]:
-    """One set_plan and one count against the in-process OX mock, recorded.
+async def record(
+    platform: Platform, count_sizes: tuple[int, ...]
+) -> tuple[list[Sent], dict[int, dict[str, Any]]]:
+    """Two set_plans and a count against the in-process mock, recorded.
 
-    Returns the set_plan exchange (for bare replays) and, per count size, the fixed-answer
-    table (the listAll answer holding that many users).
+    Returns the second set_plan's requests (what each item costs once sessions and caches
+    are warm; the template of bare replays) and, per count size, the fixed-answer table
+    (with the listing answer holding that many mailboxes, where the count has one).
     """
-    from mailadmin_ox.mock.platform import OXMock
+    import httpx
 
     from mailadmin import Orchestrator
     from mailadmin.mock import MockServer
+    from mailadmin.mock.lookup import load_platform
 
-    server = MockServer(OXMock, seed=ox_seed(3))
-    exchange: list[Sent] = []
-    counted: list[Sent] = []
-    config = ox_config(OXMock.base_url, None)
-    for log, work in ((exchange, "set_plan"), (counted, "count")):
-        http = {"ox": recorder(server.transport(), log)}
-        async with Orchestrator.from_dict(config, journal=False, http=http) as orch:
-            if work == "set_plan":
-                await orch.set_plan("u0@example.com", OURS_PLAN)
-            else:
-                await orch.count_mailboxes("example.com")
-    base = {answer_key(s.method, s.path, s.body): s for s in [*counted, *exchange]}
+    mock = load_platform(platform.name)
+    server = MockServer(mock, seed=platform.seed(3))
+    log: list[Sent] = []
+    http = {platform.name: recorder(server.transport(), log)}
+    async with Orchestrator.from_dict(
+        platform.config(mock.base_url, None), journal=False, http=http
+    ) as orch:
+        await orch.set_plan("u0@example.com", OURS_PLAN)
+        first = len(log)
+        await orch.set_plan("u1@example.com", OURS_PLAN)
+        template = log[first:]
+        await orch.count_mailboxes("example.com")
+    base = {answer_key(s.method, s.path, s.body): s for s in log}
     tables = {}
     for n in count_sizes:
-        big = MockServer(OXMock, seed=ox_seed(n))
         table = {k: [s.status, s.content_type, s.answer.decode()] for k, s in base.items()}
-        listed = next(s for s in counted if b"listAll" in s.body)
-        import httpx
-
-        async with httpx.AsyncClient(transport=big.transport(), base_url=OXMock.base_url) as c:
-            r = await c.post(listed.path, content=listed.body, headers=listed.headers)
-        table[answer_key(listed.method, listed.path, listed.body)] = [
-            r.status_code,
-            r.headers["content-type"],
-            r.text,
-        ]
+        listed = next((s for s in log if platform.listing and platform.listing in s.body), None)
+        if listed is not None:
+            big = MockServer(mock, seed=platform.seed(n))
+            async with httpx.AsyncClient(transport=big.transport(), base_url=mock.base_url) as c:
+                r = await c.post(listed.path, content=listed.body, headers=listed.headers)
+            key = answer_key(listed.method, listed.path, listed.body)
+            table[key] = [r.status_code, r.headers["content-type"], r.text]
         tables[n] = table
-    return exchange, tables
+    return template, tables
 
 
 def exchanges_for(template: list[Sent], n: int) -> list[list[Sent]]:
-    """The recorded set_plan exchange of ``u0`` rewritten for ``u0..u<n-1>``."""
+    """The recorded set_plan exchange of ``u1`` rewritten for ``u0..u<n-1>``."""
     out = []
     for i in range(n):
-        name = f">u{i}<".encode()
+        login, address = f">u{i}<".encode(), f"u{i}@".encode()
         out.append(
-            [Sent(s.method, s.path, s.headers, s.body.replace(b">u0<", name)) for s in template]
+            [
+                Sent(
+                    s.method,
+                    s.path,
+                    s.headers,
+                    s.body.replace(b">u1<", login).replace(b"u1@", address),
+                )
+                for s in template
+            ]
         )
     return out
 
@@ -391,6 +483,12 @@ TARGETS = {
     "overhead_ratio.ox": "<= 1.15",
     "count_memory_growth_mb.ox": "<= 10",
     "count_time_ratio.ox": "<= 11",
+    "peer_ratio.zextras_python_zimbra.journal_off": "",
+    "bulk_ratio_to_limit.zextras": ">= 0.6",
+    "bulk_speedup.zextras": ">= 8",
+    "overhead_ratio.zextras": "<= 1.15",
+    "mock_rps.zextras": ">= 2000",
+    "mock_rps.ox.served": "",
     "import_ms": "(ratio reported)",
     "cli_help_ms": "<= 4x",
     "first_call_ms": "<= 2x",
@@ -448,35 +546,19 @@ async def first_call(report: Report, url: str, exchange: list[Sent], rounds: int
     report.figures["first_call_ms_ratio"] = o / b
 
 
-async def ox_figures(
-    report: Report, sizes: Sizes, fixed: str, exchange: list[Sent], tmp: Path
-) -> None:
-    """Peer, bulk, speed-up and overhead figures for OX, against the fixed-answer server."""
+def zeep_peer(fixed: str) -> Callable[[int], None]:
+    """The sequential zeep loop OX operators write: one changeByModuleAccessName per user.
+
+    zeep reads the WSDL the real mock serves; its service address is the fixed server."""
     import zeep
 
-    from mailadmin import Orchestrator
-
-    conc = sizes.concurrency
-    journal_url = f"sqlite:///{tmp}/journal.sqlite"
-
-    def changes(n: int) -> list[tuple[str, str]]:
-        return [(f"u{i}@example.com", OURS_PLAN) for i in range(n)]
-
-    async def ours(n: int, concurrency: int, journal: bool = True) -> Clock:
-        config = ox_config(fixed, journal_url if journal else None)
-        async with Orchestrator.from_dict(config) as orch:
-            await orch.set_plan("u0@example.com", OURS_PLAN)  # connections and first use
-            clock = await timed(orch.set_plans(changes(n), concurrency=concurrency))
-        return clock
-
-    # peer: zeep's WSDL from the real service description, its address the fixed server
     with server_process("--serve-mock", "ox", "3") as mock:
         client = zeep.Client(f"{mock}/webservices/OXUserService?wsdl")
         binding = next(iter(client.wsdl.bindings))
         service = client.create_service(binding, f"{fixed}/webservices/OXUserService")
     auth, ctx = {"login": "oxadmin", "password": "secret"}, {"id": 1}
 
-    def zeep_loop(n: int) -> None:
+    def loop(n: int) -> None:
         for i in range(n):
             service.changeByModuleAccessName(
                 ctx=ctx,
@@ -485,24 +567,85 @@ async def ox_figures(
                 auth=auth,
             )
 
-    peer: dict[str, list[Clock]] = {"ours": [], "zeep": [], "ours_off": []}
+    return loop
+
+
+def python_zimbra_peer(fixed: str) -> Callable[[int], None]:
+    """The sequential python-zimbra loop: sign in once, one ModifyAccountRequest per
+    account (its id and the COS id known beforehand, which favours the peer)."""
+    from pythonzimbra.communication import Communication
+    from pythonzimbra.tools import auth
+
+    url = f"{fixed}/service/admin/soap"
+    token = auth.authenticate(
+        url, "admin@example.com", "secret", admin_auth=True, request_type="json"
+    )
+    comm = Communication(url)
+
+    def loop(n: int) -> None:
+        for i in range(n):
+            request = comm.gen_request(request_type="json", token=token)
+            request.add_request(
+                "ModifyAccountRequest",
+                {"id": f"account-{i}", "a": [{"n": "zimbraCOSId", "_content": "cos-mail"}]},
+                "urn:zimbraAdmin",
+            )
+            response = comm.send_request(request)
+            if response.is_fault():
+                raise RuntimeError(f"python-zimbra got a fault: {response.get_fault_message()}")
+
+    return loop
+
+
+PEERS: dict[str, tuple[str, Callable[[str], Callable[[int], None]]]] = {
+    "ox": ("ox_zeep", zeep_peer),
+    "zextras": ("zextras_python_zimbra", python_zimbra_peer),
+}
+
+
+async def platform_figures(
+    report: Report, sizes: Sizes, platform: Platform, fixed: str, exchange: list[Sent], tmp: Path
+) -> None:
+    """Peer, bulk, speed-up and overhead figures, against the fixed-answer server."""
+    from mailadmin import Orchestrator
+
+    conc = sizes.concurrency
+    name = platform.name
+    journal_url = f"sqlite:///{tmp}/journal-{name}.sqlite"
+
+    def changes(n: int) -> list[tuple[str, str]]:
+        return [(f"u{i}@example.com", OURS_PLAN) for i in range(n)]
+
+    async def ours(n: int, concurrency: int, journal: bool = True) -> Clock:
+        config = platform.config(fixed, journal_url if journal else None)
+        async with Orchestrator.from_dict(config) as orch:
+            await orch.set_plan("u0@example.com", OURS_PLAN)  # connections and first use
+            clock = await timed(orch.set_plans(changes(n), concurrency=concurrency))
+            failed = [i.error for i in (await orch.set_plans(changes(1))).items if i.error]
+            if failed:
+                raise RuntimeError(f"{name}: set_plan failed against the fixed server: {failed}")
+        return clock
+
+    peer_name, make_peer = PEERS[name]
+    peer_loop = make_peer(fixed)
+    peer: dict[str, list[Clock]] = {"ours": [], "peer": [], "ours_off": []}
     for r in range(sizes.rounds):
-        order = ["ours", "zeep", "ours_off"] if r % 2 == 0 else ["ours_off", "zeep", "ours"]
+        order = ["ours", "peer", "ours_off"] if r % 2 == 0 else ["ours_off", "peer", "ours"]
         for side in order:
-            if side == "zeep":
-                peer[side].append(timed_sync(lambda: zeep_loop(sizes.peer_items)))
+            if side == "peer":
+                peer[side].append(timed_sync(lambda: peer_loop(sizes.peer_items)))
             else:
                 peer[side].append(await ours(sizes.peer_items, conc, side == "ours"))
     n = sizes.peer_items
     w = {k: median([c.wall for c in v]) for k, v in peer.items()}
     cpu = {k: median([c.cpu for c in v]) / n * 1e6 for k, v in peer.items()}
     report.add(
-        "peer_ratio.ox_zeep",
-        w["ours"] / w["zeep"],
-        f"{n} items, concurrency {conc}; CPU/item {cpu['ours']:.0f} us ours, {cpu['zeep']:.0f} us zeep; "
-        f"journal off {w['ours_off'] / w['zeep']:.2f}",
+        f"peer_ratio.{peer_name}",
+        w["ours"] / w["peer"],
+        f"{n} items, concurrency {conc}; CPU/item {cpu['ours']:.0f} us ours, "
+        f"{cpu['peer']:.0f} us peer; journal off {w['ours_off'] / w['peer']:.2f}",
     )
-    report.figures["peer_ratio.ox_zeep.journal_off"] = w["ours_off"] / w["zeep"]
+    report.figures[f"peer_ratio.{peer_name}.journal_off"] = w["ours_off"] / w["peer"]
 
     # bulk vs bare aiohttp at the same concurrency, and vs sequential
     bare = Bare(fixed, conc)
@@ -521,14 +664,14 @@ async def ox_figures(
     per = {k: median([c.wall for c in v]) for k, v in bulk.items()}
     per["seq"] = per["seq"] / sizes.sequential_items * sizes.bulk_items
     report.add(
-        "bulk_ratio_to_limit.ox",
+        f"bulk_ratio_to_limit.{name}",
         per["bare"] / per["ours"],
         f"{sizes.bulk_items} items @{conc}: {sizes.bulk_items / per['ours']:.0f}/s ours, "
         f"{sizes.bulk_items / per['bare']:.0f}/s bare; journal off {per['bare'] / per['ours_off']:.2f}",
     )
-    report.figures["bulk_ratio_to_limit.ox.journal_off"] = per["bare"] / per["ours_off"]
+    report.figures[f"bulk_ratio_to_limit.{name}.journal_off"] = per["bare"] / per["ours_off"]
     report.add(
-        "bulk_speedup.ox",
+        f"bulk_speedup.{name}",
         per["seq"] / per["ours"],
         f"vs set_plans(concurrency=1) over {sizes.sequential_items} items",
     )
@@ -536,7 +679,7 @@ async def ox_figures(
     # one set_plan through a warm orchestrator vs the same exchange on a warm bare session
     bare = Bare(fixed, 1)
     one = exchanges_for(exchange, 1)[0]
-    async with Orchestrator.from_dict(ox_config(fixed, journal_url)) as orch:
+    async with Orchestrator.from_dict(platform.config(fixed, journal_url)) as orch:
         await orch.set_plan("u0@example.com", OURS_PLAN)
         await bare.exchange(one)
         sides: dict[str, list[float]] = {"ours": [], "bare": []}
@@ -551,11 +694,11 @@ async def ox_figures(
     await bare.aclose()
     o, b = median(sides["ours"]), median(sides["bare"])
     report.add(
-        "overhead_ratio.ox",
+        f"overhead_ratio.{name}",
         o / b,
         f"{o * 1e6:.0f} us ours (journal on), {b * 1e6:.0f} us bare; {len(one)} requests per set_plan",
     )
-    report.figures["requests_per_set_plan.ox"] = len(one)
+    report.figures[f"requests_per_set_plan.{name}"] = len(one)
 
 
 async def count_figures(report: Report, sizes: Sizes, urls: dict[int, str]) -> None:
@@ -590,8 +733,60 @@ async def count_figures(report: Report, sizes: Sizes, urls: dict[int, str]) -> N
     )
 
 
-async def mock_rps(report: Report, url: str, exchange: list[Sent], sizes: Sizes) -> None:
-    """Requests per second the OX mock serves at 10,000 users (bare aiohttp client)."""
+async def mock_rps(report: Report, platform: Platform, sizes: Sizes) -> None:
+    """Requests per second a mock answers at 10,000 mailboxes: set_plan's requests, in
+    process (the mock's parsing, state and answers; no HTTP server, no client)."""
+    import httpx
+
+    from mailadmin import Orchestrator
+    from mailadmin.mock import MockServer
+    from mailadmin.mock.lookup import load_platform
+
+    mock = load_platform(platform.name)
+    server = MockServer(mock, seed=platform.seed(10_000))
+    log: list[Sent] = []
+    http = {platform.name: recorder(server.transport(), log)}
+    async with Orchestrator.from_dict(
+        platform.config(mock.base_url, None), journal=False, http=http
+    ) as orch:
+        await orch.set_plan("u0@example.com", OURS_PLAN)
+        first = len(log)
+        await orch.set_plan("u1@example.com", OURS_PLAN)
+    template = log[first:]
+    n = min(sizes.bulk_items, 10_000) // 2
+    items = exchanges_for(template, n)
+    if platform.ids is not None:  # ids the template names, per mailbox
+        one = platform.ids(server, 1).encode()
+        for i, requests in enumerate(items):
+            mine = platform.ids(server, i).encode()
+            for sent in requests:
+                sent.body = sent.body.replace(one, mine)
+    requests = [
+        [httpx.Request(s.method, mock.base_url + s.path, headers=s.headers, content=s.body)]
+        for item in items
+        for s in item
+    ]
+    rates = []
+    for _ in range(max(2, sizes.rounds - 1)):
+        start = time.perf_counter()
+        for (request,) in requests:
+            response = await server.handle(request)
+            if response.status_code >= 400:
+                raise RuntimeError(f"mock answered {response.status_code}: {response.text[:300]}")
+        rates.append(len(requests) / (time.perf_counter() - start))
+    ops = ", ".join(answer_key(s.method, s.path, s.body).split(" ")[-1] for s in template)
+    report.add(
+        f"mock_rps.{platform.name}",
+        median(rates),
+        f"in process, 10k mailboxes; set_plan's requests ({ops})",
+    )
+
+
+async def served_rps(
+    report: Report, name: str, url: str, exchange: list[Sent], sizes: Sizes
+) -> None:
+    """Requests per second the mock serves over HTTP (uvicorn, one process) to a bare
+    aiohttp client at the bulk concurrency; client and server share the 2 cores."""
     items = exchanges_for(exchange, min(sizes.bulk_items, 10_000))
     rates = []
     for _ in range(max(2, sizes.rounds - 1)):
@@ -599,7 +794,7 @@ async def mock_rps(report: Report, url: str, exchange: list[Sent], sizes: Sizes)
         clock = await timed(bare.run(items[: len(items) // 2], sizes.concurrency))
         await bare.aclose()
         rates.append(len(items) // 2 * len(exchange) / clock.wall)
-    report.add("mock_rps.ox", median(rates), "plan changes (getAccessCombinationName + change)")
+    report.add(f"mock_rps.{name}.served", median(rates), "over HTTP (uvicorn), 10k mailboxes")
 
 
 def journal_rate(report: Report, sizes: Sizes, tmp: Path) -> None:
@@ -647,21 +842,28 @@ def journal_rate(report: Report, sizes: Sizes, tmp: Path) -> None:
         )
 
 
-async def client_figures(report: Report, sizes: Sizes, tmp: Path) -> None:
-    exchange, tables = await record_ox((sizes.count_small, sizes.count_big))
-    files = {}
-    for n, table in tables.items():
-        files[n] = tmp / f"fixed-{n}.json"
-        files[n].write_text(json.dumps(table))
-    with (
-        server_process("--serve-fixed", str(files[sizes.count_small])) as fixed,
-        server_process("--serve-fixed", str(files[sizes.count_big])) as fixed_big,
-    ):
-        await first_call(report, fixed, exchange, sizes.rounds)
-        await ox_figures(report, sizes, fixed, exchange, tmp)
-        await count_figures(report, sizes, {sizes.count_small: fixed, sizes.count_big: fixed_big})
-    with server_process("--serve-mock", "ox", "10000") as mock:
-        await mock_rps(report, mock, exchange, sizes)
+async def client_figures(report: Report, sizes: Sizes, tmp: Path, names: list[str]) -> None:
+    for name in names:
+        platform = PLATFORMS[name]
+        exchange, tables = await record(platform, (sizes.count_small, sizes.count_big))
+        files = {}
+        for n, table in tables.items():
+            files[n] = tmp / f"fixed-{name}-{n}.json"
+            files[n].write_text(json.dumps(table))
+        with (
+            server_process("--serve-fixed", str(files[sizes.count_small])) as fixed,
+            server_process("--serve-fixed", str(files[sizes.count_big])) as fixed_big,
+        ):
+            if name == "ox":
+                await first_call(report, fixed, exchange, sizes.rounds)
+            await platform_figures(report, sizes, platform, fixed, exchange, tmp)
+            if platform.listing:
+                urls = {sizes.count_small: fixed, sizes.count_big: fixed_big}
+                await count_figures(report, sizes, urls)
+        await mock_rps(report, platform, sizes)
+        if platform.ids is None:  # replayable as recorded (no per-server ids or tokens)
+            with server_process("--serve-mock", name, "10000") as mock:
+                await served_rps(report, name, mock, exchange, sizes)
 
 
 def print_table(report: Report, sizes: Sizes, quick: bool) -> None:
@@ -685,6 +887,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object of the figures")
     parser.add_argument("--serve-fixed", metavar="TABLE", help=argparse.SUPPRESS)
     parser.add_argument("--serve-mock", nargs=2, metavar=("NAME", "N"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--platforms", default=",".join(PLATFORMS), help="comma-separated: ox,zextras"
+    )
     parser.add_argument("--only", default="", help="comma-separated groups: startup,client,journal")
     args = parser.parse_args(argv)
     if args.serve_fixed:
@@ -696,12 +901,12 @@ def main(argv: list[str] | None = None) -> None:
     sizes = QUICK if args.quick else FULL
     groups = set(filter(None, args.only.split(","))) or {"startup", "client", "journal"}
     report = Report()
-    report.notes["peer_ratio.zextras_python_zimbra"] = "not measured yet"
     with tempfile.TemporaryDirectory() as tmp:
         if "startup" in groups:
             startup_figures(report, sizes.rounds, Path(tmp))
         if "client" in groups:
-            asyncio.run(client_figures(report, sizes, Path(tmp)))
+            names = [p for p in args.platforms.split(",") if p]
+            asyncio.run(client_figures(report, sizes, Path(tmp), names))
         if "journal" in groups:
             journal_rate(report, sizes, Path(tmp))
     if args.json:
