@@ -146,11 +146,36 @@ def zextras_config(url: str, journal: str | None) -> dict[str, Any]:
     }
 
 
+CONTOSO = "contoso.onmicrosoft.com"
+CONTOSO_ID = "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
+
+
+def exchange_seed(n: int) -> dict[str, Any]:
+    """The default tenant with ``n`` filler user mailboxes."""
+    return {"tenants": {CONTOSO_ID: {"filler_users": n}}}
+
+
+def exchange_config(url: str, journal: str | None) -> dict[str, Any]:
+    """One Exchange instance (the mock's app), quota plans, the default tenant."""
+    from mailadmin_exchange.demo import sample_config
+
+    instance = dict(sample_config()["instances"]["exchange"], endpoint=url)
+    return {
+        "journal": {"url": journal},
+        "plans": {name: {} for name in OX_PLANS},
+        "instances": {"exchange": instance},
+        "tenants": {
+            CONTOSO: {"instance": "exchange", "native_id": CONTOSO_ID, "domains": [CONTOSO]}
+        },
+    }
+
+
 @dataclass(frozen=True)
 class Platform:
     """A provider measured here: its mock's seed and an orchestrator configuration.
 
-    ``listing``: a marker of the count request whose answer grows with the mailboxes
+    ``served``: its requests replay as recorded against a served mock (no tokens or ids
+    that differ per mock instance), so its rate over HTTP is measured too. ``listing``: a marker of the count request whose answer grows with the mailboxes
     (count figures are measured where there is one); ``ids``: the id the mock gave
     mailbox ``u<i>`` where requests name it by id (random per mock instance).
     """
@@ -160,15 +185,26 @@ class Platform:
     config: Callable[[str, str | None], dict[str, Any]]
     listing: bytes | None = None
     ids: Callable[[Any, int], str] | None = None
+    tenant: str = "example.com"
+    address: Callable[[int], str] = lambda i: f"u{i}@example.com"
+    served: bool = False
 
 
 PLATFORMS = {
-    "ox": Platform("ox", ox_seed, ox_config, b"listAll"),
+    "ox": Platform("ox", ox_seed, ox_config, b"listAll", served=True),
     "zextras": Platform(
         "zextras",
         zextras_seed,
         zextras_config,
         ids=lambda server, i: server.state.account_by_name(f"u{i}@example.com").id,
+    ),
+    "exchange": Platform(
+        "exchange",
+        exchange_seed,
+        exchange_config,
+        tenant=CONTOSO,
+        # the mock's filler users, user000001@... (stored only once written)
+        address=lambda i: f"user{i + 1:06d}@{CONTOSO}",
     ),
 }
 
@@ -178,7 +214,9 @@ PLATFORMS = {
 _OPERATION = re.compile(
     rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)"  # SOAP in XML
     rb'|"Body"\s*:\s*\{\s*"([\w.-]+)"'  # SOAP in JSON (Zimbra)
+    rb'|"CmdletName"\s*:\s*"([\w.-]+)"'  # Exchange's InvokeCommand
 )
+_ADDRESS = re.compile(r"[^/?=]+@[^/?&]+")
 
 
 _NAMED = re.compile(rb'"by"\s*:\s*"name"\s*,\s*"_content"\s*:\s*"([^"@]+)"')
@@ -188,12 +226,12 @@ def answer_key(method: str, target: str, body: bytes) -> str:
     """What the fixed-answer server looks an answer up by: method, path, SOAP operation."""
     path = target if method == "GET" else target.split("?", 1)[0]
     found = _OPERATION.search(body[:4096])
-    operation = (found.group(1) or found.group(2)).decode() if found else ""
+    operation = next(g for g in found.groups() if g).decode() if found else ""
+    # Zimbra takes /service/admin/soap and /service/admin/soap/<Operation> alike.
+    path = _ADDRESS.sub("{mailbox}", path.removesuffix(f"/{operation}") if operation else path)
     named = _NAMED.search(body[:4096])
     if named:  # a lookup by name (a COS, a domain): each name has its own answer
         operation += f" {named.group(1).decode()}"
-    # Zimbra takes /service/admin/soap and /service/admin/soap/<Operation> alike.
-    path = path.removesuffix(f"/{operation}") if operation else path
     return f"{method} {path} {operation}"
 
 
@@ -353,12 +391,14 @@ async def record(
     async with Orchestrator.from_dict(
         platform.config(mock.base_url, None), journal=False, http=http
     ) as orch:
-        await orch.set_plan("u0@example.com", OURS_PLAN)
+        await orch.set_plan(platform.address(0), OURS_PLAN)
         first = len(log)
-        await orch.set_plan("u1@example.com", OURS_PLAN)
+        await orch.set_plan(platform.address(1), OURS_PLAN)
         template = log[first:]
-        await orch.count_mailboxes("example.com")
-    base = {answer_key(s.method, s.path, s.body): s for s in log}
+        await orch.count_mailboxes(platform.tenant)
+    base: dict[str, Sent] = {}
+    for sent in log:  # the first answer of a kind: set_plan's, not the count's
+        base.setdefault(answer_key(sent.method, sent.path, sent.body), sent)
     tables = {}
     for n in count_sizes:
         table = {k: [s.status, s.content_type, s.answer.decode()] for k, s in base.items()}
@@ -373,18 +413,21 @@ async def record(
     return template, tables
 
 
-def exchanges_for(template: list[Sent], n: int) -> list[list[Sent]]:
-    """The recorded set_plan exchange of ``u1`` rewritten for ``u0..u<n-1>``."""
+def exchanges_for(
+    template: list[Sent], n: int, address: Callable[[int], str] = lambda i: f"u{i}@"
+) -> list[list[Sent]]:
+    """The recorded set_plan exchange of mailbox 1 rewritten for mailboxes ``0..n-1``."""
     out = []
+    one = address(1).encode()
     for i in range(n):
-        login, address = f">u{i}<".encode(), f"u{i}@".encode()
+        login, mine = f">u{i}<".encode(), address(i).encode()
         out.append(
             [
                 Sent(
                     s.method,
                     s.path,
                     s.headers,
-                    s.body.replace(b">u1<", login).replace(b"u1@", address),
+                    s.body.replace(b">u1<", login).replace(one, mine),
                 )
                 for s in template
             ]
@@ -489,6 +532,10 @@ TARGETS = {
     "overhead_ratio.zextras": "<= 1.15",
     "mock_rps.zextras": ">= 2000",
     "mock_rps.ox.served": "",
+    "bulk_ratio_to_limit.exchange": ">= 0.6",
+    "bulk_speedup.exchange": ">= 8",
+    "overhead_ratio.exchange": "<= 1.15",
+    "mock_rps.exchange": ">= 2000",
     "import_ms": "(ratio reported)",
     "cli_help_ms": "<= 4x",
     "first_call_ms": "<= 2x",
@@ -603,30 +650,16 @@ PEERS: dict[str, tuple[str, Callable[[str], Callable[[int], None]]]] = {
 }
 
 
-async def platform_figures(
-    report: Report, sizes: Sizes, platform: Platform, fixed: str, exchange: list[Sent], tmp: Path
+async def peer_figures(
+    report: Report,
+    sizes: Sizes,
+    platform: Platform,
+    fixed: str,
+    ours: Callable[[int, int, bool], Awaitable[Clock]],
 ) -> None:
-    """Peer, bulk, speed-up and overhead figures, against the fixed-answer server."""
-    from mailadmin import Orchestrator
-
+    """Our bulk run against the sequential loop of the platform's usual client library."""
     conc = sizes.concurrency
-    name = platform.name
-    journal_url = f"sqlite:///{tmp}/journal-{name}.sqlite"
-
-    def changes(n: int) -> list[tuple[str, str]]:
-        return [(f"u{i}@example.com", OURS_PLAN) for i in range(n)]
-
-    async def ours(n: int, concurrency: int, journal: bool = True) -> Clock:
-        config = platform.config(fixed, journal_url if journal else None)
-        async with Orchestrator.from_dict(config) as orch:
-            await orch.set_plan("u0@example.com", OURS_PLAN)  # connections and first use
-            clock = await timed(orch.set_plans(changes(n), concurrency=concurrency))
-            failed = [i.error for i in (await orch.set_plans(changes(1))).items if i.error]
-            if failed:
-                raise RuntimeError(f"{name}: set_plan failed against the fixed server: {failed}")
-        return clock
-
-    peer_name, make_peer = PEERS[name]
+    peer_name, make_peer = PEERS[platform.name]
     peer_loop = make_peer(fixed)
     peer: dict[str, list[Clock]] = {"ours": [], "peer": [], "ours_off": []}
     for r in range(sizes.rounds):
@@ -647,9 +680,36 @@ async def platform_figures(
     )
     report.figures[f"peer_ratio.{peer_name}.journal_off"] = w["ours_off"] / w["peer"]
 
+
+async def platform_figures(
+    report: Report, sizes: Sizes, platform: Platform, fixed: str, exchange: list[Sent], tmp: Path
+) -> None:
+    """Peer, bulk, speed-up and overhead figures, against the fixed-answer server."""
+    from mailadmin import Orchestrator
+
+    conc = sizes.concurrency
+    name = platform.name
+    journal_url = f"sqlite:///{tmp}/journal-{name}.sqlite"
+
+    def changes(n: int) -> list[tuple[str, str]]:
+        return [(platform.address(i), OURS_PLAN) for i in range(n)]
+
+    async def ours(n: int, concurrency: int, journal: bool = True) -> Clock:
+        config = platform.config(fixed, journal_url if journal else None)
+        async with Orchestrator.from_dict(config) as orch:
+            await orch.set_plan(platform.address(0), OURS_PLAN)  # connections and first use
+            clock = await timed(orch.set_plans(changes(n), concurrency=concurrency))
+            failed = [i.error for i in (await orch.set_plans(changes(1))).items if i.error]
+            if failed:
+                raise RuntimeError(f"{name}: set_plan failed against the fixed server: {failed}")
+        return clock
+
+    if name in PEERS:
+        await peer_figures(report, sizes, platform, fixed, ours)
+
     # bulk vs bare aiohttp at the same concurrency, and vs sequential
     bare = Bare(fixed, conc)
-    items = exchanges_for(exchange, sizes.bulk_items)
+    items = exchanges_for(exchange, sizes.bulk_items, platform.address)
     bulk: dict[str, list[Clock]] = {"ours": [], "bare": [], "ours_off": [], "seq": []}
     for r in range(sizes.rounds):
         order = ["ours", "bare", "ours_off", "seq"]
@@ -678,16 +738,16 @@ async def platform_figures(
 
     # one set_plan through a warm orchestrator vs the same exchange on a warm bare session
     bare = Bare(fixed, 1)
-    one = exchanges_for(exchange, 1)[0]
+    one = exchanges_for(exchange, 1, platform.address)[0]
     async with Orchestrator.from_dict(platform.config(fixed, journal_url)) as orch:
-        await orch.set_plan("u0@example.com", OURS_PLAN)
+        await orch.set_plan(platform.address(0), OURS_PLAN)
         await bare.exchange(one)
         sides: dict[str, list[float]] = {"ours": [], "bare": []}
         for r in range(sizes.overhead_calls):
             for side in ("ours", "bare") if r % 2 == 0 else ("bare", "ours"):
                 start = time.perf_counter()
                 if side == "ours":
-                    await orch.set_plan("u0@example.com", OURS_PLAN)
+                    await orch.set_plan(platform.address(0), OURS_PLAN)
                 else:
                     await bare.exchange(one)
                 sides[side].append(time.perf_counter() - start)
@@ -749,12 +809,12 @@ async def mock_rps(report: Report, platform: Platform, sizes: Sizes) -> None:
     async with Orchestrator.from_dict(
         platform.config(mock.base_url, None), journal=False, http=http
     ) as orch:
-        await orch.set_plan("u0@example.com", OURS_PLAN)
+        await orch.set_plan(platform.address(0), OURS_PLAN)
         first = len(log)
-        await orch.set_plan("u1@example.com", OURS_PLAN)
+        await orch.set_plan(platform.address(1), OURS_PLAN)
     template = log[first:]
     n = min(sizes.bulk_items, 10_000) // 2
-    items = exchanges_for(template, n)
+    items = exchanges_for(template, n, platform.address)
     if platform.ids is not None:  # ids the template names, per mailbox
         one = platform.ids(server, 1).encode()
         for i, requests in enumerate(items):
@@ -861,7 +921,7 @@ async def client_figures(report: Report, sizes: Sizes, tmp: Path, names: list[st
                 urls = {sizes.count_small: fixed, sizes.count_big: fixed_big}
                 await count_figures(report, sizes, urls)
         await mock_rps(report, platform, sizes)
-        if platform.ids is None:  # replayable as recorded (no per-server ids or tokens)
+        if platform.served:  # replayable as recorded (no per-server ids or tokens)
             with server_process("--serve-mock", name, "10000") as mock:
                 await served_rps(report, name, mock, exchange, sizes)
 
