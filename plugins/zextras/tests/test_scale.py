@@ -50,3 +50,26 @@ def test_a_later_seed_entry_replaces_an_earlier_one_of_the_same_name() -> None:
     assert names.count("U1@example.com") == 1
     assert "u1@example.com" not in names
     assert names[-3:] == ["u0@example.com", "u2@example.com", "U1@example.com"]
+
+
+async def test_a_bulk_run_reads_the_plans_cos_once_and_signs_in_once() -> None:
+    from mailadmin_zextras.demo import sample_config
+
+    from mailadmin import Orchestrator
+
+    server = MockServer(ZextrasMock, seed=_seed(30))
+    config = sample_config()
+    config["instances"]["zextras"]["endpoint"] = ZextrasMock.base_url
+    config["journal"] = {"url": None}
+    async with Orchestrator.from_dict(
+        config, journal=False, http={"zextras": server.transport()}
+    ) as orch:
+        result = await orch.set_plans(
+            [(f"u{i}@example.com", "sync") for i in range(30)], concurrency=8
+        )
+
+    assert result.ok
+    plans = len(config["instances"]["zextras"]["plans"])
+    assert len(server.calls("GetCosRequest")) == plans  # not once per item in flight
+    assert len(server.calls("AuthRequest")) == 1
+    assert len(server.calls("GetAccountRequest")) == len(server.calls("ModifyAccountRequest")) == 30
