@@ -85,3 +85,26 @@ async def test_remembered_urls_follow_a_new_client_and_named_endpoints() -> None
         "http://graph.test/v1.0/users",
         "http://other.test/next?page=2",
     ]
+
+
+def test_tenants_are_found_by_domain_through_the_index_and_after_changes() -> None:
+    from mailadmin.orchestration.config import Config, TenantConfig
+
+    config = Config.from_dict(
+        {
+            "instances": {"a": {"provider": "memory"}},
+            "tenants": {
+                f"customer-{i}": {"instance": "a", "domains": [f"d{i}.example"]} for i in range(200)
+            },
+        }
+    )
+
+    assert config.tenant_of_address("anna@D150.example").name == "customer-150"
+    assert config.tenant_ref("customer-7").name == "customer-7"
+    # A tenant added to the table later is still found (the index is rebuilt).
+    config.tenants["late"] = TenantConfig(instance="a", domains=["late.example"])
+    assert config.tenant_ref("late.example").name == "late"
+    # A domain moved to another tenant follows it.
+    config.tenants["customer-3"] = TenantConfig(instance="a", domains=["other.example"])
+    config.tenants["moved"] = TenantConfig(instance="a", domains=["d3.example"])
+    assert config.tenant_ref("d3.example").name == "moved"
