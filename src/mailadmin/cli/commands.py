@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -176,6 +175,7 @@ def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish:
     """Run ``work`` on a fresh loop. With ``finish`` (single writes), Ctrl-C lets the call
     on the wire finish, so its result prints and its journal record is completed; the
     command then exits 130."""
+    import asyncio  # here, not at the top: ``mailadmin --help`` should not pay for it
 
     async def go() -> T:
         async with state.orchestrator() as orch:
@@ -1000,6 +1000,8 @@ def demo(state: _State, journal_dir: str | None) -> None:
             raise errors.ConfigurationError("No installed provider offers a demo")
         for instance, url in endpoints.items():
             state.output.line(f"mock {instance} listening on {url}")
+        import asyncio
+
         ok = asyncio.run(run_demo(config, scenarios, registry=state.registry, emit=emit))
     if state.output.as_json:
         state.output.json({"endpoints": endpoints, "steps": steps, "ok": ok})
@@ -1238,6 +1240,8 @@ def _with_journal(state: _State, read: Callable[[Journal], T]) -> T:
             raise errors.ConfigurationError("No journal is configured ([journal] url is unset)")
         return read(orch.journal)
     finally:
+        import asyncio  # here, not at the top: ``mailadmin --help`` should not pay for it
+
         asyncio.run(orch.aclose())
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -262,11 +263,32 @@ class Config(_Strict):
         """The reference of a configured tenant, found by name or by one of its domains."""
         spec = self.tenants.get(name)
         if spec is None:
-            for tenant, candidate in self.tenants.items():
-                if name.lower() in (d.lower() for d in candidate.domains):
-                    return TenantRef(name=tenant, native_id=candidate.native_id)
-            raise errors.ValidationError(f"Unknown tenant '{name}'")
+            wanted = name.lower()
+            # Through the domain index (a bulk run routes every item here); the scan is
+            # kept for a domain the index does not know, and rebuilds it.
+            tenant = self._domains.get(wanted)
+            candidate = self.tenants.get(tenant) if tenant is not None else None
+            if candidate is None or wanted not in (d.lower() for d in candidate.domains):
+                tenant, candidate = self._scan_domains(wanted)
+            if tenant is None or candidate is None:
+                raise errors.ValidationError(f"Unknown tenant '{name}'")
+            return TenantRef(name=tenant, native_id=candidate.native_id)
         return TenantRef(name=name, native_id=spec.native_id)
+
+    @cached_property
+    def _domains(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for tenant, spec in self.tenants.items():
+            for domain in spec.domains:
+                index.setdefault(domain.lower(), tenant)
+        return index
+
+    def _scan_domains(self, wanted: str) -> tuple[str | None, TenantConfig | None]:
+        for tenant, candidate in self.tenants.items():
+            if wanted in (d.lower() for d in candidate.domains):
+                self.__dict__.pop("_domains", None)  # stale: built again on next use
+                return tenant, candidate
+        return None, None
 
     def tenant_of_address(self, address: str) -> TenantRef:
         """The tenant that owns a mail address, by its domain."""
