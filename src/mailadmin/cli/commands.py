@@ -60,10 +60,13 @@ _ON_ERROR_HELP = (
 
 
 class _State:
-    def __init__(self, config: str | None, output: Output, strict: bool) -> None:
+    def __init__(
+        self, config: str | None, output: Output, strict: bool, acting: str | None = None
+    ) -> None:
         self.config_path = config
         self.output = output
         self.strict = strict
+        self.acting = acting
         self.interrupted = False
         self._registry: Registry | None = None
 
@@ -84,7 +87,7 @@ class _State:
                 f"No configuration file at {path}; pass --config FILE or set MAILADMIN_CONFIG"
             )
         try:
-            return Orchestrator.from_config(path, registry=self.registry)
+            return Orchestrator.from_config(path, registry=self.registry, identity=self.acting)
         except errors.MailadminError:
             raise
         except Exception as exc:
@@ -113,6 +116,11 @@ def _set_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         state.output.debug = True
     elif param.name == "strict_plugins":
         state.strict = True
+    elif param.name == "acting":
+        state.acting = value
+
+
+_AS_HELP = "Act as site-admin (default), reseller:NAME, customer:TENANT or mailbox:ADDRESS."
 
 
 def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,6 +156,14 @@ def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
             expose_value=False,
             callback=_set_option,
             help="Fail on any broken or conflicting plugin.",
+        ),
+        click.option(
+            "--as",
+            "acting",
+            metavar="IDENTITY",
+            expose_value=False,
+            callback=_set_option,
+            help=_AS_HELP,
         ),
     ]
     for option in reversed(options):
@@ -231,6 +247,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     help="Show redacted developer detail with errors and every log record on stderr.",
 )
 @click.option("--strict-plugins", is_flag=True, help="Fail on any broken or conflicting plugin.")
+@click.option("--as", "acting", metavar="IDENTITY", envvar="MAILADMIN_AS", help=_AS_HELP)
 @click.option(
     "--version",
     is_flag=True,
@@ -241,7 +258,12 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, config: str | None, as_json: bool, debug: bool, strict_plugins: bool
+    ctx: click.Context,
+    config: str | None,
+    as_json: bool,
+    debug: bool,
+    strict_plugins: bool,
+    acting: str | None,
 ) -> None:
     """Drive hosted-mail platforms through one typed API.
 
@@ -251,7 +273,7 @@ def cli(
       mailadmin --config mailadmin.toml count
       mailadmin set-plan anna@example.com sync --dry-run --json
     """
-    ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins)
+    ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins, acting)
     _setup_logging(ctx.obj.output)
 
 
@@ -569,24 +591,37 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.argument("name", required=False, type=click.Choice(["usage", "licences", "renewals"]))
 @click.option(
     "--fail-on-over-use",
     is_flag=True,
     help="Exit 5 when a licence or an allocation kept by mailadmin is over-used.",
 )
+@click.option("--reseller", help="Only this reseller's customers (usage, renewals).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the named report as CSV.")
 @_global_options
 @pass_state
-def report(state: _State, fail_on_over_use: bool) -> None:
-    """Mailboxes per tenant, licence use per instance and allocations kept by mailadmin
-    (allocated, used, remaining), over-use flagged.
+def report(
+    state: _State, name: str | None, fail_on_over_use: bool, reseller: str | None, as_csv: bool
+) -> None:
+    """Report NAME: usage, licences or renewals (docs/tenancy.md). Without NAME: mailboxes
+    per tenant, licence use per instance and allocations kept by mailadmin (allocated, used,
+    remaining), over-use flagged.
 
     The JSON output carries "over_use": true when anything is over-used.
 
     \b
     Example:
       mailadmin report --fail-on-over-use
+      mailadmin report usage --reseller acme --csv
     """
     from mailadmin.cli.tables import count_table, licence_table
+
+    if name is not None or as_csv or reseller is not None:
+        from mailadmin.cli.reports import named_report
+
+        named_report(state, name, reseller=reseller, as_csv=as_csv, fail=fail_on_over_use)
+        return
 
     async def work(orch: Orchestrator) -> tuple[Any, Any, Any]:
         _prepare(orch, orch.instances)
@@ -938,6 +973,10 @@ def _add_exit_codes(group: click.Group) -> None:
                 f"{command.epilog}\n\n{_EXITS_SHORT}" if command.epilog else _EXITS_SHORT
             )
 
+
+# The business-rules commands (store, resellers, customers, sell...) register themselves
+# here, so they get the exit codes too.
+from mailadmin.cli import business as _business  # noqa: E402, F401
 
 _add_exit_codes(cli)
 

@@ -136,6 +136,10 @@ async def run_demo(
         emit(_step("Licences", licence_table(licences.items)))
         report = await orch.count_all()
         emit(_step("Report: mailboxes after", count_table(report.items), _unmapped(report.items)))
+        from mailadmin.reports.demo import demo_reports
+
+        for title, columns, rows in await demo_reports(orch):
+            emit(DemoStep(title=title, columns=columns, rows=rows))
         if orch.journal is not None:
             emit(
                 DemoStep(

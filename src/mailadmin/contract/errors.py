@@ -62,9 +62,23 @@ class ValidationError(MailadminError):
 
 
 class PolicyDenied(MailadminError):
-    """A business rule or a policy hook refused the change."""
+    """A business rule or a policy hook refused the change.
+
+    ``reason`` says which rule, for machines (``"cross_boundary"``,
+    ``"upgrade_not_allowed"``, ``"allocation_exceeded"``...); the message is for people.
+    """
 
     code = "policy_denied"
+
+    def __init__(
+        self, message: str, *, reason: str = "policy", debug: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, debug=debug)
+        self.reason = reason
+
+    def to_dict(self) -> dict[str, Any]:
+        """The user-safe view: code, reason and message."""
+        return {**super().to_dict(), "reason": self.reason}
 
 
 class UnsupportedOperation(MailadminError):

@@ -41,6 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mailadmin.contract import errors
 from mailadmin.contract.models import Name, TenantRef
+from mailadmin.rules.policies import PoliciesConfig
+from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec
 
 __all__ = ["AddonSpec", "Config", "InstanceConfig", "JournalConfig", "PlanSpec", "TenantConfig"]
 
@@ -195,6 +197,11 @@ class Config(_Strict):
     plans: dict[Name, PlanSpec] = Field(default_factory=dict)
     addons: dict[Name, AddonSpec] = Field(default_factory=dict)
     journal: JournalConfig = JournalConfig()
+    # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
+    resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
+    customers: dict[str, CustomerSpec] = Field(default_factory=dict)
+    policies: PoliciesConfig = PoliciesConfig()
+    identity: str | None = None
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")

@@ -39,30 +39,42 @@ from mailadmin.rules.allocations import (
     addon_for_kind,
     used_by,
 )
+from mailadmin.rules.gate import ActingView, BusinessRules
 
 if TYPE_CHECKING:
     import httpx
 
     from mailadmin.contract.capabilities import Capabilities
     from mailadmin.orchestration.registry import Registry
+    from mailadmin.rules.identities import Identity
     from mailadmin.store.journal import Journal
 
 __all__ = ["Orchestrator"]
 
 
 class _JournalHooks(AsyncCallHooks):
-    """Runs the plugins' hooks and records writes in the journal, off the event loop.
+    """Runs the business-rules gate and the plugins' hooks and records writes in the
+    journal, off the event loop.
 
     A write is journalled as ``started`` before the platform is touched; one that a
-    policy hook refuses is journalled as ``refused`` with the reason.
+    policy hook refuses is journalled as ``refused`` with the reason (the gate journals
+    its own refusals, of reads too).
     """
 
-    def __init__(self, inner: CallHooks, journal: Journal | None) -> None:
+    def __init__(
+        self,
+        inner: CallHooks,
+        journal: Journal | None,
+        gate: BusinessRules | None = None,
+    ) -> None:
         self._inner = inner
         self._journal = journal
+        self._gate = gate
 
     # The blocking forms, for a caller that cannot await; run_call uses the async ones.
     def before(self, provider: Provider, call: CallInfo) -> None:
+        if self._gate is not None:
+            self._gate.check_call(provider, call)
         journal = self._journal if call.is_write else None
         try:
             self._inner.before(provider, call)
@@ -84,6 +96,8 @@ class _JournalHooks(AsyncCallHooks):
         self._inner.error(provider, call, error)
 
     async def abefore(self, provider: Provider, call: CallInfo) -> None:
+        if self._gate is not None:
+            await self._gate.acheck_call(provider, call)
         journal = self._journal if call.is_write else None
         try:
             self._inner.before(provider, call)
@@ -123,6 +137,7 @@ class Orchestrator:
         registry: Registry | None = None,
         journal: Journal | bool | None = True,
         http: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        identity: Identity | str | None = None,
     ) -> None:
         self.config = config
         if registry is None:
@@ -133,7 +148,9 @@ class Orchestrator:
         self.journal = self._open_journal(journal)
         self._http = dict(http or {})
         self._providers: dict[str, Provider] = {}
-        self._hooks = _JournalHooks(registry.hooks, self.journal)
+        #: Tenancy, identities and policies; ``identity`` is who calls by default.
+        self.rules = BusinessRules(self, identity)
+        self._hooks = _JournalHooks(registry.hooks, self.journal, gate=self.rules)
         self._allocations: Allocations | None = None
 
     @classmethod
@@ -175,6 +192,10 @@ class Orchestrator:
             lock = self.journal.lock if self.journal is not None else None
             self._allocations = Allocations(engine, lock=lock)
         return self._allocations
+
+    def acting_as(self, identity: Identity | str) -> ActingView:
+        """This orchestrator acting as ``identity`` (``"reseller:acme"``, ``"mailbox:..."``)."""
+        return ActingView(self, identity)
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -248,12 +269,13 @@ class Orchestrator:
         """Put one mailbox on a neutral plan."""
         plan = self._check_plan(plan)
         provider, ref = self.mailbox(mailbox)
+        await self.rules.before_set_plan(provider, ref, plan, dry_run)
         with _naming(ref):
             result = await provider.set_plan(ref, plan, dry_run=dry_run)
         if result.changed and result.before == result.after and not result.note:
             # The plan stays; only what it sets (the quota) moves to the catalogue's value.
             result = result.model_copy(update={"note": "quota only: the plan stays the same"})
-        return result
+        return self.rules.after_set_plan(result)
 
     async def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
         """Mailboxes of a tenant by kind and plan."""
@@ -340,6 +362,8 @@ class Orchestrator:
         if mailbox.plan is not None:
             self._check_plan(mailbox.plan)
         provider, ref = self.provider_for(tenant)
+        await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
+        await self.rules.check_licence(provider, ref, mailbox, dry_run)
         addon = addon_for_kind(mailbox.kind)
         if addon is None or _capabilities(provider).supports(f"addon:{addon}"):
             return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)

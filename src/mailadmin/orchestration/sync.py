@@ -7,6 +7,7 @@ works from plain scripts, WSGI apps and threads alike (even where a loop is runn
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.config import Config
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.allocations import Allocations, AllocationUse
+    from mailadmin.rules.gate import BusinessRules
+    from mailadmin.rules.identities import Identity
     from mailadmin.store.journal import Journal
 
 __all__ = ["SyncOrchestrator"]
@@ -55,6 +58,7 @@ class SyncOrchestrator:
             result: Orchestrator = build(*args, **kwargs)
             return result
 
+        self._identity: Identity | None = None
         self.orchestrator: Orchestrator = self._run(make())
 
     @classmethod
@@ -68,7 +72,27 @@ class SyncOrchestrator:
         return cls(Orchestrator.from_dict, data, **kwargs)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if self._identity is not None:
+            from mailadmin.rules.gate import run_as
+
+            coroutine = run_as(self._identity, coroutine)
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def acting_as(self, identity: Identity | str) -> SyncOrchestrator:
+        """A blocking view whose calls act as ``identity`` (see :meth:`Orchestrator.acting_as`).
+
+        It shares this facade's loop and orchestrator: close the facade, not the view.
+        """
+        from mailadmin.rules.identities import Identity
+
+        view = copy.copy(self)
+        view._identity = identity if isinstance(identity, Identity) else Identity.parse(identity)
+        return view
+
+    @property
+    def rules(self) -> BusinessRules:
+        """See :attr:`Orchestrator.rules` (tenancy, policies, orders)."""
+        return self.orchestrator.rules
 
     # -- what the orchestrator knows, without waiting ------------------------------------
 

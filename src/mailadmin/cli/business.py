@@ -1,0 +1,400 @@
+"""Commands of the business rules: the store, resellers, customers, mailbox switches.
+
+Registered on the ``mailadmin`` group by ``mailadmin.cli.commands``; the sales and report
+commands live in ``cli/sales.py`` and ``cli/reports.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from mailadmin.cli.commands import _global_options, _Group, _State, cli, pass_state
+from mailadmin.contract import errors
+
+if TYPE_CHECKING:
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.rules.tenancy import Customer, Reseller
+
+__all__ = ["with_orchestrator"]
+
+T = TypeVar("T")
+
+
+def with_orchestrator(state: _State, work: Callable[[Orchestrator], T]) -> T:
+    """Build the orchestrator, run blocking ``work`` on it, close it."""
+    orch = state.orchestrator()
+    try:
+        return work(orch)
+    finally:
+        asyncio.run(orch.aclose())
+
+
+def _site_admin_only(orch: Orchestrator, what: str) -> None:
+    from mailadmin.rules.identities import IdentityKind
+
+    acting = orch.rules.acting()
+    if acting.kind is not IdentityKind.SITE_ADMIN:
+        raise errors.PolicyDenied(f"Only the site admin may {what}", reason="not_permitted")
+
+
+def _package(values: tuple[str, ...]) -> dict[str, int]:
+    package: dict[str, int] = {}
+    for value in values:
+        name, sep, amount = value.partition("=")
+        if not sep or not amount.strip().isdigit():
+            raise click.BadParameter(f"'{value}' is not RESOURCE=QUANTITY", param_hint="--package")
+        package[name.strip()] = int(amount)
+    return package
+
+
+_PACKAGE = click.option(
+    "--package",
+    "package",
+    multiple=True,
+    metavar="RESOURCE=N",
+    help="Included resources: user_mailboxes, shared_mailboxes, resource_mailboxes, storage_gb.",
+)
+_RENEWAL = click.option(
+    "--renewal", type=click.DateTime(["%Y-%m-%d"]), help="Next renewal date (YYYY-MM-DD)."
+)
+
+
+# -- store ----------------------------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+@_global_options
+def store() -> None:
+    """The mailadmin database (journal, tenancy, orders): schema version and upgrade."""
+
+
+@store.command("upgrade")
+@_global_options
+@pass_state
+def store_upgrade(state: _State) -> None:
+    """Bring the database schema to the newest version (also done on first use).
+
+    \b
+    Example:
+      mailadmin store upgrade --json
+    """
+
+    def work(orch: Orchestrator) -> dict[str, Any]:
+        _site_admin_only(orch, "upgrade the store")
+        database = orch.rules.store
+        before = database.current()
+        database.upgrade()
+        return {"url": database.url, "from": before, "to": database.current()}
+
+    data = with_orchestrator(state, work)
+    if state.output.as_json:
+        state.output.json(data)
+    else:
+        state.output.line(f"store {data['url']}: {data['from'] or 'new'} -> {data['to']}")
+
+
+@store.command("status")
+@_global_options
+@pass_state
+def store_status(state: _State) -> None:
+    """The database's schema version against the newest one.
+
+    \b
+    Example:
+      mailadmin store status
+    """
+    from mailadmin.store.database import Database
+
+    def work(orch: Orchestrator) -> dict[str, Any]:
+        journal = orch.journal
+        database = Database(journal.engine if journal else "sqlite://", upgrade=False)
+        return {"url": database.url, "current": database.current(), "head": Database.head()}
+
+    data = with_orchestrator(state, work)
+    if state.output.as_json:
+        state.output.json(data)
+        return
+    state.output.table(
+        "Store", ["database", "version", "newest"], [[data["url"], data["current"], data["head"]]]
+    )
+
+
+# -- resellers and customers ------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+@_global_options
+def resellers() -> None:
+    """Resellers: add and list."""
+
+
+@resellers.command("add")
+@click.argument("name")
+@click.option("--instance", help="The provider instance the reseller sells.")
+@click.option("--prepaid", is_flag=True, help="The reseller pays in advance.")
+@click.option("--oversell", is_flag=True, help="A prepaid reseller may oversell (recorded).")
+@_PACKAGE
+@_RENEWAL
+@_global_options
+@pass_state
+def resellers_add(
+    state: _State,
+    name: str,
+    instance: str | None,
+    prepaid: bool,
+    oversell: bool,
+    package: tuple[str, ...],
+    renewal: Any,
+) -> None:
+    """Record reseller NAME.
+
+    \b
+    Example:
+      mailadmin resellers add acme --prepaid --oversell --package user_mailboxes=500
+    """
+    from mailadmin.rules.tenancy import ResellerSpec
+
+    spec = _spec(
+        ResellerSpec,
+        instance=instance,
+        prepaid=prepaid,
+        may_oversell=oversell,
+        package=_package(package),
+        renewal=_day(renewal),
+    )
+
+    def work(orch: Orchestrator) -> Reseller:
+        _site_admin_only(orch, "add resellers")
+        if instance is not None and instance not in orch.instances:
+            raise errors.ValidationError(f"Unknown instance '{instance}'")
+        return orch.rules.tenancy.add_reseller(name, spec)
+
+    _print_records(state, "Reseller added", [with_orchestrator(state, work)])
+
+
+@resellers.command("list")
+@_global_options
+@pass_state
+def resellers_list(state: _State) -> None:
+    """Every reseller.
+
+    \b
+    Example:
+      mailadmin resellers list --json
+    """
+
+    def work(orch: Orchestrator) -> list[Reseller]:
+        _site_admin_only(orch, "list resellers")
+        return orch.rules.tenancy.resellers()
+
+    _print_records(state, "Resellers", with_orchestrator(state, work))
+
+
+@cli.group(cls=_Group)
+@_global_options
+def customers() -> None:
+    """Customers (tenants) and their owners: add and list."""
+
+
+@customers.command("add")
+@click.argument("name")
+@click.option("--reseller", help="The reseller that owns the customer (default: the host).")
+@_PACKAGE
+@_RENEWAL
+@_global_options
+@pass_state
+def customers_add(
+    state: _State, name: str, reseller: str | None, package: tuple[str, ...], renewal: Any
+) -> None:
+    """Record customer NAME, a configured tenant.
+
+    \b
+    Example:
+      mailadmin customers add example.com --reseller acme --renewal 2027-01-31
+    """
+    from mailadmin.rules.tenancy import CustomerSpec
+
+    def work(orch: Orchestrator) -> Customer:
+        spec = _spec(
+            CustomerSpec, reseller=reseller, package=_package(package), renewal=_day(renewal)
+        )
+        return orch.rules.add_customer(name, spec)
+
+    _print_records(state, "Customer added", [with_orchestrator(state, work)])
+
+
+@customers.command("list")
+@click.option("--reseller", help="Only the customers of this reseller.")
+@_global_options
+@pass_state
+def customers_list(state: _State, reseller: str | None) -> None:
+    """Every customer (a reseller sees its own).
+
+    \b
+    Example:
+      mailadmin --as reseller:acme customers list
+    """
+    from mailadmin.rules.identities import IdentityKind
+
+    def work(orch: Orchestrator) -> list[Customer]:
+        acting = orch.rules.acting()
+        owner = reseller
+        if acting.kind is IdentityKind.RESELLER:
+            owner = acting.name
+        elif acting.kind is not IdentityKind.SITE_ADMIN:
+            raise errors.PolicyDenied(f"{acting} may not list customers", reason="not_permitted")
+        return orch.rules.tenancy.customers(owner)
+
+    _print_records(state, "Customers", with_orchestrator(state, work))
+
+
+@cli.command("allow-upgrade")
+@click.argument("address")
+@click.argument("switch", type=click.Choice(["on", "off"]))
+@_global_options
+@pass_state
+def allow_upgrade(state: _State, address: str, switch: str) -> None:
+    """Let the user of ADDRESS change its own plan (seed 000), or stop it.
+
+    \b
+    Example:
+      mailadmin allow-upgrade anna@example.com on
+    """
+
+    def work(orch: Orchestrator) -> None:
+        orch.rules.set_allow_upgrade(address, switch == "on")
+
+    with_orchestrator(state, work)
+    if state.output.as_json:
+        state.output.json({"address": address, "allow_upgrade": switch == "on"})
+    else:
+        state.output.line(f"allow upgrade for {address}: {switch}")
+
+
+# -- printing -----------------------------------------------------------------------------------
+
+
+def _spec(model: type[T], **values: Any) -> T:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(values)  # type: ignore[attr-defined,no-any-return]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise errors.ValidationError(f"Invalid record: {problems}") from None
+
+
+def _day(value: Any) -> date | None:
+    return value.date() if value is not None else None
+
+
+def _print_records(state: _State, title: str, records: list[Any]) -> None:
+    if state.output.as_json:
+        state.output.json([r.model_dump(mode="json") for r in records])
+        return
+    if not records:
+        state.output.line(f"{title}: none")
+        return
+    columns = list(records[0].model_dump(mode="json"))
+    rows = [[_cell(v) for v in r.model_dump(mode="json").values()] for r in records]
+    state.output.table(title, columns, rows)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return "-" if value is None else value
+
+
+# -- bulk add-on sales (seed 003) -------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("addon")
+@click.argument("quantity", type=click.IntRange(0, 9999))
+@click.option(
+    "--to", "to", type=click.Choice(["resellers", "customers"]), required=True, help="Who buys."
+)
+@click.option("--reseller", "named", multiple=True, help="Sell to these resellers (default: all).")
+@click.option(
+    "--owner",
+    default="all",
+    show_default=True,
+    help="Customers of this reseller, 'host' (the host's own) or 'all'.",
+)
+@click.option("--only-over-quota", is_flag=True, help="Sell only to those over quota.")
+@click.option("--skip-sold", is_flag=True, help="Do not sell when already sold.")
+@click.option("--copy-under-reseller", is_flag=True, help="Create a copy of the add-on under it.")
+@click.option("--dry-run", is_flag=True, help="Check everything; record and send nothing.")
+@_global_options
+@pass_state
+def sell(
+    state: _State,
+    addon: str,
+    quantity: int,
+    to: str,
+    named: tuple[str, ...],
+    owner: str,
+    only_over_quota: bool,
+    skip_sold: bool,
+    copy_under_reseller: bool,
+    dry_run: bool,
+) -> None:
+    """Sell ADDON (QUANTITY each) to many resellers or customers at once (seed 003).
+
+    \b
+    Examples:
+      mailadmin sell resource_mailbox 9999 --to resellers --skip-sold --copy-under-reseller
+      mailadmin sell shared_mailbox 1 --to customers --owner all --skip-sold --dry-run
+    """
+    from mailadmin.cli.output import EXIT_PROVIDER
+    from mailadmin.rules.sales import BulkSale, SaleReport, sale_targets, sell_in_bulk
+
+    sale = _spec(
+        BulkSale,
+        addon=addon,
+        quantity=quantity,
+        to=to,
+        resellers=named,
+        owner=owner,
+        only_over_quota=only_over_quota,
+        skip_already_sold=skip_sold,
+        copy_under_reseller=copy_under_reseller,
+    )
+
+    async def work(orch: Orchestrator) -> SaleReport:
+        total = len(sale_targets(orch, sale))
+        with state.output.progress("selling", total) as progress:
+            return await sell_in_bulk(orch, sale, dry_run=dry_run, progress=progress)
+
+    async def go() -> SaleReport:
+        async with state.orchestrator() as orch:
+            return await work(orch)
+
+    report = asyncio.run(go())
+    if state.output.as_json:
+        state.output.json(report)
+    else:
+        suffix = " (dry run: nothing recorded or sent)" if dry_run else ""
+        state.output.table(
+            f"Bulk sale of {addon}{suffix}",
+            ["to", "name", "add-on", "quantity", "result", "why", "oversold"],
+            [
+                [i.kind, i.name, i.addon, i.quantity, i.outcome.value, i.reason, i.oversold]
+                for i in report.items
+            ],
+        )
+        summary = report.summary
+        state.output.line(
+            f"sold {summary['sold']}, skipped {summary['skipped']}, failed {summary['failed']}"
+        )
+    if not report.ok:
+        raise SystemExit(EXIT_PROVIDER)

@@ -1,0 +1,111 @@
+"""The licences report: per platform instance, licensed against used seats, free seats,
+state (trial with days left, active, grace, expired) and what to buy to be compliant
+(seed 002: licensed >= mailboxes, at least the minimum, stated as the new total)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from mailadmin.contract.models import LicenceState
+from mailadmin.rules.policies import licence_upgrade, licences_required
+
+if TYPE_CHECKING:
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+__all__ = ["COLUMNS", "LicenceRow", "build"]
+
+COLUMNS = [
+    "instance",
+    "platform",
+    "licensed",
+    "used",
+    "free",
+    "state",
+    "days_left",
+    "required",
+    "to_buy",
+    "compliant",
+    "error",
+]
+
+
+class LicenceRow(BaseModel):
+    """One instance's licence against the seed 002 rules."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance: str
+    platform: str
+    licensed: int | None
+    used: int | None
+    free: int | None
+    state: str
+    days_left: int | None
+    required: int | None
+    to_buy: str
+    compliant: bool
+    error: str = ""
+
+
+async def build(orch: Orchestrator) -> list[LicenceRow]:
+    """Every configured instance's licence."""
+    orch.rules.require_site_admin("the licences of the platforms")
+    licences = await orch.licences()
+    today = orch.rules.today()
+    rows = []
+    for item in licences.items:
+        provider = orch.provider(item.key)
+        settings = orch.rules.settings_for(item.key)
+        licence = item.value
+        if licence is None:
+            error = item.error.message if item.error else "no answer"
+            rows.append(
+                LicenceRow(
+                    instance=item.key,
+                    platform=provider.platform or provider.name,
+                    licensed=None,
+                    used=None,
+                    free=None,
+                    state="unknown",
+                    days_left=None,
+                    required=None,
+                    to_buy="",
+                    compliant=False,
+                    error=error,
+                )
+            )
+            continue
+        end: datetime | None = licence.valid_until
+        if end is None and licence.state is LicenceState.TRIAL and licence.valid_from:
+            end = licence.valid_from + timedelta(days=settings.trial_days)
+        days_left = (end.date() - today).days if end is not None else None
+        state = licence.state.value
+        if licence.state is LicenceState.TRIAL and days_left is not None:
+            state = f"trial ({max(days_left, 0)} days left)"
+        required = licences_required(licence.seats_used, settings)
+        to_buy = ""
+        compliant = licence.state not in (LicenceState.EXPIRED, LicenceState.NONE)
+        if licence.seats_licensed is not None and licence.seats_licensed < required:
+            upgrade = licence_upgrade(
+                licence.seats_licensed, required - licence.seats_licensed, settings
+            )
+            to_buy = str(upgrade)
+            compliant = False
+        rows.append(
+            LicenceRow(
+                instance=item.key,
+                platform=provider.platform or provider.name,
+                licensed=licence.seats_licensed,
+                used=licence.seats_used,
+                free=licence.seats_free,
+                state=state,
+                days_left=days_left,
+                required=required if licence.seats_licensed is not None else None,
+                to_buy=to_buy,
+                compliant=compliant,
+            )
+        )
+    return rows

@@ -1,0 +1,105 @@
+"""The usage report (seed 003 "Quota Over Usage"): per subscription and resource, allocated,
+utilised (live counts from the platforms), remaining and over-use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from mailadmin.rules.tenancy import Resource, resource_of_addon, used_of
+
+if TYPE_CHECKING:
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+__all__ = ["COLUMNS", "UsageRow", "build"]
+
+COLUMNS = [
+    "subscription",
+    "id",
+    "reseller",
+    "instance",
+    "resource",
+    "allocated",
+    "utilised",
+    "remaining",
+    "over_use",
+    "error",
+]
+
+
+class UsageRow(BaseModel):
+    """One resource of one subscription (a customer). ``None``: unlimited or unknown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subscription: str
+    id: str
+    reseller: str | None
+    instance: str
+    resource: Resource
+    allocated: int | None
+    utilised: int | None
+    error: str = ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def remaining(self) -> int | None:
+        """Allocated minus utilised; negative when over-used."""
+        if self.allocated is None or self.utilised is None:
+            return None
+        return self.allocated - self.utilised
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def over_use(self) -> int:
+        """How many more are used than allocated (0 when within)."""
+        remaining = self.remaining
+        return -remaining if remaining is not None and remaining < 0 else 0
+
+
+async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[UsageRow]:
+    """Every configured tenant (or one reseller's customers), every resource it has or uses."""
+    from mailadmin.rules.identities import IdentityKind
+
+    if orch.rules.acting().kind is IdentityKind.MAILBOX_USER:
+        orch.rules.require_site_admin("usage reports")
+    tenancy = orch.rules.tenancy
+    # Each identity sees its own subscriptions only; the counts pass the gate as it.
+    names = [
+        name
+        for name in orch.tenants
+        if orch.rules.reachable(name)
+        and (reseller is None or tenancy.owner_of(name) == reseller.strip().lower())
+    ]
+    counts = await orch.count_all(names)
+    rows: list[UsageRow] = []
+    for item in counts.items:
+        name = item.key
+        instance = orch.config.instance_of(name)
+        allocated: dict[Resource, int] = tenancy.allocation("customer", name)
+        # Allocations kept by the orchestrator for platforms without such a limit count too.
+        for addon in ("shared_mailbox", "resource_mailbox"):
+            kept = orch.allocations.get(instance, name, addon)
+            resource = resource_of_addon(addon)
+            if kept is not None and resource is not None:
+                allocated.setdefault(resource, kept)
+        for resource in Resource:
+            used = used_of(resource, item.value) if item.value is not None else None
+            # A tenant whose count failed still gets a row, so its error is seen.
+            first_of_failed = item.error is not None and resource is Resource.USER_MAILBOXES
+            if resource not in allocated and not used and not first_of_failed:
+                continue
+            rows.append(
+                UsageRow(
+                    subscription=name,
+                    id=orch.config.tenants[name].native_id or name,
+                    reseller=tenancy.owner_of(name),
+                    instance=instance,
+                    resource=resource,
+                    allocated=allocated.get(resource),
+                    utilised=used,
+                    error=item.error.message if item.error is not None else "",
+                )
+            )
+    return rows

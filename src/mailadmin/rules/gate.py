@@ -1,0 +1,476 @@
+"""Where the business rules meet the orchestrator: one gate before every provider call.
+
+``Orchestrator`` holds one :class:`BusinessRules`. Its :meth:`~BusinessRules.check_call`
+runs in the call hooks before any request of any provider call (reads and writes), so an
+identity's boundary is checked on the one path every call takes. Rules that need to read
+the platform first (allocations, the downgrade window) run from the orchestrator's entry
+points. Every refusal is journalled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mailadmin.contract import errors
+from mailadmin.contract.models import ChangeResult, MailboxKind, MailboxRef, NewMailbox, TenantRef
+from mailadmin.rules.identities import (
+    SITE_ADMIN,
+    Identity,
+    IdentityKind,
+    Scope,
+    acting_scope,
+    check_access,
+    current_identity,
+)
+from mailadmin.rules.policies import (
+    SELF_SERVICE_DENIED,
+    SIGN_IN_AGAIN,
+    PoliciesConfig,
+    PolicySettings,
+    check_downgrade,
+    licence_upgrade,
+    licences_required,
+)
+
+if TYPE_CHECKING:
+    from mailadmin.contract.provider import CallInfo, Provider
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.rules.orders import Order, OrderKind, Orders
+    from mailadmin.rules.tenancy import Customer, CustomerSpec, Tenancy
+    from mailadmin.store.database import Database
+
+__all__ = ["ActingView", "BusinessRules", "run_as"]
+
+T = TypeVar("T")
+
+
+class BusinessRules:
+    """Tenancy, identities and policies of one orchestrator.
+
+    ``identity``: who calls when no :meth:`Orchestrator.acting_as` says otherwise (the site
+    admin by default, for a local operator).
+    """
+
+    def __init__(self, orchestrator: Orchestrator, identity: Identity | str | None = None) -> None:
+        self._orch = orchestrator
+        configured = identity if identity is not None else orchestrator.config.identity
+        self.identity = _identity(configured) if configured is not None else SITE_ADMIN
+        self._store: Database | None = None
+        self._tenancy: Tenancy | None = None
+        self._orders: Orders | None = None
+        #: Policy values (``[policies]``); replace to change them at run time.
+        self.policies: PoliciesConfig = orchestrator.config.policies
+        #: Today's date for the downgrade window and trials (tests set a fixed day).
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
+
+    @property
+    def store(self) -> Database:
+        """The versioned database (the journal's, or an in-memory one without a journal)."""
+        if self._store is None:
+            from mailadmin.store.database import Database
+
+            journal = self._orch.journal
+            if journal is not None:
+                self._store = Database(journal.engine, lock=journal.lock)
+            else:
+                self._store = Database("sqlite://")
+        return self._store
+
+    @property
+    def tenancy(self) -> Tenancy:
+        """Resellers and customers; the configuration's records are loaded on first use."""
+        if self._tenancy is None:
+            from mailadmin.rules.tenancy import Tenancy
+
+            config = self._orch.config
+            tenancy = Tenancy(self.store, tenants=config.tenants)
+            tenancy.declare(config.resellers, config.customers)
+            self._tenancy = tenancy
+        return self._tenancy
+
+    @property
+    def orders(self) -> Orders:
+        """Plan, seat, licence and edition orders (seeds 001 and 002)."""
+        if self._orders is None:
+            from mailadmin.rules.orders import Orders
+
+            self._orders = Orders(self.store)
+        return self._orders
+
+    def settings_for(self, instance: str | None, tenant: str | None = None) -> PolicySettings:
+        """The policy values in force for an instance and, through its owner, a tenant."""
+        reseller = self.tenancy.owner_of(tenant) if tenant is not None else None
+        return self.policies.settings(instance, reseller)
+
+    def add_customer(self, name: str, spec: CustomerSpec | None = None) -> Customer:
+        """Record a customer (a configured tenant) under a reseller or the host.
+
+        The site admin adds any; a reseller adds customers under itself only (its name is
+        filled in); nobody else adds customers. ``tenancy.add_customer`` is the unchecked
+        form for trusted code.
+        """
+        from mailadmin.rules.tenancy import CustomerSpec
+
+        spec = spec or CustomerSpec()
+        identity = self.acting()
+        if identity.kind is IdentityKind.RESELLER:
+            if spec.reseller not in (None, identity.name):
+                raise errors.PolicyDenied(
+                    f"{identity} may not add customers for reseller '{spec.reseller}'",
+                    reason="cross_boundary",
+                )
+            spec = spec.model_copy(update={"reseller": identity.name})
+        elif identity.kind is not IdentityKind.SITE_ADMIN:
+            raise errors.PolicyDenied(f"{identity} may not add customers", reason="not_permitted")
+        return self.tenancy.add_customer(name, spec)
+
+    def set_allow_upgrade(self, address: str, allowed: bool) -> None:
+        """Set a mailbox's "allow upgrade" switch (seed 000): its admins only."""
+        identity = self.acting()
+        tenant = self._orch.config.tenant_of_address(address).name
+        instance = self._orch.config.instance_of(tenant)
+        if not identity.is_admin:
+            raise errors.PolicyDenied(
+                "Only the site admin or the mailbox's owner may allow upgrades",
+                reason="not_permitted",
+            )
+        scope = Scope(operation="set_allow_upgrade", instance=instance, tenant=tenant)
+        check_access(identity, scope, self.tenancy.owner_of)
+        self.tenancy.set_allow_upgrade(address, allowed)
+
+    def reachable(self, tenant: str) -> bool:
+        """True when the acting identity may see ``tenant`` (reports filter with this)."""
+        identity = self.acting()
+        if identity.kind is IdentityKind.SITE_ADMIN:
+            return True
+        if identity.kind is IdentityKind.RESELLER:
+            return self.tenancy.owner_of(tenant) == identity.name
+        if identity.kind is IdentityKind.CUSTOMER_ADMIN:
+            return tenant.lower() == identity.name
+        return False
+
+    def require_site_admin(self, what: str) -> None:
+        """Refuse anyone but the site admin (instance-wide reads such as licences)."""
+        identity = self.acting()
+        if identity.kind is not IdentityKind.SITE_ADMIN:
+            raise errors.PolicyDenied(f"{identity} may not read {what}", reason="cross_boundary")
+
+    def acting(self) -> Identity:
+        """The identity of the running call."""
+        return current_identity(self.identity)
+
+    # -- the gate -------------------------------------------------------------------------------
+
+    def check_call(self, provider: Provider, call: CallInfo) -> None:
+        """Refuse, before any request, a provider call outside the acting identity's reach."""
+        identity = self.acting()
+        if identity.kind is IdentityKind.SITE_ADMIN:
+            return
+        try:
+            scope = scope_of(provider, call)
+            check_access(identity, scope, self.tenancy.owner_of)
+            if identity.kind is IdentityKind.RESELLER and call.operation == "apply_addon":
+                self._within_reseller(scope, call)
+        except errors.PolicyDenied as denial:
+            self.journal_denial(provider, call, denial)
+            raise
+
+    async def acheck_call(self, provider: Provider, call: CallInfo) -> None:
+        """:meth:`check_call` for the event loop: the store is read in a worker thread."""
+        if self.acting().kind is IdentityKind.SITE_ADMIN:
+            return
+        # to_thread copies the context, so the worker sees the same acting identity.
+        await asyncio.to_thread(self.check_call, provider, call)
+
+    def _within_reseller(self, scope: Scope, call: CallInfo) -> None:
+        """A reseller setting a customer's add-on total stays within its own allocation."""
+        from mailadmin.rules.tenancy import resource_of_addon
+
+        addon, quantity = call.arguments.get("addon"), call.arguments.get("quantity")
+        resource = resource_of_addon(str(addon)) if addon is not None else None
+        if resource is None or not isinstance(quantity, int) or scope.tenant is None:
+            return
+        # The platform's total of a resource is the customer's allocation of it.
+        proposed = self.tenancy.allocation("customer", scope.tenant)
+        proposed[resource] = quantity
+        self.tenancy.check_parent(scope.tenant, proposed, record=not call.dry_run)
+
+    def journal_denial(
+        self, provider: Provider, call: CallInfo, denial: errors.PolicyDenied
+    ) -> None:
+        """Record a refused call with its reason (the message names the identity)."""
+        journal = self._orch.journal
+        if journal is not None:
+            journal.refused(call, denial)
+
+    def deny(
+        self,
+        provider: Provider,
+        operation: str,
+        arguments: dict[str, Any],
+        dry_run: bool,
+        denial: errors.PolicyDenied,
+    ) -> errors.PolicyDenied:
+        """Journal a refusal made at an orchestrator entry point and return it to raise."""
+        self.journal_denial(provider, _call(provider, operation, arguments, dry_run), denial)
+        return denial
+
+    async def before_create_mailbox(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
+    ) -> None:
+        """Refuse a mailbox beyond the customer's allocation, naming resource, allocation, use.
+
+        Checked before any request of the creation; the count it needs is read as the site
+        admin (the acting identity may not count, a reseller's view is the same count).
+        """
+        from mailadmin.rules.tenancy import resource_of_kind, used_of
+
+        arguments = {"tenant": tenant, "mailbox": mailbox}
+        await self.acheck_call(provider, _call(provider, "create_mailbox", arguments, dry_run))
+        resource = resource_of_kind(mailbox.kind)
+        allocated = await asyncio.to_thread(
+            lambda: self.tenancy.allocation("customer", tenant.name).get(resource)
+        )
+        if allocated is None:
+            return
+        counts = await self.as_system(lambda: provider.count_mailboxes(tenant))
+        used = used_of(resource, counts) or 0
+        if used + 1 > allocated:
+            label = resource.value.replace("_", " ")
+            raise self.deny(
+                provider,
+                "create_mailbox",
+                arguments,
+                dry_run,
+                errors.PolicyDenied(
+                    f"{tenant.name} is allocated {allocated} {label} and uses {used}; "
+                    f"raise its allocation to create another",
+                    reason="allocation_exceeded",
+                    debug={"resource": resource.value, "allocated": allocated, "used": used},
+                ),
+            )
+
+    async def before_set_plan(
+        self, provider: Provider, mailbox: MailboxRef, plan: str, dry_run: bool
+    ) -> None:
+        """Seed 000's switch for self-service changes, seed 001's downgrade window."""
+        arguments = {"mailbox": mailbox, "plan": plan}
+        await self.acheck_call(provider, _call(provider, "set_plan", arguments, dry_run))
+        identity = self.acting()
+        if identity.kind is IdentityKind.SITE_ADMIN:
+            return
+        tenant = mailbox.tenant.name
+        settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant)
+        if identity.kind is IdentityKind.MAILBOX_USER:
+            allowed = await asyncio.to_thread(self.tenancy.allow_upgrade, mailbox.address)
+            if not (settings.allow_upgrade_default if allowed is None else allowed):
+                raise self.deny(
+                    provider,
+                    "set_plan",
+                    arguments,
+                    dry_run,
+                    errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed"),
+                )
+        customer = await asyncio.to_thread(self.tenancy.customer, tenant)
+        if customer is None or customer.renewal is None:
+            return
+        if await self._is_downgrade(provider, mailbox, plan):
+            try:
+                check_downgrade(customer.renewal, self.today(), settings)
+            except errors.PolicyDenied as denial:
+                raise self.deny(provider, "set_plan", arguments, dry_run, denial) from None
+
+    def after_set_plan(self, result: ChangeResult[str]) -> ChangeResult[str]:
+        """Tell a mailbox user who changed its own plan to sign in again (seed 000)."""
+        if self.acting().kind is not IdentityKind.MAILBOX_USER or not result.changed:
+            return result
+        if result.dry_run:
+            return result
+        return result.model_copy(update={"note": SIGN_IN_AGAIN})
+
+    async def _is_downgrade(self, provider: Provider, mailbox: MailboxRef, plan: str) -> bool:
+        ranks = {name: spec.rank for name, spec in self._orch.config.plans.items()}
+        if plan not in ranks or not provider.capabilities.supports("list_mailboxes"):
+            return False
+        listed = await self.as_system(lambda: provider.list_mailboxes(mailbox.tenant))
+        current = next((m.plan for m in listed if m.address == mailbox.address), None)
+        return current in ranks and ranks[plan] < ranks[current]
+
+    async def check_licence(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
+    ) -> None:
+        """Seed 002: a new user mailbox must stay within a per-mailbox licence."""
+        if mailbox.kind is not MailboxKind.USER:
+            return
+        settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant.name)
+        if not settings.licenses_per_mailbox(provider.name):
+            return
+        licence = await self.as_system(provider.get_licence)
+        if licence.seats_licensed is None:
+            return
+        required = licences_required(licence.seats_used + 1, settings)
+        if required <= licence.seats_licensed:
+            return
+        upgrade = licence_upgrade(
+            licence.seats_licensed, required - licence.seats_licensed, settings
+        )
+        raise self.deny(
+            provider,
+            "create_mailbox",
+            {"tenant": tenant, "mailbox": mailbox},
+            dry_run,
+            errors.PolicyDenied(
+                f"The licence of {provider.instance} covers {licence.seats_licensed} mailboxes "
+                f"and {licence.seats_used} are in use; upgrade it to a total of "
+                f"{upgrade.total} ({upgrade})",
+                reason="licence_exceeded",
+            ),
+        )
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    def place_order(
+        self, subject: str, kind: OrderKind | str, detail: dict[str, Any] | None = None
+    ) -> Order:
+        """Open an order for a customer (plan or seat change) or an instance (licence).
+
+        A plan downgrade is accepted only inside the window before the customer's renewal.
+        """
+        from mailadmin.rules.orders import OrderKind
+
+        kind = OrderKind(kind)
+        identity = self.acting()
+        subject = subject.strip().lower()
+        instance = subject if subject in self._orch.config.instances else None
+        tenant = None if instance is not None else self._orch.config.tenant_ref(subject).name
+        if instance is None and tenant is not None:
+            instance = self._orch.config.instance_of(tenant)
+        scope = Scope(operation=f"order:{kind.value}", instance=instance or "", tenant=tenant)
+        if not identity.is_admin:
+            raise errors.PolicyDenied("A mailbox user may not place orders", reason="not_permitted")
+        check_access(identity, scope, self.tenancy.owner_of)
+        if kind is OrderKind.PLAN_DOWNGRADE and tenant is not None:
+            customer = self.tenancy.customer(tenant)
+            renewal = customer.renewal if customer else None
+            check_downgrade(renewal, self.today(), self.settings_for(instance, tenant))
+        return self.orders.place(subject, kind, detail or {})
+
+    async def order_licence_upgrade(self, instance: str, added: int) -> Order:
+        """Order ``added`` more licensed mailboxes, stated as the new total (10 + 5 = 15)."""
+        from mailadmin.rules.orders import OrderKind
+
+        licence = await self._orch.get_licence(instance)
+        settings = self.settings_for(instance)
+        current = licence.seats_licensed or 0
+        upgrade = licence_upgrade(current, added, settings)
+        order = self.place_order(instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump())
+        return order
+
+    async def apply_order(self, order_id: int, *, dry_run: bool = False) -> Order:
+        """Carry out a paid order: a package or seat change of a customer; licence and
+        edition orders are settled with the vendor, so applying records them only."""
+        from mailadmin.rules.orders import OrderKind, OrderState
+        from mailadmin.rules.tenancy import CustomerSpec, Resource
+
+        order = self.orders.get(order_id)
+        if order.state is not OrderState.PAID:
+            raise errors.PolicyDenied(
+                f"Order #{order.id} is {order.state.value}; it is applied once paid",
+                reason="order_state",
+            )
+        if order.kind in (OrderKind.PLAN_UPGRADE, OrderKind.PLAN_DOWNGRADE):
+            customer = self.tenancy.customer(order.subject)
+            package = {Resource(k): int(v) for k, v in order.detail.get("package", {}).items()}
+            if customer is not None and not dry_run:
+                spec = CustomerSpec(
+                    reseller=customer.reseller,
+                    package={**customer.package, **package},
+                    renewal=customer.renewal,
+                )
+                self.tenancy.save_customer(order.subject, spec)
+        elif order.kind is OrderKind.SEAT_UPGRADE:
+            total = int(order.detail["mailboxes"])
+            await self._orch.apply_addon(order.subject, "mailboxes", total, dry_run=dry_run)
+            if not dry_run:
+                self.tenancy.sell("customer", order.subject, "mailboxes", total)
+        return order if dry_run else self.orders.applied(order.id)
+
+    async def as_system(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a read the rules need themselves (a count) as the site admin."""
+        with acting_scope(SITE_ADMIN):
+            return await work()
+
+
+def _call(provider: Provider, operation: str, arguments: dict[str, Any], dry_run: bool) -> CallInfo:
+    from mailadmin.contract.provider import CallInfo
+
+    return CallInfo(provider.instance, provider.name, operation, arguments, dry_run)
+
+
+def scope_of(provider: Provider, call: CallInfo) -> Scope:
+    """What a provider call touches, read from its validated arguments."""
+    tenant: str | None = None
+    mailbox: str | None = None
+    arguments = call.arguments
+    ref = arguments.get("mailbox")
+    if isinstance(ref, MailboxRef):
+        tenant, mailbox = ref.tenant.name, ref.address
+    elif isinstance(ref, NewMailbox):
+        mailbox = ref.address
+    found = arguments.get("tenant")
+    if isinstance(found, TenantRef):
+        tenant = found.name
+    return Scope(
+        operation=call.operation, instance=provider.instance, tenant=tenant, mailbox=mailbox
+    )
+
+
+class ActingView:
+    """The orchestrator as seen by one identity: ``orch.acting_as("reseller:acme")``.
+
+    Call any orchestrator method through it (``await view.set_plan(...)``), or use it as a
+    context manager to act as the identity for a block (tasks started inside inherit it).
+    """
+
+    def __init__(self, orchestrator: Orchestrator, identity: Identity | str) -> None:
+        self.orchestrator = orchestrator
+        self.identity = _identity(identity)
+        self._scopes: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.orchestrator, name)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute
+        identity = self.identity
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with acting_scope(identity):
+                result = attribute(*args, **kwargs)
+            if hasattr(result, "__await__"):
+                return run_as(identity, result)
+            return result
+
+        return call
+
+    def __enter__(self) -> Orchestrator:
+        scope = acting_scope(self.identity)
+        scope.__enter__()
+        self._scopes.append(scope)
+        return self.orchestrator
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._scopes.pop().__exit__(*exc_info)
+
+
+async def run_as(identity: Identity, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` acting as ``identity``."""
+    # The identity must be set while the coroutine runs, not only while it is created.
+    with acting_scope(identity):
+        return await awaitable
+
+
+def _identity(value: Identity | str) -> Identity:
+    return value if isinstance(value, Identity) else Identity.parse(value)

@@ -1,0 +1,176 @@
+"""The policies hosts apply when they sell plans and seats, with the seed documents' values.
+
+- Seed 000: a mailbox user may change its own plan only when the mailbox's "allow
+  upgrade" switch is on; admins always may. After a self-service change the user must sign
+  in again for it to take effect.
+- Seed 001: a plan (package) upgrade and a seat upgrade are never in one order; a
+  downgrade is accepted only inside a window before the renewal date (15 to 30 days).
+- Seed 002: licensed mailboxes >= mailboxes on the server, at least 10; an upgrade states
+  the new total (10 + 5 = 15); a trial lasts 30 days.
+
+Each value is a default: ``[policies]`` changes it everywhere, ``[policies.instances.X]``
+for one instance and ``[policies.resellers.Y]`` for one reseller's customers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mailadmin.contract import errors
+
+__all__ = [
+    "SELF_SERVICE_DENIED",
+    "SIGN_IN_AGAIN",
+    "DowngradeWindow",
+    "LicenceUpgrade",
+    "PoliciesConfig",
+    "PolicySettings",
+    "check_downgrade",
+    "downgrade_window",
+    "licence_upgrade",
+    "licences_required",
+]
+
+#: Seed 000's exact words for a refused self-service plan change.
+SELF_SERVICE_DENIED = "You are not allowed to upgrade or downgrade your account."
+#: Seed 000: what a self-service change needs before it takes effect.
+SIGN_IN_AGAIN = "Sign out and sign in again for the new plan to take effect."
+
+#: Platforms that license per mailbox (seed 002) unless a policy says otherwise.
+PER_MAILBOX_LICENSING = frozenset({"zextras"})
+
+Days = Annotated[int, Field(ge=0, le=3650)]
+
+
+class PolicySettings(BaseModel):
+    """The policy values in force for one instance or reseller."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Seed 000: the "allow upgrade" switch of a mailbox never set by its admin.
+    allow_upgrade_default: bool = False
+    #: Seed 001: downgrades are accepted from ``[1]`` to ``[0]`` days before the renewal.
+    downgrade_window_days: tuple[Days, Days] = (15, 30)
+    #: Seed 002: the fewest mailboxes a licence may cover.
+    licence_minimum: int = Field(default=10, ge=0)
+    #: Seed 002: how long a trial lasts, with every feature.
+    trial_days: Days = 30
+    #: Seed 002: enforce "licensed >= mailboxes" on creation (``None``: per platform).
+    per_mailbox_licence: bool | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> PolicySettings:
+        nearest, farthest = self.downgrade_window_days
+        if nearest > farthest:
+            raise ValueError("downgrade_window_days is [nearest, farthest] days before renewal")
+        return self
+
+    def licenses_per_mailbox(self, platform: str) -> bool:
+        """True when creating a user mailbox must stay within the licence."""
+        if self.per_mailbox_licence is not None:
+            return self.per_mailbox_licence
+        return platform in PER_MAILBOX_LICENSING
+
+
+class PolicyOverride(BaseModel):
+    """Some policy values for one instance or reseller; the rest come from above."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allow_upgrade_default: bool | None = None
+    downgrade_window_days: tuple[Days, Days] | None = None
+    licence_minimum: int | None = Field(default=None, ge=0)
+    trial_days: Days | None = None
+    per_mailbox_licence: bool | None = None
+
+
+class PoliciesConfig(PolicySettings):
+    """``[policies]``: defaults, then ``instances`` and ``resellers`` overrides."""
+
+    instances: dict[str, PolicyOverride] = Field(default_factory=dict)
+    resellers: dict[str, PolicyOverride] = Field(default_factory=dict)
+
+    def settings(self, instance: str | None = None, reseller: str | None = None) -> PolicySettings:
+        """The values in force: defaults < instance < reseller."""
+        values: dict[str, Any] = PolicySettings.model_validate(
+            self.model_dump(exclude={"instances", "resellers"})
+        ).model_dump()
+        for override in (self.instances.get(instance or ""), self.resellers.get(reseller or "")):
+            if override is not None:
+                values.update(override.model_dump(exclude_none=True))
+        return PolicySettings.model_validate(values)
+
+
+class DowngradeWindow(BaseModel):
+    """When downgrades are accepted before one renewal date."""
+
+    model_config = ConfigDict(frozen=True)
+
+    renewal: date
+    opens: date
+    closes: date
+
+    def contains(self, day: date) -> bool:
+        """True when ``day`` is inside the window."""
+        return self.opens <= day <= self.closes
+
+    def state(self, day: date) -> str:
+        """``open``, ``upcoming`` or ``closed`` (for this renewal)."""
+        if self.contains(day):
+            return "open"
+        return "upcoming" if day < self.opens else "closed"
+
+
+def downgrade_window(renewal: date, settings: PolicySettings) -> DowngradeWindow:
+    """The downgrade window before ``renewal`` (seed 001: 30 to 15 days before it)."""
+    nearest, farthest = settings.downgrade_window_days
+    return DowngradeWindow(
+        renewal=renewal,
+        opens=renewal - timedelta(days=farthest),
+        closes=renewal - timedelta(days=nearest),
+    )
+
+
+def check_downgrade(renewal: date | None, today: date, settings: PolicySettings) -> None:
+    """Refuse a downgrade outside the window (``PolicyDenied``, reason ``downgrade_window``).
+
+    Without a known renewal date there is no window to keep, so the downgrade is accepted.
+    """
+    if renewal is None:
+        return
+    window = downgrade_window(renewal, settings)
+    if not window.contains(today):
+        raise errors.PolicyDenied(
+            f"Downgrades are accepted only from {window.opens.isoformat()} to "
+            f"{window.closes.isoformat()}, before the renewal on {renewal.isoformat()}",
+            reason="downgrade_window",
+        )
+
+
+class LicenceUpgrade(BaseModel):
+    """A licence upgrade stated as seed 002 wants it: the new total, never a delta."""
+
+    model_config = ConfigDict(frozen=True)
+
+    current: int
+    added: int
+    total: int
+
+    def __str__(self) -> str:
+        return f"{self.current} + {self.added} = {self.total}"
+
+
+def licence_upgrade(current: int, added: int, settings: PolicySettings) -> LicenceUpgrade:
+    """The order to add ``added`` licensed mailboxes to ``current`` (total at least the minimum)."""
+    if added <= 0:
+        raise errors.ValidationError("A licence upgrade adds at least one mailbox")
+    total = max(current + added, settings.licence_minimum)
+    return LicenceUpgrade(current=current, added=total - current, total=total)
+
+
+def licences_required(mailboxes: int, settings: PolicySettings) -> int:
+    """The fewest mailboxes the licence must cover: every mailbox, and the minimum."""
+    return max(mailboxes, settings.licence_minimum)

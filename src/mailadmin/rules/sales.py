@@ -1,0 +1,213 @@
+"""Selling an add-on to many resellers or customers at once (seed 003).
+
+``await sell_in_bulk(orch, BulkSale(addon="shared_mailbox", quantity=9999, to="resellers",
+skip_already_sold=True, copy_under_reseller=True))``: every matching reseller or customer
+is tried in turn and gets one result: sold, skipped (and why) or failed (and why). A sale
+to a customer also sets the platform's total for that resource (through the orchestrator,
+so it is checked and journalled like any write). Items run one after another: each sale
+changes the totals the next one is capped by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from mailadmin.contract import errors
+from mailadmin.rules.tenancy import MAX_ALLOCATION, addon_of_resource, resource_of_addon, used_of
+
+if TYPE_CHECKING:
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.rules.tenancy import Tenancy
+
+__all__ = ["BulkSale", "SaleItem", "SaleOutcome", "SaleReport", "sale_targets", "sell_in_bulk"]
+
+
+class BulkSale(BaseModel):
+    """What to sell, to whom, with seed 003's three options.
+
+    ``to="resellers"``: the resellers named in ``resellers`` (all when empty).
+    ``to="customers"``: the customers of ``owner`` (a reseller name, ``"host"`` for the
+    host's own customers, ``"all"`` for everyone's).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    addon: str
+    quantity: int = Field(ge=0, le=MAX_ALLOCATION)
+    to: Literal["resellers", "customers"]
+    resellers: tuple[str, ...] = ()
+    owner: str = "all"
+    only_over_quota: bool = False
+    skip_already_sold: bool = False
+    copy_under_reseller: bool = False
+
+
+class SaleOutcome(StrEnum):
+    """How one item of a bulk sale ended."""
+
+    SOLD = "sold"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class SaleItem(BaseModel):
+    """One reseller's or customer's result; ``reason`` says why it was skipped or failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["reseller", "customer"]
+    name: str
+    outcome: SaleOutcome
+    addon: str
+    quantity: int
+    reason: str = ""
+    oversold: bool = False
+
+
+class SaleReport(BaseModel):
+    """Every item, in order, and the totals."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[SaleItem]
+    dry_run: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> dict[str, int]:
+        """How many were sold, skipped and failed."""
+        return {o.value: sum(1 for i in self.items if i.outcome is o) for o in SaleOutcome}
+
+    @property
+    def ok(self) -> bool:
+        """True when no item failed."""
+        return all(i.outcome is not SaleOutcome.FAILED for i in self.items)
+
+
+async def sell_in_bulk(
+    orch: Orchestrator,
+    sale: BulkSale,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> SaleReport:
+    """Sell ``sale.addon`` to every target; a dry run checks everything and changes nothing."""
+    resource = resource_of_addon(sale.addon)
+    if resource is None:
+        raise errors.ValidationError(
+            f"Add-on '{sale.addon}' raises no allocation "
+            "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
+        )
+    tenancy = orch.rules.tenancy
+    targets = sale_targets(orch, sale)
+    items: list[SaleItem] = []
+    for done, name in enumerate(targets, start=1):
+        items.append(await _sell_one(orch, tenancy, sale, name, dry_run))
+        if progress is not None:
+            progress(done, len(targets), name)
+    return SaleReport(items=items, dry_run=dry_run)
+
+
+def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:
+    """Who a bulk sale is offered to, in order, within the acting identity's reach.
+
+    The site admin sells to anyone; a reseller only to its own customers (``owner`` is
+    then itself); nobody else sells.
+    """
+    from mailadmin.rules.identities import IdentityKind
+
+    tenancy = orch.rules.tenancy
+    identity = orch.rules.acting()
+    owner = sale.owner.strip().lower()
+    if identity.kind is IdentityKind.RESELLER:
+        if sale.to == "resellers" or owner not in ("all", identity.name):
+            raise errors.PolicyDenied(
+                f"{identity} sells only to its own customers", reason="cross_boundary"
+            )
+        owner = identity.name or ""
+    elif identity.kind is not IdentityKind.SITE_ADMIN:
+        raise errors.PolicyDenied(f"{identity} may not sell add-ons", reason="not_permitted")
+    if sale.to == "resellers":
+        if not sale.resellers:
+            return [r.name for r in tenancy.resellers()]
+        # An unknown name becomes a failed item, not a silent gap.
+        return [name.strip().lower() for name in sale.resellers]
+    if owner == "all":
+        return [c.name for c in tenancy.customers()]
+    if owner == "host":
+        return [c.name for c in tenancy.customers() if c.reseller is None]
+    return [c.name for c in tenancy.customers(owner)]
+
+
+async def _sell_one(
+    orch: Orchestrator, tenancy: Tenancy, sale: BulkSale, name: str, dry_run: bool
+) -> SaleItem:
+    kind: Literal["reseller", "customer"] = "reseller" if sale.to == "resellers" else "customer"
+    addon = (
+        f"{sale.addon}@{name}" if kind == "reseller" and sale.copy_under_reseller else sale.addon
+    )
+    item = {"kind": kind, "name": name, "addon": addon, "quantity": sale.quantity}
+    try:
+        if sale.skip_already_sold and _already_sold(tenancy, kind, name, sale.addon):
+            return SaleItem(**item, outcome=SaleOutcome.SKIPPED, reason="already sold")
+        if sale.only_over_quota:
+            over = await _over_quota(orch, tenancy, kind, name, sale.addon)
+            if not over:
+                return SaleItem(**item, outcome=SaleOutcome.SKIPPED, reason="not over quota")
+        copy_of = sale.addon if addon != sale.addon else None
+        oversold = tenancy.sell(kind, name, addon, sale.quantity, copy_of=copy_of, dry_run=True)
+        if kind == "customer":
+            await _push(orch, tenancy, name, addon, sale.quantity, dry_run)
+        if not dry_run:
+            tenancy.sell(kind, name, addon, sale.quantity, copy_of=copy_of)
+    except errors.MailadminError as exc:
+        return SaleItem(**item, outcome=SaleOutcome.FAILED, reason=exc.message)
+    return SaleItem(**item, outcome=SaleOutcome.SOLD, oversold=bool(oversold))
+
+
+def _already_sold(tenancy: Tenancy, kind: str, name: str, addon: str) -> bool:
+    return any(
+        s.active and s.quantity > 0 and (s.addon == addon or s.copy_of == addon)
+        for s in tenancy.sales(kind, name)
+    )
+
+
+async def _over_quota(
+    orch: Orchestrator, tenancy: Tenancy, kind: str, name: str, addon: str
+) -> bool:
+    """A customer using all it is allocated, or a reseller whose customers hold more."""
+    resource = resource_of_addon(addon)
+    assert resource is not None
+    if kind == "reseller":
+        limit = tenancy.allocation("reseller", name).get(resource)
+        if limit is None:
+            return False
+        held = sum(
+            tenancy.allocation("customer", c.name).get(resource, 0) for c in tenancy.customers(name)
+        )
+        return held >= limit
+    allocated = tenancy.allocation("customer", name).get(resource)
+    if allocated is None:
+        return False
+    counts = await orch.rules.as_system(lambda: orch.count_mailboxes(name))
+    used = used_of(resource, counts)
+    return used is not None and used >= allocated
+
+
+async def _push(
+    orch: Orchestrator, tenancy: Tenancy, customer: str, addon: str, quantity: int, dry_run: bool
+) -> None:
+    """Set the platform's total of the resource to the customer's new allocation."""
+    resource = resource_of_addon(addon)
+    assert resource is not None
+    neutral = addon_of_resource(resource)
+    if orch.config.addons and neutral not in orch.config.addons:
+        return  # the catalogue does not sell it on the platforms: kept by mailadmin only
+    current = {s.addon: s for s in tenancy.sales("customer", customer) if s.active}.get(addon)
+    allocation = tenancy.allocation("customer", customer)
+    total = allocation.get(resource, 0) - (current.quantity * current.amount if current else 0)
+    await orch.apply_addon(customer, neutral, total + quantity, dry_run=dry_run)

@@ -1,0 +1,600 @@
+"""Resellers and customers, their packages, and the allocations that follow from them.
+
+The hierarchy is provider instance -> reseller -> customer (a configured tenant) ->
+mailbox. Resellers and customers are records in the store, made from the CLI, the Python
+API or the configuration. A customer's allocation of each resource is what its package
+includes plus its active add-ons x quantity (seed 003); shared and resource mailboxes are
+counted apart from user mailboxes, up to 9,999 each. A resource that neither the package
+nor an add-on mentions is not limited.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from mailadmin.contract import errors
+from mailadmin.contract.models import MailboxCount, MailboxKind
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from mailadmin.store.database import Database
+
+__all__ = [
+    "MAX_ALLOCATION",
+    "Allocation",
+    "Customer",
+    "CustomerSpec",
+    "Oversell",
+    "Reseller",
+    "ResellerSpec",
+    "Resource",
+    "Sale",
+    "Tenancy",
+    "addon_of_resource",
+    "resource_of_addon",
+    "resource_of_kind",
+    "used_of",
+]
+
+#: The most of one resource a customer or reseller may be allocated (seed 003).
+MAX_ALLOCATION = 9999
+
+
+class Resource(StrEnum):
+    """What an allocation limits. Shared and resource mailboxes are apart from user ones."""
+
+    USER_MAILBOXES = "user_mailboxes"
+    SHARED_MAILBOXES = "shared_mailboxes"
+    RESOURCE_MAILBOXES = "resource_mailboxes"
+    STORAGE_GB = "storage_gb"
+
+
+#: The neutral add-on that raises each resource (what the platform is told).
+_ADDON_OF = {
+    Resource.USER_MAILBOXES: "mailboxes",
+    Resource.SHARED_MAILBOXES: "shared_mailbox",
+    Resource.RESOURCE_MAILBOXES: "resource_mailbox",
+    Resource.STORAGE_GB: "storage_gb",
+}
+
+
+def resource_of_addon(addon: str) -> Resource | None:
+    """The resource a neutral add-on raises (``"mailboxes:sync"`` raises user mailboxes).
+
+    A reseller's copy of an add-on (``"shared_mailbox@acme"``) raises what the original does.
+    """
+    name = addon.partition("@")[0].partition(":")[0]
+    for resource, neutral in _ADDON_OF.items():
+        if neutral == name:
+            return resource
+    return None
+
+
+def addon_of_resource(resource: Resource) -> str:
+    """The neutral add-on that sets a resource's total on the platform."""
+    return _ADDON_OF[resource]
+
+
+def resource_of_kind(kind: MailboxKind) -> Resource:
+    """The resource a new mailbox of ``kind`` uses (rooms and equipment share one)."""
+    if kind is MailboxKind.SHARED:
+        return Resource.SHARED_MAILBOXES
+    if kind in (MailboxKind.ROOM, MailboxKind.EQUIPMENT):
+        return Resource.RESOURCE_MAILBOXES
+    return Resource.USER_MAILBOXES
+
+
+def used_of(resource: Resource, counts: MailboxCount) -> int | None:
+    """Live use of a resource from a platform count (``None``: the count cannot tell)."""
+    if resource is Resource.STORAGE_GB:
+        return None
+    return sum(counts.of(k) for k in MailboxKind if resource_of_kind(k) is resource)
+
+
+Quantity = Annotated[int, Field(ge=0, le=MAX_ALLOCATION)]
+Package = dict[Resource, Quantity]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ResellerSpec(_Spec):
+    """A reseller as the configuration declares it (``[resellers.acme]``).
+
+    ``prepaid`` and ``may_oversell`` together let it sell its customers more than its own
+    allocation; the excess is recorded and shown in the usage report, never refused.
+    """
+
+    instance: str | None = None
+    prepaid: bool = False
+    may_oversell: bool = False
+    package: Package = Field(default_factory=dict)
+    renewal: date | None = None
+
+
+class CustomerSpec(_Spec):
+    """A customer as the configuration declares it (``[customers."example.com"]``)."""
+
+    reseller: str | None = None
+    package: Package = Field(default_factory=dict)
+    renewal: date | None = None
+
+
+class Reseller(ResellerSpec):
+    """A reseller record."""
+
+    name: str
+
+
+class Customer(CustomerSpec):
+    """A customer record: one configured tenant, owned by a reseller or by the host."""
+
+    name: str
+
+
+class Sale(BaseModel):
+    """An add-on sold to a reseller or a customer: ``quantity`` x ``amount`` of a resource.
+
+    ``copy_of`` names the host's add-on when this is the reseller's own copy (seed 003).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    owner_kind: str
+    owner: str
+    addon: str
+    resource: Resource
+    amount: int
+    quantity: int
+    active: bool
+    copy_of: str | None = None
+
+
+class Oversell(BaseModel):
+    """A prepaid reseller's customers allocated more than the reseller itself (recorded)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reseller: str
+    customer: str
+    resource: Resource
+    parent_allocation: int
+    children_allocation: int
+
+
+class Allocation(BaseModel):
+    """One resource of one customer: allocated against utilised (the over-usage row)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer: str
+    reseller: str | None
+    resource: Resource
+    allocated: int | None
+    utilised: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def remaining(self) -> int | None:
+        """Allocated minus utilised; negative when over-used; ``None`` when unknown."""
+        if self.allocated is None or self.utilised is None:
+            return None
+        return self.allocated - self.utilised
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def over_use(self) -> int:
+        """How many more are used than allocated (0 when within)."""
+        remaining = self.remaining
+        return -remaining if remaining is not None and remaining < 0 else 0
+
+
+class Tenancy:
+    """Resellers, customers, packages, add-on sales and per-mailbox switches in the store.
+
+    ``tenants`` (the configured tenant names), when given, is what a customer may be.
+    """
+
+    def __init__(self, store: Database, *, tenants: Mapping[str, Any] | None = None) -> None:
+        self._store = store
+        self._tenants = {t.lower(): t for t in tenants} if tenants is not None else None
+        # Re-entrant: a save checks allocations, which read under the same lock.
+        self._lock = threading.RLock()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The store's engine (schema at the newest version)."""
+        return self._store.engine
+
+    # -- resellers ------------------------------------------------------------------------------
+
+    def add_reseller(self, name: str, spec: ResellerSpec | None = None) -> Reseller:
+        """Record a new reseller; an existing name is a ``ValidationError``."""
+        if self.reseller(name) is not None:
+            raise errors.ValidationError(f"Reseller '{name}' already exists")
+        return self.save_reseller(name, spec or ResellerSpec())
+
+    def save_reseller(self, name: str, spec: ResellerSpec) -> Reseller:
+        """Create or replace a reseller record."""
+        from mailadmin.store.schema import resellers
+
+        name = _name(name, "reseller")
+        values = {
+            "instance": spec.instance,
+            "prepaid": spec.prepaid,
+            "may_oversell": spec.may_oversell,
+            "package": _dump(spec.package),
+            "renewal": spec.renewal,
+        }
+        self._upsert(resellers, resellers.c.name, name, values)
+        return Reseller(name=name, **spec.model_dump())
+
+    def reseller(self, name: str) -> Reseller | None:
+        """One reseller, or ``None``."""
+        from mailadmin.store.schema import resellers
+
+        rows = self._select(resellers.select().where(resellers.c.name == name.strip().lower()))
+        return _reseller(rows[0]) if rows else None
+
+    def resellers(self) -> list[Reseller]:
+        """Every reseller, by name."""
+        from mailadmin.store.schema import resellers
+
+        return [_reseller(r) for r in self._select(resellers.select().order_by(resellers.c.name))]
+
+    # -- customers ------------------------------------------------------------------------------
+
+    def add_customer(self, name: str, spec: CustomerSpec | None = None) -> Customer:
+        """Record a new customer (a configured tenant); an existing one is refused."""
+        if self.customer(name) is not None:
+            raise errors.ValidationError(f"Customer '{name}' already exists")
+        return self.save_customer(name, spec or CustomerSpec())
+
+    def save_customer(self, name: str, spec: CustomerSpec) -> Customer:
+        """Create or replace a customer record."""
+        from mailadmin.store.schema import customers
+
+        name = _name(name, "customer")
+        if self._tenants is not None and name not in self._tenants:
+            raise errors.ValidationError(
+                f"Customer '{name}' is not a configured tenant; add it under [tenants] first"
+            )
+        if spec.reseller is not None and self.reseller(spec.reseller) is None:
+            raise errors.ValidationError(f"Unknown reseller '{spec.reseller}'")
+        owner = spec.reseller.strip().lower() if spec.reseller else None
+        values = {"reseller": owner, "package": _dump(spec.package), "renewal": spec.renewal}
+        with self._lock:
+            proposed = self._with_package(name, spec.package)
+            oversold = self._within_parent(owner, name, proposed)
+            self._upsert(customers, customers.c.name, name, values)
+            self._record(oversold)
+        return Customer(name=name, **{**spec.model_dump(), "reseller": owner})
+
+    def customer(self, name: str) -> Customer | None:
+        """One customer, or ``None``."""
+        from mailadmin.store.schema import customers
+
+        rows = self._select(customers.select().where(customers.c.name == name.strip().lower()))
+        return _customer(rows[0]) if rows else None
+
+    def customers(self, reseller: str | None = None) -> list[Customer]:
+        """Every customer, or those of one reseller, by name."""
+        from mailadmin.store.schema import customers
+
+        query = customers.select().order_by(customers.c.name)
+        if reseller is not None:
+            query = query.where(customers.c.reseller == reseller.strip().lower())
+        return [_customer(r) for r in self._select(query)]
+
+    def owner_of(self, tenant: str) -> str | None:
+        """The reseller that owns a tenant (``None``: the host's own customer)."""
+        customer = self.customer(tenant)
+        return customer.reseller if customer else None
+
+    # -- allocations ----------------------------------------------------------------------------
+
+    def allocation(self, owner_kind: str, owner: str) -> dict[Resource, int]:
+        """Package plus active add-ons x quantity, per resource the owner is limited in."""
+        from mailadmin.store.schema import addon_sales
+
+        record: Reseller | Customer | None = (
+            self.reseller(owner) if owner_kind == "reseller" else self.customer(owner)
+        )
+        totals: dict[Resource, int] = dict(record.package) if record else {}
+        sales = addon_sales.c
+        query = addon_sales.select().where(
+            sales.owner_kind == owner_kind, sales.owner == owner.lower(), sales.active.is_(True)
+        )
+        for row in self._select(query):
+            resource = Resource(row["resource"])
+            totals[resource] = totals.get(resource, 0) + row["amount"] * row["quantity"]
+        return totals
+
+    def allocations(self, counts: MailboxCount) -> list[Allocation]:
+        """A customer's allocations against the live use in ``counts``, every resource."""
+        customer = self.customer(counts.tenant)
+        allocated = self.allocation("customer", counts.tenant)
+        return [
+            Allocation(
+                customer=counts.tenant,
+                reseller=customer.reseller if customer else None,
+                resource=resource,
+                allocated=allocated.get(resource),
+                utilised=used_of(resource, counts),
+            )
+            for resource in Resource
+        ]
+
+    def sales(self, owner_kind: str | None = None, owner: str | None = None) -> list[Sale]:
+        """Add-on sales, optionally of one owner."""
+        from mailadmin.store.schema import addon_sales
+
+        query = addon_sales.select().order_by(addon_sales.c.id)
+        if owner_kind is not None:
+            query = query.where(addon_sales.c.owner_kind == owner_kind)
+        if owner is not None:
+            query = query.where(addon_sales.c.owner == owner.strip().lower())
+        return [_sale(row) for row in self._select(query)]
+
+    def sell(
+        self,
+        owner_kind: str,
+        owner: str,
+        addon: str,
+        quantity: int,
+        *,
+        copy_of: str | None = None,
+        dry_run: bool = False,
+    ) -> list[Oversell]:
+        """Record that ``owner`` bought ``quantity`` of ``addon`` (its total, not a delta).
+
+        Refused with ``PolicyDenied`` when a resource would pass 9,999, or when a customer
+        would pass its reseller's allocation (unless a prepaid reseller may oversell: then
+        the oversell is recorded and returned). ``dry_run`` checks and records nothing.
+        """
+        from mailadmin.store.schema import addon_sales
+
+        resource = resource_of_addon(addon)
+        if resource is None:
+            raise errors.ValidationError(f"Add-on '{addon}' raises no allocation")
+        if owner_kind not in ("reseller", "customer"):
+            raise errors.ValidationError("Add-ons are sold to a reseller or a customer")
+        if quantity < 0:
+            raise errors.ValidationError("The add-on quantity must be 0 or more")
+        owner = owner.strip().lower()
+        record = self.reseller(owner) if owner_kind == "reseller" else self.customer(owner)
+        if record is None:
+            raise errors.ValidationError(f"Unknown {owner_kind} '{owner}'")
+        t = addon_sales.c
+        with self._lock:
+            current = {(s.addon): s for s in self.sales(owner_kind, owner) if s.active}.get(addon)
+            proposed = self.allocation(owner_kind, owner)
+            before = current.quantity * current.amount if current else 0
+            proposed[resource] = proposed.get(resource, 0) - before + quantity
+            _within_limit(owner, proposed)
+            oversold: list[Oversell] = []
+            if isinstance(record, Customer):
+                oversold = self._within_parent(record.reseller, owner, proposed)
+            if dry_run:
+                return oversold
+            now = datetime.now(UTC)
+            key = (t.owner_kind == owner_kind, t.owner == owner, t.addon == addon)
+            values = {"quantity": quantity, "active": True, "copy_of": copy_of, "updated": now}
+            with self._store.begin() as db:
+                done = db.execute(addon_sales.update().where(*key).values(**values))
+                if done.rowcount == 0:
+                    db.execute(
+                        addon_sales.insert().values(
+                            owner_kind=owner_kind,
+                            owner=owner,
+                            addon=addon,
+                            resource=resource.value,
+                            amount=1,
+                            created=now,
+                            **values,
+                        )
+                    )
+            self._record(oversold)
+        return oversold
+
+    def oversells(self, reseller: str | None = None) -> list[Oversell]:
+        """Every recorded oversell, newest last."""
+        from mailadmin.store.schema import oversells
+
+        query = oversells.select().order_by(oversells.c.id)
+        if reseller is not None:
+            query = query.where(oversells.c.reseller == reseller.strip().lower())
+        return [
+            Oversell(
+                reseller=r["reseller"],
+                customer=r["customer"],
+                resource=Resource(r["resource"]),
+                parent_allocation=r["parent_allocation"],
+                children_allocation=r["children_allocation"],
+            )
+            for r in self._select(query)
+        ]
+
+    def check_parent(
+        self, customer: str, proposed: Mapping[Resource, int], *, record: bool = True
+    ) -> list[Oversell]:
+        """Check a customer's proposed allocation against its reseller's (see :meth:`sell`)."""
+        with self._lock:
+            oversold = self._within_parent(self.owner_of(customer), customer.lower(), proposed)
+            if record:
+                self._record(oversold)
+        return oversold
+
+    def _with_package(self, customer: str, package: Mapping[Resource, int]) -> dict[Resource, int]:
+        """A customer's allocation if its package became ``package``."""
+        current = self.customer(customer)
+        totals = self.allocation("customer", customer)
+        for resource, amount in (current.package if current else {}).items():
+            totals[resource] = totals.get(resource, 0) - amount
+        for resource, amount in package.items():
+            totals[resource] = totals.get(resource, 0) + amount
+        return {r: q for r, q in totals.items() if q or r in package}
+
+    def _within_parent(
+        self, reseller: str | None, customer: str, proposed: Mapping[Resource, int]
+    ) -> list[Oversell]:
+        """Refuse (or, for a prepaid reseller that may oversell, list) what passes the parent."""
+        _within_limit(customer, proposed)
+        if reseller is None:
+            return []
+        parent = self.reseller(reseller)
+        if parent is None:
+            return []
+        limits = self.allocation("reseller", reseller)
+        siblings = [c.name for c in self.customers(reseller) if c.name != customer]
+        found: list[Oversell] = []
+        for resource, amount in proposed.items():
+            limit = limits.get(resource)
+            if limit is None:
+                continue  # the reseller is not limited in this resource
+            total = amount + sum(
+                self.allocation("customer", name).get(resource, 0) for name in siblings
+            )
+            if total <= limit:
+                continue
+            if parent.prepaid and parent.may_oversell:
+                found.append(
+                    Oversell(
+                        reseller=reseller,
+                        customer=customer,
+                        resource=resource,
+                        parent_allocation=limit,
+                        children_allocation=total,
+                    )
+                )
+                continue
+            raise errors.PolicyDenied(
+                f"Reseller '{reseller}' is allocated {limit} {_label(resource)}; its customers "
+                f"would have {total}",
+                reason="exceeds_parent",
+            )
+        return found
+
+    def _record(self, oversold: list[Oversell]) -> None:
+        from mailadmin.store.schema import oversells
+
+        if not oversold:
+            return
+        now = datetime.now(UTC)
+        with self._store.begin() as db:
+            for item in oversold:
+                db.execute(oversells.insert().values(**item.model_dump(mode="json"), at=now))
+
+    # -- per-mailbox switches (seed 000) ---------------------------------------------------------
+
+    def set_allow_upgrade(self, address: str, allowed: bool) -> None:
+        """Turn a mailbox's "allow upgrade" switch on or off (site admin or owner)."""
+        from mailadmin.store.schema import mailbox_settings
+
+        t = mailbox_settings
+        self._upsert(t, t.c.address, address.strip().lower(), {"allow_upgrade": allowed})
+
+    def allow_upgrade(self, address: str) -> bool | None:
+        """The mailbox's switch, or ``None`` when never set (the policy default applies)."""
+        from mailadmin.store.schema import mailbox_settings
+
+        t = mailbox_settings
+        rows = self._select(t.select().where(t.c.address == address.strip().lower()))
+        return bool(rows[0]["allow_upgrade"]) if rows else None
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def declare(
+        self, resellers: Mapping[str, ResellerSpec], customers: Mapping[str, CustomerSpec]
+    ) -> None:
+        """Bring the records declared in the configuration into the store (config wins)."""
+        for name, reseller in resellers.items():
+            self.save_reseller(name, reseller)
+        for name, customer in customers.items():
+            self.save_customer(name, customer)
+
+    # -- machinery ------------------------------------------------------------------------------
+
+    def _select(self, query: Any) -> list[Mapping[str, Any]]:
+        with self._store.connect() as db:
+            return [dict(row) for row in db.execute(query).mappings().all()]
+
+    def _upsert(self, table: sa.Table, key: Any, name: str, values: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
+        with self._lock, self._store.begin() as db:
+            done = db.execute(table.update().where(key == name).values(**values, updated=now))
+            if done.rowcount == 0:
+                db.execute(
+                    table.insert().values(**{key.name: name}, **values, created=now, updated=now)
+                )
+
+
+def _label(resource: Resource) -> str:
+    return resource.value.replace("_", " ").replace("gb", "GB")
+
+
+def _within_limit(owner: str, allocation: Mapping[Resource, int]) -> None:
+    for resource, amount in allocation.items():
+        if amount > MAX_ALLOCATION:
+            raise errors.PolicyDenied(
+                f"'{owner}' would be allocated {amount} {_label(resource)}; "
+                f"the most is {MAX_ALLOCATION}",
+                reason="allocation_limit",
+            )
+
+
+def _sale(row: Mapping[str, Any]) -> Sale:
+    return Sale(
+        owner_kind=row["owner_kind"],
+        owner=row["owner"],
+        addon=row["addon"],
+        resource=Resource(row["resource"]),
+        amount=row["amount"],
+        quantity=row["quantity"],
+        active=bool(row["active"]),
+        copy_of=row["copy_of"],
+    )
+
+
+def _name(name: str, what: str) -> str:
+    name = name.strip().lower()
+    if not name or len(name) > 255:
+        raise errors.ValidationError(f"A {what} name must have 1 to 255 characters")
+    return name
+
+
+def _dump(package: Mapping[Resource, int]) -> str:
+    return json.dumps({r.value: q for r, q in sorted(package.items())}, sort_keys=True)
+
+
+def _package(text: str) -> dict[Resource, int]:
+    return {Resource(k): int(v) for k, v in json.loads(text or "{}").items()}
+
+
+def _reseller(row: Mapping[str, Any]) -> Reseller:
+    return Reseller(
+        name=row["name"],
+        instance=row["instance"],
+        prepaid=bool(row["prepaid"]),
+        may_oversell=bool(row["may_oversell"]),
+        package=_package(row["package"]),
+        renewal=row["renewal"],
+    )
+
+
+def _customer(row: Mapping[str, Any]) -> Customer:
+    return Customer(
+        name=row["name"],
+        reseller=row["reseller"],
+        package=_package(row["package"]),
+        renewal=row["renewal"],
+    )

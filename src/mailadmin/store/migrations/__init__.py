@@ -1,0 +1,1 @@
+"""Alembic migrations of the mailadmin database (run through ``mailadmin.store.Database``)."""

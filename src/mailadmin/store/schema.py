@@ -1,0 +1,92 @@
+"""The tables of the business rules, as the code queries them.
+
+The migrations in ``migrations/versions`` create them; this module only describes them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "addon_sales",
+    "customers",
+    "mailbox_settings",
+    "metadata",
+    "orders",
+    "oversells",
+    "resellers",
+]
+
+metadata = sa.MetaData()
+
+
+def _stamps() -> tuple[sa.Column[object], ...]:
+    return (
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+resellers = sa.Table(
+    "mailadmin_resellers",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("instance", sa.String(255)),
+    sa.Column("prepaid", sa.Boolean, nullable=False),
+    sa.Column("may_oversell", sa.Boolean, nullable=False),
+    sa.Column("package", sa.Text, nullable=False),
+    sa.Column("renewal", sa.Date),
+    *_stamps(),
+)
+customers = sa.Table(
+    "mailadmin_customers",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("reseller", sa.String(255)),
+    sa.Column("package", sa.Text, nullable=False),
+    sa.Column("renewal", sa.Date),
+    *_stamps(),
+)
+addon_sales = sa.Table(
+    "mailadmin_addon_sales",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner_kind", sa.String(16), nullable=False),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("addon", sa.String(128), nullable=False),
+    sa.Column("resource", sa.String(32), nullable=False),
+    sa.Column("amount", sa.Integer, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("copy_of", sa.String(128)),
+    *_stamps(),
+)
+oversells = sa.Table(
+    "mailadmin_oversells",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reseller", sa.String(255), nullable=False),
+    sa.Column("customer", sa.String(255), nullable=False),
+    sa.Column("resource", sa.String(32), nullable=False),
+    sa.Column("parent_allocation", sa.Integer, nullable=False),
+    sa.Column("children_allocation", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+mailbox_settings = sa.Table(
+    "mailadmin_mailbox_settings",
+    metadata,
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("allow_upgrade", sa.Boolean, nullable=False),
+    *_stamps(),
+)
+orders = sa.Table(
+    "mailadmin_orders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    *_stamps(),
+)

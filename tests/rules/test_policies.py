@@ -1,0 +1,279 @@
+"""Policies with the seed documents' values: seeds 000, 001 and 002, each with its own example."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from mailadmin import Orchestrator
+from mailadmin.contract import errors
+from mailadmin.contract.models import NewMailbox
+from mailadmin.mock import MockServer
+from mailadmin.orchestration.registry import Registry
+from mailadmin.reference.mock import MemoryMock
+from mailadmin.rules.orders import OrderKind, OrderState
+from mailadmin.rules.policies import (
+    SELF_SERVICE_DENIED,
+    SIGN_IN_AGAIN,
+    PoliciesConfig,
+    PolicySettings,
+    downgrade_window,
+    licence_upgrade,
+    licences_required,
+)
+from mailadmin.rules.tenancy import CustomerSpec
+
+from .conftest import Platform
+
+# -- seed 000: the "allow upgrade" switch ----------------------------------------------------------
+
+
+async def test_seed_000_a_user_may_not_change_its_plan_unless_allowed(platform: Platform) -> None:
+    user = platform.users[0]
+    await platform.orch.set_plan(user, "mail")  # start from the smallest plan
+    as_user = platform.orch.acting_as(f"mailbox:{user}")
+    platform.server.clear_requests()
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await as_user.set_plan(user, "collaborate")
+    assert str(caught.value) == "You are not allowed to upgrade or downgrade your account."
+    assert caught.value.reason == "upgrade_not_allowed"
+    assert platform.writes() == []
+    assert platform.orch.journal is not None
+    last = platform.orch.journal.entries(limit=1)[0]
+    assert (last.operation, last.error_message) == ("set_plan", SELF_SERVICE_DENIED)
+
+    # The site admin turns the switch on: the user's own change goes through, and the result
+    # says to sign in again.
+    platform.orch.rules.set_allow_upgrade(user, True)
+    result = await as_user.set_plan(user, "collaborate")
+    assert result.after == "collaborate" and result.note == SIGN_IN_AGAIN
+    assert len(platform.writes()) >= 1
+    listed = await platform.orch.list_mailboxes(platform.tenant)
+    assert {m.address: m.plan for m in listed}[user] == "collaborate"
+
+
+async def test_seed_000_admins_may_always_change_plans(platform: Platform) -> None:
+    user = platform.users[0]
+    platform.orch.rules.set_allow_upgrade(user, False)
+    platform.orch.rules.tenancy.add_customer(platform.tenant)
+    result = await platform.orch.acting_as(f"customer:{platform.tenant}").set_plan(user, "sync")
+    assert result.after == "sync" and result.note == ""
+    result = await platform.orch.set_plan(user, "collaborate")
+    assert result.after == "collaborate"
+
+
+async def test_seed_000_the_switch_default_is_per_reseller(platform: Platform) -> None:
+    user = platform.users[0]
+    tenancy = platform.orch.rules.tenancy
+    tenancy.add_reseller("acme")
+    tenancy.add_customer(platform.tenant, CustomerSpec(reseller="acme"))
+    platform.orch.rules.policies = PoliciesConfig(
+        resellers={"acme": {"allow_upgrade_default": True}}
+    )
+    result = await platform.orch.acting_as(f"mailbox:{user}").set_plan(user, "collaborate")
+    assert result.after == "collaborate"
+
+
+# -- seed 001: one upgrade per order, the downgrade window ---------------------------------------------
+
+
+def test_seed_001_a_plan_upgrade_and_a_seat_upgrade_are_not_in_one_order(tmp_path) -> None:
+    orch = _memory_orchestrator(tmp_path)
+    rules = orch.rules
+    rules.tenancy.add_customer("example.com")
+    plan = rules.place_order("example.com", "plan_upgrade", {"package": {"user_mailboxes": 20}})
+    assert plan.state is OrderState.PENDING
+    with pytest.raises(errors.PolicyDenied) as caught:
+        rules.place_order("example.com", "seat_upgrade", {"mailboxes": 15})
+    assert caught.value.reason == "order_open"
+    assert str(caught.value) == (
+        f"Order #{plan.id} (plan upgrade) of example.com must be paid and applied before a "
+        "seat upgrade can be ordered"
+    )
+    # Still waiting once paid, until applied.
+    rules.orders.confirm(plan.id)
+    with pytest.raises(errors.PolicyDenied):
+        rules.place_order("example.com", "seat_upgrade", {"mailboxes": 15})
+
+
+async def test_seed_001_the_second_order_is_accepted_once_the_first_is_applied(tmp_path) -> None:
+    server = MockServer(MemoryMock)
+    orch = _memory_orchestrator(tmp_path, server)
+    rules = orch.rules
+    rules.tenancy.add_customer("example.com")
+    plan = rules.place_order("example.com", "plan_upgrade", {"package": {"user_mailboxes": 20}})
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await rules.apply_order(plan.id)
+    assert caught.value.reason == "order_state"  # pending: not paid yet
+    rules.orders.confirm(plan.id)
+    assert (await rules.apply_order(plan.id)).state is OrderState.APPLIED
+    assert rules.tenancy.allocation("customer", "example.com") == {"user_mailboxes": 20}
+
+    seats = rules.place_order("example.com", OrderKind.SEAT_UPGRADE, {"mailboxes": 15})
+    rules.orders.confirm(seats.id)
+    await rules.apply_order(seats.id)
+    # The platform holds the new seat total.
+    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 15
+    await orch.aclose()
+
+
+def test_seed_001_downgrades_only_15_to_30_days_before_renewal(tmp_path) -> None:
+    orch = _memory_orchestrator(tmp_path)
+    rules = orch.rules
+    rules.tenancy.add_customer("example.com", CustomerSpec(renewal=date(2027, 1, 31)))
+    window = downgrade_window(date(2027, 1, 31), PolicySettings())
+    assert (window.opens, window.closes) == (date(2027, 1, 1), date(2027, 1, 16))
+    for today, accepted in [
+        (date(2026, 12, 31), False),  # 31 days before
+        (date(2027, 1, 1), True),  # 30 days before
+        (date(2027, 1, 16), True),  # 15 days before
+        (date(2027, 1, 17), False),  # 14 days before
+    ]:
+        rules.today = lambda today=today: today
+        if accepted:
+            order = rules.place_order("example.com", "plan_downgrade", {})
+            rules.orders.cancel(order.id)
+        else:
+            with pytest.raises(errors.PolicyDenied) as caught:
+                rules.place_order("example.com", "plan_downgrade", {})
+            assert caught.value.reason == "downgrade_window"
+            assert "2027-01-01 to 2027-01-16" in str(caught.value)
+
+
+async def test_seed_001_a_plan_downgrade_outside_the_window_is_refused(platform: Platform) -> None:
+    user = platform.users[1]
+    await platform.orch.set_plan(user, "collaborate")  # the site admin: no window
+    rules = platform.orch.rules
+    rules.tenancy.add_customer(platform.tenant, CustomerSpec(renewal=date(2027, 1, 31)))
+    as_admin = platform.orch.acting_as(f"customer:{platform.tenant}")
+    rules.today = lambda: date(2026, 11, 1)
+    platform.server.clear_requests()
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await as_admin.set_plan(user, "mail")
+    assert caught.value.reason == "downgrade_window"
+    assert platform.writes() == []
+    rules.today = lambda: date(2027, 1, 10)
+    assert (await as_admin.set_plan(user, "mail")).after == "mail"
+    # Upgrades are never held to the window.
+    rules.today = lambda: date(2026, 11, 1)
+    assert (await as_admin.set_plan(user, "collaborate")).after == "collaborate"
+
+
+# -- seed 002: licensing per mailbox --------------------------------------------------------------------
+
+
+def test_seed_002_an_upgrade_states_the_new_total() -> None:
+    upgrade = licence_upgrade(10, 5, PolicySettings())
+    assert (upgrade.total, str(upgrade)) == (15, "10 + 5 = 15")
+    # Never below the minimum of 10.
+    assert str(licence_upgrade(0, 3, PolicySettings())) == "0 + 10 = 10"
+    assert licences_required(7, PolicySettings()) == 10
+    assert licences_required(12, PolicySettings()) == 12
+    # Configurable per instance.
+    policies = PoliciesConfig(instances={"small": {"licence_minimum": 5}})
+    assert licences_required(3, policies.settings("small")) == 5
+    assert licences_required(3, policies.settings("other")) == 10
+
+
+async def test_seed_002_a_licence_upgrade_order_carries_the_total(tmp_path) -> None:
+    orch = _memory_orchestrator(tmp_path, MockServer(MemoryMock, seed={"licence": {"seats": 10}}))
+    order = await orch.rules.order_licence_upgrade("eu", 5)
+    assert order.kind is OrderKind.LICENCE_UPGRADE
+    assert order.detail == {"current": 10, "added": 5, "total": 15}
+    # An edition change is its own kind of order, and waits for the open upgrade.
+    with pytest.raises(errors.PolicyDenied):
+        orch.rules.place_order("eu", "edition_change", {"from": "mobile", "to": "pro"})
+    await orch.aclose()
+
+
+async def test_seed_002_mailboxes_never_pass_the_licence(platform: Platform) -> None:
+    orch = platform.orch
+    licence = await orch.get_licence(orch.instances[0])
+    if licence.seats_licensed is None:
+        pytest.skip(f"{platform.name}'s mock licence is unlimited")
+    # Policy on for this instance; a minimum one above the licence makes any creation pass it.
+    orch.rules.policies = PoliciesConfig(
+        per_mailbox_licence=True, licence_minimum=licence.seats_licensed + 1
+    )
+    platform.server.clear_requests()
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await orch.create_mailbox(platform.tenant, NewMailbox(address=f"new@{platform.tenant}"))
+    total = licence.seats_licensed + 1
+    assert caught.value.reason == "licence_exceeded"
+    assert str(caught.value).endswith(
+        f"upgrade it to a total of {total} ({licence.seats_licensed} + 1 = {total})"
+    )
+    assert platform.writes() == []
+
+
+async def test_seed_002_licensed_at_least_the_mailboxes(tmp_path) -> None:
+    server = MockServer(MemoryMock, seed={"licence": {"seats": 12}})
+    orch = _memory_orchestrator(
+        tmp_path, server, policies={"instances": {"eu": {"per_mailbox_licence": True}}}
+    )
+    used = (await orch.get_licence("eu")).seats_used
+    server.seed({"licence": {"seats": used}})
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await orch.create_mailbox("example.com", NewMailbox(address="new@example.com"))
+    assert str(caught.value) == (
+        f"The licence of eu covers {used} mailboxes and {used} are in use; upgrade it to a "
+        f"total of {max(used + 1, 10)} ({used} + {max(used + 1, 10) - used} = {max(used + 1, 10)})"
+    )
+    assert server.writes() == []
+    await orch.aclose()
+
+
+def _memory_orchestrator(tmp_path, server: MockServer | None = None, **extra) -> Orchestrator:
+    server = server or MockServer(MemoryMock)
+    config = {
+        "plans": {"mail": {"rank": 1}, "sync": {"rank": 2}, "collaborate": {"rank": 3}},
+        "addons": {"mailboxes": {}, "shared_mailbox": {}},
+        "instances": {
+            "eu": {
+                "provider": "memory",
+                "endpoint": "http://memory.test",
+                "credentials": {"username": "admin", "secret": "secret"},
+                "plans": {
+                    "mail": {"native": "basic"},
+                    "sync": {"native": "standard"},
+                    "collaborate": {"native": "premium"},
+                },
+                "retries": 0,
+            }
+        },
+        "tenants": {"example.com": {"instance": "eu"}},
+        "journal": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
+        **extra,
+    }
+    registry = Registry(load=["reference"], disable=[])
+    return Orchestrator.from_dict(
+        config, registry=registry, http={"eu": server.router("http://memory.test")}
+    )
+
+
+async def test_seed_000_only_the_mailboxs_admins_set_the_switch(platform: Platform) -> None:
+    user = platform.users[0]
+    rules = platform.orch.rules
+    rules.tenancy.add_reseller("acme")
+    rules.tenancy.add_reseller("globex")
+    rules.tenancy.add_customer(platform.tenant, CustomerSpec(reseller="acme"))
+    for identity in (f"mailbox:{user}", "reseller:globex", "customer:other.test"):
+        with platform.orch.acting_as(identity), pytest.raises(errors.PolicyDenied):
+            rules.set_allow_upgrade(user, True)
+    assert rules.tenancy.allow_upgrade(user) is None
+    for identity in ("reseller:acme", f"customer:{platform.tenant}", "site-admin"):
+        with platform.orch.acting_as(identity):
+            rules.set_allow_upgrade(user, identity != "site-admin")
+    assert rules.tenancy.allow_upgrade(user) is False
+
+
+def test_seed_001_one_order_never_carries_both_upgrades(tmp_path) -> None:
+    orch = _memory_orchestrator(tmp_path)
+    orch.rules.tenancy.add_customer("example.com")
+    with pytest.raises(errors.PolicyDenied) as caught:
+        orch.rules.place_order(
+            "example.com", "plan_upgrade", {"package": {"user_mailboxes": 20}, "mailboxes": 15}
+        )
+    assert caught.value.reason == "order_open"
+    assert orch.rules.orders.all() == []

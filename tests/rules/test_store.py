@@ -1,0 +1,134 @@
+"""The versioned store: migrations on first use, in-place upgrade of an older journal."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from mailadmin.store.database import VERSION_TABLE, Database
+
+
+def test_first_use_creates_every_table_at_the_newest_version(store_url: str) -> None:
+    store = Database(store_url)
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {
+        "mailadmin_journal",
+        "mailadmin_allocations",
+        "mailadmin_resellers",
+        "mailadmin_customers",
+        "mailadmin_addon_sales",
+        "mailadmin_orders",
+        VERSION_TABLE,
+    } <= tables
+    assert store.current() == Database.head()
+    store.close()
+
+
+def test_upgrading_twice_changes_nothing(store_url: str) -> None:
+    store = Database(store_url)
+    store.upgrade()
+    store.upgrade()
+    assert store.current() == Database.head()
+    store.close()
+
+
+def test_a_journal_from_before_migrations_is_adopted_with_its_rows(store_url: str) -> None:
+    # What Journal created with create_all before the store was versioned.
+    from mailadmin.store.journal import Journal
+
+    old = Journal(store_url)
+    with old.engine.begin() as db:
+        db.execute(
+            sa.text(
+                "insert into mailadmin_journal (at, call_id, instance, operation, subject,"
+                " arguments, dry_run, status) values (CURRENT_TIMESTAMP, 'c1', 'eu', 'set_plan',"
+                " 'anna@example.com', '{}', false, 'done')"
+            )
+        )
+    old.close()
+
+    store = Database(store_url, upgrade=False)
+    assert store.current() is None
+    store.upgrade()
+    assert store.current() == Database.head()
+    with store.engine.connect() as db:
+        rows = db.execute(sa.text("select call_id, subject from mailadmin_journal")).all()
+        assert [tuple(r) for r in rows] == [("c1", "anna@example.com")]
+        assert db.execute(sa.text("select count(*) from mailadmin_customers")).scalar() == 0
+    store.close()
+
+    # The journal keeps working on the upgraded database.
+    again = Journal(store_url)
+    assert [e.call_id for e in again.entries()] == ["c1"]
+    again.close()
+
+
+def test_revisions_are_listed_oldest_first() -> None:
+    revisions = Database.revisions()
+    assert [r for r, _ in revisions][:2] == ["0001", "0002"]
+    assert revisions[-1][0] == Database.head()
+
+
+def test_an_unreachable_database_is_a_safe_configuration_error(tmp_path) -> None:
+    from mailadmin.contract import errors
+
+    store = Database(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.sqlite'}")
+    try:
+        store.upgrade()
+    except errors.ConfigurationError as exc:
+        assert "could not be upgraded" in str(exc)
+        assert "exception" in exc.debug
+    else:  # pragma: no cover
+        raise AssertionError("expected a ConfigurationError")
+
+
+async def test_the_business_rules_work_on_every_store(store_url: str) -> None:
+    # The same flow on SQLite and on PostgreSQL: records, sales, oversells, orders.
+    from mailadmin import Orchestrator
+    from mailadmin.contract import errors
+    from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
+
+    config = {
+        "instances": {"eu": {"provider": "memory", "endpoint": "http://memory.test"}},
+        "tenants": {"a.test": {"instance": "eu"}, "b.test": {"instance": "eu"}},
+        "journal": {"url": store_url},
+    }
+    orch = Orchestrator.from_dict(config)
+    rules = orch.rules
+    rules.tenancy.add_reseller(
+        "acme", ResellerSpec(prepaid=True, may_oversell=True, package={Resource.USER_MAILBOXES: 5})
+    )
+    rules.tenancy.add_customer(
+        "a.test", CustomerSpec(reseller="acme", package={Resource.USER_MAILBOXES: 4})
+    )
+    oversold = rules.tenancy.sell("customer", "a.test", "mailboxes", 3)
+    assert oversold[0].children_allocation == 7
+    assert rules.tenancy.allocation("customer", "a.test") == {Resource.USER_MAILBOXES: 7}
+    order = rules.place_order("a.test", "plan_upgrade", {})
+    with pytest.raises(errors.PolicyDenied) as caught:
+        rules.place_order("a.test", "seat_upgrade", {})
+    assert caught.value.reason == "order_open"
+    assert rules.orders.confirm(order.id).state.value == "paid"
+    rules.tenancy.set_allow_upgrade("anna@a.test", True)
+    assert rules.tenancy.allow_upgrade("anna@a.test") is True
+    await orch.aclose()
+
+
+def test_processes_upgrading_at_once_all_succeed(store_url: str) -> None:
+    # Three processes open a new database at the same moment (three workers starting).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mailadmin.store.database import Database; Database(sys.argv[1]).upgrade()"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, store_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()
+    store = Database(store_url, upgrade=False)
+    assert store.current() == Database.head()
+    store.close()

@@ -1,0 +1,261 @@
+"""Resellers and customers from the Python API, the configuration and the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mailadmin import Orchestrator
+from mailadmin.cli.commands import cli
+from mailadmin.contract import errors
+from mailadmin.mock import MockServer
+from mailadmin.mock.serve import serve
+from mailadmin.orchestration.registry import Registry, set_registry
+from mailadmin.reference.mock import MemoryMock
+from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
+
+CONFIG = """
+[plans.mail]
+rank = 1
+[plans.sync]
+rank = 2
+
+[addons.mailboxes]
+[addons.shared_mailbox]
+
+[instances.eu]
+provider = "memory"
+endpoint = "{endpoint}"
+retries = 0
+credentials = {{ username = "admin", secret = "secret" }}
+plans.mail = {{ native = "basic" }}
+plans.sync = {{ native = "standard" }}
+
+[tenants."example.com"]
+instance = "eu"
+[tenants."other.test"]
+instance = "eu"
+
+[journal]
+url = "sqlite:///store.sqlite"
+
+[resellers.acme]
+instance = "eu"
+prepaid = true
+may_oversell = true
+package = {{ user_mailboxes = 100, shared_mailboxes = 9999 }}
+
+[customers."example.com"]
+reseller = "acme"
+package = {{ user_mailboxes = 10 }}
+renewal = 2027-01-31
+"""
+
+
+def test_records_from_the_python_api(tmp_path: Path) -> None:
+    config = {
+        "instances": {"eu": {"provider": "memory", "endpoint": "http://memory.test"}},
+        "tenants": {"example.com": {"instance": "eu"}},
+        "journal": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
+    }
+    orch = Orchestrator.from_dict(config)
+    tenancy = orch.rules.tenancy
+    tenancy.add_reseller("Acme", ResellerSpec(prepaid=True))
+    customer = tenancy.add_customer(
+        "example.com", CustomerSpec(reseller="acme", package={Resource.USER_MAILBOXES: 10})
+    )
+    assert customer.reseller == "acme"
+    assert [r.name for r in tenancy.resellers()] == ["acme"]
+    assert [c.name for c in tenancy.customers("acme")] == ["example.com"]
+    assert tenancy.owner_of("Example.com") == "acme"
+    with pytest.raises(errors.ValidationError, match="not a configured tenant"):
+        tenancy.add_customer("nowhere.test")
+    with pytest.raises(errors.ValidationError, match="Unknown reseller"):
+        tenancy.save_customer("example.com", CustomerSpec(reseller="ghost"))
+    with pytest.raises(errors.ValidationError, match="already exists"):
+        tenancy.add_reseller("acme")
+
+    # The records live in the store: a new orchestrator on the same file sees them.
+    again = Orchestrator.from_dict(config)
+    assert again.rules.tenancy.owner_of("example.com") == "acme"
+
+
+@pytest.fixture
+def server() -> MockServer:
+    return MockServer(MemoryMock)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, server: MockServer) -> Iterator[Path]:
+    registry = Registry(load=["reference"], disable=[])
+    set_registry(registry)
+    with serve(server) as url:
+        path = tmp_path / "mailadmin.toml"
+        path.write_text(CONFIG.format(endpoint=url), encoding="utf-8")
+        yield path
+    set_registry(None)
+
+
+def _run(path: Path, *args: str, expect: int = 0) -> str:
+    result = CliRunner().invoke(cli, ["--config", str(path), *args], catch_exceptions=False)
+    assert result.exit_code == expect, result.output
+    return result.output
+
+
+def test_records_declared_in_the_configuration(config_file: Path) -> None:
+    resellers = json.loads(_run(config_file, "--json", "resellers", "list"))
+    assert resellers[0]["name"] == "acme" and resellers[0]["may_oversell"] is True
+    customers = json.loads(_run(config_file, "--json", "customers", "list"))
+    assert customers == [
+        {
+            "name": "example.com",
+            "reseller": "acme",
+            "package": {"user_mailboxes": 10},
+            "renewal": "2027-01-31",
+        }
+    ]
+
+
+def test_records_from_the_cli(config_file: Path) -> None:
+    _run(config_file, "resellers", "add", "globex", "--package", "user_mailboxes=20")
+    _run(config_file, "customers", "add", "other.test", "--reseller", "globex")
+    listed = json.loads(_run(config_file, "--json", "customers", "list", "--reseller", "globex"))
+    assert [c["name"] for c in listed] == ["other.test"]
+    # A reseller adds customers only under itself.
+    out = _run(
+        config_file,
+        "--json",
+        "--as",
+        "reseller:acme",
+        "customers",
+        "add",
+        "other.test",
+        "--reseller",
+        "globex",
+        expect=3,
+    )
+    assert json.loads(out)["error"]["reason"] == "cross_boundary"
+    table = _run(config_file, "resellers", "list")
+    assert "globex" in table and "user_mailboxes=20" in table
+
+
+def test_cli_identity_refuses_a_cross_boundary_call_before_sending(
+    config_file: Path, server: MockServer
+) -> None:
+    out = _run(
+        config_file, "--json", "--as", "reseller:acme", "set-plan", "x@other.test", "sync", expect=3
+    )
+    error = json.loads(out)["error"]
+    assert error == {
+        "code": "policy_denied",
+        "reason": "cross_boundary",
+        "message": "reseller:acme may not reach customer 'other.test'",
+        "exit_code": 3,
+    }
+    assert server.requests == []
+    # Its own customer is reachable.
+    _run(config_file, "--as", "reseller:acme", "set-plan", "anna@example.com", "sync")
+    assert len(server.writes()) == 1
+
+
+def test_store_commands(config_file: Path) -> None:
+    from mailadmin.store.database import Database
+
+    status = json.loads(_run(config_file, "--json", "store", "status"))
+    assert status["head"] == Database.head()
+    upgraded = json.loads(_run(config_file, "--json", "store", "upgrade"))
+    assert upgraded["to"] == Database.head()
+    _run(config_file, "--as", "customer:example.com", "store", "upgrade", expect=3)
+
+
+def test_bulk_sale_from_the_cli(config_file: Path, server: MockServer) -> None:
+    _run(config_file, "resellers", "add", "globex")
+    preview = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "sell",
+            "resource_mailbox",
+            "9999",
+            "--to",
+            "resellers",
+            "--skip-sold",
+            "--copy-under-reseller",
+            "--dry-run",
+        )
+    )
+    assert preview["dry_run"] is True and preview["summary"] == {
+        "sold": 2,
+        "skipped": 0,
+        "failed": 0,
+    }
+    table = _run(
+        config_file,
+        "sell",
+        "resource_mailbox",
+        "9999",
+        "--to",
+        "resellers",
+        "--skip-sold",
+        "--copy-under-reseller",
+    )
+    assert "sold 2, skipped 0, failed 0" in table
+    again = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "sell",
+            "resource_mailbox",
+            "9999",
+            "--to",
+            "resellers",
+            "--skip-sold",
+        )
+    )
+    assert [i["reason"] for i in again["items"]] == ["already sold", "already sold"]
+    # Selling to customers sets the platform's total; acme is a prepaid reseller that may
+    # oversell (10 + 200 > its 100): recorded, not refused.
+    out = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "sell",
+            "mailboxes",
+            "200",
+            "--to",
+            "customers",
+            "--owner",
+            "acme",
+        )
+    )
+    assert out["items"][0]["outcome"] == "sold" and out["items"][0]["oversold"] is True
+    assert len(server.writes()) == 1
+    # A failed item fails the exit code.
+    failed = _run(
+        config_file,
+        "--json",
+        "sell",
+        "mailboxes",
+        "1",
+        "--to",
+        "resellers",
+        "--reseller",
+        "ghost",
+        expect=4,
+    )
+    assert json.loads(failed)["items"][0]["reason"] == "Unknown reseller 'ghost'"
+
+
+def test_the_configuration_names_the_cli_identity(config_file: Path, server: MockServer) -> None:
+    config_file.write_text(
+        'identity = "reseller:acme"\n' + config_file.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    out = _run(config_file, "--json", "set-plan", "x@other.test", "sync", expect=3)
+    assert json.loads(out)["error"]["reason"] == "cross_boundary"
+    assert server.requests == []
+    # The option wins over the configuration.
+    _run(config_file, "count", "example.com", "--as", "site-admin")
