@@ -259,3 +259,55 @@ def test_the_configuration_names_the_cli_identity(config_file: Path, server: Moc
     assert server.requests == []
     # The option wins over the configuration.
     _run(config_file, "count", "example.com", "--as", "site-admin")
+
+
+def test_orders_from_the_cli(config_file: Path, server: MockServer) -> None:
+    plan = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "orders",
+            "place",
+            "example.com",
+            "plan_upgrade",
+            "--package",
+            "user_mailboxes=20",
+        )
+    )[0]
+    assert plan["state"] == "pending"
+    refused = _run(
+        config_file,
+        "--json",
+        "orders",
+        "place",
+        "example.com",
+        "seat_upgrade",
+        "--mailboxes",
+        "15",
+        expect=3,
+    )
+    assert json.loads(refused)["error"]["reason"] == "order_open"
+    _run(config_file, "orders", "confirm", str(plan["id"]))
+    _run(config_file, "orders", "apply", str(plan["id"]))
+    seats = json.loads(
+        _run(
+            config_file,
+            "--json",
+            "orders",
+            "place",
+            "example.com",
+            "seat_upgrade",
+            "--mailboxes",
+            "15",
+        )
+    )[0]
+    _run(config_file, "orders", "confirm", str(seats["id"]))
+    applied = json.loads(_run(config_file, "--json", "orders", "apply", str(seats["id"])))[0]
+    assert applied["state"] == "applied"
+    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 15
+    listed = json.loads(_run(config_file, "--json", "orders", "list", "example.com"))
+    assert [o["state"] for o in listed] == ["applied", "applied"]
+    licence = json.loads(
+        _run(config_file, "--json", "orders", "place", "eu", "licence_upgrade", "--add", "5")
+    )[0]
+    assert licence["detail"] == {"current": 50, "added": 5, "total": 55}

@@ -398,3 +398,149 @@ def sell(
         )
     if not report.ok:
         raise SystemExit(EXIT_PROVIDER)
+
+
+# -- orders (seeds 001 and 002) -----------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+@_global_options
+def orders() -> None:
+    """Plan, seat, licence and edition orders: pending -> paid -> applied."""
+
+
+@orders.command("list")
+@click.argument("subject", required=False)
+@_global_options
+@pass_state
+def orders_list(state: _State, subject: str | None) -> None:
+    """Every order, or those of SUBJECT (a customer or an instance).
+
+    \b
+    Example:
+      mailadmin orders list example.com
+    """
+
+    def work(orch: Orchestrator) -> list[Any]:
+        _site_admin_only(orch, "list orders")
+        return orch.rules.orders.all(subject)
+
+    _print_records(state, "Orders", with_orchestrator(state, work))
+
+
+@orders.command("place")
+@click.argument("subject")
+@click.argument(
+    "kind",
+    type=click.Choice(
+        ["plan_upgrade", "plan_downgrade", "seat_upgrade", "licence_upgrade", "edition_change"]
+    ),
+)
+@_PACKAGE
+@click.option("--mailboxes", type=click.IntRange(0, 9999), help="Seat total (seat_upgrade).")
+@click.option("--add", type=click.IntRange(1), help="Licensed mailboxes to add (licence_upgrade).")
+@click.option("--edition", help="The edition wanted (edition_change), e.g. pro.")
+@_global_options
+@pass_state
+def orders_place(
+    state: _State,
+    subject: str,
+    kind: str,
+    package: tuple[str, ...],
+    mailboxes: int | None,
+    add: int | None,
+    edition: str | None,
+) -> None:
+    """Open an order of KIND for SUBJECT (a customer, or an instance for its licence).
+
+    \b
+    Examples:
+      mailadmin orders place example.com plan_upgrade --package user_mailboxes=20
+      mailadmin orders place zextras-eu licence_upgrade --add 5
+    """
+
+    async def work(orch: Orchestrator) -> Any:
+        if kind == "licence_upgrade":
+            if add is None:
+                raise click.UsageError("licence_upgrade needs --add N")
+            return await orch.rules.order_licence_upgrade(subject, add)
+        detail: dict[str, Any] = {}
+        if package:
+            detail["package"] = _package(package)
+        if mailboxes is not None:
+            detail["mailboxes"] = mailboxes
+        if edition is not None:
+            detail["edition"] = edition
+        if kind == "seat_upgrade" and mailboxes is None:
+            raise click.UsageError("seat_upgrade needs --mailboxes N (the new total)")
+        return orch.rules.place_order(subject, kind, detail)
+
+    order = _run_async(state, work)
+    _print_records(state, "Order placed", [order])
+
+
+@orders.command("confirm")
+@click.argument("order_id", type=int)
+@_global_options
+@pass_state
+def orders_confirm(state: _State, order_id: int) -> None:
+    """Mark order ORDER_ID paid (or confirmed).
+
+    \b
+    Example:
+      mailadmin orders confirm 3
+    """
+
+    def work(orch: Orchestrator) -> Any:
+        _site_admin_only(orch, "confirm orders")
+        return orch.rules.orders.confirm(order_id)
+
+    _print_records(state, "Order confirmed", [with_orchestrator(state, work)])
+
+
+@orders.command("apply")
+@click.argument("order_id", type=int)
+@click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
+@_global_options
+@pass_state
+def orders_apply(state: _State, order_id: int, dry_run: bool) -> None:
+    """Carry out paid order ORDER_ID (a seat upgrade sets the platform's total).
+
+    \b
+    Example:
+      mailadmin orders apply 3 --dry-run
+    """
+
+    async def work(orch: Orchestrator) -> Any:
+        _site_admin_only(orch, "apply orders")
+        return await orch.rules.apply_order(order_id, dry_run=dry_run)
+
+    _print_records(state, "Order applied", [_run_async(state, work)])
+
+
+@orders.command("cancel")
+@click.argument("order_id", type=int)
+@_global_options
+@pass_state
+def orders_cancel(state: _State, order_id: int) -> None:
+    """Cancel order ORDER_ID (not yet applied).
+
+    \b
+    Example:
+      mailadmin orders cancel 3
+    """
+
+    def work(orch: Orchestrator) -> Any:
+        _site_admin_only(orch, "cancel orders")
+        return orch.rules.orders.cancel(order_id)
+
+    _print_records(state, "Order cancelled", [with_orchestrator(state, work)])
+
+
+def _run_async(state: _State, work: Callable[[Orchestrator], Any]) -> Any:
+    async def go() -> Any:
+        async with state.orchestrator() as orch:
+            result = work(orch)
+            return await result if hasattr(result, "__await__") else result
+
+    return asyncio.run(go())
