@@ -50,12 +50,10 @@ def config_text(mock_url: str, folder: Path) -> str:
         f'plans.{neutral} = {{ native = "{native}", quota_mb = {quota} }}'
         for (neutral, native), quota in zip(PLANS.items(), (2048, 5120, 10240), strict=True)
     )
-    tenants = "\n".join(
-        f'[tenants."{t}"]\ninstance = "mem"\ndomains = ["{t}"]\n' for t in TENANTS
-    )
+    tenants = "\n".join(f'[tenants."{t}"]\ninstance = "mem"\ndomains = ["{t}"]\n' for t in TENANTS)
     return f"""
 [journal]
-url = "sqlite:///{folder / 'mailadmin.sqlite'}"
+url = "sqlite:///{folder / "mailadmin.sqlite"}"
 
 [plans.mail]
 rank = 1

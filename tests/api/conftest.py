@@ -9,6 +9,6 @@ from pathlib import Path
 # so the test modules can share the helpers.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from apihelpers import fresh, mock, service  # noqa: E402
+from apihelpers import fresh, mock, service
 
 __all__ = ["fresh", "mock", "service"]

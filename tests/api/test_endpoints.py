@@ -138,7 +138,11 @@ def test_mailboxes_list_create_delete_with_dry_runs(service: Service, fresh: Moc
         dry_delete = http.delete("/v1/mailboxes/zoe@example.com?dry_run=true")
         writes = len(fresh.writes())
         deleted = http.delete("/v1/mailboxes/zoe@example.com")
-    assert {m["address"] for m in listed} == {"anna@example.com", "ben@example.com", "info@example.com"}
+    assert {m["address"] for m in listed} == {
+        "anna@example.com",
+        "ben@example.com",
+        "info@example.com",
+    }
     assert preview.status_code == 200 and preview.json()["dry_run"] is True
     assert created.status_code == 201 and created.json()["after"]["address"] == "zoe@example.com"
     assert dry_delete.status_code == 200 and writes == 1
@@ -149,7 +153,9 @@ def test_mailboxes_list_create_delete_with_dry_runs(service: Service, fresh: Moc
 
 def test_plan_change_dry_run_first_then_for_real(service: Service, fresh: MockServer) -> None:
     with service.client("reseller:acme") as http:
-        preview = http.put("/v1/mailboxes/anna@example.com/plan?dry_run=true", json={"plan": "sync"})
+        preview = http.put(
+            "/v1/mailboxes/anna@example.com/plan?dry_run=true", json={"plan": "sync"}
+        )
         assert plan_of(fresh, "anna@example.com") == "basic" and not fresh.writes()
         done = http.put("/v1/mailboxes/anna@example.com/plan", json={"plan": "sync"})
         again = http.put("/v1/mailboxes/anna@example.com/plan", json={"plan": "sync"})
@@ -165,7 +171,9 @@ def test_addon_total(service: Service, fresh: MockServer) -> None:
             "/v1/customers/example.com/addons/shared_mailbox?dry_run=true", json={"quantity": 4}
         )
         sold = http.put("/v1/customers/example.com/addons/shared_mailbox", json={"quantity": 4})
-        negative = http.put("/v1/customers/example.com/addons/shared_mailbox", json={"quantity": -1})
+        negative = http.put(
+            "/v1/customers/example.com/addons/shared_mailbox", json={"quantity": -1}
+        )
     assert preview.json()["dry_run"] is True and preview.json()["after"] == 4
     assert sold.status_code == 200 and sold.json()["after"] == 4
     assert fresh.snapshot()["tenants"]["example.com"]["allocations"]["shared_mailboxes"] == 4

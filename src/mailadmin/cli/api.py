@@ -40,7 +40,7 @@ _RETENTION_ENV = "MAILADMIN_API_IDEMPOTENCY_HOURS"
 )
 @click.option(
     "--idempotency-hours",
-    type=click.FloatRange(min=0.001),
+    type=click.FloatRange(min=0, min_open=True),
     default=None,
     help=f"How long answers of an Idempotency-Key are kept (default 24; ${_RETENTION_ENV}).",
 )
