@@ -87,6 +87,25 @@ class Platform:
     def writes(self) -> list:
         return self.server.writes()
 
+    @property
+    def capabilities(self):
+        provider = self.orch.provider(self.orch.instances[0])
+        return getattr(provider, "instance_capabilities", provider.capabilities)
+
+    def settable_addon(self) -> tuple[str, str]:
+        """An add-on whose total this platform (or the orchestrator for it) holds, and the
+        resource it raises: ``("mailboxes", "user_mailboxes")`` where seats can be set."""
+        from mailadmin.rules.allocations import KEPT_ADDONS
+
+        for addon, resource in (
+            ("mailboxes", "user_mailboxes"),
+            ("shared_mailbox", "shared_mailboxes"),
+            ("resource_mailbox", "resource_mailboxes"),
+        ):
+            if self.capabilities.supports(f"addon:{addon}") or addon in KEPT_ADDONS:
+                return addon, resource
+        raise AssertionError(f"{self.name} holds no add-on total")
+
 
 OTHER = "other.test"  # a configured tenant of nobody's reseller; never reached
 

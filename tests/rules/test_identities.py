@@ -26,11 +26,12 @@ def _cross_boundary_calls(p: Platform, identity: str):
     """Every orchestrator call that leaves ``identity``'s reach."""
     orch = p.orch.acting_as(identity)
     own, other_user = p.users[0], p.users[1]
+    addon, _ = p.settable_addon()
     calls = {
         "count other tenant": lambda: orch.count_mailboxes(OTHER),
         "list other tenant": lambda: orch.list_mailboxes(OTHER),
         "plan in other tenant": lambda: orch.set_plan(f"someone@{OTHER}", "sync"),
-        "add-on of other tenant": lambda: orch.apply_addon(OTHER, "mailboxes", 3),
+        "add-on of other tenant": lambda: orch.apply_addon(OTHER, addon, 3),
         "create in other tenant": lambda: orch.create_mailbox(
             OTHER, NewMailbox(address=f"new@{OTHER}")
         ),
@@ -48,7 +49,7 @@ def _cross_boundary_calls(p: Platform, identity: str):
             ),
         }
     if identity.startswith("customer:"):
-        calls["add-on of own tenant"] = lambda: orch.apply_addon(p.tenant, "mailboxes", 3)
+        calls["add-on of own tenant"] = lambda: orch.apply_addon(p.tenant, addon, 3)
     return calls
 
 

@@ -293,7 +293,8 @@ class BusinessRules:
 
     async def _is_downgrade(self, provider: Provider, mailbox: MailboxRef, plan: str) -> bool:
         ranks = {name: spec.rank for name, spec in self._orch.config.plans.items()}
-        if plan not in ranks or not provider.capabilities.supports("list_mailboxes"):
+        capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
+        if plan not in ranks or not capabilities.supports("list_mailboxes"):
             return False
         listed = await self.as_system(lambda: provider.list_mailboxes(mailbox.tenant))
         current = next((m.plan for m in listed if m.address == mailbox.address), None)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from mailadmin.contract import errors
+from mailadmin.rules.allocations import KEPT_ADDONS
 from mailadmin.rules.tenancy import MAX_ALLOCATION, addon_of_resource, resource_of_addon, used_of
 
 if TYPE_CHECKING:
@@ -207,6 +208,12 @@ async def _push(
     neutral = addon_of_resource(resource)
     if orch.config.addons and neutral not in orch.config.addons:
         return  # the catalogue does not sell it on the platforms: kept by mailadmin only
+    provider, _ = orch.provider_for(customer)
+    capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
+    if not capabilities.supports(f"addon:{neutral}") and neutral not in KEPT_ADDONS:
+        # The platform holds no such limit (Exchange seats are Microsoft licences) and the
+        # orchestrator keeps none: mailadmin's allocation alone is enforced, on creation.
+        return
     current = {s.addon: s for s in tenancy.sales("customer", customer) if s.active}.get(addon)
     allocation = tenancy.allocation("customer", customer)
     total = allocation.get(resource, 0) - (current.quantity * current.amount if current else 0)
