@@ -130,11 +130,19 @@ class Service:
         self.process = None
 
     def key(self, identity: str) -> str:
-        """An API key for ``identity`` (made once, through ``mailadmin keys create``)."""
+        """An API key for ``identity``, made once, straight in the service's store
+        (``test_keys.py`` tests ``mailadmin keys`` itself)."""
         if identity not in self._keys:
-            self._keys[identity] = mailadmin(
-                "keys", "create", "--identity", identity, config=self.config
-            ).strip()
+            from mailadmin.api.keys import ApiKeys
+            from mailadmin.rules.identities import Identity
+            from mailadmin.store.database import Database
+
+            store = Database(f"sqlite:///{self.config.parent / 'mailadmin.sqlite'}")
+            try:
+                made = ApiKeys(store).create(Identity.parse(identity), "test")
+            finally:
+                store.close()
+            self._keys[identity] = made.key
         return self._keys[identity]
 
     def client(self, identity: str | None = None) -> httpx.Client:
@@ -142,7 +150,7 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mock() -> Iterator[MockServer]:
     server = MockServer(MemoryMock, seed=seed())
     with serve(server) as url:
@@ -150,7 +158,7 @@ def mock() -> Iterator[MockServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(mock: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("api")
     config = folder / "mailadmin.toml"

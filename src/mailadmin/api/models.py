@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mailadmin.orchestration.config import AddonSpec, PlanSpec
 from mailadmin.rules.tenancy import Package
@@ -152,3 +152,9 @@ class JournalRecord(BaseModel):
     after: Any = None
     error_code: str | None
     error_message: str | None
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # SQLite returns the stored UTC time without its zone; say it is UTC.
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
