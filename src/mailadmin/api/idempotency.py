@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Claim", "IdempotencyStore", "Stored", "fingerprint"]
 
+#: A claim still pending after this long belongs to a request whose service died; the
+#: next request with the key takes it over instead of being told to wait for ever.
+STALE_CLAIM = timedelta(minutes=5)
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -84,6 +88,8 @@ class IdempotencyStore:
         if row["fingerprint"] != print_:
             return Claim("mismatch")
         if row["state"] != "done":
+            if _aware(row["created"]) < now - STALE_CLAIM and self._take_over(key_id, key, now):
+                return Claim("new")
             return Claim("running")
         stored = Stored(
             status=int(row["status"]),
@@ -91,6 +97,22 @@ class IdempotencyStore:
             headers=json.loads(row["headers"] or "{}"),
         )
         return Claim("stored", stored)
+
+    def _take_over(self, key_id: str, key: str, now: datetime) -> bool:
+        t = IDEMPOTENCY
+        with self._store.begin() as db:
+            done = db.execute(
+                t.update()
+                .where(
+                    t.c.key_id == key_id,
+                    t.c.idempotency_key == key,
+                    t.c.state == "pending",
+                    t.c.created < now - STALE_CLAIM,
+                )
+                .values(created=now)
+            )
+        # Two requests racing for one stale claim: only the one that moved it goes on.
+        return bool(done.rowcount)
 
     def complete(self, key_id: str, key: str, answer: Stored) -> None:
         """Keep the answer of a claimed key."""
@@ -117,3 +139,8 @@ class IdempotencyStore:
         """How many answers are kept (for tests and health)."""
         with self._store.connect() as db:
             return int(db.execute(sa.select(sa.func.count()).select_from(IDEMPOTENCY)).scalar_one())
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns the stored UTC time without its zone.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
