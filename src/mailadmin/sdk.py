@@ -43,8 +43,9 @@ from mailadmin.contract.models import (
     TenantRef,
 )
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
+from mailadmin.contract.readback import bounded_int, native_name
 from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
-from mailadmin.wire.jsonapi import ErrorRule, ErrorTable, JsonClient
+from mailadmin.wire.jsonapi import ErrorRule, ErrorTable, JsonClient, parse_json
 from mailadmin.wire.transport import Transport, raise_for_status
 
 if TYPE_CHECKING:  # what the type checker sees for the names loaded on first use
@@ -232,8 +233,11 @@ __all__ = [
     "SettingsT",
     "TenantRef",
     "Transport",
+    "bounded_int",
     "errors",
     "hookimpl",
+    "native_name",
+    "parse_json",
     "raise_for_status",
     *_LAZY,
     *_LAZY_MODULES,

@@ -12,6 +12,8 @@ import logging
 import sys
 from urllib.parse import urlsplit
 
+from mailadmin.wire.redaction import RedactingFilter
+
 __all__ = ["install"]
 
 _PLAIN = {
@@ -65,6 +67,8 @@ def install(logger: logging.Logger, *, debug: bool) -> None:
         logger.setLevel(logging.DEBUG)
     else:
         handler = _PlainWarnings()
+    # Whatever a plugin logs passes the redactor of every instance's secrets.
+    handler.addFilter(RedactingFilter())
     # With a handler here, Python's last-resort handler (which prints every warning with
     # its raw message) stays silent; an application's own root handlers still get them.
     logger.addHandler(handler)

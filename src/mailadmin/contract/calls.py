@@ -56,6 +56,19 @@ def subject_key(instance: str, operation: str, arguments: Mapping[str, Any]) -> 
     return None
 
 
+def _scrubbed(provider: Provider, error: errors.MailadminError) -> errors.MailadminError:
+    """``error`` with its message and debug detail passed through the provider's
+    redactor, so no plugin's error can carry a known secret out (``--debug``, journal)."""
+    from mailadmin.wire.redaction import redact_debug
+
+    error.debug = redact_debug(error.debug, provider.redact)
+    clean = provider.redact(error.message)
+    if clean != error.message:
+        error.message = clean
+        error.args = (clean, *error.args[1:])
+    return error
+
+
 def _field(value: Any, name: str) -> str | None:
     found = value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
     return found if isinstance(found, str) else None
@@ -199,7 +212,7 @@ async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaita
             if isinstance(result, ChangeResult) and result.dry_run is not call.dry_run:
                 result = result.model_copy(update={"dry_run": call.dry_run})
         except Exception as exc:
-            error = normalise(exc, provider.instance)
+            error = _scrubbed(provider, normalise(exc, provider.instance))
             if isinstance(hooks, AsyncCallHooks):
                 await hooks.aerror(provider, call, error)
             else:

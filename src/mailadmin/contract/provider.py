@@ -38,6 +38,7 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
+from mailadmin.contract.readback import check_read_value
 from mailadmin.contract.settings import PlanMapping, ProviderSettings
 from mailadmin.wire.dryrun import dry_run_active
 
@@ -187,6 +188,15 @@ class Provider(Generic[SettingsT]):
                 self.settings, name=self.instance, http=self._http_override
             )
         return self._transport
+
+    def redact(self, text: str) -> str:
+        """``text`` with this instance's secrets (configured and obtained at run time) and
+        every secret-named field masked."""
+        if self._transport is not None:
+            return self._transport.redact(text)
+        from mailadmin.wire.redaction import Redactor
+
+        return Redactor(self.settings.secrets()).redact(text)
 
     @property
     def dry_run(self) -> bool:
@@ -394,6 +404,10 @@ class Provider(Generic[SettingsT]):
         name = operation or _current_operation.get()
         if not name:
             raise RuntimeError("Provider.change() needs operation= outside a provider call")
+        # What the platform reported is checked before anything is compared or sent.
+        check_read_value(
+            change.before, what=f"current value of {change.subject}", source=self.instance
+        )
         result: ChangeResult[T] = ChangeResult[T](
             operation=name,
             subject=change.subject,

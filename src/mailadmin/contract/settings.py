@@ -14,6 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = ["Credentials", "PlanMapping", "ProviderSettings"]
 
+# Interactive defaults: a platform that hangs is reported within about 25 seconds.
+#: Seconds for each connect, read, write or pool wait.
+DEFAULT_TIMEOUT = 10.0
+#: Extra attempts of reads and idempotent writes.
+DEFAULT_RETRIES = 3
+#: Seconds one call may take in all, across its retries.
+DEFAULT_DEADLINE = 25.0
+#: The largest decoded answer read (4 MiB).
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
 
 class Credentials(BaseModel):
     """Who the provider signs in as. ``secret`` never appears in repr, logs or errors."""
@@ -45,6 +55,13 @@ class ProviderSettings(BaseModel):
     the configuration overrides them one by one.
     ``transport`` picks the HTTP transport under the shared client: ``"aiohttp"`` (the
     default, fast under concurrency) or ``"httpx"`` (httpx's own pool).
+
+    Limits, with defaults meant for an interactive command: ``timeout`` (seconds for each
+    connect, read, write or pool wait), ``retries`` (extra attempts of reads and idempotent
+    writes), ``deadline`` (seconds one call may take in all, retries and waits included),
+    ``max_response_bytes`` (the largest decoded answer read; a larger one is refused while
+    it streams in). ``verify_tls = false`` turns certificate checks off for this instance
+    only, with a warning.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,9 +72,11 @@ class ProviderSettings(BaseModel):
     endpoint: str | None = None
     endpoints: dict[str, str] = Field(default_factory=dict, validate_default=True)
     credentials: Credentials = Credentials()
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
     max_connections: int = Field(default=32, ge=1)
-    retries: int = Field(default=3, ge=0, le=10)
+    retries: int = Field(default=DEFAULT_RETRIES, ge=0, le=10)
+    deadline: float = Field(default=DEFAULT_DEADLINE, gt=0)
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
     verify_tls: bool = True
     plans: dict[str, PlanMapping] = Field(default_factory=dict)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors as _errors
+from mailadmin.wire.limits import MAX_JSON_DEPTH, json_too_deep
 from mailadmin.wire.responses import excerpt, raise_for_status, redactor_of, response_debug
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from mailadmin.wire.redaction import Redactor
     from mailadmin.wire.transport import Transport
 
-__all__ = ["CodeReader", "ErrorRule", "ErrorTable", "JsonClient", "error_code"]
+__all__ = ["CodeReader", "ErrorRule", "ErrorTable", "JsonClient", "error_code", "parse_json"]
 
 #: Reads the platform's error code from a parsed error body (``None`` when it has none).
 CodeReader = Callable[[Any], "str | None"]
@@ -225,12 +226,10 @@ class JsonClient:
         if not response.content:
             return None
         try:
-            return response.json()
-        except ValueError:
-            raise _errors.ProtocolError(
-                f"{self.name} sent an answer that could not be read",
-                debug=response_debug(response, self.transport),
-            ) from None
+            return parse_json(response.content, source=self.name)
+        except _errors.ProtocolError as exc:
+            exc.debug.update(response_debug(response, self.transport))
+            raise
 
     async def get(
         self,
@@ -351,8 +350,46 @@ class JsonClient:
         )
 
 
+def parse_json(
+    content: bytes | str, *, source: str = "the platform", max_depth: int = MAX_JSON_DEPTH
+) -> Any:
+    """Parse a JSON answer, refusing what a platform should never send.
+
+    Refused with :class:`~mailadmin.contract.errors.ProtocolError`: text that is not JSON
+    or not UTF-8, nesting deeper than ``max_depth`` (measured before parsing, so a
+    million-deep text costs no recursion), ``NaN``/``Infinity``, numbers that overflow to
+    infinity and integers of more than 4300 digits. ``source`` names the sender.
+    """
+    import json
+
+    if json_too_deep(content, max_depth):
+        raise _errors.ProtocolError(
+            f"{source} sent JSON nested deeper than {max_depth} levels, which is refused",
+            debug={"max_depth": max_depth},
+        )
+    try:
+        return json.loads(content, parse_constant=_refuse_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad JSON, bad UTF-8 and Python's limit on huge integers.
+        raise _errors.ProtocolError(
+            f"{source} sent an answer that could not be read",
+            debug={"reason": str(exc)[:200]},
+        ) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("a number out of range")
+    return value
+
+
 def _parse(response: httpx.Response) -> Any:
     try:
-        return response.json()
-    except ValueError:
+        return parse_json(response.content)
+    except _errors.ProtocolError:
         return None

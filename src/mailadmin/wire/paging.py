@@ -178,12 +178,14 @@ def _json_page(transport: Transport) -> Callable[[httpx.Response], Any]:
 
     def read(response: httpx.Response) -> Any:
         raise_for_status(response, provider=transport.name, redactor=transport)
+        from mailadmin.wire.jsonapi import parse_json
+
         try:
-            return response.json()
-        except ValueError:
+            return parse_json(response.content, source=transport.name)
+        except errors.ProtocolError as exc:
+            exc.debug["status"] = response.status_code
             raise errors.ProtocolError(
-                f"{transport.name} sent a page that is not JSON",
-                debug={"status": response.status_code},
+                f"{transport.name} sent a page that is not JSON", debug=exc.debug
             ) from None
 
     return read

@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "Redactor", "is_sensitive_header", "redact_fields"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "Redactor",
+    "is_sensitive_header",
+    "redact_all",
+    "redact_debug",
+    "redact_fields",
+]
 
 #: What a redacted value is replaced with.
 MASK = "***"
@@ -137,6 +148,7 @@ class Redactor:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self.add(*secrets)
+        _LIVE.add(self)
 
     def add(self, *secrets: str) -> None:
         """Also mask these values from now on (empty strings are ignored)."""
@@ -173,3 +185,53 @@ def _variants(secret: str) -> tuple[str, ...]:
         html.escape(secret, quote=True),
         json.dumps(secret)[1:-1],
     )
+
+
+# Every redactor alive in the process, so a log filter can mask the secrets of every
+# instance without being told them (weak: a closed provider's secrets are dropped).
+_LIVE: weakref.WeakSet[Redactor] = weakref.WeakSet()
+
+
+def redact_all(text: str) -> str:
+    """``text`` with the known secrets of every live :class:`Redactor` and every
+    secret-named field masked."""
+    for redactor in list(_LIVE):
+        if redactor._pattern is not None:
+            text = redactor._pattern.sub(MASK, text)
+    return redact_fields(text)
+
+
+def redact_debug(value: Any, redact: Callable[[str], str] = redact_all) -> Any:
+    """A copy of an error's ``debug`` detail (dicts, lists, text) with every text redacted.
+
+    Keys are kept; values that are not text, numbers or containers become their redacted
+    ``str()``, so nothing unredacted (an element, an exception) is carried along.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {k: redact_debug(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_debug(v, redact) for v in value]
+    return redact(str(value))
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that masks every known secret in the formatted message.
+
+    The CLI puts it on its handlers; an application adds it to its own
+    (``handler.addFilter(RedactingFilter())``) so provider code that logs platform text
+    cannot leak a configured password or a session token.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: let logging report it as it does
+            return True
+        clean = redact_all(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        return True

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
 from mailadmin.contract import errors
+from mailadmin.wire.redaction import redact_debug
 from mailadmin.wire.responses import raise_for_status
 from mailadmin.wire.safexml import parse_xml
 
@@ -494,6 +495,9 @@ class SoapClient:
             if not error.debug.get("operation"):
                 error.debug["operation"] = operation
             error.debug["request_id"] = response.request.headers.get("X-Request-Id")
+            # A fault may echo the request (with its password): its text is redacted
+            # here, whatever the plugin's to_error copied into the debug detail.
+            error.debug = redact_debug(error.debug, self.transport.redact)
             raise error
         if status >= 400:
             raise_for_status(response, provider=self.name, redactor=self.transport)

@@ -29,8 +29,15 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mailadmin.contract import errors
-from mailadmin.contract.settings import endpoint_url_problem
+from mailadmin.contract.settings import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    endpoint_url_problem,
+)
 from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
+from mailadmin.wire.limits import ACCEPT_ENCODING, read_body
 from mailadmin.wire.redaction import Redactor
 from mailadmin.wire.responses import (
     REDACTOR_EXTENSION,
@@ -86,7 +93,10 @@ class Transport:
     write and pool waits. ``retries``: extra attempts of an idempotent call. ``secrets``:
     values masked in every log line and error. ``verify``: check TLS certificates.
     ``headers``: sent with every request. ``sleep``: awaited between attempts (tests
-    inject a recorder; also settable later as ``transport.sleep``). ``max_retry_wait``:
+    inject a recorder; also settable later as ``transport.sleep``). ``deadline``: seconds
+    one call may take in all, its retries and waits included (then ``Unavailable``).
+    ``max_response_bytes``: the largest decoded answer read; a larger one is refused with
+    a ``ProtocolError`` while it streams in, before it fills memory. ``max_retry_wait``:
     the longest ``Retry-After`` honoured; when the server asks for more, the response is
     returned at once. ``endpoints``: further named base URLs (``{"graph": "https://..."}``)
     that :meth:`request` joins relative URLs onto when called with ``endpoint="graph"``.
@@ -101,24 +111,30 @@ class Transport:
         *,
         name: str = "provider",
         backend: Backend | httpx.AsyncBaseTransport = "aiohttp",
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         max_connections: int = 32,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
         secrets: Sequence[str] = (),
         verify: bool = True,
         headers: Mapping[str, str] | None = None,
         sleep: Sleep | None = None,
         max_retry_wait: float = 30.0,
         endpoints: Mapping[str, str] | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if isinstance(backend, str) and backend not in ("aiohttp", "httpx"):
             raise errors.ConfigurationError(
                 f"Unknown HTTP transport '{backend}' for '{name}' (use 'aiohttp' or 'httpx')"
             )
-        if retries < 0 or timeout <= 0 or max_connections < 1:
+        if retries < 0 or timeout <= 0 or max_connections < 1 or deadline <= 0:
             raise errors.ConfigurationError(
                 f"Invalid transport limits for '{name}': retries must be 0 or more, "
-                "timeout above 0 and max_connections at least 1"
+                "timeout and deadline above 0 and max_connections at least 1"
+            )
+        if max_response_bytes < 1:
+            raise errors.ConfigurationError(
+                f"Invalid transport limits for '{name}': max_response_bytes must be above 0"
             )
         self.base_url = base_url
         self.name = name
@@ -126,6 +142,8 @@ class Transport:
         self.max_connections = max_connections
         self.retries = retries
         self.verify = verify
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
         self.max_retry_wait = max_retry_wait
         #: Awaited with the number of seconds to wait before a retry.
         self.sleep: Sleep = sleep or asyncio.sleep
@@ -143,6 +161,8 @@ class Transport:
                 )
         self._bases: dict[str, httpx.URL] = {}
         self._auths: dict[str | None, httpx.Auth] = {}
+        if not verify:
+            _warn_unverified(name)
 
     @classmethod
     def from_settings(
@@ -169,6 +189,8 @@ class Transport:
             secrets=settings.secrets(),
             verify=settings.verify_tls,
             endpoints=settings.endpoints,
+            deadline=settings.deadline,
+            max_response_bytes=settings.max_response_bytes,
         )
 
     # -- public ----------------------------------------------------------------------------
@@ -202,7 +224,10 @@ class Transport:
         none (a login request). The other arguments are httpx's.
 
         Raises :class:`~mailadmin.contract.errors.Unavailable` when the platform cannot be reached
-        after the retries.
+        after the retries or the call passes its ``deadline``, and
+        :class:`~mailadmin.contract.errors.ProtocolError` for an answer larger than
+        ``max_response_bytes`` (the body is read here, capped, so ``response.content`` is
+        ready).
         """
         import httpx
 
@@ -235,7 +260,11 @@ class Transport:
             attempts += 1
             started = time.perf_counter()
             try:
-                response = await client.send(request, auth=auth_arg)
+                # Streamed, so the body is read under the size limit instead of whole.
+                response = await client.send(request, auth=auth_arg, stream=True)
+                await self._read_body(response, request, request_id)
+            except errors.ProtocolError:
+                raise  # refused by the limits (logged there); sending again would not help
             except httpx.HTTPError as exc:
                 self._log_attempt(request, operation, request_id, attempts, started, error=exc)
                 raise
@@ -249,14 +278,51 @@ class Transport:
             return response
 
         try:
-            if retry and self.retries > 0:
-                response = await self._with_retries(attempt, request, operation, request_id)
-            else:
-                response = await attempt()
+            # One deadline for the whole call: a server dripping a byte per read timeout,
+            # or retries with long waits, cannot keep it alive past it.
+            async with asyncio.timeout(self.deadline):
+                if retry and self.retries > 0:
+                    response = await self._with_retries(attempt, request, operation, request_id)
+                else:
+                    response = await attempt()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request, request_id, attempts) from exc
+        except TimeoutError as exc:
+            raise errors.Unavailable(
+                f"{self.name} did not answer within the deadline of {self.deadline:g} s",
+                debug={
+                    "request": f"{request.method} {self.redact(str(request.url))}",
+                    "request_id": request_id,
+                    "attempts": attempts,
+                    "deadline": self.deadline,
+                },
+            ) from exc
         response.extensions[REDACTOR_EXTENSION] = self._redactor
         return response
+
+    async def _read_body(
+        self, response: httpx.Response, request: httpx.Request, request_id: str
+    ) -> None:
+        """Read the streamed body of ``response`` under the size limit into ``.content``."""
+        from mailadmin.wire.limits import BodyTooLarge
+
+        try:
+            body = await read_body(response, limit=self.max_response_bytes, source=self.name)
+        except errors.ProtocolError as exc:
+            exc.debug.setdefault("request", f"{request.method} {self.redact(str(request.url))}")
+            exc.debug.setdefault("request_id", request_id)
+            exc.debug.setdefault("status", response.status_code)
+            if isinstance(exc, BodyTooLarge):
+                log.warning(
+                    "%s %s: answer refused, larger than %d bytes (request %s)",
+                    request.method,
+                    self.redact(str(request.url)),
+                    exc.limit,
+                    request_id,
+                )
+            raise
+        # What httpx's own aread() leaves behind, so .content, .text and .json() work.
+        response._content = body
 
     def redact(self, text: str) -> str:
         """``text`` with this transport's secrets and every secret-named field masked."""
@@ -359,7 +425,12 @@ class Transport:
                 base_url=base_url,
                 transport=self._make_backend(),
                 timeout=httpx.Timeout(self.timeout),
-                headers={"User-Agent": _user_agent(), **self._headers},
+                headers={
+                    "User-Agent": _user_agent(),
+                    # Only encodings read_body decodes with a bound (no brotli, no zstd).
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                    **self._headers,
+                },
                 follow_redirects=False,
             )
             self._loop = loop
@@ -590,6 +661,22 @@ class Transport:
 
 
 # -- private ---------------------------------------------------------------------------------
+
+
+_WARNED_UNVERIFIED: set[str] = set()
+
+
+def _warn_unverified(name: str) -> None:
+    """Warn once per instance that its TLS certificates are not checked."""
+    if name in _WARNED_UNVERIFIED:
+        return
+    _WARNED_UNVERIFIED.add(name)
+    log.warning(
+        "%s: TLS certificate verification is off (verify_tls = false); "
+        "anyone on the path can read its credentials",
+        name,
+        extra={"provider": name},
+    )
 
 
 @cache

@@ -34,6 +34,7 @@ from mailadmin.sdk import (
     Transport,
     errors,
     next_link_pages,
+    parse_json,
 )
 from mailadmin_exchange.settings import ClientAccess, ExchangePlan, ExchangeSettings
 from mailadmin_exchange.sizes import parse_size
@@ -693,10 +694,8 @@ def _subject(cmdlet: str, parameters: Mapping[str, Any]) -> str:
 
 
 def _json(response: httpx.Response, instance: str) -> Any:
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        raise errors.ProtocolError(f"{instance} sent an answer that could not be read") from None
+    # The core's parser: NaN, Infinity, huge numbers and deep nesting are protocol errors.
+    return parse_json(response.content, source=instance)
 
 
 def _size(value: object) -> int | None:

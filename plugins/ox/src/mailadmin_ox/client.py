@@ -25,6 +25,7 @@ from mailadmin.sdk import (
     errors,
     is_nil,
     local_name,
+    native_name,
     node,
 )
 from mailadmin_ox.faults import to_error
@@ -46,6 +47,7 @@ __all__ = [
     "OXSoap",
     "Service",
     "read_attributes",
+    "read_combination",
 ]
 
 
@@ -153,3 +155,11 @@ def read_attributes(element: Element | None) -> dict[str, dict[str, str]]:
             if k is not None and k.text is not None and v is not None and not is_nil(v):
                 values[k.text] = v.text or ""
     return found
+
+
+def read_combination(element: Element, *, source: str) -> str | None:
+    """The access combination name in a ``return`` element (``None`` when nil), refused
+    as a protocol error unless it looks like one, so no garbage is compared or written."""
+    if is_nil(element):
+        return None
+    return native_name(element.text, what="access combination", source=source)

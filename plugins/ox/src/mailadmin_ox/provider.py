@@ -55,6 +55,7 @@ from mailadmin_ox.client import (
     OXSoap,
     Service,
     read_attributes,
+    read_combination,
 )
 from mailadmin_ox.namespaces import RR
 from mailadmin_ox.settings import OXPlanMapping, OXSettings
@@ -232,7 +233,7 @@ class OXProvider(Provider[OXSettings]):
         users, tenant = self._users, mailbox.tenant
         ctx, user = self._ctx(users, tenant), self._user(users, mailbox)
         returned = await self._soap(users, "getAccessCombinationName", tenant, ctx, user)
-        current = _text(returned[0]) if returned else None
+        current = read_combination(returned[0], source=self.instance) if returned else None
         wanted_attributes = mapping.attributes()
         quota: int | None = None
         attributes: dict[str, dict[str, str]] = {}
