@@ -3,6 +3,9 @@
 Revision ID: 0003_api
 Revises: 0002
 Create Date: 2026-11-30
+
+When the durable journal's revision "0003" (same parent) lands beside this one, this one
+moves after it (``down_revision = "0003"``): one line, the tables do not overlap.
 """
 
 from __future__ import annotations
