@@ -1096,6 +1096,7 @@ def _add_exit_codes(group: click.Group) -> None:
 
 # The business-rules commands (store, resellers, customers, sell...) register themselves
 # here, so they get the exit codes too.
+from mailadmin.cli import api as _api  # noqa: E402, F401
 from mailadmin.cli import business as _business  # noqa: E402, F401
 
 _add_exit_codes(cli)
