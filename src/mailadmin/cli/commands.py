@@ -465,6 +465,17 @@ def count(state: _State, tenants: tuple[str, ...]) -> None:
     show_default=True,
     help=_ON_ERROR_HELP,
 )
+@click.option(
+    "--distributed/--in-process",
+    default=None,
+    help="Run --file on the workers (mailadmin worker; PostgreSQL store) or in this process. "
+    "Default: [worker] distributed.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --distributed: print the run id and return at once (mailadmin runs show ID).",
+)
 @_global_options
 @pass_state
 def set_plan(
@@ -475,6 +486,8 @@ def set_plan(
     dry_run: bool,
     concurrency: int,
     on_error: str,
+    distributed: bool | None,
+    detach: bool,
 ) -> None:
     """Put a mailbox on a plan: ADDRESS PLAN, or every change of --file.
 
@@ -507,7 +520,7 @@ def set_plan(
 
     changes = read_plan_file(_read_input(from_file), from_file)
 
-    async def work(orch: Orchestrator) -> Batch[Any]:
+    async def work(orch: Orchestrator) -> Batch[Any] | None:
         # Every line is checked against the catalogue and the tenants before one is sent.
         problems = []
         catalogue = orch.config.plans
@@ -526,6 +539,19 @@ def set_plan(
             raise errors.ValidationError(
                 f"{from_file}: nothing was sent: " + "; ".join(problems[:10]) + more
             )
+        if orch._distributed(distributed, dry_run):
+            from mailadmin.cli.runs import run_distributed
+
+            return await run_distributed(
+                state,
+                orch,
+                "set_plan",
+                [{"mailbox": a, "plan": p} for a, p in changes],
+                detach=detach,
+                on_error=on_error,
+            )
+        if detach:
+            raise click.UsageError("--detach needs --distributed")
         calls = [(a, _bound(orch.set_plan, a, p, dry_run=dry_run)) for a, p in changes]
         return await _batch(
             state,
@@ -536,6 +562,8 @@ def set_plan(
         )
 
     batch = _run(state, work)
+    if batch is None:  # detached: the run id is printed
+        return
     _print_changes(state.output, "Plan changes", batch, dry_run, on_error)
 
 
@@ -977,6 +1005,7 @@ def _add_exit_codes(group: click.Group) -> None:
 # The business-rules commands (store, resellers, customers, sell...) register themselves
 # here, so they get the exit codes too.
 from mailadmin.cli import business as _business  # noqa: E402, F401
+from mailadmin.cli import runs as _runs  # noqa: E402, F401
 
 _add_exit_codes(cli)
 
