@@ -169,15 +169,30 @@ async def _run_chunk(orch: Orchestrator, run_id: str, chunk: int, *, attempt: in
         _journal_rows, engine, run_id, [str(item["key"]) for item in pending]
     )
     acting = orch.acting_as(run["identity"]) if run["identity"] else None
+    loop = asyncio.get_running_loop()
     settled = 0
+    unrecorded: list[tuple[int, _Outcome]] = []
+    last_flush = loop.time()
     for item in pending:
-        if await asyncio.to_thread(_cancelled, engine, run_id):
-            break
         outcome = await _settle_item(orch, acting, run_id, run["operation"], item, rows)
-        await asyncio.to_thread(_record_item, engine, run_id, int(item["seq"]), outcome, attempt)
+        unrecorded.append((int(item["seq"]), outcome))
         settled += 1
+        # Item records are written in small batches: one lost to a crash is rebuilt from
+        # the journal row the write completed, so batching costs no accuracy. The same
+        # round trip tells whether the run was cancelled meanwhile.
+        if len(unrecorded) >= _BATCH or loop.time() - last_flush >= _FLUSH_EVERY:
+            cancelled = await asyncio.to_thread(_flush, engine, run_id, unrecorded, attempt)
+            unrecorded, last_flush = [], loop.time()
+            if cancelled:
+                break
+    await asyncio.to_thread(_flush, engine, run_id, unrecorded, attempt)
     await asyncio.to_thread(_close_chunk, engine, run_id, chunk)
     return settled
+
+
+#: Item records written per round trip, and the longest an item waits to be recorded.
+_BATCH = 25
+_FLUSH_EVERY = 1.0
 
 
 def _load_chunk(engine: sa.Engine, run_id: str, chunk: int) -> tuple[Any, list[Any]]:
@@ -222,16 +237,6 @@ def _journal_rows(engine: sa.Engine, run_id: str, keys: list[str]) -> dict[str, 
             for row in db.execute(query).mappings():
                 found.setdefault(str(row["subject_key"]), []).append(_entry(row))
     return found
-
-
-def _cancelled(engine: sa.Engine, run_id: str) -> bool:
-    from mailadmin.store.schema import runs
-
-    with engine.connect() as db:
-        stamp = db.execute(
-            runs.select().with_only_columns(runs.c.cancelled).where(runs.c.id == run_id)
-        ).scalar()
-    return stamp is not None
 
 
 _Outcome = tuple[str, str | None, Any, str | None, str | None]
@@ -303,29 +308,41 @@ def _ok(result: Any) -> _Outcome:
     return ("done", outcome, plain, None, None)
 
 
-def _record_item(engine: sa.Engine, run_id: str, seq: int, outcome: _Outcome, attempt: int) -> None:
+def _flush(
+    engine: sa.Engine, run_id: str, outcomes: list[tuple[int, _Outcome]], attempt: int
+) -> bool:
+    """Record settled items; returns True when the run has been cancelled."""
+    import sqlalchemy as sa
+
     from mailadmin.store.schema import run_items
 
-    state, kind, result, code, message = outcome
+    now = datetime.now(UTC)
+    values = [
+        {
+            "b_seq": seq,
+            "state": state,
+            "outcome": kind,
+            "result": json.dumps(result, default=str) if result is not None else None,
+            "error_code": code,
+            "error_message": message,
+            "attempts": attempt + 1,
+            "finished": now,
+        }
+        for seq, (state, kind, result, code, message) in outcomes
+    ]
     with engine.begin() as db:
-        # Only a pending item moves: a chunk retried after a crash cannot settle it twice.
-        db.execute(
-            run_items.update()
-            .where(
-                run_items.c.run_id == run_id,
-                run_items.c.seq == seq,
-                run_items.c.state == store.PENDING,
+        if values:
+            # Only a pending item moves: a chunk retried after a crash cannot settle an
+            # item twice.
+            db.execute(
+                run_items.update().where(
+                    run_items.c.run_id == run_id,
+                    run_items.c.seq == sa.bindparam("b_seq"),
+                    run_items.c.state == store.PENDING,
+                ),
+                values,
             )
-            .values(
-                state=state,
-                outcome=kind,
-                result=json.dumps(result, default=str) if result is not None else None,
-                error_code=code,
-                error_message=message,
-                attempts=attempt + 1,
-                finished=datetime.now(UTC),
-            )
-        )
+        return _cancelled_in(db, run_id)
 
 
 def _close_chunk(engine: sa.Engine, run_id: str, chunk: int) -> None:
