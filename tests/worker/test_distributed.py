@@ -10,6 +10,7 @@ well over a minute).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -47,13 +48,20 @@ def seed(count: int) -> dict[str, Any]:
 
 
 def write_config(
-    folder: Path, store: str, endpoint: str, *, chunk_size: int = 50, limits: str = ""
+    folder: Path,
+    store: str,
+    endpoint: str,
+    *,
+    chunk_size: int = 50,
+    limits: str = "",
+    distributed: bool = False,
 ) -> Path:
     lines = [
         "[journal]",
         f"url = {json.dumps(store)}",
         "[worker]",
         f"chunk_size = {chunk_size}",
+        f"distributed = {json.dumps(distributed)}",
         *([f"limits = {limits}"] if limits else []),
         "[plans.mail]",
         "rank = 1",
@@ -391,3 +399,46 @@ def test_importing_mailadmin_does_not_import_procrastinate():
     code = "import sys, mailadmin, mailadmin.cli; print('procrastinate' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+async def test_the_python_forms_run_on_a_worker(postgres_schema_url, tmp_path):
+    import asyncio
+
+    from mailadmin.mock.serve import serve
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.worker.engine import run_worker
+
+    count = 30
+    with serve("memory", seed=seed(count)) as url:
+        # [worker] distributed = true: the bulk forms go to the workers by default.
+        config = write_config(tmp_path, postgres_schema_url, url, chunk_size=7, distributed=True)
+        async with (
+            Orchestrator.from_config(config) as worker_side,
+            Orchestrator.from_config(config) as orch,
+        ):
+            worker = asyncio.ensure_future(
+                run_worker(worker_side, concurrency=4, heartbeat=0.5, install_signal_handlers=False)
+            )
+            try:
+                seen: list[tuple[int, int]] = []
+                result = await orch.set_plans(
+                    [(address(i), "sync") for i in range(count)],
+                    progress=lambda done, total, _: seen.append((done, total)),
+                )
+                added = await orch.apply_addons([(TENANT, "storage_gb", 20)])
+                # In-process when asked, and a dry run never goes to the workers.
+                local = await orch.set_plans([(address(0), "sync")], distributed=False)
+                dry = await orch.set_plans([(address(1), "collaborate")], dry_run=True)
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+    assert result.run_id is not None and result.ok
+    assert [item.key for item in result.items] == [address(i) for i in range(count)]
+    assert {item.value.outcome.value for item in result.items} == {"changed"}
+    assert {item.value.after for item in result.items} == {"sync"}
+    assert seen[-1] == (count, count)
+    assert added.ok and added.items[0].value.after == 20
+    assert added.items[0].key == f"{TENANT}:storage_gb"
+    assert local.run_id != result.run_id and local.items[0].value.outcome.value == "unchanged"
+    assert dry.items[0].value.dry_run

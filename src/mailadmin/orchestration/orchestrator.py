@@ -604,17 +604,18 @@ class Orchestrator:
         rows = await asyncio.to_thread(item_states, engine, run_id)
         items: list[ItemResult[Any]] = []
         for row in rows:
+            # The same keys as the in-process forms: the address, or tenant:add-on.
+            item = row["item"]
+            key = item.get("mailbox") or f"{item.get('tenant')}:{item.get('addon')}"
             if row["state"] == "done":
                 value = row["result"]
                 with contextlib.suppress(ValueError):
                     value = ChangeResult[Any].model_validate(value)
-                items.append(ItemResult[Any](key=row["key"], value=value))
+                items.append(ItemResult[Any](key=key, value=value))
             else:
                 code = row["error_code"] or row["state"]
                 message = row["error_message"] or row["state"]
-                items.append(
-                    ItemResult[Any](key=row["key"], error=ItemError(code=code, message=message))
-                )
+                items.append(ItemResult[Any](key=key, error=ItemError(code=code, message=message)))
         failed = sum(1 for item in items if not item.ok)
         kept = [i for i in items if i.ok] if on_error == "skip" else items
         result = BulkResult[Any](items=kept, failed=failed, run_id=run_id)

@@ -382,8 +382,10 @@ async def run_worker(
     heartbeat: float = 10.0,
     stalled_after: float = 30.0,
     ready: Callable[[], None] | None = None,
+    install_signal_handlers: bool = True,
 ) -> None:
-    """Run chunks until SIGINT or SIGTERM (a graceful stop: running chunks finish).
+    """Run chunks until SIGINT or SIGTERM, or until cancelled (a graceful stop: running
+    chunks finish).
 
     ``heartbeat``: how often this worker says it is alive; ``stalled_after``: a worker
     silent this long is taken for dead and its running jobs are handed back to the queue.
@@ -403,7 +405,7 @@ async def run_worker(
                 **options,
                 concurrency=concurrency,
                 wait=True,
-                install_signal_handlers=True,
+                install_signal_handlers=install_signal_handlers,
                 update_heartbeat_interval=heartbeat,
                 stalled_worker_timeout=stalled_after,
                 listen_notify=True,
