@@ -53,7 +53,11 @@ def make_app(engine: sa.Engine) -> procrastinate.App:
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(engine), min_size=1)
     )
 
-    @app.task(name=TASK_NAME, pass_context=True)
+    # An item's own failure is recorded on the item; what reaches procrastinate is the
+    # store failing (a database restart): retry the chunk, which skips settled items.
+    retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
+
+    @app.task(name=TASK_NAME, pass_context=True, retry=retry)
     async def run_chunk(context: procrastinate.JobContext, run_id: str, chunk: int) -> int:
         if _ORCHESTRATOR is None:
             raise errors.ConfigurationError("This worker has no orchestrator")
@@ -104,7 +108,7 @@ def submit(
         for chunk, (queue, lock) in planned.chunks.items()
     ]
     with engine.begin() as db:
-        store.record_run(db, planned, identity=identity, items=items)
+        store.record_run(db, planned, identity=identity)
         if not jobs:
             store.finish_if_settled(db, run_id)
         else:

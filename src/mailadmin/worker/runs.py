@@ -159,9 +159,7 @@ def _route(orch: Orchestrator, operation: str, item: Item) -> tuple[str, str]:
     return provider.instance, key
 
 
-def record_run(
-    db: sa.Connection, planned: PlannedRun, *, identity: str | None, items: Sequence[Item]
-) -> None:
+def record_run(db: sa.Connection, planned: PlannedRun, *, identity: str | None) -> None:
     """Write the run and its items on ``db`` (the caller's transaction)."""
     from mailadmin.store.schema import run_items, runs
 
@@ -171,7 +169,8 @@ def record_run(
             created=datetime.now(UTC),
             operation=planned.operation,
             identity=identity,
-            items=json.dumps(list(items)),
+            # The items live in mailadmin_run_items, one row each; not again in one blob.
+            items="[]",
             distributed=True,
             total=len(planned.rows),
         )
