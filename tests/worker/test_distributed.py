@@ -442,3 +442,77 @@ async def test_the_python_forms_run_on_a_worker(postgres_schema_url, tmp_path):
     assert added.items[0].key == f"{TENANT}:storage_gb"
     assert local.run_id != result.run_id and local.items[0].value.outcome.value == "unchanged"
     assert dry.items[0].value.dry_run
+
+
+async def test_a_retried_chunk_applies_only_what_is_missing(postgres_schema_url, tmp_path):
+    """A chunk retried after a crash: one item left an open intent (sent or not), one was
+    applied and journalled but never recorded, one never started. The retry completes
+    the open row from the platform's state, records the journalled one without a call,
+    and sends only the last."""
+    import asyncio
+
+    from mailadmin.contract.provider import CallInfo
+    from mailadmin.mock.serve import serve
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.store.journal import run_scope
+    from mailadmin.worker import engine as worker_engine
+
+    with serve("memory", seed=seed(3)) as url:
+        config = write_config(tmp_path, postgres_schema_url, url, chunk_size=10)
+        async with Orchestrator.from_config(config) as orch:
+            run_id = await orch.submit_run(
+                "set_plan", [{"mailbox": address(i), "plan": "sync"} for i in range(3)]
+            )
+            journal = orch.journal
+            assert journal is not None
+            provider, ref = orch.mailbox(address(0))
+            # Item 0: the crashed worker had recorded its intent; the write did land.
+            call = CallInfo(
+                provider.instance, provider.name, "set_plan", {"mailbox": ref, "plan": "sync"}
+            )
+            with run_scope(run_id):
+                await journal.write(journal.intent(call))
+            httpx.put(
+                f"{url}/api/tenants/{TENANT}/mailboxes/{address(0)}/plan",
+                json={"plan": "standard"},
+                auth=("admin", "secret"),
+            )
+            # Item 1: applied and journalled, its item record lost with the worker.
+            with run_scope(run_id):
+                await orch.set_plan(address(1), "sync")
+            before = len(httpx.get(url + "/_mock/requests", params={"write": "true"}).json())
+            engine = orch.journal.engine
+            chunks = {row["chunk"] for row in _items(engine, run_id)}
+            for chunk in chunks:
+                await worker_engine._run_chunk(orch, run_id, chunk, attempt=1)
+            writes = httpx.get(url + "/_mock/requests", params={"write": "true"}).json()[before:]
+            rows = await asyncio.to_thread(journal.entries, 100, run=run_id, oldest_first=True)
+        state = {a: p for a, p in _state(url).items()}
+    # Only item 2 was sent by the retry.
+    assert [w["path"].split("/")[5] for w in writes] == [address(2)]
+    assert {state[address(i)] for i in range(3)} == {"standard"}
+    by_subject = {row.subject: row for row in rows}
+    assert len(rows) == 3 and set(by_subject) == {address(i) for i in range(3)}
+    assert by_subject[address(0)].resumed_from == "started"
+    assert by_subject[address(0)].outcome == "unchanged"
+    assert (
+        by_subject[address(1)].outcome == "changed" and by_subject[address(1)].resumed_from is None
+    )
+    assert by_subject[address(2)].outcome == "changed"
+    items = _items(engine, run_id)
+    assert [(i["state"], i["outcome"]) for i in items] == [
+        ("done", "unchanged"),
+        ("done", "changed"),
+        ("done", "changed"),
+    ]
+
+
+def _items(engine: sa.Engine, run_id: str) -> list[dict[str, Any]]:
+    from mailadmin.worker.runs import item_states
+
+    return item_states(engine, run_id)
+
+
+def _state(url: str) -> dict[str, str]:
+    tenants = httpx.get(url + "/_mock/state", timeout=30).json()["tenants"]
+    return {m["address"]: m["plan"] for m in tenants[TENANT]["mailboxes"]}

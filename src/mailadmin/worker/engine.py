@@ -258,9 +258,9 @@ async def _settle_item(
     from mailadmin.store.journal import run_scope
 
     data = json.loads(item["item"])
-    history = rows.get(str(item["key"]), [])
-    target = _target(operation, data)
-    mine = [row for row in history if row.operation == operation and row.target == target]
+    # The run's journal rows of this subject are this item's (a run names a subject once;
+    # the target column holds the provider's native form once sent, so it is not compared).
+    mine = [row for row in rows.get(str(item["key"]), []) if row.operation == operation]
     try:
         still_open = [row for row in mine if row.open]
         if still_open:
@@ -298,10 +298,6 @@ async def _settle_item(
 
         error = normalise(exc)
         return ("failed", None, None, error.code, error.message)
-
-
-def _target(operation: str, data: dict[str, Any]) -> Any:
-    return data.get("plan") if operation == "set_plan" else data.get("quantity")
 
 
 def _ok(result: Any) -> _Outcome:
