@@ -16,6 +16,8 @@ HEAVY = (
     "click",
     "respx",
     "uvicorn",
+    "procrastinate",
+    "psycopg",
 )
 
 

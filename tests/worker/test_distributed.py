@@ -141,8 +141,11 @@ class Workers:
                 str(concurrency),
                 "--heartbeat",
                 "0.5",
+                # Long enough that a live worker on a loaded machine is never taken for
+                # dead (its jobs would then run twice at once), short enough to recover
+                # quickly from the SIGKILL.
                 "--stalled-after",
-                "3",
+                "5",
                 *more,
             ],
             stdout=subprocess.DEVNULL,
