@@ -381,6 +381,9 @@ def test_cancel_stops_a_run_cleanly(cluster, tmp_path):
     for item in status["items"]:
         expected = "standard" if item["state"] == "done" else "basic"
         assert state[item["item"]["mailbox"]] == expected, item
+    only = json.loads(cli(config, "runs", "show", run_id, "--state", "cancelled", "--json").stdout)
+    assert {i["state"] for i in only["items"]} == {"cancelled"}
+    assert len(only["items"]) == counts["cancelled"]
     listed = cli(config, "runs", "--json")
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [run_id]
 

@@ -155,16 +155,24 @@ def runs_list(state: _State, limit: int = 50) -> None:
 
 @runs.command("show")
 @click.argument("run_id")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["pending", "done", "failed", "cancelled"]),
+    help="Only items in this state (repeat), e.g. --state failed.",
+)
 @_global_options
 @pass_state
-def runs_show(state: _State, run_id: str) -> None:
+def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
     """Progress and per-item results of one run."""
     from mailadmin.worker.runs import item_states, require_distributed, run_status
 
     async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
         engine = require_distributed(orch)
         status = await asyncio.to_thread(run_status, engine, run_id)
-        return status, await asyncio.to_thread(item_states, engine, run_id)
+        chosen = states or None
+        return status, await asyncio.to_thread(item_states, engine, run_id, chosen)
 
     status, items = _run(state, work)
     if state.output.as_json:
