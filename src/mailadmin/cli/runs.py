@@ -45,7 +45,7 @@ async def run_distributed(
     with state.output.progress("run " + run_id, len(items)) as progress:
         result = await orch.follow_run(run_id, progress=progress)
     del on_error  # every item is sent on the workers; the mode only shapes the report
-    return Batch[Any](items=result.items)
+    return Batch[Any](items=result.items, run_id=run_id)
 
 
 @cli.command()
