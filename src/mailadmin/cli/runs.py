@@ -120,11 +120,22 @@ def runs(ctx: click.Context) -> None:
 
 
 @runs.command("list")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="How many runs, newest first.",
+)
 @_global_options
 @pass_state
 def runs_list(state: _State, limit: int = 50) -> None:
-    """The most recent distributed runs with their progress."""
+    """The most recent distributed runs with their progress.
+
+    \b
+    Example:
+      mailadmin runs list --limit 10
+    """
     from mailadmin.worker.runs import list_runs, require_distributed
 
     async def work(orch: Orchestrator) -> list[RunStatus]:
@@ -165,7 +176,12 @@ def runs_list(state: _State, limit: int = 50) -> None:
 @_global_options
 @pass_state
 def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
-    """Progress and per-item results of one run."""
+    """Progress and per-item results of one run.
+
+    \b
+    Example:
+      mailadmin runs show 3f9c2a1b7d4e5f60 --state failed
+    """
     from mailadmin.worker.runs import item_states, require_distributed, run_status
 
     async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
@@ -203,7 +219,12 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
 @pass_state
 def runs_cancel(state: _State, run_id: str) -> None:
     """Stop a run cleanly: no new item starts, items on the wire finish and are recorded,
-    the rest end 'cancelled'."""
+    the rest end 'cancelled'.
+
+    \b
+    Example:
+      mailadmin runs cancel 3f9c2a1b7d4e5f60
+    """
     from mailadmin.worker.runs import cancel_run
 
     status = _run(state, lambda orch: cancel_run(orch, run_id))
