@@ -76,15 +76,18 @@ def test_an_instance_limit_sets_its_lane_count() -> None:
     assert len({lock for lock in locks if "/b/" in lock}) == 16
 
 
-def test_add_ons_of_one_tenant_share_its_limits_lane() -> None:
-    orch = _orch()
+def test_add_ons_of_tenants_of_one_instance_get_their_limits_lanes() -> None:
+    orch = _orch(shards=1)
     items = [
         {"tenant": "one.test", "addon": "storage_gb", "quantity": 5},
-        {"tenant": "one.test", "addon": "mailboxes", "quantity": 9},
+        {"tenant": "two.test", "addon": "mailboxes", "quantity": 9},
     ]
     planned = plan_run(orch, "r", "apply_addon", items)
-    assert {row["key"] for row in planned.rows} == {"a/limits/one.test"}
-    assert len({planned.chunks[row["chunk"]] for row in planned.rows}) == 1
+    assert [row["key"] for row in planned.rows] == ["a/limits/one.test", "b/limits/two.test"]
+    assert {lock for _, lock in planned.chunks.values()} == {
+        "mailadmin/a/lane-0",
+        "mailadmin/b/lane-0",
+    }
 
 
 def test_an_unroutable_item_stops_the_plan_before_anything_is_written() -> None:
@@ -95,3 +98,24 @@ def test_an_unroutable_item_stops_the_plan_before_anything_is_written() -> None:
         plan_run(orch, "r", "set_plan", [*_items(3), {"mailbox": "x@nowhere.test", "plan": "sync"}])
     with pytest.raises(errors.ValidationError):
         plan_run(orch, "r", "set_plan", [{"mailbox": "u1@one.test", "plan": "gold"}])
+
+
+def test_a_run_names_each_subject_once() -> None:
+    from mailadmin.contract import errors
+
+    orch = _orch()
+    twice = [*_items(3), {"mailbox": "U1@one.test", "plan": "mail"}]
+    with pytest.raises(
+        errors.ValidationError, match="Items 2 and 4 both change a/mailbox/u1@one.test"
+    ):
+        plan_run(orch, "r", "set_plan", twice)
+    # Two add-ons of one tenant are two items (in one lane: they share its limits)...
+    addons = [
+        {"tenant": "one.test", "addon": "storage_gb", "quantity": 5},
+        {"tenant": "one.test", "addon": "mailboxes", "quantity": 9},
+    ]
+    planned = plan_run(orch, "r", "apply_addon", addons)
+    assert len({planned.chunks[row["chunk"]] for row in planned.rows}) == 1
+    # ... one add-on twice is refused.
+    with pytest.raises(errors.ValidationError):
+        plan_run(orch, "r", "apply_addon", [*addons, {**addons[0], "quantity": 6}])

@@ -258,9 +258,13 @@ async def _settle_item(
     from mailadmin.store.journal import run_scope
 
     data = json.loads(item["item"])
-    # The run's journal rows of this subject are this item's (a run names a subject once;
-    # the target column holds the provider's native form once sent, so it is not compared).
-    mine = [row for row in rows.get(str(item["key"]), []) if row.operation == operation]
+    # The run's journal rows of this subject (and add-on) are this item's: a run names each
+    # once. The target column holds the provider's native form once sent: not compared.
+    mine = [
+        row
+        for row in rows.get(str(item["key"]), [])
+        if row.operation == operation and _same_addon(operation, row.arguments, data)
+    ]
     try:
         still_open = [row for row in mine if row.open]
         if still_open:
@@ -298,6 +302,19 @@ async def _settle_item(
 
         error = normalise(exc)
         return ("failed", None, None, error.code, error.message)
+
+
+def _same_addon(operation: str, arguments: dict[str, Any], data: dict[str, Any]) -> bool:
+    if operation != "apply_addon":
+        return True
+    from mailadmin.contract.models import AddonRef
+
+    recorded = arguments.get("addon")
+    wanted = AddonRef.parse(str(data["addon"]))
+    return isinstance(recorded, dict) and (recorded.get("name"), recorded.get("plan")) == (
+        wanted.name,
+        wanted.plan,
+    )
 
 
 def _ok(result: Any) -> _Outcome:

@@ -118,8 +118,18 @@ def plan_run(orch: Orchestrator, run_id: str, operation: str, items: Sequence[It
     """
     worker = orch.config.worker
     lanes: dict[tuple[str, int], list[tuple[int, str, Item]]] = {}
+    seen: dict[str, int] = {}
     for seq, item in enumerate(items):
         instance, key = _route(orch, operation, item)
+        # One item per subject: a retried chunk tells its items apart by subject in the
+        # journal, and two targets for one subject in one run contradict each other.
+        what = key if operation == "set_plan" else f"{key} {item['addon']}"
+        first = seen.setdefault(what, seq)
+        if first != seq:
+            raise errors.ValidationError(
+                f"Items {first + 1} and {seq + 1} both change {what}; a run names each "
+                "mailbox (or add-on of a tenant) once"
+            )
         lane = zlib.crc32(key.encode()) % worker.lanes(instance)
         lanes.setdefault((instance, lane), []).append((seq, key, item))
     rows: list[dict[str, Any]] = []
