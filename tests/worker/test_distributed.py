@@ -522,3 +522,39 @@ def _items(engine: sa.Engine, run_id: str) -> list[dict[str, Any]]:
 def _state(url: str) -> dict[str, str]:
     tenants = httpx.get(url + "/_mock/state", timeout=30).json()["tenants"]
     return {m["address"]: m["plan"] for m in tenants[TENANT]["mailboxes"]}
+
+
+async def test_a_worker_takes_only_the_instances_of_its_queues(postgres_schema_url, tmp_path):
+    import asyncio
+
+    from mailadmin.mock.serve import serve
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.worker.engine import run_worker
+    from mailadmin.worker.runs import run_status
+
+    with serve("memory", seed=seed(5)) as url:
+        config = write_config(tmp_path, postgres_schema_url, url)
+        async with Orchestrator.from_config(config) as orch:
+            run_id = await orch.submit_run(
+                "set_plan", [{"mailbox": address(i), "plan": "sync"} for i in range(5)]
+            )
+            engine = orch.journal.engine
+            elsewhere = asyncio.ensure_future(
+                run_worker(orch, queues=["elsewhere"], install_signal_handlers=False)
+            )
+            await asyncio.sleep(2)
+            untouched = await asyncio.to_thread(run_status, engine, run_id)
+            elsewhere.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await elsewhere
+            mine = asyncio.ensure_future(
+                run_worker(orch, queues=["mem"], install_signal_handlers=False)
+            )
+            try:
+                result = await orch.follow_run(run_id, timeout=60)
+            finally:
+                mine.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await mine
+    assert untouched.counts == {"pending": 5}
+    assert result.ok and len(result.items) == 5
