@@ -94,9 +94,7 @@ def _done_rows(url: str) -> int:
     return int(found or 0)
 
 
-def test_a_killed_bulk_run_is_finished_by_resume(
-    tmp_path: Path, mock: str, store_url: str
-) -> None:
+def test_a_killed_bulk_run_is_finished_by_resume(tmp_path: Path, mock: str, store_url: str) -> None:
     config = tmp_path / "mailadmin.toml"
     config.write_text(CONFIG.format(endpoint=mock, journal=store_url))
     changes = tmp_path / "changes.csv"
@@ -107,7 +105,7 @@ def test_a_killed_bulk_run_is_finished_by_resume(
 
     cli = [sys.executable, "-m", "mailadmin.cli", "--config", str(config)]
     run = subprocess.Popen(
-        [*cli, "set-plan", "--file", str(changes), "--concurrency", "16"],
+        [*cli, "set-plan", "--file", str(changes), "--concurrency", "32"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=_env(),
@@ -129,7 +127,7 @@ def test_a_killed_bulk_run_is_finished_by_resume(
         httpx.delete(f"{mock}/_mock/faults").raise_for_status()
 
         resumed = subprocess.run(
-            [*cli, "--json", "journal", "resume"],
+            [*cli, "--json", "journal", "resume", "--concurrency", "32"],
             capture_output=True,
             text=True,
             env=_env(),
@@ -138,9 +136,7 @@ def test_a_killed_bulk_run_is_finished_by_resume(
         assert resumed.returncode == 0, resumed.stderr
         report = json.loads(resumed.stdout)
         assert report["failed"] == 0
-        assert len(report["items"]) == MAILBOXES - len(
-            [e for e in killed_at if not e.open]
-        )
+        assert len(report["items"]) == MAILBOXES - len([e for e in killed_at if not e.open])
 
         # The platform: every mailbox on the target plan.
         state = httpx.get(f"{mock}/_mock/state").json()
