@@ -165,7 +165,9 @@ async def _run_chunk(orch: Orchestrator, run_id: str, chunk: int, *, attempt: in
     """Settle every pending item of one chunk, one after another; returns how many."""
     engine = store.require_distributed(orch)
     run, pending = await asyncio.to_thread(_load_chunk, engine, run_id, chunk)
-    if not pending:
+    if not pending or run["cancelled"] is not None:
+        # Cancelled before this chunk started: its items end 'cancelled', none is sent.
+        await asyncio.to_thread(_close_chunk, engine, run_id, chunk)
         return 0
     # The journal rows this run already holds for these subjects: after a crash they say
     # which items were started (an open intent to settle) or even finished.
