@@ -252,24 +252,6 @@ class SyncOrchestrator:
             )
         )
 
-    def start_run(
-        self, operation: str, items: Sequence[tuple[str, str]], *, dry_run: bool = False
-    ) -> str:
-        """See :meth:`Orchestrator.start_run`."""
-        return self._run(self.orchestrator.start_run(operation, items, dry_run=dry_run))
-
-    def finish_run(self, run_id: str) -> None:
-        """See :meth:`Orchestrator.finish_run`."""
-        self._run(self.orchestrator.finish_run(run_id))
-
-    def resume(
-        self, *, run: str | None = None, concurrency: int = 8, progress: Progress | None = None
-    ) -> BulkResult[ChangeResult[Any]]:
-        """See :meth:`Orchestrator.resume`."""
-        return self._run(
-            self.orchestrator.resume(run=run, concurrency=concurrency, progress=progress)
-        )
-
     def resume_entry(self, entry: JournalEntry) -> ChangeResult[Any]:
         """See :meth:`Orchestrator.resume_entry`."""
         return self._run(self.orchestrator.resume_entry(entry))
