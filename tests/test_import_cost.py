@@ -18,6 +18,8 @@ HEAVY = (
     "uvicorn",
     "fastapi",
     "starlette",
+    "procrastinate",
+    "psycopg",
 )
 
 

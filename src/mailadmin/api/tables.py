@@ -1,4 +1,4 @@
-"""The HTTP API's tables (created by the Alembic revision ``0003_api``)."""
+"""The HTTP API's tables (created by the Alembic revision ``0005``)."""
 
 from __future__ import annotations
 

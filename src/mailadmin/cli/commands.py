@@ -466,6 +466,17 @@ def count(state: _State, tenants: tuple[str, ...]) -> None:
     show_default=True,
     help=_ON_ERROR_HELP,
 )
+@click.option(
+    "--distributed/--in-process",
+    default=None,
+    help="Run --file on the workers (mailadmin worker; PostgreSQL store) or in this process. "
+    "Default: [worker] distributed.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --distributed: print the run id and return at once (mailadmin runs show ID).",
+)
 @_global_options
 @pass_state
 def set_plan(
@@ -476,6 +487,8 @@ def set_plan(
     dry_run: bool,
     concurrency: int,
     on_error: str,
+    distributed: bool | None,
+    detach: bool,
 ) -> None:
     """Put a mailbox on a plan: ADDRESS PLAN, or every change of --file.
 
@@ -508,7 +521,7 @@ def set_plan(
 
     changes = read_plan_file(_read_input(from_file), from_file)
 
-    async def work(orch: Orchestrator) -> Batch[Any]:
+    async def work(orch: Orchestrator) -> Batch[Any] | None:
         # Every line is checked against the catalogue and the tenants before one is sent.
         problems = []
         catalogue = orch.config.plans
@@ -527,6 +540,19 @@ def set_plan(
             raise errors.ValidationError(
                 f"{from_file}: nothing was sent: " + "; ".join(problems[:10]) + more
             )
+        if orch._distributed(distributed, dry_run):
+            from mailadmin.cli.runs import run_distributed
+
+            return await run_distributed(
+                state,
+                orch,
+                "set_plan",
+                [{"mailbox": a, "plan": p} for a, p in changes],
+                detach=detach,
+                on_error=on_error,
+            )
+        if detach:
+            raise click.UsageError("--detach needs --distributed")
         from mailadmin.store.journal import run_scope
 
         calls = [(a, _bound(orch.set_plan, a, p, dry_run=dry_run)) for a, p in changes]
@@ -546,6 +572,8 @@ def set_plan(
         return batch.model_copy(update={"run_id": None if dry_run else run_id})
 
     batch = _run(state, work)
+    if batch is None:  # detached: the run id is printed
+        return
     _print_changes(state.output, "Plan changes", batch, dry_run, on_error)
 
 
@@ -1098,6 +1126,7 @@ def _add_exit_codes(group: click.Group) -> None:
 # here, so they get the exit codes too.
 from mailadmin.cli import api as _api  # noqa: E402, F401
 from mailadmin.cli import business as _business  # noqa: E402, F401
+from mailadmin.cli import runs as _runs  # noqa: E402, F401
 
 _add_exit_codes(cli)
 

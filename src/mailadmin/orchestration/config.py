@@ -36,7 +36,7 @@ import re
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -45,7 +45,15 @@ from mailadmin.contract.models import Name, TenantRef
 from mailadmin.rules.policies import PoliciesConfig
 from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec
 
-__all__ = ["AddonSpec", "Config", "InstanceConfig", "JournalConfig", "PlanSpec", "TenantConfig"]
+__all__ = [
+    "AddonSpec",
+    "Config",
+    "InstanceConfig",
+    "JournalConfig",
+    "PlanSpec",
+    "TenantConfig",
+    "WorkerConfig",
+]
 
 
 class _Strict(BaseModel):
@@ -187,6 +195,23 @@ class JournalConfig(_Strict):
         return path if path.is_absolute() else base / path
 
 
+class WorkerConfig(_Strict):
+    """Distributed bulk work (docs/scaling.md): procrastinate workers over the PostgreSQL
+    store. ``distributed``: bulk commands run on the workers unless told otherwise;
+    ``chunk_size``: items per job; ``shards``: lanes per provider instance, which is also
+    the most calls in flight on that instance across every worker; ``limits``: a different
+    lane count for named instances (a platform allowing 4 concurrent admin calls: 4)."""
+
+    distributed: bool = False
+    chunk_size: int = Field(default=100, ge=1, le=10_000)
+    shards: int = Field(default=16, ge=1, le=1024)
+    limits: dict[str, Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=dict)
+
+    def lanes(self, instance: str) -> int:
+        """How many jobs of ``instance`` may run at once across every worker."""
+        return self.limits.get(instance, self.shards)
+
+
 _DB_URL = re.compile(r"^[a-z][a-z0-9+_.-]*://", re.IGNORECASE)
 
 
@@ -198,6 +223,7 @@ class Config(_Strict):
     plans: dict[Name, PlanSpec] = Field(default_factory=dict)
     addons: dict[Name, AddonSpec] = Field(default_factory=dict)
     journal: JournalConfig = JournalConfig()
+    worker: WorkerConfig = WorkerConfig()
     # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
     resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
     customers: dict[str, CustomerSpec] = Field(default_factory=dict)

@@ -1,11 +1,11 @@
 """HTTP API: API keys (hashed), idempotency records, bulk runs and their items.
 
-Revision ID: 0003_api
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30
 
-When the durable journal's revision "0003" (same parent) lands beside this one, this one
-moves after it (``down_revision = "0003"``): one line, the tables do not overlap.
+Written beside the durable journal (0003) and the distributed runs (0004); its tables do not
+overlap theirs, so it follows them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_api"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
