@@ -6,7 +6,6 @@ procrastinate until a worker starts or a run is enqueued.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -140,6 +139,8 @@ def runs_list(state: _State, limit: int = 50) -> None:
 
     async def work(orch: Orchestrator) -> list[RunStatus]:
         engine = require_distributed(orch)
+        import asyncio  # here: ``mailadmin --help`` should not pay for it
+
         return await asyncio.to_thread(list_runs, engine, limit)
 
     found = _run(state, work)
@@ -186,6 +187,8 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
 
     async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
         engine = require_distributed(orch)
+        import asyncio  # here: ``mailadmin --help`` should not pay for it
+
         status = await asyncio.to_thread(run_status, engine, run_id)
         chosen = states or None
         return status, await asyncio.to_thread(item_states, engine, run_id, chosen)
