@@ -117,7 +117,7 @@ async def test_every_write_is_journalled_with_its_outcome(orch: Orchestrator) ->
     assert orch.journal is not None
     entries = orch.journal.entries()
     assert [(e.subject, e.dry_run, e.status, e.outcome, e.error_code) for e in entries] == [
-        ("ghost@example.com", False, "failed", None, "not_found"),
+        ("ghost@example.com", False, "failed", "failed", "not_found"),
         ("anna@example.com", False, "done", "changed", None),
         ("anna@example.com", True, "done", "changed", None),
     ]
@@ -186,14 +186,19 @@ async def test_journal_writes_run_off_the_event_loop(
     assert orch.journal is not None
     loop_thread = threading.get_ident()
     threads: list[int] = []
-    for name in ("started", "succeeded"):
+    for name in ("intent", "sending", "success"):
         original = getattr(orch.journal, name)
 
-        def record(*args: Any, _original: Any = original) -> None:
-            threads.append(threading.get_ident())
-            _original(*args)
+        def record(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            op = _original(*args, **kwargs)
+
+            def run(db: Any) -> None:  # the statement runs in the journal's writer thread
+                threads.append(threading.get_ident())
+                op(db)
+
+            return run
 
         monkeypatch.setattr(orch.journal, name, record)
     await orch.set_plan("anna@example.com", "sync")
-    assert len(threads) == 2 and loop_thread not in threads
+    assert len(threads) == 3 and loop_thread not in threads
     assert orch.journal.entries()[0].status == "done"

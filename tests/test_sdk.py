@@ -62,6 +62,7 @@ PINNED = {
     "SoapVersion",
     "TenantRef",
     "Token",
+    "Verified",
     "Transport",
     "auth",
     "bounded_int",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
 from mailadmin.contract.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Feature, Operation
-from mailadmin.contract.change import Applied, Change
+from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.hookspecs import Register, hookimpl
 from mailadmin.contract.models import (
     AddonRef,
@@ -232,6 +232,7 @@ __all__ = [
     "Register",
     "SettingsT",
     "TenantRef",
+    "Verified",
     "Transport",
     "bounded_int",
     "errors",

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailadmin.contract.models import ChangeResult
-from mailadmin.contract.provider import CallHooks, _log_call, normalise
+from mailadmin.contract.provider import _CHANGE_OBSERVER, CallHooks, _log_call, normalise
 from mailadmin.wire.dryrun import dry_run_scope
 
 if TYPE_CHECKING:
     from mailadmin.contract import errors
+    from mailadmin.contract.change import Change
     from mailadmin.contract.provider import CallInfo, Provider
 
 __all__ = ["SUBJECT_LOCKS", "AsyncCallHooks", "SubjectLocks", "run_call", "subject_key"]
@@ -193,6 +194,10 @@ class AsyncCallHooks(CallHooks):
         """Awaited with the normalised error of a call that failed."""
         self.error(provider, call, error)
 
+    async def asending(self, provider: Provider, call: CallInfo, change: Change[Any]) -> None:
+        """Awaited when a write has read the platform and is about to send ``change``
+        (the journal records the state read before)."""
+
 
 async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaitable[R]]) -> R:
     """Run ``impl`` as ``call`` of ``provider``: hold the call's subject, run the before
@@ -205,6 +210,13 @@ async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaita
             await hooks.abefore(provider, call)
         else:
             hooks.before(provider, call)
+        observed = None
+        if isinstance(hooks, AsyncCallHooks) and call.is_write and not call.dry_run:
+
+            async def sending(change: Change[Any]) -> None:
+                await hooks.asending(provider, call, change)
+
+            observed = _CHANGE_OBSERVER.set(sending)
         try:
             with dry_run_scope(call.dry_run), _log_call(call):
                 result = await impl()
@@ -212,6 +224,9 @@ async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaita
             if isinstance(result, ChangeResult) and result.dry_run is not call.dry_run:
                 result = result.model_copy(update={"dry_run": call.dry_run})
         except Exception as exc:
+            if observed is not None:
+                _CHANGE_OBSERVER.reset(observed)
+                observed = None
             error = _scrubbed(provider, normalise(exc, provider.instance))
             if isinstance(hooks, AsyncCallHooks):
                 await hooks.aerror(provider, call, error)
@@ -220,6 +235,8 @@ async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaita
             if error is exc:
                 raise
             raise error from exc
+        if observed is not None:
+            _CHANGE_OBSERVER.reset(observed)
         if isinstance(hooks, AsyncCallHooks):
             await hooks.aafter(provider, call, result)
         else:

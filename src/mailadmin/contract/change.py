@@ -11,6 +11,14 @@ into the :class:`~mailadmin.contract.models.ChangeResult`:
   the work later and the outcome is ``accepted``; when it returns :class:`Applied`, what
   the platform reports replaces ``before``/``after`` of the result.
 
+When ``apply()`` fails after the write may have been sent (a lost answer, a timeout, a
+failure between two steps) and the change has ``verify``, the base reads the platform back
+before reporting: every part on target -> ``changed``; no part applied -> the error stands
+(nothing applied, verified); some parts -> :class:`~mailadmin.contract.errors.PartialChange`;
+the read fails -> :class:`~mailadmin.contract.errors.OutcomeUnknown`. After a timeout the
+read is repeated for a while, so a write that lands late is seen before the next write to
+the subject (which waits on the subject's lock) is sent; the transport never resends it.
+
 ``ChangeResult.dry_run`` is set by the base class on every write result (true exactly when
 the call was a dry run), so no plugin decides it.
 """
@@ -21,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Applied", "Apply", "Change"]
+__all__ = ["Applied", "Apply", "Change", "Verified"]
 
 T = TypeVar("T")
 
@@ -38,6 +46,21 @@ class Applied(Generic[T]):
     operation_id: str | None = None
     before: T | None = None
     after: T | None = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What a read-back found: the parts of the write now on target (``applied``), those
+    still not (``missing``), and the state read (for the journal)."""
+
+    applied: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    state: Any = None
+
+    @property
+    def complete(self) -> bool:
+        """True when the platform holds the whole target."""
+        return not self.missing
 
 
 #: Sends the write. Returns ``None`` (done), an operation id (accepted, finished later)
@@ -57,7 +80,8 @@ class Change(Generic[T]):
     ``before == after`` when those show less than is compared (a quota that drifted under
     an unchanged plan name); ``check``: reads only, run in a dry run instead of ``apply`` so
     the preview raises what the write would raise (a mailbox that already exists) without
-    the real run paying for the extra request.
+    the real run paying for the extra request; ``verify``: reads the platform back after a
+    failed ``apply()`` and says which parts of the target it holds (see the module docs).
 
     Example::
 
@@ -74,6 +98,7 @@ class Change(Generic[T]):
     note: str = ""
     same: bool | None = None
     check: Callable[[], Awaitable[object]] | None = None
+    verify: Callable[[], Awaitable[Verified]] | None = None
 
     @property
     def needed(self) -> bool:

@@ -15,6 +15,8 @@ __all__ = [
     "ConflictError",
     "MailadminError",
     "NotFoundError",
+    "OutcomeUnknown",
+    "PartialChange",
     "PolicyDenied",
     "ProtocolError",
     "ProviderError",
@@ -153,3 +155,36 @@ class ProtocolError(ProviderError):
     """The platform's answer could not be understood (malformed, hostile, unexpected)."""
 
     code = "protocol"
+
+
+class PartialChange(ProviderError):
+    """A write of several steps stopped half-way: the platform holds part of the target.
+
+    ``applied`` and ``missing`` name the parts (``("access_combination",)``,
+    ``("quota",)``); ``state`` is what was read back. Writes are absolute, so sending the
+    same write again (``mailadmin journal resume``) completes it.
+    """
+
+    code = "partial"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        applied: tuple[str, ...],
+        missing: tuple[str, ...],
+        state: Any = None,
+        debug: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, debug=debug)
+        self.applied = applied
+        self.missing = missing
+        self.state = state
+
+
+class OutcomeUnknown(ProviderError):
+    """The platform may or may not have applied a write (its answer was lost and reading
+    it back failed or did not settle); ``mailadmin journal resume`` settles it."""
+
+    code = "unknown"
+    retryable = True

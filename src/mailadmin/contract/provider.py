@@ -24,7 +24,7 @@ from typing_extensions import TypeVar as DefaultTypeVar
 
 from mailadmin.contract import errors
 from mailadmin.contract.capabilities import REQUIRED, Capabilities, Operation
-from mailadmin.contract.change import Applied, Change
+from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
@@ -423,7 +423,36 @@ class Provider(Generic[SettingsT]):
             if change.check is not None:
                 await change.check()
             return result
-        applied = await change.apply()
+        observer = _CHANGE_OBSERVER.get()
+        if observer is not None:
+            await observer(change)  # the journal records the state read before sending
+        from mailadmin.wire.transport import sent_once
+
+        try:
+            with sent_once():
+                applied = await change.apply()
+        except Exception as exc:
+            if change.verify is None or isinstance(exc, errors.PolicyDenied):
+                raise
+            error = normalise(exc, self.instance)
+            if not _maybe_sent(exc, error):
+                raise
+            found = await self._read_back(change, error, exc)
+            if not found.complete:
+                if not found.applied:
+                    error.debug["verified"] = {"applied": [], "state": found.state}
+                    raise error from exc
+                raise errors.PartialChange(
+                    f"The change of {change.subject} was only partly applied "
+                    f"({', '.join(found.applied)} done; {', '.join(found.missing)} not)",
+                    applied=found.applied,
+                    missing=found.missing,
+                    state=found.state,
+                    debug={"error": error.message, **error.debug},
+                ) from exc
+            # The platform holds the target although its answer was lost: report the truth.
+            note = "the answer was lost; read back: the platform holds the target"
+            return result.model_copy(update={"note": f"{result.note}; {note}".lstrip("; ")})
         if isinstance(applied, str):
             return result.model_copy(update={"outcome": Outcome.ACCEPTED, "operation_id": applied})
         if isinstance(applied, Applied):
@@ -436,6 +465,65 @@ class Provider(Generic[SettingsT]):
                 update |= {"outcome": Outcome.ACCEPTED, "operation_id": applied.operation_id}
             return result.model_copy(update=update)
         return result
+
+    async def _read_back(
+        self, change: Change[Any], error: errors.MailadminError, exc: BaseException
+    ) -> Verified:
+        """Read the subject back after a failed write; after a timeout, keep reading for
+        up to the transport timeout, so a request still on its way is seen landing while
+        this write still holds the subject's lock."""
+        import asyncio
+        import time
+
+        assert change.verify is not None
+        window = (_timed_out(exc) and _VERIFY_WINDOW.get()) or 0.0
+        deadline = time.monotonic() + min(window, float(self.settings.timeout))
+        while True:
+            try:
+                found = await change.verify()
+            except Exception as failure:
+                raise errors.OutcomeUnknown(
+                    f"{self.instance} may or may not have applied the change of "
+                    f"{change.subject}: its answer was lost and reading it back failed",
+                    debug={"error": error.message, "read_back": str(normalise(failure))},
+                ) from exc
+            if found.complete or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.1)
+        if window and not found.complete and found.applied == ():
+            # Still not there after the window: it may land later; only resume can tell.
+            raise errors.OutcomeUnknown(
+                f"{self.instance} did not answer the change of {change.subject} in time and "
+                "does not show it yet",
+                debug={"error": error.message, "state": found.state},
+            ) from exc
+        return found
+
+
+#: Set by the journal: awaited with each change just before it is sent.
+_CHANGE_OBSERVER: ContextVar[Callable[[Change[Any]], Awaitable[None]] | None] = ContextVar(
+    "mailadmin_change_observer", default=None
+)
+#: How long a timed-out write is read back for while it may still land (seconds).
+_VERIFY_WINDOW: ContextVar[float] = ContextVar("mailadmin_verify_window", default=5.0)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TimeoutException):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _maybe_sent(exc: BaseException, error: errors.MailadminError) -> bool:
+    """False for errors raised before anything could reach the platform."""
+    from mailadmin.wire.dryrun import DryRunViolation
+
+    return not isinstance(error, DryRunViolation | errors.ValidationError)
 
 
 def normalise(exc: BaseException, provider: str = "the platform") -> errors.MailadminError:

@@ -55,6 +55,8 @@ class BulkResult(BaseModel, Generic[T]):
 
     items: list[ItemResult[T]]
     failed: int = 0
+    #: The journal's id of the run (``mailadmin journal resume --run ID``), when journalled.
+    run_id: str | None = None
 
     @property
     def succeeded(self) -> int:

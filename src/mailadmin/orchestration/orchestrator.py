@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from mailadmin.contract.models import (
     TenantRef,
 )
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider
-from mailadmin.orchestration.bulk import BulkResult, OnError, Progress, run_bulk
+from mailadmin.orchestration.bulk import BulkError, BulkResult, OnError, Progress, run_bulk
 from mailadmin.orchestration.config import Config
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
@@ -45,20 +46,26 @@ if TYPE_CHECKING:
     import httpx
 
     from mailadmin.contract.capabilities import Capabilities
+    from mailadmin.contract.change import Change
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.identities import Identity
-    from mailadmin.store.journal import Journal
+    from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = ["Orchestrator"]
+
+
+#: The journal row a resume is settling: its calls complete that row, not a new one.
+_RESUMING: ContextVar[JournalEntry | None] = ContextVar("mailadmin_resuming", default=None)
 
 
 class _JournalHooks(AsyncCallHooks):
     """Runs the business-rules gate and the plugins' hooks and records writes in the
     journal, off the event loop.
 
-    A write is journalled as ``started`` before the platform is touched; one that a
-    policy hook refuses is journalled as ``refused`` with the reason (the gate journals
-    its own refusals, of reads too).
+    A write's intent is journalled (committed) before the platform is touched, the state
+    it read just before the write is sent, and its outcome after; one that a policy hook
+    refuses is journalled as ``refused`` with the reason (the gate journals its own
+    refusals, of reads too). During a resume the calls complete the row being resumed.
     """
 
     def __init__(
@@ -71,53 +78,73 @@ class _JournalHooks(AsyncCallHooks):
         self._journal = journal
         self._gate = gate
 
+    def _identity(self) -> str | None:
+        return str(self._gate.acting()) if self._gate is not None else None
+
+    def _row(self, call: CallInfo) -> tuple[str, str | None]:
+        """The call id of the row to complete, and the outcome a resume settles."""
+        resuming = _RESUMING.get()
+        if resuming is None:
+            return call.call_id, None
+        return resuming.call_id, resuming.outcome or resuming.status
+
     # The blocking forms, for a caller that cannot await; run_call uses the async ones.
     def before(self, provider: Provider, call: CallInfo) -> None:
-        if self._gate is not None:
+        resuming = _RESUMING.get() is not None
+        if self._gate is not None and not resuming:
             self._gate.check_call(provider, call)
-        journal = self._journal if call.is_write else None
+        journal = self._journal if call.is_write and not resuming else None
         try:
             self._inner.before(provider, call)
         except errors.MailadminError as refusal:
             if journal is not None:
-                journal.refused(call, refusal)
+                journal.refused(call, refusal, identity=self._identity())
             raise
         if journal is not None:
-            journal.started(call)
+            journal.started(call, identity=self._identity())
 
     def after(self, provider: Provider, call: CallInfo, result: object) -> None:
         if self._journal is not None and call.is_write:
-            self._journal.succeeded(call, result)
+            row, resumed = self._row(call)
+            self._journal.write_now(self._journal.success(row, result, resumed=resumed))
         self._inner.after(provider, call, result)
 
     def error(self, provider: Provider, call: CallInfo, error: errors.MailadminError) -> None:
         if self._journal is not None and call.is_write:
-            self._journal.failed(call, error)
+            row, resumed = self._row(call)
+            self._journal.write_now(self._journal.failure(row, error, resumed=resumed))
         self._inner.error(provider, call, error)
 
     async def abefore(self, provider: Provider, call: CallInfo) -> None:
-        if self._gate is not None:
+        resuming = _RESUMING.get() is not None
+        if self._gate is not None and not resuming:
             await self._gate.acheck_call(provider, call)
-        journal = self._journal if call.is_write else None
+        journal = self._journal if call.is_write and not resuming else None
         try:
             self._inner.before(provider, call)
         except errors.MailadminError as refusal:
             if journal is not None:
-                await journal.run(journal.refused, call, refusal)
+                await journal.write(journal.refusal(call, refusal, identity=self._identity()))
             raise
         if journal is not None:
-            await journal.run(journal.started, call)
+            await journal.write(journal.intent(call, identity=self._identity()))
+
+    async def asending(self, provider: Provider, call: CallInfo, change: Change[Any]) -> None:
+        if self._journal is not None:
+            await self._journal.write(self._journal.sending(self._row(call)[0], change))
 
     async def aafter(self, provider: Provider, call: CallInfo, result: object) -> None:
         if self._journal is not None and call.is_write:
-            await self._journal.run(self._journal.succeeded, call, result)
+            row, resumed = self._row(call)
+            await self._journal.write(self._journal.success(row, result, resumed=resumed))
         self._inner.after(provider, call, result)
 
     async def aerror(
         self, provider: Provider, call: CallInfo, error: errors.MailadminError
     ) -> None:
         if self._journal is not None and call.is_write:
-            await self._journal.run(self._journal.failed, call, error)
+            row, resumed = self._row(call)
+            await self._journal.write(self._journal.failure(row, error, resumed=resumed))
         self._inner.error(provider, call, error)
 
 
@@ -430,16 +457,132 @@ class Orchestrator:
         on_error: OnError = "collect",
         progress: Progress | None = None,
     ) -> BulkResult[ChangeResult[str]]:
-        """Put many mailboxes on plans: ``[("anna@example.com", "sync"), ...]``."""
-        return await run_bulk(
+        """Put many mailboxes on plans: ``[("anna@example.com", "sync"), ...]``.
+
+        The run is journalled as a whole (every item, before the first is sent), so one cut
+        short can be finished by :meth:`resume` (``run=result.run_id``).
+        """
+        from mailadmin.store.journal import run_scope
+
+        items = [(address, plan) for address, plan in changes]
+        journal = self.journal if not dry_run else None
+        with run_scope() as run_id:
+            if journal is not None:
+                identity = str(self.rules.acting())
+                await journal.write(
+                    journal.run_planned(run_id, "set_plan", items, identity=identity)
+                )
+            try:
+                result = await run_bulk(
+                    (
+                        (address, _bind(self.set_plan, address, plan, dry_run=dry_run))
+                        for address, plan in items
+                    ),
+                    concurrency=concurrency,
+                    on_error=on_error,
+                    progress=progress,
+                )
+            except BulkError:
+                if journal is not None:  # every item ran; some failed
+                    await journal.write(journal.run_finished(run_id))
+                raise
+            if journal is not None:
+                await journal.write(journal.run_finished(run_id))
+        return result.model_copy(update={"run_id": run_id})
+
+    async def resume(
+        self,
+        *,
+        run: str | None = None,
+        concurrency: int = 8,
+        progress: Progress | None = None,
+    ) -> BulkResult[ChangeResult[Any]]:
+        """Settle what the journal leaves open: every write without a final outcome
+        (``started``, ``partial``, ``unknown``) is completed from the platform's current
+        state (writes are absolute: one already there is marked ``unchanged``, a missing
+        one is applied), and the items of a bulk run cut short that never started are
+        run. Each completes its own journal row (``resumed`` says when, ``resumed_from``
+        what it was). Safe to run twice; ``run`` limits it to one bulk run.
+
+        Run it when the process that made the writes is gone: the subject locks that keep
+        two writes to one mailbox apart live in one process.
+        """
+        journal = self.journal
+        if journal is None:
+            raise errors.ConfigurationError("No journal is configured ([journal] url is unset)")
+        rows = await journal.run(journal.entries, 10**9, run=run, open_only=True, oldest_first=True)
+        runs = await journal.run(journal.unfinished_runs, run)
+        if run is not None and not runs and not rows:
+            known = await journal.run(journal.entries, 1, run=run)
+            if not known:
+                raise errors.NotFoundError(f"The journal has no run '{run}'")
+        # Several open rows of one subject replay oldest first, one after another.
+        by_subject: dict[str, list[JournalEntry]] = {}
+        for row in rows:
+            by_subject.setdefault(row.subject.lower() + "|" + row.operation, []).append(row)
+
+        async def settle(entries: list[JournalEntry]) -> ChangeResult[Any]:
+            result: ChangeResult[Any] | None = None
+            failure: errors.MailadminError | None = None
+            for entry in entries:
+                try:
+                    result = await self._resume_one(entry)
+                except errors.MailadminError as exc:
+                    failure = exc
+            if failure is not None:
+                raise failure
+            assert result is not None
+            return result
+
+        work: list[tuple[str, Any]] = [
             (
-                (address, _bind(self.set_plan, address, plan, dry_run=dry_run))
-                for address, plan in changes
-            ),
-            concurrency=concurrency,
-            on_error=on_error,
-            progress=progress,
-        )
+                f"{entries[-1].subject} (journal {', '.join(str(e.id) for e in entries)})",
+                _bind(settle, entries),
+            )
+            for entries in by_subject.values()
+        ]
+        finishing: list[str] = []
+        for run_id, operation, items in runs:
+            if operation != "set_plan":
+                continue
+            started = await journal.run(journal.run_subjects, run_id)
+            finishing.append(run_id)
+            for address, plan in items:
+                if address.lower() in started:
+                    continue
+                started.add(address.lower())
+                work.append((address, _bind(self._resume_item, run_id, address, plan)))
+        result = await run_bulk(work, concurrency=concurrency, progress=progress)
+        for run_id in finishing:
+            await journal.write(journal.run_finished(run_id))
+        return result
+
+    async def _resume_one(self, entry: JournalEntry) -> ChangeResult[Any]:
+        from mailadmin.contract.models import AddonRef, MailboxRef, TenantRef
+
+        args = entry.arguments
+        token = _RESUMING.set(entry)
+        try:
+            if entry.operation == "set_plan":
+                provider = self.provider(entry.instance)
+                ref = MailboxRef.model_validate(args["mailbox"])
+                return await provider.set_plan(ref, str(args["plan"]))
+            if entry.operation == "apply_addon":
+                tenant = TenantRef.model_validate(args["tenant"])
+                addon = AddonRef.model_validate(args["addon"])
+                return await self.apply_addon(tenant, addon, int(args["quantity"]))
+            raise errors.ValidationError(
+                f"Journal record {entry.id} ({entry.operation}) cannot be resumed "
+                f"automatically; check {entry.subject} by hand"
+            )
+        finally:
+            _RESUMING.reset(token)
+
+    async def _resume_item(self, run_id: str, address: str, plan: str) -> ChangeResult[str]:
+        from mailadmin.store.journal import run_scope
+
+        with run_scope(run_id):
+            return await self.set_plan(address, plan)
 
     async def count_all(
         self,

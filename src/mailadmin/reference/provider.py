@@ -62,6 +62,7 @@ from mailadmin.sdk import (
     Provider,
     ProviderSettings,
     TenantRef,
+    Verified,
     errors,
     offset_pages,
 )
@@ -295,6 +296,14 @@ class MemoryProvider(Provider[MemorySettings]):
                 )
             return change.operation.id  # the platform finishes it later: accepted
 
+        async def verify() -> Verified:
+            # Read back after a lost answer: one step, so all or nothing.
+            now = await self._get_mailbox(mailbox)
+            held = now is not None and now.plan == target.native
+            held = held and now is not None and target.quota_mb in (None, now.quota_mb)
+            state = {"plan": now.plan, "quota_mb": now.quota_mb} if now else None
+            return Verified(("plan",), (), state) if held else Verified((), ("plan",), state)
+
         return await self.change(
             Change(
                 subject=mailbox.address,
@@ -303,6 +312,7 @@ class MemoryProvider(Provider[MemorySettings]):
                 apply=put_plan,
                 # The plan name alone hides a quota that drifted: compare both.
                 same=current.plan == target.native and target.quota_mb in (None, current.quota_mb),
+                verify=verify,
             )
         )
 

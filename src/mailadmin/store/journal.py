@@ -1,40 +1,73 @@
 """The durable record of every write: SQLite by default, any SQLAlchemy URL otherwise.
 
-A write is recorded as ``started`` before the platform is touched and completed with its
-outcome or error afterwards, so a crash between the two leaves a visible trace instead of
-a silent gap. Dry runs are recorded too, flagged as such, and so are calls a policy
-refused (status ``refused``, with the reason).
+Each write is one row. Its *intent* is committed before the platform is touched: the
+operation, subject, target, an idempotency key, the acting identity and the bulk run it
+belongs to (status ``started``); the state the provider read is added just before the
+write is sent. Its *end* completes the same row: the outcome (``changed``, ``unchanged``,
+``accepted``, ``partial`` with the parts applied and missing, ``failed`` or ``unknown``),
+the state after, the user-facing error and, apart from it, the redacted debug detail.
+A row still ``started``, or ended ``partial``/``unknown``, is *open*: ``mailadmin journal
+resume`` settles it (:meth:`Orchestrator.resume`). Dry runs and refusals are recorded too.
 
-The methods are blocking (SQLAlchemy); async code runs them in a worker thread
-(:meth:`Journal.run`), so a slow database never stalls the event loop.
+Writes go through one writer thread that commits whatever is queued in one transaction
+(a bulk run's rows are grouped; a lone write commits at once), so the event loop never
+waits on the database and a busy run costs few commits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from mailadmin.contract.change import Change
     from mailadmin.contract.errors import MailadminError
     from mailadmin.contract.provider import CallInfo
+    from mailadmin.store.database import Database
 
-__all__ = ["Journal", "JournalEntry"]
+__all__ = ["OPEN_OUTCOMES", "Journal", "JournalEntry", "current_run", "run_scope"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+#: Outcomes that leave a row open for ``journal resume``.
+OPEN_OUTCOMES = ("partial", "unknown")
+
+_RUN: ContextVar[str | None] = ContextVar("mailadmin_run", default=None)
+
+
+def current_run() -> str | None:
+    """The bulk run the running call belongs to, if any."""
+    return _RUN.get()
+
+
+@contextmanager
+def run_scope(run_id: str | None = None) -> Iterator[str]:
+    """Journal the enclosed writes as one run (a new id unless given)."""
+    run = run_id or uuid.uuid4().hex[:16]
+    token = _RUN.set(run)
+    try:
+        yield run
+    finally:
+        _RUN.reset(token)
+
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One recorded write. ``status``: ``started`` (sent, no answer recorded yet),
-    ``done``, ``failed`` or ``refused`` (a policy hook said no; nothing was sent)."""
+    """One recorded write. ``status``: ``started`` (intent recorded, no end yet),
+    ``done``, ``failed`` or ``refused`` (nothing was sent). ``outcome``: ``changed``,
+    ``unchanged``, ``accepted``, ``partial``, ``failed`` or ``unknown``."""
 
     id: int
     at: datetime
@@ -50,52 +83,62 @@ class JournalEntry:
     after: Any
     error_code: str | None
     error_message: str | None
+    idempotency_key: str | None = None
+    identity: str | None = None
+    run_id: str | None = None
+    target: Any = None
+    state_before: Any = None
+    state_after: Any = None
+    applied: list[str] | None = None
+    missing: list[str] | None = None
+    #: Developer detail, redacted, apart from the user-facing error (``journal show``).
+    debug: Any = field(default=None, repr=False)
+    finished: datetime | None = None
+    resumed: datetime | None = None
+    resumed_from: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """True while the platform's state for this write is not known to be settled."""
+        if self.dry_run:
+            return False
+        return self.status == "started" or self.outcome in OPEN_OUTCOMES
+
+
+_Op = Callable[["sa.Connection"], None]
 
 
 class Journal:
-    """Records writes in a database table ``mailadmin_journal``.
+    """Records writes in the table ``mailadmin_journal`` of the mailadmin database.
 
     ``Journal("sqlite:///journal.sqlite")``; ``Journal("sqlite://")`` keeps it in memory.
+    The schema is migrated (Alembic) on opening.
     """
 
     def __init__(self, url: str) -> None:
-        import sqlalchemy as sa
+        from mailadmin.store.database import Database
+        from mailadmin.store.schema import journal as table
 
         self.url = url
-        if url in ("sqlite://", "sqlite:///:memory:"):
-            # One shared connection, or every thread (the blocking facade's loop runs in
-            # its own) would see a different empty database.
-            self._engine = sa.create_engine(
-                url, poolclass=sa.StaticPool, connect_args={"check_same_thread": False}
-            )
-        else:
-            self._engine = sa.create_engine(url)
-        self._meta = sa.MetaData()
-        self._table = sa.Table(
-            "mailadmin_journal",
-            self._meta,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-            sa.Column("call_id", sa.String(64), nullable=False, index=True),
-            sa.Column("instance", sa.String(255), nullable=False),
-            sa.Column("operation", sa.String(64), nullable=False),
-            sa.Column("subject", sa.String(512), nullable=False),
-            sa.Column("arguments", sa.Text, nullable=False),
-            sa.Column("dry_run", sa.Boolean, nullable=False),
-            sa.Column("status", sa.String(16), nullable=False),
-            sa.Column("outcome", sa.String(16)),
-            sa.Column("before", sa.Text),
-            sa.Column("after", sa.Text),
-            sa.Column("error_code", sa.String(64)),
-            sa.Column("error_message", sa.Text),
-        )
-        self._meta.create_all(self._engine)
         self._lock = threading.Lock()
+        self._db: Database = Database(url, lock=self._lock)
+        self._engine = self._db.engine  # migrates now: fail early on a bad URL
+        self._table = table
+        self._queue: queue.SimpleQueue[tuple[_Op, Callable[[BaseException | None], None]]] = (
+            queue.SimpleQueue()
+        )
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
 
     @property
     def engine(self) -> sa.Engine:
         """The database engine (other mailadmin tables, such as allocations, share it)."""
         return self._engine
+
+    @property
+    def database(self) -> Database:
+        """The versioned store this journal lives in."""
+        return self._db
 
     @property
     def lock(self) -> threading.Lock:
@@ -105,50 +148,265 @@ class Journal:
 
     async def run(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run one of the blocking methods in a worker thread:
-        ``await journal.run(journal.started, call)``."""
+        ``await journal.run(journal.entries, limit=10)``."""
         return await asyncio.to_thread(method, *args, **kwargs)
 
-    def started(self, call: CallInfo) -> None:
-        """Record that a write is about to be sent."""
-        self._insert(call, status="started")
+    # -- writing -------------------------------------------------------------------------
 
-    def refused(self, call: CallInfo, error: MailadminError) -> None:
-        """Record a write that a policy refused before the platform was touched."""
-        self._insert(call, status="refused", error_code=error.code, error_message=error.message)
+    async def write(self, op: _Op) -> None:
+        """Commit ``op`` through the writer thread, grouped with whatever else is queued;
+        returns once it is durable."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
 
-    def _insert(self, call: CallInfo, **values: Any) -> None:
-        arguments = {k: _plain(v) for k, v in call.arguments.items()}
-        with self._lock, self._engine.begin() as db:
-            db.execute(
-                self._table.insert().values(
-                    at=datetime.now(UTC),
-                    call_id=call.call_id,
-                    instance=call.provider,
-                    operation=call.operation,
-                    subject=_subject(arguments),
-                    arguments=json.dumps(arguments, sort_keys=True),
-                    dry_run=call.dry_run,
-                    **values,
+        def settle(error: BaseException | None) -> None:
+            def apply() -> None:
+                if done.cancelled():
+                    return
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+            with suppress(RuntimeError):  # the loop closed while we wrote
+                loop.call_soon_threadsafe(apply)
+
+        self._enqueue(op, settle)
+        # The row is committed even when the caller is cancelled meanwhile.
+        await asyncio.shield(done)
+
+    def write_now(self, op: _Op) -> None:
+        """Commit ``op`` from blocking code (through the same writer, so order holds)."""
+        finished = threading.Event()
+        failure: list[BaseException] = []
+
+        def settle(error: BaseException | None) -> None:
+            if error is not None:
+                failure.append(error)
+            finished.set()
+
+        self._enqueue(op, settle)
+        finished.wait()
+        if failure:
+            raise failure[0]
+
+    def _enqueue(self, op: _Op, settle: Callable[[BaseException | None], None]) -> None:
+        with self._writer_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="mailadmin-journal", daemon=True
                 )
-            )
+                self._writer.start()
+        self._queue.put((op, settle))
 
-    def succeeded(self, call: CallInfo, result: object) -> None:
-        """Complete the record of a write with its outcome."""
+    def _write_loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self._db.begin() as db:
+                    for op, _ in batch:
+                        op(db)
+            except Exception:
+                # One bad row must not lose its neighbours: commit them one by one.
+                for op, settle in batch:
+                    try:
+                        with self._db.begin() as db:
+                            op(db)
+                    except Exception as exc:
+                        settle(exc)
+                    else:
+                        settle(None)
+                continue
+            for _, settle in batch:
+                settle(None)
+
+    # -- the statements ---------------------------------------------------------------------
+
+    def intent(self, call: CallInfo, *, identity: str | None = None) -> _Op:
+        """The row of a write about to start (status ``started``)."""
+        arguments = {k: _plain(v) for k, v in call.arguments.items()}
+        values = self._row(call, arguments, identity)
+        t = self._table
+
+        def op(db: sa.Connection) -> None:
+            db.execute(t.insert().values(status="started", **values))
+
+        return op
+
+    def refusal(self, call: CallInfo, error: MailadminError, *, identity: str | None = None) -> _Op:
+        """The row of a write a policy refused before the platform was touched."""
+        arguments = {k: _plain(v) for k, v in call.arguments.items()}
+        values = self._row(call, arguments, identity)
+        values.update(
+            status="refused",
+            outcome="failed",
+            error_code=error.code,
+            error_message=error.message,
+            finished=datetime.now(UTC),
+        )
+        t = self._table
+
+        def op(db: sa.Connection) -> None:
+            db.execute(t.insert().values(**values))
+
+        return op
+
+    def sending(self, call_id: str, change: Change[Any]) -> _Op:
+        """Add the state the provider read to an intent, just before the write is sent."""
+        values = {"state_before": _dump(change.before), "target": _dump(change.after)}
+        return self._update(call_id, values, only_open=True)
+
+    def success(self, call_id: str, result: object, *, resumed: str | None = None) -> _Op:
+        """Complete a row with the result of a write that ended well."""
         data = _plain(result)
-        values: dict[str, Any] = {"status": "done"}
+        values: dict[str, Any] = {"status": "done", "finished": datetime.now(UTC)}
         if isinstance(data, dict):
             values.update(
                 outcome=data.get("outcome"),
-                before=json.dumps(data.get("before")),
-                after=json.dumps(data.get("after")),
+                before=_dump(data.get("before")),
+                after=_dump(data.get("after")),
+                state_after=_dump(data.get("after")),
+                applied=None,
+                missing=None,
             )
-        self._finish(call, values)
+            if data.get("note"):
+                values["debug"] = _dump({"note": data["note"]})
+        values |= _resumed(resumed)
+        return self._update(call_id, values)
+
+    def failure(self, call_id: str, error: MailadminError, *, resumed: str | None = None) -> _Op:
+        """Complete a row with the error of a write; the outcome says what the platform
+        holds: ``partial``, ``unknown`` or ``failed`` (nothing applied)."""
+        from mailadmin.contract.errors import OutcomeUnknown, PartialChange
+
+        values: dict[str, Any] = {
+            "status": "failed",
+            "finished": datetime.now(UTC),
+            "error_code": error.code,
+            "error_message": error.message,
+            "debug": _dump(_redacted(error.debug)) if error.debug else None,
+        }
+        if isinstance(error, PartialChange):
+            values |= {
+                "outcome": "partial",
+                "applied": _dump(list(error.applied)),
+                "missing": _dump(list(error.missing)),
+                "state_after": _dump(error.state),
+            }
+        elif isinstance(error, OutcomeUnknown):
+            values["outcome"] = "unknown"
+        else:
+            values["outcome"] = "failed"
+            verified = error.debug.get("verified")
+            if isinstance(verified, dict):
+                values["state_after"] = _dump(verified.get("state"))
+        values |= _resumed(resumed)
+        return self._update(call_id, values)
+
+    def run_planned(
+        self, run_id: str, operation: str, items: list[Any], *, identity: str | None = None
+    ) -> _Op:
+        """The plan of a bulk run: every item, recorded before the first is sent."""
+        from mailadmin.store.schema import runs
+
+        values = {
+            "id": run_id,
+            "created": datetime.now(UTC),
+            "operation": operation,
+            "identity": identity,
+            "items": json.dumps(items),
+        }
+
+        def op(db: sa.Connection) -> None:
+            db.execute(runs.insert().values(**values))
+
+        return op
+
+    def run_finished(self, run_id: str) -> _Op:
+        """Mark a bulk run as having seen every item through."""
+        from mailadmin.store.schema import runs
+
+        def op(db: sa.Connection) -> None:
+            db.execute(runs.update().where(runs.c.id == run_id).values(finished=datetime.now(UTC)))
+
+        return op
+
+    def unfinished_runs(self, run: str | None = None) -> list[tuple[str, str, list[Any]]]:
+        """Bulk runs cut short: ``(id, operation, items)``, oldest first."""
+        from mailadmin.store.schema import runs
+
+        query = runs.select().where(runs.c.finished.is_(None))
+        if run is not None:
+            query = runs.select().where(runs.c.id == run)
+        with self._db.connect() as db:
+            rows = db.execute(query.order_by(runs.c.created)).mappings().all()
+        return [(r["id"], r["operation"], json.loads(r["items"])) for r in rows]
+
+    def run_subjects(self, run_id: str) -> set[str]:
+        """The subjects of the run that have a journal row (an item started)."""
+        t = self._table
+        with self._db.connect() as db:
+            found = db.execute(
+                t.select().with_only_columns(t.c.subject).where(t.c.run_id == run_id)
+            )
+            return {str(subject).lower() for subject in found.scalars()}
+
+    # Blocking forms, for callers that cannot await (the blocking hooks, the gate).
+    def started(self, call: CallInfo, *, identity: str | None = None) -> None:
+        """Record the intent of a write about to be sent."""
+        self.write_now(self.intent(call, identity=identity))
+
+    def refused(
+        self, call: CallInfo, error: MailadminError, *, identity: str | None = None
+    ) -> None:
+        """Record a write that a policy refused before the platform was touched."""
+        self.write_now(self.refusal(call, error, identity=identity))
+
+    def succeeded(self, call: CallInfo, result: object) -> None:
+        """Complete the record of a write with its outcome."""
+        self.write_now(self.success(call.call_id, result))
 
     def failed(self, call: CallInfo, error: MailadminError) -> None:
         """Complete the record of a write with its (user-safe) error."""
-        self._finish(
-            call, {"status": "failed", "error_code": error.code, "error_message": error.message}
-        )
+        self.write_now(self.failure(call.call_id, error))
+
+    def _row(
+        self, call: CallInfo, arguments: dict[str, Any], identity: str | None
+    ) -> dict[str, Any]:
+        from mailadmin.contract.calls import subject_key
+
+        return {
+            "at": datetime.now(UTC),
+            "call_id": call.call_id,
+            "instance": call.provider,
+            "operation": call.operation,
+            "subject": _subject(arguments),
+            "arguments": json.dumps(arguments, sort_keys=True),
+            "dry_run": call.dry_run,
+            "idempotency_key": call.call_id,
+            "identity": identity,
+            "run_id": current_run(),
+            "subject_key": subject_key(call.provider, call.operation, arguments),
+            "target": _dump(_target(arguments)),
+        }
+
+    def _update(self, call_id: str, values: dict[str, Any], *, only_open: bool = False) -> _Op:
+        t = self._table
+
+        def op(db: sa.Connection) -> None:
+            query = t.update().where(t.c.call_id == call_id)
+            if only_open:
+                query = query.where(t.c.status == "started")
+            db.execute(query.values(**values))
+
+        return op
+
+    # -- reading ---------------------------------------------------------------------------
 
     def entries(
         self,
@@ -161,13 +419,20 @@ class Journal:
         status: str | None = None,
         outcome: str | None = None,
         instance: str | None = None,
+        run: str | None = None,
+        identity: str | None = None,
+        open_only: bool = False,
+        oldest_first: bool = False,
     ) -> list[JournalEntry]:
         """The most recent records, newest first, optionally filtered.
 
         ``since``/``until``: time range (``until`` excluded); ``subject``: text the subject
-        contains; ``operation``, ``status`` (started, done, failed), ``outcome`` (changed,
-        unchanged, accepted), ``instance``: exact values.
+        contains; ``operation``, ``status``, ``outcome``, ``instance``, ``run`` (bulk run
+        id), ``identity`` (``reseller:acme``): exact values; ``open_only``: rows a resume
+        would settle.
         """
+        import sqlalchemy as sa
+
         t = self._table
         query = t.select()
         if since is not None:
@@ -181,40 +446,106 @@ class Journal:
             (t.c.status, status),
             (t.c.outcome, outcome),
             (t.c.instance, instance),
+            (t.c.run_id, run),
+            (t.c.identity, identity),
         ):
             if value is not None:
                 query = query.where(column == value)
-        # Under the lock: an in-memory database is one connection shared by every thread.
-        with self._lock, self._engine.connect() as db:
-            rows = db.execute(query.order_by(t.c.id.desc()).limit(limit)).mappings().all()
-        return [
-            JournalEntry(
-                id=r["id"],
-                at=r["at"],
-                call_id=r["call_id"],
-                instance=r["instance"],
-                operation=r["operation"],
-                subject=r["subject"],
-                arguments=json.loads(r["arguments"]),
-                dry_run=bool(r["dry_run"]),
-                status=r["status"],
-                outcome=r["outcome"],
-                before=json.loads(r["before"]) if r["before"] is not None else None,
-                after=json.loads(r["after"]) if r["after"] is not None else None,
-                error_code=r["error_code"],
-                error_message=r["error_message"],
+        if open_only:
+            query = query.where(
+                t.c.dry_run == sa.false(),
+                sa.or_(t.c.status == "started", t.c.outcome.in_(OPEN_OUTCOMES)),
             )
-            for r in rows
-        ]
+        order = t.c.id.asc() if oldest_first else t.c.id.desc()
+        with self._db.connect() as db:
+            rows = db.execute(query.order_by(order).limit(limit)).mappings().all()
+        return [_entry(r) for r in rows]
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        """One record by its id."""
+        t = self._table
+        with self._db.connect() as db:
+            row = db.execute(t.select().where(t.c.id == entry_id)).mappings().first()
+        return None if row is None else _entry(row)
+
+    def prune(self, before: datetime) -> int:
+        """Delete the records made before ``before``, except open ones (they still need a
+        resume); returns how many were deleted."""
+        import sqlalchemy as sa
+
+        t = self._table
+        settled = sa.or_(
+            t.c.dry_run == sa.true(),
+            sa.and_(
+                t.c.status != "started",
+                sa.or_(t.c.outcome.is_(None), t.c.outcome.not_in(OPEN_OUTCOMES)),
+            ),
+        )
+        with self._db.begin() as db:
+            result = db.execute(t.delete().where(t.c.at < before, settled))
+        return int(result.rowcount or 0)
 
     def close(self) -> None:
         """Release the database connections."""
-        self._engine.dispose()
+        self._db.close()
 
-    def _finish(self, call: CallInfo, values: dict[str, Any]) -> None:
-        t: sa.Table = self._table
-        with self._lock, self._engine.begin() as db:
-            db.execute(t.update().where(t.c.call_id == call.call_id).values(**values))
+
+def _entry(r: Any) -> JournalEntry:
+    return JournalEntry(
+        id=r["id"],
+        at=_aware(r["at"]),
+        call_id=r["call_id"],
+        instance=r["instance"],
+        operation=r["operation"],
+        subject=r["subject"],
+        arguments=json.loads(r["arguments"]),
+        dry_run=bool(r["dry_run"]),
+        status=r["status"],
+        outcome=r["outcome"],
+        before=_load(r["before"]),
+        after=_load(r["after"]),
+        error_code=r["error_code"],
+        error_message=r["error_message"],
+        idempotency_key=r["idempotency_key"],
+        identity=r["identity"],
+        run_id=r["run_id"],
+        target=_load(r["target"]),
+        state_before=_load(r["state_before"]),
+        state_after=_load(r["state_after"]),
+        applied=_load(r["applied"]),
+        missing=_load(r["missing"]),
+        debug=_load(r["debug"]),
+        finished=_aware(r["finished"]) if r["finished"] is not None else None,
+        resumed=_aware(r["resumed"]) if r["resumed"] is not None else None,
+        resumed_from=r["resumed_from"],
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stamp is written in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _resumed(previous: str | None) -> dict[str, Any]:
+    if previous is None:
+        return {}
+    return {"resumed": datetime.now(UTC), "resumed_from": previous}
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(_plain(value), default=str)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _redacted(debug: dict[str, Any]) -> Any:
+    from mailadmin.wire.redaction import Redactor
+
+    # Errors carry transport-redacted detail already; mask what looks secret once more.
+    text = json.dumps(debug, default=str)
+    return json.loads(Redactor().redact(text)) if text else debug
 
 
 def _plain(value: Any) -> Any:
@@ -222,6 +553,13 @@ def _plain(value: Any) -> Any:
     if dump is not None:
         return dump(mode="json")
     return value
+
+
+def _target(arguments: dict[str, Any]) -> Any:
+    for name in ("plan", "quantity"):
+        if name in arguments:
+            return arguments[name]
+    return None
 
 
 def _subject(arguments: dict[str, Any]) -> str:

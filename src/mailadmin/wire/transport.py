@@ -24,7 +24,9 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -65,6 +67,7 @@ __all__ = [
     "dry_run_scope",
     "parse_retry_after",
     "raise_for_status",
+    "sent_once",
 ]
 
 log = logging.getLogger("mailadmin.wire.transport")
@@ -488,7 +491,10 @@ class Transport:
 
     def _retry_response(self, response: httpx.Response) -> bool:
         """A retryable status, unless the server asks to wait longer than we would."""
-        if response.status_code not in RETRY_STATUSES:
+        if response.status_code not in RETRY_STATUSES or (
+            # A gateway's 502/504 may come after the platform applied the write.
+            _SENT_ONCE.get() and response.status_code in (502, 504)
+        ):
             return False
         asked = parse_retry_after(response.headers.get("Retry-After"))
         return asked is None or asked <= self.max_retry_wait
@@ -744,10 +750,27 @@ def _failure_label(exc: BaseException) -> str:
     return _failure_kind(exc)
 
 
+_SENT_ONCE: ContextVar[bool] = ContextVar("mailadmin_sent_once", default=False)
+
+
+@contextmanager
+def sent_once() -> Iterator[None]:
+    """Within: a request is resent only when it surely never left (no connection); after a
+    timeout or a dropped answer the caller reads the platform back instead, so a request
+    landing late can never follow a newer write (``Provider.change`` opens this)."""
+    token = _SENT_ONCE.set(True)
+    try:
+        yield
+    finally:
+        _SENT_ONCE.reset(token)
+
+
 def _is_retryable_error(exc: BaseException | None) -> bool:
     """Connection failures, timeouts and dropped connections; not protocol misuse."""
     import httpx
 
+    if _SENT_ONCE.get():
+        return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
 
 

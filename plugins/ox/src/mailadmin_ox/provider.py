@@ -38,6 +38,7 @@ from mailadmin.sdk import (
     Provider,
     ProviderSettings,
     TenantRef,
+    Verified,
     child,
     child_text,
     errors,
@@ -268,12 +269,35 @@ class OXProvider(Provider[OXSettings]):
                 )
                 await self._soap(users, "change", tenant, ctx, usrdata, write=True, idempotent=True)
 
+        async def verify() -> Verified:
+            # Two steps: the access combination, then the quota and attributes. Read both
+            # back so a failure between them is reported as what it is.
+            now = await self._soap(users, "getAccessCombinationName", tenant, ctx, user)
+            combination = _text(now[0]) if now else None
+            parts = {"access_combination": combination == mapping.access_combination}
+            state: dict[str, object] = {"access_combination": combination}
+            if needs_quota or needs_attributes:
+                data = await self._soap(users, "getData", tenant, ctx, user)
+                held_quota = _int(child_text(data[0], "maxQuota")) if data else None
+                held_attributes = read_attributes(child(data[0], "userAttributes")) if data else {}
+                state["quota_mb"] = held_quota
+                parts["quota"] = (not needs_quota or held_quota == mapping.quota_mb) and (
+                    not needs_attributes or _holds(held_attributes, wanted_attributes)
+                )
+            wanted = [name for name in parts if name != "access_combination" or needs_access]
+            return Verified(
+                applied=tuple(name for name in wanted if parts[name]),
+                missing=tuple(name for name in wanted if not parts[name]),
+                state=state,
+            )
+
         return await self.change(
             Change(
                 subject=mailbox.address,
                 before=self._neutral(current, quota, attributes) or current,
                 after=plan,
                 apply=write,
+                verify=verify,
                 # the plan's quota or attributes may have drifted under its combination
                 same=not (needs_access or needs_quota or needs_attributes),
             )
