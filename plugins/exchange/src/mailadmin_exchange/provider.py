@@ -395,6 +395,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                     "Set-CASMailbox",
                     {"Identity": mailbox.address, **target.client_access.parameters()},
                     write=True,
+                    idempotent=True,
                 )
 
         change = Change[str](
@@ -591,8 +592,17 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         return read
 
     async def _invoke(
-        self, cmdlet: str, parameters: dict[str, Any], *, write: bool, select: str | None = None
+        self,
+        cmdlet: str,
+        parameters: dict[str, Any],
+        *,
+        write: bool,
+        select: str | None = None,
+        idempotent: bool | None = None,
     ) -> AdminAnswer:
+        """Run one cmdlet. ``idempotent``: a write that sets absolute values (Set-Mailbox,
+        Set-CASMailbox), so the transport may resend it when it surely was not processed
+        (a refused connection, 429, 503)."""
         response = await self._wire.request(
             "POST",
             self._invoke_path(select),
@@ -600,6 +610,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             json=cmdlet_body(cmdlet, parameters),
             headers=invoke_headers(cmdlet, self._anchor),
             write=write,
+            idempotent=idempotent,
             operation=cmdlet,
         )
         return self._read_admin(_subject(cmdlet, parameters))(response)
@@ -658,7 +669,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         parameters: dict[str, Any] = {"Identity": address}
         for name, value in zip(_QUOTAS, quotas, strict=True):
             parameters[name] = "Unlimited" if value is None else value
-        await self._invoke("Set-Mailbox", parameters, write=True)
+        await self._invoke("Set-Mailbox", parameters, write=True, idempotent=True)
 
     async def _graph(
         self,
