@@ -193,6 +193,18 @@ class SyncOrchestrator:
         """See :meth:`Orchestrator.delete_mailbox`."""
         return self._run(self.orchestrator.delete_mailbox(mailbox, dry_run=dry_run))
 
+    def resume(
+        self,
+        *,
+        run: str | None = None,
+        concurrency: int = 8,
+        progress: Progress | None = None,
+    ) -> BulkResult[ChangeResult[Any]]:
+        """See :meth:`Orchestrator.resume`."""
+        return self._run(
+            self.orchestrator.resume(run=run, concurrency=concurrency, progress=progress)
+        )
+
     def set_plans(
         self,
         changes: Iterable[tuple[str, str]],
