@@ -35,6 +35,8 @@ class Batch(BaseModel, Generic[T]):
     items: list[ItemResult[T]]
     stopped: bool = False
     interrupted: bool = False
+    #: The journal's id of the run (``mailadmin journal resume --run ID``).
+    run_id: str | None = None
 
     @property
     def failed(self) -> list[ItemResult[T]]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.orchestration.registry import Registry
+    from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = ["cli", "main"]
 
@@ -526,14 +527,23 @@ def set_plan(
             raise errors.ValidationError(
                 f"{from_file}: nothing was sent: " + "; ".join(problems[:10]) + more
             )
+        from mailadmin.store.journal import run_scope
+
         calls = [(a, _bound(orch.set_plan, a, p, dry_run=dry_run)) for a, p in changes]
-        return await _batch(
-            state,
-            "changing plans",
-            calls,
-            concurrency=concurrency,
-            stop_on_error=on_error == "raise",
-        )
+        # The whole plan is journalled first: a run cut short (Ctrl-C, a kill) is finished
+        # by 'mailadmin journal resume --run ID'.
+        run_id = await orch.start_run("set_plan", changes, dry_run=dry_run)
+        with run_scope(run_id):
+            batch = await _batch(
+                state,
+                "changing plans",
+                calls,
+                concurrency=concurrency,
+                stop_on_error=on_error == "raise",
+            )
+        if not batch.interrupted:
+            await orch.finish_run(run_id)
+        return batch.model_copy(update={"run_id": None if dry_run else run_id})
 
     batch = _run(state, work)
     _print_changes(state.output, "Plan changes", batch, dry_run, on_error)
@@ -742,13 +752,15 @@ def mailbox_delete(state: _State, address: str, dry_run: bool) -> None:
 @_global_options
 @click.pass_context
 def journal(ctx: click.Context) -> None:
-    """Read the journal of writes (every write, dry runs included).
+    """Read and settle the journal of writes (every write, dry runs included).
 
-    Without a subcommand: the latest 50 records, as 'journal list' prints them. Filtering
-    by acting identity comes with the identities of the business rules.
+    Without a subcommand: the latest 50 records, as 'journal list' prints them.
     """
     if ctx.invoked_subcommand is None:
         ctx.invoke(journal_list)
+
+
+_OUTCOMES = ["changed", "unchanged", "accepted", "partial", "failed", "unknown"]
 
 
 @journal.command("list")
@@ -766,10 +778,14 @@ def journal(ctx: click.Context) -> None:
 )
 @click.option(
     "--outcome",
-    type=click.Choice(["changed", "unchanged", "accepted", "failed", "started"]),
-    help="Only records that ended so (started: sent, no answer recorded).",
+    type=click.Choice([*_OUTCOMES, "started", "refused"]),
+    help="Only records that ended so (started: intent recorded, no end yet; refused: a "
+    "policy said no).",
 )
 @click.option("--instance", help="Only records of this provider instance.")
+@click.option("--run", "run_id", help="Only records of this bulk run.")
+@click.option("--identity", help="Only records made acting as this identity (reseller:acme).")
+@click.option("--open", "open_only", is_flag=True, help="Only records 'journal resume' settles.")
 @click.option(
     "--limit",
     default=50,
@@ -787,23 +803,29 @@ def journal_list(
     operation: str | None = None,
     outcome: str | None = None,
     instance: str | None = None,
+    run_id: str | None = None,
+    identity: str | None = None,
+    open_only: bool = False,
     limit: int = 50,
 ) -> None:
-    """List journal records, newest first, filtered by time, subject, operation, outcome.
+    """List journal records, newest first, filtered by who, when, what, subject, outcome, run.
 
     \b
     Examples:
       mailadmin journal list --since 1d --outcome failed
       mailadmin journal list --subject anna@example.com --json
+      mailadmin journal list --run 3f2a9c1e0b7d4a55 --open
     """
     start = _parse_time(since, "--since")
     end = _parse_time(until, "--until")
-    orch = state.orchestrator()
-    try:
-        if orch.journal is None:
-            raise errors.ConfigurationError("No journal is configured ([journal] url is unset)")
-        status = outcome if outcome in ("failed", "started") else None
-        entries = orch.journal.entries(
+    if identity is not None:
+        from mailadmin.rules.identities import Identity
+
+        identity = str(Identity.parse(identity))
+    status = outcome if outcome in ("started", "refused") else None
+
+    def read(journal: Journal) -> list[JournalEntry]:
+        return journal.entries(
             limit=limit,
             since=start,
             until=end,
@@ -812,16 +834,21 @@ def journal_list(
             status=status,
             outcome=outcome if status is None else None,
             instance=instance,
+            run=run_id,
+            identity=identity,
+            open_only=open_only,
         )
-    finally:
-        asyncio.run(orch.aclose())
+
+    entries = _with_journal(state, read)
     if state.output.as_json:
-        state.output.json({"entries": entries})
+        state.output.json({"entries": [_entry_json(e) for e in entries]})
         return
     state.output.table(
         "Journal",
         [
+            "id",
             "at",
+            "who",
             "instance",
             "operation",
             "subject",
@@ -833,19 +860,110 @@ def journal_list(
         ],
         [
             [
+                e.id,
                 e.at,
+                e.identity or "",
                 e.instance,
                 e.operation,
                 e.subject,
                 e.dry_run,
-                e.outcome or e.status,
-                e.before,
+                _outcome_text(e),
+                e.before if e.before is not None else e.state_before,
                 e.after,
                 e.error_message or "",
             ]
             for e in entries
         ],
     )
+
+
+@journal.command("show")
+@click.argument("entry_id", metavar="ID", type=int)
+@_global_options
+@pass_state
+def journal_show(state: _State, entry_id: int) -> None:
+    """Show one journal record: intent, state before and after, outcome, debug detail.
+
+    \b
+    Example:
+      mailadmin journal show 42 --json
+    """
+    entry = _with_journal(state, lambda journal: journal.get(entry_id))
+    if entry is None:
+        raise errors.NotFoundError(f"The journal has no record {entry_id}")
+    data = _entry_json(entry, debug=True)
+    if state.output.as_json:
+        state.output.json(data)
+        return
+    state.output.table(
+        f"Journal record {entry_id}",
+        ["field", "value"],
+        [[name, value] for name, value in data.items() if value not in (None, "", [])],
+    )
+
+
+@journal.command("resume")
+@click.option("--run", "run_id", help="Only this bulk run (its id is in 'journal list').")
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Subjects settled at once.",
+)
+@_global_options
+@pass_state
+def journal_resume(state: _State, run_id: str | None, concurrency: int) -> None:
+    """Settle every write the journal leaves open, and finish bulk runs cut short.
+
+    Reads each subject's state on its platform: what is already there is marked, what is
+    missing is applied (writes are absolute), and the journal record is completed. Items of
+    a run that never started are run. Safe to run twice; run it when the process that
+    made the writes is gone.
+
+    \b
+    Examples:
+      mailadmin journal resume
+      mailadmin journal resume --run 3f2a9c1e0b7d4a55 --json
+    """
+
+    async def work(orch: Orchestrator) -> Any:
+        with state.output.progress("resuming", 0) as progress:
+            return await orch.resume(run=run_id, concurrency=concurrency, progress=progress)
+
+    result = _run(state, work)
+    from mailadmin.cli.batch import Batch
+
+    batch = Batch[Any](items=result.items)
+    if not result.items and not state.output.as_json:
+        state.output.line("nothing to resume: every journal record is settled")
+        return
+    _print_changes(state.output, "Resumed", batch, False, "collect")
+
+
+@journal.command("prune")
+@click.option(
+    "--before",
+    required=True,
+    help="Delete the records made before this time: ISO date or time, or an age (90d).",
+)
+@_global_options
+@pass_state
+def journal_prune(state: _State, before: str) -> None:
+    """Delete journal records older than --before (audit data is kept until pruned).
+
+    Open records (no final outcome yet) are kept: 'journal resume' still needs them.
+
+    \b
+    Example:
+      mailadmin journal prune --before 2026-01-01
+    """
+    moment = _parse_time(before, "--before")
+    deleted = _with_journal(state, lambda journal: journal.prune(moment))
+    if state.output.as_json:
+        state.output.json({"deleted": deleted, "before": moment})
+        return
+    state.output.line(f"deleted {deleted} journal records made before {moment:%Y-%m-%d %H:%M} UTC")
 
 
 @cli.command()
@@ -1031,6 +1149,7 @@ def _batch_json(batch: Batch[Any], summary: dict[str, int], **more: Any) -> dict
         "summary": summary,
         "stopped": batch.stopped,
         "interrupted": batch.interrupted,
+        **({"run_id": batch.run_id} if batch.run_id else {}),
         **more,
     }
 
@@ -1068,6 +1187,8 @@ def _print_changes(
             output.line("stopped at the first failure (--on-error raise): no new item was sent")
         if batch.interrupted:
             output.line("interrupted: no new item was sent; the items in flight finished")
+            if batch.run_id:
+                output.line(f"finish the run with: mailadmin journal resume --run {batch.run_id}")
     if batch.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
     if on_error != "skip" and (batch.failed or batch.not_sent):
@@ -1108,6 +1229,37 @@ def _read_input(name: str) -> bytes:
         return Path(name).read_bytes()
     except OSError:
         raise errors.ValidationError(f"The file {name} cannot be read") from None
+
+
+def _with_journal(state: _State, read: Callable[[Journal], T]) -> T:
+    orch = state.orchestrator()
+    try:
+        if orch.journal is None:
+            raise errors.ConfigurationError("No journal is configured ([journal] url is unset)")
+        return read(orch.journal)
+    finally:
+        asyncio.run(orch.aclose())
+
+
+def _outcome_text(entry: JournalEntry) -> str:
+    if entry.status == "started":
+        return "started (open)"
+    text = entry.outcome or entry.status
+    if entry.outcome == "partial" and entry.applied is not None:
+        text += f" ({', '.join(entry.applied)} done; {', '.join(entry.missing or [])} not)"
+    if entry.resumed_from:
+        text += f" (resumed; was {entry.resumed_from})"
+    return text
+
+
+def _entry_json(entry: JournalEntry, *, debug: bool = False) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(entry)
+    if not debug:
+        data.pop("debug")
+    data["open"] = entry.open
+    return data
 
 
 def _parse_time(text: str | None, option: str) -> Any:

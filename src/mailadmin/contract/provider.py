@@ -470,14 +470,17 @@ class Provider(Generic[SettingsT]):
         self, change: Change[Any], error: errors.MailadminError, exc: BaseException
     ) -> Verified:
         """Read the subject back after a failed write; after a timeout, keep reading for
-        up to the transport timeout, so a request still on its way is seen landing while
+        up to twice the transport timeout, so a request still on its way is seen landing while
         this write still holds the subject's lock."""
         import asyncio
         import time
 
         assert change.verify is not None
-        window = (_timed_out(exc) and _VERIFY_WINDOW.get()) or 0.0
-        deadline = time.monotonic() + min(window, float(self.settings.timeout))
+        window = 0.0
+        if _timed_out(exc):
+            # The platform may still be working on it: wait as long again as we waited.
+            window = _VERIFY_WINDOW.get() or 2 * float(self.settings.timeout)
+        deadline = time.monotonic() + window
         while True:
             try:
                 found = await change.verify()
@@ -504,17 +507,20 @@ class Provider(Generic[SettingsT]):
 _CHANGE_OBSERVER: ContextVar[Callable[[Change[Any]], Awaitable[None]] | None] = ContextVar(
     "mailadmin_change_observer", default=None
 )
-#: How long a timed-out write is read back for while it may still land (seconds).
-_VERIFY_WINDOW: ContextVar[float] = ContextVar("mailadmin_verify_window", default=5.0)
+#: How long a timed-out write is read back for while it may still land (seconds; 0: twice
+#: the provider's timeout).
+_VERIFY_WINDOW: ContextVar[float] = ContextVar("mailadmin_verify_window", default=0.0)
 
 
 def _timed_out(exc: BaseException) -> bool:
     import httpx
 
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:  # chains can loop
         if isinstance(seen, httpx.TimeoutException):
             return True
+        visited.add(id(seen))
         seen = seen.__cause__ or seen.__context__
     return False
 

@@ -9,7 +9,7 @@ report what would change without sending any write.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -466,12 +466,8 @@ class Orchestrator:
 
         items = [(address, plan) for address, plan in changes]
         journal = self.journal if not dry_run else None
-        with run_scope() as run_id:
-            if journal is not None:
-                identity = str(self.rules.acting())
-                await journal.write(
-                    journal.run_planned(run_id, "set_plan", items, identity=identity)
-                )
+        run_id = await self.start_run("set_plan", items, dry_run=dry_run)
+        with run_scope(run_id):
             try:
                 result = await run_bulk(
                     (
@@ -489,6 +485,29 @@ class Orchestrator:
             if journal is not None:
                 await journal.write(journal.run_finished(run_id))
         return result.model_copy(update={"run_id": run_id})
+
+    async def start_run(
+        self, operation: str, items: Sequence[tuple[str, str]], *, dry_run: bool = False
+    ) -> str:
+        """Journal the plan of a bulk run (every item, before the first is sent) and return
+        its id; run the items inside ``run_scope(id)`` and call :meth:`finish_run` when
+        every item was seen through (a run left unfinished is completed by :meth:`resume`).
+        Only ``set_plan`` runs are resumed as a whole."""
+        import uuid
+
+        run_id = uuid.uuid4().hex[:16]
+        if self.journal is not None and not dry_run:
+            planned = [list(item) for item in items]
+            identity = str(self.rules.acting())
+            await self.journal.write(
+                self.journal.run_planned(run_id, operation, planned, identity=identity)
+            )
+        return run_id
+
+    async def finish_run(self, run_id: str) -> None:
+        """Mark a bulk run as seen through (see :meth:`start_run`)."""
+        if self.journal is not None:
+            await self.journal.write(self.journal.run_finished(run_id))
 
     async def resume(
         self,
