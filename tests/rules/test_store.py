@@ -33,11 +33,12 @@ def test_upgrading_twice_changes_nothing(store_url: str) -> None:
 
 
 def test_a_journal_from_before_migrations_is_adopted_with_its_rows(store_url: str) -> None:
-    # What Journal created with create_all before the store was versioned (its columns
-    # then); today's Journal migrates on opening, so the old table is made by hand.
+    # What Journal created with create_all before the store was versioned (today's Journal
+    # migrates, so the old table is made here as it was).
+    from mailadmin.store.database import open_engine
     from mailadmin.store.journal import Journal
 
-    engine = sa.create_engine(store_url)
+    old = open_engine(store_url)
     meta = sa.MetaData()
     sa.Table(
         "mailadmin_journal",
@@ -57,8 +58,8 @@ def test_a_journal_from_before_migrations_is_adopted_with_its_rows(store_url: st
         sa.Column("error_code", sa.String(64)),
         sa.Column("error_message", sa.Text),
     )
-    meta.create_all(engine)
-    with engine.begin() as db:
+    meta.create_all(old)
+    with old.begin() as db:
         db.execute(
             sa.text(
                 "insert into mailadmin_journal (at, call_id, instance, operation, subject,"
@@ -66,7 +67,7 @@ def test_a_journal_from_before_migrations_is_adopted_with_its_rows(store_url: st
                 " 'anna@example.com', '{}', false, 'done')"
             )
         )
-    engine.dispose()
+    old.dispose()
 
     store = Database(store_url, upgrade=False)
     assert store.current() is None

@@ -193,28 +193,6 @@ class SyncOrchestrator:
         """See :meth:`Orchestrator.delete_mailbox`."""
         return self._run(self.orchestrator.delete_mailbox(mailbox, dry_run=dry_run))
 
-    def start_run(
-        self, operation: str, items: Sequence[tuple[str, str]], *, dry_run: bool = False
-    ) -> str:
-        """See :meth:`Orchestrator.start_run`."""
-        return self._run(self.orchestrator.start_run(operation, items, dry_run=dry_run))
-
-    def finish_run(self, run_id: str) -> None:
-        """See :meth:`Orchestrator.finish_run`."""
-        self._run(self.orchestrator.finish_run(run_id))
-
-    def resume(
-        self,
-        *,
-        run: str | None = None,
-        concurrency: int = 8,
-        progress: Progress | None = None,
-    ) -> BulkResult[ChangeResult[Any]]:
-        """See :meth:`Orchestrator.resume`."""
-        return self._run(
-            self.orchestrator.resume(run=run, concurrency=concurrency, progress=progress)
-        )
-
     def set_plans(
         self,
         changes: Iterable[tuple[str, str]],
@@ -279,6 +257,24 @@ class SyncOrchestrator:
     def check(self, *, progress: Progress | None = None) -> BulkResult[ConnectionStatus]:
         """See :meth:`Orchestrator.check`."""
         return self._run(self.orchestrator.check(progress=progress))
+
+    def start_run(
+        self, operation: str, items: Sequence[tuple[str, str]], *, dry_run: bool = False
+    ) -> str:
+        """See :meth:`Orchestrator.start_run`."""
+        return self._run(self.orchestrator.start_run(operation, items, dry_run=dry_run))
+
+    def finish_run(self, run_id: str) -> None:
+        """See :meth:`Orchestrator.finish_run`."""
+        self._run(self.orchestrator.finish_run(run_id))
+
+    def resume(
+        self, *, run: str | None = None, concurrency: int = 8, progress: Progress | None = None
+    ) -> BulkResult[ChangeResult[Any]]:
+        """See :meth:`Orchestrator.resume`: settle what the journal leaves open."""
+        return self._run(
+            self.orchestrator.resume(run=run, concurrency=concurrency, progress=progress)
+        )
 
     def aclose(self) -> None:
         """The blocking form of :meth:`Orchestrator.aclose`: the same as :meth:`close`."""

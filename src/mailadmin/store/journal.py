@@ -108,6 +108,13 @@ class JournalEntry:
 _Op = Callable[["sa.Connection"], None]
 
 
+def _stop(db: sa.Connection) -> None:
+    """Queued by :meth:`Journal.close`: the writer ends after what came before it."""
+
+
+_STOP: _Op = _stop
+
+
 class Journal:
     """Records writes in the table ``mailadmin_journal`` of the mailadmin database.
 
@@ -207,6 +214,10 @@ class Journal:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            stop = any(op is _STOP for op, _ in batch)
+            batch = [item for item in batch if item[0] is not _STOP]
+            if stop and not batch:
+                return
             try:
                 with self._db.begin() as db:
                     for op, _ in batch:
@@ -221,9 +232,13 @@ class Journal:
                         settle(exc)
                     else:
                         settle(None)
+                if stop:
+                    return
                 continue
             for _, settle in batch:
                 settle(None)
+            if stop:
+                return
 
     # -- the statements ---------------------------------------------------------------------
 
@@ -301,10 +316,12 @@ class Journal:
         elif isinstance(error, OutcomeUnknown):
             values["outcome"] = "unknown"
         else:
-            values["outcome"] = "failed"
             verified = error.debug.get("verified")
             if isinstance(verified, dict):
+                values["outcome"] = "failed"  # read back: nothing applied
                 values["state_after"] = _dump(verified.get("state"))
+            else:
+                values["outcome"] = "unknown" if _maybe_applied(error) else "failed"
         values |= _resumed(resumed)
         return self._update(call_id, values)
 
@@ -486,7 +503,12 @@ class Journal:
         return int(result.rowcount or 0)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Finish the queued writes, stop the writer and release the connections."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None and writer.is_alive():
+            self._queue.put((_STOP, lambda error: None))
+            writer.join()
         self._db.close()
 
 
@@ -519,6 +541,17 @@ def _entry(r: Any) -> JournalEntry:
         resumed=_aware(r["resumed"]) if r["resumed"] is not None else None,
         resumed_from=r["resumed_from"],
     )
+
+
+def _maybe_applied(error: MailadminError) -> bool:
+    """True when an unverified error leaves open whether the platform applied the write:
+    no answer, a server fault or an answer that could not be read. A refusal the platform
+    stated (not found, conflict, credentials, rate limit, policy) applied nothing."""
+    from mailadmin.contract import errors
+
+    if isinstance(error, errors.Unavailable | errors.ProtocolError):
+        return not isinstance(error, errors.RateLimited)
+    return type(error) is errors.ProviderError
 
 
 def _aware(value: datetime) -> datetime:
