@@ -32,6 +32,7 @@ from mailadmin.sdk import (
     Provider,
     TenantRef,
     Transport,
+    Verified,
     bounded_int,
     errors,
     native_name,
@@ -268,7 +269,30 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 async with gate:
                     await self._set_quotas(address, quotas)
 
-            await asyncio.gather(*(one(a, q) for a, q in pending))
+            # Every mailbox's write runs to its end before a failure is raised, so the
+            # read-back below sees settled quotas, not writes still on their way.
+            results = await asyncio.gather(*(one(a, q) for a, q in pending), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+        async def verify() -> Verified:
+            # One request per mailbox: after a failure some may hold the new quota and
+            # some not, which is a partial change, not a failed one.
+            wanted = dict(pending)
+            held: dict[str, Quotas] = {}
+            async for rows in self._rows(
+                "Get-Mailbox", parameters, select="PrimarySmtpAddress," + ",".join(_QUOTAS)
+            ):
+                for row in rows:
+                    address = str(row.get("PrimarySmtpAddress", "")).lower()
+                    if address in wanted:
+                        held[address] = _quotas(row)
+            return Verified(
+                applied=tuple(a for a in wanted if held.get(a) == wanted[a]),
+                missing=tuple(a for a in wanted if held.get(a) != wanted[a]),
+                state={a: list(q) for a, q in held.items()},
+            )
 
         note = "" if extras else "no mailbox is on a configured plan; nothing holds the add-on"
         change = Change[int](
@@ -278,6 +302,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             apply=apply,
             note=note,
             same=not pending and before == quantity,
+            verify=verify,
         )
         return await self.change(change)
 
