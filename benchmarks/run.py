@@ -1,24 +1,19 @@
-"""Client cost of one provider call through the core, per HTTP transport.
+"""The performance figures of issue 15, measured in one run.
 
-    python benchmarks/run.py [--calls N] [--concurrency 32] [--runs 3] [--transports ...]
+    python benchmarks/run.py [--quick] [--json]
 
-Against a mock server on loopback in another process (uvicorn), for each HTTP transport
-("httpx", "aiohttp") and two paths:
+Servers run on loopback in subprocesses, so their CPU is not the client's:
 
-* ``core``: a provider's public ``count_mailboxes`` going Provider -> Transport -> httpx ->
-  HTTP transport, parsed into a ``MailboxCount``;
-* ``bare``: the same GET and JSON decoding on a bare ``httpx.AsyncClient``, for comparison;
+* a **fixed-answer server** (defined here, a small asyncio HTTP/1.1 server) answers every
+  request with the answer the real mock gave to a request of the same kind (method, path
+  and SOAP operation), recorded in process first. Bulk, peer, overhead and count figures
+  use it, so the mock is not what they measure;
+* the plugin's **mock** at 10,000 mailboxes, for ``mock_rps``.
 
-it measures client CPU per call (``time.process_time`` over ``--calls`` sequential calls;
-the server's CPU is in the other process and not counted) and throughput (``--calls``
-calls spread over ``--concurrency`` concurrent workers, calls per second of wall time,
-with the client CPU per call of that run). The two paths run in alternating blocks of
-calls on the same event loop, so both see the same machine conditions.
-
-``--target reference`` (the default when installed) measures the reference provider
-``memory`` (``mailadmin.reference``) against its mock served by ``mailadmin.mock.serve``;
-``--target minimal`` measures ``BenchProvider``, defined here, calling one JSON endpoint of
-a small ASGI app (``--serve`` runs that app). The script starts the server itself."""
+Every figure is a median over interleaved repeats (the two sides of a ratio alternate
+round by round) and every comparison is a ratio of two figures of this run. ``--quick``
+uses fewer items and repeats (the items are printed beside each figure).
+"""
 
 from __future__ import annotations
 
@@ -27,182 +22,295 @@ import asyncio
 import json
 import os
 import platform
-import socket
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mailadmin.contract import errors
-from mailadmin.contract.models import (
-    AddonRef,
-    ChangeResult,
-    ConnectionStatus,
-    Licence,
-    MailboxCount,
-    MailboxKind,
-    MailboxRef,
-    NativePlan,
-    TenantRef,
-)
-from mailadmin.contract.provider import Provider
-from mailadmin.wire.transport import Backend, raise_for_status
+HERE = Path(__file__).resolve()
+PASS = (sys.executable, "-c", "pass")
+_START_TIMEOUT = 60.0
+#: The plan every peer and bare replay writes, and the one mailadmin writes: always apart,
+#: so every mailadmin item is a real change whatever ran before it.
+PEER_PLAN, OURS_PLAN = "mail", "sync"
 
-TRANSPORTS: tuple[Backend, ...] = ("httpx", "aiohttp")
-WARM_UP = 50
-_BLOCK = 100  # calls per timed block; the paths alternate block by block
-_START_TIMEOUT = 20.0
 
-_SERVE_MEMORY = "from mailadmin.mock.serve import serve_forever; serve_forever('memory')"
+@dataclass
+class Sizes:
+    """How much work each figure does."""
+
+    peer_items: int
+    bulk_items: int
+    sequential_items: int
+    count_small: int
+    count_big: int
+    rounds: int
+    overhead_calls: int
+    journal_items: int
+    concurrency: int = 16
+
+
+QUICK = Sizes(100, 300, 50, 500, 5_000, 3, 30, 300)
+FULL = Sizes(1_000, 10_000, 300, 10_000, 100_000, 3, 100, 2_000)
+
+
+# -- OX: configuration, seed and the peer's call -----------------------------------------------
+
+OX_PLANS = {"mail": "pim", "sync": "pim_mobility", "collaborate": "groupware_premium"}
+
+
+def ox_seed(n: int) -> dict[str, Any]:
+    """Context 1 (example.com) with ``n`` users ``u0..`` on the Mail combination."""
+    users = [
+        {
+            "id": 10 + i,
+            "name": f"u{i}",
+            "display_name": f"User {i}",
+            "given_name": "User",
+            "sur_name": str(i),
+            "primaryEmail": f"u{i}@example.com",
+            "email1": f"u{i}@example.com",
+            "access_combination": "pim",
+        }
+        for i in range(n)
+    ]
+    return {"contexts": [{"id": 1, "name": "example.com", "maxQuota": 10**9, "users": users}]}
+
+
+def ox_config(url: str, journal: str | None) -> dict[str, Any]:
+    """An orchestrator configuration: one OX instance (context admin), example.com."""
+    return {
+        "journal": {"url": journal},
+        "plans": {name: {} for name in OX_PLANS},
+        "instances": {
+            "ox": {
+                "provider": "ox",
+                "endpoint": url,
+                "mode": "context_admin",
+                "credentials": {"username": "oxadmin", "secret": "secret"},
+                "plans": {p: {"access_combination": c} for p, c in OX_PLANS.items()},
+            }
+        },
+        "tenants": {
+            "example.com": {"instance": "ox", "native_id": "1", "domains": ["example.com"]}
+        },
+    }
+
+
+def zextras_seed(n: int) -> dict[str, Any]:
+    """``n`` accounts ``u0@example.com..`` on the Mail COS."""
+    from mailadmin_zextras.mock.platform import ZextrasMock
+
+    from mailadmin.mock import MockServer
+
+    mail = MockServer(ZextrasMock).state.cos_by("name", "mail").id  # type: ignore[attr-defined]
+    classes = ["inetOrgPerson", "zimbraAccount", "amavisAccount"]
+    return {
+        "accounts": [
+            {
+                "name": f"u{i}@example.com",
+                "attrs": {
+                    "zimbraMailDeliveryAddress": f"u{i}@example.com",
+                    "objectClass": classes,
+                    "zimbraCOSId": mail,
+                    "displayName": f"User {i}",
+                },
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def zextras_config(url: str, journal: str | None) -> dict[str, Any]:
+    """One Zextras instance (the mock's admin), example.com."""
+    return {
+        "journal": {"url": journal},
+        "plans": {name: {} for name in OX_PLANS},
+        "instances": {
+            "zextras": {
+                "provider": "zextras",
+                "endpoint": url,
+                "credentials": {"username": "admin@example.com", "secret": "secret"},
+                "plans": {p: {"cos": p} for p in OX_PLANS},
+            }
+        },
+        "tenants": {"example.com": {"instance": "zextras", "domains": ["example.com"]}},
+    }
+
+
+CONTOSO = "contoso.onmicrosoft.com"
+CONTOSO_ID = "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
+
+
+def exchange_seed(n: int) -> dict[str, Any]:
+    """The default tenant with ``n`` filler user mailboxes."""
+    return {"tenants": {CONTOSO_ID: {"filler_users": n}}}
+
+
+def exchange_config(url: str, journal: str | None) -> dict[str, Any]:
+    """One Exchange instance (the mock's app), quota plans, the default tenant."""
+    from mailadmin_exchange.demo import sample_config
+
+    instance = dict(sample_config()["instances"]["exchange"], endpoint=url)
+    return {
+        "journal": {"url": journal},
+        "plans": {name: {} for name in OX_PLANS},
+        "instances": {"exchange": instance},
+        "tenants": {
+            CONTOSO: {"instance": "exchange", "native_id": CONTOSO_ID, "domains": [CONTOSO]}
+        },
+    }
 
 
 @dataclass(frozen=True)
-class Target:
-    """What is measured: a provider, the mock it talks to, and the bare equivalent call.
+class Platform:
+    """A provider measured here: its mock's seed and an orchestrator configuration.
 
-    ``server``: the command that serves the mock on loopback and prints ``listening on
-    URL``; ``bare_path``: the GET a bare client sends for one ``count_mailboxes``;
-    ``bare_auth``: its basic-auth pair, if any.
+    ``served``: its requests replay as recorded against a served mock (no tokens or ids
+    that differ per mock instance), so its rate over HTTP is measured too. ``listing``: a marker of the count request whose answer grows with the mailboxes
+    (count figures are measured where there is one); ``ids``: the id the mock gave
+    mailbox ``u<i>`` where requests name it by id (random per mock instance).
     """
 
     name: str
-    description: str
-    server: tuple[str, ...]
-    provider: Callable[[dict[str, Any]], Provider]
-    bare_path: str
-    bare_auth: tuple[str, str] | None
+    seed: Callable[[int], dict[str, Any]]
+    config: Callable[[str, str | None], dict[str, Any]]
+    listing: bytes | None = None
+    ids: Callable[[Any, int], str] | None = None
+    tenant: str = "example.com"
+    address: Callable[[int], str] = lambda i: f"u{i}@example.com"
+    served: bool = False
 
 
-def _targets() -> dict[str, Target]:
-    targets = {
-        "minimal": Target(
-            name="minimal",
-            description="BenchProvider (defined here): one GET of a small ASGI app",
-            server=(sys.executable, __file__, "--serve"),
-            provider=lambda settings: BenchProvider(settings),
-            bare_path="/tenants/example.com/count",
-            bare_auth=None,
+PLATFORMS = {
+    "ox": Platform("ox", ox_seed, ox_config, b"listAll", served=True),
+    "zextras": Platform(
+        "zextras",
+        zextras_seed,
+        zextras_config,
+        ids=lambda server, i: server.state.account_by_name(f"u{i}@example.com").id,
+    ),
+    "exchange": Platform(
+        "exchange",
+        exchange_seed,
+        exchange_config,
+        tenant=CONTOSO,
+        # the mock's filler users, user000001@... (stored only once written)
+        address=lambda i: f"user{i + 1:06d}@{CONTOSO}",
+    ),
+}
+
+
+# -- the fixed-answer server ---------------------------------------------------------------------
+
+_OPERATION = re.compile(
+    rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)"  # SOAP in XML
+    rb'|"Body"\s*:\s*\{\s*"([\w.-]+)"'  # SOAP in JSON (Zimbra)
+    rb'|"CmdletName"\s*:\s*"([\w.-]+)"'  # Exchange's InvokeCommand
+)
+_ADDRESS = re.compile(r"[^/?=]+@[^/?&]+")
+
+
+_NAMED = re.compile(rb'"by"\s*:\s*"name"\s*,\s*"_content"\s*:\s*"([^"@]+)"')
+
+
+def answer_key(method: str, target: str, body: bytes) -> str:
+    """What the fixed-answer server looks an answer up by: method, path, SOAP operation."""
+    path = target if method == "GET" else target.split("?", 1)[0]
+    found = _OPERATION.search(body[:4096])
+    operation = next(g for g in found.groups() if g).decode() if found else ""
+    # Zimbra takes /service/admin/soap and /service/admin/soap/<Operation> alike.
+    path = _ADDRESS.sub("{mailbox}", path.removesuffix(f"/{operation}") if operation else path)
+    named = _NAMED.search(body[:4096])
+    if named:  # a lookup by name (a COS, a domain): each name has its own answer
+        operation += f" {named.group(1).decode()}"
+    return f"{method} {path} {operation}"
+
+
+class _FixedProtocol(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive; each request answered from the table, or 404."""
+
+    def __init__(self, table: dict[str, bytes]) -> None:
+        self.table = table
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end].decode("latin-1").split("\r\n")
+            length = 0
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
+            method, target = head[0].split(" ")[:2]
+            key = answer_key(method, target, body)
+            answer = self.table.get(key)
+            if answer is None:
+                print(f"fixed-answer server: no answer for {key}", file=sys.stderr)
+            assert self.transport is not None
+            self.transport.write(answer or b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+
+
+def _serve_fixed(table_file: str) -> None:
+    raw = json.loads(Path(table_file).read_text())
+    table = {}
+    for key, (status, content_type, body) in raw.items():
+        data = body.encode("utf-8")
+        table[key] = (
+            f"HTTP/1.1 {status} OK\r\ncontent-type: {content_type}\r\n"
+            f"content-length: {len(data)}\r\n\r\n"
+        ).encode() + data
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: _FixedProtocol(table), "127.0.0.1", 0, backlog=1024
         )
-    }
-    try:
-        from mailadmin.reference.provider import MemoryProvider
-    except ImportError:  # the reference provider is not part of this checkout
-        return targets
-    targets["reference"] = Target(
-        name="reference",
-        description="the reference provider 'memory' against its mock (mailadmin.mock.serve)",
-        server=(sys.executable, "-c", _SERVE_MEMORY),
-        provider=lambda settings: MemoryProvider(settings),
-        bare_path="/api/tenants/example.com/mailboxes",
-        bare_auth=("admin", "secret"),
-    )
-    return targets
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on http://127.0.0.1:{port}", flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())
 
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+def _serve_mock(name: str, n: int) -> None:
+    from mailadmin.mock.serve import serve_forever
 
-
-# -- the provider under test -----------------------------------------------------------------
-
-
-class BenchProvider(Provider):
-    """The smallest real provider: ``count_mailboxes`` is one GET and one JSON answer."""
-
-    name = "bench"
-    platform = "Benchmark"
-
-    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
-        response = await self.http.request(
-            "GET", f"/tenants/{tenant.key}/count", write=False, operation="count_mailboxes"
-        )
-        raise_for_status(response, provider=self.instance)
-        body = response.json()
-        return MailboxCount(
-            tenant=tenant.name,
-            by_kind={MailboxKind(kind): n for kind, n in body["by_kind"].items()},
-            by_plan=body["by_plan"],
-        )
-
-    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
-        raise errors.UnsupportedOperation("set_plan", self.instance)
-
-    async def _apply_addon(
-        self, tenant: TenantRef, addon: AddonRef, quantity: int
-    ) -> ChangeResult[int]:
-        raise errors.UnsupportedOperation("apply_addon", self.instance)
-
-    async def _get_licence(self) -> Licence:
-        raise errors.UnsupportedOperation("get_licence", self.instance)
-
-    async def _test_connection(self) -> ConnectionStatus:
-        return ConnectionStatus(ok=True, platform=self.platform)
-
-    async def _list_plans(self) -> list[NativePlan]:
-        return []
-
-
-# -- the mock server (runs in a subprocess) --------------------------------------------------
-
-_COUNT = json.dumps(
-    {"by_kind": {"user": 42, "shared": 3, "room": 2, "equipment": 1}, "by_plan": {"sync": 42}}
-).encode()
-
-
-async def _app(scope: Scope, receive: Receive, send: Send) -> None:
-    """A JSON endpoint answering every ``GET /tenants/<name>/count`` with fixed counts."""
-    if scope["type"] != "http":
-        return
-    found = scope["method"] == "GET" and scope["path"].endswith("/count")
-    body = _COUNT if found else b'{"error": "not found"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200 if found else 404,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def _serve() -> None:
-    import uvicorn
-
-    # IPPROTO_TCP, not the default 0: asyncio switches Nagle's algorithm off only for
-    # sockets that say they are TCP, and uvicorn writes a response's head and body apart,
-    # so with Nagle on every answer waits for the client's delayed ACK (about 40 ms).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)  # connections made before uvicorn runs wait in the backlog
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        _app, log_level="warning", access_log=False, lifespan="off", backlog=1024
-    )
-    server = uvicorn.Server(config)
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
-    server.run(sockets=[sock])
+    serve_forever(name, seed=PLATFORMS[name].seed(n))
 
 
 @contextmanager
-def _server_process(command: tuple[str, ...]) -> Iterator[str]:
+def server_process(*args: str) -> Iterator[str]:
+    """Run ``run.py <args>`` (a server) and yield the URL it announces."""
     process = subprocess.Popen(
-        list(command),
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, str(HERE), *args], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
-        deadline = time.monotonic() + _START_TIMEOUT
         line = process.stdout.readline().strip()
-        if not line.startswith("listening on ") or time.monotonic() > deadline:
-            raise SystemExit(f"the mock server did not start: {line!r}")
+        if not line.startswith("listening on "):
+            raise SystemExit(f"server {args} did not start: {line!r}")
         yield line.removeprefix("listening on ")
     finally:
         process.terminate()
@@ -212,196 +320,674 @@ def _server_process(command: tuple[str, ...]) -> Iterator[str]:
             process.kill()
 
 
-# -- measuring -------------------------------------------------------------------------------
+# -- recording what the client sends -------------------------------------------------------------
 
 
 @dataclass
-class Figures:
-    """What one path over one transport measured (times in microseconds per call)."""
+class Sent:
+    """One request as sent, and the answer it got."""
 
+    method: str
     path: str
-    transport: str
-    cpu_us_sequential: float
-    wall_us_sequential: float
-    calls_per_s: float
-    cpu_us_concurrent: float
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+    content_type: str = ""
+    answer: bytes = b""
 
 
-Call = Callable[[], Awaitable[object]]
+def recorder(inner: Any, log: list[Sent]) -> Any:
+    """An httpx transport that keeps every request and answer passing through ``inner``."""
+    import httpx
+
+    class Recorder(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            body = await request.aread()
+            response = await inner.handle_async_request(request)
+            answer = await response.aread()
+            target = request.url.raw_path.decode()
+            skip = {"host", "content-length", "connection", "accept-encoding", "user-agent"}
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+            log.append(
+                Sent(
+                    request.method,
+                    target,
+                    headers,
+                    body,
+                    response.status_code,
+                    response.headers.get("content-type", ""),
+                    answer,
+                )
+            )
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=answer, request=request
+            )
+
+        async def aclose(self) -> None:
+            await inner.aclose()
+
+    return Recorder()
 
 
-@dataclass
-class _Tally:
-    calls: int = 0
-    cpu: float = 0.0
-    wall: float = 0.0
+async def record(
+    platform: Platform, count_sizes: tuple[int, ...]
+) -> tuple[list[Sent], dict[int, dict[str, Any]]]:
+    """Two set_plans and a count against the in-process mock, recorded.
 
-    async def timed(self, n: int, work: Awaitable[object]) -> None:
-        cpu, wall = time.process_time(), time.perf_counter()
-        await work
-        self.cpu += time.process_time() - cpu
-        self.wall += time.perf_counter() - wall
-        self.calls += n
-
-
-async def _compare(paths: dict[str, Call], calls: int, concurrency: int) -> dict[str, _Tally]:
-    """Time every path in alternating blocks, so all see the same machine conditions.
-
-    Returns, per path, the sequential and the concurrent tallies (keys ``path`` and
-    ``path@``).
-    """
-    for call in paths.values():
-        for _ in range(WARM_UP):
-            await call()
-        # Open the whole pool first so the concurrent blocks measure steady state.
-        await asyncio.gather(*(call() for _ in range(concurrency)))
-
-    tallies = {key: _Tally() for name in paths for key in (name, f"{name}@")}
-    sequential_block = min(calls, _BLOCK)
-    concurrent_block = min(calls, max(_BLOCK, 4 * concurrency))
-
-    async def in_sequence(call: Call, n: int) -> None:
-        for _ in range(n):
-            await call()
-
-    async def at_once(call: Call, n: int) -> None:
-        share = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
-        await asyncio.gather(*(in_sequence(call, k) for k in share if k))
-
-    names = list(paths)
-    for block, done in enumerate(range(0, calls, sequential_block)):
-        n = min(sequential_block, calls - done)
-        for name in names if block % 2 == 0 else names[::-1]:
-            await tallies[name].timed(n, in_sequence(paths[name], n))
-    for block, done in enumerate(range(0, calls, concurrent_block)):
-        n = min(concurrent_block, calls - done)
-        for name in names if block % 2 == 0 else names[::-1]:
-            await tallies[f"{name}@"].timed(n, at_once(paths[name], n))
-    return tallies
-
-
-async def _measure(
-    target: Target, url: str, transport: Backend, calls: int, concurrency: int
-) -> list[Figures]:
-    """Both paths over one HTTP transport.
-
-    ``core``: a provider's public method, Provider -> Transport -> httpx -> HTTP transport.
-    ``bare``: the same GET and JSON decoding on a bare httpx.AsyncClient over the same kind
-    of HTTP transport, to show what the core adds.
+    Returns the second set_plan's requests (what each item costs once sessions and caches
+    are warm; the template of bare replays) and, per count size, the fixed-answer table
+    (with the listing answer holding that many mailboxes, where the count has one).
     """
     import httpx
-    from httpx_aiohttp import AiohttpTransport
 
-    provider = target.provider(
-        {"endpoint": url, "transport": transport, "max_connections": concurrency}
-    )
-    tenant = TenantRef(name="example.com")
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    backend: httpx.AsyncBaseTransport = (
-        AiohttpTransport(limits=limits)
-        if transport == "aiohttp"
-        else httpx.AsyncHTTPTransport(limits=limits)
-    )
-    async with provider, httpx.AsyncClient(base_url=url, transport=backend) as client:
-        counted = await provider.count_mailboxes(tenant)
-        assert counted.total > 0, counted  # the call works before it is timed
-        auth = httpx.BasicAuth(*target.bare_auth) if target.bare_auth else None
+    from mailadmin import Orchestrator
+    from mailadmin.mock import MockServer
+    from mailadmin.mock.lookup import load_platform
 
-        async def bare() -> object:
-            response = await client.get(target.bare_path, auth=auth)
-            response.raise_for_status()
-            return response.json()
+    mock = load_platform(platform.name)
+    server = MockServer(mock, seed=platform.seed(3))
+    log: list[Sent] = []
+    http = {platform.name: recorder(server.transport(), log)}
+    async with Orchestrator.from_dict(
+        platform.config(mock.base_url, None), journal=False, http=http
+    ) as orch:
+        await orch.set_plan(platform.address(0), OURS_PLAN)
+        first = len(log)
+        await orch.set_plan(platform.address(1), OURS_PLAN)
+        template = log[first:]
+        await orch.count_mailboxes(platform.tenant)
+    base: dict[str, Sent] = {}
+    for sent in log:  # the first answer of a kind: set_plan's, not the count's
+        base.setdefault(answer_key(sent.method, sent.path, sent.body), sent)
+    tables = {}
+    for n in count_sizes:
+        table = {k: [s.status, s.content_type, s.answer.decode()] for k, s in base.items()}
+        listed = next((s for s in log if platform.listing and platform.listing in s.body), None)
+        if listed is not None:
+            big = MockServer(mock, seed=platform.seed(n))
+            async with httpx.AsyncClient(transport=big.transport(), base_url=mock.base_url) as c:
+                r = await c.post(listed.path, content=listed.body, headers=listed.headers)
+            key = answer_key(listed.method, listed.path, listed.body)
+            table[key] = [r.status_code, r.headers["content-type"], r.text]
+        tables[n] = table
+    return template, tables
 
-        tallies = await _compare(
-            {"core": lambda: provider.count_mailboxes(tenant), "bare": bare}, calls, concurrency
+
+def exchanges_for(
+    template: list[Sent], n: int, address: Callable[[int], str] = lambda i: f"u{i}@"
+) -> list[list[Sent]]:
+    """The recorded set_plan exchange of mailbox 1 rewritten for mailboxes ``0..n-1``."""
+    out = []
+    one = address(1).encode()
+    for i in range(n):
+        login, mine = f">u{i}<".encode(), address(i).encode()
+        out.append(
+            [
+                Sent(
+                    s.method,
+                    s.path,
+                    s.headers,
+                    s.body.replace(b">u1<", login).replace(one, mine),
+                )
+                for s in template
+            ]
         )
-    return [
-        Figures(
-            path,
-            transport,
-            tallies[path].cpu / tallies[path].calls * 1e6,
-            tallies[path].wall / tallies[path].calls * 1e6,
-            tallies[f"{path}@"].calls / tallies[f"{path}@"].wall,
-            tallies[f"{path}@"].cpu / tallies[f"{path}@"].calls * 1e6,
+    return out
+
+
+# -- measuring helpers ---------------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """Wall and CPU time of one block."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+async def timed(work: Awaitable[object]) -> Clock:
+    cpu, wall = time.process_time(), time.perf_counter()
+    await work
+    return Clock(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def timed_sync(work: Callable[[], object]) -> Clock:
+    cpu, wall = time.process_time(), time.perf_counter()
+    work()
+    return Clock(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def worker_pool(
+    items: list[Any], concurrency: int, one: Callable[[Any], Awaitable[None]]
+) -> None:
+    """``concurrency`` workers pulling from one iterator (what the bare sides use)."""
+    source = iter(items)
+
+    async def worker() -> None:
+        for item in source:
+            await one(item)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+class Bare:
+    """A bare aiohttp session replaying recorded exchanges."""
+
+    def __init__(self, url: str, concurrency: int) -> None:
+        import aiohttp
+
+        self.url = url
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency, ssl=False)
         )
-        for path in ("core", "bare")
+
+    async def exchange(self, requests: list[Sent]) -> None:
+        for s in requests:
+            async with self.session.request(
+                s.method, self.url + s.path, data=s.body, headers=s.headers
+            ) as response:
+                await response.read()
+                if response.status >= 400:
+                    raise RuntimeError(f"bare replay got {response.status}")
+
+    async def run(self, exchanges: list[list[Sent]], concurrency: int) -> None:
+        await worker_pool(exchanges, concurrency, self.exchange)
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+# -- the figures ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """Figures by name, with a note each."""
+
+    figures: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, value: float, note: str = "") -> None:
+        self.figures[name] = value
+        self.notes[name] = note
+        print(f"  {name:<40}{value:>12.3f}  {note}", file=sys.stderr, flush=True)
+
+
+TARGETS = {
+    "peer_ratio.ox_zeep": "<= 0.25",
+    "peer_ratio.zextras_python_zimbra": "<= 0.5",
+    "bulk_ratio_to_limit.ox": ">= 0.6",
+    "bulk_speedup.ox": ">= 8",
+    "overhead_ratio.ox": "<= 1.15",
+    "count_memory_growth_mb.ox": "<= 10",
+    "count_time_ratio.ox": "<= 11",
+    "peer_ratio.zextras_python_zimbra.journal_off": "",
+    "bulk_ratio_to_limit.zextras": ">= 0.6",
+    "bulk_speedup.zextras": ">= 8",
+    "overhead_ratio.zextras": "<= 1.15",
+    "mock_rps.zextras": ">= 2000",
+    "mock_rps.ox.served": "",
+    "bulk_ratio_to_limit.exchange": ">= 0.6",
+    "bulk_speedup.exchange": ">= 8",
+    "overhead_ratio.exchange": "<= 1.15",
+    "mock_rps.exchange": ">= 2000",
+    "import_ms": "(ratio reported)",
+    "cli_help_ms": "<= 4x",
+    "first_call_ms": "<= 2x",
+    "mock_rps.ox": ">= 2000",
+}
+
+
+def process_ms(command: tuple[str, ...], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    return (time.perf_counter() - start) * 1000
+
+
+def startup_figures(report: Report, rounds: int, tmp: Path) -> None:
+    """import_ms and cli_help_ms, each against ``python -c pass``, interleaved."""
+    cli = str(Path(sys.executable).parent / "mailadmin")
+    runs: dict[str, list[float]] = {"pass": [], "import": [], "help": []}
+    commands = {
+        "pass": PASS,
+        "import": (sys.executable, "-c", "import mailadmin"),
+        "help": (cli, "--help"),
+    }
+    # As installed: bytecode cached (this run's own cache, whatever the environment says).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    for command in commands.values():
+        process_ms(command, env)  # writes the bytecode, warms the file cache
+    for _ in range(max(7, rounds * 3)):
+        for name, command in commands.items():
+            runs[name].append(process_ms(command, env))
+    base = median(runs["pass"])
+    for name, label in (("import", "import_ms"), ("help", "cli_help_ms")):
+        ms = median(runs[name])
+        report.add(label, ms, f"{ms / base:.1f}x python -c pass ({base:.0f} ms)")
+        report.figures[f"{label}_ratio"] = ms / base
+
+
+async def first_call(report: Report, url: str, exchange: list[Sent], rounds: int) -> None:
+    """A new Orchestrator's first set_plan vs a new aiohttp session's same exchange."""
+    from mailadmin import Orchestrator
+
+    ours, bare = [], []
+    for _ in range(max(5, rounds * 3)):
+        start = time.perf_counter()
+        async with Orchestrator.from_dict(ox_config(url, None), journal=False) as orch:
+            await orch.set_plan("u0@example.com", OURS_PLAN)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        session = Bare(url, 1)
+        await session.exchange(exchanges_for(exchange, 1)[0])
+        await session.aclose()
+        bare.append(time.perf_counter() - start)
+    o, b = median(ours) * 1000, median(bare) * 1000
+    report.add("first_call_ms", o, f"{o / b:.2f}x a new bare aiohttp session ({b:.1f} ms)")
+    report.figures["first_call_ms_ratio"] = o / b
+
+
+def zeep_peer(fixed: str) -> Callable[[int], None]:
+    """The sequential zeep loop OX operators write: one changeByModuleAccessName per user.
+
+    zeep reads the WSDL the real mock serves; its service address is the fixed server."""
+    import zeep
+
+    with server_process("--serve-mock", "ox", "3") as mock:
+        client = zeep.Client(f"{mock}/webservices/OXUserService?wsdl")
+        binding = next(iter(client.wsdl.bindings))
+        service = client.create_service(binding, f"{fixed}/webservices/OXUserService")
+    auth, ctx = {"login": "oxadmin", "password": "secret"}, {"id": 1}
+
+    def loop(n: int) -> None:
+        for i in range(n):
+            service.changeByModuleAccessName(
+                ctx=ctx,
+                user={"name": f"u{i}"},
+                access_combination_name=OX_PLANS[PEER_PLAN],
+                auth=auth,
+            )
+
+    return loop
+
+
+def python_zimbra_peer(fixed: str) -> Callable[[int], None]:
+    """The sequential python-zimbra loop: sign in once, one ModifyAccountRequest per
+    account (its id and the COS id known beforehand, which favours the peer)."""
+    from pythonzimbra.communication import Communication
+    from pythonzimbra.tools import auth
+
+    url = f"{fixed}/service/admin/soap"
+    token = auth.authenticate(
+        url, "admin@example.com", "secret", admin_auth=True, request_type="json"
+    )
+    comm = Communication(url)
+
+    def loop(n: int) -> None:
+        for i in range(n):
+            request = comm.gen_request(request_type="json", token=token)
+            request.add_request(
+                "ModifyAccountRequest",
+                {"id": f"account-{i}", "a": [{"n": "zimbraCOSId", "_content": "cos-mail"}]},
+                "urn:zimbraAdmin",
+            )
+            response = comm.send_request(request)
+            if response.is_fault():
+                raise RuntimeError(f"python-zimbra got a fault: {response.get_fault_message()}")
+
+    return loop
+
+
+PEERS: dict[str, tuple[str, Callable[[str], Callable[[int], None]]]] = {
+    "ox": ("ox_zeep", zeep_peer),
+    "zextras": ("zextras_python_zimbra", python_zimbra_peer),
+}
+
+
+async def peer_figures(
+    report: Report,
+    sizes: Sizes,
+    platform: Platform,
+    fixed: str,
+    ours: Callable[[int, int, bool], Awaitable[Clock]],
+) -> None:
+    """Our bulk run against the sequential loop of the platform's usual client library."""
+    conc = sizes.concurrency
+    peer_name, make_peer = PEERS[platform.name]
+    peer_loop = make_peer(fixed)
+    peer: dict[str, list[Clock]] = {"ours": [], "peer": [], "ours_off": []}
+    for r in range(sizes.rounds):
+        order = ["ours", "peer", "ours_off"] if r % 2 == 0 else ["ours_off", "peer", "ours"]
+        for side in order:
+            if side == "peer":
+                peer[side].append(timed_sync(lambda: peer_loop(sizes.peer_items)))
+            else:
+                peer[side].append(await ours(sizes.peer_items, conc, side == "ours"))
+    n = sizes.peer_items
+    w = {k: median([c.wall for c in v]) for k, v in peer.items()}
+    cpu = {k: median([c.cpu for c in v]) / n * 1e6 for k, v in peer.items()}
+    report.add(
+        f"peer_ratio.{peer_name}",
+        w["ours"] / w["peer"],
+        f"{n} items, concurrency {conc}; CPU/item {cpu['ours']:.0f} us ours, "
+        f"{cpu['peer']:.0f} us peer; journal off {w['ours_off'] / w['peer']:.2f}",
+    )
+    report.figures[f"peer_ratio.{peer_name}.journal_off"] = w["ours_off"] / w["peer"]
+
+
+async def platform_figures(
+    report: Report, sizes: Sizes, platform: Platform, fixed: str, exchange: list[Sent], tmp: Path
+) -> None:
+    """Peer, bulk, speed-up and overhead figures, against the fixed-answer server."""
+    from mailadmin import Orchestrator
+
+    conc = sizes.concurrency
+    name = platform.name
+    journal_url = f"sqlite:///{tmp}/journal-{name}.sqlite"
+
+    def changes(n: int) -> list[tuple[str, str]]:
+        return [(platform.address(i), OURS_PLAN) for i in range(n)]
+
+    async def ours(n: int, concurrency: int, journal: bool = True) -> Clock:
+        config = platform.config(fixed, journal_url if journal else None)
+        async with Orchestrator.from_dict(config) as orch:
+            await orch.set_plan(platform.address(0), OURS_PLAN)  # connections and first use
+            clock = await timed(orch.set_plans(changes(n), concurrency=concurrency))
+            failed = [i.error for i in (await orch.set_plans(changes(1))).items if i.error]
+            if failed:
+                raise RuntimeError(f"{name}: set_plan failed against the fixed server: {failed}")
+        return clock
+
+    if name in PEERS:
+        await peer_figures(report, sizes, platform, fixed, ours)
+
+    # bulk vs bare aiohttp at the same concurrency, and vs sequential
+    bare = Bare(fixed, conc)
+    items = exchanges_for(exchange, sizes.bulk_items, platform.address)
+    bulk: dict[str, list[Clock]] = {"ours": [], "bare": [], "ours_off": [], "seq": []}
+    for r in range(sizes.rounds):
+        order = ["ours", "bare", "ours_off", "seq"]
+        for side in order if r % 2 == 0 else order[::-1]:
+            if side == "bare":
+                bulk[side].append(await timed(bare.run(items, conc)))
+            elif side == "seq":
+                bulk[side].append(await ours(sizes.sequential_items, 1))
+            else:
+                bulk[side].append(await ours(sizes.bulk_items, conc, side == "ours"))
+    await bare.aclose()
+    per = {k: median([c.wall for c in v]) for k, v in bulk.items()}
+    per["seq"] = per["seq"] / sizes.sequential_items * sizes.bulk_items
+    report.add(
+        f"bulk_ratio_to_limit.{name}",
+        per["bare"] / per["ours"],
+        f"{sizes.bulk_items} items @{conc}: {sizes.bulk_items / per['ours']:.0f}/s ours, "
+        f"{sizes.bulk_items / per['bare']:.0f}/s bare; journal off {per['bare'] / per['ours_off']:.2f}",
+    )
+    report.figures[f"bulk_ratio_to_limit.{name}.journal_off"] = per["bare"] / per["ours_off"]
+    report.add(
+        f"bulk_speedup.{name}",
+        per["seq"] / per["ours"],
+        f"vs set_plans(concurrency=1) over {sizes.sequential_items} items",
+    )
+
+    # one set_plan through a warm orchestrator vs the same exchange on a warm bare session
+    bare = Bare(fixed, 1)
+    one = exchanges_for(exchange, 1, platform.address)[0]
+    async with Orchestrator.from_dict(platform.config(fixed, journal_url)) as orch:
+        await orch.set_plan(platform.address(0), OURS_PLAN)
+        await bare.exchange(one)
+        sides: dict[str, list[float]] = {"ours": [], "bare": []}
+        for r in range(sizes.overhead_calls):
+            for side in ("ours", "bare") if r % 2 == 0 else ("bare", "ours"):
+                start = time.perf_counter()
+                if side == "ours":
+                    await orch.set_plan(platform.address(0), OURS_PLAN)
+                else:
+                    await bare.exchange(one)
+                sides[side].append(time.perf_counter() - start)
+    await bare.aclose()
+    o, b = median(sides["ours"]), median(sides["bare"])
+    report.add(
+        f"overhead_ratio.{name}",
+        o / b,
+        f"{o * 1e6:.0f} us ours (journal on), {b * 1e6:.0f} us bare; {len(one)} requests per set_plan",
+    )
+    report.figures[f"requests_per_set_plan.{name}"] = len(one)
+
+
+async def count_figures(report: Report, sizes: Sizes, urls: dict[int, str]) -> None:
+    """Time and peak memory of count_mailboxes at two sizes (fixed answers)."""
+    from mailadmin import Orchestrator
+
+    async def count(url: str) -> None:
+        async with Orchestrator.from_dict(ox_config(url, None), journal=False) as orch:
+            await orch.count_mailboxes("example.com")
+
+    small, big = sizes.count_small, sizes.count_big
+    times: dict[int, list[float]] = {small: [], big: []}
+    for n in (small, big):
+        await count(urls[n])  # warm: imports, first connections
+    for r in range(max(2, sizes.rounds - 1)):
+        for n in (small, big) if r % 2 == 0 else (big, small):
+            times[n].append((await timed(count(urls[n]))).wall)
+    peaks = {}
+    for n in (small, big):
+        tracemalloc.start()
+        await count(urls[n])
+        peaks[n] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    ratio = median(times[big]) / median(times[small])
+    report.add(
+        "count_memory_growth_mb.ox",
+        peaks[big] - peaks[small],
+        f"traced peak {peaks[small]:.1f} MB at {small}, {peaks[big]:.1f} MB at {big}",
+    )
+    report.add(
+        "count_time_ratio.ox",
+        ratio,
+        f"{median(times[small]):.2f} s at {small}, {median(times[big]):.2f} s at {big} (x{big // small})",
+    )
+
+
+async def mock_rps(report: Report, platform: Platform, sizes: Sizes) -> None:
+    """Requests per second a mock answers at 10,000 mailboxes: set_plan's requests, in
+    process (the mock's parsing, state and answers; no HTTP server, no client)."""
+    import httpx
+
+    from mailadmin import Orchestrator
+    from mailadmin.mock import MockServer
+    from mailadmin.mock.lookup import load_platform
+
+    mock = load_platform(platform.name)
+    server = MockServer(mock, seed=platform.seed(10_000))
+    log: list[Sent] = []
+    http = {platform.name: recorder(server.transport(), log)}
+    async with Orchestrator.from_dict(
+        platform.config(mock.base_url, None), journal=False, http=http
+    ) as orch:
+        await orch.set_plan(platform.address(0), OURS_PLAN)
+        first = len(log)
+        await orch.set_plan(platform.address(1), OURS_PLAN)
+    template = log[first:]
+    n = min(sizes.bulk_items, 10_000) // 2
+    items = exchanges_for(template, n, platform.address)
+    if platform.ids is not None:  # ids the template names, per mailbox
+        one = platform.ids(server, 1).encode()
+        for i, requests in enumerate(items):
+            mine = platform.ids(server, i).encode()
+            for sent in requests:
+                sent.body = sent.body.replace(one, mine)
+    requests = [
+        [httpx.Request(s.method, mock.base_url + s.path, headers=s.headers, content=s.body)]
+        for item in items
+        for s in item
     ]
+    rates = []
+    for _ in range(max(2, sizes.rounds - 1)):
+        start = time.perf_counter()
+        for (request,) in requests:
+            response = await server.handle(request)
+            if response.status_code >= 400:
+                raise RuntimeError(f"mock answered {response.status_code}: {response.text[:300]}")
+        rates.append(len(requests) / (time.perf_counter() - start))
+    ops = ", ".join(answer_key(s.method, s.path, s.body).split(" ")[-1] for s in template)
+    report.add(
+        f"mock_rps.{platform.name}",
+        median(rates),
+        f"in process, 10k mailboxes; set_plan's requests ({ops})",
+    )
 
 
-def _report(target: Target, rows: list[list[Figures]], calls: int, concurrency: int) -> None:
-    print(
-        f"python {platform.python_version()} on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs; {calls} calls per measurement, median of {len(rows)} run(s); "
-        f"throughput with {concurrency} concurrent calls\n"
-        f"target: {target.description}\n"
-        "core = Provider.count_mailboxes -> Transport -> httpx.AsyncClient -> HTTP transport\n"
-        f"bare = GET {target.bare_path} + JSON decode on a bare httpx.AsyncClient (no core)\n"
-    )
-    header = (
-        f"{'path':<6}{'transport':<10}{'CPU/call seq':>14}{'wall/call seq':>15}"
-        f"{'calls/s @' + str(concurrency):>14}{'CPU/call @' + str(concurrency):>15}"
-    )
-    print(header)
-    print("-" * len(header))
-    fields = ("cpu_us_sequential", "wall_us_sequential", "calls_per_s", "cpu_us_concurrent")
-    for first in rows[0]:
-        runs = [
-            f for row in rows for f in row if (f.path, f.transport) == (first.path, first.transport)
-        ]
-        med = {name: statistics.median(getattr(f, name) for f in runs) for name in fields}
-        print(
-            f"{first.path:<6}{first.transport:<10}{med['cpu_us_sequential']:>11.0f} us"
-            f"{med['wall_us_sequential']:>12.0f} us{med['calls_per_s']:>14.0f}"
-            f"{med['cpu_us_concurrent']:>12.0f} us"
+async def served_rps(
+    report: Report, name: str, url: str, exchange: list[Sent], sizes: Sizes
+) -> None:
+    """Requests per second the mock serves over HTTP (uvicorn, one process) to a bare
+    aiohttp client at the bulk concurrency; client and server share the 2 cores."""
+    items = exchanges_for(exchange, min(sizes.bulk_items, 10_000))
+    rates = []
+    for _ in range(max(2, sizes.rounds - 1)):
+        bare = Bare(url, sizes.concurrency)
+        clock = await timed(bare.run(items[: len(items) // 2], sizes.concurrency))
+        await bare.aclose()
+        rates.append(len(items) // 2 * len(exchange) / clock.wall)
+    report.add(f"mock_rps.{name}.served", median(rates), "over HTTP (uvicorn), 10k mailboxes")
+
+
+def journal_rate(report: Report, sizes: Sizes, tmp: Path) -> None:
+    """Writes per second recorded by the journal alone (started + succeeded per item)."""
+    from mailadmin.contract.models import ChangeResult, MailboxRef, Outcome, TenantRef
+    from mailadmin.contract.provider import CallInfo
+    from mailadmin.store.journal import Journal
+
+    urls = {"sqlite": f"sqlite:///{tmp}/journal-alone.sqlite"}
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine("postgresql://postgres@127.0.0.1:5432/test")
+        with engine.connect():
+            pass
+        engine.dispose()
+        urls["postgresql"] = "postgresql://postgres@127.0.0.1:5432/test"
+    except Exception as exc:
+        report.notes["journal_items_per_s.postgresql"] = f"not measured: {type(exc).__name__}"
+    tenant = TenantRef(name="example.com")
+    for name, url in urls.items():
+        journal = Journal(url)
+        rates = []
+        for _ in range(max(2, sizes.rounds - 1)):
+            start = time.perf_counter()
+            for i in range(sizes.journal_items):
+                ref = MailboxRef(tenant=tenant, address=f"u{i}@example.com")
+                call = CallInfo("ox", "ox", "set_plan", {"mailbox": ref, "plan": "sync"})
+                journal.started(call)
+                journal.succeeded(
+                    call,
+                    ChangeResult[str](
+                        operation="set_plan",
+                        subject=ref.address,
+                        outcome=Outcome.CHANGED,
+                        before="mail",
+                        after="sync",
+                    ),
+                )
+            rates.append(sizes.journal_items / (time.perf_counter() - start))
+        durability = _durability(journal.engine, name)
+        journal.close()
+        label = "journal_items_per_s" if name == "sqlite" else f"journal_items_per_s.{name}"
+        report.add(
+            label, median(rates), f"{name} ({durability}); started + succeeded per item, blocking"
         )
+
+
+def _durability(engine: Any, dialect: str) -> str:
+    """The durability setting the journal's database runs with, as the database says."""
+    import sqlalchemy as sa
+
+    with engine.connect() as db:
+        if dialect == "sqlite":
+            mode = db.execute(sa.text("PRAGMA journal_mode")).scalar()
+            sync = db.execute(sa.text("PRAGMA synchronous")).scalar()
+            return f"journal_mode={mode}, synchronous={ {0: 'OFF', 1: 'NORMAL', 2: 'FULL', 3: 'EXTRA'}.get(sync, sync) }"
+        return f"synchronous_commit={db.execute(sa.text('SHOW synchronous_commit')).scalar()}"
+
+
+async def client_figures(report: Report, sizes: Sizes, tmp: Path, names: list[str]) -> None:
+    for name in names:
+        platform = PLATFORMS[name]
+        exchange, tables = await record(platform, (sizes.count_small, sizes.count_big))
+        files = {}
+        for n, table in tables.items():
+            files[n] = tmp / f"fixed-{name}-{n}.json"
+            files[n].write_text(json.dumps(table))
+        with (
+            server_process("--serve-fixed", str(files[sizes.count_small])) as fixed,
+            server_process("--serve-fixed", str(files[sizes.count_big])) as fixed_big,
+        ):
+            if name == "ox":
+                await first_call(report, fixed, exchange, sizes.rounds)
+            await platform_figures(report, sizes, platform, fixed, exchange, tmp)
+            if platform.listing:
+                urls = {sizes.count_small: fixed, sizes.count_big: fixed_big}
+                await count_figures(report, sizes, urls)
+        await mock_rps(report, platform, sizes)
+        if platform.served:  # replayable as recorded (no per-server ids or tokens)
+            with server_process("--serve-mock", name, "10000") as mock:
+                await served_rps(report, name, mock, exchange, sizes)
+
+
+def print_table(report: Report, sizes: Sizes, quick: bool) -> None:
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}; {'--quick' if quick else 'full'}; "
+        f"medians of {sizes.rounds} interleaved rounds\n"
+    )
+    print("| figure | value | target | notes |\n|---|---:|---|---|")
+    for name, value in report.figures.items():
+        if name in report.notes:
+            print(f"| {name} | {value:.3f} | {TARGETS.get(name, '')} | {report.notes[name]} |")
+    for name, note in report.notes.items():
+        if name not in report.figures:
+            print(f"| {name} | - | {TARGETS.get(name, '')} | {note} |")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the options, start the mock server, measure each transport, print figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=600, help="calls per measurement")
-    parser.add_argument("--concurrency", type=int, default=32, help="concurrent calls")
-    parser.add_argument("--runs", type=int, default=3, help="repeat; report the median")
+    parser.add_argument("--quick", action="store_true", help="fewer items; under two minutes")
+    parser.add_argument("--json", action="store_true", help="one JSON object of the figures")
+    parser.add_argument("--serve-fixed", metavar="TABLE", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-mock", nargs=2, metavar=("NAME", "N"), help=argparse.SUPPRESS)
     parser.add_argument(
-        "--transports", default=",".join(TRANSPORTS), help="comma-separated transports"
+        "--platforms", default=",".join(PLATFORMS), help="comma-separated: ox,zextras"
     )
-    targets = _targets()
-    parser.add_argument(
-        "--target",
-        choices=sorted(targets),
-        default="reference" if "reference" in targets else "minimal",
-        help="the provider to call (default: the reference provider when installed)",
-    )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", default="", help="comma-separated groups: startup,client,journal")
     args = parser.parse_args(argv)
-    if args.serve:
-        _serve()
+    if args.serve_fixed:
+        _serve_fixed(args.serve_fixed)
         return
-    target = targets[args.target]
-    names = {t.strip() for t in args.transports.split(",") if t.strip()}
-    transports = [t for t in TRANSPORTS if t in names]
-    if names - set(transports) or args.calls < 1 or args.concurrency < 1 or args.runs < 1:
-        parser.error(f"transports are {', '.join(TRANSPORTS)}; numbers must be 1 or more")
-
-    rows: list[list[Figures]] = []
-    with _server_process(target.server) as url:
-        for run in range(args.runs):
-            # Alternate the order so neither transport always runs on a warmer machine.
-            order = transports if run % 2 == 0 else transports[::-1]
-            figures = {
-                t: asyncio.run(_measure(target, url, t, args.calls, args.concurrency))
-                for t in order
-            }
-            rows.append(
-                [
-                    f
-                    for path in ("core", "bare")
-                    for t in transports
-                    for f in figures[t]
-                    if f.path == path
-                ]
-            )
-    _report(target, rows, args.calls, args.concurrency)
+    if args.serve_mock:
+        _serve_mock(args.serve_mock[0], int(args.serve_mock[1]))
+        return
+    sizes = QUICK if args.quick else FULL
+    groups = set(filter(None, args.only.split(","))) or {"startup", "client", "journal"}
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp:
+        if "startup" in groups:
+            startup_figures(report, sizes.rounds, Path(tmp))
+        if "client" in groups:
+            names = [p for p in args.platforms.split(",") if p]
+            asyncio.run(client_figures(report, sizes, Path(tmp), names))
+        if "journal" in groups:
+            journal_rate(report, sizes, Path(tmp))
+    if args.json:
+        print(json.dumps(report.figures, indent=2))
+    else:
+        print_table(report, sizes, args.quick)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ HEAVY = (
     "click",
     "respx",
     "uvicorn",
+    "fastapi",
+    "starlette",
+    "procrastinate",
+    "psycopg",
 )
 
 
@@ -37,3 +41,9 @@ def test_plugins_load_only_when_a_provider_is_asked_for() -> None:
     assert "mailadmin.contract.provider" in loaded
     assert not [m for m in loaded if m.startswith("mailadmin_")]
     assert "mailadmin.orchestration.registry" not in loaded and "sqlalchemy" not in loaded
+
+
+def test_the_cli_imports_the_http_api_only_to_serve() -> None:
+    loaded = _modules_after("import mailadmin.cli")
+    assert not [m for m in loaded if m.split(".")[0] in ("fastapi", "starlette", "uvicorn")]
+    assert "mailadmin.api.app" not in loaded

@@ -133,21 +133,24 @@ def test_the_sdk_loads_no_cli_database_or_mock_server_pieces() -> None:
 
 
 def test_a_plain_embedder_installs_no_cli_or_mock_server_pieces() -> None:
-    """click, rich, respx and uvicorn are extras; the README's two commands install them."""
+    """click, rich, respx, uvicorn and fastapi are extras; the README's two commands
+    install them."""
     import tomllib
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     runtime = {dep.split(">")[0].split("=")[0] for dep in project["dependencies"]}
-    assert not runtime & {"click", "rich", "respx", "uvicorn"}
+    assert not runtime & {"click", "rich", "respx", "uvicorn", "fastapi"}
     extras = project["optional-dependencies"]
     assert {d.split(">")[0] for d in extras["cli"]} == {"click", "rich"}
     assert {d.split(">")[0] for d in extras["mock"]} == {"respx", "uvicorn"}
-    assert "mailadmin[cli,mock]" in extras["test"] and "mailadmin[test]" in extras["dev"]
+    assert {d.split(">")[0] for d in extras["api"]} == {"fastapi", "uvicorn"}
+    assert "mailadmin[cli,mock,api,distributed]" in extras["test"] and "mailadmin[test]" in extras["dev"]
     demo = (root / "requirements" / "demo.txt").read_text(encoding="utf-8").split()
     test = (root / "requirements" / "test.txt").read_text(encoding="utf-8").split()
-    assert "-e" in demo and ".[cli,mock]" in demo
+    # The demo installs the CLI, the mocks and the HTTP API (and may add extras).
+    assert "-e" in demo and any(t.startswith(".[cli,mock,api") for t in demo)
     assert ".[dev]" in test
 
 

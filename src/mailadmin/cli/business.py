@@ -6,7 +6,6 @@ commands live in ``cli/sales.py`` and ``cli/reports.py``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,6 +30,8 @@ def with_orchestrator(state: _State, work: Callable[[Orchestrator], T]) -> T:
     try:
         return work(orch)
     finally:
+        import asyncio  # here: ``mailadmin --help`` should not pay for it
+
         asyncio.run(orch.aclose())
 
 
@@ -379,6 +380,8 @@ def sell(
         async with state.orchestrator() as orch:
             return await work(orch)
 
+    import asyncio
+
     report = asyncio.run(go())
     if state.output.as_json:
         state.output.json(report)
@@ -542,5 +545,7 @@ def _run_async(state: _State, work: Callable[[Orchestrator], Any]) -> Any:
         async with state.orchestrator() as orch:
             result = work(orch)
             return await result if hasattr(result, "__await__") else result
+
+    import asyncio
 
     return asyncio.run(go())

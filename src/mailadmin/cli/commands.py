@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -176,6 +175,7 @@ def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish:
     """Run ``work`` on a fresh loop. With ``finish`` (single writes), Ctrl-C lets the call
     on the wire finish, so its result prints and its journal record is completed; the
     command then exits 130."""
+    import asyncio  # here, not at the top: ``mailadmin --help`` should not pay for it
 
     async def go() -> T:
         async with state.orchestrator() as orch:
@@ -466,6 +466,17 @@ def count(state: _State, tenants: tuple[str, ...]) -> None:
     show_default=True,
     help=_ON_ERROR_HELP,
 )
+@click.option(
+    "--distributed/--in-process",
+    default=None,
+    help="Run --file on the workers (mailadmin worker; PostgreSQL store) or in this process. "
+    "Default: [worker] distributed.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --distributed: print the run id and return at once (mailadmin runs show ID).",
+)
 @_global_options
 @pass_state
 def set_plan(
@@ -476,6 +487,8 @@ def set_plan(
     dry_run: bool,
     concurrency: int,
     on_error: str,
+    distributed: bool | None,
+    detach: bool,
 ) -> None:
     """Put a mailbox on a plan: ADDRESS PLAN, or every change of --file.
 
@@ -508,7 +521,7 @@ def set_plan(
 
     changes = read_plan_file(_read_input(from_file), from_file)
 
-    async def work(orch: Orchestrator) -> Batch[Any]:
+    async def work(orch: Orchestrator) -> Batch[Any] | None:
         # Every line is checked against the catalogue and the tenants before one is sent.
         problems = []
         catalogue = orch.config.plans
@@ -527,6 +540,19 @@ def set_plan(
             raise errors.ValidationError(
                 f"{from_file}: nothing was sent: " + "; ".join(problems[:10]) + more
             )
+        if orch._distributed(distributed, dry_run):
+            from mailadmin.cli.runs import run_distributed
+
+            return await run_distributed(
+                state,
+                orch,
+                "set_plan",
+                [{"mailbox": a, "plan": p} for a, p in changes],
+                detach=detach,
+                on_error=on_error,
+            )
+        if detach:
+            raise click.UsageError("--detach needs --distributed")
         from mailadmin.store.journal import run_scope
 
         calls = [(a, _bound(orch.set_plan, a, p, dry_run=dry_run)) for a, p in changes]
@@ -546,6 +572,8 @@ def set_plan(
         return batch.model_copy(update={"run_id": None if dry_run else run_id})
 
     batch = _run(state, work)
+    if batch is None:  # detached: the run id is printed
+        return
     _print_changes(state.output, "Plan changes", batch, dry_run, on_error)
 
 
@@ -1000,6 +1028,8 @@ def demo(state: _State, journal_dir: str | None) -> None:
             raise errors.ConfigurationError("No installed provider offers a demo")
         for instance, url in endpoints.items():
             state.output.line(f"mock {instance} listening on {url}")
+        import asyncio
+
         ok = asyncio.run(run_demo(config, scenarios, registry=state.registry, emit=emit))
     if state.output.as_json:
         state.output.json({"endpoints": endpoints, "steps": steps, "ok": ok})
@@ -1094,7 +1124,9 @@ def _add_exit_codes(group: click.Group) -> None:
 
 # The business-rules commands (store, resellers, customers, sell...) register themselves
 # here, so they get the exit codes too.
+from mailadmin.cli import api as _api  # noqa: E402, F401
 from mailadmin.cli import business as _business  # noqa: E402, F401
+from mailadmin.cli import runs as _runs  # noqa: E402, F401
 
 _add_exit_codes(cli)
 
@@ -1238,6 +1270,8 @@ def _with_journal(state: _State, read: Callable[[Journal], T]) -> T:
             raise errors.ConfigurationError("No journal is configured ([journal] url is unset)")
         return read(orch.journal)
     finally:
+        import asyncio  # here, not at the top: ``mailadmin --help`` should not pay for it
+
         asyncio.run(orch.aclose())
 
 

@@ -92,28 +92,35 @@ async def run_bulk(
     if on_error not in ("raise", "skip", "collect"):
         raise errors.ValidationError("on_error must be 'raise', 'skip' or 'collect'")
     work = list(items)
-    gate = asyncio.Semaphore(concurrency)
+    results: list[ItemResult[T] | None] = [None] * len(work)
     done = 0
 
     async def one(key: str, call: Callable[[], Awaitable[T]]) -> ItemResult[T]:
+        try:
+            return ItemResult[T](key=key, value=await call())
+        except errors.MailadminError as exc:
+            return ItemResult[T](key=key, error=_describe(exc))
+        except Exception as exc:
+            from mailadmin.contract.provider import normalise
+
+            return ItemResult[T](key=key, error=_describe(normalise(exc)))
+
+    # A few workers pulling from one iterator, not a task (and a semaphore waiter) per
+    # item up front: 10,000 items cost 10,000 live tasks before.
+    source = iter(enumerate(work))
+
+    async def worker() -> None:
         nonlocal done
-        async with gate:
-            try:
-                result = ItemResult[T](key=key, value=await call())
-            except errors.MailadminError as exc:
-                result = ItemResult[T](key=key, error=_describe(exc))
-            except Exception as exc:
-                from mailadmin.contract.provider import normalise
+        for index, (key, call) in source:
+            results[index] = await one(key, call)
+            done += 1
+            if progress is not None:
+                progress(done, len(work), key)
 
-                result = ItemResult[T](key=key, error=_describe(normalise(exc)))
-        done += 1
-        if progress is not None:
-            progress(done, len(work), key)
-        return result
-
-    results = await asyncio.gather(*(one(key, call) for key, call in work))
-    failed = sum(1 for r in results if not r.ok)
-    kept = [r for r in results if r.ok] if on_error == "skip" else list(results)
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(work)))))
+    finished = [r for r in results if r is not None]
+    failed = sum(1 for r in finished if not r.ok)
+    kept = [r for r in finished if r.ok] if on_error == "skip" else finished
     outcome = BulkResult[T](items=kept, failed=failed)
     if on_error == "raise" and failed:
         raise BulkError(outcome)  # type: ignore[arg-type]

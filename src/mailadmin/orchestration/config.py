@@ -34,8 +34,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -44,7 +45,15 @@ from mailadmin.contract.models import Name, TenantRef
 from mailadmin.rules.policies import PoliciesConfig
 from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec
 
-__all__ = ["AddonSpec", "Config", "InstanceConfig", "JournalConfig", "PlanSpec", "TenantConfig"]
+__all__ = [
+    "AddonSpec",
+    "Config",
+    "InstanceConfig",
+    "JournalConfig",
+    "PlanSpec",
+    "TenantConfig",
+    "WorkerConfig",
+]
 
 
 class _Strict(BaseModel):
@@ -186,6 +195,23 @@ class JournalConfig(_Strict):
         return path if path.is_absolute() else base / path
 
 
+class WorkerConfig(_Strict):
+    """Distributed bulk work (docs/scaling.md): procrastinate workers over the PostgreSQL
+    store. ``distributed``: bulk commands run on the workers unless told otherwise;
+    ``chunk_size``: items per job; ``shards``: lanes per provider instance, which is also
+    the most calls in flight on that instance across every worker; ``limits``: a different
+    lane count for named instances (a platform allowing 4 concurrent admin calls: 4)."""
+
+    distributed: bool = False
+    chunk_size: int = Field(default=100, ge=1, le=10_000)
+    shards: int = Field(default=16, ge=1, le=1024)
+    limits: dict[str, Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=dict)
+
+    def lanes(self, instance: str) -> int:
+        """How many jobs of ``instance`` may run at once across every worker."""
+        return self.limits.get(instance, self.shards)
+
+
 _DB_URL = re.compile(r"^[a-z][a-z0-9+_.-]*://", re.IGNORECASE)
 
 
@@ -197,6 +223,7 @@ class Config(_Strict):
     plans: dict[Name, PlanSpec] = Field(default_factory=dict)
     addons: dict[Name, AddonSpec] = Field(default_factory=dict)
     journal: JournalConfig = JournalConfig()
+    worker: WorkerConfig = WorkerConfig()
     # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
     resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
     customers: dict[str, CustomerSpec] = Field(default_factory=dict)
@@ -262,11 +289,32 @@ class Config(_Strict):
         """The reference of a configured tenant, found by name or by one of its domains."""
         spec = self.tenants.get(name)
         if spec is None:
-            for tenant, candidate in self.tenants.items():
-                if name.lower() in (d.lower() for d in candidate.domains):
-                    return TenantRef(name=tenant, native_id=candidate.native_id)
-            raise errors.ValidationError(f"Unknown tenant '{name}'")
+            wanted = name.lower()
+            # Through the domain index (a bulk run routes every item here); the scan is
+            # kept for a domain the index does not know, and rebuilds it.
+            tenant = self._domains.get(wanted)
+            candidate = self.tenants.get(tenant) if tenant is not None else None
+            if candidate is None or wanted not in (d.lower() for d in candidate.domains):
+                tenant, candidate = self._scan_domains(wanted)
+            if tenant is None or candidate is None:
+                raise errors.ValidationError(f"Unknown tenant '{name}'")
+            return TenantRef(name=tenant, native_id=candidate.native_id)
         return TenantRef(name=name, native_id=spec.native_id)
+
+    @cached_property
+    def _domains(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for tenant, spec in self.tenants.items():
+            for domain in spec.domains:
+                index.setdefault(domain.lower(), tenant)
+        return index
+
+    def _scan_domains(self, wanted: str) -> tuple[str | None, TenantConfig | None]:
+        for tenant, candidate in self.tenants.items():
+            if wanted in (d.lower() for d in candidate.domains):
+                self.__dict__.pop("_domains", None)  # stale: built again on next use
+                return tenant, candidate
+        return None, None
 
     def tenant_of_address(self, address: str) -> TenantRef:
         """The tenant that owns a mail address, by its domain."""

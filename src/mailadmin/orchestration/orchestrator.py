@@ -9,6 +9,7 @@ report what would change without sending any write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -456,15 +457,23 @@ class Orchestrator:
         concurrency: int = 8,
         on_error: OnError = "collect",
         progress: Progress | None = None,
+        distributed: bool | None = None,
     ) -> BulkResult[ChangeResult[str]]:
         """Put many mailboxes on plans: ``[("anna@example.com", "sync"), ...]``.
 
         The run is journalled as a whole (every item, before the first is sent), so one cut
-        short can be finished by :meth:`resume` (``run=result.run_id``).
+        short can be finished by :meth:`resume` (``run=result.run_id``). ``distributed``
+        (default: ``[worker] distributed``) runs it on the workers instead
+        (docs/scaling.md) and waits for it; :meth:`submit_run` returns at once.
         """
         from mailadmin.store.journal import run_scope
 
         items = [(address, plan) for address, plan in changes]
+        if self._distributed(distributed, dry_run):
+            run_id = await self.submit_run(
+                "set_plan", [{"mailbox": a, "plan": p} for a, p in items]
+            )
+            return await self.follow_run(run_id, progress=progress, on_error=on_error)
         journal = self.journal if not dry_run else None
         run_id = await self.start_run("set_plan", items, dry_run=dry_run)
         with run_scope(run_id):
@@ -576,6 +585,68 @@ class Orchestrator:
             await journal.write(journal.run_finished(run_id))
         return result
 
+    # -- distributed runs (docs/scaling.md) -------------------------------------------------
+
+    def _distributed(self, distributed: bool | None, dry_run: bool) -> bool:
+        # A dry run sends no write: it runs in-process, where its answers are printed.
+        chosen = self.config.worker.distributed if distributed is None else distributed
+        return bool(chosen) and not dry_run
+
+    async def submit_run(self, operation: str, items: list[dict[str, Any]]) -> str:
+        """Split a bulk run (``"set_plan"``: ``{"mailbox", "plan"}`` items;
+        ``"apply_addon"``: ``{"tenant", "addon", "quantity"}``) into jobs for the workers:
+        its items and its jobs are committed in one transaction. Returns the run id at
+        once. Refuses with ConfigurationError when the store is not PostgreSQL."""
+        from mailadmin.worker.runs import require_distributed
+
+        require_distributed(self)
+        from mailadmin.worker.engine import submit
+
+        identity = str(self.rules.acting())
+        return await asyncio.to_thread(submit, self, operation, items, identity=identity)
+
+    async def follow_run(
+        self,
+        run_id: str,
+        *,
+        progress: Progress | None = None,
+        on_error: OnError = "collect",
+        timeout: float | None = None,
+    ) -> BulkResult[Any]:
+        """Wait for a distributed run to end; its per-item results in input order."""
+        from mailadmin.orchestration.bulk import ItemError, ItemResult
+        from mailadmin.worker.engine import follow
+        from mailadmin.worker.runs import item_states, require_distributed
+
+        engine = require_distributed(self)
+        await follow(engine, run_id, progress=progress, timeout=timeout)
+        rows = await asyncio.to_thread(item_states, engine, run_id)
+        items: list[ItemResult[Any]] = []
+        for row in rows:
+            # The same keys as the in-process forms: the address, or tenant:add-on.
+            item = row["item"]
+            key = item.get("mailbox") or f"{item.get('tenant')}:{item.get('addon')}"
+            if row["state"] == "done":
+                value = row["result"]
+                with contextlib.suppress(ValueError):
+                    value = ChangeResult[Any].model_validate(value)
+                items.append(ItemResult[Any](key=key, value=value))
+            else:
+                code = row["error_code"] or row["state"]
+                message = row["error_message"] or row["state"]
+                items.append(ItemResult[Any](key=key, error=ItemError(code=code, message=message)))
+        failed = sum(1 for item in items if not item.ok)
+        kept = [i for i in items if i.ok] if on_error == "skip" else items
+        result = BulkResult[Any](items=kept, failed=failed, run_id=run_id)
+        if on_error == "raise" and failed:
+            raise BulkError(result)
+        return result
+
+    async def resume_entry(self, entry: JournalEntry) -> ChangeResult[Any]:
+        """Settle one open journal row from the platform's current state (what
+        :meth:`resume` does per row): apply what is missing, complete that row."""
+        return await self._resume_one(entry)
+
     async def _resume_one(self, entry: JournalEntry) -> ChangeResult[Any]:
         from mailadmin.contract.models import AddonRef, MailboxRef, TenantRef
 
@@ -628,8 +699,17 @@ class Orchestrator:
         concurrency: int = 8,
         on_error: OnError = "collect",
         progress: Progress | None = None,
+        distributed: bool | None = None,
     ) -> BulkResult[ChangeResult[int]]:
-        """Set add-on totals for many tenants: ``[("example.com", "shared_mailbox", 5)]``."""
+        """Set add-on totals for many tenants: ``[("example.com", "shared_mailbox", 5)]``.
+
+        ``distributed`` (default: ``[worker] distributed``) runs them on the workers."""
+        if self._distributed(distributed, dry_run):
+            items: list[dict[str, Any]] = [
+                {"tenant": t, "addon": a, "quantity": q} for t, a, q in allocations
+            ]
+            run_id = await self.submit_run("apply_addon", items)
+            return await self.follow_run(run_id, progress=progress, on_error=on_error)
         return await run_bulk(
             (
                 (f"{tenant}:{addon}", _bind(self.apply_addon, tenant, addon, qty, dry_run=dry_run))

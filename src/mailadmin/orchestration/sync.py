@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from mailadmin.rules.allocations import Allocations, AllocationUse
     from mailadmin.rules.gate import BusinessRules
     from mailadmin.rules.identities import Identity
-    from mailadmin.store.journal import Journal
+    from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = ["SyncOrchestrator"]
 
@@ -201,6 +201,7 @@ class SyncOrchestrator:
         concurrency: int = 8,
         on_error: OnError = "collect",
         progress: Progress | None = None,
+        distributed: bool | None = None,
     ) -> BulkResult[ChangeResult[str]]:
         """See :meth:`Orchestrator.set_plans`."""
         return self._run(
@@ -210,6 +211,7 @@ class SyncOrchestrator:
                 concurrency=concurrency,
                 on_error=on_error,
                 progress=progress,
+                distributed=distributed,
             )
         )
 
@@ -236,6 +238,7 @@ class SyncOrchestrator:
         concurrency: int = 8,
         on_error: OnError = "collect",
         progress: Progress | None = None,
+        distributed: bool | None = None,
     ) -> BulkResult[ChangeResult[int]]:
         """See :meth:`Orchestrator.apply_addons`."""
         return self._run(
@@ -245,6 +248,30 @@ class SyncOrchestrator:
                 concurrency=concurrency,
                 on_error=on_error,
                 progress=progress,
+                distributed=distributed,
+            )
+        )
+
+    def resume_entry(self, entry: JournalEntry) -> ChangeResult[Any]:
+        """See :meth:`Orchestrator.resume_entry`."""
+        return self._run(self.orchestrator.resume_entry(entry))
+
+    def submit_run(self, operation: str, items: list[dict[str, Any]]) -> str:
+        """See :meth:`Orchestrator.submit_run`."""
+        return self._run(self.orchestrator.submit_run(operation, items))
+
+    def follow_run(
+        self,
+        run_id: str,
+        *,
+        progress: Progress | None = None,
+        on_error: OnError = "collect",
+        timeout: float | None = None,
+    ) -> BulkResult[Any]:
+        """See :meth:`Orchestrator.follow_run`."""
+        return self._run(
+            self.orchestrator.follow_run(
+                run_id, progress=progress, on_error=on_error, timeout=timeout
             )
         )
 

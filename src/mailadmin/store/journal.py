@@ -355,9 +355,14 @@ class Journal:
 
     def unfinished_runs(self, run: str | None = None) -> list[tuple[str, str, list[Any]]]:
         """Bulk runs cut short: ``(id, operation, items)``, oldest first."""
+        import sqlalchemy as sa
+
         from mailadmin.store.schema import runs
 
-        query = runs.select().where(runs.c.finished.is_(None))
+        # A distributed run belongs to the workers: they retry its chunks themselves.
+        query = runs.select().where(
+            runs.c.finished.is_(None), sa.or_(runs.c.distributed.is_(None), ~runs.c.distributed)
+        )
         if run is not None:
             query = runs.select().where(runs.c.id == run)
         with self._db.connect() as db:

@@ -16,6 +16,7 @@ __all__ = [
     "orders",
     "oversells",
     "resellers",
+    "run_items",
     "runs",
 ]
 
@@ -131,5 +132,24 @@ runs = sa.Table(
     sa.Column("operation", sa.String(64), nullable=False),
     sa.Column("identity", sa.String(320)),
     sa.Column("items", sa.Text, nullable=False),
+    sa.Column("finished", sa.DateTime(timezone=True)),
+    sa.Column("distributed", sa.Boolean),
+    sa.Column("total", sa.Integer),
+    sa.Column("cancelled", sa.DateTime(timezone=True)),
+)
+run_items = sa.Table(
+    "mailadmin_run_items",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("chunk", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(600), nullable=False),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("result", sa.Text),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("finished", sa.DateTime(timezone=True)),
 )

@@ -96,6 +96,8 @@ class OXSoap:
     def __init__(self, transport: Transport, *, name: str) -> None:
         self.transport = transport
         self.name = name
+        # One SOAP client per operation, built on first use: a fault names the operation.
+        self._clients: dict[str, SoapClient] = {}
 
     async def call(
         self,
@@ -113,13 +115,15 @@ class OXSoap:
         resend a write whose answer was lost (absolute changes only).
         """
         label = f"{service.name}.{operation}"
-        client = SoapClient(
-            self.transport,
-            name=self.name,
-            version=SoapVersion.SOAP11,
-            to_error=partial(to_error, provider=self.name, operation=label),
-            prefixes=PREFIXES,
-        )
+        client = self._clients.get(label)
+        if client is None:
+            client = self._clients[label] = SoapClient(
+                self.transport,
+                name=self.name,
+                version=SoapVersion.SOAP11,
+                to_error=partial(to_error, provider=self.name, operation=label),
+                prefixes=PREFIXES,
+            )
         first = await client.send(
             f"/webservices/{service.name}",
             node(service.ns, operation, None, *params),

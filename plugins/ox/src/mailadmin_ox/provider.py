@@ -170,13 +170,27 @@ class OXProvider(Provider[OXSettings]):
 
     async def _gather(self, calls: Iterable[Awaitable[T]]) -> list[T]:
         """Run calls with at most ``concurrency`` in flight, results in order."""
-        gate = asyncio.Semaphore(self.settings.concurrency)
+        # Workers pulling from the (lazy) calls: no task per user up front, so counting
+        # 100,000 users holds ``concurrency`` coroutines, not 100,000.
+        results: dict[int, T] = {}
+        source = enumerate(calls)
 
-        async def run(call: Awaitable[T]) -> T:
-            async with gate:
-                return await call
+        stop = False
 
-        return list(await asyncio.gather(*(run(c) for c in calls)))
+        async def worker() -> None:
+            nonlocal stop
+            for index, call in source:
+                if stop:  # another call failed: start nothing more
+                    getattr(call, "close", lambda: None)()
+                    return
+                try:
+                    results[index] = await call
+                except BaseException:
+                    stop = True
+                    raise
+
+        await asyncio.gather(*(worker() for _ in range(self.settings.concurrency)))
+        return [results[i] for i in range(len(results))]
 
     def _sender(
         self,

@@ -9,6 +9,7 @@ plan is its *effective* COS (its own ``zimbraCOSId``, else its domain's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -96,6 +97,7 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         super().__init__(*args, **kwargs)
         self._client: AdminClient | None = None
         self._cos_ids: dict[str, str] = {}
+        self._cos_pending: dict[str, asyncio.Task[str]] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -112,17 +114,32 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         await super().aclose()
 
     async def _cos_id(self, cos_name: str) -> str:
-        # COS ids never change, so names are resolved once per instance.
-        if cos_name not in self._cos_ids:
-            answer = await self.api.call(
-                "GetCosRequest",
-                {"cos": {"by": "name", "_content": cos_name}, "attrs": "cn"},
-                subject=cos_name,
-            )
-            found = entries(answer, "cos")
-            if not found:
-                raise errors.ProtocolError(f"{self.instance} sent no COS for '{cos_name}'")
-            self._cos_ids[cos_name] = str(found[0]["id"])
+        # COS ids never change, so names are resolved once per instance; calls that start
+        # together (a bulk run) wait for the one lookup in flight instead of each sending it.
+        found = self._cos_ids.get(cos_name)
+        if found is not None:
+            return found
+        loop = asyncio.get_running_loop()
+        pending = self._cos_pending.get(cos_name)
+        if pending is None or pending.get_loop() is not loop:
+            pending = loop.create_task(self._fetch_cos_id(cos_name))
+            self._cos_pending[cos_name] = pending
+        try:
+            return await asyncio.shield(pending)
+        finally:
+            if pending.done() and self._cos_pending.get(cos_name) is pending:
+                del self._cos_pending[cos_name]  # a failed lookup is tried again
+
+    async def _fetch_cos_id(self, cos_name: str) -> str:
+        answer = await self.api.call(
+            "GetCosRequest",
+            {"cos": {"by": "name", "_content": cos_name}, "attrs": "cn"},
+            subject=cos_name,
+        )
+        found = entries(answer, "cos")
+        if not found:
+            raise errors.ProtocolError(f"{self.instance} sent no COS for '{cos_name}'")
+        self._cos_ids[cos_name] = str(found[0]["id"])
         return self._cos_ids[cos_name]
 
     async def _plan_ids(self) -> dict[str, str]:

@@ -97,11 +97,22 @@ class MockContext:
     accounts: dict[str, MockAccount] = field(default_factory=dict)
     next_id: int = 3
     next_resource_id: int = 1
+    # Login -> user id. ``users`` is changed in place all over the state, so the index is
+    # checked on every use and rebuilt when it is stale, instead of kept in step.
+    _by_name: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def user_named(self, name: str) -> MockUser | None:
         """The user with this login (OX logins compare case-insensitively)."""
         wanted = name.lower()
-        return next((u for u in self.users.values() if u.name.lower() == wanted), None)
+        found = self._indexed(wanted)
+        if found is None:
+            self._by_name = {u.name.lower(): i for i, u in self.users.items()}
+            found = self._indexed(wanted)
+        return found
+
+    def _indexed(self, wanted: str) -> MockUser | None:
+        user = self.users.get(self._by_name.get(wanted, -1))
+        return user if user is not None and user.name.lower() == wanted else None
 
 
 @dataclass

@@ -107,6 +107,7 @@ class ZextrasState(ModelState[Directory]):
     def reset(self) -> None:
         """Back to the defaults; every session ends."""
         self.sessions: dict[str, _Session] = {}
+        self._indexes: dict[str, dict[str, int]] = {}
         # Licence dates are wall-clock epoch ms; the mock's clock (a manual one in tests)
         # moves them forward from the moment of the reset.
         self._epoch = time.time() - self.clock.now()
@@ -123,9 +124,14 @@ class ZextrasState(ModelState[Directory]):
             value = getattr(seed, name)
             if name in ("coses", "domains", "accounts"):
                 current: list[Any] = getattr(self.data, name)
+                # Each seeded entry replaces those of its name and goes last (a later
+                # entry of the same name wins), in one pass: 10k accounts took a minute.
+                last: dict[str, Any] = {}
                 for entry in value:
-                    kept = [e for e in current if e.name.lower() != entry.name.lower()]
-                    current[:] = [*kept, entry]
+                    last.pop(entry.name.lower(), None)
+                    last[entry.name.lower()] = entry
+                kept = [e for e in current if e.name.lower() not in last]
+                current[:] = [*kept, *last.values()]
             elif name == "licence":
                 for field in value.model_fields_set:
                     setattr(self.data.licence, field, getattr(value, field))
@@ -191,11 +197,36 @@ class ZextrasState(ModelState[Directory]):
         name = name.strip().lower()
         if "@" not in name and self.data.domains:
             name = f"{name}@{self.data.domains[0].name}"
+        found = self._indexed("name", name, lambda a: a.name.lower())
+        if found is not None and calresource in (None, found.calresource):
+            return found
         return self._account(lambda a: a.name.lower() == name, name, calresource)
 
     def account_by_id(self, account_id: str, *, calresource: bool | None = None) -> Account:
         """The account (or calendar resource) with zimbraId ``account_id``."""
+        found = self._indexed("id", account_id, lambda a: a.id)
+        if found is not None and calresource in (None, found.calresource):
+            return found
         return self._account(lambda a: a.id == account_id, account_id, calresource)
+
+    def _indexed(self, kind: str, key: str, key_of: Callable[[Account], str]) -> Account | None:
+        """The first account whose ``key_of`` is ``key``, through a position index.
+
+        Accounts are added, removed and renamed in place all over the state, so a position
+        is trusted only when the account there still has that key; else the index is
+        rebuilt (a miss costs the scan it replaces)."""
+        accounts = self.data.accounts
+        index = self._indexes.get(kind)
+        for _ in range(2):
+            if index is not None:
+                at = index.get(key)
+                if at is not None and at < len(accounts) and key_of(accounts[at]) == key:
+                    return accounts[at]
+            index = {}
+            for position, account in enumerate(accounts):
+                index.setdefault(key_of(account), position)
+            self._indexes[kind] = index
+        return None
 
     def _account(
         self, wanted: Callable[[Account], bool], key: str, calresource: bool | None

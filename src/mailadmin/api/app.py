@@ -1,0 +1,184 @@
+"""The application factory: ``create_app(config_path)`` returns the ASGI app.
+
+FastAPI (on Starlette) generates the OpenAPI document from the pydantic models the core
+already has; uvicorn serves it. Everything long-lived (the orchestrator, the stores, the
+runs) is built in the lifespan, so importing this module touches no database.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from mailadmin.api.deps import ApiError, Services, api_error_response
+from mailadmin.api.problems import field_problems, from_error, problem_response, problem_responses
+from mailadmin.contract import errors
+
+if TYPE_CHECKING:
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+__all__ = ["API_VERSION", "REQUEST_ID", "create_app"]
+
+API_VERSION = "1.0.0"
+#: The header carrying the request id, taken from the caller when sane, else made up.
+REQUEST_ID = "X-Request-Id"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_log = logging.getLogger("mailadmin.api")
+
+#: Default time an Idempotency-Key's answer is kept.
+DEFAULT_RETENTION = timedelta(hours=24)
+
+_DESCRIPTION = """\
+mailadmin over HTTP, for control panels in any language. Every request but `/healthz` and
+`/readyz` sends an API key (`Authorization: Bearer mak_...`, made by `mailadmin keys
+create --identity IDENTITY`) and runs as the key's identity: site admin, reseller,
+customer admin or mailbox user. Every write takes `?dry_run=true` and an `Idempotency-Key`
+header. Errors are `application/problem+json` (RFC 9457) with mailadmin's `code`.
+See docs/http-api.md.
+"""
+
+
+def create_app(
+    config: str | Path | None = None,
+    *,
+    orchestrator: Callable[[], Orchestrator] | None = None,
+    retention: timedelta = DEFAULT_RETENTION,
+) -> FastAPI:
+    """The HTTP API over the orchestrator of ``config`` (a TOML file), or of the factory
+    ``orchestrator``. ``retention``: how long answers of an Idempotency-Key are kept."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from mailadmin.api.idempotency import IdempotencyStore
+        from mailadmin.api.keys import ApiKeys
+        from mailadmin.api.runs import RunManager
+        from mailadmin.orchestration.orchestrator import Orchestrator
+
+        if orchestrator is not None:
+            orch = orchestrator()
+        elif config is not None:
+            orch = Orchestrator.from_config(config)
+        else:
+            raise errors.ConfigurationError("The HTTP API needs a configuration")
+        store = orch.rules.store
+        services = Services(
+            orch=orch,
+            keys=ApiKeys(store),
+            idempotency=IdempotencyStore(store, retention),
+            runs=RunManager(orch, store),
+        )
+        app.state.services = services
+        await services.runs.resume()
+        try:
+            yield
+        finally:
+            await services.runs.aclose()
+            await orch.aclose()
+
+    app = FastAPI(
+        title="mailadmin HTTP API",
+        version=API_VERSION,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        responses=problem_responses(400, 401, "default"),
+    )
+    _install_handlers(app)
+    from mailadmin.api.routes import catalogue, mailboxes, reports, runs, service, tenancy
+
+    for module in (service, catalogue, tenancy, mailboxes, runs, reports):
+        app.include_router(module.router)
+    return app
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get(REQUEST_ID, "")
+        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        request.state.request_id = rid
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Never a stack trace to the caller; the log keeps it for developers.
+            _log.exception("request %s %s %s failed", rid, request.method, request.url.path)
+            response = _internal(request)
+        response.headers[REQUEST_ID] = rid
+        _log.info(
+            "request %s %s %s -> %s in %.1f ms as %s",
+            rid,
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            getattr(request.state, "identity", "-"),
+        )
+        return response
+
+    @app.exception_handler(errors.MailadminError)
+    async def typed(request: Request, exc: errors.MailadminError) -> Response:
+        return from_error(exc, instance=request.url.path, request_id=_rid(request))
+
+    @app.exception_handler(ApiError)
+    async def api(request: Request, exc: ApiError) -> Response:
+        return api_error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = field_problems(exc.errors())
+        first = problems[0] if problems else None
+        detail = f"{first.field}: {first.message}" if first else "The request is not valid"
+        return problem_response(
+            422,
+            "validation",
+            detail,
+            instance=request.url.path,
+            request_id=_rid(request),
+            field_errors=problems,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        detail = exc.detail if isinstance(exc.detail, str) else "The request was refused"
+        return problem_response(
+            exc.status_code,
+            code,
+            detail,
+            instance=request.url.path,
+            request_id=_rid(request),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        _log.error("request %s failed", _rid(request), exc_info=exc)
+        return _internal(request)
+
+
+def _internal(request: Request) -> Response:
+    return problem_response(
+        500,
+        "internal",
+        "The service failed to answer; the request id names it in the service's log",
+        instance=request.url.path,
+        request_id=_rid(request),
+    )
+
+
+def _rid(request: Request) -> Any:
+    return getattr(request.state, "request_id", None)

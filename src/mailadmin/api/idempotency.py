@@ -1,0 +1,146 @@
+"""``Idempotency-Key`` on writes: a repeat gets the first answer, a changed body a 409.
+
+Keys are scoped to the API key that sent them (two panels may pick the same key). The
+first request claims the key (``pending``) before any work, so a repeat arriving while
+the first still runs is refused instead of sending the write twice. Answers are kept for
+a configurable time, then pruned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from mailadmin.api.tables import IDEMPOTENCY
+
+if TYPE_CHECKING:
+    from mailadmin.store.database import Database
+
+__all__ = ["Claim", "IdempotencyStore", "Stored", "fingerprint"]
+
+#: A claim still pending after this long belongs to a request whose service died; the
+#: next request with the key takes it over instead of being told to wait for ever.
+STALE_CLAIM = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A kept answer."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a key found: ``new`` (go ahead), ``stored`` (replay it),
+    ``mismatch`` (another body) or ``running`` (the first is still at work)."""
+
+    state: str
+    stored: Stored | None = None
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """What makes two requests "the same": method, path, query and the JSON body's value."""
+    try:
+        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = body.decode("utf-8", errors="replace")
+    parts = "\n".join((method.upper(), path, "&".join(sorted(query.split("&"))), canonical))
+    return hashlib.sha256(parts.encode("utf-8")).hexdigest()
+
+
+class IdempotencyStore:
+    """The ``mailadmin_api_idempotency`` table; ``retention``: how long answers are kept."""
+
+    def __init__(self, store: Database, retention: timedelta) -> None:
+        self._store = store
+        self.retention = retention
+
+    def claim(self, key_id: str, key: str, print_: str) -> Claim:
+        """Claim ``key`` for this request, or say why not."""
+        now = datetime.now(UTC)
+        t = IDEMPOTENCY
+        with self._store.begin() as db:
+            db.execute(t.delete().where(t.c.created < now - self.retention))
+            row = (
+                db.execute(t.select().where(t.c.key_id == key_id, t.c.idempotency_key == key))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                db.execute(
+                    t.insert().values(
+                        key_id=key_id,
+                        idempotency_key=key,
+                        fingerprint=print_,
+                        state="pending",
+                        created=now,
+                    )
+                )
+                return Claim("new")
+        if row["fingerprint"] != print_:
+            return Claim("mismatch")
+        if row["state"] != "done":
+            if _aware(row["created"]) < now - STALE_CLAIM and self._take_over(key_id, key, now):
+                return Claim("new")
+            return Claim("running")
+        stored = Stored(
+            status=int(row["status"]),
+            body=str(row["body"]).encode("utf-8"),
+            headers=json.loads(row["headers"] or "{}"),
+        )
+        return Claim("stored", stored)
+
+    def _take_over(self, key_id: str, key: str, now: datetime) -> bool:
+        t = IDEMPOTENCY
+        with self._store.begin() as db:
+            done = db.execute(
+                t.update()
+                .where(
+                    t.c.key_id == key_id,
+                    t.c.idempotency_key == key,
+                    t.c.state == "pending",
+                    t.c.created < now - STALE_CLAIM,
+                )
+                .values(created=now)
+            )
+        # Two requests racing for one stale claim: only the one that moved it goes on.
+        return bool(done.rowcount)
+
+    def complete(self, key_id: str, key: str, answer: Stored) -> None:
+        """Keep the answer of a claimed key."""
+        t = IDEMPOTENCY
+        with self._store.begin() as db:
+            db.execute(
+                t.update()
+                .where(t.c.key_id == key_id, t.c.idempotency_key == key)
+                .values(
+                    state="done",
+                    status=answer.status,
+                    body=answer.body.decode("utf-8"),
+                    headers=json.dumps(answer.headers),
+                )
+            )
+
+    def release(self, key_id: str, key: str) -> None:
+        """Forget a claim whose request ended without an answer worth repeating (a 5xx)."""
+        t = IDEMPOTENCY
+        with self._store.begin() as db:
+            db.execute(t.delete().where(t.c.key_id == key_id, t.c.idempotency_key == key))
+
+    def count(self) -> int:
+        """How many answers are kept (for tests and health)."""
+        with self._store.connect() as db:
+            return int(db.execute(sa.select(sa.func.count()).select_from(IDEMPOTENCY)).scalar_one())
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns the stored UTC time without its zone.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

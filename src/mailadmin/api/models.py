@@ -1,0 +1,160 @@
+"""Request and response bodies of the HTTP API that the core's models do not cover."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mailadmin.orchestration.config import AddonSpec, PlanSpec
+from mailadmin.rules.tenancy import Package
+
+__all__ = [
+    "AddonRunItem",
+    "AddonRunRequest",
+    "AddonTotal",
+    "Catalogue",
+    "CustomerIn",
+    "Health",
+    "InstanceInfo",
+    "JournalRecord",
+    "PlanChange",
+    "PlanRunItem",
+    "PlanRunRequest",
+    "ProviderInfo",
+    "Readiness",
+    "ResellerIn",
+]
+
+
+class _In(BaseModel):
+    # Unknown fields are refused: a misspelt option must not be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(BaseModel):
+    """The process answers."""
+
+    status: str = "ok"
+
+
+class Readiness(BaseModel):
+    """Ready to serve: the store answers and instances are configured."""
+
+    status: str
+    checks: dict[str, str]
+
+
+class ProviderInfo(BaseModel):
+    """An installed provider (plugin) and what it supports."""
+
+    name: str
+    platform: str
+    distribution: str
+    version: str
+    capabilities: list[str]
+    mock: bool
+
+
+class InstanceInfo(BaseModel):
+    """A configured provider instance and its capabilities (no endpoint, no credentials)."""
+
+    name: str
+    provider: str
+    platform: str
+    capabilities: list[str]
+    tenants: list[str] = Field(description="The tenants of this instance the caller reaches")
+
+
+class Catalogue(BaseModel):
+    """The provider-neutral plans and add-ons sold."""
+
+    plans: dict[str, PlanSpec]
+    addons: dict[str, AddonSpec]
+
+
+class ResellerIn(_In):
+    """A reseller to record."""
+
+    name: str = Field(min_length=1, max_length=255)
+    instance: str | None = None
+    prepaid: bool = False
+    may_oversell: bool = False
+    package: Package = Field(default_factory=dict)
+    renewal: date | None = None
+
+
+class CustomerIn(_In):
+    """A customer (a configured tenant) to record under a reseller or the host."""
+
+    name: str = Field(min_length=1, max_length=255)
+    reseller: str | None = Field(default=None, description="Filled in for a reseller's key")
+    package: Package = Field(default_factory=dict)
+    renewal: date | None = None
+
+
+class PlanChange(_In):
+    """The neutral plan to put a mailbox on."""
+
+    plan: str = Field(min_length=1, max_length=64, examples=["sync"])
+
+
+class AddonTotal(_In):
+    """The total quantity of an add-on (absolute, so a retry is harmless)."""
+
+    quantity: int = Field(ge=0, le=2**31 - 1)
+
+
+class PlanRunItem(_In):
+    """One plan change of a bulk run."""
+
+    address: str = Field(min_length=3, max_length=320)
+    plan: str = Field(min_length=1, max_length=64)
+
+
+class PlanRunRequest(_In):
+    """Many plan changes, worked in the background."""
+
+    items: list[PlanRunItem] = Field(min_length=1, max_length=10000)
+    concurrency: int = Field(default=8, ge=1, le=64)
+
+
+class AddonRunItem(_In):
+    """One add-on total of a bulk run."""
+
+    tenant: str = Field(min_length=1, max_length=255)
+    addon: str = Field(min_length=1, max_length=129)
+    quantity: int = Field(ge=0, le=2**31 - 1)
+
+
+class AddonRunRequest(_In):
+    """Many add-on totals, worked in the background."""
+
+    items: list[AddonRunItem] = Field(min_length=1, max_length=10000)
+    concurrency: int = Field(default=8, ge=1, le=64)
+
+
+class JournalRecord(BaseModel):
+    """One journalled write (or refused call)."""
+
+    id: int
+    at: datetime
+    call_id: str
+    instance: str
+    operation: str
+    subject: str
+    arguments: dict[str, Any]
+    dry_run: bool
+    status: str
+    outcome: str | None
+    before: Any = None
+    after: Any = None
+    error_code: str | None
+    error_message: str | None
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # SQLite returns the stored UTC time without its zone; say it is UTC.
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

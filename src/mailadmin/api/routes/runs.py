@@ -1,0 +1,124 @@
+"""Bulk runs: ``202 Accepted`` with a run to poll (state, progress, per-item results)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, idempotent, json_response
+from mailadmin.api.models import AddonRunRequest, PlanRunRequest
+from mailadmin.api.problems import problem_responses
+from mailadmin.api.runs import Run, RunKind, visible_to
+from mailadmin.contract import errors
+from mailadmin.rules.identities import IdentityKind
+
+router = APIRouter(prefix="/v1", tags=["bulk runs"])
+
+_ACCEPTED = problem_responses(403, 409, 422)
+
+
+@router.post(
+    "/runs/plan-changes",
+    response_model=Run,
+    status_code=202,
+    summary="Change many plans (bulk run)",
+    responses=_ACCEPTED,
+)
+async def plan_changes(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    body: PlanRunRequest,
+    dry_run: DryRun = False,
+) -> Response:
+    """Accept plan changes and work them in the background; poll ``Location``.
+
+    Each item runs as the key's identity: an item outside its reach fails alone, with
+    ``policy_denied``, and nothing is sent for it.
+    """
+    _no_duplicates([item.address.strip().lower() for item in body.items], "address")
+
+    async def work() -> Response:
+        run = await services.runs.start(
+            RunKind.PLAN_CHANGES,
+            caller.identity,
+            [(item.address, item.model_dump()) for item in body.items],
+            dry_run=dry_run,
+            concurrency=body.concurrency,
+        )
+        return _accepted(run)
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.post(
+    "/runs/addons",
+    response_model=Run,
+    status_code=202,
+    summary="Set many add-on totals (bulk run)",
+    responses=_ACCEPTED,
+)
+async def addons(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    body: AddonRunRequest,
+    dry_run: DryRun = False,
+) -> Response:
+    """Accept add-on totals and work them in the background; poll ``Location``."""
+    keys = [f"{item.tenant.strip().lower()}:{item.addon.strip().lower()}" for item in body.items]
+    _no_duplicates(keys, "tenant and add-on")
+
+    async def work() -> Response:
+        run = await services.runs.start(
+            RunKind.ADDONS,
+            caller.identity,
+            [(key, item.model_dump()) for key, item in zip(keys, body.items, strict=True)],
+            dry_run=dry_run,
+            concurrency=body.concurrency,
+        )
+        return _accepted(run)
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.get("/runs", response_model=list[Run], summary="Bulk runs")
+async def runs(
+    services: ServicesDep, caller: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[Run]:
+    """The newest runs (without items): the caller's own; every run for the site admin."""
+    mine = None if caller.identity.kind is IdentityKind.SITE_ADMIN else str(caller.identity)
+    return await asyncio.to_thread(services.runs.list, mine, limit)
+
+
+@router.get(
+    "/runs/{run_id}",
+    response_model=Run,
+    summary="Poll a bulk run",
+    responses={404: {"description": "No such run (or not the caller's)"}},
+)
+async def run(services: ServicesDep, caller: CallerDep, run_id: str) -> Response:
+    """State, progress and per-item results. While it runs, ``Retry-After`` says when to
+    poll again."""
+    found = await asyncio.to_thread(services.runs.get, run_id)
+    # Another identity's run is "not found", not "forbidden": its id says nothing.
+    if found is None or not visible_to(caller.identity, found):
+        raise errors.NotFoundError(f"No run '{run_id}'")
+    headers = {"Retry-After": "1"} if found.state in ("accepted", "running") else None
+    return json_response(found, headers=headers)
+
+
+def _accepted(run: Run) -> Response:
+    location = f"/v1/runs/{run.id}"
+    return json_response(run, status=202, headers={"Location": location, "Retry-After": "1"})
+
+
+def _no_duplicates(keys: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise errors.ValidationError(f"The {what} '{key}' is given twice")
+        seen.add(key)

@@ -1,0 +1,186 @@
+"""Resellers and customers (tenants): who sells to whom."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, idempotent, json_response
+from mailadmin.api.models import CustomerIn, ResellerIn
+from mailadmin.api.problems import problem_responses
+from mailadmin.contract import errors
+from mailadmin.contract.models import MailboxCount
+from mailadmin.rules.identities import IdentityKind, acting_scope
+from mailadmin.rules.tenancy import Customer, CustomerSpec, Reseller, ResellerSpec
+
+router = APIRouter(prefix="/v1", tags=["resellers and customers"])
+
+_WRITE = problem_responses(403, 409, 422)
+
+
+@router.get("/resellers", response_model=list[Reseller], summary="Resellers")
+async def resellers(services: ServicesDep, caller: CallerDep) -> list[Reseller]:
+    """Every reseller (site admin); a reseller sees itself."""
+    identity = caller.identity
+    found = await asyncio.to_thread(services.orch.rules.tenancy.resellers)
+    if identity.kind is IdentityKind.SITE_ADMIN:
+        return found
+    if identity.kind is IdentityKind.RESELLER:
+        return [r for r in found if r.name == identity.name]
+    raise errors.PolicyDenied(f"{identity} may not list resellers", reason="not_permitted")
+
+
+@router.post(
+    "/resellers",
+    response_model=Reseller,
+    status_code=201,
+    summary="Record a reseller",
+    responses=_WRITE,
+)
+async def add_reseller(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    body: ResellerIn,
+    dry_run: DryRun = False,
+) -> Response:
+    """Record (or update) a reseller: the site admin's."""
+
+    async def work() -> Response:
+        if caller.identity.kind is not IdentityKind.SITE_ADMIN:
+            raise errors.PolicyDenied(
+                f"{caller.identity} may not add resellers", reason="not_permitted"
+            )
+        if body.instance is not None and body.instance not in services.orch.instances:
+            raise errors.ValidationError(f"Unknown instance '{body.instance}'")
+        spec = ResellerSpec(**body.model_dump(exclude={"name"}))
+        if dry_run:
+            return json_response(Reseller(name=body.name.strip().lower(), **spec.model_dump()))
+        tenancy = services.orch.rules.tenancy
+        return json_response(
+            await asyncio.to_thread(tenancy.add_reseller, body.name, spec), status=201
+        )
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.get("/resellers/{name}", response_model=Reseller, summary="One reseller")
+async def reseller(services: ServicesDep, caller: CallerDep, name: str) -> Reseller:
+    """One reseller: the site admin's, or the reseller's own."""
+    identity = caller.identity
+    wanted = name.strip().lower()
+    allowed = identity.kind is IdentityKind.SITE_ADMIN or (
+        identity.kind is IdentityKind.RESELLER and identity.name == wanted
+    )
+    if not allowed:
+        raise errors.PolicyDenied(
+            f"{identity} may not reach reseller '{name}'", reason="cross_boundary"
+        )
+    found = await asyncio.to_thread(services.orch.rules.tenancy.reseller, wanted)
+    if found is None:
+        raise errors.NotFoundError(f"No reseller '{name}'")
+    return found
+
+
+@router.get("/customers", response_model=list[Customer], summary="Customers")
+async def customers(
+    services: ServicesDep, caller: CallerDep, reseller: str | None = None
+) -> list[Customer]:
+    """The customers the caller reaches (``?reseller=`` keeps one reseller's)."""
+    orch = services.orch
+    with acting_scope(caller.identity):
+        if caller.identity.kind is IdentityKind.MAILBOX_USER:
+            raise errors.PolicyDenied(
+                f"{caller.identity} may not list customers", reason="not_permitted"
+            )
+        rows = []
+        for name in orch.tenants:
+            if not orch.rules.reachable(name):
+                continue
+            record = _record(services, name)
+            if reseller is not None and record.reseller != reseller.strip().lower():
+                continue
+            rows.append(record)
+        return rows
+
+
+@router.post(
+    "/customers",
+    response_model=Customer,
+    status_code=201,
+    summary="Record a customer",
+    responses=_WRITE,
+)
+async def add_customer(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    body: CustomerIn,
+    dry_run: DryRun = False,
+) -> Response:
+    """Record a customer (a configured tenant) under a reseller or the host.
+
+    The site admin records any; a reseller records customers under itself only.
+    """
+
+    async def work() -> Response:
+        orch = services.orch
+        spec = CustomerSpec(**body.model_dump(exclude={"name"}))
+        if dry_run:
+            name = orch.config.tenant_ref(body.name).name
+            identity = caller.identity
+            if identity.kind is IdentityKind.RESELLER:
+                if spec.reseller not in (None, identity.name):
+                    raise errors.PolicyDenied(
+                        f"{identity} may not add customers for reseller '{spec.reseller}'",
+                        reason="cross_boundary",
+                    )
+                spec = spec.model_copy(update={"reseller": identity.name})
+            elif identity.kind is not IdentityKind.SITE_ADMIN:
+                raise errors.PolicyDenied(
+                    f"{identity} may not add customers", reason="not_permitted"
+                )
+            return json_response(Customer(name=name, **spec.model_dump()))
+        added = await asyncio.to_thread(orch.rules.add_customer, body.name, spec)
+        return json_response(added, status=201)
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.get("/customers/{tenant}", response_model=Customer, summary="One customer")
+async def customer(services: ServicesDep, caller: CallerDep, tenant: str) -> Customer:
+    """One customer the caller reaches."""
+    with acting_scope(caller.identity):
+        name = _reach(services, tenant)
+        return _record(services, name)
+
+
+@router.get(
+    "/customers/{tenant}/mailbox-count",
+    response_model=MailboxCount,
+    summary="Mailboxes by kind and plan",
+)
+async def count(services: ServicesDep, caller: CallerDep, tenant: str) -> MailboxCount:
+    """How many mailboxes the tenant has, by kind and by plan (read live)."""
+    with acting_scope(caller.identity):
+        return await services.orch.count_mailboxes(tenant)
+
+
+def _reach(services: ServicesDep, tenant: str) -> str:
+    """The tenant's configured name, refused outside the caller's reach (nothing sent)."""
+    orch = services.orch
+    name = orch.config.tenant_ref(tenant).name
+    if not orch.rules.reachable(name):
+        identity = orch.rules.acting()
+        raise errors.PolicyDenied(
+            f"{identity} may not reach customer '{name}'", reason="cross_boundary"
+        )
+    return name
+
+
+def _record(services: ServicesDep, name: str) -> Customer:
+    found = services.orch.rules.tenancy.customer(name)
+    # A configured tenant without a record is the host's own customer.
+    return found if found is not None else Customer(name=name)

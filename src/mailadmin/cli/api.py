@@ -1,0 +1,252 @@
+"""``mailadmin serve`` (the HTTP API) and ``mailadmin keys`` (its API keys).
+
+Registered on the ``mailadmin`` group by ``mailadmin.cli.commands``. FastAPI and uvicorn
+come with the ``api`` extra; they are imported when ``serve`` runs, not before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mailadmin.cli.business import _site_admin_only, with_orchestrator
+from mailadmin.cli.commands import _global_options, _Group, _State, cli, pass_state
+from mailadmin.contract import errors
+
+if TYPE_CHECKING:
+    from mailadmin.api.keys import ApiKey, NewKey
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+__all__ = ["demo_service_config", "write_toml"]
+
+_RETENTION_ENV = "MAILADMIN_API_IDEMPOTENCY_HOURS"
+
+
+@cli.command("serve")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default)."
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--idempotency-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help=f"How long answers of an Idempotency-Key are kept (default 24; ${_RETENTION_ENV}).",
+)
+@click.option(
+    "--demo",
+    "demo_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Serve every platform's demo mock on loopback too, and write their configuration "
+    "(with reseller acme) to DIR/mailadmin.toml; the store lives in DIR.",
+)
+@_global_options
+@pass_state
+def serve(
+    state: _State, host: str, port: int, idempotency_hours: float | None, demo_dir: str | None
+) -> None:
+    """Serve the HTTP API until stopped; prints 'listening on http://HOST:PORT'.
+
+    \b
+    Examples:
+      mailadmin --config mailadmin.toml serve --port 8000
+      mailadmin serve --demo ./demo --port 8000
+    """
+    try:
+        from mailadmin.api.server import serve_forever
+    except ImportError:
+        raise errors.ConfigurationError(
+            "The HTTP API needs its extra: pip install 'mailadmin[api]'"
+        ) from None
+    hours = idempotency_hours
+    if hours is None:
+        hours = float(os.environ.get(_RETENTION_ENV) or 24)
+    retention = timedelta(hours=hours)
+    if demo_dir is None:
+        path = state.config_path or os.environ.get("MAILADMIN_CONFIG") or "mailadmin.toml"
+        if not Path(path).exists():
+            raise errors.ConfigurationError(
+                f"No configuration file at {path}; pass --config FILE or set MAILADMIN_CONFIG"
+            )
+        serve_forever(Path(path), host=host, port=port, retention=retention)
+        return
+    from mailadmin.cli.demo import demo_config
+
+    folder = Path(demo_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with demo_config(state.registry, folder) as (config, _scenarios, endpoints):
+        target = folder / "mailadmin.toml"
+        write_toml(target, demo_service_config(config, folder))
+        for instance, url in endpoints.items():
+            click.echo(f"mock {instance} listening on {url}", err=True)
+        click.echo(f"configuration written to {target}", err=True)
+        serve_forever(target, host=host, port=port, retention=retention)
+
+
+def demo_service_config(config: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The demo's configuration with a reseller and customers to try the API with."""
+    tenants = list(config["tenants"])
+    data = dict(config)
+    data["journal"] = {"url": f"sqlite:///{(folder / 'mailadmin.sqlite').resolve()}"}
+    data["resellers"] = {
+        "acme": {
+            "prepaid": True,
+            "may_oversell": True,
+            "package": {"user_mailboxes": 500, "shared_mailboxes": 50},
+        }
+    }
+    # acme sells the first two tenants (example.com on OX when every plugin is installed);
+    # the others stay the host's own customers.
+    data["customers"] = {
+        name: {"reseller": "acme", "package": {"user_mailboxes": 50, "shared_mailboxes": 5}}
+        for name in sorted(tenants, key=lambda t: (t != "example.com", t))[:2]
+    }
+    return data
+
+
+def write_toml(path: Path, data: dict[str, Any]) -> None:
+    """Write a configuration as TOML: one table per section, values as inline tables."""
+    lines: list[str] = []
+    for section, value in data.items():
+        if not isinstance(value, dict):
+            continue
+        nested = all(isinstance(v, dict) for v in value.values()) and section != "journal"
+        if nested:
+            for name, table in value.items():
+                lines.append(f"[{section}.{json.dumps(name)}]")
+                lines += [f"{json.dumps(k)} = {_toml(v)}" for k, v in table.items()]
+                lines.append("")
+        else:
+            lines.append(f"[{section}]")
+            lines += [f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items() if v is not None]
+            lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    # A JSON string is a valid TOML basic string (the same escapes).
+    return json.dumps(str(value))
+
+
+@cli.group(cls=_Group)
+@_global_options
+def keys() -> None:
+    """API keys of the HTTP API: create (shown once), list, revoke."""
+
+
+@keys.command("create")
+@click.option(
+    "--identity",
+    required=True,
+    help="The identity the key acts as: site-admin, reseller:NAME, customer:TENANT, "
+    "mailbox:ADDRESS.",
+)
+@click.option("--label", default="", help="A note to tell keys apart (which panel uses it).")
+@_global_options
+@pass_state
+def keys_create(state: _State, identity: str, label: str) -> None:
+    """Create an API key bound to IDENTITY; the key is shown this once, only its hash is kept.
+
+    \b
+    Example:
+      mailadmin keys create --identity reseller:acme --label whmcs
+    """
+    from mailadmin.api.keys import ApiKeys, check_identity
+    from mailadmin.rules.identities import Identity
+
+    acting = Identity.parse(identity)
+
+    def work(orch: Orchestrator) -> NewKey:
+        _site_admin_only(orch, "create API keys")
+        check_identity(orch, acting)
+        return ApiKeys(orch.rules.store).create(acting, label)
+
+    made = with_orchestrator(state, work)
+    if state.output.as_json:
+        state.output.json(made.model_dump(mode="json"))
+        return
+    state.output.line(made.key)
+    click.echo(
+        f"API key {made.id} for {made.identity} created; it is shown this once, keep it safe",
+        err=True,
+    )
+
+
+@keys.command("list")
+@_global_options
+@pass_state
+def keys_list(state: _State) -> None:
+    """Every API key (never the secret): id, identity, label, created, last used, revoked.
+
+    \b
+    Example:
+      mailadmin keys list --json
+    """
+    from mailadmin.api.keys import ApiKeys
+
+    def work(orch: Orchestrator) -> list[ApiKey]:
+        _site_admin_only(orch, "list API keys")
+        return ApiKeys(orch.rules.store).list()
+
+    found = with_orchestrator(state, work)
+    if state.output.as_json:
+        state.output.json({"keys": [k.model_dump(mode="json") for k in found]})
+        return
+    state.output.table(
+        "API keys",
+        ["id", "identity", "label", "created", "last used", "revoked"],
+        [
+            [k.id, k.identity, k.label, _when(k.created), _when(k.last_used), _when(k.revoked)]
+            for k in found
+        ],
+    )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_global_options
+@pass_state
+def keys_revoke(state: _State, key_id: str) -> None:
+    """Revoke API key KEY_ID (its id, as listed): refused from the next request on.
+
+    \b
+    Example:
+      mailadmin keys revoke 3f9c2a1b7d4e
+    """
+    from mailadmin.api.keys import ApiKeys
+
+    def work(orch: Orchestrator) -> ApiKey:
+        _site_admin_only(orch, "revoke API keys")
+        return ApiKeys(orch.rules.store).revoke(key_id.strip())
+
+    revoked = with_orchestrator(state, work)
+    if state.output.as_json:
+        state.output.json(revoked.model_dump(mode="json"))
+    else:
+        state.output.line(f"API key {revoked.id} ({revoked.identity}) revoked")
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""

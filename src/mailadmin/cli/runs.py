@@ -1,0 +1,263 @@
+"""``mailadmin worker`` and ``mailadmin runs``: distributed bulk work (docs/scaling.md).
+
+Registered on the ``mailadmin`` group by ``mailadmin.cli.commands``. Nothing here imports
+procrastinate until a worker starts or a run is enqueued.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mailadmin.cli.commands import _global_options, _Group, _run, _State, cli, pass_state
+
+if TYPE_CHECKING:
+    from mailadmin.cli.batch import Batch
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.worker.runs import RunStatus
+
+
+async def run_distributed(
+    state: _State,
+    orch: Orchestrator,
+    operation: str,
+    items: list[dict[str, Any]],
+    *,
+    detach: bool,
+    on_error: str,
+) -> Batch[Any] | None:
+    """Enqueue a run; with ``detach`` print its id, else follow it to the end."""
+    from mailadmin.cli.batch import Batch
+
+    run_id = await orch.submit_run(operation, items)
+    if detach:
+        if state.output.as_json:
+            state.output.json({"run_id": run_id, "items": len(items)})
+        else:
+            state.output.line(run_id)
+            state.output.note(
+                f"run {run_id}: {len(items)} items enqueued; mailadmin runs show {run_id}"
+            )
+        return None
+    state.output.note(f"run {run_id}: {len(items)} items enqueued for the workers")
+    with state.output.progress("run " + run_id, len(items)) as progress:
+        result = await orch.follow_run(run_id, progress=progress)
+    del on_error  # every item is sent on the workers; the mode only shapes the report
+    return Batch[Any](items=result.items, run_id=run_id)
+
+
+@cli.command()
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Jobs (chunks) this worker runs at once.",
+)
+@click.option(
+    "--queues",
+    multiple=True,
+    metavar="INSTANCE",
+    help="Only the jobs of these provider instances (repeat; default: every one).",
+)
+@click.option(
+    "--heartbeat",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds between this worker's heartbeats.",
+)
+@click.option(
+    "--stalled-after",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 86400),
+    help="Seconds without a heartbeat after which a worker is taken for dead and its "
+    "running jobs are handed to another worker.",
+)
+@_global_options
+@pass_state
+def worker(
+    state: _State, concurrency: int, queues: tuple[str, ...], heartbeat: float, stalled_after: float
+) -> None:
+    """Run distributed bulk work until SIGINT or SIGTERM (running chunks finish first).
+
+    Start as many as you like, on as many machines as share the configuration and its
+    PostgreSQL [journal] url. See docs/scaling.md.
+
+    \b
+    Example:
+      mailadmin --config /etc/mailadmin.toml worker --concurrency 16
+    """
+    from mailadmin.worker.engine import run_worker
+
+    async def work(orch: Orchestrator) -> None:
+        def ready() -> None:
+            names = ", ".join(queues) if queues else "every instance"
+            state.output.note(f"worker ready: concurrency {concurrency}, queues: {names}")
+
+        await run_worker(
+            orch,
+            concurrency=concurrency,
+            queues=list(queues),
+            heartbeat=heartbeat,
+            stalled_after=stalled_after,
+            ready=ready,
+        )
+
+    _run(state, work)
+
+
+@cli.group(cls=_Group, invoke_without_command=True)
+@_global_options
+@click.pass_context
+def runs(ctx: click.Context) -> None:
+    """Distributed runs: list (default), show ID, cancel ID."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(runs_list)
+
+
+@runs.command("list")
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="How many runs, newest first.",
+)
+@_global_options
+@pass_state
+def runs_list(state: _State, limit: int = 50) -> None:
+    """The most recent distributed runs with their progress.
+
+    \b
+    Example:
+      mailadmin runs list --limit 10
+    """
+    from mailadmin.worker.runs import list_runs, require_distributed
+
+    async def work(orch: Orchestrator) -> list[RunStatus]:
+        engine = require_distributed(orch)
+        import asyncio  # here: ``mailadmin --help`` should not pay for it
+
+        return await asyncio.to_thread(list_runs, engine, limit)
+
+    found = _run(state, work)
+    if state.output.as_json:
+        state.output.json([_status_json(s) for s in found])
+        return
+    rows = [
+        (
+            s.run_id,
+            s.created.strftime("%Y-%m-%d %H:%M:%S"),
+            s.operation,
+            s.identity or "",
+            s.state,
+            f"{s.settled}/{s.total}",
+            s.counts.get("done", 0),
+            s.counts.get("failed", 0),
+            s.counts.get("cancelled", 0),
+        )
+        for s in found
+    ]
+    columns = ("run", "created", "operation", "by", "state", "ended", "done", "failed", "cancelled")
+    state.output.table("Distributed runs", columns, rows)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["pending", "done", "failed", "cancelled"]),
+    help="Only items in this state (repeat), e.g. --state failed.",
+)
+@_global_options
+@pass_state
+def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
+    """Progress and per-item results of one run.
+
+    \b
+    Example:
+      mailadmin runs show 3f9c2a1b7d4e5f60 --state failed
+    """
+    from mailadmin.worker.runs import item_states, require_distributed, run_status
+
+    async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
+        engine = require_distributed(orch)
+        import asyncio  # here: ``mailadmin --help`` should not pay for it
+
+        status = await asyncio.to_thread(run_status, engine, run_id)
+        chosen = states or None
+        return status, await asyncio.to_thread(item_states, engine, run_id, chosen)
+
+    status, items = _run(state, work)
+    if state.output.as_json:
+        state.output.json({**_status_json(status), "items": items})
+        return
+    rows = [
+        (
+            i["seq"] + 1,
+            _subject(i["item"]),
+            i["state"],
+            i["outcome"] or "",
+            i["error_message"] or "",
+            i["attempts"],
+        )
+        for i in items
+    ]
+    state.output.table(
+        f"Run {status.run_id} ({status.operation}, {status.state})",
+        ("#", "item", "state", "outcome", "error", "attempts"),
+        rows,
+    )
+    state.output.line(_progress_text(status))
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+@_global_options
+@pass_state
+def runs_cancel(state: _State, run_id: str) -> None:
+    """Stop a run cleanly: no new item starts, items on the wire finish and are recorded,
+    the rest end 'cancelled'.
+
+    \b
+    Example:
+      mailadmin runs cancel 3f9c2a1b7d4e5f60
+    """
+    from mailadmin.worker.runs import cancel_run
+
+    status = _run(state, lambda orch: cancel_run(orch, run_id))
+    if state.output.as_json:
+        state.output.json(_status_json(status))
+        return
+    state.output.line(f"run {run_id}: {status.state}; " + _progress_text(status))
+
+
+def _subject(item: dict[str, Any]) -> str:
+    if "mailbox" in item:
+        return f"{item['mailbox']} -> {item['plan']}"
+    return f"{item.get('tenant')} {item.get('addon')} = {item.get('quantity')}"
+
+
+def _progress_text(status: RunStatus) -> str:
+    parts = [f"{n} {state}" for state, n in sorted(status.counts.items())]
+    return f"{status.settled} of {status.total} items ended ({', '.join(parts) or 'none'})"
+
+
+def _status_json(status: RunStatus) -> dict[str, Any]:
+    return {
+        "run_id": status.run_id,
+        "operation": status.operation,
+        "created": status.created.isoformat(),
+        "identity": status.identity,
+        "state": status.state,
+        "total": status.total,
+        "ended": status.settled,
+        "counts": status.counts,
+        "finished": status.finished.isoformat() if status.finished else None,
+        "cancelled": status.cancelled.isoformat() if status.cancelled else None,
+    }

@@ -1,0 +1,350 @@
+"""Distributed runs in the store: plan a run, follow it, show it, cancel it.
+
+A run is split by subject into *lanes*: ``crc32(subject key) % lanes`` of the item's
+provider instance. Every job of one lane carries the same procrastinate ``lock``, so
+
+- two writes to one subject (one mailbox, one tenant's limits) never run at once on any
+  worker of any machine, because one subject always falls in one lane, in every run;
+- an instance never has more calls in flight than it has lanes, because a job runs its
+  items one after another ([worker] shards, or [worker] limits per instance).
+
+A lane's items are cut into chunks of ``[worker] chunk_size``; each chunk is one job. The
+items (``mailadmin_run_items``) and the jobs are written in one transaction on one
+connection, so no job exists without its items and no item without its job.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mailadmin.contract import errors
+from mailadmin.contract.calls import subject_key
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from mailadmin.orchestration.orchestrator import Orchestrator
+
+__all__ = [
+    "Item",
+    "PlannedRun",
+    "RunStatus",
+    "cancel_run",
+    "item_states",
+    "list_runs",
+    "plan_run",
+    "require_distributed",
+    "run_status",
+]
+
+#: Item states; ``pending`` is the only one a worker still acts on.
+PENDING, DONE, FAILED, CANCELLED = "pending", "done", "failed", "cancelled"
+
+Item = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run cut into chunks: the rows of its items and, per chunk, its queue and lock."""
+
+    run_id: str
+    operation: str
+    rows: list[dict[str, Any]]
+    chunks: dict[int, tuple[str, str]]
+
+
+@dataclass
+class RunStatus:
+    """A run's progress: counts per item state and whether it is over."""
+
+    run_id: str
+    operation: str
+    created: datetime
+    identity: str | None
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+    finished: datetime | None = None
+    cancelled: datetime | None = None
+
+    @property
+    def settled(self) -> int:
+        """Items that ended (done, failed or cancelled)."""
+        return self.total - self.counts.get(PENDING, 0)
+
+    @property
+    def state(self) -> str:
+        """``running``, ``cancelling``, ``cancelled``, ``finished``."""
+        if self.finished is not None:
+            return "cancelled" if self.cancelled is not None else "finished"
+        return "cancelling" if self.cancelled is not None else "running"
+
+
+def require_distributed(orch: Orchestrator) -> sa.Engine:
+    """The PostgreSQL engine distributed work runs on, or a ConfigurationError naming what
+    is missing (a journal, a PostgreSQL URL, the procrastinate package)."""
+    journal = orch.journal
+    if journal is None:
+        raise errors.ConfigurationError(
+            "Distributed bulk work needs the PostgreSQL store: no journal is configured; "
+            'set [journal] url = "postgresql+psycopg://USER@HOST/DB" (shared by every worker)'
+        )
+    engine = journal.engine
+    if engine.dialect.name != "postgresql":
+        raise errors.ConfigurationError(
+            "Distributed bulk work needs the PostgreSQL store shared by every worker; "
+            f"[journal] url is a {engine.dialect.name} database ({journal.database.url}). "
+            'Set [journal] url = "postgresql+psycopg://USER@HOST/DB", or run in-process '
+            "(without --distributed)"
+        )
+    try:
+        import procrastinate  # noqa: F401
+    except ImportError:
+        raise errors.ConfigurationError(
+            "Distributed bulk work needs procrastinate: pip install 'mailadmin[distributed]'"
+        ) from None
+    return engine
+
+
+def plan_run(orch: Orchestrator, run_id: str, operation: str, items: Sequence[Item]) -> PlannedRun:
+    """Route every item, name its subject and lane, and cut the lanes into chunks.
+
+    Routing happens here, before anything is written: an unknown tenant or mailbox stops
+    the run with nothing enqueued.
+    """
+    worker = orch.config.worker
+    lanes: dict[tuple[str, int], list[tuple[int, str, Item]]] = {}
+    seen: dict[str, int] = {}
+    for seq, item in enumerate(items):
+        instance, key = _route(orch, operation, item)
+        # One item per subject: a retried chunk tells its items apart by subject in the
+        # journal, and two targets for one subject in one run contradict each other.
+        what = key if operation == "set_plan" else f"{key} {item['addon']}"
+        first = seen.setdefault(what, seq)
+        if first != seq:
+            raise errors.ValidationError(
+                f"Items {first + 1} and {seq + 1} both change {what}; a run names each "
+                "mailbox (or add-on of a tenant) once"
+            )
+        lane = zlib.crc32(key.encode()) % worker.lanes(instance)
+        lanes.setdefault((instance, lane), []).append((seq, key, item))
+    rows: list[dict[str, Any]] = []
+    chunks: dict[int, tuple[str, str]] = {}
+    for (instance, lane), members in lanes.items():
+        for start in range(0, len(members), worker.chunk_size):
+            chunk = len(chunks)
+            chunks[chunk] = (instance, f"mailadmin/{instance}/lane-{lane}")
+            for seq, key, item in members[start : start + worker.chunk_size]:
+                rows.append(
+                    {
+                        "run_id": run_id,
+                        "seq": seq,
+                        "chunk": chunk,
+                        "key": key,
+                        "item": json.dumps(item),
+                        "state": PENDING,
+                        "attempts": 0,
+                    }
+                )
+    rows.sort(key=lambda row: int(row["seq"]))
+    return PlannedRun(run_id, operation, rows, chunks)
+
+
+def _route(orch: Orchestrator, operation: str, item: Item) -> tuple[str, str]:
+    if operation == "set_plan":
+        provider, ref = orch.mailbox(str(item["mailbox"]))
+        orch._check_plan(str(item["plan"]))
+        key = subject_key(provider.instance, "set_plan", {"mailbox": ref})
+    elif operation == "apply_addon":
+        provider, tenant = orch.provider_for(str(item["tenant"]))
+        orch._check_addon(str(item["addon"]))
+        key = subject_key(provider.instance, "apply_addon", {"tenant": tenant})
+    else:
+        raise errors.ValidationError(f"'{operation}' cannot run distributed")
+    assert key is not None  # both are writes with a subject
+    return provider.instance, key
+
+
+def record_run(db: sa.Connection, planned: PlannedRun, *, identity: str | None) -> None:
+    """Write the run and its items on ``db`` (the caller's transaction)."""
+    from mailadmin.store.schema import run_items, runs
+
+    db.execute(
+        runs.insert().values(
+            id=planned.run_id,
+            created=datetime.now(UTC),
+            operation=planned.operation,
+            identity=identity,
+            # The items live in mailadmin_run_items, one row each; not again in one blob.
+            items="[]",
+            distributed=True,
+            total=len(planned.rows),
+        )
+    )
+    if planned.rows:
+        db.execute(run_items.insert(), planned.rows)
+
+
+def run_status(engine: sa.Engine, run_id: str) -> RunStatus:
+    """The progress of one run; NotFoundError when there is no such distributed run."""
+    import sqlalchemy as sa
+
+    from mailadmin.store.schema import run_items, runs
+
+    with engine.connect() as db:
+        row = (
+            db.execute(runs.select().where(runs.c.id == run_id, runs.c.distributed))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise errors.NotFoundError(f"There is no distributed run '{run_id}'")
+        counts = db.execute(
+            sa.select(run_items.c.state, sa.func.count())
+            .where(run_items.c.run_id == run_id)
+            .group_by(run_items.c.state)
+        ).all()
+    return _status(row, {str(state): int(n) for state, n in counts})
+
+
+def _status(row: Any, counts: dict[str, int]) -> RunStatus:
+    return RunStatus(
+        run_id=row["id"],
+        operation=row["operation"],
+        created=_aware(row["created"]),
+        identity=row["identity"],
+        total=int(row["total"] or 0),
+        counts=counts,
+        finished=_aware(row["finished"]) if row["finished"] is not None else None,
+        cancelled=_aware(row["cancelled"]) if row["cancelled"] is not None else None,
+    )
+
+
+def list_runs(engine: sa.Engine, limit: int = 50) -> list[RunStatus]:
+    """The most recent distributed runs, newest first, with their progress."""
+    import sqlalchemy as sa
+
+    from mailadmin.store.schema import run_items, runs
+
+    with engine.connect() as db:
+        rows = (
+            db.execute(
+                runs.select().where(runs.c.distributed).order_by(runs.c.created.desc()).limit(limit)
+            )
+            .mappings()
+            .all()
+        )
+        ids = [r["id"] for r in rows]
+        counts: dict[str, dict[str, int]] = {}
+        if ids:
+            found = db.execute(
+                sa.select(run_items.c.run_id, run_items.c.state, sa.func.count())
+                .where(run_items.c.run_id.in_(ids))
+                .group_by(run_items.c.run_id, run_items.c.state)
+            ).all()
+            for run_id, state, n in found:
+                counts.setdefault(str(run_id), {})[str(state)] = int(n)
+    return [_status(r, counts.get(r["id"], {})) for r in rows]
+
+
+def item_states(engine: sa.Engine, run_id: str, states: Iterable[str] | None = None) -> list[Any]:
+    """Every item of a run in input order: seq, key, item, state, outcome, result, error."""
+    from mailadmin.store.schema import run_items
+
+    query = run_items.select().where(run_items.c.run_id == run_id)
+    if states is not None:
+        query = query.where(run_items.c.state.in_(list(states)))
+    with engine.connect() as db:
+        rows = db.execute(query.order_by(run_items.c.seq)).mappings().all()
+    return [
+        {
+            "seq": r["seq"],
+            "key": r["key"],
+            "item": json.loads(r["item"]),
+            "state": r["state"],
+            "outcome": r["outcome"],
+            "result": json.loads(r["result"]) if r["result"] else None,
+            "error_code": r["error_code"],
+            "error_message": r["error_message"],
+            "attempts": r["attempts"],
+            "chunk": r["chunk"],
+            "finished": r["finished"],
+        }
+        for r in rows
+    ]
+
+
+def mark_cancelled(engine: sa.Engine, run_id: str) -> bool:
+    """Flag a run as cancelled (workers stop between items); False when it already was."""
+    from mailadmin.store.schema import runs
+
+    with engine.begin() as db:
+        exists = db.execute(runs.select().where(runs.c.id == run_id, runs.c.distributed)).first()
+        if exists is None:
+            raise errors.NotFoundError(f"There is no distributed run '{run_id}'")
+        done = db.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.cancelled.is_(None))
+            .values(cancelled=datetime.now(UTC))
+        )
+    return bool(done.rowcount)
+
+
+def cancel_chunks(engine: sa.Engine, run_id: str, chunks: Iterable[int]) -> int:
+    """Settle the pending items of chunks whose jobs will never run as ``cancelled``."""
+    from mailadmin.store.schema import run_items
+
+    chosen = list(chunks)
+    if not chosen:
+        return 0
+    with engine.begin() as db:
+        done = db.execute(
+            run_items.update()
+            .where(
+                run_items.c.run_id == run_id,
+                run_items.c.chunk.in_(chosen),
+                run_items.c.state == PENDING,
+            )
+            .values(state=CANCELLED, finished=datetime.now(UTC))
+        )
+        finish_if_settled(db, run_id)
+    return int(done.rowcount or 0)
+
+
+def finish_if_settled(db: sa.Connection, run_id: str) -> None:
+    """Mark the run finished once no item is pending."""
+    import sqlalchemy as sa
+
+    from mailadmin.store.schema import run_items, runs
+
+    pending = (
+        sa.select(run_items.c.seq)
+        .where(run_items.c.run_id == run_id, run_items.c.state == PENDING)
+        .exists()
+    )
+    db.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.finished.is_(None), ~pending)
+        .values(finished=datetime.now(UTC))
+    )
+
+
+async def cancel_run(orch: Orchestrator, run_id: str) -> RunStatus:
+    """Stop a run cleanly: no new item starts; the item on the wire finishes and is
+    recorded; items that never started end ``cancelled``."""
+    import asyncio
+
+    from mailadmin.worker import engine as worker_engine
+
+    engine = require_distributed(orch)
+    await asyncio.to_thread(mark_cancelled, engine, run_id)
+    await worker_engine.cancel_waiting_jobs(engine, run_id)
+    return await asyncio.to_thread(run_status, engine, run_id)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,560 @@
+"""Distributed runs on worker processes against the real PostgreSQL server and the
+standalone memory mock (``mailadmin mock serve memory``): a worker SIGKILLed half-way,
+per-subject serialisation across workers, the per-instance limit, cancel, and the refusal
+without PostgreSQL.
+
+``MAILADMIN_WORKER_ITEMS`` sets the size of the crash run (default 2,000: on two cores
+the CLI-driven mock and two workers settle about 100 items a second, so 10,000 items take
+well over a minute).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+pytest.importorskip("procrastinate")
+
+ITEMS = int(os.environ.get("MAILADMIN_WORKER_ITEMS", "2000"))
+
+PLANS = {
+    "mail": {"native": "basic", "quota_mb": 2048},
+    "sync": {"native": "standard", "quota_mb": 5120},
+    "collaborate": {"native": "premium", "quota_mb": 10240},
+}
+TENANT = "bulk.test"
+
+
+def address(i: int) -> str:
+    return f"u{i:05d}@{TENANT}"
+
+
+def seed(count: int) -> dict[str, Any]:
+    mailboxes = [{"address": address(i), "kind": "user", "plan": "basic"} for i in range(count)]
+    return {"tenants": {TENANT: {"allocations": {"user_seats": count}, "mailboxes": mailboxes}}}
+
+
+def write_config(
+    folder: Path,
+    store: str,
+    endpoint: str,
+    *,
+    chunk_size: int = 50,
+    limits: str = "",
+    distributed: bool = False,
+) -> Path:
+    lines = [
+        "[journal]",
+        f"url = {json.dumps(store)}",
+        "[worker]",
+        f"chunk_size = {chunk_size}",
+        f"distributed = {json.dumps(distributed)}",
+        *([f"limits = {limits}"] if limits else []),
+        "[plans.mail]",
+        "rank = 1",
+        "[plans.sync]",
+        "rank = 2",
+        "[plans.collaborate]",
+        "rank = 3",
+        "[instances.mem]",
+        'provider = "memory"',
+        f'endpoint = "{endpoint}"',
+        'credentials = { username = "admin", secret = "secret" }',
+    ]
+    for name, plan in PLANS.items():
+        fields = ", ".join(f"{k} = {json.dumps(v)}" for k, v in plan.items())
+        lines.append(f"plans.{name} = {{ {fields} }}")
+    lines += [f'[tenants."{TENANT}"]', 'instance = "mem"', f'domains = ["{TENANT}"]']
+    path = folder / "mailadmin.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Mock:
+    """``mailadmin mock serve memory`` in its own process."""
+
+    def __init__(self, folder: Path, count: int) -> None:
+        path = folder / "seed.json"
+        path.write_text(json.dumps(seed(count)))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mailadmin", "mock", "serve", "memory", "--seed", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        self.url = line.removeprefix("listening on ")
+
+    def state(self) -> dict[str, str]:
+        tenants = httpx.get(self.url + "/_mock/state", timeout=30).json()["tenants"]
+        return {m["address"]: m["plan"] for m in tenants[TENANT]["mailboxes"]}
+
+    def writes(self) -> list[dict[str, Any]]:
+        return list(
+            httpx.get(self.url + "/_mock/requests", params={"write": "true"}, timeout=30).json()
+        )
+
+    def fault(self, fault: dict[str, Any]) -> None:
+        httpx.post(self.url + "/_mock/faults", json=fault, timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Workers:
+    """``mailadmin worker`` processes on one configuration."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def start(self, concurrency: int = 8, *more: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mailadmin",
+                "--config",
+                str(self.config),
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--heartbeat",
+                "0.5",
+                # Long enough that a live worker on a loaded machine is never taken for
+                # dead (its jobs would then run twice at once), short enough to recover
+                # quickly from the SIGKILL.
+                "--stalled-after",
+                "5",
+                *more,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stderr.readline()
+            if not line and process.poll() is not None:
+                raise AssertionError(f"worker exited with {process.returncode}")
+            if line.startswith("worker ready"):
+                break
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def cluster(postgres_schema_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Builds a mock with ``count`` mailboxes, a configuration and a worker pool."""
+    made: list[Any] = []
+
+    def build(count: int, **options: Any) -> tuple[Mock, Path, Workers]:
+        mock = Mock(tmp_path, count)
+        made.append(mock)
+        config = write_config(tmp_path, postgres_schema_url, mock.url, **options)
+        workers = Workers(config)
+        made.append(workers)
+        return mock, config, workers
+
+    yield build
+    for thing in reversed(made):
+        thing.stop()
+
+
+def cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailadmin", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _engine(config: Path) -> sa.Engine:
+    import tomllib
+
+    return sa.create_engine(tomllib.loads(config.read_text())["journal"]["url"])
+
+
+def _changes(folder: Path, count: int, plan: str, name: str = "changes.csv") -> Path:
+    path = folder / name
+    path.write_text("address,plan\n" + "".join(f"{address(i)},{plan}\n" for i in range(count)))
+    return path
+
+
+def _submit(config: Path, changes: Path) -> str:
+    done = cli(config, "set-plan", "--file", str(changes), "--distributed", "--detach", "--json")
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["run_id"])
+
+
+def _status(config: Path, run_id: str) -> dict[str, Any]:
+    done = cli(config, "runs", "show", run_id, "--json")
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def _wait(engine: sa.Engine, run_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as db:
+            finished = db.execute(
+                sa.text("SELECT finished FROM mailadmin_runs WHERE id = :id"), {"id": run_id}
+            ).scalar()
+        if finished is not None:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def _settled(engine: sa.Engine, run_id: str) -> int:
+    with engine.connect() as db:
+        return int(
+            db.execute(
+                sa.text(
+                    "SELECT count(*) FROM mailadmin_run_items "
+                    "WHERE run_id = :id AND state <> 'pending'"
+                ),
+                {"id": run_id},
+            ).scalar()
+            or 0
+        )
+
+
+def test_a_worker_killed_half_way_leaves_every_item_settled_exactly_once(cluster, tmp_path):
+    mock, config, workers = cluster(ITEMS)
+    victim = workers.start(8)
+    workers.start(8)
+    started = time.monotonic()
+    run_id = _submit(config, _changes(tmp_path, ITEMS, "sync"))
+    engine = _engine(config)
+    while _settled(engine, run_id) < ITEMS // 2:
+        assert time.monotonic() - started < 240, "the run did not reach half-way"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    _wait(engine, run_id, timeout=300)
+    elapsed = time.monotonic() - started
+
+    # The platform: every mailbox on its target plan, each written exactly once.
+    state = mock.state()
+    assert len(state) == ITEMS
+    assert set(state.values()) == {"standard"}
+    per_mailbox = Counter(w["path"].split("/")[5] for w in mock.writes())
+    assert set(per_mailbox.values()) == {1}, per_mailbox.most_common(3)
+    assert len(per_mailbox) == ITEMS
+
+    with engine.connect() as db:
+        items = db.execute(
+            sa.text(
+                "SELECT state, count(*) FROM mailadmin_run_items WHERE run_id = :id GROUP BY state"
+            ),
+            {"id": run_id},
+        ).all()
+        rows = db.execute(
+            sa.text(
+                "SELECT subject, status, outcome, resumed_from FROM mailadmin_journal "
+                "WHERE run_id = :id"
+            ),
+            {"id": run_id},
+        ).all()
+        jobs = dict(
+            db.execute(
+                sa.text("SELECT status, count(*) FROM procrastinate_jobs GROUP BY status")
+            ).all()
+        )
+        retried = db.execute(
+            sa.text("SELECT count(*) FROM procrastinate_jobs WHERE attempts > 0")
+        ).scalar()
+    # Every item recorded exactly once, settled.
+    assert dict(items) == {"done": ITEMS}
+    assert Counter(subject for subject, *_ in rows) == {address(i): 1 for i in range(ITEMS)}
+    assert {status for _, status, _, _ in rows} == {"done"}
+    assert {outcome for _, _, outcome, _ in rows} <= {"changed", "unchanged"}
+    # The killed worker's jobs were handed to the other worker and finished there.
+    assert retried and retried > 0
+    assert set(jobs) == {"succeeded"}, jobs
+    status = _status(config, run_id)
+    assert status["state"] == "finished" and status["ended"] == ITEMS
+    print(f"\n{ITEMS} items over 2 workers, one SIGKILLed half-way: {elapsed:.1f} s")
+
+
+def test_two_jobs_on_one_mailbox_never_run_at_once_across_workers(cluster, tmp_path):
+    count = 12
+    mock, config, workers = cluster(count, chunk_size=1)
+    delay = 0.3
+    mock.fault({"kind": "latency", "operation": "change_plan", "delay": delay})
+    workers.start(4)
+    workers.start(4)
+    # Two runs over the same mailboxes, one chunk per item: without the lane locks the
+    # second run's job for a mailbox would run beside the first's on the other worker.
+    first = _submit(config, _changes(tmp_path, count, "sync", "first.csv"))
+    second = _submit(config, _changes(tmp_path, count, "collaborate", "second.csv"))
+    engine = _engine(config)
+    _wait(engine, first, 60)
+    _wait(engine, second, 60)
+    writes: dict[str, list[float]] = {}
+    for write in mock.writes():
+        writes.setdefault(write["path"].split("/")[5], []).append(float(write["at"]))
+    assert len(writes) == count
+    for mailbox, moments in writes.items():
+        moments.sort()
+        assert len(moments) == 2, (mailbox, moments)
+        # The second write may only arrive after the first was answered (and re-read).
+        assert moments[1] - moments[0] >= delay * 0.95, (mailbox, moments)
+    # Jobs of one lane run in the order they were enqueued: the second run wins.
+    assert set(mock.state().values()) == {"premium"}
+
+
+def test_an_instance_never_has_more_calls_in_flight_than_its_limit(cluster, tmp_path):
+    count, limit, delay = 24, 2, 0.2
+    mock, config, workers = cluster(count, chunk_size=3, limits="{ mem = 2 }")
+    mock.fault({"kind": "latency", "delay": delay})
+    workers.start(4)
+    workers.start(4)
+    run_id = _submit(config, _changes(tmp_path, count, "sync"))
+    _wait(_engine(config), run_id, 90)
+    requests = httpx.get(mock.url + "/_mock/requests", timeout=30).json()
+    moments = sorted(float(r["at"]) for r in requests)
+    # Each lane sends one request at a time and each answer takes `delay`: any window
+    # shorter than that sees at most one arrival per lane.
+    window = delay * 0.9
+    busiest = max(
+        sum(1 for other in moments if start <= other < start + window) for start in moments
+    )
+    assert busiest <= limit, busiest
+    assert set(mock.state().values()) == {"standard"}
+
+
+def test_cancel_stops_a_run_cleanly(cluster, tmp_path):
+    count = 40
+    mock, config, workers = cluster(count, chunk_size=5)
+    mock.fault({"kind": "latency", "operation": "change_plan", "delay": 0.2})
+    run_id = _submit(config, _changes(tmp_path, count, "sync"))
+    workers.start(2)
+    engine = _engine(config)
+    while _settled(engine, run_id) < 2:
+        time.sleep(0.05)
+    done = cli(config, "runs", "cancel", run_id, "--json")
+    assert done.returncode == 0, done.stderr
+    _wait(engine, run_id, 60)
+    status = _status(config, run_id)
+    assert status["state"] == "cancelled"
+    counts = status["counts"]
+    assert counts.get("cancelled", 0) > 0
+    assert sum(counts.values()) == count and "pending" not in counts
+    # What the run says was done is what the platform holds, item by item.
+    state = mock.state()
+    for item in status["items"]:
+        expected = "standard" if item["state"] == "done" else "basic"
+        assert state[item["item"]["mailbox"]] == expected, item
+    only = json.loads(cli(config, "runs", "show", run_id, "--state", "cancelled", "--json").stdout)
+    assert {i["state"] for i in only["items"]} == {"cancelled"}
+    assert len(only["items"]) == counts["cancelled"]
+    listed = cli(config, "runs", "--json")
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [run_id]
+
+
+def test_distributed_mode_refuses_without_postgresql(tmp_path):
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.sqlite'}", "http://127.0.0.1:9")
+    changes = _changes(tmp_path, 2, "sync")
+    done = cli(config, "set-plan", "--file", str(changes), "--distributed")
+    assert done.returncode == 2
+    assert "needs the PostgreSQL store" in done.stderr
+    assert "[journal] url" in done.stderr
+    for args in (("worker",), ("runs",)):
+        done = cli(config, *args)
+        assert done.returncode == 2, args
+        assert "needs the PostgreSQL store" in done.stderr
+
+
+def test_importing_mailadmin_does_not_import_procrastinate():
+    code = "import sys, mailadmin, mailadmin.cli; print('procrastinate' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+async def test_the_python_forms_run_on_a_worker(postgres_schema_url, tmp_path):
+    import asyncio
+
+    from mailadmin.mock.serve import serve
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.worker.engine import run_worker
+
+    count = 30
+    with serve("memory", seed=seed(count)) as url:
+        # [worker] distributed = true: the bulk forms go to the workers by default.
+        config = write_config(tmp_path, postgres_schema_url, url, chunk_size=7, distributed=True)
+        async with (
+            Orchestrator.from_config(config) as worker_side,
+            Orchestrator.from_config(config) as orch,
+        ):
+            worker = asyncio.ensure_future(
+                run_worker(worker_side, concurrency=4, heartbeat=0.5, install_signal_handlers=False)
+            )
+            try:
+                seen: list[tuple[int, int]] = []
+                result = await orch.set_plans(
+                    [(address(i), "sync") for i in range(count)],
+                    progress=lambda done, total, _: seen.append((done, total)),
+                )
+                added = await orch.apply_addons([(TENANT, "storage_gb", 20)])
+                # In-process when asked, and a dry run never goes to the workers.
+                local = await orch.set_plans([(address(0), "sync")], distributed=False)
+                dry = await orch.set_plans([(address(1), "collaborate")], dry_run=True)
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+    assert result.run_id is not None and result.ok
+    assert [item.key for item in result.items] == [address(i) for i in range(count)]
+    assert {item.value.outcome.value for item in result.items} == {"changed"}
+    assert {item.value.after for item in result.items} == {"sync"}
+    assert seen[-1] == (count, count)
+    assert added.ok and added.items[0].value.after == 20
+    assert added.items[0].key == f"{TENANT}:storage_gb"
+    assert local.run_id != result.run_id and local.items[0].value.outcome.value == "unchanged"
+    assert dry.items[0].value.dry_run
+
+
+async def test_a_retried_chunk_applies_only_what_is_missing(postgres_schema_url, tmp_path):
+    """A chunk retried after a crash: one item left an open intent (sent or not), one was
+    applied and journalled but never recorded, one never started. The retry completes
+    the open row from the platform's state, records the journalled one without a call,
+    and sends only the last."""
+    import asyncio
+
+    from mailadmin.contract.provider import CallInfo
+    from mailadmin.mock.serve import serve
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.store.journal import run_scope
+    from mailadmin.worker import engine as worker_engine
+
+    with serve("memory", seed=seed(3)) as url:
+        config = write_config(tmp_path, postgres_schema_url, url, chunk_size=10)
+        async with Orchestrator.from_config(config) as orch:
+            run_id = await orch.submit_run(
+                "set_plan", [{"mailbox": address(i), "plan": "sync"} for i in range(3)]
+            )
+            journal = orch.journal
+            assert journal is not None
+            provider, ref = orch.mailbox(address(0))
+            # Item 0: the crashed worker had recorded its intent; the write did land.
+            call = CallInfo(
+                provider.instance, provider.name, "set_plan", {"mailbox": ref, "plan": "sync"}
+            )
+            with run_scope(run_id):
+                await journal.write(journal.intent(call))
+            httpx.put(
+                f"{url}/api/tenants/{TENANT}/mailboxes/{address(0)}/plan",
+                json={"plan": "standard"},
+                auth=("admin", "secret"),
+            )
+            # Item 1: applied and journalled, its item record lost with the worker.
+            with run_scope(run_id):
+                await orch.set_plan(address(1), "sync")
+            before = len(httpx.get(url + "/_mock/requests", params={"write": "true"}).json())
+            engine = orch.journal.engine
+            chunks = {row["chunk"] for row in _items(engine, run_id)}
+            for chunk in chunks:
+                await worker_engine._run_chunk(orch, run_id, chunk, attempt=1)
+            writes = httpx.get(url + "/_mock/requests", params={"write": "true"}).json()[before:]
+            rows = await asyncio.to_thread(journal.entries, 100, run=run_id, oldest_first=True)
+        state = {a: p for a, p in _state(url).items()}
+    # Only item 2 was sent by the retry.
+    assert [w["path"].split("/")[5] for w in writes] == [address(2)]
+    assert {state[address(i)] for i in range(3)} == {"standard"}
+    by_subject = {row.subject: row for row in rows}
+    assert len(rows) == 3 and set(by_subject) == {address(i) for i in range(3)}
+    assert by_subject[address(0)].resumed_from == "started"
+    assert by_subject[address(0)].outcome == "unchanged"
+    assert (
+        by_subject[address(1)].outcome == "changed" and by_subject[address(1)].resumed_from is None
+    )
+    assert by_subject[address(2)].outcome == "changed"
+    items = _items(engine, run_id)
+    assert [(i["state"], i["outcome"]) for i in items] == [
+        ("done", "unchanged"),
+        ("done", "changed"),
+        ("done", "changed"),
+    ]
+
+
+def _items(engine: sa.Engine, run_id: str) -> list[dict[str, Any]]:
+    from mailadmin.worker.runs import item_states
+
+    return item_states(engine, run_id)
+
+
+def _state(url: str) -> dict[str, str]:
+    tenants = httpx.get(url + "/_mock/state", timeout=30).json()["tenants"]
+    return {m["address"]: m["plan"] for m in tenants[TENANT]["mailboxes"]}
+
+
+async def test_a_worker_takes_only_the_instances_of_its_queues(postgres_schema_url, tmp_path):
+    import asyncio
+
+    from mailadmin.mock.serve import serve
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.worker.engine import run_worker
+    from mailadmin.worker.runs import run_status
+
+    with serve("memory", seed=seed(5)) as url:
+        config = write_config(tmp_path, postgres_schema_url, url)
+        async with Orchestrator.from_config(config) as orch:
+            run_id = await orch.submit_run(
+                "set_plan", [{"mailbox": address(i), "plan": "sync"} for i in range(5)]
+            )
+            engine = orch.journal.engine
+            elsewhere = asyncio.ensure_future(
+                run_worker(orch, queues=["elsewhere"], install_signal_handlers=False)
+            )
+            await asyncio.sleep(2)
+            untouched = await asyncio.to_thread(run_status, engine, run_id)
+            elsewhere.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await elsewhere
+            mine = asyncio.ensure_future(
+                run_worker(orch, queues=["mem"], install_signal_handlers=False)
+            )
+            try:
+                result = await orch.follow_run(run_id, timeout=60)
+            finally:
+                mine.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await mine
+    assert untouched.counts == {"pending": 5}
+    assert result.ok and len(result.items) == 5
