@@ -1,5 +1,12 @@
 """Shared pieces of the reliability tests: a raw loopback HTTP server and the tallies
-whose summary lines end the run (``hostile: N inputs, N refused within limits``)."""
+whose summary lines end the run, in this order::
+
+    faults: N scenarios, N passed
+    load: N ops, N applied, N failed-reported, 0 lost, 0 duplicated
+    hostile: N inputs, N refused within limits
+    isolation: N calls tried, N refused before sending
+
+A line is printed when its test ran (a run of one file prints only its own)."""
 
 from __future__ import annotations
 
@@ -33,9 +40,47 @@ def hostile_tally() -> Tally:
     return _TALLY
 
 
+@dataclass
+class Summary:
+    """The other summary lines, set by the test that measured them (``faults``, ``load``,
+    ``isolation``); extra lines (what was skipped and why) follow their own."""
+
+    lines: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def set(self, name: str, line: str) -> None:
+        self.lines[name] = line
+
+    def note(self, name: str, line: str) -> None:
+        self.notes.setdefault(name, []).append(line)
+
+
+_SUMMARY = Summary()
+
+
+@pytest.fixture(scope="session")
+def summary() -> Summary:
+    """Where the fault matrix, load and isolation tests leave their summary lines."""
+    return _SUMMARY
+
+
+def summary_lines() -> list[str]:
+    """Every summary line of the run so far, in the fixed order."""
+    lines: list[str] = []
+    for name in ("faults", "load", "hostile", "isolation"):
+        if name == "hostile":
+            if _TALLY.inputs:
+                lines.append(_TALLY.line())
+            continue
+        if name in _SUMMARY.lines:
+            lines.append(_SUMMARY.lines[name])
+        lines.extend(_SUMMARY.notes.get(name, []))
+    return lines
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _TALLY.inputs:
-        terminalreporter.write_line(_TALLY.line())
+    for line in summary_lines():
+        terminalreporter.write_line(line)
 
 
 #: ``handler(reader, writer)``: writes a raw HTTP answer after the request was read.

@@ -204,7 +204,7 @@ class BusinessRules:
         """Record a refused call with its reason (the message names the identity)."""
         journal = self._orch.journal
         if journal is not None:
-            journal.refused(call, denial)
+            journal.refused(call, denial, identity=str(self.acting()))
 
     def deny(
         self,

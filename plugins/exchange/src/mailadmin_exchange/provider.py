@@ -32,7 +32,10 @@ from mailadmin.sdk import (
     Provider,
     TenantRef,
     Transport,
+    Verified,
+    bounded_int,
     errors,
+    native_name,
     next_link_pages,
     parse_json,
 )
@@ -129,7 +132,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         plans: list[NativePlan] = []
         if self.settings.plan_mode == "licence":
             for sku in await self._skus():
-                part = str(sku.get("skuPartNumber", ""))
+                part = self._sku_name(sku)
                 plans.append(
                     NativePlan(
                         native_name=part,
@@ -153,7 +156,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 quota = _size(row.get("ProhibitSendReceiveQuota"))
                 plans.append(
                     NativePlan(
-                        native_name=str(row.get("DisplayName") or row.get("Name")),
+                        native_name=self._plan_name(row.get("DisplayName") or row.get("Name")),
                         description="Exchange mailbox plan (applied with its licence)",
                         quota_mb=quota // _MB if quota is not None else None,
                     )
@@ -167,15 +170,15 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         licensed = used = warning = 0
         statuses: set[str] = set()
         for sku in await self._skus():
-            part = str(sku.get("skuPartNumber", ""))
+            part = self._sku_name(sku)
             if part.upper() not in wanted and str(sku.get("skuId", "")).upper() not in wanted:
                 continue
             units = sku.get("prepaidUnits") or {}
-            enabled = _count(units.get("enabled"))
-            consumed = _count(sku.get("consumedUnits"))
+            enabled = self._units(units.get("enabled"), "prepaid units")
+            consumed = self._units(sku.get("consumedUnits"), "consumed units")
             licensed += enabled
             used += consumed
-            warning += _count(units.get("warning"))
+            warning += self._units(units.get("warning"), "units in warning")
             statuses.add(str(sku.get("capabilityStatus", "")))
             features.append(LicenceFeature(name=part, quantity=enabled, used=consumed))
         if not features:
@@ -266,7 +269,30 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 async with gate:
                     await self._set_quotas(address, quotas)
 
-            await asyncio.gather(*(one(a, q) for a, q in pending))
+            # Every mailbox's write runs to its end before a failure is raised, so the
+            # read-back below sees settled quotas, not writes still on their way.
+            results = await asyncio.gather(*(one(a, q) for a, q in pending), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+        async def verify() -> Verified:
+            # One request per mailbox: after a failure some may hold the new quota and
+            # some not, which is a partial change, not a failed one.
+            wanted = dict(pending)
+            held: dict[str, Quotas] = {}
+            async for rows in self._rows(
+                "Get-Mailbox", parameters, select="PrimarySmtpAddress," + ",".join(_QUOTAS)
+            ):
+                for row in rows:
+                    address = str(row.get("PrimarySmtpAddress", "")).lower()
+                    if address in wanted:
+                        held[address] = _quotas(row)
+            return Verified(
+                applied=tuple(a for a in wanted if held.get(a) == wanted[a]),
+                missing=tuple(a for a in wanted if held.get(a) != wanted[a]),
+                state={a: list(q) for a, q in held.items()},
+            )
 
         note = "" if extras else "no mailbox is on a configured plan; nothing holds the add-on"
         change = Change[int](
@@ -276,6 +302,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             apply=apply,
             note=note,
             same=not pending and before == quantity,
+            verify=verify,
         )
         return await self.change(change)
 
@@ -395,6 +422,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                     "Set-CASMailbox",
                     {"Identity": mailbox.address, **target.client_access.parameters()},
                     write=True,
+                    idempotent=True,
                 )
 
         change = Change[str](
@@ -489,10 +517,35 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 return name
         return None
 
+    def _sku_name(self, sku: Mapping[str, Any]) -> str:
+        """A SKU's part number read back, refused unless it looks like one."""
+        part = sku.get("skuPartNumber")
+        return native_name(
+            part if isinstance(part, str) else None, what="SKU", source=self.instance
+        )
+
+    def _plan_name(self, value: object) -> str:
+        """A mailbox plan name read back, refused unless it looks like one."""
+        return native_name(
+            value if isinstance(value, str) else None, what="mailbox plan", source=self.instance
+        )
+
+    def _units(self, value: object, what: str) -> int:
+        """A licence count read back: absent is none; else a whole number in range
+        (10**30 seats, -5 or "12" in a JSON number's place are refused, not reported)."""
+        if value is None:
+            return 0
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise errors.ProtocolError(
+                f"{self.instance} sent a value of {what} that is not a whole number"
+            )
+        return bounded_int(value, what=what, source=self.instance)
+
     def _neutral_by_mailbox_plan(self, value: object) -> str | None:
         """The plan whose licence applies the mailbox plan ``ExchangeOnline-<guid>``."""
-        if not isinstance(value, str) or not value:
+        if value is None or value == "":
             return None
+        value = self._plan_name(value)
         for name, plan in self.settings.plans.items():
             native = plan.mailbox_plan_name()
             if native and (value == native or value.startswith(native + "-")):
@@ -522,7 +575,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
     async def _sku_id_map(self) -> dict[str, str]:
         if self._sku_ids is None:
             self._sku_ids = {
-                str(s.get("skuPartNumber", "")).lower(): str(s.get("skuId", "")).lower()
+                self._sku_name(s).lower(): str(s.get("skuId", "")).lower()
                 for s in await self._skus()
             }
         return self._sku_ids
@@ -591,8 +644,17 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         return read
 
     async def _invoke(
-        self, cmdlet: str, parameters: dict[str, Any], *, write: bool, select: str | None = None
+        self,
+        cmdlet: str,
+        parameters: dict[str, Any],
+        *,
+        write: bool,
+        select: str | None = None,
+        idempotent: bool | None = None,
     ) -> AdminAnswer:
+        """Run one cmdlet. ``idempotent``: a write that sets absolute values (Set-Mailbox,
+        Set-CASMailbox), so the transport may resend it when it surely was not processed
+        (a refused connection, 429, 503)."""
         response = await self._wire.request(
             "POST",
             self._invoke_path(select),
@@ -600,6 +662,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             json=cmdlet_body(cmdlet, parameters),
             headers=invoke_headers(cmdlet, self._anchor),
             write=write,
+            idempotent=idempotent,
             operation=cmdlet,
         )
         return self._read_admin(_subject(cmdlet, parameters))(response)
@@ -658,7 +721,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         parameters: dict[str, Any] = {"Identity": address}
         for name, value in zip(_QUOTAS, quotas, strict=True):
             parameters[name] = "Unlimited" if value is None else value
-        await self._invoke("Set-Mailbox", parameters, write=True)
+        await self._invoke("Set-Mailbox", parameters, write=True, idempotent=True)
 
     async def _graph(
         self,
@@ -708,10 +771,6 @@ def _size(value: object) -> int | None:
 def _quotas(row: Mapping[str, Any]) -> Quotas:
     values = [_size(row.get(name)) for name in _QUOTAS]
     return (values[0], values[1], values[2])
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _is_guid(text: str) -> bool:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.sdk import ErrorRule, ErrorTable, JsonClient, errors
+from mailadmin.sdk import ErrorRule, ErrorTable, JsonClient, bounded_int, errors, parse_json
 
 if TYPE_CHECKING:
     # mailadmin.sdk loads these on first use, so type checkers see them as Any there.
@@ -202,12 +202,9 @@ class ZimbraSession(SessionAuth):
         FAULTS.raise_for(
             response, provider=self._name, subject=creds.username, redactor=self.transport
         )
-        try:
-            answer = response.json()
-        except ValueError:
-            raise errors.ProtocolError(
-                f"{self._name} sent an answer that could not be read"
-            ) from None
+        # parse_json, not response.json(): the sign-in answer gets the same limits (depth,
+        # NaN, huge numbers) as every other answer.
+        answer = parse_json(response.content, source=self._name)
         auth = _response(answer, "AuthRequest", self._name)
         token = auth.get("authToken")
         if isinstance(token, list):
@@ -219,7 +216,15 @@ class ZimbraSession(SessionAuth):
         lifetime = auth.get("lifetime")
         if isinstance(lifetime, Mapping):
             lifetime = lifetime.get("_content")
-        seconds = int(str(lifetime)) / 1000 if str(lifetime or "").isdigit() else None
+        seconds = None
+        if lifetime is not None:
+            # Milliseconds; a lifetime of 10**4000 would otherwise break int() itself.
+            ms = bounded_int(
+                lifetime if isinstance(lifetime, int) else str(lifetime),
+                what="session lifetime",
+                source=self._name,
+            )
+            seconds = ms / 1000
         return self.token_for(token, seconds)
 
     def apply(self, request: httpx.Request, token: Token) -> httpx.Request:
@@ -234,9 +239,9 @@ class ZimbraSession(SessionAuth):
         if response.status_code != 500:
             return False
         try:
-            return fault_code(response.json()) in SESSION_OVER
-        except ValueError:
-            return False
+            return fault_code(parse_json(response.content, source=self._name)) in SESSION_OVER
+        except errors.ProtocolError:
+            return False  # an unreadable fault is not a session ending; the caller reports it
 
 
 def _response(answer: Any, request: str, name: str) -> dict[str, Any]:

@@ -30,7 +30,9 @@ from mailadmin.sdk import (
     Operation,
     Provider,
     TenantRef,
+    bounded_int,
     errors,
+    native_name,
     paging,
 )
 from mailadmin_zextras.client import AdminClient, attributes, entries
@@ -207,13 +209,34 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             kind=kind,
             plan=plan,
             display_name=(attrs.get("displayName") or [""])[0],
-            quota_mb=int(quota) // _MIB if quota.isdigit() and int(quota) > 0 else None,
+            quota_mb=self._quota_mb(quota),
             native_id=str(entry.get("id")) if entry.get("id") else None,
         )
 
     async def _cos_names(self) -> dict[str, str]:
         answer = await self.api.call("GetAllCosRequest")
-        return {str(c["id"]): str(c["name"]) for c in entries(answer, "cos")}
+        return {str(c["id"]): self._cos_name(c.get("name")) for c in entries(answer, "cos")}
+
+    def _cos_name(self, value: object) -> str:
+        """A COS name read back, refused unless it looks like one (before it is compared,
+        reported or journalled)."""
+        return native_name(
+            value if isinstance(value, str) else None, what="COS name", source=self.instance
+        )
+
+    def _quota_mb(self, quota: str) -> int | None:
+        """``zimbraMailQuota`` (bytes, 0 or empty: unlimited) in MB, refused unless a
+        plausible number ("²" passes isdigit(), and int() fails on 5,000 digits)."""
+        if not quota:
+            return None
+        size = self._number(quota, "mail quota")
+        return size // _MIB if size > 0 else None
+
+    def _number(self, value: object, what: str) -> int:
+        """A count read back, refused unless it is a plausible whole number."""
+        return bounded_int(
+            value if isinstance(value, int | str) else None, what=what, source=self.instance
+        )
 
     async def _search(self, **params: Any) -> list[dict[str, Any]]:
         async def page(offset: int, limit: int) -> paging.OffsetPage[dict[str, Any]]:
@@ -236,7 +259,7 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             {"query": query, "types": types, "domain": domain, "countOnly": 1},
             subject=domain,
         )
-        return int(answer.get("num", 0))
+        return self._number(answer.get("num", 0), "account count")
 
     def _shared_filter(self) -> str:
         value = self.settings.shared_mailbox_value
@@ -283,8 +306,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         by_cos = await self.api.call(
             "CountAccountRequest", {"domain": {"by": "name", "_content": domain}}, subject=domain
         )
-        counts = {str(c["id"]): int(c.get("_content", 0)) for c in entries(by_cos, "cos")}
-        names = {str(c["id"]): str(c.get("name", c["id"])) for c in entries(by_cos, "cos")}
+        counts = {
+            str(c["id"]): self._number(c.get("_content", 0), "account count")
+            for c in entries(by_cos, "cos")
+        }
+        names = {
+            str(c["id"]): self._cos_name(c.get("name", c["id"])) for c in entries(by_cos, "cos")
+        }
         # CountAccount counts every account; take out those that are not user mailboxes.
         shared_rule = self._shared_filter()
         not_users = await self._search(
@@ -410,7 +438,7 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         plans = []
         for cos in entries(answer, "cos"):
             attrs = attributes(cos)
-            name = str(cos["name"])
+            name = self._cos_name(cos.get("name"))
             neutral, mapping = by_cos.get(name, (None, None))
             quota = (attrs.get("zimbraMailQuota") or [""])[0]
             features = sorted(
@@ -423,7 +451,7 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 NativePlan(
                     native_name=name,
                     description=description or (mapping.description if mapping else ""),
-                    quota_mb=int(quota) // _MIB if quota.isdigit() and int(quota) > 0 else None,
+                    quota_mb=self._quota_mb(quota),
                     features=tuple(features),
                     neutral_name=neutral,
                 )
