@@ -146,7 +146,10 @@ def test_a_plain_embedder_installs_no_cli_or_mock_server_pieces() -> None:
     assert {d.split(">")[0] for d in extras["cli"]} == {"click", "rich"}
     assert {d.split(">")[0] for d in extras["mock"]} == {"respx", "uvicorn"}
     assert {d.split(">")[0] for d in extras["api"]} == {"fastapi", "uvicorn"}
-    assert "mailadmin[cli,mock,api,distributed]" in extras["test"] and "mailadmin[test]" in extras["dev"]
+    assert (
+        "mailadmin[cli,mock,api,distributed]" in extras["test"]
+        and "mailadmin[test]" in extras["dev"]
+    )
     demo = (root / "requirements" / "demo.txt").read_text(encoding="utf-8").split()
     test = (root / "requirements" / "test.txt").read_text(encoding="utf-8").split()
     # The demo installs the CLI, the mocks and the HTTP API (and may add extras).
