@@ -83,5 +83,7 @@ def test_list_by_run_show_and_prune(run, tmp_path: Path, server: MockServer) -> 
 
     assert json.loads(run("--json", "journal", "prune", "--before", "2000-01-01"))["deleted"] == 0
     pruned = json.loads(run("--json", "journal", "prune", "--before", "1s"))
-    assert pruned["deleted"] in (0, 3)  # the records may be younger than a second
+    # The records may be younger than a second, all or some of them (a slow machine
+    # straddles the second between the bulk run and carla's write).
+    assert pruned["deleted"] in (0, 1, 2, 3)
     assert "nothing to resume" in run("journal", "resume")
