@@ -6,7 +6,6 @@ procrastinate until a worker starts or a run is enqueued.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -139,6 +138,8 @@ def runs_list(state: _State, limit: int = 50) -> None:
     from mailadmin.worker.runs import list_runs, require_distributed
 
     async def work(orch: Orchestrator) -> list[RunStatus]:
+        import asyncio
+
         engine = require_distributed(orch)
         return await asyncio.to_thread(list_runs, engine, limit)
 
@@ -185,6 +186,8 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
     from mailadmin.worker.runs import item_states, require_distributed, run_status
 
     async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
+        import asyncio
+
         engine = require_distributed(orch)
         status = await asyncio.to_thread(run_status, engine, run_id)
         chosen = states or None
