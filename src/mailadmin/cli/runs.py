@@ -138,9 +138,9 @@ def runs_list(state: _State, limit: int = 50) -> None:
     from mailadmin.worker.runs import list_runs, require_distributed
 
     async def work(orch: Orchestrator) -> list[RunStatus]:
-        engine = require_distributed(orch)
-        import asyncio  # here: ``mailadmin --help`` should not pay for it
+        import asyncio
 
+        engine = require_distributed(orch)
         return await asyncio.to_thread(list_runs, engine, limit)
 
     found = _run(state, work)
@@ -186,9 +186,9 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
     from mailadmin.worker.runs import item_states, require_distributed, run_status
 
     async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
-        engine = require_distributed(orch)
-        import asyncio  # here: ``mailadmin --help`` should not pay for it
+        import asyncio
 
+        engine = require_distributed(orch)
         status = await asyncio.to_thread(run_status, engine, run_id)
         chosen = states or None
         return status, await asyncio.to_thread(item_states, engine, run_id, chosen)
