@@ -46,7 +46,6 @@ from mailadmin.rules.gate import ActingView, BusinessRules
 if TYPE_CHECKING:
     import httpx
 
-    from mailadmin.contract.capabilities import Capabilities
     from mailadmin.contract.change import Change
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.identities import Identity
@@ -327,7 +326,7 @@ class Orchestrator:
         _check_quantity(quantity)
         provider, ref = self.provider_for(tenant)
         kept = ref_addon.name in KEPT_ADDONS and ref_addon.plan is None
-        if kept and not _capabilities(provider).supports(f"addon:{ref_addon.name}"):
+        if kept and not provider.instance_capabilities.supports(f"addon:{ref_addon.name}"):
             return await self._keep_allocation(provider, ref, ref_addon, quantity, dry_run)
         result = await provider.apply_addon(ref, ref_addon, quantity, dry_run=dry_run)
         # One subject for every add-on result, kept or platform-held: tenant and add-on.
@@ -393,7 +392,7 @@ class Orchestrator:
         await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
         await self.rules.check_licence(provider, ref, mailbox, dry_run)
         addon = addon_for_kind(mailbox.kind)
-        if addon is None or _capabilities(provider).supports(f"addon:{addon}"):
+        if addon is None or provider.instance_capabilities.supports(f"addon:{addon}"):
             return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
         # Check and create under the tenant's limits lock: two creations racing for the
         # last bought mailbox, or an allocation lowered meanwhile, cannot both pass.
@@ -432,7 +431,7 @@ class Orchestrator:
         provider, tenant = self.provider_for(counts.tenant)
         rows = []
         for addon in sorted(KEPT_ADDONS):
-            if _capabilities(provider).supports(f"addon:{addon}"):
+            if provider.instance_capabilities.supports(f"addon:{addon}"):
                 continue
             bought = self.allocations.get(provider.instance, tenant.name, addon)
             if bought is not None:
@@ -752,12 +751,6 @@ class Orchestrator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def _capabilities(provider: Provider) -> Capabilities:
-    # Per instance where the contract offers it (settings may narrow what a class declares).
-    found: Capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
-    return found
 
 
 #: The largest quantity every platform stores (a signed 32-bit integer).

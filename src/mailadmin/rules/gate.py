@@ -293,7 +293,7 @@ class BusinessRules:
 
     async def _is_downgrade(self, provider: Provider, mailbox: MailboxRef, plan: str) -> bool:
         ranks = {name: spec.rank for name, spec in self._orch.config.plans.items()}
-        capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
+        capabilities = provider.instance_capabilities
         if plan not in ranks or not capabilities.supports("list_mailboxes"):
             return False
         listed = await self.as_system(lambda: provider.list_mailboxes(mailbox.tenant))

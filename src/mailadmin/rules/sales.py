@@ -209,7 +209,7 @@ async def _push(
     if orch.config.addons and neutral not in orch.config.addons:
         return  # the catalogue does not sell it on the platforms: kept by mailadmin only
     provider, _ = orch.provider_for(customer)
-    capabilities = getattr(provider, "instance_capabilities", provider.capabilities)
+    capabilities = provider.instance_capabilities
     if not capabilities.supports(f"addon:{neutral}") and neutral not in KEPT_ADDONS:
         # The platform holds no such limit (Exchange seats are Microsoft licences) and the
         # orchestrator keeps none: mailadmin's allocation alone is enforced, on creation.

@@ -202,9 +202,6 @@ class JsonClient:
         ``subject``: fills ``{subject}`` in error messages; ``missing``: a platform code
         (or status) meaning "not there", answered with ``None`` instead of an error.
         """
-        extra: dict[str, Any] = {}
-        if endpoint is not None:
-            extra["endpoint"] = endpoint
         response = await self.transport.request(
             method,
             url,
@@ -215,7 +212,7 @@ class JsonClient:
             params=params,
             json=json,
             auth=self.auth,
-            **extra,
+            endpoint=endpoint,
         )
         if response.status_code >= 400:
             if missing is not None and self.errors.is_code(response, missing):

@@ -475,7 +475,6 @@ class SoapClient:
             prefixes=self.prefixes,
             env_prefix=self.env_prefix,
         )
-        extra: dict[str, Any] = {} if endpoint is None else {"endpoint": endpoint}
         response = await self.transport.request(
             "POST",
             url,
@@ -484,7 +483,7 @@ class SoapClient:
             operation=operation,
             headers=request_headers(self.version, action),
             content=content,
-            **extra,
+            endpoint=endpoint,
         )
         status = response.status_code
         message = self._read(response.content, status, operation)

@@ -89,7 +89,7 @@ def _instance(services: ServicesDep, name: str) -> InstanceInfo:
     spec = orch.config.instances[name]
     cls = orch.registry.provider_class(spec.provider)
     provider = orch.provider(name)
-    capabilities = getattr(provider, "instance_capabilities", cls.capabilities)
+    capabilities = provider.instance_capabilities
     return InstanceInfo(
         name=name,
         provider=spec.provider,
