@@ -17,6 +17,7 @@ from mailadmin.orchestration.registry import Registry, get_registry
 from mailadmin.reference.mock import MemoryMock
 from mailadmin.reference.mock.state import Mailbox as MockMailbox
 from mailadmin.reference.provider import MemoryProvider
+from mailadmin.reports import usage
 from mailadmin.rules.tenancy import CustomerSpec, Resource
 
 from .conftest import Platform
@@ -187,6 +188,13 @@ async def test_a_count_refreshes_a_stale_use(memory) -> None:
         await orch.create_mailbox(TENANT, NewMailbox(address=f"z@{TENANT}", kind="shared"))
     assert server.requests == []
     assert mock_kinds(server)["shared"] == 3
+
+    # The usage report counts live too, and so refreshes the use: one removed outside.
+    server.state.delete_mailbox(TENANT, f"x@{TENANT}")
+    rows = await usage.build(orch)
+    [shared] = [r for r in rows if r.subscription == TENANT and r.resource is S]
+    assert (shared.allocated, shared.utilised) == (3, 2)
+    assert kept_use(orch)[S.value] == 2
 
 
 async def test_racing_creations_for_the_last_slot_take_it_once(memory) -> None:
