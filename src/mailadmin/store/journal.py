@@ -136,6 +136,8 @@ class Journal:
         )
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self._insert = table.insert()
+        self._updates = _updates(table)
 
     @property
     def engine(self) -> sa.Engine:
@@ -246,10 +248,11 @@ class Journal:
         """The row of a write about to start (status ``started``)."""
         arguments = {k: _plain(v) for k, v in call.arguments.items()}
         values = self._row(call, arguments, identity)
-        t = self._table
+        values["status"] = "started"
+        insert = self._insert
 
         def op(db: sa.Connection) -> None:
-            db.execute(t.insert().values(status="started", **values))
+            db.execute(insert, values)
 
         return op
 
@@ -264,10 +267,10 @@ class Journal:
             error_message=error.message,
             finished=datetime.now(UTC),
         )
-        t = self._table
+        insert = self._insert
 
         def op(db: sa.Connection) -> None:
-            db.execute(t.insert().values(**values))
+            db.execute(insert, values)
 
         return op
 
@@ -418,13 +421,13 @@ class Journal:
         }
 
     def _update(self, call_id: str, values: dict[str, Any], *, only_open: bool = False) -> _Op:
-        t = self._table
+        # One statement per shape, parameters bound at execution: SQLAlchemy compiles it
+        # once instead of building and hashing a new statement per write.
+        query = self._updates[only_open]
+        params = {**values, "_call_id": call_id}
 
         def op(db: sa.Connection) -> None:
-            query = t.update().where(t.c.call_id == call_id)
-            if only_open:
-                query = query.where(t.c.status == "started")
-            db.execute(query.values(**values))
+            db.execute(query, params)
 
         return op
 
@@ -515,6 +518,14 @@ class Journal:
             self._queue.put((_STOP, lambda error: None))
             writer.join()
         self._db.close()
+
+
+def _updates(t: sa.Table) -> dict[bool, sa.Update]:
+    """The row updates by call id (``True``: only while the row is still ``started``)."""
+    import sqlalchemy as sa
+
+    by_call = t.update().where(t.c.call_id == sa.bindparam("_call_id"))
+    return {False: by_call, True: by_call.where(t.c.status == "started")}
 
 
 def _entry(r: Any) -> JournalEntry:
