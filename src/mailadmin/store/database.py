@@ -38,7 +38,12 @@ def open_engine(url: str) -> sa.Engine:
 
     An in-memory SQLite database keeps one shared connection (otherwise every thread, such
     as the blocking facade's loop, would see its own empty database); a SQLite file runs in
-    WAL mode so readers never block the writer.
+    WAL mode so readers never block the writer, with ``synchronous=NORMAL``: a commit is
+    written to the WAL before it returns, so it survives a crash of the process (the
+    journal's intent is on disk before the write is sent), but the WAL is synced to the
+    disk only at checkpoints, so the last commits may be lost if the machine itself loses
+    power. ``?synchronous=full`` on the URL syncs every commit (about 6 ms a commit on
+    the build machine instead of 0.05 ms).
     """
     import sqlalchemy as sa
 
@@ -48,6 +53,8 @@ def open_engine(url: str) -> sa.Engine:
         raise errors.ConfigurationError(f"'{url}' is not a database URL") from None
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
+    synchronous = _synchronous(parsed.query.get("synchronous"), url)
+    parsed = parsed.difference_update_query(["synchronous"])
     if parsed.database in (None, "", ":memory:"):
         return sa.create_engine(
             parsed, poolclass=sa.StaticPool, connect_args={"check_same_thread": False}
@@ -58,10 +65,20 @@ def open_engine(url: str) -> sa.Engine:
     def _wal(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return engine
+
+
+def _synchronous(given: object, url: str) -> str:
+    """The SQLite ``synchronous`` level a URL asks for (``normal`` unless given)."""
+    if given is None:
+        return "NORMAL"
+    if isinstance(given, str) and given.lower() in ("normal", "full", "extra"):
+        return given.upper()
+    raise errors.ConfigurationError(f"'{url}': synchronous must be 'normal', 'full' or 'extra'")
 
 
 class Database:
