@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,6 +40,7 @@ from mailadmin.contract.models import (
 from mailadmin.contract.readback import check_read_value
 from mailadmin.contract.settings import PlanMapping, ProviderSettings
 from mailadmin.wire.dryrun import dry_run_active
+from mailadmin.wire.ids import new_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -74,7 +74,7 @@ class CallInfo:
     operation: str
     arguments: Mapping[str, Any]
     dry_run: bool = False
-    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    call_id: str = field(default_factory=new_id)
 
     @property
     def is_write(self) -> bool:

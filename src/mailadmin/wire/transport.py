@@ -23,7 +23,6 @@ import logging
 import random
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -39,6 +38,7 @@ from mailadmin.contract.settings import (
     endpoint_url_problem,
 )
 from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
+from mailadmin.wire.ids import new_id
 from mailadmin.wire.limits import ACCEPT_ENCODING, read_body
 from mailadmin.wire.redaction import Redactor
 from mailadmin.wire.responses import (
@@ -254,7 +254,7 @@ class Transport:
                 f"The address of '{self.name}' is not a valid URL",
                 debug={"url": self.redact(f"{self.base_url} + {url}"), "cause": str(exc)},
             ) from None
-        request_id = request.headers.setdefault(REQUEST_ID_HEADER, uuid.uuid4().hex)
+        request_id = request.headers.setdefault(REQUEST_ID_HEADER, new_id())
         if write and dry_run_active():
             self._refuse_write(request, operation, request_id)
         retry = (not write) if idempotent is None else idempotent
