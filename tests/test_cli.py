@@ -622,6 +622,7 @@ def _leaf_commands() -> list[list[str]]:
             else:
                 found.append([*prefix, name])
 
+    cli.load_all()  # the root group imports command modules lazily
     walk(cli, [])
     return found
 

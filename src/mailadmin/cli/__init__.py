@@ -4,6 +4,6 @@ Exit codes: 0 success; 1 unexpected failure; 2 usage, validation or configuratio
 3 refused by policy; 4 provider failure (including any failed item of bulk work).
 """
 
-from mailadmin.cli.commands import main
+from mailadmin.cli.root import main
 
 __all__ = ["main"]

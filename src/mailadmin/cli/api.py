@@ -1,6 +1,6 @@
 """``mailadmin serve`` (the HTTP API) and ``mailadmin keys`` (its API keys).
 
-Registered on the ``mailadmin`` group by ``mailadmin.cli.commands``. FastAPI and uvicorn
+Loaded by ``cli/root.py`` when one of these commands runs. FastAPI and uvicorn
 come with the ``api`` extra; they are imported when ``serve`` runs, not before.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailadmin.cli.business import _site_admin_only, with_orchestrator
-from mailadmin.cli.commands import _global_options, _Group, _State, cli, pass_state
+from mailadmin.cli.root import _global_options, _Group, _State, cli, pass_state
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Commands of the business rules: the store, resellers, customers, mailbox switches.
 
-Registered on the ``mailadmin`` group by ``mailadmin.cli.commands``; the sales and report
+Loaded by ``cli/root.py`` when one of these commands runs; the sales and report
 commands live in ``cli/sales.py`` and ``cli/reports.py``.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mailadmin.cli.commands import _global_options, _Group, _State, cli, pass_state
+from mailadmin.cli.root import _global_options, _Group, _State, cli, pass_state
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:

@@ -1,8 +1,11 @@
-"""The ``mailadmin`` commands. Each builds the orchestrator, calls it and prints the result."""
+"""The ``mailadmin`` commands. Each builds the orchestrator, calls it and prints the result.
+
+They register on the root group of :mod:`mailadmin.cli.root` when this module is imported,
+which that group does when one of them runs (``mailadmin --help`` imports none of this).
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -15,41 +18,29 @@ from mailadmin.cli.output import (
     EXIT_OK,
     EXIT_OVER_USE,
     EXIT_PROVIDER,
-    EXIT_USAGE,
     Output,
 )
 from mailadmin.cli.planfile import FORMAT_HELP
+from mailadmin.cli.root import (
+    _global_options,
+    _Group,
+    _prepare,
+    _run,
+    _State,
+    cli,
+    main,
+    pass_state,
+)
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.orchestration.registry import Registry
     from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = ["cli", "main"]
 
 T = TypeVar("T")
-_DEFAULT_CONFIG = "mailadmin.toml"
-
-_CONFIG_HELP = (
-    "Configuration file (TOML). Looked up as: --config FILE, else $MAILADMIN_CONFIG, "
-    "else ./mailadmin.toml."
-)
-_EXIT_CODES = """\b
-Configuration: --config FILE, else $MAILADMIN_CONFIG, else ./mailadmin.toml.
-Global options (--config, --json, --debug, --strict-plugins) go before or after the command.
-
-\b
-Exit codes:
-  0    success
-  1    unexpected failure
-  2    usage, validation or configuration error (nothing was sent)
-  3    refused by policy
-  4    provider failure, including any failed item of bulk work
-  5    report --fail-on-over-use found over-use
-  130  interrupted (Ctrl-C); what was done is printed first
-"""
 _CONCURRENCY_HELP = "How many changes are sent at once (1-256)."
 _ON_ERROR_HELP = (
     "What a failed item does. collect: every item is sent, failures are listed with the "
@@ -57,225 +48,6 @@ _ON_ERROR_HELP = (
     "no new item is sent after the first failure, exit 4. Every mode prints the failed "
     "items with their reasons and a summary."
 )
-
-
-class _State:
-    def __init__(
-        self, config: str | None, output: Output, strict: bool, acting: str | None = None
-    ) -> None:
-        self.config_path = config
-        self.output = output
-        self.strict = strict
-        self.acting = acting
-        self.interrupted = False
-        self._registry: Registry | None = None
-
-    @property
-    def registry(self) -> Registry:
-        if self._registry is None:
-            from mailadmin.orchestration.registry import Registry, get_registry
-
-            self._registry = Registry(strict=True) if self.strict else get_registry()
-        return self._registry
-
-    def orchestrator(self) -> Orchestrator:
-        from mailadmin.orchestration.orchestrator import Orchestrator
-
-        path = self.config_path or os.environ.get("MAILADMIN_CONFIG") or _DEFAULT_CONFIG
-        if not Path(path).exists():
-            raise errors.ConfigurationError(
-                f"No configuration file at {path}; pass --config FILE or set MAILADMIN_CONFIG"
-            )
-        try:
-            return Orchestrator.from_config(path, registry=self.registry, identity=self.acting)
-        except errors.MailadminError:
-            raise
-        except Exception as exc:
-            # The journal's database is opened here: a URL that names no installed
-            # driver, or a database that cannot be opened, is a configuration fault.
-            if type(exc).__module__.startswith("sqlalchemy"):
-                raise errors.ConfigurationError(
-                    f"The journal database of {path} cannot be opened; check [journal] url"
-                ) from None
-            raise
-
-
-pass_state = click.make_pass_decorator(_State)
-
-
-def _set_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    """Global options given after the command land in the same place as before it."""
-    state = ctx.find_object(_State)
-    if state is None or value in (None, False):
-        return
-    if param.name == "config":
-        state.config_path = value
-    elif param.name == "as_json":
-        state.output.as_json = True
-    elif param.name == "debug":
-        state.output.debug = True
-    elif param.name == "strict_plugins":
-        state.strict = True
-    elif param.name == "acting":
-        state.acting = value
-
-
-_AS_HELP = "Act as site-admin (default), reseller:NAME, customer:TENANT or mailbox:ADDRESS."
-
-
-def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Accept the global options after the command too: ``mailadmin count --json``."""
-    options = [
-        click.option(
-            "--config",
-            "config",
-            type=click.Path(dir_okay=False),
-            expose_value=False,
-            callback=_set_option,
-            help=_CONFIG_HELP,
-        ),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            expose_value=False,
-            callback=_set_option,
-            help="Print JSON on stdout for every outcome, errors included.",
-        ),
-        click.option(
-            "--debug",
-            is_flag=True,
-            expose_value=False,
-            callback=_set_option,
-            help="Show redacted developer detail with errors and every log record on stderr.",
-        ),
-        click.option(
-            "--strict-plugins",
-            "strict_plugins",
-            is_flag=True,
-            expose_value=False,
-            callback=_set_option,
-            help="Fail on any broken or conflicting plugin.",
-        ),
-        click.option(
-            "--as",
-            "acting",
-            metavar="IDENTITY",
-            expose_value=False,
-            callback=_set_option,
-            help=_AS_HELP,
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish: bool = False) -> T:
-    """Run ``work`` on a fresh loop. With ``finish`` (single writes), Ctrl-C lets the call
-    on the wire finish, so its result prints and its journal record is completed; the
-    command then exits 130."""
-    import asyncio  # here, not at the top: ``mailadmin --help`` should not pay for it
-
-    async def go() -> T:
-        async with state.orchestrator() as orch:
-            if not finish:
-                return await work(orch)
-            task = asyncio.ensure_future(work(orch))
-            try:
-                return await asyncio.shield(task)
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None:
-                    current.uncancel()
-                state.interrupted = True
-                return await task
-
-    return asyncio.run(go())
-
-
-def _prepare(orch: Orchestrator, instances: Sequence[str]) -> None:
-    """Build the providers up front: a configuration fault (an unset secret variable, an
-    unknown provider or setting) stops the command with exit 2 instead of becoming a
-    failed row."""
-    for name in dict.fromkeys(instances):
-        orch.provider(name)
-
-
-class _Group(click.Group):
-    """Turns mailadmin errors into a safe message and a telling exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            result = super().invoke(ctx)
-        except errors.MailadminError as exc:
-            state = ctx.find_object(_State)
-            out = state.output if state else Output(as_json=False)
-            raise SystemExit(out.error(exc)) from None
-        state = ctx.find_object(_State)
-        if state is not None and state.interrupted:
-            raise SystemExit(EXIT_INTERRUPTED)
-        return result
-
-
-def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    from mailadmin import __version__
-    from mailadmin.orchestration.registry import get_registry
-
-    click.echo(f"mailadmin {__version__}")
-    registry = get_registry()
-    for name, distribution, version in sorted(registry.plugins()):
-        click.echo(f"  plugin {name}: {distribution} {version}")
-    for error in registry.errors:
-        click.echo(f"  plugin {error.plugin}: failed to load ({error.message})")
-    ctx.exit()
-
-
-@click.group(
-    cls=_Group,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=_EXIT_CODES,
-)
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print JSON on stdout for every outcome, errors too."
-)
-@click.option(
-    "--debug",
-    is_flag=True,
-    help="Show redacted developer detail with errors and every log record on stderr.",
-)
-@click.option("--strict-plugins", is_flag=True, help="Fail on any broken or conflicting plugin.")
-@click.option("--as", "acting", metavar="IDENTITY", envvar="MAILADMIN_AS", help=_AS_HELP)
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_print_version,
-    help="Show the version and every installed plugin with its version.",
-)
-@click.pass_context
-def cli(
-    ctx: click.Context,
-    config: str | None,
-    as_json: bool,
-    debug: bool,
-    strict_plugins: bool,
-    acting: str | None,
-) -> None:
-    """Drive hosted-mail platforms through one typed API.
-
-    \b
-    Examples:
-      mailadmin demo
-      mailadmin --config mailadmin.toml count
-      mailadmin set-plan anna@example.com sync --dry-run --json
-    """
-    ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins, acting)
-    _setup_logging(ctx.obj.output)
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -1103,34 +875,6 @@ def mock_serve(state: _State, platform: str, host: str, port: int, seed: str | N
     serve_forever(platform_cls, host=host, port=port, seed=Path(seed) if seed else None)
 
 
-_EXITS_SHORT = (
-    "Exit codes: 0 success, 1 unexpected, 2 usage or configuration (nothing sent), "
-    "3 policy, 4 provider failure, 5 over-use (report --fail-on-over-use), "
-    "130 interrupted. Configuration: --config FILE, else $MAILADMIN_CONFIG, "
-    "else ./mailadmin.toml."
-)
-
-
-def _add_exit_codes(group: click.Group) -> None:
-    # Every command's --help ends with the exit codes and where the configuration is.
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            _add_exit_codes(command)
-        else:
-            command.epilog = (
-                f"{command.epilog}\n\n{_EXITS_SHORT}" if command.epilog else _EXITS_SHORT
-            )
-
-
-# The business-rules commands (store, resellers, customers, sell...) register themselves
-# here, so they get the exit codes too.
-from mailadmin.cli import api as _api  # noqa: E402, F401
-from mailadmin.cli import business as _business  # noqa: E402, F401
-from mailadmin.cli import runs as _runs  # noqa: E402, F401
-
-_add_exit_codes(cli)
-
-
 # -- running and printing -------------------------------------------------------------------
 
 
@@ -1324,44 +1068,3 @@ def _first_error(exc: Exception) -> str:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return f"{where}: {first.get('msg', 'invalid')}".strip(": ")
     return "invalid value"
-
-
-def _setup_logging(output: Output) -> None:
-    """Warnings of the library reach the user as plain lines on stderr, once per instance
-    and failure (with --debug: every record)."""
-    import logging
-
-    from mailadmin.cli.logs import install
-
-    install(logging.getLogger("mailadmin"), debug=output.debug)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (usage errors: 2)."""
-    args = sys.argv[1:] if argv is None else argv
-    as_json = "--json" in args
-    try:
-        cli.main(args=args, prog_name="mailadmin", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        if as_json:
-            Output(as_json=True).usage_error(exc.format_message())
-        else:
-            exc.show()
-        return EXIT_USAGE
-    except click.exceptions.Abort:
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    except errors.MailadminError as exc:
-        return Output(as_json=as_json).error(exc)
-    except Exception as exc:
-        # Never a stack trace for users; the detail goes to the log for developers.
-        import logging
-
-        logging.getLogger("mailadmin.cli").debug("unexpected error", exc_info=True)
-        return Output(as_json=as_json).error(exc)
-    return EXIT_OK

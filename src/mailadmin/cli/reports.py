@@ -18,7 +18,7 @@ from mailadmin.reports import REPORTS
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from mailadmin.cli.commands import _State
+    from mailadmin.cli.root import _State
     from mailadmin.orchestration.orchestrator import Orchestrator
 
 __all__ = ["named_report"]
@@ -34,8 +34,8 @@ def named_report(
     state: _State, name: str | None, *, reseller: str | None, as_csv: bool, fail: bool
 ) -> None:
     """Print one report (NAME), or all three with ``--reseller`` and no NAME."""
-    from mailadmin.cli.commands import _run
     from mailadmin.cli.output import EXIT_OVER_USE, EXIT_PROVIDER
+    from mailadmin.cli.root import _run
 
     if as_csv and name is None:
         raise click.UsageError("--csv prints one report: name it (usage, licences, renewals)")

@@ -1,6 +1,6 @@
 """``mailadmin worker`` and ``mailadmin runs``: distributed bulk work (docs/scaling.md).
 
-Registered on the ``mailadmin`` group by ``mailadmin.cli.commands``. Nothing here imports
+Loaded by ``cli/root.py`` when one of these commands runs. Nothing here imports
 procrastinate until a worker starts or a run is enqueued.
 """
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailadmin.cli.commands import _global_options, _Group, _run, _State, cli, pass_state
+from mailadmin.cli.root import _global_options, _Group, _run, _State, cli, pass_state
 
 if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
