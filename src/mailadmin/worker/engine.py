@@ -45,9 +45,12 @@ def conninfo(engine: sa.Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_app(engine: sa.Engine) -> procrastinate.App:
-    """A procrastinate app on the store's database, with the chunk task registered."""
+def make_app(engine: sa.Engine, *, keep_hours: int = 168) -> procrastinate.App:
+    """A procrastinate app on the store's database, with the chunk task and the periodic
+    pruning of jobs finished more than ``keep_hours`` ago registered."""
     import procrastinate
+
+    from mailadmin.worker import prune
 
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(engine), min_size=1)
@@ -64,6 +67,7 @@ def make_app(engine: sa.Engine) -> procrastinate.App:
         job = context.job
         return await _run_chunk(_ORCHESTRATOR, run_id, chunk, attempt=job.attempts)
 
+    prune.register(app, keep_hours)
     return app
 
 
@@ -412,14 +416,19 @@ async def run_worker(
     global _ORCHESTRATOR
     engine = store.require_distributed(orch)
     await asyncio.to_thread(ensure_schema, engine)
-    app = make_app(engine)
+    app = make_app(engine, keep_hours=orch.config.worker.keep_jobs_hours)
     _ORCHESTRATOR = orch
     async with app.open_async():
         rescuer = asyncio.ensure_future(_rescue_stalled(app, stalled_after, heartbeat))
         try:
             if ready is not None:
                 ready()
-            options: dict[str, Any] = {"queues": list(queues)} if queues else {}
+            options: dict[str, Any] = {}
+            if queues:
+                # The maintenance queue too: pruning must not need a worker of its own.
+                from mailadmin.worker.prune import MAINTENANCE_QUEUE
+
+                options["queues"] = [*queues, MAINTENANCE_QUEUE]
             await app.run_worker_async(
                 **options,
                 concurrency=concurrency,
