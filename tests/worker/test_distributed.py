@@ -1,6 +1,7 @@
 """Distributed runs on worker processes against the real PostgreSQL server and the
 standalone memory mock (``mailadmin mock serve memory``): a worker SIGKILLed half-way,
-per-subject serialisation across workers, the per-instance limit, cancel, and the refusal
+per-subject serialisation across workers, the per-instance limit, cancel, pruning the
+finished jobs, every bulk command (set-plan, sell, count) on the workers, and the refusal
 without PostgreSQL.
 
 ``MAILADMIN_WORKER_ITEMS`` sets the size of the crash run (default 10,000, the issue's
@@ -54,6 +55,7 @@ def write_config(
     chunk_size: int = 50,
     limits: str = "",
     distributed: bool = False,
+    extra: str = "",
 ) -> Path:
     lines = [
         "[journal]",
@@ -76,7 +78,7 @@ def write_config(
     for name, plan in PLANS.items():
         fields = ", ".join(f"{k} = {json.dumps(v)}" for k, v in plan.items())
         lines.append(f"plans.{name} = {{ {fields} }}")
-    lines += [f'[tenants."{TENANT}"]', 'instance = "mem"', f'domains = ["{TENANT}"]']
+    lines += [f'[tenants."{TENANT}"]', 'instance = "mem"', f'domains = ["{TENANT}"]', extra]
     path = folder / "mailadmin.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -85,9 +87,9 @@ def write_config(
 class Mock:
     """``mailadmin mock serve memory`` in its own process."""
 
-    def __init__(self, folder: Path, count: int) -> None:
+    def __init__(self, folder: Path, count: int, data: dict[str, Any] | None = None) -> None:
         path = folder / "seed.json"
-        path.write_text(json.dumps(seed(count)))
+        path.write_text(json.dumps(data if data is not None else seed(count)))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mailadmin", "mock", "serve", "memory", "--seed", str(path)],
             stdout=subprocess.PIPE,
@@ -180,8 +182,10 @@ def cluster(postgres_schema_url: str, tmp_path: Path) -> Iterator[Any]:
     """Builds a mock with ``count`` mailboxes, a configuration and a worker pool."""
     made: list[Any] = []
 
-    def build(count: int, **options: Any) -> tuple[Mock, Path, Workers]:
-        mock = Mock(tmp_path, count)
+    def build(
+        count: int, data: dict[str, Any] | None = None, **options: Any
+    ) -> tuple[Mock, Path, Workers]:
+        mock = Mock(tmp_path, count, data)
         made.append(mock)
         config = write_config(tmp_path, postgres_schema_url, mock.url, **options)
         workers = Workers(config)
@@ -621,3 +625,191 @@ def test_runs_prune_refuses_without_postgresql(tmp_path):
     done = cli(config, "runs", "prune")
     assert done.returncode == 2
     assert "needs the PostgreSQL store" in done.stderr
+
+
+# -- every bulk command on the workers: sell (seed 003) and count --------------------------------
+
+ACME = [f"c{i}.test" for i in range(6)]
+HOST = ["h0.test", "h1.test"]
+#: Mailboxes per tenant in the mock: counted back through the workers.
+SIZES = {name: i + 1 for i, name in enumerate(ACME + HOST)}
+
+
+def _seed() -> dict[str, Any]:
+    tenants = {
+        name: {
+            "allocations": {"user_seats": 50},
+            "mailboxes": [
+                {"address": f"u{n}@{name}", "kind": "user", "plan": "basic"} for n in range(size)
+            ],
+        }
+        for name, size in SIZES.items()
+    }
+    tenants[TENANT] = {"allocations": {"user_seats": 5}, "mailboxes": []}
+    return {"tenants": tenants}
+
+
+def _extra() -> str:
+    lines = []
+    for name in SIZES:
+        lines += [f'[tenants."{name}"]', 'instance = "mem"', f'domains = ["{name}"]']
+    # acme may hand its customers 10 shared mailboxes in all: 3 each fits three times.
+    lines += ["[resellers.acme]", "package = { shared_mailboxes = 10 }"]
+    for name in ACME:
+        lines += [f'[customers."{name}"]', 'reseller = "acme"']
+    for name in HOST:
+        lines += [f'[customers."{name}"]', "renewal = 2027-01-01"]
+    return "\n".join(lines)
+
+
+def _allocations(mock: Mock) -> dict[str, dict[str, int]]:
+    tenants = httpx.get(mock.url + "/_mock/state", timeout=30).json()["tenants"]
+    return {name: dict(data["allocations"]) for name, data in tenants.items()}
+
+
+def _mailboxes(mock: Mock) -> dict[str, int]:
+    tenants = httpx.get(mock.url + "/_mock/state", timeout=30).json()["tenants"]
+    return {name: len(data["mailboxes"]) for name, data in tenants.items()}
+
+
+def test_sell_distributed_follows_the_run_and_keeps_each_resellers_cap(cluster):
+    mock, config, workers = cluster(0, _seed(), chunk_size=2, extra=_extra())
+    workers.start(4)
+    done = cli(
+        config, "sell", "shared_mailbox", "3", "--to", "customers", "--distributed", "--json"
+    )
+    # Three of acme's customers are refused (its cap): a failed item exits 4, as in-process.
+    assert done.returncode == 4, done.stderr
+    report = json.loads(done.stdout)
+    assert report["run_id"]
+    outcomes = {i["name"]: i["outcome"] for i in report["items"]}
+    # The sales capped by acme's allocation ran one after another, in order.
+    assert [outcomes[name] for name in ACME] == ["sold"] * 3 + ["failed"] * 3
+    assert {outcomes[name] for name in HOST} == {"sold"}
+    assert report["summary"] == {"sold": 5, "skipped": 0, "failed": 3}
+    failed = [i for i in report["items"] if i["outcome"] == "failed"]
+    assert all("acme" in i["reason"] for i in failed), failed
+    # The platform holds the sold totals and nothing for the refused ones.
+    platform = _allocations(mock)
+    for name in ACME[:3] + HOST:
+        assert platform[name].get("shared_mailboxes") == 3, name
+    for name in ACME[3:]:
+        assert "shared_mailboxes" not in platform[name], name
+    shown = _status(config, report["run_id"])
+    assert shown["operation"] == "sell" and shown["counts"] == {"done": 5, "failed": 3}
+
+
+def test_count_distributed_and_detached(cluster):
+    mock, config, workers = cluster(0, _seed(), chunk_size=3, extra=_extra())
+    workers.start(4)
+    done = cli(config, "count", "--distributed", "--json")
+    assert done.returncode == 0, done.stderr
+    counted = {row["key"]: row["value"]["total"] for row in json.loads(done.stdout)["items"]}
+    assert counted == _mailboxes(mock)
+    detached = cli(config, "count", *HOST, "--distributed", "--detach", "--json")
+    assert detached.returncode == 0, detached.stderr
+    run_id = json.loads(detached.stdout)["run_id"]
+    _wait(_engine(config), run_id, 60)
+    shown = _status(config, run_id)
+    assert shown["state"] == "finished" and shown["counts"] == {"done": 2}
+    assert {i["item"]["tenant"]: i["result"]["total"] for i in shown["items"]} == {
+        name: SIZES[name] for name in HOST
+    }
+
+
+def test_sell_detached_returns_the_run_id_at_once(cluster):
+    mock, config, workers = cluster(0, _seed(), extra=_extra())
+    done = cli(
+        config,
+        "sell",
+        "storage_gb",
+        "5",
+        "--to",
+        "customers",
+        "--owner",
+        "host",
+        "--distributed",
+        "--detach",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    assert json.loads(done.stdout)["items"] == len(HOST)
+    # Nothing happens until a worker runs it.
+    time.sleep(0.5)
+    # (the mock keeps storage_gb as extra_storage_gb)
+    assert all("extra_storage_gb" not in _allocations(mock)[name] for name in HOST)
+    workers.start(2)
+    _wait(_engine(config), run_id, 60)
+    shown = _status(config, run_id)
+    assert shown["counts"] == {"done": 2}
+    assert {i["result"]["outcome"] for i in shown["items"]} == {"sold"}
+    assert {_allocations(mock)[name].get("extra_storage_gb") for name in HOST} == {5}
+
+
+async def test_the_python_forms_of_sell_and_count_run_on_a_worker(postgres_schema_url, tmp_path):
+    import asyncio
+    import contextlib
+
+    from mailadmin.mock.serve import serve
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.rules.sales import BulkSale, SaleOutcome, sell_in_bulk
+    from mailadmin.worker.engine import run_worker
+
+    with serve("memory", seed=_seed()) as url:
+        config = write_config(tmp_path, postgres_schema_url, url, extra=_extra())
+        async with (
+            Orchestrator.from_config(config) as worker_side,
+            Orchestrator.from_config(config) as orch,
+        ):
+            worker = asyncio.ensure_future(
+                run_worker(worker_side, concurrency=4, heartbeat=0.5, install_signal_handlers=False)
+            )
+            try:
+                sale = BulkSale(addon="shared_mailbox", quantity=2, to="customers", owner="host")
+                report = await sell_in_bulk(orch, sale, distributed=True)
+                counts = await orch.count_all(HOST, distributed=True)
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+        tenants = httpx.get(url + "/_mock/state", timeout=30).json()["tenants"]
+    assert report.run_id is not None
+    assert [(i.name, i.outcome) for i in report.items] == [(n, SaleOutcome.SOLD) for n in HOST]
+    assert {tenants[n]["allocations"].get("shared_mailboxes") for n in HOST} == {2}
+    assert counts.run_id is not None and counts.ok
+    assert [(i.key, i.value.total) for i in counts.items] == [(n, SIZES[n]) for n in HOST]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sell", "shared_mailbox", "1", "--to", "customers", "--distributed"),
+        ("sell", "shared_mailbox", "1", "--to", "customers", "--distributed", "--detach"),
+        ("count", "--distributed"),
+        ("count", "--distributed", "--detach"),
+    ],
+)
+def test_bulk_commands_refuse_distributed_without_postgresql(tmp_path, args):
+    store = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    config = write_config(tmp_path, store, "http://127.0.0.1:9", extra=_extra())
+    done = cli(config, *args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "needs the PostgreSQL store" in done.stderr
+    assert "[journal] url" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+async def test_python_forms_refuse_distributed_without_postgresql(tmp_path):
+    from mailadmin.contract import errors
+    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.rules.sales import BulkSale, sell_in_bulk
+
+    store = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    config = write_config(tmp_path, store, "http://127.0.0.1:9", extra=_extra())
+    async with Orchestrator.from_config(config) as orch:
+        sale = BulkSale(addon="shared_mailbox", quantity=1, to="customers")
+        with pytest.raises(errors.ConfigurationError, match="needs the PostgreSQL store"):
+            await sell_in_bulk(orch, sale, distributed=True)
+        with pytest.raises(errors.ConfigurationError, match="needs the PostgreSQL store"):
+            await orch.count_all(distributed=True)

@@ -271,7 +271,12 @@ def runs_prune(state: _State, hours: int | None) -> None:
 def _subject(item: dict[str, Any]) -> str:
     if "mailbox" in item:
         return f"{item['mailbox']} -> {item['plan']}"
-    return f"{item.get('tenant')} {item.get('addon')} = {item.get('quantity')}"
+    if "sale" in item:
+        sale = item["sale"]
+        return f"sell {sale.get('addon')} x {sale.get('quantity')} to {item.get('name')}"
+    if "addon" in item:
+        return f"{item.get('tenant')} {item.get('addon')} = {item.get('quantity')}"
+    return f"count {item.get('tenant')}"
 
 
 def _progress_text(status: RunStatus) -> str:

@@ -175,9 +175,11 @@ async def _run_chunk(orch: Orchestrator, run_id: str, chunk: int, *, attempt: in
         return 0
     # The journal rows this run already holds for these subjects: after a crash they say
     # which items were started (an open intent to settle) or even finished.
-    rows = await asyncio.to_thread(
-        _journal_rows, engine, run_id, [str(item["key"]) for item in pending]
-    )
+    rows: dict[str, list[Any]] = {}
+    if run["operation"] in _JOURNALLED:
+        rows = await asyncio.to_thread(
+            _journal_rows, engine, run_id, [str(item["key"]) for item in pending]
+        )
     acting = orch.acting_as(run["identity"]) if run["identity"] else None
     loop = asyncio.get_running_loop()
     settled = 0
@@ -199,6 +201,9 @@ async def _run_chunk(orch: Orchestrator, run_id: str, chunk: int, *, attempt: in
     await asyncio.to_thread(_close_chunk, engine, run_id, chunk)
     return settled
 
+
+#: Operations whose items are journalled writes: a retry settles them from the journal.
+_JOURNALLED = ("set_plan", "apply_addon")
 
 #: Item records written per round trip, and the longest an item waits to be recorded.
 _BATCH = 25
@@ -292,14 +297,14 @@ async def _settle_item(
                     None,
                 )
             return ("failed", last.outcome, None, last.error_code, last.error_message)
-        target_api = acting if acting is not None else orch
-        with run_scope(run_id):
-            if operation == "set_plan":
-                result = await target_api.set_plan(data["mailbox"], data["plan"])
-            else:
-                result = await target_api.apply_addon(
-                    data["tenant"], data["addon"], int(data["quantity"])
-                )
+        from mailadmin.worker.operations import execute
+
+        # The run's identity for the whole item: a sale reads the tenancy as it, too.
+        with acting if acting is not None else contextlib.nullcontext(), run_scope(run_id):
+            result = await execute(orch, operation, data)
+        if operation == "sell" and result.outcome.value == "failed":
+            plain = result.model_dump(mode="json")
+            return ("failed", "failed", plain, "sale_failed", result.reason)
         return _ok(result)
     except errors.MailadminError as exc:
         return ("failed", None, None, exc.code, exc.message)
