@@ -344,31 +344,47 @@ def _flush(
 
     from mailadmin.store.schema import run_items
 
-    now = datetime.now(UTC)
-    values = [
-        {
-            "b_seq": seq,
-            "state": state,
-            "outcome": kind,
-            "result": json.dumps(result, default=str) if result is not None else None,
-            "error_code": code,
-            "error_message": message,
-            "attempts": attempt + 1,
-            "finished": now,
-        }
+    rows = [
+        (
+            seq,
+            state,
+            kind,
+            json.dumps(result, default=str) if result is not None else None,
+            code,
+            message,
+        )
         for seq, (state, kind, result, code, message) in outcomes
     ]
     with engine.begin() as db:
-        if values:
-            # Only a pending item moves: a chunk retried after a crash cannot settle an
-            # item twice.
+        if rows:
+            # One statement for the batch (UPDATE ... FROM VALUES): a statement per item
+            # was a tenth of a worker's CPU. Only a pending item moves: a chunk retried
+            # after a crash cannot settle an item twice.
+            settled = sa.values(
+                sa.column("seq", sa.Integer),
+                sa.column("state", sa.String),
+                sa.column("outcome", sa.String),
+                sa.column("result", sa.Text),
+                sa.column("error_code", sa.String),
+                sa.column("error_message", sa.Text),
+                name="settled",
+            ).data(rows)
             db.execute(
-                run_items.update().where(
+                run_items.update()
+                .where(
                     run_items.c.run_id == run_id,
-                    run_items.c.seq == sa.bindparam("b_seq"),
+                    run_items.c.seq == settled.c.seq,
                     run_items.c.state == store.PENDING,
-                ),
-                values,
+                )
+                .values(
+                    state=settled.c.state,
+                    outcome=settled.c.outcome,
+                    result=settled.c.result,
+                    error_code=settled.c.error_code,
+                    error_message=settled.c.error_message,
+                    attempts=attempt + 1,
+                    finished=datetime.now(UTC),
+                )
             )
         return _cancelled_in(db, run_id)
 
