@@ -581,11 +581,12 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
     postgres_schema_url, tmp_path
 ):
     import asyncio
+    from types import SimpleNamespace
 
     from mailadmin.mock.serve import serve
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.worker.engine import run_worker
-    from mailadmin.worker.prune import prune_jobs
+    from mailadmin.worker.engine import make_app, run_worker
+    from mailadmin.worker.prune import PRUNE_TASK, prune_jobs
 
     count = 12
     with serve("memory", seed=seed(count)) as url:
@@ -607,11 +608,20 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
             # Within the retention (a day) nothing goes.
             kept = await prune_jobs(orch, 24)
             after_kept = await asyncio.to_thread(_jobs_of, engine, result.run_id)
+            # The workers' hourly task, as procrastinate would run it, with a retention
+            # of a day: nothing goes either.
+            app = make_app(engine, keep_hours=24)
+            (periodic,) = app.periodic_registry.periodic_tasks.values()
+            async with app.open_async():
+                hourly = await periodic.task.func(SimpleNamespace(app=app), 0)
+            after_hourly = await asyncio.to_thread(_jobs_of, engine, result.run_id)
         done = await asyncio.to_thread(cli, config, "runs", "prune", "--older-than", "0", "--json")
         shown = await asyncio.to_thread(_status, config, result.run_id)
         platform = _state(url)
     assert result.ok and len(finished) >= 3 and set(finished) == {"succeeded"}
     assert kept == 0 and after_kept == finished
+    assert periodic.task.name == PRUNE_TASK and periodic.cron == "7 * * * *"
+    assert hourly == 0 and after_hourly == finished
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"deleted_jobs": len(finished)}
     assert _jobs_of(_engine(config), result.run_id) == []

@@ -469,15 +469,22 @@ async def run_worker(
 
 async def _rescue_stalled(app: procrastinate.App, stalled_after: float, every: float) -> None:
     """Hand the jobs of dead workers back to the queue (procrastinate reports them by
-    heartbeat; retrying is left to the application)."""
+    heartbeat; retrying is left to the application): chunks, and the pruning job too,
+    or a dead worker's one would stay 'doing' for ever."""
     from procrastinate import exceptions, utils
+
+    from mailadmin.worker.prune import PRUNE_TASK
 
     while True:
         await asyncio.sleep(every)
         try:
-            stalled = await app.job_manager.get_stalled_jobs(
-                seconds_since_heartbeat=stalled_after, task_name=TASK_NAME
-            )
+            stalled = [
+                job
+                for name in (TASK_NAME, PRUNE_TASK)
+                for job in await app.job_manager.get_stalled_jobs(
+                    seconds_since_heartbeat=stalled_after, task_name=name
+                )
+            ]
             for job in stalled:
                 assert job.id is not None
                 with contextlib.suppress(exceptions.ConnectorException):
