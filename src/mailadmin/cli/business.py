@@ -17,6 +17,7 @@ from mailadmin.contract import errors
 
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.rules.sales import BulkSale, SaleReport
     from mailadmin.rules.tenancy import Customer, Reseller
 
 __all__ = ["with_orchestrator"]
@@ -335,6 +336,17 @@ def _cell(value: Any) -> Any:
 @click.option("--skip-sold", is_flag=True, help="Do not sell when already sold.")
 @click.option("--copy-under-reseller", is_flag=True, help="Create a copy of the add-on under it.")
 @click.option("--dry-run", is_flag=True, help="Check everything; record and send nothing.")
+@click.option(
+    "--distributed/--in-process",
+    default=None,
+    help="Sell on the workers (mailadmin worker; PostgreSQL store) or in this process. "
+    "Default: [worker] distributed.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --distributed: print the run id and return at once (mailadmin runs show ID).",
+)
 @_global_options
 @pass_state
 def sell(
@@ -348,6 +360,8 @@ def sell(
     skip_sold: bool,
     copy_under_reseller: bool,
     dry_run: bool,
+    distributed: bool | None,
+    detach: bool,
 ) -> None:
     """Sell ADDON (QUANTITY each) to many resellers or customers at once (seed 003).
 
@@ -357,7 +371,7 @@ def sell(
       mailadmin sell shared_mailbox 1 --to customers --owner all --skip-sold --dry-run
     """
     from mailadmin.cli.output import EXIT_PROVIDER
-    from mailadmin.rules.sales import BulkSale, SaleReport, sale_targets, sell_in_bulk
+    from mailadmin.rules.sales import BulkSale, sale_targets, sell_in_bulk
 
     sale = _spec(
         BulkSale,
@@ -371,18 +385,24 @@ def sell(
         copy_under_reseller=copy_under_reseller,
     )
 
-    async def work(orch: Orchestrator) -> SaleReport:
+    async def work(orch: Orchestrator) -> SaleReport | None:
+        if orch._distributed(distributed, dry_run):
+            return await _sell_distributed(state, orch, sale, detach=detach)
+        if detach:
+            raise click.UsageError("--detach needs --distributed")
         total = len(sale_targets(orch, sale))
         with state.output.progress("selling", total) as progress:
             return await sell_in_bulk(orch, sale, dry_run=dry_run, progress=progress)
 
-    async def go() -> SaleReport:
+    async def go() -> SaleReport | None:
         async with state.orchestrator() as orch:
             return await work(orch)
 
     import asyncio
 
     report = asyncio.run(go())
+    if report is None:  # detached: the run id is printed
+        return
     if state.output.as_json:
         state.output.json(report)
     else:
@@ -401,6 +421,26 @@ def sell(
         )
     if not report.ok:
         raise SystemExit(EXIT_PROVIDER)
+
+
+async def _sell_distributed(
+    state: _State, orch: Orchestrator, sale: BulkSale, *, detach: bool
+) -> SaleReport | None:
+    """Enqueue a bulk sale; with ``detach`` print its id, else follow it to its report."""
+    from mailadmin.rules.sales import follow_sale, sale_targets, submit_sale
+
+    run_id = await submit_sale(orch, sale)
+    total = len(sale_targets(orch, sale))
+    if detach:
+        if state.output.as_json:
+            state.output.json({"run_id": run_id, "items": total})
+        else:
+            state.output.line(run_id)
+            state.output.note(f"run {run_id}: {total} sales enqueued; mailadmin runs show {run_id}")
+        return None
+    state.output.note(f"run {run_id}: {total} sales enqueued for the workers")
+    with state.output.progress("run " + run_id, total) as progress:
+        return await follow_sale(orch, run_id, progress=progress, sale=sale)
 
 
 # -- orders (seeds 001 and 002) -----------------------------------------------------------------

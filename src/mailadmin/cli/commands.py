@@ -186,9 +186,20 @@ def plans(state: _State, instances: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.argument("tenants", nargs=-1)
+@click.option(
+    "--distributed/--in-process",
+    default=None,
+    help="Count on the workers (mailadmin worker; PostgreSQL store) or in this process. "
+    "Default: [worker] distributed.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --distributed: print the run id and return at once (mailadmin runs show ID).",
+)
 @_global_options
 @pass_state
-def count(state: _State, tenants: tuple[str, ...]) -> None:
+def count(state: _State, tenants: tuple[str, ...], distributed: bool | None, detach: bool) -> None:
     """Mailboxes per tenant by kind and by plan (default: every tenant).
 
     TENANTS: tenant names or mail domains of the configuration. An unknown one exits 2
@@ -202,14 +213,25 @@ def count(state: _State, tenants: tuple[str, ...]) -> None:
     """
     from mailadmin.cli.tables import count_table
 
-    async def work(orch: Orchestrator) -> Batch[Any]:
+    async def work(orch: Orchestrator) -> Batch[Any] | None:
         names = list(tenants) or orch.tenants
         _prepare(orch, [orch.config.instance_of(name) for name in names])
+        if orch._distributed(distributed, False):
+            from mailadmin.cli.runs import run_distributed
+
+            items = [{"tenant": name} for name in names]
+            return await run_distributed(
+                state, orch, "count", items, detach=detach, on_error="collect"
+            )
+        if detach:
+            raise click.UsageError("--detach needs --distributed")
         return await _batch(
             state, "counting", [(n, _bound(orch.count_mailboxes, n)) for n in names]
         )
 
     batch = _run(state, work)
+    if batch is None:  # detached: the run id is printed
+        return
     _print_batch(state.output, "Mailboxes", batch, count_table)
     _exit_for(batch)
 

@@ -113,7 +113,7 @@ def worker(
 @_global_options
 @click.pass_context
 def runs(ctx: click.Context) -> None:
-    """Distributed runs: list (default), show ID, cancel ID."""
+    """Distributed runs: list (default), show ID, cancel ID, prune."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(runs_list)
 
@@ -237,10 +237,46 @@ def runs_cancel(state: _State, run_id: str) -> None:
     state.output.line(f"run {run_id}: {status.state}; " + _progress_text(status))
 
 
+@runs.command("prune")
+@click.option(
+    "--older-than",
+    "hours",
+    type=click.IntRange(0, 87_600),
+    default=None,
+    metavar="HOURS",
+    help="Delete jobs finished more than HOURS ago (default: [worker] keep_jobs_hours; "
+    "0: every finished job).",
+)
+@_global_options
+@pass_state
+def runs_prune(state: _State, hours: int | None) -> None:
+    """Delete the workers' finished jobs now (the workers also do it every hour).
+
+    Only procrastinate's job rows go: every run, its progress and its per-item results
+    stay (mailadmin runs show ID).
+
+    \b
+    Example:
+      mailadmin runs prune --older-than 24
+    """
+    from mailadmin.worker.prune import prune_jobs
+
+    deleted = _run(state, lambda orch: prune_jobs(orch, hours))
+    if state.output.as_json:
+        state.output.json({"deleted_jobs": deleted})
+        return
+    state.output.line(f"{deleted} finished job(s) deleted")
+
+
 def _subject(item: dict[str, Any]) -> str:
     if "mailbox" in item:
         return f"{item['mailbox']} -> {item['plan']}"
-    return f"{item.get('tenant')} {item.get('addon')} = {item.get('quantity')}"
+    if "sale" in item:
+        sale = item["sale"]
+        return f"sell {sale.get('addon')} x {sale.get('quantity')} to {item.get('name')}"
+    if "addon" in item:
+        return f"{item.get('tenant')} {item.get('addon')} = {item.get('quantity')}"
+    return f"count {item.get('tenant')}"
 
 
 def _progress_text(status: RunStatus) -> str:

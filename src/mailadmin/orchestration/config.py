@@ -200,12 +200,15 @@ class WorkerConfig(_Strict):
     store. ``distributed``: bulk commands run on the workers unless told otherwise;
     ``chunk_size``: items per job; ``shards``: lanes per provider instance, which is also
     the most calls in flight on that instance across every worker; ``limits``: a different
-    lane count for named instances (a platform allowing 4 concurrent admin calls: 4)."""
+    lane count for named instances (a platform allowing 4 concurrent admin calls: 4);
+    ``keep_jobs_hours``: how long procrastinate keeps a finished job before the workers
+    delete it (a run's results stay in mailadmin's own tables)."""
 
     distributed: bool = False
     chunk_size: int = Field(default=100, ge=1, le=10_000)
     shards: int = Field(default=16, ge=1, le=1024)
     limits: dict[str, Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=dict)
+    keep_jobs_hours: int = Field(default=168, ge=0, le=87_600)
 
     def lanes(self, instance: str) -> int:
         """How many jobs of ``instance`` may run at once across every worker."""

@@ -9,7 +9,6 @@ report what would change without sending any write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -633,7 +632,8 @@ class Orchestrator:
 
     async def submit_run(self, operation: str, items: list[dict[str, Any]]) -> str:
         """Split a bulk run (``"set_plan"``: ``{"mailbox", "plan"}`` items;
-        ``"apply_addon"``: ``{"tenant", "addon", "quantity"}``) into jobs for the workers:
+        ``"apply_addon"``: ``{"tenant", "addon", "quantity"}``; ``"sell"``, ``"count"``:
+        see :mod:`mailadmin.worker.operations`) into jobs for the workers:
         its items and its jobs are committed in one transaction. Returns the run id at
         once. Refuses with ConfigurationError when the store is not PostgreSQL."""
         from mailadmin.worker.runs import require_distributed
@@ -655,25 +655,25 @@ class Orchestrator:
         """Wait for a distributed run to end; its per-item results in input order."""
         from mailadmin.orchestration.bulk import ItemError, ItemResult
         from mailadmin.worker.engine import follow
+        from mailadmin.worker.operations import item_key, item_value
         from mailadmin.worker.runs import item_states, require_distributed
 
         engine = require_distributed(self)
-        await follow(engine, run_id, progress=progress, timeout=timeout)
+        status = await follow(engine, run_id, progress=progress, timeout=timeout)
         rows = await asyncio.to_thread(item_states, engine, run_id)
         items: list[ItemResult[Any]] = []
         for row in rows:
-            # The same keys as the in-process forms: the address, or tenant:add-on.
-            item = row["item"]
-            key = item.get("mailbox") or f"{item.get('tenant')}:{item.get('addon')}"
+            # The same keys and values as the in-process forms.
+            key = item_key(row["item"])
+            value = None if row["result"] is None else item_value(status.operation, row["result"])
             if row["state"] == "done":
-                value = row["result"]
-                with contextlib.suppress(ValueError):
-                    value = ChangeResult[Any].model_validate(value)
                 items.append(ItemResult[Any](key=key, value=value))
             else:
                 code = row["error_code"] or row["state"]
                 message = row["error_message"] or row["state"]
-                items.append(ItemResult[Any](key=key, error=ItemError(code=code, message=message)))
+                # A failed sale keeps its record (who, what, why) beside the error.
+                error = ItemError(code=code, message=message)
+                items.append(ItemResult[Any](key=key, value=value, error=error))
         failed = sum(1 for item in items if not item.ok)
         kept = [i for i in items if i.ok] if on_error == "skip" else items
         result = BulkResult[Any](items=kept, failed=failed, run_id=run_id)
@@ -720,9 +720,15 @@ class Orchestrator:
         concurrency: int = 8,
         on_error: OnError = "collect",
         progress: Progress | None = None,
+        distributed: bool | None = None,
     ) -> BulkResult[MailboxCount]:
-        """Count the mailboxes of many tenants (default: every configured tenant)."""
+        """Count the mailboxes of many tenants (default: every configured tenant).
+
+        ``distributed`` (default: ``[worker] distributed``) counts them on the workers."""
         names = list(tenants) if tenants is not None else self.tenants
+        if self._distributed(distributed, False):
+            run_id = await self.submit_run("count", [{"tenant": name} for name in names])
+            return await self.follow_run(run_id, progress=progress, on_error=on_error)
         return await run_bulk(
             ((name, _bind(self.count_mailboxes, name)) for name in names),
             concurrency=concurrency,

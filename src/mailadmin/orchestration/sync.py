@@ -222,11 +222,16 @@ class SyncOrchestrator:
         concurrency: int = 8,
         on_error: OnError = "collect",
         progress: Progress | None = None,
+        distributed: bool | None = None,
     ) -> BulkResult[MailboxCount]:
         """See :meth:`Orchestrator.count_all`."""
         return self._run(
             self.orchestrator.count_all(
-                tenants, concurrency=concurrency, on_error=on_error, progress=progress
+                tenants,
+                concurrency=concurrency,
+                on_error=on_error,
+                progress=progress,
+                distributed=distributed,
             )
         )
 

@@ -5,7 +5,9 @@ skip_already_sold=True, copy_under_reseller=True))``: every matching reseller or
 is tried in turn and gets one result: sold, skipped (and why) or failed (and why). A sale
 to a customer also sets the platform's total for that resource (through the orchestrator,
 so it is checked and journalled like any write). Items run one after another: each sale
-changes the totals the next one is capped by.
+changes the totals the next one is capped by. ``distributed=True`` (default: ``[worker]
+distributed``) runs them on the workers instead (docs/scaling.md): the sales capped by one
+reseller's allocation share one lane there, so they still run one after another.
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.rules.tenancy import Tenancy
 
-__all__ = ["BulkSale", "SaleItem", "SaleOutcome", "SaleReport", "sale_targets", "sell_in_bulk"]
+__all__ = [
+    "BulkSale",
+    "SaleItem",
+    "SaleOutcome",
+    "SaleReport",
+    "follow_sale",
+    "sale_targets",
+    "sell_in_bulk",
+    "sell_one",
+    "submit_sale",
+]
 
 
 class BulkSale(BaseModel):
@@ -70,12 +82,13 @@ class SaleItem(BaseModel):
 
 
 class SaleReport(BaseModel):
-    """Every item, in order, and the totals."""
+    """Every item, in order, and the totals; ``run_id`` names a distributed run."""
 
     model_config = ConfigDict(frozen=True)
 
     items: list[SaleItem]
     dry_run: bool = False
+    run_id: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -95,14 +108,16 @@ async def sell_in_bulk(
     *,
     dry_run: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
+    distributed: bool | None = None,
 ) -> SaleReport:
-    """Sell ``sale.addon`` to every target; a dry run checks everything and changes nothing."""
-    resource = resource_of_addon(sale.addon)
-    if resource is None:
-        raise errors.ValidationError(
-            f"Add-on '{sale.addon}' raises no allocation "
-            "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
-        )
+    """Sell ``sale.addon`` to every target; a dry run checks everything and changes nothing.
+
+    ``distributed`` (default: ``[worker] distributed``; never for a dry run) runs the
+    sales on the workers and waits for them."""
+    if orch._distributed(distributed, dry_run):
+        run_id = await submit_sale(orch, sale)
+        return await follow_sale(orch, run_id, progress=progress, sale=sale)
+    _check_addon(sale)
     tenancy = orch.rules.tenancy
     targets = sale_targets(orch, sale)
     items: list[SaleItem] = []
@@ -111,6 +126,62 @@ async def sell_in_bulk(
         if progress is not None:
             progress(done, len(targets), name)
     return SaleReport(items=items, dry_run=dry_run)
+
+
+async def submit_sale(orch: Orchestrator, sale: BulkSale) -> str:
+    """Enqueue a bulk sale for the workers, one item per target; returns the run id at
+    once. ConfigurationError when the store is not PostgreSQL."""
+    from mailadmin.worker.runs import require_distributed
+
+    require_distributed(orch)
+    _check_addon(sale)
+    plain = sale.model_dump(mode="json")
+    items = [{"sale": plain, "name": name} for name in sale_targets(orch, sale)]
+    return await orch.submit_run("sell", items)
+
+
+async def follow_sale(
+    orch: Orchestrator,
+    run_id: str,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+    sale: BulkSale | None = None,
+) -> SaleReport:
+    """Wait for a distributed bulk sale (of ``sale``) to end; its report, item by item."""
+    result = await orch.follow_run(run_id, progress=progress)
+    items: list[SaleItem] = []
+    for item in result.items:
+        if isinstance(item.value, SaleItem):
+            items.append(item.value)
+            continue
+        # Cancelled before it started, or a store fault: the item says why.
+        reason = item.error.message if item.error is not None else "not run"
+        items.append(
+            SaleItem(
+                kind="reseller" if sale is not None and sale.to == "resellers" else "customer",
+                name=item.key,
+                outcome=SaleOutcome.FAILED,
+                addon=sale.addon if sale is not None else "",
+                quantity=sale.quantity if sale is not None else 0,
+                reason=reason,
+            )
+        )
+    return SaleReport(items=items, run_id=run_id)
+
+
+async def sell_one(orch: Orchestrator, sale: BulkSale, name: str) -> SaleItem:
+    """One item of a bulk sale: sell to reseller or customer ``name`` (a worker runs
+    each item of a distributed sale with this). Selling again is harmless: a sale sets
+    a total."""
+    return await _sell_one(orch, orch.rules.tenancy, sale, name, False)
+
+
+def _check_addon(sale: BulkSale) -> None:
+    if resource_of_addon(sale.addon) is None:
+        raise errors.ValidationError(
+            f"Add-on '{sale.addon}' raises no allocation "
+            "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
+        )
 
 
 def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:

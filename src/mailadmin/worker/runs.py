@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
-from mailadmin.contract.calls import subject_key
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -116,19 +115,20 @@ def plan_run(orch: Orchestrator, run_id: str, operation: str, items: Sequence[It
     Routing happens here, before anything is written: an unknown tenant or mailbox stops
     the run with nothing enqueued.
     """
+    from mailadmin.worker.operations import route
+
     worker = orch.config.worker
     lanes: dict[tuple[str, int], list[tuple[int, str, Item]]] = {}
     seen: dict[str, int] = {}
     for seq, item in enumerate(items):
-        instance, key = _route(orch, operation, item)
+        instance, key, what = route(orch, operation, item)
         # One item per subject: a retried chunk tells its items apart by subject in the
         # journal, and two targets for one subject in one run contradict each other.
-        what = key if operation == "set_plan" else f"{key} {item['addon']}"
         first = seen.setdefault(what, seq)
         if first != seq:
             raise errors.ValidationError(
                 f"Items {first + 1} and {seq + 1} both change {what}; a run names each "
-                "mailbox (or add-on of a tenant) once"
+                "mailbox (or add-on of a tenant, or sale) once"
             )
         lane = zlib.crc32(key.encode()) % worker.lanes(instance)
         lanes.setdefault((instance, lane), []).append((seq, key, item))
@@ -152,21 +152,6 @@ def plan_run(orch: Orchestrator, run_id: str, operation: str, items: Sequence[It
                 )
     rows.sort(key=lambda row: int(row["seq"]))
     return PlannedRun(run_id, operation, rows, chunks)
-
-
-def _route(orch: Orchestrator, operation: str, item: Item) -> tuple[str, str]:
-    if operation == "set_plan":
-        provider, ref = orch.mailbox(str(item["mailbox"]))
-        orch._check_plan(str(item["plan"]))
-        key = subject_key(provider.instance, "set_plan", {"mailbox": ref})
-    elif operation == "apply_addon":
-        provider, tenant = orch.provider_for(str(item["tenant"]))
-        orch._check_addon(str(item["addon"]))
-        key = subject_key(provider.instance, "apply_addon", {"tenant": tenant})
-    else:
-        raise errors.ValidationError(f"'{operation}' cannot run distributed")
-    assert key is not None  # both are writes with a subject
-    return provider.instance, key
 
 
 def record_run(db: sa.Connection, planned: PlannedRun, *, identity: str | None) -> None:
