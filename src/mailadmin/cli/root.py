@@ -59,7 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "providers": ("commands", "Installed providers, their capabilities and plugin load errors."),
     "report": ("commands", "Report NAME: usage, licences or renewals (docs/tenancy.md)."),
     "resellers": ("business", "Resellers: add and list."),
-    "runs": ("runs", "Distributed runs: list (default), show ID, cancel ID."),
+    "runs": ("runs", "Distributed runs: list (default), show ID, cancel ID, prune."),
     "sell": (
         "business",
         "Sell ADDON (QUANTITY each) to many resellers or customers at once (seed 003).",
