@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.rules.tenancy import Tenancy
 
-__all__ = ["BulkSale", "SaleItem", "SaleOutcome", "SaleReport", "sale_targets", "sell_in_bulk"]
+__all__ = [
+    "BulkSale",
+    "SaleItem",
+    "SaleOutcome",
+    "SaleReport",
+    "sale_targets",
+    "sell_in_bulk",
+    "sell_to",
+]
 
 
 class BulkSale(BaseModel):
@@ -97,30 +105,40 @@ async def sell_in_bulk(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SaleReport:
     """Sell ``sale.addon`` to every target; a dry run checks everything and changes nothing."""
-    resource = resource_of_addon(sale.addon)
-    if resource is None:
-        raise errors.ValidationError(
-            f"Add-on '{sale.addon}' raises no allocation "
-            "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
-        )
-    tenancy = orch.rules.tenancy
     targets = sale_targets(orch, sale)
     items: list[SaleItem] = []
     for done, name in enumerate(targets, start=1):
-        items.append(await _sell_one(orch, tenancy, sale, name, dry_run))
+        items.append(await sell_to(orch, sale, name, dry_run=dry_run))
         if progress is not None:
             progress(done, len(targets), name)
     return SaleReport(items=items, dry_run=dry_run)
+
+
+async def sell_to(
+    orch: Orchestrator, sale: BulkSale, name: str, *, dry_run: bool = False
+) -> SaleItem:
+    """Sell ``sale.addon`` to one target of :func:`sale_targets` (one item of a bulk sale).
+
+    A sale sets a total, so selling the same item again leaves it as it was: a bulk sale
+    cut short can be carried on from any item.
+    """
+    return await _sell_one(orch, orch.rules.tenancy, sale, name, dry_run)
 
 
 def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:
     """Who a bulk sale is offered to, in order, within the acting identity's reach.
 
     The site admin sells to anyone; a reseller only to its own customers (``owner`` is
-    then itself); nobody else sells.
+    then itself); nobody else sells. An add-on that raises no allocation is refused.
     """
     from mailadmin.rules.identities import IdentityKind
 
+    resource = resource_of_addon(sale.addon)
+    if resource is None:
+        raise errors.ValidationError(
+            f"Add-on '{sale.addon}' raises no allocation "
+            "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
+        )
     tenancy = orch.rules.tenancy
     identity = orch.rules.acting()
     owner = sale.owner.strip().lower()
