@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
-from apihelpers import Service, wait_for_run
+import sqlalchemy as sa
+from apihelpers import Service, config_text, seed, wait_for_run
 
+from mailadmin.mock.serve import serve
 from mailadmin.mock.server import MockServer
+from mailadmin.reference.mock.platform import MemoryMock
+from mailadmin.store.journal import Journal
+from mailadmin.store.schema import addon_sales
 
 
 def _allocations(mock: MockServer, tenant: str) -> dict[str, Any]:
@@ -115,3 +122,57 @@ def test_a_repeated_sale_request_returns_the_same_run(service: Service, fresh: M
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert other.status_code == 409 and other.json()["code"] == "idempotency_mismatch"
+
+
+def test_a_sale_cut_short_by_a_killed_service_is_carried_on(tmp_path: Path) -> None:
+    server = MockServer(MemoryMock, seed=seed())
+    with serve(server) as url:
+        config = tmp_path / "mailadmin.toml"
+        config.write_text(config_text(url, tmp_path))
+        service = Service(config)
+        service.start()
+        body = {"addon": "shared_mailbox", "quantity": 2, "to": "customers"}
+        try:
+            # The platform hangs on the first total: the kill lands with it on the wire.
+            server.inject({"kind": "latency", "operation": "set_allocation", "delay": 5})
+            with service.client("site-admin") as http:
+                run_id = http.post("/v1/sales", json=body).json()["id"]
+            journal = Journal(service.store)
+            try:
+                deadline = time.monotonic() + 30
+                while not journal.entries(10, run=run_id, open_only=True):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+            finally:
+                journal.close()
+            service.stop(signal.SIGKILL)
+            server.clear_faults()
+            service.start()
+            with service.client("site-admin") as http:
+                run = wait_for_run(http, run_id)
+        finally:
+            service.stop()
+        tenants = server.snapshot()["tenants"]
+    assert run["state"] == "succeeded", run
+    assert [(i["key"], i["state"]) for i in run["items"]] == [
+        ("example.com", "sold"),
+        ("example.net", "sold"),
+    ]
+    assert tenants["example.com"]["allocations"]["shared_mailboxes"] == 5 + 2
+    assert tenants["example.net"]["allocations"]["shared_mailboxes"] == 5 + 2
+    engine = sa.create_engine(service.store)
+    try:
+        with engine.connect() as db:
+            sales = db.execute(
+                sa.select(addon_sales.c.owner, addon_sales.c.quantity).where(
+                    addon_sales.c.addon == "shared_mailbox"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert sorted(sales) == [("example.com", 2), ("example.net", 2)]  # each sold once
+    journal = Journal(service.store)
+    try:
+        assert not journal.entries(100, run=run_id, open_only=True)
+    finally:
+        journal.close()

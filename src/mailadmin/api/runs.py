@@ -536,6 +536,12 @@ def _journal_item(
             or "The write's outcome is not known yet; 'mailadmin journal resume' settles it",
         )
         return RunItem(position=position, key=key, state="failed", error=error)
+    if finished:
+        # Ended by another process (``journal resume``) that keeps no caller's errors.
+        error = ItemError(
+            code="not_run", message="The run ended without sending this item; see the journal"
+        )
+        return RunItem(position=position, key=key, state="failed", error=error)
     return RunItem(position=position, key=key, state="pending")
 
 
