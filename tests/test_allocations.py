@@ -13,6 +13,7 @@ from mailadmin.contract.capabilities import Capabilities
 from mailadmin.contract.hookspecs import hookimpl
 from mailadmin.contract.models import MailboxKind, NewMailbox, Outcome
 from mailadmin.mock import MockServer
+from mailadmin.mock.router import MockRouter
 from mailadmin.orchestration.registry import Registry
 from mailadmin.reference.mock import MemoryMock
 from mailadmin.reference.provider import MemoryProvider
@@ -55,7 +56,12 @@ def server() -> MockServer:
 
 
 @pytest.fixture
-async def orch(server: MockServer, tmp_path):
+def router(server: MockServer) -> MockRouter:
+    return server.router(BASE)
+
+
+@pytest.fixture
+async def orch(server: MockServer, router: MockRouter, tmp_path):
     registry = Registry(load=[], disable=[], builtins=False)
     registry.register_plugin(_Plugin(), "unlimited")
     config = {
@@ -70,9 +76,7 @@ async def orch(server: MockServer, tmp_path):
         "tenants": {"example.com": {"instance": "eu"}},
         "journal": {"url": f"sqlite:///{tmp_path / 'journal.sqlite'}"},
     }
-    async with Orchestrator.from_dict(
-        config, registry=registry, http={"eu": server.router(BASE)}
-    ) as o:
+    async with Orchestrator.from_dict(config, registry=registry, http={"eu": router}) as o:
         yield o
 
 
@@ -86,7 +90,7 @@ async def test_kept_allocations_limit_creation_of_shared_and_resource_mailboxes(
     await orch.create_mailbox(
         "example.com", NewMailbox(address="sales@example.com", kind=MailboxKind.SHARED)
     )
-    with pytest.raises(errors.QuotaExceeded, match="uses all 2 shared mailboxes"):
+    with pytest.raises(errors.QuotaExceeded, match=r"uses all 2 shared mailboxes .*in use: 2"):
         await orch.create_mailbox(
             "example.com", NewMailbox(address="help@example.com", kind=MailboxKind.SHARED)
         )
@@ -197,5 +201,50 @@ async def test_racing_creations_cannot_both_take_the_last_bought_mailbox(
     )
     refused = [r for r in results if isinstance(r, errors.QuotaExceeded)]
     assert len(refused) == 2
+    # The never-counted tenant was counted once, by the first creation to hold its lock.
+    assert len(server.calls("list_mailboxes")) == 1
     mailboxes = server.snapshot()["tenants"]["example.com"]["mailboxes"]
     assert sum(1 for m in mailboxes if m["kind"] == "shared") == 2
+
+
+async def test_a_creation_beyond_a_kept_allocation_sends_no_request(
+    orch: Orchestrator, server: MockServer, router: MockRouter
+) -> None:
+    await orch.apply_addon("example.com", "resource_mailbox", 2)
+    await orch.count_mailboxes("example.com")  # room-1@: the use is known from here on
+    await orch.create_mailbox(
+        "example.com", NewMailbox(address="beamer@example.com", kind=MailboxKind.EQUIPMENT)
+    )
+    server.clear_requests()
+    router.reset()
+    with pytest.raises(errors.QuotaExceeded) as caught:
+        await orch.create_mailbox(
+            "example.com", NewMailbox(address="room-2@example.com", kind=MailboxKind.ROOM)
+        )
+    assert str(caught.value) == (
+        "example.com uses all 2 room and equipment mailboxes it has bought (in use: 2); "
+        "raise the 'resource_mailbox' add-on to create more"
+    )
+    assert router.calls.call_count == 0
+    assert server.requests == []
+    kinds = [m["kind"] for m in server.snapshot()["tenants"]["example.com"]["mailboxes"]]
+    assert (kinds.count("room"), kinds.count("equipment")) == (1, 1)
+
+
+async def test_deleting_frees_a_kept_slot_without_a_count(
+    orch: Orchestrator, server: MockServer
+) -> None:
+    await orch.apply_addon("example.com", "shared_mailbox", 1)  # info@ uses it
+    await orch.count_mailboxes("example.com")
+    await orch.delete_mailbox("info@example.com")
+    server.clear_requests()
+    await orch.create_mailbox(
+        "example.com", NewMailbox(address="sales@example.com", kind=MailboxKind.SHARED)
+    )
+    assert server.calls("list_mailboxes") == []  # checked from the kept use
+    shared = [
+        m["address"]
+        for m in server.snapshot()["tenants"]["example.com"]["mailboxes"]
+        if m["kind"] == "shared"
+    ]
+    assert shared == ["sales@example.com"]

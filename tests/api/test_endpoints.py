@@ -239,3 +239,30 @@ def test_a_refusal_is_kept_under_its_idempotency_key(service: Service, fresh: Mo
     assert repeat.headers["content-type"] == PROBLEM
     assert repeat.json()["code"] == "policy_denied"
     assert not fresh.requests
+
+
+def test_a_creation_beyond_the_allocation_is_refused_with_no_request(
+    service: Service, fresh: MockServer
+) -> None:
+    # example.net has 5 shared mailboxes in its package and uses one (info@).
+    made = [f"team{n}@example.net" for n in range(4)]
+    with service.client("reseller:globex") as http:
+        counted = http.get("/v1/customers/example.net/mailbox-count")
+        for address in made:
+            created = http.post(
+                "/v1/customers/example.net/mailboxes", json={"address": address, "kind": "shared"}
+            )
+            assert created.status_code == 201
+        fresh.clear_requests()
+        refused = http.post(
+            "/v1/customers/example.net/mailboxes",
+            json={"address": "one-more@example.net", "kind": "shared"},
+        )
+        requests = list(fresh.requests)
+        # Leave the service's kept use as the next test's fresh mock has it.
+        for address in made:
+            assert http.delete(f"/v1/mailboxes/{address}").status_code == 200
+    assert counted.status_code == 200
+    assert refused.status_code == 403 and refused.json()["reason"] == "allocation_exceeded"
+    assert "allocated 5 shared mailboxes and uses 5" in refused.json()["detail"]
+    assert requests == []

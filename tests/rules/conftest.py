@@ -77,10 +77,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
 class Platform:
     """One installed provider's mock behind an orchestrator, with what its demo names."""
 
-    def __init__(self, name: str, orch, server, tenant: str, users: list[str]) -> None:
+    def __init__(self, name: str, orch, server, tenant: str, users: list[str], router=None) -> None:
         self.name = name
         self.orch = orch
         self.server = server
+        self.router = router  # the respx router every request of ``orch`` goes through
         self.tenant = tenant
         self.users = users  # user mailboxes of ``tenant`` on their demo's start plan
 
@@ -151,7 +152,8 @@ async def platform(request: pytest.FixtureRequest, tmp_path):
     config = platform_config(scenario, instance, f"sqlite:///{tmp_path / 'store.sqlite'}", **extra)
     tenant = next(iter(scenario.tenants))
     users = [address for address, _ in scenario.upgrades]
+    router = server.router(f"http://{instance}.test")
     async with Orchestrator.from_dict(
-        config, registry=get_registry(), http={instance: server.router(f"http://{instance}.test")}
+        config, registry=get_registry(), http={instance: router}
     ) as orch:
-        yield Platform(name, orch, server, tenant, users)
+        yield Platform(name, orch, server, tenant, users, router)

@@ -18,6 +18,7 @@ def test_first_use_creates_every_table_at_the_newest_version(store_url: str) -> 
         "mailadmin_customers",
         "mailadmin_addon_sales",
         "mailadmin_orders",
+        "mailadmin_tenant_use",
         VERSION_TABLE,
     } <= tables
     assert store.current() == Database.head()
@@ -83,6 +84,44 @@ def test_a_journal_from_before_migrations_is_adopted_with_its_rows(store_url: st
     again = Journal(store_url)
     assert [e.call_id for e in again.entries()] == ["c1"]
     again.close()
+
+
+def test_a_0005_store_is_upgraded_in_place_with_the_tenant_use_table(store_url: str) -> None:
+    # A database at 0005 (before the kept use) with records in it, upgraded to the newest.
+    store = Database(store_url, upgrade=False)
+    store.upgrade("0005")
+    assert store.current() == "0005"
+    assert "mailadmin_tenant_use" not in sa.inspect(store.engine).get_table_names()
+    with store.engine.begin() as db:
+        db.execute(
+            sa.text(
+                "insert into mailadmin_customers (name, reseller, package, created, updated)"
+                " values ('a.test', null, '{\"user_mailboxes\": 3}', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+    store.upgrade()
+    assert store.current() == Database.head()
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("mailadmin_tenant_use")}
+    assert columns == {"instance", "tenant", "resource", "used", "counted", "updated"}
+    with store.engine.connect() as db:
+        assert db.execute(sa.text("select name, package from mailadmin_customers")).all() == [
+            ("a.test", '{"user_mailboxes": 3}')
+        ]
+        assert db.execute(sa.text("select count(*) from mailadmin_tenant_use")).scalar() == 0
+    # The kept use works on the upgraded database: set, moved, never below zero.
+    from mailadmin.store.use import UseTable
+
+    use = UseTable(store)
+    assert use.get("eu", "a.test") is None
+    assert use.add("eu", "a.test", "user_mailboxes", 1) is False  # never counted: nothing
+    use.set("eu", "A.test", {"user_mailboxes": 2, "shared_mailboxes": 0})
+    assert use.add("eu", "a.test", "user_mailboxes", 1) is True
+    use.add("eu", "a.test", "shared_mailboxes", -1)
+    assert use.get("eu", "a.test") == {"user_mailboxes": 3, "shared_mailboxes": 0}
+    use.forget("eu", "a.test")
+    assert use.get("eu", "a.test") is None
+    store.close()
 
 
 def test_revisions_are_listed_oldest_first() -> None:

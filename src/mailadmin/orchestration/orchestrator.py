@@ -305,9 +305,20 @@ class Orchestrator:
         return self.rules.after_set_plan(result)
 
     async def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
-        """Mailboxes of a tenant by kind and plan."""
+        """Mailboxes of a tenant by kind and plan, counted live.
+
+        The count is stored as the tenant's use (``rules.use``) that allocation checks
+        compare against, so every count (``count_all``, the ``usage`` report) refreshes it.
+        """
         provider, ref = self.provider_for(tenant)
-        return await provider.count_mailboxes(ref)
+        # Under the tenant's lock: a creation finishing between the read and the store
+        # would otherwise have its +1 overwritten by a count taken before it.
+        async with SUBJECT_LOCKS.hold(_limits(provider, ref)):
+            counts = await provider.count_mailboxes(ref)
+            await self.rules.use.refresh(
+                provider.instance, counts.model_copy(update={"tenant": ref.name})
+            )
+        return counts
 
     async def apply_addon(
         self,
@@ -381,50 +392,79 @@ class Orchestrator:
     ) -> ChangeResult[Mailbox]:
         """Create a mailbox of any kind the provider supports.
 
-        A shared, room or equipment mailbox is refused with ``QuotaExceeded`` when the
-        tenant has used every one of an allocation that mailadmin keeps for it.
+        Refused before any request when it would pass the customer's allocation
+        (``PolicyDenied``) or, for a shared, room or equipment mailbox, an allocation that
+        mailadmin keeps for the platform (``QuotaExceeded``). Both compare against the use
+        kept in the store (``rules.use``); only the first check of a never-counted tenant
+        reads its count, once.
         """
         if not isinstance(mailbox, NewMailbox):
             raise errors.ValidationError("The new mailbox must be a NewMailbox")
         if mailbox.plan is not None:
             self._check_plan(mailbox.plan)
         provider, ref = self.provider_for(tenant)
-        await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
-        await self.rules.check_licence(provider, ref, mailbox, dry_run)
         addon = addon_for_kind(mailbox.kind)
-        if addon is None or provider.instance_capabilities.supports(f"addon:{addon}"):
-            return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
-        # Check and create under the tenant's limits lock: two creations racing for the
-        # last bought mailbox, or an allocation lowered meanwhile, cannot both pass.
-        limits = subject_key(provider.instance, "apply_addon", {"tenant": ref})
-        async with SUBJECT_LOCKS.hold(limits):
-            await self._check_kept_allocation(provider, ref, addon)
-            return await provider.create_mailbox(ref, mailbox, dry_run=dry_run)
+        kept = addon is not None and not provider.instance_capabilities.supports(f"addon:{addon}")
+        # Check, create and record the use under the tenant's limits lock: two creations
+        # racing for the last one, an allocation lowered or a count taken meanwhile,
+        # cannot interleave with it.
+        async with SUBJECT_LOCKS.hold(_limits(provider, ref)):
+            await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
+            if kept and addon is not None:
+                await self._check_kept_allocation(provider, ref, addon)
+            await self.rules.check_licence(provider, ref, mailbox, dry_run)
+            return await self._create(provider, ref, mailbox, dry_run)
+
+    async def _create(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
+    ) -> ChangeResult[Mailbox]:
+        use = self.rules.use
+        try:
+            result = await provider.create_mailbox(tenant, mailbox, dry_run=dry_run)
+        except (errors.OutcomeUnknown, errors.PartialChange):
+            # The mailbox may exist: count it, so an unsettled creation never lets one more
+            # past the allocation; the next live count corrects an over-count.
+            await use.created(provider.instance, tenant.name, mailbox.kind)
+            raise
+        # ``accepted`` (finished later by the platform) counts too, for the same reason.
+        if not result.dry_run and result.outcome is not Outcome.UNCHANGED:
+            await use.created(provider.instance, tenant.name, mailbox.kind)
+        return result
 
     async def _check_kept_allocation(
         self, provider: Provider, tenant: TenantRef, addon: str
     ) -> None:
+        from mailadmin.rules.tenancy import resource_of_addon
+
         store = await asyncio.to_thread(lambda: self.allocations)
         bought = await asyncio.to_thread(store.get, provider.instance, tenant.name, addon)
-        if bought is None:
+        resource = resource_of_addon(addon)
+        if bought is None or resource is None:
             return
-        used = used_by(addon, await provider.count_mailboxes(tenant))
+        used = (await self.rules.use.current(provider, tenant))[resource]
         if used >= bought:
             what = (
                 "shared mailboxes" if addon == "shared_mailbox" else "room and equipment mailboxes"
             )
             raise errors.QuotaExceeded(
-                f"{tenant.name} uses all {bought} {what} it has bought; "
+                f"{tenant.name} uses all {bought} {what} it has bought (in use: {used}); "
                 f"raise the '{addon}' add-on to create more"
             )
 
     async def delete_mailbox(
         self, mailbox: str | MailboxRef, *, dry_run: bool = False
     ) -> ChangeResult[Mailbox]:
-        """Delete a mailbox."""
+        """Delete a mailbox; the tenant's kept use goes down by one once it is gone."""
         provider, ref = self.mailbox(mailbox)
-        with _naming(ref):
-            return await provider.delete_mailbox(ref, dry_run=dry_run)
+        async with SUBJECT_LOCKS.hold(_limits(provider, ref.tenant)):
+            with _naming(ref):
+                result = await provider.delete_mailbox(ref, dry_run=dry_run)
+            # Only a deletion seen done frees a slot: one accepted or unknown may still
+            # fail, and counting a mailbox that is gone is the safe side until a count.
+            if not result.dry_run and result.outcome is Outcome.CHANGED:
+                kind = result.before.kind if result.before is not None else None
+                await self.rules.use.deleted(provider.instance, ref.tenant.name, kind)
+        return result
 
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
         """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""
@@ -771,6 +811,11 @@ class Orchestrator:
 
 #: The largest quantity every platform stores (a signed 32-bit integer).
 MAX_QUANTITY = 2**31 - 1
+
+
+def _limits(provider: Provider, tenant: TenantRef) -> str | None:
+    """The key of a tenant's limits lock (the one its add-on writes hold too)."""
+    return subject_key(provider.instance, "apply_addon", {"tenant": tenant})
 
 
 def _require_text(value: object, what: str, model: type | None = None) -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.rules.orders import Order, OrderKind, Orders
     from mailadmin.rules.tenancy import Customer, CustomerSpec, Tenancy
+    from mailadmin.rules.use import TenantUse
     from mailadmin.store.database import Database
 
 __all__ = ["ActingView", "BusinessRules", "run_as"]
@@ -65,6 +66,7 @@ class BusinessRules:
         # configuration's records once: two declaring at once collide on PostgreSQL.
         self._loading = threading.Lock()
         self._orders: Orders | None = None
+        self._use: TenantUse | None = None
         #: Policy values (``[policies]``); replace to change them at run time.
         self.policies: PoliciesConfig = orchestrator.config.policies
         #: Today's date for the downgrade window and trials (tests set a fixed day).
@@ -99,6 +101,16 @@ class BusinessRules:
         tenancy = Tenancy(self.store, tenants=config.tenants)
         tenancy.declare(config.resellers, config.customers)
         return tenancy
+
+    @property
+    def use(self) -> TenantUse:
+        """What each tenant uses of its allocations, kept in the store (rules/use.py)."""
+        if self._use is None:
+            from mailadmin.rules.use import TenantUse
+            from mailadmin.store.use import UseTable
+
+            self._use = TenantUse(UseTable(self.store))
+        return self._use
 
     @property
     def orders(self) -> Orders:
@@ -232,10 +244,12 @@ class BusinessRules:
     ) -> None:
         """Refuse a mailbox beyond the customer's allocation, naming resource, allocation, use.
 
-        Checked before any request of the creation; the count it needs is read as the site
-        admin (the acting identity may not count, a reseller's view is the same count).
+        Checked before any request of the creation, against the use kept in the store
+        (:attr:`use`), so the refusal sends nothing. The first check of a never-counted
+        tenant needs one read: its count, as the site admin. The orchestrator calls this
+        holding the tenant's lock, so two creations cannot both take the last one.
         """
-        from mailadmin.rules.tenancy import resource_of_kind, used_of
+        from mailadmin.rules.tenancy import resource_of_kind
 
         arguments = {"tenant": tenant, "mailbox": mailbox}
         await self.acheck_call(provider, _call(provider, "create_mailbox", arguments, dry_run))
@@ -245,8 +259,7 @@ class BusinessRules:
         )
         if allocated is None:
             return
-        counts = await self.as_system(lambda: provider.count_mailboxes(tenant))
-        used = used_of(resource, counts) or 0
+        used = (await self.use.current(provider, tenant))[resource]
         if used + 1 > allocated:
             label = resource.value.replace("_", " ")
             raise self.deny(

@@ -18,6 +18,7 @@ __all__ = [
     "resellers",
     "run_items",
     "runs",
+    "tenant_use",
 ]
 
 metadata = sa.MetaData()
@@ -152,4 +153,14 @@ run_items = sa.Table(
     sa.Column("error_message", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("finished", sa.DateTime(timezone=True)),
+)
+tenant_use = sa.Table(
+    "mailadmin_tenant_use",
+    metadata,
+    sa.Column("instance", sa.String(255), primary_key=True),
+    sa.Column("tenant", sa.String(255), primary_key=True),
+    sa.Column("resource", sa.String(32), primary_key=True),
+    sa.Column("used", sa.Integer, nullable=False),
+    sa.Column("counted", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
 )
