@@ -13,12 +13,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from mailadmin.mock.serve import serve
 from mailadmin.mock.server import MockServer
@@ -45,7 +49,9 @@ def seed() -> dict[str, Any]:
     }
 
 
-def config_text(mock_url: str, folder: Path) -> str:
+def config_text(mock_url: str, folder: Path, store: str | None = None) -> str:
+    """The service's configuration; ``store``: the database URL (default: SQLite in
+    ``folder``)."""
     plans = "\n".join(
         f'plans.{neutral} = {{ native = "{native}", quota_mb = {quota} }}'
         for (neutral, native), quota in zip(PLANS.items(), (2048, 5120, 10240), strict=True)
@@ -53,7 +59,7 @@ def config_text(mock_url: str, folder: Path) -> str:
     tenants = "\n".join(f'[tenants."{t}"]\ninstance = "mem"\ndomains = ["{t}"]\n' for t in TENANTS)
     return f"""
 [journal]
-url = "sqlite:///{folder / "mailadmin.sqlite"}"
+url = "{store or sqlite_url(folder)}"
 
 [plans.mail]
 rank = 1
@@ -89,6 +95,10 @@ package = {{ user_mailboxes = 50, shared_mailboxes = 5 }}
 """
 
 
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'mailadmin.sqlite'}"
+
+
 def mailadmin(*args: str, config: Path | None = None, check: bool = True) -> str:
     """Run the ``mailadmin`` command; returns stdout."""
     command = [sys.executable, "-m", "mailadmin.cli"]
@@ -103,8 +113,10 @@ def mailadmin(*args: str, config: Path | None = None, check: bool = True) -> str
 class Service:
     """``mailadmin serve`` on a free loopback port, started and stopped by tests."""
 
-    def __init__(self, config: Path, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, config: Path, extra: tuple[str, ...] = (), store: str | None = None) -> None:
         self.config = config
+        #: The database URL of the service's store (journal, keys, runs).
+        self.store = store or sqlite_url(config.parent)
         self.extra = extra
         self.log = config.with_name("serve.log")
         self.process: subprocess.Popen[str] | None = None
@@ -137,7 +149,7 @@ class Service:
             from mailadmin.rules.identities import Identity
             from mailadmin.store.database import Database
 
-            store = Database(f"sqlite:///{self.config.parent / 'mailadmin.sqlite'}")
+            store = Database(self.store)
             try:
                 made = ApiKeys(store).create(Identity.parse(identity), "test")
             finally:
@@ -158,15 +170,45 @@ def mock() -> Iterator[MockServer]:
         yield server
 
 
+def _start(mock: MockServer, folder: Path, store: str | None) -> Service:
+    config = folder / "mailadmin.toml"
+    config.write_text(config_text(mock.url, folder, store))  # type: ignore[attr-defined]
+    running = Service(config, store=store)
+    running.start()
+    return running
+
+
 @pytest.fixture(scope="session")
 def service(mock: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    folder = tmp_path_factory.mktemp("api")
-    config = folder / "mailadmin.toml"
-    config.write_text(config_text(mock.url, folder))  # type: ignore[attr-defined]
-    running = Service(config)
-    running.start()
+    """The service on SQLite, shared by the tests of a session."""
+    running = _start(mock, tmp_path_factory.mktemp("api"), None)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_service(
+    mock: MockServer, tmp_path_factory: pytest.TempPathFactory, postgres_server: str
+) -> Iterator[Service]:
+    """The service on PostgreSQL (a schema of its own, dropped afterwards)."""
+    with postgres_schema(postgres_server) as url:
+        running = _start(mock, tmp_path_factory.mktemp("api-pg"), url)
+        yield running
+        running.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_service(request: pytest.FixtureRequest) -> Service:
+    """The service on each supported store in turn."""
+    name = "service" if request.param == "sqlite" else "pg_service"
+    running: Service = request.getfixturevalue(name)
+    return running
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL of each supported kind."""
+    yield from _store_url(request, tmp_path)
 
 
 @pytest.fixture
@@ -194,3 +236,31 @@ def wait_for_run(client: httpx.Client, run_id: str, timeout: float = 30) -> dict
             return body
         assert time.monotonic() < deadline, body
         time.sleep(0.1)
+
+
+# -- PostgreSQL (the server lookup, skip and CI rule of tests/rules/conftest.py) ---------------
+
+
+@contextmanager
+def postgres_schema(server: str) -> Iterator[str]:
+    """A URL whose search path is a fresh schema of ``server``, dropped afterwards."""
+    schema = f"mailadmin_api_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server)
+    with admin.begin() as db:
+        db.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in server else "?"
+    try:
+        yield f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as db:
+            db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    server = request.getfixturevalue("postgres_server")
+    with postgres_schema(server) as url:
+        yield url

@@ -46,8 +46,12 @@ def test_the_walk_through_runs(tmp_path: Path) -> None:
     assert '"subject":"anna@example.com","outcome":"changed","before":"mail","after":"sync"' in out
     assert '"dry_run":true' in out
     assert '"subject":"example.com shared_mailbox"' in out
-    assert re.search(r"run [0-9a-f-]{36}: succeeded", out)
+    assert re.search(r"run [0-9a-f]{16}: succeeded", out)
     assert '"progress":{"total":2,"done":2,"succeeded":2,"failed":0}' in out
+    # The bulk sale: a dry run, then the sale itself.
+    assert re.search(r'"kind":"sales","state":"succeeded","dry_run":true', out)
+    assert re.search(r'"kind":"sales","state":"succeeded","dry_run":false', out)
+    assert re.search(r'"summary":\{"sold":[1-9][0-9]*,"skipped":0,"failed":0\}', out)
     assert '"subscription":"example.com"' in out and '"over_use"' in out
     assert '"licensed"' in out
     assert "Traceback" not in done.stderr

@@ -1,9 +1,12 @@
-"""The idempotency store's rules that take time to show over HTTP: stale claims, expiry."""
+"""The idempotency store's rules that take time to show over HTTP: stale claims, expiry.
+Each runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from mailadmin.api.idempotency import STALE_CLAIM, IdempotencyStore, Stored, fingerprint
@@ -11,8 +14,15 @@ from mailadmin.api.tables import IDEMPOTENCY
 from mailadmin.store.database import Database
 
 
-def _store(retention: timedelta = timedelta(hours=1)) -> IdempotencyStore:
-    return IdempotencyStore(Database("sqlite://"), retention)
+@pytest.fixture
+def database(store_url: str) -> Iterator[Database]:
+    found = Database(store_url)
+    yield found
+    found.close()
+
+
+def _store(database: Database, retention: timedelta = timedelta(hours=1)) -> IdempotencyStore:
+    return IdempotencyStore(database, retention)
 
 
 def test_same_request_same_fingerprint_whatever_the_json_layout() -> None:
@@ -22,8 +32,8 @@ def test_same_request_same_fingerprint_whatever_the_json_layout() -> None:
     assert one != fingerprint("PUT", "/v1/x", "a=1&b=2&dry_run=true", b'{"n":1,"plan":"sync"}')
 
 
-def test_claim_replay_mismatch_and_running() -> None:
-    store = _store()
+def test_claim_replay_mismatch_and_running(database: Database) -> None:
+    store = _store(database)
     assert store.claim("k1", "a", "p1").state == "new"
     assert store.claim("k1", "a", "p1").state == "running"
     assert store.claim("k1", "a", "p2").state == "mismatch"
@@ -36,8 +46,8 @@ def test_claim_replay_mismatch_and_running() -> None:
     assert store.claim("k2", "a", "p3").state == "new"
 
 
-def test_a_claim_left_by_a_dead_service_is_taken_over_once_stale() -> None:
-    store = _store()
+def test_a_claim_left_by_a_dead_service_is_taken_over_once_stale(database: Database) -> None:
+    store = _store(database)
     assert store.claim("k", "a", "p").state == "new"
     old = datetime.now(UTC) - STALE_CLAIM - timedelta(seconds=1)
     with store._store.begin() as db:  # the service died long ago, mid-request
@@ -46,8 +56,8 @@ def test_a_claim_left_by_a_dead_service_is_taken_over_once_stale() -> None:
     assert store.claim("k", "a", "p").state == "running"
 
 
-def test_answers_expire_after_the_retention() -> None:
-    store = _store(timedelta(seconds=30))
+def test_answers_expire_after_the_retention(database: Database) -> None:
+    store = _store(database, timedelta(seconds=30))
     store.claim("k", "a", "p")
     store.complete("k", "a", Stored(200, b"{}", {}))
     with store._store.begin() as db:

@@ -95,9 +95,9 @@ def create_app(
         responses=problem_responses(400, 401, "default"),
     )
     _install_handlers(app)
-    from mailadmin.api.routes import catalogue, mailboxes, reports, runs, service, tenancy
+    from mailadmin.api.routes import catalogue, mailboxes, reports, runs, sales, service, tenancy
 
-    for module in (service, catalogue, tenancy, mailboxes, runs, reports):
+    for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports):
         app.include_router(module.router)
     return app
 

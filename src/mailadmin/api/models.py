@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -133,6 +133,32 @@ class AddonRunRequest(_In):
 
     items: list[AddonRunItem] = Field(min_length=1, max_length=10000)
     concurrency: int = Field(default=8, ge=1, le=64)
+
+
+class SaleRequest(_In):
+    """Sell one add-on to many resellers or customers at once (each its own item).
+
+    ``to="resellers"``: the resellers named in ``resellers`` (every one when empty).
+    ``to="customers"``: the customers of ``owner`` (a reseller, ``host`` for the host's
+    own customers, ``all`` for everyone's); a reseller's key sells only to its own.
+    """
+
+    addon: str = Field(min_length=1, max_length=128, examples=["shared_mailbox"])
+    quantity: int = Field(ge=0, le=9999, description="The total sold to each target")
+    to: Literal["resellers", "customers"]
+    resellers: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=1000, description="With to=resellers: whom"
+    )
+    owner: str = Field(default="all", min_length=1, max_length=255)
+    only_over_quota: bool = Field(
+        default=False, description="Only targets that use all they are allocated"
+    )
+    skip_already_sold: bool = Field(
+        default=False, description="Skip targets that already bought this add-on"
+    )
+    copy_under_reseller: bool = Field(
+        default=False, description="Sell a reseller its own copy, named ADDON@RESELLER"
+    )
 
 
 class JournalRecord(BaseModel):

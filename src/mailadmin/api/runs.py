@@ -1,10 +1,18 @@
 """Bulk runs of the HTTP API: accepted at once (``202``), worked in the background, polled.
 
-A run and each of its items are rows in the store before any work starts, and each item's
-result is written as it finishes. When the service stops (or is killed) mid-run, the next
-start picks up every unfinished run and sends the items that have no result yet: every
-bulk write of mailadmin is absolute (a plan, a total), so an item that was on the wire when
-the service died is safely sent again.
+A plan-change or add-on run that writes is the journal's run: its plan is journalled
+(:meth:`Orchestrator.start_run`) before anything is sent, each item's write is a journal
+row, and the run resource is read back from the journal, so ``mailadmin journal --run ID``
+and ``mailadmin journal resume --run ID`` see the same run. When the service stops (or is
+killed) mid-run, the next start settles it with :meth:`Orchestrator.resume`, which reads
+the platform before re-applying anything.
+
+The API's own tables keep only what the journal cannot hold: who may poll the run, its
+concurrency, the caller-facing error of an item (a refusal's reason; an error raised
+before any write was journalled), and the runs that write nothing journalled as a run:
+dry runs (never resumed as writes) and bulk sales (each item a sale, not one write).
+Those keep their items in the API's table and carry on from the first item without a
+result: every one of them sets an absolute value, so repeating an item is harmless.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -24,10 +33,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from mailadmin.api.tables import RUN_ITEMS, RUNS
 from mailadmin.contract import errors
 from mailadmin.rules.identities import Identity, IdentityKind, acting_scope
+from mailadmin.rules.sales import SaleItem, SaleOutcome
+from mailadmin.store.journal import run_scope
 
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.store.database import Database
+    from mailadmin.store.journal import JournalEntry
 
 __all__ = ["Run", "RunItem", "RunKind", "RunManager", "RunState"]
 
@@ -39,6 +51,7 @@ class RunKind(StrEnum):
 
     PLAN_CHANGES = "plan_changes"
     ADDONS = "addons"
+    SALES = "sales"
 
 
 class RunState(StrEnum):
@@ -60,7 +73,8 @@ class ItemError(BaseModel):
 
 
 class RunItem(BaseModel):
-    """One item: ``pending``, ``succeeded`` (with the change result) or ``failed``."""
+    """One item: ``pending``, ``succeeded`` (with the change result) or ``failed``; an
+    item of a sale is ``sold``, ``skipped`` (``result.reason`` says why) or ``failed``."""
 
     position: int
     key: str
@@ -70,7 +84,7 @@ class RunItem(BaseModel):
 
 
 class Progress(BaseModel):
-    """How far a run is."""
+    """How far a run is (a sold or skipped sale counts as succeeded)."""
 
     total: int
     done: int
@@ -91,14 +105,32 @@ class Run(BaseModel):
     created: datetime
     updated: datetime
     progress: Progress
+    #: Sales only: how many items were sold, skipped and failed.
+    summary: dict[str, int] | None = None
     items: list[RunItem] = Field(default_factory=list)
 
 
 Work = Callable[[dict[str, Any]], Awaitable[BaseModel]]
 
 
+#: The journal's operation of each kind of run that writes as a journal run.
+_OPERATIONS = {RunKind.PLAN_CHANGES: "set_plan", RunKind.ADDONS: "apply_addon"}
+#: Item states of the API's table that end an item well.
+_GOOD = ("succeeded", "sold", "skipped")
+_UNFINISHED = (RunState.ACCEPTED.value, RunState.RUNNING.value)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A journal run's plan, as :meth:`Orchestrator.start_run` recorded it."""
+
+    operation: str
+    items: list[list[Any]]
+    finished: bool
+
+
 class RunManager:
-    """Stores runs, works them with bounded concurrency and resumes them after a restart."""
+    """Starts runs, works them with bounded concurrency and settles them after a restart."""
 
     def __init__(self, orch: Orchestrator, store: Database) -> None:
         self._orch = orch
@@ -116,9 +148,16 @@ class RunManager:
         dry_run: bool,
         concurrency: int,
     ) -> Run:
-        """Store a run with its items and start it; returns it as first polled."""
-        run_id = str(uuid.uuid4())
+        """Record a run (a journal run when it writes plans or add-ons) and start it;
+        returns it as first polled."""
         now = datetime.now(UTC)
+        journalled = kind in _OPERATIONS and not dry_run and self._orch.journal is not None
+        if journalled:
+            planned = [_plan_entry(kind, payload) for _, payload in items]
+            with acting_scope(identity):
+                run_id = await self._orch.start_run(_OPERATIONS[kind], planned)
+        else:
+            run_id = uuid.uuid4().hex[:16]
 
         def store() -> None:
             with self._store.begin() as db:
@@ -135,48 +174,41 @@ class RunManager:
                         updated=now,
                     )
                 )
-                if items:
+                if items and not journalled:
                     db.execute(
                         RUN_ITEMS.insert(),
                         [
-                            {
-                                "run_id": run_id,
-                                "position": position,
-                                "key": key,
-                                "payload": json.dumps(payload),
-                                "state": "pending",
-                                "updated": now,
-                            }
+                            _item_row(run_id, position, key, payload, now)
                             for position, (key, payload) in enumerate(items)
                         ],
                     )
 
         await asyncio.to_thread(store)
-        self._spawn(run_id)
+        self._spawn(run_id, resuming=False)
         found = await asyncio.to_thread(self.get, run_id)
         assert found is not None
         return found
 
     async def resume(self) -> list[str]:
-        """Start again every run a previous service left unfinished; returns their ids."""
+        """Settle every run a previous service left unfinished; returns their ids."""
 
         def unfinished() -> list[str]:
             with self._store.connect() as db:
                 rows = db.execute(
-                    sa.select(RUNS.c.id).where(
-                        RUNS.c.state.in_([RunState.ACCEPTED.value, RunState.RUNNING.value])
-                    )
+                    sa.select(RUNS.c.id)
+                    .where(RUNS.c.state.in_(_UNFINISHED))
+                    .order_by(RUNS.c.created)
                 ).all()
             return [row[0] for row in rows]
 
         found = await asyncio.to_thread(unfinished)
         for run_id in found:
             _log.info("resuming run %s", run_id)
-            self._spawn(run_id)
+            self._spawn(run_id, resuming=True)
         return found
 
     async def aclose(self) -> None:
-        """Stop working (the unfinished items stay pending, for the next start)."""
+        """Stop working (what is unfinished is settled by the next start)."""
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -188,10 +220,11 @@ class RunManager:
         if task is not None:
             await asyncio.shield(task)
 
-    def _spawn(self, run_id: str) -> None:
+    def _spawn(self, run_id: str, *, resuming: bool) -> None:
         if run_id in self._tasks:
             return
-        task = asyncio.get_running_loop().create_task(self._work(run_id), name=f"run-{run_id}")
+        work = self._work(run_id, resuming)
+        task = asyncio.get_running_loop().create_task(work, name=f"run-{run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
 
@@ -203,7 +236,7 @@ class RunManager:
             row = db.execute(RUNS.select().where(RUNS.c.id == run_id)).mappings().first()
             if row is None:
                 return None
-            rows = (
+            stored = (
                 db.execute(
                     RUN_ITEMS.select()
                     .where(RUN_ITEMS.c.run_id == run_id)
@@ -212,85 +245,162 @@ class RunManager:
                 .mappings()
                 .all()
             )
-        found = [_item(r) for r in rows]
-        return _run(row, found if items else [], found)
+        plan = self._plan(run_id)
+        if plan is None:
+            found = [_item(r) for r in stored]
+            return _run(row, found, items=items)
+        return self._journal_run(row, plan, {r["position"]: r for r in stored}, items=items)
 
     def list(self, identity: str | None = None, limit: int = 100) -> list[Run]:
         """The newest runs (of one identity), without their items."""
-        query = RUNS.select().order_by(RUNS.c.created.desc()).limit(limit)
+        query = sa.select(RUNS.c.id).order_by(RUNS.c.created.desc()).limit(limit)
         if identity is not None:
             query = query.where(RUNS.c.identity == identity)
         with self._store.connect() as db:
-            rows = db.execute(query).mappings().all()
-            counts = {
-                (r[0], r[1]): int(r[2])
-                for r in db.execute(
-                    sa.select(RUN_ITEMS.c.run_id, RUN_ITEMS.c.state, sa.func.count())
-                    .where(RUN_ITEMS.c.run_id.in_([row["id"] for row in rows]))
-                    .group_by(RUN_ITEMS.c.run_id, RUN_ITEMS.c.state)
-                ).all()
-            }
-        runs = []
-        for row in rows:
-            ok = counts.get((row["id"], "succeeded"), 0)
-            bad = counts.get((row["id"], "failed"), 0)
-            progress = Progress(total=row["total"], done=ok + bad, succeeded=ok, failed=bad)
-            runs.append(_run(row, [], None, progress))
-        return runs
+            ids = [row[0] for row in db.execute(query).all()]
+        return [run for run in (self.get(i, items=False) for i in ids) if run is not None]
+
+    def _plan(self, run_id: str) -> _Plan | None:
+        from mailadmin.store.schema import runs
+
+        if self._orch.journal is None:
+            return None
+        with self._store.connect() as db:
+            row = db.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            return None
+        return _Plan(row["operation"], json.loads(row["items"]), row["finished"] is not None)
+
+    def _journal_run(self, row: Any, plan: _Plan, stored: dict[int, Any], *, items: bool) -> Run:
+        journal = self._orch.journal
+        assert journal is not None
+        kind = RunKind(row["kind"])
+        latest: dict[str, JournalEntry] = {}
+        for entry in journal.entries(10**9, run=row["id"], oldest_first=True):
+            if entry.operation == plan.operation:
+                latest[entry.subject.lower()] = entry
+        found = [
+            _journal_item(
+                position,
+                _key(kind, planned),
+                latest.get(_subject(kind, planned)),
+                stored.get(position),
+                finished=plan.finished,
+            )
+            for position, planned in enumerate(plan.items)
+        ]
+        ends = [e.finished or e.at for e in latest.values()]
+        updated = max([_utc(row["updated"]), *ends])
+        if plan.finished:
+            good = all(item.state == "succeeded" for item in found)
+            state = RunState.SUCCEEDED if good else RunState.FAILED
+        elif row["state"] == RunState.ACCEPTED.value and not latest:
+            state = RunState.ACCEPTED
+        else:
+            state = RunState.RUNNING
+        return _run(row, found, items=items, state=state, updated=updated)
 
     # -- working ----------------------------------------------------------------------------------
 
-    async def _work(self, run_id: str) -> None:
+    async def _work(self, run_id: str, resuming: bool) -> None:
         try:
-            await self._work_items(run_id)
+            row = await asyncio.to_thread(self._running, run_id)
+            plan = await asyncio.to_thread(self._plan, run_id)
+            if plan is not None:
+                await self._work_journalled(row, plan, resuming)
+            else:
+                await self._work_items(row, resuming)
+            await asyncio.to_thread(self._finish, run_id)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a store fault: the run stays unfinished, resumed next start
+        except Exception:  # a store fault: the run stays unfinished, settled next start
             _log.exception("run %s stopped", run_id)
 
-    async def _work_items(self, run_id: str) -> None:
-        def load() -> tuple[Any, list[Any]]:
-            with self._store.begin() as db:
-                db.execute(
-                    RUNS.update()
-                    .where(RUNS.c.id == run_id)
-                    .values(state=RunState.RUNNING.value, updated=datetime.now(UTC))
-                )
-                run = db.execute(RUNS.select().where(RUNS.c.id == run_id)).mappings().one()
-                pending = (
-                    db.execute(
-                        RUN_ITEMS.select()
-                        .where(RUN_ITEMS.c.run_id == run_id, RUN_ITEMS.c.state == "pending")
-                        .order_by(RUN_ITEMS.c.position)
-                    )
-                    .mappings()
-                    .all()
-                )
-            return run, list(pending)
+    def _running(self, run_id: str) -> Any:
+        with self._store.begin() as db:
+            db.execute(
+                RUNS.update()
+                .where(RUNS.c.id == run_id)
+                .values(state=RunState.RUNNING.value, updated=datetime.now(UTC))
+            )
+            return db.execute(RUNS.select().where(RUNS.c.id == run_id)).mappings().one()
 
-        run, pending = await asyncio.to_thread(load)
+    async def _work_journalled(self, run: Any, plan: _Plan, resuming: bool) -> None:
+        run_id = run["id"]
+        kind = RunKind(run["kind"])
         identity = Identity.parse(run["identity"])
-        work = self._work_for(RunKind(run["kind"]), bool(run["dry_run"]))
+        concurrency = max(1, int(run["concurrency"]))
+        positions = {_key(kind, planned): n for n, planned in enumerate(plan.items)}
+        if resuming:
+            # The journal's own resume: it reads each open item back from the platform
+            # before re-applying it, and runs the items that never started.
+            with acting_scope(identity):
+                result = await self._orch.resume(run=run_id, concurrency=concurrency)
+            for done in result.items:
+                if done.error is not None and done.key.lower() in positions:
+                    failure = {
+                        "state": "failed",
+                        "error_code": done.error.code,
+                        "error_message": done.error.message,
+                    }
+                    key = done.key.lower()
+                    payload = _payload(kind, plan.items[positions[key]])
+                    await asyncio.to_thread(
+                        self._record, run_id, positions[key], failure, key, payload
+                    )
+            return
+        work = self._work_for(kind, False)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(position: int, planned: list[Any]) -> None:
+            payload = _payload(kind, planned)
+            async with gate:
+                values = await _attempt(identity, work, payload)
+            if values["state"] == "failed":
+                # The caller-facing error (with a refusal's reason), which the journal's
+                # row may lack, or which came before any row was written.
+                key = _key(kind, planned)
+                await asyncio.to_thread(self._record, run_id, position, values, key, payload)
+
+        with run_scope(run_id):
+            await asyncio.gather(*(one(n, p) for n, p in enumerate(plan.items)))
+        await self._orch.finish_run(run_id)
+
+    async def _work_items(self, run: Any, resuming: bool) -> None:
+        run_id = run["id"]
+        dry_run = bool(run["dry_run"])
+        identity = Identity.parse(run["identity"])
+        if resuming and not dry_run:
+            await self._settle_open_rows(run_id, identity)
+
+        def pending() -> list[Any]:
+            with self._store.connect() as db:
+                found = db.execute(
+                    RUN_ITEMS.select()
+                    .where(RUN_ITEMS.c.run_id == run_id, RUN_ITEMS.c.state == "pending")
+                    .order_by(RUN_ITEMS.c.position)
+                )
+                return list(found.mappings().all())
+
+        items = await asyncio.to_thread(pending)
+        work = self._work_for(RunKind(run["kind"]), dry_run)
         gate = asyncio.Semaphore(max(1, int(run["concurrency"])))
 
         async def one(item: Any) -> None:
             async with gate:
-                payload = json.loads(item["payload"])
-                values: dict[str, Any]
-                try:
-                    with acting_scope(identity):
-                        result = await work(payload)
-                    values = {"state": "succeeded", "result": result.model_dump_json()}
-                except errors.MailadminError as exc:
-                    values = _failure(exc)
-                except Exception as exc:
-                    from mailadmin.contract.provider import normalise
-
-                    values = _failure(normalise(exc))
+                values = await _attempt(identity, work, json.loads(item["payload"]))
                 await asyncio.to_thread(self._record, run_id, item["position"], values)
 
-        await asyncio.gather(*(one(item) for item in pending))
-        await asyncio.to_thread(self._finish, run_id)
+        with run_scope(run_id):
+            await asyncio.gather(*(one(item) for item in items))
+
+    async def _settle_open_rows(self, run_id: str, identity: Identity) -> None:
+        """Complete the journal rows a killed sale left open (read back, then applied)."""
+        try:
+            with acting_scope(identity):
+                await self._orch.resume(run=run_id)
+        except errors.NotFoundError:
+            pass  # nothing of this run reached the journal
 
     def _work_for(self, kind: RunKind, dry_run: bool) -> Work:
         orch = self._orch
@@ -301,6 +411,16 @@ class RunManager:
 
             return set_plan
 
+        if kind is RunKind.SALES:
+
+            async def sell(payload: dict[str, Any]) -> BaseModel:
+                from mailadmin.rules.sales import BulkSale, sell_to
+
+                sale = BulkSale.model_validate(payload["sale"])
+                return await sell_to(orch, sale, payload["name"], dry_run=dry_run)
+
+            return sell
+
         async def apply_addon(payload: dict[str, Any]) -> BaseModel:
             return await orch.apply_addon(
                 payload["tenant"], payload["addon"], int(payload["quantity"]), dry_run=dry_run
@@ -308,29 +428,121 @@ class RunManager:
 
         return apply_addon
 
-    def _record(self, run_id: str, position: int, values: dict[str, Any]) -> None:
+    def _record(
+        self,
+        run_id: str,
+        position: int,
+        values: dict[str, Any],
+        key: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        """Write an item's end; ``key`` and ``payload`` add the row when there is none
+        (an item of a journal run has a row here only when it failed)."""
         now = datetime.now(UTC)
         with self._store.begin() as db:
-            db.execute(
+            done = db.execute(
                 RUN_ITEMS.update()
                 .where(RUN_ITEMS.c.run_id == run_id, RUN_ITEMS.c.position == position)
                 .values(updated=now, **values)
             )
+            if done.rowcount == 0 and key is not None:
+                row = _item_row(run_id, position, key, payload or {}, now)
+                db.execute(RUN_ITEMS.insert().values(**(row | values)))
             db.execute(RUNS.update().where(RUNS.c.id == run_id).values(updated=now))
 
     def _finish(self, run_id: str) -> None:
+        run = self.get(run_id, items=False)
+        if run is None:
+            return
+        state = RunState.SUCCEEDED if run.progress.failed == 0 else RunState.FAILED
         with self._store.begin() as db:
-            failed = db.execute(
-                sa.select(sa.func.count())
-                .select_from(RUN_ITEMS)
-                .where(RUN_ITEMS.c.run_id == run_id, RUN_ITEMS.c.state == "failed")
-            ).scalar_one()
-            state = RunState.FAILED if failed else RunState.SUCCEEDED
             db.execute(
                 RUNS.update()
                 .where(RUNS.c.id == run_id)
                 .values(state=state.value, updated=datetime.now(UTC))
             )
+
+
+async def _attempt(identity: Identity, work: Work, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run one item as ``identity``; the values of its end in the API's table."""
+    try:
+        with acting_scope(identity):
+            result = await work(payload)
+    except errors.MailadminError as exc:
+        return _failure(exc)
+    except Exception as exc:
+        from mailadmin.contract.provider import normalise
+
+        return _failure(normalise(exc))
+    if isinstance(result, SaleItem):
+        values: dict[str, Any] = {"state": result.outcome.value}
+        if result.outcome is SaleOutcome.FAILED:
+            values |= {"error_code": "sale_failed", "error_message": result.reason}
+        return values | {"result": result.model_dump_json()}
+    return {"state": "succeeded", "result": result.model_dump_json()}
+
+
+def _plan_entry(kind: RunKind, payload: dict[str, Any]) -> list[Any]:
+    # The journal's plan form: [address, plan] (what `journal resume` re-runs) or
+    # [tenant, add-on, quantity].
+    if kind is RunKind.PLAN_CHANGES:
+        return [payload["address"], payload["plan"]]
+    return [payload["tenant"], payload["addon"], int(payload["quantity"])]
+
+
+def _payload(kind: RunKind, planned: list[Any]) -> dict[str, Any]:
+    if kind is RunKind.PLAN_CHANGES:
+        return {"address": planned[0], "plan": planned[1]}
+    return {"tenant": planned[0], "addon": planned[1], "quantity": int(planned[2])}
+
+
+def _key(kind: RunKind, planned: list[Any]) -> str:
+    if kind is RunKind.PLAN_CHANGES:
+        return str(planned[0]).strip().lower()
+    return f"{str(planned[0]).strip().lower()}:{str(planned[1]).strip().lower()}"
+
+
+def _subject(kind: RunKind, planned: list[Any]) -> str:
+    """The journal's subject of a planned item (lower case)."""
+    if kind is RunKind.PLAN_CHANGES:
+        return str(planned[0]).strip().lower()
+    return f"{str(planned[0]).strip().lower()} {str(planned[1]).strip().lower()}"
+
+
+def _journal_item(
+    position: int, key: str, entry: JournalEntry | None, stored: Any, *, finished: bool
+) -> RunItem:
+    """One item of a journal run: the journal's row says how it ended; the API's row adds
+    the error the caller was given."""
+    if entry is not None and entry.status == "done" and not entry.open:
+        note = entry.debug.get("note", "") if isinstance(entry.debug, dict) else ""
+        result = {
+            "operation": entry.operation,
+            "subject": entry.subject,
+            "outcome": entry.outcome,
+            "before": entry.before,
+            "after": entry.after,
+            "dry_run": False,
+            "note": note,
+        }
+        return RunItem(position=position, key=key, state="succeeded", result=result)
+    settled = entry is None or not entry.open
+    if stored is not None and stored["state"] == "failed" and settled:
+        return _item(stored)
+    if entry is not None and (settled or finished):
+        error = ItemError(
+            code=entry.error_code or "outcome_unknown",
+            message=entry.error_message
+            or "The write's outcome is not known yet; 'mailadmin journal resume' settles it",
+        )
+        return RunItem(position=position, key=key, state="failed", error=error)
+    if finished:
+        # Ended by another process (``journal resume``) that keeps no caller's errors.
+        error = ItemError(
+            code="not_run", message="The run ended without sending this item; see the journal"
+        )
+        return RunItem(position=position, key=key, state="failed", error=error)
+    return RunItem(position=position, key=key, state="pending")
 
 
 def visible_to(identity: Identity, run: Run) -> bool:
@@ -357,26 +569,44 @@ def _item(row: Any) -> RunItem:
 
 def _run(
     row: Any,
-    items: list[RunItem],
-    all_items: list[RunItem] | None,
-    progress: Progress | None = None,
+    found: list[RunItem],
+    *,
+    items: bool,
+    state: RunState | None = None,
+    updated: datetime | None = None,
 ) -> Run:
-    if progress is None:
-        found = all_items or []
-        ok = sum(1 for i in found if i.state == "succeeded")
-        bad = sum(1 for i in found if i.state == "failed")
-        progress = Progress(total=row["total"], done=ok + bad, succeeded=ok, failed=bad)
+    good = sum(1 for i in found if i.state in _GOOD)
+    bad = sum(1 for i in found if i.state == "failed")
+    progress = Progress(total=row["total"], done=good + bad, succeeded=good, failed=bad)
+    kind = RunKind(row["kind"])
+    summary = None
+    if kind is RunKind.SALES:
+        summary = {o.value: sum(1 for i in found if i.state == o.value) for o in SaleOutcome}
     return Run(
         id=row["id"],
-        kind=RunKind(row["kind"]),
-        state=RunState(row["state"]),
+        kind=kind,
+        state=state or RunState(row["state"]),
         dry_run=bool(row["dry_run"]),
         identity=row["identity"],
         created=_utc(row["created"]),
-        updated=_utc(row["updated"]),
+        updated=updated or _utc(row["updated"]),
         progress=progress,
-        items=items,
+        summary=summary,
+        items=found if items else [],
     )
+
+
+def _item_row(
+    run_id: str, position: int, key: str, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "position": position,
+        "key": key,
+        "payload": json.dumps(payload),
+        "state": "pending",
+        "updated": now,
+    }
 
 
 def _utc(value: datetime) -> datetime:

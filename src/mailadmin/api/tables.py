@@ -1,4 +1,10 @@
-"""The HTTP API's tables (created by the Alembic revision ``0005``)."""
+"""The HTTP API's tables (created by the Alembic revision ``0005``).
+
+``RUNS`` indexes every run the API started (owner, kind, concurrency, dry run); the plan
+and the writes of a plan-change or add-on run are the journal's (``mailadmin_runs``,
+``mailadmin_journal``), so ``RUN_ITEMS`` holds only their caller-facing errors, and the
+whole items of dry runs and sales, which the journal does not hold as runs.
+"""
 
 from __future__ import annotations
 

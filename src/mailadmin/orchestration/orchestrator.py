@@ -534,12 +534,13 @@ class Orchestrator:
         return result.model_copy(update={"run_id": run_id})
 
     async def start_run(
-        self, operation: str, items: Sequence[tuple[str, str]], *, dry_run: bool = False
+        self, operation: str, items: Sequence[Sequence[Any]], *, dry_run: bool = False
     ) -> str:
         """Journal the plan of a bulk run (every item, before the first is sent) and return
         its id; run the items inside ``run_scope(id)`` and call :meth:`finish_run` when
         every item was seen through (a run left unfinished is completed by :meth:`resume`).
-        Only ``set_plan`` runs are resumed as a whole."""
+        ``set_plan`` runs (``(address, plan)`` items) and ``apply_addon`` runs
+        (``(tenant, add-on, quantity)`` items) are resumed as a whole."""
         import uuid
 
         run_id = uuid.uuid4().hex[:16]
@@ -609,15 +610,22 @@ class Orchestrator:
         ]
         finishing: list[str] = []
         for run_id, operation, items in runs:
-            if operation != "set_plan":
+            if operation not in ("set_plan", "apply_addon"):
                 continue
             started = await journal.run(journal.run_subjects, run_id)
             finishing.append(run_id)
-            for address, plan in items:
-                if address.lower() in started:
+            for item in items:
+                # The journal's subject of the item, and the key its result goes under.
+                if operation == "set_plan":
+                    subject = key = str(item[0])
+                    call = _bind(self._resume_item, run_id, item[0], item[1])
+                else:
+                    subject, key = f"{item[0]} {item[1]}", f"{item[0]}:{item[1]}"
+                    call = _bind(self._resume_addon, run_id, item[0], item[1], int(item[2]))
+                if subject.lower() in started:
                     continue
-                started.add(address.lower())
-                work.append((address, _bind(self._resume_item, run_id, address, plan)))
+                started.add(subject.lower())
+                work.append((key, call))
         result = await run_bulk(work, concurrency=concurrency, progress=progress)
         for run_id in finishing:
             await journal.write(journal.run_finished(run_id))
@@ -712,6 +720,14 @@ class Orchestrator:
 
         with run_scope(run_id):
             return await self.set_plan(address, plan)
+
+    async def _resume_addon(
+        self, run_id: str, tenant: str, addon: str, quantity: int
+    ) -> ChangeResult[int]:
+        from mailadmin.store.journal import run_scope
+
+        with run_scope(run_id):
+            return await self.apply_addon(tenant, addon, quantity)
 
     async def count_all(
         self,

@@ -10,6 +10,7 @@ points. Every refusal is journalled.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -61,6 +62,9 @@ class BusinessRules:
         self.identity = _identity(configured) if configured is not None else SITE_ADMIN
         self._store: Database | None = None
         self._tenancy: Tenancy | None = None
+        # Concurrent first uses (worker threads of a bulk run) must declare the
+        # configuration's records once: two declaring at once collide on PostgreSQL.
+        self._loading = threading.Lock()
         self._orders: Orders | None = None
         self._use: TenantUse | None = None
         #: Policy values (``[policies]``); replace to change them at run time.
@@ -85,13 +89,18 @@ class BusinessRules:
     def tenancy(self) -> Tenancy:
         """Resellers and customers; the configuration's records are loaded on first use."""
         if self._tenancy is None:
-            from mailadmin.rules.tenancy import Tenancy
-
-            config = self._orch.config
-            tenancy = Tenancy(self.store, tenants=config.tenants)
-            tenancy.declare(config.resellers, config.customers)
-            self._tenancy = tenancy
+            with self._loading:
+                if self._tenancy is None:
+                    self._tenancy = self._load_tenancy()
         return self._tenancy
+
+    def _load_tenancy(self) -> Tenancy:
+        from mailadmin.rules.tenancy import Tenancy
+
+        config = self._orch.config
+        tenancy = Tenancy(self.store, tenants=config.tenants)
+        tenancy.declare(config.resellers, config.customers)
+        return tenancy
 
     @property
     def use(self) -> TenantUse:

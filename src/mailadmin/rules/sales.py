@@ -34,7 +34,7 @@ __all__ = [
     "follow_sale",
     "sale_targets",
     "sell_in_bulk",
-    "sell_one",
+    "sell_to",
     "submit_sale",
 ]
 
@@ -117,12 +117,10 @@ async def sell_in_bulk(
     if orch._distributed(distributed, dry_run):
         run_id = await submit_sale(orch, sale)
         return await follow_sale(orch, run_id, progress=progress, sale=sale)
-    _check_addon(sale)
-    tenancy = orch.rules.tenancy
     targets = sale_targets(orch, sale)
     items: list[SaleItem] = []
     for done, name in enumerate(targets, start=1):
-        items.append(await _sell_one(orch, tenancy, sale, name, dry_run))
+        items.append(await sell_to(orch, sale, name, dry_run=dry_run))
         if progress is not None:
             progress(done, len(targets), name)
     return SaleReport(items=items, dry_run=dry_run)
@@ -134,7 +132,6 @@ async def submit_sale(orch: Orchestrator, sale: BulkSale) -> str:
     from mailadmin.worker.runs import require_distributed
 
     require_distributed(orch)
-    _check_addon(sale)
     plain = sale.model_dump(mode="json")
     items = [{"sale": plain, "name": name} for name in sale_targets(orch, sale)]
     return await orch.submit_run("sell", items)
@@ -169,29 +166,31 @@ async def follow_sale(
     return SaleReport(items=items, run_id=run_id)
 
 
-async def sell_one(orch: Orchestrator, sale: BulkSale, name: str) -> SaleItem:
-    """One item of a bulk sale: sell to reseller or customer ``name`` (a worker runs
-    each item of a distributed sale with this). Selling again is harmless: a sale sets
-    a total."""
-    return await _sell_one(orch, orch.rules.tenancy, sale, name, False)
+async def sell_to(
+    orch: Orchestrator, sale: BulkSale, name: str, *, dry_run: bool = False
+) -> SaleItem:
+    """Sell ``sale.addon`` to one target of :func:`sale_targets` (one item of a bulk sale).
 
-
-def _check_addon(sale: BulkSale) -> None:
-    if resource_of_addon(sale.addon) is None:
-        raise errors.ValidationError(
-            f"Add-on '{sale.addon}' raises no allocation "
-            "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
-        )
+    A sale sets a total, so selling the same item again leaves it as it was: a bulk sale
+    cut short can be carried on from any item.
+    """
+    return await _sell_one(orch, orch.rules.tenancy, sale, name, dry_run)
 
 
 def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:
     """Who a bulk sale is offered to, in order, within the acting identity's reach.
 
     The site admin sells to anyone; a reseller only to its own customers (``owner`` is
-    then itself); nobody else sells.
+    then itself); nobody else sells. An add-on that raises no allocation is refused.
     """
     from mailadmin.rules.identities import IdentityKind
 
+    resource = resource_of_addon(sale.addon)
+    if resource is None:
+        raise errors.ValidationError(
+            f"Add-on '{sale.addon}' raises no allocation "
+            "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
+        )
     tenancy = orch.rules.tenancy
     identity = orch.rules.acting()
     owner = sale.owner.strip().lower()

@@ -83,9 +83,9 @@ async def execute(orch: Orchestrator, operation: str, data: dict[str, Any]) -> A
     if operation == "apply_addon":
         return await orch.apply_addon(data["tenant"], data["addon"], int(data["quantity"]))
     if operation == "sell":
-        from mailadmin.rules.sales import BulkSale, sell_one
+        from mailadmin.rules.sales import BulkSale, sell_to
 
-        return await sell_one(orch, BulkSale.model_validate(data["sale"]), str(data["name"]))
+        return await sell_to(orch, BulkSale.model_validate(data["sale"]), str(data["name"]))
     if operation == "count":
         return await orch.count_mailboxes(str(data["tenant"]))
     raise errors.ValidationError(f"'{operation}' cannot run distributed")

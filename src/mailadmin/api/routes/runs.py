@@ -49,7 +49,7 @@ async def plan_changes(
             dry_run=dry_run,
             concurrency=body.concurrency,
         )
-        return _accepted(run)
+        return accepted(run)
 
     return await idempotent(request, services, caller, work)
 
@@ -80,7 +80,7 @@ async def addons(
             dry_run=dry_run,
             concurrency=body.concurrency,
         )
-        return _accepted(run)
+        return accepted(run)
 
     return await idempotent(request, services, caller, work)
 
@@ -111,7 +111,8 @@ async def run(services: ServicesDep, caller: CallerDep, run_id: str) -> Response
     return json_response(found, headers=headers)
 
 
-def _accepted(run: Run) -> Response:
+def accepted(run: Run) -> Response:
+    """The `202 Accepted` answer of a run just started: poll `Location`."""
     location = f"/v1/runs/{run.id}"
     return json_response(run, status=202, headers={"Location": location, "Retry-After": "1"})
 
