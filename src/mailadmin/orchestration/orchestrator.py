@@ -543,10 +543,11 @@ class Orchestrator:
             known = await journal.run(journal.entries, 1, run=run)
             if not known:
                 raise errors.NotFoundError(f"The journal has no run '{run}'")
-        # Several open rows of one subject replay oldest first, one after another.
+        # Several open rows of one subject (a create, then a delete of one mailbox) replay
+        # oldest first, one after another.
         by_subject: dict[str, list[JournalEntry]] = {}
         for row in rows:
-            by_subject.setdefault(row.subject.lower() + "|" + row.operation, []).append(row)
+            by_subject.setdefault(f"{row.instance}|{row.subject.lower()}", []).append(row)
 
         async def settle(entries: list[JournalEntry]) -> ChangeResult[Any]:
             result: ChangeResult[Any] | None = None
@@ -647,8 +648,6 @@ class Orchestrator:
         return await self._resume_one(entry)
 
     async def _resume_one(self, entry: JournalEntry) -> ChangeResult[Any]:
-        from mailadmin.contract.models import AddonRef, MailboxRef, TenantRef
-
         args = entry.arguments
         token = _RESUMING.set(entry)
         try:
@@ -660,12 +659,83 @@ class Orchestrator:
                 tenant = TenantRef.model_validate(args["tenant"])
                 addon = AddonRef.model_validate(args["addon"])
                 return await self.apply_addon(tenant, addon, int(args["quantity"]))
+            if entry.operation == "create_mailbox":
+                return await self._resume_create(entry)
+            if entry.operation == "delete_mailbox":
+                return await self._resume_delete(entry)
             raise errors.ValidationError(
                 f"Journal record {entry.id} ({entry.operation}) cannot be resumed "
                 f"automatically; check {entry.subject} by hand"
             )
         finally:
             _RESUMING.reset(token)
+
+    async def _resume_create(self, entry: JournalEntry) -> ChangeResult[Any]:
+        """Settle an open ``create_mailbox`` row from what the platform holds.
+
+        The mailbox exists: the create landed, the row completes as ``changed`` with the
+        mailbox read. It does not: the create is sent again when the journal holds all it
+        needs; a password is never stored (the journal keeps it masked), so a create that
+        carried one cannot be repeated without inventing another: the row fails, saying
+        the mailbox was not created."""
+        tenant = TenantRef.model_validate(entry.arguments["tenant"])
+        wanted = dict(entry.arguments["mailbox"])
+        provider = self.provider(entry.instance)
+        found = await _find_mailbox(provider, tenant, str(wanted["address"]))
+        if found is not None:
+            note = "resumed: the mailbox exists, so the interrupted create landed"
+            result = ChangeResult[Any](
+                operation="create_mailbox",
+                subject=found.address,
+                outcome=Outcome.CHANGED,
+                before=None,
+                after=found,
+                note=note,
+            )
+            await self._settle(entry, result)
+            return result
+        if wanted.get("password") is not None:
+            error = errors.ValidationError(
+                f"{wanted['address']} was not created: the interrupted create carried a "
+                "password, which the journal never stores, so resume cannot repeat it; "
+                "create the mailbox again with its password",
+                debug={"verified": {"applied": [], "state": None}},
+            )
+            await self._settle(entry, error)
+            raise error
+        wanted.pop("password", None)
+        return await provider.create_mailbox(tenant, NewMailbox.model_validate(wanted))
+
+    async def _resume_delete(self, entry: JournalEntry) -> ChangeResult[Any]:
+        """Settle an open ``delete_mailbox`` row: gone already completes it as ``changed``
+        (the delete landed); still there is deleted again."""
+        ref = MailboxRef.model_validate(entry.arguments["mailbox"])
+        provider = self.provider(entry.instance)
+        if await _find_mailbox(provider, ref.tenant, ref.address) is not None:
+            return await provider.delete_mailbox(ref)
+        before = entry.state_before if isinstance(entry.state_before, dict) else None
+        result = ChangeResult[Any](
+            operation="delete_mailbox",
+            subject=ref.address,
+            outcome=Outcome.CHANGED,
+            before=before,
+            after=None,
+            note="resumed: the mailbox is gone, so the interrupted delete landed",
+        )
+        await self._settle(entry, result)
+        return result
+
+    async def _settle(
+        self, entry: JournalEntry, end: ChangeResult[Any] | errors.MailadminError
+    ) -> None:
+        """Complete a resumed row with what resume found, without a provider call."""
+        journal = self.journal
+        assert journal is not None  # resume needs one
+        resumed = entry.outcome or entry.status
+        if isinstance(end, errors.MailadminError):
+            await journal.write(journal.failure(entry.call_id, end, resumed=resumed))
+        else:
+            await journal.write(journal.success(entry.call_id, end, resumed=resumed))
 
     async def _resume_item(self, run_id: str, address: str, plan: str) -> ChangeResult[str]:
         from mailadmin.store.journal import run_scope
@@ -755,6 +825,15 @@ class Orchestrator:
 
 #: The largest quantity every platform stores (a signed 32-bit integer).
 MAX_QUANTITY = 2**31 - 1
+
+
+async def _find_mailbox(provider: Provider, tenant: TenantRef, address: str) -> Mailbox | None:
+    """The mailbox of ``tenant`` at ``address`` as the platform lists it now, if any."""
+    wanted = address.strip().lower()
+    for mailbox in await provider.list_mailboxes(tenant):
+        if mailbox.address.lower() == wanted:
+            return mailbox
+    return None
 
 
 def _require_text(value: object, what: str, model: type | None = None) -> None:
