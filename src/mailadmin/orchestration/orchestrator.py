@@ -34,6 +34,7 @@ from mailadmin.contract.models import (
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider
 from mailadmin.orchestration.bulk import BulkError, BulkResult, OnError, Progress, run_bulk
 from mailadmin.orchestration.config import Config
+from mailadmin.orchestration.fence import Probe, ReadBack
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
     Allocations,
@@ -56,6 +57,8 @@ __all__ = ["Orchestrator"]
 
 #: The journal row a resume is settling: its calls complete that row, not a new one.
 _RESUMING: ContextVar[JournalEntry | None] = ContextVar("mailadmin_resuming", default=None)
+#: True while the write fence reads an older write back: no gate, no journal row.
+_PROBING: ContextVar[bool] = ContextVar("mailadmin_probing", default=False)
 
 
 class _JournalHooks(AsyncCallHooks):
@@ -73,10 +76,12 @@ class _JournalHooks(AsyncCallHooks):
         inner: CallHooks,
         journal: Journal | None,
         gate: BusinessRules | None = None,
+        probe: Probe | None = None,
     ) -> None:
         self._inner = inner
         self._journal = journal
         self._gate = gate
+        self._probe = probe
 
     def _identity(self) -> str | None:
         return str(self._gate.acting()) if self._gate is not None else None
@@ -116,6 +121,8 @@ class _JournalHooks(AsyncCallHooks):
         self._inner.error(provider, call, error)
 
     async def abefore(self, provider: Provider, call: CallInfo) -> None:
+        if _PROBING.get():
+            return
         resuming = _RESUMING.get() is not None
         if self._gate is not None and not resuming:
             await self._gate.acheck_call(provider, call)
@@ -128,12 +135,22 @@ class _JournalHooks(AsyncCallHooks):
             raise
         if journal is not None:
             await journal.write(journal.intent(call, identity=self._identity()))
+            if self._probe is not None and not call.dry_run:
+                from mailadmin.orchestration.fence import hold_fence
+
+                try:
+                    await hold_fence(journal, provider, call, self._probe)
+                except errors.MailadminError as refused:
+                    await journal.write(journal.failure(call.call_id, refused))
+                    raise
 
     async def asending(self, provider: Provider, call: CallInfo, change: Change[Any]) -> None:
         if self._journal is not None:
             await self._journal.write(self._journal.sending(self._row(call)[0], change))
 
     async def aafter(self, provider: Provider, call: CallInfo, result: object) -> None:
+        if _PROBING.get():
+            return
         if self._journal is not None and call.is_write:
             row, resumed = self._row(call)
             await self._journal.write(self._journal.success(row, result, resumed=resumed))
@@ -142,6 +159,8 @@ class _JournalHooks(AsyncCallHooks):
     async def aerror(
         self, provider: Provider, call: CallInfo, error: errors.MailadminError
     ) -> None:
+        if _PROBING.get():
+            return
         if self._journal is not None and call.is_write:
             row, resumed = self._row(call)
             await self._journal.write(self._journal.failure(row, error, resumed=resumed))
@@ -177,7 +196,9 @@ class Orchestrator:
         self._providers: dict[str, Provider] = {}
         #: Tenancy, identities and policies; ``identity`` is who calls by default.
         self.rules = BusinessRules(self, identity)
-        self._hooks = _JournalHooks(registry.hooks, self.journal, gate=self.rules)
+        self._hooks = _JournalHooks(
+            registry.hooks, self.journal, gate=self.rules, probe=self._read_back
+        )
         self._allocations: Allocations | None = None
 
     @classmethod
@@ -669,6 +690,36 @@ class Orchestrator:
             )
         finally:
             _RESUMING.reset(token)
+
+    async def _read_back(self, entry: JournalEntry) -> ReadBack:
+        """Whether the platform holds the target of an older write (the write fence's
+        read-back): a dry run of it, or a look-up for a create or delete; never a write."""
+        args = entry.arguments
+        token = _PROBING.set(True)
+        try:
+            provider = self.provider(entry.instance)
+            if entry.operation in ("create_mailbox", "delete_mailbox"):
+                # A create names its tenant; a delete's mailbox reference carries it.
+                tenant = TenantRef.model_validate(args.get("tenant") or args["mailbox"]["tenant"])
+                found = await _find_mailbox(provider, tenant, str(args["mailbox"]["address"]))
+                exists = found is not None
+                landed = exists if entry.operation == "create_mailbox" else not exists
+                return ReadBack(landed, found)
+            result: ChangeResult[Any]
+            if entry.operation == "set_plan":
+                ref = MailboxRef.model_validate(args["mailbox"])
+                result = await provider.set_plan(ref, str(args["plan"]), dry_run=True)
+            elif entry.operation == "apply_addon":
+                tenant = TenantRef.model_validate(args["tenant"])
+                addon = AddonRef.model_validate(args["addon"])
+                result = await self.apply_addon(tenant, addon, int(args["quantity"]), dry_run=True)
+            else:
+                return ReadBack(None)
+            return ReadBack(result.outcome is Outcome.UNCHANGED, result.before)
+        except errors.MailadminError:
+            return ReadBack(None)  # cannot tell; the horizon still bounds the wait
+        finally:
+            _PROBING.reset(token)
 
     async def _resume_create(self, entry: JournalEntry) -> ChangeResult[Any]:
         """Settle an open ``create_mailbox`` row from what the platform holds.

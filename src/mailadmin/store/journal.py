@@ -325,6 +325,55 @@ class Journal:
         values |= _resumed(resumed)
         return self._update(call_id, values)
 
+    def fenced(
+        self, entry: JournalEntry, outcome: str, state: Any, note: str, *, landed: bool
+    ) -> _Op:
+        """Settle an open row from a read-back made by the write fence: ``landed`` (the
+        platform holds its target; ``outcome`` is ``changed`` or ``unchanged``) or, once
+        it can no longer land, ``failed`` (nothing applied, verified)."""
+        values: dict[str, Any] = {
+            "status": "done" if landed else "failed",
+            "outcome": outcome,
+            "finished": datetime.now(UTC),
+            "state_after": _dump(state),
+            "debug": _dump(
+                {**(entry.debug if isinstance(entry.debug, dict) else {}), "note": note}
+            ),
+        }
+        if landed:
+            values |= {"after": _dump(entry.target), "error_code": None, "error_message": None}
+        values |= _resumed(entry.outcome or entry.status)
+        t = self._table
+
+        def op(db: sa.Connection) -> None:
+            # Only a row still open: its own process may have settled it meanwhile.
+            query = t.update().where(t.c.call_id == entry.call_id)
+            query = query.where(sa_open(t))
+            db.execute(query.values(**values))
+
+        return op
+
+    def unsettled_before(self, call_id: str, key: str) -> list[JournalEntry]:
+        """Rows of subject ``key`` recorded before the row ``call_id`` whose write may still
+        land: ``started`` (no end recorded) or ended ``unknown``; oldest first."""
+        import sqlalchemy as sa
+
+        t = self._table
+        own = sa.select(t.c.id).where(t.c.call_id == call_id).scalar_subquery()
+        query = (
+            t.select()
+            .where(
+                t.c.subject_key == key,
+                t.c.id < own,
+                t.c.dry_run == sa.false(),
+                sa_open(t),
+            )
+            .order_by(t.c.id)
+        )
+        with self._db.connect() as db:
+            rows = db.execute(query).mappings().all()
+        return [_entry(r) for r in rows]
+
     def run_planned(
         self, run_id: str, operation: str, items: list[Any], *, identity: str | None = None
     ) -> _Op:
@@ -546,6 +595,13 @@ def _entry(r: Any) -> JournalEntry:
         resumed=_aware(r["resumed"]) if r["resumed"] is not None else None,
         resumed_from=r["resumed_from"],
     )
+
+
+def sa_open(t: sa.Table) -> Any:
+    """The SQL condition of a row a write may still change: ``started`` or ``unknown``."""
+    import sqlalchemy as sa
+
+    return sa.or_(t.c.status == "started", t.c.outcome == "unknown")
 
 
 def _maybe_applied(error: MailadminError) -> bool:
