@@ -191,3 +191,33 @@ async def test_a_cut_off_write_past_its_landing_horizon_is_settled_failed(
         assert oldest.state_after == "mail" and "never landed" in oldest.debug["note"]
         assert (latest.outcome, latest.state_before) == ("changed", "mail")
         assert _journal(orch).entries(open_only=True) == []
+
+
+async def test_another_orchestrator_sharing_the_journal_is_fenced_too(store_url: str) -> None:
+    """The fence reads the journal, not this process's locks: a second orchestrator (as a
+    second process would) sees the first one's unsettled write and sends nothing."""
+    memory = MockServer(MemoryMock)
+    registry = Registry(load=["reference"], disable=[])
+    http = {"eu": memory.router("http://memory.test")}
+    first = Orchestrator.from_dict(
+        _config("http://memory.test", store_url), registry=registry, http=http
+    )
+    async with first:
+        held = memory.inject(Fault(kind="latency", delay=30, operation="change_plan"))
+        task = asyncio.create_task(first.set_plan("anna@example.com", "sync"))
+        while not held.fired:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    memory.clear_faults()
+    config = _config("http://memory.test", store_url, landing_horizon=60, fence_wait=0)
+    async with Orchestrator.from_dict(config, registry=registry, http=http) as second:
+        with pytest.raises(errors.ChangeUnsettled):
+            await second.set_plan("anna@example.com", "collaborate")
+        assert memory.writes() == [] and _plan(memory) == "basic"
+        refused, started = _journal(second).entries()
+        assert (started.status, refused.error_code) == ("started", "unsettled")
+        await second.resume()  # the first write is sent again: nothing else is in flight
+        assert _plan(memory) == "standard"
+        assert _journal(second).entries(open_only=True) == []

@@ -64,7 +64,7 @@ class ProviderSettings(BaseModel):
     only, with a warning.
 
     The write fence (docs/journal.md): ``landing_horizon`` (seconds after a write was
-    started past which a write whose outcome is unknown can no longer land; default four
+    sent past which a write whose outcome is unknown can no longer land; default four
     times the larger of ``deadline`` and ``timeout``) and ``fence_wait`` (seconds a newer
     write to the same subject waits for an older unsettled one before it is refused;
     default twice ``timeout``).

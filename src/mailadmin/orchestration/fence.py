@@ -6,12 +6,13 @@ request held somewhere on its way can land later still and overwrite whatever wa
 meanwhile. Its journal row stays open (outcome ``unknown``; a row still ``started`` is one
 whose process died or was cut off mid-write). Before a newer write of the same subject
 (same instance and subject key, in any process sharing the journal) is sent, each older
-open row is settled:
+open row whose write was sent (the journal stamps ``sent`` just before sending; a write
+that failed while reading never reached the platform and cannot land) is settled:
 
 - read back (a dry run of the older write, or a look-up for a create or delete): when the
   platform holds its target, it landed; the row is completed as such and the newer write
   goes on (it reads the state that write left);
-- when its *landing horizon* has passed (``landing_horizon`` seconds after it was started;
+- when its *landing horizon* has passed (``landing_horizon`` seconds after it was sent;
   default four times the larger of ``deadline`` and ``timeout``) it can no longer land: a
   read-back that does not show its target completes it as ``failed`` (verified), one that
   cannot be made leaves it open for ``journal resume`` but no longer holds the subject;
@@ -22,13 +23,15 @@ open row is settled:
 Why wait rather than send: writes are absolute, so an older write landing after a newer
 one silently undoes it, and nothing would tell. Why bounded: an interactive command must
 answer; ``journal resume`` (or a later retry) settles what the fence could not. The
-horizon counts from the row's start, which precedes the send, so it must cover a whole
-write (its reads, the send and the read-back), hence the default of several deadlines.
+horizon counts from the send and must outlast whatever may hold a request on its way (a
+proxy's queue, a busy platform): several deadlines by default.
 
 A row's position is its journal id: a write's intent is recorded first and only rows with
 a smaller id fence it, so of two processes writing one subject at once the later waits for
-the earlier. Two intents committed in the opposite order of their ids (PostgreSQL hands
-out ids before commit) can still pass each other in a window of milliseconds.
+an earlier one already sent. One that has not sent yet does not hold the later: it sends
+after it, so in send order it is the newer write. Two intents committed in the opposite
+order of their ids (PostgreSQL hands out ids before commit) can pass each other within
+milliseconds.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ Probe = Callable[["JournalEntry"], Awaitable[ReadBack]]
 
 
 def landing_horizon(provider: Provider) -> float:
-    """Seconds after a write started past which it can no longer land on ``provider``."""
+    """Seconds after a write was sent past which it can no longer land on ``provider``."""
     settings = provider.settings
     if settings.landing_horizon is not None:
         return float(settings.landing_horizon)
@@ -118,7 +121,7 @@ async def _settled(journal: Journal, row: JournalEntry, horizon: timedelta, prob
         outcome = "changed" if sent else "unchanged"
         await journal.write(journal.fenced(row, outcome, found.state, note, landed=True))
         return True
-    if datetime.now(UTC) < row.at + horizon:
+    if datetime.now(UTC) < (row.sent or row.at) + horizon:
         return False
     if found.landed is False:
         note = (

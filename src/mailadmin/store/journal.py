@@ -96,6 +96,8 @@ class JournalEntry:
     finished: datetime | None = None
     resumed: datetime | None = None
     resumed_from: str | None = None
+    #: When the write was about to be sent (``None``: it never was).
+    sent: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -273,7 +275,11 @@ class Journal:
 
     def sending(self, call_id: str, change: Change[Any]) -> _Op:
         """Add the state the provider read to an intent, just before the write is sent."""
-        values = {"state_before": _dump(change.before), "target": _dump(change.after)}
+        values = {
+            "state_before": _dump(change.before),
+            "target": _dump(change.after),
+            "sent": datetime.now(UTC),
+        }
         return self._update(call_id, values, only_open=True)
 
     def success(self, call_id: str, result: object, *, resumed: str | None = None) -> _Op:
@@ -354,8 +360,9 @@ class Journal:
         return op
 
     def unsettled_before(self, call_id: str, key: str) -> list[JournalEntry]:
-        """Rows of subject ``key`` recorded before the row ``call_id`` whose write may still
-        land: ``started`` (no end recorded) or ended ``unknown``; oldest first."""
+        """Rows of subject ``key`` recorded before the row ``call_id`` whose write was sent
+        and may still land: ``started`` (no end recorded) or ended ``unknown``; oldest
+        first."""
         import sqlalchemy as sa
 
         t = self._table
@@ -366,6 +373,7 @@ class Journal:
                 t.c.subject_key == key,
                 t.c.id < own,
                 t.c.dry_run == sa.false(),
+                t.c.sent.is_not(None),  # a write never sent cannot land
                 sa_open(t),
             )
             .order_by(t.c.id)
@@ -594,6 +602,7 @@ def _entry(r: Any) -> JournalEntry:
         finished=_aware(r["finished"]) if r["finished"] is not None else None,
         resumed=_aware(r["resumed"]) if r["resumed"] is not None else None,
         resumed_from=r["resumed_from"],
+        sent=_aware(r["sent"]) if r["sent"] is not None else None,
     )
 
 
