@@ -318,7 +318,10 @@ WRITE_OUTCOMES: dict[str, str] = {
 }
 
 #: Writes that read the platform back after a lost answer (issue 12's ``Change.verify``).
-READS_BACK = frozenset({("memory", "set_plan"), ("ox", "set_plan"), ("exchange", "apply_addon")})
+READS_BACK = frozenset(
+    {("memory", "set_plan"), ("exchange", "apply_addon")}
+    | {(p, "set_plan") for p in ("ox", "zextras", "exchange")}
+)
 
 #: What a read-back makes of a lost answer, by what the platform holds: the whole target
 #: (the call succeeds), nothing (the transport error stands), part of it (partial). After a
@@ -379,9 +382,11 @@ FAN_OUT = frozenset({("exchange", "apply_addon")})
 
 #: Cases that differ from the tables above, and why.
 OVERRIDES: dict[tuple[str, str, str], str] = {
-    # OX's combination was applied and its answer lost: the quota step was never sent.
+    # OX's combination (Exchange's Set-Mailbox quotas) was applied and its answer lost:
+    # the quota (Set-CASMailbox) step was never sent.
     **{
-        ("ox", "set_plan", fault): "PartialChange"
+        (provider, "set_plan", fault): "PartialChange"
+        for provider in ("ox", "exchange")
         for fault in (
             "timeout_after",
             "drop_after_applied",
