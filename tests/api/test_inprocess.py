@@ -93,3 +93,22 @@ def test_not_ready_without_instances(tmp_path: Path) -> None:
         "status": "not ready",
         "checks": {"store": "ok", "instances": "none configured"},
     }
+
+
+def test_every_typed_error_has_its_own_status() -> None:
+    """A typed error never falls through to the 500 kept for unexpected failures."""
+    from mailadmin.api.problems import status_of
+    from mailadmin.contract import errors
+
+    def subclasses(cls: type) -> list[type]:
+        found = []
+        for sub in cls.__subclasses__():
+            found += [sub, *subclasses(sub)]
+        return found
+
+    typed = [c for c in subclasses(errors.MailadminError) if c.__module__ == errors.__name__]
+    assert {c.code for c in typed} >= {"partial", "unknown", "unsettled"}
+    for cls in typed:
+        error = cls.__new__(cls)
+        assert status_of(error) != 500, cls.code
+    assert status_of(errors.ChangeUnsettled.__new__(errors.ChangeUnsettled)) == 409

@@ -65,6 +65,8 @@ def _orchestrator(name: str, transport: httpx.AsyncBaseTransport, **settings: An
         **CATALOGUE,
         "instances": {name: instance},
         "tenants": {t: {**table, "instance": name} for t, table in scenario.tenants.items()},
+        # An in-memory journal: nothing left in the working directory between runs.
+        "journal": {"url": "sqlite://"},
     }
     return Orchestrator.from_dict(config, registry=get_registry(), http={name: transport})
 

@@ -32,7 +32,7 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.mock import MockServer, Reply
+from mailadmin.mock import Fault, MockServer, Reply
 from mailadmin.mock.oauth import TokenIssuer
 
 DOMAIN = DEFAULT_TENANT
@@ -493,3 +493,23 @@ async def test_machpanels_9999_shared_and_resource_mailboxes_are_kept_apart(
         uses = {row.addon: row.used for row in orch.allocation_use(count)}
     assert uses == {"resource_mailbox": 3, "shared_mailbox": 1}
     assert count.of(MailboxKind.USER) == 3  # user mailboxes are not in either allocation
+
+
+async def test_licence_swap_whose_answer_was_lost_is_read_back_changed(
+    licence: ExchangeProvider, server: MockServer
+) -> None:
+    server.inject(Fault(kind="drop", operation="assignLicense", handled=True))
+    result = await licence.set_plan(ANNA, "sync")
+    assert result.outcome is Outcome.CHANGED and "answer was lost" in result.note
+    assert _mailbox(server, "anna").licenses == [ENTERPRISE]
+    assert _writes(server) == ["assignLicense"]  # read back, not resent
+
+
+async def test_licence_swap_that_never_landed_is_failed_after_reading_back(
+    licence: ExchangeProvider, server: MockServer
+) -> None:
+    server.inject(Fault(kind="drop", operation="assignLicense"))
+    with pytest.raises(errors.Unavailable) as caught:
+        await licence.set_plan(ANNA, "sync")
+    assert caught.value.debug["verified"]["applied"] == []
+    assert _mailbox(server, "anna").licenses == [STANDARD]

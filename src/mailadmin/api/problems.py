@@ -35,6 +35,11 @@ _STATUS = {
     "provider": 502,
     "configuration": 503,
     "bulk_failed": 502,
+    # A write the platform only partly applied, or whose outcome is unknown: the journal
+    # holds what was read back; an earlier unsettled change of the subject: retry later.
+    "partial": 502,
+    "unknown": 502,
+    "unsettled": 409,
 }
 _TITLES = {
     400: "Bad request",

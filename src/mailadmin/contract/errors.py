@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "ChangeUnsettled",
     "ConfigurationError",
     "ConflictError",
     "MailadminError",
@@ -180,6 +181,15 @@ class PartialChange(ProviderError):
         self.applied = applied
         self.missing = missing
         self.state = state
+
+
+class ChangeUnsettled(ProviderError):
+    """A write was refused before sending: an earlier change of the same subject has an
+    unknown outcome and may still land, so sending now could be overwritten by it.
+    ``mailadmin journal resume`` settles the earlier change."""
+
+    code = "unsettled"
+    retryable = True
 
 
 class OutcomeUnknown(ProviderError):

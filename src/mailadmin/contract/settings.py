@@ -62,6 +62,12 @@ class ProviderSettings(BaseModel):
     ``max_response_bytes`` (the largest decoded answer read; a larger one is refused while
     it streams in). ``verify_tls = false`` turns certificate checks off for this instance
     only, with a warning.
+
+    The write fence (docs/journal.md): ``landing_horizon`` (seconds after a write was
+    sent past which a write whose outcome is unknown can no longer land; default four
+    times the larger of ``deadline`` and ``timeout``) and ``fence_wait`` (seconds a newer
+    write to the same subject waits for an older unsettled one before it is refused;
+    default twice ``timeout``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,6 +85,8 @@ class ProviderSettings(BaseModel):
     max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
     verify_tls: bool = True
+    landing_horizon: float | None = Field(default=None, gt=0)
+    fence_wait: float | None = Field(default=None, ge=0)
     plans: dict[str, PlanMapping] = Field(default_factory=dict)
     addons: dict[str, Any] = Field(default_factory=dict)
 

@@ -33,6 +33,7 @@ from mailadmin.contract.models import (
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider
 from mailadmin.orchestration.bulk import BulkError, BulkResult, OnError, Progress, run_bulk
 from mailadmin.orchestration.config import Config
+from mailadmin.orchestration.fence import Probe, ReadBack
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
     Allocations,
@@ -55,6 +56,8 @@ __all__ = ["Orchestrator"]
 
 #: The journal row a resume is settling: its calls complete that row, not a new one.
 _RESUMING: ContextVar[JournalEntry | None] = ContextVar("mailadmin_resuming", default=None)
+#: True while the write fence reads an older write back: no gate, no journal row.
+_PROBING: ContextVar[bool] = ContextVar("mailadmin_probing", default=False)
 
 
 class _JournalHooks(AsyncCallHooks):
@@ -72,10 +75,12 @@ class _JournalHooks(AsyncCallHooks):
         inner: CallHooks,
         journal: Journal | None,
         gate: BusinessRules | None = None,
+        probe: Probe | None = None,
     ) -> None:
         self._inner = inner
         self._journal = journal
         self._gate = gate
+        self._probe = probe
 
     def _identity(self) -> str | None:
         return str(self._gate.acting()) if self._gate is not None else None
@@ -115,6 +120,8 @@ class _JournalHooks(AsyncCallHooks):
         self._inner.error(provider, call, error)
 
     async def abefore(self, provider: Provider, call: CallInfo) -> None:
+        if _PROBING.get():
+            return
         resuming = _RESUMING.get() is not None
         if self._gate is not None and not resuming:
             await self._gate.acheck_call(provider, call)
@@ -127,12 +134,22 @@ class _JournalHooks(AsyncCallHooks):
             raise
         if journal is not None:
             await journal.write(journal.intent(call, identity=self._identity()))
+            if self._probe is not None and not call.dry_run:
+                from mailadmin.orchestration.fence import hold_fence
+
+                try:
+                    await hold_fence(journal, provider, call, self._probe)
+                except errors.MailadminError as refused:
+                    await journal.write(journal.failure(call.call_id, refused))
+                    raise
 
     async def asending(self, provider: Provider, call: CallInfo, change: Change[Any]) -> None:
         if self._journal is not None:
             await self._journal.write(self._journal.sending(self._row(call)[0], change))
 
     async def aafter(self, provider: Provider, call: CallInfo, result: object) -> None:
+        if _PROBING.get():
+            return
         if self._journal is not None and call.is_write:
             row, resumed = self._row(call)
             await self._journal.write(self._journal.success(row, result, resumed=resumed))
@@ -141,6 +158,8 @@ class _JournalHooks(AsyncCallHooks):
     async def aerror(
         self, provider: Provider, call: CallInfo, error: errors.MailadminError
     ) -> None:
+        if _PROBING.get():
+            return
         if self._journal is not None and call.is_write:
             row, resumed = self._row(call)
             await self._journal.write(self._journal.failure(row, error, resumed=resumed))
@@ -176,7 +195,9 @@ class Orchestrator:
         self._providers: dict[str, Provider] = {}
         #: Tenancy, identities and policies; ``identity`` is who calls by default.
         self.rules = BusinessRules(self, identity)
-        self._hooks = _JournalHooks(registry.hooks, self.journal, gate=self.rules)
+        self._hooks = _JournalHooks(
+            registry.hooks, self.journal, gate=self.rules, probe=self._read_back
+        )
         self._allocations: Allocations | None = None
 
     @classmethod
@@ -583,10 +604,11 @@ class Orchestrator:
             known = await journal.run(journal.entries, 1, run=run)
             if not known:
                 raise errors.NotFoundError(f"The journal has no run '{run}'")
-        # Several open rows of one subject replay oldest first, one after another.
+        # Several open rows of one subject (a create, then a delete of one mailbox) replay
+        # oldest first, one after another.
         by_subject: dict[str, list[JournalEntry]] = {}
         for row in rows:
-            by_subject.setdefault(row.subject.lower() + "|" + row.operation, []).append(row)
+            by_subject.setdefault(f"{row.instance}|{row.subject.lower()}", []).append(row)
 
         async def settle(entries: list[JournalEntry]) -> ChangeResult[Any]:
             result: ChangeResult[Any] | None = None
@@ -695,8 +717,6 @@ class Orchestrator:
         return await self._resume_one(entry)
 
     async def _resume_one(self, entry: JournalEntry) -> ChangeResult[Any]:
-        from mailadmin.contract.models import AddonRef, MailboxRef, TenantRef
-
         args = entry.arguments
         token = _RESUMING.set(entry)
         try:
@@ -708,12 +728,113 @@ class Orchestrator:
                 tenant = TenantRef.model_validate(args["tenant"])
                 addon = AddonRef.model_validate(args["addon"])
                 return await self.apply_addon(tenant, addon, int(args["quantity"]))
+            if entry.operation == "create_mailbox":
+                return await self._resume_create(entry)
+            if entry.operation == "delete_mailbox":
+                return await self._resume_delete(entry)
             raise errors.ValidationError(
                 f"Journal record {entry.id} ({entry.operation}) cannot be resumed "
                 f"automatically; check {entry.subject} by hand"
             )
         finally:
             _RESUMING.reset(token)
+
+    async def _read_back(self, entry: JournalEntry) -> ReadBack:
+        """Whether the platform holds the target of an older write (the write fence's
+        read-back): a dry run of it, or a look-up for a create or delete; never a write."""
+        args = entry.arguments
+        token = _PROBING.set(True)
+        try:
+            provider = self.provider(entry.instance)
+            if entry.operation in ("create_mailbox", "delete_mailbox"):
+                # A create names its tenant; a delete's mailbox reference carries it.
+                tenant = TenantRef.model_validate(args.get("tenant") or args["mailbox"]["tenant"])
+                found = await _find_mailbox(provider, tenant, str(args["mailbox"]["address"]))
+                exists = found is not None
+                landed = exists if entry.operation == "create_mailbox" else not exists
+                return ReadBack(landed, found)
+            result: ChangeResult[Any]
+            if entry.operation == "set_plan":
+                ref = MailboxRef.model_validate(args["mailbox"])
+                result = await provider.set_plan(ref, str(args["plan"]), dry_run=True)
+            elif entry.operation == "apply_addon":
+                tenant = TenantRef.model_validate(args["tenant"])
+                addon = AddonRef.model_validate(args["addon"])
+                result = await self.apply_addon(tenant, addon, int(args["quantity"]), dry_run=True)
+            else:
+                return ReadBack(None)
+            return ReadBack(result.outcome is Outcome.UNCHANGED, result.before)
+        except errors.MailadminError:
+            return ReadBack(None)  # cannot tell; the horizon still bounds the wait
+        finally:
+            _PROBING.reset(token)
+
+    async def _resume_create(self, entry: JournalEntry) -> ChangeResult[Any]:
+        """Settle an open ``create_mailbox`` row from what the platform holds.
+
+        The mailbox exists: the create landed, the row completes as ``changed`` with the
+        mailbox read. It does not: the create is sent again when the journal holds all it
+        needs; a password is never stored (the journal keeps it masked), so a create that
+        carried one cannot be repeated without inventing another: the row fails, saying
+        the mailbox was not created."""
+        tenant = TenantRef.model_validate(entry.arguments["tenant"])
+        wanted = dict(entry.arguments["mailbox"])
+        provider = self.provider(entry.instance)
+        found = await _find_mailbox(provider, tenant, str(wanted["address"]))
+        if found is not None:
+            note = "resumed: the mailbox exists, so the interrupted create landed"
+            result = ChangeResult[Any](
+                operation="create_mailbox",
+                subject=found.address,
+                outcome=Outcome.CHANGED,
+                before=None,
+                after=found,
+                note=note,
+            )
+            await self._settle(entry, result)
+            return result
+        if wanted.get("password") is not None:
+            error = errors.ValidationError(
+                f"{wanted['address']} was not created: the interrupted create carried a "
+                "password, which the journal never stores, so resume cannot repeat it; "
+                "create the mailbox again with its password",
+                debug={"verified": {"applied": [], "state": None}},
+            )
+            await self._settle(entry, error)
+            raise error
+        wanted.pop("password", None)
+        return await provider.create_mailbox(tenant, NewMailbox.model_validate(wanted))
+
+    async def _resume_delete(self, entry: JournalEntry) -> ChangeResult[Any]:
+        """Settle an open ``delete_mailbox`` row: gone already completes it as ``changed``
+        (the delete landed); still there is deleted again."""
+        ref = MailboxRef.model_validate(entry.arguments["mailbox"])
+        provider = self.provider(entry.instance)
+        if await _find_mailbox(provider, ref.tenant, ref.address) is not None:
+            return await provider.delete_mailbox(ref)
+        before = entry.state_before if isinstance(entry.state_before, dict) else None
+        result = ChangeResult[Any](
+            operation="delete_mailbox",
+            subject=ref.address,
+            outcome=Outcome.CHANGED,
+            before=before,
+            after=None,
+            note="resumed: the mailbox is gone, so the interrupted delete landed",
+        )
+        await self._settle(entry, result)
+        return result
+
+    async def _settle(
+        self, entry: JournalEntry, end: ChangeResult[Any] | errors.MailadminError
+    ) -> None:
+        """Complete a resumed row with what resume found, without a provider call."""
+        journal = self.journal
+        assert journal is not None  # resume needs one
+        resumed = entry.outcome or entry.status
+        if isinstance(end, errors.MailadminError):
+            await journal.write(journal.failure(entry.call_id, end, resumed=resumed))
+        else:
+            await journal.write(journal.success(entry.call_id, end, resumed=resumed))
 
     async def _resume_item(self, run_id: str, address: str, plan: str) -> ChangeResult[str]:
         from mailadmin.store.journal import run_scope
@@ -822,6 +943,15 @@ MAX_QUANTITY = 2**31 - 1
 def _limits(provider: Provider, tenant: TenantRef) -> str | None:
     """The key of a tenant's limits lock (the one its add-on writes hold too)."""
     return subject_key(provider.instance, "apply_addon", {"tenant": tenant})
+
+
+async def _find_mailbox(provider: Provider, tenant: TenantRef, address: str) -> Mailbox | None:
+    """The mailbox of ``tenant`` at ``address`` as the platform lists it now, if any."""
+    wanted = address.strip().lower()
+    for mailbox in await provider.list_mailboxes(tenant):
+        if mailbox.address.lower() == wanted:
+            return mailbox
+    return None
 
 
 def _require_text(value: object, what: str, model: type | None = None) -> None:

@@ -96,6 +96,8 @@ class JournalEntry:
     finished: datetime | None = None
     resumed: datetime | None = None
     resumed_from: str | None = None
+    #: When the write was about to be sent (``None``: it never was).
+    sent: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -276,7 +278,11 @@ class Journal:
 
     def sending(self, call_id: str, change: Change[Any]) -> _Op:
         """Add the state the provider read to an intent, just before the write is sent."""
-        values = {"state_before": _dump(change.before), "target": _dump(change.after)}
+        values = {
+            "state_before": _dump(change.before),
+            "target": _dump(change.after),
+            "sent": datetime.now(UTC),
+        }
         return self._update(call_id, values, only_open=True)
 
     def success(self, call_id: str, result: object, *, resumed: str | None = None) -> _Op:
@@ -327,6 +333,57 @@ class Journal:
                 values["outcome"] = "unknown" if _maybe_applied(error) else "failed"
         values |= _resumed(resumed)
         return self._update(call_id, values)
+
+    def fenced(
+        self, entry: JournalEntry, outcome: str, state: Any, note: str, *, landed: bool
+    ) -> _Op:
+        """Settle an open row from a read-back made by the write fence: ``landed`` (the
+        platform holds its target; ``outcome`` is ``changed`` or ``unchanged``) or, once
+        it can no longer land, ``failed`` (nothing applied, verified)."""
+        values: dict[str, Any] = {
+            "status": "done" if landed else "failed",
+            "outcome": outcome,
+            "finished": datetime.now(UTC),
+            "state_after": _dump(state),
+            "debug": _dump(
+                {**(entry.debug if isinstance(entry.debug, dict) else {}), "note": note}
+            ),
+        }
+        if landed:
+            values |= {"after": _dump(entry.target), "error_code": None, "error_message": None}
+        values |= _resumed(entry.outcome or entry.status)
+        t = self._table
+
+        def op(db: sa.Connection) -> None:
+            # Only a row still open: its own process may have settled it meanwhile.
+            query = t.update().where(t.c.call_id == entry.call_id)
+            query = query.where(sa_open(t))
+            db.execute(query.values(**values))
+
+        return op
+
+    def unsettled_before(self, call_id: str, key: str) -> list[JournalEntry]:
+        """Rows of subject ``key`` recorded before the row ``call_id`` whose write was sent
+        and may still land: ``started`` (no end recorded) or ended ``unknown``; oldest
+        first."""
+        import sqlalchemy as sa
+
+        t = self._table
+        own = sa.select(t.c.id).where(t.c.call_id == call_id).scalar_subquery()
+        query = (
+            t.select()
+            .where(
+                t.c.subject_key == key,
+                t.c.id < own,
+                t.c.dry_run == sa.false(),
+                t.c.sent.is_not(None),  # a write never sent cannot land
+                sa_open(t),
+            )
+            .order_by(t.c.id)
+        )
+        with self._db.connect() as db:
+            rows = db.execute(query).mappings().all()
+        return [_entry(r) for r in rows]
 
     def run_planned(
         self, run_id: str, operation: str, items: list[Any], *, identity: str | None = None
@@ -556,7 +613,15 @@ def _entry(r: Any) -> JournalEntry:
         finished=_aware(r["finished"]) if r["finished"] is not None else None,
         resumed=_aware(r["resumed"]) if r["resumed"] is not None else None,
         resumed_from=r["resumed_from"],
+        sent=_aware(r["sent"]) if r["sent"] is not None else None,
     )
+
+
+def sa_open(t: sa.Table) -> Any:
+    """The SQL condition of a row a write may still change: ``started`` or ``unknown``."""
+    import sqlalchemy as sa
+
+    return sa.or_(t.c.status == "started", t.c.outcome == "unknown")
 
 
 def _maybe_applied(error: MailadminError) -> bool:

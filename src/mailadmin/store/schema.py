@@ -124,6 +124,7 @@ journal = sa.Table(
     sa.Column("finished", sa.DateTime(timezone=True)),
     sa.Column("resumed", sa.DateTime(timezone=True)),
     sa.Column("resumed_from", sa.String(16)),
+    sa.Column("sent", sa.DateTime(timezone=True)),
 )
 runs = sa.Table(
     "mailadmin_runs",

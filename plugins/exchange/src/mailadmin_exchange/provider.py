@@ -425,12 +425,33 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                     idempotent=True,
                 )
 
+        async def verify() -> Verified:
+            # Two steps (Set-Mailbox, then Set-CASMailbox): read both back, so a failure
+            # between them is reported as the half it is, a lost answer as what landed.
+            parts: dict[str, bool] = {}
+            state: dict[str, object] = {}
+            if quotas_differ:
+                held = _quotas(await self._one("Get-Mailbox", mailbox.address, ",".join(_QUOTAS)))
+                parts["quota"] = held == wanted
+                state["quotas"] = list(held)
+            if flags_differ:
+                now = await self._one("Get-CASMailbox", mailbox.address, ",".join(_FLAGS))
+                flags = ClientAccess.from_cas(now)
+                parts["client_access"] = flags == target.client_access
+                state["plan"] = self._neutral_by_features(flags)
+            return Verified(
+                applied=tuple(name for name, done in parts.items() if done),
+                missing=tuple(name for name, done in parts.items() if not done),
+                state=state,
+            )
+
         change = Change[str](
             subject=mailbox.address,
             before=current,
             after=plan,
             apply=apply,
             same=not quotas_differ and not flags_differ,
+            verify=verify,
         )
         return await self.change(change)
 
@@ -475,12 +496,33 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 subject=mailbox.address,
             )
 
+        async def verify() -> Verified:
+            # One call, but read back all the same: a lost answer is reported as landed
+            # or not from the licences the user now holds.
+            now = await self._graph(
+                "GET",
+                f"/v1.0/users/{quote(user_id)}?$select=id,assignedLicenses",
+                subject=mailbox.address,
+            )
+            held = {
+                str(item.get("skuId", "")).lower()
+                for item in (now.get("assignedLicenses") or [])
+                if isinstance(item, dict)
+            }
+            on_target = target_id in held and not (held & set(remove))
+            return Verified(
+                applied=("licence",) if on_target else (),
+                missing=() if on_target else ("licence",),
+                state=sorted(held),
+            )
+
         change = Change[str](
             subject=mailbox.address,
             before=current,
             after=plan,
             apply=apply,
             same=target_id in assigned and not remove,
+            verify=verify,
         )
         return await self.change(change)
 

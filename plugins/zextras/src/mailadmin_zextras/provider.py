@@ -30,6 +30,7 @@ from mailadmin.sdk import (
     Operation,
     Provider,
     TenantRef,
+    Verified,
     bounded_int,
     errors,
     native_name,
@@ -291,6 +292,21 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 subject=mailbox.address,
             )
 
+        async def verify() -> Verified:
+            # One step: the account's COS. Read it back (the domain default when unset),
+            # so a lost answer is reported as what the account now holds.
+            now = await self._account(mailbox.address)
+            if now is None:
+                raise errors.NotFoundError(f"{self.instance}: no such mailbox {mailbox.address}")
+            held = (attributes(now).get("zimbraCOSId") or [""])[0]
+            held = held or await self._domain_default_cos(mailbox.address.rpartition("@")[2])
+            on_target = held == target
+            return Verified(
+                applied=("cos",) if on_target else (),
+                missing=() if on_target else ("cos",),
+                state=plans.get(held) or held,
+            )
+
         return await self.change(
             Change(
                 subject=mailbox.address,
@@ -298,6 +314,7 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 after=plan,
                 apply=write,
                 same=current == target,
+                verify=verify,
             ),
         )
 
