@@ -140,6 +140,7 @@ class Journal:
         self._writer_lock = threading.Lock()
         self._insert = table.insert()
         self._updates = _updates(table)
+        self._unsettled = _unsettled(table)
 
     @property
     def engine(self) -> sa.Engine:
@@ -366,24 +367,10 @@ class Journal:
         """Rows of subject ``key`` recorded before the row ``call_id`` whose write was sent
         and may still land: ``started`` (no end recorded) or ended ``unknown``; oldest
         first."""
-        import sqlalchemy as sa
-
-        t = self._table
-        own = sa.select(t.c.id).where(t.c.call_id == call_id).scalar_subquery()
-        query = (
-            t.select()
-            .where(
-                t.c.subject_key == key,
-                t.c.id < own,
-                t.c.dry_run == sa.false(),
-                t.c.sent.is_not(None),  # a write never sent cannot land
-                sa_open(t),
-            )
-            .order_by(t.c.id)
-        )
+        # Run before every write: the statement is built once, only its values bound here.
         with self._db.connect() as db:
-            rows = db.execute(query).mappings().all()
-        return [_entry(r) for r in rows]
+            rows = db.execute(self._unsettled, {"_call_id": call_id, "_key": key}).mappings()
+            return [_entry(r) for r in rows.all()]
 
     def run_planned(
         self, run_id: str, operation: str, items: list[Any], *, identity: str | None = None
@@ -583,6 +570,25 @@ def _updates(t: sa.Table) -> dict[bool, sa.Update]:
 
     by_call = t.update().where(t.c.call_id == sa.bindparam("_call_id"))
     return {False: by_call, True: by_call.where(t.c.status == "started")}
+
+
+def _unsettled(t: sa.Table) -> sa.Select[Any]:
+    """Rows of a subject (``_key``) recorded before a row (``_call_id``) whose write was
+    sent and may still land, oldest first (see :meth:`Journal.unsettled_before`)."""
+    import sqlalchemy as sa
+
+    own = sa.select(t.c.id).where(t.c.call_id == sa.bindparam("_call_id")).scalar_subquery()
+    return (
+        t.select()
+        .where(
+            t.c.subject_key == sa.bindparam("_key"),
+            t.c.id < own,
+            t.c.dry_run == sa.false(),
+            t.c.sent.is_not(None),  # a write never sent cannot land
+            sa_open(t),
+        )
+        .order_by(t.c.id)
+    )
 
 
 def _entry(r: Any) -> JournalEntry:
