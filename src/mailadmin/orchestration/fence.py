@@ -84,17 +84,27 @@ def _fence_wait(provider: Provider) -> float:
     return 2 * float(settings.timeout)
 
 
-async def hold_fence(journal: Journal, provider: Provider, call: CallInfo, probe: Probe) -> None:
+async def hold_fence(
+    journal: Journal,
+    provider: Provider,
+    call: CallInfo,
+    probe: Probe,
+    found: list[JournalEntry] | None = None,
+) -> None:
     """Return once no older write of ``call``'s subject can still land (settling their
     rows on the way); raise :class:`~mailadmin.contract.errors.ChangeUnsettled` when one
-    still may after ``fence_wait``. ``call``'s intent must be journalled already."""
+    still may after ``fence_wait``. ``call``'s intent must be journalled already;
+    ``found`` is what the intent's commit found (``Journal.intent(unsettled=)``)."""
     key = subject_key(call.provider, call.operation, call.arguments)
     if key is None:
         return
     horizon = timedelta(seconds=landing_horizon(provider))
     give_up = time.monotonic() + _fence_wait(provider)
     while True:
-        older = await journal.run(journal.unsettled_before, call.call_id, key)
+        if found is not None:
+            older, found = found, None
+        else:
+            older = await journal.run(journal.unsettled_before, call.call_id, key)
         waiting = [row for row in older if not await _settled(journal, row, horizon, probe)]
         if not waiting:
             return

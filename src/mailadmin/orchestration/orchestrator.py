@@ -133,12 +133,15 @@ class _JournalHooks(AsyncCallHooks):
                 await journal.write(journal.refusal(call, refusal, identity=self._identity()))
             raise
         if journal is not None:
-            await journal.write(journal.intent(call, identity=self._identity()))
-            if self._probe is not None and not call.dry_run:
+            fencing = self._probe is not None and not call.dry_run
+            older: list[JournalEntry] | None = [] if fencing else None
+            await journal.write(journal.intent(call, identity=self._identity(), unsettled=older))
+            if fencing and older:
                 from mailadmin.orchestration.fence import hold_fence
 
+                assert self._probe is not None
                 try:
-                    await hold_fence(journal, provider, call, self._probe)
+                    await hold_fence(journal, provider, call, self._probe, older)
                 except errors.MailadminError as refused:
                     await journal.write(journal.failure(call.call_id, refused))
                     raise

@@ -247,15 +247,29 @@ class Journal:
 
     # -- the statements ---------------------------------------------------------------------
 
-    def intent(self, call: CallInfo, *, identity: str | None = None) -> _Op:
-        """The row of a write about to start (status ``started``)."""
+    def intent(
+        self,
+        call: CallInfo,
+        *,
+        identity: str | None = None,
+        unsettled: list[JournalEntry] | None = None,
+    ) -> _Op:
+        """The row of a write about to start (status ``started``). With ``unsettled``,
+        the same commit also looks up the subject's older rows that may still land (what
+        :meth:`unsettled_before` finds) into that list: the write fence then costs no
+        query of its own when, as almost always, there are none."""
         arguments = {k: _plain(v) for k, v in call.arguments.items()}
         values = self._row(call, arguments, identity)
         values["status"] = "started"
         insert = self._insert
+        look_up = self._unsettled
+        key = values["subject_key"]
 
         def op(db: sa.Connection) -> None:
             db.execute(insert, values)
+            if unsettled is not None and key is not None:
+                found = db.execute(look_up, {"_call_id": call.call_id, "_key": key})
+                unsettled.extend(_entry(r) for r in found.mappings().all())
 
         return op
 
