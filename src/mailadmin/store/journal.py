@@ -168,22 +168,9 @@ class Journal:
     async def write(self, op: _Op) -> None:
         """Commit ``op`` through the writer thread, grouped with whatever else is queued;
         returns once it is durable."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def settle(error: BaseException | None) -> None:
-            def apply() -> None:
-                if done.cancelled():
-                    return
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
-
-            with suppress(RuntimeError):  # the loop closed while we wrote
-                loop.call_soon_threadsafe(apply)
-
+        settle = _Waiter(asyncio.get_running_loop())
         self._enqueue(op, settle)
+        done = settle.done
         # The row is committed even when the caller is cancelled meanwhile.
         await asyncio.shield(done)
 
@@ -240,8 +227,7 @@ class Journal:
                 if stop:
                     return
                 continue
-            for _, settle in batch:
-                settle(None)
+            _settle_all([settle for _, settle in batch])
             if stop:
                 return
 
@@ -576,6 +562,48 @@ class Journal:
             self._queue.put((_STOP, lambda error: None))
             writer.join()
         self._db.close()
+
+
+class _Waiter:
+    """Settles an awaited write's future on its event loop."""
+
+    __slots__ = ("done", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def resolve(self, error: BaseException | None) -> None:
+        """On the loop's thread: hand the outcome to the waiting write."""
+        if self.done.cancelled():
+            return
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
+
+    def __call__(self, error: BaseException | None) -> None:
+        with suppress(RuntimeError):  # the loop closed while we wrote
+            self.loop.call_soon_threadsafe(self.resolve, error)
+
+
+def _settle_all(settles: list[Callable[[BaseException | None], None]]) -> None:
+    """Report a committed batch: one wake-up per event loop, not one per row (each
+    wake-up is a system call, and a bulk run commits hundreds of rows at once)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Waiter]] = {}
+    for settle in settles:
+        if isinstance(settle, _Waiter):
+            by_loop.setdefault(settle.loop, []).append(settle)
+        else:
+            settle(None)
+    for loop, waiters in by_loop.items():
+
+        def resolve(waiters: list[_Waiter] = waiters) -> None:
+            for waiter in waiters:
+                waiter.resolve(None)
+
+        with suppress(RuntimeError):
+            loop.call_soon_threadsafe(resolve)
 
 
 def _updates(t: sa.Table) -> dict[bool, sa.Update]:
