@@ -890,11 +890,15 @@ async def _http_server(
             while line := await reader.readline():
                 method, target, _ = line.decode().split(" ", 2)
                 headers: dict[str, str] = {}
+                lines: list[str] = []
                 while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
                     name, _, value = header.decode().partition(":")
                     headers[name.strip().lower()] = value.strip()
+                    lines.append(name.strip().lower())
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                seen.append({"method": method, "target": target, "headers": headers})
+                seen.append(
+                    {"method": method, "target": target, "headers": headers, "lines": lines}
+                )
                 if drops.get(target, 0) > 0:
                     drops[target] -= 1
                     return  # close the connection without an answer
@@ -908,11 +912,18 @@ async def _http_server(
                         "target": target,
                         "body": body.decode(),
                         "request_id": headers.get("x-request-id"),
+                        "cookie": headers.get("cookie"),
+                        "authorization": headers.get("authorization"),
                     }
                 ).encode()
+                status, extra = b"200 OK", b""
+                if target == "/login":
+                    extra = b"Set-Cookie: session=s3cr3t; Path=/\r\n"
+                if target == "/guarded" and headers.get("authorization") != "Bearer fresh":
+                    status = b"401 Unauthorized"
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+                    b"HTTP/1.1 %s\r\nContent-Type: application/json\r\n%s"
+                    b"Content-Length: %d\r\n\r\n%s" % (status, extra, len(payload), payload)
                 )
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -1022,3 +1033,76 @@ async def test_each_backend_reports_a_malformed_answer_as_unavailable(
 
     assert len(server.seen) == 2  # a read is retried
     assert caught.value.debug["attempts"] == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_each_backend_sends_back_the_cookies_a_platform_sets(
+    server: _Server, backend: Backend
+) -> None:
+    transport = Transport(server.url, backend=backend)
+    try:
+        first = await transport.request("GET", "/before", write=False)
+        await transport.request("POST", "/login", write=False)
+        after = await transport.request("GET", "/after", write=False)
+    finally:
+        await transport.aclose()
+    assert first.json()["cookie"] is None
+    assert after.json()["cookie"] == "session=s3cr3t"
+
+
+class _RenewingToken(httpx.Auth):
+    """Sends a token; on 401 fetches a fresh one and sends the request again."""
+
+    def __init__(self) -> None:
+        self.token = "stale"
+        self.renewals = 0
+
+    async def async_auth_flow(self, request: httpx.Request):  # type: ignore[override]
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            self.renewals += 1
+            self.token = "fresh"
+            request.headers["Authorization"] = "Bearer fresh"
+            yield request
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_each_backend_runs_an_auth_flow_through_to_its_last_answer(
+    server: _Server, backend: Backend
+) -> None:
+    auth = _RenewingToken()
+    transport = Transport(server.url, backend=backend)
+    transport.set_auth(auth)
+    try:
+        guarded = await transport.request("GET", "/guarded", write=False)
+        again = await transport.request("GET", "/guarded", write=False)
+        basic = await transport.request("GET", "/open", write=False, auth=("admin", "pw"))
+        bare = await transport.request("GET", "/open", write=False, auth=False)
+    finally:
+        await transport.aclose()
+    assert guarded.status_code == 200 and again.status_code == 200
+    assert auth.renewals == 1  # the second call used the renewed token at once
+    assert [s["headers"].get("authorization") for s in server.seen[:3]] == [
+        "Bearer stale",
+        "Bearer fresh",
+        "Bearer fresh",
+    ]
+    assert basic.json()["authorization"] == "Basic YWRtaW46cHc="
+    assert bare.json()["authorization"] is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_each_backend_sends_default_and_call_headers_once_each(
+    server: _Server, backend: Backend
+) -> None:
+    transport = Transport(server.url, backend=backend, headers={"X-Tenant": "default"})
+    try:
+        await transport.request("GET", "/h", write=False, headers={"x-tenant": "call"})
+    finally:
+        await transport.aclose()
+    (seen,) = server.seen
+    assert seen["headers"]["x-tenant"] == "call"
+    assert seen["lines"].count("x-tenant") == 1  # the call's value, not both
+    assert seen["headers"]["user-agent"].startswith("mailadmin/")
+    assert seen["headers"]["accept-encoding"] == "gzip, deflate"

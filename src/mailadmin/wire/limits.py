@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     import httpx
 
 __all__ = [
@@ -24,9 +26,13 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_XML_DEPTH",
     "BodyTooLarge",
+    "check_declared",
+    "check_json",
+    "decode_limited",
     "json_depth",
     "json_too_deep",
     "read_body",
+    "too_large",
 ]
 
 #: The encodings the transport asks for: the ones :func:`read_body` decodes with a bound.
@@ -102,59 +108,82 @@ async def read_body(response: httpx.Response, *, limit: int, source: str) -> byt
     :class:`~mailadmin.contract.errors.ProtocolError` for an encoding it does not decode
     or a body that does not decode. ``source`` names the sender in messages.
     """
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+    headers = response.headers
+    encoding = headers.get("content-encoding", "").strip().lower()
+    try:
+        check_declared(encoding, headers.get("content-length", ""), limit=limit, source=source)
+    except errors.ProtocolError:
         await response.aclose()
-        raise errors.ProtocolError(
-            f"{source} sent an answer in an encoding that is not accepted",
-            debug={"content_encoding": encoding[:100]},
-        )
-    declared = response.headers.get("content-length", "").strip()
-    too_large = BodyTooLarge(
-        f"{source} sent an answer larger than the limit of {_size(limit)}", limit=limit
-    )
-    if declared.isdigit() and int(declared) > limit:
-        await response.aclose()
-        raise too_large
+        raise
     if response.is_stream_consumed:
         # Built in process with its content (a respx or MockTransport answer): already
         # decoded and in memory; the limit still applies to what is passed on.
         await response.aclose()
         if len(response.content) > limit:
-            raise too_large
-        _check_json(response, response.content, source)
+            raise too_large(source, limit)
+        check_json(headers.get("content-type", ""), response.content, source)
         return response.content
+    try:
+        body = await decode_limited(
+            response.aiter_raw(), encoding=encoding, limit=limit, source=source
+        )
+    finally:
+        await response.aclose()
+    check_json(headers.get("content-type", ""), body, source)
+    return body
+
+
+def check_declared(encoding: str, declared: str, *, limit: int, source: str) -> None:
+    """Refuse an answer from its headers alone: an encoding :func:`decode_limited` does
+    not decode, or a declared ``Content-Length`` past ``limit``."""
+    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        raise errors.ProtocolError(
+            f"{source} sent an answer in an encoding that is not accepted",
+            debug={"content_encoding": encoding[:100]},
+        )
+    declared = declared.strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(source, limit)
+
+
+async def decode_limited(
+    chunks: AsyncIterator[bytes], *, encoding: str, limit: int, source: str
+) -> bytes:
+    """The body ``chunks`` carry, decoded (``gzip``, ``deflate`` or none), refused with
+    :class:`BodyTooLarge` as soon as the bytes received or produced pass ``limit``."""
     decoder = _Decoder(encoding)
     out: list[bytes] = []
     received = size = 0
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in chunks:
             received += len(chunk)
             if received > limit:
-                raise too_large
+                raise too_large(source, limit)
             size = decoder.feed(chunk, out, limit, size)
             if size > limit:
-                raise too_large
+                raise too_large(source, limit)
         size = decoder.flush(out, limit, size)
         if size > limit:
-            raise too_large
+            raise too_large(source, limit)
     except zlib.error as exc:
         raise errors.ProtocolError(
             f"{source} sent an answer that could not be decoded",
             debug={"content_encoding": encoding, "cause": str(exc)},
         ) from None
-    finally:
-        await response.aclose()
-    body = b"".join(out)
-    _check_json(response, body, source)
-    return body
+    return b"".join(out)
 
 
-def _check_json(response: httpx.Response, body: bytes, source: str) -> None:
+def too_large(source: str, limit: int) -> BodyTooLarge:
+    """The error for an answer from ``source`` past ``limit`` bytes."""
+    return BodyTooLarge(
+        f"{source} sent an answer larger than the limit of {_size(limit)}", limit=limit
+    )
+
+
+def check_json(content_type: str, body: bytes, source: str) -> None:
     """Refuse a JSON answer nested past :data:`MAX_JSON_DEPTH` here, for every reader
     (a plugin calling ``response.json()`` itself would otherwise recurse into it)."""
-    kind = response.headers.get("content-type", "").lower()
-    if "json" in kind and json_too_deep(body):
+    if "json" in content_type.lower() and json_too_deep(body):
         raise errors.ProtocolError(
             f"{source} sent JSON nested deeper than {MAX_JSON_DEPTH} levels, which is refused",
             debug={"max_depth": MAX_JSON_DEPTH},

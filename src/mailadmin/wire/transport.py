@@ -10,8 +10,9 @@ can be attached per endpoint with :meth:`Transport.set_auth`.
 :func:`~mailadmin.wire.responses.raise_for_status` (re-exported here) maps generic HTTP
 statuses onto mailadmin's typed errors; dry runs live in :mod:`mailadmin.wire.dryrun`.
 
-The HTTP transport under the client is a setting: ``"aiohttp"`` (the default; the
-``httpx-aiohttp`` transport, fast under concurrency), ``"httpx"`` (httpx's own pool), or any
+The HTTP transport under the client is a setting: ``"aiohttp"`` (the default, fast under
+concurrency: requests are ``httpx.Request`` objects sent on an aiohttp session directly,
+see :mod:`mailadmin.wire.direct`), ``"httpx"`` (httpx's own pool), or any
 ``httpx.AsyncBaseTransport`` such as ``httpx.MockTransport(respx_router.async_handler)`` or
 ``httpx.ASGITransport(app)`` in tests. httpx and aiohttp are imported on first use.
 """
@@ -37,6 +38,7 @@ from mailadmin.contract.settings import (
     DEFAULT_TIMEOUT,
     endpoint_url_problem,
 )
+from mailadmin.wire import direct
 from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.wire.ids import new_id
 from mailadmin.wire.limits import ACCEPT_ENCODING, read_body
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     import ssl
 
     import httpx
+    from aiohttp import ClientSession, ClientTimeout
     from httpx_aiohttp import AiohttpTransport
     from tenacity import RetryCallState
 
@@ -156,6 +159,9 @@ class Transport:
         self._headers = dict(headers or {})
         self._redactor = Redactor(secrets)
         self._client: httpx.AsyncClient | None = None
+        self._aio: AiohttpTransport | None = None
+        self._aio_timeout: ClientTimeout | None = None
+        self._defaults: dict[str, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.endpoints: dict[str, str] = dict(endpoints or {})
         for endpoint_name, url in self.endpoints.items():
@@ -239,16 +245,30 @@ class Transport:
 
         client = self._get_client()
         target = self._target(client, endpoint, url)
+        session = self._direct_session()
         try:
-            request = client.build_request(
-                method.upper(),
-                target,
-                headers=headers,
-                params=params,
-                content=content,
-                json=json,
-                data=data,
-            )
+            if session is not None:
+                request = direct.build_request(
+                    method.upper(),
+                    target,
+                    defaults=self._defaults,
+                    headers=headers,
+                    params=params,
+                    content=content,
+                    json=json,
+                    data=data,
+                    cookies=client.cookies,
+                )
+            else:
+                request = client.build_request(
+                    method.upper(),
+                    target,
+                    headers=headers,
+                    params=params,
+                    content=content,
+                    json=json,
+                    data=data,
+                )
         except httpx.InvalidURL as exc:
             raise errors.ConfigurationError(
                 f"The address of '{self.name}' is not a valid URL",
@@ -266,11 +286,25 @@ class Transport:
             attempts += 1
             started = time.perf_counter()
             try:
-                # Streamed, so the body is read under the size limit instead of whole.
-                response = await client.send(request, auth=auth_arg, stream=True)
-                await self._read_body(response, request, request_id)
-            except errors.ProtocolError:
-                raise  # refused by the limits (logged there); sending again would not help
+                if session is not None:
+                    assert self._aio_timeout is not None  # set with the session
+                    response = await direct.send(
+                        session,
+                        request,
+                        auth=_flow(auth_arg),
+                        timeout=self._aio_timeout,
+                        limit=self.max_response_bytes,
+                        source=self.name,
+                        cookies=client.cookies,
+                    )
+                else:
+                    # Streamed, so the body is read under the size limit instead of whole.
+                    response = await client.send(request, auth=auth_arg, stream=True)
+                    await self._read_body(response, request, request_id)
+            except errors.ProtocolError as exc:
+                # Refused by the limits; sending again would not help.
+                self._note_refusal(exc, request, request_id)
+                raise
             except httpx.HTTPError as exc:
                 self._log_attempt(request, operation, request_id, attempts, started, error=exc)
                 raise
@@ -310,25 +344,30 @@ class Transport:
         self, response: httpx.Response, request: httpx.Request, request_id: str
     ) -> None:
         """Read the streamed body of ``response`` under the size limit into ``.content``."""
-        from mailadmin.wire.limits import BodyTooLarge
-
         try:
             body = await read_body(response, limit=self.max_response_bytes, source=self.name)
         except errors.ProtocolError as exc:
-            exc.debug.setdefault("request", f"{request.method} {self.redact(str(request.url))}")
-            exc.debug.setdefault("request_id", request_id)
             exc.debug.setdefault("status", response.status_code)
-            if isinstance(exc, BodyTooLarge):
-                log.warning(
-                    "%s %s: answer refused, larger than %d bytes (request %s)",
-                    request.method,
-                    self.redact(str(request.url)),
-                    exc.limit,
-                    request_id,
-                )
             raise
         # What httpx's own aread() leaves behind, so .content, .text and .json() work.
         response._content = body
+
+    def _note_refusal(
+        self, exc: errors.ProtocolError, request: httpx.Request, request_id: str
+    ) -> None:
+        """Add the call to the debug detail of an answer the limits refused, and log it."""
+        from mailadmin.wire.limits import BodyTooLarge
+
+        exc.debug.setdefault("request", f"{request.method} {self.redact(str(request.url))}")
+        exc.debug.setdefault("request_id", request_id)
+        if isinstance(exc, BodyTooLarge):
+            log.warning(
+                "%s %s: answer refused, larger than %d bytes (request %s)",
+                request.method,
+                self.redact(str(request.url)),
+                exc.limit,
+                request_id,
+            )
 
     def redact(self, text: str) -> str:
         """``text`` with this transport's secrets and every secret-named field masked."""
@@ -364,6 +403,7 @@ class Transport:
     async def aclose(self) -> None:
         """Close the connections. The transport opens new ones if used again."""
         client, self._client, self._loop = self._client, None, None
+        self._aio = None
         if client is not None:
             await client.aclose()
 
@@ -450,22 +490,34 @@ class Transport:
                     f"The address of '{self.name}' is not a valid URL",
                     debug={"url": self.redact(self.base_url), "cause": str(exc)},
                 ) from None
+            self._defaults = {
+                "User-Agent": _user_agent(),
+                # Only encodings read_body decodes with a bound (no brotli, no zstd).
+                "Accept-Encoding": ACCEPT_ENCODING,
+                **self._headers,
+            }
             self._client = httpx.AsyncClient(
                 base_url=base_url,
                 transport=self._make_backend(),
                 timeout=httpx.Timeout(self.timeout),
-                headers={
-                    "User-Agent": _user_agent(),
-                    # Only encodings read_body decodes with a bound (no brotli, no zstd).
-                    "Accept-Encoding": ACCEPT_ENCODING,
-                    **self._headers,
-                },
+                headers=self._defaults,
                 follow_redirects=False,
             )
             _skip_idle_cookie_work(self._client)
             self._targets.clear()  # joined onto the old client's base
             self._loop = loop
         return self._client
+
+    def _direct_session(self) -> ClientSession | None:
+        """The aiohttp session requests go out on directly (:mod:`mailadmin.wire.direct`),
+        shared with the httpx-aiohttp transport; ``None`` for the other backends."""
+        backend = self._aio
+        if backend is None:
+            return None
+        session = backend.client
+        if session is None or callable(session):
+            session = backend.client = backend.get_client()
+        return session
 
     def _make_backend(self) -> httpx.AsyncBaseTransport:
         import httpx
@@ -477,7 +529,13 @@ class Transport:
         if backend == "httpx":
             return httpx.AsyncHTTPTransport(verify=_tls_context(self.verify), limits=limits)
         if backend == "aiohttp":
-            return _aiohttp_transport()(verify=_tls_context(self.verify), limits=limits)
+            from aiohttp import ClientTimeout
+
+            self._aio = _aiohttp_transport()(verify=_tls_context(self.verify), limits=limits)
+            self._aio_timeout = ClientTimeout(
+                sock_connect=self.timeout, sock_read=self.timeout, connect=self.timeout
+            )
+            return self._aio
         if isinstance(backend, httpx.AsyncBaseTransport):
             return backend
         handler = getattr(backend, "async_handler", None)
@@ -760,7 +818,6 @@ def _aiohttp_transport() -> type[AiohttpTransport]:
     aiohttp sends a PUT or DELETE again by itself when the connection drops; only the
     transport's retry policy may decide that, so a non-idempotent write is sent once.
     """
-    from aiohttp import ClientSession
     from httpx_aiohttp import AiohttpTransport as Base
 
     class _SendOnce(Base):
@@ -771,6 +828,20 @@ def _aiohttp_transport() -> type[AiohttpTransport]:
             return session
 
     return _SendOnce
+
+
+def _flow(auth: Any) -> httpx.Auth | None:
+    """The ``httpx.Auth`` a call's resolved credentials stand for (``None``: none); what
+    ``httpx.AsyncClient`` does with its ``auth`` argument."""
+    import httpx
+
+    if auth is None or auth is httpx.USE_CLIENT_DEFAULT:
+        return None  # the client itself never carries credentials here
+    if isinstance(auth, httpx.Auth):
+        return auth
+    if isinstance(auth, tuple):
+        return httpx.BasicAuth(*auth)
+    raise errors.ConfigurationError("The credentials given for a call are not usable")
 
 
 def _as_httpx_error(exc: Exception) -> httpx.TransportError | None:
