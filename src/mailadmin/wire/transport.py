@@ -257,7 +257,7 @@ class Transport:
                     content=content,
                     json=json,
                     data=data,
-                    cookies=client.cookies,
+                    cookies=client.cookies if getattr(client.cookies, "seen", True) else None,
                 )
             else:
                 request = client.build_request(
@@ -779,8 +779,12 @@ def _lazy_cookies() -> type[httpx.Cookies]:
     import httpx
 
     class _Cookies(httpx.Cookies):
+        #: Whether any cookie was ever kept: until then no request pays for the jar.
+        seen = False
+
         def extract_cookies(self, response: httpx.Response) -> None:
             if "set-cookie" in response.headers:
+                self.seen = True
                 super().extract_cookies(response)
 
     return _Cookies
