@@ -125,6 +125,13 @@ class Database:
             yield connection
 
     @contextmanager
+    def transaction(self, connection: sa.Connection) -> Iterator[sa.Connection]:
+        """A transaction on a connection the caller keeps open across transactions (the
+        journal's writer: no pool check-out and return per batch), under :attr:`lock`."""
+        with self._serialised(connection.engine), connection.begin():
+            yield connection
+
+    @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
         """A connection for reading, under :attr:`lock`."""
         engine = self.engine
