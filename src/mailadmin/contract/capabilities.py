@@ -135,26 +135,15 @@ class Capabilities(BaseModel):
         """
         if not reason:
             raise ValueError("a narrowed feature needs a reason")
-        operations, kinds, addons = set(self.operations), set(self.mailbox_kinds), set(self.addons)
-        gaps: dict[str, str] = {}
-        for key in map(str, keys):
-            head, _, tail = key.partition(":")
-            if head == "addon" and tail:
-                addons.discard(tail)
-                gaps[key] = reason
-            elif head in _KIND_SCOPED_NAMES and tail:
-                kinds.discard(MailboxKind(tail))
-                gaps |= {f"{op.value}:{tail}": reason for op in _KIND_SCOPED}
-            elif head in _OPTIONAL_NAMES and not tail:
-                operations.discard(Operation(head))
-                gaps[key] = reason
-            else:
-                raise ValueError(f"{key!r} is not an optional feature that can be narrowed")
-        return Capabilities(
-            operations=frozenset(operations),
-            mailbox_kinds=frozenset(kinds),
-            addons=frozenset(addons),
-            unsupported={**self.unsupported, **gaps},
+        # Cached: providers narrow in ``capabilities_for``, once per new instance, always
+        # the same way; the result is frozen, so one copy serves every instance.
+        return _narrow(
+            self.operations,
+            self.mailbox_kinds,
+            self.addons,
+            tuple(self.unsupported.items()),
+            tuple(map(str, keys)),
+            reason,
         )
 
     def reason(self, key: str | Operation) -> str:
@@ -189,3 +178,36 @@ def _feature_keys(addons: frozenset[str]) -> tuple[str, ...]:
         keys += [f"{op.value}:{kind.value}" for kind in MailboxKind]
     keys += [f"addon:{name}" for name in sorted(set(KNOWN_ADDONS) | addons)]
     return tuple(keys)
+
+
+@lru_cache(maxsize=64)
+def _narrow(
+    operations: frozenset[Operation],
+    kinds: frozenset[MailboxKind],
+    addons: frozenset[str],
+    unsupported: tuple[tuple[str, str], ...],
+    keys: tuple[str, ...],
+    reason: str,
+) -> Capabilities:
+    """:meth:`Capabilities.narrowed` of the declarations given."""
+    left_ops, left_kinds, left_addons = set(operations), set(kinds), set(addons)
+    gaps: dict[str, str] = {}
+    for key in keys:
+        head, _, tail = key.partition(":")
+        if head == "addon" and tail:
+            left_addons.discard(tail)
+            gaps[key] = reason
+        elif head in _KIND_SCOPED_NAMES and tail:
+            left_kinds.discard(MailboxKind(tail))
+            gaps |= {f"{op.value}:{tail}": reason for op in _KIND_SCOPED}
+        elif head in _OPTIONAL_NAMES and not tail:
+            left_ops.discard(Operation(head))
+            gaps[key] = reason
+        else:
+            raise ValueError(f"{key!r} is not an optional feature that can be narrowed")
+    return Capabilities(
+        operations=frozenset(left_ops),
+        mailbox_kinds=frozenset(left_kinds),
+        addons=frozenset(left_addons),
+        unsupported={**dict(unsupported), **gaps},
+    )
