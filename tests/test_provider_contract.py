@@ -419,3 +419,17 @@ def test_capabilities_for_may_not_widen_the_class() -> None:
 
     with pytest.raises(TypeError, match="widens the class's capabilities: addon:storage_gb"):
         Greedy({"plans": {"mail": {}}})
+
+
+def test_a_parametrized_change_result_is_built_once_per_process() -> None:
+    # pydantic keeps it weakly; rebuilding it after every garbage collection cost each
+    # write 40-80 us (contract/models.py keeps it).
+    import gc
+    import weakref
+    from typing import TypeVar
+
+    fresh = TypeVar("fresh")
+    made = weakref.ref(ChangeResult[fresh])
+    gc.collect()
+    assert made() is not None and ChangeResult[fresh] is made()
+    assert ChangeResult[int] is ChangeResult[int]

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
 # Not imported from typing: that module alone costs most of a bare ``import mailadmin``.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -80,6 +78,9 @@ _LAZY_MODULES = {"errors": "mailadmin.contract.errors"}
 
 
 def __getattr__(name: str) -> Any:
+    # importlib here, not at the top: ``mailadmin --help`` imports this package only.
+    from importlib import import_module
+
     if name in _LAZY_MODULES:
         value = import_module(_LAZY_MODULES[name])
         globals()[name] = value

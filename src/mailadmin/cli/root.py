@@ -4,6 +4,9 @@
 command module; a command's module is imported when that command runs (or its own help
 is asked for), and registers its commands on :data:`cli` as it loads. A test
 (``tests/test_cli_lazy.py``) keeps the table equal to what the modules register.
+Plain ``mailadmin --help`` on a wide terminal or a pipe does not reach this module: it
+prints the same text kept in ``cli/roothelp.py`` (regenerate it after changing the
+root group's options, help or :data:`COMMANDS`; ``tests/test_cli_root_help.py`` says so).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -45,6 +46,8 @@ REQUIRED: frozenset[Operation] = frozenset(
 )
 _OPTIONAL = tuple(op for op in Operation if op not in REQUIRED)
 _KIND_SCOPED = (Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX)
+_OPTIONAL_NAMES = frozenset(op.value for op in _OPTIONAL)
+_KIND_SCOPED_NAMES = frozenset(op.value for op in _KIND_SCOPED)
 
 #: Provider-neutral add-ons that hosts sell; a provider may support others too.
 KNOWN_ADDONS: tuple[str, ...] = ("mailboxes", "shared_mailbox", "resource_mailbox", "storage_gb")
@@ -98,22 +101,13 @@ class Capabilities(BaseModel):
             raise ValueError("features both supported and unsupported: " + ", ".join(stray))
         return self
 
-    def _supported_keys(self) -> set[str]:
-        keys = {op.value for op in REQUIRED | self.operations}
-        for op in _KIND_SCOPED:
-            if op in self.operations:
-                keys |= {f"{op.value}:{kind.value}" for kind in self.mailbox_kinds}
-        keys |= {f"addon:{name}" for name in self.addons}
-        return keys
+    def _supported_keys(self) -> frozenset[str]:
+        return _supported_keys(self.operations, self.mailbox_kinds, self.addons)
 
     def _rows(self) -> list[Feature]:
         supported = self._supported_keys()
-        keys = [op.value for op in Operation]
-        for op in _KIND_SCOPED:
-            keys += [f"{op.value}:{kind.value}" for kind in MailboxKind]
-        keys += [f"addon:{name}" for name in sorted(set(KNOWN_ADDONS) | self.addons)]
         rows = []
-        for key in keys:
+        for key in _feature_keys(self.addons):
             if key in supported:
                 rows.append(Feature(key, True))
             else:
@@ -141,26 +135,15 @@ class Capabilities(BaseModel):
         """
         if not reason:
             raise ValueError("a narrowed feature needs a reason")
-        operations, kinds, addons = set(self.operations), set(self.mailbox_kinds), set(self.addons)
-        gaps: dict[str, str] = {}
-        for key in map(str, keys):
-            head, _, tail = key.partition(":")
-            if head == "addon" and tail:
-                addons.discard(tail)
-                gaps[key] = reason
-            elif head in {op.value for op in _KIND_SCOPED} and tail:
-                kinds.discard(MailboxKind(tail))
-                gaps |= {f"{op.value}:{tail}": reason for op in _KIND_SCOPED}
-            elif head in {op.value for op in _OPTIONAL} and not tail:
-                operations.discard(Operation(head))
-                gaps[key] = reason
-            else:
-                raise ValueError(f"{key!r} is not an optional feature that can be narrowed")
-        return Capabilities(
-            operations=frozenset(operations),
-            mailbox_kinds=frozenset(kinds),
-            addons=frozenset(addons),
-            unsupported={**self.unsupported, **gaps},
+        # Cached: providers narrow in ``capabilities_for``, once per new instance, always
+        # the same way; the result is frozen, so one copy serves every instance.
+        return _narrow(
+            self.operations,
+            self.mailbox_kinds,
+            self.addons,
+            tuple(self.unsupported.items()),
+            tuple(map(str, keys)),
+            reason,
         )
 
     def reason(self, key: str | Operation) -> str:
@@ -169,3 +152,62 @@ class Capabilities(BaseModel):
             if row.key == str(key):
                 return row.reason
         return self.unsupported.get(str(key), "not declared by this provider")
+
+
+# Both are asked for many times per provider instance (every ``supports`` and every
+# capability check at construction) with the same few declarations; the arguments are
+# frozensets of a frozen model, so a result can never go stale.
+@lru_cache(maxsize=256)
+def _supported_keys(
+    operations: frozenset[Operation], kinds: frozenset[MailboxKind], addons: frozenset[str]
+) -> frozenset[str]:
+    """Every feature key these declarations support."""
+    keys = {op.value for op in REQUIRED | operations}
+    for op in _KIND_SCOPED:
+        if op in operations:
+            keys |= {f"{op.value}:{kind.value}" for kind in kinds}
+    keys |= {f"addon:{name}" for name in addons}
+    return frozenset(keys)
+
+
+@lru_cache(maxsize=256)
+def _feature_keys(addons: frozenset[str]) -> tuple[str, ...]:
+    """Every feature key of the matrix, in matrix order, for a provider with ``addons``."""
+    keys = [op.value for op in Operation]
+    for op in _KIND_SCOPED:
+        keys += [f"{op.value}:{kind.value}" for kind in MailboxKind]
+    keys += [f"addon:{name}" for name in sorted(set(KNOWN_ADDONS) | addons)]
+    return tuple(keys)
+
+
+@lru_cache(maxsize=64)
+def _narrow(
+    operations: frozenset[Operation],
+    kinds: frozenset[MailboxKind],
+    addons: frozenset[str],
+    unsupported: tuple[tuple[str, str], ...],
+    keys: tuple[str, ...],
+    reason: str,
+) -> Capabilities:
+    """:meth:`Capabilities.narrowed` of the declarations given."""
+    left_ops, left_kinds, left_addons = set(operations), set(kinds), set(addons)
+    gaps: dict[str, str] = {}
+    for key in keys:
+        head, _, tail = key.partition(":")
+        if head == "addon" and tail:
+            left_addons.discard(tail)
+            gaps[key] = reason
+        elif head in _KIND_SCOPED_NAMES and tail:
+            left_kinds.discard(MailboxKind(tail))
+            gaps |= {f"{op.value}:{tail}": reason for op in _KIND_SCOPED}
+        elif head in _OPTIONAL_NAMES and not tail:
+            left_ops.discard(Operation(head))
+            gaps[key] = reason
+        else:
+            raise ValueError(f"{key!r} is not an optional feature that can be narrowed")
+    return Capabilities(
+        operations=frozenset(left_ops),
+        mailbox_kinds=frozenset(left_kinds),
+        addons=frozenset(left_addons),
+        unsupported={**dict(unsupported), **gaps},
+    )

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -262,6 +262,24 @@ class ChangeResult(_Model, Generic[T]):
     def changed(self) -> bool:
         """True unless the platform already held the target."""
         return self.outcome is not Outcome.UNCHANGED
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        # pydantic caches a parametrized class (``ChangeResult[T]``, built per write) only
+        # weakly: once no result holds it, the garbage collector drops it and the next
+        # write builds it again (40-80 us of class and schema building; in a loop of new
+        # Orchestrators it was rebuilt about every fifth call). Kept here for the process.
+        key = (cls, params)
+        try:
+            return _PARAMETRIZED[key]
+        except KeyError:
+            made = _PARAMETRIZED[key] = super().__class_getitem__(params)
+            return made
+        except TypeError:  # unhashable parameters: pydantic's own cache only
+            return super().__class_getitem__(params)
+
+
+#: Every parametrized ChangeResult made in this process (a handful of result types).
+_PARAMETRIZED: dict[tuple[type, Any], Any] = {}
 
 
 class ConnectionStatus(_Model):

@@ -593,6 +593,8 @@ def _validate_settings(
 def _narrowed(cls: type[Provider[Any]], settings: ProviderSettings) -> Capabilities:
     """``cls.capabilities_for(settings)``, refused when it claims more than the class."""
     own = cls.capabilities_for(settings)
+    if own is cls.capabilities or own._supported_keys() <= cls.capabilities._supported_keys():
+        return own  # the usual case, checked without building the matrix (per instance)
     wider = [f.key for f in own.features() if f.supported and not cls.capabilities.supports(f.key)]
     if wider:
         raise TypeError(

@@ -226,11 +226,13 @@ class Config(_Strict):
     plans: dict[Name, PlanSpec] = Field(default_factory=dict)
     addons: dict[Name, AddonSpec] = Field(default_factory=dict)
     journal: JournalConfig = JournalConfig()
-    worker: WorkerConfig = WorkerConfig()
+    # Factories, not shared defaults: these hold dicts, so pydantic would deep-copy a
+    # default per Config, which cost more than building a new one (per Orchestrator).
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
     # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
     resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
     customers: dict[str, CustomerSpec] = Field(default_factory=dict)
-    policies: PoliciesConfig = PoliciesConfig()
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     identity: str | None = None
     base_dir: Path = Path(".")
 
