@@ -55,11 +55,16 @@ class Sizes:
     rounds: int
     overhead_calls: int
     journal_items: int
+    latency_items: int
+    latency_seq: int
     concurrency: int = 16
 
 
-QUICK = Sizes(100, 300, 50, 500, 5_000, 3, 30, 300)
-FULL = Sizes(1_000, 10_000, 300, 10_000, 100_000, 3, 100, 2_000)
+QUICK = Sizes(100, 300, 50, 500, 5_000, 3, 30, 300, 200, 20)
+FULL = Sizes(1_000, 10_000, 300, 10_000, 100_000, 3, 100, 2_000, 1_000, 60)
+#: How long the slow fixed-answer server waits before each answer (a platform's own work;
+#: real admin APIs answer in tens of milliseconds), for ``bulk_speedup_at_latency``.
+LATENCY_MS = 10.0
 
 
 # -- OX: configuration, seed and the peer's call -----------------------------------------------
@@ -238,8 +243,9 @@ def answer_key(method: str, target: str, body: bytes) -> str:
 class _FixedProtocol(asyncio.Protocol):
     """HTTP/1.1 with keep-alive; each request answered from the table, or 404."""
 
-    def __init__(self, table: dict[str, bytes]) -> None:
+    def __init__(self, table: dict[str, bytes], delay: float = 0.0) -> None:
         self.table = table
+        self.delay = delay
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
 
@@ -269,10 +275,18 @@ class _FixedProtocol(asyncio.Protocol):
             if answer is None:
                 print(f"fixed-answer server: no answer for {key}", file=sys.stderr)
             assert self.transport is not None
-            self.transport.write(answer or b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+            answer = answer or b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
+            if self.delay:  # a platform that takes this long to answer
+                asyncio.get_running_loop().call_later(self.delay, self._send, answer)
+            else:
+                self.transport.write(answer)
+
+    def _send(self, answer: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(answer)
 
 
-def _serve_fixed(table_file: str) -> None:
+def _serve_fixed(table_file: str, delay_ms: float = 0.0) -> None:
     raw = json.loads(Path(table_file).read_text())
     table = {}
     for key, (status, content_type, body) in raw.items():
@@ -285,7 +299,7 @@ def _serve_fixed(table_file: str) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: _FixedProtocol(table), "127.0.0.1", 0, backlog=1024
+            lambda: _FixedProtocol(table, delay_ms / 1000), "127.0.0.1", 0, backlog=1024
         )
         port = server.sockets[0].getsockname()[1]
         print(f"listening on http://127.0.0.1:{port}", flush=True)
@@ -523,6 +537,9 @@ TARGETS = {
     "peer_ratio.zextras_python_zimbra": "<= 0.5",
     "bulk_ratio_to_limit.ox": ">= 0.6",
     "bulk_speedup.ox": ">= 8",
+    "bulk_speedup_at_latency.ox": "(>= 8)",
+    "bulk_speedup_at_latency.zextras": "(>= 8)",
+    "bulk_speedup_at_latency.exchange": "(>= 8)",
     "overhead_ratio.ox": "<= 1.15",
     "count_memory_growth_mb.ox": "<= 10",
     "count_time_ratio.ox": "<= 11",
@@ -682,7 +699,13 @@ async def peer_figures(
 
 
 async def platform_figures(
-    report: Report, sizes: Sizes, platform: Platform, fixed: str, exchange: list[Sent], tmp: Path
+    report: Report,
+    sizes: Sizes,
+    platform: Platform,
+    fixed: str,
+    exchange: list[Sent],
+    tmp: Path,
+    fixed_table: str,
 ) -> None:
     """Peer, bulk, speed-up and overhead figures, against the fixed-answer server."""
     from mailadmin import Orchestrator
@@ -734,6 +757,27 @@ async def platform_figures(
         f"bulk_speedup.{name}",
         per["seq"] / per["ours"],
         f"vs set_plans(concurrency=1) over {sizes.sequential_items} items",
+    )
+
+    # the same speed-up where the platform takes LATENCY_MS to answer each request
+    with server_process("--serve-fixed", fixed_table, "--delay-ms", str(LATENCY_MS)) as slow:
+        config = platform.config(slow, journal_url)
+        late: dict[str, list[float]] = {"bulk": [], "seq": []}
+        async with Orchestrator.from_dict(config) as orch:
+            await orch.set_plan(platform.address(0), OURS_PLAN)
+            for r in range(sizes.rounds):
+                for side in ("bulk", "seq") if r % 2 == 0 else ("seq", "bulk"):
+                    n, conc_side = (
+                        (sizes.latency_items, conc) if side == "bulk" else (sizes.latency_seq, 1)
+                    )
+                    clock = await timed(orch.set_plans(changes(n), concurrency=conc_side))
+                    late[side].append(clock.wall / n)
+    bulk_per, seq_per = median(late["bulk"]), median(late["seq"])
+    report.add(
+        f"bulk_speedup_at_latency.{name}",
+        seq_per / bulk_per,
+        f"answers after {LATENCY_MS:g} ms: {1 / bulk_per:.0f}/s @{conc} ({sizes.latency_items} "
+        f"items), {1 / seq_per:.0f}/s sequential ({sizes.latency_seq}); journal on",
     )
 
     # one set_plan through a warm orchestrator vs the same exchange on a warm bare session
@@ -931,7 +975,8 @@ async def client_figures(report: Report, sizes: Sizes, tmp: Path, names: list[st
         ):
             if name == "ox":
                 await first_call(report, fixed, exchange, sizes.rounds)
-            await platform_figures(report, sizes, platform, fixed, exchange, tmp)
+            table = str(files[sizes.count_small])
+            await platform_figures(report, sizes, platform, fixed, exchange, tmp, table)
             if platform.listing:
                 urls = {sizes.count_small: fixed, sizes.count_big: fixed_big}
                 await count_figures(report, sizes, urls)
@@ -962,13 +1007,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object of the figures")
     parser.add_argument("--serve-fixed", metavar="TABLE", help=argparse.SUPPRESS)
     parser.add_argument("--serve-mock", nargs=2, metavar=("NAME", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--platforms", default=",".join(PLATFORMS), help="comma-separated: ox,zextras"
     )
     parser.add_argument("--only", default="", help="comma-separated groups: startup,client,journal")
     args = parser.parse_args(argv)
     if args.serve_fixed:
-        _serve_fixed(args.serve_fixed)
+        _serve_fixed(args.serve_fixed, args.delay_ms)
         return
     if args.serve_mock:
         _serve_mock(args.serve_mock[0], int(args.serve_mock[1]))
