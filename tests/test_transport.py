@@ -897,7 +897,13 @@ async def _http_server(
                     lines.append(name.strip().lower())
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 seen.append(
-                    {"method": method, "target": target, "headers": headers, "lines": lines}
+                    {
+                        "method": method,
+                        "target": target,
+                        "headers": headers,
+                        "lines": lines,
+                        "body": body,
+                    }
                 )
                 if drops.get(target, 0) > 0:
                     drops[target] -= 1
@@ -1106,3 +1112,27 @@ async def test_each_backend_sends_default_and_call_headers_once_each(
     assert seen["lines"].count("x-tenant") == 1  # the call's value, not both
     assert seen["headers"]["user-agent"].startswith("mailadmin/")
     assert seen["headers"]["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_each_backend_encodes_json_and_text_bodies_alike(
+    server: _Server, backend: Backend
+) -> None:
+    transport = Transport(server.url, backend=backend)
+    try:
+        await transport.request("POST", "/j", write=False, json={"name": "Zoë", "n": [1, 2]})
+        await transport.request(
+            "POST", "/t", write=False, content="<a>Zoë</a>", headers={"content-type": "text/xml"}
+        )
+        await transport.request("POST", "/e", write=False)
+        await transport.request("GET", "/g", write=False, params={"q": "a b"})
+    finally:
+        await transport.aclose()
+    j, t, e, g = server.seen
+    assert j["body"] == '{"name":"Zoë","n":[1,2]}'.encode()
+    assert j["headers"]["content-type"] == "application/json"
+    assert j["headers"]["content-length"] == str(len(j["body"]))
+    assert t["body"] == "<a>Zoë</a>".encode() and t["headers"]["content-type"] == "text/xml"
+    assert t["lines"].count("content-type") == 1
+    assert e["body"] == b"" and e["headers"].get("content-length", "0") == "0"
+    assert g["target"] == "/g?q=a+b"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
+from json import dumps as json_dumps
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.wire.limits import check_declared, check_json, decode_limited
@@ -53,9 +54,30 @@ def build_request(
             if known is not None and known != name:
                 del merged[known]
             merged[name] = value
-    request = httpx.Request(
-        method, url, params=params, headers=merged, content=content, json=json, data=data
-    )
+    if (
+        params is None
+        and data is None
+        and (content is None or json is None)
+        and isinstance(content, bytes | str | None)  # not a streamed upload
+    ):
+        # The common shapes (a body of bytes, text or JSON) built as httpx would, without
+        # its generic encoding pass (a tenth of a request's client CPU).
+        if json is not None:
+            body = json_dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            content = body.encode("utf-8")
+            if not any(name.lower() == "content-type" for name in merged):
+                merged["Content-Type"] = "application/json"
+        elif isinstance(content, str):
+            content = content.encode("utf-8")
+        body_bytes = content or b""
+        if body_bytes:
+            merged["Content-Length"] = str(len(body_bytes))
+        request = httpx.Request(method, url, headers=merged, stream=httpx.ByteStream(body_bytes))
+        request._content = body_bytes  # what Request.read() leaves: .content works
+    else:
+        request = httpx.Request(
+            method, url, params=params, headers=merged, content=content, json=json, data=data
+        )
     if cookies is not None:  # only once a platform set some (the transport decides)
         cookies.set_cookie_header(request)
     return request
