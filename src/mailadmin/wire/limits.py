@@ -3,8 +3,10 @@
 The transport reads every answer through :func:`read_body`, which decodes ``gzip`` and
 ``deflate`` itself, a bounded piece at a time, so a small compressed body that inflates to
 gigabytes is refused after at most ``limit`` bytes were produced: memory never grows past
-the limit. :func:`json_depth` measures how deep a JSON text nests without parsing it, so a
-million-deep ``[[[[...`` is refused before the parser recurses.
+the limit. :func:`iter_body` applies the same limits to an answer consumed as it arrives
+(a streamed parse keeps one piece in memory, not the body). :func:`json_depth` measures
+how deep a JSON text nests without parsing it, so a million-deep ``[[[[...`` is refused
+before the parser recurses.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     import httpx
 
 __all__ = [
@@ -24,6 +28,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_XML_DEPTH",
     "BodyTooLarge",
+    "iter_body",
     "json_depth",
     "json_too_deep",
     "read_body",
@@ -148,6 +153,67 @@ async def read_body(response: httpx.Response, *, limit: int, source: str) -> byt
     body = b"".join(out)
     _check_json(response, body, source)
     return body
+
+
+async def iter_body(response: httpx.Response, *, limit: int, source: str) -> AsyncIterator[bytes]:
+    """Yield the decoded body of a streamed ``response`` piece by piece, as it arrives.
+
+    The same encodings and refusals as :func:`read_body` (:class:`BodyTooLarge` once the
+    declared length, the bytes received or the bytes decoded pass ``limit``, raised
+    mid-stream after the pieces before it were yielded); JSON depth is not checked (the
+    caller parses the pieces itself). The response is closed when the body ends or the
+    iteration stops.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        await response.aclose()
+        raise errors.ProtocolError(
+            f"{source} sent an answer in an encoding that is not accepted",
+            debug={"content_encoding": encoding[:100]},
+        )
+    declared = response.headers.get("content-length", "").strip()
+    too_large = BodyTooLarge(
+        f"{source} sent an answer larger than the limit of {_size(limit)}", limit=limit
+    )
+    if declared.isdigit() and int(declared) > limit:
+        await response.aclose()
+        raise too_large
+    if response.is_stream_consumed:
+        # Already in memory (built in process, or read whole for an error answer).
+        await response.aclose()
+        if len(response.content) > limit:
+            raise too_large
+        for start in range(0, len(response.content), _PIECE):
+            yield response.content[start : start + _PIECE]
+        return
+    decoder = _Decoder(encoding)
+    received = size = 0
+    out: list[bytes] = []
+    try:
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received > limit:
+                raise too_large
+            size = decoder.feed(chunk, out, limit, size)
+            if size > limit:
+                raise too_large
+            for piece in out:
+                if piece:
+                    yield piece
+            out.clear()
+        size = decoder.flush(out, limit, size)
+        if size > limit:
+            raise too_large
+        for piece in out:
+            if piece:
+                yield piece
+    except zlib.error as exc:
+        raise errors.ProtocolError(
+            f"{source} sent an answer that could not be decoded",
+            debug={"content_encoding": encoding, "cause": str(exc)},
+        ) from None
+    finally:
+        await response.aclose()
 
 
 def _check_json(response: httpx.Response, body: bytes, source: str) -> None:
