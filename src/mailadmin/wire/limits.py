@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     import httpx
 
@@ -64,9 +64,16 @@ class _Decoder:
 
     def feed(self, data: bytes, out: list[bytes], limit: int, size: int) -> int:
         """Decode ``data`` into ``out``; return the new decoded size, stop past ``limit``."""
+        for piece in self.pieces(data, limit - size):
+            out.append(piece)
+            size += len(piece)
+        return size
+
+    def pieces(self, data: bytes, room: int) -> Iterator[bytes]:
+        """Decode ``data`` a piece at a time; stop after the piece that passes ``room``."""
         if not self.encoding or self.encoding == "identity":
-            out.append(data)
-            return size + len(data)
+            yield data
+            return
         if self._first:
             self._first = False
             # RFC 9110 deflate is zlib-wrapped; some servers send it raw.
@@ -75,11 +82,11 @@ class _Decoder:
         assert self._zlib is not None
         pending = data
         while pending:
-            piece = self._zlib.decompress(pending, min(_PIECE, limit - size + 1))
-            out.append(piece)
-            size += len(piece)
-            if size > limit:
-                return size
+            piece = self._zlib.decompress(pending, min(_PIECE, room + 1))
+            yield piece
+            room -= len(piece)
+            if room < 0:
+                return
             pending = self._zlib.unconsumed_tail
             if self._zlib.eof:
                 rest = self._zlib.unused_data
@@ -89,7 +96,6 @@ class _Decoder:
                     pending = rest
                 else:
                     break
-        return size
 
     def flush(self, out: list[bytes], limit: int, size: int) -> int:
         if self._zlib is None:
@@ -194,13 +200,13 @@ async def iter_body(response: httpx.Response, *, limit: int, source: str) -> Asy
             received += len(chunk)
             if received > limit:
                 raise too_large
-            size = decoder.feed(chunk, out, limit, size)
-            if size > limit:
-                raise too_large
-            for piece in out:
+            # One piece at a time: a small compressed chunk may inflate to the limit.
+            for piece in decoder.pieces(chunk, limit - size):
+                size += len(piece)
+                if size > limit:
+                    raise too_large
                 if piece:
                     yield piece
-            out.clear()
         size = decoder.flush(out, limit, size)
         if size > limit:
             raise too_large
