@@ -601,10 +601,10 @@ class SoapClient:
 
 
 _BODY_TAGS = {f"{{{ns}}}Body" for ns in _ENV_NS.values()}
-R = TypeVar("R")
+_R = TypeVar("_R")
 
 
-def _parsing(step: Callable[[bytes], R], piece: bytes, operation: str) -> R:
+def _parsing(step: Callable[[bytes], _R], piece: bytes, operation: str) -> _R:
     """One step of a streamed parse; what the parser refuses is an :class:`EnvelopeError`
     as in :func:`read_envelope` (the transport's own refusals pass by this)."""
     try:
