@@ -63,6 +63,7 @@ PINNED = {
     "TenantRef",
     "Token",
     "Verified",
+    "Streamed",
     "Transport",
     "auth",
     "bounded_int",

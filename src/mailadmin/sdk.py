@@ -46,7 +46,7 @@ from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
 from mailadmin.contract.readback import bounded_int, native_name
 from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
 from mailadmin.wire.jsonapi import ErrorRule, ErrorTable, JsonClient, parse_json
-from mailadmin.wire.transport import Transport, raise_for_status
+from mailadmin.wire.transport import Streamed, Transport, raise_for_status
 
 if TYPE_CHECKING:  # what the type checker sees for the names loaded on first use
     from mailadmin.wire import auth as auth
@@ -233,6 +233,7 @@ __all__ = [
     "SettingsT",
     "TenantRef",
     "Verified",
+    "Streamed",
     "Transport",
     "bounded_int",
     "errors",

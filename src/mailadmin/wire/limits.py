@@ -3,8 +3,10 @@
 The transport reads every answer through :func:`read_body`, which decodes ``gzip`` and
 ``deflate`` itself, a bounded piece at a time, so a small compressed body that inflates to
 gigabytes is refused after at most ``limit`` bytes were produced: memory never grows past
-the limit. :func:`json_depth` measures how deep a JSON text nests without parsing it, so a
-million-deep ``[[[[...`` is refused before the parser recurses.
+the limit. :func:`iter_body` applies the same limits to an answer consumed as it arrives
+(a streamed parse keeps one piece in memory, not the body). :func:`json_depth` measures
+how deep a JSON text nests without parsing it, so a million-deep ``[[[[...`` is refused
+before the parser recurses.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     import httpx
 
@@ -29,6 +31,7 @@ __all__ = [
     "check_declared",
     "check_json",
     "decode_limited",
+    "iter_body",
     "json_depth",
     "json_too_deep",
     "read_body",
@@ -65,9 +68,16 @@ class _Decoder:
 
     def feed(self, data: bytes, out: list[bytes], limit: int, size: int) -> int:
         """Decode ``data`` into ``out``; return the new decoded size, stop past ``limit``."""
+        for piece in self.pieces(data, limit - size):
+            out.append(piece)
+            size += len(piece)
+        return size
+
+    def pieces(self, data: bytes, room: int) -> Iterator[bytes]:
+        """Decode ``data`` a piece at a time; stop after the piece that passes ``room``."""
         if not self.encoding or self.encoding == "identity":
-            out.append(data)
-            return size + len(data)
+            yield data
+            return
         if self._first:
             self._first = False
             # RFC 9110 deflate is zlib-wrapped; some servers send it raw.
@@ -76,11 +86,11 @@ class _Decoder:
         assert self._zlib is not None
         pending = data
         while pending:
-            piece = self._zlib.decompress(pending, min(_PIECE, limit - size + 1))
-            out.append(piece)
-            size += len(piece)
-            if size > limit:
-                return size
+            piece = self._zlib.decompress(pending, min(_PIECE, room + 1))
+            yield piece
+            room -= len(piece)
+            if room < 0:
+                return
             pending = self._zlib.unconsumed_tail
             if self._zlib.eof:
                 rest = self._zlib.unused_data
@@ -90,7 +100,6 @@ class _Decoder:
                     pending = rest
                 else:
                     break
-        return size
 
     def flush(self, out: list[bytes], limit: int, size: int) -> int:
         if self._zlib is None:
@@ -171,6 +180,61 @@ async def decode_limited(
             debug={"content_encoding": encoding, "cause": str(exc)},
         ) from None
     return b"".join(out)
+
+
+async def iter_body(response: httpx.Response, *, limit: int, source: str) -> AsyncIterator[bytes]:
+    """Yield the decoded body of a streamed ``response`` piece by piece, as it arrives.
+
+    The same encodings and refusals as :func:`read_body` (:class:`BodyTooLarge` once the
+    declared length, the bytes received or the bytes decoded pass ``limit``, raised
+    mid-stream after the pieces before it were yielded); JSON depth is not checked (the
+    caller parses the pieces itself). The response is closed when the body ends or the
+    iteration stops.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    try:
+        check_declared(
+            encoding, response.headers.get("content-length", ""), limit=limit, source=source
+        )
+    except errors.ProtocolError:
+        await response.aclose()
+        raise
+    if response.is_stream_consumed:
+        # Already in memory (built in process, or read whole for an error answer).
+        await response.aclose()
+        if len(response.content) > limit:
+            raise too_large(source, limit)
+        for start in range(0, len(response.content), _PIECE):
+            yield response.content[start : start + _PIECE]
+        return
+    decoder = _Decoder(encoding)
+    received = size = 0
+    out: list[bytes] = []
+    try:
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received > limit:
+                raise too_large(source, limit)
+            # One piece at a time: a small compressed chunk may inflate to the limit.
+            for piece in decoder.pieces(chunk, limit - size):
+                size += len(piece)
+                if size > limit:
+                    raise too_large(source, limit)
+                if piece:
+                    yield piece
+        size = decoder.flush(out, limit, size)
+        if size > limit:
+            raise too_large(source, limit)
+        for piece in out:
+            if piece:
+                yield piece
+    except zlib.error as exc:
+        raise errors.ProtocolError(
+            f"{source} sent an answer that could not be decoded",
+            debug={"content_encoding": encoding, "cause": str(exc)},
+        ) from None
+    finally:
+        await response.aclose()
 
 
 def too_large(source: str, limit: int) -> BodyTooLarge:

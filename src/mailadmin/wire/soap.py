@@ -12,6 +12,14 @@ A minimal client::
     soap = SoapClient(transport, name="ox-eu", version=SoapVersion.SOAP11, to_error=my_errors)
     answer = await soap.call("/webservices/OXUserService", node(S, "getData", None, ...),
                              write=False, operation="getData", action="urn:getData")
+
+A long list answer (every user of a context) can be read as it arrives, one item in memory
+at a time, with :meth:`SoapClient.stream`::
+
+    ids = array("q")
+    await soap.stream("/webservices/OXUserService", node(S, "listAll", None, ...),
+                      item="return", handle=lambda e: ids.append(int(child_text(e, "id"))),
+                      write=False, operation="listAll")
 """
 
 from __future__ import annotations
@@ -19,16 +27,18 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
 from mailadmin.contract import errors
 from mailadmin.wire.redaction import redact_debug
 from mailadmin.wire.responses import raise_for_status
-from mailadmin.wire.safexml import parse_xml
+from mailadmin.wire.safexml import XmlStream, parse_xml
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
+
+    import httpx
 
     from mailadmin.wire.transport import Transport
 
@@ -290,6 +300,11 @@ def read_envelope(content: bytes | str, *, source: str) -> SoapMessage:
         root = parse_xml(content, source=source)
     except errors.ProtocolError as exc:
         raise EnvelopeError(exc.message, reason="xml", debug=exc.debug) from None
+    return _message_of(root, source)
+
+
+def _message_of(root: Element, source: str) -> SoapMessage:
+    """The envelope whose parsed root is ``root`` (see :func:`read_envelope`)."""
     if local_name(root.tag) != "Envelope":
         raise EnvelopeError(
             f"{source} sent XML that is not a SOAP envelope",
@@ -485,8 +500,76 @@ class SoapClient:
             content=content,
             endpoint=endpoint,
         )
-        status = response.status_code
-        message = self._read(response.content, status, operation)
+        message = self._read(response.content, response.status_code, operation)
+        return self._outcome(message, response, operation)
+
+    async def stream(
+        self,
+        url: str,
+        body: Node,
+        *,
+        item: str,
+        handle: Callable[[Element], object],
+        header: Node | None = None,
+        write: bool,
+        idempotent: bool | None = None,
+        operation: str,
+        action: str | None = None,
+        endpoint: str | None = None,
+    ) -> Element | None:
+        """As :meth:`send`, but the answer is parsed as it arrives: each child of the first
+        body element whose local name is ``item`` is passed to ``handle`` as soon as it is
+        complete, then dropped, so a list of any length costs one item's memory.
+
+        Returns the first body element without those children (``None`` for an empty
+        body). The parse has :func:`~mailadmin.wire.safexml.parse_xml`'s refusals and
+        errors, the answer the transport's size limit (checked as it streams), and a fault
+        becomes ``to_error``'s error as in :meth:`send`; an error raised after some items
+        were handled leaves them handled, so collect into something the caller discards
+        on error. Sent with :meth:`Transport.stream
+        <mailadmin.wire.transport.Transport.stream>`: retried only before the answer's
+        first byte.
+        """
+        content = envelope(
+            body,
+            header=header,
+            version=self.version,
+            prefixes=self.prefixes,
+            env_prefix=self.env_prefix,
+        )
+        async with self.transport.stream(
+            "POST",
+            url,
+            write=write,
+            idempotent=idempotent,
+            operation=operation,
+            headers=request_headers(self.version, action),
+            content=content,
+            endpoint=endpoint,
+        ) as answer:
+            response = answer.response
+            if answer.status_code >= 400:
+                message = self._read(await answer.read(), answer.status_code, operation)
+            else:
+                parser = XmlStream(
+                    source=self.name,
+                    redact=self.transport.redact,
+                    detach=_items_of_body(item, handle),
+                )
+                async for piece in answer.pieces():
+                    _parsing(parser.feed, piece, operation)
+                root = _parsing(lambda _: parser.close(), b"", operation)
+                try:
+                    message = _message_of(root, self.name)
+                except errors.ProtocolError as exc:
+                    exc.debug["operation"] = operation
+                    raise
+        return self._outcome(message, response, operation)
+
+    def _outcome(
+        self, message: SoapMessage | None, response: httpx.Response, operation: str
+    ) -> Element | None:
+        """The first body element of an answer read back, or the error it stands for."""
         first = message.body if message is not None else None
         fault = read_fault(first)
         if fault is not None:
@@ -498,7 +581,7 @@ class SoapClient:
             # here, whatever the plugin's to_error copied into the debug detail.
             error.debug = redact_debug(error.debug, self.transport.redact)
             raise error
-        if status >= 400:
+        if response.status_code >= 400:
             raise_for_status(response, provider=self.name, redactor=self.transport)
         return first
 
@@ -515,6 +598,44 @@ class SoapClient:
 
 
 # -- internals -------------------------------------------------------------------------------
+
+
+_BODY_TAGS = {f"{{{ns}}}Body" for ns in _ENV_NS.values()}
+_R = TypeVar("_R")
+
+
+def _parsing(step: Callable[[bytes], _R], piece: bytes, operation: str) -> _R:
+    """One step of a streamed parse; what the parser refuses is an :class:`EnvelopeError`
+    as in :func:`read_envelope` (the transport's own refusals pass by this)."""
+    try:
+        return step(piece)
+    except errors.ProtocolError as exc:
+        exc.debug["operation"] = operation
+        raise EnvelopeError(exc.message, reason="xml", debug=exc.debug) from None
+
+
+def _items_of_body(
+    item: str, handle: Callable[[Element], object]
+) -> Callable[[Element, list[Element]], bool]:
+    """The ``detach`` of :class:`~mailadmin.wire.safexml.XmlStream` that hands each
+    ``item`` child of the first body element (not a fault) to ``handle`` and drops it."""
+
+    def detach(element: Element, parents: list[Element]) -> bool:
+        if len(parents) != 3 or local_name(element.tag) != item:
+            return False
+        envelope_el, body, first = parents
+        if (
+            body.tag not in _BODY_TAGS
+            or namespace_of(body.tag) != namespace_of(envelope_el.tag)
+            or local_name(envelope_el.tag) != "Envelope"
+            or body[0] is not first
+            or local_name(first.tag) == "Fault"
+        ):
+            return False
+        handle(element)
+        return True
+
+    return detach
 
 
 def _text(value: object) -> str:

@@ -4,6 +4,8 @@
 write again: timeouts and connection limits, a request id per call (``X-Request-Id``, the
 same across the retries of that call), retries with backoff and jitter for idempotent calls,
 refusal of writes during a dry run, and one log record per attempt with secrets redacted.
+:meth:`Transport.stream` sends a call the same way and hands its answer over unread, to
+be consumed a piece at a time (:class:`Streamed`) instead of held whole.
 An instance may have several named endpoints (a token host, an admin API, Graph): each
 request names the one its relative URL joins, and credentials (:mod:`mailadmin.wire.auth`)
 can be attached per endpoint with :meth:`Transport.set_auth`.
@@ -24,8 +26,8 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,7 +43,7 @@ from mailadmin.contract.settings import (
 from mailadmin.wire import direct
 from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.wire.ids import new_id
-from mailadmin.wire.limits import ACCEPT_ENCODING, read_body
+from mailadmin.wire.limits import ACCEPT_ENCODING, iter_body, read_body
 from mailadmin.wire.redaction import Redactor
 from mailadmin.wire.responses import (
     REDACTOR_EXTENSION,
@@ -67,6 +69,7 @@ __all__ = [
     "Backend",
     "DryRunViolation",
     "Sleep",
+    "Streamed",
     "Transport",
     "dry_run_active",
     "dry_run_scope",
@@ -244,39 +247,21 @@ class Transport:
         import httpx
 
         client = self._get_client()
-        target = self._target(client, endpoint, url)
         session = self._direct_session()
-        try:
-            if session is not None:
-                request = direct.build_request(
-                    method.upper(),
-                    target,
-                    defaults=self._defaults,
-                    headers=headers,
-                    params=params,
-                    content=content,
-                    json=json,
-                    data=data,
-                    cookies=client.cookies if getattr(client.cookies, "seen", True) else None,
-                )
-            else:
-                request = client.build_request(
-                    method.upper(),
-                    target,
-                    headers=headers,
-                    params=params,
-                    content=content,
-                    json=json,
-                    data=data,
-                )
-        except httpx.InvalidURL as exc:
-            raise errors.ConfigurationError(
-                f"The address of '{self.name}' is not a valid URL",
-                debug={"url": self.redact(f"{self.base_url} + {url}"), "cause": str(exc)},
-            ) from None
-        request_id = request.headers.setdefault(REQUEST_ID_HEADER, new_id())
-        if write and dry_run_active():
-            self._refuse_write(request, operation, request_id)
+        request, request_id = self._build(
+            client,
+            session is not None,
+            method,
+            url,
+            endpoint=endpoint,
+            write=write,
+            operation=operation,
+            headers=headers,
+            params=params,
+            content=content,
+            json=json,
+            data=data,
+        )
         retry = (not write) if idempotent is None else idempotent
         auth_arg = self._auth_for(endpoint, auth)
         attempts = 0
@@ -340,6 +325,59 @@ class Transport:
         response.extensions[REDACTOR_EXTENSION] = self._redactor
         return response
 
+    def _build(
+        self,
+        client: httpx.AsyncClient,
+        direct_send: bool,
+        method: str,
+        url: str,
+        *,
+        endpoint: str | None,
+        write: bool,
+        operation: str,
+        headers: Mapping[str, str] | None,
+        params: Any,
+        content: str | bytes | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+    ) -> tuple[httpx.Request, str]:
+        """The request of a call and its id; refused here during a dry run if a write."""
+        import httpx
+
+        target = self._target(client, endpoint, url)
+        try:
+            if direct_send:
+                request = direct.build_request(
+                    method.upper(),
+                    target,
+                    defaults=self._defaults,
+                    headers=headers,
+                    params=params,
+                    content=content,
+                    json=json,
+                    data=data,
+                    cookies=client.cookies if getattr(client.cookies, "seen", True) else None,
+                )
+            else:
+                request = client.build_request(
+                    method.upper(),
+                    target,
+                    headers=headers,
+                    params=params,
+                    content=content,
+                    json=json,
+                    data=data,
+                )
+        except httpx.InvalidURL as exc:
+            raise errors.ConfigurationError(
+                f"The address of '{self.name}' is not a valid URL",
+                debug={"url": self.redact(f"{self.base_url} + {url}"), "cause": str(exc)},
+            ) from None
+        request_id = request.headers.setdefault(REQUEST_ID_HEADER, new_id())
+        if write and dry_run_active():
+            self._refuse_write(request, operation, request_id)
+        return request, request_id
+
     async def _read_body(
         self, response: httpx.Response, request: httpx.Request, request_id: str
     ) -> None:
@@ -368,6 +406,110 @@ class Transport:
                 exc.limit,
                 request_id,
             )
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        write: bool,
+        idempotent: bool | None = None,
+        operation: str = "",
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        content: str | bytes | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        auth: httpx.Auth | tuple[str, str] | Literal[False] | None = None,
+        endpoint: str | None = None,
+    ) -> AsyncIterator[Streamed]:
+        """Send one call like :meth:`request`, but hand its answer over unread::
+
+            async with transport.stream("POST", "/soap", write=False, content=...) as answer:
+                async for piece in answer.pieces():
+                    parser.feed(piece)
+
+        The arguments, dry-run refusal, request id, redacted logs and retries are
+        :meth:`request`'s; a call is retried only before any of its body is handed over
+        (connection errors, timeouts, 429/502/503/504), never after. An error answer
+        (status 400 or above) is read whole, under ``max_response_bytes``, before it is
+        handed over (``answer.response.content`` is ready). The ``deadline`` covers the
+        whole block, the consuming of the body included (then ``Unavailable``); a broken
+        connection while the body streams is ``Unavailable`` too.
+        """
+        import httpx
+
+        client = self._get_client()
+        # Through httpx's client: its streamed answers are read a piece at a time.
+        request, request_id = self._build(
+            client,
+            False,
+            method,
+            url,
+            endpoint=endpoint,
+            write=write,
+            operation=operation,
+            headers=headers,
+            params=params,
+            content=content,
+            json=json,
+            data=data,
+        )
+        retry = (not write) if idempotent is None else idempotent
+        auth_arg = self._auth_for(endpoint, auth)
+        attempts = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            started = time.perf_counter()
+            response: httpx.Response | None = None
+            try:
+                response = await client.send(request, auth=auth_arg, stream=True)
+                if response.status_code >= 400:
+                    # Small, and read by whoever maps it to an error (or retried).
+                    await self._read_body(response, request, request_id)
+            except errors.ProtocolError as exc:
+                self._note_refusal(exc, request, request_id)
+                raise
+            except httpx.HTTPError as exc:
+                self._log_attempt(request, operation, request_id, attempts, started, error=exc)
+                raise
+            except Exception as exc:
+                if response is not None:
+                    await response.aclose()
+                mapped = _as_httpx_error(exc)
+                if mapped is None:
+                    raise
+                self._log_attempt(request, operation, request_id, attempts, started, error=exc)
+                raise mapped from exc
+            self._log_attempt(request, operation, request_id, attempts, started, response)
+            return response
+
+        try:
+            async with asyncio.timeout(self.deadline):
+                if retry and self.retries > 0:
+                    response = await self._with_retries(attempt, request, operation, request_id)
+                else:
+                    response = await attempt()
+                response.extensions[REDACTOR_EXTENSION] = self._redactor
+                try:
+                    yield Streamed(self, response, request_id)
+                finally:
+                    await response.aclose()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, request, request_id, attempts) from exc
+        except TimeoutError as exc:
+            raise errors.Unavailable(
+                f"{self.name} did not answer within the deadline of {self.deadline:g} s",
+                debug={
+                    "request": f"{request.method} {self.redact(str(request.url))}",
+                    "request_id": request_id,
+                    "attempts": attempts,
+                    "deadline": self.deadline,
+                },
+            ) from exc
 
     def redact(self, text: str) -> str:
         """``text`` with this transport's secrets and every secret-named field masked."""
@@ -747,9 +889,54 @@ class Transport:
                     "response %s headers=%s body=%s",
                     request_id,
                     self._redactor.redact_headers(response.headers),
-                    excerpt(self.redact(response.content.decode("utf-8", "replace"))),
+                    excerpt(self.redact(_response_text(response))),
                     extra=extra,
                 )
+
+
+class Streamed:
+    """An answer from :meth:`Transport.stream`, its body not yet read.
+
+    ``response``: the ``httpx.Response`` (status, headers; ``content`` only for an error
+    answer, which is read whole). :meth:`pieces` yields the decoded body as it arrives;
+    :meth:`read` returns it whole. Either applies the transport's ``max_response_bytes``
+    and content-encoding rules and turns a broken connection into ``Unavailable``.
+    """
+
+    def __init__(self, transport: Transport, response: httpx.Response, request_id: str) -> None:
+        self.transport = transport
+        self.response = response
+        self.request_id = request_id
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status of the answer."""
+        return self.response.status_code
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        """The decoded body, a piece at a time as it arrives (each at most 64 KiB after
+        decompression, or as the network delivered it)."""
+        transport, response = self.transport, self.response
+        try:
+            async for piece in iter_body(
+                response, limit=transport.max_response_bytes, source=transport.name
+            ):
+                yield piece
+        except errors.ProtocolError as exc:
+            exc.debug.setdefault("status", response.status_code)
+            transport._note_refusal(exc, response.request, self.request_id)
+            raise
+        except Exception as exc:
+            mapped = _as_httpx_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def read(self) -> bytes:
+        """The whole decoded body (also left in ``response.content``)."""
+        if not self.response.is_stream_consumed:
+            self.response._content = b"".join([piece async for piece in self.pieces()])
+        return self.response.content
 
 
 # -- private ---------------------------------------------------------------------------------
@@ -927,6 +1114,15 @@ def _join(base: httpx.URL, url: str) -> httpx.URL:
         return target
     path = base.raw_path if base.raw_path.endswith(b"/") else base.raw_path + b"/"
     return base.copy_with(raw_path=path + target.raw_path.lstrip(b"/"))
+
+
+def _response_text(response: httpx.Response) -> str:
+    import httpx
+
+    try:
+        return response.content.decode("utf-8", "replace")
+    except httpx.ResponseNotRead:  # a streamed answer: read by its consumer
+        return "<stream>"
 
 
 def _body_text(request: httpx.Request) -> str:

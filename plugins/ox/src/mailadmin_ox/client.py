@@ -10,7 +10,7 @@ of its credentials element.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -115,15 +115,7 @@ class OXSoap:
         resend a write whose answer was lost (absolute changes only).
         """
         label = f"{service.name}.{operation}"
-        client = self._clients.get(label)
-        if client is None:
-            client = self._clients[label] = SoapClient(
-                self.transport,
-                name=self.name,
-                version=SoapVersion.SOAP11,
-                to_error=partial(to_error, provider=self.name, operation=label),
-                prefixes=PREFIXES,
-            )
+        client = self._client(label)
         first = await client.send(
             f"/webservices/{service.name}",
             node(service.ns, operation, None, *params),
@@ -141,6 +133,44 @@ class OXSoap:
                 debug={"element": first.tag},
             )
         return list(children(first, "return"))
+
+    async def stream(
+        self,
+        service: Service,
+        operation: str,
+        params: Sequence[Node | None],
+        *,
+        handle: Callable[[Element], object],
+    ) -> None:
+        """Send the read ``operation`` and pass each ``return`` element of its answer to
+        ``handle`` as it arrives (a list answer of any length held one item at a time)."""
+        label = f"{service.name}.{operation}"
+        first = await self._client(label).stream(
+            f"/webservices/{service.name}",
+            node(service.ns, operation, None, *params),
+            item="return",
+            handle=handle,
+            write=False,
+            operation=label,
+            action=f"urn:{operation}",
+        )
+        if first is not None and local_name(first.tag) != f"{operation}Response":
+            raise errors.ProtocolError(
+                f"{self.name} answered {operation} with an unexpected element",
+                debug={"element": first.tag},
+            )
+
+    def _client(self, label: str) -> SoapClient:
+        client = self._clients.get(label)
+        if client is None:
+            client = self._clients[label] = SoapClient(
+                self.transport,
+                name=self.name,
+                version=SoapVersion.SOAP11,
+                to_error=partial(to_error, provider=self.name, operation=label),
+                prefixes=PREFIXES,
+            )
+        return client
 
 
 def read_attributes(element: Element | None) -> dict[str, dict[str, str]]:

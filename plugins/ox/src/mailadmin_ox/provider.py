@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from array import array
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -67,9 +69,12 @@ if TYPE_CHECKING:
 __all__ = ["OXProvider"]
 
 log = logging.getLogger("mailadmin.ox")
+K = TypeVar("K")
 T = TypeVar("T")
 
 _BATCH = 100  # users per getMultipleData call
+# Users whose combination and data are held at once when plans share a combination.
+_SLICE = 2_000
 _MAX_USER = "Context.MaxUser"
 _MAX_USER_BY = "Context.MaxUserByModuleaccess_"
 _OVERALL = "Subadmin.MaxOverallUser"
@@ -155,11 +160,7 @@ class OXProvider(Provider[OXSettings]):
         idempotent: bool | None = None,
         credentials: Credentials | None = None,
     ) -> list[Element]:
-        # Per-context logins apply to the context-level services only.
-        per_context = service in (USER, RESOURCE, SECONDARY_ACCOUNT)
-        creds = credentials or (
-            self._credentials(tenant) if per_context else self.settings.credentials
-        )
+        creds = credentials or self._service_credentials(service, tenant)
         return await self.soap.call(
             service,
             operation,
@@ -168,29 +169,54 @@ class OXProvider(Provider[OXSettings]):
             idempotent=idempotent,
         )
 
+    async def _stream(
+        self,
+        service: Service,
+        operation: str,
+        tenant: TenantRef | None,
+        handle: Callable[[Element], object],
+        *params: Node | None,
+    ) -> None:
+        """A read whose ``return`` elements go to ``handle`` as they arrive (a list of
+        any length, held one element at a time)."""
+        creds = self._service_credentials(service, tenant)
+        await self.soap.stream(service, operation, [*params, service.auth(creds)], handle=handle)
+
+    def _service_credentials(self, service: Service, tenant: TenantRef | None) -> Credentials:
+        # Per-context logins apply to the context-level services only.
+        per_context = service in (USER, RESOURCE, SECONDARY_ACCOUNT)
+        return self._credentials(tenant) if per_context else self.settings.credentials
+
     async def _gather(self, calls: Iterable[Awaitable[T]]) -> list[T]:
         """Run calls with at most ``concurrency`` in flight, results in order."""
+        results: dict[int, T] = {}
+        await self._each(enumerate(calls), results.__setitem__)
+        return [results[i] for i in range(len(results))]
+
+    async def _each(
+        self, calls: Iterable[tuple[K, Awaitable[T]]], handle: Callable[[K, T], object]
+    ) -> None:
+        """Run ``(key, call)`` pairs with at most ``concurrency`` in flight, passing each
+        key and result to ``handle`` as the call ends (nothing else is kept)."""
         # Workers pulling from the (lazy) calls: no task per user up front, so counting
         # 100,000 users holds ``concurrency`` coroutines, not 100,000.
-        results: dict[int, T] = {}
-        source = enumerate(calls)
-
+        source = iter(calls)
         stop = False
 
         async def worker() -> None:
             nonlocal stop
-            for index, call in source:
+            for key, call in source:
                 if stop:  # another call failed: start nothing more
                     getattr(call, "close", lambda: None)()
                     return
                 try:
-                    results[index] = await call
+                    result = await call
                 except BaseException:
                     stop = True
                     raise
+                handle(key, result)
 
         await asyncio.gather(*(worker() for _ in range(self.settings.concurrency)))
-        return [results[i] for i in range(len(results))]
 
     def _sender(
         self,
@@ -341,29 +367,45 @@ class OXProvider(Provider[OXSettings]):
 
     # -- counting ----------------------------------------------------------------------------
 
-    async def _user_ids(self, tenant: TenantRef, *, with_admin: bool) -> list[int]:
+    async def _user_ids(self, tenant: TenantRef, *, with_admin: bool) -> array[int]:
+        """The ids of the tenant's users, read from ``listAll`` as it arrives (8 bytes per
+        user: the answer and its elements are never held whole)."""
         users = self._users
-        ctx = self._ctx(users, tenant)
-        listed = await self._soap(
+        ids: array[int] = array("q")
+
+        def keep(element: Element) -> None:
+            user_id = _int(child_text(element, "id"))
+            if user_id is None:
+                return
+            try:
+                ids.append(user_id)
+            except OverflowError:
+                raise errors.ProtocolError(
+                    f"{self.instance} listed a user id out of range",
+                    debug={"operation": f"{users.name}.listAll", "id": str(user_id)[:40]},
+                ) from None
+
+        await self._stream(
             users,
             "listAll",
             tenant,
-            ctx,
+            keep,
+            self._ctx(users, tenant),
             None,
             users.field("include_guests", False),
             users.field("exclude_users", False),
         )
-        ids = [i for i in (_int(child_text(e, "id")) for e in listed) if i is not None]
         if not with_admin:
             admin = await self._soap(users, "getContextAdmin", tenant, self._ctx(users, tenant))
             admin_id = _int(child_text(admin[0], "id")) if admin else None
-            ids = [i for i in ids if i != admin_id]
+            while admin_id is not None and admin_id in ids:
+                ids.remove(admin_id)
         return ids
 
-    async def _combinations(self, tenant: TenantRef, ids: Sequence[int]) -> list[str | None]:
+    def _combination_call(self, tenant: TenantRef, user_id: int) -> Awaitable[str | None]:
         users = self._users
 
-        async def one(user_id: int) -> str | None:
+        async def one() -> str | None:
             returned = await self._soap(
                 users,
                 "getAccessCombinationName",
@@ -373,7 +415,22 @@ class OXProvider(Provider[OXSettings]):
             )
             return _text(returned[0]) if returned else None
 
-        return await self._gather(one(i) for i in ids)
+        return one()
+
+    async def _combinations(self, tenant: TenantRef, ids: Sequence[int]) -> list[str | None]:
+        return await self._gather(self._combination_call(tenant, i) for i in ids)
+
+    async def _combination_counts(
+        self, tenant: TenantRef, ids: Sequence[int]
+    ) -> Counter[str | None]:
+        """How many of ``ids`` have each access combination (no per-user list is kept)."""
+        counts: Counter[str | None] = Counter()
+
+        def add(_: None, combination: str | None) -> None:
+            counts[combination] += 1
+
+        await self._each(((None, self._combination_call(tenant, i)) for i in ids), add)
+        return counts
 
     async def _user_data(self, tenant: TenantRef, ids: Sequence[int]) -> list[Element]:
         users = self._users
@@ -389,22 +446,30 @@ class OXProvider(Provider[OXSettings]):
         return [element for chunk in found for element in chunk]
 
     async def _plan_counts(self, tenant: TenantRef, ids: Sequence[int]) -> dict[str, int]:
-        combinations = await self._combinations(tenant, ids)
-        details: dict[int, tuple[int | None, dict[str, dict[str, str]]]] = {}
-        if self._ambiguous():
-            # Two plans share a combination: the quota and attributes tell them apart.
-            for element in await self._user_data(tenant, ids):
+        counts = dict.fromkeys(self._plans(), 0)
+        if not self._ambiguous():
+            # One plan per combination: counting the combinations is enough.
+            for combination, n in (await self._combination_counts(tenant, ids)).items():
+                plan = self._neutral(combination, None, None) or _UNMAPPED
+                counts[plan] = counts.get(plan, 0) + n
+            return counts
+        # Two plans share a combination: the quota and attributes tell them apart. Read a
+        # slice of users at a time, so one slice's data is held, not every user's.
+        for start in range(0, len(ids), _SLICE):
+            chunk = ids[start : start + _SLICE]
+            combinations = await self._combinations(tenant, chunk)
+            details: dict[int, tuple[int | None, dict[str, dict[str, str]]]] = {}
+            for element in await self._user_data(tenant, chunk):
                 user_id = _int(child_text(element, "id"))
                 if user_id is not None:
                     details[user_id] = (
                         _int(child_text(element, "maxQuota")),
                         read_attributes(child(element, "userAttributes")),
                     )
-        counts = dict.fromkeys(self._plans(), 0)
-        for user_id, combination in zip(ids, combinations, strict=True):
-            quota, attributes = details.get(user_id, (None, {}))
-            plan = self._neutral(combination, quota, attributes) or _UNMAPPED
-            counts[plan] = counts.get(plan, 0) + 1
+            for user_id, combination in zip(chunk, combinations, strict=True):
+                quota, attributes = details.get(user_id, (None, {}))
+                plan = self._neutral(combination, quota, attributes) or _UNMAPPED
+                counts[plan] = counts.get(plan, 0) + 1
         return counts
 
     async def _accounts(self, tenant: TenantRef) -> list[Element]:
@@ -594,15 +659,14 @@ class OXProvider(Provider[OXSettings]):
         }
         if by_combination:
             combos = await self._gather(
-                self._combinations(t, ids) for t, ids in zip(tenants, per_context, strict=True)
+                self._combination_counts(t, ids)
+                for t, ids in zip(tenants, per_context, strict=True)
             )
-            flat = [c for chunk in combos for c in chunk]
+            held = sum(combos, Counter[str | None]())
             for combination, quantity in sorted(by_combination.items()):
                 features.append(
                     LicenceFeature(
-                        name=f"users:{combination}",
-                        quantity=quantity,
-                        used=flat.count(combination),
+                        name=f"users:{combination}", quantity=quantity, used=held[combination]
                     )
                 )
         return Licence(
