@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mailadmin.contract import errors
@@ -577,7 +577,7 @@ class Transport:
                 import httpx
 
                 try:
-                    found = _join(client.base_url, url)
+                    found = _joined(self.base_url, url)
                 except httpx.InvalidURL as exc:
                     raise errors.ConfigurationError(
                         f"The address of '{self.name}' is not a valid URL",
@@ -1102,6 +1102,16 @@ def _is_retryable_error(exc: BaseException | None) -> bool:
     if _SENT_ONCE.get():
         return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+
+
+@lru_cache(maxsize=1024)
+def _joined(base: str, url: str) -> httpx.URL:
+    """:func:`_join` of two strings, kept for the process: every new transport (every new
+    Orchestrator) joins the same few paths onto the same bases again (httpx.URL objects
+    are immutable, so one serves every transport)."""
+    import httpx
+
+    return _join(httpx.URL(base), url)
 
 
 def _join(base: httpx.URL, url: str) -> httpx.URL:
