@@ -306,24 +306,39 @@ class Transport:
             # One deadline for the whole call: a server dripping a byte per read timeout,
             # or retries with long waits, cannot keep it alive past it.
             async with asyncio.timeout(self.deadline):
-                if retry and self.retries > 0:
-                    response = await self._with_retries(attempt, request, operation, request_id)
-                else:
-                    response = await attempt()
+                response = await self._attempts(attempt, retry, request, operation, request_id)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request, request_id, attempts) from exc
         except TimeoutError as exc:
-            raise errors.Unavailable(
-                f"{self.name} did not answer within the deadline of {self.deadline:g} s",
-                debug={
-                    "request": f"{request.method} {self.redact(str(request.url))}",
-                    "request_id": request_id,
-                    "attempts": attempts,
-                    "deadline": self.deadline,
-                },
-            ) from exc
+            raise self._past_deadline(request, request_id, attempts) from exc
         response.extensions[REDACTOR_EXTENSION] = self._redactor
         return response
+
+    async def _attempts(
+        self,
+        attempt: Callable[[], Awaitable[httpx.Response]],
+        retry: bool,
+        request: httpx.Request,
+        operation: str,
+        request_id: str,
+    ) -> httpx.Response:
+        """Run ``attempt`` once, or under the retry policy when the call may be retried."""
+        if retry and self.retries > 0:
+            return await self._with_retries(attempt, request, operation, request_id)
+        return await attempt()
+
+    def _past_deadline(
+        self, request: httpx.Request, request_id: str, attempts: int
+    ) -> errors.Unavailable:
+        return errors.Unavailable(
+            f"{self.name} did not answer within the deadline of {self.deadline:g} s",
+            debug={
+                "request": f"{request.method} {self.redact(str(request.url))}",
+                "request_id": request_id,
+                "attempts": attempts,
+                "deadline": self.deadline,
+            },
+        )
 
     def _build(
         self,
@@ -489,10 +504,7 @@ class Transport:
 
         try:
             async with asyncio.timeout(self.deadline):
-                if retry and self.retries > 0:
-                    response = await self._with_retries(attempt, request, operation, request_id)
-                else:
-                    response = await attempt()
+                response = await self._attempts(attempt, retry, request, operation, request_id)
                 response.extensions[REDACTOR_EXTENSION] = self._redactor
                 try:
                     yield Streamed(self, response, request_id)
@@ -501,15 +513,7 @@ class Transport:
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request, request_id, attempts) from exc
         except TimeoutError as exc:
-            raise errors.Unavailable(
-                f"{self.name} did not answer within the deadline of {self.deadline:g} s",
-                debug={
-                    "request": f"{request.method} {self.redact(str(request.url))}",
-                    "request_id": request_id,
-                    "attempts": attempts,
-                    "deadline": self.deadline,
-                },
-            ) from exc
+            raise self._past_deadline(request, request_id, attempts) from exc
 
     def redact(self, text: str) -> str:
         """``text`` with this transport's secrets and every secret-named field masked."""
