@@ -722,6 +722,17 @@ def _updates(t: sa.Table) -> dict[bool, sa.Update]:
     return {False: by_call, True: by_call.where(t.c.status == "started")}
 
 
+def _may_land(t: sa.Table) -> Any:
+    """The SQL condition of a row whose write was sent and may still land."""
+    import sqlalchemy as sa
+
+    return sa.and_(
+        t.c.dry_run == sa.false(),
+        t.c.sent.is_not(None),  # a write never sent cannot land
+        sa_open(t),
+    )
+
+
 def _unsettled(t: sa.Table) -> sa.Select[Any]:
     """Rows of a subject (``_key``) recorded before a row (``_call_id``) whose write was
     sent and may still land, oldest first (see :meth:`Journal.unsettled_before`)."""
@@ -730,13 +741,7 @@ def _unsettled(t: sa.Table) -> sa.Select[Any]:
     own = sa.select(t.c.id).where(t.c.call_id == sa.bindparam("_call_id")).scalar_subquery()
     return (
         t.select()
-        .where(
-            t.c.subject_key == sa.bindparam("_key"),
-            t.c.id < own,
-            t.c.dry_run == sa.false(),
-            t.c.sent.is_not(None),  # a write never sent cannot land
-            sa_open(t),
-        )
+        .where(t.c.subject_key == sa.bindparam("_key"), t.c.id < own, _may_land(t))
         .order_by(t.c.id)
     )
 
@@ -751,12 +756,7 @@ def _unsettled_many(t: sa.Table) -> tuple[sa.Select[Any], sa.Select[Any]]:
     )
     unsettled = (
         t.select()
-        .where(
-            t.c.subject_key.in_(sa.bindparam("_keys", expanding=True)),
-            t.c.dry_run == sa.false(),
-            t.c.sent.is_not(None),
-            sa_open(t),
-        )
+        .where(t.c.subject_key.in_(sa.bindparam("_keys", expanding=True)), _may_land(t))
         .order_by(t.c.id)
     )
     return own, unsettled

@@ -9,7 +9,8 @@ input into a user-safe :class:`~mailadmin.contract.errors.ProtocolError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,20 +40,9 @@ def parse_xml(
     ``max_depth``: the deepest element nesting accepted (parsing stops there).
     Raises :class:`~mailadmin.contract.errors.ProtocolError`.
     """
-    from xml.etree.ElementTree import Element
-
-    try:
-        parser = _safe_parser(_depth_limited(max_depth))
-        parser.feed(content)
-        root = parser.close()
-    except Exception as exc:
-        refusal = _refusal(exc, source, max_depth, content, redact)
-        if refusal is None:
-            raise
-        raise refusal from None
-    if not isinstance(root, Element):  # pragma: no cover - defusedxml returns Elements
-        raise TypeError("defusedxml returned an unexpected object")
-    return root
+    stream = XmlStream(source=source, redact=redact, max_depth=max_depth)
+    stream.feed(content)
+    return stream.close()
 
 
 class XmlStream:
@@ -78,31 +68,34 @@ class XmlStream:
         self.max_depth = max_depth
         self._redact = redact
         self._parser = _safe_parser(_depth_limited(max_depth, detach))
+        self._last: bytes | str = b""  # the piece an error's excerpt shows
 
     def feed(self, data: bytes | str) -> None:
         """Parse the next piece of the document."""
-        try:
+        self._last = data
+        with self._refusing():
             self._parser.feed(data)
-        except Exception as exc:
-            refusal = _refusal(exc, self.source, self.max_depth, data, self._redact)
-            if refusal is None:
-                raise
-            raise refusal from None
 
     def close(self) -> Element:
         """End the document and return its root (without the detached elements)."""
         from xml.etree.ElementTree import Element
 
-        try:
+        with self._refusing():
             root = self._parser.close()
-        except Exception as exc:
-            refusal = _refusal(exc, self.source, self.max_depth, b"", self._redact)
-            if refusal is None:
-                raise
-            raise refusal from None
         if not isinstance(root, Element):  # pragma: no cover - defusedxml returns Elements
             raise TypeError("defusedxml returned an unexpected object")
         return root
+
+    @contextmanager
+    def _refusing(self) -> Iterator[None]:
+        """Turn what the parser refuses into the user-safe error (others pass)."""
+        try:
+            yield
+        except Exception as exc:
+            refusal = _refusal(exc, self.source, self.max_depth, self._last, self._redact)
+            if refusal is None:
+                raise
+            raise refusal from None
 
 
 def _safe_parser(target: TreeBuilder) -> Any:

@@ -483,13 +483,7 @@ class SoapClient:
         endpoint: str | None = None,
     ) -> Element | None:
         """As :meth:`call`, but an empty body (a void operation's answer) is ``None``."""
-        content = envelope(
-            body,
-            header=header,
-            version=self.version,
-            prefixes=self.prefixes,
-            env_prefix=self.env_prefix,
-        )
+        content = self._envelope(body, header)
         response = await self.transport.request(
             "POST",
             url,
@@ -530,13 +524,7 @@ class SoapClient:
         <mailadmin.wire.transport.Transport.stream>`: retried only before the answer's
         first byte.
         """
-        content = envelope(
-            body,
-            header=header,
-            version=self.version,
-            prefixes=self.prefixes,
-            env_prefix=self.env_prefix,
-        )
+        content = self._envelope(body, header)
         async with self.transport.stream(
             "POST",
             url,
@@ -565,6 +553,16 @@ class SoapClient:
                     exc.debug["operation"] = operation
                     raise
         return self._outcome(message, response, operation)
+
+    def _envelope(self, body: Node, header: Node | None) -> bytes:
+        """The request envelope of this client's SOAP version and prefixes."""
+        return envelope(
+            body,
+            header=header,
+            version=self.version,
+            prefixes=self.prefixes,
+            env_prefix=self.env_prefix,
+        )
 
     def _outcome(
         self, message: SoapMessage | None, response: httpx.Response, operation: str
