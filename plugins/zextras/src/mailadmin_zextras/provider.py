@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from mailadmin.sdk import (
@@ -36,7 +37,7 @@ from mailadmin.sdk import (
     native_name,
     paging,
 )
-from mailadmin_zextras.client import AdminClient, attributes, entries
+from mailadmin_zextras.client import AdminClient, TooManyResults, attributes, entries
 from mailadmin_zextras.licence import decode_content, licence_of
 from mailadmin_zextras.settings import ZextrasSettings
 
@@ -66,6 +67,35 @@ _LIST_ATTRS = (
     "zimbraIsExternalVirtualAccount",
     "zimbraMailDeliveryAddress",
 )
+
+#: First characters of ``uid`` a search too large for the server is split on; one more
+#: slice holds every other uid, so the slices always cover the search exactly.
+_UID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+#: How many characters deep a search is split at most (a slice is split only when the
+#: server refused it, so depth costs requests only where names share long prefixes).
+_MAX_SPLIT_DEPTH = 8
+
+
+def _uid_slices(prefix: str) -> list[tuple[str | None, str]]:
+    """The slices of the uids starting with ``prefix``: one per next character (which may
+    be split again), then the rest (which may not)."""
+    parts = [f"(uid={prefix}{char}*)" for char in _UID_CHARS]
+    rest = f"(!(|{''.join(parts)}))"
+    if prefix:
+        rest = f"(&(uid={prefix}*){rest})"
+    slices: list[tuple[str | None, str]] = [
+        (prefix + char, part) for char, part in zip(_UID_CHARS, parts, strict=True)
+    ]
+    return [*slices, (None, rest)]
+
+
+def _licensed(attrs: dict[str, list[str]]) -> bool:
+    """Whether the licence filter counts an account (it is one, not a calendar resource)."""
+    return (
+        not attrs.get("zimbraIsSystemAccount")
+        and not attrs.get("zimbraIsExternalVirtualAccount")
+        and bool(attrs.get("zimbraMailDeliveryAddress"))
+    )
 
 
 def _true(values: list[str] | None) -> bool:
@@ -190,10 +220,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         resource = (attrs.get("zimbraCalResType") or [""])[0]
         if resource in _RESOURCE_KINDS:
             return _RESOURCE_KINDS[resource]
-        marker = attrs.get(self.settings.shared_mailbox_attribute, [])
-        if any(v.lower() == self.settings.shared_mailbox_value.lower() for v in marker):
+        if self._is_shared(attrs):
             return MailboxKind.SHARED
         return MailboxKind.USER
+
+    def _is_shared(self, attrs: dict[str, list[str]]) -> bool:
+        marker = attrs.get(self.settings.shared_mailbox_attribute, [])
+        return any(v.lower() == self.settings.shared_mailbox_value.lower() for v in marker)
 
     def _mailbox(
         self, entry: dict[str, Any], default_cos: str, plans: dict[str, str], names: dict[str, str]
@@ -240,26 +273,69 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         )
 
     async def _search(self, **params: Any) -> list[dict[str, Any]]:
+        return [entry async for entry in self._walk(**params)]
+
+    async def _walk(
+        self, *, query: str, _prefix: str | None = "", _part: str = "", **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every entry ``query`` matches, one page at a time (nothing is kept).
+
+        The server runs the whole search under its size limit before it pages, so a
+        search that matches more than that answers ``TOO_MANY_SEARCH_RESULTS`` on its first
+        page; it is then walked as slices by the first characters of ``uid``, which
+        together cover it exactly."""
+        sliced = f"(&{query}{_part})" if _part else query
+        subject = str(params.get("domain", ""))
+
         async def page(offset: int, limit: int) -> paging.OffsetPage[dict[str, Any]]:
             answer = await self.api.call(
                 "SearchDirectoryRequest",
-                {**params, "limit": limit, "offset": offset},
-                subject=str(params.get("domain", "")),
+                {"query": sliced, **params, "limit": limit, "offset": offset},
+                subject=subject,
             )
             found = entries(answer, "account") + entries(answer, "calresource")
             return paging.OffsetPage(found, more=bool(answer.get("more")))
 
-        found: list[dict[str, Any]] = []
-        async for items in paging.offset_pages(page, page_size=self.settings.page_size):
-            found.extend(items)
-        return found
+        started = False
+        try:
+            async for items in paging.offset_pages(page, page_size=self.settings.page_size):
+                started = True
+                for item in items:
+                    yield item
+        except TooManyResults:
+            if started or _prefix is None or len(_prefix) >= _MAX_SPLIT_DEPTH:
+                raise
+            for prefix, part in _uid_slices(_prefix):
+                async for item in self._walk(query=query, _prefix=prefix, _part=part, **params):
+                    yield item
 
-    async def _count(self, query: str, *, domain: str, types: str = "accounts") -> int:
-        answer = await self.api.call(
-            "SearchDirectoryRequest",
-            {"query": query, "types": types, "domain": domain, "countOnly": 1},
-            subject=domain,
-        )
+    async def _count(
+        self,
+        query: str,
+        *,
+        domain: str,
+        types: str = "accounts",
+        _prefix: str | None = "",
+        _part: str = "",
+    ) -> int:
+        """``SearchDirectoryRequest countOnly=1``; split by ``uid`` like :meth:`_walk` when
+        the server's size limit (which applies before counting) refuses the whole."""
+        sliced = f"(&{query}{_part})" if _part else query
+        try:
+            answer = await self.api.call(
+                "SearchDirectoryRequest",
+                {"query": sliced, "types": types, "domain": domain, "countOnly": 1},
+                subject=domain,
+            )
+        except TooManyResults:
+            if _prefix is None or len(_prefix) >= _MAX_SPLIT_DEPTH:
+                raise
+            total = 0
+            for prefix, part in _uid_slices(_prefix):
+                total += await self._count(
+                    query, domain=domain, types=types, _prefix=prefix, _part=part
+                )
+            return total
         return self._number(answer.get("num", 0), "account count")
 
     def _shared_filter(self) -> str:
@@ -327,12 +403,15 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             str(c["id"]): self._number(c.get("_content", 0), "account count")
             for c in entries(by_cos, "cos")
         }
-        names = {
-            str(c["id"]): self._cos_name(c.get("name", c["id"])) for c in entries(by_cos, "cos")
-        }
-        # CountAccount counts every account; take out those that are not user mailboxes.
+        # CountAccount counts every account (server-side, with no size limit); take out
+        # those that are not user mailboxes: the shared ones, and those the licence filter
+        # leaves out. They are few, and walked a page at a time, so memory stays flat
+        # however large the domain.
         shared_rule = self._shared_filter()
-        not_users = await self._search(
+        shared_attr = self.settings.shared_mailbox_attribute
+        default_cos: str | None = None
+        shared = 0
+        async for account in self._walk(
             query=(
                 # The licence filter's exclusions (presence tests, as Zextras writes them)
                 # plus the shared rule.
@@ -342,34 +421,33 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             types="accounts",
             domain=domain,
             applyCos=0,
-            attrs="zimbraCOSId,zimbraIsSystemResource",
-        )
-        default_cos = await self._domain_default_cos(domain) if not_users else DEFAULT_COS_ID
-        for account in not_users:
+            attrs=",".join(
+                (
+                    "zimbraCOSId",
+                    "zimbraIsSystemResource",
+                    "zimbraIsSystemAccount",
+                    "zimbraIsExternalVirtualAccount",
+                    "zimbraMailDeliveryAddress",
+                    shared_attr,
+                )
+            ),
+        ):
             attrs = attributes(account)
             if _true(attrs.get("zimbraIsSystemResource")):
                 continue  # CountAccount skipped it already
+            if default_cos is None:
+                default_cos = await self._domain_default_cos(domain)
             cos = (attrs.get("zimbraCOSId") or [default_cos])[0]
             counts[cos] = counts.get(cos, 0) - 1
+            if self._is_shared(attrs) and _licensed(attrs):
+                shared += 1
         plans = await self._plan_ids()
         by_plan: dict[str, int] = {}
         for cos, count in counts.items():
             if count > 0:
                 key = plans.get(cos, _UNMAPPED)
                 by_plan[key] = by_plan.get(key, 0) + count
-        licensed = await self._count(LICENSED_MAILBOXES, domain=domain)
-        shared = await self._count(f"(&{LICENSED_MAILBOXES}{shared_rule})", domain=domain)
-        users = licensed - shared
-        if users != sum(by_plan.values()):
-            log.warning(
-                "%s: %s has %d licensed user mailboxes but CountAccount gives %d by COS (%s)",
-                self.instance,
-                domain,
-                users,
-                sum(by_plan.values()),
-                ", ".join(f"{names.get(c, c)}={n}" for c, n in counts.items()),
-            )
-            users = sum(by_plan.values())
+        users = sum(by_plan.values())
         rooms = await self._count("(zimbraCalResType=Location)", domain=domain, types="resources")
         equipment = await self._count(
             "(zimbraCalResType=Equipment)", domain=domain, types="resources"

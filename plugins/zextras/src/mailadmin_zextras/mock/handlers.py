@@ -328,7 +328,7 @@ def _search(body: In, state: ZextrasState) -> Out:
         domain=body.get("domain") or None,
         offset=_number(body, "offset", 0),
         limit=_number(body, "limit", 0),
-        max_results=_number(body, "maxResults", 5000),
+        max_results=_number(body, "maxResults", state.data.max_search_results),
         count_only=truthy(body.get("countOnly")),
     )
     out = Out("SearchDirectoryResponse")
