@@ -106,6 +106,9 @@ class ZextrasState(ModelState[Directory]):
     def reset(self) -> None:
         """Back to the defaults; every session ends."""
         self.sessions: dict[str, _Session] = {}
+        #: ``Request/name`` of each parameter a request carried that the server does not
+        #: read (it ignores them; see :mod:`.schema`), in the order they came.
+        self.ignored: list[str] = []
         self._indexes: dict[str, dict[str, int]] = {}
         # Licence dates are wall-clock epoch ms; the mock's clock (a manual one in tests)
         # moves them forward from the moment of the reset.
