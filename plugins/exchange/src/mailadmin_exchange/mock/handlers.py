@@ -583,7 +583,14 @@ def _plan_row(tenant: MockTenant, sku: MockSku) -> dict[str, Any]:
 
 
 def _graph_caller(request: MockRequest, state: ExchangeState) -> MockTenant:
-    token = state.oauth.check(request, scope=GRAPH_SCOPE)
+    # Graph's own error body (innerError with date, request-id, client-request-id).
+    token = state.oauth.check(
+        request,
+        scope=GRAPH_SCOPE,
+        reply=lambda message: graph_error(
+            request, GraphError(401, "InvalidAuthenticationToken", message)
+        ),
+    )
     tenant = state.token_tenant(token)
     if tenant is None:
         raise Reply(
