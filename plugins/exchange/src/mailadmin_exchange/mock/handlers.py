@@ -501,7 +501,11 @@ def _expired_page() -> httpx.Response:
 def mailbox_row(state: ExchangeState, tenant: MockTenant, mailbox: MockMailbox) -> dict[str, Any]:
     """A ``Get-Mailbox`` / ``New-Mailbox`` row, with the annotations BURP shows."""
     plan = state.mailbox_plan_of(tenant, mailbox)
-    resource = {"RoomMailbox": "Room", "EquipmentMailbox": "Equipment"}.get(mailbox.type)
+    resource = {
+        "RoomMailbox": "Room",
+        "LinkedRoomMailbox": "Room",
+        "EquipmentMailbox": "Equipment",
+    }.get(mailbox.type)
     capabilities = (
         [f"BPOS_S_{'Enterprise' if plan and plan.quota > 50 << 30 else 'Standard'}"] if plan else []
     )
