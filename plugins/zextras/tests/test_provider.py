@@ -376,3 +376,32 @@ async def test_concurrent_addons_keep_every_limit(
     )
     assert domain.first("zimbraDomainMaxAccounts") == "20"
     assert domain.first("zimbraDomainAggregateQuota") == str(9 * GIB)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("unclassified", {"user": 3, "shared": 1, "unclassified": 1}),
+        ("shared", {"user": 3, "shared": 2, "unclassified": 0}),
+        ("user", {"user": 4, "shared": 1, "unclassified": 0}),
+    ],
+)
+async def test_delegated_accounts_follow_the_instance_setting(
+    mock: MockServer, state: ZextrasState, setting: str, expected: dict[str, int]
+) -> None:
+    # Made outside mailadmin: ben granted sendAs on his account (the Delegates tab), carla
+    # only a right that delegates no mailbox, anna a denied sendAs.
+    ids = {n: state.account_by_name(f"{n}@example.com").id for n in ("ben", "carla", "anna")}
+    state.modify_account(ids["ben"], [("zimbraACE", f"{ids['anna']} usr sendAs")])
+    state.modify_account(ids["carla"], [("zimbraACE", f"{ids['anna']} usr viewFreeBusy")])
+    state.modify_account(ids["anna"], [("zimbraACE", f"{ids['ben']} usr -sendAs")])
+    settings = _settings(retries=0, delegated_accounts=setting)
+    async with ZextrasProvider(settings, http=mock.transport()) as provider:
+        count = await provider.count_mailboxes(TENANT)
+    assert {
+        "user": count.of(MailboxKind.USER),
+        "shared": count.of(MailboxKind.SHARED),
+        "unclassified": count.unclassified,
+    } == expected
+    # by_plan counts users only: ben (sync) leaves it unless delegated accounts are users.
+    assert sum(count.by_plan.values()) == expected["user"]

@@ -98,6 +98,17 @@ def _licensed(attrs: dict[str, list[str]]) -> bool:
     )
 
 
+#: Rights whose grant lets someone else use a mailbox (Zimbra's ``sendAs``,
+#: ``sendOnBehalfOf``; ``zimbraACE`` values read ``{grantee-id} {grantee-type} {right}``,
+#: a denied right prefixed with ``-``).
+_DELEGATION_RIGHTS = frozenset({"sendas", "sendonbehalfof"})
+
+
+def _delegates(aces: list[str]) -> bool:
+    """Whether ``zimbraACE`` values grant (not deny) a delegation right."""
+    return any(ace.split()[-1].lower() in _DELEGATION_RIGHTS for ace in aces if ace.split())
+
+
 def _true(values: list[str] | None) -> bool:
     if not values:
         return False
@@ -404,19 +415,19 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             for c in entries(by_cos, "cos")
         }
         # CountAccount counts every account (server-side, with no size limit); take out
-        # those that are not user mailboxes: the shared ones, and those the licence filter
-        # leaves out. They are few, and walked a page at a time, so memory stays flat
-        # however large the domain.
+        # those that are not user mailboxes: the shared ones, those the licence filter
+        # leaves out, and delegated ones (per the instance's setting). They are few, and
+        # walked a page at a time, so memory stays flat however large the domain.
         shared_rule = self._shared_filter()
         shared_attr = self.settings.shared_mailbox_attribute
         default_cos: str | None = None
-        shared = 0
+        shared = unclassified = 0
         async for account in self._walk(
             query=(
-                # The licence filter's exclusions (presence tests, as Zextras writes them)
-                # plus the shared rule.
+                # The licence filter's exclusions (presence tests, as Zextras writes them),
+                # the shared rule, and accounts holding rights grants.
                 f"(|{shared_rule}(zimbraIsSystemAccount=*)(zimbraIsExternalVirtualAccount=*)"
-                "(!(zimbraMailDeliveryAddress=*)))"
+                "(!(zimbraMailDeliveryAddress=*))(zimbraACE=*))"
             ),
             types="accounts",
             domain=domain,
@@ -428,6 +439,7 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                     "zimbraIsSystemAccount",
                     "zimbraIsExternalVirtualAccount",
                     "zimbraMailDeliveryAddress",
+                    "zimbraACE",
                     shared_attr,
                 )
             ),
@@ -435,12 +447,17 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             attrs = attributes(account)
             if _true(attrs.get("zimbraIsSystemResource")):
                 continue  # CountAccount skipped it already
+            kind = self._count_kind(attrs)
+            if kind == "user":
+                continue  # a grant that delegates no mailbox: still a user
             if default_cos is None:
                 default_cos = await self._domain_default_cos(domain)
             cos = (attrs.get("zimbraCOSId") or [default_cos])[0]
             counts[cos] = counts.get(cos, 0) - 1
-            if self._is_shared(attrs) and _licensed(attrs):
+            if kind == "shared":
                 shared += 1
+            elif kind == "unclassified":
+                unclassified += 1
         plans = await self._plan_ids()
         by_plan: dict[str, int] = {}
         for cos, count in counts.items():
@@ -461,7 +478,19 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 MailboxKind.EQUIPMENT: equipment,
             },
             by_plan=by_plan,
+            unclassified=unclassified,
         )
+
+    def _count_kind(self, attrs: dict[str, list[str]]) -> str:
+        """``user``, ``shared``, ``unclassified`` or ``none`` (not a licensed mailbox) for an
+        account the count's walk found."""
+        if not _licensed(attrs):
+            return "none"
+        if self._is_shared(attrs):
+            return "shared"
+        if _delegates(attrs.get("zimbraACE", [])):
+            return self.settings.delegated_accounts
+        return "user"
 
     async def _apply_addon(
         self, tenant: TenantRef, addon: AddonRef, quantity: int
