@@ -17,7 +17,7 @@ import pytest
 from mailadmin_exchange.mock.model import DEFAULT_TENANT, DEFAULT_TENANT_ID
 from mailadmin_exchange.mock.state import ExchangeState
 
-from mailadmin.mock import MockServer
+from mailadmin.mock import Fault, MockServer
 
 TOKEN_URL = f"https://login.microsoftonline.com/{DEFAULT_TENANT}/oauth2/v2.0/token"
 INVOKE = f"https://outlook.office365.com/adminapi/beta/{DEFAULT_TENANT_ID}/InvokeCommand"
@@ -245,3 +245,34 @@ async def test_count_without_consistency_level(client: httpx.AsyncClient) -> Non
         "Request_BadRequest",
         "$count is not currently supported.",
     )
+
+
+async def test_invoke_command_on_v1_is_405(client: httpx.AsyncClient) -> None:
+    # Only beta answers InvokeCommand (PYA, measured): v1.0 refuses the method.
+    token = await _token(client, "https://outlook.office365.com/.default")
+    answer = await client.post(
+        INVOKE.replace("/beta/", "/v1.0/"),
+        json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+        headers={"Authorization": f"Bearer {token}", "X-AnchorMailbox": ANCHOR},
+    )
+    assert answer.status_code == 405
+    assert answer.json()["error"]["code"] == "MethodNotAllowed"
+
+
+async def test_throttling_in_each_hosts_form(client: httpx.AsyncClient, server: MockServer) -> None:
+    # Reference 1.8 (the module's concurrency text) and 3.4 (Graph's TooManyRequests).
+    admin_token = await _token(client, "https://outlook.office365.com/.default")
+    graph_token = await _token(client, "https://graph.microsoft.com/.default")
+    server.inject(Fault(kind="rate_limit", retry_after=41))
+    admin = await client.post(
+        INVOKE,
+        json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+        headers={"Authorization": f"Bearer {admin_token}", "X-AnchorMailbox": ANCHOR},
+    )
+    assert admin.status_code == 429 and admin.headers["Retry-After"] == "41"
+    assert admin.text.startswith("You have reached the maximum number of concurrent requests")
+    graph = await client.get(
+        f"{GRAPH}/subscribedSkus", headers={"Authorization": f"Bearer {graph_token}"}
+    )
+    assert graph.status_code == 429 and graph.headers["Retry-After"] == "41"
+    assert graph.json()["error"]["code"] == "TooManyRequests"
