@@ -405,3 +405,35 @@ async def test_parameters_the_server_does_not_read_are_ignored_and_recorded(
     total = got["searchTotal"] if isinstance(got, dict) else got.get("searchTotal")
     assert str(total) == "1"
     assert state.ignored == ["SearchDirectoryRequest/countonly", "SearchDirectoryRequest/foo"]
+
+
+async def test_a_batch_answers_each_request_and_faults_the_one_outside_the_namespace(
+    server: MockServer, token: str
+) -> None:
+    # ZM soap.txt: BatchRequest (urn:zimbra) with onerror="continue"; each answer keeps its
+    # requestId, a fault is a Fault entry of the batch.
+    body = {
+        "Header": {"context": {"_jsns": "urn:zimbra", "authToken": {"_content": token}}},
+        "Body": {
+            "BatchRequest": {
+                "_jsns": "urn:zimbra",
+                "onerror": "continue",
+                "GetAllCosRequest": [{"_jsns": ADMIN, "requestId": "1"}],
+                "CountAccountRequest": [
+                    {
+                        "_jsns": "urn:zimbraAccount",
+                        "requestId": "2",
+                        "domain": {"by": "name", "_content": "example.com"},
+                    }
+                ],
+            }
+        },
+    }
+    async with httpx.AsyncClient(transport=server.transport(), base_url=ZextrasMock.base_url) as c:
+        response = await c.post("/service/admin/soap", content=json.dumps(body).encode())
+    assert response.status_code == 200
+    batch = response.json()["Body"]["BatchResponse"]
+    assert batch["GetAllCosResponse"][0]["requestId"] == "1"
+    (fault,) = batch["Fault"]
+    assert fault["requestId"] == "2"
+    assert fault["Detail"]["Error"]["Code"] == "service.UNKNOWN_DOCUMENT"
