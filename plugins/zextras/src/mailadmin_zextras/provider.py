@@ -66,6 +66,7 @@ _LIST_ATTRS = (
     "zimbraIsSystemResource",
     "zimbraIsExternalVirtualAccount",
     "zimbraMailDeliveryAddress",
+    "zimbraACE",
 )
 
 #: First characters of ``uid`` a search too large for the server is split on; one more
@@ -232,6 +233,8 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         if resource in _RESOURCE_KINDS:
             return _RESOURCE_KINDS[resource]
         if self._is_shared(attrs):
+            return MailboxKind.SHARED
+        if self.settings.delegated_accounts == "shared" and _delegates(attrs.get("zimbraACE", [])):
             return MailboxKind.SHARED
         return MailboxKind.USER
 
