@@ -413,10 +413,11 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         by_cos = await self.api.call(
             "CountAccountRequest", {"domain": {"by": "name", "_content": domain}}, subject=domain
         )
-        counts = {
-            str(c["id"]): self._number(c.get("_content", 0), "account count")
-            for c in entries(by_cos, "cos")
-        }
+        counts: dict[str, int] = {}
+        for cos in entries(by_cos, "cos"):
+            # The name is not used, but an answer carrying a hostile one is refused whole.
+            self._cos_name(cos.get("name", cos["id"]))
+            counts[str(cos["id"])] = self._number(cos.get("_content", 0), "account count")
         # CountAccount counts every account (server-side, with no size limit); take out
         # those that are not user mailboxes: the shared ones, those the licence filter
         # leaves out, and delegated ones (per the instance's setting). They are few, and
