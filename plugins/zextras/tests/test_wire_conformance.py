@@ -321,6 +321,17 @@ REFUSALS: list[tuple[str, str, dict[str, Any], list[Child], tuple[str, str, str]
         ),
     ),
     (
+        "attribute pair without its name",
+        "ModifyAccountRequest",
+        {"id": "x"},
+        [("a", {}, "Anna")],
+        (
+            "soap:Sender",
+            "invalid request: missing required attribute: n",
+            "service.INVALID_REQUEST",
+        ),
+    ),
+    (
         "unknown request",
         "GetEverythingRequest",
         {},

@@ -93,6 +93,10 @@ def checked(body: In, state: ZextrasState) -> In:
     shape = REQUESTS.get(body.name)
     if shape is None:  # free-form (the zextras request)
         return body
+    for pair in body.all("a"):
+        if "a" in shape.elements and "n" not in pair.attrs:
+            # Element.listKeyValuePairs reads each <a>'s n with getAttribute.
+            raise invalid_request("missing required attribute: n")
     names = [*body.attrs, *(c.name for c in body.children)]
     for name in dict.fromkeys(names):
         if not shape.known(name):
