@@ -600,7 +600,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         )
         default_cos = await self._domain_default_cos(domain)
         plans, names = await self._plan_ids(), await self._cos_names()
-        return [self._mailbox(entry, default_cos, plans, names) for entry in found]
+        # As the count: a mailbox it reports unclassified has no kind to be listed under.
+        return [
+            self._mailbox(entry, default_cos, plans, names)
+            for entry in found
+            if "zimbraCalResType" in attributes(entry)
+            or self._count_kind(attributes(entry)) != "unclassified"
+        ]
 
     async def _create_mailbox(
         self, tenant: TenantRef, mailbox: NewMailbox
