@@ -118,6 +118,7 @@ def test_resellers_and_customers(service: Service) -> None:
     assert [c["name"] for c in acme_only] == ["example.com"]
     assert one["reseller"] == "acme"
     assert count["tenant"] == "example.org" and count["total"] == 3
+    assert count["unclassified"] == 0  # the field every face carries
     with service.client("reseller:acme") as http:
         # A reseller records customers under itself only, whatever the body says.
         mine = http.post("/v1/customers?dry_run=true", json={"name": "example.com"})

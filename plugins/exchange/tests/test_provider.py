@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,32 @@ async def test_counts_by_plan_follow_the_mailbox_plan_of_the_licence(
 # -- counting, paging and listing ----------------------------------------------------------
 
 
+async def test_mailboxes_of_other_types_are_counted_unclassified(
+    quota: ExchangeProvider, server: MockServer
+) -> None:
+    # Made outside mailadmin: a linked mailbox and a Bookings (scheduling) mailbox. Their
+    # RecipientTypeDetails is native, but names none of the four kinds: reported, not guessed.
+    tenant = _tenant(server)
+    for local, kind in (("linked", "LinkedMailbox"), ("bookings", "SchedulingMailbox")):
+        address = f"{local}@{DOMAIN}"
+        tenant.mailboxes[address] = MockMailbox(
+            name=local,
+            address=address,
+            upn=address,
+            type=kind,
+            exchange_guid=str(uuid.uuid4()),
+            object_id=str(uuid.uuid4()),
+        )
+    before = await quota.count_mailboxes(TENANT)
+    assert before.unclassified == 2
+    assert before.by_kind == {
+        MailboxKind.USER: 3,
+        MailboxKind.SHARED: 1,
+        MailboxKind.ROOM: 1,
+        MailboxKind.EQUIPMENT: 1,
+    }
+
+
 async def test_counts_keep_shared_and_resource_mailboxes_apart(
     quota: ExchangeProvider,
 ) -> None:
@@ -250,6 +277,12 @@ async def test_next_links_are_followed_by_reposting_the_same_body(server: MockSe
                     "SharedMailbox",
                     "RoomMailbox",
                     "EquipmentMailbox",
+                    "LinkedMailbox",
+                    "LinkedRoomMailbox",
+                    "SchedulingMailbox",
+                    "TeamMailbox",
+                    "DiscoveryMailbox",
+                    "LegacyMailbox",
                 ],
                 "ResultSize": "Unlimited",
             },

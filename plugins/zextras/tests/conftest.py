@@ -74,3 +74,27 @@ def _wrap(body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
 def wrap() -> Wrap:
     """``wrap({"GetAccountRequest": {...}}, token)``: a JSON-form request around one body."""
     return _wrap
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sends_ignored: the test sends parameters the server ignores, on purpose"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _nothing_ignored(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Fail a test whose client sent a parameter the real server would silently ignore
+    (it neither refuses nor uses it; the mock records it in ``state.ignored``)."""
+    made: list[ZextrasState] = []
+    reset = ZextrasState.reset
+
+    def tracked(self: ZextrasState) -> None:
+        reset(self)
+        made.append(self)
+
+    monkeypatch.setattr(ZextrasState, "reset", tracked)
+    yield
+    if request.node.get_closest_marker("sends_ignored") is None:
+        ignored = [name for state in made for name in state.ignored]
+        assert not ignored, f"sent parameters the server ignores: {ignored}"

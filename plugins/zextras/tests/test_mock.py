@@ -75,7 +75,7 @@ FAULT_TABLE: list[tuple[str, dict[str, Any], str, dict[str, Any] | None]] = [
     (
         "account.TOO_MANY_SEARCH_RESULTS",
         {"SearchDirectoryRequest": {"query": "(mail=*)", "maxResults": 2}},
-        "number of results exceeded the limit: 2",
+        "number of results exceeded the limit: too many search results returned",
         None,
     ),
     (

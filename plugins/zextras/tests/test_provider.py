@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mailadmin_zextras.client import FAULTS
+from mailadmin_zextras.client import FAULTS, TooManyResults
 from mailadmin_zextras.demo import sample_config
 from mailadmin_zextras.mock.platform import ZextrasMock
 from mailadmin_zextras.mock.state import ZextrasState
@@ -105,19 +105,12 @@ async def test_counts_by_kind_and_plan(provider: ZextrasProvider, state: Zextras
     assert count.by_plan == {"mail": 2, "sync": 1, "unmapped": 1}
 
 
-async def test_counts_use_the_documented_queries(
-    provider: ZextrasProvider, mock: MockServer
+async def test_counts_agree_with_the_documented_licence_filter(
+    provider: ZextrasProvider, mock: MockServer, state: ZextrasState
 ) -> None:
-    await provider.count_mailboxes(TENANT)
-    bodies = [
-        json.loads(r.body)["Body"] for r in mock.requests if r.operation == "SearchDirectoryRequest"
-    ]
-    queries = {b["SearchDirectoryRequest"]["query"] for b in bodies}
-    assert (
-        "(&(!(zimbraIsSystemAccount=*))(!(zimbraIsExternalVirtualAccount=*))"
-        "(!(objectClass=zimbraCalendarResource))(objectClass=zimbraAccount)"
-        "(zimbraMailDeliveryAddress=*))"
-    ) in queries
+    count = await provider.count_mailboxes(TENANT)
+    # Users and shared mailboxes are what the Zextras licence filter counts (one domain).
+    assert count.of(MailboxKind.USER) + count.of(MailboxKind.SHARED) == state.licensed_mailboxes()
     assert {r.operation for r in mock.requests} >= {"CountAccountRequest", "SearchDirectoryRequest"}
 
 
@@ -298,7 +291,7 @@ FAULT_MAP = {
     "account.NO_SUCH_DOMAIN": errors.NotFoundError,
     "account.NO_SUCH_CALENDAR_RESOURCE": errors.NotFoundError,
     "account.TOO_MANY_ACCOUNTS": errors.QuotaExceeded,
-    "account.TOO_MANY_SEARCH_RESULTS": errors.ProviderError,
+    "account.TOO_MANY_SEARCH_RESULTS": TooManyResults,
     "account.INVALID_ATTR_VALUE": errors.ValidationError,
     "account.INVALID_ATTR_NAME": errors.ValidationError,
     "account.AUTH_FAILED": errors.AuthenticationError,
@@ -383,3 +376,39 @@ async def test_concurrent_addons_keep_every_limit(
     )
     assert domain.first("zimbraDomainMaxAccounts") == "20"
     assert domain.first("zimbraDomainAggregateQuota") == str(9 * GIB)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("unclassified", {"user": 3, "shared": 1, "unclassified": 1}),
+        ("shared", {"user": 3, "shared": 2, "unclassified": 0}),
+        ("user", {"user": 4, "shared": 1, "unclassified": 0}),
+    ],
+)
+async def test_delegated_accounts_follow_the_instance_setting(
+    mock: MockServer, state: ZextrasState, setting: str, expected: dict[str, int]
+) -> None:
+    # Made outside mailadmin: ben granted sendAs on his account (the Delegates tab), carla
+    # only a right that delegates no mailbox, anna a denied sendAs.
+    ids = {n: state.account_by_name(f"{n}@example.com").id for n in ("ben", "carla", "anna")}
+    state.modify_account(ids["ben"], [("zimbraACE", f"{ids['anna']} usr sendAs")])
+    state.modify_account(ids["carla"], [("zimbraACE", f"{ids['anna']} usr viewFreeBusy")])
+    state.modify_account(ids["anna"], [("zimbraACE", f"{ids['ben']} usr -sendAs")])
+    settings = _settings(retries=0, delegated_accounts=setting)
+    async with ZextrasProvider(settings, http=mock.transport()) as provider:
+        count = await provider.count_mailboxes(TENANT)
+        listed = {m.address: m.kind for m in await provider.list_mailboxes(TENANT)}
+    # The listing agrees with the count: ben under the kind the setting gives, or not
+    # listed when the count reports him unclassified.
+    kind = {"shared": MailboxKind.SHARED, "user": MailboxKind.USER}.get(setting)
+    assert listed.get("ben@example.com") is kind
+    assert listed["carla@example.com"] is listed["anna@example.com"] is MailboxKind.USER
+    assert len(listed) == count.total
+    assert {
+        "user": count.of(MailboxKind.USER),
+        "shared": count.of(MailboxKind.SHARED),
+        "unclassified": count.unclassified,
+    } == expected
+    # by_plan counts users only: ben (sync) leaves it unless delegated accounts are users.
+    assert sum(count.by_plan.values()) == expected["user"]

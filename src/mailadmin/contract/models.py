@@ -185,12 +185,15 @@ class MailboxCount(_Model):
     """How many mailboxes a tenant has, by kind and by plan.
 
     ``by_plan`` counts user mailboxes under their neutral plan name; a mailbox whose native
-    setting maps to no configured plan is counted under ``"unmapped"``.
+    setting maps to no configured plan is counted under ``"unmapped"``. ``unclassified``:
+    mailboxes the provider found but could not put in a kind without guessing (they are
+    in no ``by_kind`` figure and not in ``total``).
     """
 
     tenant: str
     by_kind: dict[MailboxKind, int]
     by_plan: dict[str, int] = Field(default_factory=dict)
+    unclassified: int = Field(default=0, ge=0)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

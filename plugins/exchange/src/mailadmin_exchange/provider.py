@@ -65,6 +65,18 @@ KINDS: dict[str, MailboxKind] = {
     "RoomMailbox": MailboxKind.ROOM,
     "EquipmentMailbox": MailboxKind.EQUIPMENT,
 }
+#: Every other mailbox ``RecipientTypeDetails`` Get-Mailbox takes (Get-Mailbox.md) but
+#: ``GroupMailbox`` (Microsoft 365 groups, listed only with -GroupMailbox): a count names
+#: them ``unclassified`` rather than guess a kind (a linked mailbox may be a user's or a
+#: shared one; a linked room is a room in another forest).
+_OTHER_MAILBOXES = (
+    "LinkedMailbox",
+    "LinkedRoomMailbox",
+    "SchedulingMailbox",
+    "TeamMailbox",
+    "DiscoveryMailbox",
+    "LegacyMailbox",
+)
 _SWITCH = {
     MailboxKind.SHARED: "Shared",
     MailboxKind.ROOM: "Room",
@@ -198,11 +210,16 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         by_plan: dict[str, int] = {}
         licence = self.settings.plan_mode == "licence" and bool(self.settings.plans)
         select = "RecipientTypeDetails,MailboxPlan" if licence else "RecipientTypeDetails"
-        parameters = {"RecipientTypeDetails": list(KINDS), "ResultSize": self.settings.result_size}
+        parameters = {
+            "RecipientTypeDetails": [*KINDS, *_OTHER_MAILBOXES],
+            "ResultSize": self.settings.result_size,
+        }
+        unclassified = 0
         async for rows in self._rows("Get-Mailbox", parameters, select=select):
             for row in rows:
                 kind = KINDS.get(str(row.get("RecipientTypeDetails")))
                 if kind is None:
+                    unclassified += 1
                     continue
                 by_kind[kind] += 1
                 if kind is MailboxKind.USER and licence:
@@ -215,7 +232,9 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                     by_plan[plan] = by_plan.get(plan, 0) + 1
             elif by_kind[MailboxKind.USER]:
                 by_plan["unmapped"] = by_kind[MailboxKind.USER]
-        return MailboxCount(tenant=tenant.name, by_kind=by_kind, by_plan=by_plan)
+        return MailboxCount(
+            tenant=tenant.name, by_kind=by_kind, by_plan=by_plan, unclassified=unclassified
+        )
 
     async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
         target = self._mapping(plan)

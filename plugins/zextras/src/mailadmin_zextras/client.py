@@ -31,7 +31,15 @@ if TYPE_CHECKING:
     from mailadmin.sdk import Transport
     from mailadmin_zextras.settings import ZextrasSettings
 
-__all__ = ["ADMIN_NS", "FAULTS", "AdminClient", "ZimbraSession", "attributes", "fault_code"]
+__all__ = [
+    "ADMIN_NS",
+    "FAULTS",
+    "AdminClient",
+    "TooManyResults",
+    "ZimbraSession",
+    "attributes",
+    "fault_code",
+]
 
 ADMIN_NS = "urn:zimbraAdmin"
 ZIMBRA_NS = "urn:zimbra"
@@ -46,6 +54,11 @@ def fault_code(body: Any) -> str | None:
     except (KeyError, TypeError):
         return None
     return code if isinstance(code, str) else None
+
+
+class TooManyResults(errors.ProviderError):
+    """``account.TOO_MANY_SEARCH_RESULTS``: a directory search matched more entries than the
+    server's size limit; the provider splits such a search into smaller ones."""
 
 
 def _rule(code: str, error: type[errors.MailadminError], message: str) -> ErrorRule:
@@ -83,7 +96,7 @@ FAULTS = ErrorTable(
         ),
         _rule(
             "account.TOO_MANY_SEARCH_RESULTS",
-            errors.ProviderError,
+            TooManyResults,
             "{provider}: the directory search returned too many results",
         ),
         _rule(

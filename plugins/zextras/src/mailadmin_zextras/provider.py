@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from mailadmin.sdk import (
@@ -36,7 +37,7 @@ from mailadmin.sdk import (
     native_name,
     paging,
 )
-from mailadmin_zextras.client import AdminClient, attributes, entries
+from mailadmin_zextras.client import AdminClient, TooManyResults, attributes, entries
 from mailadmin_zextras.licence import decode_content, licence_of
 from mailadmin_zextras.settings import ZextrasSettings
 
@@ -65,7 +66,48 @@ _LIST_ATTRS = (
     "zimbraIsSystemResource",
     "zimbraIsExternalVirtualAccount",
     "zimbraMailDeliveryAddress",
+    "zimbraACE",
 )
+
+#: First characters of ``uid`` a search too large for the server is split on; one more
+#: slice holds every other uid, so the slices always cover the search exactly.
+_UID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+#: How many characters deep a search is split at most (a slice is split only when the
+#: server refused it, so depth costs requests only where names share long prefixes).
+_MAX_SPLIT_DEPTH = 8
+
+
+def _uid_slices(prefix: str) -> list[tuple[str | None, str]]:
+    """The slices of the uids starting with ``prefix``: one per next character (which may
+    be split again), then the rest (which may not)."""
+    parts = [f"(uid={prefix}{char}*)" for char in _UID_CHARS]
+    rest = f"(!(|{''.join(parts)}))"
+    if prefix:
+        rest = f"(&(uid={prefix}*){rest})"
+    slices: list[tuple[str | None, str]] = [
+        (prefix + char, part) for char, part in zip(_UID_CHARS, parts, strict=True)
+    ]
+    return [*slices, (None, rest)]
+
+
+def _licensed(attrs: dict[str, list[str]]) -> bool:
+    """Whether the licence filter counts an account (it is one, not a calendar resource)."""
+    return (
+        not attrs.get("zimbraIsSystemAccount")
+        and not attrs.get("zimbraIsExternalVirtualAccount")
+        and bool(attrs.get("zimbraMailDeliveryAddress"))
+    )
+
+
+#: Rights whose grant lets someone else use a mailbox (Zimbra's ``sendAs``,
+#: ``sendOnBehalfOf``; ``zimbraACE`` values read ``{grantee-id} {grantee-type} {right}``,
+#: a denied right prefixed with ``-``).
+_DELEGATION_RIGHTS = frozenset({"sendas", "sendonbehalfof"})
+
+
+def _delegates(aces: list[str]) -> bool:
+    """Whether ``zimbraACE`` values grant (not deny) a delegation right."""
+    return any(ace.split()[-1].lower() in _DELEGATION_RIGHTS for ace in aces if ace.split())
 
 
 def _true(values: list[str] | None) -> bool:
@@ -190,10 +232,15 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         resource = (attrs.get("zimbraCalResType") or [""])[0]
         if resource in _RESOURCE_KINDS:
             return _RESOURCE_KINDS[resource]
-        marker = attrs.get(self.settings.shared_mailbox_attribute, [])
-        if any(v.lower() == self.settings.shared_mailbox_value.lower() for v in marker):
+        if self._is_shared(attrs):
+            return MailboxKind.SHARED
+        if self.settings.delegated_accounts == "shared" and _delegates(attrs.get("zimbraACE", [])):
             return MailboxKind.SHARED
         return MailboxKind.USER
+
+    def _is_shared(self, attrs: dict[str, list[str]]) -> bool:
+        marker = attrs.get(self.settings.shared_mailbox_attribute, [])
+        return any(v.lower() == self.settings.shared_mailbox_value.lower() for v in marker)
 
     def _mailbox(
         self, entry: dict[str, Any], default_cos: str, plans: dict[str, str], names: dict[str, str]
@@ -240,26 +287,69 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         )
 
     async def _search(self, **params: Any) -> list[dict[str, Any]]:
+        return [entry async for entry in self._walk(**params)]
+
+    async def _walk(
+        self, *, query: str, _prefix: str | None = "", _part: str = "", **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every entry ``query`` matches, one page at a time (nothing is kept).
+
+        The server runs the whole search under its size limit before it pages, so a
+        search that matches more than that answers ``TOO_MANY_SEARCH_RESULTS`` on its first
+        page; it is then walked as slices by the first characters of ``uid``, which
+        together cover it exactly."""
+        sliced = f"(&{query}{_part})" if _part else query
+        subject = str(params.get("domain", ""))
+
         async def page(offset: int, limit: int) -> paging.OffsetPage[dict[str, Any]]:
             answer = await self.api.call(
                 "SearchDirectoryRequest",
-                {**params, "limit": limit, "offset": offset},
-                subject=str(params.get("domain", "")),
+                {"query": sliced, **params, "limit": limit, "offset": offset},
+                subject=subject,
             )
             found = entries(answer, "account") + entries(answer, "calresource")
             return paging.OffsetPage(found, more=bool(answer.get("more")))
 
-        found: list[dict[str, Any]] = []
-        async for items in paging.offset_pages(page, page_size=self.settings.page_size):
-            found.extend(items)
-        return found
+        started = False
+        try:
+            async for items in paging.offset_pages(page, page_size=self.settings.page_size):
+                started = True
+                for item in items:
+                    yield item
+        except TooManyResults:
+            if started or _prefix is None or len(_prefix) >= _MAX_SPLIT_DEPTH:
+                raise
+            for prefix, part in _uid_slices(_prefix):
+                async for item in self._walk(query=query, _prefix=prefix, _part=part, **params):
+                    yield item
 
-    async def _count(self, query: str, *, domain: str, types: str = "accounts") -> int:
-        answer = await self.api.call(
-            "SearchDirectoryRequest",
-            {"query": query, "types": types, "domain": domain, "countOnly": 1},
-            subject=domain,
-        )
+    async def _count(
+        self,
+        query: str,
+        *,
+        domain: str,
+        types: str = "accounts",
+        _prefix: str | None = "",
+        _part: str = "",
+    ) -> int:
+        """``SearchDirectoryRequest countOnly=1``; split by ``uid`` like :meth:`_walk` when
+        the server's size limit (which applies before counting) refuses the whole."""
+        sliced = f"(&{query}{_part})" if _part else query
+        try:
+            answer = await self.api.call(
+                "SearchDirectoryRequest",
+                {"query": sliced, "types": types, "domain": domain, "countOnly": 1},
+                subject=domain,
+            )
+        except TooManyResults:
+            if _prefix is None or len(_prefix) >= _MAX_SPLIT_DEPTH:
+                raise
+            total = 0
+            for prefix, part in _uid_slices(_prefix):
+                total += await self._count(
+                    query, domain=domain, types=types, _prefix=prefix, _part=part
+                )
+            return total
         return self._number(answer.get("num", 0), "account count")
 
     def _shared_filter(self) -> str:
@@ -323,53 +413,62 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         by_cos = await self.api.call(
             "CountAccountRequest", {"domain": {"by": "name", "_content": domain}}, subject=domain
         )
-        counts = {
-            str(c["id"]): self._number(c.get("_content", 0), "account count")
-            for c in entries(by_cos, "cos")
-        }
-        names = {
-            str(c["id"]): self._cos_name(c.get("name", c["id"])) for c in entries(by_cos, "cos")
-        }
-        # CountAccount counts every account; take out those that are not user mailboxes.
+        counts: dict[str, int] = {}
+        for cos in entries(by_cos, "cos"):
+            # The name is not used, but an answer carrying a hostile one is refused whole.
+            self._cos_name(cos.get("name", cos["id"]))
+            counts[str(cos["id"])] = self._number(cos.get("_content", 0), "account count")
+        # CountAccount counts every account (server-side, with no size limit); take out
+        # those that are not user mailboxes: the shared ones, those the licence filter
+        # leaves out, and delegated ones (per the instance's setting). They are few, and
+        # walked a page at a time, so memory stays flat however large the domain.
         shared_rule = self._shared_filter()
-        not_users = await self._search(
+        shared_attr = self.settings.shared_mailbox_attribute
+        default_cos: str | None = None
+        shared = unclassified = 0
+        async for account in self._walk(
             query=(
-                # The licence filter's exclusions (presence tests, as Zextras writes them)
-                # plus the shared rule.
+                # The licence filter's exclusions (presence tests, as Zextras writes them),
+                # the shared rule, and accounts holding rights grants.
                 f"(|{shared_rule}(zimbraIsSystemAccount=*)(zimbraIsExternalVirtualAccount=*)"
-                "(!(zimbraMailDeliveryAddress=*)))"
+                "(!(zimbraMailDeliveryAddress=*))(zimbraACE=*))"
             ),
             types="accounts",
             domain=domain,
             applyCos=0,
-            attrs="zimbraCOSId,zimbraIsSystemResource",
-        )
-        default_cos = await self._domain_default_cos(domain) if not_users else DEFAULT_COS_ID
-        for account in not_users:
+            attrs=",".join(
+                (
+                    "zimbraCOSId",
+                    "zimbraIsSystemResource",
+                    "zimbraIsSystemAccount",
+                    "zimbraIsExternalVirtualAccount",
+                    "zimbraMailDeliveryAddress",
+                    "zimbraACE",
+                    shared_attr,
+                )
+            ),
+        ):
             attrs = attributes(account)
             if _true(attrs.get("zimbraIsSystemResource")):
                 continue  # CountAccount skipped it already
+            kind = self._count_kind(attrs)
+            if kind == "user":
+                continue  # a grant that delegates no mailbox: still a user
+            if default_cos is None:
+                default_cos = await self._domain_default_cos(domain)
             cos = (attrs.get("zimbraCOSId") or [default_cos])[0]
             counts[cos] = counts.get(cos, 0) - 1
+            if kind == "shared":
+                shared += 1
+            elif kind == "unclassified":
+                unclassified += 1
         plans = await self._plan_ids()
         by_plan: dict[str, int] = {}
         for cos, count in counts.items():
             if count > 0:
                 key = plans.get(cos, _UNMAPPED)
                 by_plan[key] = by_plan.get(key, 0) + count
-        licensed = await self._count(LICENSED_MAILBOXES, domain=domain)
-        shared = await self._count(f"(&{LICENSED_MAILBOXES}{shared_rule})", domain=domain)
-        users = licensed - shared
-        if users != sum(by_plan.values()):
-            log.warning(
-                "%s: %s has %d licensed user mailboxes but CountAccount gives %d by COS (%s)",
-                self.instance,
-                domain,
-                users,
-                sum(by_plan.values()),
-                ", ".join(f"{names.get(c, c)}={n}" for c, n in counts.items()),
-            )
-            users = sum(by_plan.values())
+        users = sum(by_plan.values())
         rooms = await self._count("(zimbraCalResType=Location)", domain=domain, types="resources")
         equipment = await self._count(
             "(zimbraCalResType=Equipment)", domain=domain, types="resources"
@@ -383,7 +482,19 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 MailboxKind.EQUIPMENT: equipment,
             },
             by_plan=by_plan,
+            unclassified=unclassified,
         )
+
+    def _count_kind(self, attrs: dict[str, list[str]]) -> str:
+        """``user``, ``shared``, ``unclassified`` or ``none`` (not a licensed mailbox) for an
+        account the count's walk found."""
+        if not _licensed(attrs):
+            return "none"
+        if self._is_shared(attrs):
+            return "shared"
+        if _delegates(attrs.get("zimbraACE", [])):
+            return self.settings.delegated_accounts
+        return "user"
 
     async def _apply_addon(
         self, tenant: TenantRef, addon: AddonRef, quantity: int
@@ -489,7 +600,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         )
         default_cos = await self._domain_default_cos(domain)
         plans, names = await self._plan_ids(), await self._cos_names()
-        return [self._mailbox(entry, default_cos, plans, names) for entry in found]
+        # As the count: a mailbox it reports unclassified has no kind to be listed under.
+        return [
+            self._mailbox(entry, default_cos, plans, names)
+            for entry in found
+            if "zimbraCalResType" in attributes(entry)
+            or self._count_kind(attributes(entry)) != "unclassified"
+        ]
 
     async def _create_mailbox(
         self, tenant: TenantRef, mailbox: NewMailbox

@@ -14,6 +14,7 @@ Example (TOML)::
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -52,6 +53,11 @@ class ZextrasSettings(ProviderSettings):
     value is shared; ``create_mailbox`` of kind shared sets it. ``licence_server``: the
     mailbox server asked for the licence (``targetServers``); ``None`` asks the server the
     endpoint reaches. ``page_size``: entries per ``SearchDirectoryRequest`` page.
+    ``delegated_accounts``: what ``count_mailboxes`` makes of an account without the shared
+    marker whose ``zimbraACE`` grants ``sendAs`` or ``sendOnBehalfOf`` to someone (the trace
+    a shared account made in the admin console's Delegates tab leaves, and also what a user
+    who delegated leaves): ``"unclassified"`` (default: reported, not guessed), ``"shared"``
+    or ``"user"``.
     """
 
     plans: dict[str, ZextrasPlanMapping] = Field(default_factory=dict)  # type: ignore[assignment]
@@ -60,6 +66,7 @@ class ZextrasSettings(ProviderSettings):
     shared_mailbox_value: str = Field(default="mailadmin-shared", min_length=1)
     licence_server: str | None = None
     page_size: int = Field(default=500, ge=1, le=5000)
+    delegated_accounts: Literal["unclassified", "shared", "user"] = "unclassified"
 
     @field_validator("admin_path")
     @classmethod

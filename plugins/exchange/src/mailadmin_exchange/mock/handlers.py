@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from mailadmin.mock import MalformedRequest, MockRequest, Reply, odata
+from mailadmin_exchange.mock.cmdlets import CMDLETS, bind
 from mailadmin_exchange.mock.model import MockMailbox, MockSku, MockTenant
 from mailadmin_exchange.mock.state import (
     ADMIN_SCOPE,
@@ -71,49 +72,6 @@ _RESULT_SIZE = (
 _PAGE_DEFAULT = 1000
 _PAGE_MAX = 1000
 _DEFAULT_RESULT_SIZE = 1000
-_PARAMETERS: dict[str, frozenset[str]] = {
-    "get-mailbox": frozenset({"Identity", "RecipientTypeDetails", "ResultSize", "Filter", "Anr"}),
-    "get-casmailbox": frozenset({"Identity", "RecipientTypeDetails", "ResultSize", "Filter"}),
-    "get-mailboxplan": frozenset({"Identity", "ResultSize", "AllMailboxPlanReleases"}),
-    "set-mailbox": frozenset(
-        {
-            "Identity",
-            "IssueWarningQuota",
-            "ProhibitSendQuota",
-            "ProhibitSendReceiveQuota",
-            "UseDatabaseQuotaDefaults",
-            "DisplayName",
-        }
-    ),
-    "set-casmailbox": frozenset(
-        {
-            "Identity",
-            "ActiveSyncEnabled",
-            "OWAEnabled",
-            "MAPIEnabled",
-            "PopEnabled",
-            "ImapEnabled",
-            "EwsEnabled",
-            "ECPEnabled",
-        }
-    ),
-    "new-mailbox": frozenset(
-        {
-            "Name",
-            "DisplayName",
-            "Alias",
-            "PrimarySmtpAddress",
-            "Shared",
-            "Room",
-            "Equipment",
-            "ResourceCapacity",
-            "MicrosoftOnlineServicesID",
-            "Password",
-        }
-    ),
-    "remove-mailbox": frozenset({"Identity", "Confirm", "Permanent"}),
-}
-_COMMON = frozenset({"ErrorAction", "WarningAction", "Verbose", "Confirm", "WhatIf"})
 _FILTER_CLAUSE = re.compile(r"^\s*(\w+)\s+-eq\s+'([^']*)'\s*$", re.IGNORECASE)
 
 
@@ -243,21 +201,11 @@ def _run(
     parameters: dict[str, Any],
 ) -> httpx.Response:
     key = cmdlet.lower()
-    known = _PARAMETERS.get(key)
-    if known is None:
+    if key not in CMDLETS:
         # Unknown to the role as well: the same NUL-bodied 403 (reference 1.7).
         raise Reply(_forbidden())
-    for name in parameters:
-        if name not in known and name not in _COMMON:
-            return admin_error(
-                400,
-                CmdletError(
-                    400,
-                    "System.Management.Automation.ParameterBindingException",
-                    f"A parameter cannot be found that matches parameter name '{name}'.",
-                ),
-            )
     try:
+        parameters = bind(cmdlet, parameters)
         if key in ("get-mailbox", "get-casmailbox", "get-mailboxplan"):
             _check_listing_parameters(parameters)
             return _listing(request, state, tenant, cmdlet, parameters)
@@ -553,7 +501,11 @@ def _expired_page() -> httpx.Response:
 def mailbox_row(state: ExchangeState, tenant: MockTenant, mailbox: MockMailbox) -> dict[str, Any]:
     """A ``Get-Mailbox`` / ``New-Mailbox`` row, with the annotations BURP shows."""
     plan = state.mailbox_plan_of(tenant, mailbox)
-    resource = {"RoomMailbox": "Room", "EquipmentMailbox": "Equipment"}.get(mailbox.type)
+    resource = {
+        "RoomMailbox": "Room",
+        "LinkedRoomMailbox": "Room",
+        "EquipmentMailbox": "Equipment",
+    }.get(mailbox.type)
     capabilities = (
         [f"BPOS_S_{'Enterprise' if plan and plan.quota > 50 << 30 else 'Standard'}"] if plan else []
     )
@@ -635,7 +587,14 @@ def _plan_row(tenant: MockTenant, sku: MockSku) -> dict[str, Any]:
 
 
 def _graph_caller(request: MockRequest, state: ExchangeState) -> MockTenant:
-    token = state.oauth.check(request, scope=GRAPH_SCOPE)
+    # Graph's own error body (innerError with date, request-id, client-request-id).
+    token = state.oauth.check(
+        request,
+        scope=GRAPH_SCOPE,
+        reply=lambda message: graph_error(
+            request, GraphError(401, "InvalidAuthenticationToken", message)
+        ),
+    )
     tenant = state.token_tenant(token)
     if tenant is None:
         raise Reply(

@@ -31,7 +31,20 @@ DEFAULT_TENANT_ID = "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
 STANDARD = "4b9405b0-7788-4568-add1-99614e613b69"
 ENTERPRISE = "19ec0d23-8335-4cbd-94ac-6050e30712fa"
 
-RecipientType = Literal["UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"]
+#: The mailbox ``RecipientTypeDetails`` a seed may give (Get-Mailbox.md); New-Mailbox makes
+#: only the first four, the others come from outside (linked, Bookings, team mailboxes).
+RecipientType = Literal[
+    "UserMailbox",
+    "SharedMailbox",
+    "RoomMailbox",
+    "EquipmentMailbox",
+    "LinkedMailbox",
+    "LinkedRoomMailbox",
+    "SchedulingMailbox",
+    "TeamMailbox",
+    "DiscoveryMailbox",
+    "LegacyMailbox",
+]
 
 _GB = 1 << 30
 

@@ -16,7 +16,13 @@ import httpx
 
 from mailadmin.mock import MalformedRequest, MockRequest
 from mailadmin_zextras.mock.model import DEFAULT_COS_ID, Account, Entry
-from mailadmin_zextras.mock.state import ZextrasState, ZimbraFault, invalid_request
+from mailadmin_zextras.mock.schema import BY, REQUESTS, parse_bool, parse_long
+from mailadmin_zextras.mock.state import (
+    ZextrasState,
+    ZimbraFault,
+    invalid_request,
+    no_such_account,
+)
 from mailadmin_zextras.mock.wire import (
     ADMIN_NS,
     ZIMBRA_NS,
@@ -64,7 +70,10 @@ def soap(handler: Body, *, auth: bool = True) -> Callable[[MockRequest, ZextrasS
 
     def route(request: MockRequest, state: ZextrasState) -> httpx.Response:
         return _serve(
-            request, state, lambda parsed: response(parsed, handler(parsed.body, state)), auth=auth
+            request,
+            state,
+            lambda parsed: response(parsed, handler(checked(parsed.body, state), state)),
+            auth=auth,
         )
 
     return route
@@ -77,6 +86,39 @@ def batch(request: MockRequest, state: ZextrasState) -> httpx.Response:
     )
 
 
+def checked(body: In, state: ZextrasState) -> In:
+    """``body`` after the server's reading of it (see :mod:`.schema`): typed values parsed
+    (``service.INVALID_REQUEST`` with the server's text when they do not parse), what the
+    server would not read recorded as ignored."""
+    shape = REQUESTS.get(body.name)
+    if shape is None:  # free-form (the zextras request)
+        return body
+    for pair in body.all("a"):
+        if "a" in shape.elements and "n" not in pair.attrs:
+            # Element.listKeyValuePairs reads each <a>'s n with getAttribute.
+            raise invalid_request("missing required attribute: n")
+    names = [*body.attrs, *(c.name for c in body.children)]
+    for name in dict.fromkeys(names):
+        if not shape.known(name):
+            state.ignored.append(f"{body.name}/{name}")
+            continue
+        kind = shape.params.get(name)
+        value = body.get(name)
+        if value is None or kind not in ("bool", "long"):
+            continue
+        try:
+            parse_bool(name, value) if kind == "bool" else parse_long(name, value)
+        except ValueError as exc:
+            raise invalid_request(str(exc)) from None
+    return body
+
+
+def is_admin_request(item: In, inherited: str | None = None) -> bool:
+    """Whether the server has a handler for ``item``: a known name in ``urn:zimbraAdmin``
+    (a JSON element without ``_jsns`` takes its parent's namespace)."""
+    return item.name in HANDLERS and (item.ns or inherited) == ADMIN_NS
+
+
 def _run_batch(parsed: Parsed, state: ZextrasState) -> Out:
     """``BatchRequest`` (``urn:zimbra``): each request answered in order, tagged with its
     ``requestId``; a fault stops the batch only with ``onerror="stop"``."""
@@ -85,9 +127,9 @@ def _run_batch(parsed: Parsed, state: ZextrasState) -> Out:
     for item in parsed.body.children:
         handler = HANDLERS.get(item.name)
         try:
-            if handler is None:
+            if handler is None or not is_admin_request(item, parsed.body.ns):
                 raise ZimbraFault("service.UNKNOWN_DOCUMENT", f"unknown document: {item.name}")
-            answer = handler(item, state)
+            answer = handler(checked(item, state), state)
             answer.many, answer.ns = True, ADMIN_NS
             failed = False
         except ZimbraFault as fault:
@@ -130,9 +172,19 @@ def _require(body: In, key: str) -> str:
 def _by(body: In, name: str) -> tuple[str, str]:
     # <account by="name">x</account>, {"account": {"by": "name", "_content": "x"}}
     selector = body.child(name)
-    if selector is None or not (selector.text or "").strip():
+    if selector is None:
         raise invalid_request(f"missing required element: {name}")
-    return selector.attrs.get("by", "name"), (selector.text or "").strip()
+    by = selector.attrs.get("by")
+    if by is None:
+        raise invalid_request("missing required attribute: by")
+    if by not in BY.get(name, {by}):
+        raise invalid_request(f"unknown key: {by}")
+    return by, (selector.text or "").strip()
+
+
+def _flag(body: In, key: str, default: bool) -> bool:
+    raw = body.get(key)
+    return default if raw is None else parse_bool(key, raw)
 
 
 def _wanted(body: In) -> set[str] | None:
@@ -145,7 +197,7 @@ def _wanted(body: In) -> set[str] | None:
 def _account_out(
     state: ZextrasState, account: Account, body: In, *, element: str | None = None
 ) -> Out:
-    apply_cos = truthy(body.get("applyCos", "1"))
+    apply_cos = _flag(body, "applyCos", True)
     attrs = state.effective_attrs(account) if apply_cos else _plain(account)
     attrs.setdefault("zimbraId", [account.id])
     attrs.setdefault("mail", [account.name])
@@ -181,7 +233,8 @@ def _account(body: In, state: ZextrasState, *, calresource: bool = False) -> Acc
     if by == "id":
         return state.account_by_id(key, calresource=flag)
     if by != "name":
-        raise invalid_request(f"unknown value for by: {by}")
+        # The other keys (adminName, foreignPrincipal...) are valid; the mock holds none.
+        raise no_such_account(key)
     return state.account_by_name(key, calresource=flag)
 
 
@@ -313,12 +366,12 @@ def _count_account(body: In, state: ZextrasState) -> Out:
 
 def _number(body: In, key: str, default: int) -> int:
     raw = body.get(key)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
-        return int(raw)
-    except ValueError:
-        raise invalid_request(f"{key} must be a number") from None
+        return parse_long(key, raw)
+    except ValueError as exc:
+        raise invalid_request(str(exc)) from None
 
 
 def _search(body: In, state: ZextrasState) -> Out:
@@ -328,11 +381,11 @@ def _search(body: In, state: ZextrasState) -> Out:
         domain=body.get("domain") or None,
         offset=_number(body, "offset", 0),
         limit=_number(body, "limit", 0),
-        max_results=_number(body, "maxResults", 5000),
-        count_only=truthy(body.get("countOnly")),
+        max_results=_number(body, "maxResults", state.data.max_search_results),
+        count_only=_flag(body, "countOnly", False),
     )
     out = Out("SearchDirectoryResponse")
-    if truthy(body.get("countOnly")):
+    if _flag(body, "countOnly", False):
         out.attrs["num"] = found.total
         return out
     out.attrs.update(more=found.more, searchTotal=found.total)
@@ -440,8 +493,13 @@ WRITES = frozenset(
 
 
 def operation_of(request: MockRequest) -> str | None:
-    """The request element's name, in either form (``None`` when unreadable)."""
+    """The request element's name, in either form (``None`` when unreadable); a known name
+    in another namespace than its handler's is no operation of the server."""
     try:
-        return read_request(request).body.name
+        body = read_request(request).body
     except MalformedRequest:
         return None
+    expected = ZIMBRA_NS if body.name == "BatchRequest" else ADMIN_NS
+    if body.name in (*HANDLERS, "BatchRequest") and body.ns != expected:
+        return f"{{{body.ns or ''}}}{body.name}"
+    return body.name

@@ -134,7 +134,9 @@ class Directory(_Record):
 
     ``admin``: the administrator ``AuthRequest`` accepts (an account of ``accounts`` with
     ``zimbraIsAdminAccount=TRUE``); ``token_lifetime_ms``: ``AuthResponse.lifetime``;
-    ``version``: ``GetVersionInfo``'s version.
+    ``version``: ``GetVersionInfo``'s version; ``max_search_results``: the server's
+    ``zimbra_directory_max_search_result`` (localconfig, 5000 by default), the default of
+    ``SearchDirectoryRequest``'s ``maxResults``.
     """
 
     coses: list[Cos] = Field(default_factory=list)
@@ -143,6 +145,7 @@ class Directory(_Record):
     licence: LicenceStore = Field(default_factory=LicenceStore)
     token_lifetime_ms: int = Field(default=43_200_000, ge=1)
     version: str = "24.12.0_GA_0001.CARBONIO"
+    max_search_results: int = Field(default=5000, ge=0)
 
 
 # -- defaults (documented in the plugin's README, "Mock defaults") --------------------------

@@ -64,7 +64,7 @@ class ZextrasMock(MockPlatform):
             read_request(request)
         except MalformedRequest as exc:
             return self.malformed(request, str(exc))
-        what = request.operation or "(none)"
+        what = read_request(request).body.name
         return self._fault(request, "service.UNKNOWN_DOCUMENT", f"unknown document: {what}")
 
     def malformed(self, request: MockRequest, reason: str) -> httpx.Response:

@@ -44,7 +44,6 @@ LICENSED_MAILBOXES = (
     "(zimbraMailDeliveryAddress=*))"
 )
 _DAY_MS = 86_400_000
-_MAX_SEARCH_RESULTS = 5000
 _ATTR_NAME = re.compile(r"^[+-]?[A-Za-z][A-Za-z0-9-]*$")
 # Attributes that describe the COS itself and are not inherited by its accounts.
 _COS_OWN = frozenset({"cn", "description", "zimbranotes"})
@@ -107,6 +106,9 @@ class ZextrasState(ModelState[Directory]):
     def reset(self) -> None:
         """Back to the defaults; every session ends."""
         self.sessions: dict[str, _Session] = {}
+        #: ``Request/name`` of each parameter a request carried that the server does not
+        #: read (it ignores them; see :mod:`.schema`), in the order they came.
+        self.ignored: list[str] = []
         self._indexes: dict[str, dict[str, int]] = {}
         # Licence dates are wall-clock epoch ms; the mock's clock (a manual one in tests)
         # moves them forward from the moment of the reset.
@@ -485,10 +487,18 @@ class ZextrasState(ModelState[Directory]):
         domain: str | None = None,
         offset: int = 0,
         limit: int = 0,
-        max_results: int = _MAX_SEARCH_RESULTS,
+        max_results: int | None = None,
         count_only: bool = False,
     ) -> Search:
-        """``SearchDirectory``: entries of ``types`` matching the LDAP filter ``query``."""
+        """``SearchDirectory``: entries of ``types`` matching the LDAP filter ``query``.
+
+        The server runs the whole search with ``max_results`` as its size limit (the
+        request's ``maxResults``, else the server's ``max_search_results``) before it
+        counts or pages, so ``countOnly`` and ``limit``/``offset`` do not lift it: past
+        it the answer is ``account.TOO_MANY_SEARCH_RESULTS`` (ZM SearchDirectory.java,
+        LdapProvisioning's SizeLimitExceededException)."""
+        if max_results is None:
+            max_results = self.data.max_search_results
         kinds = {t.strip().lower() for t in (types or "accounts").split(",") if t.strip()}
         unknown = kinds - {
             "accounts",
@@ -522,19 +532,19 @@ class ZextrasState(ModelState[Directory]):
         found = sorted(
             (e for e in candidates if matches(self.ldap_view(e))), key=lambda e: e.name.lower()
         )
-        if count_only:
-            return Search(found, len(found), False)
         if max_results and len(found) > max_results:
             raise ZimbraFault(
                 "account.TOO_MANY_SEARCH_RESULTS",
-                f"number of results exceeded the limit: {max_results}",
+                "number of results exceeded the limit: too many search results returned",
             )
+        if count_only:
+            return Search([], len(found), False)
         page = found[offset : offset + limit] if limit else found[offset:]
         return Search(page, len(found), offset + len(page) < len(found))
 
     def licensed_mailboxes(self) -> int:
         """The mailboxes a licence must cover, counted with :data:`LICENSED_MAILBOXES`."""
-        return self.search(LICENSED_MAILBOXES, count_only=True).total
+        return self.search(LICENSED_MAILBOXES, count_only=True, max_results=0).total
 
     # -- the Zextras licence -----------------------------------------------------------------
 
