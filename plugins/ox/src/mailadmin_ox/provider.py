@@ -60,7 +60,7 @@ from mailadmin_ox.client import (
     read_attributes,
     read_combination,
 )
-from mailadmin_ox.namespaces import RR
+from mailadmin_ox.namespaces import RD, RR
 from mailadmin_ox.settings import OXPlanMapping, OXSettings
 
 if TYPE_CHECKING:
@@ -132,15 +132,31 @@ class OXProvider(Provider[OXSettings]):
                     return self.settings.context_credentials[key]
         return self.settings.credentials
 
-    def _ctx(self, service: Service, tenant: TenantRef, element: str = "ctx") -> Node:
-        """The context reference: by id when the tenant carries one, else by name."""
-        if tenant.native_id is not None:
-            if not tenant.native_id.isdigit():
-                raise errors.ValidationError(
-                    f"The OX context id of tenant '{tenant.name}' must be a number"
-                )
-            return service.field(element, None, service.data("id", int(tenant.native_id)))
-        return service.field(element, None, service.data("name", tenant.name))
+    def _ctx(
+        self,
+        service: Service,
+        tenant: TenantRef,
+        element: str = "ctx",
+        *,
+        max_quota: int | None = None,
+        restrictions: Sequence[Node] = (),
+    ) -> Node:
+        """The context reference: by id when the tenant carries one, else by name; with
+        ``max_quota`` and (ResellerContext only) ``restrictions``, in the schema's order
+        (Context: ``id``, ``maxQuota``, ``name``; then ResellerContext's own fields)."""
+        if tenant.native_id is not None and not tenant.native_id.isdigit():
+            raise errors.ValidationError(
+                f"The OX context id of tenant '{tenant.name}' must be a number"
+            )
+        by_id = tenant.native_id is not None
+        return service.field(
+            element,
+            None,
+            service.data("id", int(tenant.native_id)) if tenant.native_id is not None else None,
+            service.data("maxQuota", max_quota) if max_quota is not None else None,
+            None if by_id else service.data("name", tenant.name),
+            *restrictions,
+        )
 
     def _login(self, mailbox: MailboxRef | NewMailbox) -> str:
         return (
@@ -164,7 +180,7 @@ class OXProvider(Provider[OXSettings]):
         return await self.soap.call(
             service,
             operation,
-            [*params, service.auth(creds)],
+            _with_auth(params, service.auth(creds)),
             write=write,
             idempotent=idempotent,
         )
@@ -180,7 +196,9 @@ class OXProvider(Provider[OXSettings]):
         """A read whose ``return`` elements go to ``handle`` as they arrive (a list of
         any length, held one element at a time)."""
         creds = self._service_credentials(service, tenant)
-        await self.soap.stream(service, operation, [*params, service.auth(creds)], handle=handle)
+        await self.soap.stream(
+            service, operation, _with_auth(params, service.auth(creds)), handle=handle
+        )
 
     def _service_credentials(self, service: Service, tenant: TenantRef | None) -> Credentials:
         # Per-context logins apply to the context-level services only.
@@ -303,8 +321,8 @@ class OXProvider(Provider[OXSettings]):
                 usrdata = users.field(
                     "usrdata",
                     None,
-                    users.data("name", self._login(mailbox)),
                     users.data("maxQuota", mapping.quota_mb) if needs_quota else None,
+                    users.data("name", self._login(mailbox)),
                     _attributes_node(users, wanted_attributes) if needs_attributes else None,
                 )
                 await self._soap(users, "change", tenant, ctx, usrdata, write=True, idempotent=True)
@@ -391,7 +409,7 @@ class OXProvider(Provider[OXSettings]):
             tenant,
             keep,
             self._ctx(users, tenant),
-            None,
+            _AUTH,
             users.field("include_guests", False),
             users.field("exclude_users", False),
         )
@@ -575,8 +593,7 @@ class OXProvider(Provider[OXSettings]):
         current = _int(child_text(data[0], "maxQuota")) if data else None
         base = self.settings.storage_base_mb
         target = base + 1024 * quantity
-        ctx = self._ctx(service, tenant)
-        ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, service.data("maxQuota", target)))
+        ctx = self._ctx(service, tenant, max_quota=target)
         return Change(
             subject=tenant.name,
             before=None if current is None or current < 0 else max(0, (current - base) // 1024),
@@ -600,15 +617,13 @@ class OXProvider(Provider[OXSettings]):
         restrictions = await self._restrictions(tenant)
         before = _int(restrictions.get(name))
         restrictions[name] = str(quantity)
-        # Sent whole: OX replaces a context's restriction list on change.
-        ctx = self._ctx(RESELLER_CONTEXT, tenant)
+        # Sent whole: OX replaces a context's restriction list on change. ``restriction`` is
+        # ResellerContext's own field (RD); its children are Restriction's (RR).
         items = tuple(
-            RESELLER_CONTEXT.data(
-                "restriction", None, node(RR, "name", key), node(RR, "value", value)
-            )
+            node(RD, "restriction", None, node(RR, "name", key), node(RR, "value", value))
             for key, value in sorted(restrictions.items())
         )
-        ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, *items))
+        ctx = self._ctx(RESELLER_CONTEXT, tenant, restrictions=items)
         return Change(
             subject=tenant.name,
             before=before,
@@ -737,19 +752,20 @@ class OXProvider(Provider[OXSettings]):
         async def create() -> Applied[Mailbox]:
             given, _, sur = display.partition(" ")
             attributes = mapping.attributes() if mapping else {}
+            # In User's propOrder (display_name ... userAttributes).
             usrdata = users.field(
                 "usrdata",
                 None,
-                users.data("name", login),
                 users.data("display_name", display),
-                users.data("password", mailbox.password or secrets.token_urlsafe(18)),
-                users.data("given_name", given or login),
-                users.data("sur_name", sur or given or login),
-                users.data("primaryEmail", mailbox.address),
                 users.data("email1", mailbox.address),
+                users.data("given_name", given or login),
                 users.data("maxQuota", mapping.quota_mb)
                 if mapping and mapping.quota_mb is not None
                 else None,
+                users.data("name", login),
+                users.data("password", mailbox.password or secrets.token_urlsafe(18)),
+                users.data("primaryEmail", mailbox.address),
+                users.data("sur_name", sur or given or login),
                 _attributes_node(users, attributes) if attributes else None,
             )
             ctx = self._ctx(users, tenant)
@@ -900,6 +916,18 @@ class OXProvider(Provider[OXSettings]):
                     RESOURCE.field("res", None, RESOURCE.data("id", native)),
                 )
         return None, None
+
+
+#: Where the credentials go in a call's parameters when they are not last (``listAll``:
+#: ctx, auth, include_guests, exclude_users).
+_AUTH = Node("", "auth")
+
+
+def _with_auth(params: Sequence[Node | None], auth: Node) -> list[Node | None]:
+    """``params`` with the credentials at the ``_AUTH`` marker, or last."""
+    if any(p is _AUTH for p in params):
+        return [auth if p is _AUTH else p for p in params]
+    return [*params, auth]
 
 
 async def _nothing() -> None:
