@@ -185,12 +185,16 @@ class MailboxCount(_Model):
     """How many mailboxes a tenant has, by kind and by plan.
 
     ``by_plan`` counts user mailboxes under their neutral plan name; a mailbox whose native
-    setting maps to no configured plan is counted under ``"unmapped"``.
+    setting maps to no configured plan is counted under ``"unmapped"``. ``unclassified``
+    counts the mailboxes the platform holds whose kind the provider could not tell (no
+    native marker and no configured convention matched); they are reported, never
+    guessed, and are in neither ``by_kind`` nor ``total``.
     """
 
     tenant: str
     by_kind: dict[MailboxKind, int]
     by_plan: dict[str, int] = Field(default_factory=dict)
+    unclassified: int = Field(default=0, ge=0)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -513,7 +513,7 @@ class OXProvider(Provider[OXSettings]):
         by_plan, accounts, resources = await asyncio.gather(
             self._plan_counts(tenant, ids), self._accounts(tenant), self._resources(tenant)
         )
-        kinds = [_resource_kind(r) for r in resources]
+        kinds = [self._resource_kind(r) for r in resources]
         return MailboxCount(
             tenant=tenant.name,
             by_kind={
@@ -523,6 +523,7 @@ class OXProvider(Provider[OXSettings]):
                 MailboxKind.EQUIPMENT: kinds.count(MailboxKind.EQUIPMENT),
             },
             by_plan={name: count for name, count in by_plan.items() if count or name != _UNMAPPED},
+            unclassified=kinds.count(None),
         )
 
     async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
@@ -558,14 +559,30 @@ class OXProvider(Provider[OXSettings]):
                 native_id=child_text(element, "login"),
             )
         for element in resources:
+            kind = self._resource_kind(element)
+            if kind is None:
+                # Counted as unclassified; a listed mailbox needs a kind, and none is guessed.
+                log.debug(
+                    "not listing resource %r: its kind cannot be told", child_text(element, "id")
+                )
+                continue
             _append(
                 found,
                 child_text(element, "email"),
-                _resource_kind(element),
+                kind,
                 display_name=child_text(element, "displayname") or "",
                 native_id=child_text(element, "id"),
             )
         return found
+
+    def _resource_kind(self, element: Element) -> MailboxKind | None:
+        """Room or equipment by the instance's convention (OX resources carry no kind);
+        ``None`` when the resource matches none."""
+        fields = {
+            name: child_text(element, name)
+            for name in ("description", "displayname", "name", "email")
+        }
+        return self.settings.resource_kinds.kind_of(fields)
 
     # -- add-ons -------------------------------------------------------------------------------
 
@@ -824,6 +841,22 @@ class OXProvider(Provider[OXSettings]):
     def _new_resource(
         self, tenant: TenantRef, mailbox: NewMailbox, display: str
     ) -> Change[Mailbox]:
+        kinds = self.settings.resource_kinds
+        marker = kinds.marker(mailbox.kind)
+        description: str | None = None
+        if kinds.field == "description":
+            description = marker
+        elif kinds.field == "displayname" and not display.lower().startswith(marker):
+            display = f"{marker} {display}"
+        elif (
+            kinds.field in ("name", "email")
+            and kinds.kind_of({"name": mailbox.address, "email": mailbox.address})
+            is not mailbox.kind
+        ):
+            raise errors.ValidationError(
+                f"'{self.instance}' tells a {mailbox.kind.value} by its address starting with "
+                f"'{marker}'; {mailbox.address} does not"
+            )
         planned = Mailbox(address=mailbox.address, kind=mailbox.kind, display_name=display)
 
         async def check() -> None:
@@ -838,7 +871,7 @@ class OXProvider(Provider[OXSettings]):
                 "res",
                 None,
                 RESOURCE.data("available", True),
-                RESOURCE.data("description", mailbox.kind.value),
+                RESOURCE.data("description", description) if description is not None else None,
                 RESOURCE.data("displayname", display),
                 RESOURCE.data("email", mailbox.address),
                 RESOURCE.data("name", mailbox.address),
@@ -904,7 +937,9 @@ class OXProvider(Provider[OXSettings]):
                 native = child_text(resource, "id")
                 found = Mailbox(
                     address=mailbox.address,
-                    kind=_resource_kind(resource),
+                    # A Mailbox needs a kind; one the convention cannot tell is shown as a
+                    # room here (the deletion itself does not depend on it).
+                    kind=self._resource_kind(resource) or MailboxKind.ROOM,
                     display_name=child_text(resource, "displayname") or "",
                     native_id=native,
                 )
@@ -958,12 +993,6 @@ def _holds(held: dict[str, dict[str, str]], wanted: dict[str, dict[str, str]]) -
     return all(
         held.get(ns, {}).get(k) == v for ns, values in wanted.items() for k, v in values.items()
     )
-
-
-def _resource_kind(element: Element) -> MailboxKind:
-    # OX resources have no kind; mailadmin writes it as the description.
-    description = (child_text(element, "description") or "").strip().lower()
-    return MailboxKind.EQUIPMENT if description.startswith("equipment") else MailboxKind.ROOM
 
 
 def _attributes_node(service: Service, attributes: dict[str, dict[str, str]]) -> Node:
