@@ -3,15 +3,19 @@ convention; what it cannot tell is counted as unclassified, never guessed."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import CliRunner
 from mailadmin_ox.mock.platform import OXMock
 from mailadmin_ox.settings import OXResourceKinds
 
+from mailadmin.cli.commands import cli
 from mailadmin.contract import errors
 from mailadmin.contract.models import MailboxKind, NewMailbox, TenantRef
-from mailadmin.mock import MockServer
+from mailadmin.mock import MockServer, serve
 
 if TYPE_CHECKING:
     from conftest import Make, Post
@@ -145,3 +149,35 @@ async def test_an_address_without_the_marker_is_refused_before_anything_is_sent(
 def test_markers_must_not_be_blank() -> None:
     with pytest.raises(ValueError, match="marker"):
         OXResourceKinds(room=(" ",))
+
+
+CLI_CONFIG = """
+[plans.mail]
+rank = 1
+
+[instances.ox]
+provider = "ox"
+endpoint = "{endpoint}"
+mode = "reseller"
+credentials = {{ username = "reseller", secret = "secret" }}
+[instances.ox.plans.mail]
+access_combination = "pim"
+
+[tenants."example.com"]
+instance = "ox"
+native_id = "1"
+"""
+
+
+def test_the_cli_shows_what_it_could_not_classify(server: MockServer, tmp_path: Path) -> None:
+    config = tmp_path / "mailadmin.toml"
+    with serve(server) as url:
+        config.write_text(CLI_CONFIG.format(endpoint=url))
+        table = CliRunner().invoke(cli, ["--config", str(config), "count"])
+        data = CliRunner().invoke(cli, ["--config", str(config), "--json", "count"])
+
+    assert table.exit_code == 0, table.output
+    assert "room=2, equipment=1, unclassified=1" in table.stdout
+    [item] = json.loads(data.stdout)["items"]
+    assert item["value"]["unclassified"] == 1
+    assert item["value"]["by_kind"]["room"] == 2

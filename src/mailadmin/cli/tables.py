@@ -54,6 +54,8 @@ def count_table(items: Sequence[ItemResult[MailboxCount]]) -> Table:
         # Every kind always, zeros included; plans only where there are mailboxes: the
         # same picture whichever way a platform reports its zeros.
         kinds = ", ".join(f"{kind.value}={count.of(kind)}" for kind in MailboxKind)
+        if count.unclassified:
+            kinds += f", unclassified={count.unclassified}"
         plans = ", ".join(f"{k}={v}" for k, v in sorted(count.by_plan.items()) if v)
         rows.append([item.key, count.total, kinds, plans, ""])
     return ["tenant", "total", "by kind", "by plan", "problem"], rows
