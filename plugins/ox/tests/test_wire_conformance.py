@@ -342,3 +342,62 @@ async def test_a_plan_switch_without_a_combination_is_refused_before_the_user_is
     fault = read_fault(read_body(response.content))  # type: ignore[arg-type]
     assert fault is not None and fault.detail_name == "InvalidDataException"
     assert fault.message.startswith("User or UserModuleAccess is null")
+
+
+async def test_an_unqualified_unknown_element_in_a_void_call_names_no_uri(
+    server: MockServer, post: Post
+) -> None:
+    body = envelope("change", f"<rs:ctx><id>1</id><colour>red</colour></rs:ctx>{RESELLER_AUTH}")
+
+    message = await _client_fault(server, post, "OXResellerContextService", body)
+
+    # JAXB lists what ResellerContext takes: Context's fields (d:), then its own (rd:).
+    assert message.startswith(
+        'Unmarshalling Error: unexpected element (uri:"", local:"colour"). '
+        f"Expected elements are <{{{D}}}average_size>,"
+    )
+    assert message.endswith(f"<{{{RD}}}restriction>,<{{{RD}}}sid> ")
+
+
+async def test_a_long_that_is_not_one_is_an_unmarshalling_error(
+    server: MockServer, post: Post
+) -> None:
+    body = envelope(
+        "change", f"<rs:ctx><d:id>1</d:id><d:maxQuota>lots</d:maxQuota></rs:ctx>{RESELLER_AUTH}"
+    )
+
+    message = await _client_fault(server, post, "OXResellerContextService", body)
+
+    assert message == 'Unmarshalling Error: For input string: "lots" '
+
+
+async def test_a_context_unknown_to_the_master_admin_is_no_such_context(
+    server: MockServer, post: Post
+) -> None:
+    body = envelope(
+        "getData",
+        "<s:ctx><d:id>999</d:id></s:ctx>"
+        "<s:auth><r:login>oxadminmaster</r:login><r:password>secret</r:password></s:auth>",
+        service_prefix="s",
+    )
+
+    response = await post(server, "OXContextService", body)
+
+    fault = read_fault(read_body(response.content))  # type: ignore[arg-type]
+    assert response.status_code == 500
+    assert fault is not None and fault.code == "Server"
+    assert fault.detail_name == "NoSuchContextException"
+    assert fault.message.startswith("Context 999 does not exist; exceptionId ")
+
+
+async def test_a_context_unknown_to_a_reseller_is_an_authentication_failure(
+    server: MockServer, post: Post
+) -> None:
+    # Not "no such context": a caller must not learn which contexts exist (reference 1.4).
+    body = envelope("listAll", f"<rs:ctx><d:id>999</d:id></rs:ctx>{RESELLER_AUTH}")
+
+    response = await post(server, "OXResellerUserService", body)
+
+    fault = read_fault(read_body(response.content))  # type: ignore[arg-type]
+    assert fault is not None and fault.detail_name == "InvalidCredentialsException"
+    assert fault.message == "Authentication failed"
