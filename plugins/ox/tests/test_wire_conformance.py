@@ -401,3 +401,22 @@ async def test_a_context_unknown_to_a_reseller_is_an_authentication_failure(
     fault = read_fault(read_body(response.content))  # type: ignore[arg-type]
     assert fault is not None and fault.detail_name == "InvalidCredentialsException"
     assert fault.message == "Authentication failed"
+
+
+async def test_generic_names_out_of_order_are_refused_as_ox_maps_them_by_position(
+    server: MockServer, post: Post
+) -> None:
+    # The one place order matters: SOAP::Lite's c-gensymN carry no name, so OX's
+    # ReplacingXMLStreamReader takes the schema's element at that position. Credentials
+    # sent first land on ``ctx``, whose Context has no ``login``.
+    body = envelope(
+        "changeByModuleAccessName",
+        "<c-gensym3><login>reseller</login><password>secret</password></c-gensym3>"
+        "<c-gensym5><id>1</id></c-gensym5><c-gensym7><name>anna</name></c-gensym7>"
+        "<c-gensym9>pim_mobility</c-gensym9>",
+    )
+
+    message = await _client_fault(server, post, "OXResellerUserService", body)
+
+    assert message.startswith('Unmarshalling Error: unexpected element (uri:"", local:"login"). ')
+    assert _combination(server, "anna") == "pim"
