@@ -347,7 +347,13 @@ async def test_a_plan_switch_without_a_combination_is_refused_before_the_user_is
 async def test_an_unqualified_unknown_element_in_a_void_call_names_no_uri(
     server: MockServer, post: Post
 ) -> None:
-    body = envelope("change", f"<rs:ctx><id>1</id><colour>red</colour></rs:ctx>{RESELLER_AUTH}")
+    # ``id`` is matched by name first, so ``colour`` is not placed by position: it stays
+    # {}colour, which ResellerContext does not declare.
+    body = envelope(
+        "change",
+        "<ctx><id>1</id><colour>red</colour></ctx>"
+        "<auth><login>reseller</login><password>secret</password></auth>",
+    )
 
     message = await _client_fault(server, post, "OXResellerContextService", body)
 
@@ -357,6 +363,36 @@ async def test_an_unqualified_unknown_element_in_a_void_call_names_no_uri(
         f"Expected elements are <{{{D}}}average_size>,"
     )
     assert message.endswith(f"<{{{RD}}}restriction>,<{{{RD}}}sid> ")
+
+
+async def test_unqualified_children_of_a_qualified_element_are_not_renamed(
+    server: MockServer, post: Post
+) -> None:
+    # OX renames an unqualified child only below elements it matched to the schema; a
+    # qualified rs:ctx is taken as it is, so its {}id is unknown to JAXB.
+    body = envelope("getData", f"<rs:ctx><id>1</id></rs:ctx>{RESELLER_AUTH}")
+
+    message = await _client_fault(server, post, "OXResellerContextService", body)
+
+    assert message == 'Unexpected element "id". Please remove that element from SOAP request.'
+
+
+async def test_an_unknown_first_name_is_placed_by_position_as_for_php(
+    server: MockServer, post: Post
+) -> None:
+    # Before any child of a level matched by name, OX falls back to the position (PHP's
+    # "Struct" names): <colour> first in a Context is read as its first field, the long
+    # average_size.
+    body = envelope(
+        "getData",
+        "<ctx><colour>red</colour></ctx>"
+        "<auth><login>oxadminmaster</login><password>secret</password></auth>",
+        service_prefix="s",
+    )
+
+    message = await _client_fault(server, post, "OXContextService", body)
+
+    assert message == 'Unmarshalling Error: For input string: "red" '
 
 
 async def test_a_long_that_is_not_one_is_an_unmarshalling_error(

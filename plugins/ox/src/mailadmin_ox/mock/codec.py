@@ -1,17 +1,17 @@
 """Request decoding and response encoding for the OX mock, driven by :mod:`.schema`.
 
 Decoding is as lenient as OX's CXF stack and no more (reference section 1.2): children
-may be qualified in the schema's namespace or unqualified (OX maps those by name), in any
-order (JAXB binds by name); SOAP::Lite's generic names (``c-gensym5``, ``param0``) are
-mapped by position. An element the schema does not declare at that place, or one
-qualified in another namespace (``rd:id`` where ``ResellerContext`` inherits ``d:id``), is
-what JAXB calls an unexpected element; CXF's default validation event handler makes it
-fatal, so it is refused with the client fault OX sends (worded by OX's
-``DocLiteralInInterceptor`` for wrapped operations, by CXF for the BARE void ones).
-:func:`tolerated_deviations` lists what OX accepts but the schema does not say (a
-plugin's own tests keep that list empty). Values come out as plain Python: ``int``, ``bool``,
-``str``, ``None`` for ``xsi:nil``, ``list`` for repeated elements, ``dict`` for data
-objects, and user attributes as ``{namespace: {name: value}}``.
+may be qualified in the schema's namespace or unqualified (OX renames those, see
+:class:`_Level`), in any order (JAXB binds by name); SOAP::Lite's generic names
+(``c-gensym5``, ``param0``) are placed by ``xsi:type`` or position. An element the
+schema does not declare at that place, or one qualified in another namespace (``rd:id``
+where ``ResellerContext`` inherits ``d:id``), is what JAXB calls an unexpected element;
+CXF's default validation event handler makes it fatal, so it is refused with the client
+fault OX sends (worded by OX's ``DocLiteralInInterceptor`` for wrapped operations, by CXF
+for the BARE void ones). :func:`tolerated_deviations` lists what OX accepts but the schema
+does not say (a plugin's own tests keep that list empty). Values come out as plain
+Python: ``int``, ``bool``, ``str``, ``None`` for ``xsi:nil``, ``list`` for repeated
+elements, ``dict`` for data objects, and user attributes as ``{namespace: {name: value}}``.
 
 Encoding writes CXF's shapes: ``<op>Response`` with one ``return`` (repeated for lists,
 ``xsi:nil`` for a null string) or an empty body for void operations.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailadmin.sdk import Node, envelope, is_nil, local_name, namespace_of
 from mailadmin_ox import namespaces
-from mailadmin_ox.mock.schema import TYPES, Field, Operation, Service, namespace_of_type
+from mailadmin_ox.mock.schema import BASES, TYPES, Field, Operation, Service, namespace_of_type
 from mailadmin_ox.mock.state import OXFault
 
 if TYPE_CHECKING:
@@ -122,35 +122,104 @@ class _Reading:
             self.tolerated.append(text)
 
 
+class _Level:
+    """How OX's ``ReplacingXMLStreamReader`` renames the children of one element.
+
+    Only a child without a namespace, or with a generic SOAP::Lite / PHP name (``c-gensymN``,
+    ``paramN``), is renamed, and only when its parent was itself matched to the schema (the
+    wrapper is; a qualified element is not, so the unqualified children of a qualified
+    element keep their empty namespace and JAXB refuses them). A name is looked up among
+    the parent's elements (by element name, or by type name: ``xsi:type`` for generic names);
+    before the first such match at this level, an unknown name falls back to the element at
+    the same position (PHP sends "Struct"); after it, it does not (OX bug 24484). In a
+    derived type (ResellerContext) its own elements are searched first, then the base's,
+    and a name never falls back to a position.
+    """
+
+    def __init__(self, fields: tuple[Field, ...], *, derived: bool, matched: bool) -> None:
+        self.fields = fields
+        self.derived = derived
+        self.matched = matched
+        self.position = 0
+        self.only_with_name = False
+
+    def rename(self, item: Element) -> Field | None:
+        """The schema element ``item`` is read as, or ``None`` (left as it is)."""
+        if not self.matched:
+            return None
+        name = local_name(item.tag)
+        by_type = _GENERIC.fullmatch(name) is not None
+        lookup = _xsi_type(item) if by_type else name
+        if not self.derived:
+            return self._find(lookup, self.fields, strict=False, by_type=by_type)
+        own = tuple(f for f in self.fields if not f.ns)
+        inherited = tuple(f for f in self.fields if f.ns)
+        return self._find(lookup, own, strict=True, by_type=by_type) or self._find(
+            lookup, inherited, strict=True, by_type=by_type
+        )
+
+    def _find(
+        self, lookup: str | None, fields: tuple[Field, ...], *, strict: bool, by_type: bool
+    ) -> Field | None:
+        remembered = self.position
+        self.position += 1
+        found: Field | None = None
+        if lookup is not None:
+            self.position = 0
+            for field in fields:
+                self.position += 1
+                if lookup in (field.name, field.type.partition(":")[2]):
+                    found = field
+                    break
+            if found is not None and not by_type:
+                self.only_with_name = True
+        if found is not None or (lookup is not None and strict) or self.only_with_name:
+            return found
+        self.position = remembered + 1
+        return fields[remembered] if remembered < len(fields) else None
+
+
+def _xsi_type(item: Element) -> str | None:
+    for key, value in item.attrib.items():
+        if local_name(key) == "type":
+            return value.partition(":")[2] or value
+    return None
+
+
 def _sequence(
-    fields: tuple[Field, ...], namespace: str, element: Element, reading: _Reading, path: str
+    fields: tuple[Field, ...],
+    namespace: str,
+    element: Element,
+    reading: _Reading,
+    path: str,
+    *,
+    matched: bool = True,
+    derived: bool = False,
 ) -> dict[str, Any]:
-    """The children of ``element`` read against ``fields`` (declared in ``namespace``)."""
-    by_name = {f.name: (i, f) for i, f in enumerate(fields)}
+    """The children of ``element`` read against ``fields`` (declared in ``namespace``);
+    ``matched``: ``element`` was matched to the schema (see :class:`_Level`)."""
+    level = _Level(fields, derived=derived, matched=matched)
+    by_qname = {(f.ns or namespace, f.name): (i, f) for i, f in enumerate(fields)}
     data: dict[str, Any] = {f.name: [] for f in fields if f.repeated}
     last = -1
-    for position, item in enumerate(element):
+    for item in element:
         name, ns = local_name(item.tag), namespace_of(item.tag)
-        hit = by_name.get(name)
-        generic = hit is None and _GENERIC.match(name) is not None and position < len(fields)
-        if generic:
-            # SOAP::Lite / PHP names, mapped by position (OX's ReplacingXMLStreamReader).
-            hit = (position, fields[position])
+        qname, renamed = (ns, name), False
+        if ns == "" or _GENERIC.fullmatch(name):
+            target = level.rename(item)
+            if target is not None:
+                qname, renamed = (target.ns or namespace, target.name), True
+                reading.note(f"{path}/{name}: read as {{{qname[0]}}}{qname[1]}")
+        hit = by_qname.get(qname)
         if hit is None:
+            # JAXB meets an element its bean does not declare (unknown, or {ns}name where
+            # the schema has {other}name): fatal under CXF's default validation handler.
             raise _unexpected(item, fields, namespace, reading.operation)
         index, field = hit
-        expected = field.ns or namespace
-        if ns == "":
-            # OX maps an unqualified child onto the schema element of that name.
-            reading.note(f"{path}/{name}: unqualified (schema: {expected})")
-        elif ns != expected:
-            # JAXB meets {ns}name where the schema has {expected}name: an unexpected element,
-            # fatal under CXF's default validation event handler.
-            raise _unexpected(item, fields, namespace, reading.operation)
         if index < last:
-            reading.note(f"{path}/{name}: out of the schema's order")
+            reading.note(f"{path}/{field.name}: out of the schema's order")
         last = max(last, index)
-        value = _value(field, item, reading, f"{path}/{field.name}")
+        value = _value(field, item, reading, f"{path}/{field.name}", matched=renamed)
         if field.repeated:
             data[field.name].append(value)
         else:
@@ -180,14 +249,22 @@ def _unexpected(
     )
 
 
-def _value(field: Field, item: Element, reading: _Reading, path: str) -> Any:
+def _value(field: Field, item: Element, reading: _Reading, path: str, *, matched: bool) -> Any:
     if is_nil(item):
         return None
     if field.is_simple:
         return _simple(field.type, item.text or "")
     type_ns = namespace_of_type(field.type)
     type_name = field.type.partition(":")[2]
-    data = _sequence(TYPES[(type_ns, type_name)], type_ns, item, reading, path)
+    data = _sequence(
+        TYPES[(type_ns, type_name)],
+        type_ns,
+        item,
+        reading,
+        path,
+        matched=matched,
+        derived=(type_ns, type_name) in BASES,
+    )
     if type_name == "SOAPStringMapMap":
         return {
             str(e.get("key")): (e.get("value") or {}).get("map", {})
