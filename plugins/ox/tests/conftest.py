@@ -10,10 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from mailadmin_ox.demo import sample_config
+from mailadmin_ox.mock.codec import tolerated_deviations
 from mailadmin_ox.mock.platform import OXMock
+from mailadmin_ox.mock.schema import SERVICES
 from mailadmin_ox.provider import OXProvider
 
 from mailadmin.mock import MockServer
+from mailadmin.wire.soap import read_envelope
 
 FIXTURES = Path(__file__).parent / "fixtures"
 Load = Callable[[str], bytes]
@@ -74,8 +77,10 @@ Make = Callable[..., OXProvider]
 async def make() -> AsyncIterator[Callable[..., OXProvider]]:
     """``make(server, mode=..., **settings)``: a provider talking to ``server`` in process."""
     made: list[OXProvider] = []
+    servers: list[MockServer] = []
 
     def build(server: MockServer, mode: str = "context_admin", **settings: Any) -> OXProvider:
+        servers.append(server)
         raw = {
             "mode": mode,
             "credentials": LOGINS[mode],
@@ -91,3 +96,21 @@ async def make() -> AsyncIterator[Callable[..., OXProvider]]:
     yield build
     for provider in made:
         await provider.aclose()
+    # Everything the provider sent is exactly what the schema says: OX would also take
+    # unqualified or reordered elements, but the plugin promises the published shape.
+    seen = {id(server): server for server in servers}
+    assert [d for server in seen.values() for d in schema_deviations(server)] == []
+
+
+def schema_deviations(server: MockServer) -> list[str]:
+    """What the requests ``server`` received do that OX tolerates but its schema does not
+    say (unqualified elements, elements out of order), one line per deviation."""
+    found: list[str] = []
+    for request in server.requests:
+        service = SERVICES.get(request.path.removeprefix("/webservices/"))
+        if request.method != "POST" or service is None:
+            continue
+        message = read_envelope(request.body, source="the provider")
+        if message.body is not None:
+            found += [f"{service.name}: {d}" for d in tolerated_deviations(service, message.body)]
+    return found

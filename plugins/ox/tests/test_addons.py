@@ -85,9 +85,11 @@ async def test_concurrent_add_ons_on_one_context_keep_every_limit(make: Make, mo
 def _change(inner: str) -> bytes:
     return (
         '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body>'
-        '<change xmlns="http://soap.reseller.admin.openexchange.com"><ctx><id>1</id>'
+        # Unqualified children, as SOAP::Lite sends them (a default namespace here would
+        # qualify them in the service namespace, which OX refuses).
+        '<rs:change xmlns:rs="http://soap.reseller.admin.openexchange.com"><ctx><id>1</id>'
         f"{inner}</ctx><auth><login>reseller</login><password>secret</password></auth>"
-        "</change></e:Body></e:Envelope>"
+        "</rs:change></e:Body></e:Envelope>"
     ).encode()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from mailadmin_ox.demo import sample_config
+from mailadmin_ox.settings import OXResourceKinds
 
 from mailadmin.contract.models import AddonRef, MailboxKind, MailboxRef, TenantRef
 from mailadmin.contract.settings import ProviderSettings
@@ -36,7 +37,7 @@ def _settings(mode: str) -> Any:
 
 class OXProbe(StateProbe):
     """Reads the OX mock's snapshot: a context's users (access combination), functional
-    accounts, resources (kind in the description), restrictions and ``maxQuota``."""
+    accounts, resources (kind by the instance's convention), restrictions and ``maxQuota``."""
 
     def plan(self, state: Any, settings: ProviderSettings, mailbox: MailboxRef) -> str | None:
         for user in _context(state, mailbox.tenant)["users"]:
@@ -67,12 +68,11 @@ class OXProbe(StateProbe):
         found = {str(u["primaryEmail"]).lower(): MailboxKind.USER for u in users}
         for account in context["accounts"]:
             found[str(account["primaryAddress"]).lower()] = MailboxKind.SHARED
+        kinds = getattr(settings, "resource_kinds", OXResourceKinds())
         for resource in context["resources"]:
-            kind = str(resource.get("description") or "").lower()
-            equipment = kind.startswith("equipment")
-            found[str(resource["email"]).lower()] = (
-                MailboxKind.EQUIPMENT if equipment else MailboxKind.ROOM
-            )
+            kind = kinds.kind_of({k: str(v) for k, v in resource.items() if v is not None})
+            if kind is not None:
+                found[str(resource["email"]).lower()] = kind
         return found
 
 

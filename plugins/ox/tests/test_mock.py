@@ -79,7 +79,7 @@ async def test_an_unknown_element_is_refused_as_cxf_does(post: Post) -> None:
     assert response.status_code == 500
     assert fault is not None and fault.code == "Client"
     assert fault.message == (
-        'Unexpected element "colour" (URI=). Please remove that element from SOAP request.'
+        'Unexpected element "colour". Please remove that element from SOAP request.'
     )
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import pytest
 import zeep
 import zeep.exceptions
+from mailadmin_ox.mock.codec import tolerated_deviations
 from mailadmin_ox.mock.platform import OXMock
+from mailadmin_ox.mock.schema import SERVICES
 
 from mailadmin.mock import MockServer, serve
+from mailadmin.wire.soap import read_envelope
 
 AUTH = {"login": "oxadmin", "password": "secret"}
 CTX = {"id": 1}
@@ -96,3 +99,29 @@ def test_zeep_reads_the_reseller_services(served: tuple[MockServer, str]) -> Non
     assert [(r.name, r.value) for r in context.restriction] == [("Context.MaxUser", "9")]
     assert context.owner.name == "reseller"
     assert {r.name: r.value for r in me.restrictions}["Subadmin.MaxOverallUser"] == "50"
+
+
+def test_zeep_drives_the_reseller_user_service_with_ox_namespaces(
+    served: tuple[MockServer, str],
+) -> None:
+    server, url = served
+    users = zeep.Client(f"{url}/webservices/OXResellerUserService?wsdl")
+    reseller = {"login": "reseller", "password": "secret"}
+
+    users.service.changeByModuleAccessName(
+        ctx={"id": 1}, user={"name": "anna"}, access_combination_name="pim_mobility", auth=reseller
+    )
+    listed = users.service.listAll(ctx={"id": 1}, auth=reseller)
+
+    anna = server.state.contexts[1].user_named("anna")  # type: ignore[attr-defined]
+    assert server.state.combination_of(anna.access) == "pim_mobility"  # type: ignore[attr-defined]
+    assert anna.id in [u.id for u in listed]
+    # zeep built its requests from the served WSDL alone: ResellerContext's inherited id and
+    # User's fields went out in the core data namespace, in the schema's order.
+    posts = [r for r in server.requests if r.method == "POST"]
+    assert len(posts) == 2
+    for request in posts:
+        body = read_envelope(request.body, source="zeep").body
+        assert body is not None
+        assert tolerated_deviations(SERVICES["OXResellerUserService"], body) == []
+    assert b"http://dataobjects.soap.admin.openexchange.com/xsd" in posts[0].body

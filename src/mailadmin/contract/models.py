@@ -185,9 +185,10 @@ class MailboxCount(_Model):
     """How many mailboxes a tenant has, by kind and by plan.
 
     ``by_plan`` counts user mailboxes under their neutral plan name; a mailbox whose native
-    setting maps to no configured plan is counted under ``"unmapped"``. ``unclassified``:
-    mailboxes the provider found but could not put in a kind without guessing (they are
-    in no ``by_kind`` figure and not in ``total``).
+    setting maps to no configured plan is counted under ``"unmapped"``. ``unclassified``
+    counts the mailboxes the platform holds whose kind the provider could not tell (no
+    native marker and no configured convention matched); they are reported, never
+    guessed, and are in neither ``by_kind`` nor ``total``.
     """
 
     tenant: str

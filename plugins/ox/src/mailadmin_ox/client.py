@@ -29,7 +29,7 @@ from mailadmin.sdk import (
     node,
 )
 from mailadmin_ox.faults import to_error
-from mailadmin_ox.namespaces import PREFIXES, RD, RR, RS, D, R, S
+from mailadmin_ox.namespaces import PREFIXES, RR, RS, D, R, S
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -54,7 +54,8 @@ __all__ = [
 @dataclass(frozen=True)
 class Service:
     """One OX SOAP endpoint: ``name`` (path under ``/webservices/``), ``ns`` (operation
-    wrappers and their children), ``data_ns`` (fields of contexts and users),
+    wrappers and their children), ``data_ns`` (fields of contexts and users, including
+    those a ResellerContext inherits from Context),
     ``credentials`` (``auth``, or ``creds`` in OXResellerService)."""
 
     name: str
@@ -85,8 +86,10 @@ USER = Service("OXUserService", S, D)
 CONTEXT = Service("OXContextService", S, D)
 RESOURCE = Service("OXResourceService", S, D)
 SECONDARY_ACCOUNT = Service("OXSecondaryAccountService", S, D)
-RESELLER_USER = Service("OXResellerUserService", RS, RD)
-RESELLER_CONTEXT = Service("OXResellerContextService", RS, RD)
+# The reseller services' ``ctx`` is a ResellerContext (RD), which extends OX's Context: the
+# inherited fields (``id``, ``name``, ``maxQuota``) stay in D; their users are OX's User (D).
+RESELLER_USER = Service("OXResellerUserService", RS, D)
+RESELLER_CONTEXT = Service("OXResellerContextService", RS, D)
 RESELLER = Service("OXResellerService", RS, RR, credentials="creds")
 
 

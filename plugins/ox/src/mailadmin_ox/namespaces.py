@@ -2,8 +2,10 @@
 
 Operation wrappers and their direct children live in the service namespace (``S`` for the
 core services, ``RS`` for the reseller services); the fields of data objects live in the
-namespace of their type (``D`` for contexts and users, ``R`` for credentials, ``RR`` for
-reseller admins and restrictions).
+namespace of the type that declares them (``D`` for contexts and users, also inside a
+reseller ``ctx``; ``RD`` for ResellerContext's own fields; ``R`` for credentials; ``RR``
+for reseller admins and restrictions), as the ``package-info.java`` of OX's JAXB packages
+say.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ R = "http://dataobjects.rmi.admin.openexchange.com/xsd"
 X = "http://exceptions.rmi.admin.openexchange.com/xsd"
 #: Reseller services: operation wrappers and their children.
 RS = "http://soap.reseller.admin.openexchange.com"
-#: Reseller data objects: ResellerContext (and, inferred, the reseller copies of User).
+#: Reseller data objects: ResellerContext's own fields (``restriction``, ``owner``...);
+#: the fields it inherits from Context stay in ``D``, and reseller users are ``D``'s User.
 RD = "http://dataobjects.soap.reseller.admin.openexchange.com/xsd"
 #: Reseller RMI data objects: ResellerAdmin, Restriction.
 RR = "http://dataobjects.rmi.reseller.admin.openexchange.com/xsd"

@@ -60,7 +60,7 @@ from mailadmin_ox.client import (
     read_attributes,
     read_combination,
 )
-from mailadmin_ox.namespaces import RR
+from mailadmin_ox.namespaces import RD, RR
 from mailadmin_ox.settings import OXPlanMapping, OXSettings
 
 if TYPE_CHECKING:
@@ -132,15 +132,31 @@ class OXProvider(Provider[OXSettings]):
                     return self.settings.context_credentials[key]
         return self.settings.credentials
 
-    def _ctx(self, service: Service, tenant: TenantRef, element: str = "ctx") -> Node:
-        """The context reference: by id when the tenant carries one, else by name."""
-        if tenant.native_id is not None:
-            if not tenant.native_id.isdigit():
-                raise errors.ValidationError(
-                    f"The OX context id of tenant '{tenant.name}' must be a number"
-                )
-            return service.field(element, None, service.data("id", int(tenant.native_id)))
-        return service.field(element, None, service.data("name", tenant.name))
+    def _ctx(
+        self,
+        service: Service,
+        tenant: TenantRef,
+        element: str = "ctx",
+        *,
+        max_quota: int | None = None,
+        restrictions: Sequence[Node] = (),
+    ) -> Node:
+        """The context reference: by id when the tenant carries one, else by name; with
+        ``max_quota`` and (ResellerContext only) ``restrictions``, in the schema's order
+        (Context: ``id``, ``maxQuota``, ``name``; then ResellerContext's own fields)."""
+        if tenant.native_id is not None and not tenant.native_id.isdigit():
+            raise errors.ValidationError(
+                f"The OX context id of tenant '{tenant.name}' must be a number"
+            )
+        by_id = tenant.native_id is not None
+        return service.field(
+            element,
+            None,
+            service.data("id", int(tenant.native_id)) if tenant.native_id is not None else None,
+            service.data("maxQuota", max_quota) if max_quota is not None else None,
+            None if by_id else service.data("name", tenant.name),
+            *restrictions,
+        )
 
     def _login(self, mailbox: MailboxRef | NewMailbox) -> str:
         return (
@@ -164,7 +180,7 @@ class OXProvider(Provider[OXSettings]):
         return await self.soap.call(
             service,
             operation,
-            [*params, service.auth(creds)],
+            _with_auth(params, service.auth(creds)),
             write=write,
             idempotent=idempotent,
         )
@@ -180,7 +196,9 @@ class OXProvider(Provider[OXSettings]):
         """A read whose ``return`` elements go to ``handle`` as they arrive (a list of
         any length, held one element at a time)."""
         creds = self._service_credentials(service, tenant)
-        await self.soap.stream(service, operation, [*params, service.auth(creds)], handle=handle)
+        await self.soap.stream(
+            service, operation, _with_auth(params, service.auth(creds)), handle=handle
+        )
 
     def _service_credentials(self, service: Service, tenant: TenantRef | None) -> Credentials:
         # Per-context logins apply to the context-level services only.
@@ -303,8 +321,8 @@ class OXProvider(Provider[OXSettings]):
                 usrdata = users.field(
                     "usrdata",
                     None,
-                    users.data("name", self._login(mailbox)),
                     users.data("maxQuota", mapping.quota_mb) if needs_quota else None,
+                    users.data("name", self._login(mailbox)),
                     _attributes_node(users, wanted_attributes) if needs_attributes else None,
                 )
                 await self._soap(users, "change", tenant, ctx, usrdata, write=True, idempotent=True)
@@ -391,7 +409,7 @@ class OXProvider(Provider[OXSettings]):
             tenant,
             keep,
             self._ctx(users, tenant),
-            None,
+            _AUTH,
             users.field("include_guests", False),
             users.field("exclude_users", False),
         )
@@ -495,7 +513,7 @@ class OXProvider(Provider[OXSettings]):
         by_plan, accounts, resources = await asyncio.gather(
             self._plan_counts(tenant, ids), self._accounts(tenant), self._resources(tenant)
         )
-        kinds = [_resource_kind(r) for r in resources]
+        kinds = [self._resource_kind(r) for r in resources]
         return MailboxCount(
             tenant=tenant.name,
             by_kind={
@@ -505,6 +523,7 @@ class OXProvider(Provider[OXSettings]):
                 MailboxKind.EQUIPMENT: kinds.count(MailboxKind.EQUIPMENT),
             },
             by_plan={name: count for name, count in by_plan.items() if count or name != _UNMAPPED},
+            unclassified=kinds.count(None),
         )
 
     async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
@@ -540,14 +559,30 @@ class OXProvider(Provider[OXSettings]):
                 native_id=child_text(element, "login"),
             )
         for element in resources:
+            kind = self._resource_kind(element)
+            if kind is None:
+                # Counted as unclassified; a listed mailbox needs a kind, and none is guessed.
+                log.debug(
+                    "not listing resource %r: its kind cannot be told", child_text(element, "id")
+                )
+                continue
             _append(
                 found,
                 child_text(element, "email"),
-                _resource_kind(element),
+                kind,
                 display_name=child_text(element, "displayname") or "",
                 native_id=child_text(element, "id"),
             )
         return found
+
+    def _resource_kind(self, element: Element) -> MailboxKind | None:
+        """Room or equipment by the instance's convention (OX resources carry no kind);
+        ``None`` when the resource matches none."""
+        fields = {
+            name: child_text(element, name)
+            for name in ("description", "displayname", "name", "email")
+        }
+        return self.settings.resource_kinds.kind_of(fields)
 
     # -- add-ons -------------------------------------------------------------------------------
 
@@ -575,8 +610,7 @@ class OXProvider(Provider[OXSettings]):
         current = _int(child_text(data[0], "maxQuota")) if data else None
         base = self.settings.storage_base_mb
         target = base + 1024 * quantity
-        ctx = self._ctx(service, tenant)
-        ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, service.data("maxQuota", target)))
+        ctx = self._ctx(service, tenant, max_quota=target)
         return Change(
             subject=tenant.name,
             before=None if current is None or current < 0 else max(0, (current - base) // 1024),
@@ -600,15 +634,13 @@ class OXProvider(Provider[OXSettings]):
         restrictions = await self._restrictions(tenant)
         before = _int(restrictions.get(name))
         restrictions[name] = str(quantity)
-        # Sent whole: OX replaces a context's restriction list on change.
-        ctx = self._ctx(RESELLER_CONTEXT, tenant)
+        # Sent whole: OX replaces a context's restriction list on change. ``restriction`` is
+        # ResellerContext's own field (RD); its children are Restriction's (RR).
         items = tuple(
-            RESELLER_CONTEXT.data(
-                "restriction", None, node(RR, "name", key), node(RR, "value", value)
-            )
+            node(RD, "restriction", None, node(RR, "name", key), node(RR, "value", value))
             for key, value in sorted(restrictions.items())
         )
-        ctx = Node(ctx.ns, ctx.name, children=(*ctx.children, *items))
+        ctx = self._ctx(RESELLER_CONTEXT, tenant, restrictions=items)
         return Change(
             subject=tenant.name,
             before=before,
@@ -737,19 +769,20 @@ class OXProvider(Provider[OXSettings]):
         async def create() -> Applied[Mailbox]:
             given, _, sur = display.partition(" ")
             attributes = mapping.attributes() if mapping else {}
+            # In User's propOrder (display_name ... userAttributes).
             usrdata = users.field(
                 "usrdata",
                 None,
-                users.data("name", login),
                 users.data("display_name", display),
-                users.data("password", mailbox.password or secrets.token_urlsafe(18)),
-                users.data("given_name", given or login),
-                users.data("sur_name", sur or given or login),
-                users.data("primaryEmail", mailbox.address),
                 users.data("email1", mailbox.address),
+                users.data("given_name", given or login),
                 users.data("maxQuota", mapping.quota_mb)
                 if mapping and mapping.quota_mb is not None
                 else None,
+                users.data("name", login),
+                users.data("password", mailbox.password or secrets.token_urlsafe(18)),
+                users.data("primaryEmail", mailbox.address),
+                users.data("sur_name", sur or given or login),
                 _attributes_node(users, attributes) if attributes else None,
             )
             ctx = self._ctx(users, tenant)
@@ -808,6 +841,22 @@ class OXProvider(Provider[OXSettings]):
     def _new_resource(
         self, tenant: TenantRef, mailbox: NewMailbox, display: str
     ) -> Change[Mailbox]:
+        kinds = self.settings.resource_kinds
+        marker = kinds.marker(mailbox.kind)
+        description: str | None = None
+        if kinds.field == "description":
+            description = marker
+        elif kinds.field == "displayname" and not display.lower().startswith(marker):
+            display = f"{marker} {display}"
+        elif (
+            kinds.field in ("name", "email")
+            and kinds.kind_of({"name": mailbox.address, "email": mailbox.address})
+            is not mailbox.kind
+        ):
+            raise errors.ValidationError(
+                f"'{self.instance}' tells a {mailbox.kind.value} by its address starting with "
+                f"'{marker}'; {mailbox.address} does not"
+            )
         planned = Mailbox(address=mailbox.address, kind=mailbox.kind, display_name=display)
 
         async def check() -> None:
@@ -822,7 +871,7 @@ class OXProvider(Provider[OXSettings]):
                 "res",
                 None,
                 RESOURCE.data("available", True),
-                RESOURCE.data("description", mailbox.kind.value),
+                RESOURCE.data("description", description) if description is not None else None,
                 RESOURCE.data("displayname", display),
                 RESOURCE.data("email", mailbox.address),
                 RESOURCE.data("name", mailbox.address),
@@ -888,7 +937,9 @@ class OXProvider(Provider[OXSettings]):
                 native = child_text(resource, "id")
                 found = Mailbox(
                     address=mailbox.address,
-                    kind=_resource_kind(resource),
+                    # A Mailbox needs a kind; one the convention cannot tell is shown as a
+                    # room here (the deletion itself does not depend on it).
+                    kind=self._resource_kind(resource) or MailboxKind.ROOM,
                     display_name=child_text(resource, "displayname") or "",
                     native_id=native,
                 )
@@ -900,6 +951,18 @@ class OXProvider(Provider[OXSettings]):
                     RESOURCE.field("res", None, RESOURCE.data("id", native)),
                 )
         return None, None
+
+
+#: Where the credentials go in a call's parameters when they are not last (``listAll``:
+#: ctx, auth, include_guests, exclude_users).
+_AUTH = Node("", "auth")
+
+
+def _with_auth(params: Sequence[Node | None], auth: Node) -> list[Node | None]:
+    """``params`` with the credentials at the ``_AUTH`` marker, or last."""
+    if any(p is _AUTH for p in params):
+        return [auth if p is _AUTH else p for p in params]
+    return [*params, auth]
 
 
 async def _nothing() -> None:
@@ -930,12 +993,6 @@ def _holds(held: dict[str, dict[str, str]], wanted: dict[str, dict[str, str]]) -
     return all(
         held.get(ns, {}).get(k) == v for ns, values in wanted.items() for k, v in values.items()
     )
-
-
-def _resource_kind(element: Element) -> MailboxKind:
-    # OX resources have no kind; mailadmin writes it as the description.
-    description = (child_text(element, "description") or "").strip().lower()
-    return MailboxKind.EQUIPMENT if description.startswith("equipment") else MailboxKind.ROOM
 
 
 def _attributes_node(service: Service, attributes: dict[str, dict[str, str]]) -> Node:

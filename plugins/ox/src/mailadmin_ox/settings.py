@@ -15,14 +15,15 @@ Example (TOML)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mailadmin.sdk import Credentials, PlanMapping, ProviderSettings
+from mailadmin.sdk import Credentials, MailboxKind, PlanMapping, ProviderSettings
 from mailadmin_ox.combinations import STOCK
 
-__all__ = ["Mode", "OXPlanMapping", "OXSettings"]
+__all__ = ["Mode", "OXPlanMapping", "OXResourceKinds", "OXSettings"]
 
 #: Who the provider signs in as.
 #: ``context_admin``: the ``oxadmin`` of each context (core user/resource services);
@@ -62,6 +63,58 @@ class OXPlanMapping(PlanMapping):
         return merged
 
 
+class OXResourceKinds(BaseModel):
+    """How this instance tells a room from equipment among OX resources.
+
+    OX knows resources (OXResourceService: ``available``, ``description``,
+    ``displayname``, ``email``, ``id``, ``name``) but not their kind, so the kind is a
+    convention of the site: a resource is a room when the ``field`` it names starts with
+    one of the ``room`` markers, equipment when it starts with one of the ``equipment``
+    markers (case-blind; the longest matching marker wins). A resource matching neither
+    is counted as ``unclassified`` (``unmarked = "unclassified"``, the default) or, when a
+    site has only one kind, as that kind (``unmarked = "room"``).
+
+    ``create_mailbox`` writes the first marker of the kind: as the ``description``, or in
+    front of the ``displayname``; with ``name`` or ``email`` the address itself must carry
+    it, and an address that does not is refused before anything is sent.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: Literal["description", "displayname", "name", "email"] = "description"
+    room: tuple[str, ...] = ("room",)
+    equipment: tuple[str, ...] = ("equipment",)
+    unmarked: Literal["unclassified", "room", "equipment"] = "unclassified"
+
+    @field_validator("room", "equipment")
+    @classmethod
+    def _markers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        markers = tuple(m.strip().lower() for m in value)
+        if not markers or not all(markers):
+            raise ValueError("needs at least one non-blank marker")
+        return markers
+
+    def kind_of(self, resource: Mapping[str, str | None]) -> MailboxKind | None:
+        """The kind of a resource given its fields; ``None``: it cannot be told."""
+        value = (resource.get(self.field) or "").strip().lower()
+        matches = [
+            (len(marker), kind)
+            for kind, markers in (
+                (MailboxKind.ROOM, self.room),
+                (MailboxKind.EQUIPMENT, self.equipment),
+            )
+            for marker in markers
+            if value.startswith(marker)
+        ]
+        if matches:
+            return max(matches, key=lambda match: match[0])[1]
+        return None if self.unmarked == "unclassified" else MailboxKind(self.unmarked)
+
+    def marker(self, kind: MailboxKind) -> str:
+        """The marker written for a new resource of ``kind``."""
+        return (self.room if kind is MailboxKind.ROOM else self.equipment)[0]
+
+
 class OXSettings(ProviderSettings):
     """Settings of one OX instance.
 
@@ -80,7 +133,8 @@ class OXSettings(ProviderSettings):
     ``shared_mailbox_groups``: the group ids given access to a new functional account
     (``0``: all users of the context). ``concurrency``: parallel per-user calls when
     counting. ``access_combinations``: the server's combination table, for ``list_plans``
-    (OX has no call that lists it; defaults to the stock table).
+    (OX has no call that lists it; defaults to the stock table). ``resource_kinds``: how
+    rooms are told from equipment (:class:`OXResourceKinds`).
     """
 
     mode: Mode = "context_admin"
@@ -95,6 +149,7 @@ class OXSettings(ProviderSettings):
     access_combinations: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {name: tuple(sorted(tokens)) for name, tokens in STOCK.items()}
     )
+    resource_kinds: OXResourceKinds = Field(default_factory=OXResourceKinds)
 
     def secrets(self) -> list[str]:
         """Every secret value these settings hold, for redaction."""

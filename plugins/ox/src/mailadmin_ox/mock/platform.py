@@ -77,6 +77,15 @@ def _wrapper(request: MockRequest) -> Element:
     return message.body
 
 
+def _not_recognized(wrapper: Element) -> OXFault:
+    qname = f"{{{namespace_of(wrapper.tag)}}}{local_name(wrapper.tag)}"
+    return OXFault(
+        None,
+        f"Message part {qname} was not recognized.  (Does it exist in service WSDL?)",
+        code="Client",
+    )
+
+
 def _soap_handler(
     service: Service, operation: str
 ) -> Callable[[MockRequest, OXState], httpx.Response]:
@@ -85,7 +94,11 @@ def _soap_handler(
 
     def handle(request: MockRequest, state: OXState) -> httpx.Response:
         try:
-            args = decode(op, _wrapper(request))
+            wrapper = _wrapper(request)
+            if namespace_of(wrapper.tag) != service.namespace:
+                # CXF finds the operation by the wrapper's qualified name.
+                raise _not_recognized(wrapper)
+            args = decode(op, wrapper, service.namespace)
             result = handler(state, args)
         except OXFault as fault:
             return _fault_response(fault)
@@ -170,14 +183,7 @@ class OXMock(MockPlatform):
             wrapper = _wrapper(request)
         except OXFault as fault:
             return _fault_response(fault)
-        qname = f"{{{namespace_of(wrapper.tag)}}}{local_name(wrapper.tag)}"
-        return _fault_response(
-            OXFault(
-                None,
-                f"Message part {qname} was not recognized.  (Does it exist in service WSDL?)",
-                code="Client",
-            )
-        )
+        return _fault_response(_not_recognized(wrapper))
 
     def malformed(self, request: MockRequest, reason: str) -> httpx.Response:
         """A client fault, as CXF answers a body it cannot read."""

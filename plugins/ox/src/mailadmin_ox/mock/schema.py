@@ -9,23 +9,27 @@ types are referred to as ``"prefix:Name"`` with the prefixes of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailadmin_ox.combinations import FLAGS
 from mailadmin_ox.namespaces import PREFIXES, RD, RR, RS, D, R, S
 
-__all__ = ["SERVICES", "TYPES", "Field", "Operation", "Service", "namespace_of_type"]
+__all__ = ["BASES", "SERVICES", "TYPES", "Field", "Operation", "Service", "namespace_of_type"]
 
 
 @dataclass(frozen=True)
 class Field:
     """One element of a sequence: ``name``, ``type`` (``"xsd:int"``, ``"d:User"``),
-    ``repeated`` (maxOccurs unbounded), ``nillable``."""
+    ``repeated`` (maxOccurs unbounded), ``nillable``, ``ns`` (the namespace the element
+    is qualified in; empty: the namespace of the type or operation that holds it, which
+    differs only for fields a type inherits, e.g. ``Context``'s inside ``ResellerContext``).
+    """
 
     name: str
     type: str
     repeated: bool = False
     nillable: bool = False
+    ns: str = ""
 
     @property
     def is_simple(self) -> bool:
@@ -42,6 +46,12 @@ class Operation:
     params: tuple[Field, ...]
     returns: Field | None = None
     write: bool = False
+
+    @property
+    def bare(self) -> bool:
+        """Void operations are declared ``ParameterStyle.BARE`` in OX's port types (the
+        wrapper is the single part), which changes how CXF words an unmarshalling fault."""
+        return self.returns is None
 
 
 @dataclass(frozen=True)
@@ -73,35 +83,42 @@ def _fields(specs: str) -> tuple[Field, ...]:
     return tuple(_f(line.strip()) for line in specs.strip().splitlines() if line.strip())
 
 
-_STRING_USER_FIELDS = """
-assistant_name branches business_category categories cellular_telephone1 cellular_telephone2
-city_business city_home city_other commercial_register company country_business country_home
-country_other drive_user_folder_mode defaultSenderAddress department display_name email1
-email2 email3 employeeType fax_business fax_home fax_other filestore_name given_name
-imapLogin imapSchema imapServer imapServerString info instant_messenger1 instant_messenger2
-language mail_folder_confirmed_ham_name mail_folder_confirmed_spam_name
-mail_folder_drafts_name mail_folder_sent_name mail_folder_spam_name mail_folder_trash_name
-mail_folder_archive_full_name manager_name marital_status middle_name name nickname note
-number_of_children number_of_employee password passwordMech position postal_code_business
-postal_code_home postal_code_other primaryEmail profession room_number sales_volume
+# The elements of User in the order of its JAXB ``propOrder`` (MW ``.../soap/dataobjects/
+# User.java``); ``drive_user_folder_mode`` and ``convert_drive_user_folders`` come from newer
+# WSDL dumps (UCS) without a stored order and are placed last but one.
+_USER_ORDER = """
+aliases anniversary assistant_name birthday branches business_category categories
+cellular_telephone1 cellular_telephone2 city_business city_home city_other commercial_register
+company contextadmin country_business country_home country_other defaultSenderAddress
+default_group department display_name email1 email2 email3 employeeType fax_business fax_home
+fax_other filestoreId filestore_name folderTree given_name guiPreferencesForSoap
+gui_spam_filter_enabled id imapLogin imapPort imapSchema imapServer imapServerString info
+instant_messenger1 instant_messenger2 language mail_folder_confirmed_ham_name
+mail_folder_confirmed_spam_name mail_folder_drafts_name mail_folder_sent_name
+mail_folder_spam_name mail_folder_trash_name mail_folder_archive_full_name mailenabled
+manager_name marital_status maxQuota middle_name name nickname note number_of_children
+number_of_employee password passwordMech password_expired position postal_code_business
+postal_code_home postal_code_other primaryEmail profession room_number sales_volume smtpPort
 smtpSchema smtpServer smtpServerString spouse_name state_business state_home state_other
 street_business street_home street_other suffix sur_name tax_id telephone_assistant
 telephone_business1 telephone_business2 telephone_callback telephone_car telephone_company
 telephone_home1 telephone_home2 telephone_ip telephone_isdn telephone_other telephone_pager
-telephone_primary telephone_radio telephone_telex telephone_ttytdd timezone title url
-userfield01 userfield02 userfield03 userfield04 userfield05 userfield06 userfield07
-userfield08 userfield09 userfield10 userfield11 userfield12 userfield13 userfield14
-userfield15 userfield16 userfield17 userfield18 userfield19 userfield20 primaryAccountName
+telephone_primary telephone_radio telephone_telex telephone_ttytdd timezone title
+uploadFileSizeLimit uploadFileSizeLimitPerFile url usedQuota userAttributes userfield01
+userfield02 userfield03 userfield04 userfield05 userfield06 userfield07 userfield08 userfield09
+userfield10 userfield11 userfield12 userfield13 userfield14 userfield15 userfield16 userfield17
+userfield18 userfield19 userfield20 drive_user_folder_mode convert_drive_user_folders
+primaryAccountName
 """
 _TYPED_USER_FIELDS = {
     "aliases": "xsd:string*",
     "anniversary": "xsd:date",
     "birthday": "xsd:date",
     "contextadmin": "xsd:boolean",
-    "default_group": "{p}:Group",
+    "default_group": "d:Group",
     "filestoreId": "xsd:int",
     "folderTree": "xsd:int",
-    "guiPreferencesForSoap": "{p}:SOAPStringMap",
+    "guiPreferencesForSoap": "d:SOAPStringMap",
     "gui_spam_filter_enabled": "xsd:boolean",
     "id": "xsd:int",
     "imapPort": "xsd:int",
@@ -112,16 +129,15 @@ _TYPED_USER_FIELDS = {
     "uploadFileSizeLimit": "xsd:int",
     "uploadFileSizeLimitPerFile": "xsd:int",
     "usedQuota": "xsd:long",
-    "userAttributes": "{p}:SOAPStringMapMap",
+    "userAttributes": "d:SOAPStringMapMap",
     "convert_drive_user_folders": "xsd:boolean",
 }
 
 
-def _user_fields(prefix: str) -> tuple[Field, ...]:
-    specs = {name: "xsd:string" for name in _STRING_USER_FIELDS.split()}
-    specs.update({k: v.format(p=prefix) for k, v in _TYPED_USER_FIELDS.items()})
-    # The WSDL lists the fields alphabetically (case-insensitive), as JAXB does.
-    return tuple(_f(f"{name} {specs[name]}") for name in sorted(specs, key=str.lower))
+def _user_fields() -> tuple[Field, ...]:
+    return tuple(
+        _f(f"{name} {_TYPED_USER_FIELDS.get(name, 'xsd:string')}") for name in _USER_ORDER.split()
+    )
 
 
 _CONTEXT = """
@@ -134,26 +150,27 @@ loginMappings xsd:string*
 maxQuota xsd:long
 name xsd:string
 usedQuota xsd:long
-userAttributes {p}:SOAPStringMapMap
+userAttributes d:SOAPStringMapMap
 """
 
 
-def _data_types(prefix: str) -> dict[str, tuple[Field, ...]]:
-    return {
-        "User": _user_fields(prefix),
-        "UserModuleAccess": tuple(Field(flag, "xsd:boolean") for flag in FLAGS),
-        "SOAPStringMapMap": _fields(f"entries {prefix}:SOAPMapEntry*"),
-        "SOAPMapEntry": _fields(f"key xsd:string\nvalue {prefix}:SOAPStringMap"),
-        "SOAPStringMap": _fields(f"entries {prefix}:Entry*"),
-        "Entry": _fields("key xsd:string\nvalue xsd:string"),
-        "Group": _fields("displayname xsd:string\nid xsd:int\nmembers xsd:int*\nname xsd:string"),
-    }
+def _qualified(ns: str, fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    """``fields`` as inherited into another namespace's type: each keeps its own ``ns``."""
+    return tuple(replace(field, ns=field.ns or ns) for field in fields)
 
 
-#: Every complex type, by namespace and name.
+#: Every complex type, by namespace and name; a derived type lists its base's fields first
+#: (each qualified in the base's namespace), then its own.
 TYPES: dict[tuple[str, str], tuple[Field, ...]] = {
     (R, "Credentials"): _fields("login xsd:string\npassword xsd:string"),
-    (D, "Context"): _fields(_CONTEXT.format(p="d")),
+    (D, "Context"): _fields(_CONTEXT),
+    (D, "User"): _user_fields(),
+    (D, "UserModuleAccess"): tuple(Field(flag, "xsd:boolean") for flag in FLAGS),
+    (D, "SOAPStringMapMap"): _fields("entries d:SOAPMapEntry*"),
+    (D, "SOAPMapEntry"): _fields("key xsd:string\nvalue d:SOAPStringMap"),
+    (D, "SOAPStringMap"): _fields("entries d:Entry*"),
+    (D, "Entry"): _fields("key xsd:string\nvalue xsd:string"),
+    (D, "Group"): _fields("displayname xsd:string\nid xsd:int\nmembers xsd:int*\nname xsd:string"),
     (D, "Resource"): _fields(
         "available xsd:boolean\ndescription xsd:string\ndisplayname xsd:string\n"
         "email xsd:string\nid xsd:int\nname xsd:string"
@@ -168,9 +185,11 @@ TYPES: dict[tuple[str, str], tuple[Field, ...]] = {
         "name xsd:string\nprimaryAddress xsd:string\npersonal xsd:string\nlogin xsd:string\n"
         "mailEndpointSource xsd:string\nusers xsd:int*\ngroups xsd:int*"
     ),
-    (RD, "ResellerContext"): _fields(
-        _CONTEXT.format(p="rd")
-        + "customid xsd:string\nextensionError xsd:string\nowner rr:ResellerAdmin\n"
+    # MW-res ResellerContext.java: ``extends ...soap.dataobjects.Context`` (namespace D, from
+    # that package's package-info.java); its own fields are in RD.
+    (RD, "ResellerContext"): _qualified(D, _fields(_CONTEXT))
+    + _fields(
+        "customid xsd:string\nextensionError xsd:string\nowner rr:ResellerAdmin\n"
         "restriction rr:Restriction*\nsid xsd:int"
     ),
     (RR, "ResellerAdmin"): _fields(
@@ -179,9 +198,8 @@ TYPES: dict[tuple[str, str], tuple[Field, ...]] = {
     ),
     (RR, "Restriction"): _fields("name xsd:string\nvalue xsd:string\nid xsd:int"),
 }
-for _ns, _prefix in ((D, "d"), (RD, "rd")):
-    for _name, _type_fields in _data_types(_prefix).items():
-        TYPES[(_ns, _name)] = _type_fields
+#: Derived types and their base (for the WSDL's ``xsd:extension``).
+BASES: dict[tuple[str, str], tuple[str, str]] = {(RD, "ResellerContext"): (D, "Context")}
 
 
 def _op(name: str, params: str, returns: str | None = None, *, write: bool = False) -> Operation:
@@ -189,8 +207,10 @@ def _op(name: str, params: str, returns: str | None = None, *, write: bool = Fal
     return Operation(name, _fields(params.replace(",", "\n")), ret, write)
 
 
-def _user_service(p: str, ctx: str) -> dict[str, Operation]:
-    c, a = f"ctx {ctx}", "auth r:Credentials"
+def _user_service(ctx: str) -> dict[str, Operation]:
+    # The reseller service's users are OX's own User type (MW-res ChangeByModuleAccessName.java:
+    # ``user`` typed {http://dataobjects.soap.admin.openexchange.com/xsd}User).
+    c, a, p = f"ctx {ctx}", "auth r:Credentials", "d"
     u = f"{p}:User"
     ops = [
         _op("create", f"{c}, usrdata {u}, {a}", u, write=True),
@@ -236,8 +256,8 @@ def _user_service(p: str, ctx: str) -> dict[str, Operation]:
     return {op.name: op for op in ops}
 
 
-def _context_service(p: str, ctx: str) -> dict[str, Operation]:
-    c, a = f"ctx {ctx}", "auth r:Credentials"
+def _context_service(ctx: str) -> dict[str, Operation]:
+    c, a, p = f"ctx {ctx}", "auth r:Credentials", "d"
     ops = [
         _op("change", f"{c}, {a}", write=True),
         _op("create", f"{c}, admin_user {p}:User, {a}", ctx, write=True),
@@ -320,13 +340,13 @@ def _reseller_service() -> dict[str, Operation]:
 SERVICES: dict[str, Service] = {
     service.name: service
     for service in (
-        Service("OXUserService", S, _user_service("d", "d:Context")),
-        Service("OXContextService", S, _context_service("d", "d:Context")),
+        Service("OXUserService", S, _user_service("d:Context")),
+        Service("OXContextService", S, _context_service("d:Context")),
         Service("OXResourceService", S, _resource_service()),
         Service("OXGroupService", S, _group_service()),
         Service("OXSecondaryAccountService", S, _secondary_account_service()),
         Service("OXResellerService", RS, _reseller_service()),
-        Service("OXResellerContextService", RS, _context_service("rd", "rd:ResellerContext")),
-        Service("OXResellerUserService", RS, _user_service("rd", "rd:ResellerContext")),
+        Service("OXResellerContextService", RS, _context_service("rd:ResellerContext")),
+        Service("OXResellerUserService", RS, _user_service("rd:ResellerContext")),
     )
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from xml.sax.saxutils import quoteattr
 
-from mailadmin_ox.mock.schema import TYPES, Field, Service, namespace_of_type
+from mailadmin_ox.mock.schema import BASES, TYPES, Field, Service, namespace_of_type
 from mailadmin_ox.namespaces import PREFIXES, XSI
 
 __all__ = ["wsdl"]
@@ -42,7 +42,7 @@ def wsdl(service: Service, address: str) -> bytes:
         out.append(_schema_open(ns, [o for o in namespaces if o != ns]))
         for type_ns, name in sorted(used):
             if type_ns == ns:
-                out.append(_complex_type(name, TYPES[(type_ns, name)]))
+                out.append(_complex_type(type_ns, name))
         out.append("</xsd:schema>")
     out.append(_schema_open(tns, [ns for ns in namespaces if ns != tns]))
     for op in service.operations.values():
@@ -111,8 +111,21 @@ def _schema_open(ns: str, imports: list[str]) -> str:
     return head + "".join(f"<xsd:import namespace={quoteattr(i)}/>" for i in imports)
 
 
-def _complex_type(name: str, fields: tuple[Field, ...]) -> str:
-    return f"<xsd:complexType name={quoteattr(name)}>{_bare_sequence(fields)}</xsd:complexType>"
+def _complex_type(ns: str, name: str) -> str:
+    fields = TYPES[(ns, name)]
+    base = BASES.get((ns, name))
+    if base is None:
+        body = _bare_sequence(fields)
+    else:
+        # A derived type declares only its own elements; the inherited ones stay the
+        # base's (and so in the base's namespace), as JAXB's schema for a subclass.
+        own = tuple(f for f in fields if not f.ns)
+        base_type = f"{PREFIXES[base[0]]}:{base[1]}"
+        body = (
+            f"<xsd:complexContent><xsd:extension base={quoteattr(base_type)}>"
+            f"{_bare_sequence(own)}</xsd:extension></xsd:complexContent>"
+        )
+    return f"<xsd:complexType name={quoteattr(name)}>{body}</xsd:complexType>"
 
 
 def _sequence(fields: tuple[Field, ...]) -> str:
@@ -145,5 +158,7 @@ def _walk(field: Field, seen: frozenset[str] = frozenset()) -> Iterator[tuple[st
         return
     key = (namespace_of_type(field.type), field.type.partition(":")[2])
     yield key
+    if key in BASES:
+        yield BASES[key]
     for sub in TYPES[key]:
         yield from _walk(sub, seen | {field.type})
