@@ -151,6 +151,12 @@ class Orchestrator:
         """The configured tenant names."""
         return list(self.config.tenants)
 
+    def reachable_tenants(self) -> list[str]:
+        """The configured tenants the acting identity reaches (every one for the site admin);
+        an identity that names nothing known is refused."""
+        self.rules.check_identity(self.rules.acting())
+        return [name for name in self.config.tenants if self.rules.reachable(name)]
+
     def provider(self, instance: str) -> Provider:
         """The provider of a configured instance, built on first use."""
         if instance not in self.config.instances:
@@ -656,7 +662,9 @@ class Orchestrator:
         """Count the mailboxes of many tenants (default: every configured tenant).
 
         ``distributed`` (default: ``[worker] distributed``) counts them on the workers."""
-        names = list(tenants) if tenants is not None else self.tenants
+        # Without a list, the tenants the acting identity reaches (a reseller counts its
+        # customers); a list naming one it does not reach is refused for that one.
+        names = list(tenants) if tenants is not None else self.reachable_tenants()
         if self._distributed(distributed, False):
             run_id = await self.submit_run("count", [{"tenant": name} for name in names])
             return await self.follow_run(run_id, progress=progress, on_error=on_error)
