@@ -110,11 +110,12 @@ async def test_seed_001_the_second_order_is_accepted_once_the_first_is_applied(t
     assert (await rules.apply_order(plan.id)).state is OrderState.APPLIED
     assert rules.tenancy.allocation("customer", "example.com") == {"user_mailboxes": 20}
 
-    seats = rules.place_order("example.com", OrderKind.SEAT_UPGRADE, {"mailboxes": 15})
+    seats = rules.place_order("example.com", OrderKind.SEAT_UPGRADE, {"mailboxes": 25})
     rules.orders.confirm(seats.id)
     await rules.apply_order(seats.id)
-    # The platform holds the new seat total.
-    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 15
+    # The platform holds the new seat total, and it is the customer's one allocation.
+    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 25
+    assert rules.tenancy.allocation("customer", "example.com") == {"user_mailboxes": 25}
     await orch.aclose()
 
 

@@ -222,12 +222,54 @@ class BusinessRules:
         if operation == "set_plan":
             await self._before_set_plan(provider, arguments["mailbox"], arguments["plan"])
         elif operation == "apply_addon":
+            await self._addon_total(provider, arguments)
             await asyncio.to_thread(self._within_reseller, arguments, dry_run)
         elif operation == "create_mailbox":
             tenant, mailbox = arguments["tenant"], arguments["mailbox"]
             await self._before_create_mailbox(provider, tenant, mailbox)
             await self._check_kept_allocation(provider, tenant, mailbox)
             await self._check_licence(provider, tenant, mailbox)
+
+    async def _addon_total(self, provider: Provider, arguments: dict[str, Any]) -> None:
+        """One add-on model (docs/tenancy.md): a customer's allocation of a resource is its
+        package plus its add-ons, and the platform's total of that resource is that
+        allocation. A total below the package (and other add-ons) is refused: lowering
+        that is an explicit decision (an order changing the package), never a side effect
+        of setting an add-on or selling one."""
+        tenant, addon, quantity = arguments["tenant"], arguments["addon"], arguments["quantity"]
+        resource = _resource(addon)
+        if resource is None:
+            return
+        customer = await asyncio.to_thread(self.tenancy.customer, tenant.name)
+        if customer is not None:
+            rest = await asyncio.to_thread(self._allocation_besides, tenant.name, addon.name)
+            floor = rest.get(resource, 0)
+            if quantity < floor:
+                raise errors.PolicyDenied(
+                    f"{tenant.name}'s package and other add-ons give it {floor} "
+                    f"{_label(resource)}; a total of {quantity} would take away what it has "
+                    "(change its package with an order to go lower)",
+                    reason="below_allocation",
+                    debug={"resource": resource.value, "allocated": floor},
+                )
+
+    def _allocation_besides(self, tenant: str, addon: str) -> dict[Any, int]:
+        """A customer's allocation without its add-on ``addon`` (package + the others)."""
+        totals = self.tenancy.allocation("customer", tenant)
+        for sale in self.tenancy.sales("customer", tenant):
+            if sale.active and sale.addon == addon:
+                totals[sale.resource] = totals.get(sale.resource, 0) - sale.quantity * sale.amount
+        return totals
+
+    def record_addon_total(self, tenant: TenantRef, addon: Any, quantity: int) -> None:
+        """After a platform's total of a resource was set: the customer's add-on becomes
+        what makes its allocation that total, so every later check (creation, sales,
+        orders) reads the one definition."""
+        resource = _resource(addon)
+        if resource is None or self.tenancy.customer(tenant.name) is None:
+            return
+        rest = self._allocation_besides(tenant.name, addon.name).get(resource, 0)
+        self.tenancy.sell("customer", tenant.name, addon.name, max(0, quantity - rest))
 
     def _within_reseller(self, arguments: dict[str, Any], dry_run: bool) -> None:
         """A customer's add-on total stays within its reseller's allocation, whoever sets
@@ -238,10 +280,11 @@ class BusinessRules:
         resource = resource_of_addon(addon.name) if addon.plan is None else None
         if resource is None or self.tenancy.owner_of(tenant.name) is None:
             return
-        # The platform's total of a resource is the customer's allocation of it.
+        # The platform's total of a resource is the customer's allocation of it; an
+        # oversell it allows is recorded when the add-on is (record_addon_total).
         proposed = self.tenancy.allocation("customer", tenant.name)
         proposed[resource] = quantity
-        self.tenancy.check_parent(tenant.name, proposed, record=not dry_run)
+        self.tenancy.check_parent(tenant.name, proposed, record=False)
 
     async def _before_create_mailbox(
         self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox
@@ -422,10 +465,25 @@ class BusinessRules:
                 self.tenancy.save_customer(order.subject, spec)
         elif order.kind is OrderKind.SEAT_UPGRADE:
             total = int(order.detail["mailboxes"])
+            await self._seats_cover_use(order.subject, total)
+            # Checked whole (reseller allocation, use) before it is sent; the pipeline
+            # records the customer's new allocation once the platform holds it.
             await self._orch.apply_addon(order.subject, "mailboxes", total, dry_run=dry_run)
-            if not dry_run:
-                self.tenancy.sell("customer", order.subject, "mailboxes", total)
         return order if dry_run else self.orders.applied(order.id)
+
+    async def _seats_cover_use(self, tenant: str, total: int) -> None:
+        """A seat order never leaves fewer seats than user mailboxes in use."""
+        from mailadmin.rules.tenancy import Resource
+
+        provider, ref = self._orch.provider_for(tenant)
+        used = (await self.use.current(provider, ref))[Resource.USER_MAILBOXES]
+        if total < used:
+            raise errors.PolicyDenied(
+                f"{ref.name} uses {used} user mailboxes; a seat total of {total} would be "
+                "below what is in use (delete mailboxes first)",
+                reason="below_use",
+                debug={"used": used, "total": total},
+            )
 
     async def as_system(self, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run a read the rules need themselves (a count) as the site admin."""
@@ -494,3 +552,14 @@ async def run_as(identity: Identity, awaitable: Awaitable[T]) -> T:
 
 def _identity(value: Identity | str) -> Identity:
     return value if isinstance(value, Identity) else Identity.parse(value)
+
+
+def _resource(addon: Any) -> Any:
+    """The resource an add-on total raises, for an add-on of no particular plan."""
+    from mailadmin.rules.tenancy import resource_of_addon
+
+    return resource_of_addon(addon.name) if addon.plan is None else None
+
+
+def _label(resource: Any) -> str:
+    return str(resource.value).replace("_", " ").replace("gb", "GB")

@@ -408,6 +408,11 @@ class Record(Step):
                 kind = result.before.kind if result.before is not None else None
                 ref: MailboxRef = call.arguments["mailbox"]
                 await rules.use.deleted(provider.instance, ref.tenant.name, kind)
+        elif call.operation == "apply_addon" and not result.dry_run and call.resuming is None:
+            args = call.arguments
+            await asyncio.to_thread(
+                rules.record_addon_total, args["tenant"], args["addon"], args["quantity"]
+            )
         elif call.operation == "count_mailboxes":
             tenant = call.arguments["tenant"]
             counted = result.model_copy(update={"tenant": tenant.name})

@@ -547,7 +547,9 @@ class Tenancy:
         held = read(name)
         wanted = spec.model_dump()
         if held is not None and {k: getattr(held, k) for k in wanted} != wanted:
-            _log.warning(
+            # Said under --debug: every command loads the file, so a warning would repeat
+            # on each one; the rule itself is in docs/tenancy.md.
+            _log.info(
                 "%s '%s' was changed through mailadmin after the configuration declared it; "
                 "the store's record is kept (change it with mailadmin, or remove it from "
                 "the file to stop this warning)",
