@@ -142,3 +142,108 @@ async def test_a_seat_order_past_the_resellers_allocation_is_refused_before_send
     assert journal is not None
     changed = [e for e in journal.entries(limit=20) if e.outcome == "changed"]
     assert changed == []
+
+
+async def test_one_addon_model_an_addon_total_is_the_allocation_creation_checks(
+    platform: Platform,
+) -> None:
+    if not platform.capabilities.supports("create_mailbox:shared"):
+        pytest.skip(f"{platform.name} creates no shared mailboxes")
+    orch, tenant = platform.orch, platform.tenant
+    used = (await orch.count_mailboxes(tenant)).by_kind.get(MailboxKind.SHARED, 0)
+    orch.rules.tenancy.add_customer(tenant, CustomerSpec(package={Resource.SHARED_MAILBOXES: used}))
+    result = await orch.apply_addon(tenant, "shared_mailbox", used + 1)
+    assert result.after == used + 1
+    assert orch.rules.tenancy.allocation("customer", tenant)[Resource.SHARED_MAILBOXES] == used + 1
+    # The add-on's one more shared mailbox can be created; the next is past the allocation.
+    made = await orch.create_mailbox(
+        tenant, NewMailbox(address=f"shared-a@{tenant}", kind=MailboxKind.SHARED)
+    )
+    assert made.changed
+    with pytest.raises((errors.PolicyDenied, errors.QuotaExceeded)):
+        await orch.create_mailbox(
+            tenant, NewMailbox(address=f"shared-b@{tenant}", kind=MailboxKind.SHARED)
+        )
+    listed = await orch.provider(orch.instances[0]).list_mailboxes(orch.config.tenant_ref(tenant))
+    assert f"shared-a@{tenant}" in {m.address for m in listed}
+    assert f"shared-b@{tenant}" not in {m.address for m in listed}
+
+
+async def test_selling_an_addon_never_lowers_a_total_set_before(platform: Platform) -> None:
+    from mailadmin.rules.sales import BulkSale, sell_in_bulk
+
+    if not platform.capabilities.supports("addon:mailboxes"):
+        pytest.skip(f"{platform.name} holds no seat total")
+    orch, tenant = platform.orch, platform.tenant
+    used = (await orch.count_mailboxes(tenant)).by_kind.get(MailboxKind.USER, 0)
+    orch.rules.tenancy.add_customer(
+        tenant, CustomerSpec(package={Resource.USER_MAILBOXES: used + 15})
+    )
+    await orch.apply_addon(tenant, "mailboxes", used + 20)
+    report = await sell_in_bulk(
+        orch, BulkSale(addon="mailboxes", quantity=5, to="customers", owner="all")
+    )
+    assert report.summary["failed"] == 0, report
+    held = await orch.apply_addon(tenant, "mailboxes", used + 20, dry_run=True)
+    assert held.outcome is Outcome.UNCHANGED  # the platform still holds used + 20
+    # Below the package is an explicit decision (an order), never a side effect.
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await orch.apply_addon(tenant, "mailboxes", used + 10)
+    assert caught.value.reason == "below_allocation"
+
+
+async def test_a_seat_order_below_the_mailboxes_in_use_is_refused(platform: Platform) -> None:
+    if not platform.capabilities.supports("addon:mailboxes"):
+        pytest.skip(f"{platform.name} holds no seat total")
+    rules, tenant = platform.orch.rules, platform.tenant
+    used = (await platform.orch.count_mailboxes(tenant)).by_kind.get(MailboxKind.USER, 0)
+    assert used >= 2
+    rules.tenancy.add_customer(tenant)
+    order = rules.place_order(tenant, "seat_upgrade", {"mailboxes": used - 1})
+    rules.orders.confirm(order.id)
+    platform.server.clear_requests()
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await rules.apply_order(order.id)
+    assert caught.value.reason == "below_use"
+    assert platform.writes() == []
+
+
+def test_a_declared_customer_keeps_what_mailadmin_changed_in_the_next_process(
+    tmp_path,
+) -> None:
+    from mailadmin import Orchestrator
+
+    def config(package: int) -> dict:
+        return {
+            "plans": {"mail": {"rank": 1}},
+            "instances": {
+                "eu": {
+                    "provider": "memory",
+                    "endpoint": "http://memory.test",
+                    "credentials": {"username": "a", "secret": "s"},
+                    "plans": {"mail": {"native": "basic"}},
+                }
+            },
+            "tenants": {"example.com": {"instance": "eu"}},
+            "customers": {"example.com": {"package": {"user_mailboxes": package}}},
+            "journal": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
+        }
+
+    first = Orchestrator.from_dict(config(10))
+    rules = first.rules
+    assert rules.tenancy.allocation("customer", "example.com") == {Resource.USER_MAILBOXES: 10}
+    # Until mailadmin changes it, the file wins: an edit of the file is taken.
+    first.journal.close()
+    second = Orchestrator.from_dict(config(12))
+    tenancy = second.rules.tenancy
+    assert tenancy.allocation("customer", "example.com") == {Resource.USER_MAILBOXES: 12}
+    tenancy.save_customer(
+        "example.com", CustomerSpec(package={Resource.USER_MAILBOXES: 20})
+    )  # an order applied
+    second.journal.close()
+    # The next process: the store's record is kept, whatever the file still says.
+    third = Orchestrator.from_dict(config(12))
+    assert third.rules.tenancy.allocation("customer", "example.com") == {
+        Resource.USER_MAILBOXES: 20
+    }
+    third.journal.close()
