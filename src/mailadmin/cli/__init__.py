@@ -1,7 +1,8 @@
 """The ``mailadmin`` command line: tables for people, ``--json`` for machines.
 
-Exit codes: 0 success; 1 unexpected failure; 2 usage, validation or configuration error;
-3 refused by policy; 4 provider failure (including any failed item of bulk work).
+Exit codes: 0 success; 1 unexpected failure; 2 usage, validation, configuration or
+unsupported operation; 3 refused by policy; 4 provider failure (including any failed
+item of bulk work).
 """
 
 from __future__ import annotations

@@ -214,7 +214,8 @@ def count(state: _State, tenants: tuple[str, ...], distributed: bool | None, det
     from mailadmin.cli.tables import count_table
 
     async def work(orch: Orchestrator) -> Batch[Any] | None:
-        names = list(tenants) or orch.tenants
+        # A reseller (--as) counts the customers it reaches, and only those.
+        names = list(tenants) or orch.reachable_tenants()
         _prepare(orch, [orch.config.instance_of(name) for name in names])
         if orch._distributed(distributed, False):
             from mailadmin.cli.runs import run_distributed
@@ -712,7 +713,8 @@ def journal_show(state: _State, entry_id: int) -> None:
     """
     entry = _with_journal(state, lambda journal: journal.get(entry_id))
     if entry is None:
-        raise errors.NotFoundError(f"The journal has no record {entry_id}")
+        # A local record: a usage error (exit 2), not a platform's "not found" (exit 4).
+        raise errors.ValidationError(f"The journal has no record {entry_id}")
     data = _entry_json(entry, debug=True)
     if state.output.as_json:
         state.output.json(data)

@@ -33,7 +33,11 @@ def exit_code_for(error: BaseException) -> int:
     """The process exit code that tells this kind of failure apart."""
     if isinstance(error, errors.PolicyDenied):
         return EXIT_POLICY
+    # An operation the platform has no form for is a request that cannot be made (nothing
+    # was sent), like a bad argument.
     if isinstance(error, errors.ConfigurationError | errors.ValidationError):
+        return EXIT_USAGE
+    if isinstance(error, errors.UnsupportedOperation):
         return EXIT_USAGE
     if isinstance(error, errors.MailadminError):
         return EXIT_PROVIDER

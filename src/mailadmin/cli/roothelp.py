@@ -77,7 +77,7 @@ Commands:
   Exit codes:
     0    success
     1    unexpected failure
-    2    usage, validation or configuration error (nothing was sent)
+    2    usage, validation, configuration or unsupported operation (nothing sent)
     3    refused by policy
     4    provider failure, including any failed item of bulk work
     5    report --fail-on-over-use found over-use

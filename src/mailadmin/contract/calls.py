@@ -1,9 +1,8 @@
 """The one path every provider call takes: per-subject serialisation, hooks, dry-run scope,
 error normalisation.
 
-``Provider._call`` runs every public operation through :func:`run_call`, and so does the
-orchestrator for add-on allocations it keeps itself, so both see the same hooks, the same
-journal and the same locks.
+``Provider._call`` runs every public operation through :func:`run_call`: the same locks,
+the same plugin hooks and the same error normalisation for every platform.
 
 Writes to one *subject* never interleave within a process: two writes to one mailbox, or
 two writes to one tenant's limits (every add-on of that tenant), run one after the other;
@@ -23,15 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailadmin.contract.models import ChangeResult
-from mailadmin.contract.provider import _CHANGE_OBSERVER, CallHooks, _log_call, normalise
+from mailadmin.contract.provider import _log_call, normalise
 from mailadmin.wire.dryrun import dry_run_scope
 
 if TYPE_CHECKING:
     from mailadmin.contract import errors
-    from mailadmin.contract.change import Change
     from mailadmin.contract.provider import CallInfo, Provider
 
-__all__ = ["SUBJECT_LOCKS", "AsyncCallHooks", "SubjectLocks", "run_call", "subject_key"]
+__all__ = ["SUBJECT_LOCKS", "SubjectLocks", "run_call", "subject_key"]
 
 R = TypeVar("R")
 
@@ -172,51 +170,19 @@ class SubjectLocks:
 SUBJECT_LOCKS = SubjectLocks()
 
 
-class AsyncCallHooks(CallHooks):
-    """Call hooks whose steps may await (the orchestrator's journal writes off the loop).
-
-    :func:`run_call` awaits ``abefore``, ``aafter`` and ``aerror``; by default they call
-    the plain methods. ``abefore`` may refuse the call by raising
-    :class:`~mailadmin.contract.errors.PolicyDenied`.
-    """
-
-    async def abefore(self, provider: Provider, call: CallInfo) -> None:
-        """Awaited before the platform is touched."""
-        self.before(provider, call)
-
-    async def aafter(self, provider: Provider, call: CallInfo, result: object) -> None:
-        """Awaited with the result of a call that succeeded."""
-        self.after(provider, call, result)
-
-    async def aerror(
-        self, provider: Provider, call: CallInfo, error: errors.MailadminError
-    ) -> None:
-        """Awaited with the normalised error of a call that failed."""
-        self.error(provider, call, error)
-
-    async def asending(self, provider: Provider, call: CallInfo, change: Change[Any]) -> None:
-        """Awaited when a write has read the platform and is about to send ``change``
-        (the journal records the state read before)."""
-
-
 async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaitable[R]]) -> R:
     """Run ``impl`` as ``call`` of ``provider``: hold the call's subject, run the before
-    hooks (which may refuse it), run it inside its dry-run scope, stamp the dry-run rule
-    on a ``ChangeResult``, normalise any error, then run the after or error hooks."""
+    hook (which may refuse it), run it inside its dry-run scope, stamp the dry-run rule
+    on a ``ChangeResult``, normalise any error, then run the after or error hook.
+
+    The journal, the write fence and the business rules are not here: they are steps of
+    the orchestrator's pipeline (:mod:`mailadmin.orchestration.pipeline`), which holds the
+    same subject lock around this call (the lock is re-entrant per task).
+    """
     hooks = provider.hooks
     key = subject_key(call.provider, call.operation, call.arguments)
     async with SUBJECT_LOCKS.hold(key):
-        if isinstance(hooks, AsyncCallHooks):
-            await hooks.abefore(provider, call)
-        else:
-            hooks.before(provider, call)
-        observed = None
-        if isinstance(hooks, AsyncCallHooks) and call.is_write and not call.dry_run:
-
-            async def sending(change: Change[Any]) -> None:
-                await hooks.asending(provider, call, change)
-
-            observed = _CHANGE_OBSERVER.set(sending)
+        hooks.before(provider, call)
         try:
             with dry_run_scope(call.dry_run), _log_call(call):
                 result = await impl()
@@ -224,21 +190,10 @@ async def run_call(provider: Provider, call: CallInfo, impl: Callable[[], Awaita
             if isinstance(result, ChangeResult) and result.dry_run is not call.dry_run:
                 result = result.model_copy(update={"dry_run": call.dry_run})
         except Exception as exc:
-            if observed is not None:
-                _CHANGE_OBSERVER.reset(observed)
-                observed = None
             error = _scrubbed(provider, normalise(exc, provider.instance))
-            if isinstance(hooks, AsyncCallHooks):
-                await hooks.aerror(provider, call, error)
-            else:
-                hooks.error(provider, call, error)
+            hooks.error(provider, call, error)
             if error is exc:
                 raise
             raise error from exc
-        if observed is not None:
-            _CHANGE_OBSERVER.reset(observed)
-        if isinstance(hooks, AsyncCallHooks):
-            await hooks.aafter(provider, call, result)
-        else:
-            hooks.after(provider, call, result)
+        hooks.after(provider, call, result)
         return result

@@ -312,8 +312,36 @@ class Provider(Generic[SettingsT]):
             Operation.CREATE_MAILBOX,
             {"tenant": tenant, "mailbox": mailbox},
             dry_run,
-            lambda: self._create_mailbox(tenant, mailbox),
+            lambda: self._create_or_find(tenant, mailbox),
         )
+
+    async def _create_or_find(
+        self, tenant: TenantRef, mailbox: NewMailbox
+    ) -> ChangeResult[Mailbox]:
+        """Create; a mailbox of that address and kind that exists already is ``unchanged``
+        on every platform (a create is absolute, like every write), whatever the platform
+        answered; one of another kind stays a conflict."""
+        try:
+            return await self._create_mailbox(tenant, mailbox)
+        except errors.ConflictError:
+            if not self.instance_capabilities.supports(Operation.LIST_MAILBOXES):
+                raise
+            wanted = mailbox.address.strip().lower()
+            found = next(
+                (m for m in await self._list_mailboxes(tenant) if m.address.lower() == wanted),
+                None,
+            )
+            if found is None or found.kind is not mailbox.kind:
+                raise
+            return ChangeResult[Mailbox](
+                operation=Operation.CREATE_MAILBOX.value,
+                subject=found.address,
+                outcome=Outcome.UNCHANGED,
+                before=found,
+                after=found,
+                note="it exists already",
+                dry_run=self.dry_run,
+            )
 
     @final
     async def delete_mailbox(

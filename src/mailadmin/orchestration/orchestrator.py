@@ -1,22 +1,20 @@
 """The orchestration layer: one entry point for hosting tools.
 
-``Orchestrator`` owns the provider instances named in the configuration, routes each call
-to the one provider that owns the tenant, validates input against the catalogue, offers
-bulk forms and records every write in the journal. Every write takes ``dry_run=True`` to
-report what would change without sending any write.
+``Orchestrator`` owns the provider instances named in the configuration and takes every
+call through the one pipeline (:mod:`mailadmin.orchestration.pipeline`): identity,
+validation, routing to the one provider that owns the subject, policy, journal and fence,
+the provider, the outcome. Every write takes ``dry_run=True`` to report what would change
+without sending any write.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
-from mailadmin.contract.calls import SUBJECT_LOCKS, AsyncCallHooks, run_call, subject_key
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
@@ -30,143 +28,35 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.contract.provider import CallHooks, CallInfo, Provider
+from mailadmin.contract.provider import CallHooks, Provider
 from mailadmin.orchestration.bulk import BulkError, BulkResult, OnError, Progress, run_bulk
 from mailadmin.orchestration.config import Config
-from mailadmin.orchestration.fence import Probe, ReadBack
+from mailadmin.orchestration.fence import ReadBack
+from mailadmin.orchestration.gate import ActingView, BusinessRules
+from mailadmin.orchestration.pipeline import (
+    MAX_QUANTITY,
+    Call,
+    Pipeline,
+    PluginHooksAfterPolicy,
+    check_addon,
+    check_plan,
+    require_text,
+)
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
     Allocations,
     AllocationUse,
-    addon_for_kind,
     used_by,
 )
-from mailadmin.rules.gate import ActingView, BusinessRules
 
 if TYPE_CHECKING:
     import httpx
 
-    from mailadmin.contract.change import Change
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.identities import Identity
     from mailadmin.store.journal import Journal, JournalEntry
 
-__all__ = ["Orchestrator"]
-
-
-#: The journal row a resume is settling: its calls complete that row, not a new one.
-_RESUMING: ContextVar[JournalEntry | None] = ContextVar("mailadmin_resuming", default=None)
-#: True while the write fence reads an older write back: no gate, no journal row.
-_PROBING: ContextVar[bool] = ContextVar("mailadmin_probing", default=False)
-
-
-class _JournalHooks(AsyncCallHooks):
-    """Runs the business-rules gate and the plugins' hooks and records writes in the
-    journal, off the event loop.
-
-    A write's intent is journalled (committed) before the platform is touched, the state
-    it read just before the write is sent, and its outcome after; one that a policy hook
-    refuses is journalled as ``refused`` with the reason (the gate journals its own
-    refusals, of reads too). During a resume the calls complete the row being resumed.
-    """
-
-    def __init__(
-        self,
-        inner: CallHooks,
-        journal: Journal | None,
-        gate: BusinessRules | None = None,
-        probe: Probe | None = None,
-    ) -> None:
-        self._inner = inner
-        self._journal = journal
-        self._gate = gate
-        self._probe = probe
-
-    def _identity(self) -> str | None:
-        return str(self._gate.acting()) if self._gate is not None else None
-
-    def _row(self, call: CallInfo) -> tuple[str, str | None]:
-        """The call id of the row to complete, and the outcome a resume settles."""
-        resuming = _RESUMING.get()
-        if resuming is None:
-            return call.call_id, None
-        return resuming.call_id, resuming.outcome or resuming.status
-
-    # The blocking forms, for a caller that cannot await; run_call uses the async ones.
-    def before(self, provider: Provider, call: CallInfo) -> None:
-        resuming = _RESUMING.get() is not None
-        if self._gate is not None and not resuming:
-            self._gate.check_call(provider, call)
-        journal = self._journal if call.is_write and not resuming else None
-        try:
-            self._inner.before(provider, call)
-        except errors.MailadminError as refusal:
-            if journal is not None:
-                journal.refused(call, refusal, identity=self._identity())
-            raise
-        if journal is not None:
-            journal.started(call, identity=self._identity())
-
-    def after(self, provider: Provider, call: CallInfo, result: object) -> None:
-        if self._journal is not None and call.is_write:
-            row, resumed = self._row(call)
-            self._journal.write_now(self._journal.success(row, result, resumed=resumed))
-        self._inner.after(provider, call, result)
-
-    def error(self, provider: Provider, call: CallInfo, error: errors.MailadminError) -> None:
-        if self._journal is not None and call.is_write:
-            row, resumed = self._row(call)
-            self._journal.write_now(self._journal.failure(row, error, resumed=resumed))
-        self._inner.error(provider, call, error)
-
-    async def abefore(self, provider: Provider, call: CallInfo) -> None:
-        if _PROBING.get():
-            return
-        resuming = _RESUMING.get() is not None
-        if self._gate is not None and not resuming:
-            await self._gate.acheck_call(provider, call)
-        journal = self._journal if call.is_write and not resuming else None
-        try:
-            self._inner.before(provider, call)
-        except errors.MailadminError as refusal:
-            if journal is not None:
-                await journal.write(journal.refusal(call, refusal, identity=self._identity()))
-            raise
-        if journal is not None:
-            fencing = self._probe is not None and not call.dry_run
-            older: list[JournalEntry] | None = [] if fencing else None
-            await journal.write(journal.intent(call, identity=self._identity(), unsettled=older))
-            if fencing and older:
-                from mailadmin.orchestration.fence import hold_fence
-
-                assert self._probe is not None
-                try:
-                    await hold_fence(journal, provider, call, self._probe, older)
-                except errors.MailadminError as refused:
-                    await journal.write(journal.failure(call.call_id, refused))
-                    raise
-
-    async def asending(self, provider: Provider, call: CallInfo, change: Change[Any]) -> None:
-        if self._journal is not None:
-            await self._journal.write(self._journal.sending(self._row(call)[0], change))
-
-    async def aafter(self, provider: Provider, call: CallInfo, result: object) -> None:
-        if _PROBING.get():
-            return
-        if self._journal is not None and call.is_write:
-            row, resumed = self._row(call)
-            await self._journal.write(self._journal.success(row, result, resumed=resumed))
-        self._inner.after(provider, call, result)
-
-    async def aerror(
-        self, provider: Provider, call: CallInfo, error: errors.MailadminError
-    ) -> None:
-        if _PROBING.get():
-            return
-        if self._journal is not None and call.is_write:
-            row, resumed = self._row(call)
-            await self._journal.write(self._journal.failure(row, error, resumed=resumed))
-        self._inner.error(provider, call, error)
+__all__ = ["MAX_QUANTITY", "Orchestrator"]
 
 
 class Orchestrator:
@@ -198,9 +88,11 @@ class Orchestrator:
         self._providers: dict[str, Provider] = {}
         #: Tenancy, identities and policies; ``identity`` is who calls by default.
         self.rules = BusinessRules(self, identity)
-        self._hooks = _JournalHooks(
-            registry.hooks, self.journal, gate=self.rules, probe=self._read_back
-        )
+        # The plugins' veto runs in the pipeline's policy step; the providers run only
+        # their audit and metrics hooks.
+        self._hooks = PluginHooksAfterPolicy(registry.hooks)
+        #: The steps every call takes (docs/architecture.md).
+        self.pipeline = Pipeline(self)
         self._allocations: Allocations | None = None
 
     @classmethod
@@ -259,6 +151,12 @@ class Orchestrator:
         """The configured tenant names."""
         return list(self.config.tenants)
 
+    def reachable_tenants(self) -> list[str]:
+        """The configured tenants the acting identity reaches (every one for the site admin);
+        an identity that names nothing known is refused."""
+        self.rules.check_identity(self.rules.acting())
+        return [name for name in self.config.tenants if self.rules.reachable(name)]
+
     def provider(self, instance: str) -> Provider:
         """The provider of a configured instance, built on first use."""
         if instance not in self.config.instances:
@@ -275,13 +173,13 @@ class Orchestrator:
 
     def provider_for(self, tenant: str | TenantRef) -> tuple[Provider, TenantRef]:
         """The one provider that owns a tenant, and the tenant's reference."""
-        _require_text(tenant, "tenant", TenantRef)
+        require_text(tenant, "tenant", TenantRef)
         ref = self.config.tenant_ref(tenant.name if isinstance(tenant, TenantRef) else tenant)
         return self.provider(self.config.tenants[ref.name].instance), ref
 
     def mailbox(self, address: str | MailboxRef) -> tuple[Provider, MailboxRef]:
         """The provider that owns a mailbox, and the mailbox's reference."""
-        _require_text(address, "mailbox address", MailboxRef)
+        require_text(address, "mailbox address", MailboxRef)
         text = address.address if isinstance(address, MailboxRef) else address
         tenant = self.config.tenant_of_address(text.strip())
         provider, ref = self.provider_for(tenant)
@@ -291,41 +189,25 @@ class Orchestrator:
             raise errors.ValidationError(f"'{text}' is not a mail address") from None
 
     def _check_plan(self, plan: str) -> str:
-        _require_text(plan, "plan")
-        plan = plan.strip().lower()
-        if self.config.plans and plan not in self.config.plans:
-            known = ", ".join(self.config.plans)
-            raise errors.ValidationError(f"Unknown plan '{plan}' (catalogue: {known})")
-        return plan
+        return check_plan(self.config, plan)
 
     def _check_addon(self, addon: str | AddonRef) -> AddonRef:
-        _require_text(addon, "add-on", AddonRef)
-        try:
-            ref = AddonRef.parse(addon) if isinstance(addon, str) else addon
-        except ValueError:
-            raise errors.ValidationError(f"'{addon}' is not a valid add-on name") from None
-        if self.config.addons and ref.name not in self.config.addons:
-            known = ", ".join(self.config.addons)
-            raise errors.ValidationError(f"Unknown add-on '{ref.name}' (catalogue: {known})")
-        if ref.plan is not None:
-            self._check_plan(ref.plan)
-        return ref
+        return check_addon(self.config, addon)
 
-    # -- single calls ---------------------------------------------------------------------------
+    @property
+    def plugin_hooks(self) -> CallHooks:
+        """The plugins' call hooks (audit, metrics, policy veto)."""
+        return self.registry.hooks
+
+    # -- single calls: each one call through the pipeline --------------------------------------
 
     async def set_plan(
         self, mailbox: str | MailboxRef, plan: str, *, dry_run: bool = False
     ) -> ChangeResult[str]:
         """Put one mailbox on a neutral plan."""
-        plan = self._check_plan(plan)
-        provider, ref = self.mailbox(mailbox)
-        await self.rules.before_set_plan(provider, ref, plan, dry_run)
-        with _naming(ref):
-            result = await provider.set_plan(ref, plan, dry_run=dry_run)
-        if result.changed and result.before == result.after and not result.note:
-            # The plan stays; only what it sets (the quota) moves to the catalogue's value.
-            result = result.model_copy(update={"note": "quota only: the plan stays the same"})
-        return self.rules.after_set_plan(result)
+        call = Call("set_plan", {"mailbox": mailbox, "plan": plan}, dry_run=dry_run)
+        result: ChangeResult[str] = await self.pipeline.run(call)
+        return result
 
     async def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
         """Mailboxes of a tenant by kind and plan, counted live.
@@ -333,14 +215,7 @@ class Orchestrator:
         The count is stored as the tenant's use (``rules.use``) that allocation checks
         compare against, so every count (``count_all``, the ``usage`` report) refreshes it.
         """
-        provider, ref = self.provider_for(tenant)
-        # Under the tenant's lock: a creation finishing between the read and the store
-        # would otherwise have its +1 overwritten by a count taken before it.
-        async with SUBJECT_LOCKS.hold(_limits(provider, ref)):
-            counts = await provider.count_mailboxes(ref)
-            await self.rules.use.refresh(
-                provider.instance, counts.model_copy(update={"tenant": ref.name})
-            )
+        counts: MailboxCount = await self.pipeline.run(Call("count_mailboxes", {"tenant": tenant}))
         return counts
 
     async def apply_addon(
@@ -356,137 +231,56 @@ class Orchestrator:
         Shared and resource mailbox add-ons of a platform that sets no such limit are kept
         by mailadmin and enforced by :meth:`create_mailbox`.
         """
-        ref_addon = self._check_addon(addon)
-        _check_quantity(quantity)
-        provider, ref = self.provider_for(tenant)
-        kept = ref_addon.name in KEPT_ADDONS and ref_addon.plan is None
-        if kept and not provider.instance_capabilities.supports(f"addon:{ref_addon.name}"):
-            return await self._keep_allocation(provider, ref, ref_addon, quantity, dry_run)
-        result = await provider.apply_addon(ref, ref_addon, quantity, dry_run=dry_run)
-        # One subject for every add-on result, kept or platform-held: tenant and add-on.
-        return result.model_copy(update={"subject": f"{ref.name} {ref_addon}"})
-
-    async def _keep_allocation(
-        self, provider: Provider, tenant: TenantRef, addon: AddonRef, quantity: int, dry_run: bool
-    ) -> ChangeResult[int]:
-        # The provider's own call path (hooks, policy, journal, subject lock); only the
-        # write itself differs: it lands in mailadmin's table instead of the platform.
-        arguments = {"tenant": tenant, "addon": addon, "quantity": quantity}
-        call = CallInfo(provider.instance, provider.name, "apply_addon", arguments, dry_run)
-
-        async def keep() -> ChangeResult[int]:
-            store = await asyncio.to_thread(lambda: self.allocations)
-            before = await asyncio.to_thread(store.get, provider.instance, tenant.name, addon.name)
-            if before != quantity and not dry_run:
-                await asyncio.to_thread(
-                    store.set, provider.instance, tenant.name, addon.name, quantity
-                )
-            return ChangeResult[int](
-                operation="apply_addon",
-                subject=f"{tenant.name} {addon}",
-                outcome=Outcome.UNCHANGED if before == quantity else Outcome.CHANGED,
-                before=before,
-                after=quantity,
-                dry_run=dry_run,
-            )
-
-        return await run_call(provider, call, keep)
+        inputs = {"tenant": tenant, "addon": addon, "quantity": quantity}
+        result: ChangeResult[int] = await self.pipeline.run(
+            Call("apply_addon", inputs, dry_run=dry_run)
+        )
+        return result
 
     async def get_licence(self, instance: str) -> Licence:
         """The licence of one provider instance."""
-        _require_text(instance, "instance")
-        return await self.provider(instance).get_licence()
+        licence: Licence = await self.pipeline.run(Call("get_licence", {"instance": instance}))
+        return licence
 
     async def test_connection(self, instance: str) -> ConnectionStatus:
         """Check one instance answers and accepts its credentials."""
-        return await self.provider(instance).test_connection()
+        status: ConnectionStatus = await self.pipeline.run(
+            Call("test_connection", {"instance": instance})
+        )
+        return status
 
     async def list_plans(self, instance: str) -> list[NativePlan]:
         """The native plan catalogue of one instance."""
-        return await self.provider(instance).list_plans()
+        plans: list[NativePlan] = await self.pipeline.run(
+            Call("list_plans", {"instance": instance})
+        )
+        return plans
 
     async def list_mailboxes(self, tenant: str | TenantRef) -> list[Mailbox]:
         """Every mailbox of a tenant."""
-        provider, ref = self.provider_for(tenant)
-        return await provider.list_mailboxes(ref)
+        found: list[Mailbox] = await self.pipeline.run(Call("list_mailboxes", {"tenant": tenant}))
+        return found
 
     async def create_mailbox(
         self, tenant: str | TenantRef, mailbox: NewMailbox, *, dry_run: bool = False
     ) -> ChangeResult[Mailbox]:
         """Create a mailbox of any kind the provider supports.
 
-        Refused before any request when it would pass the customer's allocation
-        (``PolicyDenied``) or, for a shared, room or equipment mailbox, an allocation that
-        mailadmin keeps for the platform (``QuotaExceeded``). Both compare against the use
-        kept in the store (``rules.use``); only the first check of a never-counted tenant
-        reads its count, once.
+        Refused before any request when its address is not the tenant's, when it would pass
+        the customer's allocation (``PolicyDenied``) or, for a shared, room or equipment
+        mailbox, an allocation that mailadmin keeps for the platform (``QuotaExceeded``).
+        Creating a mailbox that exists already is ``unchanged``.
         """
-        if not isinstance(mailbox, NewMailbox):
-            raise errors.ValidationError("The new mailbox must be a NewMailbox")
-        if mailbox.plan is not None:
-            self._check_plan(mailbox.plan)
-        provider, ref = self.provider_for(tenant)
-        addon = addon_for_kind(mailbox.kind)
-        kept = addon is not None and not provider.instance_capabilities.supports(f"addon:{addon}")
-        # Check, create and record the use under the tenant's limits lock: two creations
-        # racing for the last one, an allocation lowered or a count taken meanwhile,
-        # cannot interleave with it.
-        async with SUBJECT_LOCKS.hold(_limits(provider, ref)):
-            await self.rules.before_create_mailbox(provider, ref, mailbox, dry_run)
-            if kept and addon is not None:
-                await self._check_kept_allocation(provider, ref, addon)
-            await self.rules.check_licence(provider, ref, mailbox, dry_run)
-            return await self._create(provider, ref, mailbox, dry_run)
-
-    async def _create(
-        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
-    ) -> ChangeResult[Mailbox]:
-        use = self.rules.use
-        try:
-            result = await provider.create_mailbox(tenant, mailbox, dry_run=dry_run)
-        except (errors.OutcomeUnknown, errors.PartialChange):
-            # The mailbox may exist: count it, so an unsettled creation never lets one more
-            # past the allocation; the next live count corrects an over-count.
-            await use.created(provider.instance, tenant.name, mailbox.kind)
-            raise
-        # ``accepted`` (finished later by the platform) counts too, for the same reason.
-        if not result.dry_run and result.outcome is not Outcome.UNCHANGED:
-            await use.created(provider.instance, tenant.name, mailbox.kind)
+        call = Call("create_mailbox", {"tenant": tenant, "mailbox": mailbox}, dry_run=dry_run)
+        result: ChangeResult[Mailbox] = await self.pipeline.run(call)
         return result
-
-    async def _check_kept_allocation(
-        self, provider: Provider, tenant: TenantRef, addon: str
-    ) -> None:
-        from mailadmin.rules.tenancy import resource_of_addon
-
-        store = await asyncio.to_thread(lambda: self.allocations)
-        bought = await asyncio.to_thread(store.get, provider.instance, tenant.name, addon)
-        resource = resource_of_addon(addon)
-        if bought is None or resource is None:
-            return
-        used = (await self.rules.use.current(provider, tenant))[resource]
-        if used >= bought:
-            what = (
-                "shared mailboxes" if addon == "shared_mailbox" else "room and equipment mailboxes"
-            )
-            raise errors.QuotaExceeded(
-                f"{tenant.name} uses all {bought} {what} it has bought (in use: {used}); "
-                f"raise the '{addon}' add-on to create more"
-            )
 
     async def delete_mailbox(
         self, mailbox: str | MailboxRef, *, dry_run: bool = False
     ) -> ChangeResult[Mailbox]:
         """Delete a mailbox; the tenant's kept use goes down by one once it is gone."""
-        provider, ref = self.mailbox(mailbox)
-        async with SUBJECT_LOCKS.hold(_limits(provider, ref.tenant)):
-            with _naming(ref):
-                result = await provider.delete_mailbox(ref, dry_run=dry_run)
-            # Only a deletion seen done frees a slot: one accepted or unknown may still
-            # fail, and counting a mailbox that is gone is the safe side until a count.
-            if not result.dry_run and result.outcome is Outcome.CHANGED:
-                kind = result.before.kind if result.before is not None else None
-                await self.rules.use.deleted(provider.instance, ref.tenant.name, kind)
+        call = Call("delete_mailbox", {"mailbox": mailbox}, dry_run=dry_run)
+        result: ChangeResult[Mailbox] = await self.pipeline.run(call)
         return result
 
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
@@ -720,33 +514,25 @@ class Orchestrator:
         return await self._resume_one(entry)
 
     async def _resume_one(self, entry: JournalEntry) -> ChangeResult[Any]:
-        args = entry.arguments
-        token = _RESUMING.set(entry)
-        try:
-            if entry.operation == "set_plan":
-                provider = self.provider(entry.instance)
-                ref = MailboxRef.model_validate(args["mailbox"])
-                return await provider.set_plan(ref, str(args["plan"]))
-            if entry.operation == "apply_addon":
-                tenant = TenantRef.model_validate(args["tenant"])
-                addon = AddonRef.model_validate(args["addon"])
-                return await self.apply_addon(tenant, addon, int(args["quantity"]))
-            if entry.operation == "create_mailbox":
-                return await self._resume_create(entry)
-            if entry.operation == "delete_mailbox":
-                return await self._resume_delete(entry)
-            raise errors.ValidationError(
-                f"Journal record {entry.id} ({entry.operation}) cannot be resumed "
-                f"automatically; check {entry.subject} by hand"
+        if entry.operation == "create_mailbox":
+            return await self._resume_create(entry)
+        if entry.operation == "delete_mailbox":
+            return await self._resume_delete(entry)
+        if entry.operation in ("set_plan", "apply_addon"):
+            result: ChangeResult[Any] = await self.pipeline.run(
+                Call(entry.operation, entry.arguments, resuming=entry)
             )
-        finally:
-            _RESUMING.reset(token)
+            return result
+        raise errors.ValidationError(
+            f"Journal record {entry.id} ({entry.operation}) cannot be resumed "
+            f"automatically; check {entry.subject} by hand"
+        )
 
     async def _read_back(self, entry: JournalEntry) -> ReadBack:
         """Whether the platform holds the target of an older write (the write fence's
-        read-back): a dry run of it, or a look-up for a create or delete; never a write."""
+        read-back): a dry run of it, or a look-up for a create or delete; never a write,
+        and never through the pipeline (no policy, no journal row)."""
         args = entry.arguments
-        token = _PROBING.set(True)
         try:
             provider = self.provider(entry.instance)
             if entry.operation in ("create_mailbox", "delete_mailbox"):
@@ -763,14 +549,20 @@ class Orchestrator:
             elif entry.operation == "apply_addon":
                 tenant = TenantRef.model_validate(args["tenant"])
                 addon = AddonRef.model_validate(args["addon"])
-                result = await self.apply_addon(tenant, addon, int(args["quantity"]), dry_run=True)
+                quantity = int(args["quantity"])
+                kept = addon.name in KEPT_ADDONS and addon.plan is None
+                if kept and not provider.instance_capabilities.supports(f"addon:{addon.name}"):
+                    store = await asyncio.to_thread(lambda: self.allocations)
+                    held = await asyncio.to_thread(
+                        store.get, provider.instance, tenant.name, addon.name
+                    )
+                    return ReadBack(held == quantity, held)
+                result = await provider.apply_addon(tenant, addon, quantity, dry_run=True)
             else:
                 return ReadBack(None)
             return ReadBack(result.outcome is Outcome.UNCHANGED, result.before)
         except errors.MailadminError:
             return ReadBack(None)  # cannot tell; the horizon still bounds the wait
-        finally:
-            _PROBING.reset(token)
 
     async def _resume_create(self, entry: JournalEntry) -> ChangeResult[Any]:
         """Settle an open ``create_mailbox`` row from what the platform holds.
@@ -805,8 +597,10 @@ class Orchestrator:
             )
             await self._settle(entry, error)
             raise error
-        wanted.pop("password", None)
-        return await provider.create_mailbox(tenant, NewMailbox.model_validate(wanted))
+        created: ChangeResult[Any] = await self.pipeline.run(
+            Call("create_mailbox", {"mailbox": wanted}, resuming=entry)
+        )
+        return created
 
     async def _resume_delete(self, entry: JournalEntry) -> ChangeResult[Any]:
         """Settle an open ``delete_mailbox`` row: gone already completes it as ``changed``
@@ -814,7 +608,10 @@ class Orchestrator:
         ref = MailboxRef.model_validate(entry.arguments["mailbox"])
         provider = self.provider(entry.instance)
         if await _find_mailbox(provider, ref.tenant, ref.address) is not None:
-            return await provider.delete_mailbox(ref)
+            deleted: ChangeResult[Any] = await self.pipeline.run(
+                Call("delete_mailbox", {}, resuming=entry)
+            )
+            return deleted
         before = entry.state_before if isinstance(entry.state_before, dict) else None
         result = ChangeResult[Any](
             operation="delete_mailbox",
@@ -865,7 +662,9 @@ class Orchestrator:
         """Count the mailboxes of many tenants (default: every configured tenant).
 
         ``distributed`` (default: ``[worker] distributed``) counts them on the workers."""
-        names = list(tenants) if tenants is not None else self.tenants
+        # Without a list, the tenants the acting identity reaches (a reseller counts its
+        # customers); a list naming one it does not reach is refused for that one.
+        names = list(tenants) if tenants is not None else self.reachable_tenants()
         if self._distributed(distributed, False):
             run_id = await self.submit_run("count", [{"tenant": name} for name in names])
             return await self.follow_run(run_id, progress=progress, on_error=on_error)
@@ -940,14 +739,6 @@ class Orchestrator:
 
 
 #: The largest quantity every platform stores (a signed 32-bit integer).
-MAX_QUANTITY = 2**31 - 1
-
-
-def _limits(provider: Provider, tenant: TenantRef) -> str | None:
-    """The key of a tenant's limits lock (the one its add-on writes hold too)."""
-    return subject_key(provider.instance, "apply_addon", {"tenant": tenant})
-
-
 async def _find_mailbox(provider: Provider, tenant: TenantRef, address: str) -> Mailbox | None:
     """The mailbox of ``tenant`` at ``address`` as the platform lists it now, if any."""
     wanted = address.strip().lower()
@@ -955,36 +746,6 @@ async def _find_mailbox(provider: Provider, tenant: TenantRef, address: str) -> 
         if mailbox.address.lower() == wanted:
             return mailbox
     return None
-
-
-def _require_text(value: object, what: str, model: type | None = None) -> None:
-    """Refuse a wrong type at the public entry with a ValidationError, not AttributeError."""
-    if isinstance(value, str) or (model is not None and isinstance(value, model)):
-        return
-    raise errors.ValidationError(f"The {what} must be text, not {type(value).__name__}")
-
-
-def _check_quantity(quantity: object) -> None:
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise errors.ValidationError("The add-on quantity must be a whole number")
-    if not 0 <= quantity <= MAX_QUANTITY:
-        raise errors.ValidationError(
-            f"The add-on quantity must be a whole number from 0 to {MAX_QUANTITY}, not {quantity}"
-        )
-
-
-@contextmanager
-def _naming(ref: MailboxRef) -> Iterator[None]:
-    """A missing mailbox names the mailbox and its tenant, whatever the platform said."""
-    try:
-        yield
-    except errors.NotFoundError as exc:
-        tenant = f"tenant {ref.tenant.name}"
-        if ref.address in exc.message:
-            message = f"{exc.message} ({tenant})"
-        else:
-            message = f"{ref.address} ({tenant}): {exc.message}"
-        raise errors.NotFoundError(message, debug=exc.debug) from exc
 
 
 def _bind(function: Any, *args: Any, **kwargs: Any) -> Any:

@@ -31,9 +31,9 @@ from mailadmin.orchestration.orchestrator import Orchestrator
 if TYPE_CHECKING:
     from mailadmin.contract.provider import Provider
     from mailadmin.orchestration.config import Config
+    from mailadmin.orchestration.gate import BusinessRules
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.allocations import Allocations, AllocationUse
-    from mailadmin.rules.gate import BusinessRules
     from mailadmin.rules.identities import Identity
     from mailadmin.store.journal import Journal, JournalEntry
 
@@ -73,7 +73,7 @@ class SyncOrchestrator:
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._identity is not None:
-            from mailadmin.rules.gate import run_as
+            from mailadmin.orchestration.gate import run_as
 
             coroutine = run_as(self._identity, coroutine)
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()

@@ -11,8 +11,9 @@ nor an add-on mentions is not limited.
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from mailadmin.contract import errors
 from mailadmin.contract.models import MailboxCount, MailboxKind
+
+_log = logging.getLogger("mailadmin.rules.tenancy")
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -516,11 +519,54 @@ class Tenancy:
     def declare(
         self, resellers: Mapping[str, ResellerSpec], customers: Mapping[str, CustomerSpec]
     ) -> None:
-        """Bring the records declared in the configuration into the store (config wins)."""
+        """Bring the records declared in the configuration into the store.
+
+        The rule (docs/tenancy.md): the file wins until a record is first changed through
+        mailadmin (an order applied, a package set); from then on the store wins, and a
+        file that says otherwise is named in a warning instead of silently undoing it.
+        """
+        from mailadmin.store.schema import customers as customer_table
+        from mailadmin.store.schema import resellers as reseller_table
+
         for name, reseller in resellers.items():
-            self.save_reseller(name, reseller)
+            if self._declarable(reseller_table, name, reseller, self.reseller):
+                self.save_reseller(name, reseller)
+                self._mark_declared(reseller_table, name)
         for name, customer in customers.items():
-            self.save_customer(name, customer)
+            if self._declarable(customer_table, name, customer, self.customer):
+                self.save_customer(name, customer)
+                self._mark_declared(customer_table, name)
+
+    def _declarable(
+        self, table: sa.Table, name: str, spec: Any, read: Callable[[str], Any]
+    ) -> bool:
+        """True when the file's record may be written: new, or never changed since."""
+        rows = self._select(table.select().where(table.c.name == name.strip().lower()))
+        if not rows or rows[0]["updated"] == rows[0]["created"]:
+            return True
+        held = read(name)
+        wanted = spec.model_dump()
+        if held is not None and {k: getattr(held, k) for k in wanted} != wanted:
+            # Said under --debug: every command loads the file, so a warning would repeat
+            # on each one; the rule itself is in docs/tenancy.md.
+            _log.info(
+                "%s '%s' was changed through mailadmin after the configuration declared it; "
+                "the store's record is kept (change it with mailadmin, or remove it from "
+                "the file to stop this warning)",
+                "reseller" if table.name.endswith("resellers") else "customer",
+                name,
+            )
+        return False
+
+    def _mark_declared(self, table: sa.Table, name: str) -> None:
+        """Stamp a record as the file's: created == updated until mailadmin changes it."""
+        now = datetime.now(UTC)
+        with self._lock, self._store.begin() as db:
+            db.execute(
+                table.update()
+                .where(table.c.name == name.strip().lower())
+                .values(created=now, updated=now)
+            )
 
     # -- machinery ------------------------------------------------------------------------------
 

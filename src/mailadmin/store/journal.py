@@ -415,6 +415,10 @@ class Journal:
             )
             if data.get("note"):
                 values["debug"] = _dump({"note": data["note"]})
+            if resumed is not None:
+                # The row keeps the state its first attempt found: resume read a state
+                # that attempt may have half changed.
+                del values["before"]
         values |= _resumed(resumed)
         return self._update(call_id, values)
 

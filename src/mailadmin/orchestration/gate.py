@@ -1,17 +1,17 @@
-"""Where the business rules meet the orchestrator: one gate before every provider call.
+"""Where the business rules meet the orchestrator: the checks of the pipeline's identity
+and policy steps.
 
-``Orchestrator`` holds one :class:`BusinessRules`. Its :meth:`~BusinessRules.check_call`
-runs in the call hooks before any request of any provider call (reads and writes), so an
-identity's boundary is checked on the one path every call takes. Rules that need to read
-the platform first (allocations, the downgrade window) run from the orchestrator's entry
-points. Every refusal is journalled.
+``Orchestrator`` holds one :class:`BusinessRules`: tenancy, identities, policies, orders.
+:meth:`~BusinessRules.check` is the policy step of every call (reads and writes), so an
+identity's boundary and every rule a write implies are checked on the one path every call
+takes, before anything is sent. The pipeline journals each refusal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,7 +37,7 @@ from mailadmin.rules.policies import (
 )
 
 if TYPE_CHECKING:
-    from mailadmin.contract.provider import CallInfo, Provider
+    from mailadmin.contract.provider import Provider
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.rules.orders import Order, OrderKind, Orders
     from mailadmin.rules.tenancy import Customer, CustomerSpec, Tenancy
@@ -67,6 +67,8 @@ class BusinessRules:
         self._loading = threading.Lock()
         self._orders: Orders | None = None
         self._use: TenantUse | None = None
+        # Identities seen to name something known (checked once per process).
+        self._known: set[Identity] = set()
         #: Policy values (``[policies]``); replace to change them at run time.
         self.policies: PoliciesConfig = orchestrator.config.policies
         #: Today's date for the downgrade window and trials (tests set a fixed day).
@@ -183,76 +185,119 @@ class BusinessRules:
         """The identity of the running call."""
         return current_identity(self.identity)
 
-    # -- the gate -------------------------------------------------------------------------------
+    # -- the gate: the pipeline's identity and policy steps call these ------------------------
 
-    def check_call(self, provider: Provider, call: CallInfo) -> None:
-        """Refuse, before any request, a provider call outside the acting identity's reach."""
+    def check_identity(self, identity: Identity) -> None:
+        """Refuse an identity that names nothing known (a reseller never added, a tenant
+        or a mailbox domain not configured): acting as it would reach nothing, or worse."""
+        if identity.kind is IdentityKind.SITE_ADMIN or identity in self._known:
+            return
+        name = identity.name or ""
+        if identity.kind is IdentityKind.RESELLER:
+            if self.tenancy.reseller(name) is None:
+                raise errors.ValidationError(f"No reseller '{name}'; add it first")
+        elif identity.kind is IdentityKind.CUSTOMER_ADMIN:
+            self._orch.config.tenant_ref(name)
+        elif identity.kind is IdentityKind.MAILBOX_USER:
+            self._orch.config.tenant_of_address(name)
+        self._known.add(identity)
+
+    async def check_reach(
+        self, provider: Provider, operation: str, arguments: dict[str, Any]
+    ) -> None:
+        """Refuse a call outside the acting identity's reach (tenants, mailboxes, kinds of
+        operation): nothing of the subject is told to an identity that cannot reach it."""
         identity = self.acting()
-        if identity.kind is IdentityKind.SITE_ADMIN:
-            return
-        try:
-            scope = scope_of(provider, call)
-            check_access(identity, scope, self.tenancy.owner_of)
-            if identity.kind is IdentityKind.RESELLER and call.operation == "apply_addon":
-                self._within_reseller(scope, call)
-        except errors.PolicyDenied as denial:
-            self.journal_denial(provider, call, denial)
-            raise
+        if identity.kind is not IdentityKind.SITE_ADMIN:
+            scope = scope_of(provider, operation, arguments)
+            await asyncio.to_thread(check_access, identity, scope, self.tenancy.owner_of)
 
-    async def acheck_call(self, provider: Provider, call: CallInfo) -> None:
-        """:meth:`check_call` for the event loop: the store is read in a worker thread."""
-        if self.acting().kind is IdentityKind.SITE_ADMIN:
-            return
-        # to_thread copies the context, so the worker sees the same acting identity.
-        await asyncio.to_thread(self.check_call, provider, call)
+    async def check(
+        self, provider: Provider, operation: str, arguments: dict[str, Any], dry_run: bool
+    ) -> None:
+        """Every rule a call within reach implies, before anything is sent: the operation's
+        own rules (seed 000's switch and seed 001's window for a plan
+        change; allocations, kept allocations and the licence for a create; the reseller's
+        allocation for an add-on total, whoever sets it)."""
+        if operation == "set_plan":
+            await self._before_set_plan(provider, arguments["mailbox"], arguments["plan"])
+        elif operation == "apply_addon":
+            await self._addon_total(provider, arguments)
+            await asyncio.to_thread(self._within_reseller, arguments, dry_run)
+        elif operation == "create_mailbox":
+            tenant, mailbox = arguments["tenant"], arguments["mailbox"]
+            await self._before_create_mailbox(provider, tenant, mailbox)
+            await self._check_kept_allocation(provider, tenant, mailbox)
+            await self._check_licence(provider, tenant, mailbox)
 
-    def _within_reseller(self, scope: Scope, call: CallInfo) -> None:
-        """A reseller setting a customer's add-on total stays within its own allocation."""
+    async def _addon_total(self, provider: Provider, arguments: dict[str, Any]) -> None:
+        """One add-on model (docs/tenancy.md): a customer's allocation of a resource is its
+        package plus its add-ons, and the platform's total of that resource is that
+        allocation. A total below the package (and other add-ons) is refused: lowering
+        that is an explicit decision (an order changing the package), never a side effect
+        of setting an add-on or selling one."""
+        tenant, addon, quantity = arguments["tenant"], arguments["addon"], arguments["quantity"]
+        resource = _resource(addon)
+        if resource is None:
+            return
+        customer = await asyncio.to_thread(self.tenancy.customer, tenant.name)
+        if customer is not None:
+            rest = await asyncio.to_thread(self._allocation_besides, tenant.name, addon.name)
+            floor = rest.get(resource, 0)
+            if quantity < floor:
+                raise errors.PolicyDenied(
+                    f"{tenant.name}'s package and other add-ons give it {floor} "
+                    f"{_label(resource)}; a total of {quantity} would take away what it has "
+                    "(change its package with an order to go lower)",
+                    reason="below_allocation",
+                    debug={"resource": resource.value, "allocated": floor},
+                )
+
+    def _allocation_besides(self, tenant: str, addon: str) -> dict[Any, int]:
+        """A customer's allocation without its add-on ``addon`` (package + the others)."""
+        totals = self.tenancy.allocation("customer", tenant)
+        for sale in self.tenancy.sales("customer", tenant):
+            if sale.active and sale.addon == addon:
+                totals[sale.resource] = totals.get(sale.resource, 0) - sale.quantity * sale.amount
+        return totals
+
+    def record_addon_total(self, tenant: TenantRef, addon: Any, quantity: int) -> None:
+        """After a platform's total of a resource was set: the customer's add-on becomes
+        what makes its allocation that total, so every later check (creation, sales,
+        orders) reads the one definition."""
+        resource = _resource(addon)
+        if resource is None or self.tenancy.customer(tenant.name) is None:
+            return
+        rest = self._allocation_besides(tenant.name, addon.name).get(resource, 0)
+        self.tenancy.sell("customer", tenant.name, addon.name, max(0, quantity - rest))
+
+    def _within_reseller(self, arguments: dict[str, Any], dry_run: bool) -> None:
+        """A customer's add-on total stays within its reseller's allocation, whoever sets
+        it (the reseller, the site admin or an order): checked before it is sent."""
         from mailadmin.rules.tenancy import resource_of_addon
 
-        addon, quantity = call.arguments.get("addon"), call.arguments.get("quantity")
-        resource = resource_of_addon(str(addon)) if addon is not None else None
-        if resource is None or not isinstance(quantity, int) or scope.tenant is None:
+        addon, quantity, tenant = arguments["addon"], arguments["quantity"], arguments["tenant"]
+        resource = resource_of_addon(addon.name) if addon.plan is None else None
+        if resource is None or self.tenancy.owner_of(tenant.name) is None:
             return
-        # The platform's total of a resource is the customer's allocation of it.
-        proposed = self.tenancy.allocation("customer", scope.tenant)
+        # The platform's total of a resource is the customer's allocation of it; an
+        # oversell it allows is recorded when the add-on is (record_addon_total).
+        proposed = self.tenancy.allocation("customer", tenant.name)
         proposed[resource] = quantity
-        self.tenancy.check_parent(scope.tenant, proposed, record=not call.dry_run)
+        self.tenancy.check_parent(tenant.name, proposed, record=False)
 
-    def journal_denial(
-        self, provider: Provider, call: CallInfo, denial: errors.PolicyDenied
-    ) -> None:
-        """Record a refused call with its reason (the message names the identity)."""
-        journal = self._orch.journal
-        if journal is not None:
-            journal.refused(call, denial, identity=str(self.acting()))
-
-    def deny(
-        self,
-        provider: Provider,
-        operation: str,
-        arguments: dict[str, Any],
-        dry_run: bool,
-        denial: errors.PolicyDenied,
-    ) -> errors.PolicyDenied:
-        """Journal a refusal made at an orchestrator entry point and return it to raise."""
-        self.journal_denial(provider, _call(provider, operation, arguments, dry_run), denial)
-        return denial
-
-    async def before_create_mailbox(
-        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
+    async def _before_create_mailbox(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox
     ) -> None:
         """Refuse a mailbox beyond the customer's allocation, naming resource, allocation, use.
 
-        Checked before any request of the creation, against the use kept in the store
-        (:attr:`use`), so the refusal sends nothing. The first check of a never-counted
-        tenant needs one read: its count, as the site admin. The orchestrator calls this
-        holding the tenant's lock, so two creations cannot both take the last one.
+        Checked against the use kept in the store (:attr:`use`), so the refusal sends
+        nothing. The first check of a never-counted tenant needs one read: its count, as
+        the site admin. The pipeline holds the tenant's lock, so two creations cannot both
+        take the last one.
         """
         from mailadmin.rules.tenancy import resource_of_kind
 
-        arguments = {"tenant": tenant, "mailbox": mailbox}
-        await self.acheck_call(provider, _call(provider, "create_mailbox", arguments, dry_run))
         resource = resource_of_kind(mailbox.kind)
         allocated = await asyncio.to_thread(
             lambda: self.tenancy.allocation("customer", tenant.name).get(resource)
@@ -262,25 +307,41 @@ class BusinessRules:
         used = (await self.use.current(provider, tenant))[resource]
         if used + 1 > allocated:
             label = resource.value.replace("_", " ")
-            raise self.deny(
-                provider,
-                "create_mailbox",
-                arguments,
-                dry_run,
-                errors.PolicyDenied(
-                    f"{tenant.name} is allocated {allocated} {label} and uses {used}; "
-                    f"raise its allocation to create another",
-                    reason="allocation_exceeded",
-                    debug={"resource": resource.value, "allocated": allocated, "used": used},
-                ),
+            raise errors.PolicyDenied(
+                f"{tenant.name} is allocated {allocated} {label} and uses {used}; "
+                f"raise its allocation to create another",
+                reason="allocation_exceeded",
+                debug={"resource": resource.value, "allocated": allocated, "used": used},
             )
 
-    async def before_set_plan(
-        self, provider: Provider, mailbox: MailboxRef, plan: str, dry_run: bool
+    async def _check_kept_allocation(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox
     ) -> None:
+        """A shared or resource mailbox within the add-on mailadmin keeps for a platform
+        that sets no such limit itself."""
+        from mailadmin.rules.allocations import addon_for_kind
+        from mailadmin.rules.tenancy import resource_of_addon
+
+        addon = addon_for_kind(mailbox.kind)
+        if addon is None or provider.instance_capabilities.supports(f"addon:{addon}"):
+            return
+        store = await asyncio.to_thread(lambda: self._orch.allocations)
+        bought = await asyncio.to_thread(store.get, provider.instance, tenant.name, addon)
+        resource = resource_of_addon(addon)
+        if bought is None or resource is None:
+            return
+        used = (await self.use.current(provider, tenant))[resource]
+        if used >= bought:
+            what = (
+                "shared mailboxes" if addon == "shared_mailbox" else "room and equipment mailboxes"
+            )
+            raise errors.QuotaExceeded(
+                f"{tenant.name} uses all {bought} {what} it has bought (in use: {used}); "
+                f"raise the '{addon}' add-on to create more"
+            )
+
+    async def _before_set_plan(self, provider: Provider, mailbox: MailboxRef, plan: str) -> None:
         """Seed 000's switch for self-service changes, seed 001's downgrade window."""
-        arguments = {"mailbox": mailbox, "plan": plan}
-        await self.acheck_call(provider, _call(provider, "set_plan", arguments, dry_run))
         identity = self.acting()
         if identity.kind is IdentityKind.SITE_ADMIN:
             return
@@ -289,25 +350,19 @@ class BusinessRules:
         if identity.kind is IdentityKind.MAILBOX_USER:
             allowed = await asyncio.to_thread(self.tenancy.allow_upgrade, mailbox.address)
             if not (settings.allow_upgrade_default if allowed is None else allowed):
-                raise self.deny(
-                    provider,
-                    "set_plan",
-                    arguments,
-                    dry_run,
-                    errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed"),
-                )
+                raise errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed")
         customer = await asyncio.to_thread(self.tenancy.customer, tenant)
         if customer is None or customer.renewal is None:
             return
         if await self._is_downgrade(provider, mailbox, plan):
-            try:
-                check_downgrade(customer.renewal, self.today(), settings)
-            except errors.PolicyDenied as denial:
-                raise self.deny(provider, "set_plan", arguments, dry_run, denial) from None
+            check_downgrade(customer.renewal, self.today(), settings)
 
-    def after_set_plan(self, result: ChangeResult[str]) -> ChangeResult[str]:
+    def after_set_plan(
+        self, result: ChangeResult[str], identity: Identity | None = None
+    ) -> ChangeResult[str]:
         """Tell a mailbox user who changed its own plan to sign in again (seed 000)."""
-        if self.acting().kind is not IdentityKind.MAILBOX_USER or not result.changed:
+        identity = identity or self.acting()
+        if identity.kind is not IdentityKind.MAILBOX_USER or not result.changed:
             return result
         if result.dry_run:
             return result
@@ -322,8 +377,8 @@ class BusinessRules:
         current = next((m.plan for m in listed if m.address == mailbox.address), None)
         return current in ranks and ranks[plan] < ranks[current]
 
-    async def check_licence(
-        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox, dry_run: bool
+    async def _check_licence(
+        self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox
     ) -> None:
         """Seed 002: a new user mailbox must stay within a per-mailbox licence."""
         if mailbox.kind is not MailboxKind.USER:
@@ -340,17 +395,11 @@ class BusinessRules:
         upgrade = licence_upgrade(
             licence.seats_licensed, required - licence.seats_licensed, settings
         )
-        raise self.deny(
-            provider,
-            "create_mailbox",
-            {"tenant": tenant, "mailbox": mailbox},
-            dry_run,
-            errors.PolicyDenied(
-                f"The licence of {provider.instance} covers {licence.seats_licensed} mailboxes "
-                f"and {licence.seats_used} are in use; upgrade it to a total of "
-                f"{upgrade.total} ({upgrade})",
-                reason="licence_exceeded",
-            ),
+        raise errors.PolicyDenied(
+            f"The licence of {provider.instance} covers {licence.seats_licensed} mailboxes "
+            f"and {licence.seats_used} are in use; upgrade it to a total of "
+            f"{upgrade.total} ({upgrade})",
+            reason="licence_exceeded",
         )
 
     # -- orders -----------------------------------------------------------------------------------
@@ -416,10 +465,25 @@ class BusinessRules:
                 self.tenancy.save_customer(order.subject, spec)
         elif order.kind is OrderKind.SEAT_UPGRADE:
             total = int(order.detail["mailboxes"])
+            await self._seats_cover_use(order.subject, total)
+            # Checked whole (reseller allocation, use) before it is sent; the pipeline
+            # records the customer's new allocation once the platform holds it.
             await self._orch.apply_addon(order.subject, "mailboxes", total, dry_run=dry_run)
-            if not dry_run:
-                self.tenancy.sell("customer", order.subject, "mailboxes", total)
         return order if dry_run else self.orders.applied(order.id)
+
+    async def _seats_cover_use(self, tenant: str, total: int) -> None:
+        """A seat order never leaves fewer seats than user mailboxes in use."""
+        from mailadmin.rules.tenancy import Resource
+
+        provider, ref = self._orch.provider_for(tenant)
+        used = (await self.use.current(provider, ref))[Resource.USER_MAILBOXES]
+        if total < used:
+            raise errors.PolicyDenied(
+                f"{ref.name} uses {used} user mailboxes; a seat total of {total} would be "
+                "below what is in use (delete mailboxes first)",
+                reason="below_use",
+                debug={"used": used, "total": total},
+            )
 
     async def as_system(self, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run a read the rules need themselves (a count) as the site admin."""
@@ -427,17 +491,10 @@ class BusinessRules:
             return await work()
 
 
-def _call(provider: Provider, operation: str, arguments: dict[str, Any], dry_run: bool) -> CallInfo:
-    from mailadmin.contract.provider import CallInfo
-
-    return CallInfo(provider.instance, provider.name, operation, arguments, dry_run)
-
-
-def scope_of(provider: Provider, call: CallInfo) -> Scope:
-    """What a provider call touches, read from its validated arguments."""
+def scope_of(provider: Provider, operation: str, arguments: Mapping[str, Any]) -> Scope:
+    """What a call touches, read from its validated arguments."""
     tenant: str | None = None
     mailbox: str | None = None
-    arguments = call.arguments
     ref = arguments.get("mailbox")
     if isinstance(ref, MailboxRef):
         tenant, mailbox = ref.tenant.name, ref.address
@@ -446,9 +503,7 @@ def scope_of(provider: Provider, call: CallInfo) -> Scope:
     found = arguments.get("tenant")
     if isinstance(found, TenantRef):
         tenant = found.name
-    return Scope(
-        operation=call.operation, instance=provider.instance, tenant=tenant, mailbox=mailbox
-    )
+    return Scope(operation=operation, instance=provider.instance, tenant=tenant, mailbox=mailbox)
 
 
 class ActingView:
@@ -497,3 +552,14 @@ async def run_as(identity: Identity, awaitable: Awaitable[T]) -> T:
 
 def _identity(value: Identity | str) -> Identity:
     return value if isinstance(value, Identity) else Identity.parse(value)
+
+
+def _resource(addon: Any) -> Any:
+    """The resource an add-on total raises, for an add-on of no particular plan."""
+    from mailadmin.rules.tenancy import resource_of_addon
+
+    return resource_of_addon(addon.name) if addon.plan is None else None
+
+
+def _label(resource: Any) -> str:
+    return str(resource.value).replace("_", " ").replace("gb", "GB")
