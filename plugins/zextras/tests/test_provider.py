@@ -173,9 +173,16 @@ async def test_create_and_delete_each_kind(provider: ZextrasProvider, state: Zex
             state.account_by_name(address)
 
 
-async def test_creating_an_existing_address_is_a_conflict(provider: ZextrasProvider) -> None:
+async def test_creating_an_existing_mailbox_is_unchanged_another_kind_a_conflict(
+    provider: ZextrasProvider, state: ZextrasState
+) -> None:
+    again = await provider.create_mailbox(TENANT, NewMailbox(address="anna@example.com"))
+    assert again.outcome is Outcome.UNCHANGED and again.after is not None
+    state.account_by_name("anna@example.com")  # still the one account
     with pytest.raises(errors.ConflictError):
-        await provider.create_mailbox(TENANT, NewMailbox(address="anna@example.com"))
+        await provider.create_mailbox(
+            TENANT, NewMailbox(address="anna@example.com", kind=MailboxKind.SHARED)
+        )
 
 
 async def test_list_plans_reads_the_cos_catalogue(provider: ZextrasProvider) -> None:
