@@ -222,36 +222,12 @@ class BusinessRules:
         if operation == "set_plan":
             await self._before_set_plan(provider, arguments["mailbox"], arguments["plan"])
         elif operation == "apply_addon":
-            await self._addon_total(provider, arguments)
             await asyncio.to_thread(self._within_reseller, arguments, dry_run)
         elif operation == "create_mailbox":
             tenant, mailbox = arguments["tenant"], arguments["mailbox"]
             await self._before_create_mailbox(provider, tenant, mailbox)
             await self._check_kept_allocation(provider, tenant, mailbox)
             await self._check_licence(provider, tenant, mailbox)
-
-    async def _addon_total(self, provider: Provider, arguments: dict[str, Any]) -> None:
-        """One add-on model (docs/tenancy.md): a customer's allocation of a resource is its
-        package plus its add-ons, and the platform's total of that resource is that
-        allocation. A total below the package (and other add-ons) is refused: lowering
-        that is an explicit decision (an order changing the package), never a side effect
-        of setting an add-on or selling one."""
-        tenant, addon, quantity = arguments["tenant"], arguments["addon"], arguments["quantity"]
-        resource = _resource(addon)
-        if resource is None:
-            return
-        customer = await asyncio.to_thread(self.tenancy.customer, tenant.name)
-        if customer is not None:
-            rest = await asyncio.to_thread(self._allocation_besides, tenant.name, addon.name)
-            floor = rest.get(resource, 0)
-            if quantity < floor:
-                raise errors.PolicyDenied(
-                    f"{tenant.name}'s package and other add-ons give it {floor} "
-                    f"{_label(resource)}; a total of {quantity} would take away what it has "
-                    "(change its package with an order to go lower)",
-                    reason="below_allocation",
-                    debug={"resource": resource.value, "allocated": floor},
-                )
 
     def _allocation_besides(self, tenant: str, addon: str) -> dict[Any, int]:
         """A customer's allocation without its add-on ``addon`` (package + the others)."""
@@ -262,9 +238,11 @@ class BusinessRules:
         return totals
 
     def record_addon_total(self, tenant: TenantRef, addon: Any, quantity: int) -> None:
-        """After a platform's total of a resource was set: the customer's add-on becomes
-        what makes its allocation that total, so every later check (creation, sales,
-        orders) reads the one definition."""
+        """One add-on model (docs/tenancy.md): after a platform's total of a resource was
+        set, the customer's add-on becomes what makes its allocation (package plus
+        add-ons) that total, so every later check (creation, sales, orders) reads the one
+        definition and nothing derived from it lowers what was set. A total below the
+        package is the caller's explicit, journalled decision: the add-on becomes 0."""
         resource = _resource(addon)
         if resource is None or self.tenancy.customer(tenant.name) is None:
             return
