@@ -230,7 +230,7 @@ def test_a_plan_file_with_bom_and_header_is_read(run, tmp_path: Path, server: Mo
             "address,plan\nanna@example.com,sync\nANNA@example.com,mail\n",
             "line 3 repeats ANNA@example.com from line 2",
         ),
-        ("address,plan\nanna@example.com,platinum\n", "line 2: unknown plan 'platinum'"),
+        ("address,plan\nanna@example.com,platinum\n", "line 2: Unknown plan 'platinum'"),
         ("address,plan\nanna@nowhere.test,sync\n", "line 2: Unknown tenant 'nowhere.test'"),
         ("", "is empty"),
         ("address,plan\n", "holds the header but no change"),

@@ -58,12 +58,12 @@ async def prune_jobs(orch: Orchestrator, hours: int | None = None) -> int:
     keep_jobs_hours``) now; returns how many. The runs and their results stay."""
     import asyncio
 
+    from mailadmin.store.queue import ensure_schema
     from mailadmin.worker import engine as worker_engine
-    from mailadmin.worker.runs import require_distributed
 
-    engine = require_distributed(orch)
+    engine = orch.runs.distributed_engine()
     keep = orch.config.worker.keep_jobs_hours if hours is None else hours
-    await asyncio.to_thread(worker_engine.ensure_schema, engine)
+    await asyncio.to_thread(ensure_schema, engine)
     app = worker_engine.make_app(engine, keep_hours=keep)
     async with app.open_async():
         return await delete_finished_jobs(app, keep)
