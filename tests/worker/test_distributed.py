@@ -534,8 +534,8 @@ async def test_a_worker_takes_only_the_instances_of_its_queues(postgres_schema_u
 
     from mailadmin.mock.serve import serve
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.worker.engine import run_worker
     from mailadmin.store.runs import run_status
+    from mailadmin.worker.engine import run_worker
 
     with serve("memory", seed=seed(5)) as url:
         config = write_config(tmp_path, postgres_schema_url, url)
