@@ -621,7 +621,7 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
             after_kept = await asyncio.to_thread(_jobs_of, engine, result.run_id)
             # The workers' hourly task, as procrastinate would run it, with a retention
             # of a day: nothing goes either.
-            app = make_app(engine, keep_hours=24)
+            app = make_app(await orch.runs.job_queue(), keep_hours=24)
             (periodic,) = app.periodic_registry.periodic_tasks.values()
             async with app.open_async():
                 hourly = await periodic.task.func(SimpleNamespace(app=app), 0)

@@ -44,8 +44,10 @@ from mailadmin.orchestration.bulk import (
 )
 from mailadmin.rules.identities import Identity, acting_scope
 from mailadmin.store.journal import run_scope
+from mailadmin.store.queue import TASK_NAME as CHUNK_TASK
 
 if TYPE_CHECKING:
+    import procrastinate
     import sqlalchemy as sa
 
     from mailadmin.contract.models import ChangeResult
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
     from mailadmin.store.journal import JournalEntry
     from mailadmin.store.runs import PlannedRun, RunStatus, Settled
 
-__all__ = ["ItemDone", "PreparedRun", "RunService"]
+__all__ = ["CHUNK_TASK", "ItemDone", "PreparedRun", "RunService"]
 
 Item = dict[str, Any]
 #: ``on_item(index, value, error)`` after each item of :meth:`RunService.execute`.
@@ -367,6 +369,15 @@ class RunService:
         from mailadmin.store.runs import require_postgres
 
         return require_postgres(self._orch.journal)
+
+    async def job_queue(self) -> procrastinate.App:
+        """The procrastinate app on the PostgreSQL store, its schema installed: a worker
+        registers its tasks on it (the chunk task is :data:`CHUNK_TASK`) and runs."""
+        from mailadmin.store.queue import ensure_schema, queue_app
+
+        engine = self.distributed_engine()
+        await asyncio.to_thread(ensure_schema, engine)
+        return queue_app(engine)
 
     def plan(self, run_id: str, operation: str, items: Sequence[Item]) -> PlannedRun:
         """Check a whole run and cut it into lanes and chunks (nothing is written)."""

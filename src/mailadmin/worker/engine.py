@@ -3,7 +3,7 @@
 A worker runs the chunks of distributed runs through the run service
 (:meth:`mailadmin.orchestration.runs.RunService.work_chunk`), which settles each item from
 the journal's intents after a crash instead of sending blindly; the runs' items and jobs
-live in the store (:mod:`mailadmin.store.runs`, :mod:`mailadmin.store.queue`). A worker
+and the job queue live in the store, reached through the run service. A worker
 killed mid-job leaves the job ``doing`` with a heartbeat that stops: every worker looks for
 such stalled jobs and hands them back to the queue.
 """
@@ -17,15 +17,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
-from mailadmin.store.queue import TASK_NAME, ensure_schema, queue_app
+from mailadmin.orchestration.runs import CHUNK_TASK
 
 if TYPE_CHECKING:
     import procrastinate
-    import sqlalchemy as sa
 
     from mailadmin.orchestration.orchestrator import Orchestrator
 
-__all__ = ["TASK_NAME", "make_app", "run_worker"]
+__all__ = ["make_app", "run_worker"]
 
 _log = logging.getLogger("mailadmin.worker")
 
@@ -33,20 +32,18 @@ _log = logging.getLogger("mailadmin.worker")
 _ORCHESTRATOR: Orchestrator | None = None
 
 
-def make_app(engine: sa.Engine, *, keep_hours: int = 168) -> procrastinate.App:
-    """A procrastinate app on the store's database, with the chunk task and the periodic
-    pruning of jobs finished more than ``keep_hours`` ago registered."""
+def make_app(app: procrastinate.App, *, keep_hours: int = 168) -> procrastinate.App:
+    """Register the chunk task and the periodic pruning of jobs finished more than
+    ``keep_hours`` ago on ``app`` (the run service's :meth:`job_queue`); returns it."""
     import procrastinate
 
     from mailadmin.worker import prune
-
-    app = queue_app(engine)
 
     # An item's own failure is recorded on the item; what reaches procrastinate is the
     # store failing (a database restart): retry the chunk, which skips settled items.
     retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
 
-    @app.task(name=TASK_NAME, pass_context=True, retry=retry)
+    @app.task(name=CHUNK_TASK, pass_context=True, retry=retry)
     async def run_chunk(context: procrastinate.JobContext, run_id: str, chunk: int) -> int:
         if _ORCHESTRATOR is None:
             raise errors.ConfigurationError("This worker has no orchestrator")
@@ -76,9 +73,7 @@ async def run_worker(
     silent this long is taken for dead and its running jobs are handed back to the queue.
     """
     global _ORCHESTRATOR
-    engine = orch.runs.distributed_engine()
-    await asyncio.to_thread(ensure_schema, engine)
-    app = make_app(engine, keep_hours=orch.config.worker.keep_jobs_hours)
+    app = make_app(await orch.runs.job_queue(), keep_hours=orch.config.worker.keep_jobs_hours)
     _ORCHESTRATOR = orch
     async with app.open_async():
         rescuer = asyncio.ensure_future(_rescue_stalled(app, stalled_after, heartbeat))
@@ -121,7 +116,7 @@ async def _rescue_stalled(app: procrastinate.App, stalled_after: float, every: f
         try:
             stalled = [
                 job
-                for name in (TASK_NAME, PRUNE_TASK)
+                for name in (CHUNK_TASK, PRUNE_TASK)
                 for job in await app.job_manager.get_stalled_jobs(
                     seconds_since_heartbeat=stalled_after, task_name=name
                 )
