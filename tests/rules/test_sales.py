@@ -153,5 +153,11 @@ async def test_a_reseller_sells_only_to_its_own_customers(orch: Orchestrator) ->
             with pytest.raises(errors.PolicyDenied) as caught:
                 await orch.runs.sell(sale)
             assert caught.value.reason == "cross_boundary"
+    # The run service of an acting view acts as its identity too.
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await orch.acting_as("reseller:acme").runs.sell(
+            BulkSale(addon="shared_mailbox", quantity=2, to="resellers")
+        )
+    assert caught.value.reason == "cross_boundary"
     with orch.acting_as("customer:a.test"), pytest.raises(errors.PolicyDenied):
         await orch.runs.sell(BulkSale(addon="shared_mailbox", quantity=2, to="customers"))
