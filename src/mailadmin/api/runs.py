@@ -24,7 +24,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.runs import PreparedRun
     from mailadmin.store.database import Database
     from mailadmin.store.journal import JournalEntry
+    from mailadmin.store.runs import JournalPlan
 
 __all__ = ["Run", "RunItem", "RunKind", "RunManager", "RunState"]
 
@@ -121,15 +121,6 @@ _OPERATIONS = {
 #: Item states of the API's table that end an item well.
 _GOOD = ("succeeded", "sold", "skipped")
 _UNFINISHED = (RunState.ACCEPTED.value, RunState.RUNNING.value)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A journal run's plan, as the run service journalled it."""
-
-    operation: str
-    items: list[list[Any]]
-    finished: bool
 
 
 class RunManager:
@@ -266,18 +257,12 @@ class RunManager:
             ids = [row[0] for row in db.execute(query).all()]
         return [run for run in (self.get(i, items=False) for i in ids) if run is not None]
 
-    def _plan(self, run_id: str) -> _Plan | None:
-        from mailadmin.store.schema import runs
+    def _plan(self, run_id: str) -> JournalPlan | None:
+        return self._orch.runs.planned(run_id)
 
-        if self._orch.journal is None:
-            return None
-        with self._store.connect() as db:
-            row = db.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
-        if row is None:
-            return None
-        return _Plan(row["operation"], json.loads(row["items"]), row["finished"] is not None)
-
-    def _journal_run(self, row: Any, plan: _Plan, stored: dict[int, Any], *, items: bool) -> Run:
+    def _journal_run(
+        self, row: Any, plan: JournalPlan, stored: dict[int, Any], *, items: bool
+    ) -> Run:
         journal = self._orch.journal
         assert journal is not None
         kind = RunKind(row["kind"])
@@ -331,7 +316,9 @@ class RunManager:
             )
             return db.execute(RUNS.select().where(RUNS.c.id == run_id)).mappings().one()
 
-    async def _work_journalled(self, run: Any, plan: _Plan, prepared: PreparedRun | None) -> None:
+    async def _work_journalled(
+        self, run: Any, plan: JournalPlan, prepared: PreparedRun | None
+    ) -> None:
         run_id = run["id"]
         kind = RunKind(run["kind"])
         concurrency = max(1, int(run["concurrency"]))

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.rules.sales import BulkSale, SaleReport
     from mailadmin.store.journal import JournalEntry
-    from mailadmin.store.runs import PlannedRun, RunStatus, Settled
+    from mailadmin.store.runs import JournalPlan, PlannedRun, RunStatus, Settled
 
 __all__ = ["CHUNK_TASK", "ItemDone", "PreparedRun", "RunService"]
 
@@ -267,6 +267,14 @@ class RunService:
                 return
             with acting_scope(Identity.parse(identity)):
                 yield
+
+    def planned(self, run_id: str) -> JournalPlan | None:
+        """A run's plan as journalled before its first item was sent (None: no journal,
+        or no such run)."""
+        from mailadmin.store.runs import journal_plan
+
+        journal = self._orch.journal
+        return None if journal is None else journal_plan(journal.engine, run_id)
 
     # -- resume ------------------------------------------------------------------------------
 

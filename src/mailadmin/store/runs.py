@@ -38,6 +38,7 @@ __all__ = [
     "FAILED",
     "PENDING",
     "Item",
+    "JournalPlan",
     "PlannedRun",
     "RunStatus",
     "cancel_chunks",
@@ -45,6 +46,7 @@ __all__ = [
     "cut_run",
     "finish_if_settled",
     "item_states",
+    "journal_plan",
     "journal_rows",
     "list_runs",
     "load_chunk",
@@ -157,6 +159,27 @@ def cut_run(
                 )
     rows.sort(key=lambda row: int(row["seq"]))
     return PlannedRun(run_id, operation, rows, chunks)
+
+
+@dataclass(frozen=True)
+class JournalPlan:
+    """The plan of a run as journalled before its first item was sent."""
+
+    operation: str
+    items: list[list[Any]]
+    finished: bool
+
+
+def journal_plan(engine: sa.Engine, run_id: str) -> JournalPlan | None:
+    """A run's journalled plan (``[address, plan]`` or ``[tenant, add-on, quantity]``
+    items), or None when there is no such run."""
+    from mailadmin.store.schema import runs
+
+    with engine.connect() as db:
+        row = db.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
+    if row is None:
+        return None
+    return JournalPlan(row["operation"], json.loads(row["items"]), row["finished"] is not None)
 
 
 def record_run(db: sa.Connection, planned: PlannedRun, *, identity: str | None) -> None:
