@@ -230,7 +230,7 @@ def test_a_plan_file_with_bom_and_header_is_read(run, tmp_path: Path, server: Mo
             "address,plan\nanna@example.com,sync\nANNA@example.com,mail\n",
             "line 3 repeats ANNA@example.com from line 2",
         ),
-        ("address,plan\nanna@example.com,platinum\n", "line 2: unknown plan 'platinum'"),
+        ("address,plan\nanna@example.com,platinum\n", "line 2: Unknown plan 'platinum'"),
         ("address,plan\nanna@nowhere.test,sync\n", "line 2: Unknown tenant 'nowhere.test'"),
         ("", "is empty"),
         ("address,plan\n", "holds the header but no change"),
@@ -242,6 +242,35 @@ def test_a_faulty_plan_file_is_a_usage_error_naming_the_line_and_sends_nothing(
     _, err = run("set-plan", "--file", _plan_file(tmp_path, text), expect=2)
     assert problem in err and "nothing was sent" in err
     assert server.writes() == []
+
+
+def test_every_bulk_command_refuses_a_bad_batch_whole_and_names_each_item(
+    run, tmp_path: Path, server: MockServer
+) -> None:
+    """The run service's check, the same for the Python forms and the HTTP API: every bad
+    item is named, exit 2, nothing is sent and nothing is journalled."""
+    # A bulk sale naming one reseller twice contradicts itself: refused before any sale.
+    _, err = run(
+        "sell",
+        "shared_mailbox",
+        "1",
+        "--to",
+        "resellers",
+        "--reseller",
+        "acme",
+        "--reseller",
+        "ACME",
+        expect=2,
+    )
+    assert "nothing was sent: item 2 repeats item 1 (acme)" in err
+    text = "address,plan\nanna@example.com,sync\nben@example.com,platinum\ncarl@nowhere.test,sync\n"
+    _, err = run("set-plan", "--file", _plan_file(tmp_path, text), expect=2)
+    assert "nothing was sent" in err
+    assert "line 3: Unknown plan 'platinum'" in err and "line 4: Unknown tenant" in err
+    assert "line 2" not in err
+    assert server.writes() == []
+    out, _ = run("--json", "journal", "list")
+    assert json.loads(out)["entries"] == []
 
 
 def test_address_and_plan_together_with_a_file_is_a_usage_error(run, tmp_path: Path) -> None:

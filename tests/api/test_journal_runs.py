@@ -28,7 +28,8 @@ def test_resume_finishes_an_addon_run_cut_short(fresh: MockServer, tmp_path: Pat
         async with Orchestrator.from_config(config) as orch:
             journal = orch.journal
             assert journal is not None
-            run_id = await orch.start_run("apply_addon", ITEMS)
+            items = [{"tenant": t, "addon": a, "quantity": q} for t, a, q in ITEMS]
+            run_id = (await orch.runs.prepare("apply_addon", items)).run_id
             with run_scope(run_id):  # only the first item ran before the process died
                 await orch.apply_addon(*ITEMS[0])
             first = await orch.resume(run=run_id)

@@ -88,6 +88,47 @@ def test_a_bulk_addon_run_is_a_finished_journal_run(
     assert run["id"] not in unfinished
 
 
+def test_a_bulk_run_with_a_bad_item_is_refused_whole_before_anything_is_sent(
+    any_service: Service, fresh: MockServer
+) -> None:
+    """An unknown plan, an unknown tenant or add-on, or a subject named twice refuses the
+    whole batch with 422, naming each bad item; no item is sent and no run is created."""
+    plans = [
+        {"address": "anna@example.com", "plan": "collaborate"},
+        {"address": "ben@example.com", "plan": "platinum"},
+        {"address": "carl@nowhere.test", "plan": "sync"},
+    ]
+    addons = [
+        {"tenant": "example.com", "addon": "mailboxes", "quantity": 40},
+        {"tenant": "example.org", "addon": "gold_bars", "quantity": 1},
+    ]
+    twice = [
+        {"address": "anna@example.com", "plan": "sync"},
+        {"address": "ANNA@example.com", "plan": "mail"},
+    ]
+    with any_service.client("site-admin") as http:
+        before = {run["id"] for run in http.get("/v1/runs").json()}
+        refused = http.post("/v1/runs/plan-changes", json={"items": plans})
+        refused_addons = http.post("/v1/runs/addons", json={"items": addons})
+        refused_twice = http.post("/v1/runs/plan-changes", json={"items": twice})
+        after = {run["id"] for run in http.get("/v1/runs").json()}
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "validation"
+    assert "nothing was sent" in problem["detail"]
+    assert "items[1] (ben@example.com): Unknown plan 'platinum'" in problem["detail"]
+    assert "items[2] (carl@nowhere.test)" in problem["detail"]
+    assert "items[0]" not in problem["detail"]
+    assert refused_addons.status_code == 422, refused_addons.text
+    assert "items[1] (example.org:gold_bars)" in refused_addons.json()["detail"]
+    assert refused_twice.status_code == 422, refused_twice.text
+    assert "items[1]" in refused_twice.json()["detail"]
+    # Nothing reached the platform, not even the good items, and no run exists.
+    assert not fresh.writes()
+    assert plan_of(fresh, "anna@example.com") == "basic"
+    assert after == before
+
+
 def test_a_repeated_run_request_returns_the_same_run(
     any_service: Service, fresh: MockServer
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailadmin import MailboxKind, Orchestrator
-from mailadmin.rules.sales import BulkSale, SaleOutcome, sell_in_bulk
+from mailadmin.rules.sales import BulkSale, SaleOutcome
 from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
 
 from .conftest import OTHER, Platform
@@ -41,8 +41,8 @@ async def test_seed_003_sell_to_resellers_with_a_copy_under_each(orch: Orchestra
         skip_already_sold=True,
         copy_under_reseller=True,
     )
-    report = await sell_in_bulk(
-        orch, sale, progress=lambda done, total, key: seen.append((done, total, key))
+    report = await orch.runs.sell(
+        sale, progress=lambda done, total, key: seen.append((done, total, key))
     )
     assert [(i.name, i.outcome, i.reason) for i in report.items] == [
         ("acme", SaleOutcome.SOLD, ""),
@@ -60,7 +60,7 @@ async def test_seed_003_sell_to_resellers_with_a_copy_under_each(orch: Orchestra
     assert tenancy.allocation("reseller", "acme") == {R: 9999}
     # Shared mailboxes stay apart: a second add-on, sold the same way.
     shared = sale.model_copy(update={"addon": "shared_mailbox"})
-    again = await sell_in_bulk(orch, shared)
+    again = await orch.runs.sell(shared)
     assert again.summary["sold"] == 3
     assert tenancy.allocation("reseller", "acme") == {R: 9999, S: 9999}
 
@@ -69,8 +69,7 @@ async def test_failures_are_items_with_their_reason(orch: Orchestrator) -> None:
     tenancy = orch.rules.tenancy
     tenancy.add_reseller("acme", ResellerSpec(package={S: 2}))
     tenancy.add_customer("a.test", CustomerSpec(reseller="acme"))
-    report = await sell_in_bulk(
-        orch,
+    report = await orch.runs.sell(
         BulkSale(addon="shared_mailbox", quantity=1, to="resellers", resellers=("ghost", "acme")),
     )
     assert [(i.name, i.outcome) for i in report.items] == [
@@ -79,8 +78,8 @@ async def test_failures_are_items_with_their_reason(orch: Orchestrator) -> None:
     ]
     assert report.items[0].reason == "Unknown reseller 'ghost'"
     # Beyond the reseller's allocation (2 + 1): the customer's item fails, the rest goes on.
-    customers = await sell_in_bulk(
-        orch, BulkSale(addon="shared_mailbox", quantity=5, to="customers", owner="acme")
+    customers = await orch.runs.sell(
+        BulkSale(addon="shared_mailbox", quantity=5, to="customers", owner="acme")
     )
     assert customers.items[0].outcome is SaleOutcome.FAILED
     assert customers.items[0].reason == (
@@ -99,7 +98,7 @@ async def test_seed_003_sell_to_the_customers_of_all_owners(platform: Platform) 
     # The seed: owner All, quantity 1, "do not sell when already sold", not only over quota.
     sale = BulkSale(addon="resource_mailbox", quantity=1, to="customers", skip_already_sold=True)
 
-    preview = await sell_in_bulk(orch, sale, dry_run=True)
+    preview = await orch.runs.sell(sale, dry_run=True)
     assert preview.dry_run and [(i.name, i.outcome) for i in preview.items] == [
         (platform.tenant, SaleOutcome.SOLD),
         (OTHER, SaleOutcome.SKIPPED),
@@ -107,7 +106,7 @@ async def test_seed_003_sell_to_the_customers_of_all_owners(platform: Platform) 
     assert platform.writes() == []
     assert tenancy.sales("customer", platform.tenant) == []
 
-    report = await sell_in_bulk(orch, sale)
+    report = await orch.runs.sell(sale)
     assert report.summary == {"sold": 1, "skipped": 1, "failed": 0}
     assert tenancy.allocation("customer", platform.tenant) == {R: 3}
     # The platform (or, where it sets no such limit, mailadmin's kept allocation) now
@@ -126,11 +125,11 @@ async def test_seed_003_sell_only_to_those_over_quota(platform: Platform) -> Non
     # Every user mailbox it is allocated is in use: over quota.
     tenancy.add_customer(platform.tenant, CustomerSpec(package={Resource.USER_MAILBOXES: users}))
     sale = BulkSale(addon="mailboxes", quantity=5, to="customers", only_over_quota=True)
-    report = await sell_in_bulk(orch, sale)
+    report = await orch.runs.sell(sale)
     assert [(i.name, i.outcome) for i in report.items] == [(platform.tenant, SaleOutcome.SOLD)]
     assert tenancy.allocation("customer", platform.tenant)[Resource.USER_MAILBOXES] == users + 5
     # Now 5 are free (from the live count): not over quota any more.
-    again = await sell_in_bulk(orch, sale.model_copy(update={"quantity": 9}))
+    again = await orch.runs.sell(sale.model_copy(update={"quantity": 9}))
     assert [(i.outcome, i.reason) for i in again.items] == [(SaleOutcome.SKIPPED, "not over quota")]
 
 
@@ -143,8 +142,8 @@ async def test_a_reseller_sells_only_to_its_own_customers(orch: Orchestrator) ->
     tenancy.add_customer("a.test", CustomerSpec(reseller="acme"))
     tenancy.add_customer("b.test", CustomerSpec(reseller="globex"))
     with orch.acting_as("reseller:acme"):
-        report = await sell_in_bulk(
-            orch, BulkSale(addon="shared_mailbox", quantity=2, to="customers"), dry_run=True
+        report = await orch.runs.sell(
+            BulkSale(addon="shared_mailbox", quantity=2, to="customers"), dry_run=True
         )
         assert [i.name for i in report.items] == ["a.test"]  # "all" means its own
         for sale in (
@@ -152,7 +151,13 @@ async def test_a_reseller_sells_only_to_its_own_customers(orch: Orchestrator) ->
             BulkSale(addon="shared_mailbox", quantity=2, to="resellers"),
         ):
             with pytest.raises(errors.PolicyDenied) as caught:
-                await sell_in_bulk(orch, sale)
+                await orch.runs.sell(sale)
             assert caught.value.reason == "cross_boundary"
+    # The run service of an acting view acts as its identity too.
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await orch.acting_as("reseller:acme").runs.sell(
+            BulkSale(addon="shared_mailbox", quantity=2, to="resellers")
+        )
+    assert caught.value.reason == "cross_boundary"
     with orch.acting_as("customer:a.test"), pytest.raises(errors.PolicyDenied):
-        await sell_in_bulk(orch, BulkSale(addon="shared_mailbox", quantity=2, to="customers"))
+        await orch.runs.sell(BulkSale(addon="shared_mailbox", quantity=2, to="customers"))

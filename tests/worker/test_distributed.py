@@ -467,7 +467,6 @@ async def test_a_retried_chunk_applies_only_what_is_missing(postgres_schema_url,
     from mailadmin.mock.serve import serve
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.store.journal import run_scope
-    from mailadmin.worker import engine as worker_engine
 
     with serve("memory", seed=seed(3)) as url:
         config = write_config(tmp_path, postgres_schema_url, url, chunk_size=10)
@@ -496,7 +495,7 @@ async def test_a_retried_chunk_applies_only_what_is_missing(postgres_schema_url,
             engine = orch.journal.engine
             chunks = {row["chunk"] for row in _items(engine, run_id)}
             for chunk in chunks:
-                await worker_engine._run_chunk(orch, run_id, chunk, attempt=1)
+                await orch.runs.work_chunk(run_id, chunk, attempt=1)
             writes = httpx.get(url + "/_mock/requests", params={"write": "true"}).json()[before:]
             rows = await asyncio.to_thread(journal.entries, 100, run=run_id, oldest_first=True)
         state = {a: p for a, p in _state(url).items()}
@@ -520,7 +519,7 @@ async def test_a_retried_chunk_applies_only_what_is_missing(postgres_schema_url,
 
 
 def _items(engine: sa.Engine, run_id: str) -> list[dict[str, Any]]:
-    from mailadmin.worker.runs import item_states
+    from mailadmin.store.runs import item_states
 
     return item_states(engine, run_id)
 
@@ -535,8 +534,8 @@ async def test_a_worker_takes_only_the_instances_of_its_queues(postgres_schema_u
 
     from mailadmin.mock.serve import serve
     from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.store.runs import run_status
     from mailadmin.worker.engine import run_worker
-    from mailadmin.worker.runs import run_status
 
     with serve("memory", seed=seed(5)) as url:
         config = write_config(tmp_path, postgres_schema_url, url)
@@ -622,7 +621,7 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
             after_kept = await asyncio.to_thread(_jobs_of, engine, result.run_id)
             # The workers' hourly task, as procrastinate would run it, with a retention
             # of a day: nothing goes either.
-            app = make_app(engine, keep_hours=24)
+            app = make_app(await orch.runs.job_queue(), keep_hours=24)
             (periodic,) = app.periodic_registry.periodic_tasks.values()
             async with app.open_async():
                 hourly = await periodic.task.func(SimpleNamespace(app=app), 0)
@@ -781,7 +780,7 @@ async def test_the_python_forms_of_sell_and_count_run_on_a_worker(postgres_schem
 
     from mailadmin.mock.serve import serve
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.rules.sales import BulkSale, SaleOutcome, sell_in_bulk
+    from mailadmin.rules.sales import BulkSale, SaleOutcome
     from mailadmin.worker.engine import run_worker
 
     with serve("memory", seed=_seed()) as url:
@@ -795,7 +794,7 @@ async def test_the_python_forms_of_sell_and_count_run_on_a_worker(postgres_schem
             )
             try:
                 sale = BulkSale(addon="shared_mailbox", quantity=2, to="customers", owner="host")
-                report = await sell_in_bulk(orch, sale, distributed=True)
+                report = await orch.runs.sell(sale, distributed=True)
                 counts = await orch.count_all(HOST, distributed=True)
             finally:
                 worker.cancel()
@@ -831,13 +830,13 @@ def test_bulk_commands_refuse_distributed_without_postgresql(tmp_path, args):
 async def test_python_forms_refuse_distributed_without_postgresql(tmp_path):
     from mailadmin.contract import errors
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.rules.sales import BulkSale, sell_in_bulk
+    from mailadmin.rules.sales import BulkSale
 
     store = f"sqlite:///{tmp_path / 'j.sqlite'}"
     config = write_config(tmp_path, store, "http://127.0.0.1:9", extra=_extra())
     async with Orchestrator.from_config(config) as orch:
         sale = BulkSale(addon="shared_mailbox", quantity=1, to="customers")
         with pytest.raises(errors.ConfigurationError, match="needs the PostgreSQL store"):
-            await sell_in_bulk(orch, sale, distributed=True)
+            await orch.runs.sell(sale, distributed=True)
         with pytest.raises(errors.ConfigurationError, match="needs the PostgreSQL store"):
             await orch.count_all(distributed=True)

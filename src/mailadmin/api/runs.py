@@ -1,11 +1,14 @@
 """Bulk runs of the HTTP API: accepted at once (``202``), worked in the background, polled.
 
-A plan-change or add-on run that writes is the journal's run: its plan is journalled
-(:meth:`Orchestrator.start_run`) before anything is sent, each item's write is a journal
-row, and the run resource is read back from the journal, so ``mailadmin journal --run ID``
-and ``mailadmin journal resume --run ID`` see the same run. When the service stops (or is
-killed) mid-run, the next start settles it with :meth:`Orchestrator.resume`, which reads
-the platform before re-applying anything.
+Every run is a run of the run service (:mod:`mailadmin.orchestration.runs`): the whole
+batch is checked before the ``202`` (a bad item refuses the request with ``422`` and
+nothing is sent), and the service sends the items in the run's journal scope and finishes
+it. A plan-change or add-on run that writes is the journal's run: its plan is journalled
+before anything is sent, each item's write is a journal row, and the run resource is read
+back from the journal, so ``mailadmin journal --run ID`` and ``mailadmin journal resume
+--run ID`` see the same run. When the service stops (or is killed) mid-run, the next start
+settles it with the run service's resume, which reads the platform before re-applying
+anything.
 
 The API's own tables keep only what the journal cannot hold: who may poll the run, its
 concurrency, the caller-facing error of an item (a refusal's reason; an error raised
@@ -20,9 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -34,12 +35,13 @@ from mailadmin.api.tables import RUN_ITEMS, RUNS
 from mailadmin.contract import errors
 from mailadmin.rules.identities import Identity, IdentityKind, acting_scope
 from mailadmin.rules.sales import SaleItem, SaleOutcome
-from mailadmin.store.journal import run_scope
 
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.orchestration.runs import PreparedRun
     from mailadmin.store.database import Database
     from mailadmin.store.journal import JournalEntry
+    from mailadmin.store.runs import JournalPlan
 
 __all__ = ["Run", "RunItem", "RunKind", "RunManager", "RunState"]
 
@@ -110,23 +112,15 @@ class Run(BaseModel):
     items: list[RunItem] = Field(default_factory=list)
 
 
-Work = Callable[[dict[str, Any]], Awaitable[BaseModel]]
-
-
-#: The journal's operation of each kind of run that writes as a journal run.
-_OPERATIONS = {RunKind.PLAN_CHANGES: "set_plan", RunKind.ADDONS: "apply_addon"}
+#: The run service's operation of each kind of run.
+_OPERATIONS = {
+    RunKind.PLAN_CHANGES: "set_plan",
+    RunKind.ADDONS: "apply_addon",
+    RunKind.SALES: "sell",
+}
 #: Item states of the API's table that end an item well.
 _GOOD = ("succeeded", "sold", "skipped")
 _UNFINISHED = (RunState.ACCEPTED.value, RunState.RUNNING.value)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A journal run's plan, as :meth:`Orchestrator.start_run` recorded it."""
-
-    operation: str
-    items: list[list[Any]]
-    finished: bool
 
 
 class RunManager:
@@ -151,13 +145,16 @@ class RunManager:
         """Record a run (a journal run when it writes plans or add-ons) and start it;
         returns it as first polled."""
         now = datetime.now(UTC)
-        journalled = kind in _OPERATIONS and not dry_run and self._orch.journal is not None
-        if journalled:
-            planned = [_plan_entry(kind, payload) for _, payload in items]
-            with acting_scope(identity):
-                run_id = await self._orch.start_run(_OPERATIONS[kind], planned)
-        else:
-            run_id = uuid.uuid4().hex[:16]
+        # The whole batch is checked here, before the run exists: a bad item refuses the
+        # request (422) and nothing is sent.
+        with acting_scope(identity):
+            prepared = await self._orch.runs.prepare(
+                _OPERATIONS[kind],
+                [_item_of(kind, payload) for _, payload in items],
+                dry_run=dry_run,
+                label=lambda index: f"items[{index}] ({items[index][0]})",
+            )
+        run_id, journalled = prepared.run_id, prepared.journalled
 
         def store() -> None:
             with self._store.begin() as db:
@@ -184,7 +181,7 @@ class RunManager:
                     )
 
         await asyncio.to_thread(store)
-        self._spawn(run_id, resuming=False)
+        self._spawn(run_id, resuming=False, prepared=prepared)
         found = await asyncio.to_thread(self.get, run_id)
         assert found is not None
         return found
@@ -220,10 +217,10 @@ class RunManager:
         if task is not None:
             await asyncio.shield(task)
 
-    def _spawn(self, run_id: str, *, resuming: bool) -> None:
+    def _spawn(self, run_id: str, *, resuming: bool, prepared: PreparedRun | None = None) -> None:
         if run_id in self._tasks:
             return
-        work = self._work(run_id, resuming)
+        work = self._work(run_id, resuming, prepared)
         task = asyncio.get_running_loop().create_task(work, name=f"run-{run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
@@ -260,18 +257,12 @@ class RunManager:
             ids = [row[0] for row in db.execute(query).all()]
         return [run for run in (self.get(i, items=False) for i in ids) if run is not None]
 
-    def _plan(self, run_id: str) -> _Plan | None:
-        from mailadmin.store.schema import runs
+    def _plan(self, run_id: str) -> JournalPlan | None:
+        return self._orch.runs.planned(run_id)
 
-        if self._orch.journal is None:
-            return None
-        with self._store.connect() as db:
-            row = db.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
-        if row is None:
-            return None
-        return _Plan(row["operation"], json.loads(row["items"]), row["finished"] is not None)
-
-    def _journal_run(self, row: Any, plan: _Plan, stored: dict[int, Any], *, items: bool) -> Run:
+    def _journal_run(
+        self, row: Any, plan: JournalPlan, stored: dict[int, Any], *, items: bool
+    ) -> Run:
         journal = self._orch.journal
         assert journal is not None
         kind = RunKind(row["kind"])
@@ -302,14 +293,14 @@ class RunManager:
 
     # -- working ----------------------------------------------------------------------------------
 
-    async def _work(self, run_id: str, resuming: bool) -> None:
+    async def _work(self, run_id: str, resuming: bool, prepared: PreparedRun | None) -> None:
         try:
             row = await asyncio.to_thread(self._running, run_id)
             plan = await asyncio.to_thread(self._plan, run_id)
             if plan is not None:
-                await self._work_journalled(row, plan, resuming)
+                await self._work_journalled(row, plan, prepared)
             else:
-                await self._work_items(row, resuming)
+                await self._work_items(row, resuming, prepared)
             await asyncio.to_thread(self._finish, run_id)
         except asyncio.CancelledError:
             raise
@@ -325,108 +316,92 @@ class RunManager:
             )
             return db.execute(RUNS.select().where(RUNS.c.id == run_id)).mappings().one()
 
-    async def _work_journalled(self, run: Any, plan: _Plan, resuming: bool) -> None:
+    async def _work_journalled(
+        self, run: Any, plan: JournalPlan, prepared: PreparedRun | None
+    ) -> None:
         run_id = run["id"]
         kind = RunKind(run["kind"])
-        identity = Identity.parse(run["identity"])
         concurrency = max(1, int(run["concurrency"]))
-        positions = {_key(kind, planned): n for n, planned in enumerate(plan.items)}
-        if resuming:
-            # The journal's own resume: it reads each open item back from the platform
-            # before re-applying it, and runs the items that never started.
-            with acting_scope(identity):
-                result = await self._orch.resume(run=run_id, concurrency=concurrency)
+        service = self._orch.runs
+        if prepared is None:
+            # Settled after a restart by the journal's own resume: it reads each open item
+            # back from the platform before re-applying it, and sends those never started.
+            positions = {_key(kind, planned): n for n, planned in enumerate(plan.items)}
+            with acting_scope(Identity.parse(run["identity"])):
+                result = await service.resume(run=run_id, concurrency=concurrency)
             for done in result.items:
-                if done.error is not None and done.key.lower() in positions:
+                key = done.key.lower()
+                if done.error is not None and key in positions:
                     failure = {
                         "state": "failed",
                         "error_code": done.error.code,
                         "error_message": done.error.message,
                     }
-                    key = done.key.lower()
                     payload = _payload(kind, plan.items[positions[key]])
                     await asyncio.to_thread(
                         self._record, run_id, positions[key], failure, key, payload
                     )
             return
-        work = self._work_for(kind, False)
-        gate = asyncio.Semaphore(concurrency)
 
-        async def one(position: int, planned: list[Any]) -> None:
-            payload = _payload(kind, planned)
-            async with gate:
-                values = await _attempt(identity, work, payload)
-            if values["state"] == "failed":
-                # The caller-facing error (with a refusal's reason), which the journal's
-                # row may lack, or which came before any row was written.
-                key = _key(kind, planned)
-                await asyncio.to_thread(self._record, run_id, position, values, key, payload)
+        async def failed(index: int, value: Any, error: errors.MailadminError | None) -> None:
+            if error is None:
+                return
+            # The caller-facing error (with a refusal's reason), which the journal's row
+            # may lack, or which came before any row was written.
+            planned = plan.items[index]
+            key, payload = _key(kind, planned), _payload(kind, planned)
+            values = _values(value, error)
+            await asyncio.to_thread(self._record, run_id, index, values, key, payload)
 
-        with run_scope(run_id):
-            await asyncio.gather(*(one(n, p) for n, p in enumerate(plan.items)))
-        await self._orch.finish_run(run_id)
+        await service.execute(prepared, concurrency=concurrency, on_item=failed)
 
-    async def _work_items(self, run: Any, resuming: bool) -> None:
+    async def _work_items(self, run: Any, resuming: bool, prepared: PreparedRun | None) -> None:
+        """A run the journal does not hold as a run (a dry run, a bulk sale): its items
+        live in the API's table; each item's end is recorded there."""
         run_id = run["id"]
-        dry_run = bool(run["dry_run"])
+        kind = RunKind(run["kind"])
         identity = Identity.parse(run["identity"])
-        if resuming and not dry_run:
-            await self._settle_open_rows(run_id, identity)
+        service = self._orch.runs
+        positions: list[int]
+        if prepared is None:
+            if resuming and not bool(run["dry_run"]):
+                await self._settle_open_rows(run_id, identity)
 
-        def pending() -> list[Any]:
-            with self._store.connect() as db:
-                found = db.execute(
-                    RUN_ITEMS.select()
-                    .where(RUN_ITEMS.c.run_id == run_id, RUN_ITEMS.c.state == "pending")
-                    .order_by(RUN_ITEMS.c.position)
+            def pending() -> list[Any]:
+                with self._store.connect() as db:
+                    found = db.execute(
+                        RUN_ITEMS.select()
+                        .where(RUN_ITEMS.c.run_id == run_id, RUN_ITEMS.c.state == "pending")
+                        .order_by(RUN_ITEMS.c.position)
+                    )
+                    return list(found.mappings().all())
+
+            items = await asyncio.to_thread(pending)
+            positions = [int(item["position"]) for item in items]
+            with acting_scope(identity):
+                # The remaining items carry on the same run (its journal scope and id).
+                prepared = await service.prepare(
+                    _OPERATIONS[kind],
+                    [_item_of(kind, json.loads(item["payload"])) for item in items],
+                    dry_run=bool(run["dry_run"]),
+                    run_id=run_id,
                 )
-                return list(found.mappings().all())
+        else:
+            positions = list(range(len(prepared.items)))
 
-        items = await asyncio.to_thread(pending)
-        work = self._work_for(RunKind(run["kind"]), dry_run)
-        gate = asyncio.Semaphore(max(1, int(run["concurrency"])))
+        async def record(index: int, value: Any, error: errors.MailadminError | None) -> None:
+            values = _values(value, error)
+            await asyncio.to_thread(self._record, run_id, positions[index], values)
 
-        async def one(item: Any) -> None:
-            async with gate:
-                values = await _attempt(identity, work, json.loads(item["payload"]))
-                await asyncio.to_thread(self._record, run_id, item["position"], values)
-
-        with run_scope(run_id):
-            await asyncio.gather(*(one(item) for item in items))
+        await service.execute(prepared, concurrency=max(1, int(run["concurrency"])), on_item=record)
 
     async def _settle_open_rows(self, run_id: str, identity: Identity) -> None:
         """Complete the journal rows a killed sale left open (read back, then applied)."""
         try:
             with acting_scope(identity):
-                await self._orch.resume(run=run_id)
+                await self._orch.runs.resume(run=run_id)
         except errors.NotFoundError:
             pass  # nothing of this run reached the journal
-
-    def _work_for(self, kind: RunKind, dry_run: bool) -> Work:
-        orch = self._orch
-        if kind is RunKind.PLAN_CHANGES:
-
-            async def set_plan(payload: dict[str, Any]) -> BaseModel:
-                return await orch.set_plan(payload["address"], payload["plan"], dry_run=dry_run)
-
-            return set_plan
-
-        if kind is RunKind.SALES:
-
-            async def sell(payload: dict[str, Any]) -> BaseModel:
-                from mailadmin.rules.sales import BulkSale, sell_to
-
-                sale = BulkSale.model_validate(payload["sale"])
-                return await sell_to(orch, sale, payload["name"], dry_run=dry_run)
-
-            return sell
-
-        async def apply_addon(payload: dict[str, Any]) -> BaseModel:
-            return await orch.apply_addon(
-                payload["tenant"], payload["addon"], int(payload["quantity"]), dry_run=dry_run
-            )
-
-        return apply_addon
 
     def _record(
         self,
@@ -463,31 +438,30 @@ class RunManager:
             )
 
 
-async def _attempt(identity: Identity, work: Work, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run one item as ``identity``; the values of its end in the API's table."""
-    try:
-        with acting_scope(identity):
-            result = await work(payload)
-    except errors.MailadminError as exc:
-        return _failure(exc)
-    except Exception as exc:
-        from mailadmin.contract.provider import normalise
-
-        return _failure(normalise(exc))
-    if isinstance(result, SaleItem):
-        values: dict[str, Any] = {"state": result.outcome.value}
-        if result.outcome is SaleOutcome.FAILED:
-            values |= {"error_code": "sale_failed", "error_message": result.reason}
-        return values | {"result": result.model_dump_json()}
-    return {"state": "succeeded", "result": result.model_dump_json()}
+def _values(value: Any, error: errors.MailadminError | None) -> dict[str, Any]:
+    """The values of an item's end in the API's table."""
+    if error is not None:
+        return _failure(error)
+    if isinstance(value, SaleItem):
+        values: dict[str, Any] = {"state": value.outcome.value}
+        if value.outcome is SaleOutcome.FAILED:
+            values |= {"error_code": "sale_failed", "error_message": value.reason}
+        return values | {"result": value.model_dump_json()}
+    assert isinstance(value, BaseModel)
+    return {"state": "succeeded", "result": value.model_dump_json()}
 
 
-def _plan_entry(kind: RunKind, payload: dict[str, Any]) -> list[Any]:
-    # The journal's plan form: [address, plan] (what `journal resume` re-runs) or
-    # [tenant, add-on, quantity].
+def _item_of(kind: RunKind, payload: dict[str, Any]) -> dict[str, Any]:
+    """The run service's item of an API item (a plan change names its mailbox ``address``)."""
     if kind is RunKind.PLAN_CHANGES:
-        return [payload["address"], payload["plan"]]
-    return [payload["tenant"], payload["addon"], int(payload["quantity"])]
+        return {"mailbox": payload["address"], "plan": payload["plan"]}
+    if kind is RunKind.ADDONS:
+        return {
+            "tenant": payload["tenant"],
+            "addon": payload["addon"],
+            "quantity": payload["quantity"],
+        }
+    return {"sale": payload["sale"], "name": payload["name"]}
 
 
 def _payload(kind: RunKind, planned: list[Any]) -> dict[str, Any]:

@@ -371,7 +371,7 @@ def sell(
       mailadmin sell shared_mailbox 1 --to customers --owner all --skip-sold --dry-run
     """
     from mailadmin.cli.output import EXIT_PROVIDER
-    from mailadmin.rules.sales import BulkSale, sale_targets, sell_in_bulk
+    from mailadmin.rules.sales import BulkSale, sale_targets
 
     sale = _spec(
         BulkSale,
@@ -386,13 +386,13 @@ def sell(
     )
 
     async def work(orch: Orchestrator) -> SaleReport | None:
-        if orch._distributed(distributed, dry_run):
+        if orch.runs.distributed(distributed, dry_run):
             return await _sell_distributed(state, orch, sale, detach=detach)
         if detach:
             raise click.UsageError("--detach needs --distributed")
         total = len(sale_targets(orch, sale))
         with state.output.progress("selling", total) as progress:
-            return await sell_in_bulk(orch, sale, dry_run=dry_run, progress=progress)
+            return await orch.runs.sell(sale, dry_run=dry_run, progress=progress, distributed=False)
 
     async def go() -> SaleReport | None:
         async with state.orchestrator() as orch:
@@ -427,9 +427,9 @@ async def _sell_distributed(
     state: _State, orch: Orchestrator, sale: BulkSale, *, detach: bool
 ) -> SaleReport | None:
     """Enqueue a bulk sale; with ``detach`` print its id, else follow it to its report."""
-    from mailadmin.rules.sales import follow_sale, sale_targets, submit_sale
+    from mailadmin.rules.sales import sale_targets
 
-    run_id = await submit_sale(orch, sale)
+    run_id = await orch.runs.submit_sale(sale)
     total = len(sale_targets(orch, sale))
     if detach:
         if state.output.as_json:
@@ -440,7 +440,7 @@ async def _sell_distributed(
         return None
     state.output.note(f"run {run_id}: {total} sales enqueued for the workers")
     with state.output.progress("run " + run_id, total) as progress:
-        return await follow_sale(orch, run_id, progress=progress, sale=sale)
+        return await orch.runs.follow_sale(run_id, progress=progress, sale=sale)
 
 
 # -- orders (seeds 001 and 002) -----------------------------------------------------------------

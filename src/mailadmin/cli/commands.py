@@ -217,18 +217,17 @@ def count(state: _State, tenants: tuple[str, ...], distributed: bool | None, det
         # A reseller (--as) counts the customers it reaches, and only those.
         names = list(tenants) or orch.reachable_tenants()
         _prepare(orch, [orch.config.instance_of(name) for name in names])
-        if orch._distributed(distributed, False):
+        items = [{"tenant": name} for name in names]
+        if orch.runs.distributed(distributed, False):
             from mailadmin.cli.runs import run_distributed
 
-            items = [{"tenant": name} for name in names]
             return await run_distributed(
                 state, orch, "count", items, detach=detach, on_error="collect"
             )
         if detach:
             raise click.UsageError("--detach needs --distributed")
-        return await _batch(
-            state, "counting", [(n, _bound(orch.count_mailboxes, n)) for n in names]
-        )
+        batch = await _run_items(state, orch, "counting", "count", items)
+        return batch.model_copy(update={"run_id": None})
 
     batch = _run(state, work)
     if batch is None:  # detached: the run id is printed
@@ -316,55 +315,41 @@ def set_plan(
 
     changes = read_plan_file(_read_input(from_file), from_file)
 
+    items = [{"mailbox": a, "plan": p} for a, p in changes]
+
+    def line(index: int) -> str:
+        return f"line {index + 2}"  # the header is line 1
+
     async def work(orch: Orchestrator) -> Batch[Any] | None:
-        # Every line is checked against the catalogue and the tenants before one is sent.
-        problems = []
-        catalogue = orch.config.plans
-        for number, (mail, name) in enumerate(changes, start=2):
-            if catalogue and name.strip().lower() not in catalogue:
-                problems.append(f"line {number}: unknown plan '{name}'")
-                continue
-            try:
-                _, ref = orch.mailbox(mail)
-            except errors.ValidationError as exc:
-                problems.append(f"line {number}: {exc.message}")
-                continue
-            _prepare(orch, [orch.config.instance_of(ref.tenant.name)])
-        if problems:
-            more = f"; {len(problems) - 10} more" if len(problems) > 10 else ""
-            raise errors.ValidationError(
-                f"{from_file}: nothing was sent: " + "; ".join(problems[:10]) + more
-            )
-        if orch._distributed(distributed, dry_run):
+        # The run service checks every line against the catalogue and the tenants before
+        # one is sent, whether the run goes to the workers or not.
+        try:
+            routed = orch.runs.check("set_plan", items, label=line)
+        except errors.ValidationError as exc:
+            raise errors.ValidationError(f"{from_file}: {exc.message}") from None
+        _prepare(orch, [found.instance for found in routed])
+        if orch.runs.distributed(distributed, dry_run):
             from mailadmin.cli.runs import run_distributed
 
             return await run_distributed(
-                state,
-                orch,
-                "set_plan",
-                [{"mailbox": a, "plan": p} for a, p in changes],
-                detach=detach,
-                on_error=on_error,
+                state, orch, "set_plan", items, detach=detach, on_error=on_error
             )
         if detach:
             raise click.UsageError("--detach needs --distributed")
-        from mailadmin.store.journal import run_scope
-
-        calls = [(a, _bound(orch.set_plan, a, p, dry_run=dry_run)) for a, p in changes]
         # The whole plan is journalled first: a run cut short (Ctrl-C, a kill) is finished
         # by 'mailadmin journal resume --run ID'.
-        run_id = await orch.start_run("set_plan", changes, dry_run=dry_run)
-        with run_scope(run_id):
-            batch = await _batch(
-                state,
-                "changing plans",
-                calls,
-                concurrency=concurrency,
-                stop_on_error=on_error == "raise",
-            )
-        if not batch.interrupted:
-            await orch.finish_run(run_id)
-        return batch.model_copy(update={"run_id": None if dry_run else run_id})
+        batch = await _run_items(
+            state,
+            orch,
+            "changing plans",
+            "set_plan",
+            items,
+            dry_run=dry_run,
+            concurrency=concurrency,
+            stop_on_error=on_error == "raise",
+            label=line,
+        )
+        return batch.model_copy(update={"run_id": None if dry_run else batch.run_id})
 
     batch = _run(state, work)
     if batch is None:  # detached: the run id is printed
@@ -916,6 +901,39 @@ async def _batch(
         return await run_batch(
             calls, concurrency=concurrency, stop_on_error=stop_on_error, progress=progress
         )
+
+
+async def _run_items(
+    state: _State,
+    orch: Orchestrator,
+    title: str,
+    operation: str,
+    items: list[dict[str, Any]],
+    *,
+    dry_run: bool = False,
+    concurrency: int = 8,
+    stop_on_error: bool = False,
+    label: Callable[[int], str] | None = None,
+) -> Batch[Any]:
+    """A run of the run service, shown with progress; Ctrl-C sends no new item, waits for
+    those on the wire and returns what was done (``interrupted``)."""
+    from mailadmin.cli.batch import Batch
+
+    prepared = await orch.runs.prepare(operation, items, dry_run=dry_run, label=label)
+    with state.output.progress(title, len(items)) as progress:
+        result = await orch.runs.execute(
+            prepared,
+            concurrency=concurrency,
+            stop_on_error=stop_on_error,
+            interruptible=True,
+            progress=progress,
+        )
+    return Batch[Any](
+        items=result.items,
+        stopped=result.stopped,
+        interrupted=result.interrupted,
+        run_id=result.run_id,
+    )
 
 
 def _bound(

@@ -15,7 +15,7 @@ from mailadmin.cli.root import _global_options, _Group, _run, _State, cli, pass_
 if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.worker.runs import RunStatus
+    from mailadmin.store.runs import RunStatus
 
 
 async def run_distributed(
@@ -30,7 +30,7 @@ async def run_distributed(
     """Enqueue a run; with ``detach`` print its id, else follow it to the end."""
     from mailadmin.cli.batch import Batch
 
-    run_id = await orch.submit_run(operation, items)
+    run_id = await orch.runs.submit(operation, items)
     if detach:
         if state.output.as_json:
             state.output.json({"run_id": run_id, "items": len(items)})
@@ -42,7 +42,7 @@ async def run_distributed(
         return None
     state.output.note(f"run {run_id}: {len(items)} items enqueued for the workers")
     with state.output.progress("run " + run_id, len(items)) as progress:
-        result = await orch.follow_run(run_id, progress=progress)
+        result = await orch.runs.follow(run_id, progress=progress)
     del on_error  # every item is sent on the workers; the mode only shapes the report
     return Batch[Any](items=result.items, run_id=run_id)
 
@@ -135,15 +135,7 @@ def runs_list(state: _State, limit: int = 50) -> None:
     Example:
       mailadmin runs list --limit 10
     """
-    from mailadmin.worker.runs import list_runs, require_distributed
-
-    async def work(orch: Orchestrator) -> list[RunStatus]:
-        import asyncio
-
-        engine = require_distributed(orch)
-        return await asyncio.to_thread(list_runs, engine, limit)
-
-    found = _run(state, work)
+    found = _run(state, lambda orch: orch.runs.recent(limit))
     if state.output.as_json:
         state.output.json([_status_json(s) for s in found])
         return
@@ -183,15 +175,10 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
     Example:
       mailadmin runs show 3f9c2a1b7d4e5f60 --state failed
     """
-    from mailadmin.worker.runs import item_states, require_distributed, run_status
 
     async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
-        import asyncio
-
-        engine = require_distributed(orch)
-        status = await asyncio.to_thread(run_status, engine, run_id)
-        chosen = states or None
-        return status, await asyncio.to_thread(item_states, engine, run_id, chosen)
+        status = await orch.runs.status(run_id)
+        return status, await orch.runs.items(run_id, states or None)
 
     status, items = _run(state, work)
     if state.output.as_json:
@@ -228,9 +215,7 @@ def runs_cancel(state: _State, run_id: str) -> None:
     Example:
       mailadmin runs cancel 3f9c2a1b7d4e5f60
     """
-    from mailadmin.worker.runs import cancel_run
-
-    status = _run(state, lambda orch: cancel_run(orch, run_id))
+    status = _run(state, lambda orch: orch.runs.cancel(run_id))
     if state.output.as_json:
         state.output.json(_status_json(status))
         return

@@ -15,12 +15,23 @@ from pydantic import BaseModel, ConfigDict
 
 from mailadmin.contract import errors
 
-__all__ = ["BulkError", "BulkResult", "ItemError", "ItemResult", "OnError", "Progress", "run_bulk"]
+__all__ = [
+    "NOT_SENT",
+    "BulkError",
+    "BulkResult",
+    "ItemError",
+    "ItemResult",
+    "OnError",
+    "Progress",
+    "run_bulk",
+]
 
 T = TypeVar("T")
 OnError = Literal["raise", "skip", "collect"]
 #: ``progress(done, total, item_key)`` after every finished item.
 Progress = Callable[[int, int, str], None]
+#: Error code of an item that was never sent (stopped early or interrupted).
+NOT_SENT = "not_sent"
 
 
 class ItemError(BaseModel):
@@ -57,6 +68,11 @@ class BulkResult(BaseModel, Generic[T]):
     failed: int = 0
     #: The journal's id of the run (``mailadmin journal resume --run ID``), when journalled.
     run_id: str | None = None
+    #: No new item started after the first failure (``stop_on_error``).
+    stopped: bool = False
+    #: Cancelled part-way (Ctrl-C): items never started are ``not_sent``, and the run
+    #: stays unfinished for ``mailadmin journal resume --run ID``.
+    interrupted: bool = False
 
     @property
     def succeeded(self) -> int:

@@ -10,7 +10,7 @@ without sending any write.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from mailadmin.contract.models import (
     TenantRef,
 )
 from mailadmin.contract.provider import CallHooks, Provider
-from mailadmin.orchestration.bulk import BulkError, BulkResult, OnError, Progress, run_bulk
+from mailadmin.orchestration.bulk import BulkResult, OnError, Progress, run_bulk
 from mailadmin.orchestration.config import Config
 from mailadmin.orchestration.fence import ReadBack
 from mailadmin.orchestration.gate import ActingView, BusinessRules
@@ -40,8 +40,10 @@ from mailadmin.orchestration.pipeline import (
     PluginHooksAfterPolicy,
     check_addon,
     check_plan,
+    check_quantity,
     require_text,
 )
+from mailadmin.orchestration.runs import RunService
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
     Allocations,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.identities import Identity
+    from mailadmin.rules.tenancy import Tenancy
     from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = ["MAX_QUANTITY", "Orchestrator"]
@@ -94,6 +97,8 @@ class Orchestrator:
         #: The steps every call takes (docs/architecture.md).
         self.pipeline = Pipeline(self)
         self._allocations: Allocations | None = None
+        #: Bulk runs: the one place a run is checked, journalled, sent and finished.
+        self.runs = RunService(self)
 
     @classmethod
     def from_config(cls, path: str | Path, **kwargs: Any) -> Orchestrator:
@@ -198,6 +203,17 @@ class Orchestrator:
     def plugin_hooks(self) -> CallHooks:
         """The plugins' call hooks (audit, metrics, policy veto)."""
         return self.registry.hooks
+
+    def check_plan(self, plan: str) -> str:
+        """The catalogue's name of ``plan``; ValidationError when the catalogue lacks it."""
+        return self._check_plan(plan)
+
+    def check_addon(self, addon: str | AddonRef, quantity: object = None) -> AddonRef:
+        """The catalogue's add-on (and, given, a valid total); ValidationError otherwise."""
+        ref = self._check_addon(addon)
+        if quantity is not None:
+            check_quantity(quantity)
+        return ref
 
     # -- single calls: each one call through the pipeline --------------------------------------
 
@@ -317,63 +333,22 @@ class Orchestrator:
     ) -> BulkResult[ChangeResult[str]]:
         """Put many mailboxes on plans: ``[("anna@example.com", "sync"), ...]``.
 
-        The run is journalled as a whole (every item, before the first is sent), so one cut
-        short can be finished by :meth:`resume` (``run=result.run_id``). ``distributed``
-        (default: ``[worker] distributed``) runs it on the workers instead
-        (docs/scaling.md) and waits for it; :meth:`submit_run` returns at once.
+        A run of the run service (:attr:`runs`): the whole batch is checked before the
+        first item is sent, and journalled (every item), so one cut short can be finished
+        by :meth:`resume` (``run=result.run_id``). ``distributed`` (default: ``[worker]
+        distributed``) runs it on the workers instead (docs/scaling.md) and waits for it;
+        :meth:`submit_run` returns at once.
         """
-        from mailadmin.store.journal import run_scope
-
-        items = [(address, plan) for address, plan in changes]
-        if self._distributed(distributed, dry_run):
-            run_id = await self.submit_run(
-                "set_plan", [{"mailbox": a, "plan": p} for a, p in items]
-            )
-            return await self.follow_run(run_id, progress=progress, on_error=on_error)
-        journal = self.journal if not dry_run else None
-        run_id = await self.start_run("set_plan", items, dry_run=dry_run)
-        with run_scope(run_id):
-            try:
-                result = await run_bulk(
-                    (
-                        (address, _bind(self.set_plan, address, plan, dry_run=dry_run))
-                        for address, plan in items
-                    ),
-                    concurrency=concurrency,
-                    on_error=on_error,
-                    progress=progress,
-                )
-            except BulkError:
-                if journal is not None:  # every item ran; some failed
-                    await journal.write(journal.run_finished(run_id))
-                raise
-            if journal is not None:
-                await journal.write(journal.run_finished(run_id))
-        return result.model_copy(update={"run_id": run_id})
-
-    async def start_run(
-        self, operation: str, items: Sequence[Sequence[Any]], *, dry_run: bool = False
-    ) -> str:
-        """Journal the plan of a bulk run (every item, before the first is sent) and return
-        its id; run the items inside ``run_scope(id)`` and call :meth:`finish_run` when
-        every item was seen through (a run left unfinished is completed by :meth:`resume`).
-        ``set_plan`` runs (``(address, plan)`` items) and ``apply_addon`` runs
-        (``(tenant, add-on, quantity)`` items) are resumed as a whole."""
-        import uuid
-
-        run_id = uuid.uuid4().hex[:16]
-        if self.journal is not None and not dry_run:
-            planned = [list(item) for item in items]
-            identity = str(self.rules.acting())
-            await self.journal.write(
-                self.journal.run_planned(run_id, operation, planned, identity=identity)
-            )
-        return run_id
-
-    async def finish_run(self, run_id: str) -> None:
-        """Mark a bulk run as seen through (see :meth:`start_run`)."""
-        if self.journal is not None:
-            await self.journal.write(self.journal.run_finished(run_id))
+        items = [{"mailbox": address, "plan": plan} for address, plan in changes]
+        return await self.runs.run(
+            "set_plan",
+            items,
+            dry_run=dry_run,
+            concurrency=concurrency,
+            on_error=on_error,
+            progress=progress,
+            distributed=distributed,
+        )
 
     async def resume(
         self,
@@ -382,94 +357,21 @@ class Orchestrator:
         concurrency: int = 8,
         progress: Progress | None = None,
     ) -> BulkResult[ChangeResult[Any]]:
-        """Settle what the journal leaves open: every write without a final outcome
-        (``started``, ``partial``, ``unknown``) is completed from the platform's current
-        state (writes are absolute: one already there is marked ``unchanged``, a missing
-        one is applied), and the items of a bulk run cut short that never started are
-        run. Each completes its own journal row (``resumed`` says when, ``resumed_from``
-        what it was). Safe to run twice; ``run`` limits it to one bulk run.
-
-        Run it when the process that made the writes is gone: the subject locks that keep
-        two writes to one mailbox apart live in one process.
-        """
-        journal = self.journal
-        if journal is None:
-            raise errors.ConfigurationError("No journal is configured ([journal] url is unset)")
-        rows = await journal.run(journal.entries, 10**9, run=run, open_only=True, oldest_first=True)
-        runs = await journal.run(journal.unfinished_runs, run)
-        if run is not None and not runs and not rows:
-            known = await journal.run(journal.entries, 1, run=run)
-            if not known:
-                raise errors.NotFoundError(f"The journal has no run '{run}'")
-        # Several open rows of one subject (a create, then a delete of one mailbox) replay
-        # oldest first, one after another.
-        by_subject: dict[str, list[JournalEntry]] = {}
-        for row in rows:
-            by_subject.setdefault(f"{row.instance}|{row.subject.lower()}", []).append(row)
-
-        async def settle(entries: list[JournalEntry]) -> ChangeResult[Any]:
-            result: ChangeResult[Any] | None = None
-            failure: errors.MailadminError | None = None
-            for entry in entries:
-                try:
-                    result = await self._resume_one(entry)
-                except errors.MailadminError as exc:
-                    failure = exc
-            if failure is not None:
-                raise failure
-            assert result is not None
-            return result
-
-        work: list[tuple[str, Any]] = [
-            (
-                f"{entries[-1].subject} (journal {', '.join(str(e.id) for e in entries)})",
-                _bind(settle, entries),
-            )
-            for entries in by_subject.values()
-        ]
-        finishing: list[str] = []
-        for run_id, operation, items in runs:
-            if operation not in ("set_plan", "apply_addon"):
-                continue
-            started = await journal.run(journal.run_subjects, run_id)
-            finishing.append(run_id)
-            for item in items:
-                # The journal's subject of the item, and the key its result goes under.
-                if operation == "set_plan":
-                    subject = key = str(item[0])
-                    call = _bind(self._resume_item, run_id, item[0], item[1])
-                else:
-                    subject, key = f"{item[0]} {item[1]}", f"{item[0]}:{item[1]}"
-                    call = _bind(self._resume_addon, run_id, item[0], item[1], int(item[2]))
-                if subject.lower() in started:
-                    continue
-                started.add(subject.lower())
-                work.append((key, call))
-        result = await run_bulk(work, concurrency=concurrency, progress=progress)
-        for run_id in finishing:
-            await journal.write(journal.run_finished(run_id))
-        return result
+        """Settle what the journal leaves open (see :meth:`RunService.resume`): every
+        write without a final outcome is completed from the platform's current state, and
+        the items of a bulk run cut short that never started are run. Safe to run twice;
+        ``run`` limits it to one bulk run."""
+        return await self.runs.resume(run=run, concurrency=concurrency, progress=progress)
 
     # -- distributed runs (docs/scaling.md) -------------------------------------------------
-
-    def _distributed(self, distributed: bool | None, dry_run: bool) -> bool:
-        # A dry run sends no write: it runs in-process, where its answers are printed.
-        chosen = self.config.worker.distributed if distributed is None else distributed
-        return bool(chosen) and not dry_run
 
     async def submit_run(self, operation: str, items: list[dict[str, Any]]) -> str:
         """Split a bulk run (``"set_plan"``: ``{"mailbox", "plan"}`` items;
         ``"apply_addon"``: ``{"tenant", "addon", "quantity"}``; ``"sell"``, ``"count"``:
-        see :mod:`mailadmin.worker.operations`) into jobs for the workers:
-        its items and its jobs are committed in one transaction. Returns the run id at
-        once. Refuses with ConfigurationError when the store is not PostgreSQL."""
-        from mailadmin.worker.runs import require_distributed
-
-        require_distributed(self)
-        from mailadmin.worker.engine import submit
-
-        identity = str(self.rules.acting())
-        return await asyncio.to_thread(submit, self, operation, items, identity=identity)
+        see :mod:`mailadmin.orchestration.run_items`) into jobs for the workers: its items
+        and its jobs are committed in one transaction. Returns the run id at once.
+        Refuses with ConfigurationError when the store is not PostgreSQL."""
+        return await self.runs.submit(operation, items)
 
     async def follow_run(
         self,
@@ -480,33 +382,7 @@ class Orchestrator:
         timeout: float | None = None,
     ) -> BulkResult[Any]:
         """Wait for a distributed run to end; its per-item results in input order."""
-        from mailadmin.orchestration.bulk import ItemError, ItemResult
-        from mailadmin.worker.engine import follow
-        from mailadmin.worker.operations import item_key, item_value
-        from mailadmin.worker.runs import item_states, require_distributed
-
-        engine = require_distributed(self)
-        status = await follow(engine, run_id, progress=progress, timeout=timeout)
-        rows = await asyncio.to_thread(item_states, engine, run_id)
-        items: list[ItemResult[Any]] = []
-        for row in rows:
-            # The same keys and values as the in-process forms.
-            key = item_key(row["item"])
-            value = None if row["result"] is None else item_value(status.operation, row["result"])
-            if row["state"] == "done":
-                items.append(ItemResult[Any](key=key, value=value))
-            else:
-                code = row["error_code"] or row["state"]
-                message = row["error_message"] or row["state"]
-                # A failed sale keeps its record (who, what, why) beside the error.
-                error = ItemError(code=code, message=message)
-                items.append(ItemResult[Any](key=key, value=value, error=error))
-        failed = sum(1 for item in items if not item.ok)
-        kept = [i for i in items if i.ok] if on_error == "skip" else items
-        result = BulkResult[Any](items=kept, failed=failed, run_id=run_id)
-        if on_error == "raise" and failed:
-            raise BulkError(result)
-        return result
+        return await self.runs.follow(run_id, progress=progress, on_error=on_error, timeout=timeout)
 
     async def resume_entry(self, entry: JournalEntry) -> ChangeResult[Any]:
         """Settle one open journal row from the platform's current state (what
@@ -636,20 +512,6 @@ class Orchestrator:
         else:
             await journal.write(journal.success(entry.call_id, end, resumed=resumed))
 
-    async def _resume_item(self, run_id: str, address: str, plan: str) -> ChangeResult[str]:
-        from mailadmin.store.journal import run_scope
-
-        with run_scope(run_id):
-            return await self.set_plan(address, plan)
-
-    async def _resume_addon(
-        self, run_id: str, tenant: str, addon: str, quantity: int
-    ) -> ChangeResult[int]:
-        from mailadmin.store.journal import run_scope
-
-        with run_scope(run_id):
-            return await self.apply_addon(tenant, addon, quantity)
-
     async def count_all(
         self,
         tenants: Iterable[str] | None = None,
@@ -665,14 +527,13 @@ class Orchestrator:
         # Without a list, the tenants the acting identity reaches (a reseller counts its
         # customers); a list naming one it does not reach is refused for that one.
         names = list(tenants) if tenants is not None else self.reachable_tenants()
-        if self._distributed(distributed, False):
-            run_id = await self.submit_run("count", [{"tenant": name} for name in names])
-            return await self.follow_run(run_id, progress=progress, on_error=on_error)
-        return await run_bulk(
-            ((name, _bind(self.count_mailboxes, name)) for name in names),
+        return await self.runs.run(
+            "count",
+            [{"tenant": name} for name in names],
             concurrency=concurrency,
             on_error=on_error,
             progress=progress,
+            distributed=distributed,
         )
 
     async def apply_addons(
@@ -688,20 +549,15 @@ class Orchestrator:
         """Set add-on totals for many tenants: ``[("example.com", "shared_mailbox", 5)]``.
 
         ``distributed`` (default: ``[worker] distributed``) runs them on the workers."""
-        if self._distributed(distributed, dry_run):
-            items: list[dict[str, Any]] = [
-                {"tenant": t, "addon": a, "quantity": q} for t, a, q in allocations
-            ]
-            run_id = await self.submit_run("apply_addon", items)
-            return await self.follow_run(run_id, progress=progress, on_error=on_error)
-        return await run_bulk(
-            (
-                (f"{tenant}:{addon}", _bind(self.apply_addon, tenant, addon, qty, dry_run=dry_run))
-                for tenant, addon, qty in allocations
-            ),
+        items = [{"tenant": t, "addon": a, "quantity": q} for t, a, q in allocations]
+        return await self.runs.run(
+            "apply_addon",
+            items,
+            dry_run=dry_run,
             concurrency=concurrency,
             on_error=on_error,
             progress=progress,
+            distributed=distributed,
         )
 
     async def licences(
@@ -720,6 +576,31 @@ class Orchestrator:
             ((name, _bind(self.test_connection, name)) for name in self.instances),
             progress=progress,
         )
+
+    # -- what the ports of rules/ ask for (rules.sales.SalesPort) ----------------------------
+
+    @property
+    def tenancy(self) -> Tenancy:
+        """Resellers, customers, allocations and sales (the store's tenancy tables)."""
+        return self.rules.tenancy
+
+    def acting(self) -> Identity:
+        """The identity the current call acts as."""
+        return self.rules.acting()
+
+    def holds_limit(self, tenant: str, addon: str) -> bool:
+        """Whether a limit of ``addon`` for ``tenant`` is set by its platform or kept by
+        mailadmin (False: mailadmin's allocation alone is enforced, on creation)."""
+        if self.config.addons and addon not in self.config.addons:
+            return False  # the catalogue does not sell it on the platforms
+        provider, _ = self.provider_for(tenant)
+        supported = provider.instance_capabilities.supports(f"addon:{addon}")
+        return supported or addon in KEPT_ADDONS
+
+    async def count_as_system(self, tenant: str) -> MailboxCount:
+        """Count a tenant's mailboxes whoever is acting (a rule reading the use it checks)."""
+        counts: MailboxCount = await self.rules.as_system(lambda: self.count_mailboxes(tenant))
+        return counts
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -457,10 +457,10 @@ class Pipeline:
                     )
                 raise
             except Exception as exc:
-                error = errors.MailadminError(
+                unexpected = errors.MailadminError(
                     "An unexpected error stopped the call", debug={"exception": repr(exc)}
                 )
-                await self._unwind(call, passed, error)
+                await self._unwind(call, passed, unexpected)
                 raise
         return call.result
 

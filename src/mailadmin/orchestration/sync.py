@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -289,16 +289,6 @@ class SyncOrchestrator:
     def check(self, *, progress: Progress | None = None) -> BulkResult[ConnectionStatus]:
         """See :meth:`Orchestrator.check`."""
         return self._run(self.orchestrator.check(progress=progress))
-
-    def start_run(
-        self, operation: str, items: Sequence[tuple[str, str]], *, dry_run: bool = False
-    ) -> str:
-        """See :meth:`Orchestrator.start_run`."""
-        return self._run(self.orchestrator.start_run(operation, items, dry_run=dry_run))
-
-    def finish_run(self, run_id: str) -> None:
-        """See :meth:`Orchestrator.finish_run`."""
-        self._run(self.orchestrator.finish_run(run_id))
 
     def resume(
         self, *, run: str | None = None, concurrency: int = 8, progress: Progress | None = None

@@ -1,29 +1,28 @@
-"""Selling an add-on to many resellers or customers at once (seed 003).
+"""Selling an add-on to many resellers or customers at once (seed 003): the rules.
 
-``await sell_in_bulk(orch, BulkSale(addon="shared_mailbox", quantity=9999, to="resellers",
+``await orch.runs.sell(BulkSale(addon="shared_mailbox", quantity=9999, to="resellers",
 skip_already_sold=True, copy_under_reseller=True))``: every matching reseller or customer
-is tried in turn and gets one result: sold, skipped (and why) or failed (and why). A sale
-to a customer also sets the platform's total for that resource (through the orchestrator,
-so it is checked and journalled like any write). Items run one after another: each sale
-changes the totals the next one is capped by. ``distributed=True`` (default: ``[worker]
-distributed``) runs them on the workers instead (docs/scaling.md): the sales capped by one
-reseller's allocation share one lane there, so they still run one after another.
+(:func:`sale_targets`) is tried in turn and gets one result: sold, skipped (and why) or
+failed (and why). A sale to a customer also sets the platform's total for that resource
+(through the port's ``apply_addon``, so it is checked and journalled like any write).
+The bulk run itself (one item after another, in process or on the workers) is the run
+service's (:mod:`mailadmin.orchestration.runs`); this module holds what one sale does,
+over :class:`SalesPort`, the few operations it needs from the layer above.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from mailadmin.contract import errors
-from mailadmin.rules.allocations import KEPT_ADDONS
 from mailadmin.rules.tenancy import MAX_ALLOCATION, addon_of_resource, resource_of_addon, used_of
 
 if TYPE_CHECKING:
-    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.contract.models import MailboxCount
+    from mailadmin.rules.identities import Identity
     from mailadmin.rules.tenancy import Tenancy
 
 __all__ = [
@@ -31,12 +30,37 @@ __all__ = [
     "SaleItem",
     "SaleOutcome",
     "SaleReport",
-    "follow_sale",
+    "SalesPort",
     "sale_targets",
-    "sell_in_bulk",
     "sell_to",
-    "submit_sale",
 ]
+
+
+class SalesPort(Protocol):
+    """What selling needs from the layer above (the orchestrator satisfies it)."""
+
+    @property
+    def tenancy(self) -> Tenancy:
+        """Resellers, customers, their allocations and sales."""
+        ...
+
+    def acting(self) -> Identity:
+        """Who is selling."""
+        ...
+
+    def holds_limit(self, tenant: str, addon: str) -> bool:
+        """Whether ``tenant``'s platform (or mailadmin for it) holds a limit of ``addon``."""
+        ...
+
+    async def apply_addon(
+        self, tenant: str, addon: str, quantity: int, *, dry_run: bool = False
+    ) -> object:
+        """Set a tenant's total of an add-on (checked and journalled like any write)."""
+        ...
+
+    async def count_as_system(self, tenant: str) -> MailboxCount:
+        """A tenant's mailboxes, counted whoever is acting."""
+        ...
 
 
 class BulkSale(BaseModel):
@@ -102,82 +126,16 @@ class SaleReport(BaseModel):
         return all(i.outcome is not SaleOutcome.FAILED for i in self.items)
 
 
-async def sell_in_bulk(
-    orch: Orchestrator,
-    sale: BulkSale,
-    *,
-    dry_run: bool = False,
-    progress: Callable[[int, int, str], None] | None = None,
-    distributed: bool | None = None,
-) -> SaleReport:
-    """Sell ``sale.addon`` to every target; a dry run checks everything and changes nothing.
-
-    ``distributed`` (default: ``[worker] distributed``; never for a dry run) runs the
-    sales on the workers and waits for them."""
-    if orch._distributed(distributed, dry_run):
-        run_id = await submit_sale(orch, sale)
-        return await follow_sale(orch, run_id, progress=progress, sale=sale)
-    targets = sale_targets(orch, sale)
-    items: list[SaleItem] = []
-    for done, name in enumerate(targets, start=1):
-        items.append(await sell_to(orch, sale, name, dry_run=dry_run))
-        if progress is not None:
-            progress(done, len(targets), name)
-    return SaleReport(items=items, dry_run=dry_run)
-
-
-async def submit_sale(orch: Orchestrator, sale: BulkSale) -> str:
-    """Enqueue a bulk sale for the workers, one item per target; returns the run id at
-    once. ConfigurationError when the store is not PostgreSQL."""
-    from mailadmin.worker.runs import require_distributed
-
-    require_distributed(orch)
-    plain = sale.model_dump(mode="json")
-    items = [{"sale": plain, "name": name} for name in sale_targets(orch, sale)]
-    return await orch.submit_run("sell", items)
-
-
-async def follow_sale(
-    orch: Orchestrator,
-    run_id: str,
-    *,
-    progress: Callable[[int, int, str], None] | None = None,
-    sale: BulkSale | None = None,
-) -> SaleReport:
-    """Wait for a distributed bulk sale (of ``sale``) to end; its report, item by item."""
-    result = await orch.follow_run(run_id, progress=progress)
-    items: list[SaleItem] = []
-    for item in result.items:
-        if isinstance(item.value, SaleItem):
-            items.append(item.value)
-            continue
-        # Cancelled before it started, or a store fault: the item says why.
-        reason = item.error.message if item.error is not None else "not run"
-        items.append(
-            SaleItem(
-                kind="reseller" if sale is not None and sale.to == "resellers" else "customer",
-                name=item.key,
-                outcome=SaleOutcome.FAILED,
-                addon=sale.addon if sale is not None else "",
-                quantity=sale.quantity if sale is not None else 0,
-                reason=reason,
-            )
-        )
-    return SaleReport(items=items, run_id=run_id)
-
-
-async def sell_to(
-    orch: Orchestrator, sale: BulkSale, name: str, *, dry_run: bool = False
-) -> SaleItem:
+async def sell_to(port: SalesPort, sale: BulkSale, name: str, *, dry_run: bool = False) -> SaleItem:
     """Sell ``sale.addon`` to one target of :func:`sale_targets` (one item of a bulk sale).
 
     A sale sets a total, so selling the same item again leaves it as it was: a bulk sale
     cut short can be carried on from any item.
     """
-    return await _sell_one(orch, orch.rules.tenancy, sale, name, dry_run)
+    return await _sell_one(port, port.tenancy, sale, name, dry_run)
 
 
-def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:
+def sale_targets(port: SalesPort, sale: BulkSale) -> list[str]:
     """Who a bulk sale is offered to, in order, within the acting identity's reach.
 
     The site admin sells to anyone; a reseller only to its own customers (``owner`` is
@@ -191,8 +149,8 @@ def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:
             f"Add-on '{sale.addon}' raises no allocation "
             "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
         )
-    tenancy = orch.rules.tenancy
-    identity = orch.rules.acting()
+    tenancy = port.tenancy
+    identity = port.acting()
     owner = sale.owner.strip().lower()
     if identity.kind is IdentityKind.RESELLER:
         if sale.to == "resellers" or owner not in ("all", identity.name):
@@ -215,7 +173,7 @@ def sale_targets(orch: Orchestrator, sale: BulkSale) -> list[str]:
 
 
 async def _sell_one(
-    orch: Orchestrator, tenancy: Tenancy, sale: BulkSale, name: str, dry_run: bool
+    port: SalesPort, tenancy: Tenancy, sale: BulkSale, name: str, dry_run: bool
 ) -> SaleItem:
     kind: Literal["reseller", "customer"] = "reseller" if sale.to == "resellers" else "customer"
     addon = (
@@ -226,13 +184,13 @@ async def _sell_one(
         if sale.skip_already_sold and _already_sold(tenancy, kind, name, sale.addon):
             return SaleItem(**item, outcome=SaleOutcome.SKIPPED, reason="already sold")
         if sale.only_over_quota:
-            over = await _over_quota(orch, tenancy, kind, name, sale.addon)
+            over = await _over_quota(port, tenancy, kind, name, sale.addon)
             if not over:
                 return SaleItem(**item, outcome=SaleOutcome.SKIPPED, reason="not over quota")
         copy_of = sale.addon if addon != sale.addon else None
         oversold = tenancy.sell(kind, name, addon, sale.quantity, copy_of=copy_of, dry_run=True)
         if kind == "customer":
-            await _push(orch, tenancy, name, addon, sale.quantity, dry_run)
+            await _push(port, tenancy, name, addon, sale.quantity, dry_run)
         if not dry_run:
             tenancy.sell(kind, name, addon, sale.quantity, copy_of=copy_of)
     except errors.MailadminError as exc:
@@ -247,9 +205,7 @@ def _already_sold(tenancy: Tenancy, kind: str, name: str, addon: str) -> bool:
     )
 
 
-async def _over_quota(
-    orch: Orchestrator, tenancy: Tenancy, kind: str, name: str, addon: str
-) -> bool:
+async def _over_quota(port: SalesPort, tenancy: Tenancy, kind: str, name: str, addon: str) -> bool:
     """A customer using all it is allocated, or a reseller whose customers hold more."""
     resource = resource_of_addon(addon)
     assert resource is not None
@@ -264,27 +220,24 @@ async def _over_quota(
     allocated = tenancy.allocation("customer", name).get(resource)
     if allocated is None:
         return False
-    counts = await orch.rules.as_system(lambda: orch.count_mailboxes(name))
+    counts = await port.count_as_system(name)
     used = used_of(resource, counts)
     return used is not None and used >= allocated
 
 
 async def _push(
-    orch: Orchestrator, tenancy: Tenancy, customer: str, addon: str, quantity: int, dry_run: bool
+    port: SalesPort, tenancy: Tenancy, customer: str, addon: str, quantity: int, dry_run: bool
 ) -> None:
     """Set the platform's total of the resource to the customer's new allocation."""
     resource = resource_of_addon(addon)
     assert resource is not None
     neutral = addon_of_resource(resource)
-    if orch.config.addons and neutral not in orch.config.addons:
-        return  # the catalogue does not sell it on the platforms: kept by mailadmin only
-    provider, _ = orch.provider_for(customer)
-    capabilities = provider.instance_capabilities
-    if not capabilities.supports(f"addon:{neutral}") and neutral not in KEPT_ADDONS:
-        # The platform holds no such limit (Exchange seats are Microsoft licences) and the
-        # orchestrator keeps none: mailadmin's allocation alone is enforced, on creation.
+    if not port.holds_limit(customer, neutral):
+        # The catalogue does not sell it on the platforms, or the platform holds no such
+        # limit (Exchange seats are Microsoft licences) and mailadmin keeps none: the
+        # allocation alone is enforced, on creation.
         return
     current = {s.addon: s for s in tenancy.sales("customer", customer) if s.active}.get(addon)
     allocation = tenancy.allocation("customer", customer)
     total = allocation.get(resource, 0) - (current.quantity * current.amount if current else 0)
-    await orch.apply_addon(customer, neutral, total + quantity, dry_run=dry_run)
+    await port.apply_addon(customer, neutral, total + quantity, dry_run=dry_run)

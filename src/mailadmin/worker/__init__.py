@@ -1,7 +1,9 @@
-"""Distributed bulk work: a run split into chunks, run by procrastinate workers that share
-the PostgreSQL store (docs/scaling.md).
+"""The worker face: procrastinate workers that run the chunks of distributed runs
+(docs/scaling.md).
 
-:mod:`mailadmin.worker.runs` records runs and follows them (SQLAlchemy only);
-:mod:`mailadmin.worker.engine` holds everything that imports procrastinate, loaded only
-when a run is enqueued or a worker starts, so ``import mailadmin`` never pulls it in.
+:mod:`mailadmin.worker.engine` holds the task and the worker loop (everything that imports
+procrastinate, loaded only when a worker starts, so ``import mailadmin`` never pulls it
+in); :mod:`mailadmin.worker.prune` deletes finished jobs. What a run is, and the order in
+which it is planned, sent and finished, is the run service's
+(:mod:`mailadmin.orchestration.runs`); its items and jobs are the store's.
 """

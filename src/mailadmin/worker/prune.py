@@ -56,14 +56,10 @@ async def _finished(app: procrastinate.App) -> int:
 async def prune_jobs(orch: Orchestrator, hours: int | None = None) -> int:
     """Delete the finished jobs older than ``hours`` (default: ``[worker]
     keep_jobs_hours``) now; returns how many. The runs and their results stay."""
-    import asyncio
 
     from mailadmin.worker import engine as worker_engine
-    from mailadmin.worker.runs import require_distributed
 
-    engine = require_distributed(orch)
     keep = orch.config.worker.keep_jobs_hours if hours is None else hours
-    await asyncio.to_thread(worker_engine.ensure_schema, engine)
-    app = worker_engine.make_app(engine, keep_hours=keep)
+    app = worker_engine.make_app(await orch.runs.job_queue(), keep_hours=keep)
     async with app.open_async():
         return await delete_finished_jobs(app, keep)

@@ -36,10 +36,11 @@ async def plan_changes(
 ) -> Response:
     """Accept plan changes and work them in the background; poll ``Location``.
 
-    Each item runs as the key's identity: an item outside its reach fails alone, with
-    ``policy_denied``, and nothing is sent for it.
+    The whole batch is checked first: an unknown plan or tenant, a bad address or an
+    address given twice refuses the request (``422``, naming every bad item) and nothing
+    is sent. Each item runs as the key's identity: an item outside its reach fails alone,
+    with ``policy_denied``, and nothing is sent for it.
     """
-    _no_duplicates([item.address.strip().lower() for item in body.items], "address")
 
     async def work() -> Response:
         run = await services.runs.start(
@@ -68,9 +69,11 @@ async def addons(
     body: AddonRunRequest,
     dry_run: DryRun = False,
 ) -> Response:
-    """Accept add-on totals and work them in the background; poll ``Location``."""
+    """Accept add-on totals and work them in the background; poll ``Location``.
+
+    The whole batch is checked first: an unknown tenant or add-on, a bad quantity or one
+    add-on of a tenant given twice refuses the request (``422``) and nothing is sent."""
     keys = [f"{item.tenant.strip().lower()}:{item.addon.strip().lower()}" for item in body.items]
-    _no_duplicates(keys, "tenant and add-on")
 
     async def work() -> Response:
         run = await services.runs.start(
@@ -115,11 +118,3 @@ def accepted(run: Run) -> Response:
     """The `202 Accepted` answer of a run just started: poll `Location`."""
     location = f"/v1/runs/{run.id}"
     return json_response(run, status=202, headers={"Location": location, "Retry-After": "1"})
-
-
-def _no_duplicates(keys: list[str], what: str) -> None:
-    seen: set[str] = set()
-    for key in keys:
-        if key in seen:
-            raise errors.ValidationError(f"The {what} '{key}' is given twice")
-        seen.add(key)

@@ -64,6 +64,25 @@ class MailboxSuite:
             assert listed[address].kind.value == kind
 
     @async_test
+    @pytest.mark.parametrize("kind", _KINDS)
+    @requires("create_mailbox:{kind}")
+    async def test_create_what_exists_is_unchanged(
+        self, mailadmin_harness: Harness, kind: str
+    ) -> None:
+        """Creating a mailbox that exists (same address, same kind) is ``unchanged``, on
+        every platform, and leaves one mailbox: a create is absolute, like every write."""
+        h = mailadmin_harness
+        address = h.new_address(kind)
+        new = NewMailbox(address=address, kind=MailboxKind(kind))
+        await h.provider.create_mailbox(h.tenant, new)
+        again = await h.provider.create_mailbox(h.tenant, new)
+        assert_result(
+            again, operation="create_mailbox", subject=address, outcomes=(Outcome.UNCHANGED,)
+        )
+        assert again.after is not None and again.after.address == address
+        assert_platform_mailbox(h, address, MailboxKind(kind), f"creating a {kind} mailbox twice")
+
+    @async_test
     @requires("delete_mailbox:user")
     async def test_delete_mailbox_then_again_is_unchanged(self, mailadmin_harness: Harness) -> None:
         """Deletes the known mailbox; deleting it again is ``unchanged`` and sends no write."""

@@ -1,4 +1,4 @@
-"""Distributed runs in the store: plan a run, follow it, show it, cancel it.
+"""Distributed runs in the store: their items, chunks, progress and cancellation.
 
 A run is split by subject into *lanes*: ``crc32(subject key) % lanes`` of the item's
 provider instance. Every job of one lane carries the same procrastinate ``lock``, so
@@ -10,14 +10,17 @@ provider instance. Every job of one lane carries the same procrastinate ``lock``
 
 A lane's items are cut into chunks of ``[worker] chunk_size``; each chunk is one job. The
 items (``mailadmin_run_items``) and the jobs are written in one transaction on one
-connection, so no job exists without its items and no item without its job.
+connection (:mod:`mailadmin.store.queue`), so no job exists without its items and no item
+without its job. This module is plain storage: what an item means, and the order in which
+a run is planned, sent and finished, belong to the run service
+(:mod:`mailadmin.orchestration.runs`).
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,17 +30,30 @@ from mailadmin.contract import errors
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from mailadmin.orchestration.orchestrator import Orchestrator
+    from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = [
+    "CANCELLED",
+    "DONE",
+    "FAILED",
+    "PENDING",
     "Item",
+    "JournalPlan",
     "PlannedRun",
     "RunStatus",
-    "cancel_run",
+    "cancel_chunks",
+    "close_chunk",
+    "cut_run",
+    "finish_if_settled",
     "item_states",
+    "journal_plan",
+    "journal_rows",
     "list_runs",
-    "plan_run",
-    "require_distributed",
+    "load_chunk",
+    "mark_cancelled",
+    "record_items",
+    "record_run",
+    "require_postgres",
     "run_status",
 ]
 
@@ -83,10 +99,9 @@ class RunStatus:
         return "cancelling" if self.cancelled is not None else "running"
 
 
-def require_distributed(orch: Orchestrator) -> sa.Engine:
+def require_postgres(journal: Journal | None) -> sa.Engine:
     """The PostgreSQL engine distributed work runs on, or a ConfigurationError naming what
     is missing (a journal, a PostgreSQL URL, the procrastinate package)."""
-    journal = orch.journal
     if journal is None:
         raise errors.ConfigurationError(
             "Distributed bulk work needs the PostgreSQL store: no journal is configured; "
@@ -109,36 +124,28 @@ def require_distributed(orch: Orchestrator) -> sa.Engine:
     return engine
 
 
-def plan_run(orch: Orchestrator, run_id: str, operation: str, items: Sequence[Item]) -> PlannedRun:
-    """Route every item, name its subject and lane, and cut the lanes into chunks.
-
-    Routing happens here, before anything is written: an unknown tenant or mailbox stops
-    the run with nothing enqueued.
-    """
-    from mailadmin.worker.operations import route
-
-    worker = orch.config.worker
-    lanes: dict[tuple[str, int], list[tuple[int, str, Item]]] = {}
-    seen: dict[str, int] = {}
-    for seq, item in enumerate(items):
-        instance, key, what = route(orch, operation, item)
-        # One item per subject: a retried chunk tells its items apart by subject in the
-        # journal, and two targets for one subject in one run contradict each other.
-        first = seen.setdefault(what, seq)
-        if first != seq:
-            raise errors.ValidationError(
-                f"Items {first + 1} and {seq + 1} both change {what}; a run names each "
-                "mailbox (or add-on of a tenant, or sale) once"
-            )
-        lane = zlib.crc32(key.encode()) % worker.lanes(instance)
-        lanes.setdefault((instance, lane), []).append((seq, key, item))
+def cut_run(
+    run_id: str,
+    operation: str,
+    routed: Sequence[tuple[str, str, Item]],
+    *,
+    lanes: Callable[[str], int],
+    chunk_size: int,
+) -> PlannedRun:
+    """Cut routed items (``(instance, lane key, item)``, in input order) into lanes and
+    the lanes into chunks of ``chunk_size``; ``lanes(instance)`` says how many lanes an
+    instance has."""
+    by_lane: dict[tuple[str, int], list[tuple[int, str, Item]]] = {}
+    for seq, (instance, key, item) in enumerate(routed):
+        lane = zlib.crc32(key.encode()) % lanes(instance)
+        by_lane.setdefault((instance, lane), []).append((seq, key, item))
     rows: list[dict[str, Any]] = []
     chunks: dict[int, tuple[str, str]] = {}
-    for (instance, lane), members in lanes.items():
-        for start in range(0, len(members), worker.chunk_size):
+    for (instance, lane), members in by_lane.items():
+        for start in range(0, len(members), chunk_size):
             chunk = len(chunks)
             chunks[chunk] = (instance, f"mailadmin/{instance}/lane-{lane}")
-            for seq, key, item in members[start : start + worker.chunk_size]:
+            for seq, key, item in members[start : start + chunk_size]:
                 rows.append(
                     {
                         "run_id": run_id,
@@ -152,6 +159,27 @@ def plan_run(orch: Orchestrator, run_id: str, operation: str, items: Sequence[It
                 )
     rows.sort(key=lambda row: int(row["seq"]))
     return PlannedRun(run_id, operation, rows, chunks)
+
+
+@dataclass(frozen=True)
+class JournalPlan:
+    """The plan of a run as journalled before its first item was sent."""
+
+    operation: str
+    items: list[list[Any]]
+    finished: bool
+
+
+def journal_plan(engine: sa.Engine, run_id: str) -> JournalPlan | None:
+    """A run's journalled plan (``[address, plan]`` or ``[tenant, add-on, quantity]``
+    items), or None when there is no such run."""
+    from mailadmin.store.schema import runs
+
+    with engine.connect() as db:
+        row = db.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
+    if row is None:
+        return None
+    return JournalPlan(row["operation"], json.loads(row["items"]), row["finished"] is not None)
 
 
 def record_run(db: sa.Connection, planned: PlannedRun, *, identity: str | None) -> None:
@@ -318,17 +346,136 @@ def finish_if_settled(db: sa.Connection, run_id: str) -> None:
     )
 
 
-async def cancel_run(orch: Orchestrator, run_id: str) -> RunStatus:
-    """Stop a run cleanly: no new item starts; the item on the wire finishes and is
-    recorded; items that never started end ``cancelled``."""
-    import asyncio
+def load_chunk(engine: sa.Engine, run_id: str, chunk: int) -> tuple[Any, list[Any]]:
+    """A run's row and the pending items of one of its chunks, in input order."""
+    from mailadmin.store.schema import run_items, runs
 
-    from mailadmin.worker import engine as worker_engine
+    with engine.connect() as db:
+        run = db.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
+        if run is None:
+            raise errors.NotFoundError(f"There is no distributed run '{run_id}'")
+        pending = (
+            db.execute(
+                run_items.select()
+                .where(
+                    run_items.c.run_id == run_id,
+                    run_items.c.chunk == chunk,
+                    run_items.c.state == PENDING,
+                )
+                .order_by(run_items.c.seq)
+            )
+            .mappings()
+            .all()
+        )
+    return run, list(pending)
 
-    engine = require_distributed(orch)
-    await asyncio.to_thread(mark_cancelled, engine, run_id)
-    await worker_engine.cancel_waiting_jobs(engine, run_id)
-    return await asyncio.to_thread(run_status, engine, run_id)
+
+def journal_rows(engine: sa.Engine, run_id: str, keys: list[str]) -> dict[str, list[JournalEntry]]:
+    """The journal's rows of a run for these subject keys (no dry runs), oldest first."""
+    from mailadmin.store.journal import _entry
+    from mailadmin.store.schema import journal
+
+    found: dict[str, list[JournalEntry]] = {}
+    with engine.connect() as db:
+        for start in range(0, len(keys), 500):
+            query = (
+                journal.select()
+                .where(
+                    journal.c.run_id == run_id,
+                    journal.c.subject_key.in_(keys[start : start + 500]),
+                    ~journal.c.dry_run,
+                )
+                .order_by(journal.c.id)
+            )
+            for row in db.execute(query).mappings():
+                found.setdefault(str(row["subject_key"]), []).append(_entry(row))
+    return found
+
+
+#: How one item ended: state, outcome, result, error code, error message.
+Settled = tuple[str, str | None, Any, str | None, str | None]
+
+
+def record_items(
+    engine: sa.Engine, run_id: str, outcomes: list[tuple[int, Settled]], attempt: int
+) -> bool:
+    """Record settled items (``(seq, settled)``); returns True when the run has been
+    cancelled meanwhile."""
+    import sqlalchemy as sa
+
+    from mailadmin.store.schema import run_items
+
+    rows = [
+        (
+            seq,
+            state,
+            kind,
+            json.dumps(result, default=str) if result is not None else None,
+            code,
+            message,
+        )
+        for seq, (state, kind, result, code, message) in outcomes
+    ]
+    with engine.begin() as db:
+        if rows:
+            # One statement for the batch (UPDATE ... FROM VALUES): a statement per item
+            # was a tenth of a worker's CPU. Only a pending item moves: a chunk retried
+            # after a crash cannot settle an item twice.
+            settled = sa.values(
+                sa.column("seq", sa.Integer),
+                sa.column("state", sa.String),
+                sa.column("outcome", sa.String),
+                sa.column("result", sa.Text),
+                sa.column("error_code", sa.String),
+                sa.column("error_message", sa.Text),
+                name="settled",
+            ).data(rows)
+            db.execute(
+                run_items.update()
+                .where(
+                    run_items.c.run_id == run_id,
+                    run_items.c.seq == settled.c.seq,
+                    run_items.c.state == PENDING,
+                )
+                .values(
+                    state=settled.c.state,
+                    outcome=settled.c.outcome,
+                    result=settled.c.result,
+                    error_code=settled.c.error_code,
+                    error_message=settled.c.error_message,
+                    attempts=attempt + 1,
+                    finished=datetime.now(UTC),
+                )
+            )
+        return _cancelled_in(db, run_id)
+
+
+def close_chunk(engine: sa.Engine, run_id: str, chunk: int) -> None:
+    """End a chunk: its items still pending in a cancelled run end ``cancelled``; the run
+    is finished once no item is pending."""
+    from mailadmin.store.schema import run_items
+
+    with engine.begin() as db:
+        if _cancelled_in(db, run_id):
+            db.execute(
+                run_items.update()
+                .where(
+                    run_items.c.run_id == run_id,
+                    run_items.c.chunk == chunk,
+                    run_items.c.state == PENDING,
+                )
+                .values(state=CANCELLED, finished=datetime.now(UTC))
+            )
+        finish_if_settled(db, run_id)
+
+
+def _cancelled_in(db: sa.Connection, run_id: str) -> bool:
+    from mailadmin.store.schema import runs
+
+    stamp = db.execute(
+        runs.select().with_only_columns(runs.c.cancelled).where(runs.c.id == run_id)
+    ).scalar()
+    return stamp is not None
 
 
 def _aware(value: datetime) -> datetime:
