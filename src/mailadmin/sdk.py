@@ -45,6 +45,7 @@ from mailadmin.contract.models import (
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
 from mailadmin.contract.readback import bounded_int, native_name
 from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
+from mailadmin.wire.answers import AnswerCheck, Reading, Refusal, Verdict
 from mailadmin.wire.jsonapi import ErrorRule, ErrorTable, JsonClient, parse_json
 from mailadmin.wire.transport import Streamed, Transport, raise_for_status
 
@@ -203,6 +204,7 @@ __all__ = [
     "KNOWN_ADDONS",
     "REQUIRED",
     "AddonRef",
+    "AnswerCheck",
     "Applied",
     "CallHooks",
     "CallInfo",
@@ -229,9 +231,12 @@ __all__ = [
     "PlanMapping",
     "Provider",
     "ProviderSettings",
+    "Reading",
+    "Refusal",
     "Register",
     "SettingsT",
     "TenantRef",
+    "Verdict",
     "Verified",
     "Streamed",
     "Transport",
