@@ -26,6 +26,8 @@ PINNED = {
     "REQUIRED",
     "AddonRef",
     "AnswerCheck",
+    "LicenceKind",
+    "LicenceModel",
     "Reading",
     "Refusal",
     "Verdict",

@@ -23,7 +23,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
-from mailadmin.contract.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Feature, Operation
+from mailadmin.contract.capabilities import (
+    KNOWN_ADDONS,
+    REQUIRED,
+    Capabilities,
+    Feature,
+    LicenceKind,
+    LicenceModel,
+    Operation,
+)
 from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.hookspecs import Register, hookimpl
 from mailadmin.contract.models import (
@@ -219,6 +227,8 @@ __all__ = [
     "JsonClient",
     "Licence",
     "LicenceFeature",
+    "LicenceKind",
+    "LicenceModel",
     "LicenceState",
     "Mailbox",
     "MailboxCount",

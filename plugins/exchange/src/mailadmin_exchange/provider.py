@@ -21,6 +21,8 @@ from mailadmin.sdk import (
     JsonClient,
     Licence,
     LicenceFeature,
+    LicenceKind,
+    LicenceModel,
     LicenceState,
     Mailbox,
     MailboxCount,
@@ -101,6 +103,8 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             "addon:shared_mailbox": _KEPT,
             "addon:resource_mailbox": _KEPT,
         },
+        # Subscriptions (SKUs) with prepaid units, assigned to users.
+        licence=LicenceModel(kind=LicenceKind.PER_SEAT),
     )
     settings_model = ExchangeSettings
 
