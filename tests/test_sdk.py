@@ -26,6 +26,7 @@ PINNED = {
     "REQUIRED",
     "AddonRef",
     "AnswerCheck",
+    "ApiKeyAuth",
     "LicenceKind",
     "LicenceModel",
     "Reading",

@@ -63,6 +63,9 @@ if TYPE_CHECKING:  # what the type checker sees for the names loaded on first us
     from mailadmin.wire import polling as polling
     from mailadmin.wire import soap as soap
     from mailadmin.wire.auth import (
+        ApiKeyAuth as ApiKeyAuth,
+    )
+    from mailadmin.wire.auth import (
         ClientCredentialsAuth as ClientCredentialsAuth,
     )
     from mailadmin.wire.auth import (
@@ -183,6 +186,7 @@ _LAZY: dict[str, str] = {
     "is_nil": "mailadmin.wire.soap",
     # credentials with a lifecycle (login sessions, OAuth2 client credentials)
     "Token": "mailadmin.wire.auth",
+    "ApiKeyAuth": "mailadmin.wire.auth",
     "SessionAuth": "mailadmin.wire.auth",
     "ClientCredentialsAuth": "mailadmin.wire.auth",
     "with_body": "mailadmin.wire.auth",

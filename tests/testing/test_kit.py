@@ -295,6 +295,11 @@ def test_require_all_suites_refuses_a_partial_run(pytester: pytest.Pytester) -> 
         "test_partial.py::TestContract::test_every_gap_has_a_reason",
     )
     one.assert_outcomes(passed=1)
+    # Naming the file is a deliberate partial run too (the docs promised it).
+    by_file = pytester.runpytest("--mailadmin-require-all-suites", "test_partial.py")
+    assert by_file.ret == pytest.ExitCode.OK
+    by_folder = pytester.runpytest("--mailadmin-require-all-suites", str(pytester.path))
+    assert by_folder.ret == pytest.ExitCode.USAGE_ERROR
 
     pytester.makepyfile(
         test_complete=_module(
