@@ -552,6 +552,11 @@ ERRORS = ErrorTable(
             error=errors.ConfigurationError,
             message="A plan configured for {provider} does not exist on the platform",
         ),
+        ErrorRule(
+            code="invalid_request",
+            error=errors.ValidationError,
+            message="{provider} refused a value sent for {subject} as invalid",
+        ),
     ]
 )
 
