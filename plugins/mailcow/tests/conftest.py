@@ -1,4 +1,4 @@
-"""The conformance target: the Mailcow provider, its mock and what the mock starts with."""
+"""The conformance target: the mailcow provider, its mock, and how the mock refuses."""
 
 from __future__ import annotations
 
@@ -12,51 +12,72 @@ from mailadmin.testing import ConformanceTarget, StateProbe
 from mailadmin_mailcow.mock import MailcowMock
 from mailadmin_mailcow.provider import MailcowProvider
 
+_MIB = 1024 * 1024
+#: The mock's read-write key (the default of the settings too).
+API_KEY = "0A1B2C-3D4E5F-6A7B8C-9D0E1F-2A3B4C"
+
 
 def settings(base_url: str) -> dict[str, Any]:
-    """Settings for a mock answering at ``base_url`` (credentials and plans: defaults)."""
-    return {"endpoint": base_url, "credentials": {"username": "admin", "secret": "secret"}}
+    """Settings for a mock answering at ``base_url`` (plans: the defaults)."""
+    return {"endpoint": base_url, "credentials": {"username": "api", "secret": API_KEY}}
 
 
 class MailcowProbe(StateProbe):
     """Reads the mock's state, so the kit checks every write on the platform itself."""
 
     def plan(self, state: Any, settings: ProviderSettings, mailbox: MailboxRef) -> str | None:
-        for account in state["domains"][mailbox.tenant.key]["accounts"]:
-            if account["address"] == mailbox.address.lower():
-                return self.neutral_plan(settings, account["plan"], "native")
-        return None
+        box = state["mailboxes"].get(mailbox.address.lower())
+        if box is None:
+            return None
+        # A plan is a quota and four access flags: all five are compared.
+        held = {
+            "quota_mb": box["quota"],
+            "imap": bool(box["imap_access"]),
+            "pop3": bool(box["pop3_access"]),
+            "activesync": bool(box["eas_access"]),
+            "dav": bool(box["dav_access"]),
+        }
+        return self.neutral_plan(settings, held)
 
     def addon(
         self, state: Any, settings: ProviderSettings, tenant: TenantRef, addon: AddonRef
     ) -> int | None:
-        limit = {"mailboxes": "max_accounts", "storage_gb": "storage_gb"}[addon.name]
-        found = state["domains"][tenant.key]["limits"].get(limit)
-        return None if found is None else int(found)
+        domain = state["domains"].get(tenant.key.lower())
+        if domain is None:
+            return None
+        if addon.name == "storage_gb":
+            return int(domain["quota"]) // 1024
+        return int(domain["mailboxes"])
 
     def mailboxes(
         self, state: Any, settings: ProviderSettings, tenant: TenantRef
     ) -> dict[str, MailboxKind]:
-        accounts = state["domains"][tenant.key]["accounts"]
-        return {a["address"]: MailboxKind(a["kind"]) for a in accounts}
+        return {
+            name: MailboxKind.USER
+            for name, box in state["mailboxes"].items()
+            if box["domain"] == tenant.key.lower()
+        }
 
 
-def _refused(status: int, code: str, message: str) -> Fault:
-    """The mock's error answer to the plan write (route ``set_plan``)."""
-    body = {"error": {"code": code, "message": message}}
-    return Fault.json_answer(body, status=status, operation="set_plan")
+def _answer(msg: Any, *, kind: str = "danger") -> Fault:
+    """mailcow's answer to ``edit/mailbox``: HTTP 200 whatever happened."""
+    log = ["mailbox", "edit", "mailbox", {"username": ["anna@example.com"]}, None]
+    return Fault.json_answer([{"type": kind, "log": log, "msg": msg}], operation="edit_mailbox")
 
 
-#: How the mock refuses a plan change, one fault per refusal the kit checks: the provider
-#: must raise the matching typed error and report nothing as changed.
+#: How mailcow refuses a plan change (``edit/mailbox``); every refusal comes in a 200.
 REFUSALS: dict[str, Fault | str] = {
-    "not_found": _refused(404, "account_not_found", "No account 'anna@example.com'"),
-    "limit_reached": _refused(409, "limit_reached", "10 accounts at most"),
-    "invalid": _refused(400, "invalid_request", "The body must be a JSON object"),
-    # The same error object in a 200 answer (some platforms refuse so).
-    "refused_in_200": _refused(200, "account_not_found", "No account 'anna@example.com'"),
-    # The answer of another call (the domain's limits) where the account was expected.
-    "other_operation": Fault.json_answer({"limits": {"max_accounts": 10}}, operation="set_plan"),
+    # An edit of a mailbox that does not exist is answered access_denied.
+    "not_found": _answer("access_denied"),
+    "limit_reached": _answer(["mailbox_quota_left_exceeded", 1024]),
+    "invalid": _answer(["username_invalid", "anna@example.com"]),
+    # The session-less answer of json_api.php: an error object, still HTTP 200.
+    "refused_in_200": Fault.json_answer(
+        {"type": "error", "msg": "Cannot find attributes in post data"},
+        operation="edit_mailbox",
+    ),
+    # The answer of delete/mailbox where the edit's was expected.
+    "other_operation": _answer(["mailbox_removed", "anna@example.com"], kind="success"),
 }
 
 
@@ -71,6 +92,6 @@ def mailadmin_target() -> ConformanceTarget:
         mailbox="anna@example.com",
         plans=("mail", "sync"),
         probe=MailcowProbe(),
-        over_licence_seed={"licence": {"seats": 1}},
+        addon_quantities=(12, 15),
         refusals=REFUSALS,
     )

@@ -12,4 +12,5 @@ def mailadmin_register_providers(register: Register) -> None:
         "mailcow",
         provider="mailadmin_mailcow.provider:MailcowProvider",
         mock="mailadmin_mailcow.mock.platform:MailcowMock",
+        demo="mailadmin_mailcow.demo:scenario",
     )

@@ -1,24 +1,23 @@
-"""The Mailcow provider: the mailadmin contract over Mailcow's admin API.
+"""The mailcow provider: mailcow-dockerized's admin REST API (``/api/v1``) with an API key.
 
-It imports from :mod:`mailadmin.sdk` only. Each write reads what is there, describes the
-write as a ``Change`` and returns ``await self.change(...)``: the base class decides
-unchanged, dry run or change and builds the result. Answers are parsed into small
-tolerant models. The platform's error codes map to mailadmin errors in one
-``ErrorTable``, with user-safe messages; the platform's own words go in ``error.debug``.
-
-The wire format here is the made-up one the mock in ``mock/`` serves: replace it with
-Mailcow's own, in both places, one operation at a time.
+mailcow answers every write with HTTP 200 and says in the body whether it worked
+(``[{"type": "danger", "msg": ["max_mailbox_exceeded", 10, 10]}]``): :data:`ANSWERS`
+reads success, refusal or "another operation's answer" from it, and :data:`ERRORS` maps
+its message keys to typed errors. A plan is a mailbox's quota and access flags; add-ons
+are domain limits (``mailboxes``, and ``storage_gb`` as the domain quota); nothing is
+licensed.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import quote
 
 from mailadmin.sdk import (
     AddonRef,
     AnswerCheck,
-    Applied,
+    ApiKeyAuth,
     Capabilities,
     Change,
     ChangeResult,
@@ -26,7 +25,6 @@ from mailadmin.sdk import (
     ErrorRule,
     ErrorTable,
     JsonClient,
-    Licence,
     LicenceKind,
     LicenceModel,
     Mailbox,
@@ -39,141 +37,221 @@ from mailadmin.sdk import (
     Provider,
     Refusal,
     TenantRef,
+    Verified,
+    bounded_int,
     errors,
 )
-from pydantic import BaseModel, ConfigDict, Field
 
 from mailadmin_mailcow.settings import MailcowPlan, MailcowSettings
 
 __all__ = ["ANSWERS", "ERRORS", "MailcowProvider"]
 
 _API = "/api/v1"
-#: Neutral add-on -> the domain limit that holds its total.
-_LIMITS = {"mailboxes": "max_accounts", "storage_gb": "storage_gb"}
+_MIB = 1024 * 1024
+_GIB_IN_MIB = 1024
+#: The access flags a plan sets, as mailbox attributes.
+_FLAGS = ("imap_access", "pop3_access", "eas_access", "dav_access")
 
 
-# -- the platform's answers, read tolerantly (unknown fields ignored) -------------------
+def _rule(code: str, error: type[errors.MailadminError], message: str) -> ErrorRule:
+    return ErrorRule(code=code, error=error, message=message)
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+#: mailcow's message keys (``lang.en-gb.json``) as mailadmin errors.
+ERRORS = ErrorTable(
+    [
+        # With an admin key, access_denied on a mailbox or domain means it does not exist.
+        _rule("access_denied", errors.NotFoundError, "{provider} has no {subject}"),
+        _rule("domain_invalid", errors.NotFoundError, "{provider} has no domain {subject}"),
+        _rule("domain_not_found", errors.NotFoundError, "{provider} has no domain {subject}"),
+        _rule("object_exists", errors.ConflictError, "{subject} already exists on {provider}"),
+        _rule("is_alias", errors.ConflictError, "{subject} is already an alias on {provider}"),
+        _rule(
+            "max_mailbox_exceeded",
+            errors.QuotaExceeded,
+            "{provider}: the domain of {subject} has no mailbox left",
+        ),
+        _rule(
+            "mailbox_quota_exceeded",
+            errors.QuotaExceeded,
+            "{provider}: the quota for {subject} is above the domain's mailbox maximum",
+        ),
+        _rule(
+            "mailbox_quota_left_exceeded",
+            errors.QuotaExceeded,
+            "{provider}: the domain of {subject} has not enough quota left",
+        ),
+        _rule(
+            "mailboxes_in_use",
+            errors.ConflictError,
+            "{provider}: {subject} has more mailboxes than that",
+        ),
+        _rule(
+            "domain_quota_m_in_use",
+            errors.ConflictError,
+            "{provider}: the mailboxes of {subject} already hold more quota than that",
+        ),
+        _rule(
+            "max_quota_in_use",
+            errors.ConflictError,
+            "{provider}: a mailbox of {subject} has a larger quota than that",
+        ),
+        *(
+            _rule(code, errors.ValidationError, "{provider} refused a value for {subject}")
+            for code in (
+                "mailbox_invalid",
+                "username_invalid",
+                "password_complexity",
+                "password_mismatch",
+                "object_is_not_numeric",
+                "quarantine_category_invalid",
+                "mailbox_quota_exceeds_domain_quota",
+                "mailbox_defquota_exceeds_mailbox_maxquota",
+            )
+        ),
+    ]
+)
+
+#: The success key each write's answer carries (``["mailbox_added", "anna@..."]``).
+_DONE = {
+    "add_mailbox": "mailbox_added",
+    "edit_mailbox": "mailbox_modified",
+    "delete_mailbox": "mailbox_removed",
+    "edit_domain": "domain_modified",
+}
 
 
-class _Account(_Wire):
-    address: str
-    kind: MailboxKind
-    plan: str | None = None
-    display_name: str = ""
+def _entries(body: Any) -> list[dict[str, Any]]:
+    # Writes answer a list of entries; a single object happens too (reference 9).
+    items = body if isinstance(body, list) else [body]
+    return [e for e in items if isinstance(e, dict) and "type" in e]
 
 
-class _Plan(_Wire):
-    name: str
-    description: str = ""
-    quota_mb: int | None = None
-    features: list[str] = Field(default_factory=list)
+def _key(msg: Any) -> str | None:
+    if isinstance(msg, list):
+        return str(msg[0]) if msg else None
+    return str(msg) if msg is not None else None
 
 
-class _Licence(_Wire):
-    seats: int | None
-    used: int
+def _refusal(body: Any) -> Refusal | None:
+    for entry in _entries(body):
+        if entry.get("type") in ("danger", "error"):
+            return Refusal(code=_key(entry.get("msg")), message=str(entry.get("msg"))[:300])
+    return None
 
 
-class _Limits(_Wire):
-    limits: dict[str, int]
+def _answers(body: Any, operation: str) -> bool:
+    done = _DONE.get(operation)
+    if done is None:
+        return True  # a read: its shape is checked where it is read
+    return any(e.get("type") == "success" and _key(e.get("msg")) == done for e in _entries(body))
+
+
+#: How a mailcow answer says success, refusal, or that it is another operation's.
+ANSWERS = AnswerCheck(refusal=_refusal, errors=ERRORS, expected=_answers)
 
 
 class MailcowProvider(Provider[MailcowSettings]):
-    """Provider of Mailcow: user and shared mailboxes, seats and storage add-ons."""
+    """Provider of mailcow: user mailboxes, plans as quota and access flags, domain limits."""
 
     name = "mailcow"
-    platform = "Mailcow"
-    # What the platform can do, as data: the conformance kit proves every supported
-    # feature and reports every gap as a skip carrying its reason.
+    platform = "mailcow"
     capabilities = Capabilities(
         operations=frozenset(
             {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
         ),
-        mailbox_kinds=frozenset({MailboxKind.USER, MailboxKind.SHARED}),
-        addons=frozenset(_LIMITS),
+        mailbox_kinds=frozenset({MailboxKind.USER}),
+        addons=frozenset({"mailboxes", "storage_gb"}),
         unsupported={
-            "create_mailbox:room": "Mailcow has no resource mailboxes",
-            "create_mailbox:equipment": "Mailcow has no resource mailboxes",
-            "delete_mailbox:room": "Mailcow has no resource mailboxes",
-            "delete_mailbox:equipment": "Mailcow has no resource mailboxes",
-            "addon:shared_mailbox": "Mailcow does not limit shared mailboxes",
-            "addon:resource_mailbox": "Mailcow has no resource mailboxes",
+            **{
+                f"{op}:shared": "mailcow has no shared mailboxes (only shared folders)"
+                for op in ("create_mailbox", "delete_mailbox")
+            },
+            **{
+                f"{op}:{kind}": "mailcow has no resource mailboxes"
+                for op in ("create_mailbox", "delete_mailbox")
+                for kind in ("room", "equipment")
+            },
+            "addon:shared_mailbox": "mailcow has no shared mailboxes",
+            "addon:resource_mailbox": "mailcow has no resource mailboxes",
         },
-        # none, per_mailbox (with a minimum), per_seat or cals: see LicenceModel.
-        licence=LicenceModel(kind=LicenceKind.PER_SEAT),
+        # mailcow is free software: nothing is licensed, get_licence answers "none".
+        licence=LicenceModel(kind=LicenceKind.NONE),
     )
     settings_model = MailcowSettings
 
     @property
     def api(self) -> JsonClient:
-        """Mailcow's JSON API, signed in with HTTP Basic (cheap to build)."""
-        import httpx
-
-        credentials = self.settings.credentials
-        auth = httpx.BasicAuth(credentials.username, credentials.secret.get_secret_value())
+        """The admin API with the instance's API key (cheap to build)."""
+        key = self.settings.credentials.secret.get_secret_value()
         return JsonClient(
-            self.http, name=self.instance, errors=ERRORS, auth=auth, answers=ANSWERS
+            self.http,
+            name=self.instance,
+            errors=ERRORS,
+            auth=ApiKeyAuth(key, header="X-API-Key"),
+            answers=ANSWERS,
         )
 
     # -- required operations -------------------------------------------------------------
 
     async def _test_connection(self) -> ConnectionStatus:
-        answer = await self.api.get(f"{_API}/status", operation="status")
-        return ConnectionStatus(ok=True, platform=self.platform, version=answer.get("version"))
+        answer = await self.api.get(f"{_API}/get/status/version", operation="version")
+        if not isinstance(answer, dict) or "version" not in answer:
+            # Without a key, mailcow answers a read with an empty 200.
+            raise errors.AuthenticationError(f"{self.instance} did not accept the API key")
+        return ConnectionStatus(ok=True, platform=self.platform, version=str(answer["version"]))
 
     async def _list_plans(self) -> list[NativePlan]:
-        answer = await self.api.get(f"{_API}/plans", operation="list_plans")
+        # mailcow has no plan catalogue: the configured plans are what it offers.
         return [
             NativePlan(
-                native_name=plan.name,
-                description=plan.description,
+                native_name=name,
                 quota_mb=plan.quota_mb,
-                features=tuple(plan.features),
-                neutral_name=self._neutral(plan.name),
+                features=tuple(k for k, v in plan.attributes().items() if v == "1"),
+                neutral_name=name,
             )
-            for plan in (_Plan.model_validate(item) for item in answer.get("plans", []))
+            for name, plan in self.settings.plans.items()
         ]
 
-    async def _get_licence(self) -> Licence:
-        answer = await self.api.get(f"{_API}/licence", operation="licence")
-        licence = _Licence.model_validate(answer)
-        return Licence(seats_licensed=licence.seats, seats_used=licence.used)
-
     async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
-        by_kind = dict.fromkeys(MailboxKind, 0)
         by_plan: dict[str, int] = {}
-        for account in await self._accounts(tenant):
-            by_kind[account.kind] += 1
-            if account.kind is MailboxKind.USER:
-                plan = self._neutral(account.plan) or "unmapped"
-                by_plan[plan] = by_plan.get(plan, 0) + 1
-        return MailboxCount(tenant=tenant.name, by_kind=by_kind, by_plan=by_plan)
+        rows = await self._mailboxes(tenant)
+        for row in rows:
+            name = self._neutral(row) or "unmapped"
+            by_plan[name] = by_plan.get(name, 0) + 1
+        return MailboxCount(
+            tenant=tenant.name, by_kind={MailboxKind.USER: len(rows)}, by_plan=by_plan
+        )
 
     async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
         target = self._plan(plan)
-        account = await self._account(mailbox)
-        if account is None:
+        row = await self._mailbox_row(mailbox)
+        if row is None:
             raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+        current = self._neutral(row)
 
-        async def put_plan() -> None:
-            await self.api.put(
-                f"{_account_path(mailbox)}/plan",
-                json={"plan": target.native},
-                idempotent=True,  # an absolute target: sending it twice changes nothing more
-                operation="set_plan",
+        async def edit() -> None:
+            await self.api.post(
+                f"{_API}/edit/mailbox",
+                json={"items": [mailbox.address], "attr": target.attributes()},
+                idempotent=True,  # absolute values: sending them twice changes nothing more
+                operation="edit_mailbox",
                 subject=mailbox.address,
             )
+
+        async def verify() -> Verified:
+            now = await self._mailbox_row(mailbox)
+            held = now is not None and _holds(now, target)
+            return Verified(("plan",), (), now) if held else Verified((), ("plan",), now)
 
         return await self.change(
             Change(
                 subject=mailbox.address,
-                before=self._neutral(account.plan) or account.plan,
+                before=current or "custom",
                 after=plan,
-                apply=put_plan,
+                same=_holds(row, target),
+                apply=edit,
+                verify=verify,
             )
         )
 
@@ -182,83 +260,103 @@ class MailcowProvider(Provider[MailcowSettings]):
     ) -> ChangeResult[int]:
         if addon.plan is not None:
             raise errors.ValidationError(f"The add-on '{addon}' is not sold per plan")
-        limit = _LIMITS[addon.name]
-        answer = await self.api.get(f"{_domain_path(tenant)}/limits", operation="limits")
-        current = _Limits.model_validate(answer).limits.get(limit)
+        if addon.name == "storage_gb" and quantity == 0:
+            # mailcow ignores a domain quota of 0 instead of refusing it.
+            raise errors.ValidationError("mailcow cannot set a domain quota of 0 GB")
+        domain = await self._domain(tenant)
+        if addon.name == "mailboxes":
+            field, before, value = "mailboxes", _int(domain, "max_num_mboxes_for_domain"), quantity
+        else:
+            field = "quota"
+            before = _int(domain, "max_quota_for_domain") // (_MIB * _GIB_IN_MIB)
+            value = quantity * _GIB_IN_MIB
+        attr: dict[str, Any] = {field: value}
+        if field == "quota":
+            # The mailbox maximum may not exceed the domain quota: keep it within.
+            maxquota = _int(domain, "max_quota_for_mbox") // _MIB
+            if maxquota > value:
+                attr["maxquota"] = value
 
-        async def put_limit() -> None:
-            await self.api.put(
-                f"{_domain_path(tenant)}/limits/{limit}",
-                json={"value": quantity},
-                idempotent=True,  # absolute, so a retry is harmless
-                operation="set_limit",
+        async def edit() -> None:
+            await self.api.post(
+                f"{_API}/edit/domain",
+                json={"items": [tenant.key], "attr": attr},
+                idempotent=True,
+                operation="edit_domain",
                 subject=tenant.name,
             )
 
         return await self.change(
-            Change(subject=tenant.name, before=current, after=quantity, apply=put_limit)
+            Change(subject=tenant.name, before=before, after=quantity, apply=edit)
         )
 
     # -- optional operations --------------------------------------------------------------
 
     async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
-        return [self._mailbox(account) for account in await self._accounts(tenant)]
+        return [self._as_mailbox(row) for row in await self._mailboxes(tenant)]
 
     async def _create_mailbox(
         self, tenant: TenantRef, mailbox: NewMailbox
     ) -> ChangeResult[Mailbox]:
-        plan = self._plan(mailbox.plan or "mail") if mailbox.kind is MailboxKind.USER else None
+        name = mailbox.plan or next(iter(self.settings.plans), None)
+        if name is None:
+            raise errors.ConfigurationError(f"{self.instance} has no plan to create mailboxes on")
+        plan = self._plan(name)
+        local, _, domain = mailbox.address.partition("@")
         planned = Mailbox(
             address=mailbox.address,
-            kind=mailbox.kind,
-            plan=(mailbox.plan or "mail") if plan else None,
+            kind=MailboxKind.USER,
+            plan=name,
             display_name=mailbox.display_name,
-            quota_mb=plan.quota_mb if plan else None,
+            quota_mb=plan.quota_mb,
         )
-        existing = await self._account(MailboxRef(tenant=tenant, address=mailbox.address))
-        if existing is not None:
+        if await self._mailbox_row(MailboxRef(tenant=tenant, address=mailbox.address)):
             raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
 
-        async def post_account() -> Applied[Mailbox]:
-            body: dict[str, Any] = {
-                "address": mailbox.address,
-                "kind": mailbox.kind.value,
-                "display_name": mailbox.display_name,
-                "plan": plan.native if plan else None,
-            }
+        async def add() -> None:
             if mailbox.password is not None:
                 password = mailbox.password.get_secret_value()
-                self.http.add_secret(password)  # never in a log line or an error's debug
-                body["password"] = password
-            answer = await self.api.post(
-                f"{_domain_path(tenant)}/accounts",
+            else:
+                password = secrets.token_urlsafe(self.settings.initial_password_length)
+            self.http.add_secret(password)  # never in a log line or an error's debug
+            body = {
+                "local_part": local,
+                "domain": domain,
+                "name": mailbox.display_name,
+                "password": password,
+                "password2": password,
+                "active": "1",
+                **plan.attributes(),
+            }
+            await self.api.post(
+                f"{_API}/add/mailbox",
                 json=body,
-                operation="create_account",
+                operation="add_mailbox",
                 subject=mailbox.address,
             )
-            return Applied(after=self._mailbox(_Account.model_validate(answer)))
 
         return await self.change(
-            Change(subject=mailbox.address, before=None, after=planned, apply=post_account)
+            Change(subject=mailbox.address, before=None, after=planned, apply=add)
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
-        account = await self._account(mailbox)
+        row = await self._mailbox_row(mailbox)
 
-        async def delete_account() -> None:
-            await self.api.delete(
-                _account_path(mailbox),
-                operation="delete_account",
+        async def delete() -> None:
+            await self.api.post(
+                f"{_API}/delete/mailbox",
+                json=[mailbox.address],
+                idempotent=True,
+                operation="delete_mailbox",
                 subject=mailbox.address,
-                missing="account_not_found",  # deleted meanwhile: the target holds
             )
 
         return await self.change(
             Change(
                 subject=mailbox.address,
-                before=self._mailbox(account) if account else None,
+                before=self._as_mailbox(row) if row else None,
                 after=None,
-                apply=delete_account,
+                apply=delete,
             )
         )
 
@@ -268,111 +366,90 @@ class MailcowProvider(Provider[MailcowSettings]):
         self.plan(name)  # a user-safe error for an unknown plan
         return self.settings.plans[name]
 
-    def _neutral(self, native: str | None) -> str | None:
-        for neutral, plan in self.settings.plans.items():
-            if plan.native == native:
-                return neutral
-        return None
+    def _neutral(self, row: dict[str, Any]) -> str | None:
+        return next((n for n, p in self.settings.plans.items() if _holds(row, p)), None)
 
-    def _mailbox(self, account: _Account) -> Mailbox:
-        plan = self.settings.plans.get(self._neutral(account.plan) or "")
+    def _as_mailbox(self, row: dict[str, Any]) -> Mailbox:
         return Mailbox(
-            address=account.address,
-            kind=account.kind,
-            plan=self._neutral(account.plan) or account.plan,
-            display_name=account.display_name,
-            quota_mb=plan.quota_mb if plan else None,
+            address=str(row.get("username", "")),
+            kind=MailboxKind.USER,
+            plan=self._neutral(row) or "custom",
+            display_name=str(row.get("name") or ""),
+            quota_mb=_int(row, "quota") // _MIB,
         )
 
     # -- reading the platform --------------------------------------------------------------
 
-    async def _accounts(self, tenant: TenantRef) -> list[_Account]:
+    async def _mailboxes(self, tenant: TenantRef) -> list[dict[str, Any]]:
+        domain = tenant.key.lower()
         answer = await self.api.get(
-            f"{_domain_path(tenant)}/accounts", operation="list_accounts", subject=tenant.name
+            f"{_API}/get/mailbox/all/{quote(domain, safe='')}",
+            operation="get_mailboxes_of",
+            subject=tenant.name,
         )
-        return [_Account.model_validate(item) for item in answer.get("accounts", [])]
+        rows = _rows(answer, self.instance)
+        mine = [r for r in rows if str(r.get("domain", "")).lower() == domain]
+        # mailcow answers an unknown domain with every mailbox of the server (or, on an
+        # empty server, with nothing): only then is the domain itself asked for.
+        if len(mine) < len(rows) or not rows:
+            await self._domain(tenant)  # NotFoundError for a domain mailcow does not have
+        return mine
 
-    async def _account(self, mailbox: MailboxRef) -> _Account | None:
+    async def _mailbox_row(self, mailbox: MailboxRef) -> dict[str, Any] | None:
         answer = await self.api.get(
-            _account_path(mailbox),
-            operation="get_account",
+            f"{_API}/get/mailbox/{quote(mailbox.address, safe='@')}",
+            operation="get_mailbox",
             subject=mailbox.address,
-            missing="account_not_found",
         )
-        return None if answer is None else _Account.model_validate(answer)
+        if answer is None:
+            raise errors.AuthenticationError(f"{self.instance} did not accept the API key")
+        if answer in ({}, []):
+            return None
+        if not isinstance(answer, dict) or "username" not in answer:
+            raise errors.ProtocolError(f"{self.instance} sent an unexpected mailbox answer")
+        return answer
+
+    async def _domain(self, tenant: TenantRef) -> dict[str, Any]:
+        answer = await self.api.get(
+            f"{_API}/get/domain/{quote(tenant.key.lower(), safe='')}",
+            operation="get_domain",
+            subject=tenant.name,
+        )
+        if answer is None:
+            raise errors.AuthenticationError(f"{self.instance} did not accept the API key")
+        if not isinstance(answer, dict) or "domain_name" not in answer:
+            raise errors.NotFoundError(f"{self.instance} has no domain {tenant.name}")
+        return answer
 
 
-#: Platform error code -> the mailadmin error and its user-safe message (``{provider}``:
-#: the instance, ``{subject}``: what the call is about). Other error answers map by their
-#: HTTP status (401, 404, 409, 429, 5xx...).
-ERRORS = ErrorTable(
-    [
-        ErrorRule(
-            code="unauthorized",
-            error=errors.AuthenticationError,
-            message="{provider} rejected the credentials",
-        ),
-        ErrorRule(
-            code="domain_not_found",
-            error=errors.NotFoundError,
-            message="The domain of {subject} does not exist",
-        ),
-        ErrorRule(
-            code="account_not_found",
-            error=errors.NotFoundError,
-            message="The mailbox {subject} does not exist",
-        ),
-        ErrorRule(
-            code="account_exists", error=errors.ConflictError, message="{subject} already exists"
-        ),
-        ErrorRule(
-            code="below_usage",
-            error=errors.ConflictError,
-            message="The add-on of {subject} cannot go below its use",
-        ),
-        ErrorRule(
-            code="limit_reached",
-            error=errors.QuotaExceeded,
-            message="The domain of {subject} has no room left",
-        ),
-        ErrorRule(
-            code="unknown_plan",
-            error=errors.ConfigurationError,
-            message="A plan configured for {provider} is unknown",
-        ),
-        ErrorRule(
-            code="invalid_request",
-            error=errors.ValidationError,
-            message="{provider} refused a value sent for {subject} as invalid",
-        ),
-    ]
-)
-
-#: What the answer of each write carries (operation -> keys); an answer without them is
-#: another call's, so the write's outcome is unknown, never "changed".
-_ANSWER_KEYS: dict[str, frozenset[str]] = {"set_plan": frozenset({"address", "plan"})}
+def _rows(answer: Any, source: str) -> list[dict[str, Any]]:
+    if answer is None:
+        raise errors.AuthenticationError(f"{source} did not accept the API key")
+    if answer == {}:
+        return []  # mailcow's empty list
+    if isinstance(answer, dict):
+        answer = [answer]
+    if not isinstance(answer, list):
+        raise errors.ProtocolError(f"{source} sent an unexpected list of mailboxes")
+    return [r for r in answer if isinstance(r, dict)]
 
 
-def _refusal(body: Any) -> Refusal | None:
-    # The platform's error object is a refusal whatever status it came with (a 200 too).
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return None
-    return Refusal(code=error.get("code"), message=error.get("message"))
+def _int(row: dict[str, Any], field: str) -> int:
+    # Numbers and flags may come as JSON numbers or numeric strings (reference 5.1).
+    value = row.get(field, 0)
+    return bounded_int(
+        value if isinstance(value, int) else str(value or 0), what=field, source="mailcow"
+    )
 
 
-def _is_answer_of(body: Any, operation: str) -> bool:
-    keys = _ANSWER_KEYS.get(operation)
-    return keys is None or (isinstance(body, dict) and keys <= body.keys())
+def _flag(row: dict[str, Any], name: str) -> bool:
+    attributes = row.get("attributes") or {}
+    return str(attributes.get(name, "0")).strip() == "1"
 
 
-#: How an answer says it is the call's own, or a refusal (see AnswerCheck in the docs).
-ANSWERS = AnswerCheck(refusal=_refusal, errors=ERRORS, expected=_is_answer_of)
-
-
-def _domain_path(tenant: TenantRef) -> str:
-    return f"{_API}/domains/{quote(tenant.key.lower(), safe='')}"
-
-
-def _account_path(mailbox: MailboxRef) -> str:
-    return f"{_domain_path(mailbox.tenant)}/accounts/{quote(mailbox.address, safe='@')}"
+def _holds(row: dict[str, Any], plan: MailcowPlan) -> bool:
+    """The mailbox has the plan's quota and every one of its access flags."""
+    wanted = plan.attributes()
+    if _int(row, "quota") != plan.quota_mb * _MIB:
+        return False
+    return all(_flag(row, name) == (wanted[name] == "1") for name in _FLAGS)

@@ -1,4 +1,4 @@
-"""The Mailcow mock platform: its state, its routes and its own error format."""
+"""The mailcow mock platform: its state, its routes and its own error answers."""
 
 from __future__ import annotations
 
@@ -13,23 +13,29 @@ __all__ = ["MailcowMock"]
 
 
 class MailcowMock(MockPlatform):
-    """The Mailcow admin API; defaults and seed format in the ``state`` module."""
+    """mailcow-dockerized's admin REST API; defaults and seed format in ``state``."""
 
     name = "mailcow"
     state_class = MailcowState
     routes = ROUTES
 
     def unknown(self, request: MockRequest) -> httpx.Response:
-        """404 ``unknown_operation``, never a silent 200."""
-        return error(404, "unknown_operation", f"No operation {request.method} {request.path}")
+        """A wrong method on a known path is 405; anything else ``route not found``."""
+        path = request.path
+        if "/api/v1/get/" in path and request.method != "GET":
+            return error(405, "only GET method is allowed")
+        writes = any(f"/api/v1/{a}/" in path for a in ("add", "edit", "delete"))
+        if writes and request.method != "POST":
+            return error(405, "only POST method is allowed")
+        return error(404, "route not found")
 
     def malformed(self, request: MockRequest, reason: str) -> httpx.Response:
-        """400 ``invalid_request``."""
-        return error(400, "invalid_request", reason)
+        """400, as json_api.php answers a body it cannot decode."""
+        return error(400, "Request body doesn't contain valid json!")
 
     def fault_response(self, fault: Fault, request: MockRequest) -> httpx.Response | None:
-        """Injected 429s and server errors in the platform's own format."""
-        if fault.kind == "malformed":
-            return None
-        code = "rate_limited" if fault.status_code == 429 else "server_error"
-        return error(fault.status_code, code, f"Injected HTTP {fault.status_code}")
+        """Server errors as PHP's HTML page (the API sets its JSON type only later)."""
+        if fault.kind == "status" and fault.status_code >= 500:
+            page = "<center>Connection to Redis failed.</center>"
+            return httpx.Response(fault.status_code, text=page)
+        return None

@@ -1,5 +1,5 @@
-"""Every address of the Mailcow API, declared once. ``write=True`` marks the routes that
-change state (the conformance kit checks that dry runs reach none of them)."""
+"""Every address of the mailcow API the mock serves. The first declared route that matches
+wins, so the literal ``all`` paths come before the ones taking a name."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ from mailadmin_mailcow.mock import handlers as h
 
 __all__ = ["ROUTES"]
 
-_DOMAIN = "/api/v1/domains/{domain}"
-_ACCOUNT = _DOMAIN + "/accounts/{address}"
+_API = "/api/v1"
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/v1/status", h.status, name="status"),
-    Route("GET", "/api/v1/plans", h.list_plans, name="list_plans"),
-    Route("GET", "/api/v1/licence", h.licence, name="licence"),
-    Route("GET", _DOMAIN + "/accounts", h.list_accounts, name="list_accounts"),
-    Route("POST", _DOMAIN + "/accounts", h.create_account, name="create_account", write=True),
-    Route("GET", _ACCOUNT, h.get_account, name="get_account"),
-    Route("DELETE", _ACCOUNT, h.delete_account, name="delete_account", write=True),
-    Route("PUT", _ACCOUNT + "/plan", h.change_plan, name="set_plan", write=True),
-    Route("GET", _DOMAIN + "/limits", h.get_limits, name="limits"),
-    Route("PUT", _DOMAIN + "/limits/{name}", h.set_limit, name="set_limit", write=True),
+    Route("GET", _API + "/get/status/version", h.version, name="version"),
+    Route("GET", _API + "/get/domain/all", h.all_domains, name="get_domains"),
+    Route("GET", _API + "/get/domain/{name}", h.get_domain, name="get_domain"),
+    Route("GET", _API + "/get/mailbox/all", h.all_mailboxes, name="get_mailboxes"),
+    Route("GET", _API + "/get/mailbox/all/{domains}", h.mailboxes_of, name="get_mailboxes_of"),
+    Route("GET", _API + "/get/mailbox/{username}", h.get_mailbox, name="get_mailbox"),
+    Route("POST", _API + "/add/mailbox", h.add_mailbox, name="add_mailbox", write=True),
+    Route("POST", _API + "/edit/mailbox", h.edit_mailbox, name="edit_mailbox", write=True),
+    Route("POST", _API + "/delete/mailbox", h.delete_mailbox, name="delete_mailbox", write=True),
+    Route("POST", _API + "/edit/domain", h.edit_domain, name="edit_domain", write=True),
 )
