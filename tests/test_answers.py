@@ -132,3 +132,14 @@ async def test_the_json_client_checks_every_answer_below_400() -> None:
     assert caught.value.debug["status"] == 200 and "object_exists" in caught.value.debug["body"]
     with pytest.raises(errors.OutcomeUnknown):
         await add()
+
+
+def test_unknown_messages_read_well_without_an_operation_or_subject() -> None:
+    check = AnswerCheck(refusal=lambda body: None, errors=ERRORS, expected=lambda b, o: False)
+    with pytest.raises(errors.OutcomeUnknown) as caught:
+        check.settle({}, provider="mc", write=True)
+    assert str(caught.value) == (
+        "mc sent an unexpected answer; whether the object was changed is not known"
+    )
+    with pytest.raises(errors.ProtocolError, match=r"^mc sent an unexpected answer to get_x$"):
+        check.settle({}, provider="mc", operation="get_x")

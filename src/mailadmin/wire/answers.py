@@ -134,18 +134,18 @@ class AnswerCheck:
             return Reading(Verdict.REFUSED, body, found, error)
         if self.expected is None or self.expected(body, operation):
             return Reading(Verdict.OK, body)
-        what = f"to {operation}" if operation else ""
-        about = subject or "the object"
+        what = f" to {operation}" if operation else ""
         detail["operation"] = operation
         if write:
+            about = subject or "the object"
             unknown: _errors.MailadminError = _errors.OutcomeUnknown(
-                f"{provider} sent an unexpected answer {what}; whether {about} was changed "
-                "is not known".replace("  ", " "),
+                f"{provider} sent an unexpected answer{what}; whether {about} was changed "
+                "is not known",
                 debug=detail,
             )
         else:
             unknown = _errors.ProtocolError(
-                f"{provider} sent an unexpected answer {what}".rstrip(), debug=detail
+                f"{provider} sent an unexpected answer{what}", debug=detail
             )
         return Reading(Verdict.UNKNOWN, body, None, unknown)
 
