@@ -459,3 +459,41 @@ def test_the_token_outlives_the_event_loop_of_each_blocking_call() -> None:
         asyncio.run(transport.request("GET", "Mailbox", write=False))
     assert auth.logins == 1
     assert len(entra.api_calls) == 3
+
+
+async def test_an_api_key_goes_in_its_header_on_every_call_and_never_shows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mailadmin.sdk import ApiKeyAuth, ErrorTable, JsonClient
+
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("X-API-Key"))
+        if request.headers.get("X-API-Key") != "ABCDEF-123456":
+            return httpx.Response(401, json={"type": "error", "msg": "authentication failed"})
+        return httpx.Response(200, json=[])
+
+    transport = Transport(
+        "https://mc.example.test",
+        name="mc",
+        backend=httpx.MockTransport(handler),
+        secrets=["ABCDEF-123456"],
+        retries=0,
+    )
+    auth = ApiKeyAuth("ABCDEF-123456")
+    api = JsonClient(transport, name="mc", errors=ErrorTable(), auth=auth)
+    caplog.set_level(logging.DEBUG)
+    assert await api.get("/api/v1/get/domain/all") == []
+    assert await api.get("/api/v1/get/mailbox/all") == []
+    assert seen == ["ABCDEF-123456", "ABCDEF-123456"]
+    assert "ABCDEF-123456" not in repr(auth) + caplog.text
+    wrong = JsonClient(transport, name="mc", errors=ErrorTable(), auth=ApiKeyAuth("nope-1"))
+    with pytest.raises(errors.AuthenticationError):
+        await wrong.get("/api/v1/get/domain/all")
+    bearer = ApiKeyAuth("t0k", header="Authorization", prefix="Bearer ")
+    request = next(bearer.auth_flow(httpx.Request("GET", "https://x.test")))
+    assert request.headers["Authorization"] == "Bearer t0k"
+    for bad in ({"key": ""}, {"key": "k", "header": "X Key"}):
+        with pytest.raises(errors.ConfigurationError):
+            ApiKeyAuth(**bad)  # type: ignore[arg-type]

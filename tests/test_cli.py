@@ -167,7 +167,10 @@ def test_providers_lists_capabilities_and_load_errors(run, registry: Registry) -
     data = json.loads(run("--json", "providers")[0])
     [memory] = [p for p in data["providers"] if p["name"] == "memory"]
     assert "create_mailbox:room" in memory["capabilities"] and memory["distribution"] == "mailadmin"
+    assert memory["licence"] == "per_seat"  # the declared licence model
     assert data["errors"] == []
+    table, _ = run("providers")
+    assert "licence" in table.splitlines()[1] and "per_seat" in table
     matrix, _ = run("providers", "--matrix")
     assert matrix.startswith("| feature | memory |")
 

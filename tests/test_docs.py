@@ -229,3 +229,19 @@ def test_the_runnable_examples_run_in_order_against_in_process_mocks() -> None:
             exec(compile(code, f"{DOC.name}:{line}", "exec"), namespace)
         except Exception as exc:
             raise AssertionError(f"the example at {DOC.name} line {line} fails: {exc!r}") from exc
+
+
+def test_the_page_starts_with_a_quick_start_and_lists_each_setting_once() -> None:
+    text = _text()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Quick start (ten minutes)"
+    settings = _sections(text)["ProviderSettings"]
+    fields = re.findall(r"^- `(\w+)`:", settings, re.M)
+    assert len(fields) == len(set(fields)), f"a setting is listed twice: {fields}"
+    for needed in (
+        "ApiKeyAuth",
+        "Reply(",
+        "the first declared route that matches wins",
+        "MailboxRef(tenant=",
+    ):
+        assert needed in text, f"the page does not show {needed}"

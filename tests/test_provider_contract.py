@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from mailadmin.contract import errors
-from mailadmin.contract.capabilities import Capabilities, Operation
+from mailadmin.contract.capabilities import Capabilities, LicenceKind, LicenceModel, Operation
 from mailadmin.contract.change import Applied, Change
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
     Licence,
+    LicenceState,
     MailboxCount,
     MailboxKind,
     MailboxRef,
@@ -433,3 +434,50 @@ def test_a_parametrized_change_result_is_built_once_per_process() -> None:
     gc.collect()
     assert made() is not None and ChangeResult[fresh] is made()
     assert ChangeResult[int] is ChangeResult[int]
+
+
+def _without_licence(kind: LicenceKind) -> type[Provider]:
+    """Toy's operations without ``_get_licence``, declaring licence model ``kind``."""
+    methods = {
+        name: Toy.__dict__[name]
+        for name in ("_set_plan", "_count_mailboxes", "_apply_addon", "_test_connection")
+    }
+    methods["_list_plans"] = Toy.__dict__["_list_plans"]
+    return type(
+        "Free",
+        (Provider,),
+        {
+            "name": "free",
+            "platform": "Free",
+            "capabilities": Capabilities(
+                addons=frozenset({"shared_mailbox"}),
+                unsupported=_GAPS,
+                licence=LicenceModel(kind=kind),
+            ),
+            **methods,
+        },
+    )
+
+
+async def test_a_platform_without_licences_need_not_write_get_licence() -> None:
+    """Declared ``none``: the base answers an unlimited licence in state ``none``."""
+    free = _without_licence(LicenceKind.NONE)({"plans": {"mail": {}}})
+    licence = await free.get_licence()
+    assert licence.state is LicenceState.NONE
+    assert (licence.seats_licensed, licence.seats_free, licence.over_used) == (None, None, False)
+    # Any other model must say how it reads its licence.
+    with pytest.raises(TypeError, match="does not implement: _get_licence"):
+        _without_licence(LicenceKind.PER_SEAT)
+
+
+def test_a_licence_model_is_typed_data() -> None:
+    assert Toy.capabilities.licence == LicenceModel(kind=LicenceKind.PER_SEAT)  # the default
+    model = LicenceModel.model_validate({"kind": "per_mailbox", "minimum": 10})
+    assert model.per_mailbox and model.minimum == 10
+    with pytest.raises(ValueError, match="only a per_mailbox licence model has a minimum"):
+        LicenceModel(kind=LicenceKind.CALS, minimum=5)
+    with pytest.raises(ValueError):
+        LicenceModel.model_validate({"kind": "per_byte"})
+    declared = Capabilities(addons=frozenset({"shared_mailbox"}), unsupported=_GAPS, licence=model)
+    narrowed = declared.narrowed(["addon:shared_mailbox"], "not sold here")
+    assert narrowed.licence == model

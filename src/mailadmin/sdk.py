@@ -23,7 +23,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
-from mailadmin.contract.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Feature, Operation
+from mailadmin.contract.capabilities import (
+    KNOWN_ADDONS,
+    REQUIRED,
+    Capabilities,
+    Feature,
+    LicenceKind,
+    LicenceModel,
+    Operation,
+)
 from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.hookspecs import Register, hookimpl
 from mailadmin.contract.models import (
@@ -45,6 +53,7 @@ from mailadmin.contract.models import (
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
 from mailadmin.contract.readback import bounded_int, native_name
 from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
+from mailadmin.wire.answers import AnswerCheck, Reading, Refusal, Verdict
 from mailadmin.wire.jsonapi import ErrorRule, ErrorTable, JsonClient, parse_json
 from mailadmin.wire.transport import Streamed, Transport, raise_for_status
 
@@ -53,6 +62,9 @@ if TYPE_CHECKING:  # what the type checker sees for the names loaded on first us
     from mailadmin.wire import paging as paging
     from mailadmin.wire import polling as polling
     from mailadmin.wire import soap as soap
+    from mailadmin.wire.auth import (
+        ApiKeyAuth as ApiKeyAuth,
+    )
     from mailadmin.wire.auth import (
         ClientCredentialsAuth as ClientCredentialsAuth,
     )
@@ -174,6 +186,7 @@ _LAZY: dict[str, str] = {
     "is_nil": "mailadmin.wire.soap",
     # credentials with a lifecycle (login sessions, OAuth2 client credentials)
     "Token": "mailadmin.wire.auth",
+    "ApiKeyAuth": "mailadmin.wire.auth",
     "SessionAuth": "mailadmin.wire.auth",
     "ClientCredentialsAuth": "mailadmin.wire.auth",
     "with_body": "mailadmin.wire.auth",
@@ -203,6 +216,7 @@ __all__ = [
     "KNOWN_ADDONS",
     "REQUIRED",
     "AddonRef",
+    "AnswerCheck",
     "Applied",
     "CallHooks",
     "CallInfo",
@@ -217,6 +231,8 @@ __all__ = [
     "JsonClient",
     "Licence",
     "LicenceFeature",
+    "LicenceKind",
+    "LicenceModel",
     "LicenceState",
     "Mailbox",
     "MailboxCount",
@@ -229,9 +245,12 @@ __all__ = [
     "PlanMapping",
     "Provider",
     "ProviderSettings",
+    "Reading",
+    "Refusal",
     "Register",
     "SettingsT",
     "TenantRef",
+    "Verdict",
     "Verified",
     "Streamed",
     "Transport",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailadmin.reference.mock import MemoryMock
+from mailadmin.reference.mock.refusals import REFUSALS
 from mailadmin.reference.provider import MemoryProvider
 from mailadmin.testing import ConformanceTarget, suite
 from mailadmin.testing.probe import MemoryProbe
@@ -24,6 +25,7 @@ def mailadmin_target() -> ConformanceTarget:
         plans=("mail", "sync"),
         probe=MemoryProbe(),
         over_licence_seed={"licence": {"seats": 2}},
+        refusals=REFUSALS,
     )
 
 

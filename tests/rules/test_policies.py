@@ -8,10 +8,12 @@ import pytest
 
 from mailadmin import Orchestrator
 from mailadmin.contract import errors
+from mailadmin.contract.capabilities import LicenceKind, LicenceModel
 from mailadmin.contract.models import NewMailbox
 from mailadmin.mock import MockServer
 from mailadmin.orchestration.registry import Registry
 from mailadmin.reference.mock import MemoryMock
+from mailadmin.reference.provider import MemoryProvider
 from mailadmin.rules.orders import OrderKind, OrderState
 from mailadmin.rules.policies import (
     SELF_SERVICE_DENIED,
@@ -229,14 +231,21 @@ async def test_seed_002_licensed_at_least_the_mailboxes(tmp_path) -> None:
     await orch.aclose()
 
 
-def _memory_orchestrator(tmp_path, server: MockServer | None = None, **extra) -> Orchestrator:
+def _memory_orchestrator(
+    tmp_path,
+    server: MockServer | None = None,
+    *,
+    provider: str = "memory",
+    registry: Registry | None = None,
+    **extra,
+) -> Orchestrator:
     server = server or MockServer(MemoryMock)
     config = {
         "plans": {"mail": {"rank": 1}, "sync": {"rank": 2}, "collaborate": {"rank": 3}},
         "addons": {"mailboxes": {}, "shared_mailbox": {}},
         "instances": {
             "eu": {
-                "provider": "memory",
+                "provider": provider,
                 "endpoint": "http://memory.test",
                 "credentials": {"username": "admin", "secret": "secret"},
                 "plans": {
@@ -251,7 +260,7 @@ def _memory_orchestrator(tmp_path, server: MockServer | None = None, **extra) ->
         "journal": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
         **extra,
     }
-    registry = Registry(load=["reference"], disable=[])
+    registry = registry or Registry(load=["reference"], disable=[])
     return Orchestrator.from_dict(
         config, registry=registry, http={"eu": server.router("http://memory.test")}
     )
@@ -282,3 +291,58 @@ def test_seed_001_one_order_never_carries_both_upgrades(tmp_path) -> None:
         )
     assert caught.value.reason == "order_open"
     assert orch.rules.orders.all() == []
+
+
+class _PerMailbox(MemoryProvider):
+    """The memory platform licensed per mailbox, under a name the core knows nothing of."""
+
+    name = "memory-per-mailbox"
+    capabilities = MemoryProvider.capabilities.model_copy(
+        update={"licence": LicenceModel(kind=LicenceKind.PER_MAILBOX, minimum=10)}
+    )
+
+
+class _Zextras(MemoryProvider):
+    """A platform registered as "zextras" that declares seats: its name decides nothing."""
+
+    name = "zextras"
+    capabilities = MemoryProvider.capabilities.model_copy(
+        update={"licence": LicenceModel(kind=LicenceKind.PER_SEAT)}
+    )
+
+
+def _declared_orchestrator(tmp_path, provider: type[MemoryProvider], seats: int) -> Orchestrator:
+    from types import SimpleNamespace
+
+    from mailadmin.contract.hookspecs import hookimpl
+
+    @hookimpl
+    def register(register) -> None:
+        register(provider.name, provider=provider, mock=MemoryMock)
+
+    plugin = SimpleNamespace(mailadmin_register_providers=register)
+    tmp_path.mkdir(exist_ok=True)
+    return _memory_orchestrator(
+        tmp_path,
+        MockServer(MemoryMock, seed={"licence": {"seats": seats}}),
+        provider=provider.name,
+        registry=Registry(entry_points=[(provider.name, plugin)], load=[provider.name]),
+    )
+
+
+@pytest.mark.parametrize(("provider", "enforced"), [(_PerMailbox, True), (_Zextras, False)])
+async def test_seed_002_the_declared_licence_model_decides_not_the_platform_name(
+    tmp_path, provider: type[MemoryProvider], enforced: bool
+) -> None:
+    probe = _declared_orchestrator(tmp_path / "probe", provider, seats=1000)
+    used = (await probe.get_licence("eu")).seats_used
+    await probe.aclose()
+    orch = _declared_orchestrator(tmp_path, provider, seats=used)
+    create = orch.create_mailbox("example.com", NewMailbox(address="new@example.com"))
+    if enforced:
+        with pytest.raises(errors.PolicyDenied) as caught:
+            await create
+        assert caught.value.reason == "licence_exceeded"
+    else:
+        assert (await create).changed
+    await orch.aclose()

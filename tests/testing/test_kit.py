@@ -22,6 +22,7 @@ import pytest
 from mailadmin.contract.capabilities import KNOWN_ADDONS, Capabilities, Operation
 from mailadmin.contract.models import ChangeResult, MailboxKind, Outcome
 from mailadmin.reference.mock import MemoryMock
+from mailadmin.reference.mock.refusals import REFUSALS
 from mailadmin.reference.provider import MemoryProvider
 from mailadmin.testing import ConformanceTarget, suite
 from mailadmin.testing.probe import MemoryProbe
@@ -36,7 +37,7 @@ def target(provider, **more):
         mailbox="anna@example.com",
         plans=("mail", "sync"),
         check_registration=provider is MemoryProvider,
-        **{"probe": MemoryProbe(), **more},
+        **{"probe": MemoryProbe(), "refusals": REFUSALS, **more},
     )
 """
 
@@ -251,8 +252,9 @@ def test_an_unsupported_capability_is_a_skip_with_the_declared_reason(
     )
     # Rooms and equipment: created, counted, deleted and dry-run created (8); two add-ons,
     # set, dry-run set and the dry-run rule (6); no add-on beyond the known ones, no
-    # over-licence seed, a variant that is not the registered class (3).
-    assert outcomes["skipped"] == 8 + 6 + 3
+    # over-licence seed, a variant that is not the registered class (3); the memory
+    # platform never refuses inside a 200 (1).
+    assert outcomes["skipped"] == 8 + 6 + 3 + 1
     assert outcomes["passed"] > 30
 
 
@@ -295,6 +297,11 @@ def test_require_all_suites_refuses_a_partial_run(pytester: pytest.Pytester) -> 
         "test_partial.py::TestContract::test_every_gap_has_a_reason",
     )
     one.assert_outcomes(passed=1)
+    # Naming the file is a deliberate partial run too (the docs promised it).
+    by_file = pytester.runpytest("--mailadmin-require-all-suites", "test_partial.py")
+    assert by_file.ret == pytest.ExitCode.OK, by_file.stderr.str()
+    by_folder = pytester.runpytest("--mailadmin-require-all-suites", str(pytester.path))
+    assert by_folder.ret == pytest.ExitCode.USAGE_ERROR
 
     pytester.makepyfile(
         test_complete=_module(
@@ -447,3 +454,110 @@ def test_a_target_without_a_probe_fails_the_contract_suite(pytester: pytest.Pyte
     result.assert_outcomes(passed=5, skipped=1, failed=1)  # skipped: the registration check
     result.stdout.fnmatch_lines(["*test_the_target_reads_the_platform FAILED*"])
     result.stdout.fnmatch_lines(["*the conformance target has no probe*"])
+
+
+def test_a_provider_that_ignores_refusals_fails_the_kit(pytester: pytest.Pytester) -> None:
+    """A plan write whose answer is never read looks right to every other suite; the
+    refusal suite injects each refusal and fails it."""
+    pytester.makepyfile(
+        _module(
+            """
+            from mailadmin.sdk import Change
+            from mailadmin.reference.provider import _mailbox_path
+
+            class IgnoresRefusals(MemoryProvider):
+                async def _set_plan(self, mailbox, plan):
+                    target = self._plan(plan)
+                    current = await self._get_mailbox(mailbox)
+
+                    async def put_plan():
+                        # Sent, and the answer never read: any refusal passes as done.
+                        await self.http.request(
+                            "PUT", f"{_mailbox_path(mailbox)}/plan",
+                            json={"plan": target.native, "quota_mb": target.quota_mb},
+                            write=True, idempotent=True, operation="change_plan",
+                            auth=self.api.auth,
+                        )
+
+                    return await self.change(Change(
+                        subject=mailbox.address,
+                        before=self._neutral(current.plan) or current.plan,
+                        after=plan,
+                        apply=put_plan,
+                    ))
+
+            @pytest.fixture
+            def mailadmin_target():
+                return target(IgnoresRefusals)
+
+            class TestRefusals(suite.RefusalSuite):
+                pass
+
+            class TestSetPlan(suite.SetPlanSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=in-process")
+    # Every other plan test passes: only the refusals show the fault.
+    result.assert_outcomes(failed=4, skipped=1, passed=_passed_set_plan_tests())
+    result.stdout.fnmatch_lines(["*set_plan answered changed although the platform refused*"])
+
+
+def test_a_refusal_kind_left_undeclared_fails_with_what_to_declare(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        _module(
+            """
+            @pytest.fixture
+            def mailadmin_target():
+                return target(MemoryProvider, refusals={})
+
+            class TestRefusals(suite.RefusalSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=in-process")
+    result.assert_outcomes(failed=5)
+    result.stdout.fnmatch_lines(["*does not say how its mock refuses with 'not_found'*"])
+
+
+def test_a_platform_without_licences_must_not_report_seats(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        _module(
+            """
+            from mailadmin.sdk import LicenceModel, Provider
+
+            FREE = MemoryProvider.capabilities.model_copy(
+                update={"licence": LicenceModel(kind="none")}
+            )
+
+            class Free(MemoryProvider):
+                capabilities = FREE
+
+                async def _get_licence(self):   # what the base answers for "none"
+                    return await Provider._get_licence(self)
+
+            class SaysNoneButCounts(MemoryProvider):
+                capabilities = FREE             # keeps the memory platform's seat count
+
+            @pytest.fixture(params=[Free, SaysNoneButCounts], ids=["free", "counts"])
+            def mailadmin_target(request):
+                return target(request.param)
+
+            class TestLicence(suite.LicenceSuite):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest("-v", "--mailadmin-mode=in-process", "-k", "declared_model")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*counts*FAILED*"])
+
+
+def _passed_set_plan_tests() -> int:
+    from mailadmin.testing.suite import SetPlanSuite
+
+    return len([n for n in vars(SetPlanSuite) if n.startswith("test_")])

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from mailadmin_exchange.demo import sample_config
 from mailadmin_exchange.mock.model import DEFAULT_TENANT, DEFAULT_TENANT_ID, STANDARD
+from mailadmin_exchange.mock.refusals import LICENCE_REFUSALS, REFUSALS
 
 from mailadmin.sdk import AddonRef, MailboxKind, MailboxRef, ProviderSettings, TenantRef
 from mailadmin.testing import ConformanceTarget, suite
@@ -147,6 +148,7 @@ def mailadmin_target(request: pytest.FixtureRequest) -> ConformanceTarget:
         over_licence_seed=_OVER_LICENCE,
         addon_quantities=(4, 6),
         probe=ExchangeProbe(),
+        refusals=REFUSALS if request.param == "quota" else LICENCE_REFUSALS,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from mailadmin_ox.demo import sample_config
+from mailadmin_ox.mock.refusals import REFUSALS
 from mailadmin_ox.settings import OXResourceKinds
 
 from mailadmin.contract.models import AddonRef, MailboxKind, MailboxRef, TenantRef
@@ -104,6 +105,7 @@ def mailadmin_target(request: pytest.FixtureRequest) -> ConformanceTarget:
         mailbox="anna@example.com",
         plans=("mail", "sync"),
         probe=OXProbe(),
+        refusals=REFUSALS,
         over_licence_seed=over_licence,
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from mailadmin_zextras.demo import sample_config
 from mailadmin_zextras.mock.model import DEFAULT_COS_ID
+from mailadmin_zextras.mock.refusals import REFUSALS
 
 from mailadmin.sdk import AddonRef, MailboxKind, MailboxRef, ProviderSettings, TenantRef
 from mailadmin.testing import ConformanceTarget, StateProbe, suite
@@ -122,6 +123,7 @@ def mailadmin_target() -> ConformanceTarget:
         plans=("mail", "sync"),
         over_licence_seed=OVER_LICENCE,
         probe=ZextrasProbe(),
+        refusals=REFUSALS,
     )
 
 

@@ -419,3 +419,44 @@ async def test_delegated_accounts_follow_the_instance_setting(
     } == expected
     # by_plan counts users only: ben (sync) leaves it unless delegated accounts are users.
     assert sum(count.by_plan.values()) == expected["user"]
+
+
+def _json_200(body: dict[str, Any], operation: str) -> Fault:
+    return Fault(
+        kind=FaultKind.STATUS,
+        status=200,
+        operation=operation,
+        body=json.dumps(body),
+        content_type="application/json",
+    )
+
+
+async def test_a_fault_inside_a_200_is_the_typed_error_and_nothing_is_changed(
+    provider: ZextrasProvider, mock: MockServer, state: ZextrasState
+) -> None:
+    """The answer's body decides, not its status: a Fault with HTTP 200 is a refusal."""
+    fault = {
+        "Body": {
+            "Fault": {
+                "Code": {"Value": "soap:Sender"},
+                "Reason": {"Text": "no such account: anna@example.com"},
+                "Detail": {"Error": {"Code": "account.NO_SUCH_ACCOUNT"}},
+            }
+        }
+    }
+    mock.inject(_json_200(fault, "ModifyAccountRequest"))
+    with pytest.raises(errors.NotFoundError, match="no such mailbox anna@example.com"):
+        await provider.set_plan(_mailbox("anna@example.com"), "sync")
+    anna = state.account_by_name("anna@example.com")
+    assert anna.first("zimbraCOSId") != state.cos_by("name", "sync").id
+
+
+async def test_an_answer_of_another_request_after_a_write_is_unknown_not_changed(
+    provider: ZextrasProvider, mock: MockServer, state: ZextrasState
+) -> None:
+    other = {"Body": {"GetVersionInfoResponse": {"info": {"version": "x"}}}}
+    mock.inject(_json_200(other, "ModifyAccountRequest"))
+    with pytest.raises(errors.OutcomeUnknown):
+        await provider.set_plan(_mailbox("anna@example.com"), "sync")
+    anna = state.account_by_name("anna@example.com")
+    assert anna.first("zimbraCOSId") != state.cos_by("name", "sync").id

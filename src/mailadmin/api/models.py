@@ -55,6 +55,8 @@ class ProviderInfo(BaseModel):
     version: str
     capabilities: list[str]
     mock: bool
+    #: The declared licence model: none, per_mailbox (with its minimum), per_seat, cals.
+    licence: str = "per_seat"
 
 
 class InstanceInfo(BaseModel):

@@ -100,7 +100,7 @@ def providers(state: _State, matrix: bool) -> None:
         return
     state.output.table(
         "Providers",
-        ["name", "platform", "distribution", "version", "capabilities", "mock"],
+        ["name", "platform", "distribution", "version", "capabilities", "licence", "mock"],
         [
             [
                 r["name"],
@@ -108,6 +108,7 @@ def providers(state: _State, matrix: bool) -> None:
                 r["distribution"],
                 r["version"],
                 _summarise(r["capabilities"]),
+                r.get("licence", ""),
                 r["mock"],
             ]
             for r in rows

@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mailadmin.contract.models import MailboxKind
 
-__all__ = ["KNOWN_ADDONS", "REQUIRED", "Capabilities", "Feature", "Operation"]
+__all__ = [
+    "KNOWN_ADDONS",
+    "REQUIRED",
+    "Capabilities",
+    "Feature",
+    "LicenceKind",
+    "LicenceModel",
+    "Operation",
+]
 
 
 class Operation(StrEnum):
@@ -53,6 +61,48 @@ _KIND_SCOPED_NAMES = frozenset(op.value for op in _KIND_SCOPED)
 KNOWN_ADDONS: tuple[str, ...] = ("mailboxes", "shared_mailbox", "resource_mailbox", "storage_gb")
 
 
+class LicenceKind(StrEnum):
+    """How a platform is licensed.
+
+    ``none``: nothing is licensed (open-source platforms); ``per_mailbox``: every user
+    mailbox needs a licence, usually with a minimum bought at once; ``per_seat``: seats
+    (or subscriptions) are bought and assigned, the platform counts those in use;
+    ``cals``: client access licences bought outside the platform, which cannot report them.
+    """
+
+    NONE = "none"
+    PER_MAILBOX = "per_mailbox"
+    PER_SEAT = "per_seat"
+    CALS = "cals"
+
+
+class LicenceModel(BaseModel):
+    """A provider's declared licence model: ``kind`` (see :class:`LicenceKind`) and, for
+    ``per_mailbox``, the fewest mailboxes a licence covers (``minimum``, e.g. ``10``).
+
+    ``LicenceModel(kind="per_mailbox", minimum=10)``; ``LicenceModel(kind="none")``.
+    The business rules read it (a per-mailbox licence bounds mailbox creation), never the
+    platform's name. With ``none``, ``get_licence`` need not be written: the base answers
+    an unlimited licence in state ``none``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: LicenceKind = LicenceKind.PER_SEAT
+    minimum: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _minimum_is_per_mailbox(self) -> LicenceModel:
+        if self.minimum is not None and self.kind is not LicenceKind.PER_MAILBOX:
+            raise ValueError("only a per_mailbox licence model has a minimum")
+        return self
+
+    @property
+    def per_mailbox(self) -> bool:
+        """True when every user mailbox needs a licence."""
+        return self.kind is LicenceKind.PER_MAILBOX
+
+
 class Feature(NamedTuple):
     """One row of the capability matrix.
 
@@ -79,7 +129,11 @@ class Capabilities(BaseModel):
                 "create_mailbox:room": "the platform has no resource mailboxes",
                 ...
             },
+            licence=LicenceModel(kind="per_seat"),
         )
+
+    ``licence``: how the platform is licensed (default ``per_seat``; see
+    :class:`LicenceModel`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,6 +142,7 @@ class Capabilities(BaseModel):
     mailbox_kinds: frozenset[MailboxKind] = frozenset({MailboxKind.USER})
     addons: frozenset[str] = frozenset()
     unsupported: dict[str, str] = Field(default_factory=dict)
+    licence: LicenceModel = LicenceModel()
 
     @model_validator(mode="after")
     def _every_gap_has_a_reason(self) -> Capabilities:
@@ -144,6 +199,7 @@ class Capabilities(BaseModel):
             tuple(self.unsupported.items()),
             tuple(map(str, keys)),
             reason,
+            self.licence,
         )
 
     def reason(self, key: str | Operation) -> str:
@@ -188,6 +244,7 @@ def _narrow(
     unsupported: tuple[tuple[str, str], ...],
     keys: tuple[str, ...],
     reason: str,
+    licence: LicenceModel,
 ) -> Capabilities:
     """:meth:`Capabilities.narrowed` of the declarations given."""
     left_ops, left_kinds, left_addons = set(operations), set(kinds), set(addons)
@@ -210,4 +267,5 @@ def _narrow(
         mailbox_kinds=frozenset(left_kinds),
         addons=frozenset(left_addons),
         unsupported={**dict(unsupported), **gaps},
+        licence=licence,
     )

@@ -63,7 +63,8 @@ and `tests/test_matrix.py` fails when a column of an installed provider no longe
 
 
 def provider_rows(registry: Registry) -> list[dict[str, Any]]:
-    """One row per installed provider: name, platform, distribution, version, features."""
+    """One row per installed provider: name, platform, distribution, version, features,
+    licence model (``"none"``, ``"per_mailbox (minimum 10)"``...)."""
     rows = []
     for name, entry in sorted(registry.providers().items()):
         try:
@@ -89,6 +90,7 @@ def provider_rows(registry: Registry) -> list[dict[str, Any]]:
                 "version": entry.version,
                 "capabilities": [f.key for f in cls.capabilities.features() if f.supported],
                 "mock": entry.mock is not None,
+                "licence": _licence_text(cls.capabilities),
             }
         )
     return rows
@@ -239,6 +241,12 @@ def _classes(registry: Registry) -> dict[str, type[Provider]]:
         except Exception:  # a broken plugin is reported by `mailadmin providers`
             continue
     return classes
+
+
+def _licence_text(capabilities: Capabilities) -> str:
+    model = capabilities.licence
+    minimum = f" (minimum {model.minimum})" if model.minimum is not None else ""
+    return f"{model.kind.value}{minimum}"
 
 
 def _one_line(text: str) -> str:

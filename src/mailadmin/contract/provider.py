@@ -22,13 +22,14 @@ import pydantic
 from typing_extensions import TypeVar as DefaultTypeVar
 
 from mailadmin.contract import errors
-from mailadmin.contract.capabilities import REQUIRED, Capabilities, Operation
+from mailadmin.contract.capabilities import REQUIRED, Capabilities, LicenceKind, Operation
 from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
     Licence,
+    LicenceState,
     Mailbox,
     MailboxCount,
     MailboxRef,
@@ -371,6 +372,10 @@ class Provider(Generic[SettingsT]):
         raise NotImplementedError
 
     async def _get_licence(self) -> Licence:
+        # A platform without licences (declared ``licence=LicenceModel(kind="none")``)
+        # need not write this: nothing is licensed, so nothing is limited or counted.
+        if self.instance_capabilities.licence.kind is LicenceKind.NONE:
+            return Licence(seats_licensed=None, seats_used=0, state=LicenceState.NONE)
         raise NotImplementedError
 
     async def _test_connection(self) -> ConnectionStatus:
@@ -669,6 +674,7 @@ def _check_subclass(cls: type[Provider]) -> None:
         for op in Operation
         if (op in REQUIRED or op in cls.capabilities.operations)
         and getattr(cls, f"_{op.value}") is getattr(Provider, f"_{op.value}")
+        and not (op is Operation.GET_LICENCE and cls.capabilities.licence.kind is LicenceKind.NONE)
     ]
     if missing:
         raise TypeError(f"{cls.__qualname__} declares but does not implement: {', '.join(missing)}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -72,6 +73,24 @@ class Fault(BaseModel):
         if value is not None and any(number < 1 for number in value):
             raise ValueError("call numbers start at 1")
         return value
+
+    @classmethod
+    def json_answer(
+        cls, body: object, *, status: int = 200, operation: str | None = None, **more: Any
+    ) -> Fault:
+        """A ``status`` fault answering ``body`` as JSON in place of the real answer; the
+        request does not reach the state. ``Fault.json_answer([{"type": "danger", "msg":
+        "access_denied"}], operation="edit_mailbox")`` is a refusal inside a 200."""
+        import json
+
+        return cls(
+            kind=FaultKind.STATUS,
+            status=status,
+            operation=operation,
+            body=json.dumps(body),
+            content_type="application/json",
+            **more,
+        )
 
     @property
     def status_code(self) -> int:

@@ -362,7 +362,7 @@ class BusinessRules:
         if mailbox.kind is not MailboxKind.USER:
             return
         settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant.name)
-        if not settings.licenses_per_mailbox(provider.name):
+        if not settings.licenses_per_mailbox(provider.instance_capabilities.licence):
             return
         licence = await self.as_system(provider.get_licence)
         if licence.seats_licensed is None:

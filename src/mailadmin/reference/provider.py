@@ -49,6 +49,8 @@ from mailadmin.sdk import (
     JsonClient,
     Licence,
     LicenceFeature,
+    LicenceKind,
+    LicenceModel,
     LicenceState,
     Mailbox,
     MailboxCount,
@@ -195,6 +197,8 @@ class MemoryProvider(Provider[MemorySettings]):
         ),
         mailbox_kinds=frozenset(MailboxKind),
         addons=frozenset(KNOWN_ADDONS),
+        # A seat count the platform reports, like most hosted platforms.
+        licence=LicenceModel(kind=LicenceKind.PER_SEAT),
     )
     settings_model = MemorySettings
 
@@ -547,6 +551,11 @@ ERRORS = ErrorTable(
             code="unknown_plan",
             error=errors.ConfigurationError,
             message="A plan configured for {provider} does not exist on the platform",
+        ),
+        ErrorRule(
+            code="invalid_request",
+            error=errors.ValidationError,
+            message="{provider} refused a value sent for {subject} as invalid",
         ),
     ]
 )

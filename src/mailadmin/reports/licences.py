@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from mailadmin.contract.capabilities import LicenceKind
 from mailadmin.contract.models import LicenceState
 from mailadmin.rules.policies import licence_upgrade, licences_required
 
@@ -88,6 +89,9 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
         required = licences_required(licence.seats_used, settings)
         to_buy = ""
         compliant = licence.state not in (LicenceState.EXPIRED, LicenceState.NONE)
+        if provider.instance_capabilities.licence.kind is LicenceKind.NONE:
+            # Declared without licences: nothing to buy, so nothing can be missing.
+            compliant, required = True, licence.seats_used
         if licence.seats_licensed is not None and licence.seats_licensed < required:
             upgrade = licence_upgrade(
                 licence.seats_licensed, required - licence.seats_licensed, settings

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mailadmin.contract import errors
+from mailadmin.contract.capabilities import LicenceModel
 
 __all__ = [
     "SELF_SERVICE_DENIED",
@@ -39,9 +40,6 @@ SELF_SERVICE_DENIED = "You are not allowed to upgrade or downgrade your account.
 #: Seed 000: what a self-service change needs before it takes effect.
 SIGN_IN_AGAIN = "Sign out and sign in again for the new plan to take effect."
 
-#: Platforms that license per mailbox (seed 002) unless a policy says otherwise.
-PER_MAILBOX_LICENSING = frozenset({"zextras"})
-
 Days = Annotated[int, Field(ge=0, le=3650)]
 
 
@@ -58,7 +56,8 @@ class PolicySettings(BaseModel):
     licence_minimum: int = Field(default=10, ge=0)
     #: Seed 002: how long a trial lasts, with every feature.
     trial_days: Days = 30
-    #: Seed 002: enforce "licensed >= mailboxes" on creation (``None``: per platform).
+    #: Seed 002: enforce "licensed >= mailboxes" on creation (``None``: as the provider
+    #: declares its licence model).
     per_mailbox_licence: bool | None = None
 
     @model_validator(mode="after")
@@ -68,11 +67,12 @@ class PolicySettings(BaseModel):
             raise ValueError("downgrade_window_days is [nearest, farthest] days before renewal")
         return self
 
-    def licenses_per_mailbox(self, platform: str) -> bool:
-        """True when creating a user mailbox must stay within the licence."""
+    def licenses_per_mailbox(self, model: LicenceModel) -> bool:
+        """True when creating a user mailbox must stay within the licence: as this policy
+        says, else as the provider's declared licence ``model``."""
         if self.per_mailbox_licence is not None:
             return self.per_mailbox_licence
-        return platform in PER_MAILBOX_LICENSING
+        return model.per_mailbox
 
 
 class PolicyOverride(BaseModel):

@@ -61,12 +61,34 @@ class StateProbe:
         raise NotImplementedError(f"{type(self).__name__} does not read mailboxes")
 
     @staticmethod
-    def neutral_plan(settings: ProviderSettings, native: str | None, field: str) -> str | None:
-        """The configured neutral plan whose mapping has ``field == native``, else
-        ``native`` itself (so a failure message shows what the platform holds)."""
+    def neutral_plan(
+        settings: ProviderSettings,
+        native: str | Mapping[str, Any] | None,
+        field: str | None = None,
+    ) -> str | None:
+        """The configured neutral plan the platform's record stands for.
+
+        One field: ``neutral_plan(settings, record["cos"], "cos")``, the plan whose mapping
+        has ``cos == record["cos"]``. Several fields (a plan made of a quota and access
+        flags): ``neutral_plan(settings, {"quota_mb": 2048, "imap": True, "sync": False})``,
+        the plan whose mapping has every one of these values. With no match the platform's
+        own value comes back (for several fields: ``"imap=True, quota_mb=2048, ..."``), so a
+        failure message shows what the platform holds; ``None`` stays ``None``.
+        """
+        if native is None:
+            return None
+        if isinstance(native, Mapping):
+            wanted = dict(native)
+        else:
+            if field is None:
+                raise TypeError("neutral_plan needs the field a single native value is in")
+            wanted = {field: native}
+        missing = object()
         for name, mapping in settings.plans.items():
-            if native is not None and getattr(mapping, field, None) == native:
+            if all(getattr(mapping, key, missing) == value for key, value in wanted.items()):
                 return name
+        if isinstance(native, Mapping):
+            return ", ".join(f"{key}={value}" for key, value in sorted(wanted.items()))
         return native
 
 

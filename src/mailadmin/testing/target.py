@@ -10,7 +10,7 @@ each from :attr:`ConformanceTarget.settings`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract.models import MailboxRef, TenantRef
@@ -18,6 +18,7 @@ from mailadmin.contract.models import MailboxRef, TenantRef
 if TYPE_CHECKING:
     from mailadmin.contract.provider import Provider
     from mailadmin.contract.settings import ProviderSettings
+    from mailadmin.mock.faults import Fault
     from mailadmin.mock.platform import MockPlatform
     from mailadmin.orchestration.registry import Registry
     from mailadmin.testing.probe import StateProbe
@@ -51,6 +52,12 @@ class ConformanceTarget:
     into settings the platform must reject (default: the same user with a wrong secret);
     ``check_registration``: whether the provider must be the class registered under its
     name (off for variants built only for a test).
+
+    ``refusals``: how the mock refuses a plan change, per refusal kind of
+    :mod:`mailadmin.testing.suite.refusals` (``not_found``, ``limit_reached``, ``invalid``,
+    ``refused_in_200``, ``other_operation``): a :class:`~mailadmin.mock.Fault` answering
+    the ``set_plan`` write in the platform's own shape, or the reason the platform never
+    answers so. A kind left out fails its test.
     """
 
     provider: type[Provider]
@@ -65,6 +72,7 @@ class ConformanceTarget:
     addon_quantities: tuple[int, int] = (40, 45)
     wrong_credentials: Callable[[ProviderSettings], ProviderSettings] | None = None
     check_registration: bool = True
+    refusals: Mapping[str, Fault | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.plans) != 2 or self.plans[0] == self.plans[1]:
@@ -72,6 +80,13 @@ class ConformanceTarget:
         low, high = self.addon_quantities
         if low == high or min(low, high) < 0:
             raise ValueError("addon_quantities must be two different totals, 0 or more")
+        from mailadmin.testing.suite.refusals import REFUSAL_KINDS
+
+        unknown = sorted(set(self.refusals) - set(REFUSAL_KINDS))
+        if unknown:
+            raise ValueError(
+                f"unknown refusal kinds {unknown}; the kit knows {', '.join(REFUSAL_KINDS)}"
+            )
 
     @classmethod
     def registered(

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from mailadmin.wire.transport import Transport
 
 __all__ = [
+    "ApiKeyAuth",
     "ClientCredentialsAuth",
     "SessionAuth",
     "Token",
@@ -72,6 +73,38 @@ class Token:
 
     def __repr__(self) -> str:  # a token never shows in a repr or a traceback
         return f"Token(value='***', expires_at={self.expires_at!r})"
+
+
+class ApiKeyAuth(httpx.Auth):
+    """A fixed key in a header of every request, beside ``httpx.BasicAuth``.
+
+    ``key``: the key (keep it in ``credentials.secret``, so every log and error masks it);
+    ``header``: the header it goes in (``"X-API-Key"``, mailcow's; ``"Authorization"``);
+    ``prefix``: put before the key (``"Bearer "``, ``"ApiKey "``)::
+
+        key = self.settings.credentials.secret.get_secret_value()
+        api = JsonClient(self.http, name=self.instance, errors=ERRORS,
+                         auth=ApiKeyAuth(key, header="X-API-Key"))
+
+    Nothing is fetched or renewed: a platform that issues keys with a lifetime needs a
+    :class:`SessionAuth`.
+    """
+
+    def __init__(self, key: str, *, header: str = "X-API-Key", prefix: str = "") -> None:
+        if not key:
+            raise errors.ConfigurationError("the API key is empty")
+        if not header or any(c in header for c in ":\r\n "):
+            raise errors.ConfigurationError(f"{header!r} is not a header name")
+        self.header = header
+        self._value = prefix + key
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        """Set the header, then send."""
+        request.headers[self.header] = self._value
+        yield request
+
+    def __repr__(self) -> str:  # the key never shows in a repr or a traceback
+        return f"ApiKeyAuth(header={self.header!r}, key='***')"
 
 
 class SessionAuth(httpx.Auth):

@@ -32,6 +32,7 @@ from mailadmin.wire.responses import excerpt, raise_for_status, redactor_of, res
 if TYPE_CHECKING:
     import httpx
 
+    from mailadmin.wire.answers import AnswerCheck
     from mailadmin.wire.redaction import Redactor
     from mailadmin.wire.transport import Transport
 
@@ -136,6 +137,34 @@ class ErrorTable:
         message = rule.message.format(provider=provider, subject=subject or "the request")
         return rule.error(message, debug=debug)
 
+    def error_for_code(
+        self,
+        code: str | None,
+        *,
+        provider: str,
+        subject: str = "",
+        status: int | None = None,
+        debug: Mapping[str, Any] | None = None,
+    ) -> _errors.MailadminError:
+        """The error a refusal with this platform ``code`` stands for, whatever its status.
+
+        For refusals read from a body (:class:`~mailadmin.wire.answers.AnswerCheck`): a
+        rule naming the code wins, whatever status it names; otherwise a rule naming no
+        code whose status is ``status`` (or none); otherwise a generic ``ProviderError``.
+        """
+        named = [rule for rule in self.rules if rule.code is not None and rule.code == code]
+        loose = [rule for rule in self.rules if rule.code is None and rule.status in (None, status)]
+        best = named or loose
+        detail = dict(debug or {})
+        detail.setdefault("code", code)
+        if not best:
+            return _errors.ProviderError(
+                f"{provider} refused the request for {subject or 'the request'}", debug=detail
+            )
+        rule = best[0]
+        message = rule.message.format(provider=provider, subject=subject or "the request")
+        return rule.error(message, debug=detail)
+
     def raise_for(
         self,
         response: httpx.Response,
@@ -162,7 +191,9 @@ class JsonClient:
     ``transport``: the provider's ``self.http``; ``name``: the instance, in messages;
     ``errors``: how error answers map to mailadmin errors; ``auth``: an ``httpx.Auth``
     sent with every call (``httpx.BasicAuth``, a session or token auth); ``headers``:
-    sent with every call. It is cheap: build one where needed.
+    sent with every call; ``answers``: reads success or refusal from the body of every
+    answer below 400 (for platforms that refuse inside a 200; see
+    :class:`~mailadmin.wire.answers.AnswerCheck`). It is cheap: build one where needed.
     """
 
     def __init__(
@@ -173,12 +204,14 @@ class JsonClient:
         errors: ErrorTable,
         auth: httpx.Auth | None = None,
         headers: Mapping[str, str] | None = None,
+        answers: AnswerCheck | None = None,
     ) -> None:
         self.transport = transport
         self.name = name
         self.errors = errors
         self.auth = auth
         self.headers = dict(headers or {})
+        self.answers = answers
 
     async def request(
         self,
@@ -221,12 +254,25 @@ class JsonClient:
                 response, provider=self.name, subject=subject, redactor=self.transport
             )
         if not response.content:
-            return None
-        try:
-            return parse_json(response.content, source=self.name)
-        except _errors.ProtocolError as exc:
-            exc.debug.update(response_debug(response, self.transport))
-            raise
+            body = None
+        else:
+            try:
+                body = parse_json(response.content, source=self.name)
+            except _errors.ProtocolError as exc:
+                exc.debug.update(response_debug(response, self.transport))
+                raise
+        if self.answers is None:
+            return body
+        reading = self.answers.read(
+            body, provider=self.name, operation=operation, subject=subject, write=write
+        )
+        if reading.error is not None:
+            # Only a refused or unknown answer pays for the redacted excerpt.
+            extra = response_debug(response, self.transport)
+            reading.error.debug.update(
+                {k: v for k, v in extra.items() if k not in reading.error.debug}
+            )
+        return reading.value()
 
     async def get(
         self,

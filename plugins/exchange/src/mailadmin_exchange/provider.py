@@ -21,6 +21,8 @@ from mailadmin.sdk import (
     JsonClient,
     Licence,
     LicenceFeature,
+    LicenceKind,
+    LicenceModel,
     LicenceState,
     Mailbox,
     MailboxCount,
@@ -42,8 +44,10 @@ from mailadmin.sdk import (
 from mailadmin_exchange.settings import ClientAccess, ExchangePlan, ExchangeSettings
 from mailadmin_exchange.sizes import parse_size
 from mailadmin_exchange.wire import (
+    ADMIN_ANSWERS,
     ADMIN_ERRORS,
     ANCHOR_SYSTEM_MAILBOX,
+    GRAPH_ANSWERS,
     GRAPH_ERRORS,
     AdminAnswer,
     cmdlet_body,
@@ -113,6 +117,8 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             "addon:shared_mailbox": _KEPT,
             "addon:resource_mailbox": _KEPT,
         },
+        # Subscriptions (SKUs) with prepaid units, assigned to users.
+        licence=LicenceModel(kind=LicenceKind.PER_SEAT),
     )
     settings_model = ExchangeSettings
 
@@ -691,16 +697,20 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         path = f"/adminapi/beta/{self.settings.tenant_key}/InvokeCommand"
         return f"{path}?$select={select}" if select else path
 
-    def _read_admin(self, subject: str) -> Callable[[httpx.Response], AdminAnswer]:
+    def _read_admin(
+        self, subject: str, cmdlet: str = "", *, write: bool = False
+    ) -> Callable[[httpx.Response], AdminAnswer]:
         def read(response: httpx.Response) -> AdminAnswer:
             ADMIN_ERRORS.raise_for(
                 response, provider=self.instance, subject=subject, redactor=self._wire
             )
-            return read_admin(
-                _json(response, self.instance),
-                source=self.instance,
-                headers=dict(response.headers),
+            body = _json(response, self.instance)
+            # A refusal inside a 200, or an answer that is not this cmdlet's: the typed
+            # error, or OutcomeUnknown after a write (never "changed").
+            ADMIN_ANSWERS.settle(
+                body, provider=self.instance, operation=cmdlet, subject=subject, write=write
             )
+            return read_admin(body, source=self.instance, headers=dict(response.headers))
 
         return read
 
@@ -726,7 +736,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             idempotent=idempotent,
             operation=cmdlet,
         )
-        return self._read_admin(_subject(cmdlet, parameters))(response)
+        return self._read_admin(_subject(cmdlet, parameters), cmdlet, write=write)(response)
 
     async def _rows(
         self, cmdlet: str, parameters: dict[str, Any], *, select: str | None
@@ -742,7 +752,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             endpoint="admin",
             page_size=self.settings.page_size,
             operation=cmdlet,
-            read=self._read_admin(cmdlet),
+            read=self._read_admin(cmdlet, cmdlet),
             next_link=lambda answer: answer.next_link,
         )
         async for answer in pages:
@@ -793,7 +803,9 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         write: bool = False,
         subject: str = "",
     ) -> dict[str, Any]:
-        graph = JsonClient(self._wire, name=self.instance, errors=GRAPH_ERRORS)
+        graph = JsonClient(
+            self._wire, name=self.instance, errors=GRAPH_ERRORS, answers=GRAPH_ANSWERS
+        )
         data = await graph.request(
             method, path, json=json, write=write, endpoint="graph", operation=path, subject=subject
         )

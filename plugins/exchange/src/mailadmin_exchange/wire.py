@@ -19,11 +19,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailadmin.sdk import ErrorRule, ErrorTable, errors
+from mailadmin.sdk import AnswerCheck, ErrorRule, ErrorTable, Refusal, errors
 
 __all__ = [
+    "ADMIN_ANSWERS",
     "ADMIN_ERRORS",
     "ANCHOR_SYSTEM_MAILBOX",
+    "GRAPH_ANSWERS",
     "GRAPH_ERRORS",
     "NO_CHANGE",
     "AdminAnswer",
@@ -234,6 +236,34 @@ ADMIN_ERRORS = ErrorTable(
     code=admin_code,
 )
 
+
+def _admin_refusal(body: Any) -> Refusal | None:
+    # The OData error envelope is a refusal whatever the status it came with (a proxy or
+    # gateway may answer it with 200).
+    fault = read_cmdlet_fault(body)
+    if fault is None:
+        return None
+    return Refusal(code=admin_code(body), message=fault.text)
+
+
+def _answers_cmdlet(body: Any, cmdlet: str) -> bool:
+    """A cmdlet's answer is ``{"value": [rows]}``; a ``Set-``/``Remove-`` cmdlet returns no
+    rows (another cmdlet's rows in its answer mean it was not what ran)."""
+    if not isinstance(body, dict):
+        return False
+    rows = body.get("value")
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        return False
+    if cmdlet.startswith(("Set-", "Remove-")):
+        return not rows
+    return not cmdlet.startswith("New-") or len(rows) == 1
+
+
+#: How an ``InvokeCommand`` answer says it ran the cmdlet, or refused it.
+ADMIN_ANSWERS = AnswerCheck(refusal=_admin_refusal, errors=ADMIN_ERRORS, expected=_answers_cmdlet)
+
 #: How Graph errors map to mailadmin errors (reference 3, 3.2).
 GRAPH_ERRORS = ErrorTable(
     [
@@ -268,3 +298,24 @@ GRAPH_ERRORS = ErrorTable(
     ],
     code=graph_code,
 )
+
+
+def _graph_refusal(body: Any) -> Refusal | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    message = error.get("message")
+    return Refusal(code=graph_code(body), message=message if isinstance(message, str) else None)
+
+
+def _answers_graph(body: Any, operation: str) -> bool:
+    """Every Graph answer is an object; ``assignLicense`` answers with the user it changed."""
+    if not isinstance(body, dict):
+        return False
+    if operation.endswith("/assignLicense"):
+        return isinstance(body.get("id"), str) and "value" not in body
+    return True
+
+
+#: How a Graph answer says it is the call's own, or a refusal.
+GRAPH_ANSWERS = AnswerCheck(refusal=_graph_refusal, errors=GRAPH_ERRORS, expected=_answers_graph)

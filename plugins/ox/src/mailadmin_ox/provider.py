@@ -29,6 +29,8 @@ from mailadmin.sdk import (
     Credentials,
     Licence,
     LicenceFeature,
+    LicenceKind,
+    LicenceModel,
     Mailbox,
     MailboxCount,
     MailboxKind,
@@ -101,6 +103,8 @@ class OXProvider(Provider[OXSettings]):
             "addon:resource_mailbox": "OX sets no limit on resources; "
             "mailadmin keeps that allocation itself",
         },
+        # The reseller restrictions bound the users a context may have (seats).
+        licence=LicenceModel(kind=LicenceKind.PER_SEAT),
     )
 
     @classmethod

@@ -15,7 +15,16 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.sdk import ErrorRule, ErrorTable, JsonClient, bounded_int, errors, parse_json
+from mailadmin.sdk import (
+    AnswerCheck,
+    ErrorRule,
+    ErrorTable,
+    JsonClient,
+    Refusal,
+    bounded_int,
+    errors,
+    parse_json,
+)
 
 if TYPE_CHECKING:
     # mailadmin.sdk loads these on first use, so type checkers see them as Any there.
@@ -33,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADMIN_NS",
+    "ANSWERS",
     "FAULTS",
     "AdminClient",
     "TooManyResults",
@@ -156,6 +166,32 @@ FAULTS = ErrorTable(
 )
 
 
+def _fault_in_body(answer: Any) -> Refusal | None:
+    # A proxy or an older server may answer a fault with HTTP 200: the Fault is what counts.
+    body = answer.get("Body") if isinstance(answer, Mapping) else None
+    if not isinstance(body, Mapping) or "Fault" not in body:
+        return None
+    fault = body["Fault"]
+    reason = fault.get("Reason") if isinstance(fault, Mapping) else None
+    text = reason.get("Text") if isinstance(reason, Mapping) else None
+    return Refusal(code=fault_code(answer), message=text if isinstance(text, str) else None)
+
+
+def _response_name(request: str) -> str:
+    # ``XxxRequest`` is answered by ``XxxResponse``; the ``zextras`` admin extension by
+    # ``response``.
+    return request[: -len("Request")] + "Response" if request.endswith("Request") else "response"
+
+
+def _answers_request(answer: Any, request: str) -> bool:
+    body = answer.get("Body") if isinstance(answer, Mapping) else None
+    return isinstance(body, Mapping) and isinstance(body.get(_response_name(request)), Mapping)
+
+
+#: How an answer says it is the response to the request sent, or a fault.
+ANSWERS = AnswerCheck(refusal=_fault_in_body, errors=FAULTS, expected=_answers_request)
+
+
 def envelope(name: str, body: Mapping[str, Any], ns: str = ADMIN_NS) -> dict[str, Any]:
     """The JSON form of one request (the header context is added by the session)."""
     return {
@@ -218,7 +254,8 @@ class ZimbraSession(SessionAuth):
         # parse_json, not response.json(): the sign-in answer gets the same limits (depth,
         # NaN, huge numbers) as every other answer.
         answer = parse_json(response.content, source=self._name)
-        auth = _response(answer, "AuthRequest", self._name)
+        ANSWERS.settle(answer, provider=self._name, operation="AuthRequest", subject=creds.username)
+        auth = dict(answer["Body"]["AuthResponse"])
         token = auth.get("authToken")
         if isinstance(token, list):
             token = token[0] if token else None
@@ -257,19 +294,6 @@ class ZimbraSession(SessionAuth):
             return False  # an unreadable fault is not a session ending; the caller reports it
 
 
-def _response(answer: Any, request: str, name: str) -> dict[str, Any]:
-    body = answer.get("Body") if isinstance(answer, Mapping) else None
-    if not isinstance(body, Mapping):
-        raise errors.ProtocolError(f"{name} sent an answer without a SOAP body")
-    wanted = request[: -len("Request")] + "Response" if request.endswith("Request") else None
-    found = body.get(wanted) if wanted else None
-    if found is None:
-        found = next((v for k, v in body.items() if k != "_jsns"), None)
-    if not isinstance(found, Mapping):
-        raise errors.ProtocolError(f"{name} sent an unexpected answer to {request}")
-    return dict(found)
-
-
 class AdminClient:
     """Sends admin requests in the JSON form and returns the response elements.
 
@@ -282,7 +306,7 @@ class AdminClient:
         self.name = name
         self.session = ZimbraSession(settings, name)
         transport.set_auth(self.session)
-        self._api = JsonClient(transport, name=name, errors=FAULTS)
+        self._api = JsonClient(transport, name=name, errors=FAULTS, answers=ANSWERS)
 
     async def call(
         self,
@@ -293,7 +317,12 @@ class AdminClient:
         subject: str = "",
         idempotent: bool | None = None,
     ) -> dict[str, Any]:
-        """Send ``request`` (``"GetAccountRequest"``) with ``body``; the response element."""
+        """Send ``request`` (``"GetAccountRequest"``) with ``body``; the response element.
+
+        A fault (whatever its status) raises its typed error; an answer that is not this
+        request's response is ``OutcomeUnknown`` after a write, ``ProtocolError`` after a
+        read (see :data:`ANSWERS`).
+        """
         answer = await self._api.post(
             f"{self.settings.admin_path}/{request}",
             json=envelope(request, body or {}),
@@ -302,4 +331,4 @@ class AdminClient:
             operation=request,
             subject=subject,
         )
-        return _response(answer, request, self.name)
+        return dict(answer["Body"][_response_name(request)])

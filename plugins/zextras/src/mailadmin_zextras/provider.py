@@ -22,6 +22,8 @@ from mailadmin.sdk import (
     ChangeResult,
     ConnectionStatus,
     Licence,
+    LicenceKind,
+    LicenceModel,
     Mailbox,
     MailboxCount,
     MailboxKind,
@@ -134,6 +136,8 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             "addon:resource_mailbox": "Zimbra sets no limit on calendar resources; mailadmin "
             "keeps that allocation",
         },
+        # Seed 002: every user mailbox needs a Zextras licence, at least 10 at a time.
+        licence=LicenceModel(kind=LicenceKind.PER_MAILBOX, minimum=10),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

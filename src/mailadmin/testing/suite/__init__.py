@@ -23,6 +23,7 @@ from mailadmin.testing.suite.failures import FailureSuite
 from mailadmin.testing.suite.licence import LicenceSuite
 from mailadmin.testing.suite.mailboxes import MailboxSuite
 from mailadmin.testing.suite.plans import SetPlanSuite
+from mailadmin.testing.suite.refusals import RefusalSuite
 
 __all__ = [
     "SUITES",
@@ -36,6 +37,7 @@ __all__ = [
     "FailureSuite",
     "LicenceSuite",
     "MailboxSuite",
+    "RefusalSuite",
     "SetPlanSuite",
     "all_suites",
 ]
@@ -52,6 +54,7 @@ SUITES: tuple[type, ...] = (
     DryRunSuite,
     ChangeRuleSuite,
     FailureSuite,
+    RefusalSuite,
 )
 
 
@@ -66,6 +69,7 @@ class ConformanceSuite(
     DryRunSuite,
     ChangeRuleSuite,
     FailureSuite,
+    RefusalSuite,
 ):
     """Every suite in one class: a plugin that subclasses it runs suites added later too."""
 

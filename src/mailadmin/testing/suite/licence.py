@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mailadmin.contract.models import Licence
+from mailadmin.contract.capabilities import LicenceKind
+from mailadmin.contract.models import Licence, LicenceState
 from mailadmin.testing.suite._checks import async_test
 
 if TYPE_CHECKING:
@@ -26,9 +27,26 @@ class LicenceSuite:
         check_licence(licence)
 
     @async_test
+    async def test_the_licence_follows_the_declared_model(self, mailadmin_harness: Harness) -> None:
+        """A platform declared without licences (``none``) reports no limit, in state
+        ``none``; one declared licensed never reports a minimum above what it sells."""
+        h = mailadmin_harness
+        model = h.capabilities.licence
+        licence = await h.provider.get_licence()
+        check_licence(licence)
+        if model.kind is LicenceKind.NONE:
+            assert licence.seats_licensed is None, "a platform without licences limits seats"
+            assert licence.state is LicenceState.NONE, (
+                f"a platform without licences reports state {licence.state.value}, not none"
+            )
+            assert not licence.over_used
+
+    @async_test
     async def test_over_use_is_flagged(self, mailadmin_harness: Harness) -> None:
         """A platform seeded over its licence reports negative free seats, flagged."""
         h = mailadmin_harness
+        if h.capabilities.licence.kind is LicenceKind.NONE:
+            pytest.skip(f"{h.target.provider.name} declares no licences: nothing can be over-used")
         if h.target.over_licence_seed is None:
             pytest.skip("the target gives no over_licence_seed to put the platform over licence")
         h.mock.seed(h.target.over_licence_seed)

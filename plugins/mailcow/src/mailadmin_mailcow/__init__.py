@@ -1,0 +1,1 @@
+"""Mailcow provider for mailadmin, with a stateful mock server of its admin API."""

@@ -1,0 +1,455 @@
+"""The mailcow provider: mailcow-dockerized's admin REST API (``/api/v1``) with an API key.
+
+mailcow answers every write with HTTP 200 and says in the body whether it worked
+(``[{"type": "danger", "msg": ["max_mailbox_exceeded", 10, 10]}]``): :data:`ANSWERS`
+reads success, refusal or "another operation's answer" from it, and :data:`ERRORS` maps
+its message keys to typed errors. A plan is a mailbox's quota and access flags; add-ons
+are domain limits (``mailboxes``, and ``storage_gb`` as the domain quota); nothing is
+licensed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from mailadmin.sdk import (
+    AddonRef,
+    AnswerCheck,
+    ApiKeyAuth,
+    Capabilities,
+    Change,
+    ChangeResult,
+    ConnectionStatus,
+    ErrorRule,
+    ErrorTable,
+    JsonClient,
+    LicenceKind,
+    LicenceModel,
+    Mailbox,
+    MailboxCount,
+    MailboxKind,
+    MailboxRef,
+    NativePlan,
+    NewMailbox,
+    Operation,
+    Provider,
+    Refusal,
+    TenantRef,
+    Verified,
+    bounded_int,
+    errors,
+)
+
+from mailadmin_mailcow.settings import MailcowPlan, MailcowSettings
+
+__all__ = ["ANSWERS", "ERRORS", "MailcowProvider"]
+
+_API = "/api/v1"
+_MIB = 1024 * 1024
+_GIB_IN_MIB = 1024
+#: The access flags a plan sets, as mailbox attributes.
+_FLAGS = ("imap_access", "pop3_access", "eas_access", "dav_access")
+
+
+def _rule(code: str, error: type[errors.MailadminError], message: str) -> ErrorRule:
+    return ErrorRule(code=code, error=error, message=message)
+
+
+#: mailcow's message keys (``lang.en-gb.json``) as mailadmin errors.
+ERRORS = ErrorTable(
+    [
+        # With an admin key, access_denied on a mailbox or domain means it does not exist.
+        _rule("access_denied", errors.NotFoundError, "{provider} has no {subject}"),
+        _rule("domain_invalid", errors.NotFoundError, "{provider} has no domain {subject}"),
+        _rule("domain_not_found", errors.NotFoundError, "{provider} has no domain {subject}"),
+        _rule("object_exists", errors.ConflictError, "{subject} already exists on {provider}"),
+        _rule("is_alias", errors.ConflictError, "{subject} is already an alias on {provider}"),
+        _rule(
+            "max_mailbox_exceeded",
+            errors.QuotaExceeded,
+            "{provider}: the domain of {subject} has no mailbox left",
+        ),
+        _rule(
+            "mailbox_quota_exceeded",
+            errors.QuotaExceeded,
+            "{provider}: the quota for {subject} is above the domain's mailbox maximum",
+        ),
+        _rule(
+            "mailbox_quota_left_exceeded",
+            errors.QuotaExceeded,
+            "{provider}: the domain of {subject} has not enough quota left",
+        ),
+        _rule(
+            "mailboxes_in_use",
+            errors.ConflictError,
+            "{provider}: {subject} has more mailboxes than that",
+        ),
+        _rule(
+            "domain_quota_m_in_use",
+            errors.ConflictError,
+            "{provider}: the mailboxes of {subject} already hold more quota than that",
+        ),
+        _rule(
+            "max_quota_in_use",
+            errors.ConflictError,
+            "{provider}: a mailbox of {subject} has a larger quota than that",
+        ),
+        *(
+            _rule(code, errors.ValidationError, "{provider} refused a value for {subject}")
+            for code in (
+                "mailbox_invalid",
+                "username_invalid",
+                "password_complexity",
+                "password_mismatch",
+                "object_is_not_numeric",
+                "quarantine_category_invalid",
+                "mailbox_quota_exceeds_domain_quota",
+                "mailbox_defquota_exceeds_mailbox_maxquota",
+            )
+        ),
+    ]
+)
+
+#: The success key each write's answer carries (``["mailbox_added", "anna@..."]``).
+_DONE = {
+    "add_mailbox": "mailbox_added",
+    "edit_mailbox": "mailbox_modified",
+    "delete_mailbox": "mailbox_removed",
+    "edit_domain": "domain_modified",
+}
+
+
+def _entries(body: Any) -> list[dict[str, Any]]:
+    # Writes answer a list of entries; a single object happens too (reference 9).
+    items = body if isinstance(body, list) else [body]
+    return [e for e in items if isinstance(e, dict) and "type" in e]
+
+
+def _key(msg: Any) -> str | None:
+    if isinstance(msg, list):
+        return str(msg[0]) if msg else None
+    return str(msg) if msg is not None else None
+
+
+def _refusal(body: Any) -> Refusal | None:
+    for entry in _entries(body):
+        if entry.get("type") in ("danger", "error"):
+            return Refusal(code=_key(entry.get("msg")), message=str(entry.get("msg"))[:300])
+    return None
+
+
+def _answers(body: Any, operation: str) -> bool:
+    done = _DONE.get(operation)
+    if done is None:
+        return True  # a read: its shape is checked where it is read
+    return any(e.get("type") == "success" and _key(e.get("msg")) == done for e in _entries(body))
+
+
+#: How a mailcow answer says success, refusal, or that it is another operation's.
+ANSWERS = AnswerCheck(refusal=_refusal, errors=ERRORS, expected=_answers)
+
+
+class MailcowProvider(Provider[MailcowSettings]):
+    """Provider of mailcow: user mailboxes, plans as quota and access flags, domain limits."""
+
+    name = "mailcow"
+    platform = "mailcow"
+    capabilities = Capabilities(
+        operations=frozenset(
+            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+        ),
+        mailbox_kinds=frozenset({MailboxKind.USER}),
+        addons=frozenset({"mailboxes", "storage_gb"}),
+        unsupported={
+            **{
+                f"{op}:shared": "mailcow has no shared mailboxes (only shared folders)"
+                for op in ("create_mailbox", "delete_mailbox")
+            },
+            **{
+                f"{op}:{kind}": "mailcow has no resource mailboxes"
+                for op in ("create_mailbox", "delete_mailbox")
+                for kind in ("room", "equipment")
+            },
+            "addon:shared_mailbox": "mailcow has no shared mailboxes",
+            "addon:resource_mailbox": "mailcow has no resource mailboxes",
+        },
+        # mailcow is free software: nothing is licensed, get_licence answers "none".
+        licence=LicenceModel(kind=LicenceKind.NONE),
+    )
+    settings_model = MailcowSettings
+
+    @property
+    def api(self) -> JsonClient:
+        """The admin API with the instance's API key (cheap to build)."""
+        key = self.settings.credentials.secret.get_secret_value()
+        return JsonClient(
+            self.http,
+            name=self.instance,
+            errors=ERRORS,
+            auth=ApiKeyAuth(key, header="X-API-Key"),
+            answers=ANSWERS,
+        )
+
+    # -- required operations -------------------------------------------------------------
+
+    async def _test_connection(self) -> ConnectionStatus:
+        answer = await self.api.get(f"{_API}/get/status/version", operation="version")
+        if not isinstance(answer, dict) or "version" not in answer:
+            # Without a key, mailcow answers a read with an empty 200.
+            raise errors.AuthenticationError(f"{self.instance} did not accept the API key")
+        return ConnectionStatus(ok=True, platform=self.platform, version=str(answer["version"]))
+
+    async def _list_plans(self) -> list[NativePlan]:
+        # mailcow has no plan catalogue: the configured plans are what it offers.
+        return [
+            NativePlan(
+                native_name=name,
+                quota_mb=plan.quota_mb,
+                features=tuple(k for k, v in plan.attributes().items() if v == "1"),
+                neutral_name=name,
+            )
+            for name, plan in self.settings.plans.items()
+        ]
+
+    async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:
+        by_plan: dict[str, int] = {}
+        rows = await self._mailboxes(tenant)
+        for row in rows:
+            name = self._neutral(row) or "unmapped"
+            by_plan[name] = by_plan.get(name, 0) + 1
+        return MailboxCount(
+            tenant=tenant.name, by_kind={MailboxKind.USER: len(rows)}, by_plan=by_plan
+        )
+
+    async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
+        target = self._plan(plan)
+        row = await self._mailbox_row(mailbox)
+        if row is None:
+            raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+        current = self._neutral(row)
+
+        async def edit() -> None:
+            await self.api.post(
+                f"{_API}/edit/mailbox",
+                json={"items": [mailbox.address], "attr": target.attributes()},
+                idempotent=True,  # absolute values: sending them twice changes nothing more
+                operation="edit_mailbox",
+                subject=mailbox.address,
+            )
+
+        async def verify() -> Verified:
+            now = await self._mailbox_row(mailbox)
+            held = now is not None and _holds(now, target)
+            return Verified(("plan",), (), now) if held else Verified((), ("plan",), now)
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=current or "custom",
+                after=plan,
+                same=_holds(row, target),
+                apply=edit,
+                verify=verify,
+            )
+        )
+
+    async def _apply_addon(
+        self, tenant: TenantRef, addon: AddonRef, quantity: int
+    ) -> ChangeResult[int]:
+        if addon.plan is not None:
+            raise errors.ValidationError(f"The add-on '{addon}' is not sold per plan")
+        if addon.name == "storage_gb" and quantity == 0:
+            # mailcow ignores a domain quota of 0 instead of refusing it.
+            raise errors.ValidationError("mailcow cannot set a domain quota of 0 GB")
+        domain = await self._domain(tenant)
+        if addon.name == "mailboxes":
+            field, before, value = "mailboxes", _int(domain, "max_num_mboxes_for_domain"), quantity
+        else:
+            field = "quota"
+            before = _int(domain, "max_quota_for_domain") // (_MIB * _GIB_IN_MIB)
+            value = quantity * _GIB_IN_MIB
+        attr: dict[str, Any] = {field: value}
+        if field == "quota":
+            # The mailbox maximum may not exceed the domain quota: keep it within.
+            maxquota = _int(domain, "max_quota_for_mbox") // _MIB
+            if maxquota > value:
+                attr["maxquota"] = value
+
+        async def edit() -> None:
+            await self.api.post(
+                f"{_API}/edit/domain",
+                json={"items": [tenant.key], "attr": attr},
+                idempotent=True,
+                operation="edit_domain",
+                subject=tenant.name,
+            )
+
+        return await self.change(
+            Change(subject=tenant.name, before=before, after=quantity, apply=edit)
+        )
+
+    # -- optional operations --------------------------------------------------------------
+
+    async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
+        return [self._as_mailbox(row) for row in await self._mailboxes(tenant)]
+
+    async def _create_mailbox(
+        self, tenant: TenantRef, mailbox: NewMailbox
+    ) -> ChangeResult[Mailbox]:
+        name = mailbox.plan or next(iter(self.settings.plans), None)
+        if name is None:
+            raise errors.ConfigurationError(f"{self.instance} has no plan to create mailboxes on")
+        plan = self._plan(name)
+        local, _, domain = mailbox.address.partition("@")
+        planned = Mailbox(
+            address=mailbox.address,
+            kind=MailboxKind.USER,
+            plan=name,
+            display_name=mailbox.display_name,
+            quota_mb=plan.quota_mb,
+        )
+        if await self._mailbox_row(MailboxRef(tenant=tenant, address=mailbox.address)):
+            raise errors.ConflictError(f"The mailbox {mailbox.address} already exists")
+
+        async def add() -> None:
+            if mailbox.password is not None:
+                password = mailbox.password.get_secret_value()
+            else:
+                password = secrets.token_urlsafe(self.settings.initial_password_length)
+            self.http.add_secret(password)  # never in a log line or an error's debug
+            body = {
+                "local_part": local,
+                "domain": domain,
+                "name": mailbox.display_name,
+                "password": password,
+                "password2": password,
+                "active": "1",
+                **plan.attributes(),
+            }
+            await self.api.post(
+                f"{_API}/add/mailbox",
+                json=body,
+                operation="add_mailbox",
+                subject=mailbox.address,
+            )
+
+        return await self.change(
+            Change(subject=mailbox.address, before=None, after=planned, apply=add)
+        )
+
+    async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
+        row = await self._mailbox_row(mailbox)
+
+        async def delete() -> None:
+            await self.api.post(
+                f"{_API}/delete/mailbox",
+                json=[mailbox.address],
+                idempotent=True,
+                operation="delete_mailbox",
+                subject=mailbox.address,
+            )
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=self._as_mailbox(row) if row else None,
+                after=None,
+                apply=delete,
+            )
+        )
+
+    # -- mapping ---------------------------------------------------------------------------
+
+    def _plan(self, name: str) -> MailcowPlan:
+        self.plan(name)  # a user-safe error for an unknown plan
+        return self.settings.plans[name]
+
+    def _neutral(self, row: dict[str, Any]) -> str | None:
+        return next((n for n, p in self.settings.plans.items() if _holds(row, p)), None)
+
+    def _as_mailbox(self, row: dict[str, Any]) -> Mailbox:
+        return Mailbox(
+            address=str(row.get("username", "")),
+            kind=MailboxKind.USER,
+            plan=self._neutral(row) or "custom",
+            display_name=str(row.get("name") or ""),
+            quota_mb=_int(row, "quota") // _MIB,
+        )
+
+    # -- reading the platform --------------------------------------------------------------
+
+    async def _mailboxes(self, tenant: TenantRef) -> list[dict[str, Any]]:
+        domain = tenant.key.lower()
+        answer = await self.api.get(
+            f"{_API}/get/mailbox/all/{quote(domain, safe='')}",
+            operation="get_mailboxes_of",
+            subject=tenant.name,
+        )
+        rows = _rows(answer, self.instance)
+        mine = [r for r in rows if str(r.get("domain", "")).lower() == domain]
+        # mailcow answers an unknown domain with every mailbox of the server (or, on an
+        # empty server, with nothing): only then is the domain itself asked for.
+        if len(mine) < len(rows) or not rows:
+            await self._domain(tenant)  # NotFoundError for a domain mailcow does not have
+        return mine
+
+    async def _mailbox_row(self, mailbox: MailboxRef) -> dict[str, Any] | None:
+        answer = await self.api.get(
+            f"{_API}/get/mailbox/{quote(mailbox.address, safe='@')}",
+            operation="get_mailbox",
+            subject=mailbox.address,
+        )
+        if answer is None:
+            raise errors.AuthenticationError(f"{self.instance} did not accept the API key")
+        if answer in ({}, []):
+            return None
+        if not isinstance(answer, dict) or "username" not in answer:
+            raise errors.ProtocolError(f"{self.instance} sent an unexpected mailbox answer")
+        return answer
+
+    async def _domain(self, tenant: TenantRef) -> dict[str, Any]:
+        answer = await self.api.get(
+            f"{_API}/get/domain/{quote(tenant.key.lower(), safe='')}",
+            operation="get_domain",
+            subject=tenant.name,
+        )
+        if answer is None:
+            raise errors.AuthenticationError(f"{self.instance} did not accept the API key")
+        if not isinstance(answer, dict) or "domain_name" not in answer:
+            raise errors.NotFoundError(f"{self.instance} has no domain {tenant.name}")
+        return answer
+
+
+def _rows(answer: Any, source: str) -> list[dict[str, Any]]:
+    if answer is None:
+        raise errors.AuthenticationError(f"{source} did not accept the API key")
+    if answer == {}:
+        return []  # mailcow's empty list
+    if isinstance(answer, dict):
+        answer = [answer]
+    if not isinstance(answer, list):
+        raise errors.ProtocolError(f"{source} sent an unexpected list of mailboxes")
+    return [r for r in answer if isinstance(r, dict)]
+
+
+def _int(row: dict[str, Any], field: str) -> int:
+    # Numbers and flags may come as JSON numbers or numeric strings (reference 5.1).
+    value = row.get(field, 0)
+    return bounded_int(
+        value if isinstance(value, int) else str(value or 0), what=field, source="mailcow"
+    )
+
+
+def _flag(row: dict[str, Any], name: str) -> bool:
+    attributes = row.get("attributes") or {}
+    return str(attributes.get(name, "0")).strip() == "1"
+
+
+def _holds(row: dict[str, Any], plan: MailcowPlan) -> bool:
+    """The mailbox has the plan's quota and every one of its access flags."""
+    wanted = plan.attributes()
+    if _int(row, "quota") != plan.quota_mb * _MIB:
+        return False
+    return all(_flag(row, name) == (wanted[name] == "1") for name in _FLAGS)
