@@ -474,5 +474,10 @@ async def test_a_new_user_gets_the_plan_quota_and_an_existing_one_conflicts(make
 
 
 async def test_the_context_admin_cannot_be_deleted(make: Make) -> None:
-    with pytest.raises(errors.ValidationError):
-        await make(MockServer(OXMock)).delete_mailbox(_mailbox("oxadmin@example.com"))
+    server = MockServer(OXMock)
+    with pytest.raises(errors.ValidationError) as refused:
+        await make(server).delete_mailbox(_mailbox("oxadmin@example.com"))
+    # The user learns why, not only that the data was "invalid"; the admin is still there.
+    assert "the context's admin user cannot be deleted" in refused.value.message
+    assert "invalid" not in refused.value.message
+    assert server.state.contexts[1].user_named("oxadmin") is not None  # type: ignore[attr-defined]

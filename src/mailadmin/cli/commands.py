@@ -142,7 +142,11 @@ def check(state: _State) -> None:
         )
 
     batch = _run(state, work)
-    _print_batch(state.output, "Connection check", batch, check_table)
+    # An instance that answers "not ok" (wrong credentials) failed its check: the row,
+    # the summary, the JSON counts and the exit code say so alike.
+    _print_batch(
+        state.output, "Connection check", batch, check_table, outcome=_check_outcome
+    )
     bad = any(item.value is not None and not item.value.ok for item in batch.items)
     _exit_for(batch, extra_failure=bad)
 
@@ -939,10 +943,14 @@ def _summary_text(counts: dict[str, int], write: bool) -> str:
     return ", ".join(parts)
 
 
+def _check_outcome(status: Any) -> str:
+    return "ok" if status.ok else "failed"
+
+
 def _batch_json(batch: Batch[Any], summary: dict[str, int], **more: Any) -> dict[str, Any]:
     return {
         "items": batch.items,
-        "failed": len(batch.failed),
+        "failed": summary.get("failed", 0),
         "not_sent": len(batch.not_sent),
         "summary": summary,
         "stopped": batch.stopped,
@@ -953,9 +961,14 @@ def _batch_json(batch: Batch[Any], summary: dict[str, int], **more: Any) -> dict
 
 
 def _print_batch(
-    output: Output, title: str, batch: Batch[Any], table: Callable[[Any], tuple[Any, Any]]
+    output: Output,
+    title: str,
+    batch: Batch[Any],
+    table: Callable[[Any], tuple[Any, Any]],
+    *,
+    outcome: Callable[[Any], str] | None = None,
 ) -> None:
-    summary = batch.summary()
+    summary = batch.summary(outcome)
     if output.as_json:
         output.json(_batch_json(batch, summary))
         return
