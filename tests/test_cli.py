@@ -780,3 +780,14 @@ def test_the_demo_says_which_tenant_lives_where_and_explains_unmapped(tmp_path: 
         [part.split("=")[0] for part in k.split(", ")] == ["user", "shared", "room", "equipment"]
         for k in counted
     )
+
+
+# -- details a new user runs into (issue 25) ------------------------------------------------
+
+
+def test_debug_after_the_command_turns_on_every_log_record(run) -> None:
+    _, quiet = run("check")
+    _, before = run("--debug", "check")
+    _, after = run("check", "--debug")
+    assert "debug: mailadmin" not in quiet
+    assert "debug: mailadmin" in before and "debug: mailadmin" in after

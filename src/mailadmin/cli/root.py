@@ -156,6 +156,8 @@ def _set_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         state.output.as_json = True
     elif param.name == "debug":
         state.output.debug = True
+        # The root group set logging up before this option was read: redo it.
+        _setup_logging(state.output)
     elif param.name == "strict_plugins":
         state.strict = True
     elif param.name == "acting":
