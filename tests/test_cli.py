@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -92,7 +93,7 @@ def run(
 
 def test_count_prints_a_table_for_people_and_json_for_machines(run) -> None:
     table, _ = run("count")
-    assert "example.com" in table and "user=3" in table
+    assert "example.com\t5\t3\t1\t1\t0\t" in table
     data = json.loads(run("--json", "count")[0])
     [item] = data["items"]
     assert item["value"]["by_plan"] == {"mail": 1, "sync": 1, "collaborate": 1}
@@ -413,7 +414,8 @@ def test_journal_lists_and_filters_writes(run) -> None:
     )["entries"]
     assert [e["dry_run"] for e in changed] == [False, True]
     assert json.loads(run("journal", "list", "--until", "2000-01-01", "--json")[0]) == {
-        "entries": []
+        "entries": [],
+        "total": 0,
     }
     assert len(json.loads(run("journal", "list", "--since", "1h", "--json")[0])["entries"]) == 4
     adds = json.loads(run("journal", "list", "--operation", "apply_addon", "--json")[0])
@@ -453,7 +455,15 @@ def test_tables_off_a_terminal_are_plain_and_grep_able(run) -> None:
     out, _ = run("count")
     lines = out.splitlines()
     assert lines[0] == "Mailboxes"
-    assert lines[1].split("\t") == ["tenant", "total", "by kind", "by plan", "problem"]
+    assert lines[1].split("\t") == [
+        "tenant",
+        "total",
+        "user",
+        "shared",
+        "room",
+        "equipment",
+        "by plan",
+    ]
     assert lines[2].split("\t")[:2] == ["example.com", "5"]
     for line in lines:
         assert line == line.rstrip()
@@ -744,9 +754,13 @@ def test_the_licence_table_shows_features(run, monkeypatch) -> None:
 
     monkeypatch.setattr(Orchestrator, "get_licence", licence)
     out, _ = run("licence")
-    header, row = out.splitlines()[1:3]
-    assert "features" in header.split("\t")
-    assert "sync 4/10, mail unlimited" in row.split("\t")
+    # One row per feature, in a table of its own: the licence table stays 80 columns wide.
+    features = out.split("Licensed features\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert features == [
+        "instance\tfeature\tused\tlicensed",
+        "eu\tsync\t4\t10",
+        "eu\tmail\t\tunlimited",
+    ]
 
 
 def test_an_addon_result_names_the_addon_in_json_and_in_the_table(run) -> None:
@@ -774,12 +788,8 @@ def test_the_demo_says_which_tenant_lives_where_and_explains_unmapped(tmp_path: 
     assert "example.com\tox-demo\tOX App Suite" in tenants
     assert "unmapped: user mailboxes whose platform setting matches no plan" in out
     assert "context's admin user" in out
-    kinds = [line.split("\t")[2] for line in out.splitlines() if line.startswith("example.")]
-    counted = [k for k in kinds if k.startswith("user=")]
-    assert counted and all(
-        [part.split("=")[0] for part in k.split(", ")] == ["user", "shared", "room", "equipment"]
-        for k in counted
-    )
+    headers = [line.split("\t") for line in out.splitlines() if line.startswith("tenant\ttotal")]
+    assert headers and all(h[2:6] == ["user", "shared", "room", "equipment"] for h in headers)
 
 
 # -- details a new user runs into (issue 25) ------------------------------------------------
@@ -791,3 +801,35 @@ def test_debug_after_the_command_turns_on_every_log_record(run) -> None:
     _, after = run("check", "--debug")
     assert "debug: mailadmin" not in quiet
     assert "debug: mailadmin" in before and "debug: mailadmin" in after
+
+
+def test_journal_list_says_when_the_limit_cut_it_short_and_how_to_see_more(run) -> None:
+    for plan in ("sync", "mail", "collaborate"):
+        run("set-plan", "anna@example.com", plan, "--dry-run")
+    out, _ = run("journal", "list", "--limit", "2")
+    assert "showing 2 of 3 records" in out and "--limit 3" in out
+    assert len(json.loads(run("journal", "list", "--limit", "2", "--json")[0])["entries"]) == 2
+    assert json.loads(run("journal", "list", "--limit", "2", "--json")[0])["total"] == 3
+    out, _ = run("journal", "list")
+    assert "showing" not in out
+
+
+def test_journal_show_prints_values_as_json_not_python(run) -> None:
+    run("set-plan", "anna@example.com", "sync")
+    [entry] = json.loads(run("journal", "list", "--json")[0])["entries"]
+    out, _ = run("journal", "show", str(entry["id"]))
+    fields = dict(line.split("\t", 1) for line in out.splitlines()[2:] if "\t" in line)
+    assert json.loads(fields["arguments"]) == entry["arguments"]
+    assert "'" not in fields["arguments"] and "None" not in out and "True" not in out
+
+
+def test_tables_fit_80_columns_on_a_terminal(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("set-plan", "anna@example.com", "sync")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    for args in (["count"], ["licence"], ["journal"], ["mailbox", "list", "example.com"]):
+        out = re.sub(r"\x1b\[[0-9;]*m", "", run(*args)[0])
+        assert "─" in out, "a terminal table is drawn"
+        assert "…" not in out, (args, out)
+        assert max(len(line) for line in out.splitlines()) <= 80, (args, out)

@@ -98,3 +98,21 @@ def test_check_with_a_wrong_password_fails_in_the_row_the_summary_the_json_and_t
     assert f"{total - 1} ok, 1 failed" in result.stdout
     data = json.loads(CliRunner().invoke(cli, ["--config", str(path), "--json", "check"]).stdout)
     assert (data["failed"], data["summary"]) == (1, {"ok": total - 1, "failed": 1})
+
+
+def test_every_platform_s_rows_fit_80_columns_on_a_terminal(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in (["licence"], ["count"], ["check"], ["mailbox", "list", "example.org"]):
+        out = re.sub(r"\x1b\[[0-9;]*m", "", run(*args)[0])
+        assert "…" not in out, (args, out)
+        assert max(len(line) for line in out.splitlines()) <= 80, (args, out)
+        # A row is one line (two where free text wraps), never 30: title, header and rule,
+        # then at most two lines for each of the four instances or few mailboxes.
+        lines = out.splitlines()
+        end = next((n for n, line in enumerate(lines) if " ok, " in line), len(lines))
+        assert end <= 3 + 2 * 6, (args, out)

@@ -145,7 +145,12 @@ def check(state: _State) -> None:
     # An instance that answers "not ok" (wrong credentials) failed its check: the row,
     # the summary, the JSON counts and the exit code say so alike.
     _print_batch(
-        state.output, "Connection check", batch, check_table, outcome=_check_outcome
+        state.output,
+        "Connection check",
+        batch,
+        check_table,
+        outcome=_check_outcome,
+        wrap=("platform", "version", "detail"),
     )
     bad = any(item.value is not None and not item.value.ok for item in batch.items)
     _exit_for(batch, extra_failure=bad)
@@ -423,6 +428,7 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
 
     batch = _run(state, work)
     _print_batch(state.output, "Licences", batch, licence_table)
+    _print_features(state.output, batch.items)
     _exit_for(batch)
 
 
@@ -451,7 +457,7 @@ def report(
       mailadmin report --fail-on-over-use
       mailadmin report usage --reseller acme --csv
     """
-    from mailadmin.cli.tables import count_table, licence_table
+    from mailadmin.cli.tables import count_table, licence_table, problems
 
     if name is not None or as_csv or reseller is not None:
         from mailadmin.cli.reports import named_report
@@ -475,8 +481,10 @@ def report(
             {"mailboxes": counts, "licences": licences, "allocations": kept, "over_use": over_use}
         )
     else:
-        state.output.table("Mailboxes", *count_table(counts.items))
-        state.output.table("Licences", *licence_table(licences.items))
+        state.output.table("Mailboxes", *count_table(counts.items), problems(counts.items))
+        state.output.table(
+            "Licences", *licence_table(licences.items), problems(licences.items)
+        )
         if kept:
             state.output.table(
                 "Allocations kept by mailadmin",
@@ -650,56 +658,50 @@ def journal_list(
         identity = str(Identity.parse(identity))
     status = outcome if outcome in ("started", "refused") else None
 
-    def read(journal: Journal) -> list[JournalEntry]:
-        return journal.entries(
-            limit=limit,
-            since=start,
-            until=end,
-            subject=subject,
-            operation=operation,
-            status=status,
-            outcome=outcome if status is None else None,
-            instance=instance,
-            run=run_id,
-            identity=identity,
-            open_only=open_only,
-        )
+    filters: dict[str, Any] = {
+        "since": start,
+        "until": end,
+        "subject": subject,
+        "operation": operation,
+        "status": status,
+        "outcome": outcome if status is None else None,
+        "instance": instance,
+        "run": run_id,
+        "identity": identity,
+        "open_only": open_only,
+    }
 
-    entries = _with_journal(state, read)
+    def read(journal: Journal) -> tuple[list[JournalEntry], int]:
+        found = journal.entries(limit=limit, **filters)
+        # Counted only when the limit may have cut the list short.
+        return found, journal.count(**filters) if len(found) == limit else len(found)
+
+    entries, total = _with_journal(state, read)
     if state.output.as_json:
-        state.output.json({"entries": [_entry_json(e) for e in entries]})
+        state.output.json({"entries": [_entry_json(e) for e in entries], "total": total})
         return
+    # Five columns fit 80: who, instance, before, after and errors are in
+    # 'journal show ID' and --json.
+    notes = ["before, after, who and why: mailadmin journal show ID"] if entries else []
+    if total > len(entries):
+        notes.append(
+            f"showing {len(entries)} of {total} records (newest first); see more with "
+            f"--limit {min(total, 100000)}, or narrow with --since, --subject, --outcome"
+        )
     state.output.table(
         "Journal",
-        [
-            "id",
-            "at",
-            "who",
-            "instance",
-            "operation",
-            "subject",
-            "dry run",
-            "outcome",
-            "before",
-            "after",
-            "error",
-        ],
+        ["id", "at", "operation", "subject", "outcome"],
         [
             [
                 e.id,
-                e.at,
-                e.identity or "",
-                e.instance,
+                e.at.strftime("%Y-%m-%d %H:%M"),
                 e.operation,
                 e.subject,
-                e.dry_run,
-                _outcome_text(e),
-                e.before if e.before is not None else e.state_before,
-                e.after,
-                e.error_message or "",
+                _outcome_text(e) + (" (dry run)" if e.dry_run else ""),
             ]
             for e in entries
         ],
+        notes,
     )
 
 
@@ -724,8 +726,23 @@ def journal_show(state: _State, entry_id: int) -> None:
     state.output.table(
         f"Journal record {entry_id}",
         ["field", "value"],
-        [[name, value] for name, value in data.items() if value not in (None, "", [])],
+        [
+            [name, _json_value(value)]
+            for name, value in data.items()
+            if value not in (None, "", [], {})
+        ],
     )
+
+
+def _json_value(value: Any) -> Any:
+    """Arguments and states as JSON (``{"plan": "sync"}``), never a Python repr."""
+    if isinstance(value, dict | list | tuple):
+        import json
+
+        from mailadmin.cli.output import _plain
+
+        return json.dumps(_plain(value), sort_keys=True, default=str, ensure_ascii=False)
+    return value
 
 
 @journal.command("resume")
@@ -967,15 +984,28 @@ def _print_batch(
     table: Callable[[Any], tuple[Any, Any]],
     *,
     outcome: Callable[[Any], str] | None = None,
+    wrap: Sequence[str] = (),
 ) -> None:
     summary = batch.summary(outcome)
     if output.as_json:
         output.json(_batch_json(batch, summary))
         return
-    output.table(title, *table(batch.items))
+    from mailadmin.cli.tables import problems
+
+    output.table(title, *table(batch.items), problems(batch.items), wrap=wrap)
     output.line(_summary_text(summary, write=False))
     if batch.interrupted:
         output.line("interrupted: the items not sent are listed as 'not sent'")
+
+
+def _print_features(output: Output, items: Sequence[Any]) -> None:
+    from mailadmin.cli.tables import feature_table
+
+    if output.as_json:
+        return
+    columns, rows = feature_table(items)
+    if rows:
+        output.table("Licensed features", columns, rows)
 
 
 def _print_changes(

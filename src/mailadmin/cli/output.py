@@ -84,9 +84,16 @@ class Output:
         columns: Sequence[str],
         rows: Sequence[Sequence[Any]],
         notes: Sequence[str] = (),
+        *,
+        wrap: Sequence[str] = (),
     ) -> None:
         """Print a table for people (plain tab-separated lines off a terminal), then any
-        notes that explain it."""
+        notes that explain it.
+
+        On a terminal only the ``wrap`` columns (default: the last one) may wrap; every
+        other value is printed whole, never cut to ``insta…``. Tables are chosen to fit 80
+        columns; wide detail belongs in ``show`` commands and ``--json``.
+        """
         if self.plain:
             lines = [title.strip(), "\t".join(columns)]
             lines += ["\t".join(_flat(_cell(v)) for v in row).rstrip() for row in rows]
@@ -97,9 +104,22 @@ class Output:
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=escape(title), title_justify="left", title_style="bold")
+        from rich import box
+
+        table = Table(
+            title=escape(title),
+            title_justify="left",
+            title_style="bold",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            collapse_padding=True,
+        )
+        free = set(wrap) or {columns[-1]} if columns else set()
         for column in columns:
-            table.add_column(escape(column))
+            if column in free:
+                table.add_column(escape(column), overflow="fold")
+            else:
+                table.add_column(escape(column), no_wrap=True)
         for row in rows:
             table.add_row(*(escape(_cell(v)) for v in row))
         self.console.print(table)
