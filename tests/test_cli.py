@@ -833,3 +833,20 @@ def test_tables_fit_80_columns_on_a_terminal(run, monkeypatch: pytest.MonkeyPatc
         assert "─" in out, "a terminal table is drawn"
         assert "…" not in out, (args, out)
         assert max(len(line) for line in out.splitlines()) <= 80, (args, out)
+
+
+def test_store_upgrade_on_an_empty_database_says_it_created_the_schema(
+    run, tmp_path: Path
+) -> None:
+    from mailadmin.store.database import Database
+
+    head = Database.head()
+    out, _ = run("store", "upgrade")
+    assert f"created the schema at {head}" in out and "->" not in out
+    out, _ = run("store", "upgrade")
+    assert f"the schema is current ({head})" in out
+    older = tmp_path / "journal.sqlite"
+    older.unlink()
+    Database(f"sqlite:///{older}", upgrade=False).upgrade("0006")
+    data = json.loads(run("store", "upgrade", "--json")[0])
+    assert (data["from"], data["to"]) == ("0006", head)
