@@ -841,3 +841,22 @@ async def test_python_forms_refuse_distributed_without_postgresql(tmp_path):
             await sell_in_bulk(orch, sale, distributed=True)
         with pytest.raises(errors.ConfigurationError, match="needs the PostgreSQL store"):
             await orch.count_all(distributed=True)
+
+
+def test_runs_say_no_worker_has_taken_a_run_and_stop_saying_it_once_one_has(cluster, tmp_path):
+    mock, config, workers = cluster(6, chunk_size=3)
+    run_id = _submit(config, _changes(tmp_path, 6, "sync"))
+    listed = cli(config, "runs")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line.split("\t") for line in listed.stdout.splitlines() if line.startswith(run_id)]
+    assert row[4:6] == ["waiting", "0/6"]
+    assert "no worker has taken the run yet" in listed.stdout
+    shown = cli(config, "runs", "show", run_id)
+    assert "no worker has taken the run yet" in shown.stdout
+    assert _status(config, run_id)["waiting_for_worker"] is True
+    workers.start(2)
+    _wait(_engine(config), run_id, 60)
+    done = _status(config, run_id)
+    assert (done["state"], done["waiting_for_worker"]) == ("finished", False)
+    assert "no worker" not in cli(config, "runs").stdout
+    assert set(mock.state().values()) == {"standard"}

@@ -137,15 +137,16 @@ def runs_list(state: _State, limit: int = 50) -> None:
     """
     from mailadmin.worker.runs import list_runs, require_distributed
 
-    async def work(orch: Orchestrator) -> list[RunStatus]:
+    async def work(orch: Orchestrator) -> tuple[list[RunStatus], set[str]]:
         import asyncio
 
         engine = require_distributed(orch)
-        return await asyncio.to_thread(list_runs, engine, limit)
+        found = await asyncio.to_thread(list_runs, engine, limit)
+        return found, await asyncio.to_thread(_waiting, engine, found)
 
-    found = _run(state, work)
+    found, waiting = _run(state, work)
     if state.output.as_json:
-        state.output.json([_status_json(s) for s in found])
+        state.output.json([_status_json(s, s.run_id in waiting) for s in found])
         return
     rows = [
         (
@@ -153,7 +154,7 @@ def runs_list(state: _State, limit: int = 50) -> None:
             s.created.strftime("%Y-%m-%d %H:%M:%S"),
             s.operation,
             s.identity or "",
-            s.state,
+            "waiting" if s.run_id in waiting else s.state,
             f"{s.settled}/{s.total}",
             s.counts.get("done", 0),
             s.counts.get("failed", 0),
@@ -162,7 +163,8 @@ def runs_list(state: _State, limit: int = 50) -> None:
         for s in found
     ]
     columns = ("run", "created", "operation", "by", "state", "ended", "done", "failed", "cancelled")
-    state.output.table("Distributed runs", columns, rows)
+    notes = [_NO_WORKER] if waiting else []
+    state.output.table("Distributed runs", columns, rows, notes)
 
 
 @runs.command("show")
@@ -185,17 +187,18 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
     """
     from mailadmin.worker.runs import item_states, require_distributed, run_status
 
-    async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
+    async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any], bool]:
         import asyncio
 
         engine = require_distributed(orch)
         status = await asyncio.to_thread(run_status, engine, run_id)
         chosen = states or None
-        return status, await asyncio.to_thread(item_states, engine, run_id, chosen)
+        items = await asyncio.to_thread(item_states, engine, run_id, chosen)
+        return status, items, bool(await asyncio.to_thread(_waiting, engine, [status]))
 
-    status, items = _run(state, work)
+    status, items, waiting = _run(state, work)
     if state.output.as_json:
-        state.output.json({**_status_json(status), "items": items})
+        state.output.json({**_status_json(status, waiting), "items": items})
         return
     rows = [
         (
@@ -214,6 +217,8 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
         rows,
     )
     state.output.line(_progress_text(status))
+    if waiting:
+        state.output.line(_NO_WORKER)
 
 
 @runs.command("cancel")
@@ -284,8 +289,34 @@ def _progress_text(status: RunStatus) -> str:
     return f"{status.settled} of {status.total} items ended ({', '.join(parts) or 'none'})"
 
 
-def _status_json(status: RunStatus) -> dict[str, Any]:
+_NO_WORKER = (
+    "waiting: no worker has taken the run yet; start one with 'mailadmin worker' "
+    "(same configuration and database)"
+)
+
+
+def _waiting(engine: Any, found: list[RunStatus]) -> set[str]:
+    """The runs no worker has taken yet: running, nothing ended, every job still queued."""
+    import sqlalchemy as sa
+
+    candidates = [s.run_id for s in found if s.state == "running" and s.settled == 0]
+    if not candidates:
+        return set()
+    query = sa.text(
+        "SELECT DISTINCT args->>'run_id' FROM procrastinate_jobs "
+        "WHERE args->>'run_id' IN :ids AND status <> 'todo'"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    try:
+        with engine.connect() as db:
+            taken = {str(run_id) for (run_id,) in db.execute(query, {"ids": candidates})}
+    except sa.exc.SQLAlchemyError:
+        return set()  # no job table to read: say nothing rather than guess
+    return set(candidates) - taken
+
+
+def _status_json(status: RunStatus, waiting: bool = False) -> dict[str, Any]:
     return {
+        "waiting_for_worker": waiting,
         "run_id": status.run_id,
         "operation": status.operation,
         "created": status.created.isoformat(),
