@@ -689,8 +689,8 @@ def test_mailboxes_are_listed_created_and_deleted(run, server: MockServer) -> No
     assert "dora@example.com" in out and "changed" in out
     table, _ = run("mailbox", "list", "example.com")
     assert "dora@example.com\tuser\tsync" in table
-    run("mailbox", "delete", "dora@example.com")
-    gone = json.loads(run("mailbox", "delete", "dora@example.com", "--json")[0])
+    run("mailbox", "delete", "dora@example.com", "--yes")
+    gone = json.loads(run("mailbox", "delete", "dora@example.com", "--json", "-y")[0])
     assert gone["outcome"] == "unchanged"
 
 
@@ -835,9 +835,7 @@ def test_tables_fit_80_columns_on_a_terminal(run, monkeypatch: pytest.MonkeyPatc
         assert max(len(line) for line in out.splitlines()) <= 80, (args, out)
 
 
-def test_store_upgrade_on_an_empty_database_says_it_created_the_schema(
-    run, tmp_path: Path
-) -> None:
+def test_store_upgrade_on_an_empty_database_says_it_created_the_schema(run, tmp_path: Path) -> None:
     from mailadmin.store.database import Database
 
     head = Database.head()
@@ -850,3 +848,54 @@ def test_store_upgrade_on_an_empty_database_says_it_created_the_schema(
     Database(f"sqlite:///{older}", upgrade=False).upgrade("0006")
     data = json.loads(run("store", "upgrade", "--json")[0])
     assert (data["from"], data["to"]) == ("0006", head)
+
+
+def _on_a_terminal(config: Path, *args: str, answer: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a pseudo-terminal as its input and type ``answer``."""
+    import pty
+
+    main_fd, terminal = pty.openpty()
+    try:
+        os.write(main_fd, answer.encode() + b"\n")
+        return subprocess.run(
+            [sys.executable, "-m", "mailadmin", "--config", str(config), *args],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main_fd)
+
+
+def test_deleting_asks_on_a_terminal_and_scripts_pass_yes(
+    run, server: MockServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "mailadmin.toml"
+    _, err = run("mailbox", "delete", "anna@example.com", expect=2)
+    assert "pass --yes" in err and "nothing was changed" in err
+    declined = _on_a_terminal(config, "mailbox", "delete", "anna@example.com", answer="n")
+    assert declined.returncode == 2, declined.stderr
+    assert "Delete the mailbox anna@example.com" in declined.stderr
+    assert [w.operation for w in server.writes()] == []
+    agreed = _on_a_terminal(config, "mailbox", "delete", "anna@example.com", answer="y")
+    assert agreed.returncode == 0, agreed.stderr
+    assert [w.operation for w in server.writes()] == ["delete_mailbox"]
+    # A dry run deletes nothing, so it asks nothing.
+    run("mailbox", "delete", "ben@example.com", "--dry-run")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["journal", "prune", "--before", "1d"],
+        ["keys", "revoke", "3f9c2a1b7d4e"],
+        ["runs", "prune"],
+    ],
+)
+def test_every_command_that_removes_data_refuses_without_yes_off_a_terminal(
+    run, args: list[str]
+) -> None:
+    _, err = run(*args, expect=2)
+    assert "pass --yes" in err

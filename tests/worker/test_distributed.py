@@ -630,7 +630,9 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
             # The worker's own periodic prune may have run too: the prune counts every
             # finished job of the store, not only this run's.
             every = await asyncio.to_thread(_finished_jobs, engine)
-        done = await asyncio.to_thread(cli, config, "runs", "prune", "--older-than", "0", "--json")
+        done = await asyncio.to_thread(
+            cli, config, "runs", "prune", "--older-than", "0", "--json", "--yes"
+        )
         shown = await asyncio.to_thread(_status, config, result.run_id)
         platform = _state(url)
     assert result.ok and len(finished) >= 3 and set(finished) == {"succeeded"}
@@ -650,7 +652,7 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
 
 def test_runs_prune_refuses_without_postgresql(tmp_path):
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.sqlite'}", "http://127.0.0.1:9")
-    done = cli(config, "runs", "prune")
+    done = cli(config, "runs", "prune", "--yes")
     assert done.returncode == 2
     assert "needs the PostgreSQL store" in done.stderr
 

@@ -23,6 +23,8 @@ from mailadmin.cli.output import (
 from mailadmin.cli.planfile import FORMAT_HELP
 from mailadmin.cli.root import (
     _global_options,
+    confirm_removal,
+    yes_option,
     _Group,
     _prepare,
     _run,
@@ -482,9 +484,7 @@ def report(
         )
     else:
         state.output.table("Mailboxes", *count_table(counts.items), problems(counts.items))
-        state.output.table(
-            "Licences", *licence_table(licences.items), problems(licences.items)
-        )
+        state.output.table("Licences", *licence_table(licences.items), problems(licences.items))
         if kept:
             state.output.table(
                 "Allocations kept by mailadmin",
@@ -569,15 +569,22 @@ def mailbox_create(
 @mailbox.command("delete")
 @click.argument("address")
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
+@yes_option
 @_global_options
 @pass_state
-def mailbox_delete(state: _State, address: str, dry_run: bool) -> None:
+def mailbox_delete(state: _State, address: str, dry_run: bool, yes: bool) -> None:
     """Delete the mailbox ADDRESS; one that is already gone is 'unchanged'.
 
+    Asks for confirmation on a terminal; scripts pass --yes (without a terminal and
+    without --yes nothing is deleted, exit 2). A dry run asks nothing.
+
     \b
-    Example:
+    Examples:
       mailadmin mailbox delete carla@example.com --dry-run
+      mailadmin mailbox delete carla@example.com --yes
     """
+    if not dry_run:
+        confirm_removal(f"Delete the mailbox {address} and everything in it?", yes)
     result = _run(state, lambda orch: orch.delete_mailbox(address, dry_run=dry_run), finish=True)
     _print_single(state.output, "Mailbox deleted", result)
 
@@ -790,18 +797,23 @@ def journal_resume(state: _State, run_id: str | None, concurrency: int) -> None:
     required=True,
     help="Delete the records made before this time: ISO date or time, or an age (90d).",
 )
+@yes_option
 @_global_options
 @pass_state
-def journal_prune(state: _State, before: str) -> None:
+def journal_prune(state: _State, before: str, yes: bool) -> None:
     """Delete journal records older than --before (audit data is kept until pruned).
 
     Open records (no final outcome yet) are kept: 'journal resume' still needs them.
+    Asks for confirmation on a terminal; scripts pass --yes.
 
     \b
     Example:
-      mailadmin journal prune --before 2026-01-01
+      mailadmin journal prune --before 2026-01-01 --yes
     """
     moment = _parse_time(before, "--before")
+    confirm_removal(
+        f"Delete the settled journal records made before {moment:%Y-%m-%d %H:%M} UTC?", yes
+    )
     deleted = _with_journal(state, lambda journal: journal.prune(moment))
     if state.output.as_json:
         state.output.json({"deleted": deleted, "before": moment})

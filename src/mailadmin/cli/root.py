@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.orchestration.registry import Registry
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "confirm_removal", "main", "yes_option"]
 
 T = TypeVar("T")
 _INTERRUPTED = 130  # EXIT_INTERRUPTED of cli/output.py, which --help does not import
@@ -213,6 +213,36 @@ def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--yes``/``-y`` on a command that removes data: no question asked."""
+    return click.option(
+        "--yes",
+        "-y",
+        "yes",
+        is_flag=True,
+        help="Do not ask for confirmation (needed when input is not a terminal).",
+    )(command)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_removal(question: str, yes: bool) -> None:
+    """Ask ``question`` on a terminal before data is removed; without a terminal (a script,
+    a pipe) refuse unless ``--yes`` was given. Either refusal exits 2, nothing changed."""
+    if yes:
+        return
+    if not _interactive():
+        raise click.UsageError(
+            f"{question} Input is not a terminal, so nothing was asked and nothing was "
+            "changed: pass --yes to confirm"
+        )
+    if not click.confirm(question, default=False, err=True):
+        click.echo("Nothing was changed.", err=True)
+        raise SystemExit(2)
 
 
 def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish: bool = False) -> T:

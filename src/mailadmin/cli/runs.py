@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailadmin.cli.root import _global_options, _Group, _run, _State, cli, pass_state
+from mailadmin.cli.root import (
+    _global_options,
+    _Group,
+    _run,
+    _State,
+    cli,
+    confirm_removal,
+    pass_state,
+    yes_option,
+)
 
 if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
@@ -252,19 +261,23 @@ def runs_cancel(state: _State, run_id: str) -> None:
     help="Delete jobs finished more than HOURS ago (default: [worker] keep_jobs_hours; "
     "0: every finished job).",
 )
+@yes_option
 @_global_options
 @pass_state
-def runs_prune(state: _State, hours: int | None) -> None:
+def runs_prune(state: _State, hours: int | None, yes: bool) -> None:
     """Delete the workers' finished jobs now (the workers also do it every hour).
 
     Only procrastinate's job rows go: every run, its progress and its per-item results
-    stay (mailadmin runs show ID).
+    stay (mailadmin runs show ID). Asks for confirmation on a terminal; scripts pass --yes.
 
     \b
     Example:
-      mailadmin runs prune --older-than 24
+      mailadmin runs prune --older-than 24 --yes
     """
     from mailadmin.worker.prune import prune_jobs
+
+    age = "the configured age" if hours is None else f"{hours} hours"
+    confirm_removal(f"Delete the workers' jobs finished more than {age} ago?", yes)
 
     deleted = _run(state, lambda orch: prune_jobs(orch, hours))
     if state.output.as_json:

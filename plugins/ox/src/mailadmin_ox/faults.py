@@ -68,9 +68,7 @@ _conflict = _say(errors.ConflictError, "{who} refused the change: the object alr
 _still_owns = _say(
     errors.ConflictError, "{who} refused to delete the sub-admin: it still owns contexts"
 )
-_admin_delete = _say(
-    errors.ValidationError, "{who}: the context's admin user cannot be deleted"
-)
+_admin_delete = _say(errors.ValidationError, "{who}: the context's admin user cannot be deleted")
 _invalid = _say(errors.ValidationError, "{who} refused the data as invalid")
 _updating = _say(errors.Unavailable, "{who} is updating its database; try again later")
 _remote = _say(errors.Unavailable, "{who} could not complete the call; try again later")
