@@ -107,6 +107,7 @@ class Database:
         self._auto_upgrade = upgrade
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._found: tuple[str | None] | None = None
 
     @property
     def engine(self) -> sa.Engine:
@@ -152,6 +153,8 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Run every migration up to ``revision`` (default: the newest)."""
+        if self._found is None:
+            self._found = (self.current(),)
         attempts = 3
         for attempt in range(1, attempts + 1):
             try:
@@ -189,6 +192,11 @@ class Database:
                 f"The database at {self.url} could not be upgraded",
                 debug={"exception": f"{type(exc).__name__}: {exc}"},
             ) from exc
+
+    def found(self) -> str | None:
+        """The schema version the database was at before this object first upgraded it
+        (``None``: it was empty); :meth:`current` when it has not upgraded it."""
+        return self._found[0] if self._found is not None else self.current()
 
     def current(self) -> str | None:
         """The schema version the database is at (``None``: never migrated)."""

@@ -133,15 +133,13 @@ def pytest_collection_modifyitems(
 ) -> None:
     """With ``--mailadmin-require-all-suites``: refuse a run that leaves a suite out.
 
-    Runs that name single tests (``file.py::Class::test``) or test files
-    (``tests/test_x.py``) are left alone; a run of folders (``pytest``, ``pytest tests``)
-    is checked. ``-k`` and ``-m`` select after this check, so they do not hide a missing
-    suite.
+    Runs that name single tests (``file.py::Class::test``) are left alone; ``-k`` and
+    ``-m`` select after this check, so they do not hide a missing suite.
     """
     if not (config.getoption(_REQUIRE_ALL) or config.getini(_REQUIRE_ALL)):
         return
-    if any(_names_a_file_or_test(str(arg)) for arg in config.args):
-        return  # single tests or files picked: a deliberate partial run
+    if any("::" in str(arg) for arg in config.args):
+        return  # single tests picked by node id: a deliberate partial run
     users = [item for item in items if _TARGET in getattr(item, "fixturenames", ())]
     if not users:
         return
@@ -156,13 +154,3 @@ def pytest_collection_modifyitems(
             + ", ".join(missing)
             + " (subclass mailadmin.testing.suite.ConformanceSuite to run them all)"
         )
-
-
-def _names_a_file_or_test(arg: str) -> bool:
-    """True for ``file.py::Class::test`` and for a file path (``tests/test_x.py``)."""
-    from pathlib import Path
-
-    if "::" in arg:
-        return True
-    path = Path(arg)
-    return path.suffix == ".py" or path.is_file()
