@@ -116,3 +116,21 @@ def test_every_platform_s_rows_fit_80_columns_on_a_terminal(
         lines = out.splitlines()
         end = next((n for n, line in enumerate(lines) if " ok, " in line), len(lines))
         assert end <= 3 + 2 * 6, (args, out)
+
+
+def test_mailbox_list_and_count_speak_one_plan_vocabulary_on_every_platform(run: Run) -> None:
+    counted = json.loads(run("count", "--json")[0])["items"]
+    assert len(counted) == 4
+    for item in counted:
+        tenant, by_plan = item["key"], item["value"]["by_plan"]
+        listed = json.loads(run("mailbox", "list", tenant, "--json")[0])["mailboxes"]
+        plans: dict[str, int] = {}
+        for mailbox in listed:
+            if mailbox["kind"] == "user":
+                plans[mailbox["plan"]] = plans.get(mailbox["plan"], 0) + 1
+            else:
+                assert mailbox["plan"] is None, mailbox
+        assert plans == {k: v for k, v in by_plan.items() if v}, tenant
+    # OX's context admin has the native combination "all", which no plan maps to.
+    ox = json.loads(run("mailbox", "list", "example.com", "--json")[0])["mailboxes"]
+    assert {m["address"]: m["plan"] for m in ox}["oxadmin@example.com"] == "unmapped"

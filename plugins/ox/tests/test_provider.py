@@ -311,7 +311,8 @@ async def test_list_mailboxes_names_every_kind(make: Make) -> None:
     assert found["anna@example.com"].plan == "mail" and found["anna@example.com"].quota_mb == 2048
     assert found["info@example.com"].kind is MailboxKind.SHARED
     assert found["room-1@example.com"].kind is MailboxKind.ROOM
-    assert found["oxadmin@example.com"].plan == "all"  # unmapped: the native name
+    # The context admin's combination ("all") maps to no plan: "unmapped", as counted.
+    assert found["oxadmin@example.com"].plan == "unmapped"
 
 
 # -- add-ons and licence ----------------------------------------------------------------------
