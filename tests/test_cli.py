@@ -899,3 +899,16 @@ def test_every_command_that_removes_data_refuses_without_yes_off_a_terminal(
 ) -> None:
     _, err = run(*args, expect=2)
     assert "pass --yes" in err
+
+
+@pytest.mark.parametrize("kind", ["room", "equipment", "shared"])
+def test_a_plan_for_a_mailbox_that_is_not_a_user_is_refused(
+    run, server: MockServer, kind: str
+) -> None:
+    _, err = run(
+        "mailbox", "create", f"x-{kind}@example.com", "--kind", kind, "--plan", "sync", expect=2
+    )
+    assert "--plan" in err and "plans apply to user mailboxes only" in err
+    assert server.writes() == []
+    listed = json.loads(run("mailbox", "list", "example.com", "--json")[0])["mailboxes"]
+    assert f"x-{kind}@example.com" not in [m["address"] for m in listed]

@@ -141,6 +141,23 @@ def test_re_adding_an_existing_customer_or_reseller_is_a_409_conflict(service: S
     assert reseller.status_code == 409 and reseller.json()["code"] == "conflict"
 
 
+def test_a_plan_for_a_room_or_equipment_mailbox_is_a_422(
+    service: Service, fresh: MockServer
+) -> None:
+    with service.client("site-admin") as http:
+        refused = [
+            http.post(
+                "/v1/customers/example.com/mailboxes",
+                json={"address": f"r-{kind}@example.com", "kind": kind, "plan": "sync"},
+            )
+            for kind in ("room", "equipment")
+        ]
+    for answer in refused:
+        assert answer.status_code == 422, answer.text
+        assert "plans apply to user mailboxes only" in answer.text
+    assert not fresh.writes()
+
+
 def test_mailboxes_list_create_delete_with_dry_runs(service: Service, fresh: MockServer) -> None:
     new = {"address": "zoe@example.com", "kind": "user", "plan": "sync", "display_name": "Zoe"}
     with service.client("reseller:acme") as http:

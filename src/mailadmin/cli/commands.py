@@ -535,7 +535,11 @@ def mailbox_list(state: _State, tenant: str) -> None:
     help="What the mailbox is for.",
 )
 @click.option("--name", "display_name", default="", help="Display name, e.g. 'Anna Meyer'.")
-@click.option("--plan", default=None, help="Catalogue plan of a user mailbox, e.g. sync.")
+@click.option(
+    "--plan",
+    default=None,
+    help="Catalogue plan of a user mailbox, e.g. sync (refused for other kinds).",
+)
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
 @_global_options
 @pass_state
@@ -552,6 +556,12 @@ def mailbox_create(
       mailadmin mailbox create meeting-1@example.com --kind room --dry-run
     """
     from mailadmin.contract.models import MailboxKind, NewMailbox
+
+    if plan is not None and kind != "user":
+        raise click.BadParameter(
+            f"a {kind} mailbox takes no plan: plans apply to user mailboxes only",
+            param_hint="--plan",
+        )
 
     async def work(orch: Orchestrator) -> Any:
         _, ref = orch.mailbox(address)
