@@ -912,3 +912,43 @@ def test_a_plan_for_a_mailbox_that_is_not_a_user_is_refused(
     assert server.writes() == []
     listed = json.loads(run("mailbox", "list", "example.com", "--json")[0])["mailboxes"]
     assert f"x-{kind}@example.com" not in [m["address"] for m in listed]
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=" ".join)
+def test_every_json_command_takes_fields(path: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "--json" not in result.stdout or "--fields" in result.stdout, path
+
+
+def test_fields_keep_only_the_fields_asked_for(run) -> None:
+    run("set-plan", "anna@example.com", "sync")
+    counted = json.loads(run("count", "--fields", "key,value.total")[0])
+    assert counted == {"items": [{"key": "example.com", "value": {"total": 5}}]}
+    listed = json.loads(run("mailbox", "list", "example.com", "--json", "--fields", "address")[0])
+    assert listed["mailboxes"][0] == {"address": "anna@example.com"}
+    assert set(listed) == {"mailboxes"}
+    entries = json.loads(run("--fields", "operation,subject", "journal", "list")[0])["entries"]
+    assert entries == [{"operation": "set_plan", "subject": "anna@example.com"}]
+    one = json.loads(run("set-plan", "ben@example.com", "mail", "--dry-run", "--fields=outcome")[0])
+    assert one == {"outcome": "changed"}
+    checked = json.loads(run("check", "--fields", "key,error.message")[0])
+    assert checked == {"items": [{"key": "eu", "error": None}]}
+    out, _ = run("count", "--fields", "tenant,nope", expect=2)
+    error = json.loads(out)["error"]
+    assert "'nope'" in error["message"] and "key, value" in error["message"]
+    # Errors are never cut down.
+    out, _ = run("count", "nowhere.test", "--fields", "key", expect=2)
+    assert "Unknown tenant" in json.loads(out)["error"]["message"]
+
+
+def test_csv_is_offered_by_reports_only_and_help_says_so(run) -> None:
+    from mailadmin.cli import main
+
+    result = CliRunner().invoke(cli, ["--help"])
+    assert "CSV comes from 'report NAME --csv' only" in " ".join(result.stdout.split())
+    report = CliRunner().invoke(cli, ["report", "--help"]).stdout
+    assert "Only reports offer CSV" in " ".join(report.split())
+    assert main(["count", "--csv"]) == 2
+    out, _ = run("report", "licences", "--csv")
+    assert out.splitlines()[0].count(",") >= 2

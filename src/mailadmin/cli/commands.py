@@ -442,7 +442,13 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
     help="Exit 5 when a licence or an allocation kept by mailadmin is over-used.",
 )
 @click.option("--reseller", help="Only this reseller's customers (usage, renewals).")
-@click.option("--csv", "as_csv", is_flag=True, help="Print the named report as CSV.")
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="Print the named report as CSV. Only reports offer CSV; every command offers "
+    "--json (with --fields), and off a terminal tables are tab-separated lines.",
+)
 @_global_options
 @pass_state
 def report(

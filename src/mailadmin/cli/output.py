@@ -46,6 +46,8 @@ class Output:
     def __init__(self, *, as_json: bool, debug: bool = False) -> None:
         self.as_json = as_json
         self.debug = debug
+        #: ``--fields``: the JSON output keeps only these fields of each record.
+        self.fields: list[str] | None = None
         self._console: Any = None
         self._errors: Any = None
 
@@ -74,8 +76,19 @@ class Output:
         return not self.console.is_terminal
 
     def json(self, data: Any) -> None:
-        """Print one JSON document on stdout."""
-        sys.stdout.write(json.dumps(_plain(data), indent=2, sort_keys=True, default=str) + "\n")
+        """Print one JSON document on stdout, only the ``--fields`` asked for if any."""
+        document = _plain(data)
+        if self.fields:
+            from mailadmin.cli.fields import select_fields
+
+            try:
+                document = select_fields(document, self.fields)
+            except ValueError as exc:
+                raise errors.ValidationError(str(exc)) from None
+        self._write(document)
+
+    def _write(self, document: Any) -> None:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 
     def table(
@@ -161,7 +174,7 @@ class Output:
                 }
             }
         if self.as_json:
-            self.json(payload)
+            self._write(_plain(payload))  # an error is never cut down by --fields
             return code
         self.usage_error(payload["error"]["message"])
         if "debug" in payload["error"]:
@@ -171,7 +184,7 @@ class Output:
     def usage_error(self, message: str, code: str = "usage") -> None:
         """Print a usage or other error message: one unwrapped line on stderr (or JSON)."""
         if self.as_json:
-            self.json({"error": {"code": code, "message": message, "exit_code": EXIT_USAGE}})
+            self._write({"error": {"code": code, "message": message, "exit_code": EXIT_USAGE}})
             return
         if self.stderr.is_terminal:
             from rich.markup import escape

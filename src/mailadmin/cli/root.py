@@ -87,7 +87,10 @@ _CONFIG_HELP = (
 )
 _EXIT_CODES = """\b
 Configuration: --config FILE, else $MAILADMIN_CONFIG, else ./mailadmin.toml.
-Global options (--config, --json, --debug, --strict-plugins) go before or after the command.
+Global options (--config, --json, --fields, --debug, --strict-plugins, --as) go
+before or after the command. Scripts read --json (every command; --fields A,B keeps
+only those fields); off a terminal, tables are tab-separated lines; CSV comes from
+'report NAME --csv' only.
 
 \b
 Exit codes:
@@ -162,6 +165,26 @@ def _set_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         state.strict = True
     elif param.name == "acting":
         state.acting = value
+    elif param.name == "fields":
+        _set_fields(state.output, value)
+
+
+_FIELDS_HELP = (
+    "Print JSON with only these fields of each record, e.g. key,value.total "
+    "(implies --json; a dotted name reaches inside an object)."
+)
+
+
+def _set_fields(output: Output, text: str | None) -> None:
+    if not text:
+        return
+    from mailadmin.cli.fields import parse_fields
+
+    try:
+        output.fields = parse_fields(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fields") from None
+    output.as_json = True
 
 
 _AS_HELP = "Act as site-admin (default), reseller:NAME, customer:TENANT or mailbox:ADDRESS."
@@ -208,6 +231,14 @@ def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
             expose_value=False,
             callback=_set_option,
             help=_AS_HELP,
+        ),
+        click.option(
+            "--fields",
+            "fields",
+            metavar="A,B.C",
+            expose_value=False,
+            callback=_set_option,
+            help=_FIELDS_HELP,
         ),
     ]
     for option in reversed(options):
@@ -371,6 +402,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 )
 @click.option("--strict-plugins", is_flag=True, help="Fail on any broken or conflicting plugin.")
 @click.option("--as", "acting", metavar="IDENTITY", envvar="MAILADMIN_AS", help=_AS_HELP)
+@click.option("--fields", "fields", metavar="A,B.C", help=_FIELDS_HELP)
 @click.option(
     "--version",
     is_flag=True,
@@ -387,6 +419,7 @@ def cli(
     debug: bool,
     strict_plugins: bool,
     acting: str | None,
+    fields: str | None,
 ) -> None:
     """Drive hosted-mail platforms through one typed API.
 
@@ -399,6 +432,7 @@ def cli(
     from mailadmin.cli.output import Output
 
     ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins, acting)
+    _set_fields(ctx.obj.output, fields)
     _setup_logging(ctx.obj.output)
 
 
@@ -432,7 +466,7 @@ def _setup_logging(output: Output) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (usage errors: 2)."""
     args = sys.argv[1:] if argv is None else argv
-    as_json = "--json" in args
+    as_json = "--json" in args or any(a == "--fields" or a.startswith("--fields=") for a in args)
     try:
         cli.main(args=args, prog_name="mailadmin", standalone_mode=False)
     except click.exceptions.Exit as exc:
