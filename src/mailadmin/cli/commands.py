@@ -23,15 +23,15 @@ from mailadmin.cli.output import (
 from mailadmin.cli.planfile import FORMAT_HELP
 from mailadmin.cli.root import (
     _global_options,
-    confirm_removal,
-    yes_option,
     _Group,
     _prepare,
     _run,
     _State,
     cli,
+    confirm_removal,
     main,
     pass_state,
+    yes_option,
 )
 from mailadmin.contract import errors
 

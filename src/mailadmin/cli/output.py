@@ -114,10 +114,9 @@ class Output:
             sys.stdout.write("\n".join(lines) + "\n\n")
             sys.stdout.flush()
             return
+        from rich import box
         from rich.markup import escape
         from rich.table import Table
-
-        from rich import box
 
         table = Table(
             title=escape(title),

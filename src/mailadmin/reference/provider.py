@@ -448,7 +448,9 @@ class MemoryProvider(Provider[MemorySettings]):
             address=wire.address,
             kind=wire.kind,
             # The vocabulary of count_mailboxes: a neutral plan, or "unmapped".
-            plan=(self._neutral(wire.plan) or "unmapped") if wire.kind is MailboxKind.USER else None,
+            plan=(self._neutral(wire.plan) or "unmapped")
+            if wire.kind is MailboxKind.USER
+            else None,
             display_name=wire.display_name,
             quota_mb=wire.quota_mb,
         )
