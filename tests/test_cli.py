@@ -952,3 +952,14 @@ def test_csv_is_offered_by_reports_only_and_help_says_so(run) -> None:
     assert main(["count", "--csv"]) == 2
     out, _ = run("report", "licences", "--csv")
     assert out.splitlines()[0].count(",") >= 2
+
+
+def test_fields_name_the_document_s_own_keys_or_its_records() -> None:
+    from mailadmin.cli.fields import parse_fields, select_fields
+
+    run = {"run_id": "r1", "state": "finished", "items": [{"seq": 0, "state": "done"}]}
+    assert select_fields(run, ["state", "run_id"]) == {"state": "finished", "run_id": "r1"}
+    assert select_fields(run, ["seq"]) == {"items": [{"seq": 0}]}
+    assert select_fields([{"a": {"b": 1, "c": 2}}], ["a.b"]) == [{"a": {"b": 1}}]
+    with pytest.raises(ValueError, match="--fields takes field names"):
+        parse_fields(" , ")

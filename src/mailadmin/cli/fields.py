@@ -1,8 +1,9 @@
 """``--fields a,b.c``: keep only some fields of a command's JSON output, for scripts.
 
-A document's *records* are the elements of the document when it is a list, else of its
-one list of objects (``items``, ``entries``, ``mailboxes``, ``keys``...), else the
-document itself. Each record keeps only the named fields; a dotted name reaches into an
+A document's *records* are the elements of the document when it is a list; else the
+document itself when every name is one of its own keys (``runs show ID --fields
+state,total``); else the elements of its one list of objects (``items``, ``entries``,
+``mailboxes``...). Each record keeps only the named fields; a dotted name reaches into an
 object (``value.total``) and keeps its path. The wrapping key stays, so a filtered
 document has the shape of the full one: ``{"items": [{"key": ..., "value": {"total": 5}}]}``.
 A name that no record holds is refused with the fields that exist.
@@ -29,7 +30,9 @@ def select_fields(document: Any, fields: list[str]) -> Any:
         return _records(document, fields)
     if isinstance(document, dict):
         lists = [k for k, v in document.items() if isinstance(v, list) and _objects(v)]
-        if len(lists) == 1 and lists[0] not in {f.split(".", 1)[0] for f in fields}:
+        heads = {f.split(".", 1)[0] for f in fields}
+        # Names that are all the document's own keys select from the document itself.
+        if len(lists) == 1 and not heads <= set(document):
             return {lists[0]: _records(document[lists[0]], fields)}
         return _records([document], fields)[0]
     return document
