@@ -851,7 +851,7 @@ def test_runs_say_no_worker_has_taken_a_run_and_stop_saying_it_once_one_has(clus
     listed = cli(config, "runs")
     assert listed.returncode == 0, listed.stderr
     [row] = [line.split("\t") for line in listed.stdout.splitlines() if line.startswith(run_id)]
-    assert row[4:6] == ["waiting", "0/6"]
+    assert row[3:5] == ["waiting", "0/6"]
     assert "no worker has taken the run yet" in listed.stdout
     shown = cli(config, "runs", "show", run_id)
     assert "no worker has taken the run yet" in shown.stdout

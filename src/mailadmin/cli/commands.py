@@ -100,20 +100,16 @@ def providers(state: _State, matrix: bool) -> None:
     if state.output.as_json:
         state.output.json({"providers": rows, "errors": load_errors})
         return
+    # The distribution is in --json and 'mailadmin --version'; 80 columns keep the rest.
     state.output.table(
         "Providers",
-        ["name", "platform", "distribution", "version", "capabilities", "mock"],
+        ["name", "platform", "version", "mock", "capabilities"],
         [
-            [
-                r["name"],
-                r["platform"],
-                r["distribution"],
-                r["version"],
-                _summarise(r["capabilities"]),
-                r["mock"],
-            ]
+            [r["name"], r["platform"], r["version"], r["mock"], _summarise(r["capabilities"])]
             for r in rows
         ],
+        ["each capability in full: mailadmin providers --matrix"],
+        wrap=("platform", "capabilities"),
     )
     if load_errors:
         state.output.table(
@@ -1076,19 +1072,13 @@ def _print_single(output: Output, title: str, result: Any) -> None:
 
 
 def _summarise(features: list[str]) -> str:
-    """Optional features in one short line: ``list_mailboxes; create: user, room; ...``."""
+    """Optional operations in one short line: ``list_mailboxes, create_mailbox, addon``
+    (which kinds and add-ons each covers: ``providers --matrix`` and ``--json``)."""
     from mailadmin.contract.capabilities import REQUIRED
 
     required = {op.value for op in REQUIRED}
-    plain = [f for f in features if ":" not in f and f not in required]
-    scoped: dict[str, list[str]] = {}
-    for feature in features:
-        prefix, _, item = feature.partition(":")
-        if item:
-            scoped.setdefault(prefix, []).append(item)
-    parts = [f for f in plain if f not in scoped]
-    parts += [f"{prefix}: {', '.join(items)}" for prefix, items in scoped.items()]
-    return "; ".join(parts) or "required operations only"
+    names = [f.partition(":")[0] for f in features if f not in required]
+    return ", ".join(dict.fromkeys(names)) or "required operations only"
 
 
 def _read_input(name: str) -> bytes:

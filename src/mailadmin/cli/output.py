@@ -127,14 +127,30 @@ class Output:
             collapse_padding=True,
         )
         free = set(wrap) or {columns[-1]} if columns else set()
-        for column in columns:
-            if column in free:
-                table.add_column(escape(column), overflow="fold")
-            else:
-                table.add_column(escape(column), no_wrap=True)
-        for row in rows:
-            table.add_row(*(escape(_cell(v)) for v in row))
-        self.console.print(table)
+        cells = [[_cell(v) for v in row] for row in rows]
+        needed = 0
+        for index, column in enumerate(columns):
+            values = [row[index] for row in cells if index < len(row)]
+            # Whole values (ids, names, numbers, dates) are never cut to "insta…": a column
+            # is at least as wide as its longest value, or its longest word if it wraps.
+            words = [w for v in [*values, column] for w in (v.split() or [""])]
+            longest = max([len(v) for v in values] or [0])
+            widest = max(len(w) for w in words)
+            least = min(widest, 16) if column in free else max(longest, widest)
+            needed += least + 2  # the padding between columns
+            table.add_column(
+                escape(column), overflow="fold", no_wrap=column not in free, min_width=least
+            )
+        for row in cells:
+            table.add_row(*(escape(v) for v in row))
+        # Too wide for the terminal: drawn wider (the terminal wraps the lines) rather
+        # than with columns dropped, which is what rich does to fit.
+        width = self.console.width
+        try:
+            self.console.width = max(needed, width)
+            self.console.print(table)
+        finally:
+            self.console.width = width
         for note in notes:
             self.console.print(note, markup=False, highlight=False)
 

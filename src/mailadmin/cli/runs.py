@@ -157,21 +157,19 @@ def runs_list(state: _State, limit: int = 50) -> None:
     if state.output.as_json:
         state.output.json([_status_json(s, s.run_id in waiting) for s in found])
         return
+    # Six columns fit 80; who started it and the per-state counts: runs show ID, --json.
     rows = [
         (
             s.run_id,
-            s.created.strftime("%Y-%m-%d %H:%M:%S"),
+            s.created.strftime("%Y-%m-%d %H:%M"),
             s.operation,
-            s.identity or "",
             "waiting" if s.run_id in waiting else s.state,
             f"{s.settled}/{s.total}",
-            s.counts.get("done", 0),
             s.counts.get("failed", 0),
-            s.counts.get("cancelled", 0),
         )
         for s in found
     ]
-    columns = ("run", "created", "operation", "by", "state", "ended", "done", "failed", "cancelled")
+    columns = ("run", "created", "operation", "state", "ended", "failed")
     notes = [_NO_WORKER] if waiting else []
     state.output.table("Distributed runs", columns, rows, notes)
 
@@ -215,15 +213,16 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
             _subject(i["item"]),
             i["state"],
             i["outcome"] or "",
-            i["error_message"] or "",
             i["attempts"],
+            i["error_message"] or "",
         )
         for i in items
     ]
     state.output.table(
         f"Run {status.run_id} ({status.operation}, {status.state})",
-        ("#", "item", "state", "outcome", "error", "attempts"),
+        ("#", "item", "state", "outcome", "attempts", "error"),
         rows,
+        wrap=("item", "error"),
     )
     state.output.line(_progress_text(status))
     if waiting:
