@@ -146,3 +146,11 @@ def test_mailbox_list_and_count_speak_one_plan_vocabulary_on_every_platform(run:
     # OX's context admin has the native combination "all", which no plan maps to.
     ox = json.loads(run("mailbox", "list", "example.com", "--json")[0])["mailboxes"]
     assert {m["address"]: m["plan"] for m in ox}["oxadmin@example.com"] == "unmapped"
+
+
+def test_deleting_the_ox_context_admin_says_it_cannot_be_deleted(run: Run) -> None:
+    _, err = run("mailbox", "delete", "oxadmin@example.com", "--yes", expect=2)
+    assert "the context's admin user cannot be deleted" in err
+    assert "invalid" not in err
+    listed = json.loads(run("mailbox", "list", "example.com", "--json")[0])["mailboxes"]
+    assert "oxadmin@example.com" in [m["address"] for m in listed]
