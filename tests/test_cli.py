@@ -963,3 +963,15 @@ def test_fields_name_the_document_s_own_keys_or_its_records() -> None:
     assert select_fields([{"a": {"b": 1, "c": 2}}], ["a.b"]) == [{"a": {"b": 1}}]
     with pytest.raises(ValueError, match="--fields takes field names"):
         parse_fields(" , ")
+
+
+def test_a_new_mailbox_model_refuses_a_plan_for_other_kinds_than_user() -> None:
+    from pydantic import ValidationError
+
+    from mailadmin.contract.models import MailboxKind, NewMailbox
+
+    assert NewMailbox(address="a@example.com", plan="sync").plan == "sync"
+    assert NewMailbox(address="r@example.com", kind=MailboxKind.ROOM).plan is None
+    for kind in (MailboxKind.SHARED, MailboxKind.ROOM, MailboxKind.EQUIPMENT):
+        with pytest.raises(ValidationError, match="plans apply to user mailboxes only"):
+            NewMailbox(address="r@example.com", kind=kind, plan="sync")
