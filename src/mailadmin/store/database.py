@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,7 +154,9 @@ class Database:
     def upgrade(self, revision: str = "head") -> None:
         """Run every migration up to ``revision`` (default: the newest)."""
         if self._found is None:
-            self._found = (self.current(),)
+            # An unreachable database is reported, safely, by the upgrade below.
+            with suppress(Exception):
+                self._found = (self.current(),)
         attempts = 3
         for attempt in range(1, attempts + 1):
             try:
