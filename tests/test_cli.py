@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -92,7 +93,7 @@ def run(
 
 def test_count_prints_a_table_for_people_and_json_for_machines(run) -> None:
     table, _ = run("count")
-    assert "example.com" in table and "user=3" in table
+    assert "example.com\t5\t3\t1\t1\t0\t" in table
     data = json.loads(run("--json", "count")[0])
     [item] = data["items"]
     assert item["value"]["by_plan"] == {"mail": 1, "sync": 1, "collaborate": 1}
@@ -445,7 +446,8 @@ def test_journal_lists_and_filters_writes(run) -> None:
     )["entries"]
     assert [e["dry_run"] for e in changed] == [False, True]
     assert json.loads(run("journal", "list", "--until", "2000-01-01", "--json")[0]) == {
-        "entries": []
+        "entries": [],
+        "total": 0,
     }
     assert len(json.loads(run("journal", "list", "--since", "1h", "--json")[0])["entries"]) == 4
     adds = json.loads(run("journal", "list", "--operation", "apply_addon", "--json")[0])
@@ -485,7 +487,15 @@ def test_tables_off_a_terminal_are_plain_and_grep_able(run) -> None:
     out, _ = run("count")
     lines = out.splitlines()
     assert lines[0] == "Mailboxes"
-    assert lines[1].split("\t") == ["tenant", "total", "by kind", "by plan", "problem"]
+    assert lines[1].split("\t") == [
+        "tenant",
+        "total",
+        "user",
+        "shared",
+        "room",
+        "equipment",
+        "by plan",
+    ]
     assert lines[2].split("\t")[:2] == ["example.com", "5"]
     for line in lines:
         assert line == line.rstrip()
@@ -711,8 +721,8 @@ def test_mailboxes_are_listed_created_and_deleted(run, server: MockServer) -> No
     assert "dora@example.com" in out and "changed" in out
     table, _ = run("mailbox", "list", "example.com")
     assert "dora@example.com\tuser\tsync" in table
-    run("mailbox", "delete", "dora@example.com")
-    gone = json.loads(run("mailbox", "delete", "dora@example.com", "--json")[0])
+    run("mailbox", "delete", "dora@example.com", "--yes")
+    gone = json.loads(run("mailbox", "delete", "dora@example.com", "--json", "-y")[0])
     assert gone["outcome"] == "unchanged"
 
 
@@ -776,9 +786,13 @@ def test_the_licence_table_shows_features(run, monkeypatch) -> None:
 
     monkeypatch.setattr(Orchestrator, "get_licence", licence)
     out, _ = run("licence")
-    header, row = out.splitlines()[1:3]
-    assert "features" in header.split("\t")
-    assert "sync 4/10, mail unlimited" in row.split("\t")
+    # One row per feature, in a table of its own: the licence table stays 80 columns wide.
+    features = out.split("Licensed features\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert features == [
+        "instance\tfeature\tused\tlicensed",
+        "eu\tsync\t4\t10",
+        "eu\tmail\t\tunlimited",
+    ]
 
 
 def test_an_addon_result_names_the_addon_in_json_and_in_the_table(run) -> None:
@@ -806,9 +820,190 @@ def test_the_demo_says_which_tenant_lives_where_and_explains_unmapped(tmp_path: 
     assert "example.com\tox-demo\tOX App Suite" in tenants
     assert "unmapped: user mailboxes whose platform setting matches no plan" in out
     assert "context's admin user" in out
-    kinds = [line.split("\t")[2] for line in out.splitlines() if line.startswith("example.")]
-    counted = [k for k in kinds if k.startswith("user=")]
-    assert counted and all(
-        [part.split("=")[0] for part in k.split(", ")] == ["user", "shared", "room", "equipment"]
-        for k in counted
+    headers = [line.split("\t") for line in out.splitlines() if line.startswith("tenant\ttotal")]
+    assert headers and all(h[2:6] == ["user", "shared", "room", "equipment"] for h in headers)
+
+
+# -- details a new user runs into (issue 25) ------------------------------------------------
+
+
+def test_debug_after_the_command_turns_on_every_log_record(run) -> None:
+    _, quiet = run("check")
+    _, before = run("--debug", "check")
+    _, after = run("check", "--debug")
+    assert "debug: mailadmin" not in quiet
+    assert "debug: mailadmin" in before and "debug: mailadmin" in after
+
+
+def test_journal_list_says_when_the_limit_cut_it_short_and_how_to_see_more(run) -> None:
+    for plan in ("sync", "mail", "collaborate"):
+        run("set-plan", "anna@example.com", plan, "--dry-run")
+    out, _ = run("journal", "list", "--limit", "2")
+    assert "showing 2 of 3 records" in out and "--limit 3" in out
+    assert len(json.loads(run("journal", "list", "--limit", "2", "--json")[0])["entries"]) == 2
+    assert json.loads(run("journal", "list", "--limit", "2", "--json")[0])["total"] == 3
+    out, _ = run("journal", "list")
+    assert "showing" not in out
+
+
+def test_journal_show_prints_values_as_json_not_python(run) -> None:
+    run("set-plan", "anna@example.com", "sync")
+    [entry] = json.loads(run("journal", "list", "--json")[0])["entries"]
+    out, _ = run("journal", "show", str(entry["id"]))
+    fields = dict(line.split("\t", 1) for line in out.splitlines()[2:] if "\t" in line)
+    assert json.loads(fields["arguments"]) == entry["arguments"]
+    assert "'" not in fields["arguments"] and "None" not in out and "True" not in out
+
+
+def test_tables_fit_80_columns_on_a_terminal(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("set-plan", "anna@example.com", "sync")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    for args in (["count"], ["licence"], ["journal"], ["mailbox", "list", "example.com"]):
+        out = re.sub(r"\x1b\[[0-9;]*m", "", run(*args)[0])
+        assert "─" in out, "a terminal table is drawn"
+        assert "…" not in out, (args, out)
+        assert max(len(line) for line in out.splitlines()) <= 80, (args, out)
+
+
+def test_store_upgrade_on_an_empty_database_says_it_created_the_schema(run, tmp_path: Path) -> None:
+    from mailadmin.store.database import Database
+
+    head = Database.head()
+    out, _ = run("store", "upgrade")
+    assert f"created the schema at {head}" in out and "->" not in out
+    out, _ = run("store", "upgrade")
+    assert f"the schema is current ({head})" in out
+    older = tmp_path / "journal.sqlite"
+    older.unlink()
+    Database(f"sqlite:///{older}", upgrade=False).upgrade("0006")
+    data = json.loads(run("store", "upgrade", "--json")[0])
+    assert (data["from"], data["to"]) == ("0006", head)
+
+
+def _on_a_terminal(config: Path, *args: str, answer: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a pseudo-terminal as its input and type ``answer``."""
+    import pty
+
+    main_fd, terminal = pty.openpty()
+    try:
+        os.write(main_fd, answer.encode() + b"\n")
+        return subprocess.run(
+            [sys.executable, "-m", "mailadmin", "--config", str(config), *args],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main_fd)
+
+
+def test_deleting_asks_on_a_terminal_and_scripts_pass_yes(
+    run, server: MockServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "mailadmin.toml"
+    _, err = run("mailbox", "delete", "anna@example.com", expect=2)
+    assert "pass --yes" in err and "nothing was changed" in err
+    declined = _on_a_terminal(config, "mailbox", "delete", "anna@example.com", answer="n")
+    assert declined.returncode == 2, declined.stderr
+    assert "Delete the mailbox anna@example.com" in declined.stderr
+    assert [w.operation for w in server.writes()] == []
+    agreed = _on_a_terminal(config, "mailbox", "delete", "anna@example.com", answer="y")
+    assert agreed.returncode == 0, agreed.stderr
+    assert [w.operation for w in server.writes()] == ["delete_mailbox"]
+    # A dry run deletes nothing, so it asks nothing.
+    run("mailbox", "delete", "ben@example.com", "--dry-run")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["journal", "prune", "--before", "1d"],
+        ["keys", "revoke", "3f9c2a1b7d4e"],
+        ["runs", "prune"],
+    ],
+)
+def test_every_command_that_removes_data_refuses_without_yes_off_a_terminal(
+    run, args: list[str]
+) -> None:
+    _, err = run(*args, expect=2)
+    assert "pass --yes" in err
+
+
+@pytest.mark.parametrize("kind", ["room", "equipment", "shared"])
+def test_a_plan_for_a_mailbox_that_is_not_a_user_is_refused(
+    run, server: MockServer, kind: str
+) -> None:
+    _, err = run(
+        "mailbox", "create", f"x-{kind}@example.com", "--kind", kind, "--plan", "sync", expect=2
     )
+    assert "--plan" in err and "plans apply to user mailboxes only" in err
+    assert server.writes() == []
+    listed = json.loads(run("mailbox", "list", "example.com", "--json")[0])["mailboxes"]
+    assert f"x-{kind}@example.com" not in [m["address"] for m in listed]
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=" ".join)
+def test_every_json_command_takes_fields(path: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "--json" not in result.stdout or "--fields" in result.stdout, path
+
+
+def test_fields_keep_only_the_fields_asked_for(run) -> None:
+    run("set-plan", "anna@example.com", "sync")
+    counted = json.loads(run("count", "--fields", "key,value.total")[0])
+    assert counted == {"items": [{"key": "example.com", "value": {"total": 5}}]}
+    listed = json.loads(run("mailbox", "list", "example.com", "--json", "--fields", "address")[0])
+    assert listed["mailboxes"][0] == {"address": "anna@example.com"}
+    assert set(listed) == {"mailboxes"}
+    entries = json.loads(run("--fields", "operation,subject", "journal", "list")[0])["entries"]
+    assert entries == [{"operation": "set_plan", "subject": "anna@example.com"}]
+    one = json.loads(run("set-plan", "ben@example.com", "mail", "--dry-run", "--fields=outcome")[0])
+    assert one == {"outcome": "changed"}
+    checked = json.loads(run("check", "--fields", "key,error.message")[0])
+    assert checked == {"items": [{"key": "eu", "error": None}]}
+    out, _ = run("count", "--fields", "tenant,nope", expect=2)
+    error = json.loads(out)["error"]
+    assert "'nope'" in error["message"] and "key, value" in error["message"]
+    # Errors are never cut down.
+    out, _ = run("count", "nowhere.test", "--fields", "key", expect=2)
+    assert "Unknown tenant" in json.loads(out)["error"]["message"]
+
+
+def test_csv_is_offered_by_reports_only_and_help_says_so(run) -> None:
+    from mailadmin.cli import main
+
+    result = CliRunner().invoke(cli, ["--help"])
+    assert "CSV comes from 'report NAME --csv' only" in " ".join(result.stdout.split())
+    report = CliRunner().invoke(cli, ["report", "--help"]).stdout
+    assert "Only reports offer CSV" in " ".join(report.split())
+    assert main(["count", "--csv"]) == 2
+    out, _ = run("report", "licences", "--csv")
+    assert out.splitlines()[0].count(",") >= 2
+
+
+def test_fields_name_the_document_s_own_keys_or_its_records() -> None:
+    from mailadmin.cli.fields import parse_fields, select_fields
+
+    run = {"run_id": "r1", "state": "finished", "items": [{"seq": 0, "state": "done"}]}
+    assert select_fields(run, ["state", "run_id"]) == {"state": "finished", "run_id": "r1"}
+    assert select_fields(run, ["seq"]) == {"items": [{"seq": 0}]}
+    assert select_fields([{"a": {"b": 1, "c": 2}}], ["a.b"]) == [{"a": {"b": 1}}]
+    with pytest.raises(ValueError, match="--fields takes field names"):
+        parse_fields(" , ")
+
+
+def test_a_new_mailbox_model_refuses_a_plan_for_other_kinds_than_user() -> None:
+    from pydantic import ValidationError
+
+    from mailadmin.contract.models import MailboxKind, NewMailbox
+
+    assert NewMailbox(address="a@example.com", plan="sync").plan == "sync"
+    assert NewMailbox(address="r@example.com", kind=MailboxKind.ROOM).plan is None
+    for kind in (MailboxKind.SHARED, MailboxKind.ROOM, MailboxKind.EQUIPMENT):
+        with pytest.raises(ValidationError, match="plans apply to user mailboxes only"):
+            NewMailbox(address="r@example.com", kind=kind, plan="sync")

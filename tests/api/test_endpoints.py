@@ -129,6 +129,36 @@ def test_resellers_and_customers(service: Service) -> None:
     assert [r["name"] for r in itself] == ["acme"]
 
 
+def test_re_adding_an_existing_customer_or_reseller_is_a_409_conflict(service: Service) -> None:
+    with service.client("site-admin") as http:
+        before = http.get("/v1/customers/example.com").json()
+        again = http.post("/v1/customers", json={"name": "example.com", "reseller": "globex"})
+        after = http.get("/v1/customers/example.com").json()
+        reseller = http.post("/v1/resellers", json={"name": "acme"})
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith(PROBLEM)
+    assert again.json()["code"] == "conflict" and "already exists" in again.json()["detail"]
+    assert after == before and after["reseller"] == "acme"
+    assert reseller.status_code == 409 and reseller.json()["code"] == "conflict"
+
+
+def test_a_plan_for_a_room_or_equipment_mailbox_is_a_422(
+    service: Service, fresh: MockServer
+) -> None:
+    with service.client("site-admin") as http:
+        refused = [
+            http.post(
+                "/v1/customers/example.com/mailboxes",
+                json={"address": f"r-{kind}@example.com", "kind": kind, "plan": "sync"},
+            )
+            for kind in ("room", "equipment")
+        ]
+    for answer in refused:
+        assert answer.status_code == 422, answer.text
+        assert "plans apply to user mailboxes only" in answer.text
+    assert not fresh.writes()
+
+
 def test_mailboxes_list_create_delete_with_dry_runs(service: Service, fresh: MockServer) -> None:
     new = {"address": "zoe@example.com", "kind": "user", "plan": "sync", "display_name": "Zoe"}
     with service.client("reseller:acme") as http:

@@ -35,7 +35,7 @@ def test_a_revoked_key_is_refused_from_the_next_request(any_service: Service) ->
     key = mailadmin("keys", "create", "--identity", "site-admin", config=service.config).strip()
     auth = {"Authorization": f"Bearer {key}"}
     assert httpx.get(f"{service.url}/v1/customers", headers=auth).status_code == 200
-    out = mailadmin("keys", "revoke", key.split("_")[1], config=service.config)
+    out = mailadmin("keys", "revoke", key.split("_")[1], "--yes", config=service.config)
     assert "revoked" in out
     refused = httpx.get(f"{service.url}/v1/customers", headers=auth)
     assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"

@@ -82,9 +82,12 @@ def test_list_by_run_show_and_prune(run, tmp_path: Path, server: MockServer) -> 
     assert "carla@example.com" in run("journal", "show", str(carla["id"]))
     run("journal", "show", "99999", expect=2)
 
-    assert json.loads(run("--json", "journal", "prune", "--before", "2000-01-01"))["deleted"] == 0
+    assert (
+        json.loads(run("--json", "journal", "prune", "--before", "2000-01-01", "--yes"))["deleted"]
+        == 0
+    )
     # A cut-off in the future takes every settled record, whatever the machine's speed.
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    pruned = json.loads(run("--json", "journal", "prune", "--before", tomorrow))
+    pruned = json.loads(run("--json", "journal", "prune", "--before", tomorrow, "--yes"))
     assert pruned["deleted"] == 3
     assert "nothing to resume" in run("journal", "resume")

@@ -629,7 +629,9 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
             # The worker's own periodic prune may have run too: the prune counts every
             # finished job of the store, not only this run's.
             every = await asyncio.to_thread(_finished_jobs, engine)
-        done = await asyncio.to_thread(cli, config, "runs", "prune", "--older-than", "0", "--json")
+        done = await asyncio.to_thread(
+            cli, config, "runs", "prune", "--older-than", "0", "--json", "--yes"
+        )
         shown = await asyncio.to_thread(_status, config, result.run_id)
         platform = _state(url)
     assert result.ok and len(finished) >= 3 and set(finished) == {"succeeded"}
@@ -649,7 +651,7 @@ async def test_prune_deletes_finished_jobs_and_keeps_the_runs_results(
 
 def test_runs_prune_refuses_without_postgresql(tmp_path):
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.sqlite'}", "http://127.0.0.1:9")
-    done = cli(config, "runs", "prune")
+    done = cli(config, "runs", "prune", "--yes")
     assert done.returncode == 2
     assert "needs the PostgreSQL store" in done.stderr
 
@@ -840,3 +842,22 @@ async def test_python_forms_refuse_distributed_without_postgresql(tmp_path):
             await orch.runs.sell(sale, distributed=True)
         with pytest.raises(errors.ConfigurationError, match="needs the PostgreSQL store"):
             await orch.count_all(distributed=True)
+
+
+def test_runs_say_no_worker_has_taken_a_run_and_stop_saying_it_once_one_has(cluster, tmp_path):
+    mock, config, workers = cluster(6, chunk_size=3)
+    run_id = _submit(config, _changes(tmp_path, 6, "sync"))
+    listed = cli(config, "runs")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line.split("\t") for line in listed.stdout.splitlines() if line.startswith(run_id)]
+    assert row[3:5] == ["waiting", "0/6"]
+    assert "no worker has taken the run yet" in listed.stdout
+    shown = cli(config, "runs", "show", run_id)
+    assert "no worker has taken the run yet" in shown.stdout
+    assert _status(config, run_id)["waiting_for_worker"] is True
+    workers.start(2)
+    _wait(_engine(config), run_id, 60)
+    done = _status(config, run_id)
+    assert (done["state"], done["waiting_for_worker"]) == ("finished", False)
+    assert "no worker" not in cli(config, "runs").stdout
+    assert set(mock.state().values()) == {"standard"}

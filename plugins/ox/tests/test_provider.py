@@ -311,7 +311,8 @@ async def test_list_mailboxes_names_every_kind(make: Make) -> None:
     assert found["anna@example.com"].plan == "mail" and found["anna@example.com"].quota_mb == 2048
     assert found["info@example.com"].kind is MailboxKind.SHARED
     assert found["room-1@example.com"].kind is MailboxKind.ROOM
-    assert found["oxadmin@example.com"].plan == "all"  # unmapped: the native name
+    # The context admin's combination ("all") maps to no plan: "unmapped", as counted.
+    assert found["oxadmin@example.com"].plan == "unmapped"
 
 
 # -- add-ons and licence ----------------------------------------------------------------------
@@ -477,5 +478,10 @@ async def test_a_new_user_gets_the_plan_quota_and_an_existing_one_is_unchanged(m
 
 
 async def test_the_context_admin_cannot_be_deleted(make: Make) -> None:
-    with pytest.raises(errors.ValidationError):
-        await make(MockServer(OXMock)).delete_mailbox(_mailbox("oxadmin@example.com"))
+    server = MockServer(OXMock)
+    with pytest.raises(errors.ValidationError) as refused:
+        await make(server).delete_mailbox(_mailbox("oxadmin@example.com"))
+    # The user learns why, not only that the data was "invalid"; the admin is still there.
+    assert "the context's admin user cannot be deleted" in refused.value.message
+    assert "invalid" not in refused.value.message
+    assert server.state.contexts[1].user_named("oxadmin") is not None  # type: ignore[attr-defined]

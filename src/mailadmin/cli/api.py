@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailadmin.cli.business import _site_admin_only, with_orchestrator
-from mailadmin.cli.root import _global_options, _Group, _State, cli, pass_state
+from mailadmin.cli.root import (
+    _global_options,
+    _Group,
+    _State,
+    cli,
+    confirm_removal,
+    pass_state,
+    yes_option,
+)
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
@@ -226,16 +234,23 @@ def keys_list(state: _State) -> None:
 
 @keys.command("revoke")
 @click.argument("key_id")
+@yes_option
 @_global_options
 @pass_state
-def keys_revoke(state: _State, key_id: str) -> None:
+def keys_revoke(state: _State, key_id: str, yes: bool) -> None:
     """Revoke API key KEY_ID (its id, as listed): refused from the next request on.
+
+    Asks for confirmation on a terminal; scripts pass --yes.
 
     \b
     Example:
-      mailadmin keys revoke 3f9c2a1b7d4e
+      mailadmin keys revoke 3f9c2a1b7d4e --yes
     """
     from mailadmin.api.keys import ApiKeys
+
+    confirm_removal(
+        f"Revoke the API key {key_id.strip()}? Whoever uses it is refused from then on.", yes
+    )
 
     def work(orch: Orchestrator) -> ApiKey:
         _site_admin_only(orch, "revoke API keys")

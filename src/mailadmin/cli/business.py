@@ -88,16 +88,23 @@ def store_upgrade(state: _State) -> None:
 
     def work(orch: Orchestrator) -> dict[str, Any]:
         _site_admin_only(orch, "upgrade the store")
+        # Opening the journal may have migrated the database already: ask the object
+        # that did what it found.
+        first = orch.journal.database if orch.journal is not None else orch.rules.store
+        before = first.found()
         database = orch.rules.store
-        before = database.current()
         database.upgrade()
         return {"url": database.url, "from": before, "to": database.current()}
 
     data = with_orchestrator(state, work)
     if state.output.as_json:
         state.output.json(data)
+    elif data["from"] is None:
+        state.output.line(f"store {data['url']}: created the schema at {data['to']}")
+    elif data["from"] == data["to"]:
+        state.output.line(f"store {data['url']}: the schema is current ({data['to']})")
     else:
-        state.output.line(f"store {data['url']}: {data['from'] or 'new'} -> {data['to']}")
+        state.output.line(f"store {data['url']}: upgraded {data['from']} -> {data['to']}")
 
 
 @store.command("status")

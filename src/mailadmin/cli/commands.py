@@ -28,8 +28,10 @@ from mailadmin.cli.root import (
     _run,
     _State,
     cli,
+    confirm_removal,
     main,
     pass_state,
+    yes_option,
 )
 from mailadmin.contract import errors
 
@@ -98,21 +100,23 @@ def providers(state: _State, matrix: bool) -> None:
     if state.output.as_json:
         state.output.json({"providers": rows, "errors": load_errors})
         return
+    # The distribution is in --json and 'mailadmin --version'; 80 columns keep the rest.
     state.output.table(
         "Providers",
-        ["name", "platform", "distribution", "version", "capabilities", "licence", "mock"],
+        ["name", "platform", "version", "mock", "licence", "capabilities"],
         [
             [
                 r["name"],
                 r["platform"],
-                r["distribution"],
                 r["version"],
-                _summarise(r["capabilities"]),
-                r.get("licence", ""),
                 r["mock"],
+                r.get("licence", ""),
+                _summarise(r["capabilities"]),
             ]
             for r in rows
         ],
+        ["each capability in full: mailadmin providers --matrix"],
+        wrap=("platform", "capabilities"),
     )
     if load_errors:
         state.output.table(
@@ -143,7 +147,16 @@ def check(state: _State) -> None:
         )
 
     batch = _run(state, work)
-    _print_batch(state.output, "Connection check", batch, check_table)
+    # An instance that answers "not ok" (wrong credentials) failed its check: the row,
+    # the summary, the JSON counts and the exit code say so alike.
+    _print_batch(
+        state.output,
+        "Connection check",
+        batch,
+        check_table,
+        outcome=_check_outcome,
+        wrap=("platform", "version", "detail"),
+    )
     bad = any(item.value is not None and not item.value.ok for item in batch.items)
     _exit_for(batch, extra_failure=bad)
 
@@ -406,6 +419,7 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
 
     batch = _run(state, work)
     _print_batch(state.output, "Licences", batch, licence_table)
+    _print_features(state.output, batch.items)
     _exit_for(batch)
 
 
@@ -417,7 +431,13 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
     help="Exit 5 when a licence or an allocation kept by mailadmin is over-used.",
 )
 @click.option("--reseller", help="Only this reseller's customers (usage, renewals).")
-@click.option("--csv", "as_csv", is_flag=True, help="Print the named report as CSV.")
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="Print the named report as CSV. Only reports offer CSV; every command offers "
+    "--json (with --fields), and off a terminal tables are tab-separated lines.",
+)
 @_global_options
 @pass_state
 def report(
@@ -434,7 +454,7 @@ def report(
       mailadmin report --fail-on-over-use
       mailadmin report usage --reseller acme --csv
     """
-    from mailadmin.cli.tables import count_table, licence_table
+    from mailadmin.cli.tables import count_table, licence_table, problems
 
     if name is not None or as_csv or reseller is not None:
         from mailadmin.cli.reports import named_report
@@ -458,8 +478,8 @@ def report(
             {"mailboxes": counts, "licences": licences, "allocations": kept, "over_use": over_use}
         )
     else:
-        state.output.table("Mailboxes", *count_table(counts.items))
-        state.output.table("Licences", *licence_table(licences.items))
+        state.output.table("Mailboxes", *count_table(counts.items), problems(counts.items))
+        state.output.table("Licences", *licence_table(licences.items), problems(licences.items))
         if kept:
             state.output.table(
                 "Allocations kept by mailadmin",
@@ -510,7 +530,11 @@ def mailbox_list(state: _State, tenant: str) -> None:
     help="What the mailbox is for.",
 )
 @click.option("--name", "display_name", default="", help="Display name, e.g. 'Anna Meyer'.")
-@click.option("--plan", default=None, help="Catalogue plan of a user mailbox, e.g. sync.")
+@click.option(
+    "--plan",
+    default=None,
+    help="Catalogue plan of a user mailbox, e.g. sync (refused for other kinds).",
+)
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
 @_global_options
 @pass_state
@@ -528,6 +552,12 @@ def mailbox_create(
     """
     from mailadmin.contract.models import MailboxKind, NewMailbox
 
+    if plan is not None and kind != "user":
+        raise click.BadParameter(
+            f"a {kind} mailbox takes no plan: plans apply to user mailboxes only",
+            param_hint="--plan",
+        )
+
     async def work(orch: Orchestrator) -> Any:
         _, ref = orch.mailbox(address)
         try:
@@ -544,15 +574,22 @@ def mailbox_create(
 @mailbox.command("delete")
 @click.argument("address")
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
+@yes_option
 @_global_options
 @pass_state
-def mailbox_delete(state: _State, address: str, dry_run: bool) -> None:
+def mailbox_delete(state: _State, address: str, dry_run: bool, yes: bool) -> None:
     """Delete the mailbox ADDRESS; one that is already gone is 'unchanged'.
 
+    Asks for confirmation on a terminal; scripts pass --yes (without a terminal and
+    without --yes nothing is deleted, exit 2). A dry run asks nothing.
+
     \b
-    Example:
+    Examples:
       mailadmin mailbox delete carla@example.com --dry-run
+      mailadmin mailbox delete carla@example.com --yes
     """
+    if not dry_run:
+        confirm_removal(f"Delete the mailbox {address} and everything in it?", yes)
     result = _run(state, lambda orch: orch.delete_mailbox(address, dry_run=dry_run), finish=True)
     _print_single(state.output, "Mailbox deleted", result)
 
@@ -633,56 +670,50 @@ def journal_list(
         identity = str(Identity.parse(identity))
     status = outcome if outcome in ("started", "refused") else None
 
-    def read(journal: Journal) -> list[JournalEntry]:
-        return journal.entries(
-            limit=limit,
-            since=start,
-            until=end,
-            subject=subject,
-            operation=operation,
-            status=status,
-            outcome=outcome if status is None else None,
-            instance=instance,
-            run=run_id,
-            identity=identity,
-            open_only=open_only,
-        )
+    filters: dict[str, Any] = {
+        "since": start,
+        "until": end,
+        "subject": subject,
+        "operation": operation,
+        "status": status,
+        "outcome": outcome if status is None else None,
+        "instance": instance,
+        "run": run_id,
+        "identity": identity,
+        "open_only": open_only,
+    }
 
-    entries = _with_journal(state, read)
+    def read(journal: Journal) -> tuple[list[JournalEntry], int]:
+        found = journal.entries(limit=limit, **filters)
+        # Counted only when the limit may have cut the list short.
+        return found, journal.count(**filters) if len(found) == limit else len(found)
+
+    entries, total = _with_journal(state, read)
     if state.output.as_json:
-        state.output.json({"entries": [_entry_json(e) for e in entries]})
+        state.output.json({"entries": [_entry_json(e) for e in entries], "total": total})
         return
+    # Five columns fit 80: who, instance, before, after and errors are in
+    # 'journal show ID' and --json.
+    notes = ["before, after, who and why: mailadmin journal show ID"] if entries else []
+    if total > len(entries):
+        notes.append(
+            f"showing {len(entries)} of {total} records (newest first); see more with "
+            f"--limit {min(total, 100000)}, or narrow with --since, --subject, --outcome"
+        )
     state.output.table(
         "Journal",
-        [
-            "id",
-            "at",
-            "who",
-            "instance",
-            "operation",
-            "subject",
-            "dry run",
-            "outcome",
-            "before",
-            "after",
-            "error",
-        ],
+        ["id", "at", "operation", "subject", "outcome"],
         [
             [
                 e.id,
-                e.at,
-                e.identity or "",
-                e.instance,
+                e.at.strftime("%Y-%m-%d %H:%M"),
                 e.operation,
                 e.subject,
-                e.dry_run,
-                _outcome_text(e),
-                e.before if e.before is not None else e.state_before,
-                e.after,
-                e.error_message or "",
+                _outcome_text(e) + (" (dry run)" if e.dry_run else ""),
             ]
             for e in entries
         ],
+        notes,
     )
 
 
@@ -708,8 +739,23 @@ def journal_show(state: _State, entry_id: int) -> None:
     state.output.table(
         f"Journal record {entry_id}",
         ["field", "value"],
-        [[name, value] for name, value in data.items() if value not in (None, "", [])],
+        [
+            [name, _json_value(value)]
+            for name, value in data.items()
+            if value not in (None, "", [], {})
+        ],
     )
+
+
+def _json_value(value: Any) -> Any:
+    """Arguments and states as JSON (``{"plan": "sync"}``), never a Python repr."""
+    if isinstance(value, dict | list | tuple):
+        import json
+
+        from mailadmin.cli.output import _plain
+
+        return json.dumps(_plain(value), sort_keys=True, default=str, ensure_ascii=False)
+    return value
 
 
 @journal.command("resume")
@@ -757,18 +803,23 @@ def journal_resume(state: _State, run_id: str | None, concurrency: int) -> None:
     required=True,
     help="Delete the records made before this time: ISO date or time, or an age (90d).",
 )
+@yes_option
 @_global_options
 @pass_state
-def journal_prune(state: _State, before: str) -> None:
+def journal_prune(state: _State, before: str, yes: bool) -> None:
     """Delete journal records older than --before (audit data is kept until pruned).
 
     Open records (no final outcome yet) are kept: 'journal resume' still needs them.
+    Asks for confirmation on a terminal; scripts pass --yes.
 
     \b
     Example:
-      mailadmin journal prune --before 2026-01-01
+      mailadmin journal prune --before 2026-01-01 --yes
     """
     moment = _parse_time(before, "--before")
+    confirm_removal(
+        f"Delete the settled journal records made before {moment:%Y-%m-%d %H:%M} UTC?", yes
+    )
     deleted = _with_journal(state, lambda journal: journal.prune(moment))
     if state.output.as_json:
         state.output.json({"deleted": deleted, "before": moment})
@@ -960,10 +1011,14 @@ def _summary_text(counts: dict[str, int], write: bool) -> str:
     return ", ".join(parts)
 
 
+def _check_outcome(status: Any) -> str:
+    return "ok" if status.ok else "failed"
+
+
 def _batch_json(batch: Batch[Any], summary: dict[str, int], **more: Any) -> dict[str, Any]:
     return {
         "items": batch.items,
-        "failed": len(batch.failed),
+        "failed": summary.get("failed", 0),
         "not_sent": len(batch.not_sent),
         "summary": summary,
         "stopped": batch.stopped,
@@ -974,16 +1029,34 @@ def _batch_json(batch: Batch[Any], summary: dict[str, int], **more: Any) -> dict
 
 
 def _print_batch(
-    output: Output, title: str, batch: Batch[Any], table: Callable[[Any], tuple[Any, Any]]
+    output: Output,
+    title: str,
+    batch: Batch[Any],
+    table: Callable[[Any], tuple[Any, Any]],
+    *,
+    outcome: Callable[[Any], str] | None = None,
+    wrap: Sequence[str] = (),
 ) -> None:
-    summary = batch.summary()
+    summary = batch.summary(outcome)
     if output.as_json:
         output.json(_batch_json(batch, summary))
         return
-    output.table(title, *table(batch.items))
+    from mailadmin.cli.tables import problems
+
+    output.table(title, *table(batch.items), problems(batch.items), wrap=wrap)
     output.line(_summary_text(summary, write=False))
     if batch.interrupted:
         output.line("interrupted: the items not sent are listed as 'not sent'")
+
+
+def _print_features(output: Output, items: Sequence[Any]) -> None:
+    from mailadmin.cli.tables import feature_table
+
+    if output.as_json:
+        return
+    columns, rows = feature_table(items)
+    if rows:
+        output.table("Licensed features", columns, rows)
 
 
 def _print_changes(
@@ -1026,19 +1099,13 @@ def _print_single(output: Output, title: str, result: Any) -> None:
 
 
 def _summarise(features: list[str]) -> str:
-    """Optional features in one short line: ``list_mailboxes; create: user, room; ...``."""
+    """Optional operations in one short line: ``list_mailboxes, create_mailbox, addon``
+    (which kinds and add-ons each covers: ``providers --matrix`` and ``--json``)."""
     from mailadmin.contract.capabilities import REQUIRED
 
     required = {op.value for op in REQUIRED}
-    plain = [f for f in features if ":" not in f and f not in required]
-    scoped: dict[str, list[str]] = {}
-    for feature in features:
-        prefix, _, item = feature.partition(":")
-        if item:
-            scoped.setdefault(prefix, []).append(item)
-    parts = [f for f in plain if f not in scoped]
-    parts += [f"{prefix}: {', '.join(items)}" for prefix, items in scoped.items()]
-    return "; ".join(parts) or "required operations only"
+    names = [f.partition(":")[0] for f in features if f not in required]
+    return ", ".join(dict.fromkeys(names)) or "required operations only"
 
 
 def _read_input(name: str) -> bytes:

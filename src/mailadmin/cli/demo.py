@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailadmin.cli.tables import Table, change_table, check_table, count_table, licence_table
+from mailadmin.cli.tables import (
+    Table,
+    change_table,
+    check_table,
+    count_table,
+    feature_table,
+    licence_table,
+    problems,
+)
 from mailadmin.contract.models import MailboxCount
 from mailadmin.orchestration.bulk import ItemResult
 from mailadmin.orchestration.registry import Registry, get_registry
@@ -122,7 +130,13 @@ async def run_demo(
         emit(_step("Connection check", check_table(checks.items)))
         ok &= checks.ok and all(i.value is not None and i.value.ok for i in checks.items)
         counts = await orch.count_all()
-        emit(_step("Mailboxes before", count_table(counts.items), _unmapped(counts.items)))
+        emit(
+            _step(
+                "Mailboxes before",
+                count_table(counts.items),
+                problems(counts.items) + _unmapped(counts.items),
+            )
+        )
         upgrades = [u for s in scenarios for u in s.upgrades]
         preview = await orch.set_plans(upgrades, dry_run=True)
         emit(_step("Plan changes (dry run: nothing sent)", change_table(preview.items)))
@@ -133,9 +147,16 @@ async def run_demo(
         addons = await orch.apply_addons([a for s in scenarios for a in s.addons])
         emit(_step("Add-ons (absolute totals)", change_table(addons.items)))
         licences = await orch.licences()
-        emit(_step("Licences", licence_table(licences.items)))
+        emit(_step("Licences", licence_table(licences.items), problems(licences.items)))
+        emit(_step("Licensed features", feature_table(licences.items)))
         report = await orch.count_all()
-        emit(_step("Report: mailboxes after", count_table(report.items), _unmapped(report.items)))
+        emit(
+            _step(
+                "Report: mailboxes after",
+                count_table(report.items),
+                problems(report.items) + _unmapped(report.items),
+            )
+        )
         from mailadmin.reports.demo import demo_reports
 
         for title, columns, rows in await demo_reports(orch):

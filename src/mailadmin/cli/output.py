@@ -50,6 +50,8 @@ class Output:
     def __init__(self, *, as_json: bool, debug: bool = False) -> None:
         self.as_json = as_json
         self.debug = debug
+        #: ``--fields``: the JSON output keeps only these fields of each record.
+        self.fields: list[str] | None = None
         self._console: Any = None
         self._errors: Any = None
 
@@ -78,8 +80,19 @@ class Output:
         return not self.console.is_terminal
 
     def json(self, data: Any) -> None:
-        """Print one JSON document on stdout."""
-        sys.stdout.write(json.dumps(_plain(data), indent=2, sort_keys=True, default=str) + "\n")
+        """Print one JSON document on stdout, only the ``--fields`` asked for if any."""
+        document = _plain(data)
+        if self.fields:
+            from mailadmin.cli.fields import select_fields
+
+            try:
+                document = select_fields(document, self.fields)
+            except ValueError as exc:
+                raise errors.ValidationError(str(exc)) from None
+        self._write(document)
+
+    def _write(self, document: Any) -> None:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 
     def table(
@@ -88,9 +101,16 @@ class Output:
         columns: Sequence[str],
         rows: Sequence[Sequence[Any]],
         notes: Sequence[str] = (),
+        *,
+        wrap: Sequence[str] = (),
     ) -> None:
         """Print a table for people (plain tab-separated lines off a terminal), then any
-        notes that explain it."""
+        notes that explain it.
+
+        On a terminal only the ``wrap`` columns (default: the last one) may wrap; every
+        other value is printed whole, never cut to ``insta…``. Tables are chosen to fit 80
+        columns; wide detail belongs in ``show`` commands and ``--json``.
+        """
         if self.plain:
             lines = [title.strip(), "\t".join(columns)]
             lines += ["\t".join(_flat(_cell(v)) for v in row).rstrip() for row in rows]
@@ -98,15 +118,43 @@ class Output:
             sys.stdout.write("\n".join(lines) + "\n\n")
             sys.stdout.flush()
             return
+        from rich import box
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=escape(title), title_justify="left", title_style="bold")
-        for column in columns:
-            table.add_column(escape(column))
-        for row in rows:
-            table.add_row(*(escape(_cell(v)) for v in row))
-        self.console.print(table)
+        table = Table(
+            title=escape(title),
+            title_justify="left",
+            title_style="bold",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            collapse_padding=True,
+        )
+        free = set(wrap) or {columns[-1]} if columns else set()
+        cells = [[_cell(v) for v in row] for row in rows]
+        needed = 0
+        for index, column in enumerate(columns):
+            values = [row[index] for row in cells if index < len(row)]
+            # Whole values (ids, names, numbers, dates) are never cut to "insta…": a column
+            # is at least as wide as its longest value, or its longest word if it wraps.
+            words = [w for v in [*values, column] for w in (v.split() or [""])]
+            longest = max([len(v) for v in values] or [0])
+            widest = max(len(w) for w in words)
+            least = min(widest, 16) if column in free else max(longest, widest)
+            needed += least + 2  # the padding between columns
+            table.add_column(
+                escape(column), overflow="fold", no_wrap=column not in free, min_width=least
+            )
+        for row in cells:
+            table.add_row(*(escape(v) for v in row))
+        # Too wide for the terminal: drawn wider (the terminal wraps the lines) rather
+        # than with columns dropped, which is what rich does to fit.
+        width = self.console.width
+        try:
+            self.console.width = max(needed, width)
+            self.console.print(table)
+        finally:
+            self.console.width = width
         for note in notes:
             self.console.print(note, markup=False, highlight=False)
 
@@ -145,7 +193,7 @@ class Output:
                 }
             }
         if self.as_json:
-            self.json(payload)
+            self._write(_plain(payload))  # an error is never cut down by --fields
             return code
         self.usage_error(payload["error"]["message"])
         if "debug" in payload["error"]:
@@ -155,7 +203,7 @@ class Output:
     def usage_error(self, message: str, code: str = "usage") -> None:
         """Print a usage or other error message: one unwrapped line on stderr (or JSON)."""
         if self.as_json:
-            self.json({"error": {"code": code, "message": message, "exit_code": EXIT_USAGE}})
+            self._write({"error": {"code": code, "message": message, "exit_code": EXIT_USAGE}})
             return
         if self.stderr.is_terminal:
             from rich.markup import escape

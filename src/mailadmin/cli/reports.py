@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 
 __all__ = ["named_report"]
 
+#: The columns a terminal table shows (80 columns); --csv and --json carry every column.
+_SHOWN = {
+    "usage": ["subscription", "resource", "allocated", "utilised", "remaining", "over_use"],
+    "licences": ["instance", "state", "licensed", "used", "free", "to_buy", "compliant"],
+    "renewals": ["subject", "kind", "renewal", "days", "window", "open_orders"],
+}
+#: Shorter headers where a report's column name would push the table past 80 columns.
+_HEADERS = {"utilised": "used", "remaining": "left", "over_use": "over", "open_orders": "orders"}
 _TITLES = {
     "usage": "Usage (quota over usage)",
     "licences": "Licences",
@@ -59,11 +67,17 @@ def named_report(
         state.output.json(body)
     else:
         for report_name, rows in found.items():
-            columns = import_module(REPORTS[report_name]).COLUMNS
+            every = import_module(REPORTS[report_name]).COLUMNS
+            columns = [c for c in _SHOWN.get(report_name, every) if c in every]
+            dumped = [row.model_dump(mode="json") for row in rows]
+            problems = [
+                f"problem: {d.get(columns[0])}: {d['error']}" for d in dumped if d.get("error")
+            ]
             state.output.table(
                 _TITLES[report_name],
-                columns,
-                [[_cell(c, row.model_dump(mode="json")[c]) for c in columns] for row in rows],
+                [_HEADERS.get(c, c.replace("_", " ")) for c in columns],
+                [[_cell(c, d[c]) for c in columns] for d in dumped],
+                [*problems, "every column: --csv or --json"],
             )
     if any(getattr(row, "error", "") for rows in found.values() for row in rows):
         raise SystemExit(EXIT_PROVIDER)

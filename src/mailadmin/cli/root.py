@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.orchestration.registry import Registry
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "confirm_removal", "main", "yes_option"]
 
 T = TypeVar("T")
 _INTERRUPTED = 130  # EXIT_INTERRUPTED of cli/output.py, which --help does not import
@@ -87,7 +87,10 @@ _CONFIG_HELP = (
 )
 _EXIT_CODES = """\b
 Configuration: --config FILE, else $MAILADMIN_CONFIG, else ./mailadmin.toml.
-Global options (--config, --json, --debug, --strict-plugins) go before or after the command.
+Global options (--config, --json, --fields, --debug, --strict-plugins, --as) go
+before or after the command. Scripts read --json (every command; --fields A,B keeps
+only those fields); off a terminal, tables are tab-separated lines; CSV comes from
+'report NAME --csv' only.
 
 \b
 Exit codes:
@@ -156,10 +159,32 @@ def _set_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         state.output.as_json = True
     elif param.name == "debug":
         state.output.debug = True
+        # The root group set logging up before this option was read: redo it.
+        _setup_logging(state.output)
     elif param.name == "strict_plugins":
         state.strict = True
     elif param.name == "acting":
         state.acting = value
+    elif param.name == "fields":
+        _set_fields(state.output, value)
+
+
+_FIELDS_HELP = (
+    "Print JSON with only these fields of each record, e.g. key,value.total "
+    "(implies --json; a dotted name reaches inside an object)."
+)
+
+
+def _set_fields(output: Output, text: str | None) -> None:
+    if not text:
+        return
+    from mailadmin.cli.fields import parse_fields
+
+    try:
+        output.fields = parse_fields(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fields") from None
+    output.as_json = True
 
 
 _AS_HELP = "Act as site-admin (default), reseller:NAME, customer:TENANT or mailbox:ADDRESS."
@@ -207,10 +232,48 @@ def _global_options(command: Callable[..., Any]) -> Callable[..., Any]:
             callback=_set_option,
             help=_AS_HELP,
         ),
+        click.option(
+            "--fields",
+            "fields",
+            metavar="A,B.C",
+            expose_value=False,
+            callback=_set_option,
+            help=_FIELDS_HELP,
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--yes``/``-y`` on a command that removes data: no question asked."""
+    return click.option(
+        "--yes",
+        "-y",
+        "yes",
+        is_flag=True,
+        help="Do not ask for confirmation (needed when input is not a terminal).",
+    )(command)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_removal(question: str, yes: bool) -> None:
+    """Ask ``question`` on a terminal before data is removed; without a terminal (a script,
+    a pipe) refuse unless ``--yes`` was given. Either refusal exits 2, nothing changed."""
+    if yes:
+        return
+    if not _interactive():
+        raise click.UsageError(
+            f"{question} Input is not a terminal, so nothing was asked and nothing was "
+            "changed: pass --yes to confirm"
+        )
+    if not click.confirm(question, default=False, err=True):
+        click.echo("Nothing was changed.", err=True)
+        raise SystemExit(2)
 
 
 def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish: bool = False) -> T:
@@ -339,6 +402,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 )
 @click.option("--strict-plugins", is_flag=True, help="Fail on any broken or conflicting plugin.")
 @click.option("--as", "acting", metavar="IDENTITY", envvar="MAILADMIN_AS", help=_AS_HELP)
+@click.option("--fields", "fields", metavar="A,B.C", help=_FIELDS_HELP)
 @click.option(
     "--version",
     is_flag=True,
@@ -355,6 +419,7 @@ def cli(
     debug: bool,
     strict_plugins: bool,
     acting: str | None,
+    fields: str | None,
 ) -> None:
     """Drive hosted-mail platforms through one typed API.
 
@@ -367,6 +432,7 @@ def cli(
     from mailadmin.cli.output import Output
 
     ctx.obj = _State(config, Output(as_json=as_json, debug=debug), strict_plugins, acting)
+    _set_fields(ctx.obj.output, fields)
     _setup_logging(ctx.obj.output)
 
 
@@ -400,7 +466,7 @@ def _setup_logging(output: Output) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (usage errors: 2)."""
     args = sys.argv[1:] if argv is None else argv
-    as_json = "--json" in args
+    as_json = "--json" in args or any(a == "--fields" or a.startswith("--fields=") for a in args)
     try:
         cli.main(args=args, prog_name="mailadmin", standalone_mode=False)
     except click.exceptions.Exit as exc:

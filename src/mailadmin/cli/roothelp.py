@@ -42,6 +42,9 @@ Options:
   --strict-plugins  Fail on any broken or conflicting plugin.
   --as IDENTITY     Act as site-admin (default), reseller:NAME,
                     customer:TENANT or mailbox:ADDRESS.
+  --fields A,B.C    Print JSON with only these fields of each record, e.g.
+                    key,value.total (implies --json; a dotted name reaches
+                    inside an object).
   --version         Show the version and every installed plugin with its
                     version.
   -h, --help        Show this message and exit.
@@ -72,7 +75,10 @@ Commands:
   worker         Run distributed bulk work until SIGINT or SIGTERM...
 
   Configuration: --config FILE, else $MAILADMIN_CONFIG, else ./mailadmin.toml.
-  Global options (--config, --json, --debug, --strict-plugins) go before or after the command.
+  Global options (--config, --json, --fields, --debug, --strict-plugins, --as) go
+  before or after the command. Scripts read --json (every command; --fields A,B keeps
+  only those fields); off a terminal, tables are tab-separated lines; CSV comes from
+  'report NAME --csv' only.
 
   Exit codes:
     0    success

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailadmin.cli.root import _global_options, _Group, _run, _State, cli, pass_state
+from mailadmin.cli.root import (
+    _global_options,
+    _Group,
+    _run,
+    _State,
+    cli,
+    confirm_removal,
+    pass_state,
+    yes_option,
+)
 
 if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
@@ -135,26 +144,30 @@ def runs_list(state: _State, limit: int = 50) -> None:
     Example:
       mailadmin runs list --limit 10
     """
-    found = _run(state, lambda orch: orch.runs.recent(limit))
+
+    async def work(orch: Orchestrator) -> tuple[list[RunStatus], set[str]]:
+        found = await orch.runs.recent(limit)
+        return found, await orch.runs.waiting_for_worker(found)
+
+    found, waiting = _run(state, work)
     if state.output.as_json:
-        state.output.json([_status_json(s) for s in found])
+        state.output.json([_status_json(s, s.run_id in waiting) for s in found])
         return
+    # Six columns fit 80; who started it and the per-state counts: runs show ID, --json.
     rows = [
         (
             s.run_id,
-            s.created.strftime("%Y-%m-%d %H:%M:%S"),
+            s.created.strftime("%Y-%m-%d %H:%M"),
             s.operation,
-            s.identity or "",
-            s.state,
+            "waiting" if s.run_id in waiting else s.state,
             f"{s.settled}/{s.total}",
-            s.counts.get("done", 0),
             s.counts.get("failed", 0),
-            s.counts.get("cancelled", 0),
         )
         for s in found
     ]
-    columns = ("run", "created", "operation", "by", "state", "ended", "done", "failed", "cancelled")
-    state.output.table("Distributed runs", columns, rows)
+    columns = ("run", "created", "operation", "state", "ended", "failed")
+    notes = [_NO_WORKER] if waiting else []
+    state.output.table("Distributed runs", columns, rows, notes)
 
 
 @runs.command("show")
@@ -176,13 +189,14 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
       mailadmin runs show 3f9c2a1b7d4e5f60 --state failed
     """
 
-    async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any]]:
+    async def work(orch: Orchestrator) -> tuple[RunStatus, list[Any], bool]:
         status = await orch.runs.status(run_id)
-        return status, await orch.runs.items(run_id, states or None)
+        items = await orch.runs.items(run_id, states or None)
+        return status, items, bool(await orch.runs.waiting_for_worker([status]))
 
-    status, items = _run(state, work)
+    status, items, waiting = _run(state, work)
     if state.output.as_json:
-        state.output.json({**_status_json(status), "items": items})
+        state.output.json({**_status_json(status, waiting), "items": items})
         return
     rows = [
         (
@@ -190,17 +204,20 @@ def runs_show(state: _State, run_id: str, states: tuple[str, ...]) -> None:
             _subject(i["item"]),
             i["state"],
             i["outcome"] or "",
-            i["error_message"] or "",
             i["attempts"],
+            i["error_message"] or "",
         )
         for i in items
     ]
     state.output.table(
         f"Run {status.run_id} ({status.operation}, {status.state})",
-        ("#", "item", "state", "outcome", "error", "attempts"),
+        ("#", "item", "state", "outcome", "attempts", "error"),
         rows,
+        wrap=("item", "error"),
     )
     state.output.line(_progress_text(status))
+    if waiting:
+        state.output.line(_NO_WORKER)
 
 
 @runs.command("cancel")
@@ -232,19 +249,23 @@ def runs_cancel(state: _State, run_id: str) -> None:
     help="Delete jobs finished more than HOURS ago (default: [worker] keep_jobs_hours; "
     "0: every finished job).",
 )
+@yes_option
 @_global_options
 @pass_state
-def runs_prune(state: _State, hours: int | None) -> None:
+def runs_prune(state: _State, hours: int | None, yes: bool) -> None:
     """Delete the workers' finished jobs now (the workers also do it every hour).
 
     Only procrastinate's job rows go: every run, its progress and its per-item results
-    stay (mailadmin runs show ID).
+    stay (mailadmin runs show ID). Asks for confirmation on a terminal; scripts pass --yes.
 
     \b
     Example:
-      mailadmin runs prune --older-than 24
+      mailadmin runs prune --older-than 24 --yes
     """
     from mailadmin.worker.prune import prune_jobs
+
+    age = "the configured age" if hours is None else f"{hours} hours"
+    confirm_removal(f"Delete the workers' jobs finished more than {age} ago?", yes)
 
     deleted = _run(state, lambda orch: prune_jobs(orch, hours))
     if state.output.as_json:
@@ -269,8 +290,15 @@ def _progress_text(status: RunStatus) -> str:
     return f"{status.settled} of {status.total} items ended ({', '.join(parts) or 'none'})"
 
 
-def _status_json(status: RunStatus) -> dict[str, Any]:
+_NO_WORKER = (
+    "waiting: no worker has taken the run yet; start one with 'mailadmin worker' "
+    "(same configuration and database)"
+)
+
+
+def _status_json(status: RunStatus, waiting: bool = False) -> dict[str, Any]:
     return {
+        "waiting_for_worker": waiting,
         "run_id": status.run_id,
         "operation": status.operation,
         "created": status.created.isoformat(),

@@ -1,7 +1,10 @@
 """Results as rows for people: the one rendering the CLI and the demo share.
 
 Each function takes per-item results (``ItemResult``) and returns ``(columns, rows)``; a
-failed item keeps its row, with the user-safe message in the last column.
+failed item keeps its row, marked "failed", and :func:`problems` gives the user-safe
+messages as notes under the table. Columns are chosen to fit 80 columns of terminal;
+wide detail (licence features, a write's before and after) has a table or command of its
+own, and ``--json`` carries everything.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ __all__ = [
     "change_table",
     "check_table",
     "count_table",
+    "feature_table",
     "licence_table",
     "mailbox_table",
+    "problems",
 ]
 
 Table = tuple[list[str], list[list[Any]]]
@@ -44,59 +49,51 @@ def check_table(items: Sequence[ItemResult[ConnectionStatus]]) -> Table:
 
 
 def count_table(items: Sequence[ItemResult[MailboxCount]]) -> Table:
-    """Mailboxes per tenant: total, by kind, by plan."""
+    """Mailboxes per tenant: total, one column per kind, then by plan (and, where a
+    provider found mailboxes of no kind it could tell, how many)."""
     rows: list[list[Any]] = []
     for item in items:
         count = item.value
         if count is None:
-            rows.append([item.key, "", "", "", _problem(item)])
+            rows.append([item.key, "failed", "", "", "", "", ""])
             continue
         # Every kind always, zeros included; plans only where there are mailboxes: the
         # same picture whichever way a platform reports its zeros.
-        kinds = ", ".join(f"{kind.value}={count.of(kind)}" for kind in MailboxKind)
-        if count.unclassified:
-            kinds += f", unclassified={count.unclassified}"
+        kinds = [count.of(kind) for kind in MailboxKind]
         plans = ", ".join(f"{k}={v}" for k, v in sorted(count.by_plan.items()) if v)
-        rows.append([item.key, count.total, kinds, plans, ""])
-    return ["tenant", "total", "by kind", "by plan", "problem"], rows
+        if count.unclassified:
+            # Found but of no kind the provider could tell: outside the kinds and total.
+            plans = ", ".join(filter(None, [plans, f"unclassified={count.unclassified}"]))
+        rows.append([item.key, count.total, *kinds, plans])
+    return ["tenant", "total", *(kind.value for kind in MailboxKind), "by plan"], rows
 
 
 def licence_table(items: Sequence[ItemResult[Licence]]) -> Table:
-    """Licence use per instance, over-use flagged."""
+    """Licence use per instance, over-use flagged (features: :func:`feature_table`)."""
     rows: list[list[Any]] = []
     for item in items:
         lic = item.value
         if lic is None:
-            rows.append([item.key, "", "", "", "", "", "", "", _problem(item)])
+            rows.append([item.key, "failed", "", "", "", "", ""])
             continue
         until = lic.valid_until.date().isoformat() if lic.valid_until else ""
         licensed = "unlimited" if lic.seats_licensed is None else lic.seats_licensed
         free = "" if lic.seats_free is None else lic.seats_free
-        features = ", ".join(_feature(f.name, f.quantity, f.used) for f in lic.features)
         rows.append(
-            [
-                item.key,
-                lic.state.value,
-                licensed,
-                lic.seats_used,
-                free,
-                lic.over_used,
-                until,
-                features,
-                "",
-            ]
+            [item.key, lic.state.value, licensed, lic.seats_used, free, lic.over_used, until]
         )
-    columns = [
-        "instance",
-        "state",
-        "licensed",
-        "used",
-        "free",
-        "over-used",
-        "valid until",
-        "features",
-    ]
-    return [*columns, "problem"], rows
+    columns = ["instance", "state", "licensed", "used", "free", "over-used", "valid until"]
+    return columns, rows
+
+
+def feature_table(items: Sequence[ItemResult[Licence]]) -> Table:
+    """Licensed features, one row each: instance, feature, used, licensed."""
+    rows: list[list[Any]] = []
+    for item in items:
+        for f in item.value.features if item.value is not None else ():
+            total = "unlimited" if f.quantity is None else f.quantity
+            rows.append([item.key, f.name, "" if f.used is None else f.used, total])
+    return ["instance", "feature", "used", "licensed"], rows
 
 
 def change_table(items: Sequence[ItemResult[ChangeResult[Any]]]) -> Table:
@@ -132,9 +129,9 @@ def change_table(items: Sequence[ItemResult[ChangeResult[Any]]]) -> Table:
 def mailbox_table(mailboxes: Sequence[Mailbox]) -> Table:
     """Mailboxes of a tenant: address, kind, plan, display name, quota."""
     rows: list[list[Any]] = [
-        [m.address, m.kind.value, m.plan or "", m.display_name, m.quota_mb] for m in mailboxes
+        [m.address, m.kind.value, m.plan or "", m.quota_mb, m.display_name] for m in mailboxes
     ]
-    return ["address", "kind", "plan", "display name", "quota (MB)"], rows
+    return ["address", "kind", "plan", "quota (MB)", "display name"], rows
 
 
 def _value(value: Any) -> Any:
@@ -144,9 +141,9 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _feature(name: str, quantity: int | None, used: int | None) -> str:
-    total = "unlimited" if quantity is None else str(quantity)
-    return f"{name} {used}/{total}" if used is not None else f"{name} {total}"
+def problems(items: Sequence[ItemResult[Any]]) -> list[str]:
+    """One note per failed item: ``problem: KEY: message``."""
+    return [f"problem: {item.key}: {_problem(item)}" for item in items if item.error]
 
 
 def _problem(item: ItemResult[Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AlreadyExists",
     "AuthenticationError",
     "ChangeUnsettled",
     "ConfigurationError",
@@ -62,6 +63,16 @@ class ValidationError(MailadminError):
     """An input is malformed or names something that does not exist in the catalogue."""
 
     code = "validation"
+
+
+class AlreadyExists(ValidationError):
+    """A record mailadmin keeps itself (a customer, a reseller) already exists.
+
+    Nothing was sent: the CLI exits 2 like any refused input; the HTTP API answers 409
+    (code ``conflict``), as for an object that exists on a platform.
+    """
+
+    code = "conflict"
 
 
 class PolicyDenied(MailadminError):

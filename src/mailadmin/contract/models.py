@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     computed_field,
+    model_validator,
 )
 
 __all__ = [
@@ -179,6 +180,15 @@ class NewMailbox(_Model):
     display_name: str = ""
     plan: Name | None = None
     password: SecretStr | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _plan_of_a_user_only(self) -> NewMailbox:
+        # A plan given for a shared or resource mailbox would be silently dropped.
+        if self.plan is not None and self.kind is not MailboxKind.USER:
+            raise ValueError(
+                f"a {self.kind.value} mailbox takes no plan: plans apply to user mailboxes only"
+            )
+        return self
 
 
 class MailboxCount(_Model):

@@ -473,6 +473,16 @@ class RunService:
 
         return await asyncio.to_thread(list_runs, self.distributed_engine(), limit)
 
+    async def waiting_for_worker(self, found: Sequence[RunStatus]) -> set[str]:
+        """Of distributed runs, those no worker has taken yet: running, nothing settled,
+        every job still queued (so ``runs`` can say so instead of ``running 0/300``)."""
+        from mailadmin.store.queue import waiting_runs
+
+        candidates = [s.run_id for s in found if s.state == "running" and s.settled == 0]
+        if not candidates:
+            return set()
+        return await asyncio.to_thread(waiting_runs, self.distributed_engine(), candidates)
+
     async def items(self, run_id: str, states: Sequence[str] | None = None) -> list[Any]:
         """The items of a distributed run in input order (of some states)."""
         from mailadmin.store.runs import item_states

@@ -451,7 +451,10 @@ class MemoryProvider(Provider[MemorySettings]):
         return Mailbox(
             address=wire.address,
             kind=wire.kind,
-            plan=self._neutral(wire.plan) or wire.plan,
+            # The vocabulary of count_mailboxes: a neutral plan, or "unmapped".
+            plan=(self._neutral(wire.plan) or "unmapped")
+            if wire.kind is MailboxKind.USER
+            else None,
             display_name=wire.display_name,
             quota_mb=wire.quota_mb,
         )

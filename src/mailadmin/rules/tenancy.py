@@ -223,7 +223,7 @@ class Tenancy:
     def add_reseller(self, name: str, spec: ResellerSpec | None = None) -> Reseller:
         """Record a new reseller; an existing name is a ``ValidationError``."""
         if self.reseller(name) is not None:
-            raise errors.ValidationError(f"Reseller '{name}' already exists")
+            raise errors.AlreadyExists(f"Reseller '{name}' already exists")
         return self.save_reseller(name, spec or ResellerSpec())
 
     def save_reseller(self, name: str, spec: ResellerSpec) -> Reseller:
@@ -259,7 +259,7 @@ class Tenancy:
     def add_customer(self, name: str, spec: CustomerSpec | None = None) -> Customer:
         """Record a new customer (a configured tenant); an existing one is refused."""
         if self.customer(name) is not None:
-            raise errors.ValidationError(f"Customer '{name}' already exists")
+            raise errors.AlreadyExists(f"Customer '{name}' already exists")
         return self.save_customer(name, spec or CustomerSpec())
 
     def save_customer(self, name: str, spec: CustomerSpec) -> Customer:

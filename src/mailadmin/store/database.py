@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,7 @@ class Database:
         self._auto_upgrade = upgrade
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._found: tuple[str | None] | None = None
 
     @property
     def engine(self) -> sa.Engine:
@@ -152,6 +153,10 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Run every migration up to ``revision`` (default: the newest)."""
+        if self._found is None:
+            # An unreachable database is reported, safely, by the upgrade below.
+            with suppress(Exception):
+                self._found = (self.current(),)
         attempts = 3
         for attempt in range(1, attempts + 1):
             try:
@@ -189,6 +194,11 @@ class Database:
                 f"The database at {self.url} could not be upgraded",
                 debug={"exception": f"{type(exc).__name__}: {exc}"},
             ) from exc
+
+    def found(self) -> str | None:
+        """The schema version the database was at before this object first upgraded it
+        (``None``: it was empty); :meth:`current` when it has not upgraded it."""
+        return self._found[0] if self._found is not None else self.current()
 
     def current(self) -> str | None:
         """The schema version the database is at (``None``: never migrated)."""

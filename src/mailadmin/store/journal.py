@@ -612,10 +612,76 @@ class Journal:
         id), ``identity`` (``reseller:acme``): exact values; ``open_only``: rows a resume
         would settle.
         """
+        query = self._filtered(
+            self._table.select(),
+            since=since,
+            until=until,
+            subject=subject,
+            operation=operation,
+            status=status,
+            outcome=outcome,
+            instance=instance,
+            run=run,
+            identity=identity,
+            open_only=open_only,
+        )
+        t = self._table
+        order = t.c.id.asc() if oldest_first else t.c.id.desc()
+        with self._db.connect() as db:
+            rows = db.execute(query.order_by(order).limit(limit)).mappings().all()
+        return [_entry(r) for r in rows]
+
+    def count(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        subject: str | None = None,
+        operation: str | None = None,
+        status: str | None = None,
+        outcome: str | None = None,
+        instance: str | None = None,
+        run: str | None = None,
+        identity: str | None = None,
+        open_only: bool = False,
+    ) -> int:
+        """How many records the same filters as :meth:`entries` match, without a limit."""
+        import sqlalchemy as sa
+
+        query = self._filtered(
+            sa.select(sa.func.count()).select_from(self._table),
+            since=since,
+            until=until,
+            subject=subject,
+            operation=operation,
+            status=status,
+            outcome=outcome,
+            instance=instance,
+            run=run,
+            identity=identity,
+            open_only=open_only,
+        )
+        with self._db.connect() as db:
+            return int(db.execute(query).scalar_one())
+
+    def _filtered(
+        self,
+        query: Any,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        subject: str | None,
+        operation: str | None,
+        status: str | None,
+        outcome: str | None,
+        instance: str | None,
+        run: str | None,
+        identity: str | None,
+        open_only: bool,
+    ) -> Any:
         import sqlalchemy as sa
 
         t = self._table
-        query = t.select()
         if since is not None:
             query = query.where(t.c.at >= since)
         if until is not None:
@@ -637,10 +703,7 @@ class Journal:
                 t.c.dry_run == sa.false(),
                 sa.or_(t.c.status == "started", t.c.outcome.in_(OPEN_OUTCOMES)),
             )
-        order = t.c.id.asc() if oldest_first else t.c.id.desc()
-        with self._db.connect() as db:
-            rows = db.execute(query.order_by(order).limit(limit)).mappings().all()
-        return [_entry(r) for r in rows]
+        return query
 
     def get(self, entry_id: int) -> JournalEntry | None:
         """One record by its id."""

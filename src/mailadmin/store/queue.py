@@ -106,3 +106,21 @@ async def cancel_waiting_jobs(engine: sa.Engine, run_id: str) -> int:
             if await app.job_manager.cancel_job_by_id_async(job.id):
                 cancelled.append(int(str(job.task_kwargs["chunk"])))
     return await asyncio.to_thread(store.cancel_chunks, engine, run_id, cancelled)
+
+
+def waiting_runs(engine: sa.Engine, run_ids: list[str]) -> set[str]:
+    """Of ``run_ids``, the runs whose jobs no worker has taken yet (every job queued)."""
+    import sqlalchemy as sa
+
+    if not run_ids:
+        return set()
+    query = sa.text(
+        "SELECT DISTINCT args->>'run_id' FROM procrastinate_jobs "
+        "WHERE args->>'run_id' IN :ids AND status <> 'todo'"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    try:
+        with engine.connect() as db:
+            taken = {str(run_id) for (run_id,) in db.execute(query, {"ids": run_ids})}
+    except sa.exc.SQLAlchemyError:
+        return set()  # no job table to read: say nothing rather than guess
+    return set(run_ids) - taken

@@ -354,11 +354,12 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                     continue
                 plan = None
                 if mailbox.kind is MailboxKind.USER:
+                    # The vocabulary of count_mailboxes: a neutral plan, or "unmapped".
                     plan = (
                         self._neutral_by_mailbox_plan(row.get("MailboxPlan"))
                         if licence
                         else plan_of.get(mailbox.address)
-                    )
+                    ) or "unmapped"
                 found.append(mailbox.model_copy(update={"plan": plan}))
         return found
 

@@ -68,6 +68,7 @@ _conflict = _say(errors.ConflictError, "{who} refused the change: the object alr
 _still_owns = _say(
     errors.ConflictError, "{who} refused to delete the sub-admin: it still owns contexts"
 )
+_admin_delete = _say(errors.ValidationError, "{who}: the context's admin user cannot be deleted")
 _invalid = _say(errors.ValidationError, "{who} refused the data as invalid")
 _updating = _say(errors.Unavailable, "{who} is updating its database; try again later")
 _remote = _say(errors.Unavailable, "{who} could not complete the call; try again later")
@@ -102,6 +103,8 @@ _RULES: tuple[_Rule, ...] = (
     _rule("InvalidDataException", r'^No such access combination name "(.*)"', _no_combination),
     _rule("InvalidDataException", r"^User or UserModuleAccess is null", _null_access),
     _rule("InvalidDataException", r"^User .* already exists in this context", _exists),
+    # OX refuses OXUserService.delete of the context admin (reference section 3.1).
+    _rule("InvalidDataException", r"^Admin delete not supported", _admin_delete),
     _rule(
         "OXResellerException",
         r"^Maximum (number of users per context|number of users by moduleaccess per context|"

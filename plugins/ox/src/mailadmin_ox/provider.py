@@ -549,7 +549,8 @@ class OXProvider(Provider[OXSettings]):
                 found,
                 child_text(element, "primaryEmail"),
                 MailboxKind.USER,
-                plan=self._neutral(combination, quota, attributes) or combination,
+                # The vocabulary of count_mailboxes: a neutral plan, or "unmapped".
+                plan=self._neutral(combination, quota, attributes) or _UNMAPPED,
                 display_name=child_text(element, "display_name") or "",
                 quota_mb=quota if quota is not None and quota >= 0 else None,
                 native_id=str(user_id),

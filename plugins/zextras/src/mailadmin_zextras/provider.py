@@ -254,7 +254,8 @@ class ZextrasProvider(Provider[ZextrasSettings]):
         plan = None
         if kind is MailboxKind.USER:
             cos = (attrs.get("zimbraCOSId") or [default_cos])[0]
-            plan = plans.get(cos) or names.get(cos) or _UNMAPPED
+            # The vocabulary of count_mailboxes: a neutral plan, or "unmapped".
+            plan = plans.get(cos) or _UNMAPPED
         quota = (attrs.get("zimbraMailQuota") or [""])[0]
         return Mailbox(
             address=str(entry["name"]),
