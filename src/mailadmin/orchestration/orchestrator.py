@@ -607,8 +607,9 @@ class Orchestrator:
             known = await journal.run(journal.entries, 1, run=run)
             if not known:
                 raise errors.NotFoundError(f"The journal has no run '{run}'")
-        # Several open rows of one subject (a create, then a delete of one mailbox) replay
-        # oldest first, one after another.
+        # Several open rows of one subject settle newest first, one after another: once
+        # the newest is settled the older ones are superseded by it (never replayed over
+        # it); when it fails, the older ones stay open rather than undo it.
         by_subject: dict[str, list[JournalEntry]] = {}
         for row in rows:
             by_subject.setdefault(f"{row.instance}|{row.subject.lower()}", []).append(row)
@@ -616,11 +617,13 @@ class Orchestrator:
         async def settle(entries: list[JournalEntry]) -> ChangeResult[Any]:
             result: ChangeResult[Any] | None = None
             failure: errors.MailadminError | None = None
-            for entry in entries:
+            for entry in reversed(entries):
                 try:
-                    result = await self._resume_one(entry)
+                    settled = await self._resume_one(entry)
                 except errors.MailadminError as exc:
                     failure = exc
+                    break
+                result = result or settled
             if failure is not None:
                 raise failure
             assert result is not None
@@ -720,6 +723,12 @@ class Orchestrator:
         return await self._resume_one(entry)
 
     async def _resume_one(self, entry: JournalEntry) -> ChangeResult[Any]:
+        from mailadmin.orchestration.superseded import settle_superseded
+
+        if self.journal is not None:  # a newer settled change of the subject wins
+            superseded = await settle_superseded(self.journal, entry)
+            if superseded is not None:
+                return superseded
         args = entry.arguments
         token = _RESUMING.set(entry)
         try:
