@@ -182,3 +182,86 @@ async def test_resume_keeps_the_recorded_before(platform: str, rigs: dict[str, R
     assert row.before == start, f"{platform}: the recorded before became {row.before!r}"
     assert row.after == other
     assert len(items) == 1
+
+
+# -- Exchange: a plan is read from its quotas and its flags (issue 29.2) -----------------------
+
+GB = 1 << 30
+#: The sample catalogue's quota plans: ProhibitSendReceiveQuota (GB) and MAPI/ActiveSync.
+EXCHANGE_PLANS = {
+    "mail": (2, False, False),
+    "sync": (5, False, True),
+    "collaborate": (10, True, True),
+}
+
+
+def _exchange_mailbox(rig: Rig, address: str) -> dict[str, Any]:
+    """The mock's own record of one mailbox (not read through the provider)."""
+    for tenant in rig.server.snapshot()["tenants"].values():
+        if address in tenant["mailboxes"]:
+            return dict(tenant["mailboxes"][address])
+    raise AssertionError(f"{address} not in the mock")
+
+
+def _assert_on(rig: Rig, address: str, plan: str, storage: int) -> None:
+    quota, mapi, activesync = EXCHANGE_PLANS[plan]
+    box = _exchange_mailbox(rig, address)
+    held = (box["prohibit_send_receive_quota"], box["mapi"], box["activesync"])
+    assert held == ((quota + storage) * GB, mapi, activesync), f"not on {plan}+{storage}: {held}"
+    assert box["issue_warning_quota"] == (quota + storage) * GB * 90 // 100
+
+
+async def _exchange_partial(rig: Rig, storage: int) -> str:
+    """Mail (with ``storage`` GB of add-on), then mail -> collaborate stopping after the
+    quotas (Set-CASMailbox answers 500): the quotas are collaborate's, the flags mail's."""
+    rig.restart()
+    address, tenant = rig.subjects.mailbox, rig.subjects.tenant
+    await rig.orch.set_plan(address, "mail")
+    await rig.orch.apply_addon(tenant, "storage_gb", storage)
+    _assert_on(rig, address, "mail", storage)
+    fault = Fault(kind="status", status=500, operation="set-casmailbox", calls=frozenset({1}))
+    rig.server.inject(fault)
+    with pytest.raises(errors.PartialChange):
+        await rig.orch.set_plan(address, "collaborate")
+    box = _exchange_mailbox(rig, address)
+    assert box["prohibit_send_receive_quota"] == (10 + storage) * GB and not box["mapi"]
+    return address
+
+
+@pytest.mark.parametrize("storage", [0, 5])
+async def test_exchange_resume_after_a_partial_change_does_not_inflate_the_quota(
+    storage: int, rigs: dict[str, Rig]
+) -> None:
+    rig = rigs["exchange"]
+    address = await _exchange_partial(rig, storage)
+    await rig.orch.resume()
+    _assert_on(rig, address, "collaborate", storage)
+    again = await rig.orch.set_plan(address, "collaborate", dry_run=True)
+    assert again.outcome.value == "unchanged"
+    _assert_on(rig, address, "collaborate", storage)
+
+
+@pytest.mark.parametrize("storage", [0, 5])
+async def test_exchange_set_plan_after_a_partial_change_converges(
+    storage: int, rigs: dict[str, Rig]
+) -> None:
+    rig = rigs["exchange"]
+    address = await _exchange_partial(rig, storage)
+    preview = await rig.orch.set_plan(address, "mail", dry_run=True)
+    assert preview.outcome.value == "changed"  # the quotas are not mail's
+    back = await rig.orch.set_plan(address, "mail")
+    assert back.outcome.value == "changed"
+    _assert_on(rig, address, "mail", storage)
+    assert (await rig.orch.set_plan(address, "mail")).outcome.value == "unchanged"
+    # The plan read back is the whole plan, and the add-on survives a later plan change.
+    assert await _plan(rig, address) == "mail"
+    await rig.orch.set_plan(address, "sync")
+    _assert_on(rig, address, "sync", storage)
+
+
+async def test_exchange_mailbox_between_two_plans_is_on_none(rigs: dict[str, Rig]) -> None:
+    """Listing reads the plan from the quotas and the flags: a half-changed mailbox is on
+    no plan, not on the one its flags alone suggest."""
+    rig = rigs["exchange"]
+    address = await _exchange_partial(rig, 0)
+    assert await _plan(rig, address) is None
