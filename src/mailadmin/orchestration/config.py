@@ -47,6 +47,7 @@ from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec
 
 __all__ = [
     "AddonSpec",
+    "ApiConfig",
     "Config",
     "InstanceConfig",
     "JournalConfig",
@@ -215,6 +216,19 @@ class WorkerConfig(_Strict):
         return self.limits.get(instance, self.shards)
 
 
+class ApiConfig(_Strict):
+    """Limits of the HTTP API (``mailadmin serve``), applied before a request is read.
+
+    ``max_body_bytes``: the largest request body accepted (413 past it; a chunked body is
+    counted as it arrives and refused once past it); ``auth_failures`` within
+    ``auth_window_seconds`` from one client address: after that many refused API keys,
+    its requests are answered 429 with ``Retry-After`` until the window has passed."""
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    auth_failures: int = Field(default=10, ge=1, le=100_000)
+    auth_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
 _DB_URL = re.compile(r"^[a-z][a-z0-9+_.-]*://", re.IGNORECASE)
 
 
@@ -229,6 +243,7 @@ class Config(_Strict):
     # Factories, not shared defaults: these hold dicts, so pydantic would deep-copy a
     # default per Config, which cost more than building a new one (per Orchestrator).
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
     resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
     customers: dict[str, CustomerSpec] = Field(default_factory=dict)
