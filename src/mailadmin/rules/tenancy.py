@@ -279,7 +279,7 @@ class Tenancy:
             self._record(oversold)
         return Customer(name=name, **{**spec.model_dump(), "reseller": owner})
 
-    def check_reseller_records(self, reseller: str, name: str) -> None:
+    def check_reseller_records(self, reseller: str | None, name: str) -> None:
         """Refuse a reseller recording customer ``name`` unless the record is already its
         own. Every customer is a tenant the platform already has (a configured tenant):
         one no record owns is the host's own customer, and only the site admin assigns an
@@ -289,7 +289,7 @@ class Tenancy:
         from mailadmin.contract import errors
 
         found = self.customer(name)
-        if found is None or found.reseller != reseller.strip().lower():
+        if reseller is None or found is None or found.reseller != reseller.strip().lower():
             raise errors.PolicyDenied(
                 f"reseller:{reseller} may not record customer '{name.strip().lower()}': only "
                 "the site admin assigns a platform tenant to a reseller",
