@@ -53,8 +53,19 @@ __all__ = [
     "JournalConfig",
     "PlanSpec",
     "TenantConfig",
+    "UnknownTenant",
     "WorkerConfig",
 ]
+
+
+class UnknownTenant(errors.ValidationError):
+    """No configured tenant has this name or domain. The orchestrator answers it, to any
+    identity but the site admin, exactly as a tenant outside its reach (so an answer never
+    tells which tenants exist)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown tenant '{name}'")
+        self.name = name
 
 
 class _Strict(BaseModel):
@@ -317,7 +328,7 @@ class Config(_Strict):
             if candidate is None or wanted not in (d.lower() for d in candidate.domains):
                 tenant, candidate = self._scan_domains(wanted)
             if tenant is None or candidate is None:
-                raise errors.ValidationError(f"Unknown tenant '{name}'")
+                raise UnknownTenant(name)
             return TenantRef(name=tenant, native_id=candidate.native_id)
         return TenantRef(name=name, native_id=spec.native_id)
 
@@ -335,6 +346,20 @@ class Config(_Strict):
                 self.__dict__.pop("_domains", None)  # stale: built again on next use
                 return tenant, candidate
         return None, None
+
+    def check_address_of(self, tenant: TenantRef, address: str) -> None:
+        """Refuse (``ValidationError``) a mail address whose domain is not one of
+        ``tenant``'s: a request names one tenant and every subject in it belongs there.
+        An unknown domain gets the same answer as another tenant's (nothing tells which
+        exist)."""
+        try:
+            owner = self.tenant_of_address(address.strip()).name
+        except UnknownTenant:
+            owner = None
+        if owner != tenant.name:
+            raise errors.ValidationError(
+                f"'{address.strip()}' is not an address of customer '{tenant.name}'"
+            )
 
     def tenant_of_address(self, address: str) -> TenantRef:
         """The tenant that owns a mail address, by its domain."""

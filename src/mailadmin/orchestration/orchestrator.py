@@ -32,7 +32,7 @@ from mailadmin.contract.models import (
 )
 from mailadmin.contract.provider import CallHooks, CallInfo, Provider
 from mailadmin.orchestration.bulk import BulkError, BulkResult, OnError, Progress, run_bulk
-from mailadmin.orchestration.config import Config
+from mailadmin.orchestration.config import Config, UnknownTenant
 from mailadmin.orchestration.fence import Probe, ReadBack
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
@@ -42,6 +42,7 @@ from mailadmin.rules.allocations import (
     used_by,
 )
 from mailadmin.rules.gate import ActingView, BusinessRules
+from mailadmin.rules.identities import unknown_tenant
 
 if TYPE_CHECKING:
     import httpx
@@ -276,14 +277,22 @@ class Orchestrator:
     def provider_for(self, tenant: str | TenantRef) -> tuple[Provider, TenantRef]:
         """The one provider that owns a tenant, and the tenant's reference."""
         _require_text(tenant, "tenant", TenantRef)
-        ref = self.config.tenant_ref(tenant.name if isinstance(tenant, TenantRef) else tenant)
+        name = tenant.name if isinstance(tenant, TenantRef) else tenant
+        try:
+            ref = self.config.tenant_ref(name)
+        except UnknownTenant as exc:  # told as a tenant out of reach, but to the site admin
+            raise unknown_tenant(self.rules.acting(), exc.name, exc) from None
         return self.provider(self.config.tenants[ref.name].instance), ref
 
     def mailbox(self, address: str | MailboxRef) -> tuple[Provider, MailboxRef]:
         """The provider that owns a mailbox, and the mailbox's reference."""
         _require_text(address, "mailbox address", MailboxRef)
         text = address.address if isinstance(address, MailboxRef) else address
-        tenant = self.config.tenant_of_address(text.strip())
+        try:
+            tenant = self.config.tenant_of_address(text.strip())
+        except UnknownTenant as exc:
+            acting = self.rules.acting()
+            raise unknown_tenant(acting, exc.name, exc, mailbox=text.strip()) from None
         provider, ref = self.provider_for(tenant)
         try:
             return provider, MailboxRef(tenant=ref, address=text)
@@ -426,6 +435,7 @@ class Orchestrator:
         if mailbox.plan is not None:
             self._check_plan(mailbox.plan)
         provider, ref = self.provider_for(tenant)
+        self.config.check_address_of(ref, mailbox.address)  # the address is the tenant's
         addon = addon_for_kind(mailbox.kind)
         kept = addon is not None and not provider.instance_capabilities.supports(f"addon:{addon}")
         # Check, create and record the use under the tenant's limits lock: two creations

@@ -175,7 +175,8 @@ async def count(services: ServicesDep, caller: CallerDep, tenant: str) -> Mailbo
 def _reach(services: ServicesDep, tenant: str) -> str:
     """The tenant's configured name, refused outside the caller's reach (nothing sent)."""
     orch = services.orch
-    name = orch.config.tenant_ref(tenant).name
+    # Through the orchestrator's routing: an unknown name is refused as one out of reach.
+    name = orch.provider_for(tenant)[1].name
     if not orch.rules.reachable(name):
         identity = orch.rules.acting()
         raise errors.PolicyDenied(
