@@ -265,3 +265,16 @@ async def test_exchange_mailbox_between_two_plans_is_on_none(rigs: dict[str, Rig
     rig = rigs["exchange"]
     address = await _exchange_partial(rig, 0)
     assert await _plan(rig, address) is None
+
+
+async def test_exchange_count_reads_the_plan_from_quotas_and_flags(rigs: dict[str, Rig]) -> None:
+    """The count agrees with the listing: a half-changed mailbox is counted on no plan."""
+    rig = rigs["exchange"]
+    tenant = rig.subjects.tenant
+    address = await _exchange_partial(rig, 5)
+    counted = await rig.orch.count_mailboxes(tenant)
+    listed = [m.plan for m in await rig.orch.list_mailboxes(tenant) if m.kind.value == "user"]
+    assert counted.by_plan.get("unmapped", 0) == listed.count(None) >= 1
+    await rig.orch.set_plan(address, "mail")
+    again = await rig.orch.count_mailboxes(tenant)
+    assert again.by_plan.get("mail", 0) == counted.by_plan.get("mail", 0) + 1

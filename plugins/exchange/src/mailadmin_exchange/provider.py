@@ -199,7 +199,16 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         by_kind = dict.fromkeys(MailboxKind, 0)
         by_plan: dict[str, int] = {}
         licence = self.settings.plan_mode == "licence" and bool(self.settings.plans)
-        select = "RecipientTypeDetails,MailboxPlan" if licence else "RecipientTypeDetails"
+        quota_plans = not licence and bool(self.settings.plans)
+        select = "RecipientTypeDetails"
+        if licence:
+            select += ",MailboxPlan"
+        elif quota_plans:
+            # A quota plan is read from the quotas and the flags together (as set_plan
+            # does): keep each user mailbox's quota properties for the flags that follow.
+            select += ",PrimarySmtpAddress," + self._quota_select()
+        quota_rows: dict[str, dict[str, Any]] = {}
+        wanted = self._quota_select().split(",")
         parameters = {"RecipientTypeDetails": list(KINDS), "ResultSize": self.settings.result_size}
         async for rows in self._rows("Get-Mailbox", parameters, select=select):
             for row in rows:
@@ -210,13 +219,15 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 if kind is MailboxKind.USER and licence:
                     plan = self._neutral_by_mailbox_plan(row.get("MailboxPlan")) or "unmapped"
                     by_plan[plan] = by_plan.get(plan, 0) + 1
-        if not licence:
-            if self.settings.plans:
-                async for _address, features in self._user_features():
-                    plan = self._neutral_by_features(features) or "unmapped"
-                    by_plan[plan] = by_plan.get(plan, 0) + 1
-            elif by_kind[MailboxKind.USER]:
-                by_plan["unmapped"] = by_kind[MailboxKind.USER]
+                elif kind is MailboxKind.USER and quota_plans:
+                    address = str(row.get("PrimarySmtpAddress", "")).lower()
+                    quota_rows[address] = {name: row.get(name) for name in wanted}
+        if quota_plans:
+            async for address, features in self._user_features():
+                plan = self._plan_of_row(quota_rows.get(address, {}), features) or "unmapped"
+                by_plan[plan] = by_plan.get(plan, 0) + 1
+        elif not licence and by_kind[MailboxKind.USER]:
+            by_plan["unmapped"] = by_kind[MailboxKind.USER]
         return MailboxCount(tenant=tenant.name, by_kind=by_kind, by_plan=by_plan)
 
     async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
