@@ -637,11 +637,12 @@ def _check_quota_order(quotas: Mapping[str, int | None]) -> None:
 
 
 def _set_custom_attribute(mailbox: MockMailbox, name: str, value: Any) -> None:
-    """``Set-Mailbox -CustomAttributeN``: empty or null clears it."""
-    if value is None or value == "":
-        mailbox.custom_attributes.pop(name, None)
-    else:
-        mailbox.custom_attributes[name] = str(value)
+    """``Set-Mailbox -CustomAttributeN``: empty or null clears it. A new dict each time:
+    untouched filler mailboxes are copies of one template and may share the old one."""
+    kept = {k: v for k, v in mailbox.custom_attributes.items() if k != name}
+    if value is not None and value != "":
+        kept[name] = str(value)
+    mailbox.custom_attributes = kept
 
 
 def _check_custom_attribute(value: Any) -> None:
