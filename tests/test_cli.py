@@ -510,8 +510,11 @@ def test_error_lines_are_not_wrapped_at_80_columns(run) -> None:
 def test_values_are_escaped_before_they_reach_the_renderer(run) -> None:
     _, err = run("count", "[/]", expect=2)
     assert "Unknown tenant '[/]'" in err
-    _, err = run("set-plan", "[bold]x[/bold]@example.com", "sync", expect=4)
-    assert "[bold]x[/bold]@example.com" in err
+    # Refused as an address (it holds a '/', issue 29.9); the message shows it as typed.
+    _, err = run("set-plan", "[bold]x[/bold]@example.com", "sync", expect=2)
+    assert "'[bold]x[/bold]@example.com' is not a mail address" in err
+    _, err = run("set-plan", "[bold]x@example.com", "sync", expect=4)
+    assert "[bold]x@example.com" in err
 
 
 def test_rich_tables_escape_markup_on_a_terminal() -> None:

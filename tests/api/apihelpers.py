@@ -49,9 +49,17 @@ def seed() -> dict[str, Any]:
     }
 
 
-def config_text(mock_url: str, folder: Path, store: str | None = None) -> str:
+#: The shared service's limits: its tests send wrong keys on purpose (schemathesis checks
+#: every operation refuses them), so the throttle is set high; tests/api/test_admission.py
+#: tests the throttle at its own limits.
+SUITE_LIMITS = "auth_failures = 100000"
+
+
+def config_text(
+    mock_url: str, folder: Path, store: str | None = None, api: str = SUITE_LIMITS
+) -> str:
     """The service's configuration; ``store``: the database URL (default: SQLite in
-    ``folder``)."""
+    ``folder``); ``api``: the body of its ``[api]`` table."""
     plans = "\n".join(
         f'plans.{neutral} = {{ native = "{native}", quota_mb = {quota} }}'
         for (neutral, native), quota in zip(PLANS.items(), (2048, 5120, 10240), strict=True)
@@ -60,6 +68,9 @@ def config_text(mock_url: str, folder: Path, store: str | None = None) -> str:
     return f"""
 [journal]
 url = "{store or sqlite_url(folder)}"
+
+[api]
+{api}
 
 [plans.mail]
 rank = 1

@@ -37,7 +37,7 @@ def test_http_refuses_a_mailbox_of_another_customers_domain(
                 assert answer.status_code == 422, (identity, body, answer.text)
                 problem = answer.json()
                 assert problem["code"] == "validation"
-                assert "is not an address of example.com" in problem["detail"]
+                assert "is not an address of customer 'example.com'" in problem["detail"]
     assert not fresh.requests
     assert {t: _addresses(fresh, t) for t in before} == before
 

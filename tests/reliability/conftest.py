@@ -3,8 +3,9 @@ whose summary lines end the run, in this order::
 
     faults: N scenarios, N passed
     load: N ops, N applied, N failed-reported, 0 lost, 0 duplicated
+    load: two writers on one mailbox: N ops on N mailboxes, ..., resume settled N (N superseded), 0 lost, 0 left open
     hostile: N inputs, N refused within limits
-    isolation: N calls tried, N refused before sending
+    isolation: N calls tried, N refused before sending (N over HTTP)
 
 A line is printed when its test ran (a run of one file prints only its own)."""
 

@@ -33,6 +33,8 @@ HOSTS = "hosts-own.test"
 class IsolationTally:
     tried: int = 0
     refused: int = 0
+    #: Of them, tried over HTTP.
+    http: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
 
 
@@ -44,7 +46,8 @@ def _report(summary: Summary) -> Iterator[None]:
     yield
     summary.set(
         "isolation",
-        f"isolation: {_TALLY.tried} calls tried, {_TALLY.refused} refused before sending",
+        f"isolation: {_TALLY.tried} calls tried, {_TALLY.refused} refused before sending "
+        f"({_TALLY.http} over HTTP)",
     )
 
 
@@ -193,3 +196,126 @@ async def test_every_cross_boundary_call_is_refused_before_sending(name: str, tm
                 assert sum(r.status == "refused" for r in rows) == refused, what
                 assert all(r.identity == identity for r in rows if r.status == "refused"), what
                 _TALLY.refused += refused
+
+
+# -- an unknown tenant and HTTP (issue 29.9) ----------------------------------------------------
+
+UNKNOWN = "nosuch.test"
+
+
+def _same_words(error: BaseException, name: str) -> tuple[str, str]:
+    """An answer with the tenant's name taken out: what must not differ."""
+    reason = getattr(error, "reason", None) or ""
+    return type(error).__name__ + ":" + reason, str(error).replace(name, "TENANT")
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+async def test_an_unknown_tenant_is_answered_as_one_out_of_reach(name: str, tmp_path) -> None:
+    """Another reseller's tenant and a tenant that does not exist get the same answer,
+    word for word but the name, on every call naming a tenant or a mailbox."""
+    from mailadmin.rules.tenancy import CustomerSpec
+
+    orch, server, home, users = await _orchestrator(name, tmp_path)
+    async with orch:
+        tenancy = orch.rules.tenancy
+        tenancy.add_reseller("acme")
+        tenancy.add_reseller("globex")
+        tenancy.add_customer(home, CustomerSpec(reseller="acme"))
+        tenancy.add_customer(OTHER, CustomerSpec(reseller="globex"))
+        for identity in ("reseller:acme", f"customer:{home}", f"mailbox:{users[0]}"):
+            view = orch.acting_as(identity)
+
+            def calls(tenant: str, view: Any = view) -> dict[str, Call]:
+                return {
+                    "count": lambda: view.count_mailboxes(tenant),
+                    "list": lambda: view.list_mailboxes(tenant),
+                    "set_plan": lambda: view.set_plan(f"someone@{tenant}", "sync"),
+                    "add-on": lambda: view.apply_addon(tenant, "storage_gb", 3),
+                    "delete": lambda: view.delete_mailbox(f"someone@{tenant}"),
+                }
+
+            known, unknown = calls(OTHER), calls(UNKNOWN)
+            for what in known:
+                answers = []
+                for tenant, call in ((OTHER, known[what]), (UNKNOWN, unknown[what])):
+                    server.clear_requests()
+                    _TALLY.tried += 1
+                    with pytest.raises(errors.MailadminError) as caught:
+                        await call()
+                    assert server.requests == [], f"{identity} {what} {tenant}: sent"
+                    answers.append(_same_words(caught.value, tenant))
+                    _TALLY.refused += 1
+                assert answers[0] == answers[1], f"{identity} {what}: {answers}"
+                assert answers[0][0] == "PolicyDenied:cross_boundary", answers
+        # The site admin is told the truth.
+        with pytest.raises(errors.ValidationError, match="Unknown tenant"):
+            await orch.count_mailboxes(UNKNOWN)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+async def test_every_cross_boundary_request_over_http_is_refused_before_sending(
+    name: str, tmp_path
+) -> None:
+    """The HTTP face: a path naming another's tenant, an unknown one, or a body naming a
+    mailbox of another tenant than the path's, as a reseller and a customer admin."""
+    import httpx
+
+    from mailadmin.api.app import create_app
+    from mailadmin.api.keys import ApiKeys
+    from mailadmin.rules.identities import Identity
+    from mailadmin.rules.tenancy import CustomerSpec
+
+    orch, server, home, _users = await _orchestrator(name, tmp_path)
+    own_kind = "shared" if name == "exchange" else "user"
+    app = create_app(orchestrator=lambda: orch)
+    async with app.router.lifespan_context(app):
+        tenancy = orch.rules.tenancy
+        tenancy.add_reseller("acme")
+        tenancy.add_reseller("globex")
+        tenancy.add_customer(home, CustomerSpec(reseller="acme"))
+        tenancy.add_customer(OTHER, CustomerSpec(reseller="globex"))
+        keys = ApiKeys(orch.rules.store)
+        transport = httpx.ASGITransport(app=app)
+        for identity in ("reseller:acme", f"customer:{home}"):
+            key = keys.create(Identity.parse(identity)).key
+            auth = {"Authorization": f"Bearer {key}"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://api", headers=auth
+            ) as http:
+
+                def requests(tenant: str) -> dict[str, tuple[str, str, Any]]:
+                    box = {"address": f"new@{tenant}", "kind": own_kind}
+                    return {
+                        "count": ("GET", f"/v1/customers/{tenant}/mailbox-count", None),
+                        "list": ("GET", f"/v1/customers/{tenant}/mailboxes", None),
+                        "one": ("GET", f"/v1/customers/{tenant}", None),
+                        "plan": ("PUT", f"/v1/mailboxes/someone@{tenant}/plan", {"plan": "sync"}),
+                        "delete": ("DELETE", f"/v1/mailboxes/someone@{tenant}", None),
+                        "add-on": (
+                            "PUT",
+                            f"/v1/customers/{tenant}/addons/storage_gb",
+                            {"quantity": 3},
+                        ),
+                        "create": ("POST", f"/v1/customers/{tenant}/mailboxes", box),
+                        # The path names its own tenant, the body another's mailbox.
+                        "create elsewhere": ("POST", f"/v1/customers/{home}/mailboxes", box),
+                    }
+
+                known, unknown = requests(OTHER), requests(UNKNOWN)
+                for what in known:
+                    answers = []
+                    for tenant, (method, path, body) in (
+                        (OTHER, known[what]),
+                        (UNKNOWN, unknown[what]),
+                    ):
+                        server.clear_requests()
+                        _TALLY.tried += 1
+                        _TALLY.http += 1
+                        answer = await http.request(method, path, json=body)
+                        assert answer.status_code in (403, 422), (identity, what, answer.text)
+                        assert server.requests == [], f"{identity} {what} {tenant}: sent"
+                        problem = answer.json()
+                        words = problem["detail"].replace(tenant, "TENANT")
+                        answers.append((answer.status_code, problem.get("reason"), words))
+                        _TALLY.refused += 1
+                    assert answers[0] == answers[1], f"{identity} {what}: {answers}"

@@ -57,36 +57,85 @@ def answer(body: bytes, *, encoding: str | None = None, length: bool = True) -> 
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
+#: A loopback server in its own process answering every request with the body in the file
+#: ``argv[1]``: its buffers are not the client's, so the client's traced memory is its own.
+_SERVE_FILE = """
+import asyncio, sys
+body = open(sys.argv[1], "rb").read()
+async def serve(reader, writer):
+    await reader.readuntil(b"\\r\\n\\r\\n")
+    writer.write(body)
+    try:
+        await writer.drain()
+    except ConnectionError:
+        pass
+    writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def bomb_server(bomb: bytes, tmp_path_factory: pytest.TempPathFactory):
+    """``http://127.0.0.1:PORT`` of a separate process answering with the gzip bomb."""
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("bomb") / "answer"
+    path.write_bytes(answer(bomb, encoding="gzip"))
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVE_FILE, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{process.stdout.readline().strip()}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+#: What the client may hold besides the decoded body (capped at the limit plus one
+#: decompressed piece): the compressed bytes in the HTTP library's read buffer and the
+#: decompressor's window. The bomb is 1 MiB compressed, so a buffer of all of it fits.
+_READ_BUFFERS = 2 * MiB
+
+
 @pytest.mark.parametrize("backend", ["aiohttp", "httpx"])
 async def test_a_gzip_bomb_is_refused_while_streaming_without_memory_past_the_cap(
-    loopback, bomb, backend
+    bomb_server, bomb, backend
 ):
+    """The peak is the client's own (the server runs in another process, the backend is
+    warmed up first), asserted against the cap itself plus the read buffers, not against a
+    multiple of it (issue 29.9: it once printed a 8.6 MiB peak against its 4 MiB cap)."""
     cap = 4 * MiB
-
-    async def handler(reader, writer):
-        writer.write(answer(bomb, encoding="gzip"))
-        await writer.drain()
-
-    async with loopback(handler) as url:
-        transport = Transport(url, name="bomb", backend=backend, retries=0, max_response_bytes=cap)
-        tracemalloc.start()
-        started = time.perf_counter()
-        try:
-            with pytest.raises(errors.ProtocolError) as caught:
-                await transport.request("GET", "/", write=False)
-            elapsed = time.perf_counter() - started
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-            await transport.aclose()
+    transport = Transport(
+        bomb_server, name="bomb", backend=backend, retries=0, max_response_bytes=cap
+    )
+    # Once untraced first: the backend's modules, imported on first use, and the
+    # connection pool are the process's, not what reading the bomb costs.
+    with pytest.raises(BodyTooLarge):
+        await transport.request("GET", "/", write=False)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(errors.ProtocolError) as caught:
+            await transport.request("GET", "/", write=False)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await transport.aclose()
     assert isinstance(caught.value, BodyTooLarge)
     assert "larger than the limit of 4 MiB" in str(caught.value)
     print(
         f"\ngzip bomb ({backend}): {len(bomb) / MiB:.1f} MiB inflating to 1024 MiB, refused "
-        f"after {elapsed:.2f} s, peak traced memory {peak / MiB:.1f} MiB (cap {cap / MiB:.0f} MiB)"
+        f"after {elapsed:.2f} s, peak traced memory {peak / MiB:.1f} MiB (cap {cap / MiB:.0f} "
+        f"MiB, plus at most {_READ_BUFFERS / MiB:.0f} MiB of read buffers)"
     )
-    # Decoded pieces up to the cap are kept, plus one piece and the buffers of one read.
-    assert peak < 3 * cap
+    assert peak <= cap + _READ_BUFFERS, f"peak {peak / MiB:.1f} MiB"
 
 
 async def test_an_answer_declaring_a_length_past_the_cap_is_refused_before_reading(loopback):

@@ -404,3 +404,144 @@ def test_load_with_faults_loses_and_duplicates_nothing(load: LoadResult, summary
     assert wrong == [], [(i.address, i.error, dict(i.landed)) for i in wrong]
     assert v["applied"] + v["failed-reported"] == OPS
     assert load.seconds < 90
+
+
+# -- two writers on one mailbox, then journal resume (issue 29.1, 29.2) ------------------------
+
+#: Mailboxes per platform, and plan changes each writer makes to each of them.
+SHARED_MAILBOXES = 40
+WRITES_EACH = 2
+#: The second write of a two-step change (a 500 there leaves a partial change), and the
+#: one write of a one-step change.
+WRITE_STEPS = {"ox": "change", "zextras": "ModifyAccountRequest", "exchange": "set-casmailbox"}
+READS = {"ox": "getAccessCombinationName", "zextras": "GetAccountRequest", "exchange": None}
+
+
+@dataclass
+class SharedResult:
+    platform: str
+    writes: int = 0
+    failed: int = 0
+    resumed: int = 0
+    superseded: int = 0
+    lost: list[str] = field(default_factory=list)
+    still_open: int = 0
+
+
+async def _two_writers(platform: str, tmp: Path) -> SharedResult:
+    from mailadmin import Orchestrator
+    from mailadmin.cli.demo import CATALOGUE, DemoScenario
+    from mailadmin.mock import MockServer
+    from mailadmin.orchestration.registry import get_registry
+
+    entry = get_registry().providers()[platform]
+    scenario = DemoScenario.model_validate(entry.load_demo()())
+    if platform == "ox":
+        seed, addresses = _ox_seed(SHARED_MAILBOXES)
+    elif platform == "zextras":
+        seed, addresses = _zextras_seed(scenario.seed or {}, SHARED_MAILBOXES)
+    else:
+        seed, addresses = _exchange_seed(SHARED_MAILBOXES)
+    server = MockServer(entry.load_mock(), seed=seed)
+    instance = f"{platform}-shared"
+    url = f"http://{instance}.test"
+    config: dict[str, Any] = {
+        **CATALOGUE,
+        "instances": {instance: {**scenario.instance, "endpoint": url, "retries": 1}},
+        "tenants": {t: {**table, "instance": instance} for t, table in scenario.tenants.items()},
+        "journal": {"url": f"sqlite:///{tmp / f'{platform}-shared.sqlite'}"},
+    }
+    rng = random.Random(SEED + len(platform))
+    # Each writer its own orchestrator over one journal, as two processes would have.
+    writers = [
+        Orchestrator.from_dict(config, registry=get_registry(), http={instance: server.router(url)})
+        for _ in range(2)
+    ]
+    result = SharedResult(platform)
+    calls = range(1, 4 * SHARED_MAILBOXES * WRITES_EACH)
+    faulty = frozenset(c for c in calls if rng.random() < 0.15)
+    server.inject(
+        {"kind": "status", "status": 500, "operation": WRITE_STEPS[platform], "calls": faulty}
+    )
+    slow = frozenset(c for c in calls if rng.random() < 0.2)
+    server.inject({"kind": "latency", "delay": 0.02, "operation": READS[platform], "calls": slow})
+
+    async def writer(orch: Any, plans: list[tuple[str, str]]) -> None:
+        gate = asyncio.Semaphore(8)
+
+        async def one(address: str, plan: str) -> None:
+            async with gate:
+                result.writes += 1
+                try:
+                    await orch.set_plan(address, plan)
+                except errors.MailadminError:
+                    result.failed += 1
+
+        await asyncio.gather(*(one(a, p) for a, p in plans))
+
+    work = []
+    for _ in writers:
+        plans = [(a, rng.choice(("mail", "collaborate"))) for a in addresses] * WRITES_EACH
+        rng.shuffle(plans)
+        work.append(plans)
+    async with writers[0], writers[1]:
+        await asyncio.gather(*(writer(o, p) for o, p in zip(writers, work, strict=True)))
+        server.clear_faults()
+        resumed = await writers[0].resume()
+        result.resumed = len(resumed.items)
+        result.superseded = sum(
+            1 for i in resumed.items if i.ok and "superseded by journal" in i.value.note
+        )
+        journal = writers[0].journal
+        assert journal is not None
+        rows = journal.entries(limit=10_000, operation="set_plan")
+        held = {
+            m.address.lower(): m.plan
+            for t in config["tenants"]
+            for m in await writers[0].list_mailboxes(t)
+        }
+    result.still_open = sum(1 for r in rows if r.open)
+    newest: dict[str, Any] = {}
+    for row in sorted(rows, key=lambda r: r.id):
+        if row.status == "done" and row.outcome in ("changed", "unchanged"):
+            newest[row.subject.lower()] = row
+    for address in addresses:
+        last = newest.get(address.lower())
+        if last is not None and held.get(address.lower()) != last.arguments["plan"]:
+            result.lost.append(
+                f"{address}: holds {held.get(address.lower())}, journal {last.id} says {last.arguments['plan']}"
+            )
+    if platform == "exchange":
+        # The mock's own quotas: no mailbox holds more than its plan's (no inflation).
+        quota = {"mail": 2 << 30, "collaborate": 10 << 30}
+        boxes = next(iter(server.snapshot()["tenants"].values()))["mailboxes"]
+        for address in addresses:
+            last = newest.get(address.lower())
+            box = boxes.get(address)
+            wanted = quota[last.arguments["plan"]] if last is not None else None
+            held_quota = box["prohibit_send_receive_quota"] if box is not None else None
+            if wanted is not None and held_quota != wanted:
+                result.lost.append(f"{address}: quota {held_quota}")
+    return result
+
+
+def test_two_writers_on_one_mailbox_then_resume_lose_no_update(
+    summary: Summary, tmp_path: Path
+) -> None:
+    """Two writers change the same mailboxes with 500s on their writes, then
+    ``journal resume`` settles what they left open: every mailbox holds what the journal's
+    newest settled row of it says (a resume that replayed an older partial change over a
+    newer one would lose it), nothing stays open, and Exchange quotas are their plan's."""
+    results = [asyncio.run(_two_writers(p, tmp_path)) for p in PLATFORMS]
+    writes = sum(r.writes for r in results)
+    summary.note(
+        "load",
+        f"load: two writers on one mailbox: {writes} ops on {SHARED_MAILBOXES * len(PLATFORMS)} "
+        f"mailboxes, {sum(r.failed for r in results)} failed-reported, resume settled "
+        f"{sum(r.resumed for r in results)} ({sum(r.superseded for r in results)} superseded), "
+        f"{sum(len(r.lost) for r in results)} lost, {sum(r.still_open for r in results)} left open",
+    )
+    for r in results:
+        assert r.failed, f"{r.platform}: no fault hit a write"
+        assert r.lost == [], f"{r.platform}: {r.lost[:5]}"
+        assert r.still_open == 0, r.platform

@@ -49,7 +49,7 @@ async def test_a_mailbox_of_another_tenants_domain_is_refused_before_sending(
     for address in (f"yuri@{OTHER}", "ceo@victim.test"):
         with pytest.raises(errors.ValidationError) as caught:
             await orch.create_mailbox(platform.tenant, NewMailbox(address=address, kind=kind))
-        assert f"is not an address of {platform.tenant}" in str(caught.value)
+        assert f"is not an address of customer '{platform.tenant}'" in str(caught.value)
     assert platform.server.requests == []  # not even a read
     listed = await platform.orch.provider(platform.orch.instances[0]).list_mailboxes(
         platform.orch.config.tenant_ref(platform.tenant)

@@ -312,3 +312,39 @@ def test_orders_from_the_cli(config_file: Path, server: MockServer) -> None:
         _run(config_file, "--json", "orders", "place", "eu", "licence_upgrade", "--add", "5")
     )[0]
     assert licence["detail"] == {"current": 50, "added": 5, "total": 55}
+
+
+def test_only_the_site_admin_assigns_a_platform_tenant_to_a_reseller(config_file: Path) -> None:
+    """Issue 29.7: other.test is configured and no customer record owns it (the host's own
+    customer). A reseller may not claim it, nor an unknown name: one answer for both."""
+    refusals = [
+        json.loads(
+            _run(config_file, "--json", "--as", "reseller:acme", "customers", "add", name, expect=3)
+        )["error"]
+        for name in ("other.test", "nosuch.test")
+    ]
+    assert [e["reason"] for e in refusals] == ["not_permitted", "not_permitted"]
+    assert [e["message"].replace("nosuch", "other") for e in refusals] == [
+        refusals[0]["message"]
+    ] * 2
+    assert "only the site admin" in refusals[0]["message"]
+    customers = json.loads(_run(config_file, "--json", "customers", "list"))
+    assert [c["name"] for c in customers] == ["example.com"]  # nothing recorded
+    # The site admin assigns it.
+    _run(config_file, "customers", "add", "other.test", "--reseller", "acme")
+    customers = json.loads(_run(config_file, "--json", "customers", "list"))
+    assert {c["name"]: c["reseller"] for c in customers}["other.test"] == "acme"
+
+
+def test_a_reseller_cannot_claim_a_platform_tenant_from_python(config_file: Path) -> None:
+    from mailadmin.rules.identities import Identity, acting_scope
+
+    orch = Orchestrator.from_config(config_file)
+    for name in ("other.test", "nosuch.test"):
+        with (
+            acting_scope(Identity.parse("reseller:acme")),
+            pytest.raises(errors.PolicyDenied) as got,
+        ):
+            orch.rules.add_customer(name)
+        assert got.value.reason == "not_permitted"
+    assert orch.rules.tenancy.customer("other.test") is None

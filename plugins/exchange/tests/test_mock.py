@@ -427,3 +427,23 @@ async def test_each_host_answers_only_its_own_paths(client: httpx.AsyncClient) -
     loopback = INVOKE_URL.replace("https://outlook.office365.com", "http://127.0.0.1:8080")
     answer = await client.post(loopback, json=body, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200  # an unknown host routes by path
+
+
+def test_a_custom_attribute_is_one_mailbox_s_own_even_on_fillers() -> None:
+    """Set-Mailbox -CustomAttribute15 on one filler user leaves the others untouched
+    (fillers are built from one template and must not share what is written)."""
+    from mailadmin_exchange.mock.platform import ExchangeMock
+
+    server = MockServer(ExchangeMock, seed={"tenants": {DEFAULT_TENANT_ID: {"filler_users": 3}}})
+    state = server.state
+    assert isinstance(state, ExchangeState)
+    tenant = state.tenant(DEFAULT_TENANT_ID)
+    assert tenant is not None
+    first, second = (f"user00000{n}@{DEFAULT_TENANT}" for n in (1, 2))
+    state.set_mailbox(tenant, {"Identity": first, "CustomAttribute15": "mailadmin-storage-gb=5"})
+    assert state.find(tenant, first).custom_attributes == {
+        "CustomAttribute15": "mailadmin-storage-gb=5"
+    }
+    assert state.find(tenant, second).custom_attributes == {}
+    state.set_mailbox(tenant, {"Identity": first, "CustomAttribute15": ""})
+    assert state.find(tenant, first).custom_attributes == {}

@@ -7,6 +7,7 @@ runs) is built in the lifespan, so importing this module touches no database.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -80,7 +81,8 @@ def create_app(
             runs=RunManager(orch, store),
         )
         app.state.services = services
-        await services.runs.resume()
+        resumed = await services.runs.resume()
+        await _settle_run_keys(services, resumed)
         try:
             yield
         finally:
@@ -95,11 +97,40 @@ def create_app(
         responses=problem_responses(400, 401, "default"),
     )
     _install_handlers(app)
+    from mailadmin.api.admission import Admission
+
+    # Outside every other layer: the key is checked, and the body capped, before any of
+    # the body is read (FastAPI reads a body before a route's dependencies run).
+    app.add_middleware(Admission)
     from mailadmin.api.routes import catalogue, mailboxes, reports, runs, sales, service, tenancy
 
     for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports):
         app.include_router(module.router)
     return app
+
+
+async def _settle_run_keys(services: Services, resumed: list[str]) -> None:
+    """Keep, for the Idempotency-Keys of requests that started the runs this start-up took
+    up, the answer those requests would have had (``202`` with the run): a repeat of such
+    a request gets its run, not ``409 idempotency_in_progress`` until the claim is stale."""
+    import asyncio
+
+    from fastapi.encoders import jsonable_encoder
+
+    from mailadmin.api.idempotency import Stored
+
+    answers: dict[str, Stored] = {}
+    for run_id in resumed:
+        run = await asyncio.to_thread(services.runs.get, run_id)
+        if run is None:
+            continue
+        body = json.dumps(jsonable_encoder(run), separators=(",", ":")).encode("utf-8")
+        headers = {"content-type": "application/json", "location": f"/v1/runs/{run_id}"}
+        answers[run_id] = Stored(status=202, body=body, headers=headers)
+    if answers:
+        settled = await asyncio.to_thread(services.idempotency.settle_runs, answers)
+        if settled:
+            _log.info("settled %d Idempotency-Key(s) of resumed runs", settled)
 
 
 def _install_handlers(app: FastAPI) -> None:

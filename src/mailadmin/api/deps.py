@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "Services",
     "ServicesDep",
     "api_error_response",
+    "bind_run",
     "get_caller",
     "idempotent",
     "json_response",
@@ -82,15 +84,19 @@ async def get_caller(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """Authenticate the API key; every route but the health checks needs one."""
-    if credentials is None:
-        raise ApiError(
-            401,
-            "unauthenticated",
-            "Send an API key: 'Authorization: Bearer <key>'",
-            {"WWW-Authenticate": "Bearer"},
-        )
-    key = await asyncio.to_thread(services.keys.authenticate, credentials.credentials)
+    """Authenticate the API key; every route but the health checks needs one. The
+    admission layer (:mod:`mailadmin.api.admission`) has checked it before the body was
+    read; it is looked up here only where that layer did not run."""
+    key: ApiKey | None = getattr(request.state, "api_key", None)
+    if key is None:
+        if credentials is None:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "Send an API key: 'Authorization: Bearer <key>'",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        key = await asyncio.to_thread(services.keys.authenticate, credentials.credentials)
     if key is None:
         raise ApiError(
             401,
@@ -169,11 +175,14 @@ async def idempotent(
             status_code=stored.status,
             headers={**stored.headers, "Idempotent-Replayed": "true"},
         )
+    token = _CLAIM.set((services.idempotency, caller.key.id, key))
     try:
         response = await _as_caller(request, caller, work)
     except BaseException:
         await asyncio.to_thread(services.idempotency.release, caller.key.id, key)
         raise
+    finally:
+        _CLAIM.reset(token)
     if response.status_code >= 500:
         await asyncio.to_thread(services.idempotency.release, caller.key.id, key)
         return response
@@ -185,6 +194,21 @@ async def idempotent(
     answer = Stored(status=response.status_code, body=bytes(response.body), headers=kept)
     await asyncio.to_thread(services.idempotency.complete, caller.key.id, key, answer)
     return response
+
+
+#: The Idempotency-Key claimed by the request being worked (store, API key id, key).
+_CLAIM: ContextVar[tuple[IdempotencyStore, str, str] | None] = ContextVar(
+    "mailadmin_api_claim", default=None
+)
+
+
+async def bind_run(run_id: str) -> None:
+    """Note the run a request just started on its Idempotency-Key claim, if it has one,
+    so a restart that settles the run also settles the key (issue 29.8)."""
+    claim = _CLAIM.get()
+    if claim is not None:
+        store, key_id, key = claim
+        await asyncio.to_thread(store.attach_run, key_id, key, run_id)
 
 
 async def _as_caller(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -129,6 +130,51 @@ class IdempotencyStore:
                 )
             )
 
+    def attach_run(self, key_id: str, key: str, run_id: str) -> None:
+        """Note on a pending claim the run its request started: the answer's ``Location``,
+        known before the answer is kept, so a start-up that settles the run can keep the
+        answer too (:meth:`settle_runs`)."""
+        t = IDEMPOTENCY
+        with self._store.begin() as db:
+            db.execute(
+                t.update()
+                .where(t.c.key_id == key_id, t.c.idempotency_key == key, t.c.state == "pending")
+                .values(headers=json.dumps({"location": _run_location(run_id)}))
+            )
+
+    def settle_runs(self, answers: Mapping[str, Stored]) -> int:
+        """Keep ``answers[run_id]`` for every pending claim whose request started that
+        run: the claims of requests whose service died after starting a run that this
+        start-up has taken up. Returns how many were settled."""
+        t = IDEMPOTENCY
+        by_location = {_run_location(run_id): answer for run_id, answer in answers.items()}
+        settled = 0
+        with self._store.begin() as db:
+            rows = db.execute(
+                t.select().where(t.c.state == "pending", t.c.headers.is_not(None))
+            ).mappings()
+            for row in rows.all():
+                location = json.loads(row["headers"] or "{}").get("location")
+                answer = by_location.get(location)
+                if answer is None:
+                    continue
+                db.execute(
+                    t.update()
+                    .where(
+                        t.c.key_id == row["key_id"],
+                        t.c.idempotency_key == row["idempotency_key"],
+                        t.c.state == "pending",
+                    )
+                    .values(
+                        state="done",
+                        status=answer.status,
+                        body=answer.body.decode("utf-8"),
+                        headers=json.dumps(answer.headers),
+                    )
+                )
+                settled += 1
+        return settled
+
     def release(self, key_id: str, key: str) -> None:
         """Forget a claim whose request ended without an answer worth repeating (a 5xx)."""
         t = IDEMPOTENCY
@@ -139,6 +185,10 @@ class IdempotencyStore:
         """How many answers are kept (for tests and health)."""
         with self._store.connect() as db:
             return int(db.execute(sa.select(sa.func.count()).select_from(IDEMPOTENCY)).scalar_one())
+
+
+def _run_location(run_id: str) -> str:
+    return f"/v1/runs/{run_id}"
 
 
 def _aware(value: datetime) -> datetime:

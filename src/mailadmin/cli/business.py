@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from mailadmin.cli.numbers import WholeNumber, ascii_whole
 from mailadmin.cli.root import _global_options, _Group, _State, cli, pass_state
 from mailadmin.contract import errors
 
@@ -48,9 +49,12 @@ def _package(values: tuple[str, ...]) -> dict[str, int]:
     package: dict[str, int] = {}
     for value in values:
         name, sep, amount = value.partition("=")
-        if not sep or not amount.strip().isdigit():
-            raise click.BadParameter(f"'{value}' is not RESOURCE=QUANTITY", param_hint="--package")
-        package[name.strip()] = int(amount)
+        quantity = ascii_whole(amount)
+        if not sep or quantity is None:
+            raise click.BadParameter(
+                f"'{value}' is not RESOURCE=QUANTITY (digits 0-9)", param_hint="--package"
+            )
+        package[name.strip()] = quantity
     return package
 
 
@@ -328,7 +332,7 @@ def _cell(value: Any) -> Any:
 
 @cli.command()
 @click.argument("addon")
-@click.argument("quantity", type=click.IntRange(0, 9999))
+@click.argument("quantity", type=WholeNumber(0, 9999))
 @click.option(
     "--to", "to", type=click.Choice(["resellers", "customers"]), required=True, help="Who buys."
 )
@@ -487,8 +491,8 @@ def orders_list(state: _State, subject: str | None) -> None:
     ),
 )
 @_PACKAGE
-@click.option("--mailboxes", type=click.IntRange(0, 9999), help="Seat total (seat_upgrade).")
-@click.option("--add", type=click.IntRange(1), help="Licensed mailboxes to add (licence_upgrade).")
+@click.option("--mailboxes", type=WholeNumber(0, 9999), help="Seat total (seat_upgrade).")
+@click.option("--add", type=WholeNumber(1), help="Licensed mailboxes to add (licence_upgrade).")
 @click.option("--edition", help="The edition wanted (edition_change), e.g. pro.")
 @_global_options
 @pass_state

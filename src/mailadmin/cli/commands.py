@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from mailadmin.cli.numbers import WholeNumber
 from mailadmin.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -374,7 +375,7 @@ def set_plan(
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("tenant")
 @click.argument("addon")
-@click.argument("quantity", type=click.IntRange(0, 2**31 - 1))
+@click.argument("quantity", type=WholeNumber(0, 2**31 - 1))
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
 @_global_options
 @pass_state

@@ -33,7 +33,23 @@ def read_plan_file(data: bytes, name: str) -> list[tuple[str, str]]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise errors.ValidationError(f"{name}: line {line} is not UTF-8 text") from None
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:
+        # A field past the csv module's limit (131,072 characters) or a stray NUL: a bad
+        # file, said so with its line, not an unexpected failure.
+        limit = csv.field_size_limit()
+        why = (
+            f"a field is longer than {limit:,} characters"
+            if "field larger" in str(exc)
+            else "it is not valid CSV"
+        )
+        raise errors.ValidationError(
+            f"{name}: line {reader.line_num}: {why}; nothing was sent"
+        ) from None
     if not rows:
         raise errors.ValidationError(
             f"{name} is empty; expected the header 'address,plan'; nothing was sent"

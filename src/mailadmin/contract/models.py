@@ -54,8 +54,16 @@ def _plain_address(value: str) -> str:
     # part at 64 octets.
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
         raise ValueError("a mail address may not hold control or invisible characters")
-    if len(value.rpartition("@")[0].encode("utf-8")) > 64:
+    local, _, domain = value.rpartition("@")
+    if len(local.encode("utf-8")) > 64:
         raise ValueError("the part before @ of a mail address is at most 64 characters")
+    # Addresses travel in URL paths (Graph, the HTTP API) and platform look-ups: a slash
+    # or backslash there names another resource ("../../u0@example.com"). RFC 5321's
+    # dot-string has no empty part, so no leading, trailing or doubled dot either.
+    if "/" in value or "\\" in value:
+        raise ValueError("a mail address may not hold '/' or '\\'")
+    if any(not part for part in local.split(".")) or any(not p for p in domain.split(".")):
+        raise ValueError("a mail address may not start or end a part with a dot, or hold '..'")
     return value
 
 

@@ -47,13 +47,25 @@ from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec
 
 __all__ = [
     "AddonSpec",
+    "ApiConfig",
     "Config",
     "InstanceConfig",
     "JournalConfig",
     "PlanSpec",
     "TenantConfig",
+    "UnknownTenant",
     "WorkerConfig",
 ]
+
+
+class UnknownTenant(errors.ValidationError):
+    """No configured tenant has this name or domain. The orchestrator answers it, to any
+    identity but the site admin, exactly as a tenant outside its reach (so an answer never
+    tells which tenants exist)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown tenant '{name}'")
+        self.name = name
 
 
 class _Strict(BaseModel):
@@ -215,6 +227,19 @@ class WorkerConfig(_Strict):
         return self.limits.get(instance, self.shards)
 
 
+class ApiConfig(_Strict):
+    """Limits of the HTTP API (``mailadmin serve``), applied before a request is read.
+
+    ``max_body_bytes``: the largest request body accepted (413 past it; a chunked body is
+    counted as it arrives and refused once past it); ``auth_failures`` within
+    ``auth_window_seconds`` from one client address: after that many refused API keys,
+    its requests are answered 429 with ``Retry-After`` until the window has passed."""
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    auth_failures: int = Field(default=10, ge=1, le=100_000)
+    auth_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
 _DB_URL = re.compile(r"^[a-z][a-z0-9+_.-]*://", re.IGNORECASE)
 
 
@@ -229,6 +254,7 @@ class Config(_Strict):
     # Factories, not shared defaults: these hold dicts, so pydantic would deep-copy a
     # default per Config, which cost more than building a new one (per Orchestrator).
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
     resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
     customers: dict[str, CustomerSpec] = Field(default_factory=dict)
@@ -302,7 +328,7 @@ class Config(_Strict):
             if candidate is None or wanted not in (d.lower() for d in candidate.domains):
                 tenant, candidate = self._scan_domains(wanted)
             if tenant is None or candidate is None:
-                raise errors.ValidationError(f"Unknown tenant '{name}'")
+                raise UnknownTenant(name)
             return TenantRef(name=tenant, native_id=candidate.native_id)
         return TenantRef(name=name, native_id=spec.native_id)
 
@@ -320,6 +346,20 @@ class Config(_Strict):
                 self.__dict__.pop("_domains", None)  # stale: built again on next use
                 return tenant, candidate
         return None, None
+
+    def check_address_of(self, tenant: TenantRef, address: str) -> None:
+        """Refuse (``ValidationError``) a mail address whose domain is not one of
+        ``tenant``'s: a request names one tenant and every subject in it belongs there.
+        An unknown domain gets the same answer as another tenant's (nothing tells which
+        exist)."""
+        try:
+            owner = self.tenant_of_address(address.strip()).name
+        except UnknownTenant:
+            owner = None
+        if owner != tenant.name:
+            raise errors.ValidationError(
+                f"'{address.strip()}' is not an address of customer '{tenant.name}'"
+            )
 
     def tenant_of_address(self, address: str) -> TenantRef:
         """The tenant that owns a mail address, by its domain."""

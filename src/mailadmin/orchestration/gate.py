@@ -146,6 +146,7 @@ class BusinessRules:
                     reason="cross_boundary",
                 )
             spec = spec.model_copy(update={"reseller": identity.name})
+            self.tenancy.check_reseller_records(identity.name, name)
         elif identity.kind is not IdentityKind.SITE_ADMIN:
             raise errors.PolicyDenied(f"{identity} may not add customers", reason="not_permitted")
         return self.tenancy.add_customer(name, spec)

@@ -30,7 +30,7 @@ from mailadmin.contract.models import (
 )
 from mailadmin.contract.provider import CallHooks, Provider
 from mailadmin.orchestration.bulk import BulkResult, OnError, Progress, run_bulk
-from mailadmin.orchestration.config import Config
+from mailadmin.orchestration.config import Config, UnknownTenant
 from mailadmin.orchestration.fence import ReadBack
 from mailadmin.orchestration.gate import ActingView, BusinessRules
 from mailadmin.orchestration.pipeline import (
@@ -50,6 +50,7 @@ from mailadmin.rules.allocations import (
     AllocationUse,
     used_by,
 )
+from mailadmin.rules.identities import unknown_tenant
 
 if TYPE_CHECKING:
     import httpx
@@ -179,14 +180,22 @@ class Orchestrator:
     def provider_for(self, tenant: str | TenantRef) -> tuple[Provider, TenantRef]:
         """The one provider that owns a tenant, and the tenant's reference."""
         require_text(tenant, "tenant", TenantRef)
-        ref = self.config.tenant_ref(tenant.name if isinstance(tenant, TenantRef) else tenant)
+        name = tenant.name if isinstance(tenant, TenantRef) else tenant
+        try:
+            ref = self.config.tenant_ref(name)
+        except UnknownTenant as exc:  # told as a tenant out of reach, but to the site admin
+            raise unknown_tenant(self.rules.acting(), exc.name, exc) from None
         return self.provider(self.config.tenants[ref.name].instance), ref
 
     def mailbox(self, address: str | MailboxRef) -> tuple[Provider, MailboxRef]:
         """The provider that owns a mailbox, and the mailbox's reference."""
         require_text(address, "mailbox address", MailboxRef)
         text = address.address if isinstance(address, MailboxRef) else address
-        tenant = self.config.tenant_of_address(text.strip())
+        try:
+            tenant = self.config.tenant_of_address(text.strip())
+        except UnknownTenant as exc:
+            acting = self.rules.acting()
+            raise unknown_tenant(acting, exc.name, exc, mailbox=text.strip()) from None
         provider, ref = self.provider_for(tenant)
         try:
             return provider, MailboxRef(tenant=ref, address=text)
@@ -390,6 +399,12 @@ class Orchestrator:
         return await self._resume_one(entry)
 
     async def _resume_one(self, entry: JournalEntry) -> ChangeResult[Any]:
+        from mailadmin.orchestration.superseded import settle_superseded
+
+        if self.journal is not None:  # a newer settled change of the subject wins
+            superseded = await settle_superseded(self.journal, entry)
+            if superseded is not None:
+                return superseded
         if entry.operation == "create_mailbox":
             return await self._resume_create(entry)
         if entry.operation == "delete_mailbox":

@@ -193,7 +193,8 @@ class Route(Step):
             call.provider, tenant = services.provider_for(call.inputs["tenant"])
             call.arguments["tenant"] = tenant
             if call.operation == "create_mailbox":
-                _same_tenant(services, tenant, call.arguments["mailbox"])
+                # Every subject a request names belongs to the tenant it names.
+                services.config.check_address_of(tenant, call.arguments["mailbox"].address)
         else:
             call.provider = services.provider(str(call.inputs["instance"]))
         provider = call.provider
@@ -548,21 +549,6 @@ def result_kind(call: Call) -> Any:
 def limits_key(provider: Provider, tenant: TenantRef) -> str | None:
     """The key of a tenant's limits lock (the one its add-on writes hold too)."""
     return subject_key(provider.instance, "apply_addon", {"tenant": tenant})
-
-
-def _same_tenant(services: Services, tenant: TenantRef, mailbox: NewMailbox) -> None:
-    """A new mailbox's address must belong to the tenant it is created in: a caller that
-    may act on one tenant can never place a mailbox in another's domain."""
-    try:
-        owner: TenantRef | None = services.config.tenant_of_address(mailbox.address)
-    except errors.ValidationError:
-        owner = None
-    if owner is None or owner.name != tenant.name:
-        domain = mailbox.address.rsplit("@", 1)[-1]
-        raise errors.ValidationError(
-            f"{mailbox.address} is not an address of {tenant.name}: its domain "
-            f"'{domain}' belongs to {'another tenant' if owner else 'no configured tenant'}"
-        )
 
 
 def check_plan(config: Config, plan: object) -> str:

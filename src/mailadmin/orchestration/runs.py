@@ -304,22 +304,18 @@ class RunService:
             known = await journal.run(journal.entries, 1, run=run)
             if not known:
                 raise errors.NotFoundError(f"The journal has no run '{run}'")
-        # Several open rows of one subject (a create, then a delete of one mailbox) replay
-        # oldest first, one after another.
+        # Several open rows of one subject settle newest first, one after another: once
+        # the newest is settled the older ones are superseded by it (never replayed over
+        # it); when it fails, the older ones stay open rather than undo it.
         by_subject: dict[str, list[JournalEntry]] = {}
         for row in rows:
             by_subject.setdefault(f"{row.instance}|{row.subject.lower()}", []).append(row)
 
         async def settle(entries: list[JournalEntry]) -> ChangeResult[Any]:
             result: ChangeResult[Any] | None = None
-            failure: errors.MailadminError | None = None
-            for entry in entries:
-                try:
-                    result = await orch.resume_entry(entry)
-                except errors.MailadminError as exc:
-                    failure = exc
-            if failure is not None:
-                raise failure
+            for entry in reversed(entries):
+                settled = await orch.resume_entry(entry)
+                result = result or settled
             assert result is not None
             return result
 

@@ -187,3 +187,20 @@ def _outside(identity: Identity, what: str, scope: Scope) -> errors.PolicyDenied
         reason="cross_boundary",
         debug={"identity": str(identity), "operation": scope.operation},
     )
+
+
+def unknown_tenant(
+    identity: Identity, name: str, error: errors.MailadminError, *, mailbox: str | None = None
+) -> Exception:
+    """What ``identity`` is told when it names a tenant that does not exist (``mailbox``:
+    the address it named there): the site admin hears so (``error``); anyone else gets the
+    refusal of a tenant no one it knows owns, word for word, so the answer never tells a
+    name that exists from one that does not."""
+    if identity.kind is IdentityKind.SITE_ADMIN:
+        return error
+    scope = Scope(operation="route", instance="", tenant=name.strip().lower(), mailbox=mailbox)
+    try:
+        check_access(identity, scope, lambda _tenant: None)
+    except errors.PolicyDenied as refused:
+        return refused
+    return error

@@ -282,6 +282,23 @@ class Tenancy:
             self._record(oversold)
         return Customer(name=name, **{**spec.model_dump(), "reseller": owner})
 
+    def check_reseller_records(self, reseller: str | None, name: str) -> None:
+        """Refuse a reseller recording customer ``name`` unless the record is already its
+        own. Every customer is a tenant the platform already has (a configured tenant):
+        one no record owns is the host's own customer, and only the site admin assigns an
+        existing platform tenant to a reseller. Another reseller's customer, the host's
+        and an unknown name get the same answer, so the refusal tells nothing of which
+        tenants exist (issue 29.7, 29.9)."""
+        from mailadmin.contract import errors
+
+        found = self.customer(name)
+        if reseller is None or found is None or found.reseller != reseller.strip().lower():
+            raise errors.PolicyDenied(
+                f"reseller:{reseller} may not record customer '{name.strip().lower()}': only "
+                "the site admin assigns a platform tenant to a reseller",
+                reason="not_permitted",
+            )
+
     def customer(self, name: str) -> Customer | None:
         """One customer, or ``None``."""
         from mailadmin.store.schema import customers

@@ -7,7 +7,9 @@ write is sent. Its *end* completes the same row: the outcome (``changed``, ``unc
 ``accepted``, ``partial`` with the parts applied and missing, ``failed`` or ``unknown``),
 the state after, the user-facing error and, apart from it, the redacted debug detail.
 A row still ``started``, or ended ``partial``/``unknown``, is *open*: ``mailadmin journal
-resume`` settles it (:meth:`Orchestrator.resume`). Dry runs and refusals are recorded too.
+resume`` settles it (:meth:`Orchestrator.resume`); one that a newer settled row of the same
+subject supersedes is settled ``superseded`` without being sent again, and a resume never
+overwrites the ``before`` a row recorded. Dry runs and refusals are recorded too.
 
 Writes go through one writer thread that commits whatever is queued in one transaction
 (a bulk run's rows are grouped; a lone write commits at once), so the event loop never
@@ -45,6 +47,8 @@ T = TypeVar("T")
 
 #: Outcomes that leave a row open for ``journal resume``.
 OPEN_OUTCOMES = ("partial", "unknown")
+#: Outcomes of a newer row that settle its subject: an older open row gives way to it.
+SETTLING_OUTCOMES = ("changed", "unchanged", "accepted")
 
 _RUN: ContextVar[str | None] = ContextVar("mailadmin_run", default=None)
 
@@ -187,6 +191,7 @@ class Journal:
         self._writer_lock = threading.Lock()
         self._insert = table.insert()
         self._updates = _updates(table)
+        self._resumed_success = _resumed_success(table)
         self._unsettled = _unsettled(table)
         self._many = _unsettled_many(table)
 
@@ -420,7 +425,72 @@ class Journal:
                 # that attempt may have half changed.
                 del values["before"]
         values |= _resumed(resumed)
+        if resumed is not None and "before" in values:
+            # A resume reads the state its own retry starts from; the row keeps the state
+            # before the original write (what it recorded, else what it read before sending).
+            before = values.pop("before")
+            params = {**values, "_before": before, "_call_id": call_id}
+            return _Row(self._resumed_success, params, call_id=call_id)
         return self._update(call_id, values)
+
+    def superseded(self, entry: JournalEntry, newer: JournalEntry, note: str) -> _Op:
+        """Settle an open row that the newer settled row ``newer`` of the same subject
+        supersedes: outcome ``superseded``, nothing sent. Its recorded ``before`` is kept
+        (else the state read before it was sent); its error moves to the debug detail."""
+        import sqlalchemy as sa
+
+        t = self._table
+        debug = dict(entry.debug) if isinstance(entry.debug, dict) else {}
+        if entry.error_message:
+            debug["error"] = entry.error_message
+        debug |= {"note": note, "superseded_by": newer.id}
+        values: dict[str, Any] = {
+            "status": "done",
+            "outcome": "superseded",
+            "finished": datetime.now(UTC),
+            "error_code": None,
+            "error_message": None,
+            "debug": _dump(debug),
+            "before": sa.func.coalesce(t.c.before, t.c.state_before),
+        } | _resumed(entry.outcome or entry.status)
+
+        def op(db: sa.Connection) -> None:
+            # Only a row still open: a resume run twice, or its own process, settles once.
+            still_open = sa.or_(t.c.status == "started", t.c.outcome.in_(OPEN_OUTCOMES))
+            query = t.update().where(t.c.call_id == entry.call_id, t.c.dry_run == sa.false())
+            db.execute(query.where(still_open).values(**values))
+
+        return op
+
+    def superseding(self, entry: JournalEntry) -> JournalEntry | None:
+        """The newest row recorded after ``entry`` of the same subject (one mailbox; for
+        an add-on, the same add-on of the tenant) that settled it (``changed``,
+        ``unchanged``, ``accepted``), or ``None``. Its write set the subject after
+        ``entry``'s, so repeating ``entry`` would undo it."""
+        import sqlalchemy as sa
+
+        from mailadmin.contract.calls import subject_key
+
+        key = subject_key(entry.instance, entry.operation, entry.arguments)
+        if key is None:
+            return None
+        t = self._table
+        query = t.select().where(
+            t.c.subject_key == key,
+            t.c.id > entry.id,
+            t.c.dry_run == sa.false(),
+            t.c.status == "done",
+            t.c.outcome.in_(SETTLING_OUTCOMES),
+        )
+        if entry.operation == "apply_addon":
+            # A tenant's add-ons share one key; another add-on's change settles only its own.
+            query = query.where(
+                t.c.operation == "apply_addon",
+                sa.func.lower(t.c.subject) == entry.subject.lower(),
+            )
+        with self._db.connect() as db:
+            row = db.execute(query.order_by(t.c.id.desc()).limit(1)).mappings().first()
+        return None if row is None else _entry(row)
 
     def failure(self, call_id: str, error: MailadminError, *, resumed: str | None = None) -> _Op:
         """Complete a row with the error of a write; the outcome says what the platform
@@ -787,6 +857,17 @@ def _updates(t: sa.Table) -> dict[bool, sa.Update]:
 
     by_call = t.update().where(t.c.call_id == sa.bindparam("_call_id"))
     return {False: by_call, True: by_call.where(t.c.status == "started")}
+
+
+def _resumed_success(t: sa.Table) -> sa.Update:
+    """The update of a resumed row's success: ``before`` only where none was recorded
+    (``_before`` is the resume's own reading, the last resort)."""
+    import sqlalchemy as sa
+
+    by_call = t.update().where(t.c.call_id == sa.bindparam("_call_id"))
+    return by_call.values(
+        before=sa.func.coalesce(t.c.before, t.c.state_before, sa.bindparam("_before"))
+    )
 
 
 def _may_land(t: sa.Table) -> Any:

@@ -88,6 +88,8 @@ _SWITCH = {
 }
 _QUOTAS = ("IssueWarningQuota", "ProhibitSendQuota", "ProhibitSendReceiveQuota")
 _FLAGS = ("ActiveSyncEnabled", "OWAEnabled", "MAPIEnabled", "PopEnabled", "ImapEnabled")
+#: How the storage add-on kept on a mailbox reads: ``mailadmin-storage-gb=5``.
+_STORAGE_MARK = "mailadmin-storage-gb="
 _SKU_SELECT = "skuId,skuPartNumber,capabilityStatus,consumedUnits,prepaidUnits"
 _WRITE_CONCURRENCY = 4
 ADMIN_SCOPE = "https://outlook.office365.com/.default"
@@ -215,7 +217,16 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         by_kind = dict.fromkeys(MailboxKind, 0)
         by_plan: dict[str, int] = {}
         licence = self.settings.plan_mode == "licence" and bool(self.settings.plans)
-        select = "RecipientTypeDetails,MailboxPlan" if licence else "RecipientTypeDetails"
+        quota_plans = not licence and bool(self.settings.plans)
+        select = "RecipientTypeDetails"
+        if licence:
+            select += ",MailboxPlan"
+        elif quota_plans:
+            # A quota plan is read from the quotas and the flags together (as set_plan
+            # does): keep each user mailbox's quota properties for the flags that follow.
+            select += ",PrimarySmtpAddress," + self._quota_select()
+        quota_rows: dict[str, dict[str, Any]] = {}
+        wanted = self._quota_select().split(",")
         parameters = {
             "RecipientTypeDetails": [*KINDS, *_OTHER_MAILBOXES],
             "ResultSize": self.settings.result_size,
@@ -231,13 +242,15 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 if kind is MailboxKind.USER and licence:
                     plan = self._neutral_by_mailbox_plan(row.get("MailboxPlan")) or "unmapped"
                     by_plan[plan] = by_plan.get(plan, 0) + 1
-        if not licence:
-            if self.settings.plans:
-                async for _address, features in self._user_features():
-                    plan = self._neutral_by_features(features) or "unmapped"
-                    by_plan[plan] = by_plan.get(plan, 0) + 1
-            elif by_kind[MailboxKind.USER]:
-                by_plan["unmapped"] = by_kind[MailboxKind.USER]
+                elif kind is MailboxKind.USER and quota_plans:
+                    address = str(row.get("PrimarySmtpAddress", "")).lower()
+                    quota_rows[address] = {name: row.get(name) for name in wanted}
+        if quota_plans:
+            async for address, features in self._user_features():
+                plan = self._plan_of_row(quota_rows.get(address, {}), features) or "unmapped"
+                by_plan[plan] = by_plan.get(plan, 0) + 1
+        elif not licence and by_kind[MailboxKind.USER]:
+            by_plan["unmapped"] = by_kind[MailboxKind.USER]
         return MailboxCount(
             tenant=tenant.name, by_kind=by_kind, by_plan=by_plan, unclassified=unclassified
         )
@@ -259,11 +272,9 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 self.instance,
                 "with licence plans the quota is the licence's; sell a larger SKU instead",
             )
-        plan_of: dict[str, str] = {}
-        async for address, features in self._user_features():
-            name = self._neutral_by_features(features)
-            if name is not None:
-                plan_of[address] = name
+        features_of: dict[str, ClientAccess] = {}
+        async for address, flags in self._user_features():
+            features_of[address] = flags
         extras: list[int] = []
         pending: list[tuple[str, Quotas]] = []
         parameters = {
@@ -273,15 +284,16 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         async for rows in self._rows(
             "Get-Mailbox",
             parameters,
-            select="PrimarySmtpAddress,UserPrincipalName," + ",".join(_QUOTAS),
+            select="PrimarySmtpAddress,UserPrincipalName," + self._quota_select(),
         ):
             for row in rows:
                 address = str(row.get("PrimarySmtpAddress", "")).lower()
-                name = plan_of.get(address)
+                held = features_of.get(address)
+                name, extra = self._reading(row, held) if held is not None else (None, 0)
                 if name is None:
                     continue  # not on a configured plan: its quota is not mailadmin's
                 current = _quotas(row)
-                extras.append(self._extra(self._mapping(name), current) // _GB)
+                extras.append(extra // _GB)
                 wanted = self._quotas(self._mapping(name), quantity * _GB)
                 if current != wanted:
                     pending.append((address, wanted))
@@ -292,7 +304,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
 
             async def one(address: str, quotas: Quotas) -> None:
                 async with gate:
-                    await self._set_quotas(address, quotas)
+                    await self._set_quotas(address, quotas, quantity * _GB)
 
             # Every mailbox's write runs to its end before a failure is raised, so the
             # read-back below sees settled quotas, not writes still on their way.
@@ -335,17 +347,15 @@ class ExchangeProvider(Provider[ExchangeSettings]):
 
     async def _list_mailboxes(self, tenant: TenantRef) -> list[Mailbox]:
         licence = self.settings.plan_mode == "licence"
-        plan_of: dict[str, str] = {}
+        features_of: dict[str, ClientAccess] = {}
         if not licence and self.settings.plans:
             async for address, features in self._user_features():
-                name = self._neutral_by_features(features)
-                if name is not None:
-                    plan_of[address] = name
+                features_of[address] = features
         found: list[Mailbox] = []
         parameters = {"RecipientTypeDetails": list(KINDS), "ResultSize": self.settings.result_size}
         select = (
             "PrimarySmtpAddress,DisplayName,RecipientTypeDetails,MailboxPlan,"
-            "ProhibitSendReceiveQuota,ExternalDirectoryObjectId"
+            "ExternalDirectoryObjectId," + self._quota_select()
         )
         async for rows in self._rows("Get-Mailbox", parameters, select=select):
             for row in rows:
@@ -358,7 +368,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                     plan = (
                         self._neutral_by_mailbox_plan(row.get("MailboxPlan"))
                         if licence
-                        else plan_of.get(mailbox.address)
+                        else self._plan_of_row(row, features_of.get(mailbox.address.lower()))
                     ) or "unmapped"
                 found.append(mailbox.model_copy(update={"plan": plan}))
         return found
@@ -429,20 +439,21 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         """Quota mode: ``Set-Mailbox`` quotas and ``Set-CASMailbox`` flags, each only when
         it differs. A storage add-on's extra on the mailbox is kept across plans."""
         row = await self._one(
-            "Get-Mailbox", mailbox.address, "RecipientTypeDetails," + ",".join(_QUOTAS)
+            "Get-Mailbox", mailbox.address, "RecipientTypeDetails," + self._quota_select()
         )
         cas = await self._one("Get-CASMailbox", mailbox.address, ",".join(_FLAGS))
         features = ClientAccess.from_cas(cas)
-        current = self._neutral_by_features(features)
+        # The plan is read from the quotas and the flags together: after a change that
+        # stopped between them, the mailbox is on no plan, and its add-on is what was kept.
+        current, extra = self._reading(row, features)
         quotas = _quotas(row)
-        extra = self._extra(self._mapping(current), quotas) if current is not None else 0
         wanted = self._quotas(target, extra)
         quotas_differ = quotas != wanted
         flags_differ = features != target.client_access
 
         async def apply() -> None:
             if quotas_differ:
-                await self._set_quotas(mailbox.address, wanted)
+                await self._set_quotas(mailbox.address, wanted, extra)
             if flags_differ:
                 await self._invoke(
                     "Set-CASMailbox",
@@ -578,6 +589,44 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             return 0
         extra = limit - base
         return extra if self._quotas(plan, extra) == quotas else 0
+
+    def _plan_of_row(self, row: Mapping[str, Any], features: ClientAccess | None) -> str | None:
+        """A listed user mailbox's plan (quota mode), from its quotas and flags."""
+        return None if features is None else self._reading(row, features)[0]
+
+    def _quota_select(self) -> str:
+        """The ``Get-Mailbox`` properties a plan's quotas are read from."""
+        attribute = self.settings.storage_attribute
+        return ",".join((*_QUOTAS, attribute) if attribute else _QUOTAS)
+
+    def _storage_kept(self, row: Mapping[str, Any]) -> int | None:
+        """The storage add-on (bytes) kept on a mailbox apart from its quotas, or ``None``
+        when none is kept there (a mailbox mailadmin has not written yet)."""
+        attribute = self.settings.storage_attribute
+        value = row.get(attribute) if attribute else None
+        if not isinstance(value, str) or not value.startswith(_STORAGE_MARK):
+            return None
+        digits = value[len(_STORAGE_MARK) :]
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 7):
+            return None
+        return int(digits) * _GB
+
+    def _reading(self, row: Mapping[str, Any], features: ClientAccess) -> tuple[str | None, int]:
+        """The plan a mailbox is on, read from every attribute that defines it (quotas
+        and client-access flags), and the storage add-on (bytes) it holds. The plan is
+        ``None`` when they disagree: a change that stopped between its two steps."""
+        quotas = _quotas(row)
+        by_flags = self._neutral_by_features(features)
+        kept = self._storage_kept(row)
+        if kept is None:
+            # Never written by mailadmin with the add-on kept apart: infer the add-on from
+            # the quotas of the plan the flags name.
+            if by_flags is None:
+                return None, 0
+            return by_flags, self._extra(self._mapping(by_flags), quotas)
+        if by_flags is not None and self._quotas(self._mapping(by_flags), kept) == quotas:
+            return by_flags, kept
+        return None, kept
 
     def _neutral_by_features(self, features: ClientAccess) -> str | None:
         for name, plan in self.settings.plans.items():
@@ -789,10 +838,14 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             for row in rows:
                 yield str(row.get("PrimarySmtpAddress", "")).lower(), ClientAccess.from_cas(row)
 
-    async def _set_quotas(self, address: str, quotas: Quotas) -> None:
+    async def _set_quotas(self, address: str, quotas: Quotas, storage: int) -> None:
+        """One ``Set-Mailbox``: the quotas, and the storage add-on (bytes) they include
+        kept apart in the same request, so the two never disagree."""
         parameters: dict[str, Any] = {"Identity": address}
         for name, value in zip(_QUOTAS, quotas, strict=True):
             parameters[name] = "Unlimited" if value is None else value
+        if self.settings.storage_attribute:
+            parameters[self.settings.storage_attribute] = f"{_STORAGE_MARK}{storage // _GB}"
         await self._invoke("Set-Mailbox", parameters, write=True, idempotent=True)
 
     async def _graph(

@@ -168,6 +168,8 @@ class ExchangeSettings(ProviderSettings):
     cloud); ``endpoint`` (when set) is the default for all three, which is how one mock
     serves them. ``page_size``: ``Prefer: odata.maxpagesize`` (1..1000).
     ``result_size``: ``ResultSize`` sent with ``Get-Mailbox`` (``"Unlimited"`` or a number).
+    ``storage_attribute``: the mailbox attribute (``CustomAttribute1``..``15``, default
+    ``CustomAttribute15``) holding a mailbox's storage add-on apart from its plan's quota.
     ``licence_skus``: the SKUs ``get_licence`` adds up (default: the two Exchange Online
     plans plus every plan's SKU). ``anchor_mailbox``: ``X-AnchorMailbox`` (default:
     ``APP:SystemMailbox{bb558c35-...}@<tenant_id or tenant>``).
@@ -182,6 +184,13 @@ class ExchangeSettings(ProviderSettings):
     result_size: int | Literal["Unlimited"] = "Unlimited"
     licence_skus: tuple[str, ...] = ("EXCHANGESTANDARD", "EXCHANGEENTERPRISE")
     anchor_mailbox: str | None = None
+    #: Where a mailbox's storage add-on (whole GB) is kept, apart from its plan's quota:
+    #: the mailbox attribute ``Set-Mailbox`` writes with the quotas (``None``: not kept;
+    #: the add-on is then inferred from the quotas, which cannot tell a larger plan from
+    #: a smaller plan plus storage).
+    storage_attribute: str | None = Field(
+        default="CustomAttribute15", pattern=r"^CustomAttribute([1-9]|1[0-5])$"
+    )
 
     @model_validator(mode="before")
     @classmethod

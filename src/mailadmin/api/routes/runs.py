@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, idempotent, json_response
+from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, bind_run, idempotent, json_response
 from mailadmin.api.models import AddonRunRequest, PlanRunRequest
 from mailadmin.api.problems import problem_responses
 from mailadmin.api.runs import Run, RunKind, visible_to
@@ -50,6 +50,7 @@ async def plan_changes(
             dry_run=dry_run,
             concurrency=body.concurrency,
         )
+        await bind_run(run.id)
         return accepted(run)
 
     return await idempotent(request, services, caller, work)
@@ -83,6 +84,7 @@ async def addons(
             dry_run=dry_run,
             concurrency=body.concurrency,
         )
+        await bind_run(run.id)
         return accepted(run)
 
     return await idempotent(request, services, caller, work)

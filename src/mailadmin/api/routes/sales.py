@@ -8,7 +8,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, idempotent
+from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, bind_run, idempotent
 from mailadmin.api.models import SaleRequest
 from mailadmin.api.problems import problem_responses
 from mailadmin.api.routes.runs import accepted
@@ -55,6 +55,7 @@ async def sell(
             # One after another: each sale changes the totals the next one is capped by.
             concurrency=1,
         )
+        await bind_run(run.id)
         return accepted(run)
 
     return await idempotent(request, services, caller, work)

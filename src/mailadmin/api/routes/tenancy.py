@@ -122,14 +122,15 @@ async def add_customer(
 ) -> Response:
     """Record a customer (a configured tenant) under a reseller or the host.
 
-    The site admin records any; a reseller records customers under itself only.
+    Only the site admin assigns a platform tenant to a reseller: a reseller's request for
+    any tenant it does not own already is ``403 not_permitted`` (the same answer for the
+    host's own customers, another reseller's and unknown names).
     """
 
     async def work() -> Response:
         orch = services.orch
         spec = CustomerSpec(**body.model_dump(exclude={"name"}))
         if dry_run:
-            name = orch.config.tenant_ref(body.name).name
             identity = caller.identity
             if identity.kind is IdentityKind.RESELLER:
                 if spec.reseller not in (None, identity.name):
@@ -138,10 +139,13 @@ async def add_customer(
                         reason="cross_boundary",
                     )
                 spec = spec.model_copy(update={"reseller": identity.name})
+                tenancy = orch.rules.tenancy
+                await asyncio.to_thread(tenancy.check_reseller_records, identity.name, body.name)
             elif identity.kind is not IdentityKind.SITE_ADMIN:
                 raise errors.PolicyDenied(
                     f"{identity} may not add customers", reason="not_permitted"
                 )
+            name = orch.config.tenant_ref(body.name).name
             return json_response(Customer(name=name, **spec.model_dump()))
         added = await asyncio.to_thread(orch.rules.add_customer, body.name, spec)
         return json_response(added, status=201)
@@ -171,7 +175,8 @@ async def count(services: ServicesDep, caller: CallerDep, tenant: str) -> Mailbo
 def _reach(services: ServicesDep, tenant: str) -> str:
     """The tenant's configured name, refused outside the caller's reach (nothing sent)."""
     orch = services.orch
-    name = orch.config.tenant_ref(tenant).name
+    # Through the orchestrator's routing: an unknown name is refused as one out of reach.
+    name = orch.provider_for(tenant)[1].name
     if not orch.rules.reachable(name):
         identity = orch.rules.acting()
         raise errors.PolicyDenied(

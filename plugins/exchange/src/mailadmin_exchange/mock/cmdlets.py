@@ -105,6 +105,8 @@ CMDLETS: dict[str, Cmdlet] = {
                     "UseDatabaseQuotaDefaults",
                     "DisplayName",
                     "Type",
+                    # CustomAttribute1 to 15 are Set-Mailbox parameters of their own.
+                    *(f"CustomAttribute{n}" for n in range(1, 16)),
                 },
             )
         }

@@ -535,6 +535,10 @@ def mailbox_row(state: ExchangeState, tenant: MockTenant, mailbox: MockMailbox) 
         "ProhibitSendQuota": format_size(mailbox.prohibit_send_quota),
         "ProhibitSendReceiveQuota": format_size(mailbox.prohibit_send_receive_quota),
         "UseDatabaseQuotaDefaults": mailbox.use_database_quota_defaults,
+        **{
+            f"CustomAttribute{n}": mailbox.custom_attributes.get(f"CustomAttribute{n}", "")
+            for n in range(1, 16)
+        },
         "MailboxPlan": f"{plan.mailbox_plan}-{plan.mailbox_plan_guid}" if plan else None,
         "SKUAssigned": bool(mailbox.licenses) if mailbox.type == "UserMailbox" else None,
         "PersistedCapabilities@odata.type": "#Collection(String)",

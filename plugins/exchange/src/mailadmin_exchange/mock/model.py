@@ -90,6 +90,8 @@ class MockMailbox(_Model):
     prohibit_send_quota: int | None = 49 * _GB + _GB // 2
     prohibit_send_receive_quota: int | None = 50 * _GB
     use_database_quota_defaults: bool = False
+    #: ``CustomAttribute1``..``15`` that hold a value (Exchange answers ``""`` for the rest).
+    custom_attributes: dict[str, str] = Field(default_factory=dict)
     activesync: bool = True
     owa: bool = True
     mapi: bool = True

@@ -387,6 +387,9 @@ class ExchangeState(ModelState[ExchangeData]):
             if name in parameters:
                 new[name] = _size_parameter(name, parameters[name])
         _check_quota_order(new)
+        for name, value in parameters.items():
+            if name.startswith("CustomAttribute"):
+                _check_custom_attribute(value)  # before anything changes
         cap = self.quota_cap(tenant, mailbox)
         for name in _QUOTAS:
             value = new[name]
@@ -408,6 +411,9 @@ class ExchangeState(ModelState[ExchangeData]):
             )
         if "DisplayName" in parameters:
             mailbox.display_name = str(parameters["DisplayName"])
+        for name, value in parameters.items():
+            if name.startswith("CustomAttribute"):
+                _set_custom_attribute(mailbox, name, value)
         return mailbox.model_dump() != before
 
     def quota_cap(self, tenant: MockTenant, mailbox: MockMailbox) -> int:
@@ -628,3 +634,25 @@ def _check_quota_order(quotas: Mapping[str, int | None]) -> None:
                 f"property 'ProhibitSendReceiveQuota'. {name}: '{format_size(value)}', "
                 f"ProhibitSendReceiveQuota: '{format_size(limit)}'.",
             )
+
+
+def _set_custom_attribute(mailbox: MockMailbox, name: str, value: Any) -> None:
+    """``Set-Mailbox -CustomAttributeN``: empty or null clears it. A new dict each time:
+    untouched filler mailboxes are copies of one template and may share the old one."""
+    kept = {k: v for k, v in mailbox.custom_attributes.items() if k != name}
+    if value is not None and value != "":
+        kept[name] = str(value)
+    mailbox.custom_attributes = kept
+
+
+def _check_custom_attribute(value: Any) -> None:
+    """A custom attribute is a string of at most 1,024 characters (PSDOC Set-Mailbox)."""
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) > 1024:
+        raise CmdletError(
+            400,
+            "Microsoft.Exchange.Data.DataValidationException",
+            f"The length of the property is too long. The maximum length is 1024 and the "
+            f"length of the value provided is {len(str(value))}.",
+        )

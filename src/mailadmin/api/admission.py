@@ -1,0 +1,199 @@
+"""What a request must pass before any of its body is read: an API key, a client not
+throttled for refused keys, and a body no larger than ``[api] max_body_bytes``.
+
+FastAPI reads and parses a body before it resolves a route's dependencies, so checking the
+key in a dependency let anyone make the service read (and parse) a body of any size.
+This ASGI layer sits outside the application: it authenticates from the headers alone
+(``401`` without touching the body), answers ``429`` with ``Retry-After`` to a client
+whose keys were refused ``auth_failures`` times within ``auth_window_seconds``, refuses a
+declared ``Content-Length`` past the cap at once (``413``) and counts a chunked body as it
+arrives, refusing it as soon as it passes the cap. What it let through it hands on, with
+the authenticated key for the route's dependency (no second look-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from mailadmin.api.problems import problem_response
+
+if TYPE_CHECKING:
+    from mailadmin.orchestration.config import ApiConfig
+
+__all__ = ["PUBLIC_PATHS", "Admission", "AuthThrottle"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Paths answered without an API key (health checks, the API's own description).
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: Clients whose refusals are remembered at once (the oldest are forgotten past it).
+_MAX_CLIENTS = 10_000
+
+
+class AuthThrottle:
+    """Refused API keys per client address within a sliding window."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def retry_after(self, client: str, limit: int, window: float) -> int:
+        """Seconds the client must wait (0: not throttled)."""
+        failures = self._failures.get(client)
+        if not failures:
+            return 0
+        now = self._clock()
+        while failures and failures[0] <= now - window:
+            failures.popleft()
+        if len(failures) < limit:
+            return 0
+        return max(1, math.ceil(failures[-limit] + window - now))
+
+    def refused(self, client: str, window: float) -> None:
+        """Count one refused key of ``client``."""
+        failures = self._failures.pop(client, None) or deque()
+        failures.append(self._clock())
+        self._failures[client] = failures  # most recent last
+        while len(self._failures) > _MAX_CLIENTS:
+            self._failures.popitem(last=False)
+
+
+class Admission:
+    """The ASGI layer of the module docs, around the FastAPI application ``app``."""
+
+    def __init__(self, app: App, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.throttle = AuthThrottle(clock)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        if services is None:  # not started yet: the application answers for itself
+            await self.app(scope, receive, send)
+            return
+        limits: ApiConfig = services.orch.config.api
+        headers = _headers(scope)
+        client = (scope.get("client") or ("-", 0))[0]
+        wait = self.throttle.retry_after(client, limits.auth_failures, limits.auth_window_seconds)
+        if wait:
+            await _refuse(
+                scope, send, 429, "throttled",
+                "Too many requests with an unknown API key from this address; try again later",
+                {"Retry-After": str(wait)},
+            )  # fmt: skip
+            return
+        token = _bearer(headers.get("authorization", ""))
+        key = None
+        if token is not None:
+            key = await asyncio.to_thread(services.keys.authenticate, token)
+        if key is None:
+            self.throttle.refused(client, limits.auth_window_seconds)
+            detail, challenge = (
+                ("Send an API key: 'Authorization: Bearer <key>'", "Bearer")
+                if token is None
+                else ("The API key is unknown or revoked", 'Bearer error="invalid_token"')
+            )
+            await _refuse(
+                scope, send, 401, "unauthenticated", detail, {"WWW-Authenticate": challenge}
+            )
+            return
+        scope.setdefault("state", {})["api_key"] = key
+        cap = limits.max_body_bytes
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > cap):
+            await _too_large(scope, send, cap)
+            return
+        if declared is None and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body
+            return
+        body = await _read_capped(receive, cap)
+        if body is None:
+            await _too_large(scope, send, cap)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _read_capped(receive: Receive, cap: int) -> bytes | None:
+    """The body, read as it arrives; ``None`` as soon as it passes ``cap`` bytes (the
+    rest is never read) or the client goes away."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: the client's disconnect
+
+    return replayed
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+    }
+
+
+def _bearer(value: str) -> str | None:
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def _too_large(scope: Scope, send: Send, cap: int) -> None:
+    await _refuse(
+        scope, send, 413, "too_large", f"The request body is larger than {cap} bytes", None
+    )
+
+
+async def _refuse(
+    scope: Scope, send: Send, status: int, code: str, detail: str, headers: dict[str, str] | None
+) -> None:
+    given = _headers(scope).get("x-request-id", "")
+    rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+    response = problem_response(
+        status,
+        code,
+        detail,
+        instance=scope.get("path"),
+        request_id=rid,
+        headers={**(headers or {}), "X-Request-Id": rid, "Connection": "close"},
+    )
+
+    async def no_body() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response(scope, no_body, send)
