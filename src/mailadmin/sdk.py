@@ -22,11 +22,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.contract import errors
+from mailadmin import errors
 from mailadmin.contract.capabilities import KNOWN_ADDONS, REQUIRED, Capabilities, Feature, Operation
 from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.hookspecs import Register, hookimpl
-from mailadmin.contract.models import (
+from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
+from mailadmin.contract.readback import bounded_int, native_name
+from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
+from mailadmin.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -42,9 +45,6 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
-from mailadmin.contract.readback import bounded_int, native_name
-from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
 from mailadmin.wire.jsonapi import ErrorRule, ErrorTable, JsonClient, parse_json
 from mailadmin.wire.transport import Streamed, Transport, raise_for_status
 

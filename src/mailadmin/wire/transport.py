@@ -30,18 +30,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mailadmin.contract import errors
-from mailadmin.contract.settings import (
+from mailadmin import errors
+from mailadmin.wire import direct
+from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
+from mailadmin.wire.endpoints import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     endpoint_url_problem,
 )
-from mailadmin.wire import direct
-from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.wire.ids import new_id
 from mailadmin.wire.limits import ACCEPT_ENCODING, iter_body, read_body
 from mailadmin.wire.redaction import Redactor
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
     from httpx_aiohttp import AiohttpTransport
     from tenacity import RetryCallState
 
-    from mailadmin.contract.settings import ProviderSettings
-
 __all__ = [
     "REQUEST_ID_HEADER",
     "RETRY_STATUSES",
@@ -71,6 +69,7 @@ __all__ = [
     "Sleep",
     "Streamed",
     "Transport",
+    "TransportSettings",
     "dry_run_active",
     "dry_run_scope",
     "parse_retry_after",
@@ -87,6 +86,33 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 Backend = Literal["aiohttp", "httpx"]
 #: What the transport awaits between attempts (``asyncio.sleep`` unless injected).
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class TransportSettings(Protocol):
+    """What :meth:`Transport.from_settings` reads (a provider's settings have all of it)."""
+
+    @property
+    def endpoint(self) -> str | None: ...
+    @property
+    def endpoints(self) -> Mapping[str, str]: ...
+    @property
+    def transport(self) -> Backend: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def verify_tls(self) -> bool: ...
+    @property
+    def deadline(self) -> float: ...
+    @property
+    def max_response_bytes(self) -> int: ...
+    def secrets(self) -> list[str]:
+        """Every secret value the settings hold, for redaction."""
+        ...
+
 
 _MOCK_BASE_URL = "http://mock.invalid"
 _BACKOFF_BASE = 0.5  # seconds before the first retry when the server gives no Retry-After
@@ -182,7 +208,7 @@ class Transport:
     @classmethod
     def from_settings(
         cls,
-        settings: ProviderSettings,
+        settings: TransportSettings,
         *,
         name: str,
         http: httpx.AsyncBaseTransport | None = None,
@@ -238,9 +264,9 @@ class Transport:
         with :meth:`set_auth` for ``endpoint`` (else for every endpoint); ``False`` sends
         none (a login request). The other arguments are httpx's.
 
-        Raises :class:`~mailadmin.contract.errors.Unavailable` when the platform cannot be reached
+        Raises :class:`~mailadmin.errors.Unavailable` when the platform cannot be reached
         after the retries or the call passes its ``deadline``, and
-        :class:`~mailadmin.contract.errors.ProtocolError` for an answer larger than
+        :class:`~mailadmin.errors.ProtocolError` for an answer larger than
         ``max_response_bytes`` (the body is read here, capped, so ``response.content`` is
         ready).
         """
