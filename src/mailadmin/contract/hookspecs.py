@@ -37,7 +37,7 @@ class Register(Protocol):
 
         ``provider``: the class, or ``"module:Class"`` imported on first use;
         ``mock``: ``"module:Class"`` of the platform's ``MockPlatform``, if it ships one;
-        ``demo``: ``"module:function"`` returning a ``mailadmin.cli.demo.DemoScenario`` that
+        ``demo``: ``"module:function"`` returning a ``mailadmin.sdk.DemoScenario`` that
         ``mailadmin demo`` runs against the mock.
         """
 

@@ -15,19 +15,21 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.sdk import ErrorRule, ErrorTable, JsonClient, bounded_int, errors, parse_json
+from mailadmin.sdk import (
+    ErrorRule,
+    ErrorTable,
+    JsonClient,
+    SessionAuth,
+    Token,
+    bounded_int,
+    errors,
+    parse_json,
+    with_body,
+)
 
 if TYPE_CHECKING:
-    # mailadmin.sdk loads these on first use, so type checkers see them as Any there.
     import httpx
 
-    from mailadmin.wire.auth import SessionAuth, Token, with_body
-else:
-    from mailadmin.sdk import SessionAuth, Token
-    from mailadmin.sdk import auth as _auth
-
-    with_body = _auth.with_body
-if TYPE_CHECKING:
     from mailadmin.sdk import Transport
     from mailadmin_zextras.settings import ZextrasSettings
 
