@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mailadmin import errors
 from mailadmin.wire import direct
+from mailadmin.wire.adapters import send_writes_once, set_read_body, skip_idle_cookie_work
 from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.wire.endpoints import (
     DEFAULT_DEADLINE,
@@ -429,7 +430,7 @@ class Transport:
             exc.debug.setdefault("status", response.status_code)
             raise
         # What httpx's own aread() leaves behind, so .content, .text and .json() work.
-        response._content = body
+        set_read_body(response, body)
 
     def _note_refusal(
         self, exc: errors.ProtocolError, request: httpx.Request, request_id: str
@@ -675,7 +676,7 @@ class Transport:
                 headers=self._defaults,
                 follow_redirects=False,
             )
-            _skip_idle_cookie_work(self._client)
+            skip_idle_cookie_work(self._client)
             self._targets.clear()  # joined onto the old client's base
             self._loop = loop
         return self._client
@@ -965,7 +966,7 @@ class Streamed:
     async def read(self) -> bytes:
         """The whole decoded body (also left in ``response.content``)."""
         if not self.response.is_stream_consumed:
-            self.response._content = b"".join([piece async for piece in self.pieces()])
+            set_read_body(self.response, b"".join([piece async for piece in self.pieces()]))
         return self.response.content
 
 
@@ -974,37 +975,6 @@ class Streamed:
 
 #: How many joined call URLs a transport keeps.
 _TARGETS_KEPT = 256
-
-
-def _skip_idle_cookie_work(client: httpx.AsyncClient) -> None:
-    """Let httpx read cookies only from answers that set some.
-
-    httpx wraps every response for ``http.cookiejar`` even when it sets no cookie (about a
-    tenth of a request's CPU on top of aiohttp); cookies that are set are still kept.
-    """
-    import httpx
-
-    jar = getattr(client, "_cookies", None)
-    if type(jar) is httpx.Cookies:  # httpx keeps it privately; leave any other shape
-        fast = _lazy_cookies()()
-        fast.jar = jar.jar
-        client._cookies = fast
-
-
-@cache
-def _lazy_cookies() -> type[httpx.Cookies]:
-    import httpx
-
-    class _Cookies(httpx.Cookies):
-        #: Whether any cookie was ever kept: until then no request pays for the jar.
-        seen = False
-
-        def extract_cookies(self, response: httpx.Response) -> None:
-            if "set-cookie" in response.headers:
-                self.seen = True
-                super().extract_cookies(response)
-
-    return _Cookies
 
 
 @cache
@@ -1043,10 +1013,7 @@ def _aiohttp_transport() -> type[AiohttpTransport]:
 
     class _SendOnce(Base):
         def get_client(self) -> ClientSession:
-            session = super().get_client()
-            if hasattr(session, "_retry_connection"):
-                session._retry_connection = False
-            return session
+            return send_writes_once(super().get_client())
 
     return _SendOnce
 
