@@ -220,10 +220,7 @@ def _plugin_problem(found: Import) -> str | None:
 
 
 def _report(problems: list[tuple[Import, str]]) -> str:
-    return "\n".join(
-        f"{i.path.relative_to(ROOT)}:{i.line}: {i.importer} -> {i.target}: {why}"
-        for i, why in problems
-    )
+    return "\n".join(f"{i.path}:{i.line}: {i.importer} -> {i.target}: {why}" for i, why in problems)
 
 
 def test_every_core_import_goes_down_the_line() -> None:
@@ -234,6 +231,18 @@ def test_every_core_import_goes_down_the_line() -> None:
 def test_plugins_import_only_the_sdk_the_mock_toolkit_and_the_conformance_kit() -> None:
     imports = list(_plugin_imports())
     assert len({i.path for i in imports}) > 30  # the walk found the plugins' files
+    problems = [(i, why) for i in imports if (why := _plugin_problem(i)) is not None]
+    assert not problems, "\n" + _report(problems)
+
+
+def test_a_plugin_made_from_the_template_imports_only_the_public_modules(
+    tmp_path: Path,
+) -> None:
+    from mailadmin.scaffold import create_plugin
+
+    plugin = create_plugin("kerio", tmp_path)
+    imports = [i for path in sorted(plugin.rglob("*.py")) for i in _imports(path, str(path))]
+    assert any(i.target == "mailadmin.sdk" for i in imports)
     problems = [(i, why) for i in imports if (why := _plugin_problem(i)) is not None]
     assert not problems, "\n" + _report(problems)
 
