@@ -16,11 +16,11 @@ from mailadmin.contract.matrix import (
     capability_matrix,
     instance_matrix,
     instance_rows,
-    main,
     matrix_differences,
     parse_matrix,
 )
 from mailadmin.contract.models import MailboxKind
+from mailadmin.orchestration.matrix import main
 from mailadmin.orchestration.registry import Registry, get_registry
 from mailadmin.reference.provider import MemoryProvider, MemorySettings
 
@@ -75,7 +75,7 @@ def _in_tree(entry_points: list[tuple[str, object]] | None = None) -> Registry:
 
 
 def test_the_docs_copy_matches_every_in_tree_provider() -> None:
-    """Refresh with: python -m mailadmin.contract.matrix --write docs/capabilities.md"""
+    """Refresh with: python -m mailadmin.orchestration.matrix --write docs/capabilities.md"""
     text = DOC.read_text(encoding="utf-8")
     assert matrix_differences(text, _in_tree()) == []
     assert "memory" in parse_matrix(text)

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from mailadmin.contract.capabilities import Capabilities, Operation
-    from mailadmin.contract.models import (
+    from mailadmin.contract.provider import Provider
+    from mailadmin.contract.settings import PlanMapping, ProviderSettings
+    from mailadmin.models import (
         AddonRef,
         ChangeResult,
         Licence,
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
         Outcome,
         TenantRef,
     )
-    from mailadmin.contract.provider import Provider
-    from mailadmin.contract.settings import PlanMapping, ProviderSettings
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.orchestration.sync import SyncOrchestrator
 
@@ -39,16 +39,16 @@ _LAZY = {
     "PlanMapping": "mailadmin.contract.settings",
     "Capabilities": "mailadmin.contract.capabilities",
     "Operation": "mailadmin.contract.capabilities",
-    "AddonRef": "mailadmin.contract.models",
-    "ChangeResult": "mailadmin.contract.models",
-    "Licence": "mailadmin.contract.models",
-    "Mailbox": "mailadmin.contract.models",
-    "MailboxCount": "mailadmin.contract.models",
-    "MailboxKind": "mailadmin.contract.models",
-    "MailboxRef": "mailadmin.contract.models",
-    "NewMailbox": "mailadmin.contract.models",
-    "Outcome": "mailadmin.contract.models",
-    "TenantRef": "mailadmin.contract.models",
+    "AddonRef": "mailadmin.models",
+    "ChangeResult": "mailadmin.models",
+    "Licence": "mailadmin.models",
+    "Mailbox": "mailadmin.models",
+    "MailboxCount": "mailadmin.models",
+    "MailboxKind": "mailadmin.models",
+    "MailboxRef": "mailadmin.models",
+    "NewMailbox": "mailadmin.models",
+    "Outcome": "mailadmin.models",
+    "TenantRef": "mailadmin.models",
 }
 
 __all__ = [
@@ -73,8 +73,8 @@ __all__ = [
 ]
 
 
-# Modules that moved into layers but are imported as ``from mailadmin import errors``.
-_LAZY_MODULES = {"errors": "mailadmin.contract.errors"}
+# The bottom vocabulary, reachable as ``mailadmin.errors`` after a bare ``import mailadmin``.
+_LAZY_MODULES = {"errors": "mailadmin.errors", "models": "mailadmin.models"}
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.contract import errors
+from mailadmin import errors
 from mailadmin.contract.capabilities import (
     KNOWN_ADDONS,
     REQUIRED,
@@ -33,8 +33,12 @@ from mailadmin.contract.capabilities import (
     Operation,
 )
 from mailadmin.contract.change import Applied, Change, Verified
+from mailadmin.contract.demo import DemoScenario
 from mailadmin.contract.hookspecs import Register, hookimpl
-from mailadmin.contract.models import (
+from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
+from mailadmin.contract.readback import bounded_int, native_name
+from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
+from mailadmin.models import (
     AddonRef,
     ChangeResult,
     ConnectionStatus,
@@ -50,11 +54,9 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.contract.provider import CallHooks, CallInfo, Provider, SettingsT
-from mailadmin.contract.readback import bounded_int, native_name
-from mailadmin.contract.settings import Credentials, PlanMapping, ProviderSettings
 from mailadmin.wire.answers import AnswerCheck, Reading, Refusal, Verdict
 from mailadmin.wire.jsonapi import ErrorRule, ErrorTable, JsonClient, parse_json
+from mailadmin.wire.redaction import Redactor
 from mailadmin.wire.transport import Streamed, Transport, raise_for_status
 
 if TYPE_CHECKING:  # what the type checker sees for the names loaded on first use
@@ -62,105 +64,39 @@ if TYPE_CHECKING:  # what the type checker sees for the names loaded on first us
     from mailadmin.wire import paging as paging
     from mailadmin.wire import polling as polling
     from mailadmin.wire import soap as soap
-    from mailadmin.wire.auth import (
-        ApiKeyAuth as ApiKeyAuth,
-    )
-    from mailadmin.wire.auth import (
-        ClientCredentialsAuth as ClientCredentialsAuth,
-    )
-    from mailadmin.wire.auth import (
-        SessionAuth as SessionAuth,
-    )
-    from mailadmin.wire.auth import (
-        Token as Token,
-    )
-    from mailadmin.wire.auth import (
-        with_body as with_body,
-    )
-    from mailadmin.wire.auth import (
-        with_cookie as with_cookie,
-    )
-    from mailadmin.wire.paging import (
-        OffsetPage as OffsetPage,
-    )
-    from mailadmin.wire.paging import (
-        items as items,
-    )
-    from mailadmin.wire.paging import (
-        next_link_pages as next_link_pages,
-    )
-    from mailadmin.wire.paging import (
-        odata_next_link as odata_next_link,
-    )
-    from mailadmin.wire.paging import (
-        offset_pages as offset_pages,
-    )
-    from mailadmin.wire.polling import (
-        PollTimeout as PollTimeout,
-    )
-    from mailadmin.wire.polling import (
-        poll as poll,
-    )
-    from mailadmin.wire.polling import (
-        retry_after_of as retry_after_of,
-    )
-    from mailadmin.wire.soap import (
-        EnvelopeError as EnvelopeError,
-    )
-    from mailadmin.wire.soap import (
-        Node as Node,
-    )
-    from mailadmin.wire.soap import (
-        SoapClient as SoapClient,
-    )
-    from mailadmin.wire.soap import (
-        SoapFault as SoapFault,
-    )
-    from mailadmin.wire.soap import (
-        SoapMessage as SoapMessage,
-    )
-    from mailadmin.wire.soap import (
-        SoapVersion as SoapVersion,
-    )
-    from mailadmin.wire.soap import (
-        child as child,
-    )
-    from mailadmin.wire.soap import (
-        child_text as child_text,
-    )
-    from mailadmin.wire.soap import (
-        children as children,
-    )
-    from mailadmin.wire.soap import (
-        content_type as content_type,
-    )
-    from mailadmin.wire.soap import (
-        envelope as envelope,
-    )
-    from mailadmin.wire.soap import (
-        fault_envelope as fault_envelope,
-    )
-    from mailadmin.wire.soap import (
-        is_nil as is_nil,
-    )
-    from mailadmin.wire.soap import (
-        local_name as local_name,
-    )
-    from mailadmin.wire.soap import (
-        namespace_of as namespace_of,
-    )
-    from mailadmin.wire.soap import (
-        node as node,
-    )
-    from mailadmin.wire.soap import (
-        read_envelope as read_envelope,
-    )
-    from mailadmin.wire.soap import (
-        read_fault as read_fault,
-    )
-    from mailadmin.wire.soap import (
-        request_headers as request_headers,
-    )
+    from mailadmin.wire.auth import ApiKeyAuth as ApiKeyAuth
+    from mailadmin.wire.auth import ClientCredentialsAuth as ClientCredentialsAuth
+    from mailadmin.wire.auth import SessionAuth as SessionAuth
+    from mailadmin.wire.auth import Token as Token
+    from mailadmin.wire.auth import with_body as with_body
+    from mailadmin.wire.auth import with_cookie as with_cookie
+    from mailadmin.wire.paging import OffsetPage as OffsetPage
+    from mailadmin.wire.paging import items as items
+    from mailadmin.wire.paging import next_link_pages as next_link_pages
+    from mailadmin.wire.paging import odata_next_link as odata_next_link
+    from mailadmin.wire.paging import offset_pages as offset_pages
+    from mailadmin.wire.polling import PollTimeout as PollTimeout
+    from mailadmin.wire.polling import poll as poll
+    from mailadmin.wire.polling import retry_after_of as retry_after_of
+    from mailadmin.wire.soap import EnvelopeError as EnvelopeError
+    from mailadmin.wire.soap import Node as Node
+    from mailadmin.wire.soap import SoapClient as SoapClient
+    from mailadmin.wire.soap import SoapFault as SoapFault
+    from mailadmin.wire.soap import SoapMessage as SoapMessage
+    from mailadmin.wire.soap import SoapVersion as SoapVersion
+    from mailadmin.wire.soap import child as child
+    from mailadmin.wire.soap import child_text as child_text
+    from mailadmin.wire.soap import children as children
+    from mailadmin.wire.soap import content_type as content_type
+    from mailadmin.wire.soap import envelope as envelope
+    from mailadmin.wire.soap import fault_envelope as fault_envelope
+    from mailadmin.wire.soap import is_nil as is_nil
+    from mailadmin.wire.soap import local_name as local_name
+    from mailadmin.wire.soap import namespace_of as namespace_of
+    from mailadmin.wire.soap import node as node
+    from mailadmin.wire.soap import read_envelope as read_envelope
+    from mailadmin.wire.soap import read_fault as read_fault
+    from mailadmin.wire.soap import request_headers as request_headers
 
 # Names loaded on first use: name -> module (the SOAP, auth, paging and polling blocks).
 _LAZY: dict[str, str] = {
@@ -225,6 +161,7 @@ __all__ = [
     "ChangeResult",
     "ConnectionStatus",
     "Credentials",
+    "DemoScenario",
     "ErrorRule",
     "ErrorTable",
     "Feature",
@@ -246,6 +183,7 @@ __all__ = [
     "Provider",
     "ProviderSettings",
     "Reading",
+    "Redactor",
     "Refusal",
     "Register",
     "SettingsT",

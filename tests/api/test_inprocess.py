@@ -97,8 +97,8 @@ def test_not_ready_without_instances(tmp_path: Path) -> None:
 
 def test_every_typed_error_has_its_own_status() -> None:
     """A typed error never falls through to the 500 kept for unexpected failures."""
+    from mailadmin import errors
     from mailadmin.api.problems import status_of
-    from mailadmin.contract import errors
 
     def subclasses(cls: type) -> list[type]:
         found = []

@@ -23,18 +23,18 @@ from mailadmin_exchange.mock.model import (
 )
 from mailadmin_exchange.provider import ExchangeProvider
 
-from mailadmin import Orchestrator
-from mailadmin.contract import errors
-from mailadmin.contract.models import (
+from mailadmin.mock import Fault, MockServer, Reply
+from mailadmin.mock.oauth import TokenIssuer
+from mailadmin.sdk import (
     LicenceState,
     MailboxKind,
     MailboxRef,
     NewMailbox,
     Outcome,
     TenantRef,
+    errors,
 )
-from mailadmin.mock import Fault, MockServer, Reply
-from mailadmin.mock.oauth import TokenIssuer
+from mailadmin.testing import Orchestrator
 
 DOMAIN = DEFAULT_TENANT
 TENANT = TenantRef(name=DEFAULT_TENANT)

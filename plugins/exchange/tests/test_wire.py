@@ -17,7 +17,7 @@ from mailadmin_exchange.wire import (
     read_cmdlet_fault,
 )
 
-from mailadmin.contract import errors
+from mailadmin.sdk import errors
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

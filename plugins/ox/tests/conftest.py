@@ -16,7 +16,7 @@ from mailadmin_ox.mock.schema import SERVICES
 from mailadmin_ox.provider import OXProvider
 
 from mailadmin.mock import MockServer
-from mailadmin.wire.soap import read_envelope
+from mailadmin.sdk import read_envelope
 
 FIXTURES = Path(__file__).parent / "fixtures"
 Load = Callable[[str], bytes]

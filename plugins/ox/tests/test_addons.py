@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 from mailadmin_ox.mock.platform import OXMock
 
-from mailadmin.contract.models import TenantRef
 from mailadmin.mock import Fault, MockServer
+from mailadmin.sdk import TenantRef
 
 if TYPE_CHECKING:
     from conftest import Make, Post

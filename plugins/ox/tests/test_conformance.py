@@ -10,8 +10,7 @@ from mailadmin_ox.demo import sample_config
 from mailadmin_ox.mock.refusals import REFUSALS
 from mailadmin_ox.settings import OXResourceKinds
 
-from mailadmin.contract.models import AddonRef, MailboxKind, MailboxRef, TenantRef
-from mailadmin.contract.settings import ProviderSettings
+from mailadmin.sdk import AddonRef, MailboxKind, MailboxRef, ProviderSettings, TenantRef
 from mailadmin.testing import ConformanceTarget, suite
 from mailadmin.testing.probe import StateProbe
 
@@ -127,8 +126,8 @@ async def test_concurrent_addons_of_one_context_all_land(through: str) -> None:
     from mailadmin_ox.mock.platform import OXMock
     from mailadmin_ox.provider import OXProvider
 
-    from mailadmin import Orchestrator
     from mailadmin.mock import MockServer
+    from mailadmin.testing import Orchestrator
 
     server = MockServer(OXMock)
     server.inject({"kind": "latency", "delay": 0.01})  # every call yields to the others

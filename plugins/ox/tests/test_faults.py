@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from mailadmin_ox.faults import to_error
 
-from mailadmin.contract import errors
-from mailadmin.wire.soap import SoapFault
+from mailadmin.sdk import SoapFault, errors
 
 
 @pytest.mark.parametrize(

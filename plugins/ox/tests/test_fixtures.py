@@ -15,10 +15,8 @@ import pytest
 from mailadmin_ox.client import USER, OXSoap
 from mailadmin_ox.faults import fault_text, to_error
 
-from mailadmin.contract import errors
 from mailadmin.mock import MockServer
-from mailadmin.wire.soap import SoapFault, read_envelope, read_fault
-from mailadmin.wire.transport import Transport
+from mailadmin.sdk import SoapFault, Transport, errors, read_envelope, read_fault
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element

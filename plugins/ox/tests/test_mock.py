@@ -9,7 +9,7 @@ import httpx
 from mailadmin_ox.mock.platform import OXMock
 
 from mailadmin.mock import Fault, MockServer
-from mailadmin.wire.soap import child_text, read_envelope, read_fault
+from mailadmin.sdk import child_text, read_envelope, read_fault
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element

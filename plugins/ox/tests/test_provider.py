@@ -10,9 +10,8 @@ import pytest
 from mailadmin_ox.mock.platform import OXMock
 from mailadmin_ox.provider import OXProvider
 
-from mailadmin.contract import errors
-from mailadmin.contract.models import MailboxKind, MailboxRef, NewMailbox, Outcome, TenantRef
 from mailadmin.mock import Fault, MockServer
+from mailadmin.sdk import MailboxKind, MailboxRef, NewMailbox, Outcome, TenantRef, errors
 
 if TYPE_CHECKING:
     from conftest import Load, Make

@@ -9,10 +9,9 @@ from mailadmin_ox.demo import sample_config, scenario
 from mailadmin_ox.mock.platform import OXMock
 from mailadmin_ox.settings import OXSettings
 
-from mailadmin.cli.demo import DemoScenario
-from mailadmin.contract.models import Outcome
 from mailadmin.mock import MockServer
-from mailadmin.orchestration.orchestrator import Orchestrator
+from mailadmin.sdk import DemoScenario, Outcome
+from mailadmin.testing import Orchestrator
 
 
 def test_the_seed_plans_map_to_stock_combinations_with_their_storage() -> None:

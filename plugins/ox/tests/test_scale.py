@@ -15,8 +15,8 @@ import pytest
 from mailadmin_ox import provider as ox_provider
 from mailadmin_ox.mock.platform import OXMock
 
-from mailadmin.contract.models import MailboxKind, MailboxRef, TenantRef
 from mailadmin.mock import MockServer
+from mailadmin.sdk import MailboxKind, MailboxRef, TenantRef
 
 if TYPE_CHECKING:
     from conftest import Make

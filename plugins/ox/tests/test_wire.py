@@ -6,7 +6,7 @@ import pytest
 from mailadmin_ox.faults import fault_text
 from mailadmin_ox.namespaces import PREFIXES, D, R, S
 
-from mailadmin.wire.soap import (
+from mailadmin.sdk import (
     SoapFault,
     SoapVersion,
     envelope,

@@ -25,7 +25,7 @@ import pytest
 from mailadmin_ox.mock.platform import OXMock
 
 from mailadmin.mock import MockServer
-from mailadmin.wire.soap import (
+from mailadmin.sdk import (
     child_text,
     children,
     local_name,

@@ -12,7 +12,7 @@ from mailadmin_ox.mock.platform import OXMock
 from mailadmin_ox.mock.schema import SERVICES
 
 from mailadmin.mock import MockServer, serve
-from mailadmin.wire.soap import read_envelope
+from mailadmin.sdk import read_envelope
 
 AUTH = {"login": "oxadmin", "password": "secret"}
 CTX = {"id": 1}

@@ -18,8 +18,8 @@ from mailadmin_zextras.mock.platform import ZextrasMock
 from mailadmin_zextras.mock.state import ZextrasState, ZimbraFault
 from mailadmin_zextras.provider import ZextrasProvider
 
-from mailadmin.contract.models import MailboxKind, TenantRef
 from mailadmin.mock import MockServer
+from mailadmin.sdk import MailboxKind, TenantRef
 
 TENANT = TenantRef(name="example.com")
 LIMIT = 20

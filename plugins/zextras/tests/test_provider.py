@@ -17,17 +17,17 @@ from mailadmin_zextras.mock.platform import ZextrasMock
 from mailadmin_zextras.mock.state import ZextrasState
 from mailadmin_zextras.provider import ZextrasProvider
 
-from mailadmin.contract import errors
-from mailadmin.contract.models import (
+from mailadmin.mock import Fault, FaultKind, MockServer
+from mailadmin.sdk import (
     LicenceState,
     MailboxKind,
     MailboxRef,
     NewMailbox,
     Outcome,
+    Redactor,
     TenantRef,
+    errors,
 )
-from mailadmin.mock import Fault, FaultKind, MockServer
-from mailadmin.wire.redaction import Redactor
 
 TENANT = TenantRef(name="example.com")
 GIB = 1024**3

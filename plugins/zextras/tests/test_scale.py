@@ -55,7 +55,7 @@ def test_a_later_seed_entry_replaces_an_earlier_one_of_the_same_name() -> None:
 async def test_a_bulk_run_reads_the_plans_cos_once_and_signs_in_once() -> None:
     from mailadmin_zextras.demo import sample_config
 
-    from mailadmin import Orchestrator
+    from mailadmin.testing import Orchestrator
 
     server = MockServer(ZextrasMock, seed=_seed(30))
     config = sample_config()

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from mailadmin.api.tables import IDEMPOTENCY
 
 if TYPE_CHECKING:
-    from mailadmin.store.database import Database
+    from mailadmin.orchestration.storage import Database
 
 __all__ = ["Claim", "IdempotencyStore", "Stored", "fingerprint"]
 

@@ -22,7 +22,7 @@ from mailadmin.rules.identities import Identity, IdentityKind
 
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.store.database import Database
+    from mailadmin.orchestration.storage import Database
 
 __all__ = ["ApiKey", "ApiKeys", "NewKey"]
 

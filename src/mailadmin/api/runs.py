@@ -39,9 +39,7 @@ from mailadmin.rules.sales import SaleItem, SaleOutcome
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.orchestration.runs import PreparedRun
-    from mailadmin.store.database import Database
-    from mailadmin.store.journal import JournalEntry
-    from mailadmin.store.runs import JournalPlan
+    from mailadmin.orchestration.storage import Database, JournalEntry, JournalPlan
 
 __all__ = ["Run", "RunItem", "RunKind", "RunManager", "RunState"]
 

@@ -121,12 +121,11 @@ def store_status(state: _State) -> None:
     Example:
       mailadmin store status
     """
-    from mailadmin.store.database import Database
+    from mailadmin.orchestration.storage import schema_status
 
     def work(orch: Orchestrator) -> dict[str, Any]:
-        journal = orch.journal
-        database = Database(journal.engine if journal else "sqlite://", upgrade=False)
-        return {"url": database.url, "current": database.current(), "head": Database.head()}
+        status = schema_status(orch.journal)
+        return {"url": status.url, "current": status.current, "head": status.head}
 
     data = with_orchestrator(state, work)
     if state.output.as_json:

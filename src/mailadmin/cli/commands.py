@@ -39,7 +39,7 @@ from mailadmin.contract import errors
 if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.store.journal import Journal, JournalEntry
+    from mailadmin.orchestration.storage import Journal, JournalEntry
 
 __all__ = ["cli", "main"]
 

@@ -13,7 +13,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from mailadmin.cli.tables import (
     Table,
@@ -24,6 +24,7 @@ from mailadmin.cli.tables import (
     licence_table,
     problems,
 )
+from mailadmin.contract.demo import DemoScenario
 from mailadmin.contract.models import MailboxCount
 from mailadmin.orchestration.bulk import ItemResult
 from mailadmin.orchestration.registry import Registry, get_registry
@@ -47,25 +48,6 @@ CATALOGUE: dict[str, Any] = {
         "storage_gb": {"description": "Extra storage", "unit": "GB"},
     },
 }
-
-
-class DemoScenario(BaseModel):
-    """What a plugin contributes to the demo.
-
-    ``instance``: the ``[instances.<name>]`` table without ``endpoint`` (it must name
-    ``provider``); ``tenants``: ``[tenants.<name>]`` tables without ``instance``;
-    ``upgrades``: ``(address, plan)`` pairs; ``addons``: ``(tenant, addon, quantity)``;
-    ``seed``: the mock's start state, when its defaults would clash with another
-    platform's tenants (every mock defaults to ``example.com``).
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    instance: dict[str, Any]
-    tenants: dict[str, dict[str, Any]]
-    upgrades: list[tuple[str, str]] = Field(default_factory=list)
-    addons: list[tuple[str, str, int]] = Field(default_factory=list)
-    seed: dict[str, Any] | None = None
 
 
 class DemoStep(BaseModel):

@@ -24,7 +24,7 @@ from mailadmin.cli.root import (
 if TYPE_CHECKING:
     from mailadmin.cli.batch import Batch
     from mailadmin.orchestration.orchestrator import Orchestrator
-    from mailadmin.store.runs import RunStatus
+    from mailadmin.orchestration.storage import RunStatus
 
 
 async def run_distributed(

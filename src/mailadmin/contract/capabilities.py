@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mailadmin.contract.models import MailboxKind
+from mailadmin.models import MailboxKind
 
 __all__ = [
     "KNOWN_ADDONS",

@@ -14,8 +14,8 @@ into the :class:`~mailadmin.contract.models.ChangeResult`:
 When ``apply()`` fails after the write may have been sent (a lost answer, a timeout, a
 failure between two steps) and the change has ``verify``, the base reads the platform back
 before reporting: every part on target -> ``changed``; no part applied -> the error stands
-(nothing applied, verified); some parts -> :class:`~mailadmin.contract.errors.PartialChange`;
-the read fails -> :class:`~mailadmin.contract.errors.OutcomeUnknown`. After a timeout the
+(nothing applied, verified); some parts -> :class:`~mailadmin.errors.PartialChange`;
+the read fails -> :class:`~mailadmin.errors.OutcomeUnknown`. After a timeout the
 read is repeated for a while, so a write that lands late is seen before the next write to
 the subject (which waits on the subject's lock) is sent; the transport never resends it.
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 import pluggy
 
 if TYPE_CHECKING:
-    from mailadmin.contract.errors import MailadminError
     from mailadmin.contract.provider import CallInfo, Provider
+    from mailadmin.errors import MailadminError
 
 __all__ = ["Register", "hookimpl", "hookspec"]
 
@@ -37,7 +37,7 @@ class Register(Protocol):
 
         ``provider``: the class, or ``"module:Class"`` imported on first use;
         ``mock``: ``"module:Class"`` of the platform's ``MockPlatform``, if it ships one;
-        ``demo``: ``"module:function"`` returning a ``mailadmin.cli.demo.DemoScenario`` that
+        ``demo``: ``"module:function"`` returning a ``mailadmin.sdk.DemoScenario`` that
         ``mailadmin demo`` runs against the mock.
         """
 
@@ -61,7 +61,7 @@ def mailadmin_before_call(call: CallInfo, provider: Provider) -> str | None:
     """Called before every provider call, before the platform is touched.
 
     Return ``None`` to let the call proceed. Return a non-empty string, or raise
-    :class:`~mailadmin.contract.errors.PolicyDenied`, to refuse it: the string becomes the
+    :class:`~mailadmin.errors.PolicyDenied`, to refuse it: the string becomes the
     user-safe reason of the ``PolicyDenied`` error the caller receives; the orchestrator
     journals a refused write with status ``refused``. Writes to one subject are serialised
     before this hook runs, so a policy reading the platform sees no concurrent write to it.

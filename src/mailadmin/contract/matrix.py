@@ -5,33 +5,30 @@ runs every declared feature against the provider's mock, so each "yes" here is p
 the plugin's CI, and each "no" carries the reason the provider declares.
 
 ``docs/capabilities.md`` holds a copy for the providers installed where it was written;
-refresh it with ``python -m mailadmin.contract.matrix --write docs/capabilities.md`` and check it
-with ``--check`` (only the columns of installed providers can be checked).
+refresh it with ``python -m mailadmin.orchestration.matrix --write docs/capabilities.md``
+and check it with ``--check`` (only the columns of installed providers can be checked).
+The providers come in as a :class:`ProviderSource` (the registry, passed by its owner), so
+the contract does not reach up into orchestration.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mailadmin.contract.capabilities import Capabilities, Feature
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from mailadmin.contract.provider import Provider
-    from mailadmin.orchestration.registry import Registry
 
 __all__ = [
+    "InstalledProvider",
+    "ProviderSource",
     "capabilities_document",
     "capability_matrix",
     "instance_matrix",
     "instance_rows",
-    "main",
     "matrix_differences",
     "matrix_of",
     "parse_matrix",
@@ -54,7 +51,7 @@ reason listed below the table.
 This copy is generated: refresh it with
 
 ```bash
-python -m mailadmin.contract.matrix --write docs/capabilities.md
+python -m mailadmin.orchestration.matrix --write docs/capabilities.md
 ```
 
 and `tests/test_matrix.py` fails when a column of an installed provider no longer matches.
@@ -62,7 +59,38 @@ and `tests/test_matrix.py` fails when a column of an installed provider no longe
 """
 
 
-def provider_rows(registry: Registry) -> list[dict[str, Any]]:
+class InstalledProvider(Protocol):
+    """One installed provider as a registry lists it (``ProviderEntry`` is one)."""
+
+    @property
+    def distribution(self) -> str:
+        """The distribution that ships it (``"mailadmin-ox"``)."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """That distribution's version."""
+        ...
+
+    @property
+    def mock(self) -> object:
+        """Its mock server, or None when it ships none."""
+        ...
+
+    def load(self) -> type[Provider]:
+        """Import and return the provider class."""
+        ...
+
+
+class ProviderSource(Protocol):
+    """Where the installed providers come from (the registry, passed in by its owner)."""
+
+    def providers(self) -> Mapping[str, InstalledProvider]:
+        """Every usable provider by name."""
+        ...
+
+
+def provider_rows(registry: ProviderSource) -> list[dict[str, Any]]:
     """One row per installed provider: name, platform, distribution, version, features,
     licence model (``"none"``, ``"per_mailbox (minimum 10)"``...)."""
     rows = []
@@ -96,7 +124,7 @@ def provider_rows(registry: Registry) -> list[dict[str, Any]]:
     return rows
 
 
-def capability_matrix(registry: Registry) -> str:
+def capability_matrix(registry: ProviderSource) -> str:
     """Markdown: a table with one row per feature and one column per installed provider
     class ("yes" or "no"), then every gap with the reason its provider declares."""
     return matrix_of({name: cls.capabilities for name, cls in _classes(registry).items()})
@@ -156,7 +184,7 @@ def instance_rows(providers: Mapping[str, Provider]) -> list[dict[str, Any]]:
     return rows
 
 
-def capabilities_document(registry: Registry) -> str:
+def capabilities_document(registry: ProviderSource) -> str:
     """The whole of ``docs/capabilities.md`` for the installed providers."""
     return _DOC_HEAD + capability_matrix(registry)
 
@@ -181,7 +209,7 @@ def parse_matrix(text: str) -> dict[str, dict[str, Feature]]:
     return found
 
 
-def matrix_differences(text: str, registry: Registry) -> list[str]:
+def matrix_differences(text: str, registry: ProviderSource) -> list[str]:
     """Where ``text`` disagrees with the installed providers' declarations (empty: in
     sync). Providers the text shows but that are not installed cannot be checked and are
     not reported."""
@@ -204,36 +232,7 @@ def matrix_differences(text: str, registry: Registry) -> list[str]:
     return problems
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mailadmin.contract.matrix [--write FILE | --check FILE]``; prints it."""
-    parser = argparse.ArgumentParser(
-        prog="python -m mailadmin.contract.matrix",
-        description="The capability matrix of the installed providers, as Markdown.",
-    )
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", metavar="FILE", type=Path, help="write the document to FILE")
-    group.add_argument("--check", metavar="FILE", type=Path, help="exit 1 when FILE is stale")
-    args = parser.parse_args(argv)
-    from mailadmin.orchestration.registry import get_registry
-
-    registry = get_registry()
-    if args.check is not None:
-        problems = matrix_differences(args.check.read_text(encoding="utf-8"), registry)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if problems:
-            print(f"{args.check} is stale; refresh it with --write", file=sys.stderr)
-        return 1 if problems else 0
-    document = capabilities_document(registry)
-    if args.write is not None:
-        args.write.write_text(document, encoding="utf-8")
-        print(f"wrote {args.write} ({', '.join(_classes(registry)) or 'no providers'})")
-    else:
-        sys.stdout.write(document)
-    return 0
-
-
-def _classes(registry: Registry) -> dict[str, type[Provider]]:
+def _classes(registry: ProviderSource) -> dict[str, type[Provider]]:
     classes = {}
     for name, entry in sorted(registry.providers().items()):
         try:
@@ -259,7 +258,3 @@ def _show(feature: Feature | None) -> str:
     if feature.supported:
         return "yes"
     return f"no ({feature.reason})" if feature.reason else "no"
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@
 A provider reads the current state, then writes. A platform that answers garbage (a plan
 name with control characters, a 50 MB name, a quota of 10**30) must not have that garbage
 compared, reported, journalled or written back: it is refused as a
-:class:`~mailadmin.contract.errors.ProtocolError` and nothing is sent. ::
+:class:`~mailadmin.errors.ProtocolError` and nothing is sent. ::
 
     current = native_name(text, what="access combination", source=self.instance,
                           known=self.settings.access_combinations)
@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Collection
 from typing import Any
 
-from mailadmin.contract import errors
+from mailadmin import errors
 
 __all__ = ["MAX_TEXT", "bounded_int", "check_read_value", "native_name"]
 

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["Credentials", "PlanMapping", "ProviderSettings"]
+from mailadmin.wire.endpoints import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    endpoint_url_problem,
+)
 
-# Interactive defaults: a platform that hangs is reported within about 25 seconds.
-#: Seconds for each connect, read, write or pool wait.
-DEFAULT_TIMEOUT = 10.0
-#: Extra attempts of reads and idempotent writes.
-DEFAULT_RETRIES = 3
-#: Seconds one call may take in all, across its retries.
-DEFAULT_DEADLINE = 25.0
-#: The largest decoded answer read (4 MiB).
-DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+__all__ = ["Credentials", "PlanMapping", "ProviderSettings"]
 
 
 class Credentials(BaseModel):
@@ -104,22 +101,3 @@ class ProviderSettings(BaseModel):
         """Every secret value these settings hold, for redaction."""
         value = self.credentials.secret.get_secret_value()
         return [value] if value else []
-
-
-def endpoint_url_problem(url: str) -> str:
-    """Why ``url`` cannot be an endpoint's base URL (``""`` when it can).
-
-    A base URL is absolute, ``http`` or ``https``, names a host and has no query or fragment.
-    """
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError as exc:
-        return f"{url!r} is not a valid URL ({exc})"
-    if parts.scheme not in ("http", "https"):
-        return f"{url!r} must start with http:// or https://"
-    if not parts.hostname:
-        return f"{url!r} names no host"
-    if parts.query or parts.fragment:
-        return f"{url!r} must not carry a query or fragment"
-    return ""

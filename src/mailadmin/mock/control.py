@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pydantic
 
-from mailadmin.contract import errors
+from mailadmin import errors
 from mailadmin.mock.clock import ManualClock
 from mailadmin.mock.faults import Fault
 from mailadmin.mock.operations import Progression

@@ -91,7 +91,7 @@ class MockRequest:
     def xml(self) -> Element:
         """The body parsed as XML (once; DTDs and entities refused); :class:`MalformedRequest`."""
         if self._xml is None:
-            from mailadmin.contract import errors
+            from mailadmin import errors
             from mailadmin.wire.safexml import parse_xml
 
             try:

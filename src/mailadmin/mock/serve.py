@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import uvicorn
 
-from mailadmin.contract import errors
+from mailadmin import errors
 from mailadmin.mock.asgi import quiet_dropped_connections
 from mailadmin.mock.platform import MockPlatform
 from mailadmin.mock.server import MockServer, Seed

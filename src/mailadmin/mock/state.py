@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from mailadmin.contract import errors
+from mailadmin import errors
 from mailadmin.mock.clock import Clock, SystemClock
 from mailadmin.mock.operations import Operations
 

@@ -2,44 +2,57 @@
 
 The async orchestrator runs on a private event loop in a daemon thread, so the facade
 works from plain scripts, WSGI apps and threads alike (even where a loop is running).
+
+Every public coroutine method of the orchestrator gets a blocking twin of the same name,
+signature and docstring, generated when this module loads: a method added to
+``Orchestrator`` is offered here without a line written (``tests/test_sync_facade.py``
+proves the two match). What the orchestrator knows without waiting (its configuration,
+instances, tenants, routing) is passed through as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import threading
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from mailadmin.contract.models import (
-    AddonRef,
-    ChangeResult,
-    ConnectionStatus,
-    Licence,
-    Mailbox,
-    MailboxCount,
-    MailboxRef,
-    NativePlan,
-    NewMailbox,
-    TenantRef,
-)
-from mailadmin.orchestration.bulk import BulkResult, OnError, Progress
 from mailadmin.orchestration.orchestrator import Orchestrator
 
 if TYPE_CHECKING:
-    from mailadmin.contract.provider import Provider
+    from mailadmin.contract.provider import CallHooks, Provider
+    from mailadmin.models import AddonRef, MailboxCount, MailboxRef, TenantRef
     from mailadmin.orchestration.config import Config
     from mailadmin.orchestration.gate import BusinessRules
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.allocations import Allocations, AllocationUse
     from mailadmin.rules.identities import Identity
-    from mailadmin.store.journal import Journal, JournalEntry
+    from mailadmin.rules.tenancy import Tenancy
+    from mailadmin.store.journal import Journal
 
-__all__ = ["SyncOrchestrator"]
+__all__ = ["SyncOrchestrator", "blocking_twins"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Attribute of a generated method naming the coroutine method it blocks on.
+TWIN_OF = "__blocking_twin_of__"
+
+
+if TYPE_CHECKING:
+
+    class _Blocking(Generic[P, R]):
+        """A blocking twin as the checker sees it: the coroutine's parameters, its result."""
+
+        def __init__(
+            self, method: Callable[Concatenate[Orchestrator, P], Coroutine[Any, Any, R]]
+        ) -> None: ...
+
+        def __get__(self, facade: object, owner: object = None) -> Callable[P, R]: ...
 
 
 class SyncOrchestrator:
@@ -89,12 +102,12 @@ class SyncOrchestrator:
         view._identity = identity if isinstance(identity, Identity) else Identity.parse(identity)
         return view
 
+    # -- what the orchestrator knows, without waiting ------------------------------------
+
     @property
     def rules(self) -> BusinessRules:
         """See :attr:`Orchestrator.rules` (tenancy, policies, orders)."""
         return self.orchestrator.rules
-
-    # -- what the orchestrator knows, without waiting ------------------------------------
 
     @property
     def config(self) -> Config:
@@ -142,165 +155,37 @@ class SyncOrchestrator:
         """See :meth:`Orchestrator.allocation_use`."""
         return self.orchestrator.allocation_use(counts)
 
-    # -- calls ------------------------------------------------------------------------------
+    def reachable_tenants(self) -> list[str]:
+        """See :meth:`Orchestrator.reachable_tenants`."""
+        return self._run(_now(self.orchestrator.reachable_tenants))
 
-    def set_plan(
-        self, mailbox: str | MailboxRef, plan: str, *, dry_run: bool = False
-    ) -> ChangeResult[str]:
-        """See :meth:`Orchestrator.set_plan`."""
-        return self._run(self.orchestrator.set_plan(mailbox, plan, dry_run=dry_run))
+    def check_plan(self, plan: str) -> str:
+        """See :meth:`Orchestrator.check_plan`."""
+        return self.orchestrator.check_plan(plan)
 
-    def count_mailboxes(self, tenant: str | TenantRef) -> MailboxCount:
-        """See :meth:`Orchestrator.count_mailboxes`."""
-        return self._run(self.orchestrator.count_mailboxes(tenant))
+    def check_addon(self, addon: str | AddonRef, quantity: object = None) -> AddonRef:
+        """See :meth:`Orchestrator.check_addon`."""
+        return self.orchestrator.check_addon(addon, quantity)
 
-    def apply_addon(
-        self,
-        tenant: str | TenantRef,
-        addon: str | AddonRef,
-        quantity: int,
-        *,
-        dry_run: bool = False,
-    ) -> ChangeResult[int]:
-        """See :meth:`Orchestrator.apply_addon`."""
-        return self._run(self.orchestrator.apply_addon(tenant, addon, quantity, dry_run=dry_run))
+    @property
+    def plugin_hooks(self) -> CallHooks:
+        """See :attr:`Orchestrator.plugin_hooks`."""
+        return self.orchestrator.plugin_hooks
 
-    def get_licence(self, instance: str) -> Licence:
-        """See :meth:`Orchestrator.get_licence`."""
-        return self._run(self.orchestrator.get_licence(instance))
+    @property
+    def tenancy(self) -> Tenancy:
+        """See :attr:`Orchestrator.tenancy`."""
+        return self.orchestrator.tenancy
 
-    def test_connection(self, instance: str) -> ConnectionStatus:
-        """See :meth:`Orchestrator.test_connection`."""
-        return self._run(self.orchestrator.test_connection(instance))
+    def acting(self) -> Identity:
+        """The identity this facade's calls act as."""
+        return self._run(_now(self.orchestrator.acting))
 
-    def list_plans(self, instance: str) -> list[NativePlan]:
-        """See :meth:`Orchestrator.list_plans`."""
-        return self._run(self.orchestrator.list_plans(instance))
+    def holds_limit(self, tenant: str, addon: str) -> bool:
+        """See :meth:`Orchestrator.holds_limit`."""
+        return self.orchestrator.holds_limit(tenant, addon)
 
-    def list_mailboxes(self, tenant: str | TenantRef) -> list[Mailbox]:
-        """See :meth:`Orchestrator.list_mailboxes`."""
-        return self._run(self.orchestrator.list_mailboxes(tenant))
-
-    def create_mailbox(
-        self, tenant: str | TenantRef, mailbox: NewMailbox, *, dry_run: bool = False
-    ) -> ChangeResult[Mailbox]:
-        """See :meth:`Orchestrator.create_mailbox`."""
-        return self._run(self.orchestrator.create_mailbox(tenant, mailbox, dry_run=dry_run))
-
-    def delete_mailbox(
-        self, mailbox: str | MailboxRef, *, dry_run: bool = False
-    ) -> ChangeResult[Mailbox]:
-        """See :meth:`Orchestrator.delete_mailbox`."""
-        return self._run(self.orchestrator.delete_mailbox(mailbox, dry_run=dry_run))
-
-    def set_plans(
-        self,
-        changes: Iterable[tuple[str, str]],
-        *,
-        dry_run: bool = False,
-        concurrency: int = 8,
-        on_error: OnError = "collect",
-        progress: Progress | None = None,
-        distributed: bool | None = None,
-    ) -> BulkResult[ChangeResult[str]]:
-        """See :meth:`Orchestrator.set_plans`."""
-        return self._run(
-            self.orchestrator.set_plans(
-                changes,
-                dry_run=dry_run,
-                concurrency=concurrency,
-                on_error=on_error,
-                progress=progress,
-                distributed=distributed,
-            )
-        )
-
-    def count_all(
-        self,
-        tenants: Iterable[str] | None = None,
-        *,
-        concurrency: int = 8,
-        on_error: OnError = "collect",
-        progress: Progress | None = None,
-        distributed: bool | None = None,
-    ) -> BulkResult[MailboxCount]:
-        """See :meth:`Orchestrator.count_all`."""
-        return self._run(
-            self.orchestrator.count_all(
-                tenants,
-                concurrency=concurrency,
-                on_error=on_error,
-                progress=progress,
-                distributed=distributed,
-            )
-        )
-
-    def apply_addons(
-        self,
-        allocations: Iterable[tuple[str, str, int]],
-        *,
-        dry_run: bool = False,
-        concurrency: int = 8,
-        on_error: OnError = "collect",
-        progress: Progress | None = None,
-        distributed: bool | None = None,
-    ) -> BulkResult[ChangeResult[int]]:
-        """See :meth:`Orchestrator.apply_addons`."""
-        return self._run(
-            self.orchestrator.apply_addons(
-                allocations,
-                dry_run=dry_run,
-                concurrency=concurrency,
-                on_error=on_error,
-                progress=progress,
-                distributed=distributed,
-            )
-        )
-
-    def resume_entry(self, entry: JournalEntry) -> ChangeResult[Any]:
-        """See :meth:`Orchestrator.resume_entry`."""
-        return self._run(self.orchestrator.resume_entry(entry))
-
-    def submit_run(self, operation: str, items: list[dict[str, Any]]) -> str:
-        """See :meth:`Orchestrator.submit_run`."""
-        return self._run(self.orchestrator.submit_run(operation, items))
-
-    def follow_run(
-        self,
-        run_id: str,
-        *,
-        progress: Progress | None = None,
-        on_error: OnError = "collect",
-        timeout: float | None = None,
-    ) -> BulkResult[Any]:
-        """See :meth:`Orchestrator.follow_run`."""
-        return self._run(
-            self.orchestrator.follow_run(
-                run_id, progress=progress, on_error=on_error, timeout=timeout
-            )
-        )
-
-    def licences(
-        self, *, concurrency: int = 8, progress: Progress | None = None
-    ) -> BulkResult[Licence]:
-        """See :meth:`Orchestrator.licences`."""
-        return self._run(self.orchestrator.licences(concurrency=concurrency, progress=progress))
-
-    def check(self, *, progress: Progress | None = None) -> BulkResult[ConnectionStatus]:
-        """See :meth:`Orchestrator.check`."""
-        return self._run(self.orchestrator.check(progress=progress))
-
-    def resume(
-        self, *, run: str | None = None, concurrency: int = 8, progress: Progress | None = None
-    ) -> BulkResult[ChangeResult[Any]]:
-        """See :meth:`Orchestrator.resume`: settle what the journal leaves open."""
-        return self._run(
-            self.orchestrator.resume(run=run, concurrency=concurrency, progress=progress)
-        )
-
-    def aclose(self) -> None:
-        """The blocking form of :meth:`Orchestrator.aclose`: the same as :meth:`close`."""
-        self.close()
+    # -- the end of the facade ----------------------------------------------------------
 
     def close(self) -> None:
         """Close the orchestrator and stop the private loop."""
@@ -311,8 +196,72 @@ class SyncOrchestrator:
             self._thread.join(timeout=5)
             self._loop.close()
 
+    def aclose(self) -> None:
+        """The blocking form of :meth:`Orchestrator.aclose`: the same as :meth:`close`."""
+        self.close()
+
     def __enter__(self) -> SyncOrchestrator:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    if TYPE_CHECKING:
+        # What the type checker sees of the generated twins: each the coroutine method's
+        # parameters and result. At run time the loop below the class builds them all,
+        # also those not listed here (which the checker then does not know).
+        set_plan = _Blocking(Orchestrator.set_plan)
+        count_mailboxes = _Blocking(Orchestrator.count_mailboxes)
+        apply_addon = _Blocking(Orchestrator.apply_addon)
+        get_licence = _Blocking(Orchestrator.get_licence)
+        test_connection = _Blocking(Orchestrator.test_connection)
+        list_plans = _Blocking(Orchestrator.list_plans)
+        list_mailboxes = _Blocking(Orchestrator.list_mailboxes)
+        create_mailbox = _Blocking(Orchestrator.create_mailbox)
+        delete_mailbox = _Blocking(Orchestrator.delete_mailbox)
+        set_plans = _Blocking(Orchestrator.set_plans)
+        count_all = _Blocking(Orchestrator.count_all)
+        apply_addons = _Blocking(Orchestrator.apply_addons)
+        resume_entry = _Blocking(Orchestrator.resume_entry)
+        submit_run = _Blocking(Orchestrator.submit_run)
+        follow_run = _Blocking(Orchestrator.follow_run)
+        licences = _Blocking(Orchestrator.licences)
+        check = _Blocking(Orchestrator.check)
+        count_as_system = _Blocking(Orchestrator.count_as_system)
+        resume = _Blocking(Orchestrator.resume)
+
+
+def blocking_twins() -> dict[str, Callable[..., Any]]:
+    """Every public coroutine method of :class:`Orchestrator` by name (what gets a twin)."""
+    return {
+        name: method
+        for name, method in inspect.getmembers(Orchestrator, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    }
+
+
+def _twin(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """The blocking form of ``Orchestrator.<name>``: same signature and docstring."""
+
+    def blocking(self: SyncOrchestrator, /, *args: Any, **kwargs: Any) -> Any:
+        return self._run(getattr(self.orchestrator, name)(*args, **kwargs))
+
+    blocking.__name__ = name
+    blocking.__qualname__ = f"SyncOrchestrator.{name}"
+    blocking.__doc__ = method.__doc__
+    blocking.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
+    setattr(blocking, TWIN_OF, method)
+    return blocking
+
+
+for _name, _method in blocking_twins().items():
+    if _name in SyncOrchestrator.__dict__:  # written by hand (``aclose`` also stops the loop)
+        setattr(SyncOrchestrator.__dict__[_name], TWIN_OF, _method)
+        continue
+    setattr(SyncOrchestrator, _name, _twin(_name, _method))
+del _name, _method
+
+
+async def _now(read: Callable[[], T]) -> T:
+    """A plain read run on the facade's loop, so it sees the facade's acting identity."""
+    return read()

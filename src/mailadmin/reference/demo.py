@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailadmin.cli.demo import DemoScenario
+from mailadmin.sdk import DemoScenario
 
 
 def scenario() -> DemoScenario:

@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import NamedTuple
 
-from mailadmin.contract import errors
+from mailadmin import errors
 
 __all__ = ["PluginNames", "create_plugin", "plugin_names"]
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.testing.harness import MODES, Harness
     from mailadmin.testing.probe import StateProbe
     from mailadmin.testing.requirements import requires
@@ -38,6 +39,7 @@ __all__ = [
     "ConformanceSuite",
     "ConformanceTarget",
     "Harness",
+    "Orchestrator",
     "StateProbe",
     "all_suites",
     "requires",
@@ -52,6 +54,9 @@ _LAZY = {
     "all_suites": "mailadmin.testing.suite",
     "ConformanceTarget": "mailadmin.testing.target",
     "StateProbe": "mailadmin.testing.probe",
+    # The core's orchestrator, so a plugin's own tests drive it end to end without
+    # importing the core's inner modules.
+    "Orchestrator": "mailadmin.orchestration.orchestrator",
 }
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.contract import errors as _errors
+from mailadmin import errors as _errors
 
 if TYPE_CHECKING:
     from mailadmin.wire.jsonapi import ErrorTable

@@ -12,7 +12,7 @@ What both do, once for every plugin:
   expires; many concurrent calls share one login (50 first calls, 1 login);
 - when the platform says the token expired (:meth:`SessionAuth.is_expired`: a 401 by
   default, or the fault code a plugin names), log in again once and resend the call once;
-  a second rejection raises :class:`~mailadmin.contract.errors.AuthenticationError`
+  a second rejection raises :class:`~mailadmin.errors.AuthenticationError`
   instead of looping;
 - register every token and password with the transport's redactor.
 
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from mailadmin.contract import errors
+from mailadmin import errors
 
 if TYPE_CHECKING:
     from mailadmin.wire.transport import Transport

@@ -19,6 +19,7 @@ from functools import cache
 from json import dumps as json_dumps
 from typing import TYPE_CHECKING, Any
 
+from mailadmin.wire.adapters import aiohttp_errors_as_httpx, set_read_body
 from mailadmin.wire.limits import check_declared, check_json, decode_limited
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def build_request(
         if body_bytes:
             merged["Content-Length"] = str(len(body_bytes))
         request = httpx.Request(method, url, headers=merged, stream=httpx.ByteStream(body_bytes))
-        request._content = body_bytes  # what Request.read() leaves: .content works
+        set_read_body(request, body_bytes)  # what Request.read() leaves: .content works
     else:
         request = httpx.Request(
             method, url, params=params, headers=merged, content=content, json=json, data=data
@@ -131,9 +132,8 @@ async def _exchange(
     cookies: httpx.Cookies | None,
 ) -> httpx.Response:
     import httpx
-    from httpx_aiohttp.transport import map_aiohttp_exceptions
 
-    with map_aiohttp_exceptions():
+    with aiohttp_errors_as_httpx():
         async with session.request(
             request.method,
             str(request.url),
@@ -155,7 +155,7 @@ async def _exchange(
     response = httpx.Response(
         status, headers=raw_headers, request=request, extensions=extensions, stream=_consumed()
     )
-    response._content = body
+    set_read_body(response, body)
     response.is_stream_consumed = response.is_closed = True
     if cookies is not None and "set-cookie" in response.headers:
         cookies.extract_cookies(response)

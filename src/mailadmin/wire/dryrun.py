@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from mailadmin.contract import errors
+from mailadmin import errors
 
 __all__ = ["DryRunViolation", "dry_run_active", "dry_run_scope"]
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.contract import errors as _errors
+from mailadmin import errors as _errors
 from mailadmin.wire.limits import MAX_JSON_DEPTH, json_too_deep
 from mailadmin.wire.responses import excerpt, raise_for_status, redactor_of, response_debug
 
@@ -398,7 +398,7 @@ def parse_json(
 ) -> Any:
     """Parse a JSON answer, refusing what a platform should never send.
 
-    Refused with :class:`~mailadmin.contract.errors.ProtocolError`: text that is not JSON
+    Refused with :class:`~mailadmin.errors.ProtocolError`: text that is not JSON
     or not UTF-8, nesting deeper than ``max_depth`` (measured before parsing, so a
     million-deep text costs no recursion), ``NaN``/``Infinity``, numbers that overflow to
     infinity and integers of more than 4300 digits. ``source`` names the sender.

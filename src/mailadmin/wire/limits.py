@@ -16,7 +16,7 @@ from itertools import accumulate, repeat
 from operator import mul, xor
 from typing import TYPE_CHECKING
 
-from mailadmin.contract import errors
+from mailadmin import errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -114,7 +114,7 @@ async def read_body(response: httpx.Response, *, limit: int, source: str) -> byt
 
     Raises :class:`BodyTooLarge` as soon as the declared length, the bytes received or
     the bytes decoded pass ``limit`` (the connection is closed, nothing more is read), and
-    :class:`~mailadmin.contract.errors.ProtocolError` for an encoding it does not decode
+    :class:`~mailadmin.errors.ProtocolError` for an encoding it does not decode
     or a body that does not decode. ``source`` names the sender in messages.
     """
     headers = response.headers

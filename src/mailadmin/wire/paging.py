@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from mailadmin.contract import errors
+from mailadmin import errors
 
 if TYPE_CHECKING:
     import httpx
@@ -71,7 +71,7 @@ async def next_link_pages(
     ``next_link(page)`` finds the link (default: ``@odata.nextLink``). Every request is a
     read: retried, and allowed during a dry run.
 
-    Raises :class:`~mailadmin.contract.errors.ProtocolError` when a next link repeats the
+    Raises :class:`~mailadmin.errors.ProtocolError` when a next link repeats the
     previous one or ``max_pages`` is passed, so a broken server cannot loop forever.
     """
     send_headers = dict(headers or {})
@@ -137,7 +137,7 @@ async def offset_pages(
     ``fetch`` returns an :class:`OffsetPage` or a plain sequence. Paging stops at a page
     with ``more=False``, a short page (when ``more`` is not given) or an empty page; a
     page claiming more but holding nothing raises
-    :class:`~mailadmin.contract.errors.ProtocolError` instead of asking forever.
+    :class:`~mailadmin.errors.ProtocolError` instead of asking forever.
     """
     if page_size < 1:
         raise errors.ValidationError("page_size must be at least 1")

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from mailadmin.contract import errors
+from mailadmin import errors
 
 __all__ = ["PollTimeout", "poll", "retry_after_of"]
 

@@ -15,13 +15,14 @@ import logging
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
 __all__ = [
     "MASK",
     "RedactingFilter",
     "Redactor",
+    "Redacts",
     "is_sensitive_header",
     "redact_all",
     "redact_debug",
@@ -135,6 +136,14 @@ def is_sensitive_header(name: str) -> bool:
     """True for headers whose value is a credential (``Authorization``, ``Cookie``, ...)."""
     lowered = name.lower()
     return lowered in _SENSITIVE_HEADERS or bool(_SENSITIVE_HEADER_WORDS.search(lowered))
+
+
+class Redacts(Protocol):
+    """Anything that masks secrets in text: a :class:`Redactor`, or a transport (its own)."""
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret this object knows masked."""
+        ...
 
 
 class Redactor:

@@ -10,13 +10,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from mailadmin.contract import errors
-from mailadmin.wire.redaction import Redactor
+from mailadmin import errors
+from mailadmin.wire.redaction import Redactor, Redacts
 
 if TYPE_CHECKING:
     import httpx
-
-    from mailadmin.wire.transport import Transport
 
 __all__ = [
     "REDACTOR_EXTENSION",
@@ -39,11 +37,11 @@ def raise_for_status(
     response: httpx.Response,
     *,
     provider: str,
-    redactor: Transport | Redactor | None = None,
+    redactor: Redacts | None = None,
 ) -> None:
     """Raise the mailadmin error for an HTTP error status; 1xx-3xx pass.
 
-    401/403 :class:`~mailadmin.contract.errors.AuthenticationError`, 404 ``NotFoundError``, 409
+    401/403 :class:`~mailadmin.errors.AuthenticationError`, 404 ``NotFoundError``, 409
     ``ConflictError``, 429 ``RateLimited`` (with ``retry_after``), 5xx ``Unavailable``, any
     other 4xx ``ProviderError``. Messages are user-safe; ``error.debug`` holds the redacted
     request line, status, a body excerpt and the request id. A response from
@@ -107,9 +105,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def redactor_of(
-    response: httpx.Response, redactor: Transport | Redactor | None = None
-) -> Transport | Redactor:
+def redactor_of(response: httpx.Response, redactor: Redacts | None = None) -> Redacts:
     """``redactor`` when given, else the one the transport attached to ``response``, else
     one that masks secret-named fields only."""
     if redactor is not None:
@@ -120,9 +116,7 @@ def redactor_of(
     return Redactor()
 
 
-def response_debug(
-    response: httpx.Response, redactor: Transport | Redactor | None = None
-) -> dict[str, Any]:
+def response_debug(response: httpx.Response, redactor: Redacts | None = None) -> dict[str, Any]:
     """The debug detail of an answer: status, request line, request id and a body excerpt,
     every part redacted (the body before it is cut, so a cut secret cannot leak)."""
     redact = redactor_of(response, redactor).redact

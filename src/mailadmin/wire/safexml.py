@@ -3,7 +3,7 @@
 Every XML answer (SOAP envelopes, faults, licence files) goes through :func:`parse_xml`,
 which refuses document type declarations, entity definitions ("billion laughs"),
 external references (XXE) and nesting deeper than ``max_depth``, and turns malformed
-input into a user-safe :class:`~mailadmin.contract.errors.ProtocolError`.
+input into a user-safe :class:`~mailadmin.errors.ProtocolError`.
 :class:`XmlStream` does the same for a document fed a piece at a time as it arrives.
 """
 
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-from mailadmin.contract import errors
+from mailadmin import errors
 from mailadmin.wire.limits import MAX_XML_DEPTH
 from mailadmin.wire.redaction import redact_fields
 
@@ -38,7 +38,7 @@ def parse_xml(
     ``source`` names the sender in the error message (an instance name such as
     ``"zextras-eu"``); ``redact`` cleans the excerpt kept in the error's debug detail;
     ``max_depth``: the deepest element nesting accepted (parsing stops there).
-    Raises :class:`~mailadmin.contract.errors.ProtocolError`.
+    Raises :class:`~mailadmin.errors.ProtocolError`.
     """
     stream = XmlStream(source=source, redact=redact, max_depth=max_depth)
     stream.feed(content)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
-from mailadmin.contract import errors
+from mailadmin import errors
 from mailadmin.wire.redaction import redact_debug
 from mailadmin.wire.responses import raise_for_status
 from mailadmin.wire.safexml import XmlStream, parse_xml
@@ -294,7 +294,7 @@ def read_envelope(content: bytes | str, *, source: str) -> SoapMessage:
 
     ``source`` names the sender in error messages (an instance name, or ``"the client"``
     on the mock side). Raises :class:`EnvelopeError` (a
-    :class:`~mailadmin.contract.errors.ProtocolError`).
+    :class:`~mailadmin.errors.ProtocolError`).
     """
     try:
         root = parse_xml(content, source=source)
@@ -444,7 +444,7 @@ class SoapClient:
         endpoint: str | None = None,
     ) -> Element:
         """POST ``body`` (with ``header``) to ``url`` and return the answer's first body
-        element; an empty body is a :class:`~mailadmin.contract.errors.ProtocolError`
+        element; an empty body is a :class:`~mailadmin.errors.ProtocolError`
         (use :meth:`send` for operations that answer with an empty body).
 
         ``write`` marks a change (refused in a dry run); ``idempotent`` lets the transport
@@ -452,7 +452,7 @@ class SoapClient:
         ``action`` is the SOAP action (header or content-type parameter by version);
         ``endpoint`` names one of the instance's endpoints (default: the main one).
         Raises what ``to_error`` returns for a fault, the core's HTTP errors otherwise, and
-        :class:`~mailadmin.contract.errors.ProtocolError` for an unreadable answer.
+        :class:`~mailadmin.errors.ProtocolError` for an unreadable answer.
         """
         first = await self.send(
             url,

@@ -30,18 +30,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mailadmin.contract import errors
-from mailadmin.contract.settings import (
+from mailadmin import errors
+from mailadmin.wire import direct
+from mailadmin.wire.adapters import send_writes_once, set_read_body, skip_idle_cookie_work
+from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
+from mailadmin.wire.endpoints import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     endpoint_url_problem,
 )
-from mailadmin.wire import direct
-from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.wire.ids import new_id
 from mailadmin.wire.limits import ACCEPT_ENCODING, iter_body, read_body
 from mailadmin.wire.redaction import Redactor
@@ -61,8 +62,6 @@ if TYPE_CHECKING:
     from httpx_aiohttp import AiohttpTransport
     from tenacity import RetryCallState
 
-    from mailadmin.contract.settings import ProviderSettings
-
 __all__ = [
     "REQUEST_ID_HEADER",
     "RETRY_STATUSES",
@@ -71,6 +70,7 @@ __all__ = [
     "Sleep",
     "Streamed",
     "Transport",
+    "TransportSettings",
     "dry_run_active",
     "dry_run_scope",
     "parse_retry_after",
@@ -87,6 +87,33 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 Backend = Literal["aiohttp", "httpx"]
 #: What the transport awaits between attempts (``asyncio.sleep`` unless injected).
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class TransportSettings(Protocol):
+    """What :meth:`Transport.from_settings` reads (a provider's settings have all of it)."""
+
+    @property
+    def endpoint(self) -> str | None: ...
+    @property
+    def endpoints(self) -> Mapping[str, str]: ...
+    @property
+    def transport(self) -> Backend: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def verify_tls(self) -> bool: ...
+    @property
+    def deadline(self) -> float: ...
+    @property
+    def max_response_bytes(self) -> int: ...
+    def secrets(self) -> list[str]:
+        """Every secret value the settings hold, for redaction."""
+        ...
+
 
 _MOCK_BASE_URL = "http://mock.invalid"
 _BACKOFF_BASE = 0.5  # seconds before the first retry when the server gives no Retry-After
@@ -182,7 +209,7 @@ class Transport:
     @classmethod
     def from_settings(
         cls,
-        settings: ProviderSettings,
+        settings: TransportSettings,
         *,
         name: str,
         http: httpx.AsyncBaseTransport | None = None,
@@ -238,9 +265,9 @@ class Transport:
         with :meth:`set_auth` for ``endpoint`` (else for every endpoint); ``False`` sends
         none (a login request). The other arguments are httpx's.
 
-        Raises :class:`~mailadmin.contract.errors.Unavailable` when the platform cannot be reached
+        Raises :class:`~mailadmin.errors.Unavailable` when the platform cannot be reached
         after the retries or the call passes its ``deadline``, and
-        :class:`~mailadmin.contract.errors.ProtocolError` for an answer larger than
+        :class:`~mailadmin.errors.ProtocolError` for an answer larger than
         ``max_response_bytes`` (the body is read here, capped, so ``response.content`` is
         ready).
         """
@@ -403,7 +430,7 @@ class Transport:
             exc.debug.setdefault("status", response.status_code)
             raise
         # What httpx's own aread() leaves behind, so .content, .text and .json() work.
-        response._content = body
+        set_read_body(response, body)
 
     def _note_refusal(
         self, exc: errors.ProtocolError, request: httpx.Request, request_id: str
@@ -649,7 +676,7 @@ class Transport:
                 headers=self._defaults,
                 follow_redirects=False,
             )
-            _skip_idle_cookie_work(self._client)
+            skip_idle_cookie_work(self._client)
             self._targets.clear()  # joined onto the old client's base
             self._loop = loop
         return self._client
@@ -939,7 +966,7 @@ class Streamed:
     async def read(self) -> bytes:
         """The whole decoded body (also left in ``response.content``)."""
         if not self.response.is_stream_consumed:
-            self.response._content = b"".join([piece async for piece in self.pieces()])
+            set_read_body(self.response, b"".join([piece async for piece in self.pieces()]))
         return self.response.content
 
 
@@ -948,37 +975,6 @@ class Streamed:
 
 #: How many joined call URLs a transport keeps.
 _TARGETS_KEPT = 256
-
-
-def _skip_idle_cookie_work(client: httpx.AsyncClient) -> None:
-    """Let httpx read cookies only from answers that set some.
-
-    httpx wraps every response for ``http.cookiejar`` even when it sets no cookie (about a
-    tenth of a request's CPU on top of aiohttp); cookies that are set are still kept.
-    """
-    import httpx
-
-    jar = getattr(client, "_cookies", None)
-    if type(jar) is httpx.Cookies:  # httpx keeps it privately; leave any other shape
-        fast = _lazy_cookies()()
-        fast.jar = jar.jar
-        client._cookies = fast
-
-
-@cache
-def _lazy_cookies() -> type[httpx.Cookies]:
-    import httpx
-
-    class _Cookies(httpx.Cookies):
-        #: Whether any cookie was ever kept: until then no request pays for the jar.
-        seen = False
-
-        def extract_cookies(self, response: httpx.Response) -> None:
-            if "set-cookie" in response.headers:
-                self.seen = True
-                super().extract_cookies(response)
-
-    return _Cookies
 
 
 @cache
@@ -1017,10 +1013,7 @@ def _aiohttp_transport() -> type[AiohttpTransport]:
 
     class _SendOnce(Base):
         def get_client(self) -> ClientSession:
-            session = super().get_client()
-            if hasattr(session, "_retry_connection"):
-                session._retry_connection = False
-            return session
+            return send_writes_once(super().get_client())
 
     return _SendOnce
 

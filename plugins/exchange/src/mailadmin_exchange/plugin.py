@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailadmin.contract.hookspecs import Register, hookimpl
+from mailadmin.sdk import Register, hookimpl
 
 __all__ = ["mailadmin_register_providers"]
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mailadmin.contract.settings import PlanMapping, ProviderSettings
+from mailadmin.sdk import PlanMapping, ProviderSettings
 
 __all__ = [
     "DEFAULT_ENDPOINTS",

@@ -6,7 +6,7 @@ import tomllib
 from importlib.resources import files
 from typing import Any
 
-from mailadmin.cli.demo import DemoScenario
+from mailadmin.sdk import DemoScenario
 
 __all__ = ["sample_config", "scenario"]
 

@@ -21,22 +21,17 @@ from mailadmin.sdk import (
     ErrorTable,
     JsonClient,
     Refusal,
+    SessionAuth,
+    Token,
     bounded_int,
     errors,
     parse_json,
+    with_body,
 )
 
 if TYPE_CHECKING:
-    # mailadmin.sdk loads these on first use, so type checkers see them as Any there.
     import httpx
 
-    from mailadmin.wire.auth import SessionAuth, Token, with_body
-else:
-    from mailadmin.sdk import SessionAuth, Token
-    from mailadmin.sdk import auth as _auth
-
-    with_body = _auth.with_body
-if TYPE_CHECKING:
     from mailadmin.sdk import Transport
     from mailadmin_zextras.settings import ZextrasSettings
 
