@@ -132,7 +132,7 @@ def test_every_platform_s_rows_fit_80_columns_on_a_terminal(
 
 def test_mailbox_list_and_count_speak_one_plan_vocabulary_on_every_platform(run: Run) -> None:
     counted = json.loads(run("count", "--json")[0])["items"]
-    assert len(counted) == 4
+    assert len(counted) >= 4  # one tenant per installed platform with a demo
     for item in counted:
         tenant, by_plan = item["key"], item["value"]["by_plan"]
         listed = json.loads(run("mailbox", "list", tenant, "--json")[0])["mailboxes"]

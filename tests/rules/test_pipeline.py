@@ -34,6 +34,16 @@ def test_the_steps_are_in_the_documented_order() -> None:
     ]
 
 
+def test_the_architecture_page_shows_the_steps_in_the_pipelines_order() -> None:
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).parents[2] / "docs" / "architecture.md"
+    shown = re.findall(r"^ (\d) (\w+) ", page.read_text(encoding="utf-8"), flags=re.M)
+    assert [name for _, name in shown] == [step.name for step in DEFAULT_STEPS]
+    assert [int(n) for n, _ in shown] == list(range(1, len(DEFAULT_STEPS) + 1))
+
+
 @pytest.mark.parametrize("identity", ["site-admin", "reseller:acme", "customer"])
 async def test_a_mailbox_of_another_tenants_domain_is_refused_before_sending(
     platform: Platform, identity: str
@@ -170,7 +180,7 @@ async def test_one_addon_model_an_addon_total_is_the_allocation_creation_checks(
 
 
 async def test_selling_an_addon_never_lowers_a_total_set_before(platform: Platform) -> None:
-    from mailadmin.rules.sales import BulkSale, sell_in_bulk
+    from mailadmin.rules.sales import BulkSale
 
     if not platform.capabilities.supports("addon:mailboxes"):
         pytest.skip(f"{platform.name} holds no seat total")
@@ -180,8 +190,8 @@ async def test_selling_an_addon_never_lowers_a_total_set_before(platform: Platfo
         tenant, CustomerSpec(package={Resource.USER_MAILBOXES: used + 15})
     )
     await orch.apply_addon(tenant, "mailboxes", used + 20)
-    report = await sell_in_bulk(
-        orch, BulkSale(addon="mailboxes", quantity=5, to="customers", owner="all")
+    report = await orch.runs.sell(
+        BulkSale(addon="mailboxes", quantity=5, to="customers", owner="all")
     )
     assert report.summary["failed"] == 0, report
     held = await orch.apply_addon(tenant, "mailboxes", used + 20, dry_run=True)

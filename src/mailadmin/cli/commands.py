@@ -101,15 +101,15 @@ def providers(state: _State, matrix: bool) -> None:
     if state.output.as_json:
         state.output.json({"providers": rows, "errors": load_errors})
         return
-    # The distribution is in --json and 'mailadmin --version'; 80 columns keep the rest.
+    # Distribution and version are in --json and 'mailadmin --version'; 80 columns keep
+    # the rest.
     state.output.table(
         "Providers",
-        ["name", "platform", "version", "mock", "licence", "capabilities"],
+        ["name", "platform", "mock", "licence", "capabilities"],
         [
             [
                 r["name"],
                 r["platform"],
-                r["version"],
                 r["mock"],
                 r.get("licence", ""),
                 _summarise(r["capabilities"]),
