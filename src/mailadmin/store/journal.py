@@ -420,10 +420,6 @@ class Journal:
             )
             if data.get("note"):
                 values["debug"] = _dump({"note": data["note"]})
-            if resumed is not None:
-                # The row keeps the state its first attempt found: resume read a state
-                # that attempt may have half changed.
-                del values["before"]
         values |= _resumed(resumed)
         if resumed is not None and "before" in values:
             # A resume reads the state its own retry starts from; the row keeps the state
