@@ -95,6 +95,9 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
         responses=problem_responses(400, 401, "default"),
+        # Served by mailadmin.api.docs_ui from packaged assets (FastAPI's use a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     _install_handlers(app)
     from mailadmin.api.admission import Admission
@@ -102,10 +105,12 @@ def create_app(
     # Outside every other layer: the key is checked, and the body capped, before any of
     # the body is read (FastAPI reads a body before a route's dependencies run).
     app.add_middleware(Admission)
+    from mailadmin.api import docs_ui
     from mailadmin.api.routes import catalogue, mailboxes, reports, runs, sales, service, tenancy
 
     for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports):
         app.include_router(module.router)
+    app.include_router(docs_ui.router)
     return app
 
 
