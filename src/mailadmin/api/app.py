@@ -106,9 +106,18 @@ def create_app(
     # the body is read (FastAPI reads a body before a route's dependencies run).
     app.add_middleware(Admission)
     from mailadmin.api import docs_ui
-    from mailadmin.api.routes import catalogue, mailboxes, reports, runs, sales, service, tenancy
+    from mailadmin.api.routes import (
+        catalogue,
+        keys,
+        mailboxes,
+        reports,
+        runs,
+        sales,
+        service,
+        tenancy,
+    )
 
-    for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports):
+    for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports, keys):
         app.include_router(module.router)
     app.include_router(docs_ui.router)
     return app
