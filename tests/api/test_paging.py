@@ -170,3 +170,40 @@ def test_a_forged_or_foreign_cursor_is_a_422(api: TestClient) -> None:
         assert answer.status_code == 422, (url, answer.text)
         assert answer.json()["code"] == "validation"
         assert "cursor" in answer.json()["detail"]
+
+
+def test_a_reseller_pages_through_its_own_journal_rows_only(
+    api: TestClient, tmp_path: Path
+) -> None:
+    def write(n: int) -> None:
+        for domain in ("example.com", "example.net", "example.org"):
+            answer = api.put(
+                f"/v1/mailboxes/anna@{domain}/plan?dry_run=true",
+                json={"plan": "sync" if n % 2 else "collaborate"},
+            )
+            assert answer.status_code == 200, answer.text
+
+    for n in range(5):
+        write(n)
+    acme = {"Authorization": f"Bearer {_key(tmp_path, 'reseller:acme')}"}
+    mine = [
+        row["id"]
+        for row in api.get("/v1/journal?limit=1000").json()
+        if row["subject"].endswith("@example.com")
+    ]
+    assert len(mine) >= 5
+    seen: list[dict[str, Any]] = []
+    url = "/v1/journal?limit=2"
+    while True:
+        answer = api.get(url, headers=acme)
+        assert answer.status_code == 200, answer.text
+        assert "X-Total-Count" not in answer.headers
+        seen += answer.json()
+        link = answer.headers.get("Link")
+        if link is None:
+            break
+        found = _NEXT.match(link)
+        assert found is not None
+        url = found.group(1)
+        write(0)
+    assert [row["id"] for row in seen] == mine
