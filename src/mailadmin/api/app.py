@@ -46,7 +46,8 @@ mailadmin over HTTP, for control panels in any language. Every request but `/hea
 `/readyz` sends an API key (`Authorization: Bearer mak_...`, made by `mailadmin keys
 create --identity IDENTITY`) and runs as the key's identity: site admin, reseller,
 customer admin or mailbox user. Every write takes `?dry_run=true` and an `Idempotency-Key`
-header. Errors are `application/problem+json` (RFC 9457) with mailadmin's `code`.
+header. Errors are `application/problem+json` (RFC 9457) with mailadmin's `code`. Lists
+answer one page (`limit`, `cursor`): follow `Link: rel="next"` while `X-Has-More` is `true`.
 See docs/http-api.md.
 """
 
