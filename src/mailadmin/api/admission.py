@@ -27,7 +27,7 @@ from mailadmin.api.problems import problem_response
 if TYPE_CHECKING:
     from mailadmin.orchestration.config import ApiConfig
 
-__all__ = ["PUBLIC_PATHS", "Admission", "AuthThrottle"]
+__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIX", "Admission", "AuthThrottle"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -39,9 +39,17 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
+#: Paths under it are answered without a key too (the docs pages' packaged assets).
+PUBLIC_PREFIX = "/docs/assets/"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 #: Clients whose refusals are remembered at once (the oldest are forgotten past it).
 _MAX_CLIENTS = 10_000
+
+
+def _public(path: str) -> bool:
+    # One file name under the prefix, never a path that climbs out of it.
+    asset = path.startswith(PUBLIC_PREFIX) and "/" not in path[len(PUBLIC_PREFIX) :]
+    return path in PUBLIC_PATHS or (asset and ".." not in path)
 
 
 class AuthThrottle:
@@ -80,7 +88,7 @@ class Admission:
         self.throttle = AuthThrottle(clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or _public(scope["path"]):
             await self.app(scope, receive, send)
             return
         services = getattr(getattr(scope.get("app"), "state", None), "services", None)

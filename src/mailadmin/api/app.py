@@ -46,7 +46,8 @@ mailadmin over HTTP, for control panels in any language. Every request but `/hea
 `/readyz` sends an API key (`Authorization: Bearer mak_...`, made by `mailadmin keys
 create --identity IDENTITY`) and runs as the key's identity: site admin, reseller,
 customer admin or mailbox user. Every write takes `?dry_run=true` and an `Idempotency-Key`
-header. Errors are `application/problem+json` (RFC 9457) with mailadmin's `code`.
+header. Errors are `application/problem+json` (RFC 9457) with mailadmin's `code`. Lists
+answer one page (`limit`, `cursor`): follow `Link: rel="next"` while `X-Has-More` is `true`.
 See docs/http-api.md.
 """
 
@@ -95,6 +96,9 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
         responses=problem_responses(400, 401, "default"),
+        # Served by mailadmin.api.docs_ui from packaged assets (FastAPI's use a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     _install_handlers(app)
     from mailadmin.api.admission import Admission
@@ -102,10 +106,21 @@ def create_app(
     # Outside every other layer: the key is checked, and the body capped, before any of
     # the body is read (FastAPI reads a body before a route's dependencies run).
     app.add_middleware(Admission)
-    from mailadmin.api.routes import catalogue, mailboxes, reports, runs, sales, service, tenancy
+    from mailadmin.api import docs_ui
+    from mailadmin.api.routes import (
+        catalogue,
+        keys,
+        mailboxes,
+        reports,
+        runs,
+        sales,
+        service,
+        tenancy,
+    )
 
-    for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports):
+    for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports, keys):
         app.include_router(module.router)
+    app.include_router(docs_ui.router)
     return app
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Health",
     "InstanceInfo",
     "JournalRecord",
+    "KeyIn",
     "PlanChange",
     "PlanRunItem",
     "PlanRunRequest",
@@ -85,6 +86,18 @@ class ResellerIn(_In):
     may_oversell: bool = False
     package: Package = Field(default_factory=dict)
     renewal: date | None = None
+
+
+class KeyIn(_In):
+    """An API key to create: the identity it acts as and a note to tell keys apart."""
+
+    identity: str = Field(
+        min_length=1,
+        max_length=400,
+        description="site-admin, reseller:NAME, customer:TENANT or mailbox:ADDRESS",
+        examples=["reseller:acme"],
+    )
+    label: str = Field(default="", max_length=255, description="Which panel uses it")
 
 
 class CustomerIn(_In):

@@ -246,14 +246,37 @@ class RunManager:
             return _run(row, found, items=items)
         return self._journal_run(row, plan, {r["position"]: r for r in stored}, items=items)
 
-    def list(self, identity: str | None = None, limit: int = 100) -> list[Run]:
-        """The newest runs (of one identity), without their items."""
-        query = sa.select(RUNS.c.id).order_by(RUNS.c.created.desc()).limit(limit)
+    def list(
+        self,
+        identity: str | None = None,
+        limit: int = 100,
+        *,
+        after: tuple[str, str] | None = None,
+    ) -> list[Run]:
+        """The newest runs (of one identity), without their items, newest first by
+        (created, id); ``after``: the (created, id) of the last run of the previous page."""
+        query = sa.select(RUNS.c.id).order_by(RUNS.c.created.desc(), RUNS.c.id.desc()).limit(limit)
         if identity is not None:
             query = query.where(RUNS.c.identity == identity)
+        if after is not None:
+            created = _when(after[0])
+            query = query.where(
+                sa.or_(
+                    RUNS.c.created < created,
+                    sa.and_(RUNS.c.created == created, RUNS.c.id < after[1]),
+                )
+            )
         with self._store.connect() as db:
             ids = [row[0] for row in db.execute(query).all()]
         return [run for run in (self.get(i, items=False) for i in ids) if run is not None]
+
+    def count(self, identity: str | None = None) -> int:
+        """How many runs (of one identity) there are."""
+        query = sa.select(sa.func.count()).select_from(RUNS)
+        if identity is not None:
+            query = query.where(RUNS.c.identity == identity)
+        with self._store.connect() as db:
+            return int(db.execute(query).scalar_one())
 
     def _plan(self, run_id: str) -> JournalPlan | None:
         return self._orch.runs.planned(run_id)
@@ -583,3 +606,9 @@ def _item_row(
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _when(text: str) -> datetime:
+    """A run's ``created`` from its cursor text (ISO 8601, UTC)."""
+    found = datetime.fromisoformat(text)
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailadmin.cli.business import _site_admin_only, with_orchestrator
+from mailadmin.cli.listing import DEFAULT_LIMIT, cut, limit_options
 from mailadmin.cli.root import (
     _global_options,
     _Group,
@@ -203,9 +204,10 @@ def keys_create(state: _State, identity: str, label: str) -> None:
 
 
 @keys.command("list")
+@limit_options
 @_global_options
 @pass_state
-def keys_list(state: _State) -> None:
+def keys_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = False) -> None:
     """Every API key (never the secret): id, identity, label, created, last used, revoked.
 
     \b
@@ -218,9 +220,13 @@ def keys_list(state: _State) -> None:
         _site_admin_only(orch, "list API keys")
         return ApiKeys(orch.rules.store).list()
 
-    found = with_orchestrator(state, work)
+    every = with_orchestrator(state, work)
+    found, note = cut(every, limit, show_all, "keys (oldest first)")
     if state.output.as_json:
-        state.output.json({"keys": [k.model_dump(mode="json") for k in found]})
+        keys = [k.model_dump(mode="json") for k in found]
+        state.output.json({"keys": keys, "total": len(every)})
+        if note:
+            state.output.note(note)
         return
     state.output.table(
         "API keys",
@@ -229,6 +235,7 @@ def keys_list(state: _State) -> None:
             [k.id, k.identity, k.label, _when(k.created), _when(k.last_used), _when(k.revoked)]
             for k in found
         ],
+        [note] if note else [],
     )
 
 

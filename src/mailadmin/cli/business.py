@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from mailadmin.cli.listing import DEFAULT_LIMIT, cut, limit_options
 from mailadmin.cli.numbers import WholeNumber, ascii_whole
 from mailadmin.cli.root import _global_options, _Group, _State, cli, pass_state
 from mailadmin.contract import errors
@@ -190,9 +191,10 @@ def resellers_add(
 
 
 @resellers.command("list")
+@limit_options
 @_global_options
 @pass_state
-def resellers_list(state: _State) -> None:
+def resellers_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = False) -> None:
     """Every reseller.
 
     \b
@@ -204,7 +206,7 @@ def resellers_list(state: _State) -> None:
         _site_admin_only(orch, "list resellers")
         return orch.rules.tenancy.resellers()
 
-    _print_records(state, "Resellers", with_orchestrator(state, work))
+    _print_records(state, "Resellers", with_orchestrator(state, work), limit, show_all)
 
 
 @cli.group(cls=_Group)
@@ -242,9 +244,12 @@ def customers_add(
 
 @customers.command("list")
 @click.option("--reseller", help="Only the customers of this reseller.")
+@limit_options
 @_global_options
 @pass_state
-def customers_list(state: _State, reseller: str | None) -> None:
+def customers_list(
+    state: _State, reseller: str | None, limit: int = DEFAULT_LIMIT, show_all: bool = False
+) -> None:
     """Every customer (a reseller sees its own).
 
     \b
@@ -262,7 +267,7 @@ def customers_list(state: _State, reseller: str | None) -> None:
             raise errors.PolicyDenied(f"{acting} may not list customers", reason="not_permitted")
         return orch.rules.tenancy.customers(owner)
 
-    _print_records(state, "Customers", with_orchestrator(state, work))
+    _print_records(state, "Customers", with_orchestrator(state, work), limit, show_all)
 
 
 @cli.command("allow-upgrade")
@@ -308,16 +313,27 @@ def _day(value: Any) -> date | None:
     return value.date() if value is not None else None
 
 
-def _print_records(state: _State, title: str, records: list[Any]) -> None:
+def _print_records(
+    state: _State,
+    title: str,
+    records: list[Any],
+    limit: int | None = None,
+    show_all: bool = True,
+) -> None:
+    note = None
+    if limit is not None:
+        records, note = cut(records, limit, show_all, title.lower())
     if state.output.as_json:
         state.output.json([r.model_dump(mode="json") for r in records])
+        if note:
+            state.output.note(note)
         return
     if not records:
         state.output.line(f"{title}: none")
         return
     columns = list(records[0].model_dump(mode="json"))
     rows = [[_cell(v) for v in r.model_dump(mode="json").values()] for r in records]
-    state.output.table(title, columns, rows)
+    state.output.table(title, columns, rows, [note] if note else [])
 
 
 def _cell(value: Any) -> Any:
@@ -464,9 +480,12 @@ def orders() -> None:
 
 @orders.command("list")
 @click.argument("subject", required=False)
+@limit_options
 @_global_options
 @pass_state
-def orders_list(state: _State, subject: str | None) -> None:
+def orders_list(
+    state: _State, subject: str | None, limit: int = DEFAULT_LIMIT, show_all: bool = False
+) -> None:
     """Every order, or those of SUBJECT (a customer or an instance).
 
     \b
@@ -478,7 +497,7 @@ def orders_list(state: _State, subject: str | None) -> None:
         _site_admin_only(orch, "list orders")
         return orch.rules.orders.all(subject)
 
-    _print_records(state, "Orders", with_orchestrator(state, work))
+    _print_records(state, "Orders", with_orchestrator(state, work), limit, show_all)
 
 
 @orders.command("place")

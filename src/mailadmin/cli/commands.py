@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from mailadmin.cli.listing import DEFAULT_LIMIT, cut, limit_options
 from mailadmin.cli.numbers import WholeNumber
 from mailadmin.cli.output import (
     EXIT_INTERRUPTED,
@@ -503,9 +504,12 @@ def mailbox() -> None:
 
 @mailbox.command("list")
 @click.argument("tenant")
+@limit_options
 @_global_options
 @pass_state
-def mailbox_list(state: _State, tenant: str) -> None:
+def mailbox_list(
+    state: _State, tenant: str, limit: int = DEFAULT_LIMIT, show_all: bool = False
+) -> None:
     """Every mailbox of TENANT (a tenant name or one of its domains).
 
     \b
@@ -514,11 +518,16 @@ def mailbox_list(state: _State, tenant: str) -> None:
     """
     from mailadmin.cli.tables import mailbox_table
 
-    mailboxes = _run(state, lambda orch: orch.list_mailboxes(tenant))
+    every = _run(state, lambda orch: orch.list_mailboxes(tenant))
+    mailboxes, note = cut(every, limit, show_all, "mailboxes")
     if state.output.as_json:
-        state.output.json({"tenant": tenant, "mailboxes": mailboxes})
+        state.output.json({"tenant": tenant, "mailboxes": mailboxes, "total": len(every)})
+        if note:
+            state.output.note(note)
     else:
-        state.output.table(f"Mailboxes of {tenant}", *mailbox_table(mailboxes))
+        state.output.table(
+            f"Mailboxes of {tenant}", *mailbox_table(mailboxes), [note] if note else []
+        )
 
 
 @mailbox.command("create")
@@ -640,6 +649,7 @@ _OUTCOMES = ["changed", "unchanged", "accepted", "partial", "failed", "unknown"]
     type=click.IntRange(1, 100000),
     help="At most this many records, newest first.",
 )
+@click.option("--all", "show_all", is_flag=True, help="Every record (overrides --limit).")
 @_global_options
 @pass_state
 def journal_list(
@@ -654,6 +664,7 @@ def journal_list(
     identity: str | None = None,
     open_only: bool = False,
     limit: int = 50,
+    show_all: bool = False,
 ) -> None:
     """List journal records, newest first, filtered by who, when, what, subject, outcome, run.
 
@@ -684,6 +695,10 @@ def journal_list(
         "open_only": open_only,
     }
 
+    if show_all:
+        # Large enough for any journal; the count below then equals the rows read.
+        limit = 10**12
+
     def read(journal: Journal) -> tuple[list[JournalEntry], int]:
         found = journal.entries(limit=limit, **filters)
         # Counted only when the limit may have cut the list short.
@@ -699,7 +714,8 @@ def journal_list(
     if total > len(entries):
         notes.append(
             f"showing {len(entries)} of {total} records (newest first); see more with "
-            f"--limit {min(total, 100000)}, or narrow with --since, --subject, --outcome"
+            f"--limit {min(total, 100000)} or --all, or narrow with --since, --subject, "
+            "--outcome"
         )
     state.output.table(
         "Journal",

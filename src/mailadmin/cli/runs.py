@@ -135,9 +135,10 @@ def runs(ctx: click.Context) -> None:
     type=click.IntRange(1, 10_000),
     help="How many runs, newest first.",
 )
+@click.option("--all", "show_all", is_flag=True, help="Every run (overrides --limit).")
 @_global_options
 @pass_state
-def runs_list(state: _State, limit: int = 50) -> None:
+def runs_list(state: _State, limit: int = 50, show_all: bool = False) -> None:
     """The most recent distributed runs with their progress.
 
     \b
@@ -145,13 +146,21 @@ def runs_list(state: _State, limit: int = 50) -> None:
       mailadmin runs list --limit 10
     """
 
-    async def work(orch: Orchestrator) -> tuple[list[RunStatus], set[str]]:
-        found = await orch.runs.recent(limit)
-        return found, await orch.runs.waiting_for_worker(found)
+    async def work(orch: Orchestrator) -> tuple[list[RunStatus], set[str], int]:
+        total = await orch.runs.count()
+        found = await orch.runs.recent(total if show_all else limit)
+        return found, await orch.runs.waiting_for_worker(found), total
 
-    found, waiting = _run(state, work)
+    found, waiting, total = _run(state, work)
+    cut = (
+        f"showing {len(found)} of {total} runs (newest first); see every one with --all"
+        if total > len(found)
+        else None
+    )
     if state.output.as_json:
         state.output.json([_status_json(s, s.run_id in waiting) for s in found])
+        if cut:
+            state.output.note(cut)
         return
     # Six columns fit 80; who started it and the per-state counts: runs show ID, --json.
     rows = [
@@ -167,6 +176,8 @@ def runs_list(state: _State, limit: int = 50) -> None:
     ]
     columns = ("run", "created", "operation", "state", "ended", "failed")
     notes = [_NO_WORKER] if waiting else []
+    if cut:
+        notes.append(cut)
     state.output.table("Distributed runs", columns, rows, notes)
 
 

@@ -469,6 +469,12 @@ class RunService:
 
         return await asyncio.to_thread(list_runs, self.distributed_engine(), limit)
 
+    async def count(self) -> int:
+        """How many distributed runs there are (``runs list`` says "showing N of M")."""
+        from mailadmin.store.runs import count_runs
+
+        return await asyncio.to_thread(count_runs, self.distributed_engine())
+
     async def waiting_for_worker(self, found: Sequence[RunStatus]) -> set[str]:
         """Of distributed runs, those no worker has taken yet: running, nothing settled,
         every job still queued (so ``runs`` can say so instead of ``running 0/300``)."""

@@ -670,13 +670,15 @@ class Journal:
         identity: str | None = None,
         open_only: bool = False,
         oldest_first: bool = False,
+        before_id: int | None = None,
     ) -> list[JournalEntry]:
         """The most recent records, newest first, optionally filtered.
 
         ``since``/``until``: time range (``until`` excluded); ``subject``: text the subject
         contains; ``operation``, ``status``, ``outcome``, ``instance``, ``run`` (bulk run
         id), ``identity`` (``reseller:acme``): exact values; ``open_only``: rows a resume
-        would settle.
+        would settle; ``before_id``: only records older than that one (the next page of a
+        newest-first list: ids only grow, so rows written meanwhile never shift it).
         """
         query = self._filtered(
             self._table.select(),
@@ -692,6 +694,8 @@ class Journal:
             open_only=open_only,
         )
         t = self._table
+        if before_id is not None:
+            query = query.where(t.c.id < before_id)
         order = t.c.id.asc() if oldest_first else t.c.id.desc()
         with self._db.connect() as db:
             rows = db.execute(query.order_by(order).limit(limit)).mappings().all()

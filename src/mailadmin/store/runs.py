@@ -237,6 +237,17 @@ def _status(row: Any, counts: dict[str, int]) -> RunStatus:
     )
 
 
+def count_runs(engine: sa.Engine) -> int:
+    """How many distributed runs there are."""
+    import sqlalchemy as sa
+
+    from mailadmin.store.schema import runs
+
+    with engine.connect() as db:
+        query = sa.select(sa.func.count()).select_from(runs).where(runs.c.distributed)
+        return int(db.execute(query).scalar_one())
+
+
 def list_runs(engine: sa.Engine, limit: int = 50) -> list[RunStatus]:
     """The most recent distributed runs, newest first, with their progress."""
     import sqlalchemy as sa

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from mailadmin.api.deps import CallerDep, ServicesDep
 from mailadmin.api.models import Catalogue, InstanceInfo, ProviderInfo
+from mailadmin.api.paging import PAGED, Cursor, Limit, page_of, paged_response
 from mailadmin.contract import errors
 from mailadmin.contract.models import ConnectionStatus, Licence, NativePlan
 from mailadmin.rules.identities import acting_scope
@@ -13,22 +15,48 @@ from mailadmin.rules.identities import acting_scope
 router = APIRouter(prefix="/v1", tags=["providers and instances"])
 
 
-@router.get("/providers", response_model=list[ProviderInfo], summary="Installed providers")
-async def providers(services: ServicesDep, caller: CallerDep) -> list[ProviderInfo]:
-    """Every installed provider plugin and the capabilities it declares."""
+@router.get(
+    "/providers",
+    response_model=list[ProviderInfo],
+    summary="Installed providers",
+    responses=PAGED,
+)
+async def providers(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """Every installed provider plugin and the capabilities it declares, by name."""
     from mailadmin.contract.matrix import provider_rows
 
-    return [
+    found = [
         ProviderInfo.model_validate({k: v for k, v in row.items() if k != "error"})
         for row in provider_rows(services.orch.registry)
     ]
+    page = page_of(found, _by_name, scope="providers", limit=limit, cursor=cursor)
+    return paged_response(request, page)
 
 
-@router.get("/instances", response_model=list[InstanceInfo], summary="Configured instances")
-async def instances(services: ServicesDep, caller: CallerDep) -> list[InstanceInfo]:
+@router.get(
+    "/instances",
+    response_model=list[InstanceInfo],
+    summary="Configured instances",
+    responses=PAGED,
+)
+async def instances(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
     """Every configured instance, its capabilities and the tenants the caller reaches."""
     with acting_scope(caller.identity):
-        return [_instance(services, name) for name in services.orch.instances]
+        found = [_instance(services, name) for name in services.orch.instances]
+    page = page_of(found, _by_name, scope="instances", limit=limit, cursor=cursor)
+    return paged_response(request, page)
 
 
 @router.get(
@@ -44,11 +72,23 @@ async def instance(services: ServicesDep, caller: CallerDep, instance: str) -> I
     "/instances/{instance}/plans",
     response_model=list[NativePlan],
     summary="The platform's native plans",
+    responses=PAGED,
 )
-async def native_plans(services: ServicesDep, caller: CallerDep, instance: str) -> list[NativePlan]:
-    """The instance's own plan catalogue (open to every caller)."""
+async def native_plans(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    instance: str,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """The instance's own plan catalogue (open to every caller), by native name."""
     with acting_scope(caller.identity):
-        return await services.orch.list_plans(_known(services, instance))
+        found = await services.orch.list_plans(_known(services, instance))
+    page = page_of(
+        found, lambda p: (p.native_name,), scope=f"plans:{instance}", limit=limit, cursor=cursor
+    )
+    return paged_response(request, page)
 
 
 @router.get(
@@ -76,6 +116,10 @@ async def catalogue(services: ServicesDep, caller: CallerDep) -> Catalogue:
     """The provider-neutral plans and add-ons of the configuration."""
     config = services.orch.config
     return Catalogue(plans=dict(config.plans), addons=dict(config.addons))
+
+
+def _by_name(item: ProviderInfo | InstanceInfo) -> tuple[str]:
+    return (item.name,)
 
 
 def _known(services: ServicesDep, instance: str) -> str:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, idempotent, json_response
 from mailadmin.api.models import AddonTotal, PlanChange
+from mailadmin.api.paging import PAGED, Cursor, Limit, page_of, paged_response
 from mailadmin.api.problems import problem_responses
 from mailadmin.contract.models import ChangeResult, Mailbox, NewMailbox
 from mailadmin.rules.identities import acting_scope
@@ -22,12 +23,30 @@ _WRITE = problem_responses(403, 409, 422)
 
 
 @router.get(
-    "/customers/{tenant}/mailboxes", response_model=list[Mailbox], summary="Mailboxes of a tenant"
+    "/customers/{tenant}/mailboxes",
+    response_model=list[Mailbox],
+    summary="Mailboxes of a tenant",
+    responses=PAGED,
 )
-async def mailboxes(services: ServicesDep, caller: CallerDep, tenant: str) -> list[Mailbox]:
-    """Every mailbox of a tenant, read live from its platform."""
+async def mailboxes(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    tenant: str,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """The mailboxes of a tenant, read live from its platform, by address."""
     with acting_scope(caller.identity):
-        return await services.orch.list_mailboxes(tenant)
+        found = await services.orch.list_mailboxes(tenant)
+    page = page_of(
+        found,
+        lambda m: (str(m.address).lower(),),
+        scope=f"mailboxes:{tenant.strip().lower()}",
+        limit=limit,
+        cursor=cursor,
+    )
+    return paged_response(request, page)
 
 
 @router.post(

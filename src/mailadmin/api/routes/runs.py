@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, bind_run, idempotent, json_response
 from mailadmin.api.models import AddonRunRequest, PlanRunRequest
+from mailadmin.api.paging import PAGED, Cursor, Page, decode_cursor, encode_cursor, paged_response
 from mailadmin.api.problems import problem_responses
 from mailadmin.api.runs import Run, RunKind, visible_to
 from mailadmin.contract import errors
@@ -90,13 +91,35 @@ async def addons(
     return await idempotent(request, services, caller, work)
 
 
-@router.get("/runs", response_model=list[Run], summary="Bulk runs")
+@router.get("/runs", response_model=list[Run], summary="Bulk runs", responses=PAGED)
 async def runs(
-    services: ServicesDep, caller: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[Run]:
-    """The newest runs (without items): the caller's own; every run for the site admin."""
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    limit: Annotated[
+        int, Query(ge=1, le=500, description="At most this many runs (1 to 500).")
+    ] = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """The runs (without items), newest first: the caller's own; every run for the site
+    admin."""
     mine = None if caller.identity.kind is IdentityKind.SITE_ADMIN else str(caller.identity)
-    return await asyncio.to_thread(services.runs.list, mine, limit)
+    after: tuple[str, str] | None = None
+    if cursor is not None:
+        created, run_id = decode_cursor("runs", cursor)
+        after = (str(created), str(run_id))
+    found = await asyncio.to_thread(services.runs.list, mine, limit + 1, after=after)
+    shown = found[:limit]
+    last = shown[-1] if shown else None
+    more = len(found) > limit and last is not None
+    page = Page(
+        items=shown,
+        next_cursor=encode_cursor("runs", (last.created.isoformat(), last.id))
+        if more and last is not None
+        else None,
+        total=await asyncio.to_thread(services.runs.count, mine),
+    )
+    return paged_response(request, page)
 
 
 @router.get(

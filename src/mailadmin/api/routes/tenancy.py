@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, idempotent, json_response
 from mailadmin.api.models import CustomerIn, ResellerIn
+from mailadmin.api.paging import PAGED, Cursor, Limit, page_of, paged_response
 from mailadmin.api.problems import problem_responses
 from mailadmin.contract import errors
 from mailadmin.contract.models import MailboxCount
@@ -20,16 +21,23 @@ router = APIRouter(prefix="/v1", tags=["resellers and customers"])
 _WRITE = problem_responses(403, 409, 422)
 
 
-@router.get("/resellers", response_model=list[Reseller], summary="Resellers")
-async def resellers(services: ServicesDep, caller: CallerDep) -> list[Reseller]:
-    """Every reseller (site admin); a reseller sees itself."""
+@router.get("/resellers", response_model=list[Reseller], summary="Resellers", responses=PAGED)
+async def resellers(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """Every reseller (site admin), by name; a reseller sees itself."""
     identity = caller.identity
+    if identity.kind not in (IdentityKind.SITE_ADMIN, IdentityKind.RESELLER):
+        raise errors.PolicyDenied(f"{identity} may not list resellers", reason="not_permitted")
     found = await asyncio.to_thread(services.orch.rules.tenancy.resellers)
-    if identity.kind is IdentityKind.SITE_ADMIN:
-        return found
     if identity.kind is IdentityKind.RESELLER:
-        return [r for r in found if r.name == identity.name]
-    raise errors.PolicyDenied(f"{identity} may not list resellers", reason="not_permitted")
+        found = [r for r in found if r.name == identity.name]
+    page = page_of(found, lambda r: (r.name,), scope="resellers", limit=limit, cursor=cursor)
+    return paged_response(request, page)
 
 
 @router.post(
@@ -84,11 +92,16 @@ async def reseller(services: ServicesDep, caller: CallerDep, name: str) -> Resel
     return found
 
 
-@router.get("/customers", response_model=list[Customer], summary="Customers")
+@router.get("/customers", response_model=list[Customer], summary="Customers", responses=PAGED)
 async def customers(
-    services: ServicesDep, caller: CallerDep, reseller: str | None = None
-) -> list[Customer]:
-    """The customers the caller reaches (``?reseller=`` keeps one reseller's)."""
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    reseller: str | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """The customers the caller reaches, by name (``?reseller=`` keeps one reseller's)."""
     orch = services.orch
     with acting_scope(caller.identity):
         if caller.identity.kind is IdentityKind.MAILBOX_USER:
@@ -103,7 +116,8 @@ async def customers(
             if reseller is not None and record.reseller != reseller.strip().lower():
                 continue
             rows.append(record)
-        return rows
+    page = page_of(rows, lambda c: (c.name,), scope="customers", limit=limit, cursor=cursor)
+    return paged_response(request, page)
 
 
 @router.post(
