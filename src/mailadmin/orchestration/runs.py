@@ -26,7 +26,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from mailadmin.orchestration.bulk import (
     Progress,
     run_bulk,
 )
+from mailadmin.orchestration.leases import Leases
 from mailadmin.rules.identities import Identity, acting_scope
 from mailadmin.store.journal import run_scope
 from mailadmin.store.queue import TASK_NAME as CHUNK_TASK
@@ -89,6 +90,22 @@ class RunService:
 
     def __init__(self, orch: Orchestrator) -> None:
         self._orch = orch
+        self._leases: Leases | None = None
+
+    @property
+    def leases(self) -> Leases | None:
+        """The run leases of this process (None without a journal: nothing to share)."""
+        journal = self._orch.journal
+        if journal is None:
+            return None
+        if self._leases is None:
+            self._leases = Leases(journal.database, self._orch.config.runs.lease_seconds)
+        return self._leases
+
+    async def aclose(self) -> None:
+        """Stop renewing run leases (those still held expire on their own)."""
+        if self._leases is not None:
+            await self._leases.aclose()
 
     # -- check -------------------------------------------------------------------------------
 
@@ -231,8 +248,12 @@ class RunService:
         calls = [
             (run_items.item_key(item), call(index, item)) for index, item in enumerate(run.items)
         ]
-        with self._scope(run.run_id, run.identity):
-            results, stopped, cancelled = await _send(calls, concurrency, stop_on_error, progress)
+        leases = None if run.dry_run else self.leases
+        async with leases.holding(run.run_id) if leases is not None else nullcontext():
+            with self._scope(run.run_id, run.identity):
+                results, stopped, cancelled = await _send(
+                    calls, concurrency, stop_on_error, progress
+                )
         if not cancelled and run.journalled:
             journal = orch.journal
             assert journal is not None
@@ -304,6 +325,40 @@ class RunService:
             known = await journal.run(journal.entries, 1, run=run)
             if not known:
                 raise errors.NotFoundError(f"The journal has no run '{run}'")
+        # A run another live process works is its own: leave its rows and items alone.
+        leases = self.leases
+        assert leases is not None
+        taken: list[str] = []
+        elsewhere: set[str] = set()
+        for run_id in sorted({r.run_id for r in rows if r.run_id} | {r[0] for r in runs}):
+            if await leases.take(run_id):
+                taken.append(run_id)
+            else:
+                elsewhere.add(run_id)
+        try:
+            if run is not None and run in elsewhere:
+                async with leases.holding(run):
+                    pass  # raises RunHeld, with the reason
+            rows = [r for r in rows if r.run_id not in elsewhere]
+            runs = [r for r in runs if r[0] not in elsewhere]
+            return await self._settle(rows, runs, concurrency=concurrency, progress=progress)
+        finally:
+            for run_id in taken:
+                await leases.give_back(run_id)
+
+    async def _settle(
+        self,
+        rows: list[JournalEntry],
+        runs: list[tuple[str, str, list[Any]]],
+        *,
+        concurrency: int,
+        progress: Progress | None,
+    ) -> BulkResult[ChangeResult[Any]]:
+        """Settle open rows and send the never-started items of unfinished runs (the
+        runs this process leases)."""
+        orch = self._orch
+        journal = orch.journal
+        assert journal is not None
         # Several open rows of one subject settle newest first, one after another: once
         # the newest is settled the older ones are superseded by it (never replayed over
         # it); when it fails, the older ones stay open rather than undo it.
