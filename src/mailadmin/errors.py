@@ -24,6 +24,7 @@ __all__ = [
     "ProviderError",
     "QuotaExceeded",
     "RateLimited",
+    "StoreUnavailable",
     "Unavailable",
     "UnsupportedOperation",
     "ValidationError",
@@ -208,4 +209,13 @@ class OutcomeUnknown(ProviderError):
     it back failed or did not settle); ``mailadmin journal resume`` settles it."""
 
     code = "unknown"
+    retryable = True
+
+
+class StoreUnavailable(MailadminError):
+    """The store (the journal's database) cannot be reached: nothing more is sent, since
+    no write may go out unjournalled; what was done is journalled, and ``mailadmin
+    journal resume`` settles the rest once the store is back."""
+
+    code = "store_unavailable"
     retryable = True

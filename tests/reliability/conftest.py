@@ -6,6 +6,7 @@ whose summary lines end the run, in this order::
     load: two writers on one mailbox: N ops on N mailboxes, ..., resume settled N (N superseded), 0 lost, 0 left open
     hostile: N inputs, N refused within limits
     isolation: N calls tried, N refused before sending (N over HTTP)
+    outage: worker: N s database cut, run of N finished, N journal rows, 0 duplicated, ...; cli: ...
 
 A line is printed when its test ran (a run of one file prints only its own)."""
 
@@ -68,7 +69,7 @@ def summary() -> Summary:
 def summary_lines() -> list[str]:
     """Every summary line of the run so far, in the fixed order."""
     lines: list[str] = []
-    for name in ("faults", "load", "hostile", "isolation"):
+    for name in ("faults", "load", "hostile", "isolation", "outage"):
         if name == "hostile":
             if _TALLY.inputs:
                 lines.append(_TALLY.line())

@@ -458,6 +458,15 @@ class Pipeline:
                     )
                 raise
             except Exception as exc:
+                from mailadmin.store.database import unreachable
+
+                if unreachable(exc):
+                    lost = errors.StoreUnavailable(
+                        "The store (the journal's database) cannot be reached",
+                        debug={"exception": repr(exc)},
+                    )
+                    await self._unwind(call, passed, lost)
+                    raise lost from exc
                 unexpected = errors.MailadminError(
                     "An unexpected error stopped the call", debug={"exception": repr(exc)}
                 )

@@ -632,10 +632,16 @@ class RunService:
                 plain = result.model_dump(mode="json")
                 return ("failed", "failed", plain, "sale_failed", result.reason)
             return _done(result)
+        except errors.StoreUnavailable:
+            raise  # not the item's failure: the chunk is retried once the store is back
         except errors.MailadminError as exc:
             return ("failed", None, None, exc.code, exc.message)
         except Exception as exc:  # a bug must not stall the chunk: record it on the item
             from mailadmin.contract.provider import normalise
+            from mailadmin.store.database import unreachable
+
+            if unreachable(exc):
+                raise errors.StoreUnavailable("The store cannot be reached") from exc
 
             error = normalise(exc)
             return ("failed", None, None, error.code, error.message)
