@@ -12,6 +12,7 @@ Prints ``outage: ...`` in the suite's summary.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import socket
 import sys
@@ -29,8 +30,6 @@ pytest.importorskip("procrastinate")
 
 _HERE = Path(__file__).parent
 sys.path.insert(0, str(_HERE.parent / "worker"))
-import contextlib
-
 from test_distributed import (  # noqa: E402  (the distributed tests' mock and workers)
     Mock,
     Workers,
