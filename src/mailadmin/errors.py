@@ -28,6 +28,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedOperation",
     "ValidationError",
+    "store_unreachable",
 ]
 
 
@@ -219,3 +220,23 @@ class StoreUnavailable(MailadminError):
 
     code = "store_unavailable"
     retryable = True
+
+
+_OUTAGES = frozenset({"OperationalError", "InterfaceError", "PoolTimeout"})
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc``, or what caused it, is the database out of reach (a lost or refused
+    connection of SQLAlchemy or psycopg, not a bad statement). By class name, so this
+    module imports neither."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        for kind in type(seen).__mro__:
+            if kind.__name__ in _OUTAGES and kind.__module__.startswith(("sqlalchemy", "psycopg")):
+                return True
+        if getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

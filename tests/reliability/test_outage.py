@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -37,6 +38,7 @@ from test_distributed import (  # noqa: E402  (the distributed tests' mock and w
     _settled,
     _submit,
     address,
+    cli,
     write_config,
 )
 
@@ -50,7 +52,8 @@ postgres_server = _stores.postgres_server
 postgres_schema_url = _stores.postgres_schema_url
 
 ITEMS = 240
-CUT_SECONDS = 6
+#: As long as the cut that stopped procrastinate's listener in issue 29.
+CUT_SECONDS = 15
 
 
 class TcpProxy:
@@ -163,7 +166,7 @@ def test_a_worker_finishes_a_run_exactly_once_across_a_database_cut(
         time.sleep(CUT_SECONDS)
         proxy.restore()
         restarts = 0
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 90
         while True:
             with direct.connect() as db:
                 finished = db.execute(
@@ -219,5 +222,69 @@ def test_a_worker_finishes_a_run_exactly_once_across_a_database_cut(
         f"worker: {CUT_SECONDS} s database cut, run of {ITEMS} finished, "
         f"{len(rows)} journal rows, {sum(1 for n in per_subject.values() if n > 1)} duplicated, "
         f"{'reconnected' if alive and not restarts else f'{restarts} restart(s)'}"
+    )
+    _report(summary)
+
+
+def test_the_cli_under_a_database_cut_says_so_and_exits_4(
+    postgres_schema_url: str, proxy: TcpProxy, tmp_path: Path, summary: Any
+) -> None:
+    count = 120
+    mock = Mock(tmp_path, count)
+    try:
+        mock.fault({"kind": "latency", "operation": "change_plan", "delay": 0.05})
+        config = write_config(tmp_path, _through(postgres_schema_url, proxy), mock.url)
+        changes = _changes(tmp_path, count, "collaborate")
+        command = [sys.executable, "-m", "mailadmin", "--config", str(config)]
+        process = subprocess.Popen(
+            [*command, "set-plan", "--file", str(changes), "--concurrency", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        direct = sa.create_engine(postgres_schema_url)
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(sa.exc.ProgrammingError), direct.connect() as db:
+                written = db.execute(sa.text("SELECT count(*) FROM mailadmin_journal")).scalar()
+                if (written or 0) >= 10:
+                    break
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        proxy.cut()
+        out, err = process.communicate(timeout=120)
+        proxy.restore()
+        with direct.connect() as db:
+            run_id = db.execute(sa.text("SELECT id FROM mailadmin_runs")).scalar()
+        assert process.returncode == 4, (process.returncode, out, err)
+        text = out + err
+        assert "store (the journal's database) is unreachable" in text, text
+        assert f"mailadmin journal resume --run {run_id}" in text, text
+        assert "changed" in out  # what was done: the table and its summary
+        assert "unexpected" not in text
+        done = cli(config, "journal", "resume", "--run", str(run_id))
+        assert done.returncode == 0, done.stderr
+        with direct.connect() as db:
+            rows = db.execute(
+                sa.text(
+                    "SELECT subject, status FROM mailadmin_journal "
+                    "WHERE run_id = :id AND NOT dry_run"
+                ),
+                {"id": run_id},
+            ).all()
+            finished = db.execute(
+                sa.text("SELECT finished FROM mailadmin_runs WHERE id = :id"), {"id": run_id}
+            ).scalar()
+        direct.dispose()
+        state = mock.state()
+    finally:
+        mock.stop()
+    per_subject = Counter(row.subject for row in rows)
+    assert len(per_subject) == count and set(per_subject.values()) == {1}
+    assert finished is not None
+    assert all(state[address(i)] == "premium" for i in range(count))
+    _FIGURES["cli"] = (
+        f"cli: cut mid-run, exit {process.returncode} with the resume command; "
+        f"resume finished {count} items, {len(rows)} journal rows"
     )
     _report(summary)

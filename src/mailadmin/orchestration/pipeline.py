@@ -307,6 +307,10 @@ class Intend(Step):
         journal = self.services.journal
         if journal is None or not call.is_write or call.info is None:
             return
+        if isinstance(error, errors.StoreUnavailable):
+            # Whether the write went out is not known to the store: the intent stays open
+            # (should the store answer again now) and resume reads the platform back.
+            return
         row, resumed = _row(call)
         await journal.write(journal.failure(row, error, resumed=resumed))
 

@@ -65,6 +65,8 @@ ItemDone = Callable[[int, Any, "errors.MailadminError | None"], Awaitable[None]]
 
 #: Problems named in a refusal of a whole batch; the count says how many more.
 _MAX_PROBLEMS = 10
+#: The item error of a store out of reach (errors.StoreUnavailable).
+_LOST = errors.StoreUnavailable.code
 #: Distributed item records written per round trip, and the longest one waits.
 _BATCH = 25
 _FLUSH_EVERY = 1.0
@@ -200,7 +202,18 @@ class RunService:
         if journalled:
             assert journal is not None
             planned = [run_items.to_plan(operation, item) for item in checked]
-            await journal.write(journal.run_planned(run_id, operation, planned, identity=identity))
+            try:
+                await journal.write(
+                    journal.run_planned(run_id, operation, planned, identity=identity)
+                )
+            except Exception as exc:
+                from mailadmin.store.database import unreachable
+
+                if not unreachable(exc):
+                    raise
+                raise errors.StoreUnavailable(
+                    "The store (the journal's database) cannot be reached: nothing was sent"
+                ) from None
         return PreparedRun(run_id, operation, checked, dry_run, identity, journalled)
 
     async def execute(
@@ -254,10 +267,18 @@ class RunService:
                 results, stopped, cancelled = await _send(
                     calls, concurrency, stop_on_error, progress
                 )
-        if not cancelled and run.journalled:
+        lost = any(r is not None and r.error is not None and r.error.code == _LOST for r in results)
+        if not cancelled and not lost and run.journalled:
             journal = orch.journal
             assert journal is not None
-            await journal.write(journal.run_finished(run.run_id))
+            try:
+                await journal.write(journal.run_finished(run.run_id))
+            except Exception as exc:
+                from mailadmin.store.database import unreachable
+
+                if not unreachable(exc):
+                    raise
+                lost = True
         if cancelled and not interruptible:
             raise asyncio.CancelledError
         not_sent = ItemError(code=NOT_SENT, message="not sent")
@@ -273,6 +294,7 @@ class RunService:
             run_id=run.run_id,
             stopped=stopped,
             interrupted=cancelled,
+            store_unavailable=lost,
         )
         if on_error == "raise" and failed:
             raise BulkError(result)
@@ -713,6 +735,9 @@ async def _send(
             results[index] = found
             if stop_on_error and not found.ok:
                 state["stop"] = state["stopped"] = True
+            if found.error is not None and found.error.code == _LOST:
+                # Nothing more may go out: no write is sent that the journal cannot hold.
+                state["stop"] = True
             state["done"] += 1
             if progress is not None:
                 progress(int(state["done"]), len(calls), key)

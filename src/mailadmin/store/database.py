@@ -36,22 +36,7 @@ _LOCK = 0x6D61696C61646D69
 def unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) is the database being out of reach: a lost or
     refused connection, not a bad statement."""
-    import sqlalchemy as sa
-
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, sa.exc.OperationalError | sa.exc.InterfaceError):
-            return True
-        if isinstance(seen, sa.exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        if type(seen).__module__.startswith(("psycopg", "psycopg_pool")) and type(
-            seen
-        ).__name__ in ("OperationalError", "InterfaceError", "PoolTimeout"):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return errors.store_unreachable(exc)
 
 
 def open_engine(url: str) -> sa.Engine:
