@@ -402,7 +402,8 @@ class RunManager:
             values = _values(value, error)
             await asyncio.to_thread(self._record, run_id, index, values, key, payload)
 
-        await service.execute(prepared, concurrency=concurrency, on_item=failed)
+        result = await service.execute(prepared, concurrency=concurrency, on_item=failed)
+        _still_open(result)
 
     async def _work_items(self, run: Any, resuming: bool, prepared: PreparedRun | None) -> None:
         """A run the journal does not hold as a run (a dry run, a bulk sale): its items
@@ -442,7 +443,10 @@ class RunManager:
             values = _values(value, error)
             await asyncio.to_thread(self._record, run_id, positions[index], values)
 
-        await service.execute(prepared, concurrency=max(1, int(run["concurrency"])), on_item=record)
+        result = await service.execute(
+            prepared, concurrency=max(1, int(run["concurrency"])), on_item=record
+        )
+        _still_open(result)
 
     async def _settle_open_rows(self, run_id: str, identity: Identity) -> None:
         """Complete the journal rows a killed sale left open (read back, then applied)."""
@@ -485,6 +489,13 @@ class RunManager:
                 .where(RUNS.c.id == run_id)
                 .values(state=state.value, updated=datetime.now(UTC))
             )
+
+
+def _still_open(result: Any) -> None:
+    """A run cut off by a store outage is not finished: it stays unfinished (and its lease
+    is given back) so it is taken up again once the store answers."""
+    if result.store_unavailable:
+        raise errors.StoreUnavailable("The store went out of reach during the run")
 
 
 def _values(value: Any, error: errors.MailadminError | None) -> dict[str, Any]:
