@@ -445,6 +445,29 @@ def _memory(server: MockServer) -> Any:
     return MemoryProvider(settings, instance="mem-test", http=server.transport())
 
 
+def _mailcow(server: MockServer) -> Any:
+    from mailadmin_mailcow.provider import MailcowProvider
+
+    key = "0A1B2C-3D4E5F-6A7B8C-9D0E1F-2A3B4C"  # the mock's read-write key
+    settings = {
+        "endpoint": "http://mailcow.test",
+        "credentials": {"username": "api", "secret": key},
+        "retries": 0,
+    }
+    return MailcowProvider(settings, instance="mc-test", http=server.transport())
+
+
+#: mailcow answers every call with 200 and says in the body what happened.
+MAILCOW = {
+    "refused_in_200": Fault.json_answer(
+        {"type": "error", "msg": "Cannot find attributes in post data"}, operation="edit_mailbox"
+    ),
+    "other_operation": Fault.json_answer(
+        [{"type": "success", "msg": ["domain_modified", "example.com"]}], operation="edit_mailbox"
+    ),
+}
+
+
 def _wrong_type(platform: str) -> Fault:
     """The write's own answer, with fields of the wrong type."""
     if platform == "ox":
@@ -469,6 +492,8 @@ def _wrong_type(platform: str) -> Fault:
             body=answer.content.decode("utf-8"),
             content_type=answer.headers["content-type"],
         )
+    if platform == "mailcow":
+        return Fault.json_answer([{"type": "success", "msg": 42}], operation="edit_mailbox")
     if platform == "memory":
         wrong = {"changed": "maybe", "before": {"plan": ["basic"]}, "after": 7}
         return Fault.json_answer(wrong, operation="change_plan")
@@ -487,6 +512,11 @@ def _write_rig(platform: str) -> tuple[Any, Callable[[MockServer], Any], dict[st
         from mailadmin_ox.mock.refusals import REFUSALS
 
         return OXMock, _ox, {"mailbox": MAILBOX, "refusals": REFUSALS}
+    if platform == "mailcow":
+        from mailadmin_mailcow.mock import MailcowMock
+
+        mailbox = {"tenant": {"name": "example.com"}, "address": "anna@example.com"}
+        return MailcowMock, _mailcow, {"mailbox": mailbox, "refusals": MAILCOW}
     if platform == "memory":
         from mailadmin.reference.mock import MemoryMock
         from mailadmin.reference.mock.refusals import REFUSALS as MEMORY
@@ -511,7 +541,7 @@ WRITE_KINDS = ("refused_in_200", "other_operation", "wrong_type")
 
 
 @pytest.mark.parametrize("kind", WRITE_KINDS)
-@pytest.mark.parametrize("platform", ["ox", "zextras", "exchange", "memory"])
+@pytest.mark.parametrize("platform", ["ox", "zextras", "exchange", "mailcow", "memory"])
 async def test_a_hostile_write_answer_is_never_changed(platform, kind, hostile_tally):
     if platform != "memory":
         pytest.importorskip(f"mailadmin_{platform}")
