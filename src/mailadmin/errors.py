@@ -24,9 +24,11 @@ __all__ = [
     "ProviderError",
     "QuotaExceeded",
     "RateLimited",
+    "StoreUnavailable",
     "Unavailable",
     "UnsupportedOperation",
     "ValidationError",
+    "store_unreachable",
 ]
 
 
@@ -209,3 +211,32 @@ class OutcomeUnknown(ProviderError):
 
     code = "unknown"
     retryable = True
+
+
+class StoreUnavailable(MailadminError):
+    """The store (the journal's database) cannot be reached: nothing more is sent, since
+    no write may go out unjournalled; what was done is journalled, and ``mailadmin
+    journal resume`` settles the rest once the store is back."""
+
+    code = "store_unavailable"
+    retryable = True
+
+
+_OUTAGES = frozenset({"OperationalError", "InterfaceError", "PoolTimeout"})
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc``, or what caused it, is the database out of reach (a lost or refused
+    connection of SQLAlchemy or psycopg, not a bad statement). By class name, so this
+    module imports neither."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        for kind in type(seen).__mro__:
+            if kind.__name__ in _OUTAGES and kind.__module__.startswith(("sqlalchemy", "psycopg")):
+                return True
+        if getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

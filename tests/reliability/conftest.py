@@ -4,8 +4,9 @@ whose summary lines end the run, in this order::
     faults: N scenarios, N passed
     load: N ops, N applied, N failed-reported, 0 lost, 0 duplicated
     load: two writers on one mailbox: N ops on N mailboxes, ..., resume settled N (N superseded), 0 lost, 0 left open
-    hostile: N inputs, N refused within limits
+    hostile: N inputs, N refused within limits; N write answers, N never recorded changed
     isolation: N calls tried, N refused before sending (N over HTTP)
+    outage: worker: N s database cut, run of N finished, N journal rows, 0 duplicated, ...; cli: ...
 
 A line is printed when its test ran (a run of one file prints only its own)."""
 
@@ -27,9 +28,18 @@ class Tally:
     inputs: int = 0
     refused: int = 0
     failures: list[str] = field(default_factory=list)
+    #: Hostile answers to writes, and those never recorded ``changed`` (platform unchanged).
+    write_answers: int = 0
+    write_answers_kept: int = 0
 
     def line(self) -> str:
-        return f"hostile: {self.inputs} inputs, {self.refused} refused within limits"
+        line = f"hostile: {self.inputs} inputs, {self.refused} refused within limits"
+        if self.write_answers:
+            line += (
+                f"; {self.write_answers} write answers, {self.write_answers_kept} "
+                "never recorded changed"
+            )
+        return line
 
 
 _TALLY = Tally()
@@ -68,7 +78,7 @@ def summary() -> Summary:
 def summary_lines() -> list[str]:
     """Every summary line of the run so far, in the fixed order."""
     lines: list[str] = []
-    for name in ("faults", "load", "hostile", "isolation"):
+    for name in ("faults", "load", "hostile", "isolation", "outage"):
         if name == "hostile":
             if _TALLY.inputs:
                 lines.append(_TALLY.line())

@@ -403,6 +403,179 @@ async def test_the_exchange_plugin_refuses(name, hostile_tally):
     assert not [r for r in server.requests if r.write]
 
 
+# -- write answers: a write answered with a refusal inside a 200, another operation's answer,
+# or fields of the wrong type is never recorded ``changed``; the platform keeps its plan ----
+
+
+def _zextras(server: MockServer) -> Any:
+    from mailadmin_zextras.demo import sample_config
+    from mailadmin_zextras.provider import ZextrasProvider
+
+    instance = sample_config()["instances"]["zextras"]
+    settings = {**{k: v for k, v in instance.items() if k != "provider"}, "retries": 0}
+    return ZextrasProvider(settings, instance="zx-test", http=server.transport())
+
+
+def _exchange(server: MockServer) -> Any:
+    from mailadmin_exchange.mock.model import DEFAULT_TENANT, DEFAULT_TENANT_ID
+    from mailadmin_exchange.provider import ExchangeProvider
+
+    settings = {
+        "tenant": DEFAULT_TENANT,
+        "tenant_id": DEFAULT_TENANT_ID,
+        "credentials": {"username": "mock-client", "secret": "secret"},
+        "plans": {
+            "mail": {"quota_mb": 2048, "features": {"activesync": False, "mapi": False}},
+            "sync": {"quota_mb": 5120, "features": {"activesync": True, "mapi": False}},
+            "collaborate": {"quota_mb": 10240, "features": {}},
+        },
+        "retries": 0,
+    }
+    return ExchangeProvider(settings, instance="ex-test", http=server.transport())
+
+
+def _memory(server: MockServer) -> Any:
+    from mailadmin.reference.provider import MemoryProvider
+
+    settings = {
+        "endpoint": "http://memory.test",
+        "credentials": {"username": "admin", "secret": "secret"},
+        "retries": 0,
+    }
+    return MemoryProvider(settings, instance="mem-test", http=server.transport())
+
+
+def _mailcow(server: MockServer) -> Any:
+    from mailadmin_mailcow.provider import MailcowProvider
+
+    key = "0A1B2C-3D4E5F-6A7B8C-9D0E1F-2A3B4C"  # the mock's read-write key
+    settings = {
+        "endpoint": "http://mailcow.test",
+        "credentials": {"username": "api", "secret": key},
+        "retries": 0,
+    }
+    return MailcowProvider(settings, instance="mc-test", http=server.transport())
+
+
+#: mailcow answers every call with 200 and says in the body what happened.
+MAILCOW = {
+    "refused_in_200": Fault.json_answer(
+        {"type": "error", "msg": "Cannot find attributes in post data"}, operation="edit_mailbox"
+    ),
+    "other_operation": Fault.json_answer(
+        [{"type": "success", "msg": ["domain_modified", "example.com"]}], operation="edit_mailbox"
+    ),
+}
+
+
+def _wrong_type(platform: str) -> Fault:
+    """The write's own answer, with fields of the wrong type."""
+    if platform == "ox":
+        from mailadmin_ox.namespaces import S
+
+        from mailadmin.mock.soap import soap_response
+        from mailadmin.sdk import Node, SoapVersion
+
+        answer = soap_response(
+            Node(
+                S,
+                "changeByModuleAccessNameResponse",
+                None,
+                (Node(S, "return", None, (Node(S, "id", "not-a-number"),)),),
+            ),
+            version=SoapVersion.SOAP11,
+        )
+        return Fault(
+            kind="status",
+            status=200,
+            operation="changeByModuleAccessName",
+            body=answer.content.decode("utf-8"),
+            content_type=answer.headers["content-type"],
+        )
+    if platform == "mailcow":
+        return Fault.json_answer([{"type": "success", "msg": 42}], operation="edit_mailbox")
+    if platform == "memory":
+        wrong = {"changed": "maybe", "before": {"plan": ["basic"]}, "after": 7}
+        return Fault.json_answer(wrong, operation="change_plan")
+    if platform == "zextras":
+        body: Any = {
+            "Body": {"ModifyAccountResponse": {"account": "anna", "_jsns": "urn:zimbraAdmin"}}
+        }
+        return Fault.json_answer(body, operation="ModifyAccountRequest")
+    return Fault.json_answer({"value": "no rows"}, operation="set-mailbox")
+
+
+#: platform -> (mock, provider factory, mailbox, plan at start, plan asked for)
+def _write_rig(platform: str) -> tuple[Any, Callable[[MockServer], Any], dict[str, Any]]:
+    if platform == "ox":
+        from mailadmin_ox.mock.platform import OXMock
+        from mailadmin_ox.mock.refusals import REFUSALS
+
+        return OXMock, _ox, {"mailbox": MAILBOX, "refusals": REFUSALS}
+    if platform == "mailcow":
+        from mailadmin_mailcow.mock import MailcowMock
+
+        mailbox = {"tenant": {"name": "example.com"}, "address": "anna@example.com"}
+        return MailcowMock, _mailcow, {"mailbox": mailbox, "refusals": MAILCOW}
+    if platform == "memory":
+        from mailadmin.reference.mock import MemoryMock
+        from mailadmin.reference.mock.refusals import REFUSALS as MEMORY
+
+        mailbox = {"tenant": {"name": "example.com"}, "address": "anna@example.com"}
+        return MemoryMock, _memory, {"mailbox": mailbox, "refusals": MEMORY}
+    if platform == "zextras":
+        from mailadmin_zextras.mock.platform import ZextrasMock
+        from mailadmin_zextras.mock.refusals import REFUSALS
+
+        mailbox = {"tenant": {"name": "example.com"}, "address": "anna@example.com"}
+        return ZextrasMock, _zextras, {"mailbox": mailbox, "refusals": REFUSALS}
+    from mailadmin_exchange.mock.model import DEFAULT_TENANT
+    from mailadmin_exchange.mock.platform import ExchangeMock
+    from mailadmin_exchange.mock.refusals import REFUSALS
+
+    mailbox = {"tenant": {"name": DEFAULT_TENANT}, "address": f"anna@{DEFAULT_TENANT}"}
+    return ExchangeMock, _exchange, {"mailbox": mailbox, "refusals": REFUSALS}
+
+
+WRITE_KINDS = ("refused_in_200", "other_operation", "wrong_type")
+
+
+@pytest.mark.parametrize("kind", WRITE_KINDS)
+@pytest.mark.parametrize("platform", ["ox", "zextras", "exchange", "mailcow", "memory"])
+async def test_a_hostile_write_answer_is_never_changed(platform, kind, hostile_tally):
+    if platform != "memory":
+        pytest.importorskip(f"mailadmin_{platform}")
+    mock, build, rig = _write_rig(platform)
+    if isinstance(rig["refusals"].get(kind), str):
+        pytest.skip(f"{platform}: {rig['refusals'][kind]}")
+    server = MockServer(mock)
+    provider = build(server)
+    try:
+        start = await provider.set_plan(rig["mailbox"], "mail")
+        assert start.outcome.value in ("changed", "unchanged")
+        fault = _wrong_type(platform) if kind == "wrong_type" else rig["refusals"][kind]
+        server.inject(fault)
+        hostile_tally.write_answers += 1
+        try:
+            result = await provider.set_plan(rig["mailbox"], "collaborate")
+        except errors.MailadminError as exc:
+            outcome = exc.code
+        else:
+            outcome = result.outcome.value
+        server.clear_faults()
+        held = await provider.set_plan(rig["mailbox"], "mail", dry_run=True)
+    finally:
+        await provider.aclose()
+    if outcome != "changed" and held.outcome.value == "unchanged":
+        hostile_tally.write_answers_kept += 1
+    assert outcome != "changed", f"{platform}: a {kind} answer was recorded changed"
+    if kind != "refused_in_200":
+        # Nobody can say whether the write landed: unknown, and read back.
+        assert outcome == "unknown", f"{platform}: a {kind} answer came back {outcome}"
+    # The platform still holds the start plan: nothing reports a change it does not hold.
+    assert held.outcome.value == "unchanged", f"{platform}: {kind} moved the plan"
+
+
 def test_zz_summary(hostile_tally):
     """Printed with ``-s``; the terminal summary prints the same line at the end."""
     print(f"\n{hostile_tally.line()}")

@@ -84,6 +84,8 @@ def create_app(
         app.state.services = services
         resumed = await services.runs.resume()
         await _settle_run_keys(services, resumed)
+        # Runs of another process that dies later are taken over once their lease expires.
+        services.runs.watch(lambda taken: _settle_run_keys(services, taken))
         try:
             yield
         finally:

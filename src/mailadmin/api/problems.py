@@ -30,6 +30,8 @@ _STATUS = {
     "quota_exceeded": 409,
     "rate_limited": 503,
     "unavailable": 503,
+    "store_unavailable": 503,
+    "run_held": 409,
     "authentication": 502,
     "protocol": 502,
     "provider": 502,

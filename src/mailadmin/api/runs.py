@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -128,6 +128,7 @@ class RunManager:
         self._orch = orch
         self._store = store
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- start, resume, stop ----------------------------------------------------------------------
 
@@ -179,13 +180,17 @@ class RunManager:
                     )
 
         await asyncio.to_thread(store)
+        leases = self._orch.runs.leases
+        if leases is not None:
+            await leases.take(run_id)  # a new run: nobody else can hold it
         self._spawn(run_id, resuming=False, prepared=prepared)
         found = await asyncio.to_thread(self.get, run_id)
         assert found is not None
         return found
 
     async def resume(self) -> list[str]:
-        """Settle every run a previous service left unfinished; returns their ids."""
+        """Settle every unfinished run no live process works (its lease is free or has
+        expired: the process that worked it is gone); returns the ids taken up."""
 
         def unfinished() -> list[str]:
             with self._store.connect() as db:
@@ -196,14 +201,52 @@ class RunManager:
                 ).all()
             return [row[0] for row in rows]
 
+        leases = self._orch.runs.leases
         found = await asyncio.to_thread(unfinished)
+        taken: list[str] = []
         for run_id in found:
+            if run_id in self._tasks:
+                continue
+            if leases is not None:
+                if not await leases.take(run_id):
+                    continue  # another live process works it
+                # It may have ended between the look and the lease.
+                if run_id not in await asyncio.to_thread(unfinished):
+                    await leases.give_back(run_id)
+                    continue
             _log.info("resuming run %s", run_id)
             self._spawn(run_id, resuming=True)
-        return found
+            taken.append(run_id)
+        return taken
+
+    def watch(self, taken: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
+        """Keep looking for runs whose holder has gone (their lease expired) and take
+        them up; ``taken(ids)`` after each look that took some."""
+        leases = self._orch.runs.leases
+        if leases is None or self._watcher is not None:
+            return
+
+        async def look() -> None:
+            while True:
+                await asyncio.sleep(leases.seconds / 2)
+                try:
+                    found = await self.resume()
+                    if found and taken is not None:
+                        await taken(found)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the store is away: look again later
+                    _log.warning("could not look for runs to take over: %s", type(exc).__name__)
+
+        self._watcher = asyncio.get_running_loop().create_task(look(), name="run-watch")
 
     async def aclose(self) -> None:
-        """Stop working (what is unfinished is settled by the next start)."""
+        """Stop working (what is unfinished is settled by the next start, or at once by
+        another process: the leases are given back)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -222,6 +265,10 @@ class RunManager:
         task = asyncio.get_running_loop().create_task(work, name=f"run-{run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
+        leases = self._orch.runs.leases
+        if leases is not None:
+            # Lost to another process (this one stalled past its lease): stop working it.
+            leases.set_owner(run_id, task)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -327,6 +374,10 @@ class RunManager:
             raise
         except Exception:  # a store fault: the run stays unfinished, settled next start
             _log.exception("run %s stopped", run_id)
+        finally:
+            leases = self._orch.runs.leases
+            if leases is not None:
+                await leases.give_back(run_id)
 
     def _running(self, run_id: str) -> Any:
         with self._store.begin() as db:
@@ -374,7 +425,8 @@ class RunManager:
             values = _values(value, error)
             await asyncio.to_thread(self._record, run_id, index, values, key, payload)
 
-        await service.execute(prepared, concurrency=concurrency, on_item=failed)
+        result = await service.execute(prepared, concurrency=concurrency, on_item=failed)
+        _still_open(result)
 
     async def _work_items(self, run: Any, resuming: bool, prepared: PreparedRun | None) -> None:
         """A run the journal does not hold as a run (a dry run, a bulk sale): its items
@@ -414,7 +466,10 @@ class RunManager:
             values = _values(value, error)
             await asyncio.to_thread(self._record, run_id, positions[index], values)
 
-        await service.execute(prepared, concurrency=max(1, int(run["concurrency"])), on_item=record)
+        result = await service.execute(
+            prepared, concurrency=max(1, int(run["concurrency"])), on_item=record
+        )
+        _still_open(result)
 
     async def _settle_open_rows(self, run_id: str, identity: Identity) -> None:
         """Complete the journal rows a killed sale left open (read back, then applied)."""
@@ -457,6 +512,13 @@ class RunManager:
                 .where(RUNS.c.id == run_id)
                 .values(state=state.value, updated=datetime.now(UTC))
             )
+
+
+def _still_open(result: Any) -> None:
+    """A run cut off by a store outage is not finished: it stays unfinished (and its lease
+    is given back) so it is taken up again once the store answers."""
+    if result.store_unavailable:
+        raise errors.StoreUnavailable("The store went out of reach during the run")
 
 
 def _values(value: Any, error: errors.MailadminError | None) -> dict[str, Any]:

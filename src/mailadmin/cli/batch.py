@@ -37,6 +37,8 @@ class Batch(BaseModel, Generic[T]):
     interrupted: bool = False
     #: The journal's id of the run (``mailadmin journal resume --run ID``).
     run_id: str | None = None
+    #: The store went out of reach: no new item was sent.
+    store_unavailable: bool = False
 
     @property
     def failed(self) -> list[ItemResult[T]]:

@@ -1002,6 +1002,7 @@ async def _run_items(
         stopped=result.stopped,
         interrupted=result.interrupted,
         run_id=result.run_id,
+        store_unavailable=result.store_unavailable,
     )
 
 
@@ -1040,6 +1041,12 @@ def _batch_json(batch: Batch[Any], summary: dict[str, int], **more: Any) -> dict
         "summary": summary,
         "stopped": batch.stopped,
         "interrupted": batch.interrupted,
+        **({"store_unavailable": True} if batch.store_unavailable else {}),
+        **(
+            {"resume": f"mailadmin journal resume --run {batch.run_id}"}
+            if batch.store_unavailable and batch.run_id
+            else {}
+        ),
         **({"run_id": batch.run_id} if batch.run_id else {}),
         **more,
     }
@@ -1094,10 +1101,15 @@ def _print_changes(
         output.line(_summary_text(summary, write=True) + suffix)
         if batch.stopped:
             output.line("stopped at the first failure (--on-error raise): no new item was sent")
-        if batch.interrupted:
-            output.line("interrupted: no new item was sent; the items in flight finished")
+        if batch.store_unavailable:
+            output.line("the store (the journal's database) is unreachable: no new item was sent")
+        if batch.interrupted or batch.store_unavailable:
+            if not batch.store_unavailable:
+                output.line("interrupted: no new item was sent; the items in flight finished")
             if batch.run_id:
                 output.line(f"finish the run with: mailadmin journal resume --run {batch.run_id}")
+    if batch.store_unavailable:
+        raise SystemExit(EXIT_PROVIDER)
     if batch.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
     if on_error != "skip" and (batch.failed or batch.not_sent):

@@ -576,6 +576,11 @@ def normalise(exc: BaseException, provider: str = "the platform") -> errors.Mail
         return errors.Unavailable(f"{provider} did not answer in time", debug=debug)
     if isinstance(exc, httpx.TransportError):
         return errors.Unavailable(f"{provider} could not be reached", debug=debug)
+    if errors.store_unreachable(exc):
+        # Not the platform's failure: the journal's database went away mid-call.
+        return errors.StoreUnavailable(
+            "The store (the journal's database) cannot be reached", debug=debug
+        )
     if isinstance(exc, pydantic.ValidationError):
         return errors.ProtocolError(
             f"{provider} sent an answer that could not be read", debug=debug

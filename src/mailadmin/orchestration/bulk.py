@@ -73,6 +73,9 @@ class BulkResult(BaseModel, Generic[T]):
     #: Cancelled part-way (Ctrl-C): items never started are ``not_sent``, and the run
     #: stays unfinished for ``mailadmin journal resume --run ID``.
     interrupted: bool = False
+    #: The store went out of reach part-way: no new item was sent, and the run stays
+    #: unfinished for ``mailadmin journal resume --run ID`` once the store is back.
+    store_unavailable: bool = False
 
     @property
     def succeeded(self) -> int:

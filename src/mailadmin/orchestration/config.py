@@ -227,6 +227,15 @@ class WorkerConfig(_Strict):
         return self.limits.get(instance, self.shards)
 
 
+class RunsConfig(_Strict):
+    """Run ownership (docs/scaling.md): a process leases each run it works for
+    ``lease_seconds`` and renews the lease by heartbeat (every third of it); another
+    process takes a run over only once its lease has expired, so a holder that died
+    is replaced after at most ``lease_seconds``."""
+
+    lease_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+
+
 class ApiConfig(_Strict):
     """Limits of the HTTP API (``mailadmin serve``), applied before a request is read.
 
@@ -255,6 +264,7 @@ class Config(_Strict):
     # default per Config, which cost more than building a new one (per Orchestrator).
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    runs: RunsConfig = Field(default_factory=RunsConfig)
     # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
     resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
     customers: dict[str, CustomerSpec] = Field(default_factory=dict)

@@ -621,6 +621,7 @@ class Orchestrator:
 
     async def aclose(self) -> None:
         """Close every provider's connections and the journal."""
+        await self.runs.aclose()
         providers, self._providers = list(self._providers.values()), {}
         for provider in providers:
             await provider.aclose()

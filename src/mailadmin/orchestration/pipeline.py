@@ -307,6 +307,10 @@ class Intend(Step):
         journal = self.services.journal
         if journal is None or not call.is_write or call.info is None:
             return
+        if isinstance(error, errors.StoreUnavailable):
+            # Whether the write went out is not known to the store: the intent stays open
+            # (should the store answer again now) and resume reads the platform back.
+            return
         row, resumed = _row(call)
         await journal.write(journal.failure(row, error, resumed=resumed))
 
@@ -458,6 +462,15 @@ class Pipeline:
                     )
                 raise
             except Exception as exc:
+                from mailadmin.store.database import unreachable
+
+                if unreachable(exc):
+                    lost = errors.StoreUnavailable(
+                        "The store (the journal's database) cannot be reached",
+                        debug={"exception": repr(exc)},
+                    )
+                    await self._unwind(call, passed, lost)
+                    raise lost from exc
                 unexpected = errors.MailadminError(
                     "An unexpected error stopped the call", debug={"exception": repr(exc)}
                 )

@@ -26,7 +26,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from mailadmin.orchestration.bulk import (
     Progress,
     run_bulk,
 )
+from mailadmin.orchestration.leases import Leases
 from mailadmin.rules.identities import Identity, acting_scope
 from mailadmin.store.journal import run_scope
 from mailadmin.store.queue import TASK_NAME as CHUNK_TASK
@@ -64,6 +65,8 @@ ItemDone = Callable[[int, Any, "errors.MailadminError | None"], Awaitable[None]]
 
 #: Problems named in a refusal of a whole batch; the count says how many more.
 _MAX_PROBLEMS = 10
+#: The item error of a store out of reach (errors.StoreUnavailable).
+_LOST = errors.StoreUnavailable.code
 #: Distributed item records written per round trip, and the longest one waits.
 _BATCH = 25
 _FLUSH_EVERY = 1.0
@@ -89,6 +92,22 @@ class RunService:
 
     def __init__(self, orch: Orchestrator) -> None:
         self._orch = orch
+        self._leases: Leases | None = None
+
+    @property
+    def leases(self) -> Leases | None:
+        """The run leases of this process (None without a journal: nothing to share)."""
+        journal = self._orch.journal
+        if journal is None:
+            return None
+        if self._leases is None:
+            self._leases = Leases(journal.database, self._orch.config.runs.lease_seconds)
+        return self._leases
+
+    async def aclose(self) -> None:
+        """Stop renewing run leases (those still held expire on their own)."""
+        if self._leases is not None:
+            await self._leases.aclose()
 
     # -- check -------------------------------------------------------------------------------
 
@@ -183,7 +202,18 @@ class RunService:
         if journalled:
             assert journal is not None
             planned = [run_items.to_plan(operation, item) for item in checked]
-            await journal.write(journal.run_planned(run_id, operation, planned, identity=identity))
+            try:
+                await journal.write(
+                    journal.run_planned(run_id, operation, planned, identity=identity)
+                )
+            except Exception as exc:
+                from mailadmin.store.database import unreachable
+
+                if not unreachable(exc):
+                    raise
+                raise errors.StoreUnavailable(
+                    "The store (the journal's database) cannot be reached: nothing was sent"
+                ) from None
         return PreparedRun(run_id, operation, checked, dry_run, identity, journalled)
 
     async def execute(
@@ -231,12 +261,24 @@ class RunService:
         calls = [
             (run_items.item_key(item), call(index, item)) for index, item in enumerate(run.items)
         ]
-        with self._scope(run.run_id, run.identity):
-            results, stopped, cancelled = await _send(calls, concurrency, stop_on_error, progress)
-        if not cancelled and run.journalled:
+        leases = None if run.dry_run else self.leases
+        async with leases.holding(run.run_id) if leases is not None else nullcontext():
+            with self._scope(run.run_id, run.identity):
+                results, stopped, cancelled = await _send(
+                    calls, concurrency, stop_on_error, progress
+                )
+        lost = any(r is not None and r.error is not None and r.error.code == _LOST for r in results)
+        if not cancelled and not lost and run.journalled:
             journal = orch.journal
             assert journal is not None
-            await journal.write(journal.run_finished(run.run_id))
+            try:
+                await journal.write(journal.run_finished(run.run_id))
+            except Exception as exc:
+                from mailadmin.store.database import unreachable
+
+                if not unreachable(exc):
+                    raise
+                lost = True
         if cancelled and not interruptible:
             raise asyncio.CancelledError
         not_sent = ItemError(code=NOT_SENT, message="not sent")
@@ -252,6 +294,7 @@ class RunService:
             run_id=run.run_id,
             stopped=stopped,
             interrupted=cancelled,
+            store_unavailable=lost,
         )
         if on_error == "raise" and failed:
             raise BulkError(result)
@@ -304,6 +347,40 @@ class RunService:
             known = await journal.run(journal.entries, 1, run=run)
             if not known:
                 raise errors.NotFoundError(f"The journal has no run '{run}'")
+        # A run another live process works is its own: leave its rows and items alone.
+        leases = self.leases
+        assert leases is not None
+        taken: list[str] = []
+        elsewhere: set[str] = set()
+        for run_id in sorted({r.run_id for r in rows if r.run_id} | {r[0] for r in runs}):
+            if await leases.take(run_id):
+                taken.append(run_id)
+            else:
+                elsewhere.add(run_id)
+        try:
+            if run is not None and run in elsewhere:
+                async with leases.holding(run):
+                    pass  # raises RunHeld, with the reason
+            rows = [r for r in rows if r.run_id not in elsewhere]
+            runs = [r for r in runs if r[0] not in elsewhere]
+            return await self._settle(rows, runs, concurrency=concurrency, progress=progress)
+        finally:
+            for run_id in taken:
+                await leases.give_back(run_id)
+
+    async def _settle(
+        self,
+        rows: list[JournalEntry],
+        runs: list[tuple[str, str, list[Any]]],
+        *,
+        concurrency: int,
+        progress: Progress | None,
+    ) -> BulkResult[ChangeResult[Any]]:
+        """Settle open rows and send the never-started items of unfinished runs (the
+        runs this process leases)."""
+        orch = self._orch
+        journal = orch.journal
+        assert journal is not None
         # Several open rows of one subject settle newest first, one after another: once
         # the newest is settled the older ones are superseded by it (never replayed over
         # it); when it fails, the older ones stay open rather than undo it.
@@ -583,10 +660,16 @@ class RunService:
                 plain = result.model_dump(mode="json")
                 return ("failed", "failed", plain, "sale_failed", result.reason)
             return _done(result)
+        except errors.StoreUnavailable:
+            raise  # not the item's failure: the chunk is retried once the store is back
         except errors.MailadminError as exc:
             return ("failed", None, None, exc.code, exc.message)
         except Exception as exc:  # a bug must not stall the chunk: record it on the item
             from mailadmin.contract.provider import normalise
+            from mailadmin.store.database import unreachable
+
+            if unreachable(exc):
+                raise errors.StoreUnavailable("The store cannot be reached") from exc
 
             error = normalise(exc)
             return ("failed", None, None, error.code, error.message)
@@ -658,6 +741,9 @@ async def _send(
             results[index] = found
             if stop_on_error and not found.ok:
                 state["stop"] = state["stopped"] = True
+            if found.error is not None and found.error.code == _LOST:
+                # Nothing more may go out: no write is sent that the journal cannot hold.
+                state["stop"] = True
             state["done"] += 1
             if progress is not None:
                 progress(int(state["done"]), len(calls), key)

@@ -27,7 +27,7 @@ __all__ = [
 class SchemaStatus:
     """The database's schema version against the newest one this mailadmin knows.
 
-    ``url``: the database, password hidden; ``current``: ``"0007"`` (``None``: never
+    ``url``: the database, password hidden; ``current``: ``"0008"`` (``None``: never
     migrated); ``head``: the newest version.
     """
 

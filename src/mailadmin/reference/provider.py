@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from mailadmin.sdk import (
@@ -159,6 +160,21 @@ class _Operation(_Wire):
     id: str
     state: str
     error: str | None = None
+
+
+_W = TypeVar("_W", bound=BaseModel)
+
+
+def _write_answer(model: type[_W], answer: Any, operation: str) -> _W:
+    """A write's answer read as ``model``; fields of the wrong type say nothing about
+    whether the write landed: OutcomeUnknown, so the change is read back."""
+    try:
+        return model.model_validate(answer)
+    except pydantic.ValidationError as exc:
+        raise errors.OutcomeUnknown(
+            f"The platform answered {operation} with fields of the wrong type",
+            debug={"errors": exc.errors(include_url=False, include_input=False)},
+        ) from None
 
 
 class _PlanChange(_Wire):
@@ -290,7 +306,7 @@ class MemoryProvider(Provider[MemorySettings]):
                 operation="change_plan",
                 subject=mailbox.address,
             )
-            change = _PlanChange.model_validate(answer)
+            change = _write_answer(_PlanChange, answer, "change_plan")
             if change.operation is None:
                 return None
             if change.operation.state == "failed":
@@ -340,7 +356,7 @@ class MemoryProvider(Provider[MemorySettings]):
                 operation="set_allocation",
                 subject=tenant.name,
             )
-            change = _AllocationChange.model_validate(answer)
+            change = _write_answer(_AllocationChange, answer, "change_allocation")
             return Applied(before=change.before, after=change.after)
 
         return await self.change(

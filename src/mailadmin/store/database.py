@@ -33,6 +33,12 @@ _ALEMBIC = threading.Lock()
 _LOCK = 0x6D61696C61646D69
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the database being out of reach: a lost or
+    refused connection, not a bad statement."""
+    return errors.store_unreachable(exc)
+
+
 def open_engine(url: str) -> sa.Engine:
     """An engine for ``url``, set up the way mailadmin needs it.
 

@@ -11,7 +11,14 @@ provider instance. Every job of one lane carries the same procrastinate ``lock``
 A lane's items are cut into chunks of ``[worker] chunk_size``; each chunk is one job. The
 items (``mailadmin_run_items``) and the jobs are written in one transaction on one
 connection (:mod:`mailadmin.store.queue`), so no job exists without its items and no item
-without its job. This module is plain storage: what an item means, and the order in which
+without its job.
+
+Every run a process works (in process, in the HTTP service, after a restart) is *leased*
+(``mailadmin_run_leases``): one row per run names its holder and when the lease expires;
+the holder's heartbeat pushes that on. :func:`take_lease` gives a run to a process only
+when nobody holds it, the process holds it already, or the holder's lease has expired.
+
+This module is plain storage: what an item means, and the order in which
 a run is planned, sent and finished, belong to the run service
 (:mod:`mailadmin.orchestration.runs`).
 """
@@ -22,7 +29,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mailadmin.contract import errors
@@ -30,6 +37,7 @@ from mailadmin.contract import errors
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from mailadmin.store.database import Database
     from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "PENDING",
     "Item",
     "JournalPlan",
+    "Lease",
     "PlannedRun",
     "RunStatus",
     "cancel_chunks",
@@ -53,8 +62,11 @@ __all__ = [
     "mark_cancelled",
     "record_items",
     "record_run",
+    "release_lease",
+    "renew_lease",
     "require_postgres",
     "run_status",
+    "take_lease",
 ]
 
 #: Item states; ``pending`` is the only one a worker still acts on.
@@ -487,6 +499,111 @@ def _cancelled_in(db: sa.Connection, run_id: str) -> bool:
         runs.select().with_only_columns(runs.c.cancelled).where(runs.c.id == run_id)
     ).scalar()
     return stamp is not None
+
+
+# -- leases -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a run and until when (``expires``, UTC)."""
+
+    run_id: str
+    holder: str
+    expires: datetime
+
+
+def take_lease(
+    database: Database,
+    run_id: str,
+    holder: str,
+    seconds: float,
+    gone: Callable[[str], bool] = lambda _holder: False,
+) -> Lease | None:
+    """Give ``run_id`` to ``holder`` for ``seconds``: when nobody holds it, ``holder``
+    does already, the lease has expired, or ``gone(other holder)`` knows that holder is
+    dead. Returns the lease that stands in the way (``holder`` differs) when another
+    process holds it; the new lease otherwise."""
+    import sqlalchemy as sa
+
+    from mailadmin.store.schema import run_leases
+
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=seconds)
+    mine = Lease(run_id, holder, expires)
+    with database.begin() as db:
+        # One statement decides a take-over: PostgreSQL re-reads the row after a
+        # concurrent update, so two processes never both take an expired lease.
+        taken = db.execute(
+            run_leases.update()
+            .where(
+                run_leases.c.run_id == run_id,
+                sa.or_(run_leases.c.holder == holder, run_leases.c.expires < now),
+            )
+            .values(holder=holder, taken=now, expires=expires)
+        )
+        if taken.rowcount:
+            return mine
+        held = db.execute(run_leases.select().where(run_leases.c.run_id == run_id)).first()
+        if held is not None and gone(str(held.holder)):
+            # Only if that dead holder still has it (another process may be quicker).
+            taken = db.execute(
+                run_leases.update()
+                .where(run_leases.c.run_id == run_id, run_leases.c.holder == held.holder)
+                .values(holder=holder, taken=now, expires=expires)
+            )
+            if taken.rowcount:
+                return mine
+            held = db.execute(run_leases.select().where(run_leases.c.run_id == run_id)).first()
+        if held is not None:
+            return Lease(run_id, str(held.holder), _aware(held.expires))
+    try:
+        with database.begin() as db:
+            db.execute(
+                run_leases.insert().values(run_id=run_id, holder=holder, taken=now, expires=expires)
+            )
+    except sa.exc.IntegrityError:
+        # Another process inserted it first: it holds the run.
+        with database.connect() as db:
+            held = db.execute(run_leases.select().where(run_leases.c.run_id == run_id)).first()
+        if held is None:
+            return None
+        return Lease(run_id, str(held.holder), _aware(held.expires))
+    return mine
+
+
+def renew_lease(
+    database: Database, run_ids: Sequence[str], holder: str, seconds: float
+) -> set[str]:
+    """Push on the leases ``holder`` still holds among ``run_ids``; returns those it lost
+    (another process took them over after they expired)."""
+    from mailadmin.store.schema import run_leases
+
+    if not run_ids:
+        return set()
+    expires = datetime.now(UTC) + timedelta(seconds=seconds)
+    with database.begin() as db:
+        db.execute(
+            run_leases.update()
+            .where(run_leases.c.run_id.in_(list(run_ids)), run_leases.c.holder == holder)
+            .values(expires=expires)
+        )
+        kept = db.execute(
+            run_leases.select()
+            .with_only_columns(run_leases.c.run_id)
+            .where(run_leases.c.run_id.in_(list(run_ids)), run_leases.c.holder == holder)
+        ).scalars()
+        return set(run_ids) - {str(found) for found in kept}
+
+
+def release_lease(database: Database, run_id: str, holder: str) -> None:
+    """Give a run up (its work ended or stopped): another process may take it at once."""
+    from mailadmin.store.schema import run_leases
+
+    with database.begin() as db:
+        db.execute(
+            run_leases.delete().where(run_leases.c.run_id == run_id, run_leases.c.holder == holder)
+        )
 
 
 def _aware(value: datetime) -> datetime:

@@ -17,6 +17,7 @@ __all__ = [
     "oversells",
     "resellers",
     "run_items",
+    "run_leases",
     "runs",
     "tenant_use",
 ]
@@ -154,6 +155,14 @@ run_items = sa.Table(
     sa.Column("error_message", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("finished", sa.DateTime(timezone=True)),
+)
+run_leases = sa.Table(
+    "mailadmin_run_leases",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("taken", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
 )
 tenant_use = sa.Table(
     "mailadmin_tenant_use",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,42 +66,113 @@ async def run_worker(
     stalled_after: float = 30.0,
     ready: Callable[[], None] | None = None,
     install_signal_handlers: bool = True,
+    give_up_after: float = 300.0,
 ) -> None:
     """Run chunks until SIGINT or SIGTERM, or until cancelled (a graceful stop: running
     chunks finish).
 
     ``heartbeat``: how often this worker says it is alive; ``stalled_after``: a worker
     silent this long is taken for dead and its running jobs are handed back to the queue.
+
+    When the store goes away (procrastinate's listener or heartbeat fails and its worker
+    stops), this worker reconnects with backoff (1 s doubling to 30 s) as a new worker;
+    the jobs it was running are handed back once its old registration is stalled. Past
+    ``give_up_after`` seconds without the store it raises :class:`~errors.Unavailable`
+    (``mailadmin worker`` exits non-zero, so its supervisor restarts it).
     """
     global _ORCHESTRATOR
     app = make_app(await orch.runs.job_queue(), keep_hours=orch.config.worker.keep_jobs_hours)
     _ORCHESTRATOR = orch
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    options: dict[str, Any] = {
+        "concurrency": concurrency,
+        "wait": True,
+        "install_signal_handlers": False,
+        "update_heartbeat_interval": heartbeat,
+        "stalled_worker_timeout": stalled_after,
+        "listen_notify": True,
+        "fetch_job_polling_interval": 1.0,
+        # A chunk stuck on a dead store must not hold the worker's stop for ever.
+        "shutdown_graceful_timeout": max(stalled_after, 5.0),
+    }
+    if queues:
+        # The maintenance queue too: pruning must not need a worker of its own.
+        from mailadmin.worker.prune import MAINTENANCE_QUEUE
+
+        options["queues"] = [*queues, MAINTENANCE_QUEUE]
+    lost_since: float | None = None
+    wait = 1.0
+    try:
+        while not stop.is_set():
+            try:
+                await _one_life(app, options, stop, stalled_after, heartbeat, ready)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if stop.is_set():
+                    return
+                now = loop.time()
+                lost_since = now if lost_since is None else lost_since
+                if now - lost_since > give_up_after:
+                    raise errors.Unavailable(
+                        f"The worker lost the store for more than {give_up_after:g} s "
+                        f"({type(exc).__name__}); exiting so that its supervisor restarts it"
+                    ) from None
+                _log.warning(
+                    "The worker lost the store (%s); reconnecting in %g s", type(exc).__name__, wait
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+                wait = min(wait * 2, 30.0)
+                ready = None  # said once
+            else:
+                lost_since, wait = None, 1.0
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        _ORCHESTRATOR = None
+
+
+class _Stopped(Exception):
+    """procrastinate's worker stopped on its own (a side task failed: the store went away)."""
+
+
+async def _one_life(
+    app: procrastinate.App,
+    options: dict[str, Any],
+    stop: asyncio.Event,
+    stalled_after: float,
+    heartbeat: float,
+    ready: Callable[[], None] | None,
+) -> None:
+    """One connection to the store: run procrastinate's worker until ``stop`` (returns)
+    or until it stops by itself or fails (raises)."""
     async with app.open_async():
         rescuer = asyncio.ensure_future(_rescue_stalled(app, stalled_after, heartbeat))
+        working = asyncio.ensure_future(app.run_worker_async(**options))
+        stopping = asyncio.ensure_future(stop.wait())
         try:
             if ready is not None:
                 ready()
-            options: dict[str, Any] = {}
-            if queues:
-                # The maintenance queue too: pruning must not need a worker of its own.
-                from mailadmin.worker.prune import MAINTENANCE_QUEUE
-
-                options["queues"] = [*queues, MAINTENANCE_QUEUE]
-            await app.run_worker_async(
-                **options,
-                concurrency=concurrency,
-                wait=True,
-                install_signal_handlers=install_signal_handlers,
-                update_heartbeat_interval=heartbeat,
-                stalled_worker_timeout=stalled_after,
-                listen_notify=True,
-                fetch_job_polling_interval=1.0,
-            )
+            await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                # A graceful stop: procrastinate finishes the running chunks.
+                working.cancel()
+                await asyncio.gather(working, return_exceptions=True)
+                return
+            failure = working.exception()
+            if failure is not None:
+                raise failure
+            raise _Stopped("the worker stopped by itself")
         finally:
-            rescuer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await rescuer
-            _ORCHESTRATOR = None
+            for task in (rescuer, working, stopping):
+                task.cancel()
+            await asyncio.gather(rescuer, working, stopping, return_exceptions=True)
 
 
 async def _rescue_stalled(app: procrastinate.App, stalled_after: float, every: float) -> None:

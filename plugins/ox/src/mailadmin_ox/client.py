@@ -21,6 +21,7 @@ from mailadmin.sdk import (
     SoapClient,
     SoapVersion,
     child,
+    child_text,
     children,
     errors,
     is_nil,
@@ -131,11 +132,20 @@ class OXSoap:
         if first is None:
             return []
         if local_name(first.tag) != f"{operation}Response":
-            raise errors.ProtocolError(
+            # After a write, an answer of another operation says nothing about whether the
+            # platform holds the change: unknown, so the change is read back.
+            kind = errors.OutcomeUnknown if write else errors.ProtocolError
+            raise kind(
                 f"{self.name} answered {operation} with an unexpected element",
                 debug={"element": first.tag},
             )
-        return list(children(first, "return"))
+        returned = list(children(first, "return"))
+        if write and not _answer_fits(operation, returned):
+            raise errors.OutcomeUnknown(
+                f"{self.name} answered {operation} with fields it does not have",
+                debug={"element": first.tag},
+            )
+        return returned
 
     async def stream(
         self,
@@ -174,6 +184,23 @@ class OXSoap:
                 prefixes=PREFIXES,
             )
         return client
+
+
+#: Writes whose answer is empty (OX's SOAP ``void``): any ``return`` in it is not theirs.
+_VOID_WRITES = frozenset(
+    {"change", "changeByModuleAccessName", "changeModuleAccess", "delete", "changeQuota"}
+)
+
+
+def _answer_fits(operation: str, returned: list[Element]) -> bool:
+    """Whether a write's ``return`` elements are the ones the operation answers with:
+    none for a void write; an object with a numeric ``id`` for a creation."""
+    if operation in _VOID_WRITES:
+        return not returned
+    if operation.startswith("create"):
+        ids = [child_text(r, "id") for r in returned]
+        return len(returned) == 1 and bool(ids[0]) and str(ids[0]).isdigit()
+    return True
 
 
 def read_attributes(element: Element | None) -> dict[str, dict[str, str]]:

@@ -180,7 +180,25 @@ def _response_name(request: str) -> str:
 
 def _answers_request(answer: Any, request: str) -> bool:
     body = answer.get("Body") if isinstance(answer, Mapping) else None
-    return isinstance(body, Mapping) and isinstance(body.get(_response_name(request)), Mapping)
+    if not isinstance(body, Mapping):
+        return False
+    response = body.get(_response_name(request))
+    if not isinstance(response, Mapping):
+        return False
+    # The objects a response carries (an account, a COS, a domain) are JSON objects, or
+    # lists of them; anything else is not this operation's answer.
+    for name in _OBJECTS:
+        found = response.get(name)
+        if found is None:
+            continue
+        rows = found if isinstance(found, list) else [found]
+        if not all(isinstance(row, Mapping) for row in rows):
+            return False
+    return True
+
+
+#: The object fields of the Zimbra admin responses mailadmin reads.
+_OBJECTS = ("account", "cos", "domain", "calresource")
 
 
 #: How an answer says it is the response to the request sent, or a fault.
