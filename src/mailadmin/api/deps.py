@@ -107,7 +107,8 @@ async def get_caller(
     identity = Identity.parse(key.identity)
     request.state.identity = str(identity)
     request.state.key_id = key.id
-    await asyncio.to_thread(services.keys.touch, key.id)
+    if services.keys.touch_due(key.id):  # at most once per key per interval, not per request
+        await asyncio.to_thread(services.keys.touch, key.id)
     return Caller(key=key, identity=identity)
 
 
