@@ -41,7 +41,7 @@ def _serve_hello() -> None:
     app = FastAPI()
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # as the API's own: no thread pool hop
         return {"status": "ok"}
 
     # As uvicorn binds when given a host and port: a TCP socket (asyncio sets TCP_NODELAY).
