@@ -69,8 +69,10 @@ class Caller:
     identity: Identity
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services of the running application."""
+    # async: FastAPI runs a plain-def dependency in its thread pool, a thread hop per use
+    # (two to four per request) for an attribute read.
     services: Services = request.app.state.services
     return services
 
