@@ -557,6 +557,9 @@ TARGETS = {
     "cli_help_ms": "<= 4x",
     "first_call_ms": "<= 2x",
     "mock_rps.ox": ">= 2000",
+    "api_ratio.healthz": ">= 0.5",
+    "api_ratio.authenticated_get": ">= 0.25",
+    "cli_count_ratio": "<= 10",
 }
 
 
@@ -1011,7 +1014,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--platforms", default=",".join(PLATFORMS), help="comma-separated: ox,zextras"
     )
-    parser.add_argument("--only", default="", help="comma-separated groups: startup,client,journal")
+    parser.add_argument(
+        "--only", default="", help="comma-separated groups: startup,client,journal,api,cli"
+    )
     args = parser.parse_args(argv)
     if args.serve_fixed:
         _serve_fixed(args.serve_fixed, args.delay_ms)
@@ -1020,7 +1025,13 @@ def main(argv: list[str] | None = None) -> None:
         _serve_mock(args.serve_mock[0], int(args.serve_mock[1]))
         return
     sizes = QUICK if args.quick else FULL
-    groups = set(filter(None, args.only.split(","))) or {"startup", "client", "journal"}
+    groups = set(filter(None, args.only.split(","))) or {
+        "startup",
+        "client",
+        "journal",
+        "api",
+        "cli",
+    }
     report = Report()
     with tempfile.TemporaryDirectory() as tmp:
         if "startup" in groups:
@@ -1030,6 +1041,16 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(client_figures(report, sizes, Path(tmp), names))
         if "journal" in groups:
             journal_rate(report, sizes, Path(tmp))
+    # The HTTP API and the CLI's cold start (benchmarks/api.py, benchmarks/cli.py).
+    sys.path.insert(0, str(HERE.parent))
+    if "api" in groups:
+        from api import api_figures
+
+        api_figures(report.add, 200 if args.quick else 1000, sizes.rounds)
+    if "cli" in groups:
+        from cli import cli_figures
+
+        cli_figures(report.add, 5 if args.quick else 9, ["count", "plans", "licence", "check"])
     if args.json:
         print(json.dumps(report.figures, indent=2))
     else:

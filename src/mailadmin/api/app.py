@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +22,7 @@ from starlette.responses import Response
 
 from mailadmin.api.deps import ApiError, Services, api_error_response
 from mailadmin.api.problems import field_problems, from_error, problem_response, problem_responses
+from mailadmin.api.requestid import REQUEST_ID
 from mailadmin.contract import errors
 
 if TYPE_CHECKING:
@@ -33,9 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["API_VERSION", "REQUEST_ID", "create_app"]
 
 API_VERSION = "1.0.0"
-#: The header carrying the request id, taken from the caller when sane, else made up.
-REQUEST_ID = "X-Request-Id"
-_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _log = logging.getLogger("mailadmin.api")
 
 #: Default time an Idempotency-Key's answer is kept.
@@ -104,7 +99,11 @@ def create_app(
     )
     _install_handlers(app)
     from mailadmin.api.admission import Admission
+    from mailadmin.api.requestid import RequestIds
 
+    # Request ids and the request log inside the admission layer (which answers its
+    # refusals with their own request id), as the decorator-made middleware was.
+    app.add_middleware(RequestIds)
     # Outside every other layer: the key is checked, and the body capped, before any of
     # the body is read (FastAPI reads a body before a route's dependencies run).
     app.add_middleware(Admission)
@@ -151,32 +150,6 @@ async def _settle_run_keys(services: Services, resumed: list[str]) -> None:
 
 
 def _install_handlers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get(REQUEST_ID, "")
-        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
-        request.state.request_id = rid
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            # Never a stack trace to the caller; the log keeps it for developers.
-            _log.exception("request %s %s %s failed", rid, request.method, request.url.path)
-            response = _internal(request)
-        response.headers[REQUEST_ID] = rid
-        _log.info(
-            "request %s %s %s -> %s in %.1f ms as %s",
-            rid,
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-            getattr(request.state, "identity", "-"),
-        )
-        return response
-
     @app.exception_handler(errors.MailadminError)
     async def typed(request: Request, exc: errors.MailadminError) -> Response:
         return from_error(exc, instance=request.url.path, request_id=_rid(request))

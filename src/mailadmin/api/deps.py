@@ -69,8 +69,10 @@ class Caller:
     identity: Identity
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services of the running application."""
+    # async: FastAPI runs a plain-def dependency in its thread pool, a thread hop per use
+    # (two to four per request) for an attribute read.
     services: Services = request.app.state.services
     return services
 
@@ -107,7 +109,8 @@ async def get_caller(
     identity = Identity.parse(key.identity)
     request.state.identity = str(identity)
     request.state.key_id = key.id
-    await asyncio.to_thread(services.keys.touch, key.id)
+    if services.keys.touch_due(key.id):  # at most once per key per interval, not per request
+        await asyncio.to_thread(services.keys.touch, key.id)
     return Caller(key=key, identity=identity)
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +27,12 @@ if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
     from mailadmin.orchestration.storage import Database
 
-__all__ = ["ApiKey", "ApiKeys", "NewKey"]
+__all__ = ["TOUCH_INTERVAL", "ApiKey", "ApiKeys", "NewKey"]
 
 _PREFIX = "mak"
+#: Seconds between two writes of a key's ``last_used``: a key in steady use is noted at
+#: most this often (``last_used`` is at most this old), not committed on every request.
+TOUCH_INTERVAL = 60.0
 
 
 class ApiKey(BaseModel):
@@ -56,8 +62,19 @@ class NewKey(ApiKey):
 class ApiKeys:
     """The ``mailadmin_api_keys`` table."""
 
-    def __init__(self, store: Database) -> None:
+    def __init__(
+        self,
+        store: Database,
+        *,
+        touch_interval: float = TOUCH_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
+        self._touch_interval = touch_interval
+        self._clock = clock
+        #: When this process last wrote each key's ``last_used`` (by ``clock``).
+        self._touched: dict[str, float] = {}
+        self._touched_lock = threading.Lock()
 
     def create(self, identity: Identity, label: str = "") -> NewKey:
         """Make a key for ``identity``; the returned ``key`` is the only copy of the secret."""
@@ -107,12 +124,30 @@ class ApiKeys:
             return None
         return _key(row)
 
+    def touch_due(self, key_id: str) -> bool:
+        """True when :meth:`touch` would write now: the key was not noted by this process
+        within the touch interval. Cheap (no database), so callers skip the thread hop."""
+        last = self._touched.get(key_id)
+        return last is None or self._clock() - last >= self._touch_interval
+
     def touch(self, key_id: str) -> None:
-        """Note the key was used (shown by ``mailadmin keys list``)."""
-        with self._store.begin() as db:
-            db.execute(
-                API_KEYS.update().where(API_KEYS.c.id == key_id).values(last_used=datetime.now(UTC))
-            )
+        """Note the key was used (shown by ``mailadmin keys list``), at most once per key
+        per touch interval: a request within it writes nothing."""
+        with self._touched_lock:
+            if not self.touch_due(key_id):
+                return
+            self._touched[key_id] = self._clock()
+        try:
+            with self._store.begin() as db:
+                db.execute(
+                    API_KEYS.update()
+                    .where(API_KEYS.c.id == key_id)
+                    .values(last_used=datetime.now(UTC))
+                )
+        except BaseException:
+            with self._touched_lock:  # not written: the next request tries again
+                self._touched.pop(key_id, None)
+            raise
 
 
 def check_identity(orch: Orchestrator, identity: Identity) -> None:

@@ -77,6 +77,11 @@ class Output:
     @property
     def plain(self) -> bool:
         """True when stdout is not a terminal: tables are printed as plain lines."""
+        if self._console is None and not _may_be_terminal():
+            # Decided without rich: importing it (about 70 modules with pygments) was a
+            # large share of a scripted command's start-up, only to print tab-separated
+            # lines. Whatever could make rich see a terminal asks rich, as before.
+            return True
         return not self.console.is_terminal
 
     def json(self, data: Any) -> None:
@@ -227,6 +232,19 @@ class Output:
             yield lambda done, total, key: bar.update(
                 task, completed=done, description=escape(f"{label} {key}")
             )
+
+
+def _may_be_terminal() -> bool:
+    """False only when rich would surely not see a terminal on stdout: no setting that
+    forces one (``FORCE_COLOR``, ``TTY_COMPATIBLE``) and stdout not a TTY."""
+    import os
+
+    if os.environ.get("TTY_COMPATIBLE") or os.environ.get("FORCE_COLOR") is not None:
+        return True
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced, or closed: rich says no terminal too
+        return False
 
 
 def _plain(value: Any) -> Any:

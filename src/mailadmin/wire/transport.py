@@ -980,10 +980,16 @@ _TARGETS_KEPT = 256
 @cache
 def _tls_context(verify: bool) -> ssl.SSLContext:
     """One TLS context per process and setting: loading the CA bundle costs about 25 ms,
-    which every new transport (every new Orchestrator) paid again before."""
+    which every new transport (every new Orchestrator) paid again before. A verifying
+    context loads it on its first TLS connection only (:mod:`mailadmin.wire.tls`), so a
+    command against ``http://`` endpoints never does."""
+    if verify:
+        from mailadmin.wire.tls import DeferredTrustContext
+
+        return DeferredTrustContext()
     import httpx
 
-    return httpx.create_ssl_context(verify=verify)
+    return httpx.create_ssl_context(verify=False)
 
 
 _WARNED_UNVERIFIED: set[str] = set()
