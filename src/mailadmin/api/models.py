@@ -14,11 +14,13 @@ __all__ = [
     "AddonRunItem",
     "AddonRunRequest",
     "AddonTotal",
+    "AllowUpgrade",
     "Catalogue",
     "CustomerIn",
     "Health",
     "InstanceInfo",
     "JournalRecord",
+    "OrderIn",
     "PlanChange",
     "PlanRunItem",
     "PlanRunRequest",
@@ -94,6 +96,25 @@ class CustomerIn(_In):
     reseller: str | None = Field(default=None, description="Filled in for a reseller's key")
     package: Package = Field(default_factory=dict)
     renewal: date | None = None
+
+
+class AllowUpgrade(_In):
+    """A mailbox's "allow upgrade" switch (seed 000)."""
+
+    allow_upgrade: bool
+
+
+class OrderIn(_In):
+    """An order to open: ``add`` is the number of accounts (``seat_upgrade``) or licensed
+    mailboxes (``licence_upgrade``) to add; the order states the resulting total."""
+
+    subject: str = Field(min_length=1, max_length=255, examples=["example.com"])
+    kind: Literal[
+        "plan_upgrade", "plan_downgrade", "seat_upgrade", "licence_upgrade", "edition_change"
+    ]
+    package: Package | None = None
+    add: int | None = Field(default=None, ge=1, le=9999, examples=[5])
+    edition: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class PlanChange(_In):

@@ -490,8 +490,11 @@ def orders_list(state: _State, subject: str | None) -> None:
     ),
 )
 @_PACKAGE
-@click.option("--mailboxes", type=WholeNumber(0, 9999), help="Seat total (seat_upgrade).")
-@click.option("--add", type=WholeNumber(1), help="Licensed mailboxes to add (licence_upgrade).")
+@click.option(
+    "--add",
+    type=WholeNumber(1),
+    help="Accounts to add (seat_upgrade), licensed mailboxes to add (licence_upgrade).",
+)
 @click.option("--edition", help="The edition wanted (edition_change), e.g. pro.")
 @_global_options
 @pass_state
@@ -500,7 +503,6 @@ def orders_place(
     subject: str,
     kind: str,
     package: tuple[str, ...],
-    mailboxes: int | None,
     add: int | None,
     edition: str | None,
 ) -> None:
@@ -509,23 +511,24 @@ def orders_place(
     \b
     Examples:
       mailadmin orders place example.com plan_upgrade --package user_mailboxes=20
+      mailadmin orders place example.com seat_upgrade --add 5
       mailadmin orders place zextras-eu licence_upgrade --add 5
     """
 
     async def work(orch: Orchestrator) -> Any:
+        if kind in ("licence_upgrade", "seat_upgrade") and add is None:
+            raise click.UsageError(f"{kind} needs --add N (the number to add)")
         if kind == "licence_upgrade":
-            if add is None:
-                raise click.UsageError("licence_upgrade needs --add N")
             return await orch.rules.order_licence_upgrade(subject, add)
+        if kind == "seat_upgrade":
+            return await orch.rules.order_seat_upgrade(subject, add)
         detail: dict[str, Any] = {}
         if package:
             detail["package"] = _package(package)
-        if mailboxes is not None:
-            detail["mailboxes"] = mailboxes
+        if add is not None:
+            detail["add"] = add
         if edition is not None:
             detail["edition"] = edition
-        if kind == "seat_upgrade" and mailboxes is None:
-            raise click.UsageError("seat_upgrade needs --mailboxes N (the new total)")
         return orch.rules.place_order(subject, kind, detail)
 
     order = _run_async(state, work)

@@ -153,6 +153,11 @@ class BusinessRules:
 
     def set_allow_upgrade(self, address: str, allowed: bool) -> None:
         """Set a mailbox's "allow upgrade" switch (seed 000): its admins only."""
+        self.check_allow_upgrade(address)
+        self.tenancy.set_allow_upgrade(address, allowed)
+
+    def check_allow_upgrade(self, address: str) -> None:
+        """Refuse anyone but the mailbox's admins the switch (a dry run checks this only)."""
         identity = self.acting()
         tenant = self._orch.config.tenant_of_address(address).name
         instance = self._orch.config.instance_of(tenant)
@@ -163,7 +168,6 @@ class BusinessRules:
             )
         scope = Scope(operation="set_allow_upgrade", instance=instance, tenant=tenant)
         check_access(identity, scope, self.tenancy.owner_of)
-        self.tenancy.set_allow_upgrade(address, allowed)
 
     def reachable(self, tenant: str) -> bool:
         """True when the acting identity may see ``tenant`` (reports filter with this)."""
@@ -320,21 +324,20 @@ class BusinessRules:
             )
 
     async def _before_set_plan(self, provider: Provider, mailbox: MailboxRef, plan: str) -> None:
-        """Seed 000's switch for self-service changes, seed 001's downgrade window."""
+        """Seed 000's switch: it binds a mailbox user changing its own plan, nobody else.
+
+        Seed 001's downgrade window binds the customer's package (a ``plan_downgrade``
+        order), not one mailbox's plan: seed 000 lets the mailbox's admins, and a user whose
+        switch is on, upgrade and downgrade a mailbox at any time.
+        """
         identity = self.acting()
-        if identity.kind is IdentityKind.SITE_ADMIN:
+        if identity.kind is not IdentityKind.MAILBOX_USER:
             return
         tenant = mailbox.tenant.name
         settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant)
-        if identity.kind is IdentityKind.MAILBOX_USER:
-            allowed = await asyncio.to_thread(self.tenancy.allow_upgrade, mailbox.address)
-            if not (settings.allow_upgrade_default if allowed is None else allowed):
-                raise errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed")
-        customer = await asyncio.to_thread(self.tenancy.customer, tenant)
-        if customer is None or customer.renewal is None:
-            return
-        if await self._is_downgrade(provider, mailbox, plan):
-            check_downgrade(customer.renewal, self.today(), settings)
+        allowed = await asyncio.to_thread(self.tenancy.allow_upgrade, mailbox.address)
+        if not (settings.allow_upgrade_default if allowed is None else allowed):
+            raise errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed")
 
     def after_set_plan(
         self, result: ChangeResult[str], identity: Identity | None = None
@@ -346,15 +349,6 @@ class BusinessRules:
         if result.dry_run:
             return result
         return result.model_copy(update={"note": SIGN_IN_AGAIN})
-
-    async def _is_downgrade(self, provider: Provider, mailbox: MailboxRef, plan: str) -> bool:
-        ranks = {name: spec.rank for name, spec in self._orch.config.plans.items()}
-        capabilities = provider.instance_capabilities
-        if plan not in ranks or not capabilities.supports("list_mailboxes"):
-            return False
-        listed = await self.as_system(lambda: provider.list_mailboxes(mailbox.tenant))
-        current = next((m.plan for m in listed if m.address == mailbox.address), None)
-        return current in ranks and ranks[plan] < ranks[current]
 
     async def _check_licence(
         self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox
@@ -388,13 +382,17 @@ class BusinessRules:
     ) -> Order:
         """Open an order for a customer (plan or seat change) or an instance (licence).
 
-        A plan downgrade is accepted only inside the window before the customer's renewal.
+        A plan downgrade is accepted only inside the window before the customer's renewal
+        (seed 001; it binds whoever places it). A seat upgrade takes ``{"add": N}``, the
+        number of accounts to add, and records the resulting total (10 + 5 = 15); a plan
+        upgrade that would change the seats is refused, naming the two orders to place.
         """
         from mailadmin.rules.orders import OrderKind
 
         kind = OrderKind(kind)
         identity = self.acting()
         subject = subject.strip().lower()
+        detail = dict(detail or {})
         instance = subject if subject in self._orch.config.instances else None
         tenant = None if instance is not None else self._orch.config.tenant_ref(subject).name
         if instance is None and tenant is not None:
@@ -407,7 +405,79 @@ class BusinessRules:
             customer = self.tenancy.customer(tenant)
             renewal = customer.renewal if customer else None
             check_downgrade(renewal, self.today(), self.settings_for(instance, tenant))
-        return self.orders.place(subject, kind, detail or {})
+        if kind is OrderKind.PLAN_UPGRADE and tenant is not None:
+            self._plan_without_seats(tenant, detail)
+        if kind is OrderKind.SEAT_UPGRADE:
+            if tenant is None:
+                raise errors.ValidationError("A seat upgrade is ordered for a customer")
+            detail = self._seat_detail(tenant, detail)
+        return self.orders.place(subject, kind, detail)
+
+    def _plan_without_seats(self, tenant: str, detail: Mapping[str, Any]) -> None:
+        """Seed 001: "upgrade options cannot be done at the same time". A plan upgrade
+        that also changes the number of accounts is refused, naming the two orders."""
+        from mailadmin.rules.tenancy import Resource
+
+        package = detail.get("package") or {}
+        seats = package.get(Resource.USER_MAILBOXES.value, package.get(Resource.USER_MAILBOXES))
+        customer = self.tenancy.customer(tenant)
+        held = customer.package.get(Resource.USER_MAILBOXES) if customer else None
+        wanted = detail.get("add", detail.get("mailboxes"))
+        if wanted is None and (seats is None or seats == held):
+            return
+        now = self.tenancy.allocation("customer", tenant).get(Resource.USER_MAILBOXES, 0)
+        if wanted is None:
+            wanted = max(0, int(seats) - now)
+        rest = {k: v for k, v in package.items() if str(k) != Resource.USER_MAILBOXES.value}
+        plan = " ".join(f"{k}={v}" for k, v in rest.items()) or "(the new package)"
+        raise errors.PolicyDenied(
+            f"A plan upgrade and a seat upgrade of {tenant} are two orders: place a "
+            f"plan_upgrade of {plan} without user_mailboxes, then, once its invoice is paid, "
+            f"a seat_upgrade adding {wanted} accounts",
+            reason="order_open",
+        )
+
+    def _seat_detail(self, tenant: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+        """The accounts to add and the resulting total, from the customer's allocation."""
+        from mailadmin.rules.tenancy import Resource
+
+        added = detail.get("add")
+        if isinstance(added, bool) or not isinstance(added, int) or not 1 <= added <= 9999:
+            raise errors.ValidationError(
+                "A seat upgrade takes the number of accounts to add (1 to 9,999), "
+                "e.g. add=5 for 10 + 5 = 15"
+            )
+        current = self.tenancy.allocation("customer", tenant).get(Resource.USER_MAILBOXES, 0)
+        total = current + added
+        if total > 9999:
+            raise errors.PolicyDenied(
+                f"{tenant} holds {current} accounts; adding {added} would make {total}, "
+                "more than 9,999",
+                reason="allocation_limit",
+            )
+        return {
+            "add": added,
+            "current": current,
+            "total": total,
+            "sum": f"{current} + {added} = {total}",
+        }
+
+    async def order_seat_upgrade(self, tenant: str, added: int) -> Order:
+        """Order ``added`` more accounts for a customer (seed 001's "number of accounts to
+        add"); the order states the resulting total (10 + 5 = 15). Refused when that total
+        would still be below the user mailboxes in use."""
+        from mailadmin.rules.orders import OrderKind
+        from mailadmin.rules.tenancy import Resource
+
+        name = self._orch.config.tenant_ref(tenant).name
+        current = await asyncio.to_thread(
+            lambda: self.tenancy.allocation("customer", name).get(Resource.USER_MAILBOXES, 0)
+        )
+        if isinstance(added, int) and not isinstance(added, bool):
+            await self._seats_cover_use(name, current + added)
+        return await asyncio.to_thread(
+            self.place_order, name, OrderKind.SEAT_UPGRADE, {"add": added}
+        )
 
     async def order_licence_upgrade(self, instance: str, added: int) -> Order:
         """Order ``added`` more licensed mailboxes, stated as the new total (10 + 5 = 15)."""
@@ -443,12 +513,23 @@ class BusinessRules:
                 )
                 self.tenancy.save_customer(order.subject, spec)
         elif order.kind is OrderKind.SEAT_UPGRADE:
-            total = int(order.detail["mailboxes"])
+            total = self._seat_total(order)
             await self._seats_cover_use(order.subject, total)
             # Checked whole (reseller allocation, use) before it is sent; the pipeline
             # records the customer's new allocation once the platform holds it.
             await self._orch.apply_addon(order.subject, "mailboxes", total, dry_run=dry_run)
         return order if dry_run else self.orders.applied(order.id)
+
+    def _seat_total(self, order: Order) -> int:
+        """What a seat order brings the customer to when applied: its allocation then plus
+        the accounts bought (a sale since the order is kept); an order placed before
+        orders took the number to add states its total."""
+        from mailadmin.rules.tenancy import Resource
+
+        if "add" not in order.detail:
+            return int(order.detail["mailboxes"])
+        now = self.tenancy.allocation("customer", order.subject).get(Resource.USER_MAILBOXES, 0)
+        return now + int(order.detail["add"])
 
     async def _seats_cover_use(self, tenant: str, total: int) -> None:
         """A seat order never leaves fewer seats than user mailboxes in use."""

@@ -1,10 +1,12 @@
 """Orders: how plan, seat and licence changes are bought (seeds 001 and 002).
 
 An order is ``pending`` until paid or confirmed (``paid``), then ``applied``; or
-``cancelled``. A plan upgrade and a seat upgrade never share an order, and while one
-upgrade of a subject is open (pending or paid) the next waits (seed 001). A licence
-upgrade states the new total (10 + 5 = 15, seed 002); a change between editions (Mobile
-to Pro, adding Team Pro) is its own kind of order.
+``cancelled``. A plan upgrade and a seat upgrade never share an order, and while the
+invoice of one upgrade of a subject is unpaid (``pending``) the next waits: seed 001 lets
+the second be ordered "only after the first upgrade invoice is paid". A seat upgrade
+takes the number of accounts to add and states the resulting total, as a licence upgrade
+does (10 + 5 = 15, seeds 001 and 002); a change between editions (Mobile to Pro, adding
+Team Pro) is its own kind of order.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ UPGRADES = frozenset(
     }
 )
 _OPEN = (OrderState.PENDING.value, OrderState.PAID.value)
+#: Orders whose invoice is unpaid: the only ones that hold the next upgrade back.
+_UNPAID = (OrderState.PENDING.value,)
 
 
 class Order(BaseModel):
@@ -83,22 +87,17 @@ class Orders:
     def place(
         self, subject: str, kind: OrderKind, detail: Mapping[str, Any], *, note: str = ""
     ) -> Order:
-        """Open a ``pending`` order; refused while another upgrade of the subject is open."""
+        """Open a ``pending`` order; refused while the invoice of another upgrade of the
+        subject is unpaid (a paid one no longer holds the next back, seed 001)."""
         from mailadmin.store.schema import orders
 
         subject = subject.strip().lower()
-        if kind is OrderKind.PLAN_UPGRADE and "mailboxes" in detail:
-            raise errors.PolicyDenied(
-                "A plan upgrade and a seat upgrade are separate orders: order one, and the "
-                "other once it is paid and applied",
-                reason="order_open",
-            )
         if kind in UPGRADES:
-            for other in self.open(subject):
+            for other in self.unpaid(subject):
                 if other.kind in UPGRADES:
                     raise errors.PolicyDenied(
-                        f"Order #{other.id} ({other.label}) of {subject} must be paid and "
-                        f"applied before a {kind.value.replace('_', ' ')} can be ordered",
+                        f"Order #{other.id} ({other.label}) of {subject} must be paid "
+                        f"before a {kind.value.replace('_', ' ')} can be ordered",
                         reason="order_open",
                     )
         now = datetime.now(UTC)
@@ -141,6 +140,10 @@ class Orders:
     def open(self, subject: str) -> list[Order]:
         """The subject's orders that are pending or paid."""
         return [o for o in self.all(subject) if o.state.value in _OPEN]
+
+    def unpaid(self, subject: str) -> list[Order]:
+        """The subject's orders whose invoice is not paid yet (``pending``)."""
+        return [o for o in self.all(subject) if o.state.value in _UNPAID]
 
     def confirm(self, order_id: int) -> Order:
         """Mark a pending order paid (or confirmed)."""
