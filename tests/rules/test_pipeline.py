@@ -141,7 +141,7 @@ async def test_a_seat_order_past_the_resellers_allocation_is_refused_before_send
     rules.tenancy.add_customer(
         OTHER, CustomerSpec(reseller="acme", package={Resource.USER_MAILBOXES: 25})
     )
-    order = rules.place_order(platform.tenant, "seat_upgrade", {"mailboxes": 30})
+    order = rules.place_order(platform.tenant, "seat_upgrade", {"add": 15})  # 15 + 15 = 30
     rules.orders.confirm(order.id)
     platform.server.clear_requests()
     with pytest.raises(errors.PolicyDenied, match="allocated 50 user mailboxes"):
@@ -206,7 +206,7 @@ async def test_a_seat_order_below_the_mailboxes_in_use_is_refused(platform: Plat
     used = (await platform.orch.count_mailboxes(tenant)).by_kind.get(MailboxKind.USER, 0)
     assert used >= 2
     rules.tenancy.add_customer(tenant)
-    order = rules.place_order(tenant, "seat_upgrade", {"mailboxes": used - 1})
+    order = rules.place_order(tenant, "seat_upgrade", {"add": used - 1})  # 0 + (used - 1)
     rules.orders.confirm(order.id)
     platform.server.clear_requests()
     with pytest.raises(errors.PolicyDenied) as caught:

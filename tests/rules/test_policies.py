@@ -9,7 +9,7 @@ import pytest
 from mailadmin import Orchestrator
 from mailadmin.contract import errors
 from mailadmin.contract.capabilities import LicenceKind, LicenceModel
-from mailadmin.contract.models import NewMailbox
+from mailadmin.contract.models import MailboxKind, NewMailbox
 from mailadmin.mock import MockServer
 from mailadmin.orchestration.registry import Registry
 from mailadmin.reference.mock import MemoryMock
@@ -80,45 +80,116 @@ async def test_seed_000_the_switch_default_is_per_reseller(platform: Platform) -
 # -- seed 001: one upgrade per order, the downgrade window ---------------------------------------------
 
 
-def test_seed_001_a_plan_upgrade_and_a_seat_upgrade_are_not_in_one_order(tmp_path) -> None:
+def test_seed_001_the_second_upgrade_waits_until_the_first_invoice_is_paid(tmp_path) -> None:
     orch = _memory_orchestrator(tmp_path)
     rules = orch.rules
-    rules.tenancy.add_customer("example.com")
-    plan = rules.place_order("example.com", "plan_upgrade", {"package": {"user_mailboxes": 20}})
+    rules.tenancy.add_customer("example.com", CustomerSpec(package={"user_mailboxes": 10}))
+    plan = rules.place_order("example.com", "plan_upgrade", {"package": {"storage_gb": 20}})
     assert plan.state is OrderState.PENDING
     with pytest.raises(errors.PolicyDenied) as caught:
-        rules.place_order("example.com", "seat_upgrade", {"mailboxes": 15})
+        rules.place_order("example.com", "seat_upgrade", {"add": 5})
     assert caught.value.reason == "order_open"
     assert str(caught.value) == (
-        f"Order #{plan.id} (plan upgrade) of example.com must be paid and applied before a "
+        f"Order #{plan.id} (plan upgrade) of example.com must be paid before a "
         "seat upgrade can be ordered"
     )
-    # Still waiting once paid, until applied.
+    # "only after the first upgrade invoice is paid": paid is enough, applied is not needed.
     rules.orders.confirm(plan.id)
-    with pytest.raises(errors.PolicyDenied):
-        rules.place_order("example.com", "seat_upgrade", {"mailboxes": 15})
+    seats = rules.place_order("example.com", "seat_upgrade", {"add": 5})
+    assert seats.state is OrderState.PENDING
+    assert seats.detail == {"add": 5, "current": 10, "total": 15, "sum": "10 + 5 = 15"}
 
 
 async def test_seed_001_the_second_order_is_accepted_once_the_first_is_applied(tmp_path) -> None:
     server = MockServer(MemoryMock)
     orch = _memory_orchestrator(tmp_path, server)
     rules = orch.rules
-    rules.tenancy.add_customer("example.com")
-    plan = rules.place_order("example.com", "plan_upgrade", {"package": {"user_mailboxes": 20}})
+    rules.tenancy.add_customer("example.com", CustomerSpec(package={"user_mailboxes": 10}))
+    plan = rules.place_order("example.com", "plan_upgrade", {"package": {"shared_mailboxes": 4}})
     with pytest.raises(errors.PolicyDenied) as caught:
         await rules.apply_order(plan.id)
     assert caught.value.reason == "order_state"  # pending: not paid yet
     rules.orders.confirm(plan.id)
     assert (await rules.apply_order(plan.id)).state is OrderState.APPLIED
-    assert rules.tenancy.allocation("customer", "example.com") == {"user_mailboxes": 20}
+    assert rules.tenancy.allocation("customer", "example.com") == {
+        "user_mailboxes": 10,
+        "shared_mailboxes": 4,
+    }
 
-    seats = rules.place_order("example.com", OrderKind.SEAT_UPGRADE, {"mailboxes": 25})
+    seats = await rules.order_seat_upgrade("example.com", 5)
+    assert seats.detail["sum"] == "10 + 5 = 15"
     rules.orders.confirm(seats.id)
     await rules.apply_order(seats.id)
     # The platform holds the new seat total, and it is the customer's one allocation.
-    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 25
-    assert rules.tenancy.allocation("customer", "example.com") == {"user_mailboxes": 25}
+    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 15
+    assert rules.tenancy.allocation("customer", "example.com")["user_mailboxes"] == 15
     await orch.aclose()
+
+
+@pytest.mark.parametrize("added", [0, -1, 10000, True, "5"])
+def test_seed_001_a_seat_upgrade_takes_the_number_to_add(tmp_path, added) -> None:
+    orch = _memory_orchestrator(tmp_path)
+    orch.rules.tenancy.add_customer("example.com", CustomerSpec(package={"user_mailboxes": 10}))
+    with pytest.raises(errors.ValidationError) as caught:
+        orch.rules.place_order("example.com", "seat_upgrade", {"add": added})
+    assert "number of accounts to add" in str(caught.value)
+    with pytest.raises(errors.ValidationError):
+        orch.rules.place_order("example.com", "seat_upgrade", {"mailboxes": 15})
+    assert orch.rules.orders.all() == []
+
+
+def test_seed_001_a_seat_upgrade_up_to_the_cap(tmp_path) -> None:
+    orch = _memory_orchestrator(tmp_path)
+    rules = orch.rules
+    rules.tenancy.add_customer("example.com", CustomerSpec(package={"user_mailboxes": 10}))
+    with pytest.raises(errors.PolicyDenied) as caught:
+        rules.place_order("example.com", "seat_upgrade", {"add": 9990})
+    assert caught.value.reason == "allocation_limit" and "10000" in str(caught.value)
+    assert rules.place_order("example.com", "seat_upgrade", {"add": 9989}).detail["total"] == 9999
+
+
+async def test_seed_001_a_seat_order_below_the_use_is_refused(platform: Platform) -> None:
+    rules = platform.orch.rules
+    counts = await platform.orch.count_mailboxes(platform.tenant)
+    used = counts.by_kind.get(MailboxKind.USER, 0)
+    assert used >= 2
+    rules.tenancy.add_customer(platform.tenant, CustomerSpec(package={"user_mailboxes": 0}))
+    platform.server.clear_requests()
+    with pytest.raises(errors.PolicyDenied) as caught:
+        await rules.order_seat_upgrade(platform.tenant, used - 1)
+    assert caught.value.reason == "below_use"
+    assert str(caught.value).startswith(
+        f"{platform.tenant} uses {used} user mailboxes; a seat total of {used - 1}"
+    )
+    assert rules.orders.all() == [] and platform.writes() == []
+    # Exactly the use is accepted, stated as 0 + used = used.
+    order = await rules.order_seat_upgrade(platform.tenant, used)
+    assert order.detail["sum"] == f"0 + {used} = {used}"
+
+
+async def test_seed_001_a_plan_upgrade_with_a_seat_change_names_the_two_orders(
+    platform: Platform,
+) -> None:
+    rules = platform.orch.rules
+    rules.tenancy.add_customer(
+        platform.tenant, CustomerSpec(package={"user_mailboxes": 10, "storage_gb": 10})
+    )
+    with pytest.raises(errors.PolicyDenied) as caught:
+        rules.place_order(
+            platform.tenant,
+            "plan_upgrade",
+            {"package": {"user_mailboxes": 40, "storage_gb": 50}},
+        )
+    assert caught.value.reason == "order_open"
+    assert str(caught.value) == (
+        f"A plan upgrade and a seat upgrade of {platform.tenant} are two orders: place a "
+        "plan_upgrade of storage_gb=50 without user_mailboxes, then, once its invoice is "
+        "paid, a seat_upgrade adding 30 accounts"
+    )
+    assert rules.orders.all() == []
+    # The same seat count as the package is no seat change.
+    same = {"package": {"user_mailboxes": 10, "storage_gb": 50}}
+    assert rules.place_order(platform.tenant, "plan_upgrade", same).state is OrderState.PENDING
 
 
 def test_seed_001_downgrades_only_15_to_30_days_before_renewal(tmp_path) -> None:
@@ -144,23 +215,27 @@ def test_seed_001_downgrades_only_15_to_30_days_before_renewal(tmp_path) -> None
             assert "2027-01-01 to 2027-01-16" in str(caught.value)
 
 
-async def test_seed_001_a_plan_downgrade_outside_the_window_is_refused(platform: Platform) -> None:
+async def test_seed_001_the_window_binds_orders_not_a_mailboxs_plan(platform: Platform) -> None:
+    """Seed 000 lets a mailbox's admins, and its user when the switch is on, upgrade and
+    downgrade it at any time; seed 001's window binds the package's downgrade order."""
     user = platform.users[1]
-    await platform.orch.set_plan(user, "collaborate")  # the site admin: no window
+    await platform.orch.set_plan(user, "collaborate")
     rules = platform.orch.rules
     rules.tenancy.add_customer(platform.tenant, CustomerSpec(renewal=date(2027, 1, 31)))
-    as_admin = platform.orch.acting_as(f"customer:{platform.tenant}")
-    rules.today = lambda: date(2026, 11, 1)
-    platform.server.clear_requests()
-    with pytest.raises(errors.PolicyDenied) as caught:
-        await as_admin.set_plan(user, "mail")
-    assert caught.value.reason == "downgrade_window"
-    assert platform.writes() == []
-    rules.today = lambda: date(2027, 1, 10)
-    assert (await as_admin.set_plan(user, "mail")).after == "mail"
-    # Upgrades are never held to the window.
-    rules.today = lambda: date(2026, 11, 1)
-    assert (await as_admin.set_plan(user, "collaborate")).after == "collaborate"
+    rules.set_allow_upgrade(user, True)
+    for day in (date(2026, 11, 1), date(2026, 12, 31), date(2027, 1, 17)):  # outside
+        rules.today = lambda day=day: day
+        with pytest.raises(errors.PolicyDenied) as caught:
+            rules.place_order(platform.tenant, "plan_downgrade", {})
+        assert caught.value.reason == "downgrade_window"
+        result = await platform.orch.acting_as(f"mailbox:{user}").set_plan(user, "mail")
+        assert result.after == "mail" and result.note == SIGN_IN_AGAIN
+        owner = platform.orch.acting_as(f"customer:{platform.tenant}")
+        assert (await owner.set_plan(user, "collaborate")).after == "collaborate"
+    listed = await platform.orch.list_mailboxes(platform.tenant)
+    assert {m.address: m.plan for m in listed}[user] == "collaborate"
+    rules.today = lambda: date(2027, 1, 1)  # 30 days before: open
+    assert rules.place_order(platform.tenant, "plan_downgrade", {}).state is OrderState.PENDING
 
 
 # -- seed 002: licensing per mailbox --------------------------------------------------------------------
@@ -285,11 +360,11 @@ async def test_seed_000_only_the_mailboxs_admins_set_the_switch(platform: Platfo
 def test_seed_001_one_order_never_carries_both_upgrades(tmp_path) -> None:
     orch = _memory_orchestrator(tmp_path)
     orch.rules.tenancy.add_customer("example.com")
-    with pytest.raises(errors.PolicyDenied) as caught:
-        orch.rules.place_order(
-            "example.com", "plan_upgrade", {"package": {"user_mailboxes": 20}, "mailboxes": 15}
-        )
-    assert caught.value.reason == "order_open"
+    for detail in ({"add": 15}, {"mailboxes": 15}, {"package": {"user_mailboxes": 20}}):
+        with pytest.raises(errors.PolicyDenied) as caught:
+            orch.rules.place_order("example.com", "plan_upgrade", detail)
+        assert caught.value.reason == "order_open"
+        assert "seat_upgrade adding" in str(caught.value)
     assert orch.rules.orders.all() == []
 
 

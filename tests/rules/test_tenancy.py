@@ -262,56 +262,69 @@ def test_the_configuration_names_the_cli_identity(config_file: Path, server: Moc
 
 
 def test_orders_from_the_cli(config_file: Path, server: MockServer) -> None:
-    plan = json.loads(
-        _run(
-            config_file,
-            "--json",
-            "orders",
-            "place",
-            "example.com",
-            "plan_upgrade",
-            "--package",
-            "user_mailboxes=20",
-        )
-    )[0]
-    assert plan["state"] == "pending"
-    refused = _run(
-        config_file,
-        "--json",
-        "orders",
-        "place",
+    def place(*args: str, expect: int = 0) -> dict:
+        out = _run(config_file, "--json", "orders", "place", *args, expect=expect)
+        found = json.loads(out)
+        return found["error"] if expect else found[0]
+
+    # Seed 001: a plan upgrade carrying a seat change is two orders, and the refusal says so.
+    both = place(
         "example.com",
-        "seat_upgrade",
-        "--mailboxes",
-        "15",
+        "plan_upgrade",
+        "--package",
+        "user_mailboxes=40",
+        "--package",
+        "shared_mailboxes=4",
         expect=3,
     )
-    assert json.loads(refused)["error"]["reason"] == "order_open"
+    assert both["reason"] == "order_open"
+    assert both["message"] == (
+        "A plan upgrade and a seat upgrade of example.com are two orders: place a plan_upgrade "
+        "of shared_mailboxes=4 without user_mailboxes, then, once its invoice is paid, a "
+        "seat_upgrade adding 30 accounts"
+    )
+    plan = place("example.com", "plan_upgrade", "--package", "shared_mailboxes=4")
+    assert plan["state"] == "pending"
+    assert place("example.com", "seat_upgrade", "--add", "5", expect=3)["reason"] == "order_open"
+    # Paid is enough for the next to be ordered (seed 001: "after the invoice is paid").
     _run(config_file, "orders", "confirm", str(plan["id"]))
+    seats = place("example.com", "seat_upgrade", "--add", "5")
+    assert seats["detail"] == {"add": 5, "current": 10, "total": 15, "sum": "10 + 5 = 15"}
+    table = _run(config_file, "orders", "list", "example.com")
+    assert "10 + 5 = 15" in table
     _run(config_file, "orders", "apply", str(plan["id"]))
-    seats = json.loads(
-        _run(
-            config_file,
-            "--json",
-            "orders",
-            "place",
-            "example.com",
-            "seat_upgrade",
-            "--mailboxes",
-            "25",
-        )
-    )[0]
     _run(config_file, "orders", "confirm", str(seats["id"]))
     applied = json.loads(_run(config_file, "--json", "orders", "apply", str(seats["id"])))[0]
     assert applied["state"] == "applied"
-    # Above the package's 20: one allocation, which the platform's seat total is.
-    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 25
+    # The package's 10 + 5: one allocation, which the platform's seat total is.
+    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 15
     listed = json.loads(_run(config_file, "--json", "orders", "list", "example.com"))
     assert [o["state"] for o in listed] == ["applied", "applied"]
+    usage = _run(config_file, "orders", "place", "example.com", "seat_upgrade", expect=2)
+    assert "--add" in usage
     licence = json.loads(
         _run(config_file, "--json", "orders", "place", "eu", "licence_upgrade", "--add", "5")
     )[0]
     assert licence["detail"] == {"current": 50, "added": 5, "total": 55}
+
+
+def test_a_mailbox_user_downgrades_outside_the_window_when_allowed(
+    config_file: Path, server: MockServer
+) -> None:
+    """Seed 000's switch binds the user's own change; seed 001's window binds orders only
+    (example.com renews 2027-01-31; the window's own edges are tested with a fixed day in
+    test_policies.py)."""
+    anna = "anna@example.com"
+    _run(config_file, "set-plan", anna, "sync")
+    out = _run(config_file, "--json", "--as", f"mailbox:{anna}", "set-plan", anna, "mail", expect=3)
+    assert json.loads(out)["error"]["reason"] == "upgrade_not_allowed"
+    _run(config_file, "--as", "reseller:acme", "allow-upgrade", anna, "on")
+    done = json.loads(
+        _run(config_file, "--json", "--as", f"mailbox:{anna}", "set-plan", anna, "mail")
+    )
+    assert done["after"] == "mail"
+    boxes = server.state.snapshot()["tenants"]["example.com"]["mailboxes"]
+    assert {m["address"]: m["plan"] for m in boxes}[anna] == "basic"
 
 
 def test_only_the_site_admin_assigns_a_platform_tenant_to_a_reseller(config_file: Path) -> None:
