@@ -62,6 +62,9 @@ def test_seed_000_the_switch_over_http(shop: Service, fresh: MockServer) -> None
 
 def test_seed_001_orders_over_http(shop: Service, fresh: MockServer) -> None:
     with shop.client("reseller:acme") as acme:
+        body = {"subject": "example.com", "kind": "seat_upgrade", "add": 5}
+        dry = acme.post("/v1/orders?dry_run=true", json=body)
+        assert dry.status_code == 200 and dry.json()["detail"]["sum"] == "50 + 5 = 55"
         # The seed's panel asks for the number of accounts to add; the order states the
         # total (50 in the package + 5 = 55).
         seats = _place(acme, {"subject": "example.com", "kind": "seat_upgrade", "add": 5})
@@ -80,6 +83,9 @@ def test_seed_001_orders_over_http(shop: Service, fresh: MockServer) -> None:
         other = _place(acme, {"subject": "example.net", "kind": "seat_upgrade", "add": 1})
         assert other.status_code == 403 and other.json()["reason"] == "cross_boundary"
     with shop.client("site-admin") as admin:
+        assert admin.get("/v1/orders").json() == [order]  # the dry run stored nothing
+        checked = admin.post(f"/v1/orders/{order['id']}/confirm?dry_run=true")
+        assert checked.status_code == 200 and checked.json()["state"] == "pending"
         paid = admin.post(f"/v1/orders/{order['id']}/confirm")
         assert paid.status_code == 200 and paid.json()["state"] == "paid"
         assert fresh.writes() == []

@@ -516,11 +516,11 @@ def orders_place(
     """
 
     async def work(orch: Orchestrator) -> Any:
-        if kind in ("licence_upgrade", "seat_upgrade") and add is None:
-            raise click.UsageError(f"{kind} needs --add N (the number to add)")
-        if kind == "licence_upgrade":
-            return await orch.rules.order_licence_upgrade(subject, add)
-        if kind == "seat_upgrade":
+        if kind in ("licence_upgrade", "seat_upgrade"):
+            if add is None:
+                raise click.UsageError(f"{kind} needs --add N (the number to add)")
+            if kind == "licence_upgrade":
+                return await orch.rules.order_licence_upgrade(subject, add)
             return await orch.rules.order_seat_upgrade(subject, add)
         detail: dict[str, Any] = {}
         if package:

@@ -378,7 +378,12 @@ class BusinessRules:
     # -- orders -----------------------------------------------------------------------------------
 
     def place_order(
-        self, subject: str, kind: OrderKind | str, detail: dict[str, Any] | None = None
+        self,
+        subject: str,
+        kind: OrderKind | str,
+        detail: dict[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
     ) -> Order:
         """Open an order for a customer (plan or seat change) or an instance (licence).
 
@@ -411,6 +416,11 @@ class BusinessRules:
             if tenant is None:
                 raise errors.ValidationError("A seat upgrade is ordered for a customer")
             detail = self._seat_detail(tenant, detail)
+        if dry_run:
+            from mailadmin.rules.orders import Order, OrderState
+
+            self.orders.check(subject, kind)
+            return Order(id=0, subject=subject, kind=kind, detail=detail, state=OrderState.PENDING)
         return self.orders.place(subject, kind, detail)
 
     def _plan_without_seats(self, tenant: str, detail: Mapping[str, Any]) -> None:
@@ -426,7 +436,7 @@ class BusinessRules:
         if wanted is None and (seats is None or seats == held):
             return
         now = self.tenancy.allocation("customer", tenant).get(Resource.USER_MAILBOXES, 0)
-        if wanted is None:
+        if wanted is None and seats is not None:
             wanted = max(0, int(seats) - now)
         rest = {k: v for k, v in package.items() if str(k) != Resource.USER_MAILBOXES.value}
         plan = " ".join(f"{k}={v}" for k, v in rest.items()) or "(the new package)"
@@ -462,7 +472,7 @@ class BusinessRules:
             "sum": f"{current} + {added} = {total}",
         }
 
-    async def order_seat_upgrade(self, tenant: str, added: int) -> Order:
+    async def order_seat_upgrade(self, tenant: str, added: int, *, dry_run: bool = False) -> Order:
         """Order ``added`` more accounts for a customer (seed 001's "number of accounts to
         add"); the order states the resulting total (10 + 5 = 15). Refused when that total
         would still be below the user mailboxes in use."""
@@ -476,10 +486,12 @@ class BusinessRules:
         if isinstance(added, int) and not isinstance(added, bool):
             await self._seats_cover_use(name, current + added)
         return await asyncio.to_thread(
-            self.place_order, name, OrderKind.SEAT_UPGRADE, {"add": added}
+            lambda: self.place_order(name, OrderKind.SEAT_UPGRADE, {"add": added}, dry_run=dry_run)
         )
 
-    async def order_licence_upgrade(self, instance: str, added: int) -> Order:
+    async def order_licence_upgrade(
+        self, instance: str, added: int, *, dry_run: bool = False
+    ) -> Order:
         """Order ``added`` more licensed mailboxes, stated as the new total (10 + 5 = 15)."""
         from mailadmin.rules.orders import OrderKind
 
@@ -487,8 +499,9 @@ class BusinessRules:
         settings = self.settings_for(instance)
         current = licence.seats_licensed or 0
         upgrade = licence_upgrade(current, added, settings)
-        order = self.place_order(instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump())
-        return order
+        return self.place_order(
+            instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump(), dry_run=dry_run
+        )
 
     async def apply_order(self, order_id: int, *, dry_run: bool = False) -> Order:
         """Carry out a paid order: a package or seat change of a customer; licence and

@@ -92,14 +92,7 @@ class Orders:
         from mailadmin.store.schema import orders
 
         subject = subject.strip().lower()
-        if kind in UPGRADES:
-            for other in self.unpaid(subject):
-                if other.kind in UPGRADES:
-                    raise errors.PolicyDenied(
-                        f"Order #{other.id} ({other.label}) of {subject} must be paid "
-                        f"before a {kind.value.replace('_', ' ')} can be ordered",
-                        reason="order_open",
-                    )
+        self.check(subject, kind)
         now = datetime.now(UTC)
         with self._store.begin() as db:
             inserted = db.execute(
@@ -116,6 +109,32 @@ class Orders:
             key = inserted.inserted_primary_key
         assert key is not None
         return self.get(int(key[0]))
+
+    def check(self, subject: str, kind: OrderKind) -> None:
+        """Refuse an upgrade while the invoice of another upgrade of the subject is unpaid."""
+        if kind not in UPGRADES:
+            return
+        subject = subject.strip().lower()
+        for other in self.unpaid(subject):
+            if other.kind in UPGRADES:
+                raise errors.PolicyDenied(
+                    f"Order #{other.id} ({other.label}) of {subject} must be paid "
+                    f"before a {kind.value.replace('_', ' ')} can be ordered",
+                    reason="order_open",
+                )
+
+    def check_move(self, order_id: int, target: OrderState) -> Order:
+        """The order, if it may become ``target`` (``paid`` or ``cancelled``); a dry run
+        checks this and changes nothing."""
+        order = self.get(order_id)
+        if target is OrderState.PAID and order.state is not OrderState.PENDING:
+            raise errors.PolicyDenied(
+                f"Order #{order_id} is {order.state.value}, not pending",
+                reason="order_state",
+            )
+        if target is OrderState.CANCELLED and order.state.value not in _OPEN:
+            raise errors.ValidationError(f"Order #{order_id} is {order.state.value}")
+        return order
 
     def get(self, order_id: int) -> Order:
         """One order; an unknown id is a ``ValidationError``."""

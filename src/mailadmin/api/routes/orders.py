@@ -20,7 +20,7 @@ from mailadmin.api.models import AllowUpgrade, OrderIn
 from mailadmin.api.problems import problem_responses
 from mailadmin.contract import errors
 from mailadmin.rules.identities import IdentityKind, acting_scope
-from mailadmin.rules.orders import Order
+from mailadmin.rules.orders import Order, OrderState
 
 router = APIRouter(prefix="/v1", tags=["self-service and orders"])
 
@@ -102,7 +102,11 @@ async def order(services: ServicesDep, caller: CallerDep, order_id: int) -> Any:
     "/orders", response_model=Order, status_code=201, summary="Place an order", responses=_WRITE
 )
 async def place(
-    request: Request, services: ServicesDep, caller: CallerDep, body: OrderIn
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    body: OrderIn,
+    dry_run: DryRun = False,
 ) -> Response:
     """Open a ``pending`` order. ``seat_upgrade`` and ``licence_upgrade`` take ``add``, the
     number to add, and state the resulting total (``detail.sum``: ``10 + 5 = 15``)."""
@@ -113,10 +117,10 @@ async def place(
             raise errors.ValidationError(f"A {body.kind} needs add, the number to add")
         if body.kind == "seat_upgrade":
             assert body.add is not None
-            placed = await rules.order_seat_upgrade(body.subject, body.add)
+            placed = await rules.order_seat_upgrade(body.subject, body.add, dry_run=dry_run)
         elif body.kind == "licence_upgrade":
             assert body.add is not None
-            placed = await rules.order_licence_upgrade(body.subject, body.add)
+            placed = await rules.order_licence_upgrade(body.subject, body.add, dry_run=dry_run)
         else:
             detail: dict[str, Any] = {}
             if body.package:
@@ -125,8 +129,10 @@ async def place(
                 detail["add"] = body.add
             if body.edition is not None:
                 detail["edition"] = body.edition
-            placed = await asyncio.to_thread(rules.place_order, body.subject, body.kind, detail)
-        return json_response(placed, status=201)
+            placed = await asyncio.to_thread(
+                lambda: rules.place_order(body.subject, body.kind, detail, dry_run=dry_run)
+            )
+        return json_response(placed, status=200 if dry_run else 201)
 
     return await idempotent(request, services, caller, work)
 
@@ -135,13 +141,21 @@ async def place(
     "/orders/{order_id}/confirm", response_model=Order, summary="Mark paid", responses=_WRITE
 )
 async def confirm(
-    request: Request, services: ServicesDep, caller: CallerDep, order_id: int
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    order_id: int,
+    dry_run: DryRun = False,
 ) -> Response:
     """Mark a pending order paid (its invoice settled): the site admin's."""
 
     async def work() -> Response:
         _site_admin(caller, "confirm orders")
-        return json_response(await asyncio.to_thread(services.orch.rules.orders.confirm, order_id))
+        orders = services.orch.rules.orders
+        if dry_run:
+            found = await asyncio.to_thread(orders.check_move, order_id, OrderState.PAID)
+            return json_response(found)
+        return json_response(await asyncio.to_thread(orders.confirm, order_id))
 
     return await idempotent(request, services, caller, work)
 
@@ -167,13 +181,21 @@ async def apply(
 
 @router.post("/orders/{order_id}/cancel", response_model=Order, summary="Cancel", responses=_WRITE)
 async def cancel(
-    request: Request, services: ServicesDep, caller: CallerDep, order_id: int
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    order_id: int,
+    dry_run: DryRun = False,
 ) -> Response:
     """Cancel an order not applied yet: the site admin's."""
 
     async def work() -> Response:
         _site_admin(caller, "cancel orders")
-        return json_response(await asyncio.to_thread(services.orch.rules.orders.cancel, order_id))
+        orders = services.orch.rules.orders
+        if dry_run:
+            found = await asyncio.to_thread(orders.check_move, order_id, OrderState.CANCELLED)
+            return json_response(found)
+        return json_response(await asyncio.to_thread(orders.cancel, order_id))
 
     return await idempotent(request, services, caller, work)
 
