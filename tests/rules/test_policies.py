@@ -421,3 +421,87 @@ async def test_seed_002_the_declared_licence_model_decides_not_the_platform_name
     else:
         assert (await create).changed
     await orch.aclose()
+
+
+class _PerSeat(MemoryProvider):
+    """The memory platform licensed per seat (as OX and Exchange declare)."""
+
+    name = "memory-per-seat"
+    capabilities = MemoryProvider.capabilities.model_copy(
+        update={"licence": LicenceModel(kind=LicenceKind.PER_SEAT)}
+    )
+
+
+class _PerMailboxShared(MemoryProvider):
+    """Licensed per mailbox, shared mailboxes counted (as Zextras declares)."""
+
+    name = "memory-per-mailbox-shared"
+    capabilities = MemoryProvider.capabilities.model_copy(
+        update={
+            "licence": LicenceModel(
+                kind=LicenceKind.PER_MAILBOX, minimum=10, counted_kinds=("user", "shared")
+            )
+        }
+    )
+
+
+async def _used(tmp_path, provider: type[MemoryProvider]) -> int:
+    probe = _declared_orchestrator(tmp_path / "probe", provider, seats=1000)
+    used = (await probe.get_licence("eu")).seats_used
+    await probe.aclose()
+    assert used < 9  # the seed's boundaries below need room under the minimum
+    return used
+
+
+@pytest.mark.parametrize("seats", [9, 10, 11])
+@pytest.mark.parametrize("provider", [_PerSeat, _PerMailbox])
+async def test_seed_002_the_minimum_of_10_is_the_per_mailbox_models_only(
+    tmp_path, provider: type[MemoryProvider], seats: int
+) -> None:
+    """An OX reseller with 6 seats and 4 used is compliant; "minimum 10" is Zextras's."""
+    from mailadmin.reports import licences
+
+    used = await _used(tmp_path, provider)
+    orch = _declared_orchestrator(tmp_path, provider, seats=seats)
+    (row,) = await licences.build(orch)
+    if provider is _PerSeat:
+        assert (row.required, row.to_buy, row.compliant) == (used, "", True)
+    elif seats < 10:
+        assert row.to_buy == f"{seats} + {10 - seats} = 10" and row.compliant is False
+    else:
+        assert (row.required, row.to_buy, row.compliant) == (10, "", True)
+    order = await orch.rules.order_licence_upgrade("eu", 1)
+    expected = seats + 1 if provider is _PerSeat or seats >= 10 else 10
+    assert order.detail == {"current": seats, "added": expected - seats, "total": expected}
+    await orch.aclose()
+
+
+@pytest.mark.parametrize(("provider", "refused"), [(_PerMailboxShared, True), (_PerMailbox, False)])
+async def test_seed_002_a_shared_mailbox_the_licence_counts_is_held_to_it(
+    tmp_path, provider: type[MemoryProvider], refused: bool
+) -> None:
+    used = await _used(tmp_path, provider)
+    orch = _declared_orchestrator(tmp_path, provider, seats=max(used, 10))
+    orch.rules.policies = PoliciesConfig(licence_minimum=max(used, 10))
+    if used < 10:
+        # Fill the licence to its last seat with user mailboxes (the seed's 10 of 10).
+        for n in range(10 - used):
+            await orch.create_mailbox("example.com", NewMailbox(address=f"u{n}@example.com"))
+    shared = NewMailbox(address="info2@example.com", kind=MailboxKind.SHARED)
+    if refused:
+        with pytest.raises(errors.PolicyDenied) as caught:
+            await orch.create_mailbox("example.com", shared)
+        assert caught.value.reason == "licence_exceeded"
+        assert "upgrade it to a total of 11 (10 + 1 = 11)" in str(caught.value)
+    else:
+        assert (await orch.create_mailbox("example.com", shared)).changed
+    await orch.aclose()
+
+
+def test_seed_002_zextras_declares_its_shared_mailboxes_licensed() -> None:
+    from mailadmin.orchestration.registry import get_registry
+
+    providers = get_registry().providers()
+    declared = {name: providers[name].load().capabilities.licence for name in ("zextras", "ox")}
+    assert declared["zextras"].per_mailbox and "shared" in declared["zextras"].counted_kinds
+    assert not declared["ox"].per_mailbox and declared["ox"].counted_kinds == ("user",)

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailadmin.contract import errors
-from mailadmin.contract.models import ChangeResult, MailboxKind, MailboxRef, NewMailbox, TenantRef
+from mailadmin.contract.models import ChangeResult, MailboxRef, NewMailbox, TenantRef
 from mailadmin.rules.identities import (
     SITE_ADMIN,
     Identity,
@@ -353,20 +353,23 @@ class BusinessRules:
     async def _check_licence(
         self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox
     ) -> None:
-        """Seed 002: a new user mailbox must stay within a per-mailbox licence."""
-        if mailbox.kind is not MailboxKind.USER:
+        """Seed 002: a new mailbox of a kind the licence counts (user mailboxes; shared
+        ones too where the provider declares so, as on Zextras) stays within a
+        per-mailbox licence."""
+        model = provider.instance_capabilities.licence
+        if mailbox.kind.value not in model.counted_kinds:
             return
         settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant.name)
-        if not settings.licenses_per_mailbox(provider.instance_capabilities.licence):
+        if not settings.licenses_per_mailbox(model):
             return
         licence = await self.as_system(provider.get_licence)
         if licence.seats_licensed is None:
             return
-        required = licences_required(licence.seats_used + 1, settings)
+        required = licences_required(licence.seats_used + 1, settings, model)
         if required <= licence.seats_licensed:
             return
         upgrade = licence_upgrade(
-            licence.seats_licensed, required - licence.seats_licensed, settings
+            licence.seats_licensed, required - licence.seats_licensed, settings, model
         )
         raise errors.PolicyDenied(
             f"The licence of {provider.instance} covers {licence.seats_licensed} mailboxes "
@@ -498,7 +501,8 @@ class BusinessRules:
         licence = await self._orch.get_licence(instance)
         settings = self.settings_for(instance)
         current = licence.seats_licensed or 0
-        upgrade = licence_upgrade(current, added, settings)
+        model = self._orch.provider(instance).instance_capabilities.licence
+        upgrade = licence_upgrade(current, added, settings, model)
         return self.place_order(
             instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump(), dry_run=dry_run
         )

@@ -86,7 +86,8 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
         state = licence.state.value
         if licence.state is LicenceState.TRIAL and days_left is not None:
             state = f"trial ({max(days_left, 0)} days left)"
-        required = licences_required(licence.seats_used, settings)
+        model = provider.instance_capabilities.licence
+        required = licences_required(licence.seats_used, settings, model)
         to_buy = ""
         compliant = licence.state not in (LicenceState.EXPIRED, LicenceState.NONE)
         if provider.instance_capabilities.licence.kind is LicenceKind.NONE:
@@ -94,7 +95,7 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
             compliant, required = True, licence.seats_used
         if licence.seats_licensed is not None and licence.seats_licensed < required:
             upgrade = licence_upgrade(
-                licence.seats_licensed, required - licence.seats_licensed, settings
+                licence.seats_licensed, required - licence.seats_licensed, settings, model
             )
             to_buy = str(upgrade)
             compliant = False

@@ -163,14 +163,27 @@ class LicenceUpgrade(BaseModel):
         return f"{self.current} + {self.added} = {self.total}"
 
 
-def licence_upgrade(current: int, added: int, settings: PolicySettings) -> LicenceUpgrade:
-    """The order to add ``added`` licensed mailboxes to ``current`` (total at least the minimum)."""
+def licence_upgrade(
+    current: int, added: int, settings: PolicySettings, model: LicenceModel | None = None
+) -> LicenceUpgrade:
+    """The order to add ``added`` licensed mailboxes to ``current``; the total is at least
+    the minimum where the licence is per mailbox (``model``: the provider's declared
+    licence model; ``None`` for the seed's own, per mailbox)."""
     if added <= 0:
         raise errors.ValidationError("A licence upgrade adds at least one mailbox")
-    total = max(current + added, settings.licence_minimum)
+    total = max(current + added, _minimum(settings, model))
     return LicenceUpgrade(current=current, added=total - current, total=total)
 
 
-def licences_required(mailboxes: int, settings: PolicySettings) -> int:
-    """The fewest mailboxes the licence must cover: every mailbox, and the minimum."""
-    return max(mailboxes, settings.licence_minimum)
+def licences_required(
+    mailboxes: int, settings: PolicySettings, model: LicenceModel | None = None
+) -> int:
+    """The fewest mailboxes the licence must cover: every mailbox, and the minimum where
+    the licence is per mailbox (seed 002 is Zextras's; a per-seat platform has none)."""
+    return max(mailboxes, _minimum(settings, model))
+
+
+def _minimum(settings: PolicySettings, model: LicenceModel | None) -> int:
+    if model is not None and not settings.licenses_per_mailbox(model):
+        return 0
+    return settings.licence_minimum
