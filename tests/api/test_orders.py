@@ -116,3 +116,12 @@ def test_seed_001_orders_over_http(shop: Service, fresh: MockServer) -> None:
         )
     with shop.client("customer:example.com") as customer:
         assert customer.get("/v1/orders").status_code == 403
+
+
+def test_seed_003_the_9999_cap_over_http(shop: Service, fresh: MockServer) -> None:
+    path = "/v1/customers/example.org/addons/shared_mailbox"
+    with shop.client("site-admin") as admin:
+        refused = admin.put(path, json={"quantity": 10000})
+        assert refused.status_code == 403 and refused.json()["reason"] == "allocation_limit"
+        assert fresh.writes() == []
+        assert admin.put(f"{path}?dry_run=true", json={"quantity": 9999}).status_code == 200

@@ -254,3 +254,23 @@ def test_a_declared_customer_keeps_what_mailadmin_changed_in_the_next_process(
         Resource.USER_MAILBOXES: 20
     }
     third.journal.close()
+
+
+@pytest.mark.parametrize(("quantity", "refused"), [(9999, False), (10000, True)])
+async def test_the_9999_cap_binds_the_site_admins_addon_total(
+    platform: Platform, quantity: int, refused: bool
+) -> None:
+    """Seed 003's "up-to 9999" holds on every path, the site admin's apply_addon too."""
+    addon, resource = platform.settable_addon()
+    rules = platform.orch.rules
+    platform.server.clear_requests()
+    if refused:
+        with pytest.raises(errors.PolicyDenied) as caught:
+            await platform.orch.apply_addon(platform.tenant, addon, quantity)
+        assert caught.value.reason == "allocation_limit"
+        assert str(caught.value).endswith("the most is 9999")
+        assert platform.writes() == []
+        assert Resource(resource) not in rules.tenancy.allocation("customer", platform.tenant)
+    else:
+        result = await platform.orch.apply_addon(platform.tenant, addon, quantity, dry_run=True)
+        assert result.after == quantity

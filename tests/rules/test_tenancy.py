@@ -361,3 +361,11 @@ def test_a_reseller_cannot_claim_a_platform_tenant_from_python(config_file: Path
             orch.rules.add_customer(name)
         assert got.value.reason == "not_permitted"
     assert orch.rules.tenancy.customer("other.test") is None
+
+
+def test_the_9999_cap_from_the_cli(config_file: Path, server: MockServer) -> None:
+    # other.test is the host's own customer: no reseller's allocation caps it first.
+    out = _run(config_file, "--json", "addon", "other.test", "shared_mailbox", "10000", expect=3)
+    assert json.loads(out)["error"]["reason"] == "allocation_limit"
+    assert server.writes() == []
+    _run(config_file, "addon", "example.com", "shared_mailbox", "9999", "--dry-run")

@@ -257,10 +257,17 @@ class BusinessRules:
     def _within_reseller(self, arguments: dict[str, Any], dry_run: bool) -> None:
         """A customer's add-on total stays within its reseller's allocation, whoever sets
         it (the reseller, the site admin or an order): checked before it is sent."""
-        from mailadmin.rules.tenancy import resource_of_addon
+        from mailadmin.rules.tenancy import MAX_ALLOCATION, resource_of_addon
 
         addon, quantity, tenant = arguments["addon"], arguments["quantity"], arguments["tenant"]
         resource = resource_of_addon(addon.name) if addon.plan is None else None
+        if resource is not None and quantity > MAX_ALLOCATION:
+            # Seed 003's most per resource binds every path, the site admin's included.
+            raise errors.PolicyDenied(
+                f"{tenant.name} would be allocated {quantity} {_label(resource)}; "
+                f"the most is {MAX_ALLOCATION}",
+                reason="allocation_limit",
+            )
         if resource is None or self.tenancy.owner_of(tenant.name) is None:
             return
         # The platform's total of a resource is the customer's allocation of it; an
