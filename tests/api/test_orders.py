@@ -125,3 +125,13 @@ def test_seed_003_the_9999_cap_over_http(shop: Service, fresh: MockServer) -> No
         assert refused.status_code == 403 and refused.json()["reason"] == "allocation_limit"
         assert fresh.writes() == []
         assert admin.put(f"{path}?dry_run=true", json={"quantity": 9999}).status_code == 200
+
+
+def test_seed_002_edition_orders_over_http(shop: Service, fresh: MockServer) -> None:
+    with shop.client("site-admin") as admin:
+        body = {"subject": "mem", "kind": "edition_change", "edition": "team_pro", "current": "pro"}
+        short = admin.post("/v1/orders?dry_run=true", json=body | {"mailboxes": 9})
+        assert short.status_code == 403 and short.json()["reason"] == "edition_rule"
+        done = admin.post("/v1/orders?dry_run=true", json=body | {"mailboxes": 10})
+        assert done.status_code == 200, done.text
+        assert done.json()["detail"] == {"edition": "team_pro", "from": "pro", "mailboxes": 10}

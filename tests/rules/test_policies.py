@@ -261,7 +261,7 @@ async def test_seed_002_a_licence_upgrade_order_carries_the_total(tmp_path) -> N
     assert order.detail == {"current": 10, "added": 5, "total": 15}
     # An edition change is its own kind of order, and waits for the open upgrade.
     with pytest.raises(errors.PolicyDenied):
-        orch.rules.place_order("eu", "edition_change", {"from": "mobile", "to": "pro"})
+        orch.rules.place_order("eu", "edition_change", {"from": "mobile", "edition": "pro"})
     await orch.aclose()
 
 
@@ -505,3 +505,33 @@ def test_seed_002_zextras_declares_its_shared_mailboxes_licensed() -> None:
     declared = {name: providers[name].load().capabilities.licence for name in ("zextras", "ox")}
     assert declared["zextras"].per_mailbox and "shared" in declared["zextras"].counted_kinds
     assert not declared["ox"].per_mailbox and declared["ox"].counted_kinds == ("user",)
+
+
+@pytest.mark.parametrize(("mailboxes", "accepted"), [(9, False), (10, True), (11, True)])
+def test_seed_002_team_pro_on_top_of_pro_at_least_10(tmp_path, mailboxes, accepted) -> None:
+    orch = _memory_orchestrator(tmp_path)
+    rules = orch.rules
+    # Mobile -> Pro is an order of its own; Team Pro is not ordered from Mobile.
+    team = {"edition": "team_pro", "mailboxes": mailboxes}
+    with pytest.raises(errors.PolicyDenied) as caught:
+        rules.place_order("eu", "edition_change", {**team, "from": "mobile"})
+    assert caught.value.reason == "edition_rule"
+    assert "Team Pro is added on top of Pro; eu is on mobile" in str(caught.value)
+    with pytest.raises(errors.PolicyDenied) as caught:
+        rules.place_order("eu", "edition_change", {"edition": "pro", "from": "mobile", "add": 5})
+    assert caught.value.reason == "edition_rule"
+    pro = rules.place_order("eu", "edition_change", {"edition": "pro", "from": "mobile"})
+    assert pro.detail == {"edition": "pro", "from": "mobile"}
+    rules.orders.confirm(pro.id)
+    rules.orders.applied(pro.id)
+    # Now on Pro (the applied order says so): Team Pro for at least 10 mailboxes.
+    if accepted:
+        order = rules.place_order("eu", "edition_change", team)
+        assert order.detail == {"edition": "team_pro", "from": "pro", "mailboxes": mailboxes}
+    else:
+        with pytest.raises(errors.PolicyDenied) as caught:
+            rules.place_order("eu", "edition_change", team)
+        assert caught.value.reason == "edition_rule"
+        assert "at least 10 mailboxes" in str(caught.value)
+    with pytest.raises(errors.ValidationError, match="one of pro, mobile, team_pro"):
+        rules.place_order("eu", "edition_change", {"edition": "gold"})

@@ -369,3 +369,18 @@ def test_the_9999_cap_from_the_cli(config_file: Path, server: MockServer) -> Non
     assert json.loads(out)["error"]["reason"] == "allocation_limit"
     assert server.writes() == []
     _run(config_file, "addon", "example.com", "shared_mailbox", "9999", "--dry-run")
+
+
+def test_edition_orders_from_the_cli(config_file: Path) -> None:
+    def place(*args: str, expect: int = 0) -> dict:
+        found = json.loads(
+            _run(config_file, "--json", "orders", "place", "eu", *args, expect=expect)
+        )
+        return found["error"] if expect else found[0]
+
+    refused = place(
+        "edition_change", "--edition", "team_pro", "--from", "mobile", "--mailboxes", "10", expect=3
+    )
+    assert refused["reason"] == "edition_rule"
+    order = place("edition_change", "--edition", "team_pro", "--from", "pro", "--mailboxes", "10")
+    assert order["detail"] == {"edition": "team_pro", "from": "pro", "mailboxes": 10}

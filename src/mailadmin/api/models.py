@@ -114,7 +114,13 @@ class OrderIn(_In):
     ]
     package: Package | None = None
     add: int | None = Field(default=None, ge=1, le=9999, examples=[5])
-    edition: str | None = Field(default=None, min_length=1, max_length=64)
+    edition: str | None = Field(default=None, min_length=1, max_length=64, examples=["pro"])
+    current: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The edition held now"
+    )
+    mailboxes: int | None = Field(
+        default=None, ge=1, le=9999, description="Mailboxes licensed with Team Pro (10 or more)"
+    )
 
 
 class PlanChange(_In):

@@ -495,7 +495,11 @@ def orders_list(state: _State, subject: str | None) -> None:
     type=WholeNumber(1),
     help="Accounts to add (seat_upgrade), licensed mailboxes to add (licence_upgrade).",
 )
-@click.option("--edition", help="The edition wanted (edition_change), e.g. pro.")
+@click.option("--edition", help="The edition wanted (edition_change): pro, mobile, team_pro.")
+@click.option("--from", "current", help="The edition held now, when no order recorded it.")
+@click.option(
+    "--mailboxes", type=WholeNumber(1, 9999), help="Mailboxes licensed with Team Pro (10 or more)."
+)
 @_global_options
 @pass_state
 def orders_place(
@@ -505,6 +509,8 @@ def orders_place(
     package: tuple[str, ...],
     add: int | None,
     edition: str | None,
+    current: str | None,
+    mailboxes: int | None,
 ) -> None:
     """Open an order of KIND for SUBJECT (a customer, or an instance for its licence).
 
@@ -529,6 +535,10 @@ def orders_place(
             detail["add"] = add
         if edition is not None:
             detail["edition"] = edition
+        if current is not None:
+            detail["from"] = current
+        if mailboxes is not None:
+            detail["mailboxes"] = mailboxes
         return orch.rules.place_order(subject, kind, detail)
 
     order = _run_async(state, work)

@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from mailadmin.rules.use import TenantUse
     from mailadmin.store.database import Database
 
-__all__ = ["ActingView", "BusinessRules", "run_as"]
+__all__ = ["EDITIONS", "ActingView", "BusinessRules", "run_as"]
+
+#: Seed 002's licence editions: Pro, Mobile, and Team Pro on top of Pro.
+EDITIONS = ("pro", "mobile", "team_pro")
 
 T = TypeVar("T")
 
@@ -422,6 +425,8 @@ class BusinessRules:
             check_downgrade(renewal, self.today(), self.settings_for(instance, tenant))
         if kind is OrderKind.PLAN_UPGRADE and tenant is not None:
             self._plan_without_seats(tenant, detail)
+        if kind is OrderKind.EDITION_CHANGE:
+            detail = self._edition_detail(subject, detail)
         if kind is OrderKind.SEAT_UPGRADE:
             if tenant is None:
                 raise errors.ValidationError("A seat upgrade is ordered for a customer")
@@ -456,6 +461,52 @@ class BusinessRules:
             f"a seat_upgrade adding {wanted} accounts",
             reason="order_open",
         )
+
+    def _edition_detail(self, subject: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+        """Seed 002's editions: Pro or Mobile, and Team Pro only on top of Pro for at
+        least 10 mailboxes; a change of edition is an order of its own (no seats in it).
+        The current edition is the last applied edition order's, else ``from``."""
+        from mailadmin.rules.orders import OrderKind, OrderState
+
+        wanted = str(detail.get("edition") or "").strip().lower().replace("-", "_")
+        if wanted not in EDITIONS:
+            raise errors.ValidationError(
+                f"An edition change names the edition wanted: one of {', '.join(EDITIONS)}"
+            )
+        extra = sorted(set(detail) - {"edition", "from", "mailboxes"})
+        if extra or (wanted != "team_pro" and "mailboxes" in detail):
+            raise errors.PolicyDenied(
+                "A change of edition is an order of its own: order the seats or the licence "
+                "upgrade separately",
+                reason="edition_rule",
+            )
+        applied = [
+            o
+            for o in self.orders.all(subject)
+            if o.kind is OrderKind.EDITION_CHANGE and o.state is OrderState.APPLIED
+        ]
+        current = applied[-1].detail.get("edition") if applied else detail.get("from")
+        current = str(current).strip().lower().replace("-", "_") if current else None
+        if current == wanted:
+            raise errors.ValidationError(f"{subject} is on {wanted} already")
+        result: dict[str, Any] = {"edition": wanted, "from": current}
+        if wanted == "team_pro":
+            if current != "pro":
+                held = current or "an unknown edition"
+                raise errors.PolicyDenied(
+                    f"Team Pro is added on top of Pro; {subject} is on {held}: order the "
+                    "change to pro first",
+                    reason="edition_rule",
+                )
+            mailboxes = detail.get("mailboxes")
+            if isinstance(mailboxes, bool) or not isinstance(mailboxes, int) or mailboxes < 10:
+                raise errors.PolicyDenied(
+                    "Team Pro licenses at least 10 mailboxes: state how many (mailboxes=10 "
+                    "or more)",
+                    reason="edition_rule",
+                )
+            result["mailboxes"] = mailboxes
+        return result
 
     def _seat_detail(self, tenant: str, detail: Mapping[str, Any]) -> dict[str, Any]:
         """The accounts to add and the resulting total, from the customer's allocation."""

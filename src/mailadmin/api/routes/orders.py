@@ -129,6 +129,10 @@ async def place(
                 detail["add"] = body.add
             if body.edition is not None:
                 detail["edition"] = body.edition
+            if body.current is not None:
+                detail["from"] = body.current
+            if body.mailboxes is not None:
+                detail["mailboxes"] = body.mailboxes
             placed = await asyncio.to_thread(
                 lambda: rules.place_order(body.subject, body.kind, detail, dry_run=dry_run)
             )
