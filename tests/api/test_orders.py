@@ -135,3 +135,14 @@ def test_seed_002_edition_orders_over_http(shop: Service, fresh: MockServer) -> 
         done = admin.post("/v1/orders?dry_run=true", json=body | {"mailboxes": 10})
         assert done.status_code == 200, done.text
         assert done.json()["detail"] == {"edition": "team_pro", "from": "pro", "mailboxes": 10}
+
+
+def test_seed_003_held_against_sold_over_http(shop: Service, fresh: MockServer) -> None:
+    with shop.client("site-admin") as admin:
+        rows = admin.get("/v1/reports/usage", params={"reseller": "globex"}).json()
+    held = [r for r in rows if r["level"] == "reseller"]
+    assert {r["subscription"] for r in held} == {"reseller:globex"}
+    sold = {r["resource"]: r["allocated"] for r in rows if r["subscription"] == "example.net"}
+    seats = next(r for r in held if r["resource"] == "user_mailboxes")
+    assert (seats["allocated"], seats["utilised"]) == (500, sold["user_mailboxes"])
+    assert seats["over_use"] == 0

@@ -226,3 +226,33 @@ def test_the_demo_runs_the_reports_across_every_installed_platform() -> None:
     licences_step = steps["Report: licences"]
     assert {row[0] for row in licences_step["rows"]} == platforms
     assert steps["Report: renewals and downgrade windows"]["rows"]
+
+
+async def test_seed_003_a_resellers_oversell_is_in_the_usage_report(platform: Platform) -> None:
+    from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
+
+    tenancy = platform.orch.rules.tenancy
+    tenancy.add_reseller(
+        "acme",
+        ResellerSpec(prepaid=True, may_oversell=True, package={Resource.USER_MAILBOXES: 10}),
+    )
+    tenancy.add_customer(
+        platform.tenant, CustomerSpec(reseller="acme", package={Resource.USER_MAILBOXES: 4})
+    )
+    for quantity, oversold in ((6, 0), (7, 1)):  # 4 + 6 = 10 of 10; 4 + 7 = 11: one over
+        tenancy.sell("customer", platform.tenant, "mailboxes", quantity)
+        rows = await usage.build(platform.orch, reseller="acme")
+        (row,) = [r for r in rows if r.level == "reseller" and r.resource == "user_mailboxes"]
+        assert (row.subscription, row.allocated, row.utilised) == (
+            "reseller:acme",
+            10,
+            4 + quantity,
+        )
+        assert row.over_use == oversold
+    assert [o.children_allocation for o in tenancy.oversells("acme")] == [11]
+    # A customer admin sees no reseller's rows; another reseller filter shows none of acme's.
+    with platform.orch.acting_as(f"customer:{platform.tenant}"):
+        assert all(r.level == "customer" for r in await usage.build(platform.orch))
+    assert [
+        r for r in await usage.build(platform.orch, reseller="globex") if r.level == "reseller"
+    ] == []

@@ -384,3 +384,23 @@ def test_edition_orders_from_the_cli(config_file: Path) -> None:
     assert refused["reason"] == "edition_rule"
     order = place("edition_change", "--edition", "team_pro", "--from", "pro", "--mailboxes", "10")
     assert order["detail"] == {"edition": "team_pro", "from": "pro", "mailboxes": 10}
+
+
+def test_an_oversell_in_report_usage(config_file: Path) -> None:
+    """acme (prepaid, may oversell) holds 100 user mailboxes; example.com's 10 plus a sale
+    of 95 sells it 105: 5 oversold, in the table, --json and --csv."""
+    _run(config_file, "sell", "mailboxes", "95", "--to", "customers", "--owner", "acme")
+    table = _run(config_file, "report", "usage", "--reseller", "acme")
+    line = next(x for x in table.splitlines() if "reseller:acme" in x and "user_mailboxes" in x)
+    assert "100" in line and "105" in line and "OVER +5" in line
+    acme = ("--reseller", "acme")  # other.test is not on the mock: its row would fail
+    rows = json.loads(_run(config_file, "--json", "report", "usage", *acme))["rows"]
+    (held,) = [r for r in rows if r["level"] == "reseller" and r["resource"] == "user_mailboxes"]
+    assert (held["allocated"], held["utilised"], held["over_use"]) == (100, 105, 5)
+    import csv
+    import io
+
+    found = list(csv.DictReader(io.StringIO(_run(config_file, "report", "usage", "--csv", *acme))))
+    (row,) = [r for r in found if r["level"] == "reseller" and r["resource"] == "user_mailboxes"]
+    assert (row["subscription"], row["over_use"]) == ("reseller:acme", "5")
+    _run(config_file, "report", "usage", "--fail-on-over-use", *acme, expect=5)
