@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -535,3 +536,43 @@ def test_seed_002_team_pro_on_top_of_pro_at_least_10(tmp_path, mailboxes, accept
         assert "at least 10 mailboxes" in str(caught.value)
     with pytest.raises(errors.ValidationError, match="one of pro, mobile, team_pro"):
         rules.place_order("eu", "edition_change", {"edition": "gold"})
+
+
+def test_seeds_001_002_renewals_roll_forward_a_term(tmp_path) -> None:
+    """340 days after the 2027-01-31 renewal the window is the one before 2028-01-31."""
+    from datetime import timedelta
+
+    from mailadmin.reports import renewals
+
+    orch = _memory_orchestrator(tmp_path)
+    rules = orch.rules
+    rules.tenancy.add_customer("example.com", CustomerSpec(renewal=date(2027, 1, 31)))
+    assert date(2027, 1, 31) + timedelta(days=340) == date(2028, 1, 6)
+    for today, accepted in [
+        (date(2027, 1, 31), False),  # the renewal day itself: its window has closed
+        (date(2027, 2, 1), False),  # the next renewal is a year away
+        (date(2027, 12, 31), False),  # 31 days before 2028-01-31
+        (date(2028, 1, 1), True),  # 30 days before
+        (date(2028, 1, 6), True),  # 340 days after the renewal
+        (date(2028, 1, 16), True),  # 15 days before
+        (date(2028, 1, 17), False),  # 14 days before
+    ]:
+        rules.today = lambda today=today: today
+        if accepted:
+            rules.orders.cancel(rules.place_order("example.com", "plan_downgrade", {}).id)
+        else:
+            with pytest.raises(errors.PolicyDenied) as caught:
+                rules.place_order("example.com", "plan_downgrade", {})
+            assert caught.value.reason == "downgrade_window"
+    rules.today = lambda: date(2028, 1, 6)
+    (row,) = asyncio.run(renewals.build(orch))
+    assert (row.renewal, row.days, row.window) == (date(2028, 1, 31), 25, "open")
+    # No billing cycle: the recorded date is the one renewal, and it has passed.
+    rules.policies = PoliciesConfig(renewal_term_months=0)
+    assert asyncio.run(renewals.build(orch)) == []
+    # A monthly term, from a 31st: Feb 28, then Mar 31.
+    rules.policies = PoliciesConfig(renewal_term_months=1)
+    rules.today = lambda: date(2027, 2, 1)
+    assert asyncio.run(renewals.build(orch))[0].renewal == date(2027, 2, 28)
+    rules.today = lambda: date(2027, 3, 1)
+    assert asyncio.run(renewals.build(orch))[0].renewal == date(2027, 3, 31)

@@ -404,3 +404,20 @@ def test_an_oversell_in_report_usage(config_file: Path) -> None:
     (row,) = [r for r in found if r["level"] == "reseller" and r["resource"] == "user_mailboxes"]
     assert (row["subscription"], row["over_use"]) == ("reseller:acme", "5")
     _run(config_file, "report", "usage", "--fail-on-over-use", *acme, expect=5)
+
+
+def test_a_renewal_rolls_forward_in_report_renewals(config_file: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    recorded = today - timedelta(days=340)
+    _run(config_file, "customers", "add", "other.test", "--renewal", recorded.isoformat())
+    rows = json.loads(_run(config_file, "--json", "report", "renewals"))["rows"]
+    (row,) = [r for r in rows if r["subject"] == "other.test"]
+    year_on = (
+        recorded.replace(year=recorded.year + 1)
+        if recorded.month != 2 or recorded.day != 29
+        else recorded.replace(year=recorded.year + 1, day=28)
+    )
+    assert row["renewal"] == year_on.isoformat()
+    assert row["days"] == (year_on - today).days
