@@ -108,13 +108,16 @@ async def test_renewals_report_shows_open_windows(platform: Platform) -> None:
     rules.tenancy.add_customer(
         platform.tenant, CustomerSpec(reseller="acme", renewal=date(2027, 1, 31))
     )
-    rules.tenancy.add_customer(OTHER, CustomerSpec(renewal=date(2026, 12, 1)))  # past: left out
+    # Renewed on 2026-12-01: the billing cycle rolls it a year on, to 2027-12-01.
+    rules.tenancy.add_customer(OTHER, CustomerSpec(renewal=date(2026, 12, 1)))
     rules.place_order(platform.tenant, "plan_upgrade", {})
     rows = await renewals.build(platform.orch)
     assert [(r.subject, r.kind, r.days, r.window, r.open_orders) for r in rows] == [
         (platform.tenant, "customer", 26, "open", 1),
         ("acme", "reseller", 147, "upcoming", 0),
+        (OTHER, "customer", 330, "upcoming", 0),
     ]
+    assert rows[2].renewal == date(2027, 12, 1)
     assert (rows[0].window_opens, rows[0].window_closes) == (date(2027, 1, 1), date(2027, 1, 16))
 
 
