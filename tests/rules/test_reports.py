@@ -229,6 +229,15 @@ def test_the_demo_runs_the_reports_across_every_installed_platform() -> None:
     licences_step = steps["Report: licences"]
     assert {row[0] for row in licences_step["rows"]} == platforms
     assert steps["Report: renewals and downgrade windows"]["rows"]
+    # The "done when": the demo shows an order, a renewal and an oversell.
+    shown = dict(steps["Orders, renewals and oversells"]["rows"])
+    assert set(shown) == {"order", "renewal", "oversell"}
+    assert "seat upgrade" in shown["order"] and "+ 5 =" in shown["order"]
+    assert "(paid)" in shown["order"] and "window is open" in shown["renewal"]
+    assert shown["oversell"].endswith("(+5)")
+    over = usage_step["columns"].index("over_use")
+    level = usage_step["columns"].index("level")
+    assert [r[over] for r in usage_step["rows"] if r[level] == "reseller"] == [5]
 
 
 async def test_seed_003_a_resellers_oversell_is_in_the_usage_report(platform: Platform) -> None:
