@@ -146,3 +146,13 @@ def test_seed_003_held_against_sold_over_http(shop: Service, fresh: MockServer) 
     seats = next(r for r in held if r["resource"] == "user_mailboxes")
     assert (seats["allocated"], seats["utilised"]) == (500, sold["user_mailboxes"])
     assert seats["over_use"] == 0
+
+
+def test_seed_002_a_licence_renewal_over_http(shop: Service, fresh: MockServer) -> None:
+    with shop.client("site-admin") as admin:
+        body = {"subject": "mem", "kind": "licence_renewal"}
+        assert admin.post("/v1/orders", json=body).status_code == 422
+        placed = admin.post("/v1/orders?dry_run=true", json=body | {"until": "2999-01-01"})
+        assert placed.status_code == 200, placed.text
+        assert placed.json()["kind"] == "licence_renewal"
+        assert placed.json()["detail"]["until"] == "2999-01-01"

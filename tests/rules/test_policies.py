@@ -576,3 +576,29 @@ def test_seeds_001_002_renewals_roll_forward_a_term(tmp_path) -> None:
     assert asyncio.run(renewals.build(orch))[0].renewal == date(2027, 2, 28)
     rules.today = lambda: date(2027, 3, 1)
     assert asyncio.run(renewals.build(orch))[0].renewal == date(2027, 3, 31)
+
+
+@pytest.mark.parametrize(
+    ("until", "accepted"),
+    [(date(2027, 6, 29), False), (date(2027, 6, 30), False), (date(2027, 7, 1), True)],
+)
+async def test_seed_002_a_licence_renewal_extends_the_expiry(tmp_path, until, accepted) -> None:
+    seed = {"licence": {"seats": 10, "valid_until": "2027-06-30T00:00:00Z"}}
+    orch = _memory_orchestrator(tmp_path, MockServer(MemoryMock, seed=seed))
+    rules = orch.rules
+    upgrade = await rules.order_licence_upgrade("eu", 5)
+    rules.orders.confirm(upgrade.id)
+    await rules.apply_order(upgrade.id)
+    if not accepted:
+        with pytest.raises(errors.ValidationError, match="expires 2027-06-30"):
+            await rules.order_licence_renewal("eu", until)
+        assert [o.kind for o in rules.orders.all("eu")] == [OrderKind.LICENCE_UPGRADE]
+        await orch.aclose()
+        return
+    renewal = await rules.order_licence_renewal("eu", until)
+    assert renewal.detail == {"until": "2027-07-01", "from": "2027-06-30"}
+    rules.orders.confirm(renewal.id)
+    assert (await rules.apply_order(renewal.id)).state is OrderState.APPLIED
+    # Seed 002's RENEWED: the licence order the renewal extended.
+    assert rules.orders.get(upgrade.id).state is OrderState.RENEWED
+    await orch.aclose()

@@ -421,3 +421,12 @@ def test_a_renewal_rolls_forward_in_report_renewals(config_file: Path) -> None:
     )
     assert row["renewal"] == year_on.isoformat()
     assert row["days"] == (year_on - today).days
+
+
+def test_a_licence_renewal_from_the_cli(config_file: Path) -> None:
+    out = _run(
+        config_file, "--json", "orders", "place", "eu", "licence_renewal", "--until", "2999-01-01"
+    )
+    (order,) = json.loads(out)
+    assert (order["kind"], order["detail"]["until"]) == ("licence_renewal", "2999-01-01")
+    _run(config_file, "orders", "place", "eu", "licence_renewal", expect=2)

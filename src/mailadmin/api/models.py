@@ -110,8 +110,14 @@ class OrderIn(_In):
 
     subject: str = Field(min_length=1, max_length=255, examples=["example.com"])
     kind: Literal[
-        "plan_upgrade", "plan_downgrade", "seat_upgrade", "licence_upgrade", "edition_change"
+        "plan_upgrade",
+        "plan_downgrade",
+        "seat_upgrade",
+        "licence_upgrade",
+        "licence_renewal",
+        "edition_change",
     ]
+    until: date | None = Field(default=None, description="The new expiry (licence_renewal)")
     package: Package | None = None
     add: int | None = Field(default=None, ge=1, le=9999, examples=[5])
     edition: str | None = Field(default=None, min_length=1, max_length=64, examples=["pro"])

@@ -486,7 +486,14 @@ def orders_list(state: _State, subject: str | None) -> None:
 @click.argument(
     "kind",
     type=click.Choice(
-        ["plan_upgrade", "plan_downgrade", "seat_upgrade", "licence_upgrade", "edition_change"]
+        [
+            "plan_upgrade",
+            "plan_downgrade",
+            "seat_upgrade",
+            "licence_upgrade",
+            "licence_renewal",
+            "edition_change",
+        ]
     ),
 )
 @_PACKAGE
@@ -497,6 +504,11 @@ def orders_list(state: _State, subject: str | None) -> None:
 )
 @click.option("--edition", help="The edition wanted (edition_change): pro, mobile, team_pro.")
 @click.option("--from", "current", help="The edition held now, when no order recorded it.")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The licence's new expiry date (licence_renewal).",
+)
 @click.option(
     "--mailboxes", type=WholeNumber(1, 9999), help="Mailboxes licensed with Team Pro (10 or more)."
 )
@@ -510,6 +522,7 @@ def orders_place(
     add: int | None,
     edition: str | None,
     current: str | None,
+    until: Any,
     mailboxes: int | None,
 ) -> None:
     """Open an order of KIND for SUBJECT (a customer, or an instance for its licence).
@@ -522,6 +535,10 @@ def orders_place(
     """
 
     async def work(orch: Orchestrator) -> Any:
+        if kind == "licence_renewal":
+            if until is None:
+                raise click.UsageError("licence_renewal needs --until YYYY-MM-DD")
+            return await orch.rules.order_licence_renewal(subject, until.date())
         if kind in ("licence_upgrade", "seat_upgrade"):
             if add is None:
                 raise click.UsageError(f"{kind} needs --add N (the number to add)")

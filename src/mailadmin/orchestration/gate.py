@@ -565,6 +565,25 @@ class BusinessRules:
             instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump(), dry_run=dry_run
         )
 
+    async def order_licence_renewal(
+        self, instance: str, until: date, *, dry_run: bool = False
+    ) -> Order:
+        """Order the renewal of an instance's licence to ``until``, the new expiry (seed
+        002: "enter the new expiration date"); it must be later than the present one.
+        Applied, it marks the licence orders it extends ``renewed``."""
+        from mailadmin.rules.orders import OrderKind
+
+        licence = await self._orch.get_licence(instance)
+        expires = licence.valid_until.date() if licence.valid_until is not None else None
+        if until <= (expires or self.today()):
+            held = f"expires {expires.isoformat()}" if expires else "has no expiry date"
+            raise errors.ValidationError(
+                f"The licence of {instance} {held}; a renewal extends it to a later date "
+                f"than {until.isoformat()}"
+            )
+        detail = {"until": until.isoformat(), "from": expires.isoformat() if expires else None}
+        return self.place_order(instance, OrderKind.LICENCE_RENEWAL, detail, dry_run=dry_run)
+
     async def apply_order(self, order_id: int, *, dry_run: bool = False) -> Order:
         """Carry out a paid order: a package or seat change of a customer; licence and
         edition orders are settled with the vendor, so applying records them only."""
@@ -593,7 +612,11 @@ class BusinessRules:
             # Checked whole (reseller allocation, use) before it is sent; the pipeline
             # records the customer's new allocation once the platform holds it.
             await self._orch.apply_addon(order.subject, "mailboxes", total, dry_run=dry_run)
-        return order if dry_run else self.orders.applied(order.id)
+        if dry_run:
+            return order
+        if order.kind is OrderKind.LICENCE_RENEWAL:
+            self.orders.renewed(order.subject, order)
+        return self.orders.applied(order.id)
 
     def _seat_total(self, order: Order) -> int:
         """What a seat order brings the customer to when applied: its allocation then plus

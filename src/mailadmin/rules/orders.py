@@ -34,6 +34,7 @@ class OrderKind(StrEnum):
     PLAN_DOWNGRADE = "plan_downgrade"
     SEAT_UPGRADE = "seat_upgrade"
     LICENCE_UPGRADE = "licence_upgrade"
+    LICENCE_RENEWAL = "licence_renewal"
     EDITION_CHANGE = "edition_change"
 
 
@@ -44,6 +45,8 @@ class OrderState(StrEnum):
     PAID = "paid"
     APPLIED = "applied"
     CANCELLED = "cancelled"
+    #: Seed 002's ``RENEWED``: an applied licence order a later renewal extended.
+    RENEWED = "renewed"
 
 
 #: Kinds of which only one may be open per subject at a time (seed 001).
@@ -178,6 +181,16 @@ class Orders:
         if order.state.value not in _OPEN:
             raise errors.ValidationError(f"Order #{order_id} is {order.state.value}")
         return self._set(order_id, OrderState.CANCELLED)
+
+    def renewed(self, subject: str, renewal: Order) -> list[Order]:
+        """Mark the subject's applied licence orders before ``renewal`` renewed (seed 002:
+        renewing extends the present plan's lifetime)."""
+        done = []
+        for order in self.all(subject):
+            licence = order.kind in (OrderKind.LICENCE_UPGRADE, OrderKind.LICENCE_RENEWAL)
+            if licence and order.id < renewal.id and order.state is OrderState.APPLIED:
+                done.append(self._set(order.id, OrderState.RENEWED))
+        return done
 
     def _move(self, order_id: int, source: OrderState, target: OrderState) -> Order:
         order = self.get(order_id)

@@ -115,7 +115,11 @@ async def place(
         rules = services.orch.rules
         if body.kind in ("seat_upgrade", "licence_upgrade") and body.add is None:
             raise errors.ValidationError(f"A {body.kind} needs add, the number to add")
-        if body.kind == "seat_upgrade":
+        if body.kind == "licence_renewal":
+            if body.until is None:
+                raise errors.ValidationError("A licence_renewal needs until, the new expiry")
+            placed = await rules.order_licence_renewal(body.subject, body.until, dry_run=dry_run)
+        elif body.kind == "seat_upgrade":
             assert body.add is not None
             placed = await rules.order_seat_upgrade(body.subject, body.add, dry_run=dry_run)
         elif body.kind == "licence_upgrade":
