@@ -156,3 +156,12 @@ def test_seed_002_a_licence_renewal_over_http(shop: Service, fresh: MockServer) 
         assert placed.status_code == 200, placed.text
         assert placed.json()["kind"] == "licence_renewal"
         assert placed.json()["detail"]["until"] == "2999-01-01"
+
+
+def test_seed_002_a_maintenance_order_over_http(shop: Service, fresh: MockServer) -> None:
+    with shop.client("site-admin") as admin:
+        body = {"subject": "mem", "kind": "maintenance", "years": 1}
+        answer = admin.post("/v1/orders?dry_run=true", json=body)
+    # The memory platform's licence in this service's seed sells no maintenance.
+    assert answer.status_code == 422
+    assert "no maintenance end date" in answer.json()["detail"]

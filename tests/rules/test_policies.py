@@ -602,3 +602,38 @@ async def test_seed_002_a_licence_renewal_extends_the_expiry(tmp_path, until, ac
     # Seed 002's RENEWED: the licence order the renewal extended.
     assert rules.orders.get(upgrade.id).state is OrderState.RENEWED
     await orch.aclose()
+
+
+@pytest.mark.parametrize(
+    ("today", "years", "expected"),
+    [
+        # Valid on 2027-06-30: cumulative, one more year runs on from the present end.
+        (date(2027, 6, 29), 1, ("2028-06-30", 0)),
+        (date(2027, 6, 30), 1, ("2028-06-30", 0)),
+        # Lapsed: paid from the end date; 30 days missed, still within the added year.
+        (date(2027, 7, 30), 1, ("2028-06-30", 30)),
+        # Lapsed past a whole year: one year would end before today.
+        (date(2028, 7, 1), 1, None),
+        (date(2028, 7, 1), 2, ("2029-06-30", 367)),
+    ],
+)
+async def test_seed_002_maintenance_is_cumulative_and_back_paid(
+    tmp_path, today, years, expected
+) -> None:
+    seed = {"licence": {"seats": 10, "maintenance_until": "2027-06-30T00:00:00Z"}}
+    orch = _memory_orchestrator(tmp_path, MockServer(MemoryMock, seed=seed))
+    orch.rules.today = lambda: today
+    assert (await orch.get_licence("eu")).maintenance_until is not None
+    if expected is None:
+        with pytest.raises(errors.PolicyDenied) as caught:
+            await orch.rules.order_maintenance("eu", years)
+        assert caught.value.reason == "maintenance_lapsed"
+        assert str(caught.value).endswith("it takes at least 2 years to be valid again")
+        assert orch.rules.orders.all() == []
+    else:
+        order = await orch.rules.order_maintenance("eu", years)
+        until, missed = expected
+        assert (order.detail["from"], order.detail["until"]) == ("2027-06-30", until)
+        assert order.detail["missed_days"] == missed
+        assert order.detail["note"].startswith("back-paid from" if missed else "cumulative")
+    await orch.aclose()

@@ -430,3 +430,17 @@ def test_a_licence_renewal_from_the_cli(config_file: Path) -> None:
     (order,) = json.loads(out)
     assert (order["kind"], order["detail"]["until"]) == ("licence_renewal", "2999-01-01")
     _run(config_file, "orders", "place", "eu", "licence_renewal", expect=2)
+
+
+def test_maintenance_from_the_cli(config_file: Path, server: MockServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ends = datetime.now(UTC) + timedelta(days=40)
+    server.state.licence.maintenance_until = ends
+    licence = json.loads(_run(config_file, "--json", "licence", "eu"))
+    assert ends.date().isoformat() in json.dumps(licence)
+    rows = json.loads(_run(config_file, "--json", "report", "licences"))["rows"]
+    assert rows[0]["maintenance_until"] == ends.date().isoformat()
+    order = json.loads(_run(config_file, "--json", "orders", "place", "eu", "maintenance"))[0]
+    assert order["detail"]["from"] == ends.date().isoformat()
+    assert order["detail"]["note"].startswith("cumulative")

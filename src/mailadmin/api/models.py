@@ -115,8 +115,10 @@ class OrderIn(_In):
         "seat_upgrade",
         "licence_upgrade",
         "licence_renewal",
+        "maintenance",
         "edition_change",
     ]
+    years: int | None = Field(default=None, ge=1, le=10, description="Years (maintenance)")
     until: date | None = Field(default=None, description="The new expiry (licence_renewal)")
     package: Package | None = None
     add: int | None = Field(default=None, ge=1, le=9999, examples=[5])

@@ -492,6 +492,7 @@ def orders_list(state: _State, subject: str | None) -> None:
             "seat_upgrade",
             "licence_upgrade",
             "licence_renewal",
+            "maintenance",
             "edition_change",
         ]
     ),
@@ -504,6 +505,7 @@ def orders_list(state: _State, subject: str | None) -> None:
 )
 @click.option("--edition", help="The edition wanted (edition_change): pro, mobile, team_pro.")
 @click.option("--from", "current", help="The edition held now, when no order recorded it.")
+@click.option("--years", type=WholeNumber(1, 10), help="Years of maintenance (maintenance).")
 @click.option(
     "--until",
     type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -522,6 +524,7 @@ def orders_place(
     add: int | None,
     edition: str | None,
     current: str | None,
+    years: int | None,
     until: Any,
     mailboxes: int | None,
 ) -> None:
@@ -535,6 +538,8 @@ def orders_place(
     """
 
     async def work(orch: Orchestrator) -> Any:
+        if kind == "maintenance":
+            return await orch.rules.order_maintenance(subject, years or 1)
         if kind == "licence_renewal":
             if until is None:
                 raise click.UsageError("licence_renewal needs --until YYYY-MM-DD")

@@ -584,6 +584,46 @@ class BusinessRules:
         detail = {"until": until.isoformat(), "from": expires.isoformat() if expires else None}
         return self.place_order(instance, OrderKind.LICENCE_RENEWAL, detail, dry_run=dry_run)
 
+    async def order_maintenance(
+        self, instance: str, years: int = 1, *, dry_run: bool = False
+    ) -> Order:
+        """Order ``years`` more of the maintenance service of an instance's licence (seed
+        002): cumulative, it runs on from the present end; lapsed, it is paid from the
+        date it ended, so the order must reach past today to make it valid again."""
+        from mailadmin.rules.orders import OrderKind
+
+        if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= 10:
+            raise errors.ValidationError("A maintenance order adds 1 to 10 years")
+        licence = await self._orch.get_licence(instance)
+        if licence.maintenance_until is None:
+            raise errors.ValidationError(
+                f"The licence of {instance} has no maintenance end date: its platform sells "
+                "no maintenance service apart from the licence"
+            )
+        ends, today = licence.maintenance_until.date(), self.today()
+        until = _add_years(ends, years)
+        missed = max(0, (today - ends).days)
+        if until <= today:
+            needed = next(n for n in range(years, 100) if _add_years(ends, n) > today)
+            raise errors.PolicyDenied(
+                f"The maintenance of {instance} ended on {ends.isoformat()} ({missed} days "
+                "ago); it is paid from that date, so it takes at least "
+                f"{needed} years to be valid again",
+                reason="maintenance_lapsed",
+            )
+        detail = {
+            "years": years,
+            "from": ends.isoformat(),
+            "until": until.isoformat(),
+            "missed_days": missed,
+            "note": (
+                f"back-paid from {ends.isoformat()} ({missed} days missed)"
+                if missed
+                else f"cumulative: runs on from {ends.isoformat()}"
+            ),
+        }
+        return self.place_order(instance, OrderKind.MAINTENANCE, detail, dry_run=dry_run)
+
     async def apply_order(self, order_id: int, *, dry_run: bool = False) -> Order:
         """Carry out a paid order: a package or seat change of a customer; licence and
         edition orders are settled with the vendor, so applying records them only."""
@@ -720,6 +760,14 @@ def _resource(addon: Any) -> Any:
     from mailadmin.rules.tenancy import resource_of_addon
 
     return resource_of_addon(addon.name) if addon.plan is None else None
+
+
+def _add_years(day: date, years: int) -> date:
+    """``day`` that many years later (Feb 29 becomes Feb 28 off leap years)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def _label(resource: Any) -> str:

@@ -148,6 +148,7 @@ class _Licence(_Wire):
     state: LicenceState
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    maintenance_until: datetime | None = None
     plans: list[_PlanUse] = Field(default_factory=list)
 
 
@@ -259,6 +260,7 @@ class MemoryProvider(Provider[MemorySettings]):
             valid_from=licence.valid_from,
             valid_until=licence.valid_until,
             state=licence.state,
+            maintenance_until=licence.maintenance_until,
         )
 
     async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:

@@ -35,6 +35,7 @@ class OrderKind(StrEnum):
     SEAT_UPGRADE = "seat_upgrade"
     LICENCE_UPGRADE = "licence_upgrade"
     LICENCE_RENEWAL = "licence_renewal"
+    MAINTENANCE = "maintenance"
     EDITION_CHANGE = "edition_change"
 
 

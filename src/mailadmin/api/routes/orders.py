@@ -115,7 +115,9 @@ async def place(
         rules = services.orch.rules
         if body.kind in ("seat_upgrade", "licence_upgrade") and body.add is None:
             raise errors.ValidationError(f"A {body.kind} needs add, the number to add")
-        if body.kind == "licence_renewal":
+        if body.kind == "maintenance":
+            placed = await rules.order_maintenance(body.subject, body.years or 1, dry_run=dry_run)
+        elif body.kind == "licence_renewal":
             if body.until is None:
                 raise errors.ValidationError("A licence_renewal needs until, the new expiry")
             placed = await rules.order_licence_renewal(body.subject, body.until, dry_run=dry_run)
