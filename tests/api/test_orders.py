@@ -165,3 +165,11 @@ def test_seed_002_a_maintenance_order_over_http(shop: Service, fresh: MockServer
     # The memory platform's licence in this service's seed sells no maintenance.
     assert answer.status_code == 422
     assert "no maintenance end date" in answer.json()["detail"]
+
+
+def test_seed_003_the_seeds_99999_sale_is_explained_over_http(shop: Service) -> None:
+    body = {"addon": "resource_mailbox", "quantity": 99999, "to": "resellers"}
+    with shop.client("site-admin") as admin:
+        answer = admin.post("/v1/sales?dry_run=true", json=body)
+    assert answer.status_code == 422
+    assert "seed 003's bulk form sells 99999" in answer.text

@@ -444,3 +444,14 @@ def test_maintenance_from_the_cli(config_file: Path, server: MockServer) -> None
     order = json.loads(_run(config_file, "--json", "orders", "place", "eu", "maintenance"))[0]
     assert order["detail"]["from"] == ends.date().isoformat()
     assert order["detail"]["note"].startswith("cumulative")
+
+
+def test_the_seeds_99999_sale_is_explained_from_the_cli(config_file: Path) -> None:
+    args = ("sell", "resource_mailbox", "99999", "--to", "resellers", "--skip-sold")
+    out = _run(config_file, "--json", *args, expect=2)
+    message = json.loads(out)["error"]["message"]
+    assert "seed 003's bulk form sells 99999 to mean as many as the add-on holds" in message
+    done = json.loads(
+        _run(config_file, "--json", "sell", "resource_mailbox", "9999", "--to", "resellers")
+    )
+    assert done["summary"]["sold"] == 1

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mailadmin.orchestration.config import AddonSpec, PlanSpec
+from mailadmin.rules.sales import SaleQuantity
 from mailadmin.rules.tenancy import Package
 
 __all__ = [
@@ -181,7 +182,7 @@ class SaleRequest(_In):
     """
 
     addon: str = Field(min_length=1, max_length=128, examples=["shared_mailbox"])
-    quantity: int = Field(ge=0, le=9999, description="The total sold to each target")
+    quantity: SaleQuantity = Field(description="The total sold to each target (0 to 9999)")
     to: Literal["resellers", "customers"]
     resellers: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=list, max_length=1000, description="With to=resellers: whom"

@@ -331,7 +331,7 @@ def _cell(value: Any) -> Any:
 
 @cli.command()
 @click.argument("addon")
-@click.argument("quantity", type=WholeNumber(0, 9999))
+@click.argument("quantity", type=WholeNumber(0))
 @click.option(
     "--to", "to", type=click.Choice(["resellers", "customers"]), required=True, help="Who buys."
 )
