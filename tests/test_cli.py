@@ -746,7 +746,10 @@ def test_quantities_out_of_range_are_refused_before_anything_is_sent(
     assert "2147483647" in err
     _, err = run("addon", "example.com", "shared_mailbox", "-1", expect=2)
     assert "No such option" not in err and "0<=x<=2147483647" in err
-    run("addon", "example.com", "shared_mailbox", "2147483647", "--dry-run")
+    # In range for the command, past seed 003's 9,999 per resource: refused by the policy.
+    _, err = run("addon", "example.com", "shared_mailbox", "2147483647", "--dry-run", expect=3)
+    assert "the most is 9999" in err
+    run("addon", "example.com", "shared_mailbox", "9999", "--dry-run")
     assert server.writes() == []
 
 

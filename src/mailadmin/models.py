@@ -242,6 +242,9 @@ class Licence(_Model):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     state: LicenceState = LicenceState.ACTIVE
+    #: Until when the maintenance service (support, updates) runs, where the platform
+    #: sells it apart from the licence (Zextras's ``maintenanceEndDate``).
+    maintenance_until: datetime | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -221,7 +221,10 @@ def test_reports_and_journal(service: Service, fresh: MockServer) -> None:
     with service.client("site-admin") as http:
         licences = http.get("/v1/reports/licences").json()
         everything = http.get("/v1/journal?limit=500").json()
-    assert {row["subscription"] for row in usage} == {"example.com"}
+    customers = {row["subscription"] for row in usage if row["level"] == "customer"}
+    assert customers == {"example.com"}
+    # acme sees what it holds against what it sold, its own row only.
+    assert {row["subscription"] for row in usage if row["level"] == "reseller"} == {"reseller:acme"}
     assert renewals.status_code == 200
     assert journal and all(e["subject"].endswith("@example.com") for e in journal)
     assert journal[0]["subject"] == "ben@example.com" and journal[0]["after"] == "collaborate"

@@ -141,7 +141,7 @@ async def test_a_seat_order_past_the_resellers_allocation_is_refused_before_send
     rules.tenancy.add_customer(
         OTHER, CustomerSpec(reseller="acme", package={Resource.USER_MAILBOXES: 25})
     )
-    order = rules.place_order(platform.tenant, "seat_upgrade", {"mailboxes": 30})
+    order = rules.place_order(platform.tenant, "seat_upgrade", {"add": 15})  # 15 + 15 = 30
     rules.orders.confirm(order.id)
     platform.server.clear_requests()
     with pytest.raises(errors.PolicyDenied, match="allocated 50 user mailboxes"):
@@ -206,7 +206,7 @@ async def test_a_seat_order_below_the_mailboxes_in_use_is_refused(platform: Plat
     used = (await platform.orch.count_mailboxes(tenant)).by_kind.get(MailboxKind.USER, 0)
     assert used >= 2
     rules.tenancy.add_customer(tenant)
-    order = rules.place_order(tenant, "seat_upgrade", {"mailboxes": used - 1})
+    order = rules.place_order(tenant, "seat_upgrade", {"add": used - 1})  # 0 + (used - 1)
     rules.orders.confirm(order.id)
     platform.server.clear_requests()
     with pytest.raises(errors.PolicyDenied) as caught:
@@ -254,3 +254,23 @@ def test_a_declared_customer_keeps_what_mailadmin_changed_in_the_next_process(
         Resource.USER_MAILBOXES: 20
     }
     third.journal.close()
+
+
+@pytest.mark.parametrize(("quantity", "refused"), [(9999, False), (10000, True)])
+async def test_the_9999_cap_binds_the_site_admins_addon_total(
+    platform: Platform, quantity: int, refused: bool
+) -> None:
+    """Seed 003's "up-to 9999" holds on every path, the site admin's apply_addon too."""
+    addon, resource = platform.settable_addon()
+    rules = platform.orch.rules
+    platform.server.clear_requests()
+    if refused:
+        with pytest.raises(errors.PolicyDenied) as caught:
+            await platform.orch.apply_addon(platform.tenant, addon, quantity)
+        assert caught.value.reason == "allocation_limit"
+        assert str(caught.value).endswith("the most is 9999")
+        assert platform.writes() == []
+        assert Resource(resource) not in rules.tenancy.allocation("customer", platform.tenant)
+    else:
+        result = await platform.orch.apply_addon(platform.tenant, addon, quantity, dry_run=True)
+        assert result.after == quantity

@@ -63,7 +63,9 @@ async def test_licences_report_on_every_platform(platform: Platform) -> None:
     assert row.error == ""
     if licence.seats_licensed is not None:
         assert row.free == licence.seats_licensed - licence.seats_used
-        assert row.required == max(licence.seats_used, 10)
+        # Seed 002's minimum of 10 is the per-mailbox model's (Zextras), not every platform's.
+        minimum = 10 if platform.capabilities.licence.per_mailbox else 0
+        assert row.required == max(licence.seats_used, minimum)
     if platform.capabilities.licence.kind == "none":
         # Nothing is licensed (mailcow): nothing to buy, so never "not compliant".
         assert (row.state, row.compliant, row.to_buy) == ("none", True, "")
@@ -85,6 +87,8 @@ async def test_licences_report_applies_seed_002(tmp_path: Path) -> None:
             }
         },
         "journal": {"url": None},
+        # The memory platform declares seats; this instance is licensed per mailbox.
+        "policies": {"instances": {"eu": {"per_mailbox_licence": True}}},
     }
     orch = Orchestrator.from_dict(config, http={"eu": server.router("http://memory.test")})
     (row,) = await licences.build(orch)
@@ -104,13 +108,16 @@ async def test_renewals_report_shows_open_windows(platform: Platform) -> None:
     rules.tenancy.add_customer(
         platform.tenant, CustomerSpec(reseller="acme", renewal=date(2027, 1, 31))
     )
-    rules.tenancy.add_customer(OTHER, CustomerSpec(renewal=date(2026, 12, 1)))  # past: left out
+    # Renewed on 2026-12-01: the billing cycle rolls it a year on, to 2027-12-01.
+    rules.tenancy.add_customer(OTHER, CustomerSpec(renewal=date(2026, 12, 1)))
     rules.place_order(platform.tenant, "plan_upgrade", {})
     rows = await renewals.build(platform.orch)
     assert [(r.subject, r.kind, r.days, r.window, r.open_orders) for r in rows] == [
         (platform.tenant, "customer", 26, "open", 1),
         ("acme", "reseller", 147, "upcoming", 0),
+        (OTHER, "customer", 330, "upcoming", 0),
     ]
+    assert rows[2].renewal == date(2027, 12, 1)
     assert (rows[0].window_opens, rows[0].window_closes) == (date(2027, 1, 1), date(2027, 1, 16))
 
 
@@ -222,3 +229,42 @@ def test_the_demo_runs_the_reports_across_every_installed_platform() -> None:
     licences_step = steps["Report: licences"]
     assert {row[0] for row in licences_step["rows"]} == platforms
     assert steps["Report: renewals and downgrade windows"]["rows"]
+    # The issue's "done when": the demo shows an order, a renewal and an oversell.
+    shown = dict(steps["Orders, renewals and oversells"]["rows"])
+    assert set(shown) == {"order", "renewal", "oversell"}
+    assert "seat upgrade" in shown["order"] and "+ 5 =" in shown["order"]
+    assert "(paid)" in shown["order"] and "window is open" in shown["renewal"]
+    assert shown["oversell"].endswith("(+5)")
+    over = usage_step["columns"].index("over_use")
+    level = usage_step["columns"].index("level")
+    assert [r[over] for r in usage_step["rows"] if r[level] == "reseller"] == [5]
+
+
+async def test_seed_003_a_resellers_oversell_is_in_the_usage_report(platform: Platform) -> None:
+    from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
+
+    tenancy = platform.orch.rules.tenancy
+    tenancy.add_reseller(
+        "acme",
+        ResellerSpec(prepaid=True, may_oversell=True, package={Resource.USER_MAILBOXES: 10}),
+    )
+    tenancy.add_customer(
+        platform.tenant, CustomerSpec(reseller="acme", package={Resource.USER_MAILBOXES: 4})
+    )
+    for quantity, oversold in ((6, 0), (7, 1)):  # 4 + 6 = 10 of 10; 4 + 7 = 11: one over
+        tenancy.sell("customer", platform.tenant, "mailboxes", quantity)
+        rows = await usage.build(platform.orch, reseller="acme")
+        (row,) = [r for r in rows if r.level == "reseller" and r.resource == "user_mailboxes"]
+        assert (row.subscription, row.allocated, row.utilised) == (
+            "reseller:acme",
+            10,
+            4 + quantity,
+        )
+        assert row.over_use == oversold
+    assert [o.children_allocation for o in tenancy.oversells("acme")] == [11]
+    # A customer admin sees no reseller's rows; another reseller filter shows none of acme's.
+    with platform.orch.acting_as(f"customer:{platform.tenant}"):
+        assert all(r.level == "customer" for r in await usage.build(platform.orch))
+    assert [
+        r for r in await usage.build(platform.orch, reseller="globex") if r.level == "reseller"
+    ] == []

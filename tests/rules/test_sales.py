@@ -161,3 +161,25 @@ async def test_a_reseller_sells_only_to_its_own_customers(orch: Orchestrator) ->
     assert caught.value.reason == "cross_boundary"
     with orch.acting_as("customer:a.test"), pytest.raises(errors.PolicyDenied):
         await orch.runs.sell(BulkSale(addon="shared_mailbox", quantity=2, to="customers"))
+
+
+@pytest.mark.parametrize(
+    ("quantity", "accepted"), [(0, True), (1, True), (9999, True), (10000, False), (99999, False)]
+)
+def test_seed_003_a_sale_quantity_up_to_the_cap_and_the_seeds_99999_explained(
+    quantity: int, accepted: bool
+) -> None:
+    from pydantic import ValidationError
+
+    from mailadmin.rules.sales import BulkSale
+
+    if accepted:
+        assert (
+            BulkSale(addon="shared_mailbox", quantity=quantity, to="resellers").quantity == quantity
+        )
+        return
+    with pytest.raises(ValidationError) as caught:
+        BulkSale(addon="shared_mailbox", quantity=quantity, to="resellers")
+    assert "seed 003's bulk form sells 99999 to mean as many as the add-on holds" in str(
+        caught.value
+    )

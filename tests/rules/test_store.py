@@ -167,7 +167,7 @@ async def test_the_business_rules_work_on_every_store(store_url: str) -> None:
     assert rules.tenancy.allocation("customer", "a.test") == {Resource.USER_MAILBOXES: 7}
     order = rules.place_order("a.test", "plan_upgrade", {})
     with pytest.raises(errors.PolicyDenied) as caught:
-        rules.place_order("a.test", "seat_upgrade", {})
+        rules.place_order("a.test", "seat_upgrade", {"add": 1})
     assert caught.value.reason == "order_open"
     assert rules.orders.confirm(order.id).state.value == "paid"
     rules.tenancy.set_allow_upgrade("anna@a.test", True)

@@ -262,56 +262,69 @@ def test_the_configuration_names_the_cli_identity(config_file: Path, server: Moc
 
 
 def test_orders_from_the_cli(config_file: Path, server: MockServer) -> None:
-    plan = json.loads(
-        _run(
-            config_file,
-            "--json",
-            "orders",
-            "place",
-            "example.com",
-            "plan_upgrade",
-            "--package",
-            "user_mailboxes=20",
-        )
-    )[0]
-    assert plan["state"] == "pending"
-    refused = _run(
-        config_file,
-        "--json",
-        "orders",
-        "place",
+    def place(*args: str, expect: int = 0) -> dict:
+        out = _run(config_file, "--json", "orders", "place", *args, expect=expect)
+        found = json.loads(out)
+        return found["error"] if expect else found[0]
+
+    # Seed 001: a plan upgrade carrying a seat change is two orders, and the refusal says so.
+    both = place(
         "example.com",
-        "seat_upgrade",
-        "--mailboxes",
-        "15",
+        "plan_upgrade",
+        "--package",
+        "user_mailboxes=40",
+        "--package",
+        "shared_mailboxes=4",
         expect=3,
     )
-    assert json.loads(refused)["error"]["reason"] == "order_open"
+    assert both["reason"] == "order_open"
+    assert both["message"] == (
+        "A plan upgrade and a seat upgrade of example.com are two orders: place a plan_upgrade "
+        "of shared_mailboxes=4 without user_mailboxes, then, once its invoice is paid, a "
+        "seat_upgrade adding 30 accounts"
+    )
+    plan = place("example.com", "plan_upgrade", "--package", "shared_mailboxes=4")
+    assert plan["state"] == "pending"
+    assert place("example.com", "seat_upgrade", "--add", "5", expect=3)["reason"] == "order_open"
+    # Paid is enough for the next to be ordered (seed 001: "after the invoice is paid").
     _run(config_file, "orders", "confirm", str(plan["id"]))
+    seats = place("example.com", "seat_upgrade", "--add", "5")
+    assert seats["detail"] == {"add": 5, "current": 10, "total": 15, "sum": "10 + 5 = 15"}
+    table = _run(config_file, "orders", "list", "example.com")
+    assert "10 + 5 = 15" in table
     _run(config_file, "orders", "apply", str(plan["id"]))
-    seats = json.loads(
-        _run(
-            config_file,
-            "--json",
-            "orders",
-            "place",
-            "example.com",
-            "seat_upgrade",
-            "--mailboxes",
-            "25",
-        )
-    )[0]
     _run(config_file, "orders", "confirm", str(seats["id"]))
     applied = json.loads(_run(config_file, "--json", "orders", "apply", str(seats["id"])))[0]
     assert applied["state"] == "applied"
-    # Above the package's 20: one allocation, which the platform's seat total is.
-    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 25
+    # The package's 10 + 5: one allocation, which the platform's seat total is.
+    assert server.state.snapshot()["tenants"]["example.com"]["allocations"]["user_seats"] == 15
     listed = json.loads(_run(config_file, "--json", "orders", "list", "example.com"))
     assert [o["state"] for o in listed] == ["applied", "applied"]
+    usage = _run(config_file, "orders", "place", "example.com", "seat_upgrade", expect=2)
+    assert "--add" in usage
     licence = json.loads(
         _run(config_file, "--json", "orders", "place", "eu", "licence_upgrade", "--add", "5")
     )[0]
     assert licence["detail"] == {"current": 50, "added": 5, "total": 55}
+
+
+def test_a_mailbox_user_downgrades_outside_the_window_when_allowed(
+    config_file: Path, server: MockServer
+) -> None:
+    """Seed 000's switch binds the user's own change; seed 001's window binds orders only
+    (example.com renews 2027-01-31; the window's own edges are tested with a fixed day in
+    test_policies.py)."""
+    anna = "anna@example.com"
+    _run(config_file, "set-plan", anna, "sync")
+    out = _run(config_file, "--json", "--as", f"mailbox:{anna}", "set-plan", anna, "mail", expect=3)
+    assert json.loads(out)["error"]["reason"] == "upgrade_not_allowed"
+    _run(config_file, "--as", "reseller:acme", "allow-upgrade", anna, "on")
+    done = json.loads(
+        _run(config_file, "--json", "--as", f"mailbox:{anna}", "set-plan", anna, "mail")
+    )
+    assert done["after"] == "mail"
+    boxes = server.state.snapshot()["tenants"]["example.com"]["mailboxes"]
+    assert {m["address"]: m["plan"] for m in boxes}[anna] == "basic"
 
 
 def test_only_the_site_admin_assigns_a_platform_tenant_to_a_reseller(config_file: Path) -> None:
@@ -348,3 +361,97 @@ def test_a_reseller_cannot_claim_a_platform_tenant_from_python(config_file: Path
             orch.rules.add_customer(name)
         assert got.value.reason == "not_permitted"
     assert orch.rules.tenancy.customer("other.test") is None
+
+
+def test_the_9999_cap_from_the_cli(config_file: Path, server: MockServer) -> None:
+    # other.test is the host's own customer: no reseller's allocation caps it first.
+    out = _run(config_file, "--json", "addon", "other.test", "shared_mailbox", "10000", expect=3)
+    assert json.loads(out)["error"]["reason"] == "allocation_limit"
+    assert server.writes() == []
+    _run(config_file, "addon", "example.com", "shared_mailbox", "9999", "--dry-run")
+
+
+def test_edition_orders_from_the_cli(config_file: Path) -> None:
+    def place(*args: str, expect: int = 0) -> dict:
+        found = json.loads(
+            _run(config_file, "--json", "orders", "place", "eu", *args, expect=expect)
+        )
+        return found["error"] if expect else found[0]
+
+    refused = place(
+        "edition_change", "--edition", "team_pro", "--from", "mobile", "--mailboxes", "10", expect=3
+    )
+    assert refused["reason"] == "edition_rule"
+    order = place("edition_change", "--edition", "team_pro", "--from", "pro", "--mailboxes", "10")
+    assert order["detail"] == {"edition": "team_pro", "from": "pro", "mailboxes": 10}
+
+
+def test_an_oversell_in_report_usage(config_file: Path) -> None:
+    """acme (prepaid, may oversell) holds 100 user mailboxes; example.com's 10 plus a sale
+    of 95 sells it 105: 5 oversold, in the table, --json and --csv."""
+    _run(config_file, "sell", "mailboxes", "95", "--to", "customers", "--owner", "acme")
+    table = _run(config_file, "report", "usage", "--reseller", "acme")
+    line = next(x for x in table.splitlines() if "reseller:acme" in x and "user_mailboxes" in x)
+    assert "100" in line and "105" in line and "OVER +5" in line
+    acme = ("--reseller", "acme")  # other.test is not on the mock: its row would fail
+    rows = json.loads(_run(config_file, "--json", "report", "usage", *acme))["rows"]
+    (held,) = [r for r in rows if r["level"] == "reseller" and r["resource"] == "user_mailboxes"]
+    assert (held["allocated"], held["utilised"], held["over_use"]) == (100, 105, 5)
+    import csv
+    import io
+
+    found = list(csv.DictReader(io.StringIO(_run(config_file, "report", "usage", "--csv", *acme))))
+    (row,) = [r for r in found if r["level"] == "reseller" and r["resource"] == "user_mailboxes"]
+    assert (row["subscription"], row["over_use"]) == ("reseller:acme", "5")
+    _run(config_file, "report", "usage", "--fail-on-over-use", *acme, expect=5)
+
+
+def test_a_renewal_rolls_forward_in_report_renewals(config_file: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    recorded = today - timedelta(days=340)
+    _run(config_file, "customers", "add", "other.test", "--renewal", recorded.isoformat())
+    rows = json.loads(_run(config_file, "--json", "report", "renewals"))["rows"]
+    (row,) = [r for r in rows if r["subject"] == "other.test"]
+    year_on = (
+        recorded.replace(year=recorded.year + 1)
+        if recorded.month != 2 or recorded.day != 29
+        else recorded.replace(year=recorded.year + 1, day=28)
+    )
+    assert row["renewal"] == year_on.isoformat()
+    assert row["days"] == (year_on - today).days
+
+
+def test_a_licence_renewal_from_the_cli(config_file: Path) -> None:
+    out = _run(
+        config_file, "--json", "orders", "place", "eu", "licence_renewal", "--until", "2999-01-01"
+    )
+    (order,) = json.loads(out)
+    assert (order["kind"], order["detail"]["until"]) == ("licence_renewal", "2999-01-01")
+    _run(config_file, "orders", "place", "eu", "licence_renewal", expect=2)
+
+
+def test_maintenance_from_the_cli(config_file: Path, server: MockServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ends = datetime.now(UTC) + timedelta(days=40)
+    server.state.licence.maintenance_until = ends
+    licence = json.loads(_run(config_file, "--json", "licence", "eu"))
+    assert ends.date().isoformat() in json.dumps(licence)
+    rows = json.loads(_run(config_file, "--json", "report", "licences"))["rows"]
+    assert rows[0]["maintenance_until"] == ends.date().isoformat()
+    order = json.loads(_run(config_file, "--json", "orders", "place", "eu", "maintenance"))[0]
+    assert order["detail"]["from"] == ends.date().isoformat()
+    assert order["detail"]["note"].startswith("cumulative")
+
+
+def test_the_seeds_99999_sale_is_explained_from_the_cli(config_file: Path) -> None:
+    args = ("sell", "resource_mailbox", "99999", "--to", "resellers", "--skip-sold")
+    out = _run(config_file, "--json", *args, expect=2)
+    message = json.loads(out)["error"]["message"]
+    assert "seed 003's bulk form sells 99999 to mean as many as the add-on holds" in message
+    done = json.loads(
+        _run(config_file, "--json", "sell", "resource_mailbox", "9999", "--to", "resellers")
+    )
+    assert done["summary"]["sold"] == 1

@@ -112,6 +112,7 @@ def create_app(
         catalogue,
         keys,
         mailboxes,
+        orders,
         reports,
         runs,
         sales,
@@ -119,7 +120,7 @@ def create_app(
         tenancy,
     )
 
-    for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports, keys):
+    for module in (service, catalogue, tenancy, mailboxes, orders, runs, sales, reports, keys):
         app.include_router(module.router)
     app.include_router(docs_ui.router)
     return app

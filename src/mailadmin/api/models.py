@@ -8,18 +8,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mailadmin.orchestration.config import AddonSpec, PlanSpec
+from mailadmin.rules.sales import SaleQuantity
 from mailadmin.rules.tenancy import Package
 
 __all__ = [
     "AddonRunItem",
     "AddonRunRequest",
     "AddonTotal",
+    "AllowUpgrade",
     "Catalogue",
     "CustomerIn",
     "Health",
     "InstanceInfo",
     "JournalRecord",
     "KeyIn",
+    "OrderIn",
     "PlanChange",
     "PlanRunItem",
     "PlanRunRequest",
@@ -109,6 +112,39 @@ class CustomerIn(_In):
     renewal: date | None = None
 
 
+class AllowUpgrade(_In):
+    """A mailbox's "allow upgrade" switch (seed 000)."""
+
+    allow_upgrade: bool
+
+
+class OrderIn(_In):
+    """An order to open: ``add`` is the number of accounts (``seat_upgrade``) or licensed
+    mailboxes (``licence_upgrade``) to add; the order states the resulting total."""
+
+    subject: str = Field(min_length=1, max_length=255, examples=["example.com"])
+    kind: Literal[
+        "plan_upgrade",
+        "plan_downgrade",
+        "seat_upgrade",
+        "licence_upgrade",
+        "licence_renewal",
+        "maintenance",
+        "edition_change",
+    ]
+    years: int | None = Field(default=None, ge=1, le=10, description="Years (maintenance)")
+    until: date | None = Field(default=None, description="The new expiry (licence_renewal)")
+    package: Package | None = None
+    add: int | None = Field(default=None, ge=1, le=9999, examples=[5])
+    edition: str | None = Field(default=None, min_length=1, max_length=64, examples=["pro"])
+    current: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The edition held now"
+    )
+    mailboxes: int | None = Field(
+        default=None, ge=1, le=9999, description="Mailboxes licensed with Team Pro (10 or more)"
+    )
+
+
 class PlanChange(_In):
     """The neutral plan to put a mailbox on."""
 
@@ -159,7 +195,7 @@ class SaleRequest(_In):
     """
 
     addon: str = Field(min_length=1, max_length=128, examples=["shared_mailbox"])
-    quantity: int = Field(ge=0, le=9999, description="The total sold to each target")
+    quantity: SaleQuantity = Field(description="The total sold to each target (0 to 9999)")
     to: Literal["resellers", "customers"]
     resellers: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=list, max_length=1000, description="With to=resellers: whom"

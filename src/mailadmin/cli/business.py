@@ -347,7 +347,7 @@ def _cell(value: Any) -> Any:
 
 @cli.command()
 @click.argument("addon")
-@click.argument("quantity", type=WholeNumber(0, 9999))
+@click.argument("quantity", type=WholeNumber(0))
 @click.option(
     "--to", "to", type=click.Choice(["resellers", "customers"]), required=True, help="Who buys."
 )
@@ -505,13 +505,34 @@ def orders_list(
 @click.argument(
     "kind",
     type=click.Choice(
-        ["plan_upgrade", "plan_downgrade", "seat_upgrade", "licence_upgrade", "edition_change"]
+        [
+            "plan_upgrade",
+            "plan_downgrade",
+            "seat_upgrade",
+            "licence_upgrade",
+            "licence_renewal",
+            "maintenance",
+            "edition_change",
+        ]
     ),
 )
 @_PACKAGE
-@click.option("--mailboxes", type=WholeNumber(0, 9999), help="Seat total (seat_upgrade).")
-@click.option("--add", type=WholeNumber(1), help="Licensed mailboxes to add (licence_upgrade).")
-@click.option("--edition", help="The edition wanted (edition_change), e.g. pro.")
+@click.option(
+    "--add",
+    type=WholeNumber(1),
+    help="Accounts to add (seat_upgrade), licensed mailboxes to add (licence_upgrade).",
+)
+@click.option("--edition", help="The edition wanted (edition_change): pro, mobile, team_pro.")
+@click.option("--from", "current", help="The edition held now, when no order recorded it.")
+@click.option("--years", type=WholeNumber(1, 10), help="Years of maintenance (maintenance).")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The licence's new expiry date (licence_renewal).",
+)
+@click.option(
+    "--mailboxes", type=WholeNumber(1, 9999), help="Mailboxes licensed with Team Pro (10 or more)."
+)
 @_global_options
 @pass_state
 def orders_place(
@@ -519,32 +540,46 @@ def orders_place(
     subject: str,
     kind: str,
     package: tuple[str, ...],
-    mailboxes: int | None,
     add: int | None,
     edition: str | None,
+    current: str | None,
+    years: int | None,
+    until: Any,
+    mailboxes: int | None,
 ) -> None:
     """Open an order of KIND for SUBJECT (a customer, or an instance for its licence).
 
     \b
     Examples:
       mailadmin orders place example.com plan_upgrade --package user_mailboxes=20
+      mailadmin orders place example.com seat_upgrade --add 5
       mailadmin orders place zextras-eu licence_upgrade --add 5
     """
 
     async def work(orch: Orchestrator) -> Any:
-        if kind == "licence_upgrade":
+        if kind == "maintenance":
+            return await orch.rules.order_maintenance(subject, years or 1)
+        if kind == "licence_renewal":
+            if until is None:
+                raise click.UsageError("licence_renewal needs --until YYYY-MM-DD")
+            return await orch.rules.order_licence_renewal(subject, until.date())
+        if kind in ("licence_upgrade", "seat_upgrade"):
             if add is None:
-                raise click.UsageError("licence_upgrade needs --add N")
-            return await orch.rules.order_licence_upgrade(subject, add)
+                raise click.UsageError(f"{kind} needs --add N (the number to add)")
+            if kind == "licence_upgrade":
+                return await orch.rules.order_licence_upgrade(subject, add)
+            return await orch.rules.order_seat_upgrade(subject, add)
         detail: dict[str, Any] = {}
         if package:
             detail["package"] = _package(package)
-        if mailboxes is not None:
-            detail["mailboxes"] = mailboxes
+        if add is not None:
+            detail["add"] = add
         if edition is not None:
             detail["edition"] = edition
-        if kind == "seat_upgrade" and mailboxes is None:
-            raise click.UsageError("seat_upgrade needs --mailboxes N (the new total)")
+        if current is not None:
+            detail["from"] = current
+        if mailboxes is not None:
+            detail["mailboxes"] = mailboxes
         return orch.rules.place_order(subject, kind, detail)
 
     order = _run_async(state, work)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from mailadmin.cli.tables import (
     problems,
 )
 from mailadmin.contract.demo import DemoScenario
-from mailadmin.contract.models import MailboxCount
+from mailadmin.contract.models import MailboxCount, MailboxKind
 from mailadmin.orchestration.bulk import ItemResult
 from mailadmin.orchestration.registry import Registry, get_registry
 
@@ -131,6 +132,7 @@ async def run_demo(
         licences = await orch.licences()
         emit(_step("Licences", licence_table(licences.items), problems(licences.items)))
         emit(_step("Licensed features", feature_table(licences.items)))
+        emit(await _orders_step(orch))
         report = await orch.count_all()
         emit(
             _step(
@@ -173,6 +175,51 @@ async def run_demo(
         for result in (counts, preview, applied, again, addons, licences, report):
             ok &= result.ok
     return ok
+
+
+async def _orders_step(orch: Orchestrator) -> DemoStep:
+    """Seeds 001 to 003 on the first tenant: a reseller that may oversell, a seat order by
+    the number to add (paid, not applied: nothing is sent), a renewal in 20 days (its
+    downgrade window is open) and a sale past the reseller's allocation (an oversell,
+    which the usage report then shows)."""
+    from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
+
+    tenant = orch.tenants[0]
+    rules = orch.rules
+    used = (await orch.count_mailboxes(tenant)).by_kind.get(MailboxKind.USER, 0)
+    held = used + 10
+    rules.tenancy.add_reseller(
+        "demo-reseller",
+        ResellerSpec(
+            instance=orch.config.instance_of(tenant),
+            prepaid=True,
+            may_oversell=True,
+            package={Resource.USER_MAILBOXES: held},
+        ),
+    )
+    renewal = rules.today() + timedelta(days=20)
+    rules.tenancy.add_customer(
+        tenant,
+        CustomerSpec(
+            reseller="demo-reseller", package={Resource.USER_MAILBOXES: held}, renewal=renewal
+        ),
+    )
+    order = await rules.order_seat_upgrade(tenant, 5)
+    paid = rules.orders.confirm(order.id)
+    oversold = rules.tenancy.sell("customer", tenant, "mailboxes", 5)
+    rows: list[list[Any]] = [
+        ["order", f"#{paid.id} {paid.label} of {tenant}: {paid.detail['sum']} ({paid.state})"],
+        ["renewal", f"{tenant} renews {renewal.isoformat()}: its downgrade window is open"],
+    ]
+    rows += [
+        [
+            "oversell",
+            f"{o.reseller} holds {o.parent_allocation} {o.resource.value} and sold "
+            f"{o.children_allocation} (+{o.children_allocation - o.parent_allocation})",
+        ]
+        for o in oversold
+    ]
+    return DemoStep(title="Orders, renewals and oversells", columns=["what", "detail"], rows=rows)
 
 
 def _step(title: str, table: Table, notes: list[str] | None = None) -> DemoStep:

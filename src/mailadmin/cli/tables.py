@@ -55,7 +55,7 @@ def count_table(items: Sequence[ItemResult[MailboxCount]]) -> Table:
     for item in items:
         count = item.value
         if count is None:
-            rows.append([item.key, "failed", "", "", "", "", ""])
+            rows.append([item.key, "failed", "", "", "", "", "", ""])
             continue
         # Every kind always, zeros included; plans only where there are mailboxes: the
         # same picture whichever way a platform reports its zeros.
@@ -74,15 +74,16 @@ def licence_table(items: Sequence[ItemResult[Licence]]) -> Table:
     for item in items:
         lic = item.value
         if lic is None:
-            rows.append([item.key, "failed", "", "", "", "", ""])
+            rows.append([item.key, "failed", "", "", "", "", "", ""])
             continue
         until = lic.valid_until.date().isoformat() if lic.valid_until else ""
+        upkeep = lic.maintenance_until.date().isoformat() if lic.maintenance_until else ""
         licensed = "unlimited" if lic.seats_licensed is None else lic.seats_licensed
         free = "" if lic.seats_free is None else lic.seats_free
-        rows.append(
-            [item.key, lic.state.value, licensed, lic.seats_used, free, lic.over_used, until]
-        )
-    columns = ["instance", "state", "licensed", "used", "free", "over-used", "valid until"]
+        used, over = lic.seats_used, lic.over_used
+        rows.append([item.key, lic.state.value, licensed, used, free, over, until, upkeep])
+    columns = ["instance", "state", "licensed", "used", "free", "over-used", "valid to"]
+    columns.append("maint. to")
     return columns, rows
 
 

@@ -90,6 +90,9 @@ class LicenceModel(BaseModel):
 
     kind: LicenceKind = LicenceKind.PER_SEAT
     minimum: int | None = Field(default=None, ge=0)
+    #: The mailbox kinds the licence counts (``user``; Zextras counts shared mailboxes,
+    #: accounts like any other, too).
+    counted_kinds: tuple[str, ...] = ("user",)
 
     @model_validator(mode="after")
     def _minimum_is_per_mailbox(self) -> LicenceModel:

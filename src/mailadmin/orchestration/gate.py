@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailadmin.contract import errors
-from mailadmin.contract.models import ChangeResult, MailboxKind, MailboxRef, NewMailbox, TenantRef
+from mailadmin.contract.models import ChangeResult, MailboxRef, NewMailbox, TenantRef
 from mailadmin.rules.identities import (
     SITE_ADMIN,
     Identity,
@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from mailadmin.rules.use import TenantUse
     from mailadmin.store.database import Database
 
-__all__ = ["ActingView", "BusinessRules", "run_as"]
+__all__ = ["EDITIONS", "ActingView", "BusinessRules", "run_as"]
+
+#: Seed 002's licence editions: Pro, Mobile, and Team Pro on top of Pro.
+EDITIONS = ("pro", "mobile", "team_pro")
 
 T = TypeVar("T")
 
@@ -153,6 +156,11 @@ class BusinessRules:
 
     def set_allow_upgrade(self, address: str, allowed: bool) -> None:
         """Set a mailbox's "allow upgrade" switch (seed 000): its admins only."""
+        self.check_allow_upgrade(address)
+        self.tenancy.set_allow_upgrade(address, allowed)
+
+    def check_allow_upgrade(self, address: str) -> None:
+        """Refuse anyone but the mailbox's admins the switch (a dry run checks this only)."""
         identity = self.acting()
         tenant = self._orch.config.tenant_of_address(address).name
         instance = self._orch.config.instance_of(tenant)
@@ -163,7 +171,6 @@ class BusinessRules:
             )
         scope = Scope(operation="set_allow_upgrade", instance=instance, tenant=tenant)
         check_access(identity, scope, self.tenancy.owner_of)
-        self.tenancy.set_allow_upgrade(address, allowed)
 
     def reachable(self, tenant: str) -> bool:
         """True when the acting identity may see ``tenant`` (reports filter with this)."""
@@ -253,10 +260,17 @@ class BusinessRules:
     def _within_reseller(self, arguments: dict[str, Any], dry_run: bool) -> None:
         """A customer's add-on total stays within its reseller's allocation, whoever sets
         it (the reseller, the site admin or an order): checked before it is sent."""
-        from mailadmin.rules.tenancy import resource_of_addon
+        from mailadmin.rules.tenancy import MAX_ALLOCATION, resource_of_addon
 
         addon, quantity, tenant = arguments["addon"], arguments["quantity"], arguments["tenant"]
         resource = resource_of_addon(addon.name) if addon.plan is None else None
+        if resource is not None and quantity > MAX_ALLOCATION:
+            # Seed 003's most per resource binds every path, the site admin's included.
+            raise errors.PolicyDenied(
+                f"{tenant.name} would be allocated {quantity} {_label(resource)}; "
+                f"the most is {MAX_ALLOCATION}",
+                reason="allocation_limit",
+            )
         if resource is None or self.tenancy.owner_of(tenant.name) is None:
             return
         # The platform's total of a resource is the customer's allocation of it; an
@@ -320,21 +334,20 @@ class BusinessRules:
             )
 
     async def _before_set_plan(self, provider: Provider, mailbox: MailboxRef, plan: str) -> None:
-        """Seed 000's switch for self-service changes, seed 001's downgrade window."""
+        """Seed 000's switch: it binds a mailbox user changing its own plan, nobody else.
+
+        Seed 001's downgrade window binds the customer's package (a ``plan_downgrade``
+        order), not one mailbox's plan: seed 000 lets the mailbox's admins, and a user whose
+        switch is on, upgrade and downgrade a mailbox at any time.
+        """
         identity = self.acting()
-        if identity.kind is IdentityKind.SITE_ADMIN:
+        if identity.kind is not IdentityKind.MAILBOX_USER:
             return
         tenant = mailbox.tenant.name
         settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant)
-        if identity.kind is IdentityKind.MAILBOX_USER:
-            allowed = await asyncio.to_thread(self.tenancy.allow_upgrade, mailbox.address)
-            if not (settings.allow_upgrade_default if allowed is None else allowed):
-                raise errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed")
-        customer = await asyncio.to_thread(self.tenancy.customer, tenant)
-        if customer is None or customer.renewal is None:
-            return
-        if await self._is_downgrade(provider, mailbox, plan):
-            check_downgrade(customer.renewal, self.today(), settings)
+        allowed = await asyncio.to_thread(self.tenancy.allow_upgrade, mailbox.address)
+        if not (settings.allow_upgrade_default if allowed is None else allowed):
+            raise errors.PolicyDenied(SELF_SERVICE_DENIED, reason="upgrade_not_allowed")
 
     def after_set_plan(
         self, result: ChangeResult[str], identity: Identity | None = None
@@ -347,32 +360,26 @@ class BusinessRules:
             return result
         return result.model_copy(update={"note": SIGN_IN_AGAIN})
 
-    async def _is_downgrade(self, provider: Provider, mailbox: MailboxRef, plan: str) -> bool:
-        ranks = {name: spec.rank for name, spec in self._orch.config.plans.items()}
-        capabilities = provider.instance_capabilities
-        if plan not in ranks or not capabilities.supports("list_mailboxes"):
-            return False
-        listed = await self.as_system(lambda: provider.list_mailboxes(mailbox.tenant))
-        current = next((m.plan for m in listed if m.address == mailbox.address), None)
-        return current in ranks and ranks[plan] < ranks[current]
-
     async def _check_licence(
         self, provider: Provider, tenant: TenantRef, mailbox: NewMailbox
     ) -> None:
-        """Seed 002: a new user mailbox must stay within a per-mailbox licence."""
-        if mailbox.kind is not MailboxKind.USER:
+        """Seed 002: a new mailbox of a kind the licence counts (user mailboxes; shared
+        ones too where the provider declares so, as on Zextras) stays within a
+        per-mailbox licence."""
+        model = provider.instance_capabilities.licence
+        if mailbox.kind.value not in model.counted_kinds:
             return
         settings = await asyncio.to_thread(self.settings_for, provider.instance, tenant.name)
-        if not settings.licenses_per_mailbox(provider.instance_capabilities.licence):
+        if not settings.licenses_per_mailbox(model):
             return
         licence = await self.as_system(provider.get_licence)
         if licence.seats_licensed is None:
             return
-        required = licences_required(licence.seats_used + 1, settings)
+        required = licences_required(licence.seats_used + 1, settings, model)
         if required <= licence.seats_licensed:
             return
         upgrade = licence_upgrade(
-            licence.seats_licensed, required - licence.seats_licensed, settings
+            licence.seats_licensed, required - licence.seats_licensed, settings, model
         )
         raise errors.PolicyDenied(
             f"The licence of {provider.instance} covers {licence.seats_licensed} mailboxes "
@@ -384,17 +391,26 @@ class BusinessRules:
     # -- orders -----------------------------------------------------------------------------------
 
     def place_order(
-        self, subject: str, kind: OrderKind | str, detail: dict[str, Any] | None = None
+        self,
+        subject: str,
+        kind: OrderKind | str,
+        detail: dict[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
     ) -> Order:
         """Open an order for a customer (plan or seat change) or an instance (licence).
 
-        A plan downgrade is accepted only inside the window before the customer's renewal.
+        A plan downgrade is accepted only inside the window before the customer's renewal
+        (seed 001; it binds whoever places it). A seat upgrade takes ``{"add": N}``, the
+        number of accounts to add, and records the resulting total (10 + 5 = 15); a plan
+        upgrade that would change the seats is refused, naming the two orders to place.
         """
         from mailadmin.rules.orders import OrderKind
 
         kind = OrderKind(kind)
         identity = self.acting()
         subject = subject.strip().lower()
+        detail = dict(detail or {})
         instance = subject if subject in self._orch.config.instances else None
         tenant = None if instance is not None else self._orch.config.tenant_ref(subject).name
         if instance is None and tenant is not None:
@@ -407,18 +423,206 @@ class BusinessRules:
             customer = self.tenancy.customer(tenant)
             renewal = customer.renewal if customer else None
             check_downgrade(renewal, self.today(), self.settings_for(instance, tenant))
-        return self.orders.place(subject, kind, detail or {})
+        if kind is OrderKind.PLAN_UPGRADE and tenant is not None:
+            self._plan_without_seats(tenant, detail)
+        if kind is OrderKind.EDITION_CHANGE:
+            detail = self._edition_detail(subject, detail)
+        if kind is OrderKind.SEAT_UPGRADE:
+            if tenant is None:
+                raise errors.ValidationError("A seat upgrade is ordered for a customer")
+            detail = self._seat_detail(tenant, detail)
+        if dry_run:
+            from mailadmin.rules.orders import Order, OrderState
 
-    async def order_licence_upgrade(self, instance: str, added: int) -> Order:
+            self.orders.check(subject, kind)
+            return Order(id=0, subject=subject, kind=kind, detail=detail, state=OrderState.PENDING)
+        return self.orders.place(subject, kind, detail)
+
+    def _plan_without_seats(self, tenant: str, detail: Mapping[str, Any]) -> None:
+        """Seed 001: "upgrade options cannot be done at the same time". A plan upgrade
+        that also changes the number of accounts is refused, naming the two orders."""
+        from mailadmin.rules.tenancy import Resource
+
+        package = detail.get("package") or {}
+        seats = package.get(Resource.USER_MAILBOXES.value, package.get(Resource.USER_MAILBOXES))
+        customer = self.tenancy.customer(tenant)
+        held = customer.package.get(Resource.USER_MAILBOXES) if customer else None
+        wanted = detail.get("add", detail.get("mailboxes"))
+        if wanted is None and (seats is None or seats == held):
+            return
+        now = self.tenancy.allocation("customer", tenant).get(Resource.USER_MAILBOXES, 0)
+        if wanted is None and seats is not None:
+            wanted = max(0, int(seats) - now)
+        rest = {k: v for k, v in package.items() if str(k) != Resource.USER_MAILBOXES.value}
+        plan = " ".join(f"{k}={v}" for k, v in rest.items()) or "(the new package)"
+        raise errors.PolicyDenied(
+            f"A plan upgrade and a seat upgrade of {tenant} are two orders: place a "
+            f"plan_upgrade of {plan} without user_mailboxes, then, once its invoice is paid, "
+            f"a seat_upgrade adding {wanted} accounts",
+            reason="order_open",
+        )
+
+    def _edition_detail(self, subject: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+        """Seed 002's editions: Pro or Mobile, and Team Pro only on top of Pro for at
+        least 10 mailboxes; a change of edition is an order of its own (no seats in it).
+        The current edition is the last applied edition order's, else ``from``."""
+        from mailadmin.rules.orders import OrderKind, OrderState
+
+        wanted = str(detail.get("edition") or "").strip().lower().replace("-", "_")
+        if wanted not in EDITIONS:
+            raise errors.ValidationError(
+                f"An edition change names the edition wanted: one of {', '.join(EDITIONS)}"
+            )
+        extra = sorted(set(detail) - {"edition", "from", "mailboxes"})
+        if extra or (wanted != "team_pro" and "mailboxes" in detail):
+            raise errors.PolicyDenied(
+                "A change of edition is an order of its own: order the seats or the licence "
+                "upgrade separately",
+                reason="edition_rule",
+            )
+        applied = [
+            o
+            for o in self.orders.all(subject)
+            if o.kind is OrderKind.EDITION_CHANGE and o.state is OrderState.APPLIED
+        ]
+        current = applied[-1].detail.get("edition") if applied else detail.get("from")
+        current = str(current).strip().lower().replace("-", "_") if current else None
+        if current == wanted:
+            raise errors.ValidationError(f"{subject} is on {wanted} already")
+        result: dict[str, Any] = {"edition": wanted, "from": current}
+        if wanted == "team_pro":
+            if current != "pro":
+                held = current or "an unknown edition"
+                raise errors.PolicyDenied(
+                    f"Team Pro is added on top of Pro; {subject} is on {held}: order the "
+                    "change to pro first",
+                    reason="edition_rule",
+                )
+            mailboxes = detail.get("mailboxes")
+            if isinstance(mailboxes, bool) or not isinstance(mailboxes, int) or mailboxes < 10:
+                raise errors.PolicyDenied(
+                    "Team Pro licenses at least 10 mailboxes: state how many (mailboxes=10 "
+                    "or more)",
+                    reason="edition_rule",
+                )
+            result["mailboxes"] = mailboxes
+        return result
+
+    def _seat_detail(self, tenant: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+        """The accounts to add and the resulting total, from the customer's allocation."""
+        from mailadmin.rules.tenancy import Resource
+
+        added = detail.get("add")
+        if isinstance(added, bool) or not isinstance(added, int) or not 1 <= added <= 9999:
+            raise errors.ValidationError(
+                "A seat upgrade takes the number of accounts to add (1 to 9,999), "
+                "e.g. add=5 for 10 + 5 = 15"
+            )
+        current = self.tenancy.allocation("customer", tenant).get(Resource.USER_MAILBOXES, 0)
+        total = current + added
+        if total > 9999:
+            raise errors.PolicyDenied(
+                f"{tenant} holds {current} accounts; adding {added} would make {total}, "
+                "more than 9,999",
+                reason="allocation_limit",
+            )
+        return {
+            "add": added,
+            "current": current,
+            "total": total,
+            "sum": f"{current} + {added} = {total}",
+        }
+
+    async def order_seat_upgrade(self, tenant: str, added: int, *, dry_run: bool = False) -> Order:
+        """Order ``added`` more accounts for a customer (seed 001's "number of accounts to
+        add"); the order states the resulting total (10 + 5 = 15). Refused when that total
+        would still be below the user mailboxes in use."""
+        from mailadmin.rules.orders import OrderKind
+        from mailadmin.rules.tenancy import Resource
+
+        name = self._orch.config.tenant_ref(tenant).name
+        current = await asyncio.to_thread(
+            lambda: self.tenancy.allocation("customer", name).get(Resource.USER_MAILBOXES, 0)
+        )
+        if isinstance(added, int) and not isinstance(added, bool):
+            await self._seats_cover_use(name, current + added)
+        return await asyncio.to_thread(
+            lambda: self.place_order(name, OrderKind.SEAT_UPGRADE, {"add": added}, dry_run=dry_run)
+        )
+
+    async def order_licence_upgrade(
+        self, instance: str, added: int, *, dry_run: bool = False
+    ) -> Order:
         """Order ``added`` more licensed mailboxes, stated as the new total (10 + 5 = 15)."""
         from mailadmin.rules.orders import OrderKind
 
         licence = await self._orch.get_licence(instance)
         settings = self.settings_for(instance)
         current = licence.seats_licensed or 0
-        upgrade = licence_upgrade(current, added, settings)
-        order = self.place_order(instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump())
-        return order
+        model = self._orch.provider(instance).instance_capabilities.licence
+        upgrade = licence_upgrade(current, added, settings, model)
+        return self.place_order(
+            instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump(), dry_run=dry_run
+        )
+
+    async def order_licence_renewal(
+        self, instance: str, until: date, *, dry_run: bool = False
+    ) -> Order:
+        """Order the renewal of an instance's licence to ``until``, the new expiry (seed
+        002: "enter the new expiration date"); it must be later than the present one.
+        Applied, it marks the licence orders it extends ``renewed``."""
+        from mailadmin.rules.orders import OrderKind
+
+        licence = await self._orch.get_licence(instance)
+        expires = licence.valid_until.date() if licence.valid_until is not None else None
+        if until <= (expires or self.today()):
+            held = f"expires {expires.isoformat()}" if expires else "has no expiry date"
+            raise errors.ValidationError(
+                f"The licence of {instance} {held}; a renewal extends it to a later date "
+                f"than {until.isoformat()}"
+            )
+        detail = {"until": until.isoformat(), "from": expires.isoformat() if expires else None}
+        return self.place_order(instance, OrderKind.LICENCE_RENEWAL, detail, dry_run=dry_run)
+
+    async def order_maintenance(
+        self, instance: str, years: int = 1, *, dry_run: bool = False
+    ) -> Order:
+        """Order ``years`` more of the maintenance service of an instance's licence (seed
+        002): cumulative, it runs on from the present end; lapsed, it is paid from the
+        date it ended, so the order must reach past today to make it valid again."""
+        from mailadmin.rules.orders import OrderKind
+
+        if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= 10:
+            raise errors.ValidationError("A maintenance order adds 1 to 10 years")
+        licence = await self._orch.get_licence(instance)
+        if licence.maintenance_until is None:
+            raise errors.ValidationError(
+                f"The licence of {instance} has no maintenance end date: its platform sells "
+                "no maintenance service apart from the licence"
+            )
+        ends, today = licence.maintenance_until.date(), self.today()
+        until = _add_years(ends, years)
+        missed = max(0, (today - ends).days)
+        if until <= today:
+            needed = next(n for n in range(years, 100) if _add_years(ends, n) > today)
+            raise errors.PolicyDenied(
+                f"The maintenance of {instance} ended on {ends.isoformat()} ({missed} days "
+                "ago); it is paid from that date, so it takes at least "
+                f"{needed} years to be valid again",
+                reason="maintenance_lapsed",
+            )
+        detail = {
+            "years": years,
+            "from": ends.isoformat(),
+            "until": until.isoformat(),
+            "missed_days": missed,
+            "note": (
+                f"back-paid from {ends.isoformat()} ({missed} days missed)"
+                if missed
+                else f"cumulative: runs on from {ends.isoformat()}"
+            ),
+        }
+        return self.place_order(instance, OrderKind.MAINTENANCE, detail, dry_run=dry_run)
 
     async def apply_order(self, order_id: int, *, dry_run: bool = False) -> Order:
         """Carry out a paid order: a package or seat change of a customer; licence and
@@ -443,12 +647,27 @@ class BusinessRules:
                 )
                 self.tenancy.save_customer(order.subject, spec)
         elif order.kind is OrderKind.SEAT_UPGRADE:
-            total = int(order.detail["mailboxes"])
+            total = self._seat_total(order)
             await self._seats_cover_use(order.subject, total)
             # Checked whole (reseller allocation, use) before it is sent; the pipeline
             # records the customer's new allocation once the platform holds it.
             await self._orch.apply_addon(order.subject, "mailboxes", total, dry_run=dry_run)
-        return order if dry_run else self.orders.applied(order.id)
+        if dry_run:
+            return order
+        if order.kind is OrderKind.LICENCE_RENEWAL:
+            self.orders.renewed(order.subject, order)
+        return self.orders.applied(order.id)
+
+    def _seat_total(self, order: Order) -> int:
+        """What a seat order brings the customer to when applied: its allocation then plus
+        the accounts bought (a sale since the order is kept); an order placed before
+        orders took the number to add states its total."""
+        from mailadmin.rules.tenancy import Resource
+
+        if "add" not in order.detail:
+            return int(order.detail["mailboxes"])
+        now = self.tenancy.allocation("customer", order.subject).get(Resource.USER_MAILBOXES, 0)
+        return now + int(order.detail["add"])
 
     async def _seats_cover_use(self, tenant: str, total: int) -> None:
         """A seat order never leaves fewer seats than user mailboxes in use."""
@@ -541,6 +760,14 @@ def _resource(addon: Any) -> Any:
     from mailadmin.rules.tenancy import resource_of_addon
 
     return resource_of_addon(addon.name) if addon.plan is None else None
+
+
+def _add_years(day: date, years: int) -> date:
+    """``day`` that many years later (Feb 29 becomes Feb 28 off leap years)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def _label(resource: Any) -> str:

@@ -149,6 +149,7 @@ class _Licence(_Wire):
     state: LicenceState
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    maintenance_until: datetime | None = None
     plans: list[_PlanUse] = Field(default_factory=list)
 
 
@@ -275,6 +276,7 @@ class MemoryProvider(Provider[MemorySettings]):
             valid_from=licence.valid_from,
             valid_until=licence.valid_until,
             state=licence.state,
+            maintenance_until=licence.maintenance_until,
         )
 
     async def _count_mailboxes(self, tenant: TenantRef) -> MailboxCount:

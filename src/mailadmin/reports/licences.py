@@ -4,7 +4,7 @@ state (trial with days left, active, grace, expired) and what to buy to be compl
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +29,7 @@ COLUMNS = [
     "required",
     "to_buy",
     "compliant",
+    "maintenance_until",
     "error",
 ]
 
@@ -48,6 +49,8 @@ class LicenceRow(BaseModel):
     required: int | None
     to_buy: str
     compliant: bool
+    #: When the maintenance service ends (``None``: not sold apart, or unknown).
+    maintenance_until: date | None = None
     error: str = ""
 
 
@@ -86,7 +89,8 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
         state = licence.state.value
         if licence.state is LicenceState.TRIAL and days_left is not None:
             state = f"trial ({max(days_left, 0)} days left)"
-        required = licences_required(licence.seats_used, settings)
+        model = provider.instance_capabilities.licence
+        required = licences_required(licence.seats_used, settings, model)
         to_buy = ""
         compliant = licence.state not in (LicenceState.EXPIRED, LicenceState.NONE)
         if provider.instance_capabilities.licence.kind is LicenceKind.NONE:
@@ -94,7 +98,7 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
             compliant, required = True, licence.seats_used
         if licence.seats_licensed is not None and licence.seats_licensed < required:
             upgrade = licence_upgrade(
-                licence.seats_licensed, required - licence.seats_licensed, settings
+                licence.seats_licensed, required - licence.seats_licensed, settings, model
             )
             to_buy = str(upgrade)
             compliant = False
@@ -110,6 +114,9 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
                 required=required if licence.seats_licensed is not None else None,
                 to_buy=to_buy,
                 compliant=compliant,
+                maintenance_until=(
+                    licence.maintenance_until.date() if licence.maintenance_until else None
+                ),
             )
         )
     return rows

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from mailadmin.rules.policies import downgrade_window
+from mailadmin.rules.policies import downgrade_window, next_renewal
 
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
@@ -61,12 +61,16 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Rene
     ]
     if reseller is None and acting.kind is IdentityKind.SITE_ADMIN:
         subjects += [("reseller", r.name, None, r.renewal, r.instance) for r in tenancy.resellers()]
-    for kind, name, owner, renewal, instance in subjects:
-        if renewal is None or renewal < today:
+    for kind, name, owner, recorded, instance in subjects:
+        if recorded is None:
             continue
         settings = orch.rules.policies.settings(
             instance, owner or (name if kind == "reseller" else None)
         )
+        # The billing cycle: a renewal passed rolls forward a term to the next one.
+        renewal = next_renewal(recorded, today, settings)
+        if renewal < today:
+            continue
         window = downgrade_window(renewal, settings)
         rows.append(
             RenewalRow(

@@ -1,5 +1,8 @@
 """The usage report (seed 003 "Quota Over Usage"): per subscription and resource, allocated,
-utilised (live counts from the platforms), remaining and over-use."""
+utilised (live counts from the platforms), remaining and over-use; then per reseller and
+resource, what it holds against what it sold its customers, with the amount a prepaid
+reseller oversold (seed 003: "The resources oversold are then reported in the Quota Over
+Usage report")."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["COLUMNS", "UsageRow", "build"]
 
 COLUMNS = [
+    "level",
     "subscription",
     "id",
     "reseller",
@@ -29,10 +33,16 @@ COLUMNS = [
 
 
 class UsageRow(BaseModel):
-    """One resource of one subscription (a customer). ``None``: unlimited or unknown."""
+    """One resource of one subscription (a customer). ``None``: unlimited or unknown.
+
+    A ``level="reseller"`` row is a reseller's: ``allocated`` is what it holds,
+    ``utilised`` what it sold (its customers' allocations together), ``over_use`` what it
+    oversold; its ``subscription`` reads ``reseller:NAME``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
+    level: str = "customer"
     subscription: str
     id: str
     reseller: str | None
@@ -100,6 +110,43 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Usag
                     allocated=allocated.get(resource),
                     utilised=used,
                     error=item.error.message if item.error is not None else "",
+                )
+            )
+    return rows + _resellers(orch, reseller)
+
+
+def _resellers(orch: Orchestrator, only: str | None) -> list[UsageRow]:
+    """Held against sold, per reseller the caller reaches and resource it holds."""
+    from mailadmin.rules.identities import IdentityKind
+
+    identity = orch.rules.acting()
+    if identity.kind not in (IdentityKind.SITE_ADMIN, IdentityKind.RESELLER):
+        return []
+    tenancy = orch.rules.tenancy
+    rows = []
+    for record in tenancy.resellers():
+        if only is not None and record.name != only.strip().lower():
+            continue
+        if identity.kind is IdentityKind.RESELLER and record.name != identity.name:
+            continue
+        held = tenancy.allocation("reseller", record.name)
+        sold: dict[Resource, int] = {}
+        for customer in tenancy.customers(record.name):
+            for resource, amount in tenancy.allocation("customer", customer.name).items():
+                sold[resource] = sold.get(resource, 0) + amount
+        for resource in Resource:
+            if resource not in held:
+                continue  # an unlimited reseller cannot oversell
+            rows.append(
+                UsageRow(
+                    level="reseller",
+                    subscription=f"reseller:{record.name}",
+                    id=record.name,
+                    reseller=record.name,
+                    instance=record.instance or "",
+                    resource=resource,
+                    allocated=held[resource],
+                    utilised=sold.get(resource, 0),
                 )
             )
     return rows

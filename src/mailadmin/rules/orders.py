@@ -1,10 +1,12 @@
 """Orders: how plan, seat and licence changes are bought (seeds 001 and 002).
 
 An order is ``pending`` until paid or confirmed (``paid``), then ``applied``; or
-``cancelled``. A plan upgrade and a seat upgrade never share an order, and while one
-upgrade of a subject is open (pending or paid) the next waits (seed 001). A licence
-upgrade states the new total (10 + 5 = 15, seed 002); a change between editions (Mobile
-to Pro, adding Team Pro) is its own kind of order.
+``cancelled``. A plan upgrade and a seat upgrade never share an order, and while the
+invoice of one upgrade of a subject is unpaid (``pending``) the next waits: seed 001 lets
+the second be ordered "only after the first upgrade invoice is paid". A seat upgrade
+takes the number of accounts to add and states the resulting total, as a licence upgrade
+does (10 + 5 = 15, seeds 001 and 002); a change between editions (Mobile to Pro, adding
+Team Pro) is its own kind of order.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class OrderKind(StrEnum):
     PLAN_DOWNGRADE = "plan_downgrade"
     SEAT_UPGRADE = "seat_upgrade"
     LICENCE_UPGRADE = "licence_upgrade"
+    LICENCE_RENEWAL = "licence_renewal"
+    MAINTENANCE = "maintenance"
     EDITION_CHANGE = "edition_change"
 
 
@@ -42,6 +46,8 @@ class OrderState(StrEnum):
     PAID = "paid"
     APPLIED = "applied"
     CANCELLED = "cancelled"
+    #: Seed 002's ``RENEWED``: an applied licence order a later renewal extended.
+    RENEWED = "renewed"
 
 
 #: Kinds of which only one may be open per subject at a time (seed 001).
@@ -54,6 +60,8 @@ UPGRADES = frozenset(
     }
 )
 _OPEN = (OrderState.PENDING.value, OrderState.PAID.value)
+#: Orders whose invoice is unpaid: the only ones that hold the next upgrade back.
+_UNPAID = (OrderState.PENDING.value,)
 
 
 class Order(BaseModel):
@@ -83,24 +91,12 @@ class Orders:
     def place(
         self, subject: str, kind: OrderKind, detail: Mapping[str, Any], *, note: str = ""
     ) -> Order:
-        """Open a ``pending`` order; refused while another upgrade of the subject is open."""
+        """Open a ``pending`` order; refused while the invoice of another upgrade of the
+        subject is unpaid (a paid one no longer holds the next back, seed 001)."""
         from mailadmin.store.schema import orders
 
         subject = subject.strip().lower()
-        if kind is OrderKind.PLAN_UPGRADE and "mailboxes" in detail:
-            raise errors.PolicyDenied(
-                "A plan upgrade and a seat upgrade are separate orders: order one, and the "
-                "other once it is paid and applied",
-                reason="order_open",
-            )
-        if kind in UPGRADES:
-            for other in self.open(subject):
-                if other.kind in UPGRADES:
-                    raise errors.PolicyDenied(
-                        f"Order #{other.id} ({other.label}) of {subject} must be paid and "
-                        f"applied before a {kind.value.replace('_', ' ')} can be ordered",
-                        reason="order_open",
-                    )
+        self.check(subject, kind)
         now = datetime.now(UTC)
         with self._store.begin() as db:
             inserted = db.execute(
@@ -117,6 +113,32 @@ class Orders:
             key = inserted.inserted_primary_key
         assert key is not None
         return self.get(int(key[0]))
+
+    def check(self, subject: str, kind: OrderKind) -> None:
+        """Refuse an upgrade while the invoice of another upgrade of the subject is unpaid."""
+        if kind not in UPGRADES:
+            return
+        subject = subject.strip().lower()
+        for other in self.unpaid(subject):
+            if other.kind in UPGRADES:
+                raise errors.PolicyDenied(
+                    f"Order #{other.id} ({other.label}) of {subject} must be paid "
+                    f"before a {kind.value.replace('_', ' ')} can be ordered",
+                    reason="order_open",
+                )
+
+    def check_move(self, order_id: int, target: OrderState) -> Order:
+        """The order, if it may become ``target`` (``paid`` or ``cancelled``); a dry run
+        checks this and changes nothing."""
+        order = self.get(order_id)
+        if target is OrderState.PAID and order.state is not OrderState.PENDING:
+            raise errors.PolicyDenied(
+                f"Order #{order_id} is {order.state.value}, not pending",
+                reason="order_state",
+            )
+        if target is OrderState.CANCELLED and order.state.value not in _OPEN:
+            raise errors.ValidationError(f"Order #{order_id} is {order.state.value}")
+        return order
 
     def get(self, order_id: int) -> Order:
         """One order; an unknown id is a ``ValidationError``."""
@@ -142,6 +164,10 @@ class Orders:
         """The subject's orders that are pending or paid."""
         return [o for o in self.all(subject) if o.state.value in _OPEN]
 
+    def unpaid(self, subject: str) -> list[Order]:
+        """The subject's orders whose invoice is not paid yet (``pending``)."""
+        return [o for o in self.all(subject) if o.state.value in _UNPAID]
+
     def confirm(self, order_id: int) -> Order:
         """Mark a pending order paid (or confirmed)."""
         return self._move(order_id, OrderState.PENDING, OrderState.PAID)
@@ -156,6 +182,16 @@ class Orders:
         if order.state.value not in _OPEN:
             raise errors.ValidationError(f"Order #{order_id} is {order.state.value}")
         return self._set(order_id, OrderState.CANCELLED)
+
+    def renewed(self, subject: str, renewal: Order) -> list[Order]:
+        """Mark the subject's applied licence orders before ``renewal`` renewed (seed 002:
+        renewing extends the present plan's lifetime)."""
+        done = []
+        for order in self.all(subject):
+            licence = order.kind in (OrderKind.LICENCE_UPGRADE, OrderKind.LICENCE_RENEWAL)
+            if licence and order.id < renewal.id and order.state is OrderState.APPLIED:
+                done.append(self._set(order.id, OrderState.RENEWED))
+        return done
 
     def _move(self, order_id: int, source: OrderState, target: OrderState) -> Order:
         order = self.get(order_id)

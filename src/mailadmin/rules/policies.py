@@ -56,6 +56,10 @@ class PolicySettings(BaseModel):
     licence_minimum: int = Field(default=10, ge=0)
     #: Seed 002: how long a trial lasts, with every feature.
     trial_days: Days = 30
+    #: Seeds 001 and 002: the billing cycle. Renewing extends the service by this many
+    #: months, so a recorded renewal date rolls forward a term at a time (0: no cycle,
+    #: the date is the one renewal).
+    renewal_term_months: int = Field(default=12, ge=0, le=120)
     #: Seed 002: enforce "licensed >= mailboxes" on creation (``None``: as the provider
     #: declares its licence model).
     per_mailbox_licence: bool | None = None
@@ -84,6 +88,7 @@ class PolicyOverride(BaseModel):
     downgrade_window_days: tuple[Days, Days] | None = None
     licence_minimum: int | None = Field(default=None, ge=0)
     trial_days: Days | None = None
+    renewal_term_months: int | None = Field(default=None, ge=0, le=120)
     per_mailbox_licence: bool | None = None
 
 
@@ -134,13 +139,36 @@ def downgrade_window(renewal: date, settings: PolicySettings) -> DowngradeWindow
     )
 
 
+def next_renewal(renewal: date, today: date, settings: PolicySettings) -> date:
+    """The renewal due on or after ``today``: the recorded date rolled forward a term at a
+    time (each renewal extends the service by ``renewal_term_months``); with no term, the
+    recorded date itself, past or not."""
+    months = settings.renewal_term_months
+    due, terms = renewal, 0
+    while months and due < today:
+        terms += 1
+        due = _add_months(renewal, months * terms)
+    return due
+
+
+def _add_months(day: date, months: int) -> date:
+    """``day`` that many months later, kept within the month (Jan 31 + 1 -> Feb 28)."""
+    import calendar
+
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def check_downgrade(renewal: date | None, today: date, settings: PolicySettings) -> None:
-    """Refuse a downgrade outside the window (``PolicyDenied``, reason ``downgrade_window``).
+    """Refuse a downgrade outside the window (``PolicyDenied``, reason ``downgrade_window``)
+    before the next renewal of the billing cycle.
 
     Without a known renewal date there is no window to keep, so the downgrade is accepted.
     """
     if renewal is None:
         return
+    renewal = next_renewal(renewal, today, settings)
     window = downgrade_window(renewal, settings)
     if not window.contains(today):
         raise errors.PolicyDenied(
@@ -163,14 +191,27 @@ class LicenceUpgrade(BaseModel):
         return f"{self.current} + {self.added} = {self.total}"
 
 
-def licence_upgrade(current: int, added: int, settings: PolicySettings) -> LicenceUpgrade:
-    """The order to add ``added`` licensed mailboxes to ``current`` (total at least the minimum)."""
+def licence_upgrade(
+    current: int, added: int, settings: PolicySettings, model: LicenceModel | None = None
+) -> LicenceUpgrade:
+    """The order to add ``added`` licensed mailboxes to ``current``; the total is at least
+    the minimum where the licence is per mailbox (``model``: the provider's declared
+    licence model; ``None`` for the seed's own, per mailbox)."""
     if added <= 0:
         raise errors.ValidationError("A licence upgrade adds at least one mailbox")
-    total = max(current + added, settings.licence_minimum)
+    total = max(current + added, _minimum(settings, model))
     return LicenceUpgrade(current=current, added=total - current, total=total)
 
 
-def licences_required(mailboxes: int, settings: PolicySettings) -> int:
-    """The fewest mailboxes the licence must cover: every mailbox, and the minimum."""
-    return max(mailboxes, settings.licence_minimum)
+def licences_required(
+    mailboxes: int, settings: PolicySettings, model: LicenceModel | None = None
+) -> int:
+    """The fewest mailboxes the licence must cover: every mailbox, and the minimum where
+    the licence is per mailbox (seed 002 is Zextras's; a per-seat platform has none)."""
+    return max(mailboxes, _minimum(settings, model))
+
+
+def _minimum(settings: PolicySettings, model: LicenceModel | None) -> int:
+    if model is not None and not settings.licenses_per_mailbox(model):
+        return 0
+    return settings.licence_minimum

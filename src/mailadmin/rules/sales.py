@@ -13,9 +13,9 @@ over :class:`SalesPort`, the few operations it needs from the layer above.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from mailadmin.contract import errors
 from mailadmin.rules.tenancy import MAX_ALLOCATION, addon_of_resource, resource_of_addon, used_of
@@ -63,6 +63,26 @@ class SalesPort(Protocol):
         ...
 
 
+def sale_quantity(value: int) -> int:
+    """A sale's quantity, at most 9,999; past it, say how seed 003's 99999 maps."""
+    if value > MAX_ALLOCATION:
+        raise ValueError(
+            f"{value} is more than an add-on total may be: seed 003's bulk form sells "
+            "99999 to mean as many as the add-on holds; here the quantity is the add-on's "
+            f"total, at most {MAX_ALLOCATION} (sell {MAX_ALLOCATION} for the seed's up to "
+            f"{MAX_ALLOCATION} shared or resource mailboxes)"
+        )
+    return value
+
+
+#: A sale's quantity: 0 to 9,999, the seed's 99999 explained (CLI, Python and HTTP alike).
+SaleQuantity = Annotated[
+    int,
+    Field(ge=0, json_schema_extra={"maximum": MAX_ALLOCATION}),
+    AfterValidator(sale_quantity),
+]
+
+
 class BulkSale(BaseModel):
     """What to sell, to whom, with seed 003's three options.
 
@@ -74,7 +94,7 @@ class BulkSale(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     addon: str
-    quantity: int = Field(ge=0, le=MAX_ALLOCATION)
+    quantity: SaleQuantity
     to: Literal["resellers", "customers"]
     resellers: tuple[str, ...] = ()
     owner: str = "all"

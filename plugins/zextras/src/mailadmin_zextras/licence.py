@@ -122,4 +122,5 @@ def licence_of(info: Mapping[str, Any]) -> Licence:
         valid_from=start,
         valid_until=end,
         state=_state(info),
+        maintenance_until=_when(info.get("maintenanceEndDate")),
     )

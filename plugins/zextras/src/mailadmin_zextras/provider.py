@@ -137,7 +137,10 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             "keeps that allocation",
         },
         # Seed 002: every user mailbox needs a Zextras licence, at least 10 at a time.
-        licence=LicenceModel(kind=LicenceKind.PER_MAILBOX, minimum=10),
+        # Its licence filter (LICENSED_MAILBOXES) counts shared mailboxes: accounts too.
+        licence=LicenceModel(
+            kind=LicenceKind.PER_MAILBOX, minimum=10, counted_kinds=("user", "shared")
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -114,6 +114,9 @@ def get_licence(request: MockRequest, state: MemoryState) -> httpx.Response:
             "state": licence.state,
             "valid_from": licence.valid_from.isoformat() if licence.valid_from else None,
             "valid_until": licence.valid_until.isoformat() if licence.valid_until else None,
+            "maintenance_until": (
+                licence.maintenance_until.isoformat() if licence.maintenance_until else None
+            ),
             "plans": [{"name": name, "used": used} for name, used in per_plan.items()],
         },
     )

@@ -110,6 +110,7 @@ class Licence(_Record):
     state: Literal["active", "trial", "grace", "expired"] = "active"
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    maintenance_until: datetime | None = None
 
 
 class Admin(_Record):

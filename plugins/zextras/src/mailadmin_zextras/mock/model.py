@@ -309,6 +309,7 @@ def default_directory() -> Directory:
             licensedUsers="100",
             dateStart=1_767_225_600_000,  # 2026-01-01
             dateEnd=1_767_225_600_000 + 365 * _DAY_MS,
+            maintenanceEndDate=1_767_225_600_000 + 365 * _DAY_MS,
             order_id="ZX-1001",
             editions=[
                 {"name": "pro", "quantity": "100"},
