@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -988,10 +990,16 @@ def _redacted(debug: dict[str, Any]) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return _MASKED  # a password is never stored, so resume cannot repeat it
     dump = getattr(value, "model_dump", None)
     if dump is not None:
         return dump(mode="json")
     return value
+
+
+#: What the journal holds in place of a secret argument (as pydantic shows a SecretStr).
+_MASKED = "**********"
 
 
 def _target(arguments: dict[str, Any]) -> Any:
