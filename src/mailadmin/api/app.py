@@ -102,9 +102,18 @@ def create_app(
     # Outside every other layer: the key is checked, and the body capped, before any of
     # the body is read (FastAPI reads a body before a route's dependencies run).
     app.add_middleware(Admission)
-    from mailadmin.api.routes import catalogue, mailboxes, reports, runs, sales, service, tenancy
+    from mailadmin.api.routes import (
+        catalogue,
+        lifecycle,
+        mailboxes,
+        reports,
+        runs,
+        sales,
+        service,
+        tenancy,
+    )
 
-    for module in (service, catalogue, tenancy, mailboxes, runs, sales, reports):
+    for module in (service, catalogue, tenancy, mailboxes, lifecycle, runs, sales, reports):
         app.include_router(module.router)
     return app
 

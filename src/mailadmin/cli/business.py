@@ -210,7 +210,7 @@ def resellers_list(state: _State) -> None:
 @cli.group(cls=_Group)
 @_global_options
 def customers() -> None:
-    """Customers (tenants) and their owners: add and list."""
+    """Customers (tenants) and their owners: add, list, suspend and resume."""
 
 
 @customers.command("add")
@@ -599,3 +599,7 @@ def _run_async(state: _State, work: Callable[[Orchestrator], Any]) -> Any:
     import asyncio
 
     return asyncio.run(go())
+
+
+# The lifecycle commands (suspend, resume) join the customers group from their module.
+from mailadmin.cli import lifecycle as _lifecycle  # noqa: E402, F401
