@@ -168,13 +168,16 @@ def list_mailboxes(request: MockRequest, state: MemoryState) -> httpx.Response:
 @_api
 def create_mailbox(request: MockRequest, state: MemoryState) -> httpx.Response:
     """``POST /api/tenants/{tenant}/mailboxes``: body is a mailbox; 201 with it."""
+    body = _body(request)
+    password = body.pop("password", None)
+    if password is not None and not isinstance(password, str):
+        return error("invalid_request", "'password' must be a string")
     try:
-        mailbox = Mailbox.model_validate(
-            {k: v for k, v in _body(request).items() if k != "password"}
-        )
+        # A password is taken from its own field only, never from a mailbox record.
+        mailbox = Mailbox.model_validate({k: v for k, v in body.items() if k != "status"})
     except ValueError as exc:
         return error("invalid_request", f"Invalid mailbox: {exc}")
-    created = state.create_mailbox(request.path_params["tenant"], mailbox)
+    created = state.create_mailbox(request.path_params["tenant"], mailbox, password=password)
     return httpx.Response(201, json=_mailbox(created))
 
 

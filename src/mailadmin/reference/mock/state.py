@@ -297,9 +297,17 @@ class MemoryState(MockState):
 
     # -- rules ------------------------------------------------------------------------------
 
-    def create_mailbox(self, tenant: str, mailbox: Mailbox) -> Mailbox:
-        """Add a mailbox within the tenant's allocations; user mailboxes get a plan."""
+    def create_mailbox(
+        self, tenant: str, mailbox: Mailbox, *, password: str | None = None
+    ) -> Mailbox:
+        """Add a mailbox within the tenant's allocations; user mailboxes get a plan; a
+        password given must be :data:`MIN_PASSWORD` long."""
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise Refused(
+                "password_too_short", f"The password must have at least {MIN_PASSWORD} characters"
+            )
         record = mailbox.model_copy(update={"address": mailbox.address.lower()})
+        record.password = password or ""
         if not record.address.endswith("@" + tenant.lower()):
             raise Refused("invalid_request", f"'{record.address}' is not in tenant '{tenant}'")
         owner = self.tenant(tenant)
