@@ -231,6 +231,37 @@ def test_a_customer_cannot_reach_another_customers_mailbox(
     assert not platforms.suspended(platform, MAILBOX[platform])
 
 
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_only_the_host_or_the_reseller_suspends_and_resumes(
+    platforms: Platforms, platform: str
+) -> None:
+    """A customer admin sets its users' passwords, but never lifts (or sets) a suspension:
+    a customer suspended for non-payment must not resume itself. Its reseller may."""
+    tenant, address = TENANT[platform], MAILBOX[platform]
+    platforms.config["resellers"] = {"acme": {"package": {"user_mailboxes": 500}}}
+    platforms.config["customers"] = {tenant: {"reseller": "acme"}}
+
+    async def work(orch: Orchestrator) -> Any:
+        await orch.suspend_tenant(tenant, reason="non-payment")
+        platforms.clear(platform)
+        with orch.acting_as(f"customer:{tenant}"):
+            for call in (
+                orch.resume_tenant(tenant),
+                orch.suspend_mailbox(address),
+                orch.resume_mailbox(address),
+            ):
+                with pytest.raises(errors.PolicyDenied, match="site admin or the customer's"):
+                    await call
+            assert platforms.writes(platform) == []
+            await orch.set_password(address, PASSWORD)
+        with orch.acting_as("reseller:acme"):
+            return await orch.resume_tenant(tenant, reason="paid")
+
+    resumed = _orchestrate(platforms, work)
+    assert resumed.after == "active" and not platforms.tenant_suspended(platform, tenant)
+    assert platforms.password(platform, address) == PASSWORD
+
+
 @pytest.mark.parametrize(
     ("platform", "weak", "says"),
     [
