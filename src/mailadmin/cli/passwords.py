@@ -23,17 +23,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def password_options(function: F) -> F:
     """``--password-stdin`` and ``--password-file FILE`` (a prompt is the third way)."""
-    function = click.option(
+    from_file = click.option(
         "--password-file",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="Read the password from the first line of FILE.",
-    )(function)
-    function = click.option(
+    )
+    from_stdin = click.option(
         "--password-stdin",
         is_flag=True,
         help="Read the password from the first line of standard input.",
-    )(function)
-    return function
+    )
+    return from_stdin(from_file(function))
 
 
 def read_password(stdin: bool, file: Path | None, *, ask: bool) -> SecretStr | None:
@@ -43,7 +43,7 @@ def read_password(stdin: bool, file: Path | None, *, ask: bool) -> SecretStr | N
     if stdin and file is not None:
         raise click.UsageError("Give the password one way: --password-stdin or --password-file")
     if stdin:
-        return _one_line(click.get_text_stream("stdin").readline(), "standard input")
+        return _one_line(sys.stdin.readline(), "standard input")
     if file is not None:
         try:
             with file.open(encoding="utf-8") as handle:

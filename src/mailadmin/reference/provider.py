@@ -644,7 +644,7 @@ ERRORS = ErrorTable(
             code="password_too_short",
             error=errors.ValidationError,
             message="{provider} refused the password of {subject}: it is too short "
-            "(at least 8 characters)",
+            "(at least 6 characters)",
         ),
         ErrorRule(
             code="invalid_request",

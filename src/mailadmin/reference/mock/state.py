@@ -82,7 +82,7 @@ class Plan(_Record):
 #: Whether a mailbox or tenant may be used.
 Status = Literal["active", "suspended"]
 #: The shortest password the platform accepts.
-MIN_PASSWORD = 8
+MIN_PASSWORD = 6
 
 
 class Mailbox(_Record):
