@@ -27,17 +27,19 @@ MAILBOX = {
     "zextras": "anna@example.org",
     "exchange": "anna@contoso.onmicrosoft.com",
     "memory": "anna@example.net",
+    "mailcow": "anna@example.eu",
 }
 TENANT = {
     "ox": "example.com",
     "zextras": "example.org",
     "exchange": "contoso.onmicrosoft.com",
     "memory": "example.net",
+    "mailcow": "example.eu",
 }
 #: Every platform's password rules accept it (Entra's complexity included).
 PASSWORD = "Life-Cycle-2026!q"
 PLATFORMS = sorted(MAILBOX)
-TENANT_PLATFORMS = ["memory", "ox", "zextras"]
+TENANT_PLATFORMS = ["mailcow", "memory", "ox", "zextras"]
 
 
 # -- the mocks' own state ------------------------------------------------------------------
@@ -73,6 +75,8 @@ class Platforms:
             return user["attrs"].get("zimbraAccountStatus") in ("locked", ["locked"])
         if platform == "exchange":
             return user["account_enabled"] is False
+        if platform == "mailcow":
+            return int(user["active"]) == 0
         return user["status"] == "suspended"
 
     def tenant_suspended(self, platform: str, tenant: str) -> bool:
@@ -82,6 +86,8 @@ class Platforms:
         if platform == "zextras":
             domain = next(d for d in state["domains"] if d["name"] == tenant)
             return domain["attrs"].get("zimbraDomainStatus") in ("suspended", ["suspended"])
+        if platform == "mailcow":
+            return int(state["domains"][tenant]["active"]) == 0
         return state["tenants"][tenant]["status"] == "suspended"
 
     def _user(self, platform: str, address: str) -> Any:
@@ -93,6 +99,8 @@ class Platforms:
             return next(a for a in state["accounts"] if a["name"] == address)
         if platform == "exchange":
             return next(iter(state["tenants"].values()))["mailboxes"][address]
+        if platform == "mailcow":
+            return state["mailboxes"][address]
         tenant = address.partition("@")[2]
         return next(m for m in state["tenants"][tenant]["mailboxes"] if m["address"] == address)
 
@@ -361,7 +369,7 @@ def run(platforms: Platforms) -> Run:
     return invoke
 
 
-@pytest.mark.parametrize("platform", ["ox", "zextras", "memory"])
+@pytest.mark.parametrize("platform", ["mailcow", "memory", "ox", "zextras"])
 def test_cli_creates_a_mailbox_with_a_password_from_stdin(
     run: Run, platforms: Platforms, platform: str
 ) -> None:
