@@ -69,6 +69,18 @@ class ExchangeProbe(StateProbe):
         records = _tenant(state, tenant)["mailboxes"].values()
         return {r["address"].lower(): _KINDS[r["type"]] for r in records}
 
+    def password_matches(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef, password: str
+    ) -> bool:
+        record = _tenant(state, mailbox.tenant)["mailboxes"].get(mailbox.address.lower())
+        return record is not None and record["password"] == password
+
+    def mailbox_suspended(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> bool:
+        record = _tenant(state, mailbox.tenant)["mailboxes"].get(mailbox.address.lower())
+        return record is not None and record["account_enabled"] is False
+
 
 def _tenant(state: Any, ref: TenantRef) -> Any:
     key = ref.key.lower()

@@ -58,6 +58,21 @@ class MailcowProbe(StateProbe):
             if box["domain"] == tenant.key.lower()
         }
 
+    def password_matches(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef, password: str
+    ) -> bool:
+        box = state["mailboxes"].get(mailbox.address.lower())
+        return box is not None and box["password"] == password
+
+    def mailbox_suspended(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> bool:
+        box = state["mailboxes"].get(mailbox.address.lower())
+        return box is not None and int(box["active"]) == 0
+
+    def tenant_suspended(self, state: Any, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        return int(state["domains"][tenant.key.lower()]["active"]) == 0
+
 
 def _answer(msg: Any, *, kind: str = "danger") -> Fault:
     """mailcow's answer to ``edit/mailbox``: HTTP 200 whatever happened."""

@@ -75,6 +75,28 @@ class OXProbe(StateProbe):
                 found[str(resource["email"]).lower()] = kind
         return found
 
+    def password_matches(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef, password: str
+    ) -> bool:
+        user = _user(state, mailbox)
+        return user is not None and user["password"] == password
+
+    def mailbox_suspended(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> bool:
+        user = _user(state, mailbox)
+        return user is not None and user.get("mailenabled") is False
+
+    def tenant_suspended(self, state: Any, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        return _context(state, tenant)["enabled"] is False
+
+
+def _user(state: Any, mailbox: MailboxRef) -> Any:
+    for user in _context(state, mailbox.tenant)["users"]:
+        if str(user.get("primaryEmail", "")).lower() == mailbox.address.lower():
+            return user
+    return None
+
 
 def _context(state: Any, tenant: TenantRef) -> Any:
     for context in state["contexts"]:

@@ -484,3 +484,35 @@ async def test_the_context_admin_cannot_be_deleted(make: Make) -> None:
     assert "the context's admin user cannot be deleted" in refused.value.message
     assert "invalid" not in refused.value.message
     assert server.state.contexts[1].user_named("oxadmin") is not None  # type: ignore[attr-defined]
+
+
+async def test_a_context_admin_suspends_its_users_but_not_its_context(make: Make) -> None:
+    """A context admin may disable a user (``mailenabled``) but not its own context: that
+    is the master's or the reseller's; refused before any request, with the reason."""
+    server = MockServer(OXMock)
+    provider = make(server)
+    anna = MailboxRef(tenant=EXAMPLE, address="anna@example.com")
+
+    suspended = await provider.suspend_mailbox(anna)
+    assert (suspended.before, suspended.after) == ("active", "suspended")
+    user = server.state.contexts[1].user_named("anna")  # type: ignore[attr-defined]
+    assert user.fields["mailenabled"] is False
+    server.clear_requests()
+    with pytest.raises(errors.UnsupportedOperation) as caught:
+        await provider.suspend_tenant(EXAMPLE)
+    assert "master_admin" in str(caught.value)
+    assert server.requests == []
+    assert server.state.contexts[1].enabled  # type: ignore[attr-defined]
+
+
+async def test_a_disabled_context_lets_none_of_its_users_in(make: Make) -> None:
+    """What a suspension does on OX: the context admin's own calls are refused once the
+    master disabled the context, and work again once it is enabled."""
+    server = MockServer(OXMock)
+    master, admin = make(server, mode="master_admin"), make(server)
+
+    await master.suspend_tenant(EXAMPLE)
+    with pytest.raises(errors.AuthenticationError):
+        await admin.count_mailboxes(EXAMPLE)
+    await master.resume_tenant(EXAMPLE)
+    assert (await admin.count_mailboxes(EXAMPLE)).total > 0

@@ -85,6 +85,21 @@ class ZextrasProbe(StateProbe):
             found[account["name"].lower()] = kind
         return found
 
+    def password_matches(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef, password: str
+    ) -> bool:
+        account = self._account(state, mailbox.address)
+        return account is not None and account["password"] == password
+
+    def mailbox_suspended(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> bool:
+        account = self._account(state, mailbox.address)
+        return account is not None and _first(account, "zimbraAccountStatus") == "locked"
+
+    def tenant_suspended(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        return _first(self._domain(state, tenant.key), "zimbraDomainStatus") == "suspended"
+
     @staticmethod
     def _account(state: State, address: str) -> Mapping[str, Any] | None:
         return next((a for a in state["accounts"] if a["name"] == address.lower()), None)

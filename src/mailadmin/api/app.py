@@ -111,6 +111,7 @@ def create_app(
     from mailadmin.api.routes import (
         catalogue,
         keys,
+        lifecycle,
         mailboxes,
         orders,
         reports,
@@ -120,7 +121,18 @@ def create_app(
         tenancy,
     )
 
-    for module in (service, catalogue, tenancy, mailboxes, orders, runs, sales, reports, keys):
+    for module in (
+        service,
+        catalogue,
+        tenancy,
+        mailboxes,
+        lifecycle,
+        orders,
+        runs,
+        sales,
+        reports,
+        keys,
+    ):
         app.include_router(module.router)
     app.include_router(docs_ui.router)
     return app

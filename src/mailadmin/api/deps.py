@@ -214,6 +214,15 @@ async def bind_run(run_id: str) -> None:
         await asyncio.to_thread(store.attach_run, key_id, key, run_id)
 
 
+async def without_key(
+    request: Request, caller: Caller, work: Callable[[], Awaitable[Response]]
+) -> Response:
+    """Run a write as the caller without keeping anything of the request under an
+    ``Idempotency-Key`` (a fingerprint of a body holding a password would be a hash of
+    it). Only for writes a repeat cannot harm."""
+    return await _as_caller(request, caller, work)
+
+
 async def _as_caller(
     request: Request, caller: Caller, work: Callable[[], Awaitable[Response]]
 ) -> Response:

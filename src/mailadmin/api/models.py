@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from mailadmin.orchestration.config import AddonSpec, PlanSpec
 from mailadmin.rules.sales import SaleQuantity
@@ -149,6 +149,18 @@ class PlanChange(_In):
     """The neutral plan to put a mailbox on."""
 
     plan: str = Field(min_length=1, max_length=64, examples=["sync"])
+
+
+class PasswordChange(_In):
+    """A mailbox's new password (never stored, logged or journalled)."""
+
+    password: SecretStr = Field(min_length=1, max_length=128)
+
+
+class Suspension(_In):
+    """Why a mailbox or customer is suspended or resumed, journalled with the change."""
+
+    reason: str = Field(default="", max_length=200, examples=["non-payment"])
 
 
 class AddonTotal(_In):

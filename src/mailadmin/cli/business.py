@@ -212,7 +212,7 @@ def resellers_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = F
 @cli.group(cls=_Group)
 @_global_options
 def customers() -> None:
-    """Customers (tenants) and their owners: add and list."""
+    """Customers (tenants) and their owners: add, list, suspend and resume."""
 
 
 @customers.command("add")
@@ -653,3 +653,7 @@ def _run_async(state: _State, work: Callable[[Orchestrator], Any]) -> Any:
     import asyncio
 
     return asyncio.run(go())
+
+
+# The lifecycle commands (suspend, resume) join the customers group from their module.
+from mailadmin.cli import lifecycle as _lifecycle  # noqa: E402, F401

@@ -22,6 +22,7 @@ from mailadmin.cli.output import (
     EXIT_PROVIDER,
     Output,
 )
+from mailadmin.cli.passwords import password_options
 from mailadmin.cli.planfile import FORMAT_HELP
 from mailadmin.cli.root import (
     _global_options,
@@ -499,7 +500,7 @@ def report(
 @cli.group(cls=_Group)
 @_global_options
 def mailbox() -> None:
-    """List, create and delete mailboxes (where the provider supports it)."""
+    """List, create and delete mailboxes; set passwords, suspend and resume."""
 
 
 @mailbox.command("list")
@@ -546,21 +547,37 @@ def mailbox_list(
     help="Catalogue plan of a user mailbox, e.g. sync (refused for other kinds).",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; send no write.")
+@click.option("--ask-password", is_flag=True, help="Ask for the password at a prompt (not echoed).")
+@password_options
 @_global_options
 @pass_state
 def mailbox_create(
-    state: _State, address: str, kind: str, display_name: str, plan: str | None, dry_run: bool
+    state: _State,
+    address: str,
+    kind: str,
+    display_name: str,
+    plan: str | None,
+    dry_run: bool,
+    ask_password: bool,
+    password_stdin: bool,
+    password_file: Path | None,
 ) -> None:
     """Create the mailbox ADDRESS in the tenant that owns its domain.
 
     A shared, room or equipment mailbox beyond an allocation kept by mailadmin is refused.
+    Without a password the platform sets one nobody knows (set one later with
+    'mailbox password'); a password is never taken as an argument, stored or logged.
 
     \b
     Examples:
-      mailadmin mailbox create carla@example.com --plan sync --name "Carla Diaz"
+      mailadmin mailbox create carla@example.com --plan sync --name "Carla Diaz" --ask-password
+      printf '%s\\n' "$PW" | mailadmin mailbox create carla@example.com --password-stdin
       mailadmin mailbox create meeting-1@example.com --kind room --dry-run
     """
+    from mailadmin.cli.passwords import read_password
     from mailadmin.contract.models import MailboxKind, NewMailbox
+
+    password = read_password(password_stdin, password_file, ask=ask_password)
 
     if plan is not None and kind != "user":
         raise click.BadParameter(
@@ -572,7 +589,11 @@ def mailbox_create(
         _, ref = orch.mailbox(address)
         try:
             new = NewMailbox(
-                address=address, kind=MailboxKind(kind), display_name=display_name, plan=plan
+                address=address,
+                kind=MailboxKind(kind),
+                display_name=display_name,
+                plan=plan,
+                password=password,
             )
         except ValueError as exc:
             raise errors.ValidationError(f"Invalid mailbox: {_first_error(exc)}") from None
@@ -1207,3 +1228,7 @@ def _first_error(exc: Exception) -> str:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return f"{where}: {first.get('msg', 'invalid')}".strip(": ")
     return "invalid value"
+
+
+# The lifecycle commands (passwords, suspensions) join the mailbox group from their module.
+from mailadmin.cli import lifecycle as _lifecycle  # noqa: E402, F401

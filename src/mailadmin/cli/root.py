@@ -40,7 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "check": ("commands", "Test the connection and credentials of every configured instance."),
     "count": ("commands", "Mailboxes per tenant by kind and by plan (default: every tenant)."),
-    "customers": ("business", "Customers (tenants) and their owners: add and list."),
+    "customers": (
+        "business",
+        "Customers (tenants) and their owners: add, list, suspend and resume.",
+    ),
     "demo": (
         "commands",
         "Serve the mock platforms on loopback and drive them through the orchestrator.",
@@ -51,7 +54,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "keys": ("api", "API keys of the HTTP API: create (shown once), list, revoke."),
     "licence": ("commands", "Seats licensed and used, features, validity and state per instance."),
-    "mailbox": ("commands", "List, create and delete mailboxes (where the provider supports it)."),
+    "mailbox": (
+        "commands",
+        "List, create and delete mailboxes; set passwords, suspend and resume.",
+    ),
     "mock": ("commands", "Mock servers of the installed platforms."),
     "new-plugin": (
         "commands",

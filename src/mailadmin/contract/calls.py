@@ -33,8 +33,18 @@ __all__ = ["SUBJECT_LOCKS", "SubjectLocks", "run_call", "subject_key"]
 
 R = TypeVar("R")
 
-_MAILBOX_WRITES = frozenset({"set_plan", "create_mailbox", "delete_mailbox"})
-_LIMIT_WRITES = frozenset({"apply_addon"})
+_MAILBOX_WRITES = frozenset(
+    {
+        "set_plan",
+        "create_mailbox",
+        "delete_mailbox",
+        "set_password",
+        "suspend_mailbox",
+        "resume_mailbox",
+    }
+)
+# A tenant's suspension shares the key of its limits: both are the tenant's one record.
+_LIMIT_WRITES = frozenset({"apply_addon", "suspend_tenant", "resume_tenant"})
 
 
 def subject_key(instance: str, operation: str, arguments: Mapping[str, Any]) -> str | None:

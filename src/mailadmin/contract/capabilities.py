@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mailadmin.models import MailboxKind
 
 __all__ = [
+    "ADDED_LATER",
     "KNOWN_ADDONS",
     "REQUIRED",
     "Capabilities",
@@ -39,6 +40,11 @@ class Operation(StrEnum):
     LIST_MAILBOXES = "list_mailboxes"
     CREATE_MAILBOX = "create_mailbox"
     DELETE_MAILBOX = "delete_mailbox"
+    SET_PASSWORD = "set_password"
+    SUSPEND_MAILBOX = "suspend_mailbox"
+    RESUME_MAILBOX = "resume_mailbox"
+    SUSPEND_TENANT = "suspend_tenant"
+    RESUME_TENANT = "resume_tenant"
 
 
 #: Operations every provider must implement.
@@ -55,6 +61,20 @@ REQUIRED: frozenset[Operation] = frozenset(
 _OPTIONAL = tuple(op for op in Operation if op not in REQUIRED)
 _KIND_SCOPED = (Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX)
 _OPTIONAL_NAMES = frozenset(op.value for op in _OPTIONAL)
+#: Optional operations added to the contract after plugins were written against it: a
+#: provider class that does not mention one is not refused when it is defined (a plugin
+#: built before the operation existed keeps loading); the matrix shows this reason.
+ADDED_LATER: frozenset[str] = frozenset(
+    {
+        Operation.SET_PASSWORD.value,
+        Operation.SUSPEND_MAILBOX.value,
+        Operation.RESUME_MAILBOX.value,
+        Operation.SUSPEND_TENANT.value,
+        Operation.RESUME_TENANT.value,
+    }
+)
+#: The reason of an operation of :data:`ADDED_LATER` a provider says nothing about.
+NOT_DECLARED = "not implemented by this plugin"
 _KIND_SCOPED_NAMES = frozenset(op.value for op in _KIND_SCOPED)
 
 #: Provider-neutral add-ons that hosts sell; a provider may support others too.
@@ -171,6 +191,8 @@ class Capabilities(BaseModel):
             else:
                 # A kind-scoped gap inherits the reason of its whole operation.
                 reason = self.unsupported.get(key) or self.unsupported.get(key.split(":")[0], "")
+                if not reason and key in ADDED_LATER:
+                    reason = NOT_DECLARED
                 rows.append(Feature(key, False, reason))
         return rows
 

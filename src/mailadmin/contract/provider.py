@@ -50,7 +50,15 @@ if TYPE_CHECKING:
 
     from mailadmin.wire.transport import Transport
 
-__all__ = ["CallHooks", "CallInfo", "Provider", "SettingsT"]
+__all__ = [
+    "ACTIVE",
+    "SUSPENDED",
+    "CallHooks",
+    "CallInfo",
+    "Provider",
+    "SettingsT",
+    "check_password",
+]
 
 log = logging.getLogger("mailadmin.contract.provider")
 R = TypeVar("R")
@@ -101,7 +109,21 @@ class CallHooks:
 
 
 _current_operation: ContextVar[str] = ContextVar("mailadmin_operation", default="")
-_WRITES = frozenset({"set_plan", "apply_addon", "create_mailbox", "delete_mailbox"})
+_WRITES = frozenset(
+    {
+        "set_plan",
+        "apply_addon",
+        "create_mailbox",
+        "delete_mailbox",
+        "set_password",
+        "suspend_mailbox",
+        "resume_mailbox",
+        "suspend_tenant",
+        "resume_tenant",
+    }
+)
+#: What a suspension's result holds before and after: mail is reachable, or it is not.
+ACTIVE, SUSPENDED = "active", "suspended"
 _PUBLIC = tuple(op.value for op in Operation)
 
 
@@ -358,6 +380,86 @@ class Provider(Generic[SettingsT]):
             lambda: self._delete_mailbox(mailbox),
         )
 
+    @final
+    async def set_password(
+        self, mailbox: MailboxRef, password: pydantic.SecretStr | str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Set a mailbox's password (optional capability ``set_password``).
+
+        A password cannot be read back, so the result is ``changed`` (``before`` and
+        ``after`` say only ``"set"``); setting it again is harmless. The password never
+        appears in a log line, a result, the journal or an error's debug detail.
+        """
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        secret = check_password(password)
+        self._require(Operation.SET_PASSWORD)
+        self.http.add_secret(secret.get_secret_value())  # never in a log line or an error
+        return await self._call(
+            Operation.SET_PASSWORD,
+            {"mailbox": mailbox, "password": secret},
+            dry_run,
+            lambda: self._set_password(mailbox, secret.get_secret_value()),
+        )
+
+    @final
+    async def suspend_mailbox(
+        self, mailbox: MailboxRef, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Stop all access to a mailbox, deleting nothing (optional capability
+        ``suspend_mailbox``); ``before``/``after`` are ``"active"`` or ``"suspended"``."""
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        self._require(Operation.SUSPEND_MAILBOX)
+        return await self._call(
+            Operation.SUSPEND_MAILBOX,
+            {"mailbox": mailbox},
+            dry_run,
+            lambda: self._suspend_mailbox(mailbox),
+        )
+
+    @final
+    async def resume_mailbox(
+        self, mailbox: MailboxRef, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Give a suspended mailbox its access back (optional capability
+        ``resume_mailbox``); resuming an active mailbox is ``unchanged``."""
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        self._require(Operation.RESUME_MAILBOX)
+        return await self._call(
+            Operation.RESUME_MAILBOX,
+            {"mailbox": mailbox},
+            dry_run,
+            lambda: self._resume_mailbox(mailbox),
+        )
+
+    @final
+    async def suspend_tenant(
+        self, tenant: TenantRef, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Stop all access to every mailbox of a tenant, deleting nothing (optional
+        capability ``suspend_tenant``); ``before``/``after`` are ``"active"`` or
+        ``"suspended"``."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        self._require(Operation.SUSPEND_TENANT)
+        return await self._call(
+            Operation.SUSPEND_TENANT,
+            {"tenant": tenant},
+            dry_run,
+            lambda: self._suspend_tenant(tenant),
+        )
+
+    @final
+    async def resume_tenant(self, tenant: TenantRef, *, dry_run: bool = False) -> ChangeResult[str]:
+        """Give a suspended tenant its access back (optional capability
+        ``resume_tenant``); resuming an active tenant is ``unchanged``."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        self._require(Operation.RESUME_TENANT)
+        return await self._call(
+            Operation.RESUME_TENANT,
+            {"tenant": tenant},
+            dry_run,
+            lambda: self._resume_tenant(tenant),
+        )
+
     # -- what a plugin implements ----------------------------------------------------------
 
     async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
@@ -393,6 +495,21 @@ class Provider(Generic[SettingsT]):
         raise NotImplementedError
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
+        raise NotImplementedError
+
+    async def _set_password(self, mailbox: MailboxRef, password: str) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _resume_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _suspend_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
         raise NotImplementedError
 
     # -- machinery ------------------------------------------------------------------------
@@ -593,6 +710,25 @@ def normalise(exc: BaseException, provider: str = "the platform") -> errors.Mail
 def _log_call(call: CallInfo) -> Iterator[None]:
     log.debug("call %s %s.%s dry_run=%s", call.call_id, call.provider, call.operation, call.dry_run)
     yield
+
+
+#: The longest password accepted (every platform's limit is at least this).
+MAX_PASSWORD = 128
+
+
+def check_password(password: object) -> pydantic.SecretStr:
+    """A password as a secret, refused with a message that never shows it."""
+    if isinstance(password, pydantic.SecretStr):
+        password = password.get_secret_value()
+    if not isinstance(password, str):
+        raise errors.ValidationError("The password must be text")
+    if not password:
+        raise errors.ValidationError("The password must not be empty")
+    if len(password) > MAX_PASSWORD:
+        raise errors.ValidationError(f"The password must be at most {MAX_PASSWORD} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in password):
+        raise errors.ValidationError("The password must not contain control characters")
+    return pydantic.SecretStr(password)
 
 
 def _coerce(model: type[Any], value: Any, what: str) -> Any:

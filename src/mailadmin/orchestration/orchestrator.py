@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 from mailadmin.contract import errors
 from mailadmin.contract.models import (
     AddonRef,
@@ -35,6 +37,7 @@ from mailadmin.orchestration.fence import ReadBack
 from mailadmin.orchestration.gate import ActingView, BusinessRules
 from mailadmin.orchestration.pipeline import (
     MAX_QUANTITY,
+    SUSPENSIONS,
     Call,
     Pipeline,
     PluginHooksAfterPolicy,
@@ -308,6 +311,58 @@ class Orchestrator:
         result: ChangeResult[Mailbox] = await self.pipeline.run(call)
         return result
 
+    async def set_password(
+        self, mailbox: str | MailboxRef, password: SecretStr | str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Set a mailbox's password. The password is never stored, logged or journalled
+        (the journal keeps it masked), so an interrupted call is settled by setting it
+        again, never by ``journal resume``."""
+        call = Call("set_password", {"mailbox": mailbox, "password": password}, dry_run=dry_run)
+        result: ChangeResult[str] = await self.pipeline.run(call)
+        return result
+
+    async def suspend_mailbox(
+        self, mailbox: str | MailboxRef, *, reason: str = "", dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Stop all access to a mailbox (non-payment, abuse: ``reason`` is journalled);
+        nothing is deleted. Suspending a suspended mailbox is ``unchanged``."""
+        inputs = {"mailbox": mailbox, "reason": reason}
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("suspend_mailbox", inputs, dry_run=dry_run)
+        )
+        return result
+
+    async def resume_mailbox(
+        self, mailbox: str | MailboxRef, *, reason: str = "", dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Give a suspended mailbox its access back."""
+        inputs = {"mailbox": mailbox, "reason": reason}
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("resume_mailbox", inputs, dry_run=dry_run)
+        )
+        return result
+
+    async def suspend_tenant(
+        self, tenant: str | TenantRef, *, reason: str = "", dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Stop all access to every mailbox of a tenant (non-payment, abuse: ``reason`` is
+        journalled); nothing is deleted."""
+        inputs = {"tenant": tenant, "reason": reason}
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("suspend_tenant", inputs, dry_run=dry_run)
+        )
+        return result
+
+    async def resume_tenant(
+        self, tenant: str | TenantRef, *, reason: str = "", dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Give a suspended tenant its access back."""
+        inputs = {"tenant": tenant, "reason": reason}
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("resume_tenant", inputs, dry_run=dry_run)
+        )
+        return result
+
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
         """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""
         provider, tenant = self.provider_for(counts.tenant)
@@ -409,7 +464,15 @@ class Orchestrator:
             return await self._resume_create(entry)
         if entry.operation == "delete_mailbox":
             return await self._resume_delete(entry)
-        if entry.operation in ("set_plan", "apply_addon"):
+        if entry.operation == "set_password":
+            error = errors.ValidationError(
+                f"The password of {entry.subject} may or may not have been set: the journal "
+                "never stores a password, so resume cannot repeat it; set it again",
+                debug={"verified": {"applied": [], "state": None}},
+            )
+            await self._settle(entry, error)
+            raise error
+        if entry.operation in ("set_plan", "apply_addon") or entry.operation in SUSPENSIONS:
             result: ChangeResult[Any] = await self.pipeline.run(
                 Call(entry.operation, entry.arguments, resuming=entry)
             )
@@ -437,6 +500,12 @@ class Orchestrator:
             if entry.operation == "set_plan":
                 ref = MailboxRef.model_validate(args["mailbox"])
                 result = await provider.set_plan(ref, str(args["plan"]), dry_run=True)
+            elif entry.operation in ("suspend_mailbox", "resume_mailbox"):
+                ref = MailboxRef.model_validate(args["mailbox"])
+                result = await getattr(provider, entry.operation)(ref, dry_run=True)
+            elif entry.operation in ("suspend_tenant", "resume_tenant"):
+                tenant = TenantRef.model_validate(args["tenant"])
+                result = await getattr(provider, entry.operation)(tenant, dry_run=True)
             elif entry.operation == "apply_addon":
                 tenant = TenantRef.model_validate(args["tenant"])
                 addon = AddonRef.model_validate(args["addon"])

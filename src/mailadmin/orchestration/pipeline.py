@@ -43,7 +43,13 @@ from mailadmin.contract.models import (
     Outcome,
     TenantRef,
 )
-from mailadmin.contract.provider import _CHANGE_OBSERVER, CallHooks, CallInfo, Provider
+from mailadmin.contract.provider import (
+    _CHANGE_OBSERVER,
+    CallHooks,
+    CallInfo,
+    Provider,
+    check_password,
+)
 from mailadmin.rules.allocations import KEPT_ADDONS
 
 if TYPE_CHECKING:
@@ -58,7 +64,25 @@ if TYPE_CHECKING:
 __all__ = ["WRITES", "Call", "Pipeline", "Step"]
 
 #: The operations that change a platform (journalled, fenced, dry-runnable).
-WRITES = frozenset({"set_plan", "apply_addon", "create_mailbox", "delete_mailbox"})
+WRITES = frozenset(
+    {
+        "set_plan",
+        "apply_addon",
+        "create_mailbox",
+        "delete_mailbox",
+        "set_password",
+        "suspend_mailbox",
+        "resume_mailbox",
+        "suspend_tenant",
+        "resume_tenant",
+    }
+)
+#: Writes whose subject is one existing mailbox (routed by its address).
+MAILBOX_SUBJECT = frozenset(
+    {"set_plan", "delete_mailbox", "set_password", "suspend_mailbox", "resume_mailbox"}
+)
+#: Writes that stop or restore access (their reason is journalled with them).
+SUSPENSIONS = frozenset({"suspend_mailbox", "resume_mailbox", "suspend_tenant", "resume_tenant"})
 #: The largest quantity every platform stores (a signed 32-bit integer).
 MAX_QUANTITY = 2**31 - 1
 
@@ -155,8 +179,14 @@ class Validate(Step):
             return  # the journal holds arguments validated when they were first sent
         config = self.services.config
         inputs = call.inputs
-        if call.operation in ("set_plan", "delete_mailbox"):
+        if call.operation in MAILBOX_SUBJECT:
             require_text(inputs["mailbox"], "mailbox address", MailboxRef)
+        if call.operation == "set_password":
+            call.arguments["password"] = check_password(inputs["password"])
+        elif call.operation in SUSPENSIONS:
+            call.arguments["reason"] = check_reason(inputs.get("reason", ""))
+            if "tenant" in inputs:
+                require_text(inputs["tenant"], "tenant", TenantRef)
         if call.operation == "set_plan":
             call.arguments["plan"] = check_plan(config, inputs["plan"])
         elif call.operation == "apply_addon":
@@ -187,7 +217,7 @@ class Route(Step):
         services = self.services
         if call.resuming is not None:
             self._resumed(call)
-        elif call.operation in ("set_plan", "delete_mailbox"):
+        elif call.operation in MAILBOX_SUBJECT:
             call.provider, call.arguments["mailbox"] = services.mailbox(call.inputs["mailbox"])
         elif "tenant" in call.inputs:
             call.provider, tenant = services.provider_for(call.inputs["tenant"])
@@ -229,8 +259,12 @@ class Route(Step):
                 tenant=TenantRef.model_validate(args["tenant"]),
                 mailbox=NewMailbox.model_validate(wanted),
             )
-        elif call.operation == "delete_mailbox":
+        elif call.operation in MAILBOX_SUBJECT:
             call.arguments.update(mailbox=MailboxRef.model_validate(args["mailbox"]))
+        elif call.operation in SUSPENSIONS:
+            call.arguments.update(tenant=TenantRef.model_validate(args["tenant"]))
+        if call.operation in SUSPENSIONS:
+            call.arguments["reason"] = str(args.get("reason", ""))
 
 
 class Hold(Step):
@@ -361,6 +395,16 @@ class Send(Step):
         if operation == "delete_mailbox":
             with naming(args["mailbox"]):
                 return await provider.delete_mailbox(args["mailbox"], dry_run=dry_run)
+        if operation == "set_password":
+            with naming(args["mailbox"]):
+                return await provider.set_password(
+                    args["mailbox"], args["password"], dry_run=dry_run
+                )
+        if operation in ("suspend_mailbox", "resume_mailbox"):
+            with naming(args["mailbox"]):
+                return await getattr(provider, operation)(args["mailbox"], dry_run=dry_run)
+        if operation in ("suspend_tenant", "resume_tenant"):
+            return await getattr(provider, operation)(args["tenant"], dry_run=dry_run)
         method: Callable[..., Awaitable[Any]] = getattr(provider, operation)
         return await method(*args.values())
 
@@ -505,6 +549,11 @@ _ARGUMENT_ORDER: dict[str, tuple[str, ...]] = {
     "apply_addon": ("tenant", "addon", "quantity"),
     "create_mailbox": ("tenant", "mailbox"),
     "delete_mailbox": ("mailbox",),
+    "set_password": ("mailbox", "password"),
+    "suspend_mailbox": ("mailbox", "reason"),
+    "resume_mailbox": ("mailbox", "reason"),
+    "suspend_tenant": ("tenant", "reason"),
+    "resume_tenant": ("tenant", "reason"),
     "count_mailboxes": ("tenant",),
     "list_mailboxes": ("tenant",),
     "get_licence": (),
@@ -540,10 +589,14 @@ def _supported(call: Call, provider: Provider) -> None:
         feature = None if call.kept else f"addon:{call.arguments['addon'].name}"
     elif call.operation == "create_mailbox":
         feature = f"create_mailbox:{call.arguments['mailbox'].kind.value}"
-    elif call.operation in ("delete_mailbox", "list_mailboxes"):
+    elif call.operation in _OPTIONAL_OPERATIONS:
         feature = call.operation
     if feature is not None and not capabilities.supports(feature):
         raise errors.UnsupportedOperation(feature, provider.instance, capabilities.reason(feature))
+
+
+# Optional operations whose capability key is the operation's own name.
+_OPTIONAL_OPERATIONS = frozenset({"delete_mailbox", "list_mailboxes", "set_password"}) | SUSPENSIONS
 
 
 def _row(call: Call) -> tuple[str, str | None]:
@@ -599,6 +652,22 @@ def check_quantity(quantity: object) -> None:
         raise errors.ValidationError(
             f"The add-on quantity must be a whole number from 0 to {MAX_QUANTITY}, not {quantity}"
         )
+
+
+#: The longest reason a suspension journals.
+MAX_REASON = 200
+
+
+def check_reason(reason: object) -> str:
+    """Why a mailbox or tenant is suspended or resumed ("non-payment"), journalled."""
+    require_text(reason, "reason")
+    assert isinstance(reason, str)
+    reason = reason.strip()
+    if len(reason) > MAX_REASON or any(ord(c) < 32 for c in reason):
+        raise errors.ValidationError(
+            f"The reason must be one line of at most {MAX_REASON} characters"
+        )
+    return reason
 
 
 def require_text(value: object, what: str, model: type | None = None) -> None:

@@ -115,6 +115,7 @@ class _Mailbox(_Wire):
     plan: str | None = None
     quota_mb: int | None = None
     display_name: str = ""
+    status: str = "active"
 
 
 class _Page(_Wire):
@@ -125,6 +126,7 @@ class _Page(_Wire):
 class _Tenant(_Wire):
     allocations: dict[str, int]
     usage: dict[str, int]
+    status: str = "active"
 
 
 class _Plan(_Wire):
@@ -210,7 +212,16 @@ class MemoryProvider(Provider[MemorySettings]):
     platform = "In-memory reference platform"
     capabilities = Capabilities(
         operations=frozenset(
-            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+            {
+                Operation.LIST_MAILBOXES,
+                Operation.CREATE_MAILBOX,
+                Operation.DELETE_MAILBOX,
+                Operation.SET_PASSWORD,
+                Operation.SUSPEND_MAILBOX,
+                Operation.RESUME_MAILBOX,
+                Operation.SUSPEND_TENANT,
+                Operation.RESUME_TENANT,
+            }
         ),
         mailbox_kinds=frozenset(MailboxKind),
         addons=frozenset(KNOWN_ADDONS),
@@ -445,6 +456,80 @@ class MemoryProvider(Provider[MemorySettings]):
             )
         )
 
+    async def _set_password(self, mailbox: MailboxRef, password: str) -> ChangeResult[str]:
+        async def put_password() -> None:
+            await self.api.put(
+                f"{_mailbox_path(mailbox)}/password",
+                json={"password": password},
+                idempotent=True,
+                operation="set_password",
+                subject=mailbox.address,
+            )
+
+        async def check() -> None:
+            if await self._get_mailbox(mailbox) is None:
+                raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+
+        # A password cannot be read back: the change is always sent, and harmless again.
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before="set",
+                after="set",
+                same=False,
+                apply=put_password,
+                check=check,
+            )
+        )
+
+    async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._mailbox_status(mailbox, "suspended")
+
+    async def _resume_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._mailbox_status(mailbox, "active")
+
+    async def _mailbox_status(self, mailbox: MailboxRef, wanted: str) -> ChangeResult[str]:
+        found = await self._get_mailbox(mailbox)
+        if found is None:
+            raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+        change = self._status_change(mailbox.address, found.status, wanted, _mailbox_path(mailbox))
+        return await self.change(change)
+
+    async def _suspend_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._tenant_status(tenant, "suspended")
+
+    async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._tenant_status(tenant, "active")
+
+    async def _tenant_status(self, tenant: TenantRef, wanted: str) -> ChangeResult[str]:
+        found = await self._tenant(tenant)
+        return await self.change(
+            self._status_change(tenant.name, found.status, wanted, _tenant_path(tenant))
+        )
+
+    def _status_change(self, subject: str, held: str, wanted: str, path: str) -> Change[str]:
+        """``PUT {path}/status``; read back from ``GET {path}`` (a tenant or a mailbox, both
+        answer their ``status``)."""
+
+        async def put_status() -> None:
+            await self.api.put(
+                f"{path}/status",
+                json={"status": wanted},
+                idempotent=True,
+                operation="set_status",
+                subject=subject,
+            )
+
+        async def verify() -> Verified:
+            answer = await self.api.get(path, operation="get_status", subject=subject)
+            now = dict(answer or {}).get("status")
+            state = {"status": now}
+            if now == wanted:
+                return Verified(("status",), (), state)
+            return Verified((), ("status",), state)
+
+        return Change(subject=subject, before=held, after=wanted, apply=put_status, verify=verify)
+
     # -- mapping ---------------------------------------------------------------------------
 
     def _plan(self, name: str) -> MemoryPlan:
@@ -572,6 +657,12 @@ ERRORS = ErrorTable(
             code="unknown_plan",
             error=errors.ConfigurationError,
             message="A plan configured for {provider} does not exist on the platform",
+        ),
+        ErrorRule(
+            code="password_too_short",
+            error=errors.ValidationError,
+            message="{provider} refused the password of {subject}: it is too short "
+            "(at least 6 characters)",
         ),
         ErrorRule(
             code="invalid_request",

@@ -144,6 +144,8 @@ class Scope(BaseModel):
 _OPEN_INSTANCE_CALLS = frozenset({"list_plans"})
 #: Calls that sell: only the site admin or the tenant's reseller.
 _SELLING = frozenset({"apply_addon"})
+#: Suspensions are the host's and the reseller's, never the customer's own.
+_SUSPENDING = frozenset({"suspend_mailbox", "resume_mailbox", "suspend_tenant", "resume_tenant"})
 
 
 def check_access(identity: Identity, scope: Scope, owner_of: Callable[[str], str | None]) -> None:
@@ -168,6 +170,12 @@ def check_access(identity: Identity, scope: Scope, owner_of: Callable[[str], str
         if scope.operation in _SELLING:
             raise errors.PolicyDenied(
                 "Only the site admin or the customer's reseller may change add-ons",
+                reason="not_permitted",
+            )
+        if scope.operation in _SUSPENDING:
+            # A customer suspended for non-payment must not lift its own suspension.
+            raise errors.PolicyDenied(
+                "Only the site admin or the customer's reseller may suspend or resume",
                 reason="not_permitted",
             )
         return

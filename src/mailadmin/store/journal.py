@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -372,7 +374,7 @@ class Journal:
         the same commit also looks up the subject's older rows that may still land (what
         :meth:`unsettled_before` finds) into that list: the write fence then costs no
         query of its own when, as almost always, there are none."""
-        arguments = {k: _plain(v) for k, v in call.arguments.items()}
+        arguments = {k: _argument(k, v) for k, v in call.arguments.items()}
         values = self._row(call, arguments, identity)
         values["status"] = "started"
         key = values["subject_key"]
@@ -385,7 +387,7 @@ class Journal:
 
     def refusal(self, call: CallInfo, error: MailadminError, *, identity: str | None = None) -> _Op:
         """The row of a write a policy refused before the platform was touched."""
-        arguments = {k: _plain(v) for k, v in call.arguments.items()}
+        arguments = {k: _argument(k, v) for k, v in call.arguments.items()}
         values = self._row(call, arguments, identity)
         values.update(
             status="refused",
@@ -987,11 +989,24 @@ def _redacted(debug: dict[str, Any]) -> Any:
     return json.loads(Redactor().redact(text)) if text else debug
 
 
+def _argument(name: str, value: Any) -> Any:
+    """An argument as the journal keeps it: a secret one masked, whatever its type."""
+    return _MASKED if name in _SECRET_ARGUMENTS else _plain(value)
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return _MASKED  # a password is never stored, so resume cannot repeat it
     dump = getattr(value, "model_dump", None)
     if dump is not None:
         return dump(mode="json")
     return value
+
+
+#: What the journal holds in place of a secret argument (as pydantic shows a SecretStr).
+_MASKED = "**********"
+#: Arguments never stored as given (a value of another type than SecretStr included).
+_SECRET_ARGUMENTS = frozenset({"password"})
 
 
 def _target(arguments: dict[str, Any]) -> Any:

@@ -179,6 +179,24 @@ class PlatformView:
         probe = self._probe()
         return probe.mailboxes(self._h.mock.state(), self._h.settings(), self._h.tenant)
 
+    def password_matches(self, password: str, mailbox: MailboxRef | None = None) -> bool:
+        """True when the platform would accept ``password`` for ``mailbox`` (default: the
+        target's)."""
+        probe = self._probe()
+        ref = mailbox or self._h.mailbox
+        return probe.password_matches(self._h.mock.state(), self._h.settings(), ref, password)
+
+    def mailbox_suspended(self, mailbox: MailboxRef | None = None) -> bool:
+        """True when the platform holds the mailbox (default: the target's) suspended."""
+        probe = self._probe()
+        ref = mailbox or self._h.mailbox
+        return probe.mailbox_suspended(self._h.mock.state(), self._h.settings(), ref)
+
+    def tenant_suspended(self) -> bool:
+        """True when the platform holds the target's tenant suspended."""
+        probe = self._probe()
+        return probe.tenant_suspended(self._h.mock.state(), self._h.settings(), self._h.tenant)
+
     def _probe(self) -> StateProbe:
         probe = self._h.target.probe
         if probe is None:

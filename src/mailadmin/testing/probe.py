@@ -60,6 +60,25 @@ class StateProbe:
         """Every mailbox of the tenant on the platform: lower-case address -> kind."""
         raise NotImplementedError(f"{type(self).__name__} does not read mailboxes")
 
+    def password_matches(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef, password: str
+    ) -> bool:
+        """True when the platform would accept ``password`` for the mailbox (for
+        ``set_password``); a mock that keeps a hash compares the hash."""
+        raise NotImplementedError(f"{type(self).__name__} does not read passwords")
+
+    def mailbox_suspended(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> bool:
+        """True when the platform refuses the mailbox every access (for
+        ``suspend_mailbox``); ``False`` when it is active."""
+        raise NotImplementedError(f"{type(self).__name__} does not read mailbox suspensions")
+
+    def tenant_suspended(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        """True when the platform refuses every mailbox of the tenant access (for
+        ``suspend_tenant``); ``False`` when it is active."""
+        raise NotImplementedError(f"{type(self).__name__} does not read tenant suspensions")
+
     @staticmethod
     def neutral_plan(
         settings: ProviderSettings,
@@ -123,6 +142,24 @@ class MemoryProbe(StateProbe):
         """The tenant's mailbox records."""
         records = self._tenant(state, tenant).get("mailboxes", [])
         return {m["address"].lower(): MailboxKind(m["kind"]) for m in records}
+
+    def password_matches(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef, password: str
+    ) -> bool:
+        """The mailbox record's ``password``."""
+        record = self._mailbox(state, mailbox)
+        return record is not None and record.get("password") == password
+
+    def mailbox_suspended(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> bool:
+        """The mailbox record's ``status``."""
+        record = self._mailbox(state, mailbox)
+        return record is not None and record.get("status") == "suspended"
+
+    def tenant_suspended(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        """The tenant record's ``status``."""
+        return self._tenant(state, tenant).get("status") == "suspended"
 
     def _tenant(self, state: State, tenant: TenantRef) -> Mapping[str, Any]:
         found: Mapping[str, Any] = state["tenants"].get(tenant.key.lower(), {})

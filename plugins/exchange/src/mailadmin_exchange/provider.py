@@ -95,6 +95,10 @@ _WRITE_CONCURRENCY = 4
 ADMIN_SCOPE = "https://outlook.office365.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _KEPT = "Exchange has no shared or resource mailbox limit; mailadmin keeps the allocation"
+_WHOLE_TENANT = (
+    "an Exchange Online tenant has no switch that stops all its users; suspend each "
+    "mailbox (Graph accountEnabled)"
+)
 Quotas = tuple[int | None, int | None, int | None]
 
 
@@ -105,7 +109,14 @@ class ExchangeProvider(Provider[ExchangeSettings]):
     platform = "Microsoft Exchange Online"
     capabilities = Capabilities(
         operations=frozenset(
-            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+            {
+                Operation.LIST_MAILBOXES,
+                Operation.CREATE_MAILBOX,
+                Operation.DELETE_MAILBOX,
+                Operation.SET_PASSWORD,
+                Operation.SUSPEND_MAILBOX,
+                Operation.RESUME_MAILBOX,
+            }
         ),
         mailbox_kinds=frozenset({MailboxKind.SHARED, MailboxKind.ROOM, MailboxKind.EQUIPMENT}),
         addons=frozenset({"storage_gb"}),
@@ -118,6 +129,8 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             "cannot change them",
             "addon:shared_mailbox": _KEPT,
             "addon:resource_mailbox": _KEPT,
+            "suspend_tenant": _WHOLE_TENANT,
+            "resume_tenant": _WHOLE_TENANT,
         },
         # Subscriptions (SKUs) with prepaid units, assigned to users.
         licence=LicenceModel(kind=LicenceKind.PER_SEAT),
@@ -413,6 +426,93 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         if created:
             result = result.model_copy(update={"after": created[0]})
         return result
+
+    # -- passwords and sign-in (Graph) ---------------------------------------------------
+
+    async def _set_password(self, mailbox: MailboxRef, password: str) -> ChangeResult[str]:
+        """Graph ``PATCH /users/{upn}`` with ``passwordProfile`` (the user keeps it: no
+        change forced at the next sign-in); Entra's complexity rule is the platform's."""
+        await self._account_enabled(mailbox)  # a missing user is refused, dry run or not
+
+        async def apply() -> None:
+            body = {
+                "passwordProfile": {"password": password, "forceChangePasswordNextSignIn": False}
+            }
+            try:
+                await self._graph_patch(mailbox, body)
+            except errors.MailadminError as exc:
+                if "complexity" in str(exc.debug):
+                    raise errors.ValidationError(
+                        f"{self.instance} refused the password of {mailbox.address}: it must "
+                        "have 8 to 256 characters, with three of lower case, upper case, "
+                        "digits and symbols"
+                    ) from None
+                raise
+
+        return await self.change(
+            Change[str](
+                subject=mailbox.address,
+                before="set",
+                after="set",
+                same=False,  # a password cannot be read back; setting it again is harmless
+                apply=apply,
+            )
+        )
+
+    async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._sign_in(mailbox, enabled=False)
+
+    async def _resume_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._sign_in(mailbox, enabled=True)
+
+    async def _sign_in(self, mailbox: MailboxRef, *, enabled: bool) -> ChangeResult[str]:
+        """Graph ``accountEnabled``: false blocks every sign-in (mail stays, as do
+        licences); what Microsoft and CIPP use to block a user."""
+        held = await self._account_enabled(mailbox)
+
+        async def apply() -> None:
+            await self._graph_patch(mailbox, {"accountEnabled": enabled})
+
+        async def verify() -> Verified:
+            now = await self._account_enabled(mailbox)
+            state = {"accountEnabled": now}
+            if now == enabled:
+                return Verified(("accountEnabled",), (), state)
+            return Verified((), ("accountEnabled",), state)
+
+        return await self.change(
+            Change[str](
+                subject=mailbox.address,
+                before=_access(held),
+                after=_access(enabled),
+                apply=apply,
+                verify=verify,
+            )
+        )
+
+    async def _account_enabled(self, mailbox: MailboxRef) -> bool:
+        user = await self._graph(
+            "GET",
+            f"/v1.0/users/{quote(mailbox.address)}?$select=id,accountEnabled",
+            subject=mailbox.address,
+        )
+        return user.get("accountEnabled") is not False
+
+    async def _graph_patch(self, mailbox: MailboxRef, body: dict[str, Any]) -> None:
+        """A Graph ``PATCH`` of the user (204, no body)."""
+        graph = JsonClient(
+            self._wire, name=self.instance, errors=GRAPH_ERRORS, answers=GRAPH_ANSWERS
+        )
+        await graph.request(
+            "PATCH",
+            f"/v1.0/users/{quote(mailbox.address)}",
+            json=body,
+            write=True,
+            idempotent=True,
+            endpoint="graph",
+            operation="update user",
+            subject=mailbox.address,
+        )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
         existing = await self._find(mailbox.address)
@@ -875,6 +975,11 @@ class ExchangeProvider(Provider[ExchangeSettings]):
         if not isinstance(value, list):
             raise errors.ProtocolError(f"{self.instance} sent an answer that could not be read")
         return [s for s in value if isinstance(s, dict)]
+
+
+def _access(enabled: bool) -> str:
+    """The contract's word for sign-in allowed or blocked."""
+    return "active" if enabled else "suspended"
 
 
 def _subject(cmdlet: str, parameters: Mapping[str, Any]) -> str:

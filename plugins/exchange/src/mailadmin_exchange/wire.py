@@ -309,7 +309,10 @@ def _graph_refusal(body: Any) -> Refusal | None:
 
 
 def _answers_graph(body: Any, operation: str) -> bool:
-    """Every Graph answer is an object; ``assignLicense`` answers with the user it changed."""
+    """Every Graph answer is an object; ``assignLicense`` answers with the user it changed;
+    a user's ``PATCH`` answers 204 with no body."""
+    if operation == "update user":
+        return body is None
     if not isinstance(body, dict):
         return False
     if operation.endswith("/assignLicense"):

@@ -121,6 +121,20 @@ _DONE = {
 }
 
 
+def _is_active(row: dict[str, Any] | None) -> bool:
+    return row is not None and str(row.get("active_int", row.get("active", 1))) != "0"
+
+
+def _status(active: bool) -> str:
+    """The contract's word for access allowed or stopped."""
+    return "active" if active else "suspended"
+
+
+def _verified(held: bool, wanted: bool) -> Verified:
+    state = {"active": held}
+    return Verified(("active",), (), state) if held == wanted else Verified((), ("active",), state)
+
+
 def _entries(body: Any) -> list[dict[str, Any]]:
     # Writes answer a list of entries; a single object happens too (reference 9).
     items = body if isinstance(body, list) else [body]
@@ -158,7 +172,16 @@ class MailcowProvider(Provider[MailcowSettings]):
     platform = "mailcow"
     capabilities = Capabilities(
         operations=frozenset(
-            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+            {
+                Operation.LIST_MAILBOXES,
+                Operation.CREATE_MAILBOX,
+                Operation.DELETE_MAILBOX,
+                Operation.SET_PASSWORD,
+                Operation.SUSPEND_MAILBOX,
+                Operation.RESUME_MAILBOX,
+                Operation.SUSPEND_TENANT,
+                Operation.RESUME_TENANT,
+            }
         ),
         mailbox_kinds=frozenset({MailboxKind.USER}),
         addons=frozenset({"mailboxes", "storage_gb"}),
@@ -250,6 +273,96 @@ class MailcowProvider(Provider[MailcowSettings]):
                 before=current or "custom",
                 after=plan,
                 same=_holds(row, target),
+                apply=edit,
+                verify=verify,
+            )
+        )
+
+    # -- passwords and suspensions ---------------------------------------------------------
+
+    async def _set_password(self, mailbox: MailboxRef, password: str) -> ChangeResult[str]:
+        if await self._mailbox_row(mailbox) is None:
+            raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+
+        async def edit() -> None:
+            await self.api.post(
+                f"{_API}/edit/mailbox",
+                json={
+                    "items": [mailbox.address],
+                    "attr": {"password": password, "password2": password},
+                },
+                idempotent=True,
+                operation="edit_mailbox",
+                subject=mailbox.address,
+            )
+
+        # A password cannot be read back: always sent, and harmless again.
+        return await self.change(
+            Change(subject=mailbox.address, before="set", after="set", same=False, apply=edit)
+        )
+
+    async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._mailbox_active(mailbox, active=False)
+
+    async def _resume_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._mailbox_active(mailbox, active=True)
+
+    async def _mailbox_active(self, mailbox: MailboxRef, *, active: bool) -> ChangeResult[str]:
+        """A mailbox's ``active`` flag: 0 refuses every login, keeping the mail."""
+        row = await self._mailbox_row(mailbox)
+        if row is None:
+            raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+
+        async def edit() -> None:
+            await self.api.post(
+                f"{_API}/edit/mailbox",
+                json={"items": [mailbox.address], "attr": {"active": "1" if active else "0"}},
+                idempotent=True,
+                operation="edit_mailbox",
+                subject=mailbox.address,
+            )
+
+        async def verify() -> Verified:
+            now = await self._mailbox_row(mailbox)
+            return _verified(_is_active(now), active)
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=_status(_is_active(row)),
+                after=_status(active),
+                apply=edit,
+                verify=verify,
+            )
+        )
+
+    async def _suspend_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._domain_active(tenant, active=False)
+
+    async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._domain_active(tenant, active=True)
+
+    async def _domain_active(self, tenant: TenantRef, *, active: bool) -> ChangeResult[str]:
+        """A domain's ``active`` flag: 0 refuses the logins of all its mailboxes."""
+        row = await self._domain(tenant)
+
+        async def edit() -> None:
+            await self.api.post(
+                f"{_API}/edit/domain",
+                json={"items": [tenant.key], "attr": {"active": "1" if active else "0"}},
+                idempotent=True,
+                operation="edit_domain",
+                subject=tenant.name,
+            )
+
+        async def verify() -> Verified:
+            return _verified(_is_active(await self._domain(tenant)), active)
+
+        return await self.change(
+            Change(
+                subject=tenant.name,
+                before=_status(_is_active(row)),
+                after=_status(active),
                 apply=edit,
                 verify=verify,
             )

@@ -93,7 +93,16 @@ class OXProvider(Provider[OXSettings]):
     settings_model: ClassVar[type[ProviderSettings]] = OXSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
         operations=frozenset(
-            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+            {
+                Operation.LIST_MAILBOXES,
+                Operation.CREATE_MAILBOX,
+                Operation.DELETE_MAILBOX,
+                Operation.SET_PASSWORD,
+                Operation.SUSPEND_MAILBOX,
+                Operation.RESUME_MAILBOX,
+                Operation.SUSPEND_TENANT,
+                Operation.RESUME_TENANT,
+            }
         ),
         mailbox_kinds=frozenset(MailboxKind),
         addons=frozenset({"mailboxes", "storage_gb"}),
@@ -115,6 +124,10 @@ class OXProvider(Provider[OXSettings]):
         return cls.capabilities.narrowed(
             [f"addon:{name}" for name in sorted(cls.capabilities.addons)],
             "a context admin cannot change context limits; "
+            "configure mode 'master_admin' or 'reseller'",
+        ).narrowed(
+            [Operation.SUSPEND_TENANT, Operation.RESUME_TENANT],
+            "a context admin cannot disable its own context; "
             "configure mode 'master_admin' or 'reseller'",
         )
 
@@ -734,6 +747,108 @@ class OXProvider(Provider[OXSettings]):
             ok=True, platform=self.platform, detail=f"mode {self.settings.mode}"
         )
 
+    # -- passwords and suspensions ---------------------------------------------------------------
+
+    async def _set_password(self, mailbox: MailboxRef, password: str) -> ChangeResult[str]:
+        users, tenant = self._users, mailbox.tenant
+        await self._user_exists(mailbox)  # a dry run meets the refusal too
+        # User's propOrder: name, then password.
+        usrdata = users.field(
+            "usrdata",
+            None,
+            users.data("name", self._login(mailbox)),
+            users.data("password", password),
+        )
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before="set",
+                after="set",
+                same=False,  # a password cannot be read back; setting it again is harmless
+                apply=self._sender(users, "change", tenant, self._ctx(users, tenant), usrdata),
+            )
+        )
+
+    async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._mail_enabled(mailbox, enabled=False)
+
+    async def _resume_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._mail_enabled(mailbox, enabled=True)
+
+    async def _mail_enabled(self, mailbox: MailboxRef, *, enabled: bool) -> ChangeResult[str]:
+        """A user's ``mailenabled``: false refuses the user every login, deleting nothing."""
+        users, tenant = self._users, mailbox.tenant
+        await self._user_exists(mailbox)
+
+        async def held() -> bool:
+            data = await self._soap(
+                users, "getData", tenant, self._ctx(users, tenant), self._user(users, mailbox)
+            )
+            value = child_text(data[0], "mailenabled") if data else None
+            return value is None or value.strip().lower() != "false"
+
+        async def verify() -> Verified:
+            return _verified("mailenabled", await held(), enabled)
+
+        # User's propOrder: mailenabled, then name.
+        usrdata = users.field(
+            "usrdata",
+            None,
+            users.data("mailenabled", "true" if enabled else "false"),
+            users.data("name", self._login(mailbox)),
+        )
+        ctx = self._ctx(users, tenant)
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=_status(await held()),
+                after=_status(enabled),
+                apply=self._sender(users, "change", tenant, ctx, usrdata, idempotent=True),
+                verify=verify,
+            )
+        )
+
+    async def _user_exists(self, mailbox: MailboxRef) -> None:
+        users, tenant = self._users, mailbox.tenant
+        exists = await self._soap(
+            users, "exists", tenant, self._ctx(users, tenant), self._user(users, mailbox)
+        )
+        if not (exists and _text(exists[0]) == "true"):
+            raise errors.NotFoundError(
+                f"The mailbox {mailbox.address} does not exist as an OX user"
+            )
+
+    async def _suspend_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._context_enabled(tenant, enabled=False)
+
+    async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._context_enabled(tenant, enabled=True)
+
+    async def _context_enabled(self, tenant: TenantRef, *, enabled: bool) -> ChangeResult[str]:
+        """A context's ``disable``/``enable``: a disabled context lets none of its users
+        log in; nothing of it is deleted."""
+        service = self._contexts
+
+        async def held() -> bool:
+            data = await self._soap(service, "getData", None, self._ctx(service, tenant))
+            value = child_text(data[0], "enabled") if data else None
+            return value is None or value.strip().lower() != "false"
+
+        async def verify() -> Verified:
+            return _verified("enabled", await held(), enabled)
+
+        operation = "enable" if enabled else "disable"
+        ctx = self._ctx(service, tenant)
+        return await self.change(
+            Change(
+                subject=tenant.name,
+                before=_status(await held()),
+                after=_status(enabled),
+                apply=self._sender(service, operation, None, ctx, idempotent=True),
+                verify=verify,
+            )
+        )
+
     # -- creating and deleting mailboxes ---------------------------------------------------------
 
     async def _create_mailbox(
@@ -773,6 +888,12 @@ class OXProvider(Provider[OXSettings]):
 
         async def create() -> Applied[Mailbox]:
             given, _, sur = display.partition(" ")
+            # The secret's text, not its masked form; a random one when none was given.
+            if mailbox.password is not None:
+                password = mailbox.password.get_secret_value()
+            else:
+                password = secrets.token_urlsafe(18)
+            self.http.add_secret(password)  # never in a log line or an error's debug
             attributes = mapping.attributes() if mapping else {}
             # In User's propOrder (display_name ... userAttributes).
             usrdata = users.field(
@@ -785,7 +906,7 @@ class OXProvider(Provider[OXSettings]):
                 if mapping and mapping.quota_mb is not None
                 else None,
                 users.data("name", login),
-                users.data("password", mailbox.password or secrets.token_urlsafe(18)),
+                users.data("password", password),
                 users.data("primaryEmail", mailbox.address),
                 users.data("sur_name", sur or given or login),
                 _attributes_node(users, attributes) if attributes else None,
@@ -975,6 +1096,16 @@ async def _nothing() -> None:
 
 
 # -- small readers ---------------------------------------------------------------------------------
+
+
+def _status(enabled: bool) -> str:
+    """The contract's word for access allowed or stopped."""
+    return "active" if enabled else "suspended"
+
+
+def _verified(part: str, held: bool, wanted: bool) -> Verified:
+    state = {part: held}
+    return Verified((part,), (), state) if held == wanted else Verified((), (part,), state)
 
 
 def _text(element: Element) -> str | None:

@@ -130,6 +130,12 @@ FAULTS = ErrorTable(
             "{provider} refused a value for {subject}",
         ),
         _rule(
+            "account.INVALID_PASSWORD",
+            errors.ValidationError,
+            "{provider} refused the password of {subject}: it breaks the password rules of "
+            "its class of service (length, say)",
+        ),
+        _rule(
             "account.INVALID_ATTR_NAME",
             errors.ValidationError,
             "{provider} does not know an attribute sent for {subject}",

@@ -112,6 +112,20 @@ def _delegates(aces: list[str]) -> bool:
     return any(ace.split()[-1].lower() in _DELEGATION_RIGHTS for ace in aces if ace.split())
 
 
+_ACTIVE, _LOCKED, _SUSPENDED = "active", "locked", "suspended"
+
+
+def _neutral_status(status: str) -> str:
+    """The contract's word: ``active``, or ``suspended`` for any status that refuses login
+    (``locked``, ``closed``, ``maintenance``... of an account; ``suspended`` of a domain)."""
+    return "active" if status == _ACTIVE else "suspended"
+
+
+def _verified(part: str, held: str, wanted: str) -> Verified:
+    state = {part: held}
+    return Verified((part,), (), state) if held == wanted else Verified((), (part,), state)
+
+
 def _true(values: list[str] | None) -> bool:
     if not values:
         return False
@@ -126,7 +140,16 @@ class ZextrasProvider(Provider[ZextrasSettings]):
     settings_model = ZextrasSettings
     capabilities = Capabilities(
         operations=frozenset(
-            {Operation.LIST_MAILBOXES, Operation.CREATE_MAILBOX, Operation.DELETE_MAILBOX}
+            {
+                Operation.LIST_MAILBOXES,
+                Operation.CREATE_MAILBOX,
+                Operation.DELETE_MAILBOX,
+                Operation.SET_PASSWORD,
+                Operation.SUSPEND_MAILBOX,
+                Operation.RESUME_MAILBOX,
+                Operation.SUSPEND_TENANT,
+                Operation.RESUME_TENANT,
+            }
         ),
         mailbox_kinds=frozenset(MailboxKind),
         addons=frozenset({"mailboxes", "storage_gb"}),
@@ -543,6 +566,118 @@ class ZextrasProvider(Provider[ZextrasSettings]):
 
         return await self.change(
             Change(subject=tenant.name, before=before, after=quantity, apply=write),
+        )
+
+    # -- passwords and suspensions ---------------------------------------------------------
+
+    async def _set_password(self, mailbox: MailboxRef, password: str) -> ChangeResult[str]:
+        account_id, _ = await self._status_of(mailbox)
+
+        async def write() -> None:
+            await self.api.call(
+                "SetPasswordRequest",
+                {"id": account_id, "newPassword": password},
+                write=True,
+                idempotent=True,
+                subject=mailbox.address,
+            )
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before="set",
+                after="set",
+                same=False,  # a password cannot be read back; setting it again is harmless
+                apply=write,
+            )
+        )
+
+    async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._account_status(mailbox, _LOCKED)
+
+    async def _resume_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
+        return await self._account_status(mailbox, _ACTIVE)
+
+    async def _status_of(self, mailbox: MailboxRef) -> tuple[str, str]:
+        """The account's id and ``zimbraAccountStatus`` (``active`` when unset)."""
+        try:
+            answer = await self.api.call(
+                "GetAccountRequest",
+                {
+                    "account": {"by": "name", "_content": mailbox.address},
+                    "attrs": "zimbraAccountStatus",
+                },
+                subject=mailbox.address,
+            )
+        except errors.NotFoundError:
+            answer = None
+        found = entries(answer, "account") if answer is not None else []
+        if not found:
+            raise errors.NotFoundError(f"{self.instance}: no such mailbox {mailbox.address}")
+        status = (attributes(found[0]).get("zimbraAccountStatus") or [_ACTIVE])[0] or _ACTIVE
+        return str(found[0]["id"]), status
+
+    async def _account_status(self, mailbox: MailboxRef, wanted: str) -> ChangeResult[str]:
+        """``zimbraAccountStatus``: ``locked`` refuses every login and keeps delivering
+        mail (a suspension for non-payment); ``active`` gives the access back."""
+        account_id, held = await self._status_of(mailbox)
+
+        async def write() -> None:
+            await self.api.call(
+                "ModifyAccountRequest",
+                {"id": account_id, "a": [{"n": "zimbraAccountStatus", "_content": wanted}]},
+                write=True,
+                idempotent=True,
+                subject=mailbox.address,
+            )
+
+        async def verify() -> Verified:
+            return _verified("zimbraAccountStatus", (await self._status_of(mailbox))[1], wanted)
+
+        return await self.change(
+            Change(
+                subject=mailbox.address,
+                before=_neutral_status(held),
+                after=_neutral_status(wanted),
+                apply=write,
+                verify=verify,
+            )
+        )
+
+    async def _suspend_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._domain_status(tenant, _SUSPENDED)
+
+    async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        return await self._domain_status(tenant, _ACTIVE)
+
+    async def _domain_status(self, tenant: TenantRef, wanted: str) -> ChangeResult[str]:
+        """``zimbraDomainStatus``: ``suspended`` refuses the logins of every account of the
+        domain, deleting nothing; ``active`` gives the access back."""
+        domain_id, attrs = await self._domain(tenant.key)
+        held = (attrs.get("zimbraDomainStatus") or [_ACTIVE])[0] or _ACTIVE
+
+        async def write() -> None:
+            await self.api.call(
+                "ModifyDomainRequest",
+                {"id": domain_id, "a": [{"n": "zimbraDomainStatus", "_content": wanted}]},
+                write=True,
+                idempotent=True,
+                subject=tenant.key,
+            )
+
+        async def verify() -> Verified:
+            _, now = await self._domain(tenant.key)
+            status = (now.get("zimbraDomainStatus") or [_ACTIVE])[0] or _ACTIVE
+            return _verified("zimbraDomainStatus", status, wanted)
+
+        return await self.change(
+            Change(
+                subject=tenant.name,
+                before=_neutral_status(held),
+                after=_neutral_status(wanted),
+                apply=write,
+                verify=verify,
+            )
         )
 
     async def _get_licence(self) -> Licence:

@@ -5,19 +5,19 @@ Every call needs HTTP Basic credentials of the admin. Errors answer
 ``invalid_request``; 401 ``unauthorized``; 404 ``tenant_not_found``,
 ``mailbox_not_found``, ``operation_not_found``, ``unknown_operation``; 409
 ``mailbox_exists``, ``not_a_user_mailbox``, ``allocation_below_usage``; 422
-``allocation_exceeded``, ``unknown_plan``, ``unknown_allocation``.
+``allocation_exceeded``, ``unknown_plan``, ``unknown_allocation``, ``password_too_short``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from mailadmin.mock import AsyncOperation, MockRequest, Reply
-from mailadmin.reference.mock.state import Mailbox, MemoryState, Refused
+from mailadmin.reference.mock.state import Mailbox, MemoryState, Refused, Status
 
 __all__ = ["STATUS", "error"]
 
@@ -35,6 +35,7 @@ STATUS: dict[str, int] = {
     "allocation_exceeded": 422,
     "unknown_plan": 422,
     "unknown_allocation": 422,
+    "password_too_short": 422,
 }
 
 _Handler = Callable[[MockRequest, MemoryState], httpx.Response]
@@ -72,7 +73,7 @@ def _body(request: MockRequest) -> dict[str, Any]:
 
 
 def _mailbox(mailbox: Mailbox) -> dict[str, Any]:
-    return mailbox.model_dump(mode="json")
+    return mailbox.model_dump(mode="json", exclude={"password"})
 
 
 def _operation(operation: AsyncOperation) -> dict[str, Any]:
@@ -138,6 +139,7 @@ def get_tenant(request: MockRequest, state: MemoryState) -> httpx.Response:
             "name": name.lower(),
             "allocations": state.allocations(name),
             "usage": state.usage(name),
+            "status": state.tenant(name).status,
         },
     )
 
@@ -169,13 +171,16 @@ def list_mailboxes(request: MockRequest, state: MemoryState) -> httpx.Response:
 @_api
 def create_mailbox(request: MockRequest, state: MemoryState) -> httpx.Response:
     """``POST /api/tenants/{tenant}/mailboxes``: body is a mailbox; 201 with it."""
+    body = _body(request)
+    password = body.pop("password", None)
+    if password is not None and not isinstance(password, str):
+        return error("invalid_request", "'password' must be a string")
     try:
-        mailbox = Mailbox.model_validate(
-            {k: v for k, v in _body(request).items() if k != "password"}
-        )
+        # A password is taken from its own field only, never from a mailbox record.
+        mailbox = Mailbox.model_validate({k: v for k, v in body.items() if k != "status"})
     except ValueError as exc:
         return error("invalid_request", f"Invalid mailbox: {exc}")
-    created = state.create_mailbox(request.path_params["tenant"], mailbox)
+    created = state.create_mailbox(request.path_params["tenant"], mailbox, password=password)
     return httpx.Response(201, json=_mailbox(created))
 
 
@@ -249,3 +254,37 @@ def get_operation(request: MockRequest, state: MemoryState) -> httpx.Response:
     if operation is None:
         return error("operation_not_found", f"No operation '{request.path_params['id']}'")
     return httpx.Response(200, json=_operation(operation))
+
+
+@_api
+def set_password(request: MockRequest, state: MemoryState) -> httpx.Response:
+    """``PUT /api/tenants/{tenant}/mailboxes/{address}/password`` with ``{"password"}``: 204."""
+    password = _body(request).get("password")
+    if not isinstance(password, str) or not password:
+        return error("invalid_request", "'password' must be a non-empty string")
+    params = request.path_params
+    state.set_password(params["tenant"], params["address"], password)
+    return httpx.Response(204)
+
+
+def _status(request: MockRequest) -> Status:
+    status = _body(request).get("status")
+    if status not in ("active", "suspended"):
+        raise Reply(error("invalid_request", "'status' must be 'active' or 'suspended'"))
+    return cast("Status", status)
+
+
+@_api
+def set_mailbox_status(request: MockRequest, state: MemoryState) -> httpx.Response:
+    """``PUT /api/tenants/{tenant}/mailboxes/{address}/status`` with ``{"status"}``:
+    200 ``{"before", "after"}``."""
+    params = request.path_params
+    before, after = state.set_mailbox_status(params["tenant"], params["address"], _status(request))
+    return httpx.Response(200, json={"before": before, "after": after})
+
+
+@_api
+def set_tenant_status(request: MockRequest, state: MemoryState) -> httpx.Response:
+    """``PUT /api/tenants/{tenant}/status`` with ``{"status"}``: 200 ``{"before", "after"}``."""
+    before, after = state.set_tenant_status(request.path_params["tenant"], _status(request))
+    return httpx.Response(200, json={"before": before, "after": after})

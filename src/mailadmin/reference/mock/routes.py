@@ -27,6 +27,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", _MAILBOX, h.get_mailbox, name="get_mailbox"),
     Route("DELETE", _MAILBOX, h.delete_mailbox, name="delete_mailbox", write=True),
     Route("PUT", _MAILBOX + "/plan", h.change_plan, name="change_plan", write=True),
+    Route("PUT", _MAILBOX + "/password", h.set_password, name="set_password", write=True),
+    Route("PUT", _MAILBOX + "/status", h.set_mailbox_status, name="set_mailbox_status", write=True),
+    Route(
+        "PUT",
+        "/api/tenants/{tenant}/status",
+        h.set_tenant_status,
+        name="set_tenant_status",
+        write=True,
+    ),
     Route(
         "PUT",
         "/api/tenants/{tenant}/allocations/{name}",

@@ -79,6 +79,12 @@ class Plan(_Record):
     features: list[str] = Field(default_factory=list)
 
 
+#: Whether a mailbox or tenant may be used.
+Status = Literal["active", "suspended"]
+#: The shortest password the platform accepts.
+MIN_PASSWORD = 6
+
+
 class Mailbox(_Record):
     """One mailbox. ``plan`` is set for user mailboxes only."""
 
@@ -87,6 +93,10 @@ class Mailbox(_Record):
     plan: str | None = None
     quota_mb: int | None = Field(default=None, ge=0)
     display_name: str = ""
+    #: ``suspended``: the mailbox refuses every sign-in; nothing of it is deleted.
+    status: Status = "active"
+    #: The password set last ("" when none was given); never in an API answer.
+    password: str = ""
 
     @field_validator("address")
     @classmethod
@@ -101,6 +111,8 @@ class Tenant(_Record):
 
     allocations: dict[str, int] = Field(default_factory=dict)
     mailboxes: list[Mailbox] = Field(default_factory=list)
+    #: ``suspended``: every mailbox of the tenant refuses sign-in, whatever its own status.
+    status: Status = "active"
 
 
 class Licence(_Record):
@@ -286,9 +298,17 @@ class MemoryState(MockState):
 
     # -- rules ------------------------------------------------------------------------------
 
-    def create_mailbox(self, tenant: str, mailbox: Mailbox) -> Mailbox:
-        """Add a mailbox within the tenant's allocations; user mailboxes get a plan."""
+    def create_mailbox(
+        self, tenant: str, mailbox: Mailbox, *, password: str | None = None
+    ) -> Mailbox:
+        """Add a mailbox within the tenant's allocations; user mailboxes get a plan; a
+        password given must be :data:`MIN_PASSWORD` long."""
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise Refused(
+                "password_too_short", f"The password must have at least {MIN_PASSWORD} characters"
+            )
         record = mailbox.model_copy(update={"address": mailbox.address.lower()})
+        record.password = password or ""
         if not record.address.endswith("@" + tenant.lower()):
             raise Refused("invalid_request", f"'{record.address}' is not in tenant '{tenant}'")
         owner = self.tenant(tenant)
@@ -312,6 +332,27 @@ class MemoryState(MockState):
         mailbox = self.mailbox(tenant, address)
         self.tenant(tenant).mailboxes.remove(mailbox)
         return mailbox
+
+    def set_password(self, tenant: str, address: str, password: str) -> None:
+        """Replace a mailbox's password; shorter than :data:`MIN_PASSWORD` is refused."""
+        mailbox = self.mailbox(tenant, address)
+        if len(password) < MIN_PASSWORD:
+            raise Refused(
+                "password_too_short", f"The password must have at least {MIN_PASSWORD} characters"
+            )
+        mailbox.password = password
+
+    def set_mailbox_status(self, tenant: str, address: str, status: Status) -> tuple[str, str]:
+        """Suspend or resume one mailbox; returns its status before and after."""
+        mailbox = self.mailbox(tenant, address)
+        before, mailbox.status = mailbox.status, status
+        return before, status
+
+    def set_tenant_status(self, tenant: str, status: Status) -> tuple[str, str]:
+        """Suspend or resume a whole tenant; returns its status before and after."""
+        owner = self.tenant(tenant)
+        before, owner.status = owner.status, status
+        return before, status
 
     def plan(self, name: str) -> Plan:
         """A plan of the catalogue, or ``Refused("unknown_plan")``."""

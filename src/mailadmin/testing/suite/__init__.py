@@ -21,6 +21,7 @@ from mailadmin.testing.suite.counts import CountSuite
 from mailadmin.testing.suite.dry_run import DryRunSuite
 from mailadmin.testing.suite.failures import FailureSuite
 from mailadmin.testing.suite.licence import LicenceSuite
+from mailadmin.testing.suite.lifecycle import LifecycleSuite
 from mailadmin.testing.suite.mailboxes import MailboxSuite
 from mailadmin.testing.suite.plans import SetPlanSuite
 from mailadmin.testing.suite.refusals import RefusalSuite
@@ -36,6 +37,7 @@ __all__ = [
     "DryRunSuite",
     "FailureSuite",
     "LicenceSuite",
+    "LifecycleSuite",
     "MailboxSuite",
     "RefusalSuite",
     "SetPlanSuite",
@@ -51,6 +53,7 @@ SUITES: tuple[type, ...] = (
     AddonSuite,
     LicenceSuite,
     MailboxSuite,
+    LifecycleSuite,
     DryRunSuite,
     ChangeRuleSuite,
     FailureSuite,
@@ -66,6 +69,7 @@ class ConformanceSuite(
     AddonSuite,
     LicenceSuite,
     MailboxSuite,
+    LifecycleSuite,
     DryRunSuite,
     ChangeRuleSuite,
     FailureSuite,

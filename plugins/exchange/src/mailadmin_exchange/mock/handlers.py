@@ -712,6 +712,31 @@ def get_user(request: MockRequest, state: ExchangeState) -> httpx.Response:
     )
 
 
+def update_user(request: MockRequest, state: ExchangeState) -> httpx.Response:
+    """``PATCH /v1.0/users/{id | userPrincipalName}``: ``accountEnabled`` and
+    ``passwordProfile``; 204 with no body, as Graph answers."""
+    tenant = _graph_caller(request, state)
+    body = request.json()
+    enabled = body.get("accountEnabled") if isinstance(body, dict) else None
+    profile = body.get("passwordProfile") if isinstance(body, dict) else None
+    password = profile.get("password") if isinstance(profile, dict) else None
+    bad = (enabled is not None and not isinstance(enabled, bool)) or (
+        profile is not None and not isinstance(password, str)
+    )
+    if not isinstance(body, dict) or bad:
+        return graph_error(
+            request,
+            GraphError(400, "Request_BadRequest", "Invalid value specified for property."),
+        )
+    try:
+        state.update_user(
+            tenant, request.path_params["user"], account_enabled=enabled, password=password
+        )
+    except GraphError as exc:
+        return graph_error(request, exc)
+    return httpx.Response(204)
+
+
 def assign_license(request: MockRequest, state: ExchangeState) -> httpx.Response:
     """``POST /v1.0/users/{id}/assignLicense`` (reference 3.2): 200 with the user."""
     tenant = _graph_caller(request, state)

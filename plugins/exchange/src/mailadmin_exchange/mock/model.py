@@ -102,6 +102,8 @@ class MockMailbox(_Model):
     licenses: list[str] = Field(default_factory=list)
     usage_location: str | None = "US"
     account_enabled: bool = True
+    #: The password set last through Graph ("" when never set: an unknown random one).
+    password: str = ""
     created: str = "2024-05-22T16:00:00Z"
 
 

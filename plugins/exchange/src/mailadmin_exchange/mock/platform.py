@@ -74,6 +74,14 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "/v1.0/users/$count", handlers.count_users, "graph", name="users/$count"),
     _route("GET", "/v1.0/users/{user}", handlers.get_user, "graph", name="users/{id}"),
     _route(
+        "PATCH",
+        "/v1.0/users/{user}",
+        handlers.update_user,
+        "graph",
+        write=True,
+        name="update user",
+    ),
+    _route(
         "POST",
         "/v1.0/users/{user}/assignLicense",
         handlers.assign_license,

@@ -579,6 +579,41 @@ class ExchangeState(ModelState[ExchangeData]):
                 _set_quota_defaults(user, plan.quota)
         return user
 
+    def update_user(
+        self,
+        tenant: MockTenant,
+        identity: str,
+        *,
+        account_enabled: bool | None = None,
+        password: str | None = None,
+    ) -> MockMailbox:
+        """Graph ``PATCH /users/{id}``: ``accountEnabled`` (false blocks every sign-in,
+        deleting nothing) and ``passwordProfile.password`` (Entra's complexity rule)."""
+        user = self.user(tenant, identity)
+        if password is not None:
+            _check_complexity(password)
+            user.password = password
+        if account_enabled is not None:
+            user.account_enabled = account_enabled
+        return user
+
+
+def _check_complexity(password: str) -> None:
+    """Entra ID's rule: 8 to 256 characters, three of lower, upper, digit and symbol."""
+    classes = (
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    )
+    if not 8 <= len(password) <= 256 or sum(classes) < 3:
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            "The specified password does not comply with password complexity requirements. "
+            "Please provide a different password.",
+        )
+
 
 def _identity(parameters: Mapping[str, Any]) -> str:
     identity = parameters.get("Identity")

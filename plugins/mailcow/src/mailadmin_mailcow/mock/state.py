@@ -246,7 +246,7 @@ class MailcowState(ModelState[MailcowData]):
             name=str(attr.get("name", "")),
             quota=quota,
             active=_flag(attr.get("active", 1)),
-            password="*",
+            password=password,
             **flags,
         )
         return username
@@ -268,6 +268,13 @@ class MailcowState(ModelState[MailcowData]):
             if quota > allowed:
                 raise MailcowRefused(["mailbox_quota_left_exceeded", allowed])
         changes: dict[str, Any] = {"quota": quota}
+        if "password" in attr or "password2" in attr:
+            password, again = str(attr.get("password", "")), str(attr.get("password2", ""))
+            if len(password) < 6:
+                raise MailcowRefused("password_complexity")
+            if password != again:
+                raise MailcowRefused("password_mismatch")
+            changes["password"] = password
         for name in (*PROTOCOLS, "active"):
             if name in attr:
                 changes[name] = _flag(attr[name])
@@ -310,8 +317,14 @@ class MailcowState(ModelState[MailcowData]):
             raise MailcowRefused(["domain_quota_m_in_use", str(used)])
         if len(boxes) > mailboxes:
             raise MailcowRefused(["mailboxes_in_use", len(boxes)])
+        active = _flag(attr["active"]) if "active" in attr else domain.active
         self.data.domains[name] = domain.model_copy(
-            update={"mailboxes": mailboxes, "quota": quota, "maxquota": maxquota}
+            update={
+                "mailboxes": mailboxes,
+                "quota": quota,
+                "maxquota": maxquota,
+                "active": active,
+            }
         )
         return name
 

@@ -52,6 +52,7 @@ def _user_keys(operation: str) -> tuple[str, ...]:
 
 def _user_view(user: MockUser) -> dict[str, Any]:
     return {
+        "mailenabled": True,  # what OX answers for a user never disabled
         **user.fields,
         "id": user.id,
         "name": user.name,
@@ -342,8 +343,17 @@ def _register_context_service(service: str) -> None:
     def list_all(state: OXState, args: Args) -> Any:
         return [view(state, c) for c in state.contexts_of(actor_of(state, args))]
 
+    def disable(state: OXState, args: Args) -> Any:
+        # Every user of a disabled context is refused at login; nothing is deleted.
+        context_of(state, args).enabled = False
+
+    def enable(state: OXState, args: Args) -> Any:
+        context_of(state, args).enabled = True
+
     for operation, func in (
         ("change", change),
+        ("disable", disable),
+        ("enable", enable),
         ("create", create),
         ("createModuleAccessByName", create_by_name),
         ("delete", delete),

@@ -268,6 +268,8 @@ def _context_service(ctx: str) -> dict[str, Operation]:
             write=True,
         ),
         _op("delete", f"{c}, {a}", write=True),
+        _op("disable", f"{c}, {a}", write=True),
+        _op("enable", f"{c}, {a}", write=True),
         _op("exists", f"{c}, {a}", "xsd:boolean"),
         _op("getAdminId", f"{c}, {a}", "xsd:int"),
         _op("getData", f"{c}, {a}", ctx),

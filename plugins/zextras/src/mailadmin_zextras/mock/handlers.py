@@ -295,6 +295,11 @@ def _modify_account(body: In, state: ZextrasState) -> Out:
     return out
 
 
+def _set_password(body: In, state: ZextrasState) -> Out:
+    state.set_password(_require(body, "id"), body.get("newPassword") or "")
+    return Out("SetPasswordResponse")
+
+
 def _delete_account(body: In, state: ZextrasState) -> Out:
     state.delete_account(_require(body, "id"))
     return Out("DeleteAccountResponse")
@@ -465,6 +470,7 @@ HANDLERS: dict[str, Body] = {
     "CreateAccountRequest": _create_account,
     "ModifyAccountRequest": _modify_account,
     "DeleteAccountRequest": _delete_account,
+    "SetPasswordRequest": _set_password,
     "GetCalendarResourceRequest": _get_resource,
     "CreateCalendarResourceRequest": _create_resource,
     "ModifyCalendarResourceRequest": _modify_resource,
@@ -484,6 +490,7 @@ WRITES = frozenset(
         "CreateAccountRequest",
         "ModifyAccountRequest",
         "DeleteAccountRequest",
+        "SetPasswordRequest",
         "CreateCalendarResourceRequest",
         "ModifyCalendarResourceRequest",
         "DeleteCalendarResourceRequest",

@@ -74,6 +74,7 @@ REQUESTS: dict[str, RequestShape] = {
     "CreateAccountRequest": RequestShape({"name": "str", "password": "str"}, _ATTRS),
     "ModifyAccountRequest": RequestShape({"id": "str"}, _ATTRS),
     "DeleteAccountRequest": RequestShape({"id": "str"}),
+    "SetPasswordRequest": RequestShape({"id": "str", "newPassword": "str", "dryRun": "bool"}),
     "GetCalendarResourceRequest": RequestShape(
         {"applyCos": "bool", "attrs": "str"}, frozenset({"calresource"})
     ),

@@ -355,6 +355,7 @@ class ZextrasState(ModelState[Directory]):
         account = self.account_by_id(account_id, calresource=calresource or None)
         changed = account.model_copy(deep=True)
         self._apply_attrs(changed, attrs)
+        _check_status(changed.first("zimbraAccountStatus"), "zimbraAccountStatus", _ACCOUNT_STATUS)
         self._check_cos(changed.first("zimbraCOSId"))
         _check_quota(changed)
         new_cos = self.effective_cos(changed).id
@@ -367,6 +368,19 @@ class ZextrasState(ModelState[Directory]):
         account.attrs = changed.attrs
         return account
 
+    def set_password(self, account_id: str, password: str) -> None:
+        """``SetPasswordRequest``: the COS's ``zimbraPasswordMinLength`` (6 when unset) and
+        ``zimbraPasswordMaxLength`` (64) hold, as the server checks them."""
+        account = self.account_by_id(account_id)
+        attrs = self.effective_attrs(account)
+        shortest = _integer((attrs.get("zimbraPasswordMinLength") or ["6"])[0], "min")
+        longest = _integer((attrs.get("zimbraPasswordMaxLength") or ["64"])[0], "max")
+        if len(password) < shortest:
+            raise ZimbraFault("account.INVALID_PASSWORD", "invalid password: too short")
+        if len(password) > longest:
+            raise ZimbraFault("account.INVALID_PASSWORD", "invalid password: too long")
+        account.password = password
+
     def delete_account(self, account_id: str, *, calresource: bool = False) -> None:
         """Remove an account (or calendar resource)."""
         account = self.account_by_id(account_id, calresource=calresource or None)
@@ -377,6 +391,7 @@ class ZextrasState(ModelState[Directory]):
         domain = self.domain_by("id", domain_id)
         changed = domain.model_copy(deep=True)
         self._apply_attrs(changed, attrs)
+        _check_status(changed.first("zimbraDomainStatus"), "zimbraDomainStatus", _DOMAIN_STATUS)
         limit = changed.first("zimbraDomainMaxAccounts")
         if limit is not None:
             number = _integer(limit, "zimbraDomainMaxAccounts")
@@ -617,6 +632,20 @@ class ZextrasState(ModelState[Directory]):
         self.data.licence.active = None
         self.data.licence.token = None
         return "License removed"
+
+
+#: The values Zimbra's attribute schema allows (locked: no login, mail still delivered).
+_ACCOUNT_STATUS = ("active", "maintenance", "locked", "closed", "lockout", "pending")
+#: A suspended domain refuses its users' logins; nothing of it is deleted.
+_DOMAIN_STATUS = ("active", "maintenance", "locked", "closed", "suspended", "shutdown")
+
+
+def _check_status(value: str | None, attr: str, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise ZimbraFault(
+            "account.INVALID_ATTR_VALUE",
+            f"invalid attr value: {attr} must be one of: {', '.join(allowed)}",
+        )
 
 
 def _is_system(account: Account) -> bool:

@@ -63,11 +63,14 @@ class AuthRules(OXStateBase):
             return context, Actor("reseller", reseller=reseller)
         if context is None:
             raise self.auth_fault()
+        if not context.enabled:
+            # A disabled context (a suspended customer) lets none of its users in.
+            raise self.auth_fault(f"Context {context.id} is disabled")
         user = context.user_named(login)
         if user is not None and user.context_admin and user.password == password:
             return context, Actor("admin", user=user)
         if allow_user and user is not None and not user.context_admin:
-            if user.password != password:
+            if user.password != password or user.fields.get("mailenabled") is False:
                 raise self.auth_fault(f"Authentication failed for user {login}")
             return context, Actor("user", user=user)
         raise self.auth_fault()

@@ -1,0 +1,550 @@
+"""Passwords and suspensions through every face (Python, CLI, HTTP) on the OX, Zextras,
+Exchange and memory mocks served on loopback, as the demo configures them; each write is
+checked in the mock's own state, and the password is looked for where it must never be
+(output, journal, database)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from mailadmin.cli.commands import cli
+from mailadmin.cli.demo import demo_config
+from mailadmin.contract import errors
+from mailadmin.orchestration.orchestrator import Orchestrator
+from mailadmin.orchestration.registry import Registry, get_registry, set_registry
+
+#: One user mailbox of each platform's demo tenant.
+MAILBOX = {
+    "ox": "anna@example.com",
+    "zextras": "anna@example.org",
+    "exchange": "anna@contoso.onmicrosoft.com",
+    "memory": "anna@example.net",
+    "mailcow": "anna@example.eu",
+}
+TENANT = {
+    "ox": "example.com",
+    "zextras": "example.org",
+    "exchange": "contoso.onmicrosoft.com",
+    "memory": "example.net",
+    "mailcow": "example.eu",
+}
+#: Every platform's password rules accept it (Entra's complexity included).
+PASSWORD = "Life-Cycle-2026!q"
+PLATFORMS = sorted(MAILBOX)
+TENANT_PLATFORMS = ["mailcow", "memory", "ox", "zextras"]
+
+
+# -- the mocks' own state ------------------------------------------------------------------
+
+
+class Platforms:
+    """The demo's mocks on loopback and what each holds, read from ``/_mock/state``."""
+
+    def __init__(self, config: dict[str, Any], endpoints: dict[str, str], folder: Path) -> None:
+        self.config = config
+        self.endpoints = endpoints
+        self.folder = folder
+
+    def state(self, platform: str) -> Any:
+        return httpx.get(self.endpoints[f"{platform}-demo"] + "/_mock/state").json()
+
+    def writes(self, platform: str) -> list[Any]:
+        url = self.endpoints[f"{platform}-demo"] + "/_mock/requests?write=true"
+        found: list[Any] = httpx.get(url).json()
+        return found
+
+    def clear(self, platform: str) -> None:
+        httpx.delete(self.endpoints[f"{platform}-demo"] + "/_mock/requests")
+
+    def password(self, platform: str, address: str) -> str:
+        return str(self._user(platform, address)["password"])
+
+    def suspended(self, platform: str, address: str) -> bool:
+        user = self._user(platform, address)
+        if platform == "ox":
+            return user.get("mailenabled") is False
+        if platform == "zextras":
+            return user["attrs"].get("zimbraAccountStatus") in ("locked", ["locked"])
+        if platform == "exchange":
+            return user["account_enabled"] is False
+        if platform == "mailcow":
+            return int(user["active"]) == 0
+        return user["status"] == "suspended"
+
+    def tenant_suspended(self, platform: str, tenant: str) -> bool:
+        state = self.state(platform)
+        if platform == "ox":
+            return next(c for c in state["contexts"] if c["name"] == tenant)["enabled"] is False
+        if platform == "zextras":
+            domain = next(d for d in state["domains"] if d["name"] == tenant)
+            return domain["attrs"].get("zimbraDomainStatus") in ("suspended", ["suspended"])
+        if platform == "mailcow":
+            return int(state["domains"][tenant]["active"]) == 0
+        return state["tenants"][tenant]["status"] == "suspended"
+
+    def _user(self, platform: str, address: str) -> Any:
+        state = self.state(platform)
+        if platform == "ox":
+            users = [u for c in state["contexts"] for u in c["users"]]
+            return next(u for u in users if u.get("primaryEmail") == address)
+        if platform == "zextras":
+            return next(a for a in state["accounts"] if a["name"] == address)
+        if platform == "exchange":
+            return next(iter(state["tenants"].values()))["mailboxes"][address]
+        if platform == "mailcow":
+            return state["mailboxes"][address]
+        tenant = address.partition("@")[2]
+        return next(m for m in state["tenants"][tenant]["mailboxes"] if m["address"] == address)
+
+    def database_bytes(self) -> bytes:
+        return b"".join(p.read_bytes() for p in self.folder.glob("journal.sqlite*"))
+
+
+@pytest.fixture
+def registry() -> Iterator[Registry]:
+    set_registry(None)
+    registry = get_registry()
+    for name in ("ox", "zextras", "exchange"):
+        if name not in registry.providers():
+            pytest.skip(f"the {name} plugin is not installed")
+    yield registry
+    set_registry(None)
+
+
+@pytest.fixture
+def platforms(registry: Registry, tmp_path: Path) -> Iterator[Platforms]:
+    with demo_config(registry, tmp_path) as (config, _, endpoints):
+        yield Platforms(config, endpoints, tmp_path)
+
+
+def _orchestrate(platforms: Platforms, work: Callable[[Orchestrator], Any]) -> Any:
+    async def go() -> Any:
+        async with Orchestrator.from_dict(platforms.config) as orch:
+            return await work(orch)
+
+    return asyncio.run(go())
+
+
+# -- Python -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_set_password_lands_on_the_platform_and_nowhere_else(
+    platforms: Platforms, platform: str
+) -> None:
+    address = MAILBOX[platform]
+    before = platforms.password(platform, address)
+
+    async def dry(orch: Orchestrator) -> Any:
+        return await orch.set_password(address, PASSWORD, dry_run=True)
+
+    preview = _orchestrate(platforms, dry)
+    assert preview.dry_run and platforms.password(platform, address) == before
+
+    async def work(orch: Orchestrator) -> Any:
+        result = await orch.set_password(address, PASSWORD)
+        assert orch.journal is not None
+        return result, orch.journal.entries()
+
+    result, entries = _orchestrate(platforms, work)
+    assert result.outcome.value == "changed" and PASSWORD not in result.model_dump_json()
+    assert platforms.password(platform, address) == PASSWORD
+    row = next(e for e in entries if e.operation == "set_password" and not e.dry_run)
+    assert row.status == "done" and row.arguments["password"] == "**********"
+    assert PASSWORD.encode() not in platforms.database_bytes()
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_suspend_and_resume_a_mailbox(platforms: Platforms, platform: str) -> None:
+    address = MAILBOX[platform]
+
+    async def suspend(orch: Orchestrator) -> Any:
+        await orch.suspend_mailbox(address, reason="non-payment", dry_run=True)
+        assert not platforms.suspended(platform, address), "a dry run suspended it"
+        done = await orch.suspend_mailbox(address, reason="non-payment")
+        again = await orch.suspend_mailbox(address, reason="non-payment")
+        assert orch.journal is not None
+        return done, again, orch.journal.entries()
+
+    done, again, entries = _orchestrate(platforms, suspend)
+    assert (done.before, done.after, again.outcome.value) == ("active", "suspended", "unchanged")
+    assert platforms.suspended(platform, address)
+    assert platforms.password(platform, address) is not None  # still there: nothing deleted
+    row = next(e for e in entries if e.operation == "suspend_mailbox" and e.outcome == "changed")
+    assert row.arguments["reason"] == "non-payment"
+
+    async def resume(orch: Orchestrator) -> Any:
+        return await orch.resume_mailbox(address, reason="paid")
+
+    resumed = _orchestrate(platforms, resume)
+    assert (resumed.before, resumed.after) == ("suspended", "active")
+    assert not platforms.suspended(platform, address)
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_suspend_and_resume_a_tenant(platforms: Platforms, platform: str) -> None:
+    tenant = TENANT[platform]
+
+    async def work(orch: Orchestrator) -> Any:
+        preview = await orch.suspend_tenant(tenant, dry_run=True)
+        assert preview.dry_run and not platforms.tenant_suspended(platform, tenant)
+        done = await orch.suspend_tenant(tenant, reason="non-payment")
+        assert platforms.tenant_suspended(platform, tenant)
+        counted = await orch.count_mailboxes(tenant)
+        back = await orch.resume_tenant(tenant, reason="paid")
+        return done, counted, back
+
+    done, counted, back = _orchestrate(platforms, work)
+    assert (done.before, done.after) == ("active", "suspended")
+    assert counted.total > 0, "a suspension deleted mailboxes"
+    assert (back.before, back.after) == ("suspended", "active")
+    assert not platforms.tenant_suspended(platform, tenant)
+
+
+def test_exchange_refuses_a_tenant_suspension_before_sending(platforms: Platforms) -> None:
+    platforms.clear("exchange")
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.suspend_tenant(TENANT["exchange"])
+
+    with pytest.raises(errors.UnsupportedOperation, match="no switch that stops all its users"):
+        _orchestrate(platforms, work)
+    assert platforms.writes("exchange") == []
+
+
+@pytest.mark.parametrize("platform", ["ox", "zextras"])
+def test_a_customer_cannot_reach_another_customers_mailbox(
+    platforms: Platforms, platform: str
+) -> None:
+    other = "example.net"  # the memory platform's tenant
+    platforms.clear(platform)
+
+    async def work(orch: Orchestrator) -> Any:
+        with orch.acting_as(f"customer:{other}"):
+            with pytest.raises(errors.PolicyDenied):
+                await orch.suspend_mailbox(MAILBOX[platform])
+            with pytest.raises(errors.PolicyDenied):
+                await orch.set_password(MAILBOX[platform], PASSWORD)
+
+    _orchestrate(platforms, work)
+    assert platforms.writes(platform) == []
+    assert not platforms.suspended(platform, MAILBOX[platform])
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_only_the_host_or_the_reseller_suspends_and_resumes(
+    platforms: Platforms, platform: str
+) -> None:
+    """A customer admin sets its users' passwords, but never lifts (or sets) a suspension:
+    a customer suspended for non-payment must not resume itself. Its reseller may."""
+    tenant, address = TENANT[platform], MAILBOX[platform]
+    platforms.config["resellers"] = {"acme": {"package": {"user_mailboxes": 500}}}
+    platforms.config["customers"] = {tenant: {"reseller": "acme"}}
+
+    async def work(orch: Orchestrator) -> Any:
+        await orch.suspend_tenant(tenant, reason="non-payment")
+        platforms.clear(platform)
+        with orch.acting_as(f"customer:{tenant}"):
+            for call in (
+                orch.resume_tenant(tenant),
+                orch.suspend_mailbox(address),
+                orch.resume_mailbox(address),
+            ):
+                with pytest.raises(errors.PolicyDenied, match="site admin or the customer's"):
+                    await call
+            assert platforms.writes(platform) == []
+            await orch.set_password(address, PASSWORD)
+        with orch.acting_as("reseller:acme"):
+            return await orch.resume_tenant(tenant, reason="paid")
+
+    resumed = _orchestrate(platforms, work)
+    assert resumed.after == "active" and not platforms.tenant_suspended(platform, tenant)
+    assert platforms.password(platform, address) == PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("platform", "weak", "says"),
+    [
+        ("zextras", "Ab1!x", "password rules"),
+        ("exchange", "alllowercase", "three of lower case"),
+        ("memory", "Ab1!x", "too short"),
+    ],
+)
+def test_a_password_the_platform_refuses_is_a_clear_validation_error(
+    platforms: Platforms, platform: str, weak: str, says: str
+) -> None:
+    address = MAILBOX[platform]
+    before = platforms.password(platform, address)
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.set_password(address, weak)
+
+    with pytest.raises(errors.ValidationError, match=says) as caught:
+        _orchestrate(platforms, work)
+    assert weak not in caught.value.message and weak not in json.dumps(caught.value.debug)
+    assert platforms.password(platform, address) == before
+
+
+def test_bad_passwords_are_refused_before_anything_is_sent(platforms: Platforms) -> None:
+    platforms.clear("ox")
+    for bad in ("", "line\nbreak", "x" * 129, 1234):
+
+        async def work(orch: Orchestrator, bad: Any = bad) -> Any:
+            return await orch.set_password(MAILBOX["ox"], bad)
+
+        with pytest.raises(errors.ValidationError):
+            _orchestrate(platforms, work)
+    assert platforms.writes("ox") == []
+
+
+def test_an_open_set_password_row_is_settled_failed_by_resume(platforms: Platforms) -> None:
+    """The journal never holds the password, so resume cannot repeat it: it says so."""
+    from mailadmin.contract.provider import CallInfo
+
+    async def work(orch: Orchestrator) -> Any:
+        journal = orch.journal
+        assert journal is not None
+        provider, ref = orch.mailbox(MAILBOX["ox"])
+        info = CallInfo(
+            provider.instance, provider.name, "set_password", {"mailbox": ref, "password": "x"}
+        )
+        await journal.write(journal.intent(info, identity="site-admin"))
+        outcome = await orch.resume()
+        return outcome, journal.entries()
+
+    outcome, entries = _orchestrate(platforms, work)
+    row = next(e for e in entries if e.operation == "set_password")
+    assert row.outcome == "failed" and "set it again" in (row.error_message or "")
+    assert row.arguments["password"] == "**********"
+    assert outcome is not None
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+
+def _toml(data: dict[str, Any], prefix: str = "") -> str:
+    scalars, tables = [], []
+    for key, value in data.items():
+        if value is None:
+            continue
+        name = json.dumps(key)
+        if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+            tables.append(_toml(value, f"{prefix}{name}."))
+        else:
+            scalars.append(f"{name} = {_inline(value)}")
+    head = f"[{prefix.rstrip('.')}]\n" if prefix else ""
+    return head + "\n".join(scalars) + "\n\n" + "".join(tables)
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+Run = Callable[..., Any]
+
+
+@pytest.fixture
+def run(platforms: Platforms) -> Run:
+    path = platforms.folder / "mailadmin.toml"
+    path.write_text(_toml(platforms.config))
+
+    def invoke(*args: str, expect: int = 0, stdin: str | None = None) -> Any:
+        result = CliRunner().invoke(cli, ["--config", str(path), *args], input=stdin)
+        assert result.exit_code == expect, (result.stdout, result.stderr)
+        assert PASSWORD not in result.stdout + result.stderr
+        return result
+
+    return invoke
+
+
+@pytest.mark.parametrize("platform", ["mailcow", "memory", "ox", "zextras"])
+def test_cli_creates_a_mailbox_with_a_password_from_stdin(
+    run: Run, platforms: Platforms, platform: str
+) -> None:
+    address = "newbie@" + TENANT[platform]
+    run("mailbox", "create", address, "--password-stdin", stdin=PASSWORD + "\n")
+    assert platforms.password(platform, address) == PASSWORD
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_cli_sets_a_password_from_stdin_or_a_file(
+    run: Run, platforms: Platforms, platform: str
+) -> None:
+    address = MAILBOX[platform]
+    run("mailbox", "password", address, "--password-stdin", stdin=PASSWORD + "\n")
+    assert platforms.password(platform, address) == PASSWORD
+    secret = platforms.folder / "pw.txt"
+    secret.write_text("Other-Pass-2026!z\n")
+    shown = run("--json", "mailbox", "password", address, "--password-file", str(secret))
+    assert json.loads(shown.stdout)["operation"] == "set_password"
+    assert "Other-Pass" not in shown.stdout
+    assert platforms.password(platform, address) == "Other-Pass-2026!z"
+
+
+def test_cli_refuses_a_password_it_cannot_read_safely(run: Run, platforms: Platforms) -> None:
+    address = MAILBOX["ox"]
+    before = platforms.password("ox", address)
+    secret = platforms.folder / "pw.txt"
+    secret.write_text(PASSWORD)
+    both = run(
+        "mailbox",
+        "password",
+        address,
+        "--password-stdin",
+        "--password-file",
+        str(secret),
+        expect=2,
+        stdin=PASSWORD,
+    )
+    assert "one way" in both.stderr
+    empty = run("mailbox", "password", address, "--password-stdin", expect=2, stdin="\n")
+    assert "empty" in empty.stderr
+    # CliRunner's stdin is no terminal: no prompt, a usage error naming the other ways.
+    none = run("mailbox", "password", address, expect=2)
+    assert "--password-stdin" in none.stderr
+    plain = run("mailbox", "password", address, "--password", PASSWORD, expect=2)
+    assert "No such option" in plain.stderr
+    assert platforms.password("ox", address) == before
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_cli_suspends_and_resumes_a_mailbox(run: Run, platforms: Platforms, platform: str) -> None:
+    address = MAILBOX[platform]
+    run("mailbox", "suspend", address, "--reason", "abuse", "--dry-run")
+    assert not platforms.suspended(platform, address)
+    shown = run("--json", "mailbox", "suspend", address, "--reason", "abuse")
+    assert json.loads(shown.stdout)["after"] == "suspended"
+    assert platforms.suspended(platform, address)
+    run("mailbox", "resume", address)
+    assert not platforms.suspended(platform, address)
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_cli_suspends_and_resumes_a_customer(run: Run, platforms: Platforms, platform: str) -> None:
+    tenant = TENANT[platform]
+    run("customers", "suspend", tenant, "--reason", "non-payment", "--dry-run")
+    assert not platforms.tenant_suspended(platform, tenant)
+    run("customers", "suspend", tenant, "--reason", "non-payment")
+    assert platforms.tenant_suspended(platform, tenant)
+    run("customers", "resume", tenant)
+    assert not platforms.tenant_suspended(platform, tenant)
+
+
+def test_cli_an_exchange_customer_suspension_is_a_usage_error(run: Run) -> None:
+    refused = run("customers", "suspend", TENANT["exchange"], expect=2)
+    assert "suspend each mailbox" in refused.stderr
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http(platforms: Platforms) -> Iterator[Callable[[str | None], Any]]:
+    from fastapi.testclient import TestClient
+
+    from mailadmin.api.app import create_app
+    from mailadmin.api.keys import ApiKeys
+    from mailadmin.rules.identities import Identity
+
+    holder: dict[str, Orchestrator] = {}
+
+    def factory() -> Orchestrator:
+        holder["orch"] = Orchestrator.from_dict(platforms.config)
+        return holder["orch"]
+
+    with TestClient(create_app(orchestrator=factory)) as client:
+        keys = ApiKeys(holder["orch"].rules.store)
+
+        def as_(identity: str | None = "site-admin") -> Any:
+            if identity is not None:
+                key = keys.create(Identity.parse(identity), "test").key
+                client.headers["Authorization"] = f"Bearer {key}"
+            return client
+
+        yield as_
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_http_sets_a_password_and_keeps_nothing_of_it(
+    http: Callable[[str | None], Any], platforms: Platforms, platform: str
+) -> None:
+    client = http("site-admin")
+    address = MAILBOX[platform]
+    url = f"/v1/mailboxes/{address}/password"
+    preview = client.put(url, params={"dry_run": "true"}, json={"password": PASSWORD})
+    assert preview.status_code == 200 and preview.json()["dry_run"] is True
+    assert platforms.password(platform, address) != PASSWORD
+    answer = client.put(url, json={"password": PASSWORD}, headers={"Idempotency-Key": "pw-1"})
+    assert answer.status_code == 200, answer.text
+    assert PASSWORD not in answer.text
+    assert platforms.password(platform, address) == PASSWORD
+    assert PASSWORD.encode() not in platforms.database_bytes()
+
+
+def test_http_a_refused_password_is_a_422_that_does_not_show_it(
+    http: Callable[[str | None], Any], platforms: Platforms
+) -> None:
+    client = http("site-admin")
+    answer = client.put(
+        f"/v1/mailboxes/{MAILBOX['exchange']}/password", json={"password": "weakweak"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "weakweak" not in answer.text and "three of lower case" in answer.json()["detail"]
+    extra = client.put(f"/v1/mailboxes/{MAILBOX['ox']}/password", json={"pw": "x"})
+    assert extra.status_code == 422
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_http_suspends_and_resumes_a_mailbox(
+    http: Callable[[str | None], Any], platforms: Platforms, platform: str
+) -> None:
+    client = http("site-admin")
+    address = MAILBOX[platform]
+    done = client.post(f"/v1/mailboxes/{address}/suspend", json={"reason": "abuse"})
+    assert done.status_code == 200, done.text
+    assert done.json()["after"] == "suspended" and platforms.suspended(platform, address)
+    back = client.post(f"/v1/mailboxes/{address}/resume")
+    assert back.status_code == 200 and not platforms.suspended(platform, address)
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_http_suspends_and_resumes_a_customer(
+    http: Callable[[str | None], Any], platforms: Platforms, platform: str
+) -> None:
+    client = http("site-admin")
+    tenant = TENANT[platform]
+    preview = client.post(f"/v1/customers/{tenant}/suspend", params={"dry_run": "true"})
+    assert preview.status_code == 200 and not platforms.tenant_suspended(platform, tenant)
+    done = client.post(f"/v1/customers/{tenant}/suspend", json={"reason": "non-payment"})
+    assert done.status_code == 200, done.text
+    assert platforms.tenant_suspended(platform, tenant)
+    back = client.post(f"/v1/customers/{tenant}/resume", json={"reason": "paid"})
+    assert back.status_code == 200 and not platforms.tenant_suspended(platform, tenant)
+
+
+def test_http_exchange_customer_suspension_is_422_unsupported(
+    http: Callable[[str | None], Any],
+) -> None:
+    answer = http("site-admin").post(f"/v1/customers/{TENANT['exchange']}/suspend")
+    assert answer.status_code == 422 and answer.json()["code"] == "unsupported"
+
+
+def test_http_a_customer_cannot_suspend_another_customers_mailbox(
+    http: Callable[[str | None], Any], platforms: Platforms
+) -> None:
+    platforms.clear("ox")
+    answer = http("customer:example.net").post(f"/v1/mailboxes/{MAILBOX['ox']}/suspend")
+    assert answer.status_code == 403, answer.text
+    assert platforms.writes("ox") == [] and not platforms.suspended("ox", MAILBOX["ox"])
