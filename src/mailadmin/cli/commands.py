@@ -113,7 +113,8 @@ def providers(state: _State, matrix: bool) -> None:
                 r["name"],
                 r["platform"],
                 r["mock"],
-                r.get("licence", ""),
+                # The model's kind; its minimum is in --json and providers --matrix.
+                str(r.get("licence", "")).split(" (")[0],
                 _summarise(r["capabilities"]),
             ]
             for r in rows
@@ -1149,13 +1150,32 @@ def _print_single(output: Output, title: str, result: Any) -> None:
 
 
 def _summarise(features: list[str]) -> str:
-    """Optional operations in one short line: ``list_mailboxes, create_mailbox, addon``
+    """Optional operations in one short line: ``mailboxes, password, suspend, addon``
     (which kinds and add-ons each covers: ``providers --matrix`` and ``--json``)."""
     from mailadmin.contract.capabilities import REQUIRED
 
     required = {op.value for op in REQUIRED}
-    names = [f.partition(":")[0] for f in features if f not in required]
+    names = [
+        _SHORT.get(name, name)
+        for f in features
+        if f not in required
+        for name in [f.partition(":")[0]]
+    ]
     return ", ".join(dict.fromkeys(names)) or "required operations only"
+
+
+#: Short words for the table's 80 columns: ``mailboxes`` stands for list, create and
+#: delete; ``suspend`` for suspending and resuming mailboxes and tenants.
+_SHORT = {
+    "list_mailboxes": "mailboxes",
+    "create_mailbox": "mailboxes",
+    "delete_mailbox": "mailboxes",
+    "set_password": "password",
+    "suspend_mailbox": "suspend",
+    "resume_mailbox": "suspend",
+    "suspend_tenant": "suspend",
+    "resume_tenant": "suspend",
+}
 
 
 def _read_input(name: str) -> bytes:
