@@ -195,10 +195,14 @@ class BusinessRules:
 
     # -- the gate: the pipeline's identity and policy steps call these ------------------------
 
+    def knows(self, identity: Identity) -> bool:
+        """True when `identity` needs no look-up: the site admin, or one already checked."""
+        return identity.kind is IdentityKind.SITE_ADMIN or identity in self._known
+
     def check_identity(self, identity: Identity) -> None:
         """Refuse an identity that names nothing known (a reseller never added, a tenant
         or a mailbox domain not configured): acting as it would reach nothing, or worse."""
-        if identity.kind is IdentityKind.SITE_ADMIN or identity in self._known:
+        if self.knows(identity):
             return
         name = identity.name or ""
         if identity.kind is IdentityKind.RESELLER:

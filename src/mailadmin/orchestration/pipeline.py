@@ -165,7 +165,9 @@ class Identify(Step):
     async def run(self, call: Call) -> None:
         rules = self.services.rules
         call.identity = rules.acting()
-        if call.resuming is None:
+        # The look-up may read the store; the common case (site admin, an identity already
+        # checked) needs none, so it does not pay a thread hop per call.
+        if call.resuming is None and not rules.knows(call.identity):
             await asyncio.to_thread(rules.check_identity, call.identity)
 
 
