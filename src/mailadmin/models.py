@@ -52,7 +52,11 @@ def _plain_address(value: str) -> str:
     # Control and format characters (ESC, NUL, DEL, U+202E, U+200B) pass the pattern but
     # make platforms fault or hide what the address really is; RFC 5321 caps the local
     # part at 64 octets.
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+    # Printable ASCII holds no control or format character: the common address skips the
+    # per-character look-up (it runs for every address of a bulk run).
+    if not (value.isascii() and value.isprintable()) and any(
+        unicodedata.category(c) in ("Cc", "Cf") for c in value
+    ):
         raise ValueError("a mail address may not hold control or invisible characters")
     local, _, domain = value.rpartition("@")
     if len(local.encode("utf-8")) > 64:
@@ -62,9 +66,14 @@ def _plain_address(value: str) -> str:
     # dot-string has no empty part, so no leading, trailing or doubled dot either.
     if "/" in value or "\\" in value:
         raise ValueError("a mail address may not hold '/' or '\\'")
-    if any(not part for part in local.split(".")) or any(not p for p in domain.split(".")):
+    if _empty_part(local) or _empty_part(domain):
         raise ValueError("a mail address may not start or end a part with a dot, or hold '..'")
     return value
+
+
+def _empty_part(dotted: str) -> bool:
+    """True when splitting ``dotted`` at its dots would give an empty part."""
+    return not dotted or dotted[0] == "." or dotted[-1] == "." or ".." in dotted
 
 
 Address = Annotated[

@@ -200,6 +200,8 @@ class Orchestrator:
             acting = self.rules.acting()
             raise unknown_tenant(acting, exc.name, exc, mailbox=text.strip()) from None
         provider, ref = self.provider_for(tenant)
+        if isinstance(address, MailboxRef) and address.tenant == ref:
+            return provider, address  # validated when it was made; routed to the same tenant
         try:
             return provider, MailboxRef(tenant=ref, address=text)
         except ValueError:
