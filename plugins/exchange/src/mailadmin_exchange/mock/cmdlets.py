@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from mailadmin_exchange.mock.state import CmdletError
@@ -44,9 +45,10 @@ class Cmdlet:
     shared: frozenset[str] = frozenset()
     switches: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def names(self) -> dict[str, str]:
-        """Every parameter name, lower-cased -> as declared."""
+        """Every parameter name, lower-cased -> as declared (made once: every request
+        binds its parameters through it)."""
         every = set(self.shared) | set(_COMMON)
         for mandatory, optional in self.sets.values():
             every |= mandatory | optional
