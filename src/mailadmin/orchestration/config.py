@@ -339,8 +339,21 @@ class Config(_Strict):
                 tenant, candidate = self._scan_domains(wanted)
             if tenant is None or candidate is None:
                 raise UnknownTenant(name)
-            return TenantRef(name=tenant, native_id=candidate.native_id)
-        return TenantRef(name=name, native_id=spec.native_id)
+            return self._ref(tenant, candidate.native_id)
+        return self._ref(name, spec.native_id)
+
+    def _ref(self, name: str, native_id: str | None) -> TenantRef:
+        # Every call routes here twice or more (a bulk run: for each item's check and its
+        # call); a reference is immutable, so one per tenant and native id serves them all.
+        key = (name, native_id)
+        ref = self._tenant_refs.get(key)
+        if ref is None:
+            ref = self._tenant_refs[key] = TenantRef(name=name, native_id=native_id)
+        return ref
+
+    @cached_property
+    def _tenant_refs(self) -> dict[tuple[str, str | None], TenantRef]:
+        return {}
 
     @cached_property
     def _domains(self) -> dict[str, str]:

@@ -50,6 +50,8 @@ class Routed:
     instance: str
     lane: str
     subject: str
+    #: The mailbox's reference the check made (its item then runs without making it again).
+    ref: Any = None
 
 
 def route(orch: Orchestrator, operation: str, item: Item) -> Routed:
@@ -63,7 +65,7 @@ def route(orch: Orchestrator, operation: str, item: Item) -> Routed:
             orch.check_plan(_text(item, "plan"))
             key = subject_key(provider.instance, "set_plan", {"mailbox": ref})
             assert key is not None  # a write with a subject
-            return Routed(provider.instance, key, key)
+            return Routed(provider.instance, key, key, ref)
         if operation == "apply_addon":
             provider, tenant = orch.provider_for(_text(item, "tenant"))
             quantity = item["quantity"]
@@ -121,10 +123,14 @@ def _route_sale(orch: Orchestrator, item: Item) -> Routed:
     return Routed(instance, f"{instance}/sales/{group}", f"sale to {name}")
 
 
-async def execute(orch: Orchestrator, operation: str, item: Item, *, dry_run: bool) -> Any:
-    """Run one item (the caller holds the run's journal scope and identity)."""
+async def execute(
+    orch: Orchestrator, operation: str, item: Item, *, dry_run: bool, ref: Any = None
+) -> Any:
+    """Run one item (the caller holds the run's journal scope and identity); ``ref``: the
+    subject's reference its check made, if any."""
     if operation == "set_plan":
-        return await orch.set_plan(item["mailbox"], item["plan"], dry_run=dry_run)
+        mailbox = ref if ref is not None else item["mailbox"]
+        return await orch.set_plan(mailbox, item["plan"], dry_run=dry_run)
     if operation == "apply_addon":
         quantity = int(item["quantity"])
         return await orch.apply_addon(item["tenant"], item["addon"], quantity, dry_run=dry_run)

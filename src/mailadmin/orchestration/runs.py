@@ -85,6 +85,8 @@ class PreparedRun:
     dry_run: bool
     identity: str
     journalled: bool
+    #: Per item, the subject's reference the check made (``None``: made when it runs).
+    refs: list[Any] | None = None
 
 
 class RunService:
@@ -188,7 +190,7 @@ class RunService:
         before anything is sent. ``run_id`` carries on a run that already exists (its
         remaining items; no plan is journalled again)."""
         checked = [dict(item) for item in items]
-        self.check(operation, checked, label=label)
+        routed = self.check(operation, checked, label=label)
         orch = self._orch
         identity = str(orch.rules.acting())
         journal = orch.journal
@@ -214,7 +216,8 @@ class RunService:
                 raise errors.StoreUnavailable(
                     "The store (the journal's database) cannot be reached: nothing was sent"
                 ) from None
-        return PreparedRun(run_id, operation, checked, dry_run, identity, journalled)
+        refs = [found.ref for found in routed]
+        return PreparedRun(run_id, operation, checked, dry_run, identity, journalled, refs)
 
     async def execute(
         self,
@@ -243,7 +246,10 @@ class RunService:
                 error: errors.MailadminError | None = None
                 value: Any = None
                 try:
-                    value = await run_items.execute(orch, run.operation, item, dry_run=run.dry_run)
+                    ref = run.refs[index] if run.refs is not None else None
+                    value = await run_items.execute(
+                        orch, run.operation, item, dry_run=run.dry_run, ref=ref
+                    )
                 except errors.MailadminError as exc:
                     error = exc
                 except Exception as exc:
