@@ -1,0 +1,133 @@
+"""Seed 003's valued add-ons and the per-customer billing term, over HTTP and the CLI.
+
+The service runs with the seed's catalogue: ``resource_mailbox`` carries "9999" in its first
+field (its ``value``), so quantity 1 grants 9,999 and the seed's bulk 99999 is refused,
+saying how it maps.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from apihelpers import Service, config_text, wait_for_run
+
+from mailadmin.mock.server import MockServer
+
+
+@pytest.fixture(scope="module")
+def valued(mock: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("api-valued")
+    text = config_text(mock.url, folder)  # type: ignore[attr-defined]
+    text = text.replace("[addons.resource_mailbox]", "[addons.resource_mailbox]\nvalue = 9999")
+    config = folder / "mailadmin.toml"
+    config.write_text(text)
+    running = Service(config)
+    running.start()
+    yield running
+    running.stop()
+
+
+def _cli(service: Service, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mailadmin.cli", "--config", str(service.config), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
+    return done
+
+
+def _allocations(mock: MockServer, tenant: str) -> dict[str, Any]:
+    found: dict[str, Any] = mock.snapshot()["tenants"][tenant]["allocations"]
+    return found
+
+
+def test_http_sale_grants_value_x_quantity(valued: Service, fresh: MockServer) -> None:
+    body = {"addon": "resource_mailbox", "to": "customers", "owner": "all"}
+    with valued.client("site-admin") as http:
+        # The seed's 99999 and 2 x 9999: refused before a run starts, nothing sent.
+        for quantity, said in (
+            (99999, "seed 003's bulk form sells 99999"),
+            (2, "quantity 2 would grant 19998"),
+        ):
+            refused = http.post("/v1/sales", json=body | {"quantity": quantity})
+            assert refused.status_code == 422, refused.text
+            assert said in refused.text
+        assert fresh.writes() == []
+        accepted = http.post("/v1/sales", json=body | {"quantity": 1})
+        assert accepted.status_code == 202, accepted.text
+        run = wait_for_run(http, accepted.json()["id"])
+    assert run["summary"] == {"sold": 2, "skipped": 0, "failed": 0}, run
+    assert {(i["result"]["value"], i["result"]["granted"]) for i in run["items"]} == {(9999, 9999)}
+    # The platform now holds 9,999 resource mailboxes for each customer.
+    assert _allocations(fresh, "example.com")["resource_mailboxes"] == 9999
+    assert _allocations(fresh, "example.net")["resource_mailboxes"] == 9999
+
+
+def test_cli_sale_grants_value_x_quantity(valued: Service, fresh: MockServer) -> None:
+    refused = _cli(valued, "sell", "resource_mailbox", "99999", "--to", "resellers", expect=2)
+    assert "seed 003's bulk form sells 99999" in refused.stderr
+    over = _cli(valued, "sell", "resource_mailbox", "2", "--to", "resellers", expect=2)
+    assert "quantity 2 would grant 19998" in over.stderr
+    sold = json.loads(
+        _cli(valued, "sell", "resource_mailbox", "1", "--to", "resellers", "--json").stdout
+    )
+    assert [(i["name"], i["outcome"], i["granted"]) for i in sold["items"]] == [
+        ("acme", "sold", 9999),
+        ("globex", "sold", 9999),
+    ]
+    table = _cli(valued, "sell", "resource_mailbox", "0", "--to", "resellers").stdout
+    assert "grants" in table
+
+
+def _renewal_row(rows: list[dict[str, Any]], subject: str) -> dict[str, Any]:
+    return next(r for r in rows if r["subject"] == subject)
+
+
+def test_billing_term_over_http_and_the_cli(valued: Service) -> None:
+    with valued.client("site-admin") as http:
+        # A monthly customer: the renewal recorded long ago rolls forward a month at a time.
+        set_ = http.put(
+            "/v1/customers/example.com/billing",
+            json={"renewal": "2020-01-31", "term_months": 1},
+        )
+        assert set_.status_code == 200, set_.text
+        assert (set_.json()["renewal"], set_.json()["term_months"]) == ("2020-01-31", 1)
+        bad = http.put("/v1/customers/example.com/billing", json={"term_months": 121})
+        assert bad.status_code == 422, bad.text
+        rows = http.get("/v1/reports/renewals").json()
+        rows = rows.get("items", rows) if isinstance(rows, dict) else rows
+    row = _renewal_row(rows, "example.com")
+    assert row["term"] == 1 and 0 <= row["days"] <= 31, row
+    # The yearly default: example.net gets a renewal and no term of its own.
+    done = _cli(valued, "customers", "billing", "example.net", "--renewal", "2020-03-01", "--json")
+    (record,) = json.loads(done.stdout)
+    assert (record["renewal"], record["term_months"]) == ("2020-03-01", None)
+    report = json.loads(_cli(valued, "report", "renewals", "--json").stdout)
+    report = report.get("rows", report) if isinstance(report, dict) else report
+    row = _renewal_row(report, "example.net")
+    due = date.fromisoformat(row["renewal"])
+    assert row["term"] == 12 and (due.month, due.day) == (3, 1), row
+    # A reseller sets its own customer's term, not another reseller's; a customer admin
+    # sets none.
+    with valued.client("reseller:acme") as http:
+        own = http.put("/v1/customers/example.com/billing", json={"term_months": 3})
+        other = http.put("/v1/customers/example.net/billing", json={"term_months": 3})
+    assert own.status_code == 200 and own.json()["term_months"] == 3, own.text
+    assert other.status_code == 403 and other.json()["reason"] == "not_permitted", other.text
+    _cli(
+        valued,
+        "--as",
+        "customer:example.com",
+        "customers",
+        "billing",
+        "example.com",
+        "--term",
+        "6",
+        expect=3,
+    )
+    empty = _cli(valued, "customers", "billing", "example.com", expect=2)
+    assert "--renewal" in empty.stderr
