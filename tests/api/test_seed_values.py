@@ -79,8 +79,8 @@ def test_cli_sale_grants_value_x_quantity(valued: Service, fresh: MockServer) ->
         ("acme", "sold", 9999),
         ("globex", "sold", 9999),
     ]
-    table = _cli(valued, "sell", "resource_mailbox", "0", "--to", "resellers").stdout
-    assert "grants" in table
+    table = _cli(valued, "sell", "resource_mailbox", "1", "--to", "resellers", "--dry-run").stdout
+    assert "grants" in table and "9999" in table
 
 
 def _renewal_row(rows: list[dict[str, Any]], subject: str) -> dict[str, Any]:

@@ -14,10 +14,10 @@ import pytest
 
 from mailadmin import Orchestrator
 from mailadmin.contract import errors
+from mailadmin.mock import MockServer
+from mailadmin.reference.mock import MemoryMock
 from mailadmin.rules.sales import BulkSale, SaleOutcome
 from mailadmin.rules.tenancy import MAX_ALLOCATION, CustomerSpec, Resource
-
-from .conftest import OTHER
 
 S, R, U = Resource.SHARED_MAILBOXES, Resource.RESOURCE_MAILBOXES, Resource.USER_MAILBOXES
 #: The seed's two add-ons, "9999" in the first field; seats sold five to an add-on.
@@ -28,15 +28,34 @@ ADDONS = {
 }
 
 
+def _tenant() -> dict:
+    return {"allocations": {"user_seats": 4, "shared_mailboxes": 0, "resource_mailboxes": 0}}
+
+
 @pytest.fixture
-async def orch(tmp_path: Path):
+def memory() -> MockServer:
+    """The memory platform with the two tenants, 4 seats each."""
+    seed = {"tenants": {name: _tenant() for name in ("a.test", "b.test")}}
+    return MockServer(MemoryMock, seed=seed)
+
+
+@pytest.fixture
+async def orch(tmp_path: Path, memory: MockServer):
     config = {
-        "instances": {"eu": {"provider": "memory", "endpoint": "http://memory.test"}},
+        "instances": {
+            "eu": {
+                "provider": "memory",
+                "endpoint": "http://memory.test",
+                "credentials": {"username": "admin", "secret": "secret"},
+                "retries": 0,
+            }
+        },
         "tenants": {name: {"instance": "eu"} for name in ("a.test", "b.test")},
         "addons": ADDONS,
         "journal": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
     }
-    async with Orchestrator.from_dict(config) as built:
+    router = memory.router("http://memory.test")
+    async with Orchestrator.from_dict(config, http={"eu": router}) as built:
         yield built
 
 
@@ -93,7 +112,7 @@ async def test_value_9999_grants_value_x_quantity_up_to_the_cap(
 
 @pytest.mark.parametrize(("quantity", "granted"), [(0, 0), (1, 5), (1999, 9995), (2000, None)])
 async def test_value_5_seats_boundaries_reach_the_platform(
-    orch, quantity: int, granted: int | None
+    orch, memory: MockServer, quantity: int, granted: int | None
 ) -> None:
     tenancy = orch.rules.tenancy
     tenancy.add_customer("a.test", CustomerSpec(package={U: 4}))
@@ -105,11 +124,12 @@ async def test_value_5_seats_boundaries_reach_the_platform(
         assert tenancy.allocation("customer", "a.test") == {U: 4}
         return
     report = await orch.runs.sell(sale)
-    assert {i.name: (i.outcome, i.granted) for i in report.items}["a.test"] == (
-        SaleOutcome.SOLD,
-        granted,
-    )
+    item = {i.name: i for i in report.items}["a.test"]
+    assert (item.outcome, item.granted) == (SaleOutcome.SOLD, granted), item.reason
     assert tenancy.allocation("customer", "a.test") == {U: 4 + granted}
+    # The platform's seat total is the package (4) plus what the sale grants.
+    allocations = memory.snapshot()["tenants"]["a.test"]["allocations"]
+    assert allocations["user_seats"] == 4 + granted
 
 
 async def test_value_1_keeps_the_quantity_as_the_grant(tmp_path: Path) -> None:
@@ -118,7 +138,9 @@ async def test_value_1_keeps_the_quantity_as_the_grant(tmp_path: Path) -> None:
         "tenants": {"a.test": {"instance": "eu"}},
         "journal": {"url": f"sqlite:///{tmp_path / 'store.sqlite'}"},
     }
-    async with Orchestrator.from_dict(config) as orch:
+    # Sales to resellers only: nothing reaches a platform.
+    router = MockServer(MemoryMock).router("http://memory.test")
+    async with Orchestrator.from_dict(config, http={"eu": router}) as orch:
         orch.rules.tenancy.add_reseller("acme")
         for quantity in (0, 1, MAX_ALLOCATION):
             sale = BulkSale(addon="shared_mailbox", quantity=quantity, to="resellers")
@@ -194,12 +216,11 @@ def _platforms() -> list[str]:
 async def test_seed_003_quantity_1_to_every_customer_grants_9999_on_the_platform(valued) -> None:
     orch, tenancy = valued.orch, valued.orch.rules.tenancy
     tenancy.add_customer(valued.tenant)
-    tenancy.add_customer(OTHER)
     valued.server.clear_requests()
     # The seed's customers form: owner All, "do not sell when already sold", quantity 1.
     sale = BulkSale(addon="resource_mailbox", quantity=1, to="customers", skip_already_sold=True)
     report = await orch.runs.sell(sale)
-    assert report.summary == {"sold": 2, "skipped": 0, "failed": 0}
+    assert report.summary == {"sold": 1, "skipped": 0, "failed": 0}, report.items
     assert {i.granted for i in report.items} == {MAX_ALLOCATION}
     assert tenancy.allocation("customer", valued.tenant) == {R: MAX_ALLOCATION}
     kept = orch.allocations.get(orch.instances[0], valued.tenant, "resource_mailbox")

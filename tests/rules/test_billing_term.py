@@ -17,8 +17,8 @@ from mailadmin.contract import errors
 from mailadmin.reports import renewals
 from mailadmin.rules.tenancy import CustomerSpec
 
-#: Renewed on 2027-01-31; a monthly customer's next renewal after that is 2027-03-31
-#: (2027-02-28 first): its window opens 2027-03-01 and closes 2027-03-16.
+#: Renewed on 2027-01-31; a quarterly customer's next renewal is 2027-04-30: its window
+#: opens 2027-03-31 and closes 2027-04-15. A yearly one's is 2028-01-31.
 RECORDED = date(2027, 1, 31)
 
 
@@ -32,7 +32,7 @@ async def orch(tmp_path: Path):
     async with Orchestrator.from_dict(config) as built:
         built.rules.tenancy.add_reseller("acme")
         built.rules.tenancy.add_customer(
-            "a.test", CustomerSpec(reseller="acme", renewal=RECORDED, term_months=1)
+            "a.test", CustomerSpec(reseller="acme", renewal=RECORDED, term_months=3)
         )
         built.rules.tenancy.add_customer("b.test", CustomerSpec(renewal=RECORDED))
         yield built
@@ -41,13 +41,13 @@ async def orch(tmp_path: Path):
 @pytest.mark.parametrize(
     ("today", "accepted"),
     [
-        (date(2027, 2, 28), False),  # the day before the window opens
-        (date(2027, 3, 1), True),  # it opens
-        (date(2027, 3, 16), True),  # it closes
-        (date(2027, 3, 17), False),  # the day after
+        (date(2027, 3, 30), False),  # the day before the window opens
+        (date(2027, 3, 31), True),  # it opens
+        (date(2027, 4, 15), True),  # it closes
+        (date(2027, 4, 16), False),  # the day after
     ],
 )
-async def test_a_monthly_customer_downgrades_in_the_window_of_its_own_next_renewal(
+async def test_a_quarterly_customer_downgrades_in_the_window_of_its_own_next_renewal(
     orch: Orchestrator, today: date, accepted: bool
 ) -> None:
     orch.rules.today = lambda: today
@@ -58,7 +58,7 @@ async def test_a_monthly_customer_downgrades_in_the_window_of_its_own_next_renew
         with pytest.raises(errors.PolicyDenied) as caught:
             orch.rules.place_order("a.test", "plan_downgrade", {})
         assert caught.value.reason == "downgrade_window"
-        assert "before the renewal on 2027-03-31" in caught.value.message
+        assert "before the renewal on 2027-04-30" in caught.value.message
     # The yearly customer with the same recorded date is a year away: refused each day.
     with pytest.raises(errors.PolicyDenied) as yearly:
         orch.rules.place_order("b.test", "plan_downgrade", {})
@@ -66,11 +66,11 @@ async def test_a_monthly_customer_downgrades_in_the_window_of_its_own_next_renew
 
 
 async def test_the_renewals_report_follows_each_customers_term(orch: Orchestrator) -> None:
-    orch.rules.today = lambda: date(2027, 3, 5)
+    orch.rules.today = lambda: date(2027, 4, 1)
     rows = {r.subject: r for r in await renewals.build(orch)}
     assert (rows["a.test"].renewal, rows["a.test"].term, rows["a.test"].window) == (
-        date(2027, 3, 31),
-        1,
+        date(2027, 4, 30),
+        3,
         "open",
     )
     assert (rows["b.test"].renewal, rows["b.test"].term, rows["b.test"].window) == (
@@ -105,15 +105,15 @@ async def test_set_billing_keeps_what_is_not_given_and_survives_an_applied_order
 ) -> None:
     rules = orch.rules
     changed = rules.set_billing("a.test", renewal=date(2027, 6, 30))
-    assert (changed.renewal, changed.term_months) == (date(2027, 6, 30), 1)
+    assert (changed.renewal, changed.term_months) == (date(2027, 6, 30), 3)
     assert rules.tenancy.customer("a.test") == changed
     preview = rules.set_billing("a.test", term_months=6, dry_run=True)
-    assert preview.term_months == 6 and rules.tenancy.customer("a.test").term_months == 1
+    assert preview.term_months == 6 and rules.tenancy.customer("a.test").term_months == 3
     order = rules.place_order("a.test", "plan_upgrade", {"package": {"shared_mailboxes": 2}})
     rules.orders.confirm(order.id)
     await rules.apply_order(order.id)
     kept = rules.tenancy.customer("a.test")
-    assert (kept.renewal, kept.term_months) == (date(2027, 6, 30), 1)
+    assert (kept.renewal, kept.term_months) == (date(2027, 6, 30), 3)
     for bad in (-1, 121):
         with pytest.raises(errors.ValidationError):
             rules.set_billing("a.test", term_months=bad)
@@ -123,13 +123,13 @@ async def test_set_billing_keeps_what_is_not_given_and_survives_an_applied_order
 
 async def test_only_the_seller_sets_a_customers_billing(orch: Orchestrator) -> None:
     with orch.acting_as("reseller:acme"):
-        assert orch.rules.set_billing("a.test", term_months=3).term_months == 3
+        assert orch.rules.set_billing("a.test", term_months=6).term_months == 6
         with pytest.raises(errors.PolicyDenied) as other:
             orch.rules.set_billing("b.test", term_months=3)  # the host's own customer
         assert other.value.reason == "not_permitted"
     with orch.acting_as("customer:a.test"), pytest.raises(errors.PolicyDenied):
-        orch.rules.set_billing("a.test", term_months=6)
-    assert orch.rules.tenancy.customer("a.test").term_months == 3
+        orch.rules.set_billing("a.test", term_months=12)
+    assert orch.rules.tenancy.customer("a.test").term_months == 6
     with pytest.raises(errors.NotFoundError):
         orch.rules.set_billing("nobody.test", term_months=1)
 

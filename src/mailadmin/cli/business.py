@@ -223,7 +223,7 @@ def resellers_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = F
 @cli.group(cls=_Group)
 @_global_options
 def customers() -> None:
-    """Customers (tenants) and their owners: add, list, billing, suspend and resume."""
+    """Customers: add, list, billing, suspend and resume."""
 
 
 @customers.command("add")

@@ -166,7 +166,7 @@ class BusinessRules:
         """Set a customer's billing cycle (seeds 001, 002): its next renewal date and its
         own term in months (what is not given is kept). The seller's: the site admin, or
         the reseller that owns the customer; the customer's own admin may not."""
-        from mailadmin.rules.tenancy import CustomerSpec, TermMonths
+        from mailadmin.rules.tenancy import TermMonths
 
         identity = self.acting()
         wanted = name.strip().lower()
@@ -197,10 +197,10 @@ class BusinessRules:
                 raise errors.ValidationError(
                     f"A billing term is 0 to 120 months, not {term_months}"
                 ) from None
-        spec = CustomerSpec.model_validate({**found.model_dump(exclude={"name"}), **update})
+        changed = found.model_copy(update=update)
         if dry_run:
-            return found.model_copy(update=update)
-        return self.tenancy.save_customer(wanted, spec)
+            return changed
+        return self.tenancy.save_billing(wanted, changed.renewal, changed.term_months)
 
     def set_allow_upgrade(self, address: str, allowed: bool) -> None:
         """Set a mailbox's "allow upgrade" switch (seed 000): its admins only."""

@@ -114,9 +114,11 @@ class PoliciesConfig(PolicySettings):
         ).model_dump()
         for override in (self.instances.get(instance or ""), self.resellers.get(reseller or "")):
             if override is not None:
-                given = override.model_dump(exclude_none=True)
-                # Prices merge field by field: an instance may price maintenance only.
-                given["prices"] = {**values["prices"], **given.get("prices", {})}
+                given = override.model_dump(exclude_none=True, exclude={"prices"})
+                if override.prices is not None:
+                    # Prices merge field by field: an instance may price maintenance only.
+                    named = override.prices.model_dump(exclude_unset=True)
+                    given["prices"] = {**values["prices"], **named}
                 values.update(given)
         return PolicySettings.model_validate(values)
 

@@ -300,6 +300,20 @@ class Tenancy:
             self._record(oversold)
         return Customer(name=name, **{**spec.model_dump(), "reseller": owner})
 
+    def save_billing(self, name: str, renewal: date | None, term_months: int | None) -> Customer:
+        """Set a customer's billing cycle only (its renewal date and own term): nothing it
+        is allocated changes, so nothing is checked against its reseller again."""
+        from mailadmin.store.schema import customers
+
+        name = _name(name, "customer")
+        if self.customer(name) is None:
+            raise errors.NotFoundError(f"No customer '{name}'; add it first")
+        values = {"renewal": renewal, "term_months": term_months}
+        self._upsert(customers, customers.c.name, name, values)
+        found = self.customer(name)
+        assert found is not None
+        return found
+
     def check_reseller_records(self, reseller: str | None, name: str) -> None:
         """Refuse a reseller recording customer ``name`` unless the record is already its
         own. Every customer is a tenant the platform already has (a configured tenant):
