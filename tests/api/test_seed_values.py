@@ -81,6 +81,13 @@ def test_cli_sale_grants_value_x_quantity(valued: Service, fresh: MockServer) ->
     ]
     table = _cli(valued, "sell", "resource_mailbox", "1", "--to", "resellers", "--dry-run").stdout
     assert "grants" in table and "9999" in table
+    # The site admin then takes the resellers' add-on back (quantity 0) while their
+    # customers still hold 9,999 each: the customers declared in the file are not
+    # written again on every load, so later commands still run.
+    _cli(valued, "sell", "resource_mailbox", "1", "--to", "customers")
+    _cli(valued, "sell", "resource_mailbox", "0", "--to", "resellers")
+    listed = json.loads(_cli(valued, "customers", "list", "--json").stdout)
+    assert {c["name"] for c in listed} >= {"example.com", "example.net"}
 
 
 def _renewal_row(rows: list[dict[str, Any]], subject: str) -> dict[str, Any]:
@@ -131,3 +138,31 @@ def test_billing_term_over_http_and_the_cli(valued: Service) -> None:
     )
     empty = _cli(valued, "customers", "billing", "example.com", expect=2)
     assert "--renewal" in empty.stderr
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "state", "compliant"),
+    [
+        (29, "trial (1 days left)", True),
+        (30, "trial (ends today)", True),
+        (31, "expired (trial ended", False),
+    ],
+)
+def test_http_licences_report_says_when_the_trial_ends(
+    valued: Service, fresh: MockServer, days_ago: int, state: str, compliant: bool
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mailadmin.reference.mock.state import Licence
+
+    started = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    # Seed 002: a trial lasts 30 days; this platform gives its start only.
+    fresh.state.licence = Licence(  # type: ignore[attr-defined]
+        seats=200, state="trial", valid_from=started - timedelta(days=days_ago)
+    )
+    with valued.client("site-admin") as http:
+        found = http.get("/v1/reports/licences")
+    assert found.status_code == 200, found.text
+    body = found.json()
+    (row,) = body.get("items", body) if isinstance(body, dict) else body
+    assert row["state"].startswith(state) and row["compliant"] is compliant, row

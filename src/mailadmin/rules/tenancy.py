@@ -600,11 +600,16 @@ class Tenancy:
     ) -> bool:
         """True when the file's record may be written: new, or never changed since."""
         rows = self._select(table.select().where(table.c.name == name.strip().lower()))
-        if not rows or rows[0]["updated"] == rows[0]["created"]:
+        if not rows:
             return True
         held = read(name)
         wanted = spec.model_dump()
-        if held is not None and {k: getattr(held, k) for k in wanted} != wanted:
+        same = held is not None and {k: getattr(held, k) for k in wanted} == wanted
+        if rows[0]["updated"] == rows[0]["created"]:
+            # Already the file's: written again only when the file changed, so a sale made
+            # since (a reseller's allocation lowered, say) never stops every command.
+            return not same
+        if not same:
             # Said under --debug: every command loads the file, so a warning would repeat
             # on each one; the rule itself is in docs/tenancy.md.
             _log.info(
