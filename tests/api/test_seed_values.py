@@ -25,6 +25,8 @@ def valued(mock: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     folder = tmp_path_factory.mktemp("api-valued")
     text = config_text(mock.url, folder)  # type: ignore[attr-defined]
     text = text.replace("[addons.resource_mailbox]", "[addons.resource_mailbox]\nvalue = 9999")
+    # The host's price of maintenance (seed 002 states how it is reached, not how much).
+    text += '\n[policies.prices]\ncurrency = "EUR"\nmaintenance_mailbox_year = 7.30\n'
     config = folder / "mailadmin.toml"
     config.write_text(text)
     running = Service(config)
@@ -166,3 +168,35 @@ def test_http_licences_report_says_when_the_trial_ends(
     body = found.json()
     (row,) = body.get("items", body) if isinstance(body, dict) else body
     assert row["state"].startswith(state) and row["compliant"] is compliant, row
+
+
+def test_maintenance_order_cost_over_http_and_the_cli(valued: Service, fresh: MockServer) -> None:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from mailadmin.reference.mock.state import Licence
+
+    today = datetime.now(UTC).date()
+    ends = today - timedelta(days=3)  # lapsed three days ago: paid from then
+    fresh.state.licence = Licence(  # type: ignore[attr-defined]
+        seats=200,
+        state="active",
+        maintenance_until=datetime(ends.year, ends.month, ends.day, tzinfo=UTC),
+    )
+    with valued.client("site-admin") as http:
+        placed = http.post(
+            "/v1/orders?dry_run=true", json={"subject": "mem", "kind": "maintenance", "years": 1}
+        )
+    assert placed.status_code in (200, 201), placed.text
+    detail = placed.json()["detail"]
+    until = date.fromisoformat(detail["until"])
+    days = (until - ends).days
+    expected = (Decimal("7.30") * 200 * days / 365).quantize(Decimal("0.01"))
+    assert (detail["from"], detail["missed_days"]) == (ends.isoformat(), 3)
+    assert detail["cost"]["amount"] == str(expected) and detail["cost"]["currency"] == "EUR"
+    assert f"{days}/365 days ({ends.isoformat()} to {until.isoformat()})" in (
+        detail["cost"]["basis"]
+    )
+    done = _cli(valued, "--json", "orders", "place", "mem", "maintenance", "--years", "1")
+    (order,) = json.loads(done.stdout)
+    assert order["detail"]["cost"] == detail["cost"]
