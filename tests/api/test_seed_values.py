@@ -194,8 +194,8 @@ def test_maintenance_order_cost_over_http_and_the_cli(valued: Service, fresh: Mo
     expected = (Decimal("7.30") * 200 * days / 365).quantize(Decimal("0.01"))
     assert (detail["from"], detail["missed_days"]) == (ends.isoformat(), 3)
     assert detail["cost"]["amount"] == str(expected) and detail["cost"]["currency"] == "EUR"
-    assert f"{days}/365 days ({ends.isoformat()} to {until.isoformat()})" in (
-        detail["cost"]["basis"]
+    assert (
+        f"{days}/365 days ({ends.isoformat()} to {until.isoformat()})" in (detail["cost"]["basis"])
     )
     done = _cli(valued, "--json", "orders", "place", "mem", "maintenance", "--years", "1")
     (order,) = json.loads(done.stdout)

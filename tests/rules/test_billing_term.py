@@ -143,3 +143,15 @@ async def test_the_configuration_declares_a_term(tmp_path: Path) -> None:
     }
     async with Orchestrator.from_dict(config) as orch:
         assert orch.rules.tenancy.customer("a.test").term_months == 1
+
+
+async def test_a_resellers_own_term_moves_its_renewal(orch: Orchestrator) -> None:
+    from mailadmin.rules.tenancy import ResellerSpec
+
+    orch.rules.tenancy.save_reseller("acme", ResellerSpec(renewal=RECORDED, term_months=6))
+    orch.rules.today = lambda: date(2027, 3, 5)
+    rows = {(r.kind, r.subject): r for r in await renewals.build(orch)}
+    assert (rows["reseller", "acme"].renewal, rows["reseller", "acme"].term) == (
+        date(2027, 7, 31),
+        6,
+    )

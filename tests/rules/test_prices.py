@@ -122,3 +122,22 @@ def test_a_negative_price_is_refused() -> None:
 
     with pytest.raises(ValidationError):
         PoliciesConfig.model_validate({"prices": {"licence_mailbox_year": "-1"}})
+
+
+@pytest.mark.parametrize(
+    ("today", "said"),
+    [
+        (date(2027, 6, 29), "valid"),
+        (date(2027, 6, 30), "valid"),  # its last day
+        (date(2027, 7, 1), "lapsed 1 days"),
+    ],
+)
+async def test_the_licences_report_says_whether_maintenance_is_valid(
+    tmp_path: Path, today: date, said: str
+) -> None:
+    from mailadmin.reports import licences
+
+    async with _orch(tmp_path, None) as orch:
+        orch.rules.today = lambda: today
+        (row,) = await licences.build(orch)
+    assert (row.maintenance_until, row.maintenance) == (date(2027, 6, 30), said)

@@ -30,6 +30,7 @@ COLUMNS = [
     "to_buy",
     "compliant",
     "maintenance_until",
+    "maintenance",
     "error",
 ]
 
@@ -51,6 +52,9 @@ class LicenceRow(BaseModel):
     compliant: bool
     #: When the maintenance service ends (``None``: not sold apart, or unknown).
     maintenance_until: date | None = None
+    #: Seed 002: ``valid`` (help and updates), ``lapsed N days`` (back-paid from its end
+    #: when renewed), empty when not sold apart.
+    maintenance: str = ""
     error: str = ""
 
 
@@ -115,9 +119,19 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
                 maintenance_until=(
                     licence.maintenance_until.date() if licence.maintenance_until else None
                 ),
+                maintenance=_maintenance(licence.maintenance_until, today),
             )
         )
     return rows
+
+
+def _maintenance(until: datetime | None, today: date) -> str:
+    """Seed 002: help and updates need a valid (not expired) maintenance service; a lapsed
+    one is paid from the day it ended."""
+    if until is None:
+        return ""
+    missed = (today - until.date()).days
+    return "valid" if missed <= 0 else f"lapsed {missed} days"
 
 
 def _trial_state(
