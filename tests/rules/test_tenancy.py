@@ -116,6 +116,7 @@ def test_records_declared_in_the_configuration(config_file: Path) -> None:
             "reseller": "acme",
             "package": {"user_mailboxes": 10},
             "renewal": "2027-01-31",
+            "term_months": None,
         }
     ]
 
@@ -305,7 +306,8 @@ def test_orders_from_the_cli(config_file: Path, server: MockServer) -> None:
     licence = json.loads(
         _run(config_file, "--json", "orders", "place", "eu", "licence_upgrade", "--add", "5")
     )[0]
-    assert licence["detail"] == {"current": 50, "added": 5, "total": 55}
+    # The licence's expiry rides along (seed 002: each order shows its expiration date).
+    assert licence["detail"] == {"current": 50, "added": 5, "total": 55, "until": "2036-01-01"}
 
 
 def test_a_mailbox_user_downgrades_outside_the_window_when_allowed(

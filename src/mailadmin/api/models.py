@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from mailadmin.orchestration.config import AddonSpec, PlanSpec
 from mailadmin.rules.sales import SaleQuantity
-from mailadmin.rules.tenancy import Package
+from mailadmin.rules.tenancy import Package, TermMonths
 
 __all__ = [
     "AddonRunItem",
@@ -89,6 +89,9 @@ class ResellerIn(_In):
     may_oversell: bool = False
     package: Package = Field(default_factory=dict)
     renewal: date | None = None
+    term_months: TermMonths | None = Field(
+        default=None, description="Its own billing term (default: the policy's)"
+    )
 
 
 class KeyIn(_In):
@@ -110,6 +113,20 @@ class CustomerIn(_In):
     reseller: str | None = Field(default=None, description="Filled in for a reseller's key")
     package: Package = Field(default_factory=dict)
     renewal: date | None = None
+    term_months: TermMonths | None = Field(
+        default=None, description="Its own billing term (default: the policy's)"
+    )
+
+
+class BillingIn(_In):
+    """A customer's billing cycle (seeds 001, 002); what is left out is kept."""
+
+    renewal: date | None = Field(default=None, description="The next renewal date")
+    term_months: TermMonths | None = Field(
+        default=None,
+        description="Months each renewal extends the service by (0: no cycle); "
+        "the policy's renewal_term_months when never set",
+    )
 
 
 class AllowUpgrade(_In):
@@ -207,7 +224,10 @@ class SaleRequest(_In):
     """
 
     addon: str = Field(min_length=1, max_length=128, examples=["shared_mailbox"])
-    quantity: SaleQuantity = Field(description="The total sold to each target (0 to 9999)")
+    quantity: SaleQuantity = Field(
+        description="How many of the add-on each target holds (0 to 9999); each grants "
+        "the add-on's value, and value x quantity is at most 9999"
+    )
     to: Literal["resellers", "customers"]
     resellers: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=list, max_length=1000, description="With to=resellers: whom"

@@ -69,6 +69,14 @@ _PACKAGE = click.option(
 _RENEWAL = click.option(
     "--renewal", type=click.DateTime(["%Y-%m-%d"]), help="Next renewal date (YYYY-MM-DD)."
 )
+_TERM = click.option(
+    "--term",
+    "term_months",
+    type=int,
+    metavar="MONTHS",
+    help="Its own billing term: each renewal extends it this many months "
+    "(default: the policy's renewal_term_months; 0: no cycle).",
+)
 
 
 # -- store ----------------------------------------------------------------------------------------
@@ -153,6 +161,7 @@ def resellers() -> None:
 @click.option("--oversell", is_flag=True, help="A prepaid reseller may oversell (recorded).")
 @_PACKAGE
 @_RENEWAL
+@_TERM
 @_global_options
 @pass_state
 def resellers_add(
@@ -163,6 +172,7 @@ def resellers_add(
     oversell: bool,
     package: tuple[str, ...],
     renewal: Any,
+    term_months: int | None,
 ) -> None:
     """Record reseller NAME.
 
@@ -179,6 +189,7 @@ def resellers_add(
         may_oversell=oversell,
         package=_package(package),
         renewal=_day(renewal),
+        term_months=term_months,
     )
 
     def work(orch: Orchestrator) -> Reseller:
@@ -212,7 +223,7 @@ def resellers_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = F
 @cli.group(cls=_Group)
 @_global_options
 def customers() -> None:
-    """Customers (tenants) and their owners: add, list, suspend and resume."""
+    """Customers: add, list, billing, suspend and resume."""
 
 
 @customers.command("add")
@@ -220,26 +231,60 @@ def customers() -> None:
 @click.option("--reseller", help="The reseller that owns the customer (default: the host).")
 @_PACKAGE
 @_RENEWAL
+@_TERM
 @_global_options
 @pass_state
 def customers_add(
-    state: _State, name: str, reseller: str | None, package: tuple[str, ...], renewal: Any
+    state: _State,
+    name: str,
+    reseller: str | None,
+    package: tuple[str, ...],
+    renewal: Any,
+    term_months: int | None,
 ) -> None:
     """Record customer NAME, a configured tenant.
 
     \b
     Example:
-      mailadmin customers add example.com --reseller acme --renewal 2027-01-31
+      mailadmin customers add example.com --reseller acme --renewal 2027-01-31 --term 12
     """
     from mailadmin.rules.tenancy import CustomerSpec
 
     def work(orch: Orchestrator) -> Customer:
         spec = _spec(
-            CustomerSpec, reseller=reseller, package=_package(package), renewal=_day(renewal)
+            CustomerSpec,
+            reseller=reseller,
+            package=_package(package),
+            renewal=_day(renewal),
+            term_months=term_months,
         )
         return orch.rules.add_customer(name, spec)
 
     _print_records(state, "Customer added", [with_orchestrator(state, work)])
+
+
+@customers.command("billing")
+@click.argument("name")
+@_RENEWAL
+@_TERM
+@_global_options
+@pass_state
+def customers_billing(state: _State, name: str, renewal: Any, term_months: int | None) -> None:
+    """Set customer NAME's billing cycle: next renewal date and its own term (seeds 001, 002).
+
+    What is not given is kept. The seller's: the site admin or the owning reseller.
+
+    \b
+    Example:
+      mailadmin customers billing example.com --renewal 2027-01-31 --term 1
+    """
+    if renewal is None and term_months is None:
+        raise click.UsageError("Give --renewal, --term or both")
+
+    def work(orch: Orchestrator) -> Customer:
+        return orch.rules.set_billing(name, renewal=_day(renewal), term_months=term_months)
+
+    _print_records(state, "Customer billing", [with_orchestrator(state, work)])
 
 
 @customers.command("list")
@@ -391,6 +436,9 @@ def sell(
 ) -> None:
     """Sell ADDON (QUANTITY each) to many resellers or customers at once (seed 003).
 
+    Each target is granted the add-on's value ([addons.NAME] value, 1 when not given)
+    x QUANTITY, at most 9999 of a resource.
+
     \b
     Examples:
       mailadmin sell resource_mailbox 9999 --to resellers --skip-sold --copy-under-reseller
@@ -435,9 +483,18 @@ def sell(
         suffix = " (dry run: nothing recorded or sent)" if dry_run else ""
         state.output.table(
             f"Bulk sale of {addon}{suffix}",
-            ["to", "name", "add-on", "quantity", "result", "why", "oversold"],
+            ["to", "name", "add-on", "quantity", "grants", "result", "why", "oversold"],
             [
-                [i.kind, i.name, i.addon, i.quantity, i.outcome.value, i.reason, i.oversold]
+                [
+                    i.kind,
+                    i.name,
+                    i.addon,
+                    i.quantity,
+                    i.granted,
+                    i.outcome.value,
+                    i.reason,
+                    i.oversold,
+                ]
                 for i in report.items
             ],
         )

@@ -179,9 +179,10 @@ async def run_demo(
 
 async def _orders_step(orch: Orchestrator) -> DemoStep:
     """Seeds 001 to 003 on the first tenant: a reseller that may oversell, a seat order by
-    the number to add (paid, not applied: nothing is sent), a renewal in 20 days (its
-    downgrade window is open) and a sale past the reseller's allocation (an oversell,
-    which the usage report then shows)."""
+    the number to add (paid, not applied: nothing is sent), a monthly customer whose renewal
+    rolls a term on to about 20 days away (its downgrade window is open) and a sale past
+    the reseller's allocation (an oversell, which the usage report then shows)."""
+    from mailadmin.rules.policies import next_renewal
     from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec, Resource
 
     tenant = orch.tenants[0]
@@ -197,19 +198,30 @@ async def _orders_step(orch: Orchestrator) -> DemoStep:
             package={Resource.USER_MAILBOXES: held},
         ),
     )
-    renewal = rules.today() + timedelta(days=20)
-    rules.tenancy.add_customer(
+    # A monthly customer renewed 10 days ago: the billing cycle rolls its renewal a term
+    # on, to about 20 days from now, inside its downgrade window.
+    renewed = rules.today() - timedelta(days=10)
+    customer = rules.tenancy.add_customer(
         tenant,
         CustomerSpec(
-            reseller="demo-reseller", package={Resource.USER_MAILBOXES: held}, renewal=renewal
+            reseller="demo-reseller",
+            package={Resource.USER_MAILBOXES: held},
+            renewal=renewed,
+            term_months=1,
         ),
     )
+    settings = rules.settings_for(orch.config.instance_of(tenant), tenant)
+    renewal = next_renewal(renewed, rules.today(), settings, customer.term_months)
     order = await rules.order_seat_upgrade(tenant, 5)
     paid = rules.orders.confirm(order.id)
     oversold = rules.tenancy.sell("customer", tenant, "mailboxes", 5)
     rows: list[list[Any]] = [
         ["order", f"#{paid.id} {paid.label} of {tenant}: {paid.detail['sum']} ({paid.state})"],
-        ["renewal", f"{tenant} renews {renewal.isoformat()}: its downgrade window is open"],
+        [
+            "renewal",
+            f"{tenant} renewed {renewed.isoformat()} for 1 month, so it renews "
+            f"{renewal.isoformat()}: its downgrade window is open",
+        ],
     ]
     rows += [
         [

@@ -27,7 +27,7 @@ __all__ = ["named_report"]
 _SHOWN = {
     "usage": ["subscription", "resource", "allocated", "utilised", "remaining", "over_use"],
     "licences": ["instance", "state", "licensed", "used", "free", "to_buy", "compliant"],
-    "renewals": ["subject", "kind", "renewal", "days", "window", "open_orders"],
+    "renewals": ["subject", "kind", "renewal", "term", "days", "window", "open_orders"],
 }
 #: Shorter headers where a report's column name would push the table past 80 columns.
 _HEADERS = {"utilised": "used", "remaining": "left", "over_use": "over", "open_orders": "orders"}

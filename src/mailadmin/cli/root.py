@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "count": ("commands", "Mailboxes per tenant by kind and by plan (default: every tenant)."),
     "customers": (
         "business",
-        "Customers (tenants) and their owners: add, list, suspend and resume.",
+        "Customers: add, list, billing, suspend and resume.",
     ),
     "demo": (
         "commands",

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mailadmin.contract import errors
 from mailadmin.contract.models import Name, TenantRef
 from mailadmin.rules.policies import PoliciesConfig
-from mailadmin.rules.tenancy import CustomerSpec, ResellerSpec
+from mailadmin.rules.tenancy import MAX_ALLOCATION, CustomerSpec, ResellerSpec
 
 __all__ = [
     "AddonSpec",
@@ -80,10 +80,16 @@ class PlanSpec(_Strict):
 
 
 class AddonSpec(_Strict):
-    """A neutral add-on of the catalogue."""
+    """A neutral add-on of the catalogue.
+
+    ``value`` is what one of it grants (seed 003's first field: ``9999`` shared mailboxes
+    in one add-on); it is sold by quantity, so a sale grants value x quantity, at most
+    9,999 of a resource.
+    """
 
     description: str = ""
     unit: str = "items"
+    value: int = Field(default=1, ge=1, le=MAX_ALLOCATION)
 
 
 class CredentialsConfig(_Strict):

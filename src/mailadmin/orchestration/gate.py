@@ -35,6 +35,7 @@ from mailadmin.rules.policies import (
     licence_upgrade,
     licences_required,
 )
+from mailadmin.rules.prices import licence_upgrade_cost, maintenance_cost, period_cost
 
 if TYPE_CHECKING:
     from mailadmin.contract.provider import Provider
@@ -154,6 +155,53 @@ class BusinessRules:
             raise errors.PolicyDenied(f"{identity} may not add customers", reason="not_permitted")
         return self.tenancy.add_customer(name, spec)
 
+    def set_billing(
+        self,
+        name: str,
+        *,
+        renewal: date | None = None,
+        term_months: int | None = None,
+        dry_run: bool = False,
+    ) -> Customer:
+        """Set a customer's billing cycle (seeds 001, 002): its next renewal date and its
+        own term in months (what is not given is kept). The seller's: the site admin, or
+        the reseller that owns the customer; the customer's own admin may not."""
+        from mailadmin.rules.tenancy import TermMonths
+
+        identity = self.acting()
+        wanted = name.strip().lower()
+        found = self.tenancy.customer(wanted)
+        mine = identity.kind is IdentityKind.RESELLER and (
+            found is not None and found.reseller == identity.name
+        )
+        if identity.kind is not IdentityKind.SITE_ADMIN and not mine:
+            raise errors.PolicyDenied(
+                f"{identity} may not set the billing of customer '{wanted}': the seller's "
+                "(the site admin, or the reseller that owns it)",
+                reason="not_permitted",
+            )
+        if found is None:
+            raise errors.NotFoundError(f"No customer '{wanted}'; add it first")
+        if renewal is None and term_months is None:
+            raise errors.ValidationError("Give the next renewal date, the term or both")
+        update: dict[str, Any] = {}
+        if renewal is not None:
+            update["renewal"] = renewal
+        if term_months is not None:
+            from pydantic import TypeAdapter
+            from pydantic import ValidationError as Invalid
+
+            try:
+                update["term_months"] = TypeAdapter(TermMonths).validate_python(term_months)
+            except Invalid:
+                raise errors.ValidationError(
+                    f"A billing term is 0 to 120 months, not {term_months}"
+                ) from None
+        changed = found.model_copy(update=update)
+        if dry_run:
+            return changed
+        return self.tenancy.save_billing(wanted, changed.renewal, changed.term_months)
+
     def set_allow_upgrade(self, address: str, allowed: bool) -> None:
         """Set a mailbox's "allow upgrade" switch (seed 000): its admins only."""
         self.check_allow_upgrade(address)
@@ -259,7 +307,8 @@ class BusinessRules:
         if resource is None or self.tenancy.customer(tenant.name) is None:
             return
         rest = self._allocation_besides(tenant.name, addon.name).get(resource, 0)
-        self.tenancy.sell("customer", tenant.name, addon.name, max(0, quantity - rest))
+        # A total set on the platform is counted in the resource's own units (value 1).
+        self.tenancy.sell("customer", tenant.name, addon.name, max(0, quantity - rest), amount=1)
 
     def _within_reseller(self, arguments: dict[str, Any], dry_run: bool) -> None:
         """A customer's add-on total stays within its reseller's allocation, whoever sets
@@ -426,7 +475,8 @@ class BusinessRules:
         if kind is OrderKind.PLAN_DOWNGRADE and tenant is not None:
             customer = self.tenancy.customer(tenant)
             renewal = customer.renewal if customer else None
-            check_downgrade(renewal, self.today(), self.settings_for(instance, tenant))
+            term = customer.term_months if customer else None
+            check_downgrade(renewal, self.today(), self.settings_for(instance, tenant), term)
         if kind is OrderKind.PLAN_UPGRADE and tenant is not None:
             self._plan_without_seats(tenant, detail)
         if kind is OrderKind.EDITION_CHANGE:
@@ -565,9 +615,14 @@ class BusinessRules:
         current = licence.seats_licensed or 0
         model = self._orch.provider(instance).instance_capabilities.licence
         upgrade = licence_upgrade(current, added, settings, model)
-        return self.place_order(
-            instance, OrderKind.LICENCE_UPGRADE, upgrade.model_dump(), dry_run=dry_run
-        )
+        detail: dict[str, Any] = upgrade.model_dump()
+        expires = licence.valid_until.date() if licence.valid_until is not None else None
+        if expires is not None:
+            detail["until"] = expires.isoformat()
+        cost = licence_upgrade_cost(settings.prices, upgrade.added, self.today(), expires)
+        if cost is not None:
+            detail["cost"] = cost.model_dump()
+        return self.place_order(instance, OrderKind.LICENCE_UPGRADE, detail, dry_run=dry_run)
 
     async def order_licence_renewal(
         self, instance: str, until: date, *, dry_run: bool = False
@@ -585,7 +640,21 @@ class BusinessRules:
                 f"The licence of {instance} {held}; a renewal extends it to a later date "
                 f"than {until.isoformat()}"
             )
-        detail = {"until": until.isoformat(), "from": expires.isoformat() if expires else None}
+        detail: dict[str, Any] = {
+            "until": until.isoformat(),
+            "from": expires.isoformat() if expires else None,
+        }
+        # Seed 002: the store prices "the extended Licence Plan": the days it adds.
+        prices = self.settings_for(instance).prices
+        cost = period_cost(
+            prices.licence_mailbox_year,
+            prices,
+            licence.seats_licensed or 0,
+            max(expires or self.today(), self.today()),
+            until,
+        )
+        if cost is not None and licence.seats_licensed is not None:
+            detail["cost"] = cost.model_dump()
         return self.place_order(instance, OrderKind.LICENCE_RENEWAL, detail, dry_run=dry_run)
 
     async def order_maintenance(
@@ -615,7 +684,7 @@ class BusinessRules:
                 f"{needed} years to be valid again",
                 reason="maintenance_lapsed",
             )
-        detail = {
+        detail: dict[str, Any] = {
             "years": years,
             "from": ends.isoformat(),
             "until": until.isoformat(),
@@ -626,6 +695,12 @@ class BusinessRules:
                 else f"cumulative: runs on from {ends.isoformat()}"
             ),
         }
+        # Paid from the end, missed days included, for every licensed mailbox.
+        prices = self.settings_for(instance).prices
+        if licence.seats_licensed is not None:
+            cost = maintenance_cost(prices, licence.seats_licensed, ends, until)
+            if cost is not None:
+                detail["cost"] = cost.model_dump()
         return self.place_order(instance, OrderKind.MAINTENANCE, detail, dry_run=dry_run)
 
     async def apply_order(self, order_id: int, *, dry_run: bool = False) -> Order:
@@ -648,6 +723,7 @@ class BusinessRules:
                     reseller=customer.reseller,
                     package={**customer.package, **package},
                     renewal=customer.renewal,
+                    term_months=customer.term_months,
                 )
                 self.tenancy.save_customer(order.subject, spec)
         elif order.kind is OrderKind.SEAT_UPGRADE:

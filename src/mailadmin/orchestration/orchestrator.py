@@ -683,6 +683,12 @@ class Orchestrator:
         supported = provider.instance_capabilities.supports(f"addon:{addon}")
         return supported or addon in KEPT_ADDONS
 
+    def addon_value(self, addon: str) -> int:
+        """What one of ``addon`` grants: its catalogue ``value`` (seed 003's first field),
+        a reseller's copy (``shared_mailbox@acme``) as its original; 1 when not in it."""
+        spec = self.config.addons.get(addon.partition("@")[0])
+        return spec.value if spec is not None else 1
+
     async def count_as_system(self, tenant: str) -> MailboxCount:
         """Count a tenant's mailboxes whoever is acting (a rule reading the use it checks)."""
         counts: MailboxCount = await self.rules.as_system(lambda: self.count_mailboxes(tenant))

@@ -185,6 +185,10 @@ class SyncOrchestrator:
         """See :meth:`Orchestrator.holds_limit`."""
         return self.orchestrator.holds_limit(tenant, addon)
 
+    def addon_value(self, addon: str) -> int:
+        """See :meth:`Orchestrator.addon_value`."""
+        return self.orchestrator.addon_value(addon)
+
     # -- the end of the facade ----------------------------------------------------------
 
     def close(self) -> None:

@@ -30,6 +30,7 @@ COLUMNS = [
     "to_buy",
     "compliant",
     "maintenance_until",
+    "maintenance",
     "error",
 ]
 
@@ -51,6 +52,9 @@ class LicenceRow(BaseModel):
     compliant: bool
     #: When the maintenance service ends (``None``: not sold apart, or unknown).
     maintenance_until: date | None = None
+    #: Seed 002: ``valid`` (help and updates), ``lapsed N days`` (back-paid from its end
+    #: when renewed), empty when not sold apart.
+    maintenance: str = ""
     error: str = ""
 
 
@@ -86,13 +90,11 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
         if end is None and licence.state is LicenceState.TRIAL and licence.valid_from:
             end = licence.valid_from + timedelta(days=settings.trial_days)
         days_left = (end.date() - today).days if end is not None else None
-        state = licence.state.value
-        if licence.state is LicenceState.TRIAL and days_left is not None:
-            state = f"trial ({max(days_left, 0)} days left)"
+        state, ended = _trial_state(licence.state, end, days_left)
         model = provider.instance_capabilities.licence
         required = licences_required(licence.seats_used, settings, model)
         to_buy = ""
-        compliant = licence.state not in (LicenceState.EXPIRED, LicenceState.NONE)
+        compliant = not ended and licence.state not in (LicenceState.EXPIRED, LicenceState.NONE)
         if provider.instance_capabilities.licence.kind is LicenceKind.NONE:
             # Declared without licences: nothing to buy, so nothing can be missing.
             compliant, required = True, licence.seats_used
@@ -117,6 +119,36 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
                 maintenance_until=(
                     licence.maintenance_until.date() if licence.maintenance_until else None
                 ),
+                maintenance=_maintenance(licence.maintenance_until, today),
             )
         )
     return rows
+
+
+def _maintenance(until: datetime | None, today: date) -> str:
+    """Seed 002: help and updates need a valid (not expired) maintenance service; a lapsed
+    one is paid from the day it ended."""
+    if until is None:
+        return ""
+    missed = (today - until.date()).days
+    return "valid" if missed <= 0 else f"lapsed {missed} days"
+
+
+def _trial_state(
+    state: LicenceState, end: datetime | None, days_left: int | None
+) -> tuple[str, bool]:
+    """The state's words and whether a trial has ended (seed 002: every feature for 30
+    days, then none). The trial's last day is the one before its end date: on the end
+    date it "ends today", after it the licence is expired whatever the platform still says.
+    """
+    if end is None or days_left is None:
+        return state.value, False
+    if state is LicenceState.TRIAL:
+        if days_left > 0:
+            return f"trial ({days_left} days left)", False
+        if days_left == 0:
+            return "trial (ends today)", False
+        return f"expired (trial ended {end.date().isoformat()})", True
+    if state is LicenceState.NONE and days_left < 0:
+        return f"none (ended {end.date().isoformat()})", True
+    return state.value, False

@@ -20,6 +20,7 @@ COLUMNS = [
     "kind",
     "reseller",
     "renewal",
+    "term",
     "days",
     "window_opens",
     "window_closes",
@@ -37,6 +38,8 @@ class RenewalRow(BaseModel):
     kind: str
     reseller: str | None
     renewal: date
+    #: The subject's billing term in months (its own, else the policy's).
+    term: int
     days: int
     window_opens: date
     window_closes: date
@@ -54,21 +57,25 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Rene
     acting = orch.rules.acting()
     if acting.kind is IdentityKind.MAILBOX_USER:
         orch.rules.require_site_admin("renewals")
-    subjects: list[tuple[str, str, str | None, date | None, str | None]] = [
-        ("customer", c.name, c.reseller, c.renewal, _instance(orch, c.name))
+    subjects: list[tuple[str, str, str | None, date | None, int | None, str | None]] = [
+        ("customer", c.name, c.reseller, c.renewal, c.term_months, _instance(orch, c.name))
         for c in tenancy.customers(reseller)
         if orch.rules.reachable(c.name)
     ]
     if reseller is None and acting.kind is IdentityKind.SITE_ADMIN:
-        subjects += [("reseller", r.name, None, r.renewal, r.instance) for r in tenancy.resellers()]
-    for kind, name, owner, recorded, instance in subjects:
+        subjects += [
+            ("reseller", r.name, None, r.renewal, r.term_months, r.instance)
+            for r in tenancy.resellers()
+        ]
+    for kind, name, owner, recorded, own_term, instance in subjects:
         if recorded is None:
             continue
         settings = orch.rules.policies.settings(
             instance, owner or (name if kind == "reseller" else None)
         )
-        # The billing cycle: a renewal passed rolls forward a term to the next one.
-        renewal = next_renewal(recorded, today, settings)
+        # The billing cycle: a renewal passed rolls forward the subject's own term (else
+        # the policy's) to the next one.
+        renewal = next_renewal(recorded, today, settings, own_term)
         if renewal < today:
             continue
         window = downgrade_window(renewal, settings)
@@ -78,6 +85,7 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Rene
                 kind=kind,
                 reseller=owner,
                 renewal=renewal,
+                term=settings.term(own_term),
                 days=(renewal - today).days,
                 window_opens=window.opens,
                 window_closes=window.closes,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mailadmin.contract import errors
 from mailadmin.contract.capabilities import LicenceModel
+from mailadmin.rules.prices import Prices
 
 __all__ = [
     "SELF_SERVICE_DENIED",
@@ -58,11 +59,14 @@ class PolicySettings(BaseModel):
     trial_days: Days = 30
     #: Seeds 001 and 002: the billing cycle. Renewing extends the service by this many
     #: months, so a recorded renewal date rolls forward a term at a time (0: no cycle,
-    #: the date is the one renewal).
+    #: the date is the one renewal). The default for a customer or reseller whose record
+    #: has no ``term_months`` of its own.
     renewal_term_months: int = Field(default=12, ge=0, le=120)
     #: Seed 002: enforce "licensed >= mailboxes" on creation (``None``: as the provider
     #: declares its licence model).
     per_mailbox_licence: bool | None = None
+    #: Seed 002: the host's prices of licence orders (none: orders carry no cost).
+    prices: Prices = Field(default_factory=Prices)
 
     @model_validator(mode="after")
     def _window(self) -> PolicySettings:
@@ -70,6 +74,10 @@ class PolicySettings(BaseModel):
         if nearest > farthest:
             raise ValueError("downgrade_window_days is [nearest, farthest] days before renewal")
         return self
+
+    def term(self, own: int | None) -> int:
+        """A customer's billing term in months: its own when recorded, else this policy's."""
+        return self.renewal_term_months if own is None else own
 
     def licenses_per_mailbox(self, model: LicenceModel) -> bool:
         """True when creating a user mailbox must stay within the licence: as this policy
@@ -90,6 +98,7 @@ class PolicyOverride(BaseModel):
     trial_days: Days | None = None
     renewal_term_months: int | None = Field(default=None, ge=0, le=120)
     per_mailbox_licence: bool | None = None
+    prices: Prices | None = None
 
 
 class PoliciesConfig(PolicySettings):
@@ -105,7 +114,12 @@ class PoliciesConfig(PolicySettings):
         ).model_dump()
         for override in (self.instances.get(instance or ""), self.resellers.get(reseller or "")):
             if override is not None:
-                values.update(override.model_dump(exclude_none=True))
+                given = override.model_dump(exclude_none=True, exclude={"prices"})
+                if override.prices is not None:
+                    # Prices merge field by field: an instance may price maintenance only.
+                    named = override.prices.model_dump(exclude_unset=True)
+                    given["prices"] = {**values["prices"], **named}
+                values.update(given)
         return PolicySettings.model_validate(values)
 
 
@@ -139,11 +153,13 @@ def downgrade_window(renewal: date, settings: PolicySettings) -> DowngradeWindow
     )
 
 
-def next_renewal(renewal: date, today: date, settings: PolicySettings) -> date:
+def next_renewal(
+    renewal: date, today: date, settings: PolicySettings, term_months: int | None = None
+) -> date:
     """The renewal due on or after ``today``: the recorded date rolled forward a term at a
-    time (each renewal extends the service by ``renewal_term_months``); with no term, the
-    recorded date itself, past or not."""
-    months = settings.renewal_term_months
+    time (each renewal extends the service by the customer's own ``term_months``, else the
+    policy's ``renewal_term_months``); with no term, the recorded date itself, past or not."""
+    months = settings.term(term_months)
     due, terms = renewal, 0
     while months and due < today:
         terms += 1
@@ -160,15 +176,17 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def check_downgrade(renewal: date | None, today: date, settings: PolicySettings) -> None:
+def check_downgrade(
+    renewal: date | None, today: date, settings: PolicySettings, term_months: int | None = None
+) -> None:
     """Refuse a downgrade outside the window (``PolicyDenied``, reason ``downgrade_window``)
-    before the next renewal of the billing cycle.
+    before the next renewal of the billing cycle (the customer's own ``term_months``).
 
     Without a known renewal date there is no window to keep, so the downgrade is accepted.
     """
     if renewal is None:
         return
-    renewal = next_renewal(renewal, today, settings)
+    renewal = next_renewal(renewal, today, settings, term_months)
     window = downgrade_window(renewal, settings)
     if not window.contains(today):
         raise errors.PolicyDenied(

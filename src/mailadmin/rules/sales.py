@@ -31,6 +31,7 @@ __all__ = [
     "SaleOutcome",
     "SaleReport",
     "SalesPort",
+    "check_grant",
     "sale_targets",
     "sell_to",
 ]
@@ -62,17 +63,38 @@ class SalesPort(Protocol):
         """A tenant's mailboxes, counted whoever is acting."""
         ...
 
+    def addon_value(self, addon: str) -> int:
+        """What one of ``addon`` grants (the catalogue's ``value``; 1 when not given)."""
+        ...
+
 
 def sale_quantity(value: int) -> int:
     """A sale's quantity, at most 9,999; past it, say how seed 003's 99999 maps."""
     if value > MAX_ALLOCATION:
-        raise ValueError(
-            f"{value} is more than an add-on total may be: seed 003's bulk form sells "
-            "99999 to mean as many as the add-on holds; here the quantity is the add-on's "
-            f"total, at most {MAX_ALLOCATION} (sell {MAX_ALLOCATION} for the seed's up to "
-            f"{MAX_ALLOCATION} shared or resource mailboxes)"
-        )
+        raise ValueError(f"quantity {value}: {_SEED_MAPPING}")
     return value
+
+
+#: How seed 003's bulk form (an add-on of value 9999, sold with quantity 99999) maps here.
+_SEED_MAPPING = (
+    "seed 003's bulk form sells 99999 to mean as many as the add-on holds; here a sale "
+    "grants the add-on's value (its first field, [addons.NAME] value) x the quantity, at "
+    f"most {MAX_ALLOCATION} of a resource: sell quantity 1 of an add-on whose value is "
+    f"{MAX_ALLOCATION} (or quantity {MAX_ALLOCATION} of one whose value is 1) for the "
+    f"seed's up to {MAX_ALLOCATION} shared or resource mailboxes"
+)
+
+
+def check_grant(addon: str, value: int, quantity: int) -> int:
+    """What a sale of ``quantity`` x ``addon`` (each granting ``value``) grants; more than
+    9,999 is refused, saying how seed 003's numbers map."""
+    granted = value * quantity
+    if granted > MAX_ALLOCATION:
+        raise errors.ValidationError(
+            f"Add-on '{addon}' grants {value} each; quantity {quantity} would grant "
+            f"{granted}: {_SEED_MAPPING}"
+        )
+    return granted
 
 
 #: A sale's quantity: 0 to 9,999, the seed's 99999 explained (CLI, Python and HTTP alike).
@@ -112,7 +134,10 @@ class SaleOutcome(StrEnum):
 
 
 class SaleItem(BaseModel):
-    """One reseller's or customer's result; ``reason`` says why it was skipped or failed."""
+    """One reseller's or customer's result; ``reason`` says why it was skipped or failed.
+
+    ``granted`` is ``value`` (what one of the add-on grants) x ``quantity``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -121,8 +146,15 @@ class SaleItem(BaseModel):
     outcome: SaleOutcome
     addon: str
     quantity: int
+    value: int = 1
     reason: str = ""
     oversold: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def granted(self) -> int:
+        """How much of the resource the sale grants: value x quantity."""
+        return self.value * self.quantity
 
 
 class SaleReport(BaseModel):
@@ -169,6 +201,7 @@ def sale_targets(port: SalesPort, sale: BulkSale) -> list[str]:
             f"Add-on '{sale.addon}' raises no allocation "
             "(mailboxes, shared_mailbox, resource_mailbox or storage_gb)"
         )
+    check_grant(sale.addon, port.addon_value(sale.addon), sale.quantity)
     tenancy = port.tenancy
     identity = port.acting()
     owner = sale.owner.strip().lower()
@@ -199,8 +232,10 @@ async def _sell_one(
     addon = (
         f"{sale.addon}@{name}" if kind == "reseller" and sale.copy_under_reseller else sale.addon
     )
-    item = {"kind": kind, "name": name, "addon": addon, "quantity": sale.quantity}
+    value = port.addon_value(sale.addon)
+    item = {"kind": kind, "name": name, "addon": addon, "quantity": sale.quantity, "value": value}
     try:
+        check_grant(sale.addon, value, sale.quantity)
         if sale.skip_already_sold and _already_sold(tenancy, kind, name, sale.addon):
             return SaleItem(**item, outcome=SaleOutcome.SKIPPED, reason="already sold")
         if sale.only_over_quota:
@@ -208,11 +243,13 @@ async def _sell_one(
             if not over:
                 return SaleItem(**item, outcome=SaleOutcome.SKIPPED, reason="not over quota")
         copy_of = sale.addon if addon != sale.addon else None
-        oversold = tenancy.sell(kind, name, addon, sale.quantity, copy_of=copy_of, dry_run=True)
+        oversold = tenancy.sell(
+            kind, name, addon, sale.quantity, copy_of=copy_of, amount=value, dry_run=True
+        )
         if kind == "customer":
-            await _push(port, tenancy, name, addon, sale.quantity, dry_run)
+            await _push(port, tenancy, name, addon, value * sale.quantity, dry_run)
         if not dry_run:
-            tenancy.sell(kind, name, addon, sale.quantity, copy_of=copy_of)
+            tenancy.sell(kind, name, addon, sale.quantity, copy_of=copy_of, amount=value)
     except errors.MailadminError as exc:
         return SaleItem(**item, outcome=SaleOutcome.FAILED, reason=exc.message)
     return SaleItem(**item, outcome=SaleOutcome.SOLD, oversold=bool(oversold))
@@ -246,9 +283,10 @@ async def _over_quota(port: SalesPort, tenancy: Tenancy, kind: str, name: str, a
 
 
 async def _push(
-    port: SalesPort, tenancy: Tenancy, customer: str, addon: str, quantity: int, dry_run: bool
+    port: SalesPort, tenancy: Tenancy, customer: str, addon: str, granted: int, dry_run: bool
 ) -> None:
-    """Set the platform's total of the resource to the customer's new allocation."""
+    """Set the platform's total of the resource to the customer's new allocation (the rest
+    of it plus what the sale grants)."""
     resource = resource_of_addon(addon)
     assert resource is not None
     neutral = addon_of_resource(resource)
@@ -260,4 +298,4 @@ async def _push(
     current = {s.addon: s for s in tenancy.sales("customer", customer) if s.active}.get(addon)
     allocation = tenancy.allocation("customer", customer)
     total = allocation.get(resource, 0) - (current.quantity * current.amount if current else 0)
-    await port.apply_addon(customer, neutral, total + quantity, dry_run=dry_run)
+    await port.apply_addon(customer, neutral, total + granted, dry_run=dry_run)

@@ -41,6 +41,7 @@ __all__ = [
     "Resource",
     "Sale",
     "Tenancy",
+    "TermMonths",
     "addon_of_resource",
     "resource_of_addon",
     "resource_of_kind",
@@ -104,6 +105,9 @@ def used_of(resource: Resource, counts: MailboxCount) -> int | None:
 
 Quantity = Annotated[int, Field(ge=0, le=MAX_ALLOCATION)]
 Package = dict[Resource, Quantity]
+#: A billing term in months (seeds 001, 002): renewing extends the service by it; 0: the
+#: recorded renewal is the one renewal, no cycle.
+TermMonths = Annotated[int, Field(ge=0, le=120)]
 
 
 class _Spec(BaseModel):
@@ -122,14 +126,22 @@ class ResellerSpec(_Spec):
     may_oversell: bool = False
     package: Package = Field(default_factory=dict)
     renewal: date | None = None
+    #: Its own billing term in months (``None``: the policy's ``renewal_term_months``).
+    term_months: TermMonths | None = None
 
 
 class CustomerSpec(_Spec):
-    """A customer as the configuration declares it (``[customers."example.com"]``)."""
+    """A customer as the configuration declares it (``[customers."example.com"]``).
+
+    ``renewal`` and ``term_months`` are its billing cycle (seeds 001, 002): the next
+    renewal date and the months each renewal extends it by (``None``: the policy's
+    ``renewal_term_months``).
+    """
 
     reseller: str | None = None
     package: Package = Field(default_factory=dict)
     renewal: date | None = None
+    term_months: TermMonths | None = None
 
 
 class Reseller(ResellerSpec):
@@ -237,6 +249,7 @@ class Tenancy:
             "may_oversell": spec.may_oversell,
             "package": _dump(spec.package),
             "renewal": spec.renewal,
+            "term_months": spec.term_months,
         }
         self._upsert(resellers, resellers.c.name, name, values)
         return Reseller(name=name, **spec.model_dump())
@@ -274,13 +287,32 @@ class Tenancy:
         if spec.reseller is not None and self.reseller(spec.reseller) is None:
             raise errors.ValidationError(f"Unknown reseller '{spec.reseller}'")
         owner = spec.reseller.strip().lower() if spec.reseller else None
-        values = {"reseller": owner, "package": _dump(spec.package), "renewal": spec.renewal}
+        values = {
+            "reseller": owner,
+            "package": _dump(spec.package),
+            "renewal": spec.renewal,
+            "term_months": spec.term_months,
+        }
         with self._lock:
             proposed = self._with_package(name, spec.package)
             oversold = self._within_parent(owner, name, proposed)
             self._upsert(customers, customers.c.name, name, values)
             self._record(oversold)
         return Customer(name=name, **{**spec.model_dump(), "reseller": owner})
+
+    def save_billing(self, name: str, renewal: date | None, term_months: int | None) -> Customer:
+        """Set a customer's billing cycle only (its renewal date and own term): nothing it
+        is allocated changes, so nothing is checked against its reseller again."""
+        from mailadmin.store.schema import customers
+
+        name = _name(name, "customer")
+        if self.customer(name) is None:
+            raise errors.NotFoundError(f"No customer '{name}'; add it first")
+        values = {"renewal": renewal, "term_months": term_months}
+        self._upsert(customers, customers.c.name, name, values)
+        found = self.customer(name)
+        assert found is not None
+        return found
 
     def check_reseller_records(self, reseller: str | None, name: str) -> None:
         """Refuse a reseller recording customer ``name`` unless the record is already its
@@ -373,9 +405,11 @@ class Tenancy:
         quantity: int,
         *,
         copy_of: str | None = None,
+        amount: int = 1,
         dry_run: bool = False,
     ) -> list[Oversell]:
-        """Record that ``owner`` bought ``quantity`` of ``addon`` (its total, not a delta).
+        """Record that ``owner`` bought ``quantity`` of ``addon`` (its total, not a delta),
+        each granting ``amount`` of the resource (the add-on's value, seed 003).
 
         Refused with ``PolicyDenied`` when a resource would pass 9,999, or when a customer
         would pass its reseller's allocation (unless a prepaid reseller may oversell: then
@@ -390,6 +424,8 @@ class Tenancy:
             raise errors.ValidationError("Add-ons are sold to a reseller or a customer")
         if quantity < 0:
             raise errors.ValidationError("The add-on quantity must be 0 or more")
+        if amount < 1:
+            raise errors.ValidationError("An add-on grants at least 1 of its resource")
         owner = owner.strip().lower()
         record = self.reseller(owner) if owner_kind == "reseller" else self.customer(owner)
         if record is None:
@@ -399,8 +435,8 @@ class Tenancy:
             current = {(s.addon): s for s in self.sales(owner_kind, owner) if s.active}.get(addon)
             proposed = self.allocation(owner_kind, owner)
             before = current.quantity * current.amount if current else 0
-            proposed[resource] = proposed.get(resource, 0) - before + quantity
-            _within_limit(owner, proposed)
+            proposed[resource] = proposed.get(resource, 0) - before + amount * quantity
+            _within_limit(owner, proposed, f" ({addon}: value {amount} x quantity {quantity})")
             oversold: list[Oversell] = []
             if isinstance(record, Customer):
                 oversold = self._within_parent(record.reseller, owner, proposed)
@@ -408,7 +444,13 @@ class Tenancy:
                 return oversold
             now = datetime.now(UTC)
             key = (t.owner_kind == owner_kind, t.owner == owner, t.addon == addon)
-            values = {"quantity": quantity, "active": True, "copy_of": copy_of, "updated": now}
+            values = {
+                "quantity": quantity,
+                "amount": amount,
+                "active": True,
+                "copy_of": copy_of,
+                "updated": now,
+            }
             with self._store.begin() as db:
                 done = db.execute(addon_sales.update().where(*key).values(**values))
                 if done.rowcount == 0:
@@ -418,7 +460,6 @@ class Tenancy:
                             owner=owner,
                             addon=addon,
                             resource=resource.value,
-                            amount=1,
                             created=now,
                             **values,
                         )
@@ -559,11 +600,16 @@ class Tenancy:
     ) -> bool:
         """True when the file's record may be written: new, or never changed since."""
         rows = self._select(table.select().where(table.c.name == name.strip().lower()))
-        if not rows or rows[0]["updated"] == rows[0]["created"]:
+        if not rows:
             return True
         held = read(name)
         wanted = spec.model_dump()
-        if held is not None and {k: getattr(held, k) for k in wanted} != wanted:
+        same = held is not None and {k: getattr(held, k) for k in wanted} == wanted
+        if rows[0]["updated"] == rows[0]["created"]:
+            # Already the file's: written again only when the file changed, so a sale made
+            # since (a reseller's allocation lowered, say) never stops every command.
+            return not same
+        if not same:
             # Said under --debug: every command loads the file, so a warning would repeat
             # on each one; the rule itself is in docs/tenancy.md.
             _log.info(
@@ -605,11 +651,11 @@ def _label(resource: Resource) -> str:
     return resource.value.replace("_", " ").replace("gb", "GB")
 
 
-def _within_limit(owner: str, allocation: Mapping[Resource, int]) -> None:
+def _within_limit(owner: str, allocation: Mapping[Resource, int], why: str = "") -> None:
     for resource, amount in allocation.items():
         if amount > MAX_ALLOCATION:
             raise errors.PolicyDenied(
-                f"'{owner}' would be allocated {amount} {_label(resource)}; "
+                f"'{owner}' would be allocated {amount} {_label(resource)}{why}; "
                 f"the most is {MAX_ALLOCATION}",
                 reason="allocation_limit",
             )
@@ -651,6 +697,7 @@ def _reseller(row: Mapping[str, Any]) -> Reseller:
         may_oversell=bool(row["may_oversell"]),
         package=_package(row["package"]),
         renewal=row["renewal"],
+        term_months=row["term_months"],
     )
 
 
@@ -660,4 +707,5 @@ def _customer(row: Mapping[str, Any]) -> Customer:
         reseller=row["reseller"],
         package=_package(row["package"]),
         renewal=row["renewal"],
+        term_months=row["term_months"],
     )

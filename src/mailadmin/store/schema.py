@@ -41,6 +41,7 @@ resellers = sa.Table(
     sa.Column("may_oversell", sa.Boolean, nullable=False),
     sa.Column("package", sa.Text, nullable=False),
     sa.Column("renewal", sa.Date),
+    sa.Column("term_months", sa.Integer),
     *_stamps(),
 )
 customers = sa.Table(
@@ -50,6 +51,7 @@ customers = sa.Table(
     sa.Column("reseller", sa.String(255)),
     sa.Column("package", sa.Text, nullable=False),
     sa.Column("renewal", sa.Date),
+    sa.Column("term_months", sa.Integer),
     *_stamps(),
 )
 addon_sales = sa.Table(

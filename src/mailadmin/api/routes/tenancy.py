@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from mailadmin.api.deps import CallerDep, DryRun, ServicesDep, idempotent, json_response
-from mailadmin.api.models import CustomerIn, ResellerIn
+from mailadmin.api.models import BillingIn, CustomerIn, ResellerIn
 from mailadmin.api.paging import PAGED, Cursor, Limit, page_of, paged_response
 from mailadmin.api.problems import problem_responses
 from mailadmin.contract import errors
@@ -173,6 +173,38 @@ async def customer(services: ServicesDep, caller: CallerDep, tenant: str) -> Cus
     with acting_scope(caller.identity):
         name = _reach(services, tenant)
         return _record(services, name)
+
+
+@router.put(
+    "/customers/{tenant}/billing",
+    response_model=Customer,
+    summary="Set a customer's billing cycle",
+    responses=problem_responses(403, 404, 422),
+)
+async def set_billing(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    tenant: str,
+    body: BillingIn,
+    dry_run: DryRun = False,
+) -> Response:
+    """Set the customer's next renewal date and its own billing term in months (seeds 001,
+    002): downgrade windows and the renewals report follow them. What the body leaves out
+    is kept. The seller's: the site admin, or the reseller that owns the customer."""
+
+    async def work() -> Response:
+        rules = services.orch.rules
+
+        def run() -> Customer:
+            with acting_scope(caller.identity):
+                return rules.set_billing(
+                    tenant, renewal=body.renewal, term_months=body.term_months, dry_run=dry_run
+                )
+
+        return json_response(await asyncio.to_thread(run))
+
+    return await idempotent(request, services, caller, work)
 
 
 @router.get(
