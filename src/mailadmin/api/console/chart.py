@@ -13,11 +13,13 @@ from mailadmin.reports.licences import LicenceRow
 
 __all__ = ["Bar", "Chart", "seats_chart"]
 
-#: Drawing units: the label column, one bar's height, the gap between platforms.
-_LABEL = 140
+#: Drawing units: the width, the room kept right of the longest bar for its value, one
+#: bar's height, the platform's name line above its bars, the gap between platforms.
 _WIDTH = 460
+_VALUE = 110
 _BAR = 16
-_GAP = 14
+_NAME = 18
+_GAP = 12
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,13 @@ class Bar:
 
 @dataclass(frozen=True)
 class Chart:
-    """What the template draws: the bars, the size of the drawing, the scale's top."""
+    """What the template draws: the platforms' names (with the ``y`` of their baseline),
+    the bars, the size of the drawing, the scale's top."""
 
+    names: list[tuple[str, int]]
     bars: list[Bar]
     width: int
     height: int
-    label_width: int
     top: int
 
 
@@ -53,15 +56,18 @@ def seats_chart(rows: Iterable[LicenceRow]) -> Chart:
         pair[0] += row.licensed or 0
         pair[1] += row.used or 0
     top = max([1, *(max(pair) for pair in totals.values())])
-    scale = (_WIDTH - _LABEL - 60) / top
+    scale = (_WIDTH - _VALUE) / top
+    names: list[tuple[str, int]] = []
     bars: list[Bar] = []
-    y = _GAP
+    y = 0
     for platform in sorted(totals):
         licensed, used = totals[platform]
+        names.append((platform, y + _NAME - 5))
+        y += _NAME
         for kind, value in (("licensed", licensed), ("used", used)):
             width = max(1, round(value * scale)) if value else 0
             over = kind == "used" and used > licensed
-            bars.append(Bar(platform, kind, value, _LABEL, y, width, over))
+            bars.append(Bar(platform, kind, value, 0, y, width, over))
             y += _BAR + 2
         y += _GAP
-    return Chart(bars=bars, width=_WIDTH, height=max(y, 2 * _GAP), label_width=_LABEL, top=top)
+    return Chart(names=names, bars=bars, width=_WIDTH, height=max(y, _GAP), top=top)
