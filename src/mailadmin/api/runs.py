@@ -320,9 +320,7 @@ class RunManager:
                 )
 
         await asyncio.to_thread(close_items)
-        journal = self._orch.journal
-        if journal is not None and await asyncio.to_thread(self._plan, run_id) is not None:
-            await journal.write(journal.run_finished(run_id))
+        await self._orch.runs.finish_cancelled(run_id)
 
     async def wait(self, run_id: str) -> None:
         """Wait for a run this process works on to end (tests)."""
