@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from apihelpers import Service, plan_of
+from apihelpers import Service, mailadmin, plan_of
 
 from mailadmin.mock.server import MockServer
 
@@ -117,3 +117,30 @@ def test_cancel_stops_a_run_and_sends_nothing_more(service: Service, fresh: Mock
         assert plan_of(fresh, item["key"]) == expected, item
     sent = [r for r in fresh.writes() if r.operation == "change_plan"]
     assert len(sent) == sum(1 for s in states if s == "succeeded")
+    # The journal's plan is finished: a resume sends nothing that was cancelled (only
+    # 'journal resume --run ID', naming the run, would send the rest on purpose).
+    mailadmin("journal", "resume", config=service.config)
+    assert len([r for r in fresh.writes() if r.operation == "change_plan"]) == len(sent)
+
+
+def test_the_console_cancels_through_the_run_manager(service: Service, fresh: MockServer) -> None:
+    fresh.inject({"kind": "latency", "operation": "change_plan", "delay": 0.5})
+    items = [
+        {"address": address, "plan": "collaborate"}
+        for address in ("anna@example.org", "ben@example.org", "anna@example.com")
+    ]
+    with service.client("site-admin") as api:
+        run_id = api.post("/v1/runs/plan-changes", json={"items": items, "concurrency": 1}).json()[
+            "id"
+        ]
+        with _signed_in(service, "site-admin") as http:
+            page = http.get(f"/console/runs/{run_id}").text
+            assert "Cancel run" in page
+            done = http.post(f"/console/runs/{run_id}/cancel", data={"token": _token(page)})
+            assert done.status_code == 303
+            shown = http.get(done.headers["location"]).text
+        run = api.get(f"/v1/runs/{run_id}").json()
+    assert run["state"] == "cancelled" and "cancelled" in shown
+    assert "Cancel run" not in shown  # ended: nothing left to cancel
+    cancelled = [item["key"] for item in run["items"] if item["state"] == "cancelled"]
+    assert cancelled and all(plan_of(fresh, key) != "premium" for key in cancelled)

@@ -149,9 +149,9 @@ async def cancel(
     request: Request, services: ServicesDep, caller: CallerDep, run_id: str, dry_run: DryRun = False
 ) -> Response:
     """Stop a run: no item starts from now on; the items on the wire finish and are
-    recorded; the others end ``cancelled`` and no later resume sends them. Cancelling a
-    run that has ended answers it unchanged. ``?dry_run=true`` answers the run as it is
-    and cancels nothing."""
+    recorded; the others end ``cancelled`` and ``mailadmin journal resume`` leaves them
+    (``--run ID`` sends them on purpose). Cancelling a run that has ended answers it
+    unchanged. ``?dry_run=true`` answers the run as it is and cancels nothing."""
 
     async def work() -> Response:
         found = await asyncio.to_thread(services.runs.get, run_id, items=False)
