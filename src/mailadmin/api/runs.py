@@ -265,8 +265,8 @@ class RunManager:
         """Stop a run: no item starts from now on, those on the wire finish and are
         recorded, the rest end ``cancelled``. The process working it (this one, or another
         sharing the store, within a second) stops; the journal's plan of the run is
-        finished, so ``journal resume`` does not send what was cancelled. False when the run had already
-        ended (nothing changes)."""
+        finished, so ``journal resume`` does not send what was cancelled. False when the
+        run had already ended (nothing changes)."""
         stopped = await asyncio.to_thread(self._mark_cancelled, run_id)
         if not stopped:
             return False
