@@ -144,3 +144,26 @@ def test_the_console_cancels_through_the_run_manager(service: Service, fresh: Mo
     assert "Cancel run" not in shown  # ended: nothing left to cancel
     cancelled = [item["key"] for item in run["items"] if item["state"] == "cancelled"]
     assert cancelled and all(plan_of(fresh, key) != "premium" for key in cancelled)
+
+
+def _tenant_card(page: str, name: str) -> str:
+    """The tenants page's card of ``name`` (its heading to the end of its section)."""
+    assert f">{name}" in page, page
+    card = page[page.index(f">{name}") :]
+    return card[: card.index("</section>")]
+
+
+def test_the_tenants_page_shows_a_suspension_as_last_set(
+    service: Service, fresh: MockServer
+) -> None:
+    with service.client("site-admin") as api, _signed_in(service, "site-admin") as http:
+        before = _tenant_card(http.get("/console/tenants").text, "example.org")
+        done = api.post("/v1/customers/example.org/suspend", json={"reason": "non-payment"})
+        assert done.status_code == 200, done.text
+        suspended = _tenant_card(http.get("/console/tenants").text, "example.org")
+        assert api.post("/v1/customers/example.org/resume").status_code == 200
+        resumed = _tenant_card(http.get("/console/tenants").text, "example.org")
+    assert "suspended</span>" in suspended and "suspended</span>" not in resumed
+    assert "active</span>" in resumed
+    assert "suspended</span>" not in before
+    assert "user_mailboxes" in suspended  # its allocations beside it

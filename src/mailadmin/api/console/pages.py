@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -107,8 +108,6 @@ async def sign_in_form(request: Request) -> Response:
 async def sign_in(request: Request, services: ServicesDep) -> Response:
     """Check the key as the API does; keep it in the session cookie, never in a URL."""
     body = (await request.body()).decode("utf-8", errors="replace")
-    from urllib.parse import parse_qs
-
     presented = (parse_qs(body).get("key") or [""])[0].strip()
     key = await asyncio.to_thread(services.keys.authenticate, presented) if presented else None
     if key is None:
