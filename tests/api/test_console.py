@@ -40,6 +40,11 @@ def test_the_console_needs_a_key_and_keeps_it_out_of_urls(service: Service) -> N
         assert wrong.status_code == 401 and "unknown or revoked" in wrong.text
         assert "set-cookie" not in wrong.headers
         key = service.key("site-admin")
+        elsewhere = {"Origin": "http://elsewhere.invalid"}
+        forged = http.post("/console/sign-in", data={"key": key}, headers=elsewhere)
+        assert forged.status_code == 403 and "set-cookie" not in forged.headers
+        hidden = http.post("/console/sign-in", data={"key": key}, headers={"Origin": "null"})
+        assert hidden.status_code == 403 and "set-cookie" not in hidden.headers
         signed = http.post("/console/sign-in", data={"key": key})
     assert signed.status_code == 303 and key not in signed.headers["location"]
     cookie = signed.headers["set-cookie"]

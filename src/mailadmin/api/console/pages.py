@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -41,7 +41,9 @@ _HEADERS = {
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser posts "Origin: null", which
+    # the sign-in must refuse (a page of another site can send it too).
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
 _JOURNAL_FILTERS = ("subject", "operation", "status", "outcome", "run")
@@ -106,7 +108,13 @@ async def sign_in_form(request: Request) -> Response:
 
 @router.post("/sign-in")
 async def sign_in(request: Request, services: ServicesDep) -> Response:
-    """Check the key as the API does; keep it in the session cookie, never in a URL."""
+    """Check the key as the API does; keep it in the session cookie, never in a URL. A
+    sign-in posted from another site's page is refused (it would sign the browser in to
+    a key of that site's choosing)."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        error = "Sign in from the console's own page"
+        return _render(request, "sign_in.html", None, status=403, error=error)
     body = (await request.body()).decode("utf-8", errors="replace")
     presented = (parse_qs(body).get("key") or [""])[0].strip()
     key = await asyncio.to_thread(services.keys.authenticate, presented) if presented else None
