@@ -158,3 +158,42 @@ def test_a_lease_goes_to_another_holder_only_once_expired(pg_store: str) -> None
         assert take_lease(database, "run-1", "host-c:30:cc", 60).holder == "host-c:30:cc"  # type: ignore[union-attr]
     finally:
         database.close()
+
+
+def test_a_cancel_sent_to_another_service_stops_the_run_where_it_works(
+    many: MockServer, tmp_path: Path, pg_store: str
+) -> None:
+    first = _service(many, tmp_path / "first", pg_store)
+    second = _service(many, tmp_path / "second", pg_store)
+    first.start()
+    second.start()
+    try:
+        run_id, addresses = _start_run(many, first, "sync")
+        many.clear_faults()
+        many.inject({"kind": "latency", "operation": "change_plan", "delay": 0.5})
+        with second.client("reseller:acme") as http:
+            cancelled = http.post(f"/v1/runs/{run_id}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        # The first stops at its next item: the rows stop growing well short of the run.
+        seen, steady = -1, 0
+        deadline = time.monotonic() + 60
+        while steady < 4:
+            count = len(_rows(pg_store, run_id))
+            steady = steady + 1 if count == seen else 0
+            seen = count
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        with first.client("reseller:acme") as http:
+            run = http.get(f"/v1/runs/{run_id}").json()
+    finally:
+        second.stop()
+        first.stop()
+        many.clear_faults()
+    assert run["state"] == "cancelled", run["state"]
+    rows = _rows(pg_store, run_id)
+    assert len(rows) < ITEMS and not [row for row in rows if row.open]
+    sent = {row.subject for row in rows}
+    states = {item["key"]: item["state"] for item in run["items"]}
+    assert {key for key, state in states.items() if state == "cancelled"} == set(addresses) - sent
+    # Nothing cancelled reached the platform.
+    assert all(plan_of(many, a) == "basic" for a in addresses if a not in sent)

@@ -9,6 +9,11 @@ whose keys were refused ``auth_failures`` times within ``auth_window_seconds``, 
 declared ``Content-Length`` past the cap at once (``413``) and counts a chunked body as it
 arrives, refusing it as soon as it passes the cap. What it let through it hands on, with
 the authenticated key for the route's dependency (no second look-up).
+
+The operator console (``/console``, :mod:`mailadmin.api.console`) passes the same checks
+with the key of its session cookie: a browser without one (or with a revoked key) is sent
+to the sign-in page instead of answered ``401``, and the sign-in form itself is throttled
+and capped like any request (its route counts a refused key on the same throttle).
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ if TYPE_CHECKING:
 
 __all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIX", "Admission", "AuthThrottle"]
 
+#: The console's own paths: its cookie stands for the bearer header (see the module docs).
+CONSOLE = "/console"
+#: Console paths answered without a key: the sign-in form and the console's assets.
+_CONSOLE_PUBLIC = frozenset({"/console/sign-in"})
+_CONSOLE_ASSETS = "/console/static/"
+#: The session cookie holding the console's key (HttpOnly, SameSite=Strict, /console only).
+CONSOLE_COOKIE = "mailadmin_console"
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -44,6 +57,15 @@ PUBLIC_PREFIX = "/docs/assets/"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 #: Clients whose refusals are remembered at once (the oldest are forgotten past it).
 _MAX_CLIENTS = 10_000
+
+
+def _console(path: str) -> bool:
+    return path == CONSOLE or path.startswith(CONSOLE + "/")
+
+
+def _console_public(path: str) -> bool:
+    asset = path.startswith(_CONSOLE_ASSETS) and "/" not in path[len(_CONSOLE_ASSETS) :]
+    return path in _CONSOLE_PUBLIC or (asset and ".." not in path)
 
 
 def _public(path: str) -> bool:
@@ -88,7 +110,8 @@ class Admission:
         self.throttle = AuthThrottle(clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _public(scope["path"]):
+        console = scope["type"] == "http" and _console(scope["path"])
+        if scope["type"] != "http" or (not console and _public(scope["path"])):
             await self.app(scope, receive, send)
             return
         services = getattr(getattr(scope.get("app"), "state", None), "services", None)
@@ -107,10 +130,23 @@ class Admission:
             )  # fmt: skip
             return
         token = _bearer(headers.get("authorization", ""))
+        if console:
+            # The sign-in route counts a refused key on this same throttle.
+            scope.setdefault("state", {})["auth_throttle"] = self.throttle
+            if token is None:
+                token = _cookie(headers.get("cookie", ""), CONSOLE_COOKIE)
         key = None
-        if token is not None:
+        if console and _console_public(scope["path"]):
+            pass  # the sign-in form and the assets: no key yet, the body still capped
+        elif token is not None:
             key = await asyncio.to_thread(services.keys.authenticate, token)
-        if key is None:
+        if key is None and console:
+            if not _console_public(scope["path"]):
+                if token is not None:  # a stale or forged cookie; no cookie is a first visit
+                    self.throttle.refused(client, limits.auth_window_seconds)
+                await _to_sign_in(scope, send, forget=token is not None)
+                return
+        elif key is None:
             self.throttle.refused(client, limits.auth_window_seconds)
             detail, challenge = (
                 ("Send an API key: 'Authorization: Bearer <key>'", "Bearer")
@@ -121,7 +157,8 @@ class Admission:
                 scope, send, 401, "unauthenticated", detail, {"WWW-Authenticate": challenge}
             )
             return
-        scope.setdefault("state", {})["api_key"] = key
+        if key is not None:
+            scope.setdefault("state", {})["api_key"] = key
         cap = limits.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > cap):
@@ -173,6 +210,26 @@ def _headers(scope: Scope) -> dict[str, str]:
         name.decode("latin-1").lower(): value.decode("latin-1")
         for name, value in scope.get("headers", [])
     }
+
+
+def _cookie(header: str, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header, or None."""
+    for part in header.split(";"):
+        found, _, value = part.strip().partition("=")
+        if found == name and value:
+            return value
+    return None
+
+
+async def _to_sign_in(scope: Scope, send: Send, *, forget: bool) -> None:
+    """Send a browser without a valid console key to the sign-in page (``303``); a
+    refused cookie is dropped on the way."""
+    headers = [(b"location", f"{CONSOLE}/sign-in".encode()), (b"cache-control", b"no-store")]
+    if forget:
+        expired = f"{CONSOLE_COOKIE}=; Path={CONSOLE}; Max-Age=0; HttpOnly; SameSite=Strict"
+        headers.append((b"set-cookie", expired.encode("latin-1")))
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _bearer(value: str) -> str | None:

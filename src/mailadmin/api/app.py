@@ -135,6 +135,9 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(docs_ui.router)
+    from mailadmin.api import console
+
+    console.mount(app)
     return app
 
 

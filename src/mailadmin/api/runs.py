@@ -56,12 +56,14 @@ class RunKind(StrEnum):
 
 class RunState(StrEnum):
     """``accepted`` (stored, not started), ``running``, then ``succeeded`` (every item
-    succeeded) or ``failed`` (at least one item failed; the items say which and why)."""
+    succeeded), ``failed`` (at least one item failed; the items say which and why) or
+    ``cancelled`` (stopped on request: the items never started end ``cancelled``)."""
 
     ACCEPTED = "accepted"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class ItemError(BaseModel):
@@ -73,8 +75,9 @@ class ItemError(BaseModel):
 
 
 class RunItem(BaseModel):
-    """One item: ``pending``, ``succeeded`` (with the change result) or ``failed``; an
-    item of a sale is ``sold``, ``skipped`` (``result.reason`` says why) or ``failed``."""
+    """One item: ``pending``, ``succeeded`` (with the change result), ``failed`` or
+    ``cancelled`` (its run was cancelled before it started); an item of a sale is ``sold``,
+    ``skipped`` (``result.reason`` says why) or ``failed``."""
 
     position: int
     key: str
@@ -119,6 +122,8 @@ _OPERATIONS = {
 #: Item states of the API's table that end an item well.
 _GOOD = ("succeeded", "sold", "skipped")
 _UNFINISHED = (RunState.ACCEPTED.value, RunState.RUNNING.value)
+#: Seconds between two looks, while a run works, at whether it was cancelled elsewhere.
+_CANCEL_LOOK = 1.0
 
 
 class RunManager:
@@ -129,6 +134,10 @@ class RunManager:
         self._store = store
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._watcher: asyncio.Task[None] | None = None
+        #: When each run worked here was last looked at for a cancellation (event loop time).
+        self._looked: dict[str, float] = {}
+        #: Runs already told to stop: a second cancel would reach the items on the wire.
+        self._stopping: set[str] = set()
 
     # -- start, resume, stop ----------------------------------------------------------------------
 
@@ -252,6 +261,67 @@ class RunManager:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def cancel(self, run_id: str) -> bool:
+        """Stop a run: no item starts from now on, those on the wire finish and are
+        recorded, the rest end ``cancelled``. The process working it (this one, or another
+        sharing the store, within a second) stops; the journal's plan of the run is
+        finished, so ``journal resume`` does not send what was cancelled. False when the
+        run had already ended (nothing changes)."""
+        stopped = await asyncio.to_thread(self._mark_cancelled, run_id)
+        if not stopped:
+            return False
+        task = self._tasks.get(run_id)
+        if task is not None:
+            self._stop(run_id)
+            await asyncio.gather(task, return_exceptions=True)
+        else:
+            await self._settle_cancelled(run_id)
+        return True
+
+    def _mark_cancelled(self, run_id: str) -> bool:
+        with self._store.begin() as db:
+            done = db.execute(
+                RUNS.update()
+                .where(RUNS.c.id == run_id, RUNS.c.state.in_(_UNFINISHED))
+                .values(state=RunState.CANCELLED.value, updated=datetime.now(UTC))
+            )
+        return bool(done.rowcount)
+
+    def _cancelled(self, run_id: str) -> bool:
+        with self._store.connect() as db:
+            state = db.execute(sa.select(RUNS.c.state).where(RUNS.c.id == run_id)).scalar()
+        return state == RunState.CANCELLED.value
+
+    async def _look_for_cancel(self, run_id: str) -> None:
+        """Stop working a run cancelled by another process (looked at once a second)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._looked.get(run_id, 0.0) < _CANCEL_LOOK:
+            return
+        self._looked[run_id] = now
+        if await asyncio.to_thread(self._cancelled, run_id):
+            self._stop(run_id)
+
+    def _stop(self, run_id: str) -> None:
+        task = self._tasks.get(run_id)
+        if task is not None and run_id not in self._stopping:
+            self._stopping.add(run_id)
+            task.cancel()
+
+    async def _settle_cancelled(self, run_id: str) -> None:
+        """End what a cancelled run left: its items never started are ``cancelled``; its
+        journal plan is finished (a later resume must not send them)."""
+
+        def close_items() -> None:
+            with self._store.begin() as db:
+                db.execute(
+                    RUN_ITEMS.update()
+                    .where(RUN_ITEMS.c.run_id == run_id, RUN_ITEMS.c.state == "pending")
+                    .values(state=RunState.CANCELLED.value, updated=datetime.now(UTC))
+                )
+
+        await asyncio.to_thread(close_items)
+        await self._orch.runs.finish_cancelled(run_id)
+
     async def wait(self, run_id: str) -> None:
         """Wait for a run this process works on to end (tests)."""
         task = self._tasks.get(run_id)
@@ -264,11 +334,16 @@ class RunManager:
         work = self._work(run_id, resuming, prepared)
         task = asyncio.get_running_loop().create_task(work, name=f"run-{run_id}")
         self._tasks[run_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
+        task.add_done_callback(lambda _t: self._forget(run_id))
         leases = self._orch.runs.leases
         if leases is not None:
             # Lost to another process (this one stalled past its lease): stop working it.
             leases.set_owner(run_id, task)
+
+    def _forget(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
+        self._looked.pop(run_id, None)
+        self._stopping.discard(run_id)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -338,6 +413,7 @@ class RunManager:
         for entry in journal.entries(10**9, run=row["id"], oldest_first=True):
             if entry.operation == plan.operation:
                 latest[entry.subject.lower()] = entry
+        cancelled = row["state"] == RunState.CANCELLED.value
         found = [
             _journal_item(
                 position,
@@ -345,12 +421,15 @@ class RunManager:
                 latest.get(_subject(kind, planned)),
                 stored.get(position),
                 finished=plan.finished,
+                cancelled=cancelled,
             )
             for position, planned in enumerate(plan.items)
         ]
         ends = [e.finished or e.at for e in latest.values()]
         updated = max([_utc(row["updated"]), *ends])
-        if plan.finished:
+        if cancelled:
+            state = RunState.CANCELLED
+        elif plan.finished:
             good = all(item.state == "succeeded" for item in found)
             state = RunState.SUCCEEDED if good else RunState.FAILED
         elif row["state"] == RunState.ACCEPTED.value and not latest:
@@ -371,6 +450,10 @@ class RunManager:
                 await self._work_items(row, resuming, prepared)
             await asyncio.to_thread(self._finish, run_id)
         except asyncio.CancelledError:
+            # Cancelled on request (not a shutdown): settle it here, as the run's worker.
+            if await asyncio.shield(asyncio.to_thread(self._cancelled, run_id)):
+                await asyncio.shield(self._settle_cancelled(run_id))
+                return
             raise
         except Exception:  # a store fault: the run stays unfinished, settled next start
             _log.exception("run %s stopped", run_id)
@@ -416,6 +499,7 @@ class RunManager:
             return
 
         async def failed(index: int, value: Any, error: errors.MailadminError | None) -> None:
+            await self._look_for_cancel(run_id)
             if error is None:
                 return
             # The caller-facing error (with a refusal's reason), which the journal's row
@@ -465,6 +549,7 @@ class RunManager:
         async def record(index: int, value: Any, error: errors.MailadminError | None) -> None:
             values = _values(value, error)
             await asyncio.to_thread(self._record, run_id, positions[index], values)
+            await self._look_for_cancel(run_id)
 
         result = await service.execute(
             prepared, concurrency=max(1, int(run["concurrency"])), on_item=record
@@ -509,7 +594,7 @@ class RunManager:
         with self._store.begin() as db:
             db.execute(
                 RUNS.update()
-                .where(RUNS.c.id == run_id)
+                .where(RUNS.c.id == run_id, RUNS.c.state.in_(_UNFINISHED))
                 .values(state=state.value, updated=datetime.now(UTC))
             )
 
@@ -567,7 +652,13 @@ def _subject(kind: RunKind, planned: list[Any]) -> str:
 
 
 def _journal_item(
-    position: int, key: str, entry: JournalEntry | None, stored: Any, *, finished: bool
+    position: int,
+    key: str,
+    entry: JournalEntry | None,
+    stored: Any,
+    *,
+    finished: bool,
+    cancelled: bool = False,
 ) -> RunItem:
     """One item of a journal run: the journal's row says how it ended; the API's row adds
     the error the caller was given."""
@@ -593,6 +684,8 @@ def _journal_item(
             or "The write's outcome is not known yet; 'mailadmin journal resume' settles it",
         )
         return RunItem(position=position, key=key, state="failed", error=error)
+    if cancelled and entry is None:
+        return RunItem(position=position, key=key, state=RunState.CANCELLED.value)
     if finished:
         # Ended by another process (``journal resume``) that keeps no caller's errors.
         error = ItemError(

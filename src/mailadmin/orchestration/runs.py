@@ -317,6 +317,14 @@ class RunService:
             with acting_scope(Identity.parse(identity)):
                 yield
 
+    async def finish_cancelled(self, run_id: str) -> None:
+        """Finish the journal's plan of a run stopped on request, so a resume that does not
+        name the run leaves the items it never started (a run not planned in the journal
+        needs nothing)."""
+        journal = self._orch.journal
+        if journal is not None and await asyncio.to_thread(self.planned, run_id) is not None:
+            await journal.write(journal.run_finished(run_id))
+
     def planned(self, run_id: str) -> JournalPlan | None:
         """A run's plan as journalled before its first item was sent (None: no journal,
         or no such run)."""

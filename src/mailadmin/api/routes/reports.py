@@ -161,7 +161,7 @@ async def journal(
             visible.extend(
                 JournalRecord.model_validate(e, from_attributes=True)
                 for e in entries
-                if _visible(services, identity.kind, identity.name, e.subject)
+                if sees_subject(services, identity.kind, identity.name, e.subject)
             )
         if len(entries) < batch:
             break
@@ -177,7 +177,8 @@ async def journal(
     return paged_response(request, page)
 
 
-def _visible(services: ServicesDep, kind: IdentityKind, name: str | None, subject: str) -> bool:
+def sees_subject(services: ServicesDep, kind: IdentityKind, name: str | None, subject: str) -> bool:
+    """Whether an identity of ``kind`` and ``name`` sees a journal row about ``subject``."""
     if kind is IdentityKind.SITE_ADMIN:
         return True
     head = subject.split(" ", 1)[0].strip().lower()

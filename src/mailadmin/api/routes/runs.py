@@ -139,6 +139,33 @@ async def run(services: ServicesDep, caller: CallerDep, run_id: str) -> Response
     return json_response(found, headers=headers)
 
 
+@router.post(
+    "/runs/{run_id}/cancel",
+    response_model=Run,
+    summary="Cancel a bulk run",
+    responses={**problem_responses(403), 404: {"description": "No such run (or not the caller's)"}},
+)
+async def cancel(
+    request: Request, services: ServicesDep, caller: CallerDep, run_id: str, dry_run: DryRun = False
+) -> Response:
+    """Stop a run: no item starts from now on; the items on the wire finish and are
+    recorded; the others end ``cancelled`` and ``mailadmin journal resume`` leaves them
+    (``--run ID`` sends them on purpose). Cancelling a run that has ended answers it
+    unchanged. ``?dry_run=true`` answers the run as it is and cancels nothing."""
+
+    async def work() -> Response:
+        found = await asyncio.to_thread(services.runs.get, run_id, items=False)
+        if found is None or not visible_to(caller.identity, found):
+            raise errors.NotFoundError(f"No run '{run_id}'")
+        if not dry_run:
+            await services.runs.cancel(run_id)
+        ended = await asyncio.to_thread(services.runs.get, run_id)
+        assert ended is not None
+        return json_response(ended)
+
+    return await idempotent(request, services, caller, work)
+
+
 def accepted(run: Run) -> Response:
     """The `202 Accepted` answer of a run just started: poll `Location`."""
     location = f"/v1/runs/{run.id}"
