@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 from pypsrp.client import Client
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.wsman import WSMan
 
 from mailadmin.mock import MockServer, serve
-from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 
 USER = "admin@contoso.local"
 PASSWORD = "Passw0rd!"
