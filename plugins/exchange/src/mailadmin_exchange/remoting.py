@@ -1,0 +1,208 @@
+"""Exchange Server's remote PowerShell through pypsrp: one runspace pool, cmdlets as data.
+
+The on-premises mode's wire. A :class:`RemoteShell` opens one ``RunspacePool`` on the
+``Microsoft.Exchange`` configuration the first time it is used and keeps it: every call
+(and every concurrent item of a bulk run sharing the provider) runs its pipeline in that
+pool, so a run of a thousand changes opens one shell. A command is a cmdlet name and its
+parameters (``add_cmdlet`` / ``add_parameter``), never script text, so nothing a user
+typed is ever parsed as PowerShell; Exchange's sessions are in no-language mode anyway.
+
+pypsrp is synchronous: each pipeline runs in a worker thread (``asyncio.to_thread``) and
+a lock keeps one pipeline at a time on the pool, which pypsrp's pool object expects.
+
+Errors: an ERROR_RECORD (or a Failed pipeline) maps through the Online mode's
+:data:`~mailadmin_exchange.wire.ADMIN_ERRORS` by the exception's class name, so both
+modes raise the same typed errors for the same Exchange failure; the record's own text
+stays in ``debug``. A shell the server dropped (WSManFault 2150858843) closes the pool
+and is :class:`~mailadmin.sdk.errors.Unavailable` (the next call opens a new pool); the
+throttling policy's concurrency limit is ``RateLimited``; a refused password is an
+``AuthenticationError``. Credentials never appear in messages or debug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailadmin.sdk import errors
+from mailadmin_exchange.wire import ADMIN_ERRORS, NO_CHANGE
+
+__all__ = ["CONFIGURATION", "CmdletOutput", "RemoteShell"]
+
+#: The session configuration of Exchange's management endpoint.
+CONFIGURATION = "Microsoft.Exchange"
+_SHELL_GONE = {2150858843, 2150858793}
+_CATEGORY = re.compile(r"\[FailureCategory=Cmdlet-(\w+)\]")
+
+
+@dataclass
+class CmdletOutput:
+    """What a cmdlet wrote: its objects' properties, and its warnings."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> bool:
+        """Exchange's "no settings ... have been modified" warning was among them."""
+        return any(w.startswith(NO_CHANGE) for w in self.warnings)
+
+
+class RemoteShell:
+    """One runspace pool on an Exchange server, opened on first use and reused.
+
+    ``server``/``port``/``path``/``ssl``: the endpoint (``https://SERVER/PowerShell``:
+    port 443, ``ssl=True``); ``auth``: ``basic``, ``negotiate`` or ``kerberos`` as pypsrp
+    supports them; ``cert_validation``: ``True``, ``False`` or a CA bundle path.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: str,
+        username: str,
+        password: str,
+        port: int = 443,
+        path: str = "PowerShell",
+        ssl: bool = True,
+        auth: str = "basic",
+        cert_validation: bool | str = True,
+        provider: str = "exchange",
+        operation_timeout: int = 60,
+    ) -> None:
+        self._connection = {
+            "server": server,
+            "port": port,
+            "path": path.lstrip("/"),
+            "ssl": ssl,
+            "auth": auth,
+            "username": username,
+            "password": password,
+            "cert_validation": cert_validation,
+            "operation_timeout": operation_timeout,
+            # Basic over plain http (a lab or the mock) cannot use message encryption;
+            # over TLS pypsrp needs none, and Kerberos/Negotiate on http encrypt.
+            "encryption": "never" if auth == "basic" else "auto",
+        }
+        self.provider = provider
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        #: Runspace pools opened by this instance (one unless the server dropped one).
+        self.pools_opened = 0
+
+    async def run(
+        self, cmdlet: str, parameters: Mapping[str, Any] | None = None, *, subject: str = ""
+    ) -> CmdletOutput:
+        """Run one cmdlet with named parameters (``None`` as a value: a switch)."""
+        return await asyncio.to_thread(self._run, cmdlet, dict(parameters or {}), subject)
+
+    async def close(self) -> None:
+        """Close the pool (WS-Man Delete): an open session counts against the user's
+        concurrency limit on the server until it expires."""
+        await asyncio.to_thread(self._close)
+
+    # -- in the worker thread ---------------------------------------------------------------
+
+    def _run(self, cmdlet: str, parameters: dict[str, Any], subject: str) -> CmdletOutput:
+        from pypsrp.exceptions import AuthenticationError, WinRMError, WSManFaultError
+        from pypsrp.powershell import PowerShell
+
+        with self._lock:
+            try:
+                pool = self._open()
+                ps = PowerShell(pool)
+                ps.add_cmdlet(cmdlet)
+                for name, value in parameters.items():
+                    if value is None:
+                        ps.add_parameter(name)
+                    else:
+                        ps.add_parameter(name, value)
+                objects = ps.invoke()
+                ps.close()
+            except AuthenticationError:
+                self._pool = None
+                raise errors.AuthenticationError(
+                    f"{self.provider} refused the user name or password for remote PowerShell"
+                ) from None
+            except WSManFaultError as fault:
+                raise self._fault(fault) from None
+            except WinRMError as exc:
+                self._pool = None
+                raise errors.Unavailable(
+                    f"{self.provider}: remote PowerShell failed; try again",
+                    debug={"exception": type(exc).__name__},
+                ) from None
+            except OSError as exc:
+                self._pool = None
+                raise errors.Unavailable(
+                    f"{self.provider} could not be reached for remote PowerShell",
+                    debug={"exception": type(exc).__name__},
+                ) from None
+        if ps.streams.error:
+            raise self._error(ps.streams.error[0], cmdlet, subject)
+        return CmdletOutput(
+            rows=[_row(o) for o in objects],
+            warnings=[str(getattr(w, "message", w)) for w in ps.streams.warning],
+        )
+
+    def _open(self) -> Any:
+        if self._pool is None:
+            from pypsrp.powershell import RunspacePool
+            from pypsrp.wsman import WSMan
+
+            pool = RunspacePool(WSMan(**self._connection), configuration_name=CONFIGURATION)
+            pool.open()
+            self._pool = pool
+            self.pools_opened += 1
+        return self._pool
+
+    def _close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                try:
+                    pool.close()
+                except Exception:  # a dropped shell cannot be closed; it is gone anyway
+                    pass
+
+    def _fault(self, fault: Any) -> errors.MailadminError:
+        reason = str(getattr(fault, "reason", "") or "")
+        if getattr(fault, "code", None) in _SHELL_GONE:
+            self._pool = None
+            return errors.Unavailable(
+                f"{self.provider} dropped the remote PowerShell session; try again",
+                debug={"code": fault.code},
+            )
+        if "MaxConcurrency" in reason or "budget" in reason:
+            return errors.RateLimited(
+                f"{self.provider}: too many remote PowerShell sessions are open for this user",
+                debug={"platform_message": reason[:300]},
+            )
+        self._pool = None
+        return errors.Unavailable(
+            f"{self.provider} refused the remote PowerShell request",
+            debug={"code": getattr(fault, "code", None), "platform_message": reason[:300]},
+        )
+
+    def _error(self, record: Any, cmdlet: str, subject: str) -> errors.MailadminError:
+        found = _CATEGORY.search(str(getattr(record, "fq_error", "") or ""))
+        code = found.group(1) if found else str(getattr(record, "reason", "") or "") or None
+        return ADMIN_ERRORS.error_for_code(
+            code,
+            provider=self.provider,
+            subject=subject or cmdlet,
+            status=400,
+            debug={"cmdlet": cmdlet, "platform_message": str(record)[:300]},
+        )
+
+
+def _row(value: Any) -> dict[str, Any]:
+    from pypsrp.complex_objects import GenericComplexObject
+
+    if isinstance(value, GenericComplexObject):
+        return {**value.extended_properties, **value.adapted_properties}
+    return {"value": value}
