@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from mailadmin_exchange.remoting import RemoteShell
+from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 
 from mailadmin.mock import MockServer, serve
 from mailadmin.sdk import errors
-from mailadmin_exchange.remoting import RemoteShell
-from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ throttling policy's concurrency limit is ``RateLimited``; a refused password is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 from collections.abc import Mapping
@@ -164,10 +165,9 @@ class RemoteShell:
         with self._lock:
             pool, self._pool = self._pool, None
             if pool is not None:
-                try:
+                # A dropped shell cannot be closed; it is gone anyway.
+                with contextlib.suppress(Exception):
                     pool.close()
-                except Exception:  # a dropped shell cannot be closed; it is gone anyway
-                    pass
 
     def _fault(self, fault: Any) -> errors.MailadminError:
         reason = str(getattr(fault, "reason", "") or "")
