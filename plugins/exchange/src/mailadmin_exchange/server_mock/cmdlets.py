@@ -420,16 +420,33 @@ def get_accepted_domain(state: ServerState, parameters: dict[str, Any], emit: Em
 
 
 def get_cas_mailbox(state: ServerState, parameters: dict[str, Any], emit: Emit) -> None:
-    """Get-CASMailbox -Identity: the protocol flags."""
-    mailbox = _mailbox(state, parameters)
+    """Get-CASMailbox [-Identity] [-OrganizationalUnit] [-RecipientTypeDetails]
+    [-ResultSize]: the protocol flags."""
+    if parameters.get("Identity") is not None:
+        emit(output(_cas_object(_mailbox(state, parameters))))
+        return
+    ou = parameters.get("OrganizationalUnit")
+    known = state.known_ou(str(ou)) if ou is not None else None
+    if ou is not None and known is None:
+        raise CmdletFailure(
+            f"The operation couldn't be performed because object '{ou}' couldn't be found "
+            f"on '{records.DOMAIN_CONTROLLER}'.",
+            _NOT_FOUND,
+            target=str(ou),
+        )
+    kinds = parameters.get("RecipientTypeDetails")
+    wanted = None if kinds is None else {str(k).lower() for k in _as_list(kinds)}
+    limit = _result_size(parameters.get("ResultSize", 1000))
+    shown = [m for m in state.mailboxes(known) if wanted is None or m.type.lower() in wanted]
+    for mailbox in shown[:limit]:
+        emit(output(_cas_object(mailbox)))
+
+
+def _cas_object(mailbox: OnPremMailbox) -> GenericComplexObject:
     props: dict[str, Any] = {"Name": mailbox.name, "PrimarySmtpAddress": mailbox.address}
     props.update({name: getattr(mailbox, field) for name, field in _CAS.items()})
-    emit(
-        output(
-            records.exchange_object(
-                ["Microsoft.Exchange.Data.Directory.Management.CASMailbox"], mailbox.name, props
-            )
-        )
+    return records.exchange_object(
+        ["Microsoft.Exchange.Data.Directory.Management.CASMailbox"], mailbox.name, props
     )
 
 
@@ -550,7 +567,10 @@ CMDLETS: dict[str, tuple[_Cmdlet, set[str]]] = {
     "remove-mailbox": (remove_mailbox, {"Identity", "Permanent"}),
     "get-mailboxstatistics": (get_mailbox_statistics, _IDENTITY),
     "get-accepteddomain": (get_accepted_domain, {"Identity", "ResultSize"}),
-    "get-casmailbox": (get_cas_mailbox, _IDENTITY),
+    "get-casmailbox": (
+        get_cas_mailbox,
+        {"Identity", "OrganizationalUnit", "RecipientTypeDetails", "ResultSize"},
+    ),
     "set-casmailbox": (set_cas_mailbox, {"Identity", *_CAS}),
     "get-exchangeserveraccesslicense": (get_access_license, set()),
     "get-exchangeserveraccesslicenseuser": (get_access_license_user, {"LicenseName"}),
