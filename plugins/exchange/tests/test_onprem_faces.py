@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 
 from mailadmin.cli.commands import cli
 from mailadmin.mock import MockServer, serve
-from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 
 MB = 1 << 20
 OU = "contoso.local/Hosting/Fabrikam"
