@@ -302,8 +302,8 @@ def test_a_dropped_shell_is_the_shell_not_found_fault(server: MockServer, url: s
     assert caught.value.code == 2150858843
 
 
-def test_an_injected_failure_on_command_is_the_dropped_shell_fault(url: str) -> None:
-    fault = {"kind": "status", "status": 500, "operation": "command", "calls": [1]}
+def test_an_injected_failure_on_a_command_is_the_dropped_shell_fault(url: str) -> None:
+    fault = {"kind": "status", "status": 500, "operation": "get-mailbox", "calls": [1]}
     httpx.post(f"{url}/_mock/faults", json=fault).raise_for_status()
     with pool(url) as rp:
         with pytest.raises(WSManFaultError) as caught:

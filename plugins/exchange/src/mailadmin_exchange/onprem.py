@@ -188,6 +188,10 @@ class ExchangeServerProvider(ExchangeProvider):
                 cert_validation=settings.verify_tls,
                 provider=self.instance,
                 operation_timeout=max(int(settings.timeout), 5),
+                # A transport given to the provider (a mock's router in tests) answers
+                # instead of the network, as it does for every other provider.
+                http=self._http_override,
+                retries=settings.retries,
             )
         return self._remote
 

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ __all__ = ["CONFIGURATION", "CmdletOutput", "RemoteShell"]
 #: The session configuration of Exchange's management endpoint.
 CONFIGURATION = "Microsoft.Exchange"
 _SHELL_GONE = {2150858843, 2150858793}
+#: The longest Retry-After a read waits out before retrying (seconds).
+_LONGEST_WAIT = 30.0
 _CATEGORY = re.compile(r"\[FailureCategory=Cmdlet-(\w+)\]")
 
 
@@ -74,6 +77,8 @@ class RemoteShell:
         cert_validation: bool | str = True,
         provider: str = "exchange",
         operation_timeout: int = 60,
+        http: Any = None,
+        retries: int = 2,
     ) -> None:
         self._connection = {
             "server": server,
@@ -90,8 +95,14 @@ class RemoteShell:
             "encryption": "never" if auth == "basic" else "auto",
         }
         self.provider = provider
+        #: An httpx transport answering instead of the network (a mock's router).
+        self._http = http
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: Any = None
         self._lock = threading.Lock()
+        self._retry_after: float | None = None
+        #: Retries of a read turned away with 429 (the instance's ``retries``).
+        self.retries = retries
         #: Runspace pools opened by this instance (one unless the server dropped one).
         self.pools_opened = 0
 
@@ -99,16 +110,31 @@ class RemoteShell:
         self, cmdlet: str, parameters: Mapping[str, Any] | None = None, *, subject: str = ""
     ) -> CmdletOutput:
         """Run one cmdlet with named parameters (``None`` as a value: a switch)."""
+        self._loop = asyncio.get_running_loop()
         return await asyncio.to_thread(self._run, cmdlet, dict(parameters or {}), subject)
 
     async def close(self) -> None:
         """Close the pool (WS-Man Delete): an open session counts against the user's
         concurrency limit on the server until it expires."""
+        self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._close)
 
     # -- in the worker thread ---------------------------------------------------------------
 
     def _run(self, cmdlet: str, parameters: dict[str, Any], subject: str) -> CmdletOutput:
+        # A read is retried after a short 429 (nothing changed); a write never is here.
+        attempts = 1 + (self.retries if cmdlet.lower().startswith("get-") else 0)
+        for attempt in range(attempts):
+            try:
+                return self._attempt(cmdlet, parameters, subject)
+            except errors.RateLimited as limited:
+                wait = limited.retry_after
+                if attempt + 1 >= attempts or wait is None or wait > _LONGEST_WAIT:
+                    raise
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, cmdlet: str, parameters: dict[str, Any], subject: str) -> CmdletOutput:
         from pypsrp.exceptions import AuthenticationError, WinRMError, WSManFaultError
         from pypsrp.powershell import PowerShell
 
@@ -132,7 +158,16 @@ class RemoteShell:
             except WSManFaultError as fault:
                 raise self._fault(fault) from None
             except WinRMError as exc:
-                self._pool = None
+                code = getattr(exc, "code", None)
+                if code == 429:
+                    # The request was turned away before the shell saw it: the pool stays.
+                    raise errors.RateLimited(
+                        f"{self.provider} asks to slow down remote PowerShell requests",
+                        retry_after=self._retry_after,
+                        debug={"code": 429},
+                    ) from None
+                if code != 503:
+                    self._pool = None
                 raise errors.Unavailable(
                     f"{self.provider}: remote PowerShell failed; try again",
                     debug={"exception": type(exc).__name__},
@@ -155,11 +190,32 @@ class RemoteShell:
             from pypsrp.powershell import RunspacePool
             from pypsrp.wsman import WSMan
 
-            pool = RunspacePool(WSMan(**self._connection), configuration_name=CONFIGURATION)
+            wsman = WSMan(**self._connection)
+            # pypsrp builds its requests session lazily; built here to read Retry-After.
+            http = wsman.transport
+            http.session = http.session or http._build_session()
+            http.session.hooks["response"].append(self._note)
+            if self._http is not None:
+                from mailadmin_exchange.bridge import mount
+
+                mount(wsman, self._http, self._current_loop)
+            pool = RunspacePool(wsman, configuration_name=CONFIGURATION)
             pool.open()
             self._pool = pool
             self.pools_opened += 1
         return self._pool
+
+    def _note(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """Keep a 429's Retry-After (pypsrp's error carries only the status)."""
+        if response.status_code == 429:
+            try:
+                self._retry_after = float(response.headers.get("Retry-After", ""))
+            except ValueError:
+                self._retry_after = None
+
+    def _current_loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None  # set by run() and close() before the thread starts
+        return self._loop
 
     def _close(self) -> None:
         with self._lock:

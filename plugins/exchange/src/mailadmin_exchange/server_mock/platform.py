@@ -3,8 +3,9 @@
 One address, ``POST /PowerShell``, answers every WS-Management action pypsrp sends for a
 runspace pool (Create, Command, Send, Receive, Signal, Delete, and the Get of
 ``is_alive``); each action is its own route so recordings and faults name it
-(``create``, ``command``, ...). Basic authentication against the seeded credentials;
-the resource URI must be the ``Microsoft.Exchange`` configuration.
+(``create``, ``receive``, ...) and a Command is recorded under its cmdlet
+(``set-mailbox``: a write; ``get-mailbox``: a read). Basic authentication against the
+seeded credentials; the resource URI must be the ``Microsoft.Exchange`` configuration.
 
 Run it: ``MockServer(ExchangeServerMock)`` and ``serve(server)``; drive it with pypsrp's
 ``WSMan(host, port=..., path="PowerShell", ssl=False, auth="basic",
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import TYPE_CHECKING, ClassVar
 
 import httpx
@@ -219,16 +221,42 @@ def wsman(request: MockRequest, state: ServerState) -> httpx.Response:
         return fault_response(parsed.message_id, exc)
 
 
-_WRITES = {"create", "command", "send", "signal", "delete"}
+#: Cmdlets a Command may run, each its own route (operation: the cmdlet, lower case) so
+#: recordings and faults tell reads from writes, as the Online mock's routes do.
+_READ_CMDLETS = (
+    "Get-Mailbox",
+    "Get-CASMailbox",
+    "Get-MailboxStatistics",
+    "Get-AcceptedDomain",
+    "Get-ExchangeServerAccessLicense",
+    "Get-ExchangeServerAccessLicenseUser",
+)
+_WRITE_CMDLETS = ("Set-Mailbox", "Set-CASMailbox", "New-Mailbox", "Remove-Mailbox")
+_CMD = re.compile(rb'<S N="Cmd">([^<]{1,200})</S>')
 
 
 def _routes() -> tuple[Route, ...]:
     routes = [
-        Route("POST", _PATH, wsman, operation=op, write=op in _WRITES, name=op)
-        for op in sorted(set(ACTIONS.values()))
+        Route("POST", _PATH, wsman, operation=c.lower(), write=c in _WRITE_CMDLETS, name=c)
+        for c in _READ_CMDLETS + _WRITE_CMDLETS
+    ]
+    # Shell management changes no data: Create, Receive, Send, Signal, Delete, Get.
+    routes += [
+        Route("POST", _PATH, wsman, operation=op, name=op) for op in sorted(set(ACTIONS.values()))
     ]
     routes.append(Route("POST", _PATH, wsman, name="wsman"))
     return tuple(routes)
+
+
+def _cmdlet(request: WSManRequest) -> str | None:
+    """The first cmdlet of a Command's CREATE_PIPELINE (its first fragment)."""
+    arguments = request.find("rsp:CommandLine/rsp:Arguments")
+    try:
+        data = base64.b64decode((arguments.text or "") if arguments is not None else "")
+    except binascii.Error:
+        return None
+    found = _CMD.search(data)
+    return found.group(1).decode("utf-8", "replace").lower() if found else None
 
 
 class ExchangeServerMock(MockPlatform):
@@ -237,16 +265,24 @@ class ExchangeServerMock(MockPlatform):
     name = "exchange-server"
     state_class = ServerState
     routes: ClassVar[tuple[Route, ...]] = _routes()
-    base_url = "http://ex1.contoso.local"
+    # Loopback: Basic over plain http is allowed only there (the in-process front door
+    # never opens a socket).
+    base_url = "http://127.0.0.1"
 
     def operation_of(self, request: MockRequest) -> str | None:
-        """The WS-Management action of the request (``create``, ``receive``, ...)."""
+        """The WS-Management action of the request (``create``, ``receive``, ...); for a
+        Command, the cmdlet it runs (``set-mailbox``)."""
         if request.method != "POST":
             return None
         try:
-            return read_request(request.body).operation
+            parsed = read_request(request.body)
         except WSManError:
             return None
+        if parsed.operation == "command":
+            cmdlet = _cmdlet(parsed)
+            known = {c.lower() for c in _READ_CMDLETS + _WRITE_CMDLETS}
+            return cmdlet if cmdlet in known else "command"
+        return parsed.operation
 
     def unknown(self, request: MockRequest) -> httpx.Response:
         """IIS's 404 for any other address."""
