@@ -33,7 +33,7 @@ def config(url: str, journal: Path) -> dict[str, Any]:
         "journal": {"url": f"sqlite:///{journal}"},
         "instances": {
             "onprem": {
-                "provider": "exchange-server",
+                "provider": "exchserver",
                 "endpoint": f"{url}/PowerShell",
                 "auth": "basic",
                 "credentials": {"username": "admin@contoso.local", "secret": "Passw0rd!"},

@@ -533,7 +533,7 @@ class Report:
 
 
 TARGETS = {
-    "onprem_shells_opened.exchange-server": "== 1",
+    "onprem_shells_opened.exchserver": "== 1",
     "peer_ratio.ox_zeep": "<= 0.25",
     "peer_ratio.zextras_python_zimbra": "<= 0.5",
     "bulk_ratio_to_limit.ox": ">= 0.6",
@@ -1013,16 +1013,14 @@ def onprem_figures(report: Report, changes: int) -> None:
 
     figures = measure(changes, 8)
     note = f"{changes} set_plan changes @8 over remote PowerShell, {figures['failed']} failed"
+    report.add("onprem_bulk_changes_per_second.exchserver", figures["changes_per_second"], note)
     report.add(
-        "onprem_bulk_changes_per_second.exchange-server", figures["changes_per_second"], note
-    )
-    report.add(
-        "onprem_shells_opened.exchange-server",
+        "onprem_shells_opened.exchserver",
         figures["shells_opened"],
         "runspace pools (WS-Man shells) the mock saw opened for the whole run",
     )
     report.add(
-        "onprem_requests_per_change.exchange-server",
+        "onprem_requests_per_change.exchserver",
         figures["requests_per_change"],
         f"{figures['pipelines_per_change']} cmdlet pipelines per change",
     )

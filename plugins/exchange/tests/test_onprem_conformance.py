@@ -135,7 +135,7 @@ def _settings(url: str) -> dict[str, Any]:
 @pytest.fixture
 def mailadmin_target() -> ConformanceTarget:
     return ConformanceTarget.registered(
-        "exchange-server",
+        "exchserver",
         settings=_settings,
         tenant=TENANT,
         mailbox="anna@fabrikam.com",

@@ -43,7 +43,7 @@ rank = 3
 unit = "GB"
 
 [instances.onprem]
-provider = "exchange-server"
+provider = "exchserver"
 endpoint = "{url}/PowerShell"
 auth = "basic"
 credentials = {{ username = "admin@contoso.local", secret = "Passw0rd!" }}
@@ -94,7 +94,7 @@ def test_the_cli_on_an_onprem_tenant(running: tuple[ServerState, str], config: P
     assert addon["after"] == 3
     licence = cli_json(config, "licence", "onprem")
     text = json.dumps(licence)
-    assert "Exchange Server 2019 Standard CAL" in text
+    assert "Standard CAL 2019" in text
     users = [m for m in state.mailboxes() if m.type == "UserMailbox"]
     assert str(len(users)) in text
 

@@ -41,7 +41,7 @@ def config(url: str, tmp_path: Path) -> dict[str, Any]:
         "journal": {"url": f"sqlite:///{tmp_path / 'journal.sqlite'}"},
         "instances": {
             "onprem": {
-                "provider": "exchange-server",
+                "provider": "exchserver",
                 "endpoint": f"{url}/PowerShell",
                 "auth": "basic",
                 "credentials": {"username": "admin@contoso.local", "secret": "Passw0rd!"},

@@ -16,7 +16,7 @@ and a mailbox outside the tenant's OU is not the tenant's.
 Example (TOML)::
 
     [instances.hosted]
-    provider = "exchange-server"
+    provider = "exchserver"
     endpoint = "https://ex1.example.net/PowerShell"
     auth = "negotiate"
     credentials = { username = "svc-mailadmin@example.net", secret = "..." }
@@ -115,15 +115,22 @@ class ExchangeServerSettings(ExchangeSettings):
         parts = urlsplit(self.endpoint)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError("endpoint must be an http(s) URL such as https://SERVER/PowerShell")
-        if parts.scheme == "http" and self.auth == "basic" and not _loopback(parts.hostname):
-            raise ValueError("Basic authentication needs https (only loopback may use http)")
+        if parts.scheme == "http" and self.auth == "basic" and not _local(parts.hostname):
+            raise ValueError(
+                "Basic authentication needs https (only loopback or a reserved test name "
+                "may use http)"
+            )
         if any(plan.sku for plan in self.plans.values()):
             raise ValueError("Exchange Server has no licence SKUs; plans are quota plans")
         return self
 
 
-def _loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "::1", "localhost")
+def _local(host: str) -> bool:
+    """Loopback, or a name reserved for tests (RFC 2606: never a real server)."""
+    host = host.lower()
+    return host in ("127.0.0.1", "::1", "localhost") or host.endswith(
+        (".test", ".invalid", ".localhost", ".example")
+    )
 
 
 _NO_GRAPH = "on-premises Exchange manages accounts in Active Directory, which mailadmin does not"
@@ -132,7 +139,7 @@ _NO_GRAPH = "on-premises Exchange manages accounts in Active Directory, which ma
 class ExchangeServerProvider(ExchangeProvider):
     """Microsoft Exchange Server 2016/2019 over remote PowerShell (see ``README.md``)."""
 
-    name = "exchange-server"
+    name = "exchserver"
     platform = "Microsoft Exchange Server"
     capabilities = Capabilities(
         operations=frozenset(
@@ -295,7 +302,9 @@ class ExchangeServerProvider(ExchangeProvider):
                 )
             ).value
             used[kind] = len(rows)
-            features.append(LicenceFeature(name=name, quantity=owned, used=len(rows)))
+            # Short enough for an 80-column table; the version says which Exchange.
+            short = f"{kind} CAL {settings.version}"
+            features.append(LicenceFeature(name=short, quantity=owned, used=len(rows)))
         owned = settings.cals.standard
         return Licence(
             seats_licensed=owned,

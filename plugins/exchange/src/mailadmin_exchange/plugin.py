@@ -10,7 +10,7 @@ __all__ = ["mailadmin_register_providers"]
 
 @hookimpl
 def mailadmin_register_providers(register: Register) -> None:
-    """Register ``exchange`` (Online) and ``exchange-server`` (2016/2019 on-premises)."""
+    """Register ``exchange`` (Online) and ``exchserver`` (2016/2019 on-premises)."""
     register(
         "exchange",
         provider="mailadmin_exchange.provider:ExchangeProvider",
@@ -18,7 +18,8 @@ def mailadmin_register_providers(register: Register) -> None:
         demo="mailadmin_exchange.demo:scenario",
     )
     register(
-        "exchange-server",
+        "exchserver",
         provider="mailadmin_exchange.onprem:ExchangeServerProvider",
         mock="mailadmin_exchange.server_mock.platform:ExchangeServerMock",
+        demo="mailadmin_exchange.demo:onprem_scenario",
     )

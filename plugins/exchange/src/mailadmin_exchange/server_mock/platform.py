@@ -262,7 +262,7 @@ def _cmdlet(request: WSManRequest) -> str | None:
 class ExchangeServerMock(MockPlatform):
     """Exchange Server 2016/2019's remote PowerShell endpoint, multi-tenant by ABPs."""
 
-    name = "exchange-server"
+    name = "exchserver"
     state_class = ServerState
     routes: ClassVar[tuple[Route, ...]] = _routes()
     # Loopback: Basic over plain http is allowed only there (the in-process front door
