@@ -1,6 +1,7 @@
-"""An on-premises tenant through the orchestrator (the faces' path): a bulk run of plan
-changes shares the instance's one runspace pool; count, add-on and licence work on it.
-The mock is served on loopback, as pypsrp needs a socket."""
+"""Exchange Server (the exchange plugin's on-premises mode) through the orchestrator, the
+faces' path: a bulk run of plan changes shares the instance's one runspace pool; count,
+add-on and licence work on an on-premises tenant. The mock is served on loopback, as
+pypsrp needs a socket."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailadmin_exchange.demo import sample_config
-from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
-from mailadmin_exchange.server_mock.state import onprem_mailbox
 
 from mailadmin import Orchestrator
 from mailadmin.cli.demo import CATALOGUE
 from mailadmin.mock import MockServer, serve
+
+pytest.importorskip("mailadmin_exchange", reason="the Exchange plugin is not installed")
+
+from mailadmin_exchange.demo import sample_config
+from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
+from mailadmin_exchange.server_mock.state import onprem_mailbox
 
 MB = 1 << 20
 OU = "contoso.local/Hosting/Fabrikam"

@@ -1,5 +1,6 @@
-"""An on-premises tenant from the command line and the HTTP API: set-plan, count,
-addon shared_mailbox and licence, each effect checked in the Exchange Server mock."""
+"""Exchange Server (the exchange plugin's on-premises mode) from the command line and the
+HTTP API: set-plan, count, addon shared_mailbox and licence on an on-premises tenant, each
+effect checked in the Exchange Server mock."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 
 from mailadmin.cli.commands import cli
 from mailadmin.mock import MockServer, serve
+
+pytest.importorskip("mailadmin_exchange", reason="the Exchange plugin is not installed")
+
+from mailadmin_exchange.server_mock import ExchangeServerMock, ServerState
 
 MB = 1 << 20
 OU = "contoso.local/Hosting/Fabrikam"
