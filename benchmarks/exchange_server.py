@@ -71,7 +71,9 @@ def measure(changes: int, concurrency: int) -> dict[str, Any]:
         started = time.perf_counter()
         result = asyncio.run(run())
         seconds = time.perf_counter() - started
-    commands = len(server.calls("command"))
+    # A Command is recorded under its cmdlet; the rest are the shell's own actions.
+    actions = {"create", "receive", "send", "signal", "delete", "get"}
+    commands = sum(1 for r in server.requests if r.operation not in actions)
     return {
         "changes": changes,
         "concurrency": concurrency,
