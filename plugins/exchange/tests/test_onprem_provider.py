@@ -166,3 +166,16 @@ def test_delete_removes_a_shared_mailbox(
 def test_basic_over_plain_http_is_refused_off_loopback() -> None:
     with pytest.raises(errors.ConfigurationError):
         ExchangeServerProvider(settings("http://ex1.example.net", auth="basic"))
+
+
+def test_deleting_another_tenants_mailbox_removes_nothing(
+    running: tuple[MockServer, str], state: ServerState
+) -> None:
+    async def body(provider: ExchangeServerProvider) -> Any:
+        return await provider.delete_mailbox(
+            MailboxRef(tenant=FABRIKAM, address="sales@tailspintoys.com")
+        )
+
+    result = run(running, body)
+    assert not result.changed
+    assert "sales@tailspintoys.com" in state.data.mailboxes
