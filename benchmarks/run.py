@@ -533,6 +533,7 @@ class Report:
 
 
 TARGETS = {
+    "onprem_shells_opened.exchserver": "== 1",
     "peer_ratio.ox_zeep": "<= 0.25",
     "peer_ratio.zextras_python_zimbra": "<= 0.5",
     "bulk_ratio_to_limit.ox": ">= 0.6",
@@ -1004,6 +1005,27 @@ def print_table(report: Report, sizes: Sizes, quick: bool) -> None:
             print(f"| {name} | - | {TARGETS.get(name, '')} | {note} |")
 
 
+def onprem_figures(report: Report, changes: int) -> None:
+    """A bulk run of plan changes on an Exchange Server tenant (benchmarks/exchange_server.py):
+    its rate and the shells the mock saw opened (one runspace pool: 1)."""
+    sys.path.insert(0, str(HERE.parent))
+    from exchange_server import measure
+
+    figures = measure(changes, 8)
+    note = f"{changes} set_plan changes @8 over remote PowerShell, {figures['failed']} failed"
+    report.add("onprem_bulk_changes_per_second.exchserver", figures["changes_per_second"], note)
+    report.add(
+        "onprem_shells_opened.exchserver",
+        figures["shells_opened"],
+        "runspace pools (WS-Man shells) the mock saw opened for the whole run",
+    )
+    report.add(
+        "onprem_requests_per_change.exchserver",
+        figures["requests_per_change"],
+        f"{figures['pipelines_per_change']} cmdlet pipelines per change",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer items; under two minutes")
@@ -1015,7 +1037,10 @@ def main(argv: list[str] | None = None) -> None:
         "--platforms", default=",".join(PLATFORMS), help="comma-separated: ox,zextras"
     )
     parser.add_argument(
-        "--only", default="", help="comma-separated groups: startup,client,journal,api,cli"
+        "--only",
+        default="",
+        help="comma-separated groups: startup,client,journal,api,cli,onprem (onprem: the "
+        "Exchange Server bulk run; only when named, it takes minutes)",
     )
     args = parser.parse_args(argv)
     if args.serve_fixed:
@@ -1051,6 +1076,8 @@ def main(argv: list[str] | None = None) -> None:
         from cli import cli_figures
 
         cli_figures(report.add, 5 if args.quick else 9, ["count", "plans", "licence", "check"])
+    if "onprem" in groups:
+        onprem_figures(report, 100 if args.quick else 1000)
     if args.json:
         print(json.dumps(report.figures, indent=2))
     else:

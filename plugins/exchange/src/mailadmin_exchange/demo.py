@@ -8,7 +8,7 @@ from typing import Any
 
 from mailadmin.sdk import DemoScenario
 
-__all__ = ["sample_config", "scenario"]
+__all__ = ["onprem_scenario", "sample_config", "scenario"]
 
 _DOMAIN = "contoso.onmicrosoft.com"
 
@@ -38,4 +38,32 @@ def scenario() -> DemoScenario:
             (_DOMAIN, "shared_mailbox", 3),
             (_DOMAIN, "resource_mailbox", 2),
         ],
+    )
+
+
+_ONPREM_OU = "contoso.local/Hosting/Fabrikam"
+
+
+def onprem_scenario() -> DemoScenario:
+    """An Exchange Server tenant (OU + accepted domain + address book policy) beside the
+    others: Anna to Sync, Ben to Collaborate, 5 GB extra storage, three shared mailboxes
+    sold; licences as CALs."""
+    plans = sample_config()["instances"]["exchange"]["plans"]
+    return DemoScenario(
+        instance={
+            "provider": "exchserver",
+            "auth": "basic",
+            "credentials": {"username": "admin@contoso.local", "secret": "Passw0rd!"},
+            "plans": plans,
+            "tenancy": {
+                "fabrikam.com": {
+                    "organizational_unit": _ONPREM_OU,
+                    "address_book_policy": "Fabrikam ABP",
+                }
+            },
+            "cals": {"standard": 25, "enterprise": 5},
+        },
+        tenants={"fabrikam.com": {"native_id": _ONPREM_OU, "domains": ["fabrikam.com"]}},
+        upgrades=[("anna@fabrikam.com", "sync"), ("ben@fabrikam.com", "collaborate")],
+        addons=[("fabrikam.com", "storage_gb", 5), ("fabrikam.com", "shared_mailbox", 3)],
     )

@@ -1,4 +1,5 @@
-"""Registers the Exchange provider, its mock and its demo scenario with mailadmin."""
+"""Registers the Exchange providers (Online and on-premises), their mocks and the demo
+scenario with mailadmin."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ __all__ = ["mailadmin_register_providers"]
 
 @hookimpl
 def mailadmin_register_providers(register: Register) -> None:
-    """Register ``exchange``."""
+    """Register ``exchange`` (Online) and ``exchserver`` (2016/2019 on-premises)."""
     register(
         "exchange",
         provider="mailadmin_exchange.provider:ExchangeProvider",
         mock="mailadmin_exchange.mock.platform:ExchangeMock",
         demo="mailadmin_exchange.demo:scenario",
+    )
+    register(
+        "exchserver",
+        provider="mailadmin_exchange.onprem:ExchangeServerProvider",
+        mock="mailadmin_exchange.server_mock.platform:ExchangeServerMock",
+        demo="mailadmin_exchange.demo:onprem_scenario",
     )
