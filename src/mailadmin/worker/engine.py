@@ -45,10 +45,19 @@ def make_app(app: procrastinate.App, *, keep_hours: int = 168) -> procrastinate.
     retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
 
     @app.task(name=CHUNK_TASK, pass_context=True, retry=retry)
-    async def run_chunk(context: procrastinate.JobContext, run_id: str, chunk: int) -> int:
+    async def run_chunk(
+        context: procrastinate.JobContext,
+        run_id: str,
+        chunk: int,
+        trace: dict[str, str] | None = None,
+    ) -> int:
+        from mailadmin.orchestration.tracing import span
+
         if _ORCHESTRATOR is None:
             raise errors.ConfigurationError("This worker has no orchestrator")
-        return await _ORCHESTRATOR.runs.work_chunk(run_id, chunk, attempt=context.job.attempts)
+        # A child of the trace of the request that submitted the run, when there was one.
+        with span("job run_chunk", {"run_id": run_id, "chunk": chunk}, parent=trace):
+            return await _ORCHESTRATOR.runs.work_chunk(run_id, chunk, attempt=context.job.attempts)
 
     prune.register(app, keep_hours)
     return app
