@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -256,12 +258,17 @@ def test_cli_adds_a_webhook_and_refuses_a_bad_url(
     assert [h["id"] for h in listed] == [made["id"]]
     assert listed[0]["events"] == ["run.finished"]
     for url in ("ftp://example.invalid/x", "not a url"):
-        import subprocess
-        import sys
-
         done = subprocess.run(
-            [sys.executable, "-m", "mailadmin.cli", "--config", str(config)]
-            + ["webhooks", "add", url],
+            [
+                sys.executable,
+                "-m",
+                "mailadmin.cli",
+                "--config",
+                str(config),
+                "webhooks",
+                "add",
+                url,
+            ],
             capture_output=True,
             text=True,
             timeout=60,
