@@ -56,7 +56,8 @@ def test_one_trace_from_the_request_through_the_run_to_each_platform_request(
         {"address": "ben@example.net", "plan": "collaborate"},
     ]
     with served(lambda: Orchestrator.from_config(config)) as (url, key):
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=url, headers=headers) as http:
             started = http.post("/v1/runs/plan-changes", json={"items": items})
             assert started.status_code == 202, started.text
             wait_for_run(http, started.json()["id"])
