@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from apihelpers import SUITE_LIMITS, Service, config_text, mailadmin, seed, wait_for_run
+from apihelpers import Service, config_text, mailadmin, seed, wait_for_run
 
 from mailadmin.mock.serve import serve
 from mailadmin.mock.server import MockServer
@@ -28,7 +28,6 @@ from mailadmin.reference.mock.platform import MemoryMock
 
 #: Short waits, so retries and a dead process's claims come round within the test.
 EVENTS = """
-[events]
 poll_seconds = 0.1
 backoff_seconds = 0.2
 max_backoff_seconds = 0.5
@@ -110,7 +109,7 @@ def own_mock() -> Iterator[MockServer]:
 @pytest.fixture
 def events_service(own_mock: MockServer, tmp_path: Path) -> Iterator[Service]:
     config = tmp_path / "mailadmin.toml"
-    text = config_text(own_mock.url, tmp_path, api=SUITE_LIMITS + "\n" + EVENTS)  # type: ignore[attr-defined]
+    text = config_text(own_mock.url, tmp_path, events=EVENTS)  # type: ignore[attr-defined]
     config.write_text(text)
     running = Service(config)
     running.start()

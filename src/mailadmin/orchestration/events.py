@@ -85,8 +85,18 @@ class Webhooks:
 
     def add(self, url: str, kinds: tuple[str, ...] = (), label: str = "") -> tuple[Webhook, str]:
         """Register ``url`` for ``kinds`` (none: every kind); returns it and its secret."""
-        _check_url(url)
+        self.check(url, kinds)
         return store.add_webhook(self._db, url.strip(), tuple(kinds), label.strip())
+
+    @staticmethod
+    def check(url: str, kinds: tuple[str, ...] = ()) -> None:
+        """ValidationError unless ``url`` is an http(s) URL and every kind is known."""
+        _check_url(url)
+        unknown = sorted(set(kinds) - set(KINDS))
+        if unknown:
+            raise errors.ValidationError(
+                f"Unknown event kind '{unknown[0]}'; the kinds are: {', '.join(KINDS)}"
+            )
 
     def list(self, *, removed: bool = False) -> builtins.list[Webhook]:
         """The registered endpoints, oldest first."""

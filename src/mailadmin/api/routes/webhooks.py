@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from mailadmin.api.deps import Caller, CallerDep, ServicesDep, idempotent, json_response
+from mailadmin.api.deps import (
+    ApiError,
+    Caller,
+    CallerDep,
+    DryRun,
+    ServicesDep,
+    idempotent,
+    json_response,
+)
 from mailadmin.api.models import DeliveryOut, NewWebhook, WebhookIn, WebhookOut
 from mailadmin.api.paging import PAGED, Cursor, Limit, page_of, paged_response
 from mailadmin.api.problems import problem_responses
@@ -63,11 +71,40 @@ def _delivery(found: Delivery) -> DeliveryOut:
     responses=problem_responses(403, 422),
 )
 async def add_webhook(
-    request: Request, services: ServicesDep, caller: CallerDep, body: WebhookIn
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    body: WebhookIn,
+    dry_run: DryRun = False,
 ) -> Response:
     """Deliver the events recorded from now on (``events``: those kinds only) to ``url``,
-    each signed with ``secret`` (docs/operations.md has the verification recipe)."""
+    each signed with ``secret`` (docs/operations.md has the verification recipe).
+
+    An ``Idempotency-Key`` is refused (``400``): replaying the answer would mean keeping
+    the secret in the idempotency records. ``?dry_run=true`` checks the URL and the kinds
+    and answers ``200`` with the endpoint that would be made, without an id or a secret."""
+    if "Idempotency-Key" in request.headers:
+        raise ApiError(
+            400,
+            "idempotency_key",
+            "Registering a webhook takes no Idempotency-Key: its answer holds the secret; "
+            "list the webhooks to see whether a request went through",
+        )
     _site_admin_only(caller, "register webhooks")
+    if dry_run:
+        from datetime import UTC, datetime
+
+        from mailadmin.orchestration.events import Webhooks
+
+        Webhooks.check(body.url, tuple(body.events))
+        preview = WebhookOut(
+            id="",
+            url=body.url.strip(),
+            events=sorted(set(body.events)),
+            label=body.label.strip(),
+            created=datetime.now(UTC),
+        )
+        return json_response(preview)
     hook, secret = await asyncio.to_thread(
         _hooks(services).add, body.url, tuple(body.events), body.label
     )
@@ -99,13 +136,20 @@ async def webhooks(
     responses=problem_responses(403, 404),
 )
 async def remove_webhook(
-    request: Request, services: ServicesDep, caller: CallerDep, hook_id: str
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    hook_id: str,
+    dry_run: DryRun = False,
 ) -> Response:
-    """Deliver nothing more to the endpoint; its pending deliveries end ``failed``."""
+    """Deliver nothing more to the endpoint; its pending deliveries end ``failed``.
+    ``?dry_run=true`` answers the endpoint as it is and removes nothing."""
 
     async def work() -> Response:
         _site_admin_only(caller, "remove webhooks")
-        return json_response(_out(await asyncio.to_thread(_hooks(services).remove, hook_id)))
+        hooks = _hooks(services)
+        found = await asyncio.to_thread(hooks.get if dry_run else hooks.remove, hook_id)
+        return json_response(_out(found))
 
     return await idempotent(request, services, caller, work)
 
@@ -147,15 +191,28 @@ async def deliveries(
     responses=problem_responses(403, 404),
 )
 async def replay(
-    request: Request, services: ServicesDep, caller: CallerDep, hook_id: str, delivery_id: int
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    hook_id: str,
+    delivery_id: int,
+    dry_run: DryRun = False,
 ) -> Response:
     """Make the delivery due now, its attempts counted afresh, whatever its state (a
-    delivered one is sent again: the receiver's copy was lost)."""
+    delivered one is sent again: the receiver's copy was lost). ``?dry_run=true``
+    answers ``200`` with the delivery as it is, nothing sent again."""
 
     async def work() -> Response:
         _site_admin_only(caller, "replay webhook deliveries")
-        found = await asyncio.to_thread(_hooks(services).replay, delivery_id, hook_id)
-        return json_response(_delivery(found), status=202)
+        hooks = _hooks(services)
+        if dry_run:
+            found = await asyncio.to_thread(hooks.deliveries, hook_id)
+            match = next((d for d in found if d.id == delivery_id), None)
+            if match is None:
+                raise errors.NotFoundError(f"Webhook '{hook_id}' has no delivery {delivery_id}")
+            return json_response(_delivery(match))
+        replayed = await asyncio.to_thread(hooks.replay, delivery_id, hook_id)
+        return json_response(_delivery(replayed), status=202)
 
     return await idempotent(request, services, caller, work)
 
