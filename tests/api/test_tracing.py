@@ -118,3 +118,19 @@ def test_json_logs_carry_the_request_id() -> None:
     assert line["request_id"] == "abc123"
     assert line["status"] == 200
     assert line["level"] == "INFO" and line["logger"] == "mailadmin.api"
+
+
+def test_json_logs_of_a_platform_call_keep_the_http_request_id() -> None:
+    from mailadmin.orchestration.jsonlogs import REQUEST_ID
+
+    record = logging.LogRecord("mailadmin.wire", logging.INFO, __file__, 1, "GET", (), None)
+    record.request_id = "platform-1"
+    token = REQUEST_ID.set("http-1")
+    try:
+        line = json.loads(JsonFormatter().format(record))
+        plain = logging.LogRecord("mailadmin.api", logging.INFO, __file__, 1, "x", (), None)
+        inside = json.loads(JsonFormatter().format(plain))
+    finally:
+        REQUEST_ID.reset(token)
+    assert (line["request_id"], line["http_request_id"]) == ("platform-1", "http-1")
+    assert inside["request_id"] == "http-1" and "http_request_id" not in inside

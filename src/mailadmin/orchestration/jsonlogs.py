@@ -19,7 +19,8 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 
 class JsonFormatter(logging.Formatter):
-    """``{"time", "level", "logger", "message", "request_id", ...extra}`` per record."""
+    """``{"time", "level", "logger", "message", "request_id", ...extra}`` per record;
+    ``http_request_id`` too when the record has an id of its own (a platform call's)."""
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
@@ -28,9 +29,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        answering = REQUEST_ID.get()
+        request_id = getattr(record, "request_id", None) or answering
         if request_id:
             document["request_id"] = request_id
+        if answering and answering != request_id:
+            # A platform call's record has its own id; the HTTP request's goes beside it.
+            document["http_request_id"] = answering
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in document:
                 document[key] = value
