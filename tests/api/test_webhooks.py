@@ -31,7 +31,7 @@ EVENTS = """
 poll_seconds = 0.1
 backoff_seconds = 0.2
 max_backoff_seconds = 0.5
-hold_seconds = 1.0
+hold_seconds = 3.0
 max_attempts = 100
 """
 
