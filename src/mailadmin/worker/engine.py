@@ -97,8 +97,8 @@ async def run_worker(
     """
     global _ORCHESTRATOR
     app = make_app(await orch.runs.job_queue(), keep_hours=orch.config.worker.keep_jobs_hours)
-    _ORCHESTRATOR = orch
     telemetry = _Telemetry(orch, metrics_port, metrics_host)
+    _ORCHESTRATOR = orch
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
@@ -175,8 +175,14 @@ class _Telemetry:
 
             platforms = {name: orch.provider(name).platform or name for name in orch.instances}
             self._metrics = Metrics(platforms, orch.rules.store)
+            try:
+                self._server = _serve_metrics(self._metrics, host, port)
+            except errors.ConfigurationError:
+                if self._tracer is not None:
+                    tracing.uninstall()
+                    self._tracer.shutdown()
+                raise
             self._metrics.install()
-            self._server = _serve_metrics(self._metrics, host, port)
         observe = self._metrics.delivery if self._metrics is not None else None
         deliverer = Deliverer(orch.rules.store, orch.config.events, observe=observe)
         self._delivering = asyncio.ensure_future(deliverer.run())
