@@ -55,11 +55,20 @@ def seed() -> dict[str, Any]:
 SUITE_LIMITS = "auth_failures = 100000"
 
 
+#: Webhook deliveries off: the property-based run registers endpoints with made-up
+#: URLs, which must never be called (tests/api/test_webhooks.py turns them on).
+NO_DELIVERIES = "deliver = false"
+
+
 def config_text(
-    mock_url: str, folder: Path, store: str | None = None, api: str = SUITE_LIMITS
+    mock_url: str,
+    folder: Path,
+    store: str | None = None,
+    api: str = SUITE_LIMITS,
+    events: str = NO_DELIVERIES,
 ) -> str:
     """The service's configuration; ``store``: the database URL (default: SQLite in
-    ``folder``); ``api``: the body of its ``[api]`` table."""
+    ``folder``); ``api``: the body of its ``[api]`` table; ``events``: of ``[events]``."""
     plans = "\n".join(
         f'plans.{neutral} = {{ native = "{native}", quota_mb = {quota} }}'
         for (neutral, native), quota in zip(PLANS.items(), (2048, 5120, 10240), strict=True)
@@ -71,6 +80,9 @@ url = "{store or sqlite_url(folder)}"
 
 [api]
 {api}
+
+[events]
+{events}
 
 [plans.mail]
 rank = 1

@@ -7,6 +7,7 @@ runs) is built in the lifespan, so importing this module touches no database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -77,6 +78,18 @@ def create_app(
             runs=RunManager(orch, store),
         )
         app.state.services = services
+        telemetry = orch.config.telemetry
+        if telemetry.json_logs:
+            from mailadmin.orchestration.jsonlogs import use_json_logs
+
+            use_json_logs("mailadmin.api", "")
+        from mailadmin.orchestration import tracing
+
+        tracer = tracing.configure(telemetry)
+        services.metrics = _metrics(orch)
+        if services.metrics is not None:
+            services.metrics.install()
+        delivering = _deliver(orch, services.metrics)
         resumed = await services.runs.resume()
         await _settle_run_keys(services, resumed)
         # Runs of another process that dies later are taken over once their lease expires.
@@ -84,7 +97,15 @@ def create_app(
         try:
             yield
         finally:
+            if delivering is not None:
+                delivering.cancel()
+                await asyncio.gather(delivering, return_exceptions=True)
             await services.runs.aclose()
+            if services.metrics is not None:
+                services.metrics.uninstall()
+            if tracer is not None:
+                tracing.uninstall()
+                tracer.shutdown()
             await orch.aclose()
 
     app = FastAPI(
@@ -113,16 +134,19 @@ def create_app(
         keys,
         lifecycle,
         mailboxes,
+        metrics,
         orders,
         reports,
         runs,
         sales,
         service,
         tenancy,
+        webhooks,
     )
 
     for module in (
         service,
+        metrics,
         catalogue,
         tenancy,
         mailboxes,
@@ -132,6 +156,7 @@ def create_app(
         sales,
         reports,
         keys,
+        webhooks,
     ):
         app.include_router(module.router)
     app.include_router(docs_ui.router)
@@ -139,6 +164,31 @@ def create_app(
 
     console.mount(app)
     return app
+
+
+def _metrics(orch: Orchestrator) -> Any:
+    """This process's metrics, or None without prometheus-client (``/metrics`` says so)."""
+    try:
+        from mailadmin.orchestration.metrics import Metrics
+    except ImportError:  # pragma: no cover - the metrics extra is not installed
+        return None
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return None
+    platforms = {name: orch.provider(name).platform or name for name in orch.instances}
+    return Metrics(platforms, orch.rules.store)
+
+
+def _deliver(orch: Orchestrator, metrics: Any) -> asyncio.Task[None] | None:
+    """The webhook deliverer, a background task of the API ([events] deliver)."""
+    if not orch.config.events.deliver:
+        return None
+    from mailadmin.orchestration.events import Deliverer
+
+    observe = metrics.delivery if metrics is not None else None
+    deliverer = Deliverer(orch.rules.store, orch.config.events, observe=observe)
+    return asyncio.create_task(deliverer.run(), name="mailadmin-webhooks")
 
 
 async def _settle_run_keys(services: Services, resumed: list[str]) -> None:

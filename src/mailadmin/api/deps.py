@@ -46,6 +46,8 @@ class Services:
     keys: ApiKeys
     idempotency: IdempotencyStore
     runs: RunManager
+    #: ``/metrics``: the process's Prometheus metrics (None without prometheus-client).
+    metrics: Any = None
 
 
 class ApiError(Exception):

@@ -18,10 +18,12 @@ __all__ = [
     "AllowUpgrade",
     "Catalogue",
     "CustomerIn",
+    "DeliveryOut",
     "Health",
     "InstanceInfo",
     "JournalRecord",
     "KeyIn",
+    "NewWebhook",
     "OrderIn",
     "PlanChange",
     "PlanRunItem",
@@ -29,6 +31,8 @@ __all__ = [
     "ProviderInfo",
     "Readiness",
     "ResellerIn",
+    "WebhookIn",
+    "WebhookOut",
 ]
 
 
@@ -267,3 +271,54 @@ class JournalRecord(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         # SQLite returns the stored UTC time without its zone; say it is UTC.
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class WebhookIn(_In):
+    """A webhook endpoint to register: where events are POSTed, and which."""
+
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="An http:// or https:// URL",
+        examples=["https://panel.example.net/hooks/mailadmin"],
+    )
+    events: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Event kinds to deliver (none: every kind)",
+        examples=[["run.finished", "run.item_failed"]],
+    )
+    label: str = Field(default="", max_length=255, description="A note to tell endpoints apart")
+
+
+class WebhookOut(BaseModel):
+    """A registered endpoint (never its secret)."""
+
+    id: str
+    url: str
+    events: list[str]
+    label: str
+    created: datetime
+    removed: datetime | None = None
+
+
+class NewWebhook(WebhookOut):
+    """An endpoint just registered: ``secret`` signs its deliveries, shown this once."""
+
+    secret: str
+
+
+class DeliveryOut(BaseModel):
+    """One event for one endpoint: state (``pending``, ``delivered``, ``failed``),
+    attempts, the last answer."""
+
+    id: int
+    webhook_id: str
+    event: str
+    type: str
+    state: str
+    attempts: int
+    due: datetime
+    status: int | None = None
+    error: str | None = None
+    delivered: datetime | None = None

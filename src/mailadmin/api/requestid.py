@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from mailadmin.api.problems import problem_response
+from mailadmin.orchestration import tracing
+from mailadmin.orchestration.jsonlogs import REQUEST_ID as REQUEST_ID_VAR
 
 __all__ = ["REQUEST_ID", "RequestIds"]
 
@@ -63,6 +65,17 @@ class RequestIds:
                 message["headers"] = [*headers, header]
             await send(message)
 
+        token = REQUEST_ID_VAR.set(rid)
+        traced = None
+        if tracing.enabled():
+            # The request's span is current for the route and whatever it starts (a run).
+            traced = tracing.span(
+                f"HTTP {scope['method']} {scope['path']}",
+                {"http.request.method": scope["method"], "url.path": scope["path"]}
+                | {"mailadmin.request_id": rid},
+                kind="server",
+            )
+            traced.__enter__()
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -78,6 +91,10 @@ class RequestIds:
                 request_id=rid,
             )
             await answer(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID_VAR.reset(token)
+            if traced is not None:
+                traced.__exit__(None, None, None)
         _log.info(
             "request %s %s %s -> %s in %.1f ms as %s",
             rid,
@@ -86,4 +103,5 @@ class RequestIds:
             status,
             (time.perf_counter() - started) * 1000,
             state.get("identity", "-"),
+            extra={"request_id": rid, "status": status},
         )

@@ -591,12 +591,21 @@ class RunManager:
         if run is None:
             return
         state = RunState.SUCCEEDED if run.progress.failed == 0 else RunState.FAILED
+        # A run the journal holds records its own event when the journal finishes it.
+        from mailadmin.orchestration.storage import emit_event
+
+        journalled = self._plan(run_id) is not None
         with self._store.begin() as db:
-            db.execute(
+            done = db.execute(
                 RUNS.update()
                 .where(RUNS.c.id == run_id, RUNS.c.state.in_(_UNFINISHED))
                 .values(state=state.value, updated=datetime.now(UTC))
             )
+            if done.rowcount and not journalled:
+                data = {"run_id": run_id, "distributed": False, "operation": run.kind.value}
+                data |= {"identity": run.identity, "dry_run": run.dry_run, "state": state.value}
+                data["counts"] = run.progress.model_dump(mode="json")
+                emit_event(db, "run.finished", data)
 
 
 def _still_open(result: Any) -> None:

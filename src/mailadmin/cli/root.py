@@ -79,6 +79,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "business",
         "The mailadmin database (journal, tenancy, orders): schema version and upgrade.",
     ),
+    "webhooks": (
+        "webhooks",
+        "Webhook endpoints for events: add (secret shown once), list, remove, deliveries, replay.",
+    ),
     "worker": (
         "runs",
         "Run distributed bulk work until SIGINT or SIGTERM (running chunks finish first).",

@@ -85,10 +85,21 @@ async def run_distributed(
     help="Seconds without a heartbeat after which a worker is taken for dead and its "
     "running jobs are handed to another worker.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve this worker's Prometheus /metrics on 127.0.0.1:PORT (docs/operations.md).",
+)
 @_global_options
 @pass_state
 def worker(
-    state: _State, concurrency: int, queues: tuple[str, ...], heartbeat: float, stalled_after: float
+    state: _State,
+    concurrency: int,
+    queues: tuple[str, ...],
+    heartbeat: float,
+    stalled_after: float,
+    metrics_port: int | None,
 ) -> None:
     """Run distributed bulk work until SIGINT or SIGTERM (running chunks finish first).
 
@@ -113,6 +124,7 @@ def worker(
             heartbeat=heartbeat,
             stalled_after=stalled_after,
             ready=ready,
+            metrics_port=metrics_port,
         )
 
     _run(state, work)

@@ -36,7 +36,7 @@ import re
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -49,9 +49,11 @@ __all__ = [
     "AddonSpec",
     "ApiConfig",
     "Config",
+    "EventsConfig",
     "InstanceConfig",
     "JournalConfig",
     "PlanSpec",
+    "TelemetryConfig",
     "TenantConfig",
     "UnknownTenant",
     "WorkerConfig",
@@ -255,6 +257,37 @@ class ApiConfig(_Strict):
     auth_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
 
+class EventsConfig(_Strict):
+    """Webhook deliveries (docs/operations.md). ``deliver``: ``mailadmin serve`` delivers
+    (workers always do); ``poll_seconds``: how often new events are looked for;
+    ``backoff_seconds``: the wait before the first retry, doubling up to
+    ``max_backoff_seconds``; ``max_attempts``: then the delivery ends ``failed`` (replay
+    it by hand); ``hold_seconds``: a delivery being sent by a process that dies is sent
+    again after this; ``open_row_minutes``: a journal row open this long is an event."""
+
+    deliver: bool = True
+    poll_seconds: float = Field(default=2.0, gt=0, le=3600)
+    backoff_seconds: float = Field(default=10.0, gt=0, le=86_400)
+    max_backoff_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    hold_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    batch: int = Field(default=50, ge=1, le=1000)
+    open_row_minutes: float = Field(default=60.0, gt=0, le=525_600)
+
+
+class TelemetryConfig(_Strict):
+    """Traces and logs (docs/operations.md). ``traces``: ``"off"``, ``"console"`` (spans
+    printed as JSON) or ``"otlp"`` (to ``otlp_endpoint``, needs the OTLP exporter
+    installed); ``json_logs``: log records as one JSON object a line, with the request
+    id."""
+
+    traces: Literal["off", "console", "otlp"] = "off"
+    otlp_endpoint: str | None = None
+    service_name: str = "mailadmin"
+    json_logs: bool = False
+
+
 _DB_URL = re.compile(r"^[a-z][a-z0-9+_.-]*://", re.IGNORECASE)
 
 
@@ -271,6 +304,8 @@ class Config(_Strict):
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     runs: RunsConfig = Field(default_factory=RunsConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     # Business rules (docs/tenancy.md): records declared here, policies, the acting identity.
     resellers: dict[str, ResellerSpec] = Field(default_factory=dict)
     customers: dict[str, CustomerSpec] = Field(default_factory=dict)

@@ -472,10 +472,21 @@ class Record(Step):
         journal = self.services.journal
         if journal is not None and call.is_write:
             row, resumed = _row(call)
-            await journal.write(journal.success(row, result, resumed=resumed))
+            op = journal.success(row, result, resumed=resumed)
+            event = _TENANT_EVENTS.get(call.operation)
+            if event is not None and not result.dry_run and result.outcome is Outcome.CHANGED:
+                tenant = call.arguments["tenant"]
+                data = {"instance": provider.instance, "tenant": tenant.name, "call_id": row}
+                data["identity"] = str(call.identity)
+                op = journal.with_event(op, event, data)
+            await journal.write(op)
 
     async def failed(self, call: Call, error: errors.MailadminError) -> None:
         return None
+
+
+#: The events a tenant's changed suspension records with its journal row.
+_TENANT_EVENTS = {"suspend_tenant": "tenant.suspended", "resume_tenant": "tenant.resumed"}
 
 
 class Pipeline:

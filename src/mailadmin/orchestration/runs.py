@@ -57,7 +57,11 @@ if TYPE_CHECKING:
     from mailadmin.store.journal import JournalEntry
     from mailadmin.store.runs import JournalPlan, PlannedRun, RunStatus, Settled
 
-__all__ = ["CHUNK_TASK", "ItemDone", "PreparedRun", "RunService"]
+__all__ = ["CHUNK_TASK", "ITEM_WATCHERS", "ItemDone", "PreparedRun", "RunService"]
+
+#: Told ``(operation, state)`` as each item of a run ends here (``done``, ``failed``):
+#: the process's metrics. Empty unless a process installs one.
+ITEM_WATCHERS: list[Callable[[str, str], None]] = []
 
 Item = dict[str, Any]
 #: ``on_item(index, value, error)`` after each item of :meth:`RunService.execute`.
@@ -258,6 +262,8 @@ class RunService:
                     error = normalise(exc)
                 if on_item is not None:
                     await on_item(index, value, error)
+                for watch in ITEM_WATCHERS:
+                    watch(run.operation, "done" if error is None else "failed")
                 if error is not None:
                     raise error
                 return value
@@ -268,8 +274,13 @@ class RunService:
             (run_items.item_key(item), call(index, item)) for index, item in enumerate(run.items)
         ]
         leases = None if run.dry_run else self.leases
+        from mailadmin.orchestration.tracing import span
+
         async with leases.holding(run.run_id) if leases is not None else nullcontext():
-            with self._scope(run.run_id, run.identity):
+            with (
+                self._scope(run.run_id, run.identity),
+                span(f"run {run.operation}", {"run_id": run.run_id, "items": len(run.items)}),
+            ):
                 results, stopped, cancelled = await _send(
                     calls, concurrency, stop_on_error, progress
                 )
@@ -492,12 +503,15 @@ class RunService:
         """Check a run as a whole, record its items and enqueue their jobs in one
         transaction; returns the run id at once. ConfigurationError when the store is not
         PostgreSQL."""
+        from mailadmin.orchestration.tracing import carrier
         from mailadmin.store.queue import enqueue_run
 
         engine = self.distributed_engine()
         planned = self.plan(uuid.uuid4().hex[:16], operation, items)
         identity = str(self._orch.rules.acting())
-        await asyncio.to_thread(enqueue_run, engine, planned, identity=identity)
+        # The caller's trace travels in each job, so a worker's spans join it.
+        trace = carrier()
+        await asyncio.to_thread(enqueue_run, engine, planned, identity=identity, trace=trace)
         return planned.run_id
 
     async def follow(
@@ -619,6 +633,8 @@ class RunService:
         for item in pending:
             outcome = await self._settle_item(run_id, run["identity"], operation, item, rows)
             unrecorded.append((int(item["seq"]), outcome))
+            for watch in ITEM_WATCHERS:
+                watch(operation, outcome[0])
             settled += 1
             # Item records are written in small batches: one lost to a crash is rebuilt
             # from the journal row the write completed, so batching costs no accuracy. The

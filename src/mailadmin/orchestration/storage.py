@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailadmin.store.database import Database
+from mailadmin.store.events import emit as emit_event
 from mailadmin.store.journal import Journal, JournalEntry
 from mailadmin.store.runs import JournalPlan, RunStatus
 
@@ -19,6 +20,7 @@ __all__ = [
     "JournalPlan",
     "RunStatus",
     "SchemaStatus",
+    "emit_event",
     "schema_status",
 ]
 

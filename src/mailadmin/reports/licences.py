@@ -122,6 +122,7 @@ async def build(orch: Orchestrator) -> list[LicenceRow]:
                 maintenance=_maintenance(licence.maintenance_until, today),
             )
         )
+    await _note_findings(orch, rows)
     return rows
 
 
@@ -152,3 +153,26 @@ def _trial_state(
     if state is LicenceState.NONE and days_left < 0:
         return f"none (ended {end.date().isoformat()})", True
     return state.value, False
+
+
+#: A licence ending within this many days is an event (``licence.expiring``).
+EXPIRING_DAYS = 30
+
+
+async def _note_findings(orch: Orchestrator, rows: list[LicenceRow]) -> None:
+    """Record each licence not compliant, or ending soon, as an event (once per figure)."""
+    import asyncio
+
+    from mailadmin.orchestration.events import Finding, record_findings
+
+    findings: list[Finding] = []
+    for row in rows:
+        data = row.model_dump(mode="json")
+        if not row.compliant and not row.error:
+            once = f"licence:{row.instance}:{row.state}:{row.licensed}:{row.used}:{row.to_buy}"
+            findings.append(("licence.non_compliant", once, data))
+        if row.days_left is not None and row.days_left <= EXPIRING_DAYS:
+            ends = orch.rules.today() + timedelta(days=row.days_left)
+            findings.append(("licence.expiring", f"licence:{row.instance}:ends:{ends}", data))
+    if findings:
+        await asyncio.to_thread(record_findings, orch.rules.store, findings)

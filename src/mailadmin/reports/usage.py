@@ -112,7 +112,27 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Usag
                     error=item.error.message if item.error is not None else "",
                 )
             )
-    return rows + _resellers(orch, reseller)
+    rows += _resellers(orch, reseller)
+    await _note_over_use(orch, rows)
+    return rows
+
+
+async def _note_over_use(orch: Orchestrator, rows: list[UsageRow]) -> None:
+    """Record each over-use found as a ``usage.over_use`` event (once per figure)."""
+    import asyncio
+
+    from mailadmin.orchestration.events import Finding, record_findings
+
+    findings: list[Finding] = []
+    for row in rows:
+        if row.over_use <= 0:
+            continue
+        once = f"usage:{row.level}:{row.subscription}:{row.resource.value}:"
+        once += f"{row.allocated}:{row.utilised}"
+        data = row.model_dump(mode="json")
+        findings.append(("usage.over_use", once, data))
+    if findings:
+        await asyncio.to_thread(record_findings, orch.rules.store, findings)
 
 
 def _resellers(orch: Orchestrator, only: str | None) -> list[UsageRow]:

@@ -396,7 +396,12 @@ class Journal:
             error_message=error.message,
             finished=datetime.now(UTC),
         )
-        return _Row(self._insert, values, call_id=call.call_id)
+        row = _Row(self._insert, values, call_id=call.call_id)
+        if values.get("run_id") is None or call.dry_run:
+            return row
+        failed = {"run_id": values["run_id"], "call_id": call.call_id, "outcome": "failed"}
+        failed |= {"error_code": error.code, "error_message": error.message}
+        return _with_item_failed(row, failed, self._table)
 
     def sending(self, call_id: str, change: Change[Any]) -> _Op:
         """Add the state the provider read to an intent, just before the write is sent."""
@@ -519,7 +524,13 @@ class Journal:
             else:
                 values["outcome"] = "unknown" if _maybe_applied(error) else "failed"
         values |= _resumed(resumed)
-        return self._update(call_id, values)
+        row = self._update(call_id, values)
+        run_id = _RUN.get()
+        if run_id is None:
+            return row
+        failed = {"run_id": run_id, "call_id": call_id, "outcome": values.get("outcome")}
+        failed |= {"error_code": error.code, "error_message": error.message}
+        return _with_item_failed(row, failed, self._table)
 
     def fenced(
         self, entry: JournalEntry, outcome: str, state: Any, note: str, *, landed: bool
@@ -546,6 +557,17 @@ class Journal:
             query = t.update().where(t.c.call_id == entry.call_id)
             query = query.where(sa_open(t))
             db.execute(query.values(**values))
+
+        return op
+
+    def with_event(self, row: _Op, kind: str, data: dict[str, Any]) -> _Op:
+        """``row`` and the event it causes, committed in one transaction."""
+
+        def op(db: sa.Connection) -> None:
+            from mailadmin.store.events import emit
+
+            row(db)
+            emit(db, kind, data)
 
         return op
 
@@ -582,7 +604,14 @@ class Journal:
         from mailadmin.store.schema import runs
 
         def op(db: sa.Connection) -> None:
-            db.execute(runs.update().where(runs.c.id == run_id).values(finished=datetime.now(UTC)))
+            done = db.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.finished.is_(None))
+                .values(finished=datetime.now(UTC))
+            )
+            if done.rowcount:
+                # In the transaction that finishes the run: the event is never lost or twice.
+                _run_finished_event(db, run_id)
 
         return op
 
@@ -942,6 +971,51 @@ def _entry(r: Any) -> JournalEntry:
         resumed_from=r["resumed_from"],
         sent=_aware(r["sent"]) if r["sent"] is not None else None,
     )
+
+
+def _with_item_failed(row: _Op, failed: dict[str, Any], table: sa.Table) -> _Op:
+    """``row`` and, in its transaction, the ``run.item_failed`` event of a run's item
+    (a plain op, so the writer runs the two together rather than batching the row)."""
+
+    def op(db: sa.Connection) -> None:
+        from mailadmin.store.events import emit
+
+        row(db)
+        found = db.execute(
+            table.select()
+            .with_only_columns(
+                table.c.instance, table.c.operation, table.c.subject, table.c.dry_run
+            )
+            .where(table.c.call_id == failed["call_id"])
+        ).first()
+        if found is not None and found.dry_run:
+            return
+        if found is not None:
+            failed.update(instance=found.instance, operation=found.operation)
+            failed["subject"] = found.subject
+        emit(db, "run.item_failed", failed)
+
+    return op
+
+
+def _run_finished_event(db: sa.Connection, run_id: str) -> None:
+    """The ``run.finished`` event of an in-process run, with its journal's counts."""
+    import sqlalchemy as sa
+
+    from mailadmin.store.events import emit
+    from mailadmin.store.schema import journal, runs
+
+    run = db.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
+    counts = db.execute(
+        sa.select(journal.c.status, sa.func.count())
+        .where(journal.c.run_id == run_id, journal.c.dry_run == sa.false())
+        .group_by(journal.c.status)
+    ).all()
+    data: dict[str, Any] = {"run_id": run_id, "distributed": False}
+    if run is not None:
+        data |= {"operation": run["operation"], "identity": run["identity"]}
+    data["counts"] = {str(status): int(n) for status, n in counts}
+    emit(db, "run.finished", data)
 
 
 def sa_open(t: sa.Table) -> Any:

@@ -12,7 +12,7 @@ writes and cancels jobs, and is loaded only when a run is enqueued or a worker s
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mailadmin.store import runs as store
 
@@ -65,11 +65,20 @@ def ensure_schema(engine: sa.Engine) -> None:
                 cursor.execute(SchemaManager.get_schema())
 
 
-def enqueue_run(engine: sa.Engine, planned: store.PlannedRun, *, identity: str | None) -> None:
-    """Record a planned run's items and enqueue one job per chunk, in one transaction."""
+def enqueue_run(
+    engine: sa.Engine,
+    planned: store.PlannedRun,
+    *,
+    identity: str | None,
+    trace: dict[str, str] | None = None,
+) -> None:
+    """Record a planned run's items and enqueue one job per chunk, in one transaction.
+    ``trace``: the caller's trace context (W3C ``traceparent``), carried in each job."""
     from procrastinate.jobs import Job
 
     ensure_schema(engine)
+    # A JSON object in the job's arguments (procrastinate types them loosely).
+    extra: dict[str, Any] = {"trace": trace} if trace else {}
     jobs = [
         Job(
             id=None,
@@ -77,7 +86,11 @@ def enqueue_run(engine: sa.Engine, planned: store.PlannedRun, *, identity: str |
             lock=lock,
             queueing_lock=None,
             task_name=TASK_NAME,
-            task_kwargs={"run_id": planned.run_id, "chunk": chunk},
+            task_kwargs={
+                "run_id": planned.run_id,
+                "chunk": chunk,
+                **extra,
+            },
         )
         for chunk, (queue, lock) in planned.chunks.items()
     ]

@@ -362,11 +362,25 @@ def finish_if_settled(db: sa.Connection, run_id: str) -> None:
         .where(run_items.c.run_id == run_id, run_items.c.state == PENDING)
         .exists()
     )
-    db.execute(
+    done = db.execute(
         runs.update()
         .where(runs.c.id == run_id, runs.c.finished.is_(None), ~pending)
         .values(finished=datetime.now(UTC))
     )
+    if done.rowcount:
+        from mailadmin.store.events import emit
+
+        # In the transaction that finishes the run: one event, never lost, never twice.
+        run = db.execute(runs.select().where(runs.c.id == run_id)).mappings().one()
+        counts = db.execute(
+            sa.select(run_items.c.state, sa.func.count())
+            .where(run_items.c.run_id == run_id)
+            .group_by(run_items.c.state)
+        ).all()
+        data = {"run_id": run_id, "distributed": True, "operation": run["operation"]}
+        data |= {"identity": run["identity"], "cancelled": run["cancelled"] is not None}
+        data["counts"] = {str(state): int(n) for state, n in counts}
+        emit(db, "run.finished", data)
 
 
 def load_chunk(engine: sa.Engine, run_id: str, chunk: int) -> tuple[Any, list[Any]]:

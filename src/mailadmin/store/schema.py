@@ -10,6 +10,8 @@ import sqlalchemy as sa
 __all__ = [
     "addon_sales",
     "customers",
+    "deliveries",
+    "events",
     "journal",
     "mailbox_settings",
     "metadata",
@@ -20,6 +22,7 @@ __all__ = [
     "run_leases",
     "runs",
     "tenant_use",
+    "webhooks",
 ]
 
 metadata = sa.MetaData()
@@ -174,5 +177,41 @@ tenant_use = sa.Table(
     sa.Column("resource", sa.String(32), primary_key=True),
     sa.Column("used", sa.Integer, nullable=False),
     sa.Column("counted", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+events = sa.Table(
+    "mailadmin_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uid", sa.String(40), nullable=False, unique=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("once", sa.String(400), unique=True),
+)
+webhooks = sa.Table(
+    "mailadmin_webhooks",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.String(80), nullable=False),
+    sa.Column("kinds", sa.Text, nullable=False),
+    sa.Column("label", sa.String(255), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("cursor", sa.Integer, nullable=False),
+    sa.Column("removed", sa.DateTime(timezone=True)),
+)
+deliveries = sa.Table(
+    "mailadmin_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("due", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("delivered", sa.DateTime(timezone=True)),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
 )

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mailadmin import errors
 from mailadmin.wire import direct
+from mailadmin.wire import observe as _observe
 from mailadmin.wire.adapters import send_writes_once, set_read_body, skip_idle_cookie_work
 from mailadmin.wire.dryrun import DryRunViolation, dry_run_active, dry_run_scope
 from mailadmin.wire.endpoints import (
@@ -292,6 +293,9 @@ class Transport:
         retry = (not write) if idempotent is None else idempotent
         auth_arg = self._auth_for(endpoint, auth)
         attempts = 0
+        watching = _observe.observers()
+        tokens = [o.started(self.name, operation, method) for o in watching] if watching else ()
+        call_started = time.perf_counter() if watching else 0.0
 
         async def attempt() -> httpx.Response:
             nonlocal attempts
@@ -327,17 +331,27 @@ class Transport:
                 self._log_attempt(request, operation, request_id, attempts, started, error=exc)
                 raise mapped from exc
             self._log_attempt(request, operation, request_id, attempts, started, response)
+            for observer in watching:
+                observer.attempted(self.name, operation, response.status_code)
             return response
 
+        status: int | None = None
         try:
             # One deadline for the whole call: a server dripping a byte per read timeout,
             # or retries with long waits, cannot keep it alive past it.
             async with asyncio.timeout(self.deadline):
                 response = await self._attempts(attempt, retry, request, operation, request_id)
+            status = response.status_code
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, request, request_id, attempts) from exc
         except TimeoutError as exc:
             raise self._past_deadline(request, request_id, attempts) from exc
+        finally:
+            if watching:
+                seconds = time.perf_counter() - call_started
+                outcome = _observe.outcome_of(status)
+                for observer, token in zip(watching, tokens, strict=True):
+                    observer.ended(token, self.name, operation, outcome, status, seconds, attempts)
         response.extensions[REDACTOR_EXTENSION] = self._redactor
         return response
 

@@ -45,10 +45,19 @@ def make_app(app: procrastinate.App, *, keep_hours: int = 168) -> procrastinate.
     retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
 
     @app.task(name=CHUNK_TASK, pass_context=True, retry=retry)
-    async def run_chunk(context: procrastinate.JobContext, run_id: str, chunk: int) -> int:
+    async def run_chunk(
+        context: procrastinate.JobContext,
+        run_id: str,
+        chunk: int,
+        trace: dict[str, str] | None = None,
+    ) -> int:
+        from mailadmin.orchestration.tracing import span
+
         if _ORCHESTRATOR is None:
             raise errors.ConfigurationError("This worker has no orchestrator")
-        return await _ORCHESTRATOR.runs.work_chunk(run_id, chunk, attempt=context.job.attempts)
+        # A child of the trace of the request that submitted the run, when there was one.
+        with span("job run_chunk", {"run_id": run_id, "chunk": chunk}, parent=trace):
+            return await _ORCHESTRATOR.runs.work_chunk(run_id, chunk, attempt=context.job.attempts)
 
     prune.register(app, keep_hours)
     return app
@@ -67,6 +76,8 @@ async def run_worker(
     ready: Callable[[], None] | None = None,
     install_signal_handlers: bool = True,
     give_up_after: float = 300.0,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     """Run chunks until SIGINT or SIGTERM, or until cancelled (a graceful stop: running
     chunks finish).
@@ -79,9 +90,14 @@ async def run_worker(
     the jobs it was running are handed back once its old registration is stalled. Past
     ``give_up_after`` seconds without the store it raises :class:`~errors.Unavailable`
     (``mailadmin worker`` exits non-zero, so its supervisor restarts it).
+
+    ``metrics_port``: serve this worker's ``/metrics`` there (``metrics_host``, loopback
+    by default). The worker also delivers webhook events, and traces its jobs when
+    ``[telemetry] traces`` is set.
     """
     global _ORCHESTRATOR
     app = make_app(await orch.runs.job_queue(), keep_hours=orch.config.worker.keep_jobs_hours)
+    telemetry = _Telemetry(orch, metrics_port, metrics_host)
     _ORCHESTRATOR = orch
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -136,6 +152,88 @@ async def run_worker(
         for sig in signals:
             loop.remove_signal_handler(sig)
         _ORCHESTRATOR = None
+        await telemetry.aclose()
+
+
+class _Telemetry:
+    """What a worker runs beside its jobs: ``/metrics``, tracing, the webhook deliverer."""
+
+    def __init__(self, orch: Orchestrator, port: int | None, host: str) -> None:
+        from mailadmin.orchestration import tracing
+        from mailadmin.orchestration.events import Deliverer
+
+        settings = orch.config.telemetry
+        if settings.json_logs:
+            from mailadmin.orchestration.jsonlogs import use_json_logs
+
+            use_json_logs("mailadmin", "")
+        self._tracer = tracing.configure(settings)
+        self._metrics: Any = None
+        self._server: Any = None
+        if port is not None:
+            from mailadmin.orchestration.metrics import Metrics
+
+            platforms = {name: orch.provider(name).platform or name for name in orch.instances}
+            self._metrics = Metrics(platforms, orch.rules.store)
+            try:
+                self._server = _serve_metrics(self._metrics, host, port)
+            except errors.ConfigurationError:
+                if self._tracer is not None:
+                    tracing.uninstall()
+                    self._tracer.shutdown()
+                raise
+            self._metrics.install()
+        observe = self._metrics.delivery if self._metrics is not None else None
+        deliverer = Deliverer(orch.rules.store, orch.config.events, observe=observe)
+        self._delivering = asyncio.ensure_future(deliverer.run())
+
+    async def aclose(self) -> None:
+        from mailadmin.orchestration import tracing
+
+        self._delivering.cancel()
+        await asyncio.gather(self._delivering, return_exceptions=True)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._metrics is not None:
+            self._metrics.uninstall()
+        if self._tracer is not None:
+            tracing.uninstall()
+            self._tracer.shutdown()
+
+
+def _serve_metrics(metrics: Any, host: str, port: int) -> Any:
+    """``/metrics`` of this worker on ``host:port`` in a thread; returns the server."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mailadmin.orchestration.metrics import CONTENT_TYPE
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = metrics.render()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        raise errors.ConfigurationError(
+            f"The worker cannot serve metrics on {host}:{port}: {exc.strerror}"
+        ) from None
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="mailadmin-metrics", daemon=True).start()
+    _log.info("metrics on http://%s:%d/metrics", host, server.server_address[1])
+    return server
 
 
 class _Stopped(Exception):
