@@ -68,6 +68,7 @@ __all__ = [
     "check_display_name",
     "check_password",
     "check_setting",
+    "plugin_hooks",
 ]
 
 log = logging.getLogger("mailadmin.contract.provider")
@@ -878,7 +879,20 @@ def check_password(password: object) -> pydantic.SecretStr:
 
 
 #: Operations a plugin implements through shared hooks, not a ``_name`` method of its own.
-_HOOKED = SETTINGS | {Operation.LIST_ALIASES.value, Operation.SINGLE_SIGN_ON.value}
+_HOOKED = SETTINGS | {Operation.LIST_ALIASES.value}
+
+
+def plugin_hooks(operation: Operation | str) -> tuple[str, ...]:
+    """The methods a plugin writes to implement ``operation``: ``_set_plan`` for
+    ``set_plan``; the settings read and write for the settings operations."""
+    name = str(operation)
+    if name in SETTINGS:
+        return ("_read_settings", "_write_settings")
+    if name == Operation.LIST_ALIASES.value:
+        return ("_read_settings",)
+    return (f"_{name}",)
+
+
 #: The longest display name accepted (Exchange's limit, the smallest of the platforms).
 MAX_DISPLAY_NAME = 256
 #: The largest quota in MB accepted (a signed 32-bit number of MB on every platform).
@@ -1050,16 +1064,13 @@ def _check_subclass(cls: type[Provider]) -> None:
         and getattr(cls, f"_{op.value}") is getattr(Provider, f"_{op.value}")
         and not (op is Operation.GET_LICENCE and cls.capabilities.licence.kind is LicenceKind.NONE)
     ]
-    settings = {op.value for op in cls.capabilities.operations} & (
-        SETTINGS | {Operation.LIST_ALIASES.value}
-    )
-    for hook in ("_read_settings", "_write_settings"):
-        if settings and getattr(cls, hook) is getattr(Provider, hook):
-            missing.append(hook)
-    if Operation.SINGLE_SIGN_ON in cls.capabilities.operations and (
-        cls._single_sign_on is Provider._single_sign_on
-    ):
-        missing.append("_single_sign_on")
+    for op in cls.capabilities.operations:
+        if op.value in _HOOKED:
+            missing += [
+                hook
+                for hook in plugin_hooks(op)
+                if getattr(cls, hook) is getattr(Provider, hook) and hook not in missing
+            ]
     if missing:
         raise TypeError(f"{cls.__qualname__} declares but does not implement: {', '.join(missing)}")
 
