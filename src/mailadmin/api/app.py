@@ -118,6 +118,7 @@ def create_app(
         runs,
         sales,
         service,
+        settings,
         tenancy,
     )
 
@@ -127,6 +128,7 @@ def create_app(
         tenancy,
         mailboxes,
         lifecycle,
+        settings,
         orders,
         runs,
         sales,
