@@ -53,6 +53,7 @@ class Operation(StrEnum):
     REMOVE_ALIAS = "remove_alias"
     LIST_ALIASES = "list_aliases"
     SINGLE_SIGN_ON = "single_sign_on"
+    LIST_TENANTS = "list_tenants"
 
 
 #: Operations every provider must implement.
@@ -86,6 +87,7 @@ ADDED_LATER: frozenset[str] = frozenset(
         Operation.REMOVE_ALIAS.value,
         Operation.LIST_ALIASES.value,
         Operation.SINGLE_SIGN_ON.value,
+        Operation.LIST_TENANTS.value,
     }
 )
 #: The mailbox settings operations (each absolute; one plugin read and one plugin write).

@@ -552,6 +552,13 @@ class Provider(Generic[SettingsT]):
 
         return await self._call(Operation.SINGLE_SIGN_ON, {"mailbox": mailbox}, False, sign_on)
 
+    @final
+    async def list_tenants(self) -> list[TenantRef]:
+        """Every tenant the platform holds that this instance can see (optional capability
+        ``list_tenants``): what reconcile compares with the configured customers."""
+        self._require(Operation.LIST_TENANTS)
+        return await self._call(Operation.LIST_TENANTS, {}, False, self._list_tenants)
+
     async def _setting(
         self, operation: Operation, mailbox: MailboxRef, value: Any, dry_run: bool
     ) -> ChangeResult[Any]:
@@ -645,6 +652,9 @@ class Provider(Generic[SettingsT]):
         raise NotImplementedError
 
     async def _single_sign_on(self, mailbox: MailboxRef) -> SignOn:
+        raise NotImplementedError
+
+    async def _list_tenants(self) -> list[TenantRef]:
         raise NotImplementedError
 
     async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:

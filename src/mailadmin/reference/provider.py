@@ -230,6 +230,7 @@ class MemoryProvider(Provider[MemorySettings]):
                 Operation.ADD_ALIAS,
                 Operation.REMOVE_ALIAS,
                 Operation.LIST_ALIASES,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
@@ -491,6 +492,11 @@ class MemoryProvider(Provider[MemorySettings]):
                 check=check,
             )
         )
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        answer = await self.api.get("/api/tenants", operation="list_tenants")
+        names = answer.get("tenants", []) if isinstance(answer, dict) else []
+        return [TenantRef(name=str(n)) for n in names]
 
     async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
         found = await self._get_mailbox(mailbox)

@@ -138,6 +138,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             "addon:resource_mailbox": _KEPT,
             "suspend_tenant": _WHOLE_TENANT,
             "resume_tenant": _WHOLE_TENANT,
+            "list_tenants": "an instance is one Microsoft 365 tenant, its own configured one",
             "single_sign_on": "Microsoft 365 users sign in through Entra ID; no admin API "
             "hands out a sign-in link",
         },

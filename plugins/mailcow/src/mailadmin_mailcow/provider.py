@@ -193,6 +193,7 @@ class MailcowProvider(Provider[MailcowSettings]):
                 Operation.ADD_ALIAS,
                 Operation.REMOVE_ALIAS,
                 Operation.LIST_ALIASES,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset({MailboxKind.USER}),
@@ -308,6 +309,15 @@ class MailcowProvider(Provider[MailcowSettings]):
             and str(row.get("goto", "")).strip().lower() == mailbox.address
             and str(row.get("address", "")).lower() != mailbox.address
         }
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        answer = await self.api.get(f"{_API}/get/domain/all", operation="get_domains")
+        rows = answer if isinstance(answer, list) else []
+        return [
+            TenantRef(name=str(row["domain_name"]))
+            for row in rows
+            if isinstance(row, dict) and row.get("domain_name")
+        ]
 
     async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
         row = await self._mailbox_row(mailbox)

@@ -109,6 +109,7 @@ class OXProvider(Provider[OXSettings]):
                 Operation.ADD_ALIAS,
                 Operation.REMOVE_ALIAS,
                 Operation.LIST_ALIASES,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
@@ -872,6 +873,9 @@ class OXProvider(Provider[OXSettings]):
         if not data:
             raise errors.ProtocolError(f"{self.instance} sent no data for {mailbox.address}")
         return data[0]
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        return await self._tenants()
 
     async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
         data = await self._one_user(mailbox)

@@ -179,6 +179,7 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 Operation.REMOVE_ALIAS,
                 Operation.LIST_ALIASES,
                 Operation.SINGLE_SIGN_ON,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
@@ -776,6 +777,12 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             idempotent=False,  # a repeat is refused (exists, no such alias): read back instead
             subject=mailbox.address,
         )
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        answer = await self.api.call(
+            "SearchDirectoryRequest", {"types": "domains", "query": "", "limit": 0}
+        )
+        return [TenantRef(name=str(d["name"])) for d in entries(answer, "domain") if d.get("name")]
 
     async def _single_sign_on(self, mailbox: MailboxRef) -> SignOn:
         """Zimbra's preauth: an HMAC-SHA1, under the domain's ``zimbraPreAuthKey``, of
