@@ -60,6 +60,7 @@ from mailadmin.rules.identities import unknown_tenant
 if TYPE_CHECKING:
     import httpx
 
+    from mailadmin.orchestration.reconcile import ReconcileReport
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.identities import Identity
     from mailadmin.rules.tenancy import Tenancy
@@ -412,6 +413,22 @@ class Orchestrator:
         call = Call(operation, {"mailbox": mailbox, "value": value}, dry_run=dry_run)
         result: ChangeResult[Any] = await self.pipeline.run(call)
         return result
+
+    async def reconcile(
+        self,
+        tenants: Iterable[str] = (),
+        *,
+        adopt: bool = False,
+        owner: str | None = None,
+        dry_run: bool = False,
+    ) -> ReconcileReport:
+        """Compare what each platform holds (tenants, mailboxes by kind and plan, limits)
+        with what mailadmin keeps; see :mod:`mailadmin.orchestration.reconcile`. With
+        ``adopt``: record the live use and add the unmapped tenants as customers of
+        ``owner`` (``"host"``: the host's own); ``dry_run`` records nothing."""
+        from mailadmin.orchestration.reconcile import reconcile
+
+        return await reconcile(self, tenants, adopt=adopt, owner=owner, dry_run=dry_run)
 
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
         """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""

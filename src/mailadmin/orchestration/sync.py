@@ -231,6 +231,7 @@ class SyncOrchestrator:
         remove_alias = _Blocking(Orchestrator.remove_alias)
         list_aliases = _Blocking(Orchestrator.list_aliases)
         single_sign_on = _Blocking(Orchestrator.single_sign_on)
+        reconcile = _Blocking(Orchestrator.reconcile)
         set_plans = _Blocking(Orchestrator.set_plans)
         count_all = _Blocking(Orchestrator.count_all)
         apply_addons = _Blocking(Orchestrator.apply_addons)
