@@ -114,6 +114,7 @@ def create_app(
         lifecycle,
         mailboxes,
         orders,
+        reconcile,
         reports,
         runs,
         sales,
@@ -133,6 +134,7 @@ def create_app(
         runs,
         sales,
         reports,
+        reconcile,
         keys,
     ):
         app.include_router(module.router)

@@ -1259,4 +1259,5 @@ def _first_error(exc: Exception) -> str:
 
 # The lifecycle commands (passwords, suspensions) join the mailbox group from their module.
 from mailadmin.cli import lifecycle as _lifecycle  # noqa: E402, F401
+from mailadmin.cli import reconcile as _reconcile  # noqa: E402, F401
 from mailadmin.cli import settings as _settings  # noqa: E402, F401

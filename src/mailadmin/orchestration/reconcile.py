@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mailadmin.contract import errors
+from mailadmin.rules.identities import IdentityKind
 from mailadmin.rules.tenancy import Resource
 from mailadmin.rules.use import MAILBOX_RESOURCES, use_of
 
@@ -73,6 +74,10 @@ async def reconcile(
     """Compare every reachable tenant (or those named) with its platform; with ``adopt``,
     record the live use and the unmapped tenants (under ``owner``); ``dry_run`` reports
     what an import would record and records nothing."""
+    if adopt and orch.rules.acting().kind is not IdentityKind.SITE_ADMIN:
+        raise errors.PolicyDenied(
+            "Only the site admin imports what reconcile found", reason="not_permitted"
+        )
     found: list[Drift] = []
     checked = 0
     adopted: list[str] = []
@@ -95,7 +100,8 @@ async def drifts(orch: Orchestrator, tenants: list[str]) -> AsyncIterator[Drift]
         async for drift in _tenant_drifts(orch, provider, ref):
             yield drift
         yield Drift(kind="use", instance=provider.instance, tenant=ref.name)  # read marker
-    if not tenants:
+    # Which tenants a platform holds beyond the customers is the host's to know.
+    if not tenants and orch.rules.acting().kind is IdentityKind.SITE_ADMIN:
         for instance in orch.instances:
             async for drift in _unmapped(orch, instance):
                 yield drift
@@ -207,6 +213,11 @@ async def _adopt(
     tenants as customers of ``owner``; the names of what was (or would be) recorded."""
     from mailadmin.rules.tenancy import CustomerSpec
 
+    unmapped = [d for d in found if d.kind == "unmapped_tenant"]
+    if unmapped and owner is None:  # refused before anything is recorded
+        raise errors.ValidationError(
+            f"Name the owner of the tenants found (--owner): {unmapped[0].tenant} has none"
+        )
     adopted: list[str] = []
     uses: dict[tuple[str, str], dict[str, int]] = {}
     for drift in found:
@@ -218,15 +229,15 @@ async def _adopt(
             kept = await orch.rules.use.recorded(instance, tenant) or {}
             whole = {r.value: kept.get(r, 0) for r in MAILBOX_RESOURCES} | used
             await orch.rules.use.record(instance, tenant, whole)
-    for drift in found:
-        if drift.kind != "unmapped_tenant":
-            continue
-        if owner is None:
-            raise errors.ValidationError(
-                f"Name the owner of the tenants found (--owner): {drift.tenant} has none"
-            )
+    for drift in unmapped:
         if not dry_run:
             spec = CustomerSpec(reseller=None if owner == "host" else owner)
-            await asyncio.to_thread(orch.rules.add_customer, drift.tenant, spec)
+            try:
+                await asyncio.to_thread(orch.rules.add_customer, drift.tenant, spec)
+            except errors.ValidationError as exc:
+                # A customer is a configured tenant: one the configuration lacks is told,
+                # not guessed into it.
+                adopted.append(f"not customer {drift.tenant}: {exc.message}")
+                continue
         adopted.append(f"customer {drift.tenant}")
     return adopted
