@@ -336,7 +336,7 @@ def test_http_settings_refusals(http: Callable[[str | None], Any], platforms: Pl
 
 def test_http_sign_on_is_not_cached(http: Callable[[str | None], Any]) -> None:
     client = http("site-admin")
-    found = client.post(f"/v1/mailboxes/{MAILBOX['zextras']}/sign-on")
+    found = client.get(f"/v1/mailboxes/{MAILBOX['zextras']}/sign-on")
     assert found.status_code == 200, found.text
     assert "/service/preauth?" in found.json()["url"]
     assert found.headers["cache-control"] == "no-store"

@@ -150,7 +150,7 @@ async def remove_alias(
     return await idempotent(request, services, caller, work)
 
 
-@router.post(
+@router.get(
     "/mailboxes/{address}/sign-on",
     response_model=SignOn,
     summary="A sign-on link for a mailbox's user",
