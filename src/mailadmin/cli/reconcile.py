@@ -50,10 +50,9 @@ def reconcile(
     owner: str | None,
     dry_run: bool,
 ) -> None:
-    """Compare what each platform holds with what mailadmin keeps (default: every tenant,
-    and the platforms' tenants no customer maps to).
+    """Compare what each platform holds with what mailadmin keeps.
 
-    Drifts: 'unmapped_tenant' (on the platform, no customer maps to it), 'use' (mailboxes
+    Default: every tenant, and the platforms' tenants no customer maps to. Drifts: 'unmapped_tenant' (on the platform, no customer maps to it), 'use' (mailboxes
     the kept use does not count), 'limit' (a platform limit that is not the allocation),
     'plan' (mailboxes on no plan of the catalogue).
 
