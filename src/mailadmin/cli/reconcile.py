@@ -52,8 +52,9 @@ def reconcile(
 ) -> None:
     """Compare what each platform holds with what mailadmin keeps.
 
-    Default: every tenant, and the platforms' tenants no customer maps to. Drifts: 'unmapped_tenant' (on the platform, no customer maps to it), 'use' (mailboxes
-    the kept use does not count), 'limit' (a platform limit that is not the allocation),
+    Default: every tenant, and the platforms' tenants no customer maps to. Drifts:
+    'unmapped_tenant' (on the platform, no customer maps to it), 'use' (mailboxes the
+    kept use does not count), 'limit' (a platform limit that is not the allocation),
     'plan' (mailboxes on no plan of the catalogue).
 
     \b
