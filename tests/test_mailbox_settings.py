@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from mailadmin.contract import errors
@@ -340,3 +341,34 @@ def test_http_sign_on_is_not_cached(http: Callable[[str | None], Any]) -> None:
     assert found.status_code == 200, found.text
     assert "/service/preauth?" in found.json()["url"]
     assert found.headers["cache-control"] == "no-store"
+
+
+# -- a lost answer ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "operation"), [("memory", "change_settings"), ("zextras", "ModifyAccountRequest")]
+)
+def test_a_lost_answer_is_read_back(platforms: Platforms, platform: str, operation: str) -> None:
+    """The platform applied the write and the answer was lost: the setting is read back
+    and reported changed (no second write); a write that never landed stays an error."""
+    address = MAILBOX[platform]
+    faults = platforms.endpoints[f"{platform}-demo"] + "/_mock/faults"
+    fault = {"kind": "drop", "operation": operation, "calls": [1], "handled": True}
+    assert httpx.post(faults, json=fault).status_code < 300
+
+    async def landed(orch: Orchestrator) -> Any:
+        return await orch.set_display_name(address, "Anna Lost")
+
+    result = _orchestrate(platforms, landed)
+    assert result.outcome.value == "changed" and "read back" in result.note
+    assert held(platforms, platform, address)["display_name"] == "Anna Lost"
+    fault["handled"] = False
+    assert httpx.post(faults, json=fault).status_code < 300
+
+    async def lost(orch: Orchestrator) -> Any:
+        return await orch.set_display_name(address, "Anna Never")
+
+    with pytest.raises(errors.MailadminError):
+        _orchestrate(platforms, lost)
+    assert held(platforms, platform, address)["display_name"] == "Anna Lost"
