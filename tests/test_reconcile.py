@@ -102,6 +102,15 @@ def test_import_dry_run_records_nothing_then_import_records_the_use(
     assert ("use", "user_mailboxes") in _kinds(_reconcile(config), TENANT), "a dry run recorded"
     done = _reconcile(config, adopt=True, owner="host")
     assert f"use of {TENANT}" in done.adopted
+
+    async def rows() -> Any:
+        async with Orchestrator.from_dict(config) as orch:
+            assert orch.journal is not None
+            return [e for e in orch.journal.entries() if e.operation == "reconcile_import"]
+
+    journalled = asyncio.run(rows())
+    assert len(journalled) == 1, "the import is not one journal row (its dry run is none)"
+    assert journalled[0].status == "done" and f"use of {TENANT}" in journalled[0].after
     # The orphan is no configured tenant: told, not guessed into the configuration.
     assert any(a.startswith(f"not customer {ORPHAN}") for a in done.adopted)
     after = _kinds(_reconcile(config), TENANT)

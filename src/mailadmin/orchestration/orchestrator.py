@@ -539,6 +539,15 @@ class Orchestrator:
             )
             await self._settle(entry, error)
             raise error
+        if entry.operation == "reconcile_import":
+            # Its records are absolute: the import found again is the way to complete it.
+            error = errors.ValidationError(
+                "An import of reconcile was interrupted: run 'mailadmin reconcile --import' "
+                "again (it records absolute values, so a repeat is harmless)",
+                debug={"verified": {"applied": [], "state": None}},
+            )
+            await self._settle(entry, error)
+            raise error
         if (
             entry.operation in ("set_plan", "apply_addon")
             or entry.operation in SUSPENSIONS

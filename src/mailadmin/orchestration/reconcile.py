@@ -88,7 +88,7 @@ async def reconcile(
             continue
         found.append(drift)
     if adopt:
-        adopted = await _adopt(orch, found, owner, dry_run)
+        adopted = await _journalled_adopt(orch, found, owner, dry_run)
     return ReconcileReport(drifts=found, tenants_checked=checked, adopted=adopted, dry_run=dry_run)
 
 
@@ -206,6 +206,47 @@ async def _unmapped(orch: Orchestrator, instance: str) -> AsyncIterator[Drift]:
             )
 
 
+async def _journalled_adopt(
+    orch: Orchestrator, found: list[Drift], owner: str | None, dry_run: bool
+) -> list[str]:
+    """:func:`_adopt` as one journal row (``reconcile_import``, subject ``reconcile``)
+    with the acting identity: what it recorded is the row's ``after``."""
+    from mailadmin.contract.provider import CallInfo
+
+    _check_owner(found, owner)  # a refusal is no journalled write
+    journal = orch.journal
+    if dry_run or journal is None:
+        return await _adopt(orch, found, owner, dry_run)
+    drifted = sorted({f"{d.kind}:{d.tenant}:{d.subject}".rstrip(":") for d in found})
+    call = CallInfo(
+        "mailadmin",
+        "mailadmin",
+        "reconcile_import",
+        {"tenant": {"name": "reconcile"}, "owner": owner, "drifts": drifted},
+    )
+    identity = str(orch.rules.acting())
+    await asyncio.to_thread(journal.started, call, identity=identity)
+    try:
+        adopted = await _adopt(orch, found, owner, dry_run)
+    except errors.MailadminError as exc:
+        await asyncio.to_thread(journal.failed, call, exc)
+        raise
+    result = {"outcome": "changed" if adopted else "unchanged", "before": None, "after": adopted}
+    await asyncio.to_thread(journal.succeeded, call, result)
+    return adopted
+
+
+def _check_owner(found: list[Drift], owner: str | None) -> list[Drift]:
+    """The unmapped tenants found, refused (before anything is recorded) without an
+    owner to adopt them."""
+    unmapped = [d for d in found if d.kind == "unmapped_tenant"]
+    if unmapped and owner is None:
+        raise errors.ValidationError(
+            f"Name the owner of the tenants found (--owner): {unmapped[0].tenant} has none"
+        )
+    return unmapped
+
+
 async def _adopt(
     orch: Orchestrator, found: list[Drift], owner: str | None, dry_run: bool
 ) -> list[str]:
@@ -213,11 +254,7 @@ async def _adopt(
     tenants as customers of ``owner``; the names of what was (or would be) recorded."""
     from mailadmin.rules.tenancy import CustomerSpec
 
-    unmapped = [d for d in found if d.kind == "unmapped_tenant"]
-    if unmapped and owner is None:  # refused before anything is recorded
-        raise errors.ValidationError(
-            f"Name the owner of the tenants found (--owner): {unmapped[0].tenant} has none"
-        )
+    unmapped = _check_owner(found, owner)
     adopted: list[str] = []
     uses: dict[tuple[str, str], dict[str, int]] = {}
     for drift in found:
