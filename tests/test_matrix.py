@@ -110,7 +110,13 @@ def test_the_matrix_reads_back_as_the_declarations() -> None:
     assert written["memory"]["addon:archive_gb"] == Feature(
         "addon:archive_gb", False, "not declared by this provider"
     )
-    assert all(f.supported for f in written["memory"].values() if f.key != "addon:archive_gb")
+    # ... and it hands out no sign-on link, which it says
+    assert written["memory"]["single_sign_on"].reason == "the reference platform has no web sign-in"
+    assert all(
+        f.supported
+        for f in written["memory"].values()
+        if f.key not in ("addon:archive_gb", "single_sign_on")
+    )
     assert matrix_differences(capability_matrix(registry), registry) == []
 
 

@@ -53,6 +53,8 @@ PINNED = {
     "MailboxCount",
     "MailboxKind",
     "MailboxRef",
+    "MailboxSettings",
+    "SignOn",
     "NativePlan",
     "NewMailbox",
     "Node",

@@ -34,9 +34,11 @@ __all__ = [
     "MailboxCount",
     "MailboxKind",
     "MailboxRef",
+    "MailboxSettings",
     "NativePlan",
     "NewMailbox",
     "Outcome",
+    "SignOn",
     "TenantRef",
 ]
 
@@ -187,6 +189,26 @@ class Mailbox(_Model):
     display_name: str = ""
     quota_mb: int | None = Field(default=None, ge=0)
     native_id: str | None = None
+
+
+class MailboxSettings(_Model):
+    """What a mailbox's settings hold on the platform: ``display_name``, ``forwarding``
+    (the address mail is forwarded to, ``""`` for none), ``quota_mb`` (``None``: no limit)
+    and ``aliases`` (every other address it receives mail at, sorted, lower case)."""
+
+    display_name: str = ""
+    forwarding: str = ""
+    quota_mb: int | None = Field(default=None, ge=0)
+    aliases: tuple[str, ...] = ()
+
+
+class SignOn(_Model):
+    """A link that signs a mailbox's user in without a password: ``url`` is a credential
+    (never logged or journalled), valid until ``expires`` (``None``: the platform's own
+    session rules)."""
+
+    url: str = Field(repr=False)
+    expires: datetime | None = None
 
 
 class NewMailbox(_Model):

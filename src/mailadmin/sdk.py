@@ -49,9 +49,11 @@ from mailadmin.models import (
     MailboxCount,
     MailboxKind,
     MailboxRef,
+    MailboxSettings,
     NativePlan,
     NewMailbox,
     Outcome,
+    SignOn,
     TenantRef,
 )
 from mailadmin.wire.answers import AnswerCheck, Reading, Refusal, Verdict
@@ -175,6 +177,8 @@ __all__ = [
     "MailboxCount",
     "MailboxKind",
     "MailboxRef",
+    "MailboxSettings",
+    "SignOn",
     "NativePlan",
     "NewMailbox",
     "Operation",

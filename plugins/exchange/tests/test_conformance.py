@@ -11,7 +11,14 @@ from mailadmin_exchange.demo import sample_config
 from mailadmin_exchange.mock.model import DEFAULT_TENANT, DEFAULT_TENANT_ID, STANDARD
 from mailadmin_exchange.mock.refusals import LICENCE_REFUSALS, REFUSALS
 
-from mailadmin.sdk import AddonRef, MailboxKind, MailboxRef, ProviderSettings, TenantRef
+from mailadmin.sdk import (
+    AddonRef,
+    MailboxKind,
+    MailboxRef,
+    MailboxSettings,
+    ProviderSettings,
+    TenantRef,
+)
 from mailadmin.testing import ConformanceTarget, suite
 from mailadmin.testing.probe import StateProbe
 
@@ -80,6 +87,18 @@ class ExchangeProbe(StateProbe):
     ) -> bool:
         record = _tenant(state, mailbox.tenant)["mailboxes"].get(mailbox.address.lower())
         return record is not None and record["account_enabled"] is False
+
+    def mailbox_settings(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> MailboxSettings:
+        record = _tenant(state, mailbox.tenant)["mailboxes"].get(mailbox.address.lower()) or {}
+        quota = record.get("prohibit_send_receive_quota")
+        return MailboxSettings(
+            display_name=record.get("display_name", ""),
+            forwarding=record.get("forwarding", ""),
+            quota_mb=None if quota is None else quota // (1024 * 1024),
+            aliases=tuple(sorted(record.get("aliases", []))),
+        )
 
 
 def _tenant(state: Any, ref: TenantRef) -> Any:

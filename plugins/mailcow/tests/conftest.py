@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 from mailadmin.mock import Fault
-from mailadmin.sdk import AddonRef, MailboxKind, MailboxRef, ProviderSettings, TenantRef
+from mailadmin.sdk import (
+    AddonRef,
+    MailboxKind,
+    MailboxRef,
+    MailboxSettings,
+    ProviderSettings,
+    TenantRef,
+)
 from mailadmin.testing import ConformanceTarget, StateProbe
 
 from mailadmin_mailcow.mock import MailcowMock
@@ -72,6 +79,18 @@ class MailcowProbe(StateProbe):
 
     def tenant_suspended(self, state: Any, settings: ProviderSettings, tenant: TenantRef) -> bool:
         return int(state["domains"][tenant.key.lower()]["active"]) == 0
+
+    def mailbox_settings(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> MailboxSettings:
+        address = mailbox.address.lower()
+        box = state["mailboxes"].get(address) or {}
+        aliases = [a["address"] for a in state.get("aliases", []) if a["goto"] == address]
+        return MailboxSettings(
+            display_name=box.get("name", ""),
+            quota_mb=box.get("quota") or None,
+            aliases=tuple(sorted(aliases)),
+        )
 
 
 def _answer(msg: Any, *, kind: str = "danger") -> Fault:

@@ -10,7 +10,14 @@ from mailadmin_ox.demo import sample_config
 from mailadmin_ox.mock.refusals import REFUSALS
 from mailadmin_ox.settings import OXResourceKinds
 
-from mailadmin.sdk import AddonRef, MailboxKind, MailboxRef, ProviderSettings, TenantRef
+from mailadmin.sdk import (
+    AddonRef,
+    MailboxKind,
+    MailboxRef,
+    MailboxSettings,
+    ProviderSettings,
+    TenantRef,
+)
 from mailadmin.testing import ConformanceTarget, suite
 from mailadmin.testing.probe import StateProbe
 
@@ -89,6 +96,18 @@ class OXProbe(StateProbe):
 
     def tenant_suspended(self, state: Any, settings: ProviderSettings, tenant: TenantRef) -> bool:
         return _context(state, tenant)["enabled"] is False
+
+    def mailbox_settings(
+        self, state: Any, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> MailboxSettings:
+        user = _user(state, mailbox) or {}
+        primary = str(user.get("primaryEmail", "")).lower()
+        quota = user.get("maxQuota")
+        return MailboxSettings(
+            display_name=str(user.get("display_name", "")),
+            quota_mb=quota if isinstance(quota, int) and quota >= 0 else None,
+            aliases=tuple(sorted({str(a).lower() for a in user.get("aliases", [])} - {primary})),
+        )
 
 
 def _user(state: Any, mailbox: MailboxRef) -> Any:

@@ -11,7 +11,14 @@ from mailadmin_zextras.demo import sample_config
 from mailadmin_zextras.mock.model import DEFAULT_COS_ID
 from mailadmin_zextras.mock.refusals import REFUSALS
 
-from mailadmin.sdk import AddonRef, MailboxKind, MailboxRef, ProviderSettings, TenantRef
+from mailadmin.sdk import (
+    AddonRef,
+    MailboxKind,
+    MailboxRef,
+    MailboxSettings,
+    ProviderSettings,
+    TenantRef,
+)
 from mailadmin.testing import ConformanceTarget, StateProbe, suite
 
 State = Mapping[str, Any]
@@ -99,6 +106,18 @@ class ZextrasProbe(StateProbe):
 
     def tenant_suspended(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
         return _first(self._domain(state, tenant.key), "zimbraDomainStatus") == "suspended"
+
+    def mailbox_settings(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> MailboxSettings:
+        account = self._account(state, mailbox.address) or {}
+        quota = _first(account, "zimbraMailQuota")
+        return MailboxSettings(
+            display_name=_first(account, "displayName") or "",
+            forwarding=_first(account, "zimbraPrefMailForwardingAddress") or "",
+            quota_mb=int(quota) // (1024 * 1024) if quota and int(quota) else None,
+            aliases=tuple(sorted(_values(account, "zimbraMailAlias"))),
+        )
 
     @staticmethod
     def _account(state: State, address: str) -> Mapping[str, Any] | None:

@@ -184,6 +184,24 @@ class Suspension(_In):
     reason: str = Field(default="", max_length=200, examples=["non-payment"])
 
 
+class DisplayName(_In):
+    """The name shown for a mailbox."""
+
+    display_name: str = Field(min_length=1, max_length=256, examples=["Carla Rossi"])
+
+
+class Forwarding(_In):
+    """Where a mailbox's mail is forwarded (a copy stays); ``""`` stops forwarding."""
+
+    address: str = Field(max_length=320, examples=["carla@elsewhere.example"])
+
+
+class Quota(_In):
+    """A mailbox's storage quota in MB."""
+
+    quota_mb: int = Field(ge=1, le=2**31 - 1, examples=[4096])
+
+
 class AddonTotal(_In):
     """The total quantity of an add-on (absolute, so a retry is harmless)."""
 

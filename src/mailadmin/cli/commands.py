@@ -1175,6 +1175,13 @@ _SHORT = {
     "resume_mailbox": "suspend",
     "suspend_tenant": "suspend",
     "resume_tenant": "suspend",
+    "set_display_name": "settings",
+    "set_forwarding": "settings",
+    "set_quota": "settings",
+    "add_alias": "settings",
+    "remove_alias": "settings",
+    "list_aliases": "settings",
+    "single_sign_on": "sso",
 }
 
 
@@ -1252,3 +1259,5 @@ def _first_error(exc: Exception) -> str:
 
 # The lifecycle commands (passwords, suspensions) join the mailbox group from their module.
 from mailadmin.cli import lifecycle as _lifecycle  # noqa: E402, F401
+from mailadmin.cli import reconcile as _reconcile  # noqa: E402, F401
+from mailadmin.cli import settings as _settings  # noqa: E402, F401

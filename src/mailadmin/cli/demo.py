@@ -129,6 +129,8 @@ async def run_demo(
         emit(_step("Plan changes repeated (idempotent)", change_table(again.items)))
         addons = await orch.apply_addons([a for s in scenarios for a in s.addons])
         emit(_step("Add-ons (absolute totals)", change_table(addons.items)))
+        emit(await _settings_step(orch))
+        emit(await _reconcile_step(orch))
         licences = await orch.licences()
         emit(_step("Licences", licence_table(licences.items), problems(licences.items)))
         emit(_step("Licensed features", feature_table(licences.items)))
@@ -232,6 +234,49 @@ async def _orders_step(orch: Orchestrator) -> DemoStep:
         for o in oversold
     ]
     return DemoStep(title="Orders, renewals and oversells", columns=["what", "detail"], rows=rows)
+
+
+async def _settings_step(orch: Orchestrator) -> DemoStep:
+    """One user mailbox of each tenant whose platform has mailbox settings: its display
+    name and an alias set (absolute: the demo can run again), read back from the platform;
+    a sign-on link where the platform hands one out (shown shortened: it is a credential)."""
+    rows: list[list[Any]] = []
+    for tenant in orch.tenants:
+        provider, _ = orch.provider_for(tenant)
+        caps = provider.instance_capabilities
+        if not (caps.supports("set_display_name") and caps.supports("list_mailboxes")):
+            continue
+        users = [m for m in await orch.list_mailboxes(tenant) if m.kind is MailboxKind.USER]
+        if not users:
+            continue
+        # Not the context admin OX lists first: the demo's own user.
+        address = next((m for m in users if m.address.startswith("anna@")), users[0]).address
+        named = await orch.set_display_name(address, "Demo User")
+        rows.append([address, "display name", named.outcome.value, named.after])
+        if caps.supports("add_alias"):
+            alias = f"demo-alias@{address.partition('@')[2]}"
+            added = await orch.add_alias(address, alias)
+            listed = await orch.list_aliases(address)
+            rows.append([address, "aliases", added.outcome.value, ", ".join(listed)])
+        if caps.supports("single_sign_on"):
+            link = await orch.single_sign_on(address)
+            rows.append([address, "sign-on link", "issued", link.url.split("?")[0] + "?..."])
+    return DemoStep(
+        title="Mailbox settings (absolute; read back from the platform)",
+        columns=["mailbox", "setting", "outcome", "now"],
+        rows=rows,
+    )
+
+
+async def _reconcile_step(orch: Orchestrator) -> DemoStep:
+    """Reconcile: what the platforms hold that mailadmin does not keep (a read)."""
+    report = await orch.reconcile()
+    rows = [[d.kind, d.tenant, d.subject, d.store, d.platform] for d in report.drifts]
+    return DemoStep(
+        title=f"Reconcile ({report.tenants_checked} tenants read)",
+        columns=["drift", "tenant", "subject", "mailadmin", "platform"],
+        rows=rows,
+    )
 
 
 def _step(title: str, table: Table, notes: list[str] | None = None) -> DemoStep:

@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "orders": ("business", "Plan, seat, licence and edition orders: pending -> paid -> applied."),
     "plans": ("commands", "The neutral plan catalogue and each instance's native plans."),
     "providers": ("commands", "Installed providers, their capabilities and plugin load errors."),
+    "reconcile": ("reconcile", "Compare what each platform holds with what mailadmin keeps."),
     "report": ("commands", "Report NAME: usage, licences or renewals (docs/tenancy.md)."),
     "resellers": ("business", "Resellers: add and list."),
     "runs": ("runs", "Distributed runs: list (default), show ID, cancel ID, prune."),
@@ -100,7 +101,7 @@ Configuration: --config FILE, else $MAILADMIN_CONFIG, else ./mailadmin.toml.
 Global options (--config, --json, --fields, --debug, --strict-plugins, --as) go
 before or after the command. Scripts read --json (every command; --fields A,B keeps
 only those fields); off a terminal, tables are tab-separated lines; CSV comes from
-'report NAME --csv' only.
+'report NAME --csv' and 'reconcile --csv'.
 
 \b
 Exit codes:

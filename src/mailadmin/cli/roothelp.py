@@ -65,6 +65,7 @@ Commands:
   orders         Plan, seat, licence and edition orders: pending -> paid...
   plans          The neutral plan catalogue and each instance's native...
   providers      Installed providers, their capabilities and plugin load...
+  reconcile      Compare what each platform holds with what mailadmin keeps.
   report         Report NAME: usage, licences or renewals (docs/tenancy.md).
   resellers      Resellers: add and list.
   runs           Distributed runs: list (default), show ID, cancel ID,...
@@ -79,7 +80,7 @@ Commands:
   Global options (--config, --json, --fields, --debug, --strict-plugins, --as) go
   before or after the command. Scripts read --json (every command; --fields A,B keeps
   only those fields); off a terminal, tables are tab-separated lines; CSV comes from
-  'report NAME --csv' only.
+  'report NAME --csv' and 'reconcile --csv'.
 
   Exit codes:
     0    success

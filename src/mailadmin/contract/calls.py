@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mailadmin.contract.capabilities import SETTINGS
 from mailadmin.contract.models import ChangeResult
 from mailadmin.contract.provider import _log_call, normalise
 from mailadmin.wire.dryrun import dry_run_scope
@@ -41,6 +42,7 @@ _MAILBOX_WRITES = frozenset(
         "set_password",
         "suspend_mailbox",
         "resume_mailbox",
+        *SETTINGS,
     }
 )
 # A tenant's suspension shares the key of its limits: both are the tenant's one record.

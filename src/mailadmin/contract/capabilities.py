@@ -20,6 +20,7 @@ __all__ = [
     "ADDED_LATER",
     "KNOWN_ADDONS",
     "REQUIRED",
+    "SETTINGS",
     "Capabilities",
     "Feature",
     "LicenceKind",
@@ -45,6 +46,14 @@ class Operation(StrEnum):
     RESUME_MAILBOX = "resume_mailbox"
     SUSPEND_TENANT = "suspend_tenant"
     RESUME_TENANT = "resume_tenant"
+    SET_DISPLAY_NAME = "set_display_name"
+    SET_FORWARDING = "set_forwarding"
+    SET_QUOTA = "set_quota"
+    ADD_ALIAS = "add_alias"
+    REMOVE_ALIAS = "remove_alias"
+    LIST_ALIASES = "list_aliases"
+    SINGLE_SIGN_ON = "single_sign_on"
+    LIST_TENANTS = "list_tenants"
 
 
 #: Operations every provider must implement.
@@ -71,6 +80,24 @@ ADDED_LATER: frozenset[str] = frozenset(
         Operation.RESUME_MAILBOX.value,
         Operation.SUSPEND_TENANT.value,
         Operation.RESUME_TENANT.value,
+        Operation.SET_DISPLAY_NAME.value,
+        Operation.SET_FORWARDING.value,
+        Operation.SET_QUOTA.value,
+        Operation.ADD_ALIAS.value,
+        Operation.REMOVE_ALIAS.value,
+        Operation.LIST_ALIASES.value,
+        Operation.SINGLE_SIGN_ON.value,
+        Operation.LIST_TENANTS.value,
+    }
+)
+#: The mailbox settings operations (each absolute; one plugin read and one plugin write).
+SETTINGS: frozenset[str] = frozenset(
+    {
+        Operation.SET_DISPLAY_NAME.value,
+        Operation.SET_FORWARDING.value,
+        Operation.SET_QUOTA.value,
+        Operation.ADD_ALIAS.value,
+        Operation.REMOVE_ALIAS.value,
     }
 )
 #: The reason of an operation of :data:`ADDED_LATER` a provider says nothing about.

@@ -22,7 +22,13 @@ import pydantic
 from typing_extensions import TypeVar as DefaultTypeVar
 
 from mailadmin.contract import errors
-from mailadmin.contract.capabilities import REQUIRED, Capabilities, LicenceKind, Operation
+from mailadmin.contract.capabilities import (
+    REQUIRED,
+    SETTINGS,
+    Capabilities,
+    LicenceKind,
+    Operation,
+)
 from mailadmin.contract.change import Applied, Change, Verified
 from mailadmin.contract.models import (
     AddonRef,
@@ -33,9 +39,11 @@ from mailadmin.contract.models import (
     Mailbox,
     MailboxCount,
     MailboxRef,
+    MailboxSettings,
     NativePlan,
     NewMailbox,
     Outcome,
+    SignOn,
     TenantRef,
 )
 from mailadmin.contract.readback import check_read_value
@@ -57,7 +65,10 @@ __all__ = [
     "CallInfo",
     "Provider",
     "SettingsT",
+    "check_display_name",
     "check_password",
+    "check_setting",
+    "plugin_hooks",
 ]
 
 log = logging.getLogger("mailadmin.contract.provider")
@@ -120,6 +131,7 @@ _WRITES = frozenset(
         "resume_mailbox",
         "suspend_tenant",
         "resume_tenant",
+        *SETTINGS,
     }
 )
 #: What a suspension's result holds before and after: mail is reachable, or it is not.
@@ -460,6 +472,133 @@ class Provider(Generic[SettingsT]):
             lambda: self._resume_tenant(tenant),
         )
 
+    # -- mailbox settings (each absolute: a retry is harmless) ---------------------------
+
+    @final
+    async def set_display_name(
+        self, mailbox: MailboxRef, name: str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Set the name shown for a mailbox (optional capability ``set_display_name``)."""
+        result: ChangeResult[str] = await self._setting(
+            Operation.SET_DISPLAY_NAME, mailbox, name, dry_run
+        )
+        return result
+
+    @final
+    async def set_forwarding(
+        self, mailbox: MailboxRef, address: str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Forward a mailbox's mail to ``address`` (``""`` stops forwarding; optional
+        capability ``set_forwarding``). Mail is kept in the mailbox too."""
+        result: ChangeResult[str] = await self._setting(
+            Operation.SET_FORWARDING, mailbox, address, dry_run
+        )
+        return result
+
+    @final
+    async def set_quota(
+        self, mailbox: MailboxRef, quota_mb: int, *, dry_run: bool = False
+    ) -> ChangeResult[int]:
+        """Set a mailbox's storage quota in MB (optional capability ``set_quota``)."""
+        result: ChangeResult[int] = await self._setting(
+            Operation.SET_QUOTA, mailbox, quota_mb, dry_run
+        )
+        return result
+
+    @final
+    async def add_alias(
+        self, mailbox: MailboxRef, alias: str, *, dry_run: bool = False
+    ) -> ChangeResult[list[str]]:
+        """Let a mailbox receive mail at ``alias`` too (optional capability ``add_alias``);
+        ``before``/``after`` are the sorted aliases; adding one held is ``unchanged``."""
+        result: ChangeResult[list[str]] = await self._setting(
+            Operation.ADD_ALIAS, mailbox, alias, dry_run
+        )
+        return result
+
+    @final
+    async def remove_alias(
+        self, mailbox: MailboxRef, alias: str, *, dry_run: bool = False
+    ) -> ChangeResult[list[str]]:
+        """Stop a mailbox receiving mail at ``alias`` (optional capability
+        ``remove_alias``); removing one not held is ``unchanged``."""
+        result: ChangeResult[list[str]] = await self._setting(
+            Operation.REMOVE_ALIAS, mailbox, alias, dry_run
+        )
+        return result
+
+    @final
+    async def list_aliases(self, mailbox: MailboxRef) -> list[str]:
+        """A mailbox's aliases, sorted (optional capability ``list_aliases``)."""
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        self._require(Operation.LIST_ALIASES)
+
+        async def read() -> list[str]:
+            return list(_normal(await self._read_settings(mailbox)).aliases)
+
+        return await self._call(Operation.LIST_ALIASES, {"mailbox": mailbox}, False, read)
+
+    @final
+    async def single_sign_on(self, mailbox: MailboxRef) -> SignOn:
+        """A link that signs the mailbox's user in without a password (optional capability
+        ``single_sign_on``). The link is a credential: it is never logged or journalled."""
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        self._require(Operation.SINGLE_SIGN_ON)
+
+        async def sign_on() -> SignOn:
+            found = await self._single_sign_on(mailbox)
+            self.http.add_secret(found.url)  # never in a log line or an error
+            return found
+
+        return await self._call(Operation.SINGLE_SIGN_ON, {"mailbox": mailbox}, False, sign_on)
+
+    @final
+    async def list_tenants(self) -> list[TenantRef]:
+        """Every tenant the platform holds that this instance can see (optional capability
+        ``list_tenants``): what reconcile compares with the configured customers."""
+        self._require(Operation.LIST_TENANTS)
+        return await self._call(Operation.LIST_TENANTS, {}, False, self._list_tenants)
+
+    async def _setting(
+        self, operation: Operation, mailbox: MailboxRef, value: Any, dry_run: bool
+    ) -> ChangeResult[Any]:
+        mailbox = _coerce(MailboxRef, mailbox, "mailbox")
+        value = check_setting(operation.value, value, mailbox)
+        self._require(operation)
+        return await self._call(
+            operation,
+            {"mailbox": mailbox, "value": value},
+            dry_run,
+            lambda: self._change_setting(operation.value, mailbox, value),
+        )
+
+    async def _change_setting(
+        self, operation: str, mailbox: MailboxRef, value: Any
+    ) -> ChangeResult[Any]:
+        """The one write of every setting: read, build the wanted settings, write them,
+        read back after a lost answer."""
+        held = _normal(await self._read_settings(mailbox))
+        field_name, wanted_value = _wanted(operation, held, value)
+        wanted = held.model_copy(update={field_name: wanted_value})
+        before: Any = getattr(held, field_name)
+        after: Any = wanted_value
+        if field_name == "aliases":
+            before, after = list(before), list(after)
+
+        async def write() -> None:
+            await self._write_settings(mailbox, held, wanted)
+
+        async def verify() -> Verified:
+            now = getattr(_normal(await self._read_settings(mailbox)), field_name)
+            state = {field_name: list(now) if isinstance(now, tuple) else now}
+            if now == wanted_value:
+                return Verified((field_name,), (), state)
+            return Verified((), (field_name,), state)
+
+        return await self.change(
+            Change(subject=mailbox.address, before=before, after=after, apply=write, verify=verify)
+        )
+
     # -- what a plugin implements ----------------------------------------------------------
 
     async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
@@ -498,6 +637,24 @@ class Provider(Generic[SettingsT]):
         raise NotImplementedError
 
     async def _set_password(self, mailbox: MailboxRef, password: str) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
+        """What the platform holds of the mailbox's settings (``NotFoundError`` when the
+        mailbox does not exist). Needed by every settings operation declared."""
+        raise NotImplementedError
+
+    async def _write_settings(
+        self, mailbox: MailboxRef, held: MailboxSettings, wanted: MailboxSettings
+    ) -> None:
+        """Send what makes the platform hold ``wanted`` (it differs from ``held`` in one
+        field); called only when something changes and never in a dry run."""
+        raise NotImplementedError
+
+    async def _single_sign_on(self, mailbox: MailboxRef) -> SignOn:
+        raise NotImplementedError
+
+    async def _list_tenants(self) -> list[TenantRef]:
         raise NotImplementedError
 
     async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:
@@ -731,6 +888,105 @@ def check_password(password: object) -> pydantic.SecretStr:
     return pydantic.SecretStr(password)
 
 
+#: Operations a plugin implements through shared hooks, not a ``_name`` method of its own.
+_HOOKED = SETTINGS | {Operation.LIST_ALIASES.value}
+
+
+def plugin_hooks(operation: Operation | str) -> tuple[str, ...]:
+    """The methods a plugin writes to implement ``operation``: ``_set_plan`` for
+    ``set_plan``; the settings read and write for the settings operations."""
+    name = str(operation)
+    if name in SETTINGS:
+        return ("_read_settings", "_write_settings")
+    if name == Operation.LIST_ALIASES.value:
+        return ("_read_settings",)
+    return (f"_{name}",)
+
+
+#: The longest display name accepted (Exchange's limit, the smallest of the platforms).
+MAX_DISPLAY_NAME = 256
+#: The largest quota in MB accepted (a signed 32-bit number of MB on every platform).
+MAX_QUOTA_MB = 2**31 - 1
+
+
+def check_display_name(name: object) -> str:
+    """A display name: one line of text, at most :data:`MAX_DISPLAY_NAME` characters."""
+    if not isinstance(name, str):
+        raise errors.ValidationError("The display name must be text")
+    name = name.strip()
+    if not name:
+        raise errors.ValidationError("The display name must not be empty")
+    if len(name) > MAX_DISPLAY_NAME:
+        raise errors.ValidationError(
+            f"The display name must be at most {MAX_DISPLAY_NAME} characters"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise errors.ValidationError("The display name must not contain control characters")
+    return name
+
+
+def _address(value: object, what: str) -> str:
+    from mailadmin.models import Address
+
+    if not isinstance(value, str):
+        raise errors.ValidationError(f"The {what} must be a mail address")
+    try:
+        return str(pydantic.TypeAdapter(Address).validate_python(value))
+    except pydantic.ValidationError:
+        raise errors.ValidationError(
+            f"The {what} {value.strip()[:100]!r} is not a valid mail address"
+        ) from None
+
+
+def check_setting(operation: str, value: object, mailbox: MailboxRef | None = None) -> Any:
+    """The value of a settings operation, checked (``ValidationError`` before anything is
+    sent): a display name, a forwarding address (``""`` stops forwarding), a quota in MB,
+    an alias (never the mailbox's own address)."""
+    if operation == Operation.SET_DISPLAY_NAME:
+        return check_display_name(value)
+    if operation == Operation.SET_FORWARDING:
+        if isinstance(value, str) and not value.strip():
+            return ""
+        address = _address(value, "forwarding address")
+        if mailbox is not None and address == mailbox.address:
+            raise errors.ValidationError("A mailbox cannot forward its mail to itself")
+        return address
+    if operation == Operation.SET_QUOTA:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUOTA_MB:
+            raise errors.ValidationError(
+                f"The quota must be a whole number of MB from 1 to {MAX_QUOTA_MB}"
+            )
+        return value
+    if operation in (Operation.ADD_ALIAS, Operation.REMOVE_ALIAS):
+        alias = _address(value, "alias")
+        if mailbox is not None and alias == mailbox.address:
+            raise errors.ValidationError("An alias cannot be the mailbox's own address")
+        return alias
+    raise errors.ValidationError(f"{operation!r} is not a mailbox setting")
+
+
+def _normal(held: MailboxSettings) -> MailboxSettings:
+    """Aliases as the contract compares them: lower case, sorted, once each."""
+    aliases = tuple(sorted({a.strip().lower() for a in held.aliases if a.strip()}))
+    return held if aliases == held.aliases else held.model_copy(update={"aliases": aliases})
+
+
+def _wanted(operation: str, held: MailboxSettings, value: Any) -> tuple[str, Any]:
+    """The settings field an operation writes, and the value it should hold."""
+    if operation == Operation.SET_DISPLAY_NAME:
+        return "display_name", value
+    if operation == Operation.SET_FORWARDING:
+        return "forwarding", value
+    if operation == Operation.SET_QUOTA:
+        return "quota_mb", value
+    aliases = set(held.aliases)
+    if operation == Operation.ADD_ALIAS:
+        aliases.add(value)
+    else:
+        aliases.discard(value)
+    return "aliases", tuple(sorted(aliases))
+
+
 def _coerce(model: type[Any], value: Any, what: str) -> Any:
     if isinstance(value, model):
         return value
@@ -814,9 +1070,17 @@ def _check_subclass(cls: type[Provider]) -> None:
         f"_{op.value}"
         for op in Operation
         if (op in REQUIRED or op in cls.capabilities.operations)
+        and op.value not in _HOOKED
         and getattr(cls, f"_{op.value}") is getattr(Provider, f"_{op.value}")
         and not (op is Operation.GET_LICENCE and cls.capabilities.licence.kind is LicenceKind.NONE)
     ]
+    for op in cls.capabilities.operations:
+        if op.value in _HOOKED:
+            missing += [
+                hook
+                for hook in plugin_hooks(op)
+                if getattr(cls, hook) is getattr(Provider, hook) and hook not in missing
+            ]
     if missing:
         raise TypeError(f"{cls.__qualname__} declares but does not implement: {', '.join(missing)}")
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from mailadmin.contract import errors
+from mailadmin.contract.capabilities import SETTINGS
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
@@ -28,6 +29,7 @@ from mailadmin.contract.models import (
     NativePlan,
     NewMailbox,
     Outcome,
+    SignOn,
     TenantRef,
 )
 from mailadmin.contract.provider import CallHooks, Provider
@@ -58,6 +60,7 @@ from mailadmin.rules.identities import unknown_tenant
 if TYPE_CHECKING:
     import httpx
 
+    from mailadmin.orchestration.reconcile import ReconcileReport
     from mailadmin.orchestration.registry import Registry
     from mailadmin.rules.identities import Identity
     from mailadmin.rules.tenancy import Tenancy
@@ -365,6 +368,70 @@ class Orchestrator:
         )
         return result
 
+    async def set_display_name(
+        self, mailbox: str | MailboxRef, name: str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Set the name shown for a mailbox; setting the name it has is ``unchanged``."""
+        return await self._setting("set_display_name", mailbox, name, dry_run)
+
+    async def set_forwarding(
+        self, mailbox: str | MailboxRef, address: str, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Forward a mailbox's mail to ``address`` (``""`` stops forwarding)."""
+        return await self._setting("set_forwarding", mailbox, address, dry_run)
+
+    async def set_quota(
+        self, mailbox: str | MailboxRef, quota_mb: int, *, dry_run: bool = False
+    ) -> ChangeResult[int]:
+        """Set a mailbox's storage quota in MB."""
+        return await self._setting("set_quota", mailbox, quota_mb, dry_run)
+
+    async def add_alias(
+        self, mailbox: str | MailboxRef, alias: str, *, dry_run: bool = False
+    ) -> ChangeResult[list[str]]:
+        """Let a mailbox receive mail at ``alias`` too; adding one it has is ``unchanged``."""
+        return await self._setting("add_alias", mailbox, alias, dry_run)
+
+    async def remove_alias(
+        self, mailbox: str | MailboxRef, alias: str, *, dry_run: bool = False
+    ) -> ChangeResult[list[str]]:
+        """Stop a mailbox receiving mail at ``alias``; removing one it lacks is ``unchanged``."""
+        return await self._setting("remove_alias", mailbox, alias, dry_run)
+
+    async def list_aliases(self, mailbox: str | MailboxRef) -> list[str]:
+        """A mailbox's aliases, sorted."""
+        found: list[str] = await self.pipeline.run(Call("list_aliases", {"mailbox": mailbox}))
+        return found
+
+    async def single_sign_on(self, mailbox: str | MailboxRef) -> SignOn:
+        """A link that signs the mailbox's user in without a password; a credential, never
+        logged or journalled (a read: nothing changes)."""
+        found: SignOn = await self.pipeline.run(Call("single_sign_on", {"mailbox": mailbox}))
+        return found
+
+    async def _setting(
+        self, operation: str, mailbox: str | MailboxRef, value: object, dry_run: bool
+    ) -> ChangeResult[Any]:
+        call = Call(operation, {"mailbox": mailbox, "value": value}, dry_run=dry_run)
+        result: ChangeResult[Any] = await self.pipeline.run(call)
+        return result
+
+    async def reconcile(
+        self,
+        tenants: Iterable[str] = (),
+        *,
+        adopt: bool = False,
+        owner: str | None = None,
+        dry_run: bool = False,
+    ) -> ReconcileReport:
+        """Compare what each platform holds (tenants, mailboxes by kind and plan, limits)
+        with what mailadmin keeps; see :mod:`mailadmin.orchestration.reconcile`. With
+        ``adopt``: record the live use and add the unmapped tenants as customers of
+        ``owner`` (``"host"``: the host's own); ``dry_run`` records nothing."""
+        from mailadmin.orchestration.reconcile import reconcile
+
+        return await reconcile(self, tenants, adopt=adopt, owner=owner, dry_run=dry_run)
+
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
         """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""
         provider, tenant = self.provider_for(counts.tenant)
@@ -474,7 +541,20 @@ class Orchestrator:
             )
             await self._settle(entry, error)
             raise error
-        if entry.operation in ("set_plan", "apply_addon") or entry.operation in SUSPENSIONS:
+        if entry.operation == "reconcile_import":
+            # Its records are absolute: the import found again is the way to complete it.
+            error = errors.ValidationError(
+                "An import of reconcile was interrupted: run 'mailadmin reconcile --import' "
+                "again (it records absolute values, so a repeat is harmless)",
+                debug={"verified": {"applied": [], "state": None}},
+            )
+            await self._settle(entry, error)
+            raise error
+        if (
+            entry.operation in ("set_plan", "apply_addon")
+            or entry.operation in SUSPENSIONS
+            or entry.operation in SETTINGS
+        ):
             result: ChangeResult[Any] = await self.pipeline.run(
                 Call(entry.operation, entry.arguments, resuming=entry)
             )
@@ -502,6 +582,9 @@ class Orchestrator:
             if entry.operation == "set_plan":
                 ref = MailboxRef.model_validate(args["mailbox"])
                 result = await provider.set_plan(ref, str(args["plan"]), dry_run=True)
+            elif entry.operation in SETTINGS:
+                ref = MailboxRef.model_validate(args["mailbox"])
+                result = await getattr(provider, entry.operation)(ref, args["value"], dry_run=True)
             elif entry.operation in ("suspend_mailbox", "resume_mailbox"):
                 ref = MailboxRef.model_validate(args["mailbox"])
                 result = await getattr(provider, entry.operation)(ref, dry_run=True)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from mailadmin.contract import errors
 from mailadmin.contract.calls import SUBJECT_LOCKS, subject_key
+from mailadmin.contract.capabilities import SETTINGS
 from mailadmin.contract.models import (
     AddonRef,
     ChangeResult,
@@ -49,6 +50,7 @@ from mailadmin.contract.provider import (
     CallInfo,
     Provider,
     check_password,
+    check_setting,
 )
 from mailadmin.rules.allocations import KEPT_ADDONS
 
@@ -75,12 +77,16 @@ WRITES = frozenset(
         "resume_mailbox",
         "suspend_tenant",
         "resume_tenant",
+        *SETTINGS,
     }
 )
 #: Writes whose subject is one existing mailbox (routed by its address).
-MAILBOX_SUBJECT = frozenset(
-    {"set_plan", "delete_mailbox", "set_password", "suspend_mailbox", "resume_mailbox"}
+MAILBOX_SUBJECT = (
+    frozenset({"set_plan", "delete_mailbox", "set_password", "suspend_mailbox", "resume_mailbox"})
+    | SETTINGS
 )
+#: Reads whose subject is one existing mailbox (routed by its address, like its writes).
+MAILBOX_READS = frozenset({"list_aliases", "single_sign_on"})
 #: Writes that stop or restore access (their reason is journalled with them).
 SUSPENSIONS = frozenset({"suspend_mailbox", "resume_mailbox", "suspend_tenant", "resume_tenant"})
 #: The largest quantity every platform stores (a signed 32-bit integer).
@@ -181,10 +187,12 @@ class Validate(Step):
             return  # the journal holds arguments validated when they were first sent
         config = self.services.config
         inputs = call.inputs
-        if call.operation in MAILBOX_SUBJECT:
+        if call.operation in MAILBOX_SUBJECT or call.operation in MAILBOX_READS:
             require_text(inputs["mailbox"], "mailbox address", MailboxRef)
         if call.operation == "set_password":
             call.arguments["password"] = check_password(inputs["password"])
+        elif call.operation in SETTINGS:
+            call.arguments["value"] = check_setting(call.operation, inputs["value"])
         elif call.operation in SUSPENSIONS:
             call.arguments["reason"] = check_reason(inputs.get("reason", ""))
             if "tenant" in inputs:
@@ -219,7 +227,7 @@ class Route(Step):
         services = self.services
         if call.resuming is not None:
             self._resumed(call)
-        elif call.operation in MAILBOX_SUBJECT:
+        elif call.operation in MAILBOX_SUBJECT or call.operation in MAILBOX_READS:
             call.provider, call.arguments["mailbox"] = services.mailbox(call.inputs["mailbox"])
         elif "tenant" in call.inputs:
             call.provider, tenant = services.provider_for(call.inputs["tenant"])
@@ -402,6 +410,11 @@ class Send(Step):
                 return await provider.set_password(
                     args["mailbox"], args["password"], dry_run=dry_run
                 )
+        if operation in SETTINGS:
+            with naming(args["mailbox"]):
+                return await getattr(provider, operation)(
+                    args["mailbox"], args["value"], dry_run=dry_run
+                )
         if operation in ("suspend_mailbox", "resume_mailbox"):
             with naming(args["mailbox"]):
                 return await getattr(provider, operation)(args["mailbox"], dry_run=dry_run)
@@ -567,6 +580,9 @@ _ARGUMENT_ORDER: dict[str, tuple[str, ...]] = {
     "resume_mailbox": ("mailbox", "reason"),
     "suspend_tenant": ("tenant", "reason"),
     "resume_tenant": ("tenant", "reason"),
+    **dict.fromkeys(SETTINGS, ("mailbox", "value")),
+    "list_aliases": ("mailbox",),
+    "single_sign_on": ("mailbox",),
     "count_mailboxes": ("tenant",),
     "list_mailboxes": ("tenant",),
     "get_licence": (),
@@ -609,7 +625,12 @@ def _supported(call: Call, provider: Provider) -> None:
 
 
 # Optional operations whose capability key is the operation's own name.
-_OPTIONAL_OPERATIONS = frozenset({"delete_mailbox", "list_mailboxes", "set_password"}) | SUSPENSIONS
+_OPTIONAL_OPERATIONS = (
+    frozenset({"delete_mailbox", "list_mailboxes", "set_password", "list_aliases"})
+    | frozenset({"single_sign_on"})
+    | SUSPENSIONS
+    | SETTINGS
+)
 
 
 def _row(call: Call) -> tuple[str, str | None]:

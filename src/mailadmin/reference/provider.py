@@ -57,6 +57,7 @@ from mailadmin.sdk import (
     MailboxCount,
     MailboxKind,
     MailboxRef,
+    MailboxSettings,
     NativePlan,
     NewMailbox,
     OffsetPage,
@@ -116,6 +117,8 @@ class _Mailbox(_Wire):
     quota_mb: int | None = None
     display_name: str = ""
     status: str = "active"
+    forwarding: str = ""
+    aliases: list[str] = Field(default_factory=list)
 
 
 class _Page(_Wire):
@@ -221,10 +224,18 @@ class MemoryProvider(Provider[MemorySettings]):
                 Operation.RESUME_MAILBOX,
                 Operation.SUSPEND_TENANT,
                 Operation.RESUME_TENANT,
+                Operation.SET_DISPLAY_NAME,
+                Operation.SET_FORWARDING,
+                Operation.SET_QUOTA,
+                Operation.ADD_ALIAS,
+                Operation.REMOVE_ALIAS,
+                Operation.LIST_ALIASES,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
         addons=frozenset(KNOWN_ADDONS),
+        unsupported={"single_sign_on": "the reference platform has no web sign-in"},
         # A seat count the platform reports, like most hosted platforms.
         licence=LicenceModel(kind=LicenceKind.PER_SEAT),
     )
@@ -480,6 +491,39 @@ class MemoryProvider(Provider[MemorySettings]):
                 apply=put_password,
                 check=check,
             )
+        )
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        answer = await self.api.get("/api/tenants", operation="list_tenants")
+        names = answer.get("tenants", []) if isinstance(answer, dict) else []
+        return [TenantRef(name=str(n)) for n in names]
+
+    async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
+        found = await self._get_mailbox(mailbox)
+        if found is None:
+            raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+        return MailboxSettings(
+            display_name=found.display_name,
+            forwarding=found.forwarding,
+            quota_mb=found.quota_mb,
+            aliases=tuple(found.aliases),
+        )
+
+    async def _write_settings(
+        self, mailbox: MailboxRef, held: MailboxSettings, wanted: MailboxSettings
+    ) -> None:
+        # Only what differs is sent; every field is replaced whole, so a retry is harmless.
+        body = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in wanted.model_dump().items()
+            if value != getattr(held, name)
+        }
+        await self.api.patch(
+            _mailbox_path(mailbox),
+            json=body,
+            idempotent=True,
+            operation="change_settings",
+            subject=mailbox.address,
         )
 
     async def _suspend_mailbox(self, mailbox: MailboxRef) -> ChangeResult[str]:

@@ -54,6 +54,10 @@ class TenantUse:
             return None
         return {r: found.get(r.value, 0) for r in MAILBOX_RESOURCES}
 
+    async def record(self, instance: str, tenant: str, used: dict[str, int]) -> None:
+        """Record a tenant's use of each resource named in ``used`` (absolute)."""
+        await asyncio.to_thread(self._table.set, instance, tenant, used)
+
     async def refresh(self, instance: str, counts: MailboxCount) -> None:
         """Record a live count of ``counts.tenant`` as its use (absolute)."""
         used = {r.value: n for r, n in use_of(counts).items()}

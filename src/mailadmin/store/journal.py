@@ -1084,7 +1084,7 @@ _SECRET_ARGUMENTS = frozenset({"password"})
 
 
 def _target(arguments: dict[str, Any]) -> Any:
-    for name in ("plan", "quantity"):
+    for name in ("plan", "quantity", "value"):
         if name in arguments:
             return arguments[name]
     return None

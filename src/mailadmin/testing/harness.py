@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import httpx
 
     from mailadmin.contract.capabilities import Capabilities
-    from mailadmin.contract.models import MailboxKind, MailboxRef, TenantRef
+    from mailadmin.contract.models import MailboxKind, MailboxRef, MailboxSettings, TenantRef
     from mailadmin.contract.provider import Provider
     from mailadmin.contract.settings import ProviderSettings
     from mailadmin.testing.control import MockControl
@@ -196,6 +196,12 @@ class PlatformView:
         """True when the platform holds the target's tenant suspended."""
         probe = self._probe()
         return probe.tenant_suspended(self._h.mock.state(), self._h.settings(), self._h.tenant)
+
+    def mailbox_settings(self, mailbox: MailboxRef | None = None) -> MailboxSettings:
+        """The settings the platform holds for ``mailbox`` (default: the target's)."""
+        probe = self._probe()
+        ref = mailbox or self._h.mailbox
+        return probe.mailbox_settings(self._h.mock.state(), self._h.settings(), ref)
 
     def _probe(self) -> StateProbe:
         probe = self._h.target.probe

@@ -26,7 +26,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mailadmin.contract.models import AddonRef, MailboxKind, MailboxRef, TenantRef
+from mailadmin.contract.models import (
+    AddonRef,
+    MailboxKind,
+    MailboxRef,
+    MailboxSettings,
+    TenantRef,
+)
 from mailadmin.contract.settings import ProviderSettings
 
 __all__ = ["MemoryProbe", "StateProbe"]
@@ -78,6 +84,13 @@ class StateProbe:
         """True when the platform refuses every mailbox of the tenant access (for
         ``suspend_tenant``); ``False`` when it is active."""
         raise NotImplementedError(f"{type(self).__name__} does not read tenant suspensions")
+
+    def mailbox_settings(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> MailboxSettings:
+        """The mailbox's display name, forwarding address, quota in MB and aliases as the
+        platform holds them (for the settings operations)."""
+        raise NotImplementedError(f"{type(self).__name__} does not read mailbox settings")
 
     @staticmethod
     def neutral_plan(
@@ -160,6 +173,18 @@ class MemoryProbe(StateProbe):
     def tenant_suspended(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
         """The tenant record's ``status``."""
         return self._tenant(state, tenant).get("status") == "suspended"
+
+    def mailbox_settings(
+        self, state: State, settings: ProviderSettings, mailbox: MailboxRef
+    ) -> MailboxSettings:
+        """The mailbox record's ``display_name``, ``forwarding``, ``quota_mb``, ``aliases``."""
+        record = self._mailbox(state, mailbox) or {}
+        return MailboxSettings(
+            display_name=record.get("display_name", ""),
+            forwarding=record.get("forwarding", ""),
+            quota_mb=record.get("quota_mb"),
+            aliases=tuple(sorted(record.get("aliases", []))),
+        )
 
     def _tenant(self, state: State, tenant: TenantRef) -> Mapping[str, Any]:
         found: Mapping[str, Any] = state["tenants"].get(tenant.key.lower(), {})

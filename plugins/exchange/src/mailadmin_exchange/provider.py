@@ -28,6 +28,7 @@ from mailadmin.sdk import (
     MailboxCount,
     MailboxKind,
     MailboxRef,
+    MailboxSettings,
     NativePlan,
     NewMailbox,
     Operation,
@@ -116,6 +117,12 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 Operation.SET_PASSWORD,
                 Operation.SUSPEND_MAILBOX,
                 Operation.RESUME_MAILBOX,
+                Operation.SET_DISPLAY_NAME,
+                Operation.SET_FORWARDING,
+                Operation.SET_QUOTA,
+                Operation.ADD_ALIAS,
+                Operation.REMOVE_ALIAS,
+                Operation.LIST_ALIASES,
             }
         ),
         mailbox_kinds=frozenset({MailboxKind.SHARED, MailboxKind.ROOM, MailboxKind.EQUIPMENT}),
@@ -131,6 +138,9 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             "addon:resource_mailbox": _KEPT,
             "suspend_tenant": _WHOLE_TENANT,
             "resume_tenant": _WHOLE_TENANT,
+            "list_tenants": "an instance is one Microsoft 365 tenant, its own configured one",
+            "single_sign_on": "Microsoft 365 users sign in through Entra ID; no admin API "
+            "hands out a sign-in link",
         },
         # Subscriptions (SKUs) with prepaid units, assigned to users.
         licence=LicenceModel(kind=LicenceKind.PER_SEAT),
@@ -530,6 +540,60 @@ class ExchangeProvider(Provider[ExchangeSettings]):
 
         change = Change[Mailbox](subject=mailbox.address, before=existing, after=None, apply=apply)
         return await self.change(change)
+
+    # -- mailbox settings ----------------------------------------------------------------
+
+    async def _settings_row(self, mailbox: MailboxRef) -> dict[str, Any]:
+        return await self._one("Get-Mailbox", mailbox.address, _SETTINGS_SELECT)
+
+    async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
+        row = await self._settings_row(mailbox)
+        # EmailAddresses: "SMTP:" is the primary address, "smtp:" the others (and other
+        # prefixes, X500: or SIP:, are no mail addresses).
+        aliases = [
+            str(a)[5:].lower()
+            for a in row.get("EmailAddresses") or []
+            if str(a).startswith("smtp:")
+        ]
+        forwarding = str(row.get("ForwardingSmtpAddress") or "")
+        if forwarding[:5].lower() == "smtp:":
+            forwarding = forwarding[5:]
+        quota = _size(row.get("ProhibitSendReceiveQuota"))
+        return MailboxSettings(
+            display_name=str(row.get("DisplayName") or ""),
+            forwarding=forwarding.lower(),
+            quota_mb=None if quota is None else quota // _MB,
+            aliases=tuple(aliases),
+        )
+
+    async def _write_settings(
+        self, mailbox: MailboxRef, held: MailboxSettings, wanted: MailboxSettings
+    ) -> None:
+        parameters: dict[str, Any] = {"Identity": mailbox.address}
+        if wanted.display_name != held.display_name:
+            parameters["DisplayName"] = wanted.display_name
+        if wanted.forwarding != held.forwarding:
+            # A copy stays in the mailbox, as the other platforms keep one.
+            parameters["ForwardingSmtpAddress"] = (
+                f"smtp:{wanted.forwarding}" if wanted.forwarding else None
+            )
+            parameters["DeliverToMailboxAndForward"] = bool(wanted.forwarding)
+        if wanted.aliases != held.aliases:
+            parameters["EmailAddresses"] = {
+                "@odata.type": "#Exchange.GenericHashTable",
+                "Add": [f"smtp:{a}" for a in sorted(set(wanted.aliases) - set(held.aliases))],
+                "Remove": [f"smtp:{a}" for a in sorted(set(held.aliases) - set(wanted.aliases))],
+            }
+        if wanted.quota_mb != held.quota_mb and wanted.quota_mb is not None:
+            # The warning and send quotas must not pass the send-and-receive quota.
+            limit = wanted.quota_mb * _MB
+            warning, send, _ = _quotas(
+                await self._one("Get-Mailbox", mailbox.address, ",".join(_QUOTAS))
+            )
+            parameters["IssueWarningQuota"] = limit if warning is None else min(warning, limit)
+            parameters["ProhibitSendQuota"] = limit if send is None else min(send, limit)
+            parameters["ProhibitSendReceiveQuota"] = limit
+        await self._invoke("Set-Mailbox", parameters, write=True, idempotent=True)
 
     # -- set_plan, both modes ------------------------------------------------------------
 
@@ -998,6 +1062,11 @@ def _size(value: object) -> int | None:
         return parse_size(value)
     except ValueError:
         return None
+
+
+_MB = 1024 * 1024
+#: What the settings operations read of Get-Mailbox.
+_SETTINGS_SELECT = "DisplayName,EmailAddresses,ForwardingSmtpAddress,ProhibitSendReceiveQuota"
 
 
 def _quotas(row: Mapping[str, Any]) -> Quotas:

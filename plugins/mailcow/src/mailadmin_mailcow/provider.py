@@ -31,6 +31,7 @@ from mailadmin.sdk import (
     MailboxCount,
     MailboxKind,
     MailboxRef,
+    MailboxSettings,
     NativePlan,
     NewMailbox,
     Operation,
@@ -66,6 +67,12 @@ ERRORS = ErrorTable(
         _rule("domain_not_found", errors.NotFoundError, "{provider} has no domain {subject}"),
         _rule("object_exists", errors.ConflictError, "{subject} already exists on {provider}"),
         _rule("is_alias", errors.ConflictError, "{subject} is already an alias on {provider}"),
+        _rule(
+            "is_alias_or_mailbox",
+            errors.ConflictError,
+            "an address for {subject} is already an alias or a mailbox on {provider}",
+        ),
+        _rule("alias_invalid", errors.ValidationError, "{provider} refused an alias of {subject}"),
         _rule(
             "max_mailbox_exceeded",
             errors.QuotaExceeded,
@@ -181,6 +188,12 @@ class MailcowProvider(Provider[MailcowSettings]):
                 Operation.RESUME_MAILBOX,
                 Operation.SUSPEND_TENANT,
                 Operation.RESUME_TENANT,
+                Operation.SET_DISPLAY_NAME,
+                Operation.SET_QUOTA,
+                Operation.ADD_ALIAS,
+                Operation.REMOVE_ALIAS,
+                Operation.LIST_ALIASES,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset({MailboxKind.USER}),
@@ -197,6 +210,9 @@ class MailcowProvider(Provider[MailcowSettings]):
             },
             "addon:shared_mailbox": "mailcow has no shared mailboxes",
             "addon:resource_mailbox": "mailcow has no resource mailboxes",
+            "set_forwarding": "mailcow forwards through the goto list of an alias that "
+            "shadows the mailbox; this plugin does not edit that alias yet",
+            "single_sign_on": "mailcow's API hands out no sign-in link for a mailbox user",
         },
         # mailcow is free software: nothing is licensed, get_licence answers "none".
         licence=LicenceModel(kind=LicenceKind.NONE),
@@ -277,6 +293,78 @@ class MailcowProvider(Provider[MailcowSettings]):
                 verify=verify,
             )
         )
+
+    # -- mailbox settings ------------------------------------------------------------------
+
+    async def _aliases_of(self, mailbox: MailboxRef) -> dict[str, str]:
+        """The alias objects that deliver to this mailbox only: address -> id."""
+        answer = await self.api.get(
+            f"{_API}/get/alias/all", operation="get_aliases", subject=mailbox.address
+        )
+        rows = answer if isinstance(answer, list) else []
+        return {
+            str(row.get("address", "")).lower(): str(row.get("id"))
+            for row in rows
+            if isinstance(row, dict)
+            and str(row.get("goto", "")).strip().lower() == mailbox.address
+            and str(row.get("address", "")).lower() != mailbox.address
+        }
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        answer = await self.api.get(f"{_API}/get/domain/all", operation="get_domains")
+        rows = answer if isinstance(answer, list) else []
+        return [
+            TenantRef(name=str(row["domain_name"]))
+            for row in rows
+            if isinstance(row, dict) and row.get("domain_name")
+        ]
+
+    async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
+        row = await self._mailbox_row(mailbox)
+        if row is None:
+            raise errors.NotFoundError(f"The mailbox {mailbox.address} does not exist")
+        quota = bounded_int(row.get("quota"), what="mailbox quota", source=self.instance)
+        return MailboxSettings(
+            display_name=str(row.get("name") or ""),
+            quota_mb=quota // _MIB if quota else None,  # 0 is unlimited
+            aliases=tuple(sorted(await self._aliases_of(mailbox))),
+        )
+
+    async def _write_settings(
+        self, mailbox: MailboxRef, held: MailboxSettings, wanted: MailboxSettings
+    ) -> None:
+        attr: dict[str, Any] = {}
+        if wanted.display_name != held.display_name:
+            attr["name"] = wanted.display_name
+        if wanted.quota_mb != held.quota_mb and wanted.quota_mb is not None:
+            attr["quota"] = wanted.quota_mb  # MiB
+        if attr:
+            await self.api.post(
+                f"{_API}/edit/mailbox",
+                json={"items": [mailbox.address], "attr": attr},
+                idempotent=True,
+                operation="edit_mailbox",
+                subject=mailbox.address,
+            )
+        added = sorted(set(wanted.aliases) - set(held.aliases))
+        removed = set(held.aliases) - set(wanted.aliases)
+        for alias in added:
+            await self.api.post(
+                f"{_API}/add/alias",
+                json={"address": alias, "goto": mailbox.address, "active": "1"},
+                idempotent=False,  # a repeat is refused (is_alias_or_mailbox): read back
+                operation="add_alias",
+                subject=mailbox.address,
+            )
+        if removed:
+            ids = await self._aliases_of(mailbox)
+            await self.api.post(
+                f"{_API}/delete/alias",
+                json=[ids[a] for a in sorted(removed) if a in ids],
+                idempotent=True,
+                operation="delete_alias",
+                subject=mailbox.address,
+            )
 
     # -- passwords and suspensions ---------------------------------------------------------
 

@@ -35,6 +35,7 @@ from mailadmin.sdk import (
     MailboxCount,
     MailboxKind,
     MailboxRef,
+    MailboxSettings,
     NativePlan,
     NewMailbox,
     Node,
@@ -45,6 +46,7 @@ from mailadmin.sdk import (
     Verified,
     child,
     child_text,
+    children,
     errors,
     is_nil,
     node,
@@ -102,11 +104,21 @@ class OXProvider(Provider[OXSettings]):
                 Operation.RESUME_MAILBOX,
                 Operation.SUSPEND_TENANT,
                 Operation.RESUME_TENANT,
+                Operation.SET_DISPLAY_NAME,
+                Operation.SET_QUOTA,
+                Operation.ADD_ALIAS,
+                Operation.REMOVE_ALIAS,
+                Operation.LIST_ALIASES,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
         addons=frozenset({"mailboxes", "storage_gb"}),
         unsupported={
+            "set_forwarding": "OX keeps forwarding as a mail filter rule the user owns, not "
+            "a provisioning setting of OXUserService",
+            "single_sign_on": "OX's provisioning SOAP hands out no sign-in token; single "
+            "sign-on is set up on OX itself (OpenID Connect or SAML)",
             "addon:shared_mailbox": "OX sets no limit on functional accounts; "
             "mailadmin keeps that allocation itself",
             "addon:resource_mailbox": "OX sets no limit on resources; "
@@ -847,6 +859,62 @@ class OXProvider(Provider[OXSettings]):
                 apply=self._sender(service, operation, None, ctx, idempotent=True),
                 verify=verify,
             )
+        )
+
+    # -- mailbox settings -------------------------------------------------------------------------
+
+    async def _one_user(self, mailbox: MailboxRef) -> Element:
+        """The user's ``getData`` (``NotFoundError`` when no such user)."""
+        users, tenant = self._users, mailbox.tenant
+        await self._user_exists(mailbox)
+        data = await self._soap(
+            users, "getData", tenant, self._ctx(users, tenant), self._user(users, mailbox)
+        )
+        if not data:
+            raise errors.ProtocolError(f"{self.instance} sent no data for {mailbox.address}")
+        return data[0]
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        return await self._tenants()
+
+    async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
+        data = await self._one_user(mailbox)
+        primary = (child_text(data, "primaryEmail") or mailbox.address).strip().lower()
+        quota = _int(child_text(data, "maxQuota"))
+        # OX lists the primary address among the aliases; the contract's aliases are the
+        # other addresses.
+        aliases = {
+            (item.text or "").strip().lower() for item in children(data, "aliases") if item.text
+        } - {primary, mailbox.address}
+        return MailboxSettings(
+            display_name=child_text(data, "display_name") or "",
+            quota_mb=quota if quota is not None and quota >= 0 else None,
+            aliases=tuple(sorted(aliases)),
+        )
+
+    async def _write_settings(
+        self, mailbox: MailboxRef, held: MailboxSettings, wanted: MailboxSettings
+    ) -> None:
+        users, tenant = self._users, mailbox.tenant
+        aliases: tuple[Node, ...] = ()
+        if wanted.aliases != held.aliases:
+            data = await self._one_user(mailbox)
+            primary = (child_text(data, "primaryEmail") or mailbox.address).strip().lower()
+            # ``change`` replaces the aliases whole; the primary address must stay one.
+            aliases = tuple(users.data("aliases", a) for a in (primary, *wanted.aliases))
+        # User's propOrder: aliases, display_name, maxQuota, name.
+        usrdata = users.field(
+            "usrdata",
+            None,
+            *aliases,
+            users.data("display_name", wanted.display_name)
+            if wanted.display_name != held.display_name
+            else None,
+            users.data("maxQuota", wanted.quota_mb) if wanted.quota_mb != held.quota_mb else None,
+            users.data("name", self._login(mailbox)),
+        )
+        await self._soap(
+            users, "change", tenant, self._ctx(users, tenant), usrdata, write=True, idempotent=True
         )
 
     # -- creating and deleting mailboxes ---------------------------------------------------------

@@ -89,6 +89,7 @@ FAULTS = ErrorTable(
         _rule(
             "account.NO_SUCH_DOMAIN", errors.NotFoundError, "{provider}: no such domain {subject}"
         ),
+        _rule("account.NO_SUCH_ALIAS", errors.NotFoundError, "{provider}: no such alias {subject}"),
         _rule(
             "account.ACCOUNT_EXISTS",
             errors.ConflictError,

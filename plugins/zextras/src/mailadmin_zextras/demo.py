@@ -34,7 +34,13 @@ def demo_seed() -> dict[str, Any]:
     room["attrs"]["objectClass"] = ["inetOrgPerson", "zimbraAccount", "zimbraCalendarResource"]
     room["calresource"] = True
     return {
-        "domains": [{"name": DEMO_DOMAIN, "attrs": {"zimbraDomainDefaultCOSId": "mail"}}],
+        "domains": [
+            {
+                "name": DEMO_DOMAIN,
+                # The preauth key signs the demo's sign-on links (a fixture's, not a secret).
+                "attrs": {"zimbraDomainDefaultCOSId": "mail", "zimbraPreAuthKey": "1e" * 32},
+            }
+        ],
         "accounts": [
             account("anna", displayName="Anna"),
             account("ben", "sync", displayName="Ben"),

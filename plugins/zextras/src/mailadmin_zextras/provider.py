@@ -10,9 +10,14 @@ plan is its *effective* COS (its own ``zimbraCOSId``, else its domain's
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from mailadmin.sdk import (
     AddonRef,
@@ -28,10 +33,12 @@ from mailadmin.sdk import (
     MailboxCount,
     MailboxKind,
     MailboxRef,
+    MailboxSettings,
     NativePlan,
     NewMailbox,
     Operation,
     Provider,
+    SignOn,
     TenantRef,
     Verified,
     bounded_int,
@@ -126,6 +133,22 @@ def _verified(part: str, held: str, wanted: str) -> Verified:
     return Verified((part,), (), state) if held == wanted else Verified((), (part,), state)
 
 
+#: The account attributes the settings operations read.
+_SETTINGS_ATTRS = (
+    "displayName",
+    "zimbraPrefMailForwardingAddress",
+    "zimbraMailQuota",
+    "zimbraMailAlias",
+)
+_MB = 1024 * 1024
+
+
+def _web_base(endpoint: str) -> str:
+    """The webmail of an admin endpoint: its host, without the admin port."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.hostname}"
+
+
 def _true(values: list[str] | None) -> bool:
     if not values:
         return False
@@ -149,6 +172,14 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 Operation.RESUME_MAILBOX,
                 Operation.SUSPEND_TENANT,
                 Operation.RESUME_TENANT,
+                Operation.SET_DISPLAY_NAME,
+                Operation.SET_FORWARDING,
+                Operation.SET_QUOTA,
+                Operation.ADD_ALIAS,
+                Operation.REMOVE_ALIAS,
+                Operation.LIST_ALIASES,
+                Operation.SINGLE_SIGN_ON,
+                Operation.LIST_TENANTS,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
@@ -679,6 +710,109 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 verify=verify,
             )
         )
+
+    # -- mailbox settings and single sign-on ------------------------------------------------
+
+    async def _settings_of(self, mailbox: MailboxRef) -> tuple[str, dict[str, list[str]]]:
+        """The account's id and its settings attributes (the quota as the COS makes it)."""
+        try:
+            answer = await self.api.call(
+                "GetAccountRequest",
+                {
+                    "account": {"by": "name", "_content": mailbox.address},
+                    "applyCos": 1,
+                    "attrs": ",".join(_SETTINGS_ATTRS),
+                },
+                subject=mailbox.address,
+            )
+        except errors.NotFoundError:
+            answer = None
+        found = entries(answer, "account") if answer is not None else []
+        if not found:
+            raise errors.NotFoundError(f"{self.instance}: no such mailbox {mailbox.address}")
+        return str(found[0]["id"]), attributes(found[0])
+
+    async def _read_settings(self, mailbox: MailboxRef) -> MailboxSettings:
+        _, attrs = await self._settings_of(mailbox)
+        quota = (attrs.get("zimbraMailQuota") or [""])[0]
+        return MailboxSettings(
+            display_name=(attrs.get("displayName") or [""])[0],
+            forwarding=(attrs.get("zimbraPrefMailForwardingAddress") or [""])[0].lower(),
+            quota_mb=self._quota_mb(quota),
+            aliases=tuple(attrs.get("zimbraMailAlias") or ()),
+        )
+
+    async def _write_settings(
+        self, mailbox: MailboxRef, held: MailboxSettings, wanted: MailboxSettings
+    ) -> None:
+        account_id, _ = await self._settings_of(mailbox)
+        # Aliases are directory entries of their own: AddAccountAlias/RemoveAccountAlias
+        # create and remove them (a bare zimbraMailAlias change would leave none).
+        for alias in sorted(set(wanted.aliases) - set(held.aliases)):
+            await self._alias("AddAccountAliasRequest", account_id, alias, mailbox)
+        for alias in sorted(set(held.aliases) - set(wanted.aliases)):
+            await self._alias("RemoveAccountAliasRequest", account_id, alias, mailbox)
+        changes: list[dict[str, str]] = []
+        if wanted.display_name != held.display_name:
+            changes.append({"n": "displayName", "_content": wanted.display_name})
+        if wanted.forwarding != held.forwarding:
+            # An empty value removes the attribute; local delivery stays on (a copy is kept).
+            changes.append({"n": "zimbraPrefMailForwardingAddress", "_content": wanted.forwarding})
+        if wanted.quota_mb != held.quota_mb and wanted.quota_mb is not None:
+            changes.append({"n": "zimbraMailQuota", "_content": str(wanted.quota_mb * _MB)})
+        if changes:
+            await self.api.call(
+                "ModifyAccountRequest",
+                {"id": account_id, "a": changes},
+                write=True,
+                idempotent=True,
+                subject=mailbox.address,
+            )
+
+    async def _alias(self, request: str, account_id: str, alias: str, mailbox: MailboxRef) -> None:
+        await self.api.call(
+            request,
+            {"id": account_id, "alias": alias},
+            write=True,
+            idempotent=False,  # a repeat is refused (exists, no such alias): read back instead
+            subject=mailbox.address,
+        )
+
+    async def _list_tenants(self) -> list[TenantRef]:
+        answer = await self.api.call(
+            "SearchDirectoryRequest", {"types": "domains", "query": "", "limit": 0}
+        )
+        return [TenantRef(name=str(d["name"])) for d in entries(answer, "domain") if d.get("name")]
+
+    async def _single_sign_on(self, mailbox: MailboxRef) -> SignOn:
+        """Zimbra's preauth: an HMAC-SHA1, under the domain's ``zimbraPreAuthKey``, of
+        ``account|by|expires|timestamp``, checked by ``/service/preauth`` of the webmail."""
+        await self._settings_of(mailbox)  # the account exists
+        domain = mailbox.address.rpartition("@")[2]
+        _, attrs = await self._domain(domain)
+        key = (attrs.get("zimbraPreAuthKey") or [""])[0]
+        if not key:
+            raise errors.ValidationError(
+                f"The domain {domain} has no preauth key on {self.instance}: generate one "
+                "(zmprov generateDomainPreAuthKey) to hand out sign-on links"
+            )
+        self.http.add_secret(key)
+        timestamp = str(int(time.time() * 1000))
+        message = f"{mailbox.address}|name|0|{timestamp}"
+        digest = hmac.new(key.encode(), message.encode(), hashlib.sha1).hexdigest()
+        query = urlencode(
+            {
+                "account": mailbox.address,
+                "by": "name",
+                "timestamp": timestamp,
+                "expires": "0",
+                "preauth": digest,
+            }
+        )
+        base = (self.settings.web_url or _web_base(str(self.settings.endpoint))).rstrip("/")
+        # Zimbra refuses a preauth whose timestamp is more than 5 minutes off.
+        expires = datetime.fromtimestamp(int(timestamp) / 1000, UTC) + timedelta(minutes=5)
+        return SignOn(url=f"{base}/service/preauth?{query}", expires=expires)
 
     async def _get_licence(self) -> Licence:
         body: dict[str, Any] = {"module": "ZxCore", "action": "getLicenseInfo"}

@@ -57,7 +57,8 @@ class ZextrasSettings(ProviderSettings):
     marker whose ``zimbraACE`` grants ``sendAs`` or ``sendOnBehalfOf`` to someone (the trace
     a shared account made in the admin console's Delegates tab leaves, and also what a user
     who delegated leaves): ``"unclassified"`` (default: reported, not guessed), ``"shared"``
-    or ``"user"``.
+    or ``"user"``. ``web_url``: the webmail's base URL that ``single_sign_on`` links to
+    (its domain's preauth key signs them).
     """
 
     plans: dict[str, ZextrasPlanMapping] = Field(default_factory=dict)  # type: ignore[assignment]
@@ -67,6 +68,9 @@ class ZextrasSettings(ProviderSettings):
     licence_server: str | None = None
     page_size: int = Field(default=500, ge=1, le=5000)
     delegated_accounts: Literal["unclassified", "shared", "user"] = "unclassified"
+    #: Where users sign in to webmail (``https://mail.example.com``); ``single_sign_on``
+    #: links point there (default: the endpoint's host on the web port).
+    web_url: str | None = None
 
     @field_validator("admin_path")
     @classmethod

@@ -5,7 +5,8 @@ Every call needs HTTP Basic credentials of the admin. Errors answer
 ``invalid_request``; 401 ``unauthorized``; 404 ``tenant_not_found``,
 ``mailbox_not_found``, ``operation_not_found``, ``unknown_operation``; 409
 ``mailbox_exists``, ``not_a_user_mailbox``, ``allocation_below_usage``; 422
-``allocation_exceeded``, ``unknown_plan``, ``unknown_allocation``, ``password_too_short``.
+``allocation_exceeded``, ``unknown_plan``, ``unknown_allocation``, ``password_too_short``;
+409 ``address_in_use``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ STATUS: dict[str, int] = {
     "unknown_plan": 422,
     "unknown_allocation": 422,
     "password_too_short": 422,
+    "address_in_use": 409,
 }
 
 _Handler = Callable[[MockRequest, MemoryState], httpx.Response]
@@ -288,3 +290,22 @@ def set_tenant_status(request: MockRequest, state: MemoryState) -> httpx.Respons
     """``PUT /api/tenants/{tenant}/status`` with ``{"status"}``: 200 ``{"before", "after"}``."""
     before, after = state.set_tenant_status(request.path_params["tenant"], _status(request))
     return httpx.Response(200, json={"before": before, "after": after})
+
+
+_SETTINGS = frozenset({"display_name", "forwarding", "quota_mb", "aliases"})
+
+
+@_api
+def change_settings(request: MockRequest, state: MemoryState) -> httpx.Response:
+    """``PATCH /api/tenants/{tenant}/mailboxes/{address}`` with any of ``display_name``,
+    ``forwarding``, ``quota_mb``, ``aliases`` (each replaced whole): 200 with the mailbox."""
+    body = _body(request)
+    stray = sorted(set(body) - _SETTINGS)
+    if stray or not body:
+        return error("invalid_request", f"Settings are {', '.join(sorted(_SETTINGS))}")
+    params = request.path_params
+    try:
+        changed = state.change_settings(params["tenant"], params["address"], body)
+    except ValueError as exc:
+        return error("invalid_request", f"Invalid settings: {exc}")
+    return httpx.Response(200, json=_mailbox(changed))

@@ -26,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("GET", _MAILBOX, h.get_mailbox, name="get_mailbox"),
     Route("DELETE", _MAILBOX, h.delete_mailbox, name="delete_mailbox", write=True),
+    Route("PATCH", _MAILBOX, h.change_settings, name="change_settings", write=True),
     Route("PUT", _MAILBOX + "/plan", h.change_plan, name="change_plan", write=True),
     Route("PUT", _MAILBOX + "/password", h.set_password, name="set_password", write=True),
     Route("PUT", _MAILBOX + "/status", h.set_mailbox_status, name="set_mailbox_status", write=True),

@@ -97,6 +97,10 @@ class Mailbox(_Record):
     status: Status = "active"
     #: The password set last ("" when none was given); never in an API answer.
     password: str = ""
+    #: Where mail is forwarded to ("" for nowhere); a copy stays in the mailbox.
+    forwarding: str = ""
+    #: Other addresses the mailbox receives mail at (lower case).
+    aliases: list[str] = Field(default_factory=list)
 
     @field_validator("address")
     @classmethod
@@ -341,6 +345,29 @@ class MemoryState(MockState):
                 "password_too_short", f"The password must have at least {MIN_PASSWORD} characters"
             )
         mailbox.password = password
+
+    def change_settings(self, tenant: str, address: str, changes: dict[str, Any]) -> Mailbox:
+        """Replace the settings given (``display_name``, ``forwarding``, ``quota_mb``,
+        ``aliases``); an alias another mailbox holds as address or alias is refused
+        whole, before anything changes."""
+        mailbox = self.mailbox(tenant, address)
+        aliases = changes.get("aliases")
+        if aliases is not None:
+            taken = {
+                a
+                for t in self.tenants.values()
+                for m in t.mailboxes
+                if m is not mailbox
+                for a in (m.address, *m.aliases)
+            }
+            clash = sorted({str(a).lower() for a in aliases} & taken)
+            if clash:
+                raise Refused("address_in_use", f"The address '{clash[0]}' is in use")
+        updated = Mailbox.model_validate({**mailbox.model_dump(), **changes})
+        updated.aliases = sorted({a.lower() for a in updated.aliases})
+        for name in ("display_name", "forwarding", "quota_mb", "aliases"):
+            setattr(mailbox, name, getattr(updated, name))
+        return mailbox
 
     def set_mailbox_status(self, tenant: str, address: str, status: Status) -> tuple[str, str]:
         """Suspend or resume one mailbox; returns its status before and after."""

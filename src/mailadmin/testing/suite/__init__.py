@@ -25,6 +25,7 @@ from mailadmin.testing.suite.lifecycle import LifecycleSuite
 from mailadmin.testing.suite.mailboxes import MailboxSuite
 from mailadmin.testing.suite.plans import SetPlanSuite
 from mailadmin.testing.suite.refusals import RefusalSuite
+from mailadmin.testing.suite.settings import SettingsSuite
 
 __all__ = [
     "SUITES",
@@ -41,6 +42,7 @@ __all__ = [
     "MailboxSuite",
     "RefusalSuite",
     "SetPlanSuite",
+    "SettingsSuite",
     "all_suites",
 ]
 
@@ -54,6 +56,7 @@ SUITES: tuple[type, ...] = (
     LicenceSuite,
     MailboxSuite,
     LifecycleSuite,
+    SettingsSuite,
     DryRunSuite,
     ChangeRuleSuite,
     FailureSuite,
@@ -70,6 +73,7 @@ class ConformanceSuite(
     LicenceSuite,
     MailboxSuite,
     LifecycleSuite,
+    SettingsSuite,
     DryRunSuite,
     ChangeRuleSuite,
     FailureSuite,

@@ -6,7 +6,7 @@ import inspect
 from typing import TYPE_CHECKING
 
 from mailadmin.contract.capabilities import REQUIRED, Capabilities, LicenceKind, Operation
-from mailadmin.contract.provider import Provider
+from mailadmin.contract.provider import Provider, plugin_hooks
 from mailadmin.contract.settings import ProviderSettings
 
 if TYPE_CHECKING:
@@ -32,8 +32,7 @@ class ContractSuite:
     ) -> None:
         """Each ``_operation`` a class defines is async and takes the base's parameters."""
         cls = mailadmin_target.provider
-        for op in Operation:
-            name = f"_{op.value}"
+        for name in sorted({hook for op in Operation for hook in plugin_hooks(op)}):
             impl = getattr(cls, name)
             base = getattr(Provider, name)
             assert inspect.iscoroutinefunction(impl), f"{name} must be 'async def'"
@@ -49,9 +48,11 @@ class ContractSuite:
         if cls.capabilities.licence.kind is LicenceKind.NONE:
             declared -= {Operation.GET_LICENCE}
         missing = [
-            op.value
+            hook
             for op in Operation
-            if op in declared and getattr(cls, f"_{op.value}") is getattr(Provider, f"_{op.value}")
+            if op in declared
+            for hook in plugin_hooks(op)
+            if getattr(cls, hook) is getattr(Provider, hook)
         ]
         assert not missing, f"declared but not implemented: {', '.join(missing)}"
 

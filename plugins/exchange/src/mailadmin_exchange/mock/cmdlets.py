@@ -106,6 +106,9 @@ CMDLETS: dict[str, Cmdlet] = {
                     "ProhibitSendReceiveQuota",
                     "UseDatabaseQuotaDefaults",
                     "DisplayName",
+                    "EmailAddresses",
+                    "ForwardingSmtpAddress",
+                    "DeliverToMailboxAndForward",
                     "Type",
                     # CustomAttribute1 to 15 are Set-Mailbox parameters of their own.
                     *(f"CustomAttribute{n}" for n in range(1, 16)),

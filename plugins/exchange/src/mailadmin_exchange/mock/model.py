@@ -90,6 +90,11 @@ class MockMailbox(_Model):
     prohibit_send_quota: int | None = 49 * _GB + _GB // 2
     prohibit_send_receive_quota: int | None = 50 * _GB
     use_database_quota_defaults: bool = False
+    #: Secondary SMTP addresses (``EmailAddresses`` entries ``smtp:...``), lower case.
+    aliases: list[str] = Field(default_factory=list)
+    #: ``ForwardingSmtpAddress`` without its ``smtp:`` prefix ("" for none).
+    forwarding: str = ""
+    deliver_and_forward: bool = False
     #: ``CustomAttribute1``..``15`` that hold a value (Exchange answers ``""`` for the rest).
     custom_attributes: dict[str, str] = Field(default_factory=dict)
     activesync: bool = True

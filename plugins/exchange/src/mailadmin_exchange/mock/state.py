@@ -390,6 +390,10 @@ class ExchangeState(ModelState[ExchangeData]):
         for name, value in parameters.items():
             if name.startswith("CustomAttribute"):
                 _check_custom_attribute(value)  # before anything changes
+        aliases = self._proxy_addresses(tenant, mailbox, parameters.get("EmailAddresses"))
+        forwarding = mailbox.forwarding
+        if "ForwardingSmtpAddress" in parameters:
+            forwarding = _smtp(parameters["ForwardingSmtpAddress"])
         cap = self.quota_cap(tenant, mailbox)
         for name in _QUOTAS:
             value = new[name]
@@ -411,10 +415,47 @@ class ExchangeState(ModelState[ExchangeData]):
             )
         if "DisplayName" in parameters:
             mailbox.display_name = str(parameters["DisplayName"])
+        mailbox.aliases = aliases
+        mailbox.forwarding = forwarding
+        if "DeliverToMailboxAndForward" in parameters:
+            mailbox.deliver_and_forward = _boolean(
+                "DeliverToMailboxAndForward", parameters["DeliverToMailboxAndForward"]
+            )
         for name, value in parameters.items():
             if name.startswith("CustomAttribute"):
                 _set_custom_attribute(mailbox, name, value)
         return mailbox.model_dump() != before
+
+    def _proxy_addresses(self, tenant: MockTenant, mailbox: MockMailbox, value: Any) -> list[str]:
+        """The secondary addresses after an ``EmailAddresses`` value: a hashtable with
+        ``Add``/``Remove`` lists (each ``smtp:`` or bare). An address another recipient
+        holds is refused as Exchange refuses it."""
+        aliases = list(mailbox.aliases)
+        if value is None:
+            return aliases
+        if not isinstance(value, dict) or not set(value) <= {"@odata.type", "Add", "Remove"}:
+            raise CmdletError(
+                400,
+                "System.Management.Automation.ParameterBindingException",
+                "Cannot bind parameter 'EmailAddresses': expected a hashtable with Add/Remove.",
+            )
+        for address in map(_smtp, value.get("Remove") or []):
+            if address in aliases:
+                aliases.remove(address)
+        for address in map(_smtp, value.get("Add") or []):
+            if address == mailbox.address.lower() or address in aliases:
+                continue
+            for other in tenant.mailboxes.values():
+                if other is not mailbox and address in (other.address.lower(), *other.aliases):
+                    raise CmdletError(
+                        400,
+                        "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException",
+                        f'The proxy address "SMTP:{address}" is already being used by the '
+                        f'proxy addresses or LegacyExchangeDN of "{other.name}". Please choose '
+                        "another proxy address.",
+                    )
+            aliases.append(address)
+        return aliases
 
     def quota_cap(self, tenant: MockTenant, mailbox: MockMailbox) -> int:
         """The highest quota the mailbox's licence allows (50 GB without a licence)."""
@@ -613,6 +654,16 @@ def _check_complexity(password: str) -> None:
             "The specified password does not comply with password complexity requirements. "
             "Please provide a different password.",
         )
+
+
+def _smtp(value: Any) -> str:
+    """An address as ``smtp:x@y``, ``SMTP:x@y`` or bare, lower case ("" for none)."""
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if text[:5].lower() == "smtp:":
+        text = text[5:]
+    return text.lower()
 
 
 def _identity(parameters: Mapping[str, Any]) -> str:

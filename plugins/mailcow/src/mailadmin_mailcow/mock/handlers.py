@@ -181,3 +181,25 @@ def edit_domain(request: MockRequest, state: MailcowState) -> httpx.Response:
         return ["domain_modified", state.edit_domain(item, attr if isinstance(attr, dict) else {})]
 
     return _each(_items(body), log, one)
+
+
+def all_aliases(request: MockRequest, state: MailcowState) -> httpx.Response:
+    """GET /api/v1/get/alias/all: an array, or ``{}`` when there is none."""
+    _access(request, state, write=False)
+    return httpx.Response(200, json=state.alias_views() or {})
+
+
+def add_alias(request: MockRequest, state: MailcowState) -> httpx.Response:
+    """POST /api/v1/add/alias ``{"address", "goto", "active"}``"""
+    body = _write(request, state, "add", "alias")
+    attr = body if isinstance(body, dict) else {}
+    log = _log("add", "alias", attr)
+    return _each([attr], log, lambda item: ["alias_added", state.add_alias(item)])
+
+
+def delete_alias(request: MockRequest, state: MailcowState) -> httpx.Response:
+    """POST /api/v1/delete/alias with the list of alias ids as the body."""
+    body = _write(request, state, "delete", "alias")
+    items = _items(body)
+    log = _log("delete", "alias", {"id": items})
+    return _each(items, log, lambda item: ["alias_removed", state.delete_alias(item)])

@@ -85,6 +85,16 @@ def _default_mailboxes() -> dict[str, Mailbox]:
     }
 
 
+class Alias(_Strict):
+    """An alias object (``add/alias``): mail to ``address`` goes to ``goto`` (a comma
+    list)."""
+
+    id: int
+    address: str
+    goto: str
+    active: int = 1
+
+
 class MailcowData(_Strict):
     """Everything the mock holds."""
 
@@ -95,6 +105,7 @@ class MailcowData(_Strict):
         default_factory=lambda: {"example.com": Domain(description="example.com", quota=51200)}
     )
     mailboxes: dict[str, Mailbox] = Field(default_factory=_default_mailboxes)
+    aliases: list[Alias] = Field(default_factory=list)
 
 
 class MailcowRefused(Exception):
@@ -281,6 +292,44 @@ class MailcowState(ModelState[MailcowData]):
         if attr.get("name"):
             changes["name"] = str(attr["name"])
         self.data.mailboxes[username] = box.model_copy(update=changes)
+
+    def add_alias(self, attr: dict[str, Any]) -> str:
+        """``add/alias``: the address must be new (no alias, no mailbox holds it), its
+        domain one of the server's, ``goto`` non-empty."""
+        address = str(attr.get("address", "")).strip().lower()
+        goto = str(attr.get("goto", "")).strip().lower()
+        if not _address(address) or address.partition("@")[2] not in self.data.domains:
+            raise MailcowRefused(["alias_invalid", address])
+        if not goto:
+            raise MailcowRefused("goto_empty")
+        if address in self.data.mailboxes or any(a.address == address for a in self.data.aliases):
+            raise MailcowRefused(["is_alias_or_mailbox", address])
+        next_id = max((a.id for a in self.data.aliases), default=0) + 1
+        active = _flag(attr.get("active", 1))
+        self.data.aliases.append(Alias(id=next_id, address=address, goto=goto, active=active))
+        return address
+
+    def delete_alias(self, item: Any) -> str:
+        """``delete/alias`` of one alias id."""
+        for alias in self.data.aliases:
+            if str(alias.id) == str(item).strip():
+                self.data.aliases.remove(alias)
+                return alias.address
+        raise MailcowRefused("access_denied")
+
+    def alias_views(self) -> list[dict[str, Any]]:
+        """``get/alias/all``: every alias object."""
+        return [
+            {
+                "id": a.id,
+                "address": a.address,
+                "goto": a.goto,
+                "domain": a.address.partition("@")[2],
+                "active": a.active,
+                "is_catch_all": 0,
+            }
+            for a in self.data.aliases
+        ]
 
     def delete_mailbox(self, item: str) -> str:
         """``delete/mailbox`` of one item (reference 6.5)."""

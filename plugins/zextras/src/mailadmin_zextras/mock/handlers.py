@@ -300,6 +300,16 @@ def _set_password(body: In, state: ZextrasState) -> Out:
     return Out("SetPasswordResponse")
 
 
+def _add_alias(body: In, state: ZextrasState) -> Out:
+    state.add_alias(_require(body, "id"), _require(body, "alias"))
+    return Out("AddAccountAliasResponse")
+
+
+def _remove_alias(body: In, state: ZextrasState) -> Out:
+    state.remove_alias(_require(body, "id"), _require(body, "alias"))
+    return Out("RemoveAccountAliasResponse")
+
+
 def _delete_account(body: In, state: ZextrasState) -> Out:
     state.delete_account(_require(body, "id"))
     return Out("DeleteAccountResponse")
@@ -471,6 +481,8 @@ HANDLERS: dict[str, Body] = {
     "ModifyAccountRequest": _modify_account,
     "DeleteAccountRequest": _delete_account,
     "SetPasswordRequest": _set_password,
+    "AddAccountAliasRequest": _add_alias,
+    "RemoveAccountAliasRequest": _remove_alias,
     "GetCalendarResourceRequest": _get_resource,
     "CreateCalendarResourceRequest": _create_resource,
     "ModifyCalendarResourceRequest": _modify_resource,
@@ -491,6 +503,8 @@ WRITES = frozenset(
         "ModifyAccountRequest",
         "DeleteAccountRequest",
         "SetPasswordRequest",
+        "AddAccountAliasRequest",
+        "RemoveAccountAliasRequest",
         "CreateCalendarResourceRequest",
         "ModifyCalendarResourceRequest",
         "DeleteCalendarResourceRequest",

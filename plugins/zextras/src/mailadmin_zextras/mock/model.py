@@ -276,7 +276,13 @@ def default_directory() -> Directory:
     domain = Domain(
         id=DOMAIN_ID,
         name="example.com",
-        attrs={"zimbraDomainDefaultCOSId": MAIL_COS_ID, "zimbraDomainStatus": "active"},
+        attrs={
+            "zimbraDomainDefaultCOSId": MAIL_COS_ID,
+            "zimbraDomainStatus": "active",
+            # What zmprov generateDomainPreAuthKey stores: 64 hex digits (a fixture's, not
+            # a secret).
+            "zimbraPreAuthKey": "0f" * 32,
+        },
     )
     accounts = [
         _account(

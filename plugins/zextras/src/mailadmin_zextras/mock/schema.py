@@ -75,6 +75,8 @@ REQUESTS: dict[str, RequestShape] = {
     "ModifyAccountRequest": RequestShape({"id": "str"}, _ATTRS),
     "DeleteAccountRequest": RequestShape({"id": "str"}),
     "SetPasswordRequest": RequestShape({"id": "str", "newPassword": "str", "dryRun": "bool"}),
+    "AddAccountAliasRequest": RequestShape({"id": "str", "alias": "str"}),
+    "RemoveAccountAliasRequest": RequestShape({"id": "str", "alias": "str"}),
     "GetCalendarResourceRequest": RequestShape(
         {"applyCos": "bool", "attrs": "str"}, frozenset({"calresource"})
     ),

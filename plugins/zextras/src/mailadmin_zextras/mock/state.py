@@ -381,6 +381,33 @@ class ZextrasState(ModelState[Directory]):
             raise ZimbraFault("account.INVALID_PASSWORD", "invalid password: too long")
         account.password = password
 
+    def add_alias(self, account_id: str, alias: str) -> None:
+        """``AddAccountAliasRequest``: the alias's domain must exist and no account may
+        hold the address as its name or an alias (``account.ACCOUNT_EXISTS``)."""
+        account = self.account_by_id(account_id)
+        alias = alias.strip().lower()
+        local, at, domain_name = alias.partition("@")
+        if not local or not at:
+            raise invalid_request(f"invalid alias: {alias}")
+        self.domain_by("name", domain_name)
+        for other in self.data.accounts:
+            if alias == other.name.lower() or alias in map(
+                str.lower, other.values("zimbraMailAlias")
+            ):
+                raise ZimbraFault(
+                    "account.ACCOUNT_EXISTS", f"email address already exists: {alias}"
+                )
+        account.put("zimbraMailAlias", [*account.values("zimbraMailAlias"), alias])
+
+    def remove_alias(self, account_id: str, alias: str) -> None:
+        """``RemoveAccountAliasRequest``: an alias the account does not hold is
+        ``account.NO_SUCH_ALIAS``."""
+        account = self.account_by_id(account_id)
+        held = account.values("zimbraMailAlias")
+        if alias.strip().lower() not in map(str.lower, held):
+            raise ZimbraFault("account.NO_SUCH_ALIAS", f"no such alias: {alias}")
+        account.put("zimbraMailAlias", [a for a in held if a.lower() != alias.strip().lower()])
+
     def delete_account(self, account_id: str, *, calresource: bool = False) -> None:
         """Remove an account (or calendar resource)."""
         account = self.account_by_id(account_id, calresource=calresource or None)

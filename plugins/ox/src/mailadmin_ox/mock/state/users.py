@@ -82,6 +82,22 @@ class UserRules(ContextRules):
                     f'Primary mail address "{address}" already exists in context {context.id}',
                 )
 
+    def _check_alias_free(self, context: MockContext, alias: str, user: MockUser) -> None:
+        """An alias another user of the context holds (address or alias) is refused."""
+        wanted = alias.strip().lower()
+        for other in context.users.values():
+            if other is user:
+                continue
+            held = {
+                str(other.fields.get("primaryEmail", "")).lower(),
+                *map(str.lower, other.aliases),
+            }
+            if wanted in held:
+                raise self.fault(
+                    "InvalidDataException",
+                    f'Alias "{alias}" already exists in context {context.id}',
+                )
+
     def change_user(self, context: MockContext, actor: Actor, usrdata: Ref) -> None:
         """``change``: the fields sent, nothing else. A user may change only himself."""
         user = self.user(context, usrdata)
@@ -110,7 +126,10 @@ class UserRules(ContextRules):
             elif key == "userAttributes":
                 merge_attributes(user.attributes, value)
             elif key == "aliases":
-                user.aliases = [str(a) for a in value]
+                aliases = [str(a) for a in value]
+                for alias in aliases:
+                    self._check_alias_free(context, alias, user)
+                user.aliases = aliases
             else:
                 user.fields[key] = value
 
