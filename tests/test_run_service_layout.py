@@ -94,5 +94,12 @@ def test_the_orchestrator_satisfies_the_sales_port() -> None:
         for name, _ in inspect.getmembers(SalesPort)
         if not name.startswith("_") and name in SalesPort.__dict__
     }
-    assert wanted == {"tenancy", "acting", "holds_limit", "apply_addon", "count_as_system"}
+    assert wanted == {
+        "tenancy",
+        "acting",
+        "holds_limit",
+        "apply_addon",
+        "count_as_system",
+        "addon_value",
+    }
     assert all(hasattr(Orchestrator, name) for name in wanted)
