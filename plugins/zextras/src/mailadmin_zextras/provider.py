@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from mailadmin.sdk import (
@@ -564,8 +564,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 subject=tenant.key,
             )
 
+        async def verify() -> Verified:
+            _, now = await self._domain(tenant.key)
+            held = sorted(now.get(name, []))
+            return _verified(name, ",".join(held), ",".join(sorted(values)))
+
         return await self.change(
-            Change(subject=tenant.name, before=before, after=quantity, apply=write),
+            Change(subject=tenant.name, before=before, after=quantity, apply=write, verify=verify),
         )
 
     # -- passwords and suspensions ---------------------------------------------------------
@@ -791,7 +796,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             return Applied(after=after.model_copy(update={"native_id": made.get("id")}))
 
         return await self.change(
-            Change(subject=mailbox.address, before=None, after=after, apply=write),
+            Change(
+                subject=mailbox.address,
+                before=None,
+                after=after,
+                apply=write,
+                verify=self._presence(mailbox.address, wanted=True),
+            ),
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
@@ -812,5 +823,20 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             )
 
         return await self.change(
-            Change(subject=mailbox.address, before=before, after=None, apply=write),
+            Change(
+                subject=mailbox.address,
+                before=before,
+                after=None,
+                apply=write,
+                verify=self._presence(mailbox.address, wanted=False),
+            ),
         )
+
+    def _presence(self, address: str, *, wanted: bool) -> Callable[[], Awaitable[Verified]]:
+        """The read-back of a creation (``wanted``) or a deletion: is the account there."""
+
+        async def verify() -> Verified:
+            held = await self._account(address) is not None
+            return _verified("account", str(held), str(wanted))
+
+        return verify
