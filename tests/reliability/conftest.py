@@ -4,7 +4,9 @@ whose summary lines end the run, in this order::
     faults: N scenarios, N passed
     load: N ops, N applied, N failed-reported, 0 lost, 0 duplicated
     load: two writers on one mailbox: N ops on N mailboxes, ..., resume settled N (N superseded), 0 lost, 0 left open
+    load: two writer processes: sqlite: N ops on N mailboxes in N processes, ..., 0 lost, 0 left open; postgresql: ...
     hostile: N inputs, N refused within limits; N write answers, N never recorded changed
+      (write answers: every write of every platform, and one through the CLI and HTTP)
     isolation: N calls tried, N refused before sending (N over HTTP)
     outage: worker: N s database cut, run of N finished, N journal rows, 0 duplicated, ...; cli: ...
 

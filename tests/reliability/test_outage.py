@@ -19,10 +19,12 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
@@ -49,7 +51,6 @@ assert _spec is not None and _spec.loader is not None
 _stores = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_stores)
 postgres_server = _stores.postgres_server
-postgres_schema_url = _stores.postgres_schema_url
 
 ITEMS = 240
 #: As long as the cut that stopped procrastinate's listener in issue 29.
@@ -63,6 +64,9 @@ class TcpProxy:
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self._open: list[socket.socket] = []
+        #: The local port of every connection made to the database (its backend's
+        #: ``client_port``), so the backends left behind a cut can be found and ended.
+        self.upstream_ports: set[int] = set()
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self.port = 0
@@ -102,6 +106,7 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._open += [client, upstream]
+                self.upstream_ports.add(upstream.getsockname()[1])
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
@@ -125,12 +130,78 @@ def _through(url: str, proxy: TcpProxy) -> str:
     return urlunsplit(parts._replace(netloc=host))
 
 
+#: Bounds on the teardown's own statements: it never waits for ever on a lock.
+TEARDOWN_TIMEOUTS = "SET lock_timeout = '5s'; SET statement_timeout = '30s'"
+
+
 @pytest.fixture
-def proxy(postgres_schema_url: str) -> Any:
-    parts = urlsplit(postgres_schema_url)
+def outage_schema(postgres_server: str) -> Iterator[dict[str, Any]]:
+    """A fresh schema, and a URL whose connections carry the schema's name as their
+    ``application_name``; dropped after the test without waiting on what the cut left.
+
+    A cut leaves backends behind it (a journal ``UPDATE`` whose transaction never ended,
+    holding its row locks): the plain ``DROP SCHEMA`` waited on them for minutes. So the
+    teardown ends them first (by application name, and by the proxy's client ports), with
+    a lock and statement timeout on its own connection, and tries again if one is late."""
+    schema = f"mailadmin_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server)
+    with admin.begin() as db:
+        db.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in postgres_server else "?"
+    url = (
+        f"{postgres_server}{separator}options={quote(f'-csearch_path={schema}')}"
+        f"&application_name={schema}"
+    )
+    held: dict[str, Any] = {"url": url, "schema": schema, "ports": set()}
+    try:
+        yield held
+    finally:
+        try:
+            _drop(admin, schema, held["ports"])
+        finally:
+            admin.dispose()
+
+
+def _drop(admin: sa.Engine, schema: str, ports: set[int]) -> None:
+    """End the schema's leftover backends, then drop it; bounded by the timeouts."""
+    for attempt in range(5):
+        with admin.connect() as db:
+            db.exec_driver_sql(TEARDOWN_TIMEOUTS)
+            db.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND (application_name = :app "
+                    "OR (client_addr IN ('127.0.0.1', '::1') AND client_port = ANY(:ports)))"
+                ),
+                {"app": schema, "ports": sorted(ports)},
+            )
+            db.commit()
+            try:
+                db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                db.commit()
+                return
+            except sa.exc.OperationalError:
+                # A lock timeout: a backend started after the sweep; sweep again.
+                db.rollback()
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
+
+
+@pytest.fixture
+def postgres_schema_url(outage_schema: dict[str, Any]) -> str:
+    return str(outage_schema["url"])
+
+
+@pytest.fixture
+def proxy(outage_schema: dict[str, Any]) -> Any:
+    parts = urlsplit(outage_schema["url"])
     running = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     running.start()
+    # The same set: the schema's teardown ends the backends of every proxied connection.
+    running.upstream_ports = outage_schema["ports"]
     yield running
+    # Every proxied connection closed when the test ends, whatever it left open.
     running.cut()
 
 

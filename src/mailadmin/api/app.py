@@ -59,9 +59,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
         from mailadmin.api.idempotency import IdempotencyStore
         from mailadmin.api.keys import ApiKeys
         from mailadmin.api.runs import RunManager
+        from mailadmin.orchestration.leases import holder_gone, process_holder
         from mailadmin.orchestration.orchestrator import Orchestrator
 
         if orchestrator is not None:
@@ -74,7 +77,7 @@ def create_app(
         services = Services(
             orch=orch,
             keys=ApiKeys(store),
-            idempotency=IdempotencyStore(store, retention),
+            idempotency=IdempotencyStore(store, retention, holder=process_holder()),
             runs=RunManager(orch, store),
         )
         app.state.services = services
@@ -92,6 +95,11 @@ def create_app(
         delivering = _deliver(orch, services.metrics)
         resumed = await services.runs.resume()
         await _settle_run_keys(services, resumed)
+        # A single write cut short by a kill: its key is released, so a repeat goes ahead
+        # (the journal's fence settles what the dead request sent) instead of a 409.
+        released = await asyncio.to_thread(services.idempotency.release_orphans, holder_gone)
+        if released:
+            _log.info("released %d Idempotency-Key(s) of requests whose service died", released)
         # Runs of another process that dies later are taken over once their lease expires.
         services.runs.watch(lambda taken: _settle_run_keys(services, taken))
         try:

@@ -4,13 +4,21 @@ Keys are scoped to the API key that sent them (two panels may pick the same key)
 first request claims the key (``pending``) before any work, so a repeat arriving while
 the first still runs is refused instead of sending the write twice. Answers are kept for
 a configurable time, then pruned.
+
+A claim names the process that holds it (its ``holder``). A process killed mid-request
+leaves its claim pending; the next start-up settles it: the claim of a request that had
+started a run gets the run's answer (:meth:`IdempotencyStore.settle_runs`); any other
+claim of a process that no longer exists is released (:meth:`IdempotencyStore.release_orphans`),
+so a repeat goes ahead, meets the journal's write fence (which settles the write the dead
+request sent) and is answered with what the platform now holds, never sent twice. A claim
+of a process on another machine is taken over only once it is stale.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -58,11 +66,13 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
 
 
 class IdempotencyStore:
-    """The ``mailadmin_api_idempotency`` table; ``retention``: how long answers are kept."""
+    """The ``mailadmin_api_idempotency`` table; ``retention``: how long answers are kept;
+    ``holder``: this process's name on the claims it makes (see the module docs)."""
 
-    def __init__(self, store: Database, retention: timedelta) -> None:
+    def __init__(self, store: Database, retention: timedelta, holder: str | None = None) -> None:
         self._store = store
         self.retention = retention
+        self.holder = holder
 
     def claim(self, key_id: str, key: str, print_: str) -> Claim:
         """Claim ``key`` for this request, or say why not."""
@@ -83,6 +93,7 @@ class IdempotencyStore:
                         fingerprint=print_,
                         state="pending",
                         created=now,
+                        headers=_pending_headers(self.holder),
                     )
                 )
                 return Claim("new")
@@ -110,7 +121,7 @@ class IdempotencyStore:
                     t.c.state == "pending",
                     t.c.created < now - STALE_CLAIM,
                 )
-                .values(created=now)
+                .values(created=now, headers=_pending_headers(self.holder))
             )
         # Two requests racing for one stale claim: only the one that moved it goes on.
         return bool(done.rowcount)
@@ -135,12 +146,12 @@ class IdempotencyStore:
         known before the answer is kept, so a start-up that settles the run can keep the
         answer too (:meth:`settle_runs`)."""
         t = IDEMPOTENCY
+        where = (t.c.key_id == key_id, t.c.idempotency_key == key, t.c.state == "pending")
         with self._store.begin() as db:
-            db.execute(
-                t.update()
-                .where(t.c.key_id == key_id, t.c.idempotency_key == key, t.c.state == "pending")
-                .values(headers=json.dumps({"location": _run_location(run_id)}))
-            )
+            found = db.execute(sa.select(t.c.headers).where(*where)).scalar()
+            noted = json.loads(found or "{}")
+            noted["location"] = _run_location(run_id)
+            db.execute(t.update().where(*where).values(headers=json.dumps(noted)))
 
     def settle_runs(self, answers: Mapping[str, Stored]) -> int:
         """Keep ``answers[run_id]`` for every pending claim whose request started that
@@ -175,6 +186,32 @@ class IdempotencyStore:
                 settled += 1
         return settled
 
+    def release_orphans(self, gone: Callable[[str], bool]) -> int:
+        """Release every pending claim, of a request that started no run, whose holder
+        ``gone(holder)`` says no longer exists (a service killed mid-write): a repeat then
+        goes ahead instead of waiting for the claim to turn stale. Returns how many."""
+        t = IDEMPOTENCY
+        released = 0
+        with self._store.begin() as db:
+            rows = db.execute(
+                t.select().where(t.c.state == "pending", t.c.headers.is_not(None))
+            ).mappings()
+            for row in rows.all():
+                noted = json.loads(row["headers"] or "{}")
+                holder = noted.get("holder")
+                if "location" in noted or not isinstance(holder, str) or not gone(holder):
+                    continue
+                done = db.execute(
+                    t.delete().where(
+                        t.c.key_id == row["key_id"],
+                        t.c.idempotency_key == row["idempotency_key"],
+                        t.c.state == "pending",
+                        t.c.headers == row["headers"],
+                    )
+                )
+                released += done.rowcount
+        return released
+
     def release(self, key_id: str, key: str) -> None:
         """Forget a claim whose request ended without an answer worth repeating (a 5xx)."""
         t = IDEMPOTENCY
@@ -185,6 +222,11 @@ class IdempotencyStore:
         """How many answers are kept (for tests and health)."""
         with self._store.connect() as db:
             return int(db.execute(sa.select(sa.func.count()).select_from(IDEMPOTENCY)).scalar_one())
+
+
+def _pending_headers(holder: str | None) -> str | None:
+    # A pending claim's headers name its holder; the answer's replace them once kept.
+    return json.dumps({"holder": holder}) if holder is not None else None
 
 
 def _run_location(run_id: str) -> str:

@@ -18,6 +18,9 @@ before reporting: every part on target -> ``changed``; no part applied -> the er
 the read fails -> :class:`~mailadmin.errors.OutcomeUnknown`. After a timeout the
 read is repeated for a while, so a write that lands late is seen before the next write to
 the subject (which waits on the subject's lock) is sent; the transport never resends it.
+A creation refused as a conflict is not read back (what is there is not this write's). An
+answer that is neither the operation's own nor a refusal (see
+:class:`~mailadmin.wire.answers.AnswerCheck`) is ``OutcomeUnknown``: read back the same way.
 
 ``ChangeResult.dry_run`` is set by the base class on every write result (true exactly when
 the call was a dry run), so no plugin decides it.

@@ -741,6 +741,10 @@ class Provider(Generic[SettingsT]):
         except Exception as exc:
             if change.verify is None or isinstance(exc, errors.PolicyDenied):
                 raise
+            if change.before is None and isinstance(exc, errors.ConflictError):
+                # A creation the platform refused as "already there": what a read-back
+                # would find is someone else's, not this write.
+                raise
             error = normalise(exc, self.instance)
             if not _maybe_sent(exc, error):
                 raise

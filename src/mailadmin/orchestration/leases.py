@@ -25,7 +25,7 @@ from mailadmin.contract import errors
 if TYPE_CHECKING:
     from mailadmin.store.database import Database
 
-__all__ = ["Leases", "RunHeld"]
+__all__ = ["Leases", "RunHeld", "holder_gone", "process_holder"]
 
 _log = logging.getLogger("mailadmin.runs")
 _HOST = socket.gethostname()[:120]
@@ -50,7 +50,7 @@ class Leases:
     def __init__(self, database: Database, seconds: float) -> None:
         self._database = database
         self.seconds = seconds
-        self.holder = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = process_holder()
         self._held: dict[str, _Held] = {}
         self._beat: asyncio.Task[None] | None = None
 
@@ -67,7 +67,7 @@ class Leases:
         held = self._held.get(run_id)
         if held is None:
             lease = await asyncio.to_thread(
-                take_lease, self._database, run_id, self.holder, self.seconds, _gone
+                take_lease, self._database, run_id, self.holder, self.seconds, holder_gone
             )
             if lease is None or lease.holder != self.holder:
                 return False
@@ -147,7 +147,13 @@ class Leases:
             self._beat = None
 
 
-def _gone(holder: str) -> bool:
+def process_holder() -> str:
+    """A name for this process in the store (host, pid and a random tag), which
+    :func:`holder_gone` can test."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_gone(holder: str) -> bool:
     """Whether a holder is a process of this machine that no longer exists: its run is
     taken over at once rather than after its lease expires (a restart after a kill)."""
     parts = holder.rsplit(":", 2)

@@ -7,7 +7,7 @@ What each operation sends is listed in ``README.md`` ("What each operation sends
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -423,6 +423,13 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             answer = await self._invoke("New-Mailbox", parameters, write=True)
             rows = answer.value
             made = self._mailbox(rows[0]) if rows else None
+            if rows and (made is None or made.address.lower() != mailbox.address.lower()):
+                # Another mailbox's row, or no mailbox's: not New-Mailbox's answer to this.
+                raise errors.OutcomeUnknown(
+                    f"{self.instance} answered New-Mailbox with another mailbox; whether "
+                    f"{mailbox.address} was created is not known",
+                    debug={"operation": "New-Mailbox"},
+                )
             created.append(made or wanted)
 
         change = Change[Mailbox](
@@ -431,6 +438,7 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             after=existing or wanted,
             apply=apply,
             same=existing is not None,
+            verify=self._presence(mailbox.address, wanted=True),
         )
         result = await self.change(change)
         if created:
@@ -538,8 +546,26 @@ class ExchangeProvider(Provider[ExchangeSettings]):
                 "Remove-Mailbox", {"Identity": mailbox.address, "Confirm": False}, write=True
             )
 
-        change = Change[Mailbox](subject=mailbox.address, before=existing, after=None, apply=apply)
+        change = Change[Mailbox](
+            subject=mailbox.address,
+            before=existing,
+            after=None,
+            apply=apply,
+            verify=self._presence(mailbox.address, wanted=False),
+        )
         return await self.change(change)
+
+    def _presence(self, address: str, *, wanted: bool) -> Callable[[], Awaitable[Verified]]:
+        """The read-back of a creation (``wanted``) or a deletion: is the mailbox there."""
+
+        async def verify() -> Verified:
+            held = await self._find(address) is not None
+            state = {"mailbox": held}
+            if held == wanted:
+                return Verified(("mailbox",), (), state)
+            return Verified((), ("mailbox",), state)
+
+        return verify
 
     # -- mailbox settings ----------------------------------------------------------------
 

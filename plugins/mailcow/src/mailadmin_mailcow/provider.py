@@ -11,6 +11,7 @@ licensed.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -487,8 +488,16 @@ class MailcowProvider(Provider[MailcowSettings]):
                 subject=tenant.name,
             )
 
+        async def verify() -> Verified:
+            now = await self._domain(tenant)
+            if field == "mailboxes":
+                held = _int(now, "max_num_mboxes_for_domain") == quantity
+            else:
+                held = _int(now, "max_quota_for_domain") // _MIB == value
+            return Verified((field,), (), {field: held}) if held else Verified((), (field,))
+
         return await self.change(
-            Change(subject=tenant.name, before=before, after=quantity, apply=edit)
+            Change(subject=tenant.name, before=before, after=quantity, apply=edit, verify=verify)
         )
 
     # -- optional operations --------------------------------------------------------------
@@ -537,7 +546,13 @@ class MailcowProvider(Provider[MailcowSettings]):
             )
 
         return await self.change(
-            Change(subject=mailbox.address, before=None, after=planned, apply=add)
+            Change(
+                subject=mailbox.address,
+                before=None,
+                after=planned,
+                apply=add,
+                verify=self._presence(mailbox.address, tenant, wanted=True),
+            )
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
@@ -558,8 +573,23 @@ class MailcowProvider(Provider[MailcowSettings]):
                 before=self._as_mailbox(row) if row else None,
                 after=None,
                 apply=delete,
+                verify=self._presence(mailbox.address, mailbox.tenant, wanted=False),
             )
         )
+
+    def _presence(
+        self, address: str, tenant: TenantRef, *, wanted: bool
+    ) -> Callable[[], Awaitable[Verified]]:
+        """The read-back of a creation (``wanted``) or a deletion: is the mailbox there."""
+
+        async def verify() -> Verified:
+            held = await self._mailbox_row(MailboxRef(tenant=tenant, address=address)) is not None
+            state = {"mailbox": held}
+            if held == wanted:
+                return Verified(("mailbox",), (), state)
+            return Verified((), ("mailbox",), state)
+
+        return verify
 
     # -- mapping ---------------------------------------------------------------------------
 

@@ -641,8 +641,15 @@ class OXProvider(Provider[OXSettings]):
         base = self.settings.storage_base_mb
         target = base + 1024 * quantity
         ctx = self._ctx(service, tenant, max_quota=target)
+
+        async def verify() -> Verified:
+            now = await self._soap(service, "getData", None, self._ctx(service, tenant))
+            held = _int(child_text(now[0], "maxQuota")) if now else None
+            return _verified("maxQuota", held == target, True)
+
         return Change(
             subject=tenant.name,
+            verify=verify,
             before=None if current is None or current < 0 else max(0, (current - base) // 1024),
             after=quantity,
             apply=self._sender(service, "change", None, ctx, idempotent=True),
@@ -671,8 +678,14 @@ class OXProvider(Provider[OXSettings]):
             for key, value in sorted(restrictions.items())
         )
         ctx = self._ctx(RESELLER_CONTEXT, tenant, restrictions=items)
+
+        async def verify() -> Verified:
+            held = _int((await self._restrictions(tenant)).get(name))
+            return _verified(name, held == quantity, True)
+
         return Change(
             subject=tenant.name,
+            verify=verify,
             before=before,
             after=quantity,
             apply=self._sender(RESELLER_CONTEXT, "change", None, ctx, idempotent=True),
@@ -991,7 +1004,12 @@ class OXProvider(Provider[OXSettings]):
             return Applied(after=planned.model_copy(update={"native_id": native}))
 
         return Change(
-            subject=mailbox.address, before=None, after=planned, apply=create, check=check
+            subject=mailbox.address,
+            before=None,
+            after=planned,
+            apply=create,
+            check=check,
+            verify=self._presence(tenant, mailbox.address, wanted=True),
         )
 
     def _new_account(self, tenant: TenantRef, mailbox: NewMailbox, display: str) -> Change[Mailbox]:
@@ -1030,6 +1048,7 @@ class OXProvider(Provider[OXSettings]):
                 svc, "create", tenant, self._ctx(svc, tenant, "context"), data, *groups
             ),
             check=check,
+            verify=self._presence(tenant, mailbox.address, wanted=True),
         )
 
     def _new_resource(
@@ -1077,14 +1096,36 @@ class OXProvider(Provider[OXSettings]):
             return Applied(after=planned.model_copy(update={"native_id": native}))
 
         return Change(
-            subject=mailbox.address, before=None, after=planned, apply=create, check=check
+            subject=mailbox.address,
+            before=None,
+            after=planned,
+            apply=create,
+            check=check,
+            verify=self._presence(tenant, mailbox.address, wanted=True),
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
         before, remove = await self._find(mailbox)
         return await self.change(
-            Change(subject=mailbox.address, before=before, after=None, apply=remove or _nothing)
+            Change(
+                subject=mailbox.address,
+                before=before,
+                after=None,
+                apply=remove or _nothing,
+                verify=self._presence(mailbox.tenant, mailbox.address, wanted=False),
+            )
         )
+
+    def _presence(
+        self, tenant: TenantRef, address: str, *, wanted: bool
+    ) -> Callable[[], Awaitable[Verified]]:
+        """The read-back of a creation (``wanted``) or a deletion: is the mailbox there."""
+
+        async def verify() -> Verified:
+            found, _ = await self._find(MailboxRef(tenant=tenant, address=address))
+            return _verified("mailbox", found is not None, wanted)
+
+        return verify
 
     async def _find(
         self, mailbox: MailboxRef

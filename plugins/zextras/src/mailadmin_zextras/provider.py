@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -595,8 +595,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 subject=tenant.key,
             )
 
+        async def verify() -> Verified:
+            _, now = await self._domain(tenant.key)
+            held = sorted(now.get(name, []))
+            return _verified(name, ",".join(held), ",".join(sorted(values)))
+
         return await self.change(
-            Change(subject=tenant.name, before=before, after=quantity, apply=write),
+            Change(subject=tenant.name, before=before, after=quantity, apply=write, verify=verify),
         )
 
     # -- passwords and suspensions ---------------------------------------------------------
@@ -925,7 +930,13 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             return Applied(after=after.model_copy(update={"native_id": made.get("id")}))
 
         return await self.change(
-            Change(subject=mailbox.address, before=None, after=after, apply=write),
+            Change(
+                subject=mailbox.address,
+                before=None,
+                after=after,
+                apply=write,
+                verify=self._presence(mailbox.address, wanted=True),
+            ),
         )
 
     async def _delete_mailbox(self, mailbox: MailboxRef) -> ChangeResult[Mailbox]:
@@ -946,5 +957,20 @@ class ZextrasProvider(Provider[ZextrasSettings]):
             )
 
         return await self.change(
-            Change(subject=mailbox.address, before=before, after=None, apply=write),
+            Change(
+                subject=mailbox.address,
+                before=before,
+                after=None,
+                apply=write,
+                verify=self._presence(mailbox.address, wanted=False),
+            ),
         )
+
+    def _presence(self, address: str, *, wanted: bool) -> Callable[[], Awaitable[Verified]]:
+        """The read-back of a creation (``wanted``) or a deletion: is the account there."""
+
+        async def verify() -> Verified:
+            held = await self._account(address) is not None
+            return _verified("account", str(held), str(wanted))
+
+        return verify
