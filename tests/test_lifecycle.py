@@ -548,3 +548,113 @@ def test_http_a_customer_cannot_suspend_another_customers_mailbox(
     answer = http("customer:example.net").post(f"/v1/mailboxes/{MAILBOX['ox']}/suspend")
     assert answer.status_code == 403, answer.text
     assert platforms.writes("ox") == [] and not platforms.suspended("ox", MAILBOX["ox"])
+
+
+# -- a suspended tenant is sold nothing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_a_suspended_tenant_refuses_plan_changes_addons_and_sales_before_sending(
+    platforms: Platforms, platform: str
+) -> None:
+    tenant, address = TENANT[platform], MAILBOX[platform]
+    platforms.config["customers"] = {tenant: {}}
+
+    async def refused(orch: Orchestrator) -> list[errors.PolicyDenied]:
+        await orch.suspend_tenant(tenant, reason="non-payment")
+        before = platforms.state(platform)
+        platforms.clear(platform)
+        found = []
+        for call in (
+            lambda: orch.set_plan(address, "collaborate"),
+            lambda: orch.set_plan(address, "collaborate", dry_run=True),
+            lambda: orch.apply_addon(tenant, "mailboxes", 40),
+            lambda: asyncio.to_thread(orch.rules.tenancy.sell, "customer", tenant, "mailboxes", 5),
+            lambda: asyncio.to_thread(orch.rules.place_order, tenant, "seat_upgrade", {"add": 5}),
+        ):
+            with pytest.raises(errors.PolicyDenied) as denied:
+                await call()
+            found.append(denied.value)
+        assert platforms.writes(platform) == [], "a refused call reached the platform"
+        assert platforms.state(platform) == before
+        assert orch.rules.tenancy.sales("customer", tenant) == []
+        return found
+
+    denials = _orchestrate(platforms, refused)
+    for denial in denials:
+        assert denial.reason == "tenant_suspended"
+        assert f"'{tenant}' is suspended (non-payment)" in denial.message
+
+    async def resumed(orch: Orchestrator) -> Any:
+        await orch.resume_tenant(tenant, reason="paid")
+        return await orch.set_plan(address, "collaborate")
+
+    assert _orchestrate(platforms, resumed).after == "collaborate"
+
+
+def test_a_refused_plan_change_of_a_suspended_tenant_is_journalled_as_refused(
+    platforms: Platforms,
+) -> None:
+    tenant, address = TENANT["ox"], MAILBOX["ox"]
+
+    async def work(orch: Orchestrator) -> Any:
+        await orch.suspend_tenant(tenant, reason="abuse")
+        with pytest.raises(errors.PolicyDenied):
+            await orch.set_plan(address, "collaborate")
+        assert orch.journal is not None
+        return orch.journal.entries(limit=1)
+
+    (row,) = _orchestrate(platforms, work)
+    assert (row.operation, row.status, row.subject) == ("set_plan", "refused", address)
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_cli_a_suspended_customer_refuses_set_plan_and_addon_with_exit_3(
+    run: Run, platforms: Platforms, platform: str
+) -> None:
+    tenant, address = TENANT[platform], MAILBOX[platform]
+    run("customers", "suspend", tenant, "--reason", "non-payment")
+    before = platforms.state(platform)
+    platforms.clear(platform)
+    plan = run("set-plan", address, "collaborate", expect=3)
+    assert f"'{tenant}' is suspended (non-payment)" in plan.stderr
+    addon = run("addon", tenant, "mailboxes", "40", expect=3)
+    assert "is suspended" in addon.stderr
+    assert platforms.writes(platform) == [] and platforms.state(platform) == before
+    run("customers", "resume", tenant)
+    run("set-plan", address, "collaborate")
+
+
+def test_cli_usage_report_shows_a_suspended_customer(run: Run, platforms: Platforms) -> None:
+    tenant = TENANT["zextras"]
+    run("customers", "suspend", tenant, "--reason", "non-payment")
+    shown = json.loads(run("--json", "report", "usage").stdout)
+    status = {row["subscription"]: row["status"] for row in shown["rows"]}
+    assert status[tenant] == "suspended"
+    assert {s for t, s in status.items() if t != tenant and "reseller:" not in t} == {"active"}
+    assert f"suspended: {tenant}" in run("report", "usage").stdout
+    run("customers", "resume", tenant)
+    shown = json.loads(run("--json", "report", "usage").stdout)
+    assert {row["status"] for row in shown["rows"]} == {"active"}
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_http_a_suspended_customer_refuses_plan_and_addon_with_403(
+    http: Callable[[str | None], Any], platforms: Platforms, platform: str
+) -> None:
+    client = http("site-admin")
+    tenant, address = TENANT[platform], MAILBOX[platform]
+    done = client.post(f"/v1/customers/{tenant}/suspend", json={"reason": "non-payment"})
+    assert done.status_code == 200, done.text
+    before = platforms.state(platform)
+    platforms.clear(platform)
+    plan = client.put(f"/v1/mailboxes/{address}/plan", json={"plan": "collaborate"})
+    assert plan.status_code == 403, plan.text
+    assert plan.json()["reason"] == "tenant_suspended" and "is suspended" in plan.json()["detail"]
+    addon = client.put(f"/v1/customers/{tenant}/addons/mailboxes", json={"quantity": 40})
+    assert addon.status_code == 403, addon.text
+    assert platforms.writes(platform) == [] and platforms.state(platform) == before
+    usage = client.get("/v1/reports/usage")
+    assert usage.status_code == 200, usage.text
+    rows = usage.json()["rows"] if isinstance(usage.json(), dict) else usage.json()
+    assert {r["status"] for r in rows if r["subscription"] == tenant} == {"suspended"}

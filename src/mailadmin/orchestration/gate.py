@@ -48,6 +48,8 @@ __all__ = ["EDITIONS", "ActingView", "BusinessRules", "run_as"]
 
 #: Seed 002's licence editions: Pro, Mobile, and Team Pro on top of Pro.
 EDITIONS = ("pro", "mobile", "team_pro")
+#: The writes a suspended tenant refuses (what each is called in the refusal).
+_REFUSED_WHEN_SUSPENDED = {"set_plan": "a plan change", "apply_addon": "an add-on change"}
 
 T = TypeVar("T")
 
@@ -227,6 +229,11 @@ class BusinessRules:
         own rules (seed 000's switch and seed 001's window for a plan
         change; allocations, kept allocations and the licence for a create; the reseller's
         allocation for an add-on total, whoever sets it)."""
+        if operation in _REFUSED_WHEN_SUSPENDED:
+            tenant = arguments["tenant" if "tenant" in arguments else "mailbox"]
+            tenant = tenant if isinstance(tenant, TenantRef) else tenant.tenant
+            what = _REFUSED_WHEN_SUSPENDED[operation]
+            await asyncio.to_thread(self.tenancy.suspensions.refuse_if_suspended, tenant.name, what)
         if operation == "set_plan":
             await self._before_set_plan(provider, arguments["mailbox"], arguments["plan"])
         elif operation == "apply_addon":
@@ -419,6 +426,8 @@ class BusinessRules:
         if not identity.is_admin:
             raise errors.PolicyDenied("A mailbox user may not place orders", reason="not_permitted")
         check_access(identity, scope, self.tenancy.owner_of)
+        if tenant is not None:
+            self.tenancy.suspensions.refuse_if_suspended(tenant, "an order")
         if kind is OrderKind.PLAN_DOWNGRADE and tenant is not None:
             customer = self.tenancy.customer(tenant)
             renewal = customer.renewal if customer else None

@@ -45,6 +45,7 @@ from mailadmin.contract.models import (
 )
 from mailadmin.contract.provider import (
     _CHANGE_OBSERVER,
+    SUSPENDED,
     CallHooks,
     CallInfo,
     Provider,
@@ -461,6 +462,16 @@ class Record(Step):
             args = call.arguments
             await asyncio.to_thread(
                 rules.record_addon_total, args["tenant"], args["addon"], args["quantity"]
+            )
+        elif call.operation in ("suspend_tenant", "resume_tenant") and not result.dry_run:
+            # The platform holds the suspension; the store records it for the policy step.
+            await asyncio.to_thread(
+                rules.tenancy.suspensions.mark,
+                provider.instance,
+                call.arguments["tenant"].name,
+                suspended=result.after == SUSPENDED,
+                reason=str(call.arguments.get("reason", "")),
+                identity=str(call.identity),
             )
         elif call.operation == "count_mailboxes":
             tenant = call.arguments["tenant"]

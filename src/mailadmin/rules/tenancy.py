@@ -208,8 +208,12 @@ class Tenancy:
     """
 
     def __init__(self, store: Database, *, tenants: Mapping[str, Any] | None = None) -> None:
+        from mailadmin.rules.suspensions import Suspensions
+
         self._store = store
         self._tenants = {t.lower(): t for t in tenants} if tenants is not None else None
+        #: The tenants suspended through mailadmin: no sale reaches them until resumed.
+        self.suspensions = Suspensions(store)
         # Re-entrant: a save checks allocations, which read under the same lock.
         self._lock = threading.RLock()
 
@@ -394,6 +398,8 @@ class Tenancy:
         record = self.reseller(owner) if owner_kind == "reseller" else self.customer(owner)
         if record is None:
             raise errors.ValidationError(f"Unknown {owner_kind} '{owner}'")
+        if owner_kind == "customer":
+            self.suspensions.refuse_if_suspended(owner, "a sale")
         t = addon_sales.c
         with self._lock:
             current = {(s.addon): s for s in self.sales(owner_kind, owner) if s.active}.get(addon)

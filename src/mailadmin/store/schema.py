@@ -19,6 +19,7 @@ __all__ = [
     "run_items",
     "run_leases",
     "runs",
+    "tenant_status",
     "tenant_use",
 ]
 
@@ -173,4 +174,13 @@ tenant_use = sa.Table(
     sa.Column("used", sa.Integer, nullable=False),
     sa.Column("counted", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+tenant_status = sa.Table(
+    "mailadmin_tenant_status",
+    metadata,
+    sa.Column("tenant", sa.String(255), primary_key=True),
+    sa.Column("instance", sa.String(255), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("identity", sa.String(255)),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
 )
