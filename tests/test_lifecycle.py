@@ -658,3 +658,201 @@ def test_http_a_suspended_customer_refuses_plan_and_addon_with_403(
     assert usage.status_code == 200, usage.text
     rows = usage.json()["rows"] if isinstance(usage.json(), dict) else usage.json()
     assert {r["status"] for r in rows if r["subscription"] == tenant} == {"suspended"}
+
+
+# -- customer and reseller records ---------------------------------------------------------------
+
+
+def _journal(platforms: Platforms, operation: str) -> list[Any]:
+    async def read(orch: Orchestrator) -> Any:
+        assert orch.journal is not None
+        return orch.journal.entries(operation=operation)
+
+    found: list[Any] = _orchestrate(platforms, read)
+    return found
+
+
+def _with_reseller(platforms: Platforms, tenant: str) -> None:
+    platforms.config["resellers"] = {
+        "acme": {"package": {"user_mailboxes": 500}},
+        "zeta": {"package": {"user_mailboxes": 500}},
+    }
+    platforms.config["customers"] = {tenant: {"reseller": "acme"}}
+
+
+def test_a_customer_update_is_journalled_with_the_acting_identity(platforms: Platforms) -> None:
+    tenant = TENANT["memory"]
+    _with_reseller(platforms, tenant)
+
+    async def work(orch: Orchestrator) -> Any:
+        tenancy = orch.rules.tenancy
+        with orch.acting_as("reseller:acme"):
+            preview = await orch.update_customer(
+                tenant, package={"user_mailboxes": 50}, dry_run=True
+            )
+            assert preview.dry_run and tenancy.customer(tenant).package == {}
+            done = await orch.update_customer(tenant, package={"user_mailboxes": 50})
+            with pytest.raises(errors.PolicyDenied, match="another reseller"):
+                await orch.update_customer(tenant, reseller="zeta")
+        with (
+            orch.acting_as("reseller:zeta"),
+            pytest.raises(errors.PolicyDenied, match="has no customer"),
+        ):
+            await orch.update_customer(tenant, package={"user_mailboxes": 1})
+        with orch.acting_as(f"customer:{tenant}"), pytest.raises(errors.PolicyDenied):
+            await orch.update_customer(tenant, package={"user_mailboxes": 900})
+        moved = await orch.update_customer(tenant, reseller="zeta")
+        return done, moved, tenancy.customer(tenant)
+
+    done, moved, record = _orchestrate(platforms, work)
+    assert done.before["package"] == {} and done.after["package"] == {"user_mailboxes": 50}
+    assert (moved.before["reseller"], moved.after["reseller"]) == ("acme", "zeta")
+    assert record.reseller == "zeta" and record.package == {"user_mailboxes": 50}
+    rows = _journal(platforms, "update_customer")
+    assert [(r.identity, r.status, r.subject) for r in rows] == [
+        ("site-admin", "done", tenant),
+        ("reseller:acme", "done", tenant),
+    ]
+
+
+@pytest.mark.parametrize("platform", TENANT_PLATFORMS)
+def test_a_customer_with_mailboxes_is_not_removed(platforms: Platforms, platform: str) -> None:
+    tenant = TENANT[platform]
+    platforms.config["customers"] = {tenant: {}}
+    before = platforms.state(platform)
+
+    async def work(orch: Orchestrator) -> Any:
+        with pytest.raises(errors.PolicyDenied) as refused:
+            await orch.remove_customer(tenant)
+        assert orch.rules.tenancy.customer(tenant) is not None
+        return refused.value
+
+    refused = _orchestrate(platforms, work)
+    assert refused.reason == "has_mailboxes" and "still has" in refused.message
+    assert platforms.state(platform) == before
+    assert _journal(platforms, "remove_customer") == []
+
+
+def test_a_customer_without_mailboxes_is_removed_and_journalled(platforms: Platforms) -> None:
+    tenant = TENANT["memory"]
+    platforms.config["customers"] = {tenant: {}}
+
+    async def work(orch: Orchestrator) -> Any:
+        for mailbox in await orch.list_mailboxes(tenant):
+            await orch.delete_mailbox(mailbox.address)
+        preview = await orch.remove_customer(tenant, dry_run=True)
+        assert preview.dry_run and orch.rules.tenancy.customer(tenant) is not None
+        done = await orch.remove_customer(tenant)
+        return done, orch.rules.tenancy.customer(tenant)
+
+    done, record = _orchestrate(platforms, work)
+    assert record is None and done.after is None and done.before["name"] == tenant
+    assert platforms.state("memory")["tenants"][tenant]["mailboxes"] == []
+    (row,) = _journal(platforms, "remove_customer")
+    assert (row.identity, row.status, row.subject) == ("site-admin", "done", tenant)
+
+
+def test_a_reseller_is_updated_and_removed_only_once_it_has_no_customers(
+    platforms: Platforms,
+) -> None:
+    tenant = TENANT["memory"]
+    _with_reseller(platforms, tenant)
+
+    async def work(orch: Orchestrator) -> Any:
+        updated = await orch.update_reseller("acme", prepaid=True, package={"user_mailboxes": 9})
+        with pytest.raises(errors.PolicyDenied) as refused:
+            await orch.remove_reseller("acme")
+        assert refused.value.reason == "has_customers"
+        with orch.acting_as("reseller:acme"), pytest.raises(errors.PolicyDenied):
+            await orch.remove_reseller("zeta")
+        await orch.update_customer(tenant, reseller=None)
+        removed = await orch.remove_reseller("acme")
+        return updated, removed, orch.rules.tenancy.reseller("acme")
+
+    updated, removed, record = _orchestrate(platforms, work)
+    assert updated.after["prepaid"] is True and updated.after["package"] == {"user_mailboxes": 9}
+    assert removed.after is None and record is None
+    ops = [(r.operation, r.identity) for r in _journal(platforms, "remove_reseller")]
+    assert ops == [("remove_reseller", "site-admin")]
+
+
+def test_an_open_record_change_is_completed_by_journal_resume(platforms: Platforms) -> None:
+    """The process stopped between the intent and the store change: resume applies it."""
+    from mailadmin.contract.provider import CallInfo
+
+    tenant = TENANT["memory"]
+    platforms.config["customers"] = {tenant: {}}
+    after = {"name": tenant, "reseller": None, "package": {"user_mailboxes": 7}, "renewal": None}
+
+    async def work(orch: Orchestrator) -> Any:
+        journal = orch.journal
+        assert journal is not None
+        arguments = {"name": tenant, "before": None, "after": after}
+        info = CallInfo("memory-demo", "store", "update_customer", arguments)
+        await journal.write(journal.intent(info, identity="site-admin"))
+        assert orch.rules.tenancy.customer(tenant).package == {}
+        resumed = await orch.resume()
+        return resumed, orch.rules.tenancy.customer(tenant)
+
+    resumed, record = _orchestrate(platforms, work)
+    assert resumed.ok and record.package == {"user_mailboxes": 7}
+    (row,) = _journal(platforms, "update_customer")
+    assert row.status == "done" and row.resumed_from == "started"
+
+
+def test_cli_updates_and_removes_records(run: Run, platforms: Platforms) -> None:
+    tenant = TENANT["memory"]
+    _with_reseller(platforms, tenant)
+    (platforms.folder / "mailadmin.toml").write_text(_toml(platforms.config))
+    shown = run("--json", "customers", "update", tenant, "--package", "user_mailboxes=40")
+    assert json.loads(shown.stdout)["after"]["package"] == {"user_mailboxes": 40}
+    preview = run("customers", "update", tenant, "--host", "--dry-run")
+    assert "dry run" in preview.stdout
+    refused = run("customers", "remove", tenant, expect=3)
+    assert "still has" in refused.stderr
+    refused = run("resellers", "remove", "acme", expect=3)
+    assert "still has 1 customers" in refused.stderr
+    run("customers", "update", tenant, "--host")
+    run("resellers", "update", "acme", "--prepaid", "--package", "user_mailboxes=9")
+    run("resellers", "remove", "acme")
+    listed = json.loads(run("--json", "resellers", "list").stdout)
+    assert [r["name"] for r in listed] == ["zeta"]
+    run("--as", "reseller:zeta", "resellers", "remove", "zeta", expect=3)
+    assert run("customers", "update", tenant, "--reseller", "x", "--host", expect=2)
+    rows = [r.identity for r in _journal(platforms, "update_customer")]
+    assert rows == ["site-admin", "site-admin"]
+
+
+def test_http_updates_and_removes_records(
+    http: Callable[[str | None], Any], platforms: Platforms
+) -> None:
+    tenant = TENANT["memory"]
+    admin = http("site-admin")
+    for name in ("acme", "zeta"):
+        assert admin.post("/v1/resellers", json={"name": name}).status_code == 201
+    added = admin.post("/v1/customers", json={"name": tenant, "reseller": "acme"})
+    assert added.status_code == 201, added.text
+    client = http("reseller:acme")
+    patched = client.patch(f"/v1/customers/{tenant}", json={"package": {"user_mailboxes": 30}})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["after"]["package"] == {"user_mailboxes": 30}
+    moved = client.patch(f"/v1/customers/{tenant}", json={"reseller": "zeta"})
+    assert moved.status_code == 403, moved.text
+    refused = client.delete(f"/v1/customers/{tenant}")
+    assert refused.status_code == 403 and refused.json()["reason"] == "has_mailboxes"
+    admin = http("site-admin")  # the client's key is the admin's again
+    to_host = admin.patch(f"/v1/customers/{tenant}", json={"reseller": None})
+    assert to_host.status_code == 200 and to_host.json()["after"]["reseller"] is None
+    assert http("reseller:acme").get(f"/v1/customers/{tenant}").status_code == 403
+    admin = http("site-admin")
+    preview = admin.delete("/v1/resellers/acme", params={"dry_run": "true"})
+    assert preview.status_code == 200 and preview.json()["dry_run"] is True
+    changed = admin.patch("/v1/resellers/acme", json={"may_oversell": True})
+    assert changed.status_code == 200 and changed.json()["after"]["may_oversell"] is True
+    assert admin.patch("/v1/resellers/acme", json={"bogus": 1}).status_code == 422
+    assert admin.delete("/v1/resellers/acme").status_code == 200
+    assert admin.get("/v1/resellers").json() == [
+        r for r in admin.get("/v1/resellers").json() if r["name"] == "zeta"
+    ]
+    identities = [r.identity for r in _journal(platforms, "update_customer")]
+    assert identities == ["site-admin", "reseller:acme"]

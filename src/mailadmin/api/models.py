@@ -18,6 +18,7 @@ __all__ = [
     "AllowUpgrade",
     "Catalogue",
     "CustomerIn",
+    "CustomerPatch",
     "Health",
     "InstanceInfo",
     "JournalRecord",
@@ -29,6 +30,7 @@ __all__ = [
     "ProviderInfo",
     "Readiness",
     "ResellerIn",
+    "ResellerPatch",
 ]
 
 
@@ -109,6 +111,24 @@ class CustomerIn(_In):
     name: str = Field(min_length=1, max_length=255)
     reseller: str | None = Field(default=None, description="Filled in for a reseller's key")
     package: Package = Field(default_factory=dict)
+    renewal: date | None = None
+
+
+class CustomerPatch(_In):
+    """The fields of a customer record to change (a field left out stays as it is)."""
+
+    reseller: str | None = Field(default=None, description="null: the host's own customer")
+    package: Package | None = Field(default=None, description="Replaces the whole package")
+    renewal: date | None = None
+
+
+class ResellerPatch(_In):
+    """The fields of a reseller record to change (a field left out stays as it is)."""
+
+    instance: str | None = None
+    prepaid: bool | None = None
+    may_oversell: bool | None = None
+    package: Package | None = Field(default=None, description="Replaces the whole package")
     renewal: date | None = None
 
 

@@ -143,7 +143,7 @@ def store_status(state: _State) -> None:
 @cli.group(cls=_Group)
 @_global_options
 def resellers() -> None:
-    """Resellers: add and list."""
+    """Resellers: add, list, update and remove."""
 
 
 @resellers.command("add")
@@ -212,7 +212,7 @@ def resellers_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = F
 @cli.group(cls=_Group)
 @_global_options
 def customers() -> None:
-    """Customers (tenants) and their owners: add, list, suspend and resume."""
+    """Customers (tenants) and their owners: add, list, update, remove, suspend, resume."""
 
 
 @customers.command("add")
@@ -657,3 +657,6 @@ def _run_async(state: _State, work: Callable[[Orchestrator], Any]) -> Any:
 
 # The lifecycle commands (suspend, resume) join the customers group from their module.
 from mailadmin.cli import lifecycle as _lifecycle  # noqa: E402, F401
+
+# Updating and removing records (journalled) join the customers and resellers groups.
+from mailadmin.cli import records as _records  # noqa: E402, F401

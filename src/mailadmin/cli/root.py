@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "count": ("commands", "Mailboxes per tenant by kind and by plan (default: every tenant)."),
     "customers": (
         "business",
-        "Customers (tenants) and their owners: add, list, suspend and resume.",
+        "Customers (tenants) and their owners: add, list, update, remove, suspend, resume.",
     ),
     "demo": (
         "commands",
@@ -67,7 +67,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plans": ("commands", "The neutral plan catalogue and each instance's native plans."),
     "providers": ("commands", "Installed providers, their capabilities and plugin load errors."),
     "report": ("commands", "Report NAME: usage, licences or renewals (docs/tenancy.md)."),
-    "resellers": ("business", "Resellers: add and list."),
+    "resellers": ("business", "Resellers: add, list, update and remove."),
     "runs": ("runs", "Distributed runs: list (default), show ID, cancel ID, prune."),
     "sell": (
         "business",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ from mailadmin.orchestration.pipeline import (
     check_quantity,
     require_text,
 )
+from mailadmin.orchestration.records import RECORD_OPERATIONS, UNSET, Records
 from mailadmin.orchestration.runs import RunService
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
@@ -363,6 +365,57 @@ class Orchestrator:
         )
         return result
 
+    async def update_customer(
+        self,
+        name: str,
+        *,
+        reseller: str | None = UNSET,
+        package: Mapping[Any, int] | None = None,
+        renewal: date | None = UNSET,
+        dry_run: bool = False,
+    ) -> ChangeResult[dict[str, Any]]:
+        """Change a customer record (reseller, package, renewal), journalled with the acting
+        identity; the site admin moves a customer, its reseller changes the rest."""
+        return await Records(self).update_customer(
+            name, reseller=reseller, package=package, renewal=renewal, dry_run=dry_run
+        )
+
+    async def remove_customer(
+        self, name: str, *, terminating: bool = False, dry_run: bool = False
+    ) -> ChangeResult[dict[str, Any]]:
+        """Forget a customer record, journalled; refused while it still has mailboxes
+        (unless ``terminating``: a termination removes them)."""
+        return await Records(self).remove_customer(name, terminating=terminating, dry_run=dry_run)
+
+    async def update_reseller(
+        self,
+        name: str,
+        *,
+        instance: str | None = UNSET,
+        prepaid: bool | None = None,
+        may_oversell: bool | None = None,
+        package: Mapping[Any, int] | None = None,
+        renewal: date | None = UNSET,
+        dry_run: bool = False,
+    ) -> ChangeResult[dict[str, Any]]:
+        """Change a reseller record (the site admin's), journalled."""
+        return await Records(self).update_reseller(
+            name,
+            instance=instance,
+            prepaid=prepaid,
+            may_oversell=may_oversell,
+            package=package,
+            renewal=renewal,
+            dry_run=dry_run,
+        )
+
+    async def remove_reseller(
+        self, name: str, *, dry_run: bool = False
+    ) -> ChangeResult[dict[str, Any]]:
+        """Forget a reseller record (the site admin's), journalled; refused while it still
+        has customers."""
+        return await Records(self).remove_reseller(name, dry_run=dry_run)
+
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
         """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""
         provider, tenant = self.provider_for(counts.tenant)
@@ -464,6 +517,8 @@ class Orchestrator:
             return await self._resume_create(entry)
         if entry.operation == "delete_mailbox":
             return await self._resume_delete(entry)
+        if entry.operation in RECORD_OPERATIONS:
+            return await Records(self).resume(entry)
         if entry.operation == "set_password":
             error = errors.ValidationError(
                 f"The password of {entry.subject} may or may not have been set: the journal "

@@ -15,6 +15,7 @@ __all__ = [
     "metadata",
     "orders",
     "oversells",
+    "removed_records",
     "resellers",
     "run_items",
     "run_leases",
@@ -183,4 +184,11 @@ tenant_status = sa.Table(
     sa.Column("reason", sa.String(200), nullable=False),
     sa.Column("identity", sa.String(255)),
     sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+)
+removed_records = sa.Table(
+    "mailadmin_removed_records",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("removed", sa.DateTime(timezone=True), nullable=False),
 )
