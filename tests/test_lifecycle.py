@@ -856,3 +856,64 @@ def test_http_updates_and_removes_records(
     ]
     identities = [r.identity for r in _journal(platforms, "update_customer")]
     assert identities == ["site-admin", "reseller:acme"]
+
+
+# -- tenants created and removed on their platform ----------------------------------------------
+
+#: A tenant each platform does not hold yet (configured for the test).
+NEW_TENANT = {
+    "memory": "new.example.net",
+    "mailcow": "new.example.eu",
+    "zextras": "new.example.org",
+    "ox": "new.example.com",
+    "exchange": "new.contoso.example",
+}
+CREATE_PLATFORMS = ["mailcow", "memory", "zextras"]
+
+
+def _new_tenant(platforms: Platforms, platform: str) -> str:
+    tenant = NEW_TENANT[platform]
+    platforms.config["tenants"][tenant] = {"instance": f"{platform}-demo"}
+    return tenant
+
+
+def _holds_tenant(platforms: Platforms, platform: str, tenant: str) -> bool:
+    state = platforms.state(platform)
+    if platform == "zextras":
+        return any(d["name"] == tenant for d in state["domains"])
+    if platform == "ox":
+        return any(c["name"] == tenant for c in state["contexts"])
+    if platform == "mailcow":
+        return tenant in state["domains"]
+    return tenant in state["tenants"]
+
+
+@pytest.mark.parametrize("platform", CREATE_PLATFORMS)
+def test_a_tenant_is_created_and_removed_with_its_customer_record(
+    platforms: Platforms, platform: str
+) -> None:
+    platforms.config["resellers"] = {"acme": {}}
+    tenant = _new_tenant(platforms, platform)
+
+    async def work(orch: Orchestrator) -> Any:
+        tenancy = orch.rules.tenancy
+        preview = await orch.create_tenant(tenant, reseller="acme", dry_run=True)
+        assert preview.dry_run and not _holds_tenant(platforms, platform, tenant)
+        assert tenancy.customer(tenant) is None
+        created = await orch.create_tenant(tenant, reseller="acme", plan="mail", max_mailboxes=25)
+        assert _holds_tenant(platforms, platform, tenant)
+        record = tenancy.customer(tenant)
+        again = await orch.create_tenant(tenant, reseller="acme")
+        counted = await orch.count_mailboxes(tenant)
+        removed = await orch.delete_tenant(tenant)
+        return created, record, again, counted, removed, tenancy.customer(tenant)
+
+    created, record, again, counted, removed, gone = _orchestrate(platforms, work)
+    assert (created.before, created.after) == ("absent", "present")
+    assert record is not None and record.reseller == "acme"
+    assert again.outcome.value == "unchanged"
+    assert counted.total == 0
+    assert (removed.before, removed.after) == ("present", "absent")
+    assert gone is None and not _holds_tenant(platforms, platform, tenant)
+    ops = [(r.operation, r.identity, r.status) for r in _journal(platforms, "create_tenant")]
+    assert ops[-1] == ("create_tenant", "site-admin", "done")

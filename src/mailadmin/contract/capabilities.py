@@ -45,6 +45,8 @@ class Operation(StrEnum):
     RESUME_MAILBOX = "resume_mailbox"
     SUSPEND_TENANT = "suspend_tenant"
     RESUME_TENANT = "resume_tenant"
+    CREATE_TENANT = "create_tenant"
+    DELETE_TENANT = "delete_tenant"
 
 
 #: Operations every provider must implement.
@@ -71,6 +73,8 @@ ADDED_LATER: frozenset[str] = frozenset(
         Operation.RESUME_MAILBOX.value,
         Operation.SUSPEND_TENANT.value,
         Operation.RESUME_TENANT.value,
+        Operation.CREATE_TENANT.value,
+        Operation.DELETE_TENANT.value,
     }
 )
 #: The reason of an operation of :data:`ADDED_LATER` a provider says nothing about.

@@ -234,6 +234,8 @@ class BusinessRules:
             tenant = tenant if isinstance(tenant, TenantRef) else tenant.tenant
             what = _REFUSED_WHEN_SUSPENDED[operation]
             await asyncio.to_thread(self.tenancy.suspensions.refuse_if_suspended, tenant.name, what)
+        if operation == "create_tenant":
+            await asyncio.to_thread(self._new_customer_owner, arguments.get("reseller"))
         if operation == "set_plan":
             await self._before_set_plan(provider, arguments["mailbox"], arguments["plan"])
         elif operation == "apply_addon":
@@ -243,6 +245,17 @@ class BusinessRules:
             await self._before_create_mailbox(provider, tenant, mailbox)
             await self._check_kept_allocation(provider, tenant, mailbox)
             await self._check_licence(provider, tenant, mailbox)
+
+    def _new_customer_owner(self, reseller: str | None) -> None:
+        """A new tenant's reseller exists, and a reseller creates tenants for itself."""
+        identity = self.acting()
+        if identity.kind is IdentityKind.RESELLER and reseller not in (None, identity.name):
+            raise errors.PolicyDenied(
+                f"{identity} may not create customers for reseller '{reseller}'",
+                reason="cross_boundary",
+            )
+        if reseller is not None and self.tenancy.reseller(reseller) is None:
+            raise errors.ValidationError(f"Unknown reseller '{reseller}'")
 
     def _allocation_besides(self, tenant: str, addon: str) -> dict[Any, int]:
         """A customer's allocation without its add-on ``addon`` (package + the others)."""

@@ -67,6 +67,12 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_QUANTITY", "Orchestrator"]
 
+#: Open rows a resume settles by taking the call through the pipeline again (each reads
+#: the platform first, so a write that landed is not repeated).
+_RESUMED_BY_PIPELINE = (
+    frozenset({"set_plan", "apply_addon", "create_tenant", "delete_tenant"}) | SUSPENSIONS
+)
+
 
 class Orchestrator:
     """Routes calls to providers by tenant, validates, runs bulk work, journals writes.
@@ -365,6 +371,42 @@ class Orchestrator:
         )
         return result
 
+    async def create_tenant(
+        self,
+        tenant: str | TenantRef,
+        *,
+        reseller: str | None = None,
+        plan: str | None = None,
+        max_mailboxes: int | None = None,
+        dry_run: bool = False,
+    ) -> ChangeResult[str]:
+        """Create a configured tenant on its platform (a domain, a context) with its
+        default ``plan`` and ``max_mailboxes`` where the platform holds them, and record
+        its customer (under ``reseller``, or the host's) in the same journalled call: a
+        call cut short is completed by ``journal resume``. Already there: ``unchanged``,
+        and the customer is still recorded."""
+        inputs = {
+            "tenant": tenant,
+            "reseller": reseller,
+            "plan": plan,
+            "max_mailboxes": max_mailboxes,
+        }
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("create_tenant", inputs, dry_run=dry_run)
+        )
+        return result
+
+    async def delete_tenant(
+        self, tenant: str | TenantRef, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Remove a tenant from its platform and forget its customer record, in one
+        journalled call. Platforms that keep a tenant with mailboxes refuse: delete them
+        first, or :meth:`terminate` the tenant."""
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("delete_tenant", {"tenant": tenant}, dry_run=dry_run)
+        )
+        return result
+
     async def update_customer(
         self,
         name: str,
@@ -527,7 +569,7 @@ class Orchestrator:
             )
             await self._settle(entry, error)
             raise error
-        if entry.operation in ("set_plan", "apply_addon") or entry.operation in SUSPENSIONS:
+        if entry.operation in _RESUMED_BY_PIPELINE:
             result: ChangeResult[Any] = await self.pipeline.run(
                 Call(entry.operation, entry.arguments, resuming=entry)
             )
@@ -558,9 +600,15 @@ class Orchestrator:
             elif entry.operation in ("suspend_mailbox", "resume_mailbox"):
                 ref = MailboxRef.model_validate(args["mailbox"])
                 result = await getattr(provider, entry.operation)(ref, dry_run=True)
-            elif entry.operation in ("suspend_tenant", "resume_tenant"):
+            elif entry.operation in ("suspend_tenant", "resume_tenant", "delete_tenant"):
                 tenant = TenantRef.model_validate(args["tenant"])
                 result = await getattr(provider, entry.operation)(tenant, dry_run=True)
+            elif entry.operation == "create_tenant":
+                tenant = TenantRef.model_validate(args["tenant"])
+                limit = args.get("max_mailboxes")
+                result = await provider.create_tenant(
+                    tenant, plan=args.get("plan"), max_mailboxes=limit, dry_run=True
+                )
             elif entry.operation == "apply_addon":
                 tenant = TenantRef.model_validate(args["tenant"])
                 addon = AddonRef.model_validate(args["addon"])

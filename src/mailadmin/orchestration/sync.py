@@ -224,6 +224,8 @@ class SyncOrchestrator:
         resume_mailbox = _Blocking(Orchestrator.resume_mailbox)
         suspend_tenant = _Blocking(Orchestrator.suspend_tenant)
         resume_tenant = _Blocking(Orchestrator.resume_tenant)
+        create_tenant = _Blocking(Orchestrator.create_tenant)
+        delete_tenant = _Blocking(Orchestrator.delete_tenant)
         update_customer = _Blocking(Orchestrator.update_customer)
         remove_customer = _Blocking(Orchestrator.remove_customer)
         update_reseller = _Blocking(Orchestrator.update_reseller)

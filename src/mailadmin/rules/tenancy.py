@@ -228,7 +228,7 @@ class Tenancy:
         """Record a new reseller; an existing name is a ``ValidationError``."""
         if self.reseller(name) is not None:
             raise errors.AlreadyExists(f"Reseller '{name}' already exists")
-        self._lift_tombstone("reseller", name)
+        self.lift_removal("reseller", name)
         return self.save_reseller(name, spec or ResellerSpec())
 
     def save_reseller(self, name: str, spec: ResellerSpec) -> Reseller:
@@ -276,7 +276,7 @@ class Tenancy:
         """Record a new customer (a configured tenant); an existing one is refused."""
         if self.customer(name) is not None:
             raise errors.AlreadyExists(f"Customer '{name}' already exists")
-        self._lift_tombstone("customer", name)
+        self.lift_removal("customer", name)
         return self.save_customer(name, spec or CustomerSpec())
 
     def save_customer(self, name: str, spec: CustomerSpec) -> Customer:
@@ -624,7 +624,8 @@ class Tenancy:
 
     # -- machinery ------------------------------------------------------------------------------
 
-    def _lift_tombstone(self, kind: str, name: str) -> None:
+    def lift_removal(self, kind: str, name: str) -> None:
+        """Forget that a record was removed (it is being recorded again)."""
         from mailadmin.store.schema import removed_records
 
         r = removed_records.c
