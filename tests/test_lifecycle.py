@@ -888,6 +888,18 @@ def _holds_tenant(platforms: Platforms, platform: str, tenant: str) -> bool:
     return tenant in state["tenants"]
 
 
+def _mailbox_limit(platforms: Platforms, platform: str, tenant: str) -> int:
+    """The new tenant's mailbox limit as the mock holds it (and, on Zimbra, its COS)."""
+    state = platforms.state(platform)
+    if platform == "zextras":
+        domain = next(d for d in state["domains"] if d["name"] == tenant)
+        assert domain["attrs"]["zimbraDomainDefaultCOSId"], "no default class of service"
+        return int(domain["attrs"]["zimbraDomainMaxAccounts"])
+    if platform == "mailcow":
+        return int(state["domains"][tenant]["mailboxes"])
+    return int(state["tenants"][tenant]["allocations"]["user_seats"])
+
+
 @pytest.mark.parametrize("platform", CREATE_PLATFORMS)
 def test_a_tenant_is_created_and_removed_with_its_customer_record(
     platforms: Platforms, platform: str
@@ -902,6 +914,7 @@ def test_a_tenant_is_created_and_removed_with_its_customer_record(
         assert tenancy.customer(tenant) is None
         created = await orch.create_tenant(tenant, reseller="acme", plan="mail", max_mailboxes=25)
         assert _holds_tenant(platforms, platform, tenant)
+        assert _mailbox_limit(platforms, platform, tenant) == 25
         record = tenancy.customer(tenant)
         again = await orch.create_tenant(tenant, reseller="acme")
         counted = await orch.count_mailboxes(tenant)

@@ -90,6 +90,16 @@ FAULTS = ErrorTable(
             "account.NO_SUCH_DOMAIN", errors.NotFoundError, "{provider}: no such domain {subject}"
         ),
         _rule(
+            "account.DOMAIN_EXISTS",
+            errors.ConflictError,
+            "{provider}: the domain {subject} already exists",
+        ),
+        _rule(
+            "account.DOMAIN_NOT_EMPTY",
+            errors.ConflictError,
+            "{provider} keeps the domain {subject} while it has accounts: delete them first",
+        ),
+        _rule(
             "account.ACCOUNT_EXISTS",
             errors.ConflictError,
             "{provider}: the address {subject} already exists",
