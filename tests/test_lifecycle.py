@@ -893,7 +893,6 @@ def _mailbox_limit(platforms: Platforms, platform: str, tenant: str) -> int:
     state = platforms.state(platform)
     if platform == "zextras":
         domain = next(d for d in state["domains"] if d["name"] == tenant)
-        assert domain["attrs"]["zimbraDomainDefaultCOSId"], "no default class of service"
         return int(domain["attrs"]["zimbraDomainMaxAccounts"])
     if platform == "mailcow":
         return int(state["domains"][tenant]["mailboxes"])
@@ -915,6 +914,12 @@ def test_a_tenant_is_created_and_removed_with_its_customer_record(
         created = await orch.create_tenant(tenant, reseller="acme", plan="mail", max_mailboxes=25)
         assert _holds_tenant(platforms, platform, tenant)
         assert _mailbox_limit(platforms, platform, tenant) == 25
+        if platform == "zextras":  # the plan's class of service is the domain's default
+            state = platforms.state(platform)
+            domain = next(d for d in state["domains"] if d["name"] == tenant)
+            # The demo's plan "mail" is the class of service named "mail".
+            cos = next(c for c in state["coses"] if c["name"] == "mail")
+            assert domain["attrs"]["zimbraDomainDefaultCOSId"] in (cos["id"], [cos["id"]])
         record = tenancy.customer(tenant)
         again = await orch.create_tenant(tenant, reseller="acme")
         counted = await orch.count_mailboxes(tenant)
@@ -930,3 +935,125 @@ def test_a_tenant_is_created_and_removed_with_its_customer_record(
     assert gone is None and not _holds_tenant(platforms, platform, tenant)
     ops = [(r.operation, r.identity, r.status) for r in _journal(platforms, "create_tenant")]
     assert ops[-1] == ("create_tenant", "site-admin", "done")
+
+
+#: The request each platform creates a tenant with (the mock's operation key).
+CREATE_REQUEST = {
+    "memory": "create_tenant",
+    "mailcow": "add_domain",
+    "zextras": "CreateDomainRequest",
+}
+
+
+@pytest.mark.parametrize("platform", CREATE_PLATFORMS)
+def test_a_creation_whose_answer_is_lost_is_completed_by_journal_resume(
+    platforms: Platforms, platform: str
+) -> None:
+    """The platform made the tenant but its answer never came back: the row stays open
+    (or the read-back settles it), and resume records the customer the call did not."""
+    tenant = _new_tenant(platforms, platform)
+    fault = {"kind": "drop", "operation": CREATE_REQUEST[platform], "handled": True}
+    endpoint = platforms.endpoints[f"{platform}-demo"]
+    assert httpx.post(endpoint + "/_mock/faults", json=fault).status_code < 300
+
+    async def cut_short(orch: Orchestrator) -> Any:
+        try:
+            await orch.create_tenant(tenant, max_mailboxes=5)
+        except errors.MailadminError as lost:
+            return lost
+        return None
+
+    lost = _orchestrate(platforms, cut_short)
+    assert _holds_tenant(platforms, platform, tenant), "the fault did not let the write land"
+    httpx.delete(endpoint + "/_mock/faults")
+    rows = _journal(platforms, "create_tenant")
+    if lost is not None:
+        assert rows[0].status in ("started", "failed") and rows[0].outcome != "changed"
+
+    async def resume(orch: Orchestrator) -> Any:
+        await orch.resume()
+        return orch.rules.tenancy.customer(tenant)
+
+    assert _orchestrate(platforms, resume) is not None
+    (row,) = _journal(platforms, "create_tenant")
+    assert row.status == "done", row
+    assert _holds_tenant(platforms, platform, tenant)
+
+
+def test_exchange_states_why_it_neither_creates_nor_removes_tenants(
+    platforms: Platforms,
+) -> None:
+    tenant = _new_tenant(platforms, "exchange")
+    platforms.clear("exchange")
+
+    async def work(orch: Orchestrator) -> Any:
+        for call in (orch.create_tenant(tenant), orch.delete_tenant(TENANT["exchange"])):
+            with pytest.raises(errors.UnsupportedOperation, match="Microsoft 365 subscription"):
+                await call
+
+    _orchestrate(platforms, work)
+    assert platforms.writes("exchange") == []
+
+
+@pytest.mark.parametrize("platform", CREATE_PLATFORMS)
+def test_cli_creates_and_deletes_a_customer_on_its_platform(
+    platforms: Platforms, platform: str
+) -> None:
+    tenant = _new_tenant(platforms, platform)
+    path = platforms.folder / "mailadmin.toml"
+    path.write_text(_toml(platforms.config))
+
+    def run(*args: str, expect: int = 0) -> Any:
+        result = CliRunner().invoke(cli, ["--config", str(path), *args])
+        assert result.exit_code == expect, (result.stdout, result.stderr)
+        return result
+
+    run("customers", "create", tenant, "--max-mailboxes", "25", "--dry-run")
+    assert not _holds_tenant(platforms, platform, tenant)
+    shown = json.loads(run("--json", "customers", "create", tenant, "--max-mailboxes", "25").stdout)
+    assert shown["after"] == "present" and _mailbox_limit(platforms, platform, tenant) == 25
+    listed = json.loads(run("--json", "customers", "list").stdout)
+    assert tenant in [c["name"] for c in listed]
+    refused = run("customers", "delete", TENANT[platform], expect=4)
+    assert "mailboxes" in refused.stderr and _holds_tenant(platforms, platform, TENANT[platform])
+    run("customers", "delete", tenant)
+    assert not _holds_tenant(platforms, platform, tenant)
+    run("customers", "create", tenant, "--max-mailboxes", "-1", expect=2)
+
+
+@pytest.mark.parametrize("platform", CREATE_PLATFORMS)
+def test_http_creates_and_deletes_a_tenant(platforms: Platforms, platform: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from mailadmin.api.app import create_app
+    from mailadmin.api.keys import ApiKeys
+    from mailadmin.rules.identities import Identity
+
+    tenant = _new_tenant(platforms, platform)
+    holder: dict[str, Orchestrator] = {}
+
+    def factory() -> Orchestrator:
+        holder["orch"] = Orchestrator.from_dict(platforms.config)
+        return holder["orch"]
+
+    with TestClient(create_app(orchestrator=factory)) as client:
+        keys = ApiKeys(holder["orch"].rules.store)
+        key = keys.create(Identity.parse(f"customer:{TENANT[platform]}"), "t").key
+        client.headers["Authorization"] = f"Bearer {key}"
+        platforms.clear(platform)
+        denied = client.post("/v1/tenants", json={"name": TENANT[platform]})
+        assert denied.status_code == 403 and platforms.writes(platform) == []
+        key = keys.create(Identity.parse("site-admin"), "t").key
+        client.headers["Authorization"] = f"Bearer {key}"
+        body = {"name": tenant, "max_mailboxes": 25}
+        preview = client.post("/v1/tenants", params={"dry_run": "true"}, json=body)
+        assert preview.status_code == 200 and not _holds_tenant(platforms, platform, tenant)
+        made = client.post("/v1/tenants", json=body)
+        assert made.status_code == 200, made.text
+        assert (
+            made.json()["after"] == "present" and _mailbox_limit(platforms, platform, tenant) == 25
+        )
+        assert client.get(f"/v1/customers/{tenant}").status_code == 200
+        assert client.post("/v1/tenants", json={**body, "bogus": 1}).status_code == 422
+        gone = client.delete(f"/v1/tenants/{tenant}")
+        assert gone.status_code == 200 and not _holds_tenant(platforms, platform, tenant)

@@ -23,6 +23,7 @@ __all__ = [
     "InstanceInfo",
     "JournalRecord",
     "KeyIn",
+    "NewTenant",
     "OrderIn",
     "PlanChange",
     "PlanRunItem",
@@ -181,6 +182,15 @@ class Suspension(_In):
     """Why a mailbox or customer is suspended or resumed, journalled with the change."""
 
     reason: str = Field(default="", max_length=200, examples=["non-payment"])
+
+
+class NewTenant(_In):
+    """A configured tenant to create on its platform, with its customer record."""
+
+    name: str = Field(min_length=1, max_length=255, examples=["new.example.com"])
+    reseller: str | None = Field(default=None, description="The owner (default: the host)")
+    plan: str | None = Field(default=None, description="The plan new mailboxes get")
+    max_mailboxes: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class AddonTotal(_In):

@@ -15,6 +15,7 @@ import click
 
 from mailadmin.cli.business import customers
 from mailadmin.cli.commands import _print_single, mailbox
+from mailadmin.cli.numbers import WholeNumber
 from mailadmin.cli.passwords import password_options, read_password
 from mailadmin.cli.root import _global_options, _run, _State, pass_state
 
@@ -139,3 +140,59 @@ def customers_resume(state: _State, tenant: str, reason: str, dry_run: bool) -> 
         return await orch.resume_tenant(tenant, reason=reason, dry_run=dry_run)
 
     _print_single(state.output, "Customer resumed", _run(state, work, finish=True))
+
+
+@customers.command("create")
+@click.argument("tenant")
+@click.option("--reseller", help="The reseller that owns the new customer (default: the host).")
+@click.option("--plan", help="The catalogue plan new mailboxes get (where the platform keeps one).")
+@click.option(
+    "--max-mailboxes",
+    type=WholeNumber(0, 2**31 - 1),
+    help="The most mailboxes the tenant may hold (where the platform keeps a limit).",
+)
+@_DRY_RUN
+@_global_options
+@pass_state
+def customers_create(
+    state: _State,
+    tenant: str,
+    reseller: str | None,
+    plan: str | None,
+    max_mailboxes: int | None,
+    dry_run: bool,
+) -> None:
+    """Create TENANT (configured under [tenants]) on its platform and record its
+    customer, as one journalled call; `journal resume` completes one cut short.
+
+    \b
+    Example:
+      mailadmin customers create new.example.org --plan mail --max-mailboxes 25 --dry-run
+    """
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.create_tenant(
+            tenant, reseller=reseller, plan=plan, max_mailboxes=max_mailboxes, dry_run=dry_run
+        )
+
+    _print_single(state.output, "Customer created", _run(state, work, finish=True))
+
+
+@customers.command("delete")
+@click.argument("tenant")
+@_DRY_RUN
+@_global_options
+@pass_state
+def customers_delete(state: _State, tenant: str, dry_run: bool) -> None:
+    """Delete TENANT from its platform and forget its customer record, as one journalled
+    call. Platforms refuse a tenant that still has mailboxes: delete them first.
+
+    \b
+    Example:
+      mailadmin customers delete new.example.org --dry-run
+    """
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.delete_tenant(tenant, dry_run=dry_run)
+
+    _print_single(state.output, "Customer deleted", _run(state, work, finish=True))

@@ -685,6 +685,14 @@ ERRORS = ErrorTable(
             message="No add-on allocation is left for {subject}; buy more to continue",
         ),
         ErrorRule(
+            code="tenant_not_empty",
+            error=errors.ConflictError,
+            message="{provider} keeps {subject} while it has mailboxes: delete them first",
+        ),
+        ErrorRule(
+            code="tenant_exists", error=errors.ConflictError, message="{subject} already exists"
+        ),
+        ErrorRule(
             code="mailbox_exists", error=errors.ConflictError, message="{subject} already exists"
         ),
         ErrorRule(

@@ -95,6 +95,12 @@ _WRITE_CONCURRENCY = 4
 ADMIN_SCOPE = "https://outlook.office365.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _KEPT = "Exchange has no shared or resource mailbox limit; mailadmin keeps the allocation"
+#: Why a tenant is neither created nor removed here.
+_TENANT_IS_A_SUBSCRIPTION = (
+    "an Exchange Online tenant is a Microsoft 365 subscription, signed up for and closed "
+    "at Microsoft; an accepted domain added to it (New-AcceptedDomain) is one more domain "
+    "of the same tenant, not a new customer"
+)
 _WHOLE_TENANT = (
     "an Exchange Online tenant has no switch that stops all its users; suspend each "
     "mailbox (Graph accountEnabled)"
@@ -131,6 +137,8 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             "addon:resource_mailbox": _KEPT,
             "suspend_tenant": _WHOLE_TENANT,
             "resume_tenant": _WHOLE_TENANT,
+            "create_tenant": _TENANT_IS_A_SUBSCRIPTION,
+            "delete_tenant": _TENANT_IS_A_SUBSCRIPTION,
         },
         # Subscriptions (SKUs) with prepaid units, assigned to users.
         licence=LicenceModel(kind=LicenceKind.PER_SEAT),

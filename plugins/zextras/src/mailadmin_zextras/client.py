@@ -97,7 +97,7 @@ FAULTS = ErrorTable(
         _rule(
             "account.DOMAIN_NOT_EMPTY",
             errors.ConflictError,
-            "{provider} keeps the domain {subject} while it has accounts: delete them first",
+            "{provider} keeps the domain {subject} while it has mailboxes: delete them first",
         ),
         _rule(
             "account.ACCOUNT_EXISTS",
