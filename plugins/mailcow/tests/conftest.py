@@ -73,6 +73,9 @@ class MailcowProbe(StateProbe):
     def tenant_suspended(self, state: Any, settings: ProviderSettings, tenant: TenantRef) -> bool:
         return int(state["domains"][tenant.key.lower()]["active"]) == 0
 
+    def tenant_exists(self, state: Any, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        return tenant.key.lower() in state["domains"]
+
 
 def _answer(msg: Any, *, kind: str = "danger") -> Fault:
     """mailcow's answer to ``edit/mailbox``: HTTP 200 whatever happened."""

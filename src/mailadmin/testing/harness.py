@@ -197,6 +197,10 @@ class PlatformView:
         probe = self._probe()
         return probe.tenant_suspended(self._h.mock.state(), self._h.settings(), self._h.tenant)
 
+    def tenant_exists(self, tenant: TenantRef) -> bool:
+        """True when the platform holds ``tenant``."""
+        return self._probe().tenant_exists(self._h.mock.state(), self._h.settings(), tenant)
+
     def _probe(self) -> StateProbe:
         probe = self._h.target.probe
         if probe is None:

@@ -79,6 +79,11 @@ class StateProbe:
         ``suspend_tenant``); ``False`` when it is active."""
         raise NotImplementedError(f"{type(self).__name__} does not read tenant suspensions")
 
+    def tenant_exists(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        """True when the platform holds the tenant (for ``create_tenant`` and
+        ``delete_tenant``: its domain, context or tenant record)."""
+        raise NotImplementedError(f"{type(self).__name__} does not read tenants")
+
     @staticmethod
     def neutral_plan(
         settings: ProviderSettings,
@@ -160,6 +165,10 @@ class MemoryProbe(StateProbe):
     def tenant_suspended(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
         """The tenant record's ``status``."""
         return self._tenant(state, tenant).get("status") == "suspended"
+
+    def tenant_exists(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        """A tenant record of that name."""
+        return tenant.key.lower() in state["tenants"]
 
     def _tenant(self, state: State, tenant: TenantRef) -> Mapping[str, Any]:
         found: Mapping[str, Any] = state["tenants"].get(tenant.key.lower(), {})
