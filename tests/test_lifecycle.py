@@ -1057,3 +1057,145 @@ def test_http_creates_and_deletes_a_tenant(platforms: Platforms, platform: str) 
         assert client.post("/v1/tenants", json={**body, "bogus": 1}).status_code == 422
         gone = client.delete(f"/v1/tenants/{tenant}")
         assert gone.status_code == 200 and not _holds_tenant(platforms, platform, tenant)
+
+
+# -- terminating a tenant -----------------------------------------------------------------------
+
+
+def _mailboxes_on(platforms: Platforms, platform: str, tenant: str) -> list[str]:
+    state = platforms.state(platform)
+    if platform == "zextras":
+        return [a["name"] for a in state["accounts"] if a["name"].endswith("@" + tenant)]
+    if platform == "mailcow":
+        return [a for a, box in state["mailboxes"].items() if box["domain"] == tenant]
+    found = state["tenants"].get(tenant)
+    return [m["address"] for m in found["mailboxes"]] if found else []
+
+
+@pytest.mark.parametrize("platform", CREATE_PLATFORMS)
+def test_terminate_removes_the_tenant_and_every_mailbox_item_by_item(
+    platforms: Platforms, platform: str
+) -> None:
+    tenant = TENANT[platform]
+    platforms.config["customers"] = {tenant: {}}
+    held = _mailboxes_on(platforms, platform, tenant)
+    assert held, "the demo tenant has no mailboxes to terminate"
+
+    async def work(orch: Orchestrator) -> Any:
+        platforms.clear(platform)
+        preview = await orch.terminate(tenant, dry_run=True)
+        assert platforms.writes(platform) == [] and _holds_tenant(platforms, platform, tenant)
+        done = await orch.terminate(tenant)
+        return preview, done, orch.rules.tenancy.customer(tenant)
+
+    preview, done, record = _orchestrate(platforms, work)
+    assert [i.key for i in preview.items] == [*held, tenant]
+    assert done.ok and [i.key for i in done.items] == [*held, tenant]
+    assert _mailboxes_on(platforms, platform, tenant) == []
+    assert not _holds_tenant(platforms, platform, tenant) and record is None
+    rows = [r for r in _journal(platforms, "delete_mailbox") if not r.dry_run]
+    assert len(rows) == len(held) and {r.run_id for r in rows} == {done.run_id}
+    (row,) = [r for r in _journal(platforms, "delete_tenant") if not r.dry_run]
+    assert row.run_id == done.run_id and row.status == "done"
+
+
+def test_terminate_is_refused_before_anything_is_sent(platforms: Platforms) -> None:
+    platforms.clear("exchange")
+    platforms.clear("memory")
+
+    async def work(orch: Orchestrator) -> Any:
+        with pytest.raises(errors.UnsupportedOperation, match="Microsoft 365 subscription"):
+            await orch.terminate(TENANT["exchange"])
+        with (
+            orch.acting_as(f"customer:{TENANT['memory']}"),
+            pytest.raises(errors.PolicyDenied, match="create or remove a tenant"),
+        ):
+            await orch.terminate(TENANT["memory"])
+
+    _orchestrate(platforms, work)
+    assert platforms.writes("exchange") == [] and platforms.writes("memory") == []
+    assert _mailboxes_on(platforms, "memory", TENANT["memory"])
+
+
+def test_cli_terminate_needs_yes_and_a_dry_run_sends_nothing(
+    run: Run, platforms: Platforms
+) -> None:
+    tenant = TENANT["memory"]
+    held = _mailboxes_on(platforms, "memory", tenant)
+    platforms.clear("memory")
+    refused = run("terminate", tenant, expect=2)
+    assert "--yes" in refused.stderr
+    shown = run("terminate", tenant, "--dry-run")
+    assert "dry run" in shown.stdout and all(a in shown.stdout for a in held)
+    assert platforms.writes("memory") == []
+    run("terminate", tenant, "--yes")
+    assert not _holds_tenant(platforms, "memory", tenant)
+
+
+def test_http_terminate_needs_the_name_repeated(
+    http: Callable[[str | None], Any], platforms: Platforms
+) -> None:
+    client = http("site-admin")
+    tenant = TENANT["zextras"]
+    platforms.clear("zextras")
+    wrong = client.post(f"/v1/tenants/{tenant}/terminate", json={"confirm": "other.example"})
+    assert wrong.status_code == 422 and platforms.writes("zextras") == []
+    done = client.post(f"/v1/tenants/{tenant}/terminate", json={"confirm": tenant})
+    assert done.status_code == 200, done.text
+    assert done.json()["failed"] == 0 and not _holds_tenant(platforms, "zextras", tenant)
+    assert _mailboxes_on(platforms, "zextras", tenant) == []
+
+
+def test_a_killed_termination_is_finished_by_journal_resume(platforms: Platforms) -> None:
+    """SIGKILL a `mailadmin terminate` while its deletions are slow on the platform; then
+    `journal resume` removes what is left: the mock holds neither tenant nor mailboxes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tenant = TENANT["memory"]
+    platforms.config["customers"] = {tenant: {}}
+    path = platforms.folder / "mailadmin.toml"
+    path.write_text(_toml(platforms.config))
+    held = _mailboxes_on(platforms, "memory", tenant)
+    assert len(held) >= 2, "too few mailboxes to stop a termination half-way"
+    endpoint = platforms.endpoints["memory-demo"]
+    slow = {"kind": "latency", "delay": 0.5, "operation": "delete_mailbox", "handled": True}
+    assert httpx.post(endpoint + "/_mock/faults", json=slow).status_code < 300
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mailadmin.cli",
+            "--config",
+            str(path),
+            "terminate",
+            tenant,
+            "--yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        # Until the first mailbox is gone (the run is journalled and under way).
+        while len(_mailboxes_on(platforms, "memory", tenant)) == len(held):
+            assert process.poll() is None, "the termination ended before it could be killed"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    left = _mailboxes_on(platforms, "memory", tenant)
+    assert left and _holds_tenant(platforms, "memory", tenant), "the kill came too late"
+    httpx.delete(endpoint + "/_mock/faults")
+    resumed = CliRunner().invoke(cli, ["--config", str(path), "journal", "resume"])
+    assert resumed.exit_code == 0, (resumed.stdout, resumed.stderr)
+    assert _mailboxes_on(platforms, "memory", tenant) == []
+    assert not _holds_tenant(platforms, "memory", tenant)
+    (row,) = _journal(platforms, "delete_tenant")
+    assert row.status == "done"

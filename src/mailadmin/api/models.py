@@ -193,6 +193,12 @@ class NewTenant(_In):
     max_mailboxes: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
+class Termination(_In):
+    """The confirmation of a termination: the tenant's name, repeated."""
+
+    confirm: str = Field(min_length=1, max_length=255, examples=["example.com"])
+
+
 class AddonTotal(_In):
     """The total quantity of an add-on (absolute, so a retry is harmless)."""
 

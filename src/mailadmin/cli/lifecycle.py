@@ -17,7 +17,7 @@ from mailadmin.cli.business import customers
 from mailadmin.cli.commands import _print_single, mailbox
 from mailadmin.cli.numbers import WholeNumber
 from mailadmin.cli.passwords import password_options, read_password
-from mailadmin.cli.root import _global_options, _run, _State, pass_state
+from mailadmin.cli.root import _global_options, _run, _State, cli, pass_state
 
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
@@ -196,3 +196,45 @@ def customers_delete(state: _State, tenant: str, dry_run: bool) -> None:
         return await orch.delete_tenant(tenant, dry_run=dry_run)
 
     _print_single(state.output, "Customer deleted", _run(state, work, finish=True))
+
+
+@cli.command("terminate")
+@click.argument("tenant")
+@click.option("--yes", is_flag=True, help="Confirm: remove the tenant and every mailbox of it.")
+@_DRY_RUN
+@_global_options
+@pass_state
+def terminate(state: _State, tenant: str, yes: bool, dry_run: bool) -> None:
+    """Remove TENANT and every mailbox of it from its platform, and forget its customer.
+
+    Nothing is sent without --yes: run it with --dry-run first to see what goes. Each
+    mailbox, then the tenant, is one journalled item of one run: a termination cut short
+    is finished by 'mailadmin journal resume'.
+
+    \b
+    Example:
+      mailadmin terminate example.com --dry-run
+      mailadmin terminate example.com --yes
+    """
+    from mailadmin.cli.output import EXIT_PROVIDER
+    from mailadmin.cli.tables import change_table
+
+    if not yes and not dry_run:
+        raise click.UsageError(
+            f"terminate deletes {tenant} and all its mail: check it with --dry-run, then "
+            "confirm with --yes"
+        )
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.terminate(tenant, dry_run=dry_run)
+
+    result = _run(state, work)
+    if state.output.as_json:
+        state.output.json(result)
+    else:
+        suffix = " (dry run: nothing sent)" if dry_run else ""
+        state.output.table(f"Terminate {tenant}{suffix}", *change_table(result.items))
+        if result.run_id and not dry_run:
+            state.output.line(f"run {result.run_id}: cut short, finish with 'journal resume'")
+    if result.failed:
+        raise SystemExit(EXIT_PROVIDER)

@@ -79,6 +79,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "business",
         "The mailadmin database (journal, tenancy, orders): schema version and upgrade.",
     ),
+    "terminate": (
+        "commands",
+        "Remove TENANT and every mailbox of it from its platform, and forget its customer.",
+    ),
     "worker": (
         "runs",
         "Run distributed bulk work until SIGINT or SIGTERM (running chunks finish first).",

@@ -407,6 +407,35 @@ class Orchestrator:
         )
         return result
 
+    async def terminate(
+        self,
+        tenant: str | TenantRef,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> BulkResult[ChangeResult[Any]]:
+        """Remove a tenant and every mailbox of it from its platform, and forget its
+        customer: one run of the run service, journalled item by item (each mailbox, then
+        the tenant), so ``journal resume`` finishes a termination cut short. Refused
+        before anything is sent where the platform cannot remove the tenant or the acting
+        identity may not; ``dry_run`` lists what would go and sends nothing."""
+        provider, ref = self.provider_for(tenant)
+        capabilities = provider.instance_capabilities
+        if not capabilities.supports("delete_tenant"):
+            raise errors.UnsupportedOperation(
+                "delete_tenant", provider.instance, capabilities.reason("delete_tenant")
+            )
+        await self.rules.check_reach(provider, "delete_tenant", {"tenant": ref})
+        mailboxes = await self.list_mailboxes(ref)
+        items: list[dict[str, Any]] = [{"mailbox": m.address} for m in mailboxes]
+        items.append({"tenant": ref.name})
+        prepared = await self.runs.prepare("terminate", items, dry_run=dry_run)
+        # One at a time, in order: the tenant goes once its mailboxes are gone.
+        result: BulkResult[ChangeResult[Any]] = await self.runs.execute(
+            prepared, concurrency=1, progress=progress, stop_on_error=True
+        )
+        return result
+
     async def update_customer(
         self,
         name: str,

@@ -226,6 +226,7 @@ class SyncOrchestrator:
         resume_tenant = _Blocking(Orchestrator.resume_tenant)
         create_tenant = _Blocking(Orchestrator.create_tenant)
         delete_tenant = _Blocking(Orchestrator.delete_tenant)
+        terminate = _Blocking(Orchestrator.terminate)
         update_customer = _Blocking(Orchestrator.update_customer)
         remove_customer = _Blocking(Orchestrator.remove_customer)
         update_reseller = _Blocking(Orchestrator.update_reseller)

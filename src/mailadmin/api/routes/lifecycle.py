@@ -8,6 +8,8 @@ which is harmless), so no fingerprint of a password is ever stored.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -19,9 +21,11 @@ from mailadmin.api.deps import (
     json_response,
     without_key,
 )
-from mailadmin.api.models import NewTenant, PasswordChange, Suspension
+from mailadmin.api.models import NewTenant, PasswordChange, Suspension, Termination
 from mailadmin.api.problems import problem_responses
+from mailadmin.contract import errors
 from mailadmin.contract.models import ChangeResult
+from mailadmin.orchestration.bulk import BulkResult
 
 router = APIRouter(prefix="/v1", tags=["passwords and suspensions"])
 
@@ -196,5 +200,31 @@ async def delete_tenant(
 
     async def work() -> Response:
         return json_response(await services.orch.delete_tenant(tenant, dry_run=dry_run))
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.post(
+    "/tenants/{tenant}/terminate",
+    response_model=BulkResult[ChangeResult[Any]],
+    summary="Remove a tenant and all its mailboxes",
+    responses=_WRITE,
+)
+async def terminate(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    tenant: str,
+    body: Termination,
+    dry_run: DryRun = False,
+) -> Response:
+    """Remove a tenant and every mailbox of it from its platform and forget its
+    customer, as one run journalled item by item (``journal resume`` finishes one cut
+    short). ``confirm`` must repeat the tenant's name; try ``?dry_run=true`` first."""
+    if body.confirm.strip().lower() != tenant.strip().lower():
+        raise errors.ValidationError("confirm must repeat the tenant's name to terminate it")
+
+    async def work() -> Response:
+        return json_response(await services.orch.terminate(tenant, dry_run=dry_run))
 
     return await idempotent(request, services, caller, work)
