@@ -896,6 +896,9 @@ def _mailbox_limit(platforms: Platforms, platform: str, tenant: str) -> int:
         return int(domain["attrs"]["zimbraDomainMaxAccounts"])
     if platform == "mailcow":
         return int(state["domains"][tenant]["mailboxes"])
+    if platform == "ox":  # the demo runs in reseller mode: a context restriction
+        context = next(c for c in state["contexts"] if c["name"] == tenant)
+        return int(context["restrictions"]["Context.MaxUser"])
     return int(state["tenants"][tenant]["allocations"]["user_seats"])
 
 
@@ -1068,6 +1071,10 @@ def _mailboxes_on(platforms: Platforms, platform: str, tenant: str) -> list[str]
         return [a["name"] for a in state["accounts"] if a["name"].endswith("@" + tenant)]
     if platform == "mailcow":
         return [a for a, box in state["mailboxes"].items() if box["domain"] == tenant]
+    if platform == "ox":
+        context = next((c for c in state["contexts"] if c["name"] == tenant), None)
+        users = context["users"] if context else []
+        return [u["primaryEmail"] for u in users if u.get("primaryEmail")]
     found = state["tenants"].get(tenant)
     return [m["address"] for m in found["mailboxes"]] if found else []
 
@@ -1082,6 +1089,7 @@ def test_terminate_removes_the_tenant_and_every_mailbox_item_by_item(
     assert held, "the demo tenant has no mailboxes to terminate"
 
     async def work(orch: Orchestrator) -> Any:
+        held[:] = [m.address for m in await orch.list_mailboxes(tenant)]
         platforms.clear(platform)
         preview = await orch.terminate(tenant, dry_run=True)
         assert platforms.writes(platform) == [] and _holds_tenant(platforms, platform, tenant)

@@ -151,13 +151,13 @@ class LifecycleSuite:
         and sends nothing; deleting it removes it; deleting it again is ``unchanged``."""
         h = mailadmin_harness
         tenant = TenantRef(name="kit-new." + h.tenant.key.lower().rpartition("@")[2])
-        result = await h.provider.create_tenant(tenant, max_mailboxes=5)
+        result = await h.provider.create_tenant(tenant)
         assert_result(result, operation="create_tenant", subject=tenant.name)
         assert (result.before, result.after) == ("absent", "present")
         if h.platform.available:
             assert h.platform.tenant_exists(tenant), f"after create_tenant {tenant.name} is absent"
         h.mock.clear_requests()
-        again = await h.provider.create_tenant(tenant, max_mailboxes=5)
+        again = await h.provider.create_tenant(tenant)
         assert_result(again, operation="create_tenant", outcomes=(Outcome.UNCHANGED,))
         assert_no_writes(h, "creating a tenant that exists")
         removed = await h.provider.delete_tenant(tenant)
