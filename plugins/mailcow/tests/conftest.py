@@ -92,6 +92,9 @@ class MailcowProbe(StateProbe):
             aliases=tuple(sorted(aliases)),
         )
 
+    def tenant_exists(self, state: Any, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        return tenant.key.lower() in state["domains"]
+
 
 def _answer(msg: Any, *, kind: str = "danger") -> Fault:
     """mailcow's answer to ``edit/mailbox``: HTTP 200 whatever happened."""

@@ -119,6 +119,9 @@ class ZextrasProbe(StateProbe):
             aliases=tuple(sorted(_values(account, "zimbraMailAlias"))),
         )
 
+    def tenant_exists(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        return any(d["name"] == tenant.key.lower() for d in state["domains"])
+
     @staticmethod
     def _account(state: State, address: str) -> Mapping[str, Any] | None:
         return next((a for a in state["accounts"] if a["name"] == address.lower()), None)

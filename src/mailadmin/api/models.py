@@ -18,11 +18,13 @@ __all__ = [
     "AllowUpgrade",
     "Catalogue",
     "CustomerIn",
+    "CustomerPatch",
     "DeliveryOut",
     "Health",
     "InstanceInfo",
     "JournalRecord",
     "KeyIn",
+    "NewTenant",
     "NewWebhook",
     "OrderIn",
     "PlanChange",
@@ -31,6 +33,7 @@ __all__ = [
     "ProviderInfo",
     "Readiness",
     "ResellerIn",
+    "ResellerPatch",
     "WebhookIn",
     "WebhookOut",
 ]
@@ -133,6 +136,24 @@ class BillingIn(_In):
     )
 
 
+class CustomerPatch(_In):
+    """The fields of a customer record to change (a field left out stays as it is)."""
+
+    reseller: str | None = Field(default=None, description="null: the host's own customer")
+    package: Package | None = Field(default=None, description="Replaces the whole package")
+    renewal: date | None = None
+
+
+class ResellerPatch(_In):
+    """The fields of a reseller record to change (a field left out stays as it is)."""
+
+    instance: str | None = None
+    prepaid: bool | None = None
+    may_oversell: bool | None = None
+    package: Package | None = Field(default=None, description="Replaces the whole package")
+    renewal: date | None = None
+
+
 class AllowUpgrade(_In):
     """A mailbox's "allow upgrade" switch (seed 000)."""
 
@@ -200,6 +221,21 @@ class Quota(_In):
     """A mailbox's storage quota in MB."""
 
     quota_mb: int = Field(ge=1, le=2**31 - 1, examples=[4096])
+
+
+class NewTenant(_In):
+    """A configured tenant to create on its platform, with its customer record."""
+
+    name: str = Field(min_length=1, max_length=255, examples=["new.example.com"])
+    reseller: str | None = Field(default=None, description="The owner (default: the host)")
+    plan: str | None = Field(default=None, description="The plan new mailboxes get")
+    max_mailboxes: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class Termination(_In):
+    """The confirmation of a termination: the tenant's name, repeated."""
+
+    confirm: str = Field(min_length=1, max_length=255, examples=["example.com"])
 
 
 class AddonTotal(_In):

@@ -151,7 +151,7 @@ def store_status(state: _State) -> None:
 @cli.group(cls=_Group)
 @_global_options
 def resellers() -> None:
-    """Resellers: add and list."""
+    """Resellers: add, list, update and remove."""
 
 
 @resellers.command("add")
@@ -223,7 +223,8 @@ def resellers_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = F
 @cli.group(cls=_Group)
 @_global_options
 def customers() -> None:
-    """Customers: add, list, billing, suspend and resume."""
+    """Customers (tenants) and their owners: add, list, update, remove, billing, suspend,
+    resume."""
 
 
 @customers.command("add")
@@ -714,3 +715,6 @@ def _run_async(state: _State, work: Callable[[Orchestrator], Any]) -> Any:
 
 # The lifecycle commands (suspend, resume) join the customers group from their module.
 from mailadmin.cli import lifecycle as _lifecycle  # noqa: E402, F401
+
+# Updating and removing records (journalled) join the customers and resellers groups.
+from mailadmin.cli import records as _records  # noqa: E402, F401

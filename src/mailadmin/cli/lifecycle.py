@@ -15,8 +15,9 @@ import click
 
 from mailadmin.cli.business import customers
 from mailadmin.cli.commands import _print_single, mailbox
+from mailadmin.cli.numbers import WholeNumber
 from mailadmin.cli.passwords import password_options, read_password
-from mailadmin.cli.root import _global_options, _run, _State, pass_state
+from mailadmin.cli.root import _global_options, _run, _State, cli, pass_state
 
 if TYPE_CHECKING:
     from mailadmin.orchestration.orchestrator import Orchestrator
@@ -139,3 +140,101 @@ def customers_resume(state: _State, tenant: str, reason: str, dry_run: bool) -> 
         return await orch.resume_tenant(tenant, reason=reason, dry_run=dry_run)
 
     _print_single(state.output, "Customer resumed", _run(state, work, finish=True))
+
+
+@customers.command("create")
+@click.argument("tenant")
+@click.option("--reseller", help="The reseller that owns the new customer (default: the host).")
+@click.option("--plan", help="The catalogue plan new mailboxes get (where the platform keeps one).")
+@click.option(
+    "--max-mailboxes",
+    type=WholeNumber(0, 2**31 - 1),
+    help="The most mailboxes the tenant may hold (where the platform keeps a limit).",
+)
+@_DRY_RUN
+@_global_options
+@pass_state
+def customers_create(
+    state: _State,
+    tenant: str,
+    reseller: str | None,
+    plan: str | None,
+    max_mailboxes: int | None,
+    dry_run: bool,
+) -> None:
+    """Create TENANT (configured under [tenants]) on its platform and record its
+    customer, as one journalled call; `journal resume` completes one cut short.
+
+    \b
+    Example:
+      mailadmin customers create new.example.org --plan mail --max-mailboxes 25 --dry-run
+    """
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.create_tenant(
+            tenant, reseller=reseller, plan=plan, max_mailboxes=max_mailboxes, dry_run=dry_run
+        )
+
+    _print_single(state.output, "Customer created", _run(state, work, finish=True))
+
+
+@customers.command("delete")
+@click.argument("tenant")
+@_DRY_RUN
+@_global_options
+@pass_state
+def customers_delete(state: _State, tenant: str, dry_run: bool) -> None:
+    """Delete TENANT from its platform and forget its customer record, as one journalled
+    call. Platforms refuse a tenant that still has mailboxes: delete them first.
+
+    \b
+    Example:
+      mailadmin customers delete new.example.org --dry-run
+    """
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.delete_tenant(tenant, dry_run=dry_run)
+
+    _print_single(state.output, "Customer deleted", _run(state, work, finish=True))
+
+
+@cli.command("terminate")
+@click.argument("tenant")
+@click.option("--yes", is_flag=True, help="Confirm: remove the tenant and every mailbox of it.")
+@_DRY_RUN
+@_global_options
+@pass_state
+def terminate(state: _State, tenant: str, yes: bool, dry_run: bool) -> None:
+    """Remove TENANT and every mailbox of it from its platform, and forget its customer.
+
+    Nothing is sent without --yes: run it with --dry-run first to see what goes. Each
+    mailbox, then the tenant, is one journalled item of one run: a termination cut short
+    is finished by 'mailadmin journal resume'.
+
+    \b
+    Example:
+      mailadmin terminate example.com --dry-run
+      mailadmin terminate example.com --yes
+    """
+    from mailadmin.cli.output import EXIT_PROVIDER
+    from mailadmin.cli.tables import change_table
+
+    if not yes and not dry_run:
+        raise click.UsageError(
+            f"terminate deletes {tenant} and all its mail: check it with --dry-run, then "
+            "confirm with --yes"
+        )
+
+    async def work(orch: Orchestrator) -> Any:
+        return await orch.terminate(tenant, dry_run=dry_run)
+
+    result = _run(state, work)
+    if state.output.as_json:
+        state.output.json(result)
+    else:
+        suffix = " (dry run: nothing sent)" if dry_run else ""
+        state.output.table(f"Terminate {tenant}{suffix}", *change_table(result.items))
+        if result.run_id and not dry_run:
+            state.output.line(f"run {result.run_id}: cut short, finish with 'journal resume'")
+    if result.failed:
+        raise SystemExit(EXIT_PROVIDER)

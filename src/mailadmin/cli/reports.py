@@ -73,6 +73,9 @@ def named_report(
             problems = [
                 f"problem: {d.get(columns[0])}: {d['error']}" for d in dumped if d.get("error")
             ]
+            # The 80-column table has no room for the status: a suspended customer is named.
+            suspended = {d["subscription"] for d in dumped if d.get("status") == "suspended"}
+            problems += [f"suspended: {name}" for name in sorted(suspended)]
             state.output.table(
                 _TITLES[report_name],
                 [_HEADERS.get(c, c.replace("_", " ")) for c in columns],

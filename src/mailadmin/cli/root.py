@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "count": ("commands", "Mailboxes per tenant by kind and by plan (default: every tenant)."),
     "customers": (
         "business",
-        "Customers: add, list, billing, suspend and resume.",
+        "Customers (tenants), owners: add, list, update, remove, billing, suspend, resume.",
     ),
     "demo": (
         "commands",
@@ -68,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "providers": ("commands", "Installed providers, their capabilities and plugin load errors."),
     "reconcile": ("reconcile", "Compare what each platform holds with what mailadmin keeps."),
     "report": ("commands", "Report NAME: usage, licences or renewals (docs/tenancy.md)."),
-    "resellers": ("business", "Resellers: add and list."),
+    "resellers": ("business", "Resellers: add, list, update and remove."),
     "runs": ("runs", "Distributed runs: list (default), show ID, cancel ID, prune."),
     "sell": (
         "business",
@@ -79,6 +79,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "store": (
         "business",
         "The mailadmin database (journal, tenancy, orders): schema version and upgrade.",
+    ),
+    "terminate": (
+        "commands",
+        "Remove TENANT and every mailbox of it from its platform, and forget its customer.",
     ),
     "webhooks": (
         "webhooks",

@@ -46,7 +46,9 @@ _MAILBOX_WRITES = frozenset(
     }
 )
 # A tenant's suspension shares the key of its limits: both are the tenant's one record.
-_LIMIT_WRITES = frozenset({"apply_addon", "suspend_tenant", "resume_tenant"})
+_LIMIT_WRITES = frozenset(
+    {"apply_addon", "suspend_tenant", "resume_tenant", "create_tenant", "delete_tenant"}
+)
 
 
 def subject_key(instance: str, operation: str, arguments: Mapping[str, Any]) -> str | None:

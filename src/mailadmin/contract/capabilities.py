@@ -54,6 +54,8 @@ class Operation(StrEnum):
     LIST_ALIASES = "list_aliases"
     SINGLE_SIGN_ON = "single_sign_on"
     LIST_TENANTS = "list_tenants"
+    CREATE_TENANT = "create_tenant"
+    DELETE_TENANT = "delete_tenant"
 
 
 #: Operations every provider must implement.
@@ -88,6 +90,8 @@ ADDED_LATER: frozenset[str] = frozenset(
         Operation.LIST_ALIASES.value,
         Operation.SINGLE_SIGN_ON.value,
         Operation.LIST_TENANTS.value,
+        Operation.CREATE_TENANT.value,
+        Operation.DELETE_TENANT.value,
     }
 )
 #: The mailbox settings operations (each absolute; one plugin read and one plugin write).

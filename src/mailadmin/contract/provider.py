@@ -59,7 +59,9 @@ if TYPE_CHECKING:
     from mailadmin.wire.transport import Transport
 
 __all__ = [
+    "ABSENT",
     "ACTIVE",
+    "PRESENT",
     "SUSPENDED",
     "CallHooks",
     "CallInfo",
@@ -132,8 +134,12 @@ _WRITES = frozenset(
         "suspend_tenant",
         "resume_tenant",
         *SETTINGS,
+        "create_tenant",
+        "delete_tenant",
     }
 )
+#: What a tenant's creation or removal holds before and after: it is there, or it is not.
+PRESENT, ABSENT = "present", "absent"
 #: What a suspension's result holds before and after: mail is reachable, or it is not.
 ACTIVE, SUSPENDED = "active", "suspended"
 _PUBLIC = tuple(op.value for op in Operation)
@@ -599,6 +605,50 @@ class Provider(Generic[SettingsT]):
             Change(subject=mailbox.address, before=before, after=after, apply=write, verify=verify)
         )
 
+    @final
+    async def create_tenant(
+        self,
+        tenant: TenantRef,
+        *,
+        plan: str | None = None,
+        max_mailboxes: int | None = None,
+        dry_run: bool = False,
+    ) -> ChangeResult[str]:
+        """Create a tenant on the platform (optional capability ``create_tenant``): its
+        domain, context or accepted domain, with ``plan`` (a catalogue plan, the default of
+        its new mailboxes) and ``max_mailboxes`` (``None``: no limit) where the platform
+        holds them. ``before``/``after`` are ``"absent"`` or ``"present"``; a tenant that
+        is already there is ``unchanged``."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        if max_mailboxes is not None and (
+            isinstance(max_mailboxes, bool)
+            or not isinstance(max_mailboxes, int)
+            or max_mailboxes < 0
+        ):
+            raise errors.ValidationError("The mailbox limit must be a whole number, 0 or more")
+        self._require(Operation.CREATE_TENANT)
+        return await self._call(
+            Operation.CREATE_TENANT,
+            {"tenant": tenant, "plan": plan, "max_mailboxes": max_mailboxes},
+            dry_run,
+            lambda: self._create_tenant(tenant, plan, max_mailboxes),
+        )
+
+    @final
+    async def delete_tenant(self, tenant: TenantRef, *, dry_run: bool = False) -> ChangeResult[str]:
+        """Remove a tenant from the platform (optional capability ``delete_tenant``);
+        ``before``/``after`` are ``"present"`` or ``"absent"``; a tenant already gone is
+        ``unchanged``. A platform that refuses to remove a tenant that still has
+        mailboxes says so (delete them first, as ``terminate`` does)."""
+        tenant = _coerce(TenantRef, tenant, "tenant")
+        self._require(Operation.DELETE_TENANT)
+        return await self._call(
+            Operation.DELETE_TENANT,
+            {"tenant": tenant},
+            dry_run,
+            lambda: self._delete_tenant(tenant),
+        )
+
     # -- what a plugin implements ----------------------------------------------------------
 
     async def _set_plan(self, mailbox: MailboxRef, plan: str) -> ChangeResult[str]:
@@ -667,6 +717,14 @@ class Provider(Generic[SettingsT]):
         raise NotImplementedError
 
     async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _create_tenant(
+        self, tenant: TenantRef, plan: str | None, max_mailboxes: int | None
+    ) -> ChangeResult[str]:
+        raise NotImplementedError
+
+    async def _delete_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
         raise NotImplementedError
 
     # -- machinery ------------------------------------------------------------------------

@@ -49,6 +49,8 @@ __all__ = ["EDITIONS", "ActingView", "BusinessRules", "run_as"]
 
 #: Seed 002's licence editions: Pro, Mobile, and Team Pro on top of Pro.
 EDITIONS = ("pro", "mobile", "team_pro")
+#: The writes a suspended tenant refuses (what each is called in the refusal).
+_REFUSED_WHEN_SUSPENDED = {"set_plan": "a plan change", "apply_addon": "an add-on change"}
 
 T = TypeVar("T")
 
@@ -279,6 +281,13 @@ class BusinessRules:
         own rules (seed 000's switch and seed 001's window for a plan
         change; allocations, kept allocations and the licence for a create; the reseller's
         allocation for an add-on total, whoever sets it)."""
+        if operation in _REFUSED_WHEN_SUSPENDED:
+            tenant = arguments["tenant" if "tenant" in arguments else "mailbox"]
+            tenant = tenant if isinstance(tenant, TenantRef) else tenant.tenant
+            what = _REFUSED_WHEN_SUSPENDED[operation]
+            await asyncio.to_thread(self.tenancy.suspensions.refuse_if_suspended, tenant.name, what)
+        if operation == "create_tenant":
+            await asyncio.to_thread(self._new_customer_owner, arguments.get("reseller"))
         if operation == "set_plan":
             await self._before_set_plan(provider, arguments["mailbox"], arguments["plan"])
         elif operation == "apply_addon":
@@ -288,6 +297,17 @@ class BusinessRules:
             await self._before_create_mailbox(provider, tenant, mailbox)
             await self._check_kept_allocation(provider, tenant, mailbox)
             await self._check_licence(provider, tenant, mailbox)
+
+    def _new_customer_owner(self, reseller: str | None) -> None:
+        """A new tenant's reseller exists, and a reseller creates tenants for itself."""
+        identity = self.acting()
+        if identity.kind is IdentityKind.RESELLER and reseller not in (None, identity.name):
+            raise errors.PolicyDenied(
+                f"{identity} may not create customers for reseller '{reseller}'",
+                reason="cross_boundary",
+            )
+        if reseller is not None and self.tenancy.reseller(reseller) is None:
+            raise errors.ValidationError(f"Unknown reseller '{reseller}'")
 
     def _allocation_besides(self, tenant: str, addon: str) -> dict[Any, int]:
         """A customer's allocation without its add-on ``addon`` (package + the others)."""
@@ -472,6 +492,8 @@ class BusinessRules:
         if not identity.is_admin:
             raise errors.PolicyDenied("A mailbox user may not place orders", reason="not_permitted")
         check_access(identity, scope, self.tenancy.owner_of)
+        if tenant is not None:
+            self.tenancy.suspensions.refuse_if_suspended(tenant, "an order")
         if kind is OrderKind.PLAN_DOWNGRADE and tenant is not None:
             customer = self.tenancy.customer(tenant)
             renewal = customer.renewal if customer else None

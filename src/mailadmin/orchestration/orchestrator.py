@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ from mailadmin.orchestration.pipeline import (
     check_quantity,
     require_text,
 )
+from mailadmin.orchestration.records import RECORD_OPERATIONS, UNSET, Records
 from mailadmin.orchestration.runs import RunService
 from mailadmin.rules.allocations import (
     KEPT_ADDONS,
@@ -67,6 +69,12 @@ if TYPE_CHECKING:
     from mailadmin.store.journal import Journal, JournalEntry
 
 __all__ = ["MAX_QUANTITY", "Orchestrator"]
+
+#: Open rows a resume settles by taking the call through the pipeline again (each reads
+#: the platform first, so a write that landed is not repeated).
+_RESUMED_BY_PIPELINE = (
+    frozenset({"set_plan", "apply_addon", "create_tenant", "delete_tenant"}) | SUSPENSIONS
+)
 
 
 class Orchestrator:
@@ -432,6 +440,122 @@ class Orchestrator:
 
         return await reconcile(self, tenants, adopt=adopt, owner=owner, dry_run=dry_run)
 
+    async def create_tenant(
+        self,
+        tenant: str | TenantRef,
+        *,
+        reseller: str | None = None,
+        plan: str | None = None,
+        max_mailboxes: int | None = None,
+        dry_run: bool = False,
+    ) -> ChangeResult[str]:
+        """Create a configured tenant on its platform (a domain, a context) with its
+        default ``plan`` and ``max_mailboxes`` where the platform holds them, and record
+        its customer (under ``reseller``, or the host's) in the same journalled call: a
+        call cut short is completed by ``journal resume``. Already there: ``unchanged``,
+        and the customer is still recorded."""
+        inputs = {
+            "tenant": tenant,
+            "reseller": reseller,
+            "plan": plan,
+            "max_mailboxes": max_mailboxes,
+        }
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("create_tenant", inputs, dry_run=dry_run)
+        )
+        return result
+
+    async def delete_tenant(
+        self, tenant: str | TenantRef, *, dry_run: bool = False
+    ) -> ChangeResult[str]:
+        """Remove a tenant from its platform and forget its customer record, in one
+        journalled call. Platforms that keep a tenant with mailboxes refuse: delete them
+        first, or :meth:`terminate` the tenant."""
+        result: ChangeResult[str] = await self.pipeline.run(
+            Call("delete_tenant", {"tenant": tenant}, dry_run=dry_run)
+        )
+        return result
+
+    async def terminate(
+        self,
+        tenant: str | TenantRef,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> BulkResult[ChangeResult[Any]]:
+        """Remove a tenant and every mailbox of it from its platform, and forget its
+        customer: one run of the run service, journalled item by item (each mailbox, then
+        the tenant), so ``journal resume`` finishes a termination cut short. Refused
+        before anything is sent where the platform cannot remove the tenant or the acting
+        identity may not; ``dry_run`` lists what would go and sends nothing."""
+        provider, ref = self.provider_for(tenant)
+        capabilities = provider.instance_capabilities
+        if not capabilities.supports("delete_tenant"):
+            raise errors.UnsupportedOperation(
+                "delete_tenant", provider.instance, capabilities.reason("delete_tenant")
+            )
+        await self.rules.check_reach(provider, "delete_tenant", {"tenant": ref})
+        mailboxes = await self.list_mailboxes(ref)
+        items: list[dict[str, Any]] = [{"mailbox": m.address} for m in mailboxes]
+        items.append({"tenant": ref.name})
+        prepared = await self.runs.prepare("terminate", items, dry_run=dry_run)
+        # One at a time, in order: the tenant goes once its mailboxes are gone.
+        result: BulkResult[ChangeResult[Any]] = await self.runs.execute(
+            prepared, concurrency=1, progress=progress, stop_on_error=True
+        )
+        return result
+
+    async def update_customer(
+        self,
+        name: str,
+        *,
+        reseller: str | None = UNSET,
+        package: Mapping[Any, int] | None = None,
+        renewal: date | None = UNSET,
+        dry_run: bool = False,
+    ) -> ChangeResult[dict[str, Any]]:
+        """Change a customer record (reseller, package, renewal), journalled with the acting
+        identity; the site admin moves a customer, its reseller changes the rest."""
+        return await Records(self).update_customer(
+            name, reseller=reseller, package=package, renewal=renewal, dry_run=dry_run
+        )
+
+    async def remove_customer(
+        self, name: str, *, terminating: bool = False, dry_run: bool = False
+    ) -> ChangeResult[dict[str, Any]]:
+        """Forget a customer record, journalled; refused while it still has mailboxes
+        (unless ``terminating``: a termination removes them)."""
+        return await Records(self).remove_customer(name, terminating=terminating, dry_run=dry_run)
+
+    async def update_reseller(
+        self,
+        name: str,
+        *,
+        instance: str | None = UNSET,
+        prepaid: bool | None = None,
+        may_oversell: bool | None = None,
+        package: Mapping[Any, int] | None = None,
+        renewal: date | None = UNSET,
+        dry_run: bool = False,
+    ) -> ChangeResult[dict[str, Any]]:
+        """Change a reseller record (the site admin's), journalled."""
+        return await Records(self).update_reseller(
+            name,
+            instance=instance,
+            prepaid=prepaid,
+            may_oversell=may_oversell,
+            package=package,
+            renewal=renewal,
+            dry_run=dry_run,
+        )
+
+    async def remove_reseller(
+        self, name: str, *, dry_run: bool = False
+    ) -> ChangeResult[dict[str, Any]]:
+        """Forget a reseller record (the site admin's), journalled; refused while it still
+        has customers."""
+        return await Records(self).remove_reseller(name, dry_run=dry_run)
+
     def allocation_use(self, counts: MailboxCount) -> list[AllocationUse]:
         """Allocations mailadmin keeps for a tenant, against the use in ``counts``."""
         provider, tenant = self.provider_for(counts.tenant)
@@ -533,6 +657,8 @@ class Orchestrator:
             return await self._resume_create(entry)
         if entry.operation == "delete_mailbox":
             return await self._resume_delete(entry)
+        if entry.operation in RECORD_OPERATIONS:
+            return await Records(self).resume(entry)
         if entry.operation == "set_password":
             error = errors.ValidationError(
                 f"The password of {entry.subject} may or may not have been set: the journal "
@@ -550,11 +676,7 @@ class Orchestrator:
             )
             await self._settle(entry, error)
             raise error
-        if (
-            entry.operation in ("set_plan", "apply_addon")
-            or entry.operation in SUSPENSIONS
-            or entry.operation in SETTINGS
-        ):
+        if entry.operation in _RESUMED_BY_PIPELINE or entry.operation in SETTINGS:
             result: ChangeResult[Any] = await self.pipeline.run(
                 Call(entry.operation, entry.arguments, resuming=entry)
             )
@@ -588,9 +710,15 @@ class Orchestrator:
             elif entry.operation in ("suspend_mailbox", "resume_mailbox"):
                 ref = MailboxRef.model_validate(args["mailbox"])
                 result = await getattr(provider, entry.operation)(ref, dry_run=True)
-            elif entry.operation in ("suspend_tenant", "resume_tenant"):
+            elif entry.operation in ("suspend_tenant", "resume_tenant", "delete_tenant"):
                 tenant = TenantRef.model_validate(args["tenant"])
                 result = await getattr(provider, entry.operation)(tenant, dry_run=True)
+            elif entry.operation == "create_tenant":
+                tenant = TenantRef.model_validate(args["tenant"])
+                limit = args.get("max_mailboxes")
+                result = await provider.create_tenant(
+                    tenant, plan=args.get("plan"), max_mailboxes=limit, dry_run=True
+                )
             elif entry.operation == "apply_addon":
                 tenant = TenantRef.model_validate(args["tenant"])
                 addon = AddonRef.model_validate(args["addon"])

@@ -46,6 +46,7 @@ from mailadmin.contract.models import (
 )
 from mailadmin.contract.provider import (
     _CHANGE_OBSERVER,
+    SUSPENDED,
     CallHooks,
     CallInfo,
     Provider,
@@ -78,8 +79,12 @@ WRITES = frozenset(
         "suspend_tenant",
         "resume_tenant",
         *SETTINGS,
+        "create_tenant",
+        "delete_tenant",
     }
 )
+#: Writes that make or remove a whole tenant on its platform (and its customer record).
+TENANT_LIFECYCLE = frozenset({"create_tenant", "delete_tenant"})
 #: Writes whose subject is one existing mailbox (routed by its address).
 MAILBOX_SUBJECT = (
     frozenset({"set_plan", "delete_mailbox", "set_password", "suspend_mailbox", "resume_mailbox"})
@@ -204,6 +209,19 @@ class Validate(Step):
             call.arguments["addon"] = check_addon(config, inputs["addon"])
             check_quantity(inputs["quantity"])
             call.arguments["quantity"] = inputs["quantity"]
+        elif call.operation == "create_tenant":
+            require_text(inputs["tenant"], "tenant", TenantRef)
+            plan = inputs.get("plan")
+            call.arguments["plan"] = check_plan(config, plan) if plan is not None else None
+            limit = inputs.get("max_mailboxes")
+            if limit is not None:
+                check_quantity(limit)
+            call.arguments["max_mailboxes"] = limit
+            reseller = inputs.get("reseller")
+            if reseller is not None:
+                require_text(reseller, "reseller")
+                reseller = str(reseller).strip().lower()
+            call.arguments["reseller"] = reseller
         elif call.operation == "create_mailbox":
             require_text(inputs["tenant"], "tenant", TenantRef)
             mailbox = inputs["mailbox"]
@@ -271,8 +289,15 @@ class Route(Step):
             )
         elif call.operation in MAILBOX_SUBJECT:
             call.arguments.update(mailbox=MailboxRef.model_validate(args["mailbox"]))
-        elif call.operation in SUSPENSIONS:
+        elif call.operation in SUSPENSIONS or call.operation in TENANT_LIFECYCLE:
             call.arguments.update(tenant=TenantRef.model_validate(args["tenant"]))
+        if call.operation == "create_tenant":
+            limit = args.get("max_mailboxes")
+            call.arguments.update(
+                reseller=args.get("reseller"),
+                plan=args.get("plan"),
+                max_mailboxes=int(limit) if limit is not None else None,
+            )
         if call.operation in SUSPENSIONS:
             call.arguments["reason"] = str(args.get("reason", ""))
 
@@ -420,6 +445,15 @@ class Send(Step):
                 return await getattr(provider, operation)(args["mailbox"], dry_run=dry_run)
         if operation in ("suspend_tenant", "resume_tenant"):
             return await getattr(provider, operation)(args["tenant"], dry_run=dry_run)
+        if operation == "create_tenant":
+            return await provider.create_tenant(
+                args["tenant"],
+                plan=args["plan"],
+                max_mailboxes=args["max_mailboxes"],
+                dry_run=dry_run,
+            )
+        if operation == "delete_tenant":
+            return await provider.delete_tenant(args["tenant"], dry_run=dry_run)
         method: Callable[..., Awaitable[Any]] = getattr(provider, operation)
         return await method(*args.values())
 
@@ -477,6 +511,20 @@ class Record(Step):
             await asyncio.to_thread(
                 rules.record_addon_total, args["tenant"], args["addon"], args["quantity"]
             )
+        elif call.operation in ("suspend_tenant", "resume_tenant") and not result.dry_run:
+            # The platform holds the suspension; the store records it for the policy step.
+            await asyncio.to_thread(
+                rules.tenancy.suspensions.mark,
+                provider.instance,
+                call.arguments["tenant"].name,
+                suspended=result.after == SUSPENDED,
+                reason=str(call.arguments.get("reason", "")),
+                identity=str(call.identity),
+            )
+        elif call.operation in TENANT_LIFECYCLE and not result.dry_run:
+            # The customer record follows the platform: one journalled operation (a resume
+            # that finds the platform done writes the record it may have missed).
+            await asyncio.to_thread(_follow_tenant, rules.tenancy, call)
         elif call.operation == "count_mailboxes":
             tenant = call.arguments["tenant"]
             counted = result.model_copy(update={"tenant": tenant.name})
@@ -583,6 +631,8 @@ _ARGUMENT_ORDER: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(SETTINGS, ("mailbox", "value")),
     "list_aliases": ("mailbox",),
     "single_sign_on": ("mailbox",),
+    "create_tenant": ("tenant", "reseller", "plan", "max_mailboxes"),
+    "delete_tenant": ("tenant",),
     "count_mailboxes": ("tenant",),
     "list_mailboxes": ("tenant",),
     "get_licence": (),
@@ -630,7 +680,21 @@ _OPTIONAL_OPERATIONS = (
     | frozenset({"single_sign_on"})
     | SUSPENSIONS
     | SETTINGS
+    | TENANT_LIFECYCLE
 )
+
+
+def _follow_tenant(tenancy: Any, call: Call) -> None:
+    """Record the customer of a tenant created on its platform, or forget the customer of
+    a tenant removed from it."""
+    from mailadmin.rules.tenancy import CustomerSpec
+
+    name = call.arguments["tenant"].name
+    if call.operation == "delete_tenant":
+        tenancy.remove_customer(name)
+    elif tenancy.customer(name) is None:
+        tenancy.lift_removal("customer", name)
+        tenancy.save_customer(name, CustomerSpec(reseller=call.arguments.get("reseller")))
 
 
 def _row(call: Call) -> tuple[str, str | None]:

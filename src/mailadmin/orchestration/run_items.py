@@ -7,7 +7,9 @@ is the only caller.
 journal and the in-process subject locks use. ``sell`` (``{"sale", "name"}``, seed 003)
 sells to one reseller or customer: every sale capped by one reseller's allocation shares
 a lane, so those sales run one after another as in-process. ``count`` (``{"tenant"}``)
-reads one tenant's mailboxes.
+reads one tenant's mailboxes. ``terminate`` removes a tenant: one item per mailbox
+(``{"mailbox"}``), then the tenant itself (``{"tenant"}``); every item shares the
+tenant's lane, and the tenant's item runs last.
 """
 
 from __future__ import annotations
@@ -29,15 +31,17 @@ __all__ = [
     "from_plan",
     "item_key",
     "item_value",
+    "journal_subject",
     "route",
+    "runs_last",
     "to_plan",
 ]
 
 #: The operations a run may hold.
-OPERATIONS = ("set_plan", "apply_addon", "sell", "count")
+OPERATIONS = ("set_plan", "apply_addon", "sell", "count", "terminate")
 #: Operations whose items are journalled writes: such a run's plan is journalled before
 #: its first item is sent, and a run cut short is finished by ``journal resume``.
-JOURNALLED = ("set_plan", "apply_addon")
+JOURNALLED = ("set_plan", "apply_addon", "terminate")
 
 Item = dict[str, Any]
 
@@ -77,6 +81,8 @@ def route(orch: Orchestrator, operation: str, item: Item) -> Routed:
             return Routed(provider.instance, key, f"{key} {addon}")
         if operation == "sell":
             return _route_sale(orch, item)
+        if operation == "terminate":
+            return _route_termination(orch, item)
         provider, tenant = orch.provider_for(_text(item, "tenant"))
         key = f"{provider.instance}/count/{tenant.name}"
         return Routed(provider.instance, key, key)
@@ -89,6 +95,33 @@ def _text(item: Item, name: str) -> str:
     if not isinstance(value, str):
         raise errors.ValidationError(f"the {name} must be text, not {type(value).__name__}")
     return value
+
+
+def _route_termination(orch: Orchestrator, item: Item) -> Routed:
+    if "mailbox" in item:
+        provider, ref = orch.mailbox(_text(item, "mailbox"))
+        tenant = ref.tenant
+        subject = ref.address
+    else:
+        provider, tenant = orch.provider_for(_text(item, "tenant"))
+        subject = tenant.name
+    # One lane per tenant: its mailboxes go one after another, and the tenant after them.
+    return Routed(provider.instance, f"{provider.instance}/terminate/{tenant.name}", subject)
+
+
+def runs_last(operation: str, item: Item) -> bool:
+    """True for the item that may only run once every other item of its run has ended
+    (a termination's tenant, which its platform keeps while it has mailboxes)."""
+    return operation == "terminate" and "mailbox" not in item
+
+
+def journal_subject(operation: str, item: Item) -> str:
+    """The journal's subject of an item's row (the add-on's row names tenant and add-on)."""
+    if "mailbox" in item:
+        return str(item["mailbox"])
+    if operation == "apply_addon":
+        return f"{item['tenant']} {item['addon']}"
+    return str(item["tenant"])
 
 
 def _route_sale(orch: Orchestrator, item: Item) -> Routed:
@@ -141,6 +174,10 @@ async def execute(
         return await sell_to(orch, sale, str(item["name"]), dry_run=dry_run)
     if operation == "count":
         return await orch.count_mailboxes(str(item["tenant"]))
+    if operation == "terminate":
+        if "mailbox" in item:
+            return await orch.delete_mailbox(str(item["mailbox"]), dry_run=dry_run)
+        return await orch.delete_tenant(str(item["tenant"]), dry_run=dry_run)
     raise errors.ValidationError(f"'{operation}' is not a bulk operation")
 
 
@@ -183,6 +220,8 @@ def to_plan(operation: str, item: Item) -> list[Any]:
     quantity]`` (what ``journal resume`` re-runs)."""
     if operation == "set_plan":
         return [item["mailbox"], item["plan"]]
+    if operation == "terminate":
+        return ["mailbox", item["mailbox"]] if "mailbox" in item else ["tenant", item["tenant"]]
     return [item["tenant"], item["addon"], int(item["quantity"])]
 
 
@@ -190,4 +229,6 @@ def from_plan(operation: str, planned: list[Any]) -> Item:
     """An item of a journalled plan (see :func:`to_plan`)."""
     if operation == "set_plan":
         return {"mailbox": planned[0], "plan": planned[1]}
+    if operation == "terminate":
+        return {str(planned[0]): planned[1]}
     return {"tenant": planned[0], "addon": planned[1], "quantity": int(planned[2])}

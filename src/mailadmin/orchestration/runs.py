@@ -439,6 +439,7 @@ class RunService:
             for entries in by_subject.values()
         ]
         finishing: list[str] = []
+        last: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
         for run_id, operation, planned in runs:
             if operation not in run_items.JOURNALLED:
                 continue
@@ -446,17 +447,19 @@ class RunService:
             finishing.append(run_id)
             for entry in planned:
                 item = run_items.from_plan(operation, entry)
-                # The journal's subject of the item (the add-on's row names tenant and add-on).
-                subject = (
-                    str(item["mailbox"])
-                    if operation == "set_plan"
-                    else f"{item['tenant']} {item['addon']}"
-                )
+                subject = run_items.journal_subject(operation, item)
                 if subject.lower() in started:
                     continue
                 started.add(subject.lower())
-                work.append((run_items.item_key(item), sending(run_id, operation, item)))
+                queue = last if run_items.runs_last(operation, item) else work
+                queue.append((run_items.item_key(item), sending(run_id, operation, item)))
         result = await run_bulk(work, concurrency=concurrency, progress=progress)
+        if last:
+            # Once every other item has ended (a tenant is removed after its mailboxes).
+            then = await run_bulk(last, concurrency=concurrency, progress=progress)
+            result = result.model_copy(
+                update={"items": result.items + then.items, "failed": result.failed + then.failed}
+            )
         for run_id in finishing:
             await journal.write(journal.run_finished(run_id))
         return result

@@ -231,6 +231,8 @@ class MemoryProvider(Provider[MemorySettings]):
                 Operation.REMOVE_ALIAS,
                 Operation.LIST_ALIASES,
                 Operation.LIST_TENANTS,
+                Operation.CREATE_TENANT,
+                Operation.DELETE_TENANT,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
@@ -551,6 +553,48 @@ class MemoryProvider(Provider[MemorySettings]):
             self._status_change(tenant.name, found.status, wanted, _tenant_path(tenant))
         )
 
+    async def _create_tenant(
+        self, tenant: TenantRef, plan: str | None, max_mailboxes: int | None
+    ) -> ChangeResult[str]:
+        # The memory platform has no default plan per tenant: its limit is its seats.
+        allocations = {} if max_mailboxes is None else {"user_seats": max_mailboxes}
+
+        async def post() -> None:
+            await self.api.post(
+                "/api/tenants",
+                json={"name": tenant.key.lower(), "allocations": allocations},
+                operation="create_tenant",
+                subject=tenant.name,
+            )
+
+        held = _PRESENT if await self._find_tenant(tenant) else _ABSENT
+        return await self.change(
+            Change(subject=tenant.name, before=held, after=_PRESENT, apply=post)
+        )
+
+    async def _delete_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        async def delete() -> None:
+            await self.api.delete(
+                _tenant_path(tenant),
+                operation="delete_tenant",
+                subject=tenant.name,
+                missing="tenant_not_found",  # removed meanwhile: the target holds
+            )
+
+        held = _PRESENT if await self._find_tenant(tenant) else _ABSENT
+        return await self.change(
+            Change(subject=tenant.name, before=held, after=_ABSENT, apply=delete)
+        )
+
+    async def _find_tenant(self, tenant: TenantRef) -> bool:
+        answer = await self.api.get(
+            _tenant_path(tenant),
+            operation="get_tenant",
+            subject=tenant.name,
+            missing="tenant_not_found",
+        )
+        return answer is not None
+
     def _status_change(self, subject: str, held: str, wanted: str, path: str) -> Change[str]:
         """``PUT {path}/status``; read back from ``GET {path}`` (a tenant or a mailbox, both
         answer their ``status``)."""
@@ -685,6 +729,14 @@ ERRORS = ErrorTable(
             message="No add-on allocation is left for {subject}; buy more to continue",
         ),
         ErrorRule(
+            code="tenant_not_empty",
+            error=errors.ConflictError,
+            message="{provider} keeps {subject} while it has mailboxes: delete them first",
+        ),
+        ErrorRule(
+            code="tenant_exists", error=errors.ConflictError, message="{subject} already exists"
+        ),
+        ErrorRule(
             code="mailbox_exists", error=errors.ConflictError, message="{subject} already exists"
         ),
         ErrorRule(
@@ -725,6 +777,10 @@ def _endpoint_of(settings: ProviderSettings | Mapping[str, Any] | None) -> str |
     if isinstance(settings, ProviderSettings):
         return settings.endpoint
     return (settings or {}).get("endpoint")
+
+
+#: A tenant's creation and removal (the contract's before and after).
+_PRESENT, _ABSENT = "present", "absent"
 
 
 def _tenant_path(tenant: TenantRef) -> str:

@@ -23,6 +23,7 @@ COLUMNS = [
     "id",
     "reseller",
     "instance",
+    "status",
     "resource",
     "allocated",
     "utilised",
@@ -47,6 +48,9 @@ class UsageRow(BaseModel):
     id: str
     reseller: str | None
     instance: str
+    #: ``suspended`` while the customer is suspended through mailadmin (non-payment,
+    #: abuse); its sales and plan changes are refused until it is resumed.
+    status: str = "active"
     resource: Resource
     allocated: int | None
     utilised: int | None
@@ -83,6 +87,7 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Usag
         and (reseller is None or tenancy.owner_of(name) == reseller.strip().lower())
     ]
     counts = await orch.count_all(names)
+    suspended = tenancy.suspensions.all()
     rows: list[UsageRow] = []
     for item in counts.items:
         name = item.key
@@ -106,6 +111,7 @@ async def build(orch: Orchestrator, *, reseller: str | None = None) -> list[Usag
                     id=orch.config.tenants[name].native_id or name,
                     reseller=tenancy.owner_of(name),
                     instance=instance,
+                    status="suspended" if name.lower() in suspended else "active",
                     resource=resource,
                     allocated=allocated.get(resource),
                     utilised=used,

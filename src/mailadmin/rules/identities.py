@@ -145,7 +145,16 @@ _OPEN_INSTANCE_CALLS = frozenset({"list_plans"})
 #: Calls that sell: only the site admin or the tenant's reseller.
 _SELLING = frozenset({"apply_addon"})
 #: Suspensions are the host's and the reseller's, never the customer's own.
-_SUSPENDING = frozenset({"suspend_mailbox", "resume_mailbox", "suspend_tenant", "resume_tenant"})
+_SUSPENDING = frozenset(
+    {
+        "suspend_mailbox",
+        "resume_mailbox",
+        "suspend_tenant",
+        "resume_tenant",
+    }
+)
+#: Creating or removing the tenant itself is the host's and the reseller's too.
+_TENANT_LIFECYCLE = frozenset({"create_tenant", "delete_tenant"})
 
 
 def check_access(identity: Identity, scope: Scope, owner_of: Callable[[str], str | None]) -> None:
@@ -176,6 +185,11 @@ def check_access(identity: Identity, scope: Scope, owner_of: Callable[[str], str
             # A customer suspended for non-payment must not lift its own suspension.
             raise errors.PolicyDenied(
                 "Only the site admin or the customer's reseller may suspend or resume",
+                reason="not_permitted",
+            )
+        if scope.operation in _TENANT_LIFECYCLE:
+            raise errors.PolicyDenied(
+                "Only the site admin or the customer's reseller may create or remove a tenant",
                 reason="not_permitted",
             )
         return

@@ -220,8 +220,12 @@ class Tenancy:
     """
 
     def __init__(self, store: Database, *, tenants: Mapping[str, Any] | None = None) -> None:
+        from mailadmin.rules.suspensions import Suspensions
+
         self._store = store
         self._tenants = {t.lower(): t for t in tenants} if tenants is not None else None
+        #: The tenants suspended through mailadmin: no sale reaches them until resumed.
+        self.suspensions = Suspensions(store)
         # Re-entrant: a save checks allocations, which read under the same lock.
         self._lock = threading.RLock()
 
@@ -236,6 +240,7 @@ class Tenancy:
         """Record a new reseller; an existing name is a ``ValidationError``."""
         if self.reseller(name) is not None:
             raise errors.AlreadyExists(f"Reseller '{name}' already exists")
+        self.lift_removal("reseller", name)
         return self.save_reseller(name, spec or ResellerSpec())
 
     def save_reseller(self, name: str, spec: ResellerSpec) -> Reseller:
@@ -253,6 +258,17 @@ class Tenancy:
         }
         self._upsert(resellers, resellers.c.name, name, values)
         return Reseller(name=name, **spec.model_dump())
+
+    def remove_reseller(self, name: str) -> None:
+        """Forget a reseller record and the add-ons sold to it (absent already: nothing)."""
+        from mailadmin.store.schema import addon_sales, resellers
+
+        name = name.strip().lower()
+        with self._lock, self._store.begin() as db:
+            db.execute(resellers.delete().where(resellers.c.name == name))
+            s = addon_sales.c
+            db.execute(addon_sales.delete().where(s.owner_kind == "reseller", s.owner == name))
+            _tombstone(db, "reseller", name)
 
     def reseller(self, name: str) -> Reseller | None:
         """One reseller, or ``None``."""
@@ -273,6 +289,7 @@ class Tenancy:
         """Record a new customer (a configured tenant); an existing one is refused."""
         if self.customer(name) is not None:
             raise errors.AlreadyExists(f"Customer '{name}' already exists")
+        self.lift_removal("customer", name)
         return self.save_customer(name, spec or CustomerSpec())
 
     def save_customer(self, name: str, spec: CustomerSpec) -> Customer:
@@ -330,6 +347,19 @@ class Tenancy:
                 "the site admin assigns a platform tenant to a reseller",
                 reason="not_permitted",
             )
+
+    def remove_customer(self, name: str) -> None:
+        """Forget a customer record, the add-ons sold to it and its suspension (absent
+        already: nothing)."""
+        from mailadmin.store.schema import addon_sales, customers, tenant_status
+
+        name = name.strip().lower()
+        with self._lock, self._store.begin() as db:
+            db.execute(customers.delete().where(customers.c.name == name))
+            s = addon_sales.c
+            db.execute(addon_sales.delete().where(s.owner_kind == "customer", s.owner == name))
+            db.execute(tenant_status.delete().where(tenant_status.c.tenant == name))
+            _tombstone(db, "customer", name)
 
     def customer(self, name: str) -> Customer | None:
         """One customer, or ``None``."""
@@ -430,6 +460,8 @@ class Tenancy:
         record = self.reseller(owner) if owner_kind == "reseller" else self.customer(owner)
         if record is None:
             raise errors.ValidationError(f"Unknown {owner_kind} '{owner}'")
+        if owner_kind == "customer":
+            self.suspensions.refuse_if_suspended(owner, "a sale")
         t = addon_sales.c
         with self._lock:
             current = {(s.addon): s for s in self.sales(owner_kind, owner) if s.active}.get(addon)
@@ -584,8 +616,13 @@ class Tenancy:
         file that says otherwise is named in a warning instead of silently undoing it.
         """
         from mailadmin.store.schema import customers as customer_table
+        from mailadmin.store.schema import removed_records
         from mailadmin.store.schema import resellers as reseller_table
 
+        removed = {(row["kind"], row["name"]) for row in self._select(removed_records.select())}
+        # A record removed through mailadmin stays removed, whatever the file still says.
+        resellers = {k: v for k, v in resellers.items() if ("reseller", _key(k)) not in removed}
+        customers = {k: v for k, v in customers.items() if ("customer", _key(k)) not in removed}
         for name, reseller in resellers.items():
             if self._declarable(reseller_table, name, reseller, self.reseller):
                 self.save_reseller(name, reseller)
@@ -633,6 +670,14 @@ class Tenancy:
 
     # -- machinery ------------------------------------------------------------------------------
 
+    def lift_removal(self, kind: str, name: str) -> None:
+        """Forget that a record was removed (it is being recorded again)."""
+        from mailadmin.store.schema import removed_records
+
+        r = removed_records.c
+        with self._store.begin() as db:
+            db.execute(removed_records.delete().where(r.kind == kind, r.name == _key(name)))
+
     def _select(self, query: Any) -> list[Mapping[str, Any]]:
         with self._store.connect() as db:
             return [dict(row) for row in db.execute(query).mappings().all()]
@@ -645,6 +690,19 @@ class Tenancy:
                 db.execute(
                     table.insert().values(**{key.name: name}, **values, created=now, updated=now)
                 )
+
+
+def _key(name: str) -> str:
+    return name.strip().lower()
+
+
+def _tombstone(db: sa.Connection, kind: str, name: str) -> None:
+    """Remember a removed record, so the configuration file does not declare it again."""
+    from mailadmin.store.schema import removed_records
+
+    r = removed_records.c
+    db.execute(removed_records.delete().where(r.kind == kind, r.name == name))
+    db.execute(removed_records.insert().values(kind=kind, name=name, removed=datetime.now(UTC)))
 
 
 def _label(resource: Resource) -> str:

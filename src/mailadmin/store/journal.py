@@ -1100,4 +1100,5 @@ def _subject(arguments: dict[str, Any]) -> str:
     if isinstance(addon, dict) and addon.get("name"):
         plan = f":{addon['plan']}" if addon.get("plan") else ""
         return f"{name} {addon['name']}{plan}"
-    return name
+    # A customer's or reseller's record names itself.
+    return name or str(arguments.get("name", ""))

@@ -17,10 +17,12 @@ __all__ = [
     "metadata",
     "orders",
     "oversells",
+    "removed_records",
     "resellers",
     "run_items",
     "run_leases",
     "runs",
+    "tenant_status",
     "tenant_use",
     "webhooks",
 ]
@@ -214,4 +216,20 @@ deliveries = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("delivered", sa.DateTime(timezone=True)),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+tenant_status = sa.Table(
+    "mailadmin_tenant_status",
+    metadata,
+    sa.Column("tenant", sa.String(255), primary_key=True),
+    sa.Column("instance", sa.String(255), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("identity", sa.String(255)),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+)
+removed_records = sa.Table(
+    "mailadmin_removed_records",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("removed", sa.DateTime(timezone=True), nullable=False),
 )

@@ -203,6 +203,10 @@ class PlatformView:
         ref = mailbox or self._h.mailbox
         return probe.mailbox_settings(self._h.mock.state(), self._h.settings(), ref)
 
+    def tenant_exists(self, tenant: TenantRef) -> bool:
+        """True when the platform holds ``tenant``."""
+        return self._probe().tenant_exists(self._h.mock.state(), self._h.settings(), tenant)
+
     def _probe(self) -> StateProbe:
         probe = self._h.target.probe
         if probe is None:

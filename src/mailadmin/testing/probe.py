@@ -92,6 +92,11 @@ class StateProbe:
         platform holds them (for the settings operations)."""
         raise NotImplementedError(f"{type(self).__name__} does not read mailbox settings")
 
+    def tenant_exists(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        """True when the platform holds the tenant (for ``create_tenant`` and
+        ``delete_tenant``: its domain, context or tenant record)."""
+        raise NotImplementedError(f"{type(self).__name__} does not read tenants")
+
     @staticmethod
     def neutral_plan(
         settings: ProviderSettings,
@@ -185,6 +190,10 @@ class MemoryProbe(StateProbe):
             quota_mb=record.get("quota_mb"),
             aliases=tuple(sorted(record.get("aliases", []))),
         )
+
+    def tenant_exists(self, state: State, settings: ProviderSettings, tenant: TenantRef) -> bool:
+        """A tenant record of that name."""
+        return tenant.key.lower() in state["tenants"]
 
     def _tenant(self, state: State, tenant: TenantRef) -> Mapping[str, Any]:
         found: Mapping[str, Any] = state["tenants"].get(tenant.key.lower(), {})

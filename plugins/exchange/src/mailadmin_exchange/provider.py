@@ -96,6 +96,12 @@ _WRITE_CONCURRENCY = 4
 ADMIN_SCOPE = "https://outlook.office365.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _KEPT = "Exchange has no shared or resource mailbox limit; mailadmin keeps the allocation"
+#: Why a tenant is neither created nor removed here.
+_TENANT_IS_A_SUBSCRIPTION = (
+    "an Exchange Online tenant is a Microsoft 365 subscription, signed up for and closed "
+    "at Microsoft; an accepted domain added to it (New-AcceptedDomain) is one more domain "
+    "of the same tenant, not a new customer"
+)
 _WHOLE_TENANT = (
     "an Exchange Online tenant has no switch that stops all its users; suspend each "
     "mailbox (Graph accountEnabled)"
@@ -141,6 +147,8 @@ class ExchangeProvider(Provider[ExchangeSettings]):
             "list_tenants": "an instance is one Microsoft 365 tenant, its own configured one",
             "single_sign_on": "Microsoft 365 users sign in through Entra ID; no admin API "
             "hands out a sign-in link",
+            "create_tenant": _TENANT_IS_A_SUBSCRIPTION,
+            "delete_tenant": _TENANT_IS_A_SUBSCRIPTION,
         },
         # Subscriptions (SKUs) with prepaid units, assigned to users.
         licence=LicenceModel(kind=LicenceKind.PER_SEAT),

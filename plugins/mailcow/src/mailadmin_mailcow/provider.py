@@ -68,6 +68,12 @@ ERRORS = ErrorTable(
         _rule("domain_not_found", errors.NotFoundError, "{provider} has no domain {subject}"),
         _rule("object_exists", errors.ConflictError, "{subject} already exists on {provider}"),
         _rule("is_alias", errors.ConflictError, "{subject} is already an alias on {provider}"),
+        _rule("domain_exists", errors.ConflictError, "{subject} already exists on {provider}"),
+        _rule(
+            "domain_not_empty",
+            errors.ConflictError,
+            "{provider} keeps {subject} while it has mailboxes: delete them first",
+        ),
         _rule(
             "is_alias_or_mailbox",
             errors.ConflictError,
@@ -195,6 +201,8 @@ class MailcowProvider(Provider[MailcowSettings]):
                 Operation.REMOVE_ALIAS,
                 Operation.LIST_ALIASES,
                 Operation.LIST_TENANTS,
+                Operation.CREATE_TENANT,
+                Operation.DELETE_TENANT,
             }
         ),
         mailbox_kinds=frozenset({MailboxKind.USER}),
@@ -430,6 +438,61 @@ class MailcowProvider(Provider[MailcowSettings]):
 
     async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
         return await self._domain_active(tenant, active=True)
+
+    async def _create_tenant(
+        self, tenant: TenantRef, plan: str | None, max_mailboxes: int | None
+    ) -> ChangeResult[str]:
+        """``add/domain``: the Default template's quotas; ``max_mailboxes`` is the
+        domain's ``mailboxes`` limit (left out: the template's 10). mailcow keeps no
+        default plan per domain: a mailbox's plan is set on the mailbox."""
+        attr: dict[str, Any] = {"domain": tenant.key.lower(), "active": "1"}
+        if max_mailboxes is not None:
+            attr["mailboxes"] = max_mailboxes
+
+        async def add() -> None:
+            await self.api.post(
+                f"{_API}/add/domain", json=attr, operation="add_domain", subject=tenant.name
+            )
+
+        async def verify() -> Verified:
+            held = await self._find_domain(tenant)
+            state = {"present": held}
+            return Verified(("present",), (), state) if held else Verified((), ("present",), state)
+
+        held = "present" if await self._find_domain(tenant) else "absent"
+        return await self.change(
+            Change(subject=tenant.name, before=held, after="present", apply=add, verify=verify)
+        )
+
+    async def _delete_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        """``delete/domain``: mailcow refuses a domain that still has mailboxes
+        (``domain_not_empty``)."""
+
+        async def delete() -> None:
+            await self.api.post(
+                f"{_API}/delete/domain",
+                json=[tenant.key.lower()],
+                idempotent=True,
+                operation="delete_domain",
+                subject=tenant.name,
+            )
+
+        async def verify() -> Verified:
+            held = await self._find_domain(tenant)
+            state = {"present": held}
+            return Verified((), ("absent",), state) if held else Verified(("absent",), (), state)
+
+        held = "present" if await self._find_domain(tenant) else "absent"
+        return await self.change(
+            Change(subject=tenant.name, before=held, after="absent", apply=delete, verify=verify)
+        )
+
+    async def _find_domain(self, tenant: TenantRef) -> bool:
+        try:
+            await self._domain(tenant)
+        except errors.NotFoundError:
+            return False
+        return True
 
     async def _domain_active(self, tenant: TenantRef, *, active: bool) -> ChangeResult[str]:
         """A domain's ``active`` flag: 0 refuses the logins of all its mailboxes."""

@@ -91,6 +91,16 @@ FAULTS = ErrorTable(
         ),
         _rule("account.NO_SUCH_ALIAS", errors.NotFoundError, "{provider}: no such alias {subject}"),
         _rule(
+            "account.DOMAIN_EXISTS",
+            errors.ConflictError,
+            "{provider}: the domain {subject} already exists",
+        ),
+        _rule(
+            "account.DOMAIN_NOT_EMPTY",
+            errors.ConflictError,
+            "{provider} keeps the domain {subject} while it has mailboxes: delete them first",
+        ),
+        _rule(
             "account.ACCOUNT_EXISTS",
             errors.ConflictError,
             "{provider}: the address {subject} already exists",

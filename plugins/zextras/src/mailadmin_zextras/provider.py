@@ -180,6 +180,8 @@ class ZextrasProvider(Provider[ZextrasSettings]):
                 Operation.LIST_ALIASES,
                 Operation.SINGLE_SIGN_ON,
                 Operation.LIST_TENANTS,
+                Operation.CREATE_TENANT,
+                Operation.DELETE_TENANT,
             }
         ),
         mailbox_kinds=frozenset(MailboxKind),
@@ -685,6 +687,65 @@ class ZextrasProvider(Provider[ZextrasSettings]):
 
     async def _resume_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
         return await self._domain_status(tenant, _ACTIVE)
+
+    async def _create_tenant(
+        self, tenant: TenantRef, plan: str | None, max_mailboxes: int | None
+    ) -> ChangeResult[str]:
+        """``CreateDomainRequest``: the plan's class of service as the domain's default
+        (``zimbraDomainDefaultCOSId``) and ``max_mailboxes`` as ``zimbraDomainMaxAccounts``."""
+        attrs = []
+        if plan is not None:
+            attrs.append({"n": "zimbraDomainDefaultCOSId", "_content": await self._plan_cos(plan)})
+        if max_mailboxes is not None:
+            attrs.append({"n": "zimbraDomainMaxAccounts", "_content": str(max_mailboxes)})
+        name = tenant.key.lower()
+
+        async def write() -> None:
+            await self.api.call(
+                "CreateDomainRequest", {"name": name, "a": attrs}, write=True, subject=name
+            )
+
+        async def verify() -> Verified:
+            held = await self._has_domain(name)
+            state = {"domain": held}
+            return Verified(("domain",), (), state) if held else Verified((), ("domain",), state)
+
+        held = "present" if await self._has_domain(name) else "absent"
+        return await self.change(
+            Change(subject=tenant.name, before=held, after="present", apply=write, verify=verify)
+        )
+
+    async def _delete_tenant(self, tenant: TenantRef) -> ChangeResult[str]:
+        """``DeleteDomainRequest`` by the domain's id; the server refuses a domain that
+        still has accounts (``account.DOMAIN_NOT_EMPTY``)."""
+        name = tenant.key.lower()
+        domain_id = await self._domain_id(name)
+
+        async def write() -> None:
+            assert domain_id is not None
+            await self.api.call(
+                "DeleteDomainRequest", {"id": domain_id}, write=True, idempotent=True, subject=name
+            )
+
+        async def verify() -> Verified:
+            held = await self._has_domain(name)
+            state = {"domain": held}
+            return Verified((), ("domain",), state) if held else Verified(("domain",), (), state)
+
+        held = "absent" if domain_id is None else "present"
+        return await self.change(
+            Change(subject=tenant.name, before=held, after="absent", apply=write, verify=verify)
+        )
+
+    async def _domain_id(self, name: str) -> str | None:
+        try:
+            domain_id, _ = await self._domain(name)
+        except errors.NotFoundError:
+            return None
+        return domain_id
+
+    async def _has_domain(self, name: str) -> bool:
+        return await self._domain_id(name) is not None
 
     async def _domain_status(self, tenant: TenantRef, wanted: str) -> ChangeResult[str]:
         """``zimbraDomainStatus``: ``suspended`` refuses the logins of every account of the

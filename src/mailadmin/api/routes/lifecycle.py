@@ -8,6 +8,8 @@ which is harmless), so no fingerprint of a password is ever stored.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -19,9 +21,11 @@ from mailadmin.api.deps import (
     json_response,
     without_key,
 )
-from mailadmin.api.models import PasswordChange, Suspension
+from mailadmin.api.models import NewTenant, PasswordChange, Suspension, Termination
 from mailadmin.api.problems import problem_responses
+from mailadmin.contract import errors
 from mailadmin.contract.models import ChangeResult
+from mailadmin.orchestration.bulk import BulkResult
 
 router = APIRouter(prefix="/v1", tags=["passwords and suspensions"])
 
@@ -144,5 +148,83 @@ async def resume_tenant(
     async def work() -> Response:
         result = await services.orch.resume_tenant(tenant, reason=reason, dry_run=dry_run)
         return json_response(result)
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.post(
+    "/tenants",
+    response_model=ChangeResult[str],
+    summary="Create a tenant on its platform and record its customer",
+    responses=_WRITE,
+)
+async def create_tenant(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    body: NewTenant,
+    dry_run: DryRun = False,
+) -> Response:
+    """Create a configured tenant on its platform (a domain, a context) with its default
+    plan and mailbox limit where the platform keeps them, and record its customer, as one
+    journalled call. A tenant already there is ``unchanged``."""
+
+    async def work() -> Response:
+        result = await services.orch.create_tenant(
+            body.name,
+            reseller=body.reseller,
+            plan=body.plan,
+            max_mailboxes=body.max_mailboxes,
+            dry_run=dry_run,
+        )
+        return json_response(result)
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.delete(
+    "/tenants/{tenant}",
+    response_model=ChangeResult[str],
+    summary="Delete a tenant from its platform and forget its customer",
+    responses=_WRITE,
+)
+async def delete_tenant(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    tenant: str,
+    dry_run: DryRun = False,
+) -> Response:
+    """Delete a tenant from its platform and its customer record, as one journalled call;
+    a platform that keeps a tenant with mailboxes refuses (``409``)."""
+
+    async def work() -> Response:
+        return json_response(await services.orch.delete_tenant(tenant, dry_run=dry_run))
+
+    return await idempotent(request, services, caller, work)
+
+
+@router.post(
+    "/tenants/{tenant}/terminate",
+    response_model=BulkResult[ChangeResult[Any]],
+    summary="Remove a tenant and all its mailboxes",
+    responses=_WRITE,
+)
+async def terminate(
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    tenant: str,
+    body: Termination,
+    dry_run: DryRun = False,
+) -> Response:
+    """Remove a tenant and every mailbox of it from its platform and forget its
+    customer, as one run journalled item by item (``journal resume`` finishes one cut
+    short). ``confirm`` must repeat the tenant's name; try ``?dry_run=true`` first."""
+    if body.confirm.strip().lower() != tenant.strip().lower():
+        raise errors.ValidationError("confirm must repeat the tenant's name to terminate it")
+
+    async def work() -> Response:
+        return json_response(await services.orch.terminate(tenant, dry_run=dry_run))
 
     return await idempotent(request, services, caller, work)

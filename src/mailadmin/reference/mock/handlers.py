@@ -4,9 +4,9 @@ Every call needs HTTP Basic credentials of the admin. Errors answer
 ``{"error": {"code": "...", "message": "..."}}`` with these statuses: 400
 ``invalid_request``; 401 ``unauthorized``; 404 ``tenant_not_found``,
 ``mailbox_not_found``, ``operation_not_found``, ``unknown_operation``; 409
-``mailbox_exists``, ``not_a_user_mailbox``, ``allocation_below_usage``; 422
-``allocation_exceeded``, ``unknown_plan``, ``unknown_allocation``, ``password_too_short``;
-409 ``address_in_use``.
+``mailbox_exists``, ``tenant_exists``, ``tenant_not_empty``, ``not_a_user_mailbox``,
+``allocation_below_usage``; 422 ``allocation_exceeded``, ``unknown_plan``,
+``unknown_allocation``, ``password_too_short``; 409 ``address_in_use``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ STATUS: dict[str, int] = {
     "operation_not_found": 404,
     "unknown_operation": 404,
     "mailbox_exists": 409,
+    "tenant_exists": 409,
+    "tenant_not_empty": 409,
     "not_a_user_mailbox": 409,
     "allocation_below_usage": 409,
     "allocation_exceeded": 422,
@@ -129,6 +131,26 @@ def get_licence(request: MockRequest, state: MemoryState) -> httpx.Response:
 def list_tenants(request: MockRequest, state: MemoryState) -> httpx.Response:
     """``GET /api/tenants``: tenant names."""
     return httpx.Response(200, json={"tenants": sorted(state.tenants)})
+
+
+@_api
+def create_tenant(request: MockRequest, state: MemoryState) -> httpx.Response:
+    """``POST /api/tenants`` with ``{"name", "allocations"}``: 201 the tenant."""
+    body = _body(request)
+    name, allocations = body.get("name"), body.get("allocations") or {}
+    if not isinstance(name, str) or not isinstance(allocations, dict):
+        return error("invalid_request", "name (text) and allocations (an object) are needed")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in allocations.values()):
+        return error("invalid_request", "Each allocation is a whole number")
+    state.create_tenant(name, allocations)
+    return httpx.Response(201, json={"name": name.strip().lower()})
+
+
+@_api
+def delete_tenant(request: MockRequest, state: MemoryState) -> httpx.Response:
+    """``DELETE /api/tenants/{tenant}``: 204; a tenant with mailboxes is refused (409)."""
+    state.delete_tenant(request.path_params["tenant"])
+    return httpx.Response(204)
 
 
 @_api

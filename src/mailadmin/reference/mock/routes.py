@@ -15,7 +15,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/plans", h.list_plans, name="list_plans"),
     Route("GET", "/api/licence", h.get_licence, name="get_licence"),
     Route("GET", "/api/tenants", h.list_tenants, name="list_tenants"),
+    Route("POST", "/api/tenants", h.create_tenant, name="create_tenant", write=True),
     Route("GET", "/api/tenants/{tenant}", h.get_tenant, name="get_tenant"),
+    Route("DELETE", "/api/tenants/{tenant}", h.delete_tenant, name="delete_tenant", write=True),
     Route("GET", "/api/tenants/{tenant}/mailboxes", h.list_mailboxes, name="list_mailboxes"),
     Route(
         "POST",

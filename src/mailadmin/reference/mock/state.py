@@ -375,6 +375,30 @@ class MemoryState(MockState):
         before, mailbox.status = mailbox.status, status
         return before, status
 
+    def create_tenant(self, name: str, allocations: Mapping[str, int]) -> Tenant:
+        """A new tenant with ``allocations``; ``Refused("tenant_exists")`` when it is."""
+        key = name.strip().lower()
+        if not key or "@" in key or "/" in key:
+            raise Refused("invalid_request", f"'{name}' is not a tenant name")
+        if key in self.tenants:
+            raise Refused("tenant_exists", f"Tenant '{key}' already exists")
+        for allocation, quantity in allocations.items():
+            known = allocation in ("user_seats", "extra_storage_gb") or allocation in _BOUGHT_ONLY
+            if not known or quantity < 0:
+                raise Refused("unknown_allocation", f"No allocation '{allocation}'")
+        tenant = Tenant(allocations=dict(allocations))
+        self.tenants[key] = tenant
+        return tenant
+
+    def delete_tenant(self, name: str) -> None:
+        """Remove a tenant without mailboxes (``Refused("tenant_not_empty")`` otherwise)."""
+        tenant = self.tenant(name)
+        if tenant.mailboxes:
+            raise Refused(
+                "tenant_not_empty", f"Tenant '{name}' still has {len(tenant.mailboxes)} mailboxes"
+            )
+        del self.tenants[name.lower()]
+
     def set_tenant_status(self, tenant: str, status: Status) -> tuple[str, str]:
         """Suspend or resume a whole tenant; returns its status before and after."""
         owner = self.tenant(tenant)

@@ -1,4 +1,5 @@
-"""set_password, suspend and resume of a mailbox and of a tenant, where declared.
+"""set_password, suspend and resume of a mailbox and of a tenant, and creating and
+removing a tenant, where declared.
 
 Each check reads the mock's state through the target's probe: a password the platform
 would accept, a mailbox or tenant it holds suspended; and that a suspension deleted
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from mailadmin.contract import errors
-from mailadmin.contract.models import MailboxKind, MailboxRef, Outcome
+from mailadmin.contract.models import MailboxKind, MailboxRef, Outcome, TenantRef
 from mailadmin.testing.requirements import requires
 from mailadmin.testing.suite._checks import (
     assert_no_writes,
@@ -142,3 +143,61 @@ class LifecycleSuite:
         assert_no_writes(h, "a dry run of suspend_tenant")
         if h.platform.available:
             assert not h.platform.tenant_suspended(), "a dry run suspended the tenant"
+
+    @async_test
+    @requires("create_tenant", "delete_tenant")
+    async def test_create_and_delete_tenant(self, mailadmin_harness: Harness) -> None:
+        """A new tenant is on the platform afterwards; creating it again is ``unchanged``
+        and sends nothing; deleting it removes it; deleting it again is ``unchanged``."""
+        h = mailadmin_harness
+        tenant = TenantRef(name="kit-new." + h.tenant.key.lower().rpartition("@")[2])
+        result = await h.provider.create_tenant(tenant)
+        assert_result(result, operation="create_tenant", subject=tenant.name)
+        assert (result.before, result.after) == ("absent", "present")
+        if h.platform.available:
+            assert h.platform.tenant_exists(tenant), f"after create_tenant {tenant.name} is absent"
+        h.mock.clear_requests()
+        again = await h.provider.create_tenant(tenant)
+        assert_result(again, operation="create_tenant", outcomes=(Outcome.UNCHANGED,))
+        assert_no_writes(h, "creating a tenant that exists")
+        removed = await h.provider.delete_tenant(tenant)
+        assert_result(removed, operation="delete_tenant", subject=tenant.name)
+        assert (removed.before, removed.after) == ("present", "absent")
+        if h.platform.available:
+            assert not h.platform.tenant_exists(tenant), "after delete_tenant it is still there"
+        h.mock.clear_requests()
+        gone = await h.provider.delete_tenant(tenant)
+        assert_result(gone, operation="delete_tenant", outcomes=(Outcome.UNCHANGED,))
+        assert_no_writes(h, "deleting a tenant that is gone")
+
+    @async_test
+    @requires("create_tenant")
+    async def test_create_tenant_dry_run_sends_nothing(self, mailadmin_harness: Harness) -> None:
+        """A dry run of a creation sends no write; the tenant stays absent."""
+        h = mailadmin_harness
+        tenant = TenantRef(name="kit-dry." + h.tenant.key.lower().rpartition("@")[2])
+        h.mock.clear_requests()
+        result = await h.provider.create_tenant(tenant, dry_run=True)
+        assert_result(result, operation="create_tenant", dry_run=True)
+        assert_no_writes(h, "a dry run of create_tenant")
+        if h.platform.available:
+            assert not h.platform.tenant_exists(tenant), "a dry run created the tenant"
+
+    @async_test
+    @requires("delete_tenant")
+    async def test_delete_tenant_with_mailboxes_is_refused_or_empties_it(
+        self, mailadmin_harness: Harness
+    ) -> None:
+        """The target's tenant still has mailboxes: the platform refuses with a
+        ``ConflictError`` (its mailboxes untouched) or removes them with it."""
+        h = mailadmin_harness
+        held = h.platform.mailboxes() if h.platform.available else {}
+        try:
+            await h.provider.delete_tenant(h.tenant)
+        except errors.ConflictError:
+            if h.platform.available:
+                assert h.platform.mailboxes() == held, "a refused delete_tenant lost mailboxes"
+                assert h.platform.tenant_exists(h.tenant), "a refused delete_tenant removed it"
+            return
+        if h.platform.available:
+            assert not h.platform.tenant_exists(h.tenant), "delete_tenant left the tenant"

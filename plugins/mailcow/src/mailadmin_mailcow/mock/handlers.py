@@ -171,6 +171,29 @@ def delete_mailbox(request: MockRequest, state: MailcowState) -> httpx.Response:
     return _each(items, log, lambda item: ["mailbox_removed", state.delete_mailbox(item)])
 
 
+def add_domain(request: MockRequest, state: MailcowState) -> httpx.Response:
+    """POST /api/v1/add/domain with the attributes as the whole body."""
+    attr = _write(request, state, "add", "domain")
+    if not isinstance(attr, dict):
+        return httpx.Response(
+            200, json=[_entry("danger", _log("add", "domain", attr), "access_denied")]
+        )
+    log = _log("add", "domain", attr)
+    try:
+        name = state.add_domain(attr)
+    except MailcowRefused as refused:
+        return httpx.Response(200, json=[_entry("danger", log, refused.msg)])
+    return httpx.Response(200, json=[_entry("success", log, ["domain_added", name])])
+
+
+def delete_domain(request: MockRequest, state: MailcowState) -> httpx.Response:
+    """POST /api/v1/delete/domain with the list of domain names as the body."""
+    body = _write(request, state, "delete", "domain")
+    items = _items(body)
+    log = _log("delete", "domain", {"domain": items})
+    return _each(items, log, lambda item: ["domain_removed", state.delete_domain(item)])
+
+
 def edit_domain(request: MockRequest, state: MailcowState) -> httpx.Response:
     """POST /api/v1/edit/domain ``{"items": [...], "attr": {...}}``"""
     body = _write(request, state, "edit", "domain")

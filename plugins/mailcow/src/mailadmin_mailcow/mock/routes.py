@@ -21,8 +21,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", _API + "/add/mailbox", h.add_mailbox, name="add_mailbox", write=True),
     Route("POST", _API + "/edit/mailbox", h.edit_mailbox, name="edit_mailbox", write=True),
     Route("POST", _API + "/delete/mailbox", h.delete_mailbox, name="delete_mailbox", write=True),
+    Route("POST", _API + "/add/domain", h.add_domain, name="add_domain", write=True),
     Route("POST", _API + "/edit/domain", h.edit_domain, name="edit_domain", write=True),
     Route("GET", _API + "/get/alias/all", h.all_aliases, name="get_aliases"),
     Route("POST", _API + "/add/alias", h.add_alias, name="add_alias", write=True),
     Route("POST", _API + "/delete/alias", h.delete_alias, name="delete_alias", write=True),
+    Route("POST", _API + "/delete/domain", h.delete_domain, name="delete_domain", write=True),
 )

@@ -339,6 +339,54 @@ class MailcowState(ModelState[MailcowData]):
         del self.data.mailboxes[username]
         return username
 
+    def add_domain(self, attr: dict[str, Any]) -> str:
+        """``add/domain`` (reference 5.2): the Default template's limits unless given; the
+        first failure of the reference's order ends the request."""
+        base = Domain()
+        values = {
+            key: attr.get(key, getattr(base, key))
+            for key in ("aliases", "mailboxes", "defquota", "maxquota", "quota")
+        }
+        defquota, maxquota, quota = (
+            _mib(values["defquota"]),
+            _mib(values["maxquota"]),
+            _mib(values["quota"]),
+        )
+        if defquota > maxquota:
+            raise MailcowRefused("mailbox_defquota_exceeds_mailbox_maxquota")
+        if maxquota > quota:
+            raise MailcowRefused("mailbox_quota_exceeds_domain_quota")
+        if defquota == 0:
+            raise MailcowRefused("defquota_empty")
+        if maxquota == 0:
+            raise MailcowRefused("maxquota_empty")
+        name = str(attr.get("domain", "")).strip().lower()
+        if not name or "." not in name or "@" in name or " " in name:
+            raise MailcowRefused("domain_invalid")
+        if name in self.data.domains:
+            raise MailcowRefused(["domain_exists", name])
+        self.data.domains[name] = Domain(
+            description=str(attr.get("description") or name),
+            aliases=_mib(values["aliases"]),
+            mailboxes=_mib(values["mailboxes"]),
+            defquota=defquota,
+            maxquota=maxquota,
+            quota=quota,
+            active=_flag(attr.get("active", 1)),
+        )
+        return name
+
+    def delete_domain(self, item: str) -> str:
+        """``delete/domain`` of one item (reference 5.4): refused while any mailbox of it
+        is left; no existence check (a valid name that is not there is "removed")."""
+        name = str(item).strip().lower()
+        if not name or "." not in name or "@" in name:
+            raise MailcowRefused("domain_invalid")
+        if self._of(name):
+            raise MailcowRefused(["domain_not_empty", name])
+        self.data.domains.pop(name, None)
+        return name
+
     def edit_domain(self, item: str, attr: dict[str, Any]) -> str:
         """``edit/domain`` of one item (reference 5.3): ``0``/``""`` for ``quota`` and
         ``maxquota`` keep the value; ``mailboxes`` takes any value but ``""``."""

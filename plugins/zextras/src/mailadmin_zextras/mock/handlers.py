@@ -363,6 +363,18 @@ def _get_domain(body: In, state: ZextrasState) -> Out:
     return out
 
 
+def _create_domain(body: In, state: ZextrasState) -> Out:
+    domain = state.create_domain(_require(body, "name"), body.attr_list())
+    out = Out("CreateDomainResponse")
+    out.add(_domain_out(domain))
+    return out
+
+
+def _delete_domain(body: In, state: ZextrasState) -> Out:
+    state.delete_domain(_require(body, "id"))
+    return Out("DeleteDomainResponse")
+
+
 def _modify_domain(body: In, state: ZextrasState) -> Out:
     domain = state.modify_domain(_require(body, "id"), body.attr_list())
     out = Out("ModifyDomainResponse")
@@ -491,6 +503,8 @@ HANDLERS: dict[str, Body] = {
     "GetCosRequest": _get_cos,
     "GetDomainRequest": _get_domain,
     "ModifyDomainRequest": _modify_domain,
+    "CreateDomainRequest": _create_domain,
+    "DeleteDomainRequest": _delete_domain,
     "CountAccountRequest": _count_account,
     "SearchDirectoryRequest": _search,
     "GetQuotaUsageRequest": _quota_usage,
@@ -509,6 +523,8 @@ WRITES = frozenset(
         "ModifyCalendarResourceRequest",
         "DeleteCalendarResourceRequest",
         "ModifyDomainRequest",
+        "CreateDomainRequest",
+        "DeleteDomainRequest",
     }
 )
 

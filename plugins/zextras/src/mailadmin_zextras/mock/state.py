@@ -413,6 +413,32 @@ class ZextrasState(ModelState[Directory]):
         account = self.account_by_id(account_id, calresource=calresource or None)
         self.data.accounts.remove(account)
 
+    def create_domain(self, name: str, attrs: Sequence[tuple[str, str]]) -> Domain:
+        """``CreateDomainRequest``: a new domain with its attributes (default COS, limits,
+        status), checked as :meth:`modify_domain` checks them; ``account.DOMAIN_EXISTS``
+        when the name is taken."""
+        name = name.strip().lower()
+        if not name or "." not in name or "@" in name or " " in name:
+            raise invalid_request(f"invalid domain name: {name}")
+        if any(d.name.lower() == name for d in self.data.domains):
+            raise ZimbraFault("account.DOMAIN_EXISTS", f"domain already exists: {name}")
+        domain = Domain(name=name)
+        domain.attrs = {"zimbraDomainStatus": "active", "zimbraDomainType": "local"}
+        self.data.domains.append(domain)
+        try:
+            return self.modify_domain(domain.id, attrs)
+        except ZimbraFault:
+            self.data.domains.remove(domain)
+            raise
+
+    def delete_domain(self, domain_id: str) -> None:
+        """``DeleteDomainRequest``: refused (``account.DOMAIN_NOT_EMPTY``) while an account
+        or calendar resource of the domain is left, as the server refuses it."""
+        domain = self.domain_by("id", domain_id)
+        if any(a.domain == domain.name.lower() for a in self.data.accounts):
+            raise ZimbraFault("account.DOMAIN_NOT_EMPTY", f"domain not empty: {domain.name}")
+        self.data.domains.remove(domain)
+
     def modify_domain(self, domain_id: str, attrs: Sequence[tuple[str, str]]) -> Domain:
         """Change a domain's attributes (limits are validated as the server does)."""
         domain = self.domain_by("id", domain_id)
