@@ -191,13 +191,10 @@ class RunService:
         self.check(operation, checked, label=label)
         orch = self._orch
         identity = str(orch.rules.acting())
-        journal = orch.journal
-        journalled = (
-            run_id is None
-            and operation in run_items.JOURNALLED
-            and not dry_run
-            and journal is not None
-        )
+        # The journal is asked for only by a run it records (a count never opens it).
+        journalled = run_id is None and operation in run_items.JOURNALLED and not dry_run
+        journal = orch.journal if journalled else None
+        journalled = journalled and journal is not None
         run_id = run_id or uuid.uuid4().hex[:16]
         if journalled:
             assert journal is not None
@@ -261,7 +258,9 @@ class RunService:
         calls = [
             (run_items.item_key(item), call(index, item)) for index, item in enumerate(run.items)
         ]
-        leases = None if run.dry_run else self.leases
+        # A lease guards a run's journalled plan from a second process resuming it; a run
+        # with no plan in the store (a dry run, a count) has nothing to guard.
+        leases = self.leases if run.journalled else None
         async with leases.holding(run.run_id) if leases is not None else nullcontext():
             with self._scope(run.run_id, run.identity):
                 results, stopped, cancelled = await _send(
