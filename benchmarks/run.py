@@ -560,6 +560,11 @@ TARGETS = {
     "api_ratio.healthz": ">= 0.5",
     "api_ratio.authenticated_get": ">= 0.25",
     "cli_count_ratio": "<= 10",
+    "journal_cpu_ratio.ox": "<= 1.2",
+    "journal_cpu_ratio.zextras": "<= 1.2",
+    "journal_cpu_ratio.exchange": "<= 1.2",
+    "throttled_efficiency.exchange": ">= 0.9, 429s <= 1%",
+    "throttled_efficiency.ox": ">= 0.9, 429s <= 1%",
 }
 
 
@@ -756,6 +761,15 @@ async def platform_figures(
         f"{sizes.bulk_items / per['bare']:.0f}/s bare; journal off {per['bare'] / per['ours_off']:.2f}",
     )
     report.figures[f"bulk_ratio_to_limit.{name}.journal_off"] = per["bare"] / per["ours_off"]
+    # CPU per bulk item with the journal on over the same run with it off (this process's
+    # CPU: the journal's writer thread included, the fixed-answer server not).
+    cpu = {k: median([c.cpu for c in bulk[k]]) / sizes.bulk_items for k in ("ours", "ours_off")}
+    report.add(
+        f"journal_cpu_ratio.{name}",
+        cpu["ours"] / cpu["ours_off"],
+        f"{cpu['ours'] * 1e6:.0f} us/item journal on, {cpu['ours_off'] * 1e6:.0f} us off "
+        f"({sizes.bulk_items} items @{conc}, SQLite)",
+    )
     report.add(
         f"bulk_speedup.{name}",
         per["seq"] / per["ours"],
