@@ -239,14 +239,27 @@ class RunService:
             async def one() -> Any:
                 error: errors.MailadminError | None = None
                 value: Any = None
-                try:
-                    value = await run_items.execute(orch, run.operation, item, dry_run=run.dry_run)
-                except errors.MailadminError as exc:
-                    error = exc
-                except Exception as exc:
-                    from mailadmin.contract.provider import normalise
+                for waited in range(THROTTLED_TRIES):
+                    try:
+                        value = await run_items.execute(
+                            orch, run.operation, item, dry_run=run.dry_run
+                        )
+                        error = None
+                    except errors.RateLimited as exc:
+                        # Throttled: the platform applied nothing, and the instance's
+                        # transport now paces its requests; the item goes again after the
+                        # wait the platform asked for.
+                        error = exc
+                        if waited + 1 < THROTTLED_TRIES:
+                            await asyncio.sleep(_throttled_wait(exc, waited))
+                            continue
+                    except errors.MailadminError as exc:
+                        error = exc
+                    except Exception as exc:
+                        from mailadmin.contract.provider import normalise
 
-                    error = normalise(exc)
+                        error = normalise(exc)
+                    break
                 if on_item is not None:
                     await on_item(index, value, error)
                 if error is not None:
@@ -711,6 +724,18 @@ class RunService:
 
         plain = sale.model_dump(mode="json")
         return [{"sale": plain, "name": name} for name in sale_targets(self._orch, sale)]
+
+
+#: How many times a run sends an item the platform throttles (``RateLimited``) in all.
+THROTTLED_TRIES = 6
+
+
+def _throttled_wait(error: errors.RateLimited, waited: int) -> float:
+    """Seconds before a throttled item goes again: the platform's ``Retry-After``, else
+    an exponential wait (0.5 s, 1 s, 2 s...)."""
+    if error.retry_after is not None:
+        return min(error.retry_after, 300.0)
+    return 0.5 * 2.0**waited
 
 
 async def _send(
