@@ -1029,7 +1029,7 @@ def main(argv: list[str] | None = None) -> None:
         "--platforms", default=",".join(PLATFORMS), help="comma-separated: ox,zextras"
     )
     parser.add_argument(
-        "--only", default="", help="comma-separated groups: startup,client,journal,api,cli"
+        "--only", default="", help="comma-separated groups: startup,client,journal,api,cli,throttle"
     )
     args = parser.parse_args(argv)
     if args.serve_fixed:
@@ -1045,6 +1045,7 @@ def main(argv: list[str] | None = None) -> None:
         "journal",
         "api",
         "cli",
+        "throttle",
     }
     report = Report()
     with tempfile.TemporaryDirectory() as tmp:
@@ -1065,6 +1066,10 @@ def main(argv: list[str] | None = None) -> None:
         from cli import cli_figures
 
         cli_figures(report.add, 5 if args.quick else 9, ["count", "plans", "licence", "check"])
+    if "throttle" in groups:
+        from throttle import throttled_figures
+
+        throttled_figures(report.add, 1000 if args.quick else 5000, ["exchange", "ox"])
     if args.json:
         print(json.dumps(report.figures, indent=2))
     else:

@@ -180,7 +180,9 @@ def _error(status: int, code: str, message: str) -> httpx.Response:
 
 def _get_throttle(server: MockServer, request: MockRequest) -> httpx.Response:
     throttling = server.throttling
-    return httpx.Response(200, json=throttling.to_dict() if throttling else None)
+    if throttling is None:  # httpx reads json=None as no body: JSON null, written out
+        return httpx.Response(200, content=b"null", headers={"Content-Type": "application/json"})
+    return httpx.Response(200, json=throttling.to_dict())
 
 
 def _put_throttle(server: MockServer, request: MockRequest) -> httpx.Response:
