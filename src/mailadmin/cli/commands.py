@@ -247,7 +247,7 @@ def count(state: _State, tenants: tuple[str, ...], distributed: bool | None, det
         batch = await _run_items(state, orch, "counting", "count", items)
         return batch.model_copy(update={"run_id": None})
 
-    batch = _run(state, work, read_only=True)
+    batch = _run(state, work)  # not read_only: a count records the use it counted
     if batch is None:  # detached: the run id is printed
         return
     _print_batch(state.output, "Mailboxes", batch, count_table)
