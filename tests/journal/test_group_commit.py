@@ -1,6 +1,6 @@
-"""A group commit: the journal writes queued by one turn of the event loop, and those
-queued while a batch of that loop is being committed, share one transaction; each caller
-still returns only once its own row is durable (an intent before its write is sent)."""
+"""Grouped commits: journal writes queued by concurrent items while the writer thread is
+busy share one transaction; each caller still returns only once its own row is durable
+(an intent before its write is sent), and a blocking write keeps the order of the rows."""
 
 from __future__ import annotations
 

@@ -186,14 +186,9 @@ class Journal:
         self._db: Database = Database(url, lock=self._lock)
         self._engine = self._db.engine  # migrates now: fail early on a bad URL
         self._table = table
-        # Batches of (op, settle): one per turn of an event loop (see ``write``).
-        self._queue: queue.SimpleQueue[list[tuple[_Op, Callable[[BaseException | None], None]]]] = (
+        self._queue: queue.SimpleQueue[tuple[_Op, Callable[[BaseException | None], None]]] = (
             queue.SimpleQueue()
         )
-        self._pending: dict[
-            asyncio.AbstractEventLoop, list[tuple[_Op, Callable[[BaseException | None], None]]]
-        ] = {}
-        self._committing: set[asyncio.AbstractEventLoop] = set()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self._insert = table.insert()
@@ -233,40 +228,12 @@ class Journal:
 
     async def write(self, op: _Op) -> None:
         """Commit ``op`` through the writer thread, grouped with whatever else is queued;
-        returns once it is durable.
-
-        The writes of one turn of the event loop (the intents and outcomes of every item
-        in flight that reached its journal step) are handed to the writer together, once,
-        at the start of the next turn, and committed in one transaction: a group commit.
-        Each caller still waits for its own row to be durable (an intent before its write
-        is sent), so the write fence holds; what is saved is a thread hand-over and a
-        commit per row."""
-        loop = asyncio.get_running_loop()
-        settle = _Waiter(loop)
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = []
-            if loop not in self._committing:
-                loop.call_soon(self._flush, loop)
-            # else: the batch being committed hands this one over when it is done
-        pending.append((op, settle))
+        returns once it is durable."""
+        settle = _Waiter(asyncio.get_running_loop())
+        self._enqueue(op, settle)
+        done = settle.done
         # The row is committed even when the caller is cancelled meanwhile.
-        await asyncio.shield(settle.done)
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Hand this loop's queued writes to the writer thread as one batch. While it is
-        committed, the loop's next writes gather for the batch after it (one batch of a
-        loop in flight at a time: the busier the run, the more rows share a commit)."""
-        pending = self._pending.pop(loop, None)
-        if pending:
-            self._committing.add(loop)
-            pending.append((_nothing, _BatchDone(loop, self)))
-            self._enqueue(pending)
-
-    def _batch_done(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the loop's thread, once its batch is committed: send the next one."""
-        self._committing.discard(loop)
-        self._flush(loop)
+        await asyncio.shield(done)
 
     def write_now(self, op: _Op) -> None:
         """Commit ``op`` from blocking code (through the same writer, so order holds)."""
@@ -278,23 +245,19 @@ class Journal:
                 failure.append(error)
             finished.set()
 
-        with suppress(RuntimeError):  # called on a loop's thread: what it queued goes first
-            self._flush(asyncio.get_running_loop())
-        self._enqueue([(op, settle)])
+        self._enqueue(op, settle)
         finished.wait()
         if failure:
             raise failure[0]
 
-    def _enqueue(self, batch: list[tuple[_Op, Callable[[BaseException | None], None]]]) -> None:
-        writer = self._writer
-        if writer is None or not writer.is_alive():
-            with self._writer_lock:
-                if self._writer is None or not self._writer.is_alive():
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="mailadmin-journal", daemon=True
-                    )
-                    self._writer.start()
-        self._queue.put(batch)
+    def _enqueue(self, op: _Op, settle: Callable[[BaseException | None], None]) -> None:
+        with self._writer_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="mailadmin-journal", daemon=True
+                )
+                self._writer.start()
+        self._queue.put((op, settle))
 
     def _write_loop(self) -> None:
         # The writer keeps one connection for its life: checking one out of the pool and
@@ -302,10 +265,10 @@ class Journal:
         connection: sa.Connection | None = None
         try:
             while True:
-                batch = list(self._queue.get())
+                batch = [self._queue.get()]
                 while len(batch) < 500:
                     try:
-                        batch.extend(self._queue.get_nowait())
+                        batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
                 stop = any(op is _STOP for op, _ in batch)
@@ -846,12 +809,10 @@ class Journal:
 
     def close(self) -> None:
         """Finish the queued writes, stop the writer and release the connections."""
-        with suppress(RuntimeError):  # closed on a loop's thread: its queued writes first
-            self._flush(asyncio.get_running_loop())
         with self._writer_lock:
             writer, self._writer = self._writer, None
         if writer is not None and writer.is_alive():
-            self._queue.put([(_STOP, lambda error: None)])
+            self._queue.put((_STOP, lambda error: None))
             writer.join()
         self._db.close()
 
@@ -904,23 +865,6 @@ class _Waiter:
     def __call__(self, error: BaseException | None) -> None:
         with suppress(RuntimeError):  # the loop closed while we wrote
             self.loop.call_soon_threadsafe(self.resolve, error)
-
-
-class _BatchDone(_Waiter):
-    """Settles last in a loop's batch: the loop's next batch may go to the writer."""
-
-    __slots__ = ("journal",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, journal: Journal) -> None:
-        super().__init__(loop)
-        self.journal = journal
-
-    def resolve(self, error: BaseException | None) -> None:
-        self.journal._batch_done(self.loop)
-
-
-def _nothing(db: sa.Connection) -> None:
-    """The op that carries a batch's :class:`_BatchDone`."""
 
 
 def _settle_all(settles: list[Callable[[BaseException | None], None]]) -> None:
