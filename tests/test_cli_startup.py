@@ -115,3 +115,38 @@ def test_a_forced_terminal_still_draws_tables_with_rich(config: Path) -> None:
     assert found["code"] == 0
     assert "rich" in {str(m).split(".")[0] for m in found["modules"]}  # type: ignore[attr-defined]
     assert "\t" not in str(found["out"])  # drawn, not tab-separated
+
+
+#: Commands that neither write nor record anything (``count`` records the use it counted).
+NO_STORE = ("plans", "licence", "check", "providers")
+
+
+@pytest.mark.parametrize("command", NO_STORE)
+def test_commands_that_store_nothing_never_open_the_store(config: Path, command: str) -> None:
+    found = _probe(config, command)
+    assert found["code"] == 0, found["out"]
+    modules = {str(m).split(".")[0] for m in found["modules"]}  # type: ignore[attr-defined]
+    assert "sqlalchemy" not in modules
+
+
+def test_a_deferred_store_that_cannot_be_opened_is_a_configuration_fault(
+    tmp_path: Path,
+) -> None:
+    from mailadmin import errors
+    from mailadmin.store.journal import Journal
+
+    journal = Journal.deferred(f"sqlite:///{tmp_path}/missing/folder/journal.sqlite")
+    journal.close()  # never opened: nothing to close, nothing created
+    assert not (tmp_path / "missing").exists()
+    with pytest.raises(errors.ConfigurationError):
+        journal.entries()
+
+
+def test_a_deferred_store_opens_on_first_use(tmp_path: Path) -> None:
+    from mailadmin.store.journal import Journal
+
+    journal = Journal.deferred(f"sqlite:///{tmp_path}/journal.sqlite")
+    assert not (tmp_path / "journal.sqlite").exists()
+    assert journal.entries() == []
+    assert type(journal) is Journal and (tmp_path / "journal.sqlite").exists()
+    journal.close()

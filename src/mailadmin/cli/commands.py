@@ -150,7 +150,7 @@ def check(state: _State) -> None:
             state, "checking", [(n, _bound(orch.test_connection, n)) for n in orch.instances]
         )
 
-    batch = _run(state, work)
+    batch = _run(state, work, read_only=True)
     # An instance that answers "not ok" (wrong credentials) failed its check: the row,
     # the summary, the JSON counts and the exit code say so alike.
     _print_batch(
@@ -185,7 +185,7 @@ def plans(state: _State, instances: tuple[str, ...]) -> None:
         native = {name: await orch.list_plans(name) for name in names}
         return {"catalogue": orch.config.plans, "native": native}
 
-    data = _run(state, work)
+    data = _run(state, work, read_only=True)
     if state.output.as_json:
         state.output.json(data)
         return
@@ -247,7 +247,7 @@ def count(state: _State, tenants: tuple[str, ...], distributed: bool | None, det
         batch = await _run_items(state, orch, "counting", "count", items)
         return batch.model_copy(update={"run_id": None})
 
-    batch = _run(state, work)
+    batch = _run(state, work)  # not read_only: a count records the use it counted
     if batch is None:  # detached: the run id is printed
         return
     _print_batch(state.output, "Mailboxes", batch, count_table)
@@ -421,7 +421,7 @@ def licence(state: _State, instances: tuple[str, ...]) -> None:
         _prepare(orch, names)
         return await _batch(state, "licences", [(n, _bound(orch.get_licence, n)) for n in names])
 
-    batch = _run(state, work)
+    batch = _run(state, work, read_only=True)
     _print_batch(state.output, "Licences", batch, licence_table)
     _print_features(state.output, batch.items)
     _exit_for(batch)

@@ -138,7 +138,7 @@ class _State:
             self._registry = Registry(strict=True) if self.strict else get_registry()
         return self._registry
 
-    def orchestrator(self) -> Orchestrator:
+    def orchestrator(self, *, read_only: bool = False) -> Orchestrator:
         from mailadmin.orchestration.orchestrator import Orchestrator
 
         path = self.config_path or os.environ.get("MAILADMIN_CONFIG") or _DEFAULT_CONFIG
@@ -147,7 +147,10 @@ class _State:
                 f"No configuration file at {path}; pass --config FILE or set MAILADMIN_CONFIG"
             )
         try:
-            return Orchestrator.from_config(path, registry=self.registry, identity=self.acting)
+            # A read-only command opens the store only if it comes to need it.
+            return Orchestrator.from_config(
+                path, registry=self.registry, identity=self.acting, defer_journal=read_only
+            )
         except errors.MailadminError:
             raise
         except Exception as exc:
@@ -291,14 +294,21 @@ def confirm_removal(question: str, yes: bool) -> None:
         raise SystemExit(2)
 
 
-def _run(state: _State, work: Callable[[Orchestrator], Awaitable[T]], *, finish: bool = False) -> T:
+def _run(
+    state: _State,
+    work: Callable[[Orchestrator], Awaitable[T]],
+    *,
+    finish: bool = False,
+    read_only: bool = False,
+) -> T:
     """Run ``work`` on a fresh loop. With ``finish`` (single writes), Ctrl-C lets the call
     on the wire finish, so its result prints and its journal record is completed; the
-    command then exits 130."""
+    command then exits 130. ``read_only``: the command writes nothing, so the store is
+    opened only if it is asked for."""
     import asyncio  # here, not at the top: ``mailadmin --help`` should not pay for it
 
     async def go() -> T:
-        async with state.orchestrator() as orch:
+        async with state.orchestrator(read_only=read_only) as orch:
             if not finish:
                 return await work(orch)
             task = asyncio.ensure_future(work(orch))

@@ -16,6 +16,10 @@
 ``PUT /_mock/operations``  set their progression: ``{"mode": "polls", "polls": 2}``,
                            optional ``"kind": "set_plan"``
 ``POST /_mock/clock``      ``{"advance": 30}``: move a manual clock forward
+``GET /_mock/throttle``    the throttle in force with its counters (``null``: none)
+``PUT /_mock/throttle``    throttle like the platform: ``{"rate": 200, "burst": 40,
+                           "per": "tenant"}`` (see :mod:`~.throttle`)
+``DELETE /_mock/throttle`` stop throttling
 =========================  =============================================================
 
 Control calls are never recorded and never hit by faults. Errors answer 4xx with
@@ -37,6 +41,7 @@ from mailadmin.mock.faults import Fault
 from mailadmin.mock.operations import Progression
 from mailadmin.mock.request import MalformedRequest
 from mailadmin.mock.state import SeedError
+from mailadmin.mock.throttle import Throttle
 
 if TYPE_CHECKING:
     from mailadmin.mock.request import MockRequest
@@ -173,6 +178,27 @@ def _error(status: int, code: str, message: str) -> httpx.Response:
     return httpx.Response(status, json={"error": code, "message": message})
 
 
+def _get_throttle(server: MockServer, request: MockRequest) -> httpx.Response:
+    throttling = server.throttling
+    if throttling is None:  # httpx reads json=None as no body: JSON null, written out
+        return httpx.Response(200, content=b"null", headers={"Content-Type": "application/json"})
+    return httpx.Response(200, json=throttling.to_dict())
+
+
+def _put_throttle(server: MockServer, request: MockRequest) -> httpx.Response:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise MalformedRequest("the throttle must be an object")
+    throttling = server.throttle(Throttle.model_validate(body))
+    assert throttling is not None
+    return httpx.Response(200, json=throttling.to_dict())
+
+
+def _delete_throttle(server: MockServer, request: MockRequest) -> httpx.Response:
+    server.throttle(None)
+    return httpx.Response(200, json={"throttling": False})
+
+
 _TABLE: dict[tuple[str, str], _Handler] = {
     ("GET", ""): _info,
     ("POST", "reset"): _reset,
@@ -186,4 +212,7 @@ _TABLE: dict[tuple[str, str], _Handler] = {
     ("GET", "operations"): _get_operations,
     ("PUT", "operations"): _put_operations,
     ("POST", "clock"): _post_clock,
+    ("GET", "throttle"): _get_throttle,
+    ("PUT", "throttle"): _put_throttle,
+    ("DELETE", "throttle"): _delete_throttle,
 }

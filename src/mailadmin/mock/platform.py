@@ -92,6 +92,15 @@ class MockPlatform:
             500, json={"error": "MockHandlerFailed", "message": f"{type(exc).__name__}: {exc}"}
         )
 
+    def throttle_key(self, request: MockRequest, per: str) -> str:
+        """The bucket a request counts against when the mock throttles (see
+        :mod:`mailadmin.mock.throttle`): by default its ``Authorization`` header for
+        ``credential`` and ``tenant`` (a platform that names the tenant in the request
+        overrides this), one bucket for ``platform``."""
+        if per == "platform":
+            return ""
+        return str(request.headers.get("authorization", ""))
+
     def fault_response(self, fault: Fault, request: MockRequest) -> httpx.Response | None:
         """An injected ``status`` / ``rate_limit`` / ``malformed`` answer in the platform's
         shape, or ``None`` for the generic one. The server adds ``Retry-After`` itself."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from mailadmin.mock.recording import RecordedRequest
 from mailadmin.mock.request import MalformedRequest, MockRequest
 from mailadmin.mock.routes import Route
 from mailadmin.mock.state import MockState, read_seed
+from mailadmin.mock.throttle import Throttle, retry_after
 
 if TYPE_CHECKING:
     from mailadmin.mock.asgi import MockASGIApp
@@ -41,6 +43,8 @@ log = logging.getLogger("mailadmin.mock")
 _CONTROL = "/_mock"
 _MALFORMED = b'{"malformed": <this is neither JSON nor XML'
 _DROP_LENGTH = 256
+#: The answer of a request its throttle bucket refused: the platform's own throttling answer.
+_THROTTLED = Fault(kind=FaultKind.RATE_LIMIT)
 _RESOLVED = "mailadmin.mock.resolved"
 
 Seed = Mapping[str, Any] | str | Path
@@ -83,6 +87,8 @@ class MockServer:
         self.requests: list[RecordedRequest] = []
         self._faults: list[InjectedFault] = []
         self._fault_ids = 0
+        #: The token buckets in force (``None``: the mock never throttles).
+        self.throttling: Throttle | None = None
 
     @property
     def name(self) -> str:
@@ -93,7 +99,8 @@ class MockServer:
 
     def reset(self) -> None:
         """Back to the start state (defaults plus the start seed); forget requests, faults
-        and operations."""
+        and operations, and stop throttling."""
+        self.throttling = None
         self.state.reset()
         if self._start_seed:
             self.state.load_seed(self._start_seed)
@@ -148,6 +155,14 @@ class MockServer:
         """Remove every fault."""
         self._faults.clear()
 
+    def throttle(self, throttle: Throttle | Mapping[str, Any] | None) -> Throttle | None:
+        """Throttle like the platform: a token bucket per tenant, credential or for the
+        whole platform (:mod:`mailadmin.mock.throttle`); ``None`` stops throttling."""
+        if throttle is not None and not isinstance(throttle, Throttle):
+            throttle = Throttle.model_validate(dict(throttle))
+        self.throttling = throttle
+        return throttle
+
     # -- front doors ----------------------------------------------------------------------
 
     async def handle(self, request: httpx.Request, *, root: str = "") -> httpx.Response:
@@ -197,7 +212,16 @@ class MockServer:
         fault = next((f for f in fired if f.kind is not FaultKind.LATENCY), None)
 
         answer: Answer
-        if fault is not None and fault.kind in _BEFORE_STATE and not fault.handled:
+        throttling = self.throttling
+        wait = None
+        if throttling is not None and fault is None:
+            key = self.platform.throttle_key(incoming, throttling.per)
+            wait = throttling.take(key, time.monotonic())
+        if wait is not None:
+            fault = _THROTTLED
+            answer = Answer(self._status_response(fault, incoming))
+            answer.response.headers["Retry-After"] = retry_after(wait)
+        elif fault is not None and fault.kind in _BEFORE_STATE and not fault.handled:
             answer = self._fault_answer(fault, incoming, None)
         else:
             response = await self._run(route, incoming)

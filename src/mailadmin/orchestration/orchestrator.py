@@ -94,6 +94,7 @@ class Orchestrator:
         journal: Journal | bool | None = True,
         http: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         identity: Identity | str | None = None,
+        defer_journal: bool = False,
     ) -> None:
         self.config = config
         if registry is None:
@@ -101,7 +102,9 @@ class Orchestrator:
 
             registry = get_registry()
         self.registry = registry
-        self.journal = self._open_journal(journal)
+        # ``defer_journal``: the store is opened on its first use, so a command that
+        # never writes (``mailadmin count``) never loads the database layer.
+        self.journal = self._open_journal(journal, defer=defer_journal)
         self._http = dict(http or {})
         self._providers: dict[str, Provider] = {}
         #: Tenancy, identities and policies; ``identity`` is who calls by default.
@@ -125,7 +128,7 @@ class Orchestrator:
         """Build from an already parsed configuration."""
         return cls(Config.from_dict(data), **kwargs)
 
-    def _open_journal(self, journal: Journal | bool | None) -> Journal | None:
+    def _open_journal(self, journal: Journal | bool | None, *, defer: bool) -> Journal | None:
         if journal is True:
             url = self.config.journal.url
             if url is None:
@@ -134,7 +137,7 @@ class Orchestrator:
 
             if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
                 url = "sqlite:///" + str(self.config.base_dir / url.removeprefix("sqlite:///"))
-            return Journal(url)
+            return Journal.deferred(url) if defer else Journal(url)
         if journal is False:
             return None
         return journal

@@ -197,13 +197,10 @@ class RunService:
         routed = self.check(operation, checked, label=label)
         orch = self._orch
         identity = str(orch.rules.acting())
-        journal = orch.journal
-        journalled = (
-            run_id is None
-            and operation in run_items.JOURNALLED
-            and not dry_run
-            and journal is not None
-        )
+        # The journal is asked for only by a run it records (a count never opens it).
+        journalled = run_id is None and operation in run_items.JOURNALLED and not dry_run
+        journal = orch.journal if journalled else None
+        journalled = journalled and journal is not None
         run_id = run_id or uuid.uuid4().hex[:16]
         if journalled:
             assert journal is not None
@@ -249,17 +246,28 @@ class RunService:
             async def one() -> Any:
                 error: errors.MailadminError | None = None
                 value: Any = None
-                try:
-                    ref = run.refs[index] if run.refs is not None else None
-                    value = await run_items.execute(
-                        orch, run.operation, item, dry_run=run.dry_run, ref=ref
-                    )
-                except errors.MailadminError as exc:
-                    error = exc
-                except Exception as exc:
-                    from mailadmin.contract.provider import normalise
+                for waited in range(THROTTLED_TRIES):
+                    try:
+                        ref = run.refs[index] if run.refs is not None else None
+                        value = await run_items.execute(
+                            orch, run.operation, item, dry_run=run.dry_run, ref=ref
+                        )
+                        error = None
+                    except errors.RateLimited as exc:
+                        # Throttled: the platform applied nothing, and the instance's
+                        # transport now paces its requests; the item goes again after the
+                        # wait the platform asked for.
+                        error = exc
+                        if waited + 1 < THROTTLED_TRIES:
+                            await asyncio.sleep(_throttled_wait(exc, waited))
+                            continue
+                    except errors.MailadminError as exc:
+                        error = exc
+                    except Exception as exc:
+                        from mailadmin.contract.provider import normalise
 
-                    error = normalise(exc)
+                        error = normalise(exc)
+                    break
                 if on_item is not None:
                     await on_item(index, value, error)
                 for watch in ITEM_WATCHERS:
@@ -273,7 +281,9 @@ class RunService:
         calls = [
             (run_items.item_key(item), call(index, item)) for index, item in enumerate(run.items)
         ]
-        leases = None if run.dry_run else self.leases
+        # A lease guards a run's journalled plan from a second process resuming it; a run
+        # with no plan in the store (a dry run, a count) has nothing to guard.
+        leases = self.leases if run.journalled else None
         from mailadmin.orchestration.tracing import span
 
         async with leases.holding(run.run_id) if leases is not None else nullcontext():
@@ -745,6 +755,18 @@ class RunService:
 
         plain = sale.model_dump(mode="json")
         return [{"sale": plain, "name": name} for name in sale_targets(self._orch, sale)]
+
+
+#: How many times a run sends an item the platform throttles (``RateLimited``) in all.
+THROTTLED_TRIES = 6
+
+
+def _throttled_wait(error: errors.RateLimited, waited: int) -> float:
+    """Seconds before a throttled item goes again: the platform's ``Retry-After``, else
+    an exponential wait (0.5 s, 1 s, 2 s...)."""
+    if error.retry_after is not None:
+        return min(error.retry_after, 300.0)
+    return 0.5 * 2.0**waited
 
 
 async def _send(

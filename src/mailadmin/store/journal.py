@@ -197,6 +197,12 @@ class Journal:
         self._unsettled = _unsettled(table)
         self._many = _unsettled_many(table)
 
+    @classmethod
+    def deferred(cls, url: str) -> Journal:
+        """A journal whose store is opened (and migrated) on its first use, not now: a
+        process that never writes never loads the database layer."""
+        return _Deferred(url)
+
     @property
     def engine(self) -> sa.Engine:
         """The database engine (other mailadmin tables, such as allocations, share it)."""
@@ -838,6 +844,33 @@ class Journal:
             self._queue.put((_STOP, lambda error: None))
             writer.join()
         self._db.close()
+
+
+class _Deferred(Journal):
+    """A :class:`Journal` not opened yet: the first attribute only an open journal has
+    opens it, and from then on it is a plain :class:`Journal`."""
+
+    def __init__(self, url: str) -> None:  # no super().__init__(): that opens the store
+        self.url = url
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            Journal.__init__(self, self.url)
+        except Exception as exc:
+            if type(exc).__module__.startswith("sqlalchemy"):
+                from mailadmin.errors import ConfigurationError
+
+                raise ConfigurationError(
+                    "The journal database cannot be opened; check [journal] url"
+                ) from None
+            raise
+        self.__class__ = Journal  # type: ignore[assignment]
+        return getattr(self, name)
+
+    def close(self) -> None:
+        """Nothing to close: the store was never opened."""
 
 
 class _Waiter:

@@ -46,6 +46,7 @@ from mailadmin.wire.endpoints import (
 )
 from mailadmin.wire.ids import new_id
 from mailadmin.wire.limits import ACCEPT_ENCODING, iter_body, read_body
+from mailadmin.wire.pacing import Pacer
 from mailadmin.wire.redaction import Redactor
 from mailadmin.wire.responses import (
     REDACTOR_EXTENSION,
@@ -184,6 +185,8 @@ class Transport:
         self.deadline = deadline
         self.max_response_bytes = max_response_bytes
         self.max_retry_wait = max_retry_wait
+        #: Paces this instance's requests once the platform throttles (AIMD).
+        self.pacer = Pacer()
         #: Awaited with the number of seconds to wait before a retry.
         self.sleep: Sleep = sleep or asyncio.sleep
         self._backend = backend
@@ -300,6 +303,9 @@ class Transport:
         async def attempt() -> httpx.Response:
             nonlocal attempts
             attempts += 1
+            pacer = self.pacer
+            if pacer.rate is not None:
+                await pacer.wait()
             started = time.perf_counter()
             try:
                 if session is not None:
@@ -330,6 +336,7 @@ class Transport:
                     raise
                 self._log_attempt(request, operation, request_id, attempts, started, error=exc)
                 raise mapped from exc
+            pacer.answered(response.status_code == 429)
             self._log_attempt(request, operation, request_id, attempts, started, response)
             for observer in watching:
                 observer.attempted(self.name, operation, response.status_code)
@@ -519,10 +526,14 @@ class Transport:
         async def attempt() -> httpx.Response:
             nonlocal attempts
             attempts += 1
+            pacer = self.pacer
+            if pacer.rate is not None:
+                await pacer.wait()
             started = time.perf_counter()
             response: httpx.Response | None = None
             try:
                 response = await client.send(request, auth=auth_arg, stream=True)
+                pacer.answered(response.status_code == 429)
                 if response.status_code >= 400:
                     # Small, and read by whoever maps it to an error (or retried).
                     await self._read_body(response, request, request_id)

@@ -173,6 +173,13 @@ class ExchangeMock(MockPlatform):
             CmdletError(400, "Microsoft.OData.ODataException", reason),
         )
 
+    def throttle_key(self, request: MockRequest, per: str) -> str:
+        """Exchange Online's budgets are per tenant: the tenant id in the admin API's path
+        (``/adminapi/beta/{tenant}/...``); Graph's, without one, by credential."""
+        if per == "tenant" and request.path.startswith("/adminapi/beta/"):
+            return request.path.split("/")[3]
+        return super().throttle_key(request, per)
+
     def fault_response(self, fault: Fault, request: MockRequest) -> httpx.Response | None:
         """Injected throttling in the shape of the host that throttles (reference 1.8, 3.4)."""
         if fault.kind.value not in ("rate_limit", "status"):

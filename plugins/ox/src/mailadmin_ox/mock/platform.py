@@ -192,7 +192,19 @@ class OXMock(MockPlatform):
         )
 
     def fault_response(self, fault: Fault, request: MockRequest) -> httpx.Response | None:
-        """An injected HTTP 500 carries a SOAP server fault, as OX's would."""
+        """An injected HTTP 500 carries a SOAP server fault, as OX's would; throttling is
+        OX's "rate limited" error (code 39) with status 429 (reference §7)."""
         if fault.kind == "status" and fault.status_code == 500:
             return _fault_response(OXFault("RemoteException", "Injected server failure"))
+        if fault.status_code == 429:
+            error = {"code": "39", "status": "429", "title": "Rate limit exceeded"}
+            return httpx.Response(429, json={"errors": [error]})
         return None
+
+    def throttle_key(self, request: MockRequest, per: str) -> str:
+        """OX's admin credentials travel in the SOAP body (``<auth><login>``): the key of
+        ``credential`` and ``tenant`` (a context admin's login names its context)."""
+        if per == "platform":
+            return ""
+        start = request.body.find(b"login>")
+        return request.body[start : request.body.find(b"<", start + 6)].decode(errors="replace")
