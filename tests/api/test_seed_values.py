@@ -83,11 +83,13 @@ def test_cli_sale_grants_value_x_quantity(valued: Service, fresh: MockServer) ->
     ]
     table = _cli(valued, "sell", "resource_mailbox", "1", "--to", "resellers", "--dry-run").stdout
     assert "grants" in table and "9999" in table
-    # The site admin then takes the resellers' add-on back (quantity 0) while their
-    # customers still hold 9,999 each: the customers declared in the file are not
-    # written again on every load, so later commands still run.
+    # The site admin then tries to take the resellers' add-on back (quantity 0) while
+    # their customers still hold 9,999 each: neither is prepaid, so both are refused
+    # (seed 003: only a prepaid reseller oversells; tests/api/test_reseller_holding.py
+    # has the prepaid one), and later commands still run.
     _cli(valued, "sell", "resource_mailbox", "1", "--to", "customers")
-    _cli(valued, "sell", "resource_mailbox", "0", "--to", "resellers")
+    taken = _cli(valued, "--json", "sell", "resource_mailbox", "0", "--to", "resellers", expect=4)
+    assert [i["outcome"] for i in json.loads(taken.stdout)["items"]] == ["failed", "failed"]
     listed = json.loads(_cli(valued, "customers", "list", "--json").stdout)
     assert {c["name"] for c in listed} >= {"example.com", "example.net"}
 

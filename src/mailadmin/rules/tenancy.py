@@ -175,7 +175,11 @@ class Sale(BaseModel):
 
 
 class Oversell(BaseModel):
-    """A prepaid reseller's customers allocated more than the reseller itself (recorded)."""
+    """A prepaid reseller's customers allocated more than the reseller itself (recorded).
+
+    ``customer`` is the customer whose sale passed the reseller's allocation; empty when
+    the reseller's own allocation was lowered below what its customers hold.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -441,9 +445,12 @@ class Tenancy:
         """Record that ``owner`` bought ``quantity`` of ``addon`` (its total, not a delta),
         each granting ``amount`` of the resource (the add-on's value, seed 003).
 
-        Refused with ``PolicyDenied`` when a resource would pass 9,999, or when a customer
-        would pass its reseller's allocation (unless a prepaid reseller may oversell: then
-        the oversell is recorded and returned). ``dry_run`` checks and records nothing.
+        Refused with ``PolicyDenied`` when a resource would pass 9,999, when a customer
+        would pass its reseller's allocation, or when a reseller's allocation would be
+        lowered below what its customers hold (reason ``exceeds_parent`` for both: the
+        customers together would pass the reseller's). A prepaid reseller that may
+        oversell is not refused: the oversell is recorded and returned (seed 003).
+        ``dry_run`` checks and records nothing.
         """
         from mailadmin.store.schema import addon_sales
 
@@ -472,6 +479,8 @@ class Tenancy:
             oversold: list[Oversell] = []
             if isinstance(record, Customer):
                 oversold = self._within_parent(record.reseller, owner, proposed)
+            else:
+                oversold = self._above_children(record, resource, proposed[resource], addon)
             if dry_run:
                 return oversold
             now = datetime.now(UTC)
@@ -576,6 +585,42 @@ class Tenancy:
                 reason="exceeds_parent",
             )
         return found
+
+    def _above_children(
+        self, reseller: Reseller, resource: Resource, proposed: int, addon: str
+    ) -> list[Oversell]:
+        """Refuse (or, for a prepaid reseller that may oversell, list) a reseller's new
+        allocation of ``resource`` below what its customers already hold (seed 003: only
+        a prepaid reseller oversells; what it oversold is reported).
+
+        Only a sale that lowers the allocation is refused: one that raises an allocation
+        already short of its customers' (or keeps it) makes nothing worse. A reseller
+        without any allocation of the resource counts as unlimited before the sale.
+        """
+        held = sum(
+            self.allocation("customer", c.name).get(resource, 0)
+            for c in self.customers(reseller.name)
+        )
+        if proposed >= held:
+            return []
+        oversold = Oversell(
+            reseller=reseller.name,
+            customer="",
+            resource=resource,
+            parent_allocation=proposed,
+            children_allocation=held,
+        )
+        if reseller.prepaid and reseller.may_oversell:
+            return [oversold]
+        before = self.allocation("reseller", reseller.name).get(resource)
+        if before is not None and proposed >= before:
+            return []
+        raise errors.PolicyDenied(
+            f"Reseller '{reseller.name}' would be allocated {proposed} {_label(resource)} "
+            f"({addon}); its customers hold {held}: lower theirs first, or make it a "
+            "prepaid reseller that may oversell",
+            reason="exceeds_parent",
+        )
 
     def _record(self, oversold: list[Oversell]) -> None:
         from mailadmin.store.schema import oversells
