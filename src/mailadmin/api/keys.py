@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mailadmin.api.tables import API_KEYS
 from mailadmin.contract import errors
@@ -62,8 +62,9 @@ class ApiKey(BaseModel):
     created: datetime
     last_used: datetime | None = None
     revoked: datetime | None = None
-    #: May call ``GET`` and ``HEAD`` only.
-    read_only: bool = False
+    read_only: bool = Field(
+        default=False, description="The key may call GET and HEAD only (any other method is 403)"
+    )
 
     @property
     def active(self) -> bool:
