@@ -172,3 +172,34 @@ def test_the_tenants_page_shows_a_suspension_as_last_set(
     assert "active</span>" in resumed
     assert "suspended</span>" not in before
     assert "user_mailboxes" in suspended  # its allocations beside it
+
+
+def test_a_read_only_key_sees_no_cancel_and_its_post_is_refused(
+    service: Service, fresh: MockServer
+) -> None:
+    reader = mailadmin(
+        "keys", "create", "--identity", "site-admin", "--read-only", config=service.config
+    ).strip()
+    fresh.inject({"kind": "latency", "operation": "change_plan", "delay": 1.0})
+    items = [{"address": a, "plan": "collaborate"} for a in ("anna@example.org", "ben@example.org")]
+    with service.client("site-admin") as admin:
+        started = admin.post("/v1/runs/plan-changes", json={"items": items, "concurrency": 1})
+        assert started.status_code == 202, started.text
+        run_id = started.json()["id"]
+        while not any(r.operation == "change_plan" for r in fresh.requests):
+            time.sleep(0.02)
+        with _signed_in(service, "site-admin") as acting:
+            assert "Cancel run" in acting.get(f"/console/runs/{run_id}").text
+        with httpx.Client(base_url=service.url, timeout=30) as http:
+            signed = http.post("/console/sign-in", data={"key": reader})
+            assert signed.status_code == 303
+            page = http.get(f"/console/runs/{run_id}")
+            assert page.status_code == 200
+            assert "Cancel run" not in page.text and "read-only" in page.text
+            refused = http.post(f"/console/runs/{run_id}/cancel", data={"token": _token(page.text)})
+            assert refused.status_code == 403 and refused.json()["code"] == "read_only"
+            assert admin.get(f"/v1/runs/{run_id}").json()["state"] != "cancelled"
+            # Signing out is the one post a read-only key makes (it only drops the cookie).
+            out = http.post("/console/sign-out", data={"token": _token(page.text)})
+            assert out.status_code == 303 and "Max-Age=0" in out.headers["set-cookie"]
+        admin.post(f"/v1/runs/{run_id}/cancel")

@@ -193,3 +193,33 @@ def test_processes_upgrading_at_once_all_succeed(store_url: str) -> None:
     store = Database(store_url, upgrade=False)
     assert store.current() == Database.head()
     store.close()
+
+
+def test_a_0010_store_keeps_its_keys_and_they_may_act_after_0011(store_url: str) -> None:
+    # Keys made before read-only keys existed: kept, and they may still act.
+    from mailadmin.api.keys import ApiKeys
+
+    store = Database(store_url, upgrade=False)
+    store.upgrade("0010")
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("mailadmin_api_keys")}
+    assert "read_only" not in columns
+    with store.engine.begin() as db:
+        db.execute(
+            sa.text(
+                "insert into mailadmin_api_keys (id, hash, identity, label, created)"
+                " values ('k1', 'h', 'reseller:acme', 'old', CURRENT_TIMESTAMP)"
+            )
+        )
+    store.upgrade()
+    assert store.current() == Database.head()
+    keys = ApiKeys(store)
+    assert [(k.id, k.identity, k.read_only) for k in keys.list()] == [
+        ("k1", "reseller:acme", False)
+    ]
+    from mailadmin.rules.identities import Identity
+
+    made = keys.create(Identity.parse("reseller:acme"), "new", read_only=True)
+    assert keys.get(made.id) is not None and keys.get(made.id).read_only is True  # type: ignore[union-attr]
+    assert keys.authenticate(made.key) is not None
+    assert keys.authenticate(made.key).read_only is True  # type: ignore[union-attr]
+    store.close()

@@ -7,8 +7,10 @@ This ASGI layer sits outside the application: it authenticates from the headers 
 (``401`` without touching the body), answers ``429`` with ``Retry-After`` to a client
 whose keys were refused ``auth_failures`` times within ``auth_window_seconds``, refuses a
 declared ``Content-Length`` past the cap at once (``413``) and counts a chunked body as it
-arrives, refusing it as soon as it passes the cap. What it let through it hands on, with
-the authenticated key for the route's dependency (no second look-up).
+arrives, refusing it as soon as it passes the cap. A read-only key calling anything but
+``GET`` or ``HEAD`` is refused here (``403``, code ``read_only``), once for every route,
+before any of the request runs. What it let through it hands on, with the authenticated
+key for the route's dependency (no second look-up).
 
 The operator console (``/console``, :mod:`mailadmin.api.console`) passes the same checks
 with the key of its session cookie: a browser without one (or with a revoked key) is sent
@@ -39,6 +41,10 @@ CONSOLE = "/console"
 #: Console paths answered without a key: the sign-in form and the console's assets.
 _CONSOLE_PUBLIC = frozenset({"/console/sign-in"})
 _CONSOLE_ASSETS = "/console/static/"
+#: The one write a read-only key may make: the console's sign-out (it drops a cookie only).
+_CONSOLE_SIGN_OUT = "/console/sign-out"
+#: The methods a read-only key may call.
+_READS = frozenset({"GET", "HEAD"})
 #: The session cookie holding the console's key (HttpOnly, SameSite=Strict, /console only).
 CONSOLE_COOKIE = "mailadmin_console"
 
@@ -158,6 +164,13 @@ class Admission:
             )
             return
         if key is not None:
+            if _refused_write(key, scope):
+                await _refuse(
+                    scope, send, 403, "read_only",
+                    f"This API key may only read (GET, HEAD); {scope['method']} is refused",
+                    None,
+                )  # fmt: skip
+                return
             scope.setdefault("state", {})["api_key"] = key
         cap = limits.max_body_bytes
         declared = headers.get("content-length")
@@ -172,6 +185,14 @@ class Admission:
             await _too_large(scope, send, cap)
             return
         await self.app(scope, _replay(body, receive), send)
+
+
+def _refused_write(key: Any, scope: Scope) -> bool:
+    """True for a read-only key calling anything but a read (the sign-out aside)."""
+    if key.read_only is not True or scope.get("method", "GET") in _READS:
+        return False
+    path: str = scope["path"]
+    return path != _CONSOLE_SIGN_OUT
 
 
 async def _read_capped(receive: Receive, cap: int) -> bytes | None:

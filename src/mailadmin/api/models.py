@@ -111,6 +111,9 @@ class KeyIn(_In):
         examples=["reseller:acme"],
     )
     label: str = Field(default="", max_length=255, description="Which panel uses it")
+    read_only: bool = Field(
+        default=False, description="The key may only read: GET and HEAD; anything else is 403"
+    )
 
 
 class CustomerIn(_In):

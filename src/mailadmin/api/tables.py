@@ -25,6 +25,7 @@ API_KEYS = sa.Table(
     sa.Column("created", _WHEN, nullable=False),
     sa.Column("last_used", _WHEN),
     sa.Column("revoked", _WHEN),
+    sa.Column("read_only", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 IDEMPOTENCY = sa.Table(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailadmin.cli.business import _site_admin_only, with_orchestrator
+from mailadmin.cli.business import with_orchestrator
 from mailadmin.cli.listing import DEFAULT_LIMIT, cut, limit_options
 from mailadmin.cli.root import (
     _global_options,
@@ -173,24 +173,34 @@ def keys() -> None:
     "mailbox:ADDRESS.",
 )
 @click.option("--label", default="", help="A note to tell keys apart (which panel uses it).")
+@click.option(
+    "--read-only", is_flag=True, help="The key may only read (GET, HEAD); other calls are 403."
+)
 @_global_options
 @pass_state
-def keys_create(state: _State, identity: str, label: str) -> None:
+def keys_create(state: _State, identity: str, label: str, read_only: bool) -> None:
     """Create an API key bound to IDENTITY; the key is shown this once, only its hash is kept.
+
+    The site admin makes keys for anyone; with --as, a reseller for itself, its customers
+    and their mailboxes, a customer admin for its own tenant and its mailboxes.
 
     \b
     Example:
       mailadmin keys create --identity reseller:acme --label whmcs
+      mailadmin --as reseller:acme keys create --identity customer:a.test --read-only
     """
-    from mailadmin.api.keys import ApiKeys, check_identity
+    from mailadmin.api.keys import ApiKeys, check_identity, check_manager, out_of_reach, reaches
     from mailadmin.rules.identities import Identity
 
     acting = Identity.parse(identity)
 
     def work(orch: Orchestrator) -> NewKey:
-        _site_admin_only(orch, "create API keys")
+        caller = orch.rules.acting()
+        check_manager(caller, "create API keys")
+        if not reaches(orch, caller, acting):
+            raise out_of_reach(caller, f"create API keys for {acting}")
         check_identity(orch, acting)
-        return ApiKeys(orch.rules.store).create(acting, label)
+        return ApiKeys(orch.rules.store).create(acting, label, read_only=read_only)
 
     made = with_orchestrator(state, work)
     if state.output.as_json:
@@ -208,17 +218,22 @@ def keys_create(state: _State, identity: str, label: str) -> None:
 @_global_options
 @pass_state
 def keys_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = False) -> None:
-    """Every API key (never the secret): id, identity, label, created, last used, revoked.
+    """The API keys you manage (never the secret): id, identity, label, read-only, created,
+    last used, revoked. The site admin sees every key; with --as, a reseller or customer
+    admin sees the keys within its reach.
 
     \b
     Example:
       mailadmin keys list --json
     """
-    from mailadmin.api.keys import ApiKeys
+    from mailadmin.api.keys import ApiKeys, check_manager, reaches
+    from mailadmin.rules.identities import Identity
 
     def work(orch: Orchestrator) -> list[ApiKey]:
-        _site_admin_only(orch, "list API keys")
-        return ApiKeys(orch.rules.store).list()
+        caller = orch.rules.acting()
+        check_manager(caller, "list API keys")
+        every = ApiKeys(orch.rules.store).list()
+        return [k for k in every if reaches(orch, caller, Identity.parse(k.identity))]
 
     every = with_orchestrator(state, work)
     found, note = cut(every, limit, show_all, "keys (oldest first)")
@@ -230,9 +245,17 @@ def keys_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = False)
         return
     state.output.table(
         "API keys",
-        ["id", "identity", "label", "created", "last used", "revoked"],
+        ["id", "identity", "label", "read-only", "created", "last used", "revoked"],
         [
-            [k.id, k.identity, k.label, _when(k.created), _when(k.last_used), _when(k.revoked)]
+            [
+                k.id,
+                k.identity,
+                k.label,
+                "yes" if k.read_only else "",
+                _when(k.created),
+                _when(k.last_used),
+                _when(k.revoked),
+            ]
             for k in found
         ],
         [note] if note else [],
@@ -247,21 +270,30 @@ def keys_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = False)
 def keys_revoke(state: _State, key_id: str, yes: bool) -> None:
     """Revoke API key KEY_ID (its id, as listed): refused from the next request on.
 
-    Asks for confirmation on a terminal; scripts pass --yes.
+    Asks for confirmation on a terminal; scripts pass --yes. With --as, a reseller or
+    customer admin revokes only keys within its reach (any other id is refused alike).
 
     \b
     Example:
       mailadmin keys revoke 3f9c2a1b7d4e --yes
     """
-    from mailadmin.api.keys import ApiKeys
+    from mailadmin.api.keys import ApiKeys, check_manager, out_of_reach, reaches
+    from mailadmin.rules.identities import Identity, IdentityKind
 
     confirm_removal(
         f"Revoke the API key {key_id.strip()}? Whoever uses it is refused from then on.", yes
     )
 
     def work(orch: Orchestrator) -> ApiKey:
-        _site_admin_only(orch, "revoke API keys")
-        return ApiKeys(orch.rules.store).revoke(key_id.strip())
+        caller = orch.rules.acting()
+        check_manager(caller, "revoke API keys")
+        store = ApiKeys(orch.rules.store)
+        wanted = key_id.strip()
+        if caller.kind is not IdentityKind.SITE_ADMIN:
+            found = store.get(wanted)
+            if found is None or not reaches(orch, caller, Identity.parse(found.identity)):
+                raise out_of_reach(caller, f"revoke API key '{wanted}'")
+        return store.revoke(wanted)
 
     revoked = with_orchestrator(state, work)
     if state.output.as_json:

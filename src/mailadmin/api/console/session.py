@@ -60,9 +60,9 @@ async def form(request: Request) -> dict[str, str]:
 
 def may_act(caller: Caller) -> bool:
     """Whether the key may cancel runs and resume journal rows (a read-only key sees,
-    never acts). Keys gain a read-only flag with key management; until then every key
-    may act within its identity's reach."""
-    return not bool(getattr(caller.key, "read_only", False))
+    never acts; the admission layer refuses its posts before a route runs, this hides
+    the buttons)."""
+    return not caller.key.read_only
 
 
 def require_act(caller: Caller, what: str) -> None:

@@ -1,5 +1,8 @@
-"""API keys over HTTP, the site admin's (the rules of ``mailadmin keys``): create (the
-secret is in that one answer), list (never a secret), revoke."""
+"""API keys over HTTP (the rules of ``mailadmin keys``): create (the secret is in that one
+answer), list (never a secret), revoke. The site admin manages every key, a reseller those
+of itself, its customers and their mailboxes, a customer admin those of its own tenant and
+its mailboxes (:func:`mailadmin.api.keys.reaches`); a key out of reach is refused exactly
+as one that does not exist."""
 
 from __future__ import annotations
 
@@ -14,11 +17,19 @@ from mailadmin.api.deps import (
     Caller,
     CallerDep,
     DryRun,
+    Services,
     ServicesDep,
     idempotent,
     json_response,
 )
-from mailadmin.api.keys import ApiKey, NewKey, check_identity
+from mailadmin.api.keys import (
+    ApiKey,
+    NewKey,
+    check_identity,
+    check_manager,
+    out_of_reach,
+    reaches,
+)
 from mailadmin.api.models import KeyIn
 from mailadmin.api.paging import PAGED, Cursor, Limit, page_of, paged_response
 from mailadmin.api.problems import problem_responses
@@ -44,7 +55,10 @@ async def create_key(
 ) -> Response:
     """Make a key acting as ``identity``; ``key`` in the answer is the only copy of the
     secret (only its hash is stored). The identity must name something known (a reseller
-    recorded, a configured tenant, an address of one), as for ``mailadmin keys create``.
+    recorded, a configured tenant, an address of one), as for ``mailadmin keys create``,
+    and be within the caller's reach (a reseller: itself, its customers, their mailboxes;
+    a customer admin: its tenant and its mailboxes), else ``403``. ``read_only``: the key
+    may call ``GET`` and ``HEAD`` only.
 
     An ``Idempotency-Key`` is refused here (``400``): replaying the answer would mean
     keeping the secret. ``?dry_run=true`` checks everything and answers ``200`` with the
@@ -57,16 +71,23 @@ async def create_key(
             "Creating an API key takes no Idempotency-Key: its answer holds the secret, "
             "which is never stored; list the keys to see whether a request went through",
         )
-    _site_admin_only(caller, "create API keys")
+    check_manager(caller.identity, "create API keys")
     acting = Identity.parse(body.identity)
     orch = services.orch
+    if not await asyncio.to_thread(reaches, orch, caller.identity, acting):
+        raise out_of_reach(caller.identity, f"create API keys for {acting}")
     await asyncio.to_thread(check_identity, orch, acting)
+    label = body.label.strip()
     if dry_run:
         preview = ApiKey(
-            id="", identity=str(acting), label=body.label.strip(), created=datetime.now(UTC)
+            id="",
+            identity=str(acting),
+            label=label,
+            created=datetime.now(UTC),
+            read_only=body.read_only,
         )
         return json_response(preview)
-    made = await asyncio.to_thread(services.keys.create, acting, body.label.strip())
+    made = await asyncio.to_thread(services.keys.create, acting, label, read_only=body.read_only)
     return json_response(made, status=201, headers={"Cache-Control": "no-store"})
 
 
@@ -78,9 +99,10 @@ async def keys(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Response:
-    """Every key, revoked ones too, oldest first (never a secret)."""
-    _site_admin_only(caller, "list API keys")
-    found = await asyncio.to_thread(services.keys.list)
+    """The keys the caller manages (every key for the site admin), revoked ones too,
+    oldest first (never a secret)."""
+    check_manager(caller.identity, "list API keys")
+    found = await asyncio.to_thread(_reached, services, caller)
     page = page_of(
         found, lambda k: (k.created.isoformat(), k.id), scope="keys", limit=limit, cursor=cursor
     )
@@ -102,22 +124,38 @@ async def revoke_key(
 ) -> Response:
     """Refuse the key from its next request on (``401``); it stays listed, with the time it
     was revoked. Revoking a revoked key answers it unchanged. ``?dry_run=true`` answers
-    the key as it is now and revokes nothing."""
+    the key as it is now and revokes nothing. Anyone but the site admin is answered
+    ``403`` alike for a key out of its reach and for an id no key has."""
 
     async def work() -> Response:
-        _site_admin_only(caller, "revoke API keys")
+        wanted = key_id.strip()
+        check_manager(caller.identity, "revoke API keys")
+        match = await asyncio.to_thread(_one_reached, services, caller, wanted)
         if dry_run:
-            found = await asyncio.to_thread(services.keys.list)
-            match = next((k for k in found if k.id == key_id.strip()), None)
-            if match is None:
-                raise errors.NotFoundError(f"No API key '{key_id.strip()}'")
             return json_response(match)
-        revoked = await asyncio.to_thread(services.keys.revoke, key_id.strip())
+        revoked = await asyncio.to_thread(services.keys.revoke, wanted)
         return json_response(revoked)
 
     return await idempotent(request, services, caller, work)
 
 
-def _site_admin_only(caller: Caller, what: str) -> None:
-    if caller.identity.kind is not IdentityKind.SITE_ADMIN:
-        raise errors.PolicyDenied(f"{caller.identity} may not {what}", reason="not_permitted")
+def _reached(services: Services, caller: Caller) -> list[ApiKey]:
+    every = services.keys.list()
+    if caller.identity.kind is IdentityKind.SITE_ADMIN:
+        return every
+    return [k for k in every if _reaches(services, caller, k)]
+
+
+def _one_reached(services: Services, caller: Caller, key_id: str) -> ApiKey:
+    found = services.keys.get(key_id)
+    if caller.identity.kind is IdentityKind.SITE_ADMIN:
+        if found is None:
+            raise errors.NotFoundError(f"No API key '{key_id}'")
+        return found
+    if found is None or not _reaches(services, caller, found):
+        raise out_of_reach(caller.identity, f"revoke API key '{key_id}'")
+    return found
+
+
+def _reaches(services: Services, caller: Caller, key: ApiKey) -> bool:
+    return reaches(services.orch, caller.identity, Identity.parse(key.identity))
