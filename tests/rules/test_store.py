@@ -195,12 +195,12 @@ def test_processes_upgrading_at_once_all_succeed(store_url: str) -> None:
     store.close()
 
 
-def test_a_0010_store_keeps_its_keys_and_they_may_act_after_0011(store_url: str) -> None:
+def test_a_0011_store_keeps_its_keys_and_they_may_act_after_0012(store_url: str) -> None:
     # Keys made before read-only keys existed: kept, and they may still act.
     from mailadmin.api.keys import ApiKeys
 
     store = Database(store_url, upgrade=False)
-    store.upgrade("0010")
+    store.upgrade("0011")
     columns = {c["name"] for c in sa.inspect(store.engine).get_columns("mailadmin_api_keys")}
     assert "read_only" not in columns
     with store.engine.begin() as db:
