@@ -980,11 +980,13 @@ def test_fields_keep_only_the_fields_asked_for(run) -> None:
     assert "Unknown tenant" in json.loads(out)["error"]["message"]
 
 
-def test_csv_is_offered_by_reports_only_and_help_says_so(run) -> None:
+def test_csv_is_offered_by_reports_and_reconcile_only_and_help_says_so(run) -> None:
     from mailadmin.cli import main
 
     result = CliRunner().invoke(cli, ["--help"])
-    assert "CSV comes from 'report NAME --csv' only" in " ".join(result.stdout.split())
+    assert "CSV comes from 'report NAME --csv' and 'reconcile --csv'" in " ".join(
+        result.stdout.split()
+    )
     report = CliRunner().invoke(cli, ["report", "--help"]).stdout
     assert "Only reports offer CSV" in " ".join(report.split())
     assert main(["count", "--csv"]) == 2
