@@ -274,6 +274,17 @@ class BusinessRules:
             scope = scope_of(provider, operation, arguments)
             await asyncio.to_thread(check_access, identity, scope, self.tenancy.owner_of)
 
+    async def _refuse_if_suspended(self, tenant: str, what: str) -> None:
+        # A store not made yet (no journal, nothing recorded by this process) holds no
+        # suspension: a journal-less orchestrator's first write builds no schema for it.
+        if self._store is None and self._orch.journal is None:
+            return
+        tenancy = self._tenancy
+        names = tenancy.suspensions.cached() if tenancy is not None else None
+        if names is not None and tenant.strip().lower() not in names:
+            return  # the names were read within the last second: no thread hop, no query
+        await asyncio.to_thread(self.tenancy.suspensions.refuse_if_suspended, tenant, what)
+
     async def check(
         self, provider: Provider, operation: str, arguments: dict[str, Any], dry_run: bool
     ) -> None:
@@ -284,8 +295,7 @@ class BusinessRules:
         if operation in _REFUSED_WHEN_SUSPENDED:
             tenant = arguments["tenant" if "tenant" in arguments else "mailbox"]
             tenant = tenant if isinstance(tenant, TenantRef) else tenant.tenant
-            what = _REFUSED_WHEN_SUSPENDED[operation]
-            await asyncio.to_thread(self.tenancy.suspensions.refuse_if_suspended, tenant.name, what)
+            await self._refuse_if_suspended(tenant.name, _REFUSED_WHEN_SUSPENDED[operation])
         if operation == "create_tenant":
             await asyncio.to_thread(self._new_customer_owner, arguments.get("reseller"))
         if operation == "set_plan":
