@@ -403,7 +403,6 @@ def test_load_with_faults_loses_and_duplicates_nothing(load: LoadResult, summary
     wrong = [i for i in load.items if i.verdict == "mismatched"]
     assert wrong == [], [(i.address, i.error, dict(i.landed)) for i in wrong]
     assert v["applied"] + v["failed-reported"] == OPS
-    assert load.seconds < 90
 
 
 # -- two writers on one mailbox, then journal resume (issue 29.1, 29.2) ------------------------

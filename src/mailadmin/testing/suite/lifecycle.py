@@ -171,6 +171,19 @@ class LifecycleSuite:
         assert_no_writes(h, "deleting a tenant that is gone")
 
     @async_test
+    @requires("list_tenants")
+    async def test_list_tenants_holds_the_target_tenant(self, mailadmin_harness: Harness) -> None:
+        """The tenants the platform lists (what reconcile compares with the customers)
+        hold the target's tenant, once; listing sends no write."""
+        h = mailadmin_harness
+        h.mock.clear_requests()
+        listed = await h.provider.list_tenants()
+        assert_no_writes(h, "listing tenants")
+        wanted = {h.tenant.key.lower(), h.tenant.name.lower()}
+        found = [t for t in listed if {t.key.lower(), t.name.lower()} & wanted]
+        assert len(found) == 1, f"{h.tenant.name} listed {len(found)} times in {listed}"
+
+    @async_test
     @requires("create_tenant")
     async def test_create_tenant_dry_run_sends_nothing(self, mailadmin_harness: Harness) -> None:
         """A dry run of a creation sends no write; the tenant stays absent."""
