@@ -157,8 +157,10 @@ def test_a_plain_embedder_installs_no_cli_or_mock_server_pieces() -> None:
     extras = project["optional-dependencies"]
     assert {d.split(">")[0] for d in extras["cli"]} == {"click", "rich"}
     assert {d.split(">")[0] for d in extras["mock"]} == {"respx", "uvicorn"}
-    # fastapi-offline serves /docs' assets from the package (no CDN).
-    assert {d.split(">")[0] for d in extras["api"]} == {"fastapi", "uvicorn", "fastapi-offline"}
+    # fastapi-offline serves /docs' assets from the package (no CDN); jinja2 renders the
+    # operator console's pages.
+    api = {d.split(">")[0] for d in extras["api"]}
+    assert api == {"fastapi", "uvicorn", "fastapi-offline", "jinja2"}
     assert (
         "mailadmin[cli,mock,api,distributed]" in extras["test"]
         and "mailadmin[test]" in extras["dev"]

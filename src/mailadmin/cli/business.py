@@ -223,8 +223,7 @@ def resellers_list(state: _State, limit: int = DEFAULT_LIMIT, show_all: bool = F
 @cli.group(cls=_Group)
 @_global_options
 def customers() -> None:
-    """Customers (tenants) and their owners: add, list, update, remove, billing, suspend,
-    resume."""
+    """Customers: add, list, update, remove, billing, suspend, resume."""
 
 
 @customers.command("add")

@@ -1165,7 +1165,8 @@ def _summarise(features: list[str]) -> str:
 
 
 #: Short words for the table's 80 columns: ``mailboxes`` stands for list, create and
-#: delete; ``suspend`` for suspending and resuming mailboxes and tenants.
+#: delete; ``suspend`` for suspending and resuming mailboxes and tenants; ``tenants`` for
+#: listing, creating and removing them.
 _SHORT = {
     "list_mailboxes": "mailboxes",
     "create_mailbox": "mailboxes",
@@ -1182,6 +1183,9 @@ _SHORT = {
     "remove_alias": "settings",
     "list_aliases": "settings",
     "single_sign_on": "sso",
+    "list_tenants": "tenants",
+    "create_tenant": "tenants",
+    "delete_tenant": "tenants",
 }
 
 

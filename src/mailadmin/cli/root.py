@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "count": ("commands", "Mailboxes per tenant by kind and by plan (default: every tenant)."),
     "customers": (
         "business",
-        "Customers (tenants), owners: add, list, update, remove, billing, suspend, resume.",
+        "Customers: add, list, update, remove, billing, suspend, resume.",
     ),
     "demo": (
         "commands",
@@ -81,7 +81,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "The mailadmin database (journal, tenancy, orders): schema version and upgrade.",
     ),
     "terminate": (
-        "commands",
+        "lifecycle",
         "Remove TENANT and every mailbox of it from its platform, and forget its customer.",
     ),
     "webhooks": (
