@@ -162,7 +162,7 @@ def test_a_plain_embedder_installs_no_cli_or_mock_server_pieces() -> None:
     api = {d.split(">")[0] for d in extras["api"]}
     assert api == {"fastapi", "uvicorn", "fastapi-offline", "jinja2"}
     assert (
-        "mailadmin[cli,mock,api,distributed]" in extras["test"]
+        "mailadmin[cli,mock,api,distributed,browser,metrics,tracing]" in extras["test"]
         and "mailadmin[test]" in extras["dev"]
     )
     demo = (root / "requirements" / "demo.txt").read_text(encoding="utf-8").split()
